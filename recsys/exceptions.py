@@ -1,0 +1,103 @@
+"""The errors the library raises.
+
+Every error subclasses :class:`RecsysError`, so a caller can catch one class. Several also
+subclass a builtin (``ValueError``, ``KeyError``) so that code written against the builtins keeps
+working, as scikit-learn does with ``NotFittedError(ValueError, AttributeError)``. The HTTP
+service maps these classes to status codes in one place.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "RecsysError",
+    "ValidationError",
+    "NotFoundError",
+    "ConflictError",
+    "StoreError",
+    "ModelError",
+]
+
+
+class RecsysError(Exception):
+    """Base class of every error raised by recsys."""
+
+
+class ValidationError(RecsysError, ValueError):
+    """A record or request is malformed.
+
+    The message names where the problem is: the source (file and line, or batch position), the
+    record id when known, and the field.
+
+    Attributes:
+        source: Where the record came from (a file name, ``"batch"``), or None.
+        line: 1-based line or position of the record within the source, or None.
+        record: The record's id when known, else None.
+        field: The offending field name, or None when the whole record is wrong.
+        problems: For batch validation, every problem found (each a ``ValidationError``), so a
+            caller can report them all at once instead of one per round trip.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        line: int | None = None,
+        record: str | None = None,
+        field: str | None = None,
+        problems: list[ValidationError] | None = None,
+    ) -> None:
+        self.reason = message
+        self.source = source
+        self.line = line
+        self.record = record
+        self.field = field
+        self.problems = problems or []
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = []
+        if self.source is not None:
+            where.append(self.source if self.line is None else f"{self.source}:{self.line}")
+        elif self.line is not None:
+            where.append(f"record {self.line}")
+        if self.record is not None:
+            where.append(f"id {self.record!r}")
+        if self.field is not None:
+            where.append(f"field {self.field!r}")
+        return f"{', '.join(where)}: {self.reason}" if where else self.reason
+
+    def located(self, *, source: str | None = None, line: int | None = None) -> ValidationError:
+        """Return a copy of this error placed at ``source``/``line`` (for loaders)."""
+        return ValidationError(
+            self.reason,
+            source=source if source is not None else self.source,
+            line=line if line is not None else self.line,
+            record=self.record,
+            field=self.field,
+            problems=self.problems,
+        )
+
+
+class NotFoundError(RecsysError, KeyError):
+    """An id (member, item) is not in the store."""
+
+    def __init__(self, kind: str, id_: str) -> None:
+        self.kind = kind
+        self.id = id_
+        super().__init__(f"no {kind} with id {id_!r}")
+
+    def __str__(self) -> str:  # KeyError would quote the whole message otherwise
+        return str(self.args[0])
+
+
+class ConflictError(RecsysError):
+    """A write conflicts with what the store holds (e.g. an event id reused for other data)."""
+
+
+class StoreError(RecsysError):
+    """The store cannot be opened or is inconsistent in a way it cannot repair."""
+
+
+class ModelError(RecsysError):
+    """An encoder model cannot be loaded or converted."""

@@ -1,0 +1,352 @@
+"""Vector indexes: an exact numpy reference and a faiss index, behind one small protocol.
+
+Both map string ids to unit vectors and answer top-k inner-product (cosine) queries. The faiss
+index wraps an exact one, as implicit's approximate models do: the exact matrix is the source of
+truth, faiss is a search structure over it, and when faiss cannot serve a query in full (too many
+removed rows among its hits) the exact index answers instead.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from recsys.exceptions import StoreError, ValidationError
+
+__all__ = ["VectorIndex", "ExactIndex", "FaissIndex", "Hits"]
+
+#: ``(ids, scores)`` per query: ``ids[q]`` a list of ids, best first; ``scores[q]`` their cosines.
+Hits = tuple[list[list[str]], list[np.ndarray]]
+
+
+@runtime_checkable
+class VectorIndex(Protocol):
+    """What every index offers."""
+
+    dim: int
+
+    def __len__(self) -> int: ...
+
+    def __contains__(self, id_: object) -> bool: ...
+
+    def add(self, ids: Sequence[str], vectors: np.ndarray) -> None:
+        """Insert or replace the vectors of ``ids``."""
+        ...
+
+    def remove(self, ids: Sequence[str]) -> None:
+        """Remove ``ids``; unknown ids are ignored."""
+        ...
+
+    def search(self, queries: np.ndarray, k: int) -> Hits:
+        """The ``k`` nearest ids to each query row, best first."""
+        ...
+
+    def vector(self, id_: str) -> np.ndarray:
+        """The stored vector of ``id_``."""
+        ...
+
+    def save(self, path: str | os.PathLike[str]) -> None: ...
+
+
+def _as_matrix(vectors: np.ndarray, dim: int | None, n: int) -> np.ndarray:
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2 or x.shape[0] != n or (dim is not None and x.shape[1] != dim):
+        raise ValidationError(f"expected a ({n}, {dim}) matrix of vectors, got shape {x.shape}")
+    return x
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through ``write(tmp_path)`` then rename, so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+class ExactIndex:
+    """Brute-force inner product over a dense matrix: the reference every index is tested against.
+
+    Rows are kept contiguous; removing swaps the last row into the gap, so memory stays compact.
+    """
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self._vectors = np.zeros((0, dim), dtype=np.float32)
+        self._n = 0
+        self.ids_: list[str] = []
+        self._row: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __contains__(self, id_: object) -> bool:
+        return id_ in self._row
+
+    @property
+    def vectors_(self) -> np.ndarray:
+        """The live rows, aligned with ``ids_``."""
+        return self._vectors[: self._n]
+
+    def add(self, ids: Sequence[str], vectors: np.ndarray) -> None:
+        ids = list(ids)
+        x = _as_matrix(vectors, self.dim, len(ids))
+        new = [i for i in dict.fromkeys(ids) if i not in self._row]
+        need = self._n + len(new)
+        if need > self._vectors.shape[0]:
+            grown = np.zeros((max(need, 2 * self._vectors.shape[0], 64), self.dim), dtype=np.float32)
+            grown[: self._n] = self._vectors[: self._n]
+            self._vectors = grown
+        for id_ in new:
+            self._row[id_] = self._n
+            self.ids_.append(id_)
+            self._n += 1
+        for id_, v in zip(ids, x):  # later duplicates win, as in a dict update
+            self._vectors[self._row[id_]] = v
+
+    def remove(self, ids: Sequence[str]) -> None:
+        for id_ in ids:
+            row = self._row.pop(id_, None)
+            if row is None:
+                continue
+            last = self._n - 1
+            if row != last:
+                moved = self.ids_[last]
+                self._vectors[row] = self._vectors[last]
+                self.ids_[row] = moved
+                self._row[moved] = row
+            self.ids_.pop()
+            self._n -= 1
+
+    def vector(self, id_: str) -> np.ndarray:
+        try:
+            return self._vectors[self._row[id_]].copy()
+        except KeyError:
+            raise KeyError(id_) from None
+
+    def search(self, queries: np.ndarray, k: int) -> Hits:
+        q = _as_matrix(queries, self.dim, np.asarray(queries).reshape(-1, self.dim).shape[0])
+        k = min(k, self._n)
+        if k <= 0:
+            return [[] for _ in range(len(q))], [np.zeros(0, dtype=np.float32) for _ in range(len(q))]
+        scores = q @ self.vectors_.T
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < self._n else np.tile(np.arange(self._n), (len(q), 1))
+        out_ids, out_scores = [], []
+        for row, cand in enumerate(top):
+            s = scores[row, cand]
+            # Ties broken by id so results are stable whatever the row order.
+            order = sorted(range(len(cand)), key=lambda j: (-s[j], self.ids_[cand[j]]))
+            out_ids.append([self.ids_[cand[j]] for j in order])
+            out_scores.append(s[order].astype(np.float32))
+        return out_ids, out_scores
+
+    def save(self, path: str | os.PathLike[str], **extra: np.ndarray) -> None:
+        """Save to one ``.npz`` file, atomically (written beside it, then renamed)."""
+
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as f:
+                np.savez(f, vectors=self.vectors_, ids=np.array(self.ids_, dtype=np.str_), allow_pickle=False, **extra)
+
+        _atomic_write(Path(path), write)
+
+    @classmethod
+    def _read(cls, path: str | os.PathLike[str]) -> tuple[ExactIndex, dict[str, np.ndarray]]:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in data.files}
+            vectors, ids = arrays.pop("vectors"), [str(i) for i in arrays.pop("ids")]
+        except (OSError, KeyError, ValueError, EOFError) as exc:
+            raise StoreError(f"cannot read index file {path}: {exc}") from exc
+        index = cls(vectors.shape[1])
+        index.add(ids, vectors)
+        return index, arrays
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> ExactIndex:
+        return cls._read(path)[0]
+
+
+class FaissIndex:
+    """A faiss index over an :class:`ExactIndex`.
+
+    Below ``hnsw_threshold`` vectors it is a flat inner-product index (exact, and faster than
+    numpy thanks to faiss's blocked kernels); at or above, an HNSW graph. HNSW cannot delete, so
+    removed or replaced rows are tombstoned and filtered from results; the graph is rebuilt when
+    tombstones pass ``rebuild_fraction`` of it.
+
+    Args:
+        dim: Vector dimension.
+        hnsw_threshold: Catalogue size from which HNSW is used.
+        m, ef_construction, ef_search: HNSW parameters (recall versus speed).
+        rebuild_fraction: Share of tombstones that triggers a rebuild.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        *,
+        hnsw_threshold: int = 50_000,
+        m: int = 32,
+        ef_construction: int = 80,
+        ef_search: int = 96,
+        rebuild_fraction: float = 0.2,
+    ) -> None:
+        self.dim = dim
+        self.hnsw_threshold = hnsw_threshold
+        self.m = m
+        self.ef_construction = ef_construction
+        self.ef_search = ef_search
+        self.rebuild_fraction = rebuild_fraction
+        self.exact = ExactIndex(dim)
+        self._faiss = None  # the search structure, built lazily
+        self._labels: list[str | None] = []  # faiss label -> id (None once tombstoned)
+        self._label_of: dict[str, int] = {}
+        self._dead = 0
+        self.saved_extra_: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.exact)
+
+    def __contains__(self, id_: object) -> bool:
+        return id_ in self.exact
+
+    @property
+    def kind(self) -> str:
+        """``"flat"`` or ``"hnsw"``: the structure a search would use now."""
+        return "hnsw" if len(self.exact) >= self.hnsw_threshold else "flat"
+
+    def vector(self, id_: str) -> np.ndarray:
+        return self.exact.vector(id_)
+
+    def add(self, ids: Sequence[str], vectors: np.ndarray) -> None:
+        ids = list(ids)
+        x = _as_matrix(vectors, self.dim, len(ids))
+        # Keep only the last vector given for an id, so one faiss label stands per live id.
+        last = {id_: row for row, id_ in enumerate(ids)}
+        ids, x = list(last), x[list(last.values())]
+        self.exact.add(ids, x)
+        if self._faiss is None:
+            return
+        if self._is_hnsw() != (self.kind == "hnsw"):
+            self._faiss = None  # crossed the threshold: rebuild at the next search
+            return
+        if self._is_hnsw():
+            self._tombstone(ids)
+            self._append(ids, x)
+        else:
+            self._faiss = None  # a flat index is rebuilt from the matrix: a copy, cheap
+
+    def remove(self, ids: Sequence[str]) -> None:
+        ids = [i for i in ids if i in self.exact]
+        self.exact.remove(ids)
+        if self._faiss is not None:
+            if self._is_hnsw():
+                self._tombstone(ids)
+            else:
+                self._faiss = None
+
+    def _is_hnsw(self) -> bool:
+        import faiss
+
+        return isinstance(self._faiss, faiss.IndexHNSWFlat)
+
+    def _tombstone(self, ids: Sequence[str]) -> None:
+        for id_ in ids:
+            label = self._label_of.pop(id_, None)
+            if label is not None:
+                self._labels[label] = None
+                self._dead += 1
+
+    def _append(self, ids: Sequence[str], x: np.ndarray) -> None:
+        for id_ in ids:
+            self._label_of[id_] = len(self._labels)
+            self._labels.append(id_)
+        self._faiss.add(np.ascontiguousarray(x, dtype=np.float32))
+
+    def _build(self) -> None:
+        import faiss
+
+        if self.kind == "hnsw":
+            index = faiss.IndexHNSWFlat(self.dim, self.m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = self.ef_construction
+        else:
+            index = faiss.IndexFlatIP(self.dim)
+        self._faiss = index
+        self._labels, self._label_of, self._dead = [], {}, 0
+        if len(self.exact):
+            self._append(self.exact.ids_, self.exact.vectors_)
+
+    def _ready(self):
+        if self._faiss is None or (self._is_hnsw() and self._dead > self.rebuild_fraction * max(len(self._labels), 1)):
+            self._build()
+        return self._faiss
+
+    def search(self, queries: np.ndarray, k: int) -> Hits:
+        q = np.ascontiguousarray(np.asarray(queries, dtype=np.float32).reshape(-1, self.dim))
+        k = min(k, len(self.exact))
+        if k <= 0:
+            return [[] for _ in range(len(q))], [np.zeros(0, dtype=np.float32) for _ in range(len(q))]
+        index = self._ready()
+        # Over-fetch past tombstones; HNSW also wants ef >= k.
+        fetch = min(len(self._labels), k + self._dead)
+        if self._is_hnsw():
+            index.hnsw.efSearch = max(self.ef_search, fetch)
+        scores, labels = index.search(q, fetch)
+        out_ids, out_scores, short = [], [], []
+        for row in range(len(q)):
+            got = [(self._labels[label], s) for label, s in zip(labels[row], scores[row])
+                   if label >= 0 and self._labels[label] is not None]
+            got.sort(key=lambda p: (-p[1], p[0]))  # stable order on ties, as the exact index
+            got = got[:k]
+            if len(got) < k:
+                short.append(row)
+            out_ids.append([i for i, _ in got])
+            out_scores.append(np.array([s for _, s in got], dtype=np.float32))
+        if short:  # faiss could not fill these queries: hand them to the exact index
+            ids, sc = self.exact.search(q[short], k)
+            for j, row in enumerate(short):
+                out_ids[row], out_scores[row] = ids[j], sc[j]
+        return out_ids, out_scores
+
+    def save(self, path: str | os.PathLike[str], **extra: np.ndarray) -> None:
+        """Save the vectors, and the HNSW graph (slow to rebuild) when there is one, in one file.
+
+        ``extra`` arrays are saved alongside and come back in :attr:`saved_extra_` on load.
+        """
+        import faiss
+
+        if self._faiss is not None and self._is_hnsw() and self._dead == 0:
+            extra["graph"] = faiss.serialize_index(self._faiss)
+            extra["labels"] = np.array(self._labels, dtype=np.str_)
+        self.exact.save(path, **extra)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], **kwargs) -> FaissIndex:
+        import faiss
+
+        exact, extra = ExactIndex._read(path)
+        index = cls(exact.dim, **kwargs)
+        index.exact = exact
+        graph, labels = extra.pop("graph", None), extra.pop("labels", None)
+        index.saved_extra_ = extra
+        if graph is not None and labels is not None and index.kind == "hnsw":
+            labels = [str(i) for i in labels]
+            # The graph was written with these vectors in the same file, so it matches them.
+            if sorted(labels) == sorted(exact.ids_):
+                index._faiss = faiss.deserialize_index(graph)
+                index._labels = labels
+                index._label_of = {i: n for n, i in enumerate(labels)}
+        return index

@@ -1,0 +1,487 @@
+"""The records the engine works on: :class:`Item`, :class:`Member`, :class:`Event`.
+
+Records are frozen dataclasses. All validation lives here, in ``__post_init__`` (for records
+built in Python) and in the ``from_dict`` constructors (for records parsed from JSON, CSV or an
+HTTP body), so every entry point enforces the same rules and reports the same errors: a
+:class:`~recsys.exceptions.ValidationError` naming the record and the field.
+
+Dates and times without an offset are read as Asia/Shanghai time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+from recsys.exceptions import ValidationError
+
+__all__ = [
+    "TZ",
+    "ITEM_KINDS",
+    "MODES",
+    "EVENT_KINDS",
+    "ROLES",
+    "SITUATIONS",
+    "Schedule",
+    "Item",
+    "Member",
+    "Event",
+    "parse_date",
+    "parse_datetime",
+]
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+ITEM_KINDS = ("lecture", "video", "article", "case", "quiz", "discussion", "activity")
+MODES = ("online", "offline")
+EVENT_KINDS = (
+    "impression", "start", "progress", "complete", "skip",
+    "dislike", "rate", "quiz", "attend", "enroll",
+)
+#: The role ids the engine knows; organisations may add their own (any id-shaped string).
+ROLES = (
+    "member", "probationary", "branch_secretary", "committee_member", "party_worker",
+    "cadre", "frontline", "technical", "young", "retired",
+)
+#: ``mobile``: away from the home organisation (流动党员); ``infirm``: elderly, ill or disabled.
+SITUATIONS = ("regular", "mobile", "infirm")
+
+_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+#: Value ranges by event kind; kinds not listed take no value or any finite number.
+_VALUE_RANGES = {"progress": (0.0, 1.0), "quiz": (0.0, 1.0), "rate": (1.0, 5.0)}
+
+
+def parse_date(value: Any, *, record: str, field_: str, id_: str | None = None) -> dt.date:
+    """Parse an ISO date (``YYYY-MM-DD``); a datetime is reduced to its Shanghai date."""
+    if isinstance(value, dt.datetime):
+        return _aware(value).date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            if len(value) > 10:
+                return _aware(dt.datetime.fromisoformat(value)).date()
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValidationError(
+        f"{record} {field_} must be an ISO date like 2026-07-01, got {value!r}",
+        record=id_, field=field_,
+    )
+
+
+def parse_datetime(value: Any, *, record: str, field_: str, id_: str | None = None) -> dt.datetime:
+    """Parse an ISO datetime; without an offset it is Asia/Shanghai time. Dates mean midnight."""
+    if isinstance(value, dt.datetime):
+        return _aware(value)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time(), TZ)
+    if isinstance(value, str):
+        try:
+            return _aware(dt.datetime.fromisoformat(value))
+        except ValueError:
+            pass
+    raise ValidationError(
+        f"{record} {field_} must be an ISO datetime like 2026-07-01T09:00:00, got {value!r}",
+        record=id_, field=field_,
+    )
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=TZ) if value.tzinfo is None else value
+
+
+def _fail(record: str, id_: str | None, field_: str, message: str) -> ValidationError:
+    return ValidationError(f"{record} {field_} {message}", record=id_, field=field_)
+
+
+def _check_id(record: str, value: Any, field_: str = "id", id_: str | None = None) -> str:
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        raise _fail(
+            record, id_, field_,
+            f"must be 1-128 characters of letters, digits and . _ : -, got {value!r}",
+        )
+    return value
+
+
+def _check_text(record: str, id_: str, field_: str, value: Any, *, required: bool) -> str:
+    if not isinstance(value, str):
+        raise _fail(record, id_, field_, f"must be text, got {type(value).__name__}")
+    if required and not value.strip():
+        raise _fail(record, id_, field_, "must not be empty")
+    return value
+
+
+def _check_int(record: str, id_: str, field_: str, value: Any, lo: int, hi: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(record, id_, field_, f"must be a whole number, got {value!r}")
+    if value < lo or (hi is not None and value > hi):
+        bound = f"at least {lo}" if hi is None else f"between {lo} and {hi}"
+        raise _fail(record, id_, field_, f"must be {bound}, got {value}")
+    return value
+
+
+def _check_strs(record: str, id_: str, field_: str, value: Any, *, ids: bool = False) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise _fail(record, id_, field_, f"must be a list of text, got {value!r}")
+    out = tuple(value)
+    for v in out:
+        if not isinstance(v, str) or not v.strip():
+            raise _fail(record, id_, field_, f"must hold non-empty text only, got {v!r}")
+        if ids:
+            _check_id(record, v, field_, id_)
+    if len(set(out)) != len(out):
+        raise _fail(record, id_, field_, f"lists a value twice: {list(out)}")
+    return out
+
+
+def _check_choice(record: str, id_: str, field_: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise _fail(record, id_, field_, f"must be one of {'|'.join(choices)}, got {value!r}")
+    return value
+
+
+def _reject_unknown(record: str, data: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        id_ = data.get("id") if isinstance(data.get("id"), str) else None
+        raise ValidationError(
+            f"{record} has unknown field(s) {unknown}", record=id_, field=unknown[0]
+        )
+
+
+def _require(record: str, data: Mapping[str, Any], names: Iterable[str]) -> None:
+    id_ = data.get("id") if isinstance(data.get("id"), str) else None
+    for name in names:
+        if name not in data or data[name] is None:
+            raise ValidationError(f"{record} is missing required field {name!r}", record=id_, field=name)
+
+
+def _as_mapping(record: str, data: Any) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise ValidationError(f"{record} must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When and where an offline activity takes place.
+
+    Attributes:
+        starts: Start time (timezone-aware).
+        ends: End time, after ``starts``.
+        location: ``城市·地点``, e.g. ``西安·八路军西安办事处纪念馆``; the part before ``·`` is the
+            city used to match members' locations.
+        capacity: Seats available, or None for no limit.
+    """
+
+    starts: dt.datetime
+    ends: dt.datetime
+    location: str
+    capacity: int | None = None
+
+    @property
+    def city(self) -> str:
+        """The city part of :attr:`location`."""
+        return self.location.split("·", 1)[0].strip()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "starts": self.starts.isoformat(),
+            "ends": self.ends.isoformat(),
+            "location": self.location,
+            "capacity": self.capacity,
+        }
+
+
+@dataclass(frozen=True)
+class Item:
+    """A piece of learning content: online (lecture, video, article, case, quiz, discussion) or
+    an offline activity with a :class:`Schedule`.
+
+    Example:
+        >>> Item(id="a1", title="新党章学习要点", body="……", kind="article", minutes=10,
+        ...      topics=("党章党规党纪",), published=dt.date(2026, 1, 5))  # doctest: +ELLIPSIS
+        Item(id='a1', ...)
+    """
+
+    id: str
+    title: str
+    body: str
+    kind: str
+    minutes: int
+    published: dt.date
+    mode: str = "online"
+    topics: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    level: int = 1
+    expires: dt.date | None = None
+    requires: tuple[str, ...] = ()
+    schedule: Schedule | None = None
+    org: str | None = None
+
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "id", "title", "body", "kind", "mode", "minutes", "topics", "roles", "level",
+        "published", "expires", "requires", "schedule", "org",
+    )
+    REQUIRED: ClassVar[tuple[str, ...]] = ("id", "title", "kind", "minutes", "published")
+
+    def __post_init__(self) -> None:
+        r = "item"
+        i = _check_id(r, self.id)
+        _check_text(r, i, "title", self.title, required=True)
+        _check_text(r, i, "body", self.body, required=False)
+        _check_choice(r, i, "kind", self.kind, ITEM_KINDS)
+        _check_choice(r, i, "mode", self.mode, MODES)
+        _check_int(r, i, "minutes", self.minutes, 1)
+        _check_int(r, i, "level", self.level, 1, 3)
+        set_ = object.__setattr__  # frozen: normalise list fields to tuples in place
+        set_(self, "topics", _check_strs(r, i, "topics", self.topics))
+        set_(self, "roles", _check_strs(r, i, "roles", self.roles))
+        set_(self, "requires", _check_strs(r, i, "requires", self.requires, ids=True))
+        if not isinstance(self.published, dt.date):
+            raise _fail(r, i, "published", "must be a date")
+        if self.expires is not None:
+            if not isinstance(self.expires, dt.date):
+                raise _fail(r, i, "expires", "must be a date or null")
+            if self.expires < self.published:
+                raise _fail(r, i, "expires", f"({self.expires}) is before published ({self.published})")
+        if self.id in self.requires:
+            raise _fail(r, i, "requires", "must not name the item itself")
+        if self.org is not None:
+            _check_id(r, self.org, "org", i)
+        if self.kind == "activity" and self.mode != "offline":
+            raise _fail(r, i, "mode", "must be 'offline' for kind 'activity'")
+        if self.mode == "offline":
+            if self.schedule is None:
+                raise _fail(r, i, "schedule", "is required for offline items (starts, ends, location)")
+            if not isinstance(self.schedule, Schedule):
+                raise _fail(r, i, "schedule", "must be a Schedule")
+            if self.schedule.ends <= self.schedule.starts:
+                raise _fail(r, i, "schedule.ends", "must be after schedule.starts")
+            _check_text(r, i, "schedule.location", self.schedule.location, required=True)
+            if self.schedule.capacity is not None:
+                _check_int(r, i, "schedule.capacity", self.schedule.capacity, 1)
+        elif self.schedule is not None:
+            raise _fail(r, i, "schedule", "must be null for online items")
+
+    @property
+    def text(self) -> str:
+        """The text that is embedded: title, then body."""
+        return f"{self.title}\n{self.body}".strip()
+
+    @property
+    def online(self) -> bool:
+        return self.mode == "online"
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Item:
+        """Build an item from JSON-like data (dates as ISO strings), validating every field.
+
+        Raises:
+            ValidationError: naming the item id and field that is wrong.
+        """
+        data = _as_mapping("item", data)
+        _reject_unknown("item", data, cls.FIELDS)
+        _require("item", data, cls.REQUIRED)
+        i = _check_id("item", data["id"])
+        sched = data.get("schedule")
+        if sched is not None:
+            sched = _as_mapping("item schedule", sched)
+            _reject_unknown("item schedule", sched, ("starts", "ends", "location", "capacity"))
+            for name in ("starts", "ends", "location"):
+                if sched.get(name) is None:
+                    raise _fail("item", i, f"schedule.{name}", "is required")
+            sched = Schedule(
+                starts=parse_datetime(sched["starts"], record="item", field_="schedule.starts", id_=i),
+                ends=parse_datetime(sched["ends"], record="item", field_="schedule.ends", id_=i),
+                location=sched["location"],
+                capacity=sched.get("capacity"),
+            )
+        expires = data.get("expires")
+        return cls(
+            id=i,
+            title=data["title"],
+            body=data.get("body") or "",
+            kind=data["kind"],
+            mode=data.get("mode") or "online",
+            minutes=data["minutes"],
+            topics=data.get("topics") or (),
+            roles=data.get("roles") or (),
+            level=data.get("level", 1),
+            published=parse_date(data["published"], record="item", field_="published", id_=i),
+            expires=None if expires is None else parse_date(expires, record="item", field_="expires", id_=i),
+            requires=data.get("requires") or (),
+            schedule=sched,
+            org=data.get("org"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, as :meth:`from_dict` reads it."""
+        return {
+            "id": self.id, "title": self.title, "body": self.body, "kind": self.kind,
+            "mode": self.mode, "minutes": self.minutes, "topics": list(self.topics),
+            "roles": list(self.roles), "level": self.level,
+            "published": self.published.isoformat(),
+            "expires": self.expires.isoformat() if self.expires else None,
+            "requires": list(self.requires),
+            "schedule": self.schedule.to_dict() if self.schedule else None,
+            "org": self.org,
+        }
+
+
+@dataclass(frozen=True)
+class Member:
+    """A party member.
+
+    Attributes:
+        offline: Whether the member can attend offline activities (false for mobile, elderly or
+            infirm members).
+        situation: ``regular``, ``mobile`` (流动党员) or ``infirm`` (elderly, ill, disabled).
+        location: The city the member is in (matched against an activity's city).
+        daily_minutes: Time the member has for study on a typical day.
+        joined: The date the member joined the party (for the political birthday).
+    """
+
+    id: str
+    name: str
+    org: str
+    roles: tuple[str, ...] = ("member",)
+    interests: tuple[str, ...] = ()
+    offline: bool = True
+    location: str | None = None
+    daily_minutes: int = 30
+    joined: dt.date | None = None
+    situation: str = "regular"
+
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "id", "name", "roles", "org", "interests", "offline", "location",
+        "daily_minutes", "joined", "situation",
+    )
+    REQUIRED: ClassVar[tuple[str, ...]] = ("id", "name", "org")
+
+    def __post_init__(self) -> None:
+        r = "member"
+        i = _check_id(r, self.id)
+        _check_text(r, i, "name", self.name, required=True)
+        _check_id(r, self.org, "org", i)
+        set_ = object.__setattr__
+        set_(self, "roles", _check_strs(r, i, "roles", self.roles, ids=True))
+        if not self.roles:
+            raise _fail(r, i, "roles", "must name at least one role, e.g. ['member']")
+        set_(self, "interests", _check_strs(r, i, "interests", self.interests))
+        if not isinstance(self.offline, bool):
+            raise _fail(r, i, "offline", f"must be true or false, got {self.offline!r}")
+        if self.location is not None:
+            _check_text(r, i, "location", self.location, required=True)
+        _check_int(r, i, "daily_minutes", self.daily_minutes, 1, 24 * 60)
+        if self.joined is not None and not isinstance(self.joined, dt.date):
+            raise _fail(r, i, "joined", "must be a date or null")
+        _check_choice(r, i, "situation", self.situation, SITUATIONS)
+        if self.situation != "regular" and self.offline:
+            # Mobile and infirm members must never be pushed offline activities.
+            raise _fail(r, i, "offline", f"must be false for a {self.situation} member")
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Member:
+        """Build a member from JSON-like data, validating every field."""
+        data = _as_mapping("member", data)
+        _reject_unknown("member", data, cls.FIELDS)
+        _require("member", data, cls.REQUIRED)
+        i = _check_id("member", data["id"])
+        joined = data.get("joined")
+        situation = data.get("situation") or "regular"
+        offline = data.get("offline")
+        if offline is None:
+            offline = situation == "regular"
+        return cls(
+            id=i,
+            name=data["name"],
+            org=data["org"],
+            roles=("member",) if data.get("roles") is None else data["roles"],
+            interests=data.get("interests") or (),
+            offline=offline,
+            location=data.get("location"),
+            daily_minutes=data.get("daily_minutes", 30),
+            joined=None if joined is None else parse_date(joined, record="member", field_="joined", id_=i),
+            situation=situation,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "name": self.name, "roles": list(self.roles), "org": self.org,
+            "interests": list(self.interests), "offline": self.offline,
+            "location": self.location, "daily_minutes": self.daily_minutes,
+            "joined": self.joined.isoformat() if self.joined else None,
+            "situation": self.situation,
+        }
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something a member did with an item.
+
+    Attributes:
+        id: Optional idempotency key: recording the same event id twice stores it once.
+        value: Fraction watched (``progress``, 0-1), rating (``rate``, 1-5), score (``quiz``, 0-1).
+        at: When it happened (timezone-aware).
+    """
+
+    member: str
+    item: str
+    kind: str
+    at: dt.datetime
+    value: float | None = None
+    id: str | None = None
+
+    FIELDS: ClassVar[tuple[str, ...]] = ("id", "member", "item", "kind", "value", "at")
+    REQUIRED: ClassVar[tuple[str, ...]] = ("member", "item", "kind", "at")
+
+    def __post_init__(self) -> None:
+        r = "event"
+        i = self.id
+        if i is not None:
+            _check_id(r, i)
+        _check_id(r, self.member, "member", i)
+        _check_id(r, self.item, "item", i)
+        _check_choice(r, i, "kind", self.kind, EVENT_KINDS)
+        if not isinstance(self.at, dt.datetime) or self.at.tzinfo is None:
+            raise _fail(r, i, "at", "must be a timezone-aware datetime")
+        if self.value is not None:
+            if isinstance(self.value, bool) or not isinstance(self.value, (int, float)) or not math.isfinite(self.value):
+                raise _fail(r, i, "value", f"must be a finite number, got {self.value!r}")
+            object.__setattr__(self, "value", float(self.value))
+            lo_hi = _VALUE_RANGES.get(self.kind)
+            if lo_hi and not lo_hi[0] <= self.value <= lo_hi[1]:
+                raise _fail(r, i, "value", f"for a {self.kind} event must be between {lo_hi[0]:g} and {lo_hi[1]:g}, got {self.value:g}")
+        elif self.kind in ("rate", "quiz"):
+            raise _fail(r, i, "value", f"is required for a {self.kind} event")
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Event:
+        """Build an event from JSON-like data, validating every field."""
+        data = _as_mapping("event", data)
+        _reject_unknown("event", data, cls.FIELDS)
+        _require("event", data, cls.REQUIRED)
+        id_ = data.get("id")
+        if id_ is not None:
+            _check_id("event", id_)
+        return cls(
+            id=id_,
+            member=data["member"],
+            item=data["item"],
+            kind=data["kind"],
+            value=data.get("value"),
+            at=parse_datetime(data["at"], record="event", field_="at", id_=id_),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "member": self.member, "item": self.item, "kind": self.kind,
+            "value": self.value, "at": self.at.isoformat(),
+        }

@@ -1,0 +1,93 @@
+"""What the engine returns: search hits, study lists and study paths."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from recsys.records import Item
+
+__all__ = ["SearchHit", "StudyEntry", "StudyList", "StudyPath"]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """An item found by :meth:`Engine.search` or :meth:`Engine.similar`, with its cosine score."""
+
+    item: Item
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"item": self.item.to_dict(), "score": round(float(self.score), 6)}
+
+
+@dataclass(frozen=True)
+class StudyEntry:
+    """One entry of a study list: the item, its score and why it was chosen."""
+
+    item: Item
+    score: float
+    reasons: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"item": self.item.to_dict(), "score": round(float(self.score), 6), "reasons": list(self.reasons)}
+
+
+@dataclass(frozen=True)
+class StudyList:
+    """A member's study list for one day.
+
+    Attributes:
+        member: The member id.
+        day: The day the list is for.
+        budget: The minutes available that day.
+        entries: The entries, in the order to study them.
+        notes: Messages about the list as a whole (e.g. why it is empty).
+    """
+
+    member: str
+    day: dt.date
+    budget: int
+    entries: tuple[StudyEntry, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def minutes(self) -> int:
+        """Total minutes of the entries."""
+        return sum(e.item.minutes for e in self.entries)
+
+    @property
+    def items(self) -> list[Item]:
+        return [e.item for e in self.entries]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "member": self.member,
+            "day": self.day.isoformat(),
+            "budget": self.budget,
+            "minutes": self.minutes,
+            "entries": [e.to_dict() for e in self.entries],
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class StudyPath:
+    """A multi-day plan: one :class:`StudyList` a day, no item twice."""
+
+    member: str
+    start: dt.date
+    days: tuple[StudyList, ...]
+
+    @property
+    def minutes(self) -> int:
+        return sum(d.minutes for d in self.days)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "member": self.member,
+            "start": self.start.isoformat(),
+            "minutes": self.minutes,
+            "days": [d.to_dict() for d in self.days],
+        }

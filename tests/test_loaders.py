@@ -1,0 +1,105 @@
+"""Loaders: JSONL, JSON and CSV; every problem located by file, line and field."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from recsys import ValidationError, read_events, read_items, read_members
+
+ROW = {"id": "a1", "title": "学习新党章", "body": "党章是党的根本大法。", "kind": "article", "minutes": 10,
+       "topics": ["党章党规党纪", "党史"], "published": "2026-01-05"}
+
+
+def write_jsonl(path, rows):
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_jsonl_json_and_csv_give_the_same_items(tmp_path):
+    rows = [ROW, dict(ROW, id="a2", title="党史故事", topics=["党史"])]
+    a = read_items(write_jsonl(tmp_path / "items.jsonl", rows))
+    (tmp_path / "items.json").write_text(json.dumps({"items": rows}, ensure_ascii=False), encoding="utf-8")
+    b = read_items(tmp_path / "items.json")
+    (tmp_path / "items.csv").write_text(
+        "id,title,body,kind,minutes,topics,published\n"
+        "a1,学习新党章,党章是党的根本大法。,article,10,党章党规党纪|党史,2026-01-05\n"
+        "a2,党史故事,党章是党的根本大法。,article,10,党史,2026-01-05\n",
+        encoding="utf-8",
+    )
+    c = read_items(tmp_path / "items.csv")
+    assert a == b == c
+    assert a[0].topics == ("党章党规党纪", "党史")
+
+
+def test_csv_offline_schedule_columns(tmp_path):
+    (tmp_path / "off.csv").write_text(
+        "id,title,kind,mode,minutes,published,starts,ends,location,capacity\n"
+        "o1,参观红色教育基地,activity,offline,180,2026-11-01,2026-12-05T09:00,2026-12-05T12:00,延安·枣园革命旧址,30\n",
+        encoding="utf-8",
+    )
+    (item,) = read_items(tmp_path / "off.csv")
+    assert item.schedule.capacity == 30 and item.schedule.city == "延安"
+
+
+def test_csv_members_keep_their_location(tmp_path):
+    (tmp_path / "m.csv").write_text(
+        "id,name,roles,org,offline,location,daily_minutes\nm1,李娜,member|young,zjjt.xmb.zb-xian,true,西安,20\n",
+        encoding="utf-8",
+    )
+    (m,) = read_members(tmp_path / "m.csv")
+    assert m.roles == ("member", "young") and m.location == "西安" and m.offline is True
+
+
+def test_bad_line_is_named_with_file_line_and_field(tmp_path):
+    path = write_jsonl(tmp_path / "items.jsonl", [ROW, dict(ROW, id="a2", kind="podcast"), dict(ROW, id="a3")])
+    with pytest.raises(ValidationError) as err:
+        read_items(path)
+    msg = str(err.value)
+    assert "items.jsonl:2" in msg and "'a2'" in msg and "'kind'" in msg
+    assert err.value.line == 2 and err.value.field == "kind"
+
+
+def test_every_problem_is_collected(tmp_path):
+    rows = [dict(ROW, id="a1", minutes=0), dict(ROW, id="a2"), dict(ROW, id="a2"), dict(ROW, id="a4", level=9)]
+    with pytest.raises(ValidationError) as err:
+        read_items(write_jsonl(tmp_path / "items.jsonl", rows))
+    got = sorted((p.line, p.field) for p in err.value.problems)
+    assert got == [(1, "minutes"), (3, "id"), (4, "level")]
+    assert "and 2 more problems" in str(err.value)
+
+
+def test_malformed_json_names_the_line(tmp_path):
+    path = tmp_path / "items.jsonl"
+    path.write_text(json.dumps(ROW, ensure_ascii=False) + "\n{not json\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match=r"items.jsonl:2: invalid JSON"):
+        read_items(path)
+
+
+def test_csv_wrong_type_names_the_column(tmp_path):
+    (tmp_path / "i.csv").write_text("id,title,kind,minutes,published\na1,标题,article,ten,2026-01-01\n", encoding="utf-8")
+    with pytest.raises(ValidationError) as err:
+        read_items(tmp_path / "i.csv")
+    assert err.value.line == 2 and err.value.field == "minutes"
+
+
+@pytest.mark.parametrize("name", ["missing.jsonl", "items.txt"])
+def test_unreadable_files(tmp_path, name):
+    (tmp_path / "items.txt").write_text("x", encoding="utf-8")
+    with pytest.raises(ValidationError, match=name):
+        read_items(tmp_path / name)
+
+
+def test_not_utf8(tmp_path):
+    path = tmp_path / "items.jsonl"
+    path.write_bytes(json.dumps(ROW, ensure_ascii=False).encode("gbk"))
+    with pytest.raises(ValidationError, match="not UTF-8"):
+        read_items(path)
+
+
+def test_events_without_ids_may_repeat_but_ids_may_not(tmp_path):
+    ev = {"member": "m1", "item": "a1", "kind": "impression", "at": "2026-11-01T08:00:00"}
+    assert len(read_events(write_jsonl(tmp_path / "e.jsonl", [ev, ev]))) == 2
+    with pytest.raises(ValidationError, match="duplicate event id"):
+        read_events(write_jsonl(tmp_path / "e2.jsonl", [dict(ev, id="e1"), dict(ev, id="e1")]))
