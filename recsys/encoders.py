@@ -18,6 +18,7 @@ the query side.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
@@ -197,6 +198,21 @@ _CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"\w", re.UNICODE)
 
 
+@functools.cache
+def _jieba_idf() -> tuple[dict[str, float], float]:
+    """jieba's IDF table and its median; read once per process (it is immutable data)."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    idf: dict[str, float] = {}
+    with open(Path(jieba.__file__).parent / "analyse" / "idf.txt", encoding="utf-8") as f:
+        for line in f:
+            word, _, value = line.rstrip("\n").partition(" ")
+            if value:
+                idf[word] = float(value)
+    return idf, float(np.median(np.fromiter(idf.values(), dtype=np.float64)))
+
+
 class HashingTfidfEncoder:
     """Model-free Chinese text encoder: IDF-weighted words and character bigrams, hashed.
 
@@ -217,27 +233,14 @@ class HashingTfidfEncoder:
         self.name = f"tfidf:hash{dim}:b{bigram_weight:g}"
         self._idf: dict[str, float] | None = None
         self._median = 0.0
-        self._lock = threading.Lock()
 
     @property
     def dim(self) -> int:
         return self._dim
 
     def _load(self) -> dict[str, float]:
-        with self._lock:
-            if self._idf is None:
-                import jieba
-
-                jieba.setLogLevel(logging.WARNING)
-                idf_path = Path(jieba.__file__).parent / "analyse" / "idf.txt"
-                idf: dict[str, float] = {}
-                with open(idf_path, encoding="utf-8") as f:
-                    for line in f:
-                        word, _, value = line.rstrip("\n").partition(" ")
-                        if value:
-                            idf[word] = float(value)
-                self._median = float(np.median(np.fromiter(idf.values(), dtype=np.float64)))
-                self._idf = idf
+        if self._idf is None:
+            self._idf, self._median = _jieba_idf()
         return self._idf
 
     def _features(self, text: str) -> Counter[str]:

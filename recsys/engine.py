@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from recsys.curriculum import Curriculum
 from recsys.encoders import DEFAULT_ENCODER, CachedEncoder, EmbeddingCache, Encoder, get_encoder
 from recsys.exceptions import NotFoundError, StoreError, ValidationError
 from recsys.index import FaissIndex
 from recsys.loaders import check_unique_ids, combine, parse_records
-from recsys.records import Event, Item, Member
-from recsys.results import SearchHit
+from recsys.pipeline import PlanContext, Recommender, infeasibility
+from recsys.profile import build_profile, day_end
+from recsys.records import TZ, Event, Item, Member
+from recsys.results import SearchHit, StudyList, StudyPath
 from recsys.store import Store, text_hash
 
 __all__ = ["Engine"]
@@ -27,6 +32,10 @@ log = logging.getLogger(__name__)
 _INGEST_CHUNK = 256
 #: Unsaved index changes after which a write saves the index file (it is a cache: see store.py).
 _SAVE_EVERY = 2000
+#: The window of branch activity behind the collaborative signal.
+_BRANCH_WINDOW = dt.timedelta(days=90)
+#: Longest study path, in days.
+MAX_PATH_DAYS = 366
 
 
 class Engine:
@@ -40,11 +49,28 @@ class Engine:
         >>> [h.item.title for h in engine.search("廉洁从业", k=3)]  # doctest: +SKIP
     """
 
-    def __init__(self, store: Store, encoder: Encoder, *, hnsw_threshold: int = 50_000) -> None:
+    def __init__(
+        self,
+        store: Store,
+        encoder: Encoder,
+        *,
+        hnsw_threshold: int = 50_000,
+        curriculum: Curriculum | None = None,
+        recommender: Recommender | None = None,
+        duplicate_threshold: float | None = None,
+    ) -> None:
         self.store = store
         self.encoder = encoder
         self.hnsw_threshold = hnsw_threshold
+        self.curriculum = curriculum or Curriculum()
+        self.recommender = recommender or Recommender()
+        # Cosine at which two items are the same content; e5 puts unrelated Chinese texts near
+        # 0.8, so its threshold sits higher than a bag-of-words encoder's.
+        if duplicate_threshold is None:
+            duplicate_threshold = 0.97 if "e5" in encoder.name else 0.9
+        self.duplicate_threshold = duplicate_threshold
         self._index: FaissIndex | None = None
+        self._items: dict[str, Item] = {}  # the catalogue, kept in step with the index
         self._index_rev = 0
         self._unsaved = 0
         self._lock = threading.RLock()
@@ -58,6 +84,8 @@ class Engine:
         encoder: str | Encoder | None = None,
         *,
         hnsw_threshold: int = 50_000,
+        curriculum: Curriculum | str | os.PathLike[str] | None = None,
+        duplicate_threshold: float | None = None,
     ) -> Engine:
         """Open (or create) the store folder at ``path``.
 
@@ -67,6 +95,10 @@ class Engine:
                 sentence-transformers model name or folder, or an :class:`Encoder`. A store keeps
                 the encoder it was built with; reopening it without one uses that encoder.
             hnsw_threshold: Catalogue size from which the index switches to HNSW.
+            curriculum: The curriculum policy, or a JSON file of it; default: the store's
+                ``curriculum.json`` if there is one, else the built-in policy.
+            duplicate_threshold: Cosine at or above which two items count as the same content
+                (default chosen per encoder).
 
         Raises:
             StoreError: if the store cannot be opened, or holds embeddings of another encoder.
@@ -95,7 +127,12 @@ class Engine:
                 else:
                     db.execute("DELETE FROM meta WHERE key = 'encoder_spec'")
         cached = CachedEncoder(enc, EmbeddingCache(store.path / Store.CACHE_NAME))
-        return cls(store, cached, hnsw_threshold=hnsw_threshold)
+        if curriculum is None and (store.path / "curriculum.json").exists():
+            curriculum = store.path / "curriculum.json"
+        if curriculum is not None and not isinstance(curriculum, Curriculum):
+            curriculum = Curriculum.load(curriculum)
+        return cls(store, cached, hnsw_threshold=hnsw_threshold, curriculum=curriculum,
+                   duplicate_threshold=duplicate_threshold)
 
     def close(self) -> None:
         """Save the index file and close the database connections."""
@@ -134,12 +171,20 @@ class Engine:
         with self._lock:
             if self._index is None:
                 self._index, self._index_rev = self._load_index()
+                # The item records are not in the index file: read them all once.
+                self._items = {it.id: it for it in self.store.iter_items()}
             if self.store.rev != self._index_rev:
                 changes = self.store.item_changes(self._index_rev, self.dim)
                 if changes.upserted:
-                    ids = [i for i, _ in changes.upserted]
+                    ids = [it.id for it, _ in changes.upserted]
                     self._index.add(ids, np.stack([v for _, v in changes.upserted]))
                 self._index.remove(changes.removed)
+                # Copy on write: a reader holding the previous catalogue keeps a consistent one.
+                items = dict(self._items)
+                items.update((it.id, it) for it, _ in changes.upserted)
+                for id_ in changes.removed:
+                    items.pop(id_, None)
+                self._items = items
                 self._unsaved += len(changes.upserted) + len(changes.removed)
                 self._index_rev = changes.rev
             return self._index
@@ -330,10 +375,173 @@ class Engine:
             raise NotFoundError("item", item_id)
         return [h for h in self._hits(index.vector(item_id)[None, :], k + 1) if h.item.id != item_id][:k]
 
+    def catalogue(self) -> dict[str, Item]:
+        """The current items by id: a snapshot that later writes do not change."""
+        with self._lock:
+            self.index()
+            return self._items
+
     def _hits(self, query: np.ndarray, k: int) -> list[SearchHit]:
         ids, scores = self.index().search(query, k)
-        found = self.store.get_items(ids[0])
+        found = self.catalogue()
         return [SearchHit(found[i], float(s)) for i, s in zip(ids[0], scores[0]) if i in found]
+
+
+    # -- recommendations -------------------------------------------------------------------
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Embed short texts (topics, role descriptions) on the query side; cached."""
+        return self.encoder.encode(texts, query=True)
+
+    def _budget(self, member: Member, minutes: int | None) -> int:
+        if minutes is None:
+            return member.daily_minutes
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 24 * 60:
+            raise ValidationError(f"minutes must be a whole number from 1 to 1440, got {minutes!r}", field="minutes")
+        return minutes
+
+    @staticmethod
+    def _day(day: dt.date | str | None, field: str = "day") -> dt.date:
+        if day is None:
+            return dt.datetime.now(TZ).date()
+        if isinstance(day, dt.datetime):
+            return day.astimezone(TZ).date()
+        if isinstance(day, dt.date):
+            return day
+        try:
+            return dt.date.fromisoformat(day)
+        except (TypeError, ValueError):
+            raise ValidationError(f"{field} must be a date like 2026-12-01, got {day!r}", field=field) from None
+
+    def _context(
+        self,
+        member: Member,
+        day: dt.date,
+        budget: int,
+        *,
+        planned: frozenset[str] = frozenset(),
+        recent_topics: frozenset[str] = frozenset(),
+        prep_targets: tuple[Item, ...] = (),
+        events: list[Event] | None = None,
+    ) -> PlanContext:
+        index = self.index()
+        items = self.catalogue()
+        if events is None:
+            events = self.store.events(member.id)
+
+        def vector_of(item_id: str) -> np.ndarray | None:
+            return index.vector(item_id) if item_id in index else None
+
+        profile = build_profile(member, day, events, items, vector_of, self.encode_queries, self.curriculum)
+        end = day_end(day)
+        counts, active = self.store.branch_completions(member.org, end - _BRANCH_WINDOW, end)
+        offline = [i for i, it in items.items() if it.mode == "offline"]
+        return PlanContext(
+            profile=profile, day=day, budget=budget, items=items, index=index,
+            curriculum=self.curriculum, encode_queries=self.encode_queries,
+            seats_taken=self.store.enrolments(offline), branch_counts=counts, branch_active=active,
+            planned=planned, recent_topics=recent_topics, prep_targets=prep_targets,
+            duplicate_threshold=self.duplicate_threshold,
+        )
+
+    def daily(self, member_id: str, day: dt.date | str | None = None, minutes: int | None = None) -> StudyList:
+        """The member's study list for ``day`` (default: today, Asia/Shanghai).
+
+        The list is stored when first served and its entries recorded as impressions (which
+        start their cool-down). Asking again the same day returns the same list unless the
+        member's events changed since, or an item of the list left the catalogue.
+
+        Args:
+            member_id: The member.
+            day: The day; any day is allowed, and is computed against the events before its end.
+            minutes: The time available; default: the member's ``daily_minutes``.
+
+        Raises:
+            NotFoundError: for an unknown member.
+            ValidationError: for a malformed day or minutes.
+        """
+        member = self.member(member_id)
+        day = self._day(day)
+        budget = self._budget(member, minutes)
+        request = f"minutes={budget}"
+        with self._lock:
+            state = self.store.member_state(member.id)
+            served = self.store.get_served(member.id, day, request)
+            if served is not None and served[0] == state:
+                stored = StudyList.from_dict(served[1])
+                items = self.catalogue()
+                if all(e.item.id in items for e in stored.entries):
+                    return stored
+            enrolled_ahead = self._enrolled_ahead(member.id, day)
+            result = self.recommender(self._context(member, day, budget, prep_targets=enrolled_ahead))
+            self.store.put_served(member.id, day, request, state, result.to_dict(), time.time())
+            shown_at = dt.datetime.combine(day, dt.time(8), TZ)
+            self.store.record_events([
+                Event(id=f"imp:{member.id}:{day.isoformat()}:{e.item.id}", member=member.id,
+                      item=e.item.id, kind="impression", at=shown_at)
+                for e in result.entries
+            ])
+        return result
+
+    def _enrolled_ahead(self, member_id: str, day: dt.date) -> tuple[Item, ...]:
+        items = self.catalogue()
+        ids = {e.item for e in self.store.events(member_id, kinds=["enroll"])}
+        return tuple(
+            items[i] for i in sorted(ids)
+            if i in items and items[i].schedule and items[i].schedule.starts.astimezone(TZ).date() > day
+        )
+
+    def path(
+        self,
+        member_id: str,
+        start: dt.date | str | None = None,
+        days: int = 7,
+        minutes: int | None = None,
+    ) -> StudyPath:
+        """A multi-day study plan from ``start`` (default: today).
+
+        Each day is planned as if the member completed the days before it: no item twice,
+        prerequisites before the items that need them, levels rising, topics rotating from one
+        day to the next, offline activities on their dates, online preparation before them.
+        A path is a plan: it is not recorded as impressions.
+
+        Raises:
+            NotFoundError: for an unknown member.
+            ValidationError: for malformed arguments.
+        """
+        member = self.member(member_id)
+        start = self._day(start, "start")
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_PATH_DAYS:
+            raise ValidationError(f"days must be a whole number from 1 to {MAX_PATH_DAYS}, got {days!r}", field="days")
+        budget = self._budget(member, minutes)
+        events = self.store.events(member.id)
+        last = start + dt.timedelta(days=days - 1)
+        # Offline activities within the path the member could attend: online items similar to
+        # them are pulled forward as preparation.
+        probe = self._context(member, start, budget, events=events)
+        ahead = tuple(
+            it for it in probe.items.values()
+            if it.mode == "offline" and infeasibility(it, probe, for_day=False) is None
+            and start <= it.schedule.starts.astimezone(TZ).date() <= last and it.minutes <= budget
+        ) + self._enrolled_ahead(member.id, start)
+        planned: list[str] = []
+        recent: frozenset[str] = frozenset()
+        out = []
+        for n in range(days):
+            day = start + dt.timedelta(days=n)
+            ctx = self._context(
+                member, day, budget, planned=frozenset(planned), recent_topics=recent,
+                prep_targets=tuple(t for t in ahead if t.schedule.starts.astimezone(TZ).date() > day),
+                events=events,
+            )
+            result = self.recommender(ctx)
+            out.append(result)
+            planned.extend(e.item.id for e in result.entries)
+            # Plan the next day as if this one was studied: hours, levels and prerequisites move on.
+            done_at = dt.datetime.combine(day, dt.time(21), TZ)
+            events = events + [Event(member=member.id, item=e.item.id, kind="complete", at=done_at) for e in result.entries]
+            recent = frozenset(t for e in result.entries for t in e.item.topics[:1])
+        return StudyPath(member=member.id, start=start, days=tuple(out))
 
 
 def _check_k(k: int) -> None:

@@ -50,6 +50,10 @@ class VectorIndex(Protocol):
         """The stored vector of ``id_``."""
         ...
 
+    def vectors(self, ids: Sequence[str]) -> np.ndarray:
+        """The stored vectors of ``ids``, one row each."""
+        ...
+
     def save(self, path: str | os.PathLike[str]) -> None: ...
 
 
@@ -136,6 +140,14 @@ class ExactIndex:
             return self._vectors[self._row[id_]].copy()
         except KeyError:
             raise KeyError(id_) from None
+
+    def vectors(self, ids: Sequence[str]) -> np.ndarray:
+        """The stored vectors of ``ids`` as one matrix, in that order."""
+        try:
+            rows = [self._row[i] for i in ids]
+        except KeyError as exc:
+            raise KeyError(exc.args[0]) from None
+        return self._vectors[rows] if rows else np.zeros((0, self.dim), dtype=np.float32)
 
     def search(self, queries: np.ndarray, k: int) -> Hits:
         q = _as_matrix(queries, self.dim, np.asarray(queries).reshape(-1, self.dim).shape[0])
@@ -230,6 +242,9 @@ class FaissIndex:
 
     def vector(self, id_: str) -> np.ndarray:
         return self.exact.vector(id_)
+
+    def vectors(self, ids: Sequence[str]) -> np.ndarray:
+        return self.exact.vectors(ids)
 
     def add(self, ids: Sequence[str], vectors: np.ndarray) -> None:
         ids = list(ids)

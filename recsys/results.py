@@ -33,6 +33,10 @@ class StudyEntry:
     def to_dict(self) -> dict[str, Any]:
         return {"item": self.item.to_dict(), "score": round(float(self.score), 6), "reasons": list(self.reasons)}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StudyEntry:
+        return cls(Item.from_dict(data["item"]), float(data["score"]), tuple(data["reasons"]))
+
 
 @dataclass(frozen=True)
 class StudyList:
@@ -42,7 +46,9 @@ class StudyList:
         member: The member id.
         day: The day the list is for.
         budget: The minutes available that day.
-        entries: The entries, in the order to study them.
+        entries: The entries, in the order to study them; their minutes fit the budget.
+        upcoming: Offline activities in the coming days the member can enrol in (not part of
+            the day's minutes).
         notes: Messages about the list as a whole (e.g. why it is empty).
     """
 
@@ -50,6 +56,7 @@ class StudyList:
     day: dt.date
     budget: int
     entries: tuple[StudyEntry, ...] = ()
+    upcoming: tuple[StudyEntry, ...] = ()
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -68,8 +75,20 @@ class StudyList:
             "budget": self.budget,
             "minutes": self.minutes,
             "entries": [e.to_dict() for e in self.entries],
+            "upcoming": [e.to_dict() for e in self.upcoming],
             "notes": list(self.notes),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StudyList:
+        return cls(
+            member=data["member"],
+            day=dt.date.fromisoformat(data["day"]),
+            budget=int(data["budget"]),
+            entries=tuple(StudyEntry.from_dict(e) for e in data["entries"]),
+            upcoming=tuple(StudyEntry.from_dict(e) for e in data.get("upcoming", ())),
+            notes=tuple(data.get("notes", ())),
+        )
 
 
 @dataclass(frozen=True)

@@ -83,10 +83,10 @@ def text_hash(item: Item) -> bytes:
 
 @dataclass(frozen=True)
 class ItemChanges:
-    """Item writes logged after a revision: ``upserts`` as (id, vector), then ``removed`` ids."""
+    """Item writes logged after a revision: ``upserted`` items with their vectors, ``removed`` ids."""
 
     rev: int
-    upserted: list[tuple[str, np.ndarray]]
+    upserted: list[tuple[Item, np.ndarray]]
     removed: list[str]
 
 
@@ -252,8 +252,8 @@ class Store:
         try:
             rev = int(db.execute("SELECT value FROM meta WHERE key = 'rev'").fetchone()[0])
             upserted = [
-                (id_, np.frombuffer(blob, dtype=np.float32).reshape(dim))
-                for id_, blob in db.execute("SELECT id, vector FROM items WHERE rev > ?", (since,))
+                (Item.from_dict(json.loads(data)), np.frombuffer(blob, dtype=np.float32).reshape(dim))
+                for data, blob in db.execute("SELECT data, vector FROM items WHERE rev > ?", (since,))
             ]
             removed = [r[0] for r in db.execute("SELECT id FROM removed_items WHERE rev > ?", (since,))]
         finally:
@@ -351,9 +351,40 @@ class Store:
         return self._db().execute("SELECT COUNT(*) FROM events").fetchone()[0]
 
     def member_state(self, member: str) -> str:
-        """A token that changes whenever an event of ``member`` is recorded."""
-        row = self._db().execute("SELECT COUNT(*), MAX(seq) FROM events WHERE member = ?", (member,)).fetchone()
+        """A token that changes whenever an event of ``member`` is recorded.
+
+        Impressions are left out: serving a list records impressions, which must not make the
+        list just served stale.
+        """
+        row = self._db().execute(
+            "SELECT COUNT(*), MAX(seq) FROM events WHERE member = ? AND kind != 'impression'", (member,)
+        ).fetchone()
         return f"{row[0]}:{row[1] or 0}"
+
+    def enrolments(self, items: Sequence[str]) -> dict[str, int]:
+        """Members enrolled in each of ``items`` (offline activities)."""
+        out: dict[str, int] = {}
+        for chunk in _chunks(items):
+            marks = ",".join("?" * len(chunk))
+            for item, n in self._db().execute(
+                f"SELECT item, COUNT(DISTINCT member) FROM events WHERE kind = 'enroll' AND item IN ({marks}) GROUP BY item",
+                chunk,
+            ):
+                out[item] = n
+        return out
+
+    def branch_completions(self, org: str, since: dt.datetime, until: dt.datetime) -> tuple[dict[str, int], int]:
+        """Per item, how many members of branch ``org`` completed it in the window; and how many
+        members of the branch completed anything."""
+        rows = self._db().execute(
+            "SELECT e.item, e.member FROM events e JOIN members m ON m.id = e.member"
+            " WHERE m.org = ? AND e.kind IN ('complete', 'attend') AND e.ts >= ? AND e.ts < ?",
+            (org, since.timestamp(), until.timestamp()),
+        ).fetchall()
+        per_item: dict[str, set[str]] = {}
+        for item, member in rows:
+            per_item.setdefault(item, set()).add(member)
+        return {i: len(ms) for i, ms in per_item.items()}, len({m for _, m in rows})
 
     # -- served lists --------------------------------------------------------------------
 

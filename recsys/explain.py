@@ -1,0 +1,103 @@
+"""Reasons in plain Chinese, one function per kind of reason.
+
+Kept apart from the ranking so the wording can be reviewed (and one day translated) in one place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from recsys.records import TZ, Item
+
+__all__ = [
+    "required_topic", "related_to", "stated_interest", "branch_popular", "offline_upcoming",
+    "offline_today", "fresh", "next_level", "birthday", "case_mix", "continue_started",
+    "prepare_for", "role_start", "empty_budget", "empty_done", "empty_nothing", "cn_date", "enrolled",
+]
+
+
+def cn_date(day: dt.date | dt.datetime) -> str:
+    """``12月5日``."""
+    return f"{day.month}月{day.day}日"
+
+
+def _hours(h: float) -> str:
+    return f"{h:.0f}" if h >= 9.5 or abs(h - round(h)) < 0.05 else f"{h:.1f}"
+
+
+def required_topic(role_name: str, topic: str, remaining: float) -> str:
+    if remaining > 0.05:
+        return f"你所在岗位（{role_name}）的必修主题：{topic}，本年度还差 {_hours(remaining)} 学时"
+    return f"你所在岗位（{role_name}）的必修主题：{topic}"
+
+
+def related_to(title: str) -> str:
+    return f"与你近期学习的《{title}》相关"
+
+
+def stated_interest(topic: str) -> str:
+    return f"符合你关注的主题：{topic}"
+
+
+def branch_popular() -> str:
+    return "本支部党员近期完成较多"
+
+
+def _place(item: Item) -> str:
+    return item.schedule.location.split("·", 1)[-1] if item.schedule else ""
+
+
+def offline_upcoming(item: Item, seats_left: int | None) -> str:
+    when = item.schedule.starts.astimezone(TZ)
+    seats = f"（剩余 {seats_left} 个名额）" if seats_left is not None else ""
+    return f"{cn_date(when)}在{_place(item)}举行，可报名{seats}"
+
+
+def offline_today(item: Item) -> str:
+    when = item.schedule.starts.astimezone(TZ)
+    return f"今天 {when:%H:%M} 在{_place(item)}举行"
+
+
+def enrolled(item: Item) -> str:
+    return f"你已报名，{cn_date(item.schedule.starts.astimezone(TZ))}参加"
+
+
+def fresh(item: Item) -> str:
+    return f"最新{item.topics[0] if item.topics else ''}内容（{cn_date(item.published)}发布）"
+
+
+def next_level(topic: str, level: int) -> str:
+    names = {1: "入门", 2: "进阶", 3: "提高"}
+    return f"你已学完{topic}的前一阶段内容，{names.get(level, '进阶')}学习"
+
+
+def birthday(joined: dt.date) -> str:
+    return f"本周是你的入党纪念日（{cn_date(joined)}），过一次政治生日"
+
+
+def case_mix(days: int) -> str:
+    return f"近 {days} 天还没有学习案例，安排一个案例"
+
+
+def continue_started() -> str:
+    return "继续学习：你已开始但尚未完成"
+
+
+def prepare_for(item: Item) -> str:
+    return f"为{cn_date(item.schedule.starts.astimezone(TZ))}的《{item.title}》做准备"
+
+
+def role_start(role_name: str) -> str:
+    return f"{role_name}的推荐学习内容"
+
+
+def empty_budget(minutes: int, shortest: int) -> str:
+    return f"今日可用时间（{minutes} 分钟）少于最短可学内容（{shortest} 分钟），可以增加学习时间后再试"
+
+
+def empty_done() -> str:
+    return "可学内容你已全部学完，新内容上线后会及时推荐"
+
+
+def empty_nothing() -> str:
+    return "今天暂时没有适合你的学习内容"

@@ -1,0 +1,553 @@
+"""The recommendation pipeline: candidates → filters → scorer → re-ranker → budget fitter.
+
+Each step is a small component with its settings in ``__init__`` and its work in ``__call__``,
+as in LensKit's pipelines; :class:`Recommender` runs them in order over a :class:`PlanContext`
+that holds what a step may need (the member's profile, the day, the catalogue and the index).
+The filters enforce the hard guarantees (no repeats, feasibility); the scorer and re-ranker only
+order what the filters let through; the budget fitter packs the day's minutes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from recsys import explain
+from recsys.curriculum import Curriculum
+from recsys.index import FaissIndex
+from recsys.profile import Profile
+from recsys.records import TZ, Item
+from recsys.results import StudyEntry, StudyList
+
+__all__ = [
+    "PlanContext",
+    "Candidate",
+    "CandidateSelector",
+    "FeasibilityFilter",
+    "Scorer",
+    "MMRReranker",
+    "BudgetFitter",
+    "Recommender",
+    "infeasibility",
+]
+
+
+@dataclass
+class PlanContext:
+    """What the pipeline knows while planning one member's day.
+
+    Attributes:
+        profile: The member's profile for the day.
+        day: The day planned.
+        budget: Minutes available.
+        items: The catalogue by id.
+        index: The vector index (for candidate search and item vectors).
+        curriculum: The curriculum policy.
+        encode_queries: Embeds short texts on the query side.
+        seats_taken: Enrolments so far per offline item.
+        branch_counts: Completions per item by members of the member's branch, recently.
+        branch_active: How many members of the branch completed anything recently.
+        planned: Items placed on earlier days of the same path (count as done).
+        recent_topics: Topics of the previous path day (rotated away from).
+        prep_targets: Offline activities ahead that online items may prepare for.
+        duplicate_threshold: Cosine at or above which two items are the same content.
+    """
+
+    profile: Profile
+    day: dt.date
+    budget: int
+    items: Mapping[str, Item]
+    index: FaissIndex
+    curriculum: Curriculum
+    encode_queries: Callable[[list[str]], np.ndarray]
+    seats_taken: Mapping[str, int] = field(default_factory=dict)
+    branch_counts: Mapping[str, int] = field(default_factory=dict)
+    branch_active: int = 0
+    planned: frozenset[str] = frozenset()
+    recent_topics: frozenset[str] = frozenset()
+    prep_targets: tuple[Item, ...] = ()
+    duplicate_threshold: float = 0.95
+    upcoming_days: int = 14
+
+    @property
+    def done(self) -> set[str]:
+        """Items completed, or placed earlier in the path."""
+        return set(self.profile.history.completed) | set(self.planned)
+
+
+@dataclass
+class Candidate:
+    """An item under consideration, with what each step found out about it."""
+
+    item: Item
+    sources: set[str] = field(default_factory=set)
+    vector: np.ndarray | None = None
+    signals: dict[str, float] = field(default_factory=dict)
+    reasons: list[tuple[float, str]] = field(default_factory=list)
+    score: float = 0.0
+
+
+def _offline_window(item: Item, day: dt.date) -> tuple[dt.date, dt.date]:
+    s = item.schedule
+    return s.starts.astimezone(TZ).date(), s.ends.astimezone(TZ).date()
+
+
+def infeasibility(item: Item, ctx: PlanContext, *, for_day: bool = True) -> str | None:
+    """Why ``item`` cannot be in the member's list for ``ctx.day``, or None if it can.
+
+    This is the one place the hard rules of a list live (guarantees 1 and 3); ``for_day=False``
+    checks everything but the offline date (for search results and upcoming activities).
+    """
+    m = ctx.profile.member
+    h = ctx.profile.history
+    day = ctx.day
+    if item.id in h.completed or item.id in ctx.planned:
+        return "completed"
+    if item.id in h.disliked:
+        return "disliked"
+    cooldown = dt.timedelta(days=ctx.curriculum.cooldown_days)
+    shown = h.shown.get(item.id)
+    if shown is not None and item.id not in h.started and day - shown < cooldown:
+        return "cooldown"
+    skipped = h.skipped.get(item.id)
+    if skipped is not None and day - skipped < cooldown:
+        return "cooldown"
+    if item.published > day:
+        return "unpublished"
+    if item.expires is not None and item.expires < day:
+        return "expired"
+    if item.roles and not set(item.roles) & set(m.roles):
+        return "role"
+    if item.org is not None and not (m.org == item.org or m.org.startswith(item.org + ".")):
+        return "org"
+    done = ctx.done
+    if any(r not in done for r in item.requires):
+        return "prerequisite"
+    if ctx.curriculum.is_birthday_item(item.title) and not ctx.curriculum.in_birthday_week(m, day):
+        return "birthday"
+    if item.mode == "offline":
+        if not m.offline:
+            return "offline"
+        s = item.schedule
+        if m.location and s.city and m.location != s.city:
+            return "location"
+        if s.ends <= dt.datetime.combine(day, dt.time(), TZ):
+            return "past"
+        if for_day:
+            first, last = _offline_window(item, day)
+            if not first <= day <= last:
+                return "date"
+        if (
+            s.capacity is not None
+            and item.id not in h.enrolled
+            and ctx.seats_taken.get(item.id, 0) >= s.capacity
+        ):
+            return "full"
+    return None
+
+
+class CandidateSelector:
+    """Gathers candidates from the index and from non-personalised sources.
+
+    Personalised: nearest items to each interest centroid, each stated interest, each role
+    description, and each required topic behind pace. Non-personalised: newly published items,
+    items popular in the member's branch, offline activities that day, items started but not
+    finished.
+
+    Args:
+        per_query: Nearest items fetched per profile vector.
+        fresh_days: Items published this recently are candidates whatever the profile.
+        popular: Most popular branch items taken.
+    """
+
+    def __init__(self, per_query: int = 150, fresh_days: int = 30, popular: int = 50) -> None:
+        self.per_query = per_query
+        self.fresh_days = fresh_days
+        self.popular = popular
+
+    def __call__(self, ctx: PlanContext) -> dict[str, Candidate]:
+        p = ctx.profile
+        out: dict[str, Candidate] = {}
+
+        def add(item_id: str, source: str) -> None:
+            item = ctx.items.get(item_id)
+            if item is not None:
+                out.setdefault(item_id, Candidate(item)).sources.add(source)
+
+        behind = [t for t in p.policy.required if p.topic_gap(t)[1] > 0]
+        queries = [(p.interests, "interest"), (p.stated, "stated"), (p.roles, "role")]
+        if behind:
+            queries.append((ctx.encode_queries(behind), "required"))
+        for vectors, source in queries:
+            if len(vectors):
+                ids, _ = ctx.index.search(vectors, self.per_query)
+                for row in ids:
+                    for item_id in row:
+                        add(item_id, source)
+        if len(ctx.items) <= 4 * self.per_query:
+            # A small catalogue: every item is a candidate (cheaper than being clever).
+            for item_id in ctx.items:
+                add(item_id, "catalogue")
+        since = ctx.day - dt.timedelta(days=self.fresh_days)
+        required = set(behind)
+        for item in ctx.items.values():
+            if since <= item.published <= ctx.day:
+                add(item.id, "fresh")
+            if required and required & set(item.topics):
+                add(item.id, "required")
+            if item.mode == "offline":
+                add(item.id, "offline")
+        for item_id, _ in Counter(ctx.branch_counts).most_common(self.popular):
+            add(item_id, "popular")
+        for item_id in p.history.started:
+            add(item_id, "continue")
+        return out
+
+
+class FeasibilityFilter:
+    """Drops every candidate that breaks a hard rule (see :func:`infeasibility`), including
+    near-duplicates of completed items, and counts why things were dropped."""
+
+    def __call__(self, ctx: PlanContext, candidates: dict[str, Candidate]) -> tuple[dict[str, Candidate], Counter]:
+        dropped: Counter = Counter()
+        kept: dict[str, Candidate] = {}
+        for item_id, c in candidates.items():
+            why = infeasibility(c.item, ctx)
+            if why is None and item_id not in ctx.index:
+                why = "unindexed"
+            if why:
+                dropped[why] += 1
+            else:
+                kept[item_id] = c
+        if kept:
+            ids = list(kept)
+            vectors = ctx.index.vectors(ids)
+            for item_id, v in zip(ids, vectors):
+                kept[item_id].vector = v
+            done = [i for i in ctx.done if i in ctx.index]
+            if done:
+                # Near-duplicates of completed items count as completed (guarantee 1).
+                sims = vectors @ ctx.index.vectors(done).T
+                for item_id, row in zip(ids, sims):
+                    if row.max() >= ctx.duplicate_threshold:
+                        del kept[item_id]
+                        dropped["duplicate"] += 1
+        return kept, dropped
+
+
+def _rank01(values: np.ndarray) -> np.ndarray:
+    """Percentile ranks in [0, 1]: makes cosines of any encoder comparable."""
+    if len(values) <= 1:
+        return np.ones_like(values, dtype=np.float64)
+    order = values.argsort(kind="stable").argsort(kind="stable")
+    return order / (len(values) - 1)
+
+
+@dataclass(frozen=True)
+class ScoreWeights:
+    """How much each signal counts in an item's score."""
+
+    relevance: float = 1.0
+    need: float = 0.9
+    fresh: float = 0.25
+    level: float = 0.3
+    collab: float = 0.3
+    case: float = 0.4
+    resume: float = 0.6
+    offline: float = 2.0
+    birthday: float = 3.0
+    prepare: float = 0.5
+    negative: float = 0.5
+    rotation: float = 0.4
+
+
+class Scorer:
+    """Blends relevance, curriculum need, freshness, level progression, the branch's collaborative
+    signal and the plan's mix rules into one score, and writes the reasons.
+
+    Args:
+        weights: The blend.
+        min_branch_members: The collaborative signal is used only when at least this many
+            members of the branch have completed something recently.
+    """
+
+    def __init__(self, weights: ScoreWeights | None = None, min_branch_members: int = 3) -> None:
+        self.weights = weights or ScoreWeights()
+        self.min_branch_members = min_branch_members
+
+    def __call__(self, ctx: PlanContext, candidates: dict[str, Candidate]) -> list[Candidate]:
+        cands = sorted(candidates.values(), key=lambda c: c.item.id)
+        if not cands:
+            return []
+        p, w, cur = ctx.profile, self.weights, ctx.curriculum
+        x = np.stack([c.vector for c in cands])
+
+        def best(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            if not len(vectors):
+                return np.zeros(len(cands)), np.zeros(len(cands), dtype=int)
+            sims = x @ vectors.T
+            return sims.max(axis=1), sims.argmax(axis=1)
+
+        hist, hist_arg = best(p.interests)
+        stated, _ = best(p.stated)
+        role, _ = best(p.roles)
+        interests = set(p.member.interests)
+        topic_match = np.array([1.0 if interests & set(c.item.topics) else 0.0 for c in cands])
+        if len(p.interests):
+            relevance = 0.6 * _rank01(hist) + 0.25 * np.maximum(_rank01(stated), topic_match) * (len(p.stated) > 0) + 0.15 * _rank01(role)
+        else:  # cold start: stated interests and the role
+            relevance = 0.6 * np.maximum(_rank01(stated), topic_match) * (len(p.stated) > 0) + 0.4 * _rank01(role)
+            if not len(p.stated):
+                relevance = _rank01(role) if len(p.roles) else np.full(len(cands), 0.5)
+        if p.negative is not None:
+            neg = x @ p.negative
+            negative = np.clip((neg - neg.mean()) / max(neg.std(), 1e-6), 0, 3) / 3
+        else:
+            negative = np.zeros(len(cands))
+        # How close each online item is to the offline activities the member will attend soon,
+        # so the plan can pair reading with the visit.
+        prep_targets = [t for t in ctx.prep_targets if t.id in ctx.index]
+        prep_sims, prep_arg = best(ctx.index.vectors([t.id for t in prep_targets]))
+        prep_cut = np.quantile(prep_sims, 0.9) if len(prep_targets) else np.inf
+
+        roles = {r: cur.role_name(r) for r in p.member.roles}
+        case_due = p.last_case is None or (ctx.day - p.last_case).days >= cur.case_every_days
+        birthday_week = cur.in_birthday_week(p.member, ctx.day)
+        branch_ok = ctx.branch_active >= self.min_branch_members
+        hist_cut = np.quantile(hist, 0.75) if len(p.interests) else np.inf
+        for n, c in enumerate(cands):
+            it = c.item
+            s: dict[str, float] = {"relevance": float(relevance[n])}
+            reasons: list[tuple[float, str]] = []
+            if hist[n] >= hist_cut:
+                anchor = ctx.items.get(p.interest_anchor[hist_arg[n]])
+                if anchor is not None and anchor.id != it.id:
+                    reasons.append((w.relevance * relevance[n], explain.related_to(anchor.title)))
+            if topic_match[n]:
+                topic = next(t for t in it.topics if t in interests)
+                reasons.append((w.relevance * relevance[n] * 0.9, explain.stated_interest(topic)))
+            # Curriculum need: how far behind pace the member is on the item's required topics,
+            # a month's worth behind counting fully.
+            need, need_reason = 0.0, None
+            for topic in it.topics:
+                if topic in p.policy.required:
+                    behind, remaining = p.topic_gap(topic)
+                    monthly = p.policy.topic_target(topic) / 12
+                    value = 0.25 + 0.75 * min(1.0, behind / monthly) if remaining > 0 else 0.0
+                    if value > need:
+                        role_id = p.policy.required[topic][1]
+                        need = value
+                        need_reason = explain.required_topic(roles.get(role_id, cur.role_name(role_id)), topic, remaining)
+            s["need"] = need
+            if need_reason:
+                reasons.append((w.need * need + 0.05, need_reason))
+            age = (ctx.day - it.published).days
+            if set(it.topics) & set(cur.current_topics):
+                s["fresh"] = 0.5 ** (age / cur.fresh_days)
+                if s["fresh"] > 0.5:
+                    reasons.append((w.fresh * s["fresh"], explain.fresh(it)))
+            else:
+                s["fresh"] = 0.3 * 0.5 ** (age / 365)
+            main = it.topics[0] if it.topics else None
+            mastered = p.mastery.get(main, 0) if main else 0
+            s["level"] = {0: 1.0, 1: 0.6}.get(it.level - mastered, 0.2 if it.level > mastered else 0.3)
+            if mastered and it.level == mastered + 1:
+                reasons.append((w.level, explain.next_level(main, it.level)))
+            if branch_ok and ctx.branch_counts.get(it.id, 0) >= 2:
+                s["collab"] = ctx.branch_counts[it.id] / ctx.branch_active
+                reasons.append((w.collab * s["collab"] + 0.1, explain.branch_popular()))
+            if it.kind == "case" and case_due:
+                s["case"] = 1.0
+                reasons.append((w.case * 0.5, explain.case_mix(cur.case_every_days)))
+            if it.id in p.history.started:
+                s["resume"] = 1.0
+                reasons.append((w.resume + 1, explain.continue_started()))
+            if it.mode == "offline":
+                s["offline"] = 1.0
+                text = explain.enrolled(it) if it.id in p.history.enrolled else explain.offline_today(it)
+                reasons.append((w.offline + 1, text))
+            if birthday_week and cur.is_birthday_item(it.title):
+                s["birthday"] = 1.0
+                reasons.append((w.birthday + 1, explain.birthday(p.member.joined)))
+            if it.mode == "online" and prep_sims[n] >= prep_cut and prep_sims[n] > 0:
+                s["prepare"] = 1.0
+                reasons.append((w.prepare + 0.5, explain.prepare_for(prep_targets[prep_arg[n]])))
+            s["negative"] = float(negative[n])
+            s["rotation"] = 1.0 if ctx.recent_topics and main in ctx.recent_topics else 0.0
+            c.signals = s
+            c.score = sum(getattr(w, k) * v for k, v in s.items()) - 2 * (
+                w.negative * s["negative"] + w.rotation * s["rotation"]
+            )
+            if not reasons:
+                names = [roles[r] for r in p.member.roles if r in roles]
+                reasons.append((0.0, explain.role_start(names[0] if names else "党员")))
+            c.reasons = reasons
+        return sorted(cands, key=lambda c: (-c.score, c.item.id))
+
+
+class MMRReranker:
+    """Maximal marginal relevance: trades score against similarity to what is already chosen, and
+    caps items per topic, so one theme does not pile up.
+
+    Args:
+        lambda_: Weight of the score against diversity (1 = score only).
+        keep: How many candidates to pass on.
+        per_topic: Most items sharing a main topic among those kept (relaxed if too few remain).
+    """
+
+    def __init__(self, lambda_: float = 0.7, keep: int = 40, per_topic: int = 3) -> None:
+        self.lambda_ = lambda_
+        self.keep = keep
+        self.per_topic = per_topic
+
+    def __call__(self, ctx: PlanContext, ranked: list[Candidate]) -> list[Candidate]:
+        if not ranked:
+            return []
+        pool = ranked[: 4 * self.keep]
+        x = np.stack([c.vector for c in pool])
+        sims = x @ x.T
+        # Cosines of some encoders sit high for any two texts: measure similarity above the
+        # pool's own typical level.
+        base = float(np.median(sims))
+        sims = np.clip((sims - base) / max(1.0 - base, 1e-6), 0.0, 1.0)
+        scores = np.array([c.score for c in pool])
+        spread = max(scores.max() - scores.min(), 1e-6)
+        rel = (scores - scores.min()) / spread
+        mains = [c.item.topics[0] if c.item.topics else "" for c in pool]
+        chosen: list[int] = []
+        topics: Counter = Counter()
+        open_ = np.ones(len(pool), dtype=bool)
+        max_sim = np.zeros(len(pool))
+        while open_.any() and len(chosen) < self.keep:
+            crowded = np.array([topics[m] >= self.per_topic for m in mains])
+            value = self.lambda_ * rel - (1 - self.lambda_) * max_sim - crowded
+            value[~open_] = -np.inf
+            best = int(np.argmax(value))  # first of equals: the better-ranked candidate
+            chosen.append(best)
+            open_[best] = False
+            topics[mains[best]] += 1
+            max_sim = np.maximum(max_sim, sims[best])
+        out = []
+        for rank, i in enumerate(chosen):
+            c = pool[i]
+            # The re-ranked order becomes the score the budget fitter maximises.
+            c.score = float(self.keep - rank) / self.keep + 0.5 * rel[i]
+            out.append(c)
+        return out
+
+
+class BudgetFitter:
+    """Packs the day into the budget: a 0/1 knapsack over the re-ranked candidates.
+
+    Each item's value is its re-ranked score plus a bonus for the minutes it uses, so that of
+    two selections of similar worth the one filling more of the day wins, and the day uses most
+    of its budget when the catalogue allows. At most one offline activity a day.
+
+    Args:
+        fill_bonus: Value of filling the whole budget, spread over the minutes used.
+    """
+
+    def __init__(self, fill_bonus: float = 0.6) -> None:
+        self.fill_bonus = fill_bonus
+
+    def __call__(self, ctx: PlanContext, ranked: list[Candidate]) -> list[Candidate]:
+        budget = ctx.budget
+        offline = [c for c in ranked if c.item.mode == "offline"]
+        pool = [c for c in ranked if c.item.mode == "online"] + offline[:1]
+        pool = [c for c in pool if c.item.minutes <= budget]
+        if not pool:
+            return []
+        values = [max(c.score, 0.0) + 0.05 + self.fill_bonus * c.item.minutes / budget for c in pool]
+        weights = [c.item.minutes for c in pool]
+        chosen = _knapsack(values, weights, budget)
+        picked = [pool[i] for i in chosen]
+        return sorted(picked, key=lambda c: (c.item.mode != "offline", -c.score, c.item.id))
+
+
+def _knapsack(values: list[float], weights: list[int], capacity: int) -> list[int]:
+    """Indices of the best subset within ``capacity`` (exact dynamic programme, O(n·capacity))."""
+    n = len(values)
+    best = np.zeros(capacity + 1)
+    take = np.zeros((n, capacity + 1), dtype=bool)
+    for i, (v, w) in enumerate(zip(values, weights)):
+        if w > capacity:
+            continue
+        candidate = best[: capacity + 1 - w] + v
+        better = candidate > best[w:] + 1e-12
+        take[i, w:] = better
+        best[w:] = np.where(better, candidate, best[w:])
+    chosen, c = [], capacity
+    for i in range(n - 1, -1, -1):
+        if take[i, c]:
+            chosen.append(i)
+            c -= weights[i]
+    return chosen[::-1]
+
+
+class Recommender:
+    """Runs the pipeline and turns its result into a :class:`StudyList` with reasons and notes."""
+
+    def __init__(
+        self,
+        selector: CandidateSelector | None = None,
+        filter_: FeasibilityFilter | None = None,
+        scorer: Scorer | None = None,
+        reranker: MMRReranker | None = None,
+        fitter: BudgetFitter | None = None,
+        max_reasons: int = 3,
+    ) -> None:
+        self.selector = selector or CandidateSelector()
+        self.filter = filter_ or FeasibilityFilter()
+        self.scorer = scorer or Scorer()
+        self.reranker = reranker or MMRReranker()
+        self.fitter = fitter or BudgetFitter()
+        self.max_reasons = max_reasons
+
+    def __call__(self, ctx: PlanContext) -> StudyList:
+        candidates = self.selector(ctx)
+        feasible, dropped = self.filter(ctx, candidates)
+        ranked = self.scorer(ctx, feasible)
+        diverse = self.reranker(ctx, ranked)
+        picked = self.fitter(ctx, diverse)
+        entries = tuple(
+            StudyEntry(
+                item=c.item,
+                score=round(c.score, 6),
+                reasons=tuple(dict.fromkeys(t for _, t in sorted(c.reasons, key=lambda r: -r[0])))[: self.max_reasons],
+            )
+            for c in picked
+        )
+        upcoming = self._upcoming(ctx, candidates)
+        notes: list[str] = []
+        if not entries:
+            if not feasible:
+                left = [i for i in ctx.items.values() if i.id not in ctx.done]
+                notes.append(explain.empty_done() if not left or dropped.keys() <= {"completed", "duplicate"} else explain.empty_nothing())
+            else:
+                shortest = min(c.item.minutes for c in feasible.values())
+                notes.append(explain.empty_budget(ctx.budget, shortest) if shortest > ctx.budget else explain.empty_nothing())
+        return StudyList(
+            member=ctx.profile.member.id, day=ctx.day, budget=ctx.budget,
+            entries=entries, upcoming=upcoming, notes=tuple(notes),
+        )
+
+    def _upcoming(self, ctx: PlanContext, candidates: dict[str, Candidate], most: int = 3) -> tuple[StudyEntry, ...]:
+        """Offline activities in the next days that the member could attend and enrol in."""
+        last = ctx.day + dt.timedelta(days=ctx.upcoming_days)
+        found = []
+        for c in candidates.values():
+            it = c.item
+            if it.mode != "offline" or infeasibility(it, ctx, for_day=False) is not None:
+                continue
+            first = it.schedule.starts.astimezone(TZ).date()
+            if ctx.day < first <= last:
+                seats = None
+                if it.schedule.capacity is not None:
+                    seats = it.schedule.capacity - ctx.seats_taken.get(it.id, 0)
+                reason = explain.enrolled(it) if it.id in ctx.profile.history.enrolled else explain.offline_upcoming(it, seats)
+                found.append((it.schedule.starts, it.id, StudyEntry(it, 0.0, (reason,))))
+        return tuple(e for _, _, e in sorted(found, key=lambda f: (f[0], f[1]))[:most])
