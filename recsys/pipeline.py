@@ -239,12 +239,16 @@ class FeasibilityFilter:
         return kept, dropped
 
 
-def _rank01(values: np.ndarray) -> np.ndarray:
-    """Percentile ranks in [0, 1]: makes cosines of any encoder comparable."""
-    if len(values) <= 1:
-        return np.ones_like(values, dtype=np.float64)
-    order = values.argsort(kind="stable").argsort(kind="stable")
-    return order / (len(values) - 1)
+def _rescale(values: np.ndarray) -> np.ndarray:
+    """Min-max to [0, 1] over the candidates: cosines of any encoder become comparable (e5 puts
+    every pair of Chinese texts near 0.8, a bag of words near 0), gaps keep their proportions."""
+    values = np.asarray(values, dtype=np.float64)
+    if not len(values):
+        return values
+    spread = values.max() - values.min()
+    if spread < 1e-9:
+        return np.full(len(values), 0.5)
+    return (values - values.min()) / spread
 
 
 @dataclass(frozen=True)
@@ -262,7 +266,7 @@ class ScoreWeights:
     birthday: float = 3.0
     prepare: float = 0.5
     negative: float = 0.5
-    rotation: float = 0.4
+    rotation: float = 0.5
 
 
 class Scorer:
@@ -298,11 +302,11 @@ class Scorer:
         interests = set(p.member.interests)
         topic_match = np.array([1.0 if interests & set(c.item.topics) else 0.0 for c in cands])
         if len(p.interests):
-            relevance = 0.6 * _rank01(hist) + 0.25 * np.maximum(_rank01(stated), topic_match) * (len(p.stated) > 0) + 0.15 * _rank01(role)
+            relevance = 0.6 * _rescale(hist) + 0.25 * np.maximum(_rescale(stated), topic_match) * (len(p.stated) > 0) + 0.15 * _rescale(role)
         else:  # cold start: stated interests and the role
-            relevance = 0.6 * np.maximum(_rank01(stated), topic_match) * (len(p.stated) > 0) + 0.4 * _rank01(role)
+            relevance = 0.6 * np.maximum(_rescale(stated), topic_match) * (len(p.stated) > 0) + 0.4 * _rescale(role)
             if not len(p.stated):
-                relevance = _rank01(role) if len(p.roles) else np.full(len(cands), 0.5)
+                relevance = _rescale(role) if len(p.roles) else np.full(len(cands), 0.5)
         if p.negative is not None:
             neg = x @ p.negative
             negative = np.clip((neg - neg.mean()) / max(neg.std(), 1e-6), 0, 3) / 3
@@ -313,12 +317,14 @@ class Scorer:
         prep_targets = [t for t in ctx.prep_targets if t.id in ctx.index]
         prep_sims, prep_arg = best(ctx.index.vectors([t.id for t in prep_targets]))
         prep_cut = np.quantile(prep_sims, 0.9) if len(prep_targets) else np.inf
+        prep_topics = [set(t.topics) for t in prep_targets]
 
         roles = {r: cur.role_name(r) for r in p.member.roles}
         case_due = p.last_case is None or (ctx.day - p.last_case).days >= cur.case_every_days
         birthday_week = cur.in_birthday_week(p.member, ctx.day)
         branch_ok = ctx.branch_active >= self.min_branch_members
-        hist_cut = np.quantile(hist, 0.75) if len(p.interests) else np.inf
+        # "Related to what you studied" only for the closest tenth, not for anything ranked.
+        hist_cut = np.quantile(hist, 0.9) if len(p.interests) else np.inf
         for n, c in enumerate(cands):
             it = c.item
             s: dict[str, float] = {"relevance": float(relevance[n])}
@@ -354,7 +360,9 @@ class Scorer:
                 s["fresh"] = 0.3 * 0.5 ** (age / 365)
             main = it.topics[0] if it.topics else None
             mastered = p.mastery.get(main, 0) if main else 0
-            s["level"] = {0: 1.0, 1: 0.6}.get(it.level - mastered, 0.2 if it.level > mastered else 0.3)
+            # Best is the level after the one mastered; the same level is fine; skipping ahead or
+            # going back less so.
+            s["level"] = {1: 1.0, 0: 0.6}.get(it.level - mastered, 0.2 if it.level > mastered else 0.3)
             if mastered and it.level == mastered + 1:
                 reasons.append((w.level, explain.next_level(main, it.level)))
             if branch_ok and ctx.branch_counts.get(it.id, 0) >= 2:
@@ -373,9 +381,11 @@ class Scorer:
             if birthday_week and cur.is_birthday_item(it.title):
                 s["birthday"] = 1.0
                 reasons.append((w.birthday + 1, explain.birthday(p.member.joined)))
-            if it.mode == "online" and prep_sims[n] >= prep_cut and prep_sims[n] > 0:
+            # Preparation: close to an activity ahead and on its subject.
+            if (it.mode == "online" and prep_sims[n] >= prep_cut and prep_sims[n] > 0
+                    and prep_topics[prep_arg[n]] & set(it.topics)):
                 s["prepare"] = 1.0
-                reasons.append((w.prepare + 0.5, explain.prepare_for(prep_targets[prep_arg[n]])))
+                reasons.append((w.prepare, explain.prepare_for(prep_targets[prep_arg[n]])))
             s["negative"] = float(negative[n])
             s["rotation"] = 1.0 if ctx.recent_topics and main in ctx.recent_topics else 0.0
             c.signals = s
@@ -418,7 +428,7 @@ class MMRReranker:
         spread = max(scores.max() - scores.min(), 1e-6)
         rel = (scores - scores.min()) / spread
         mains = [c.item.topics[0] if c.item.topics else "" for c in pool]
-        chosen: list[int] = []
+        chosen: list[tuple[int, float]] = []
         topics: Counter = Counter()
         open_ = np.ones(len(pool), dtype=bool)
         max_sim = np.zeros(len(pool))
@@ -427,15 +437,16 @@ class MMRReranker:
             value = self.lambda_ * rel - (1 - self.lambda_) * max_sim - crowded
             value[~open_] = -np.inf
             best = int(np.argmax(value))  # first of equals: the better-ranked candidate
-            chosen.append(best)
+            chosen.append((best, float(max_sim[best]) + float(crowded[best])))
             open_[best] = False
             topics[mains[best]] += 1
             max_sim = np.maximum(max_sim, sims[best])
         out = []
-        for rank, i in enumerate(chosen):
+        for i, redundancy in chosen:
             c = pool[i]
-            # The re-ranked order becomes the score the budget fitter maximises.
-            c.score = float(self.keep - rank) / self.keep + 0.5 * rel[i]
+            # The score the budget fitter maximises: the scorer's, less what the item repeats of
+            # those chosen before it, in the scorer's own units.
+            c.score = max(scores[i] - (1 - self.lambda_) / self.lambda_ * redundancy * spread, 0.0)
             out.append(c)
         return out
 
@@ -443,16 +454,18 @@ class MMRReranker:
 class BudgetFitter:
     """Packs the day into the budget: a 0/1 knapsack over the re-ranked candidates.
 
-    Each item's value is its re-ranked score plus a bonus for the minutes it uses, so that of
-    two selections of similar worth the one filling more of the day wins, and the day uses most
-    of its budget when the catalogue allows. At most one offline activity a day.
+    An item is worth its score times its minutes to the power ``length_exponent``: study time
+    counts (hours are what the targets are made of, and a day should use most of its budget),
+    but less than proportionally, so that short, fragmented items a member can fit into a
+    break are not crowded out by one long lecture of the same score. At most one offline
+    activity a day.
 
     Args:
-        fill_bonus: Value of filling the whole budget, spread over the minutes used.
+        length_exponent: How much an item's length adds to its worth (0: not at all, 1: fully).
     """
 
-    def __init__(self, fill_bonus: float = 0.6) -> None:
-        self.fill_bonus = fill_bonus
+    def __init__(self, length_exponent: float = 0.75) -> None:
+        self.length_exponent = length_exponent
 
     def __call__(self, ctx: PlanContext, ranked: list[Candidate]) -> list[Candidate]:
         budget = ctx.budget
@@ -461,7 +474,7 @@ class BudgetFitter:
         pool = [c for c in pool if c.item.minutes <= budget]
         if not pool:
             return []
-        values = [max(c.score, 0.0) + 0.05 + self.fill_bonus * c.item.minutes / budget for c in pool]
+        values = [(max(c.score, 0.0) + 0.05) * c.item.minutes ** self.length_exponent for c in pool]
         weights = [c.item.minutes for c in pool]
         chosen = _knapsack(values, weights, budget)
         picked = [pool[i] for i in chosen]

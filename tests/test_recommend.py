@@ -1,0 +1,276 @@
+"""Daily lists and study paths: each signal and guarantee on small catalogues built by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from conftest import make_item
+from recsys import Engine, Event, Member, NotFoundError, ValidationError
+from recsys.curriculum import Curriculum, RolePolicy
+from recsys.records import TZ, Schedule
+
+DAY = dt.date(2026, 10, 1)
+ORG = "hxny.fdgs.zb-yunxing"
+
+TEXT = {
+    "党章党规党纪": ("学习党章", "党章是党的根本大法，党员必须遵守党的纪律，严守政治纪律和政治规矩。"),
+    "安全生产": ("安全生产", "落实安全生产责任制，开展隐患排查治理，严格执行操作规程，防范事故发生。"),
+    "党史": ("党史故事", "中国共产党成立以来的光辉历程，从南湖红船到遵义会议再到新中国成立。"),
+    "数字化转型": ("数字化转型", "以数据为关键要素，推进智能巡检、工业互联网与智慧电厂建设。"),
+    "廉洁从业": ("廉洁从业", "严守廉洁底线，不收受礼品礼金，规范采购招标，防范利益冲突。"),
+}
+
+
+def topic_items(topic: str, n: int, prefix: str, **fields) -> list:
+    title, body = TEXT[topic]
+    return [
+        make_item(f"{prefix}{k}", f"{title}第{k}讲（{prefix}）", f"{body}（{prefix}第{k}部分）", topics=(topic,), **fields)
+        for k in range(1, n + 1)
+    ]
+
+
+def at(day: dt.date, hour: int = 20) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour), TZ)
+
+
+def member(id_="m1", **fields) -> Member:
+    fields.setdefault("name", "李志刚")
+    fields.setdefault("org", ORG)
+    fields.setdefault("location", "太原")
+    return Member(id=id_, **fields)
+
+
+@pytest.fixture
+def open_engine(tmp_path):
+    engines = []
+
+    def make(items, members, events=(), **kwargs):
+        # The items of topic_items() differ in a word or two: only exact twins are duplicates here.
+        kwargs.setdefault("duplicate_threshold", 0.99)
+        eng = Engine.open(tmp_path / f"s{len(engines)}", encoder="tfidf", **kwargs)
+        engines.append(eng)
+        eng.add_items(items)
+        eng.upsert_members(members)
+        if events:
+            eng.record(events)
+        return eng
+
+    yield make
+    for eng in engines:
+        eng.close()
+
+
+def catalogue():
+    return (
+        topic_items("党章党规党纪", 4, "dj")
+        + topic_items("安全生产", 4, "aq")
+        + topic_items("党史", 4, "ds")
+        + topic_items("数字化转型", 4, "sz")
+    )
+
+
+def test_secretary_behind_on_discipline_gets_discipline_first(open_engine):
+    policy = Curriculum(roles={
+        "member": RolePolicy("member", "党员", "党员日常学习", 32, {}),
+        "branch_secretary": RolePolicy("branch_secretary", "支部书记", "支部书记", 56, {"党章党规党纪": 0.5}),
+    })
+    secretary = member(roles=("member", "branch_secretary"), interests=("数字化转型",), daily_minutes=20)
+    plain = member("m2", name="王芳", roles=("member",), interests=("数字化转型",), daily_minutes=20)
+    eng = open_engine(catalogue(), [secretary, plain], curriculum=policy)
+    first = eng.daily("m1", day=DAY).entries[0]
+    assert first.item.topics == ("党章党规党纪",)
+    assert any("必修主题：党章党规党纪" in r and "本年度还差" in r for r in first.reasons)
+    # The ordinary member, with the same interests but no such requirement, gets their interest.
+    assert eng.daily("m2", day=DAY).entries[0].item.topics == ("数字化转型",)
+
+
+def test_infirm_and_mobile_members_get_no_offline_item(open_engine):
+    visit = make_item(
+        "visit", "红色教育基地现场教学", "参观革命旧址，重温入党誓词。", kind="activity", mode="offline",
+        minutes=120, topics=("党史",),
+        schedule=Schedule(at(DAY, 9), at(DAY, 11), "太原·山西国民师范旧址", 30),
+    )
+    people = [
+        member("able", daily_minutes=180, interests=("党史",)),
+        member("infirm", daily_minutes=180, interests=("党史",), situation="infirm", offline=False),
+        member("mobile", daily_minutes=180, interests=("党史",), situation="mobile", offline=False, location="成都"),
+    ]
+    eng = open_engine(catalogue() + [visit], people)
+    able = eng.daily("able", day=DAY)
+    assert able.entries[0].item.id == "visit"
+    assert any("今天 09:00" in r for r in able.entries[0].reasons)
+    for who in ("infirm", "mobile"):
+        lst = eng.daily(who, day=DAY)
+        assert lst.entries and all(e.item.mode == "online" for e in lst.entries)
+        assert lst.minutes > 0.8 * lst.budget  # still a complete online plan
+        assert not lst.upcoming
+
+
+def test_offline_activity_shows_as_upcoming_then_on_its_day(open_engine):
+    day = DAY + dt.timedelta(days=5)
+    visit = make_item(
+        "visit", "红色教育基地现场教学", "参观革命旧址。", kind="activity", mode="offline", minutes=120,
+        topics=("党史",), schedule=Schedule(at(day, 9), at(day, 11), "太原·山西国民师范旧址", 2),
+    )
+    far = make_item(
+        "far", "外地现场教学", "参观。", kind="activity", mode="offline", minutes=120, topics=("党史",),
+        schedule=Schedule(at(day, 9), at(day, 11), "延安·枣园革命旧址", 30),
+    )
+    people = [member("a", daily_minutes=30), member("b", name="王芳"), member("c", name="赵敏"),
+              member("d", name="刘洋", daily_minutes=180)]
+    eng = open_engine(catalogue() + [visit, far], people)
+    lst = eng.daily("a", day=DAY)
+    assert [e.item.id for e in lst.upcoming] == ["visit"]  # not the one in another city
+    assert "10月6日在山西国民师范旧址举行，可报名（剩余 2 个名额）" in lst.upcoming[0].reasons[0]
+    assert all(e.item.mode == "online" for e in lst.entries)
+    # Capacity: once two members enrol it is full for the others, but not for those enrolled.
+    eng.record([Event(member=m, item="visit", kind="enroll", at=at(DAY, 10)) for m in ("b", "c")])
+    assert eng.daily("a", day=DAY + dt.timedelta(days=1)).upcoming == ()
+    assert eng.daily("d", day=day).entries[0].item.id != "visit"
+    b_day = eng.daily("b", day=day, minutes=180)
+    assert b_day.entries[0].item.id == "visit"
+    assert any("你已报名" in r for r in b_day.entries[0].reasons)
+
+
+def test_prerequisites_come_first(open_engine):
+    a = make_item("a", "安全生产入门", TEXT["安全生产"][1], topics=("安全生产",), level=1)
+    b = make_item("b", "安全生产进阶", TEXT["安全生产"][1] + "进阶", topics=("安全生产",), level=2, requires=("a",))
+    c = make_item("c", "安全生产提高", TEXT["安全生产"][1] + "提高", topics=("安全生产",), level=3, requires=("b",))
+    eng = open_engine([a, b, c] + topic_items("党史", 6, "ds"), [member(interests=("安全生产",), daily_minutes=10)],
+                      curriculum=Curriculum(roles={}))
+    assert "b" not in [e.item.id for e in eng.daily("m1", day=DAY).entries]
+    path = eng.path("m1", start=DAY, days=6, minutes=10)
+    order = [e.item.id for d in path.days for e in d.entries]
+    assert order.index("a") < order.index("b") < order.index("c")
+    assert [e.item.id for e in path.days[0].entries] == ["a"]
+    assert any("进阶学习" in r for d in path.days for e in d.entries if e.item.id == "b" for r in e.reasons)
+
+
+def test_daily_list_is_stable_and_recorded_as_impressions(open_engine):
+    eng = open_engine(catalogue(), [member(interests=("党史",))])
+    first = eng.daily("m1", day=DAY)
+    assert eng.daily("m1", day=DAY) == first
+    shown = {e.item for e in eng.events("m1") if e.kind == "impression"}
+    assert shown == {e.item.id for e in first.entries}
+    # A completed item changes the member's state: it is gone, the rest may stay.
+    done = first.entries[0].item.id
+    eng.record([Event(member="m1", item=done, kind="complete", at=at(DAY, 12))])
+    again = eng.daily("m1", day=DAY)
+    assert done not in [e.item.id for e in again.entries]
+    # The cool-down: shown, not started, not back the next day.
+    tomorrow = eng.daily("m1", day=DAY + dt.timedelta(days=1))
+    assert not {e.item.id for e in again.entries} & {e.item.id for e in tomorrow.entries}
+
+
+def test_cooldown_ends(open_engine):
+    items = topic_items("党史", 3, "ds")
+    eng = open_engine(items, [member(interests=("党史",), daily_minutes=10)])
+    eng.record([Event(member="m1", item="ds1", kind="impression", at=at(DAY - dt.timedelta(days=3), 8))])
+    assert "ds1" not in [e.item.id for e in eng.path("m1", start=DAY, days=2, minutes=10).days[0].entries]
+    later = eng.daily("m1", day=DAY + dt.timedelta(days=12), minutes=30)
+    assert "ds1" in [e.item.id for e in later.entries]
+
+
+def test_near_duplicates_of_completed_items_count_as_completed(open_engine):
+    a = make_item("a", "有限空间作业要点", "有限空间作业必须先通风、再检测、后作业，严禁盲目施救。", topics=("安全生产",))
+    twin = make_item("twin", "有限空间作业要领", "有限空间作业必须先通风、再检测、后作业，严禁盲目施救！", topics=("安全生产",))
+    eng = open_engine([a, twin] + topic_items("安全生产", 3, "aq"), [member(interests=("安全生产",))],
+                      [Event(member="m1", item="a", kind="complete", at=at(DAY - dt.timedelta(days=2)))],
+                      duplicate_threshold=0.9)
+    ids = [e.item.id for d in eng.path("m1", start=DAY, days=5).days for e in d.entries]
+    assert "a" not in ids and "twin" not in ids
+
+
+def test_budget_is_filled_by_a_knapsack(open_engine):
+    # A greedy pick of the best item (25 min) would leave 5 of 30 minutes; 10+20 fills the day.
+    items = [
+        make_item("long", "党史长课", TEXT["党史"][1], topics=("党史",), minutes=25),
+        make_item("ten", "党史短文", TEXT["党史"][1] + "短文", topics=("党史",), minutes=10),
+        make_item("twenty", "党史视频", TEXT["党史"][1] + "视频", topics=("党史",), minutes=20, kind="video"),
+    ]
+    eng = open_engine(items, [member(interests=("党史",), daily_minutes=30)])
+    lst = eng.daily("m1", day=DAY)
+    assert lst.minutes == 30 and {e.item.id for e in lst.entries} == {"ten", "twenty"}
+
+
+def test_empty_lists_say_why(open_engine):
+    items = topic_items("党史", 2, "ds", minutes=20)
+    eng = open_engine(items, [member(interests=("党史",))])
+    small = eng.daily("m1", day=DAY, minutes=5)
+    assert small.entries == () and "少于最短可学内容（20 分钟）" in small.notes[0]
+    eng.record([Event(member="m1", item=i.id, kind="complete", at=at(DAY - dt.timedelta(days=1))) for i in items])
+    done = eng.daily("m1", day=DAY)
+    assert done.entries == () and "已全部学完" in done.notes[0]
+
+
+def test_political_birthday_only_in_the_anniversary_week(open_engine):
+    bday = make_item("bday", "过政治生日：重温入党初心", "入党纪念日重温入党誓词，回顾入党初心。", topics=("党的宗旨",), minutes=10)
+    joined = dt.date(2010, 10, 20)
+    eng = open_engine(catalogue() + [bday], [member(joined=joined, daily_minutes=30)])
+    week = eng.daily("m1", day=dt.date(2026, 10, 19))
+    assert week.entries[0].item.id == "bday"
+    assert "入党纪念日（10月20日）" in week.entries[0].reasons[0]
+    assert "bday" not in [e.item.id for e in eng.daily("m1", day=dt.date(2026, 10, 5)).entries]
+
+
+def test_several_interests_survive(open_engine):
+    history = [
+        Event(member="m1", item=i, kind="complete", at=at(DAY - dt.timedelta(days=n + 1)))
+        for n, i in enumerate(["dj1", "aq1", "dj2", "aq2"])
+    ]
+    items = catalogue() + topic_items("廉洁从业", 4, "lj")
+    eng = open_engine(items, [member(daily_minutes=40)], history, curriculum=Curriculum(roles={}))
+    topics = {e.item.topics[0] for e in eng.daily("m1", day=DAY).entries}
+    assert {"党章党规党纪", "安全生产"} <= topics  # both interests, not their midpoint
+
+
+def test_cold_start_member_gets_a_role_based_list(open_engine):
+    eng = open_engine(catalogue(), [member(roles=("member", "frontline"), daily_minutes=30)])
+    lst = eng.daily("m1", day=DAY)
+    assert lst.minutes >= 20 and all(e.reasons for e in lst.entries)
+    assert any(e.item.topics[0] == "安全生产" for e in lst.entries)  # the frontline curriculum
+
+
+def test_targeting_expiry_and_org_are_respected(open_engine):
+    items = catalogue() + [
+        make_item("cadre", "领导干部专题", TEXT["廉洁从业"][1], topics=("廉洁从业",), roles=("cadre",)),
+        make_item("old", "过期形势政策", TEXT["党史"][1] + "过期", topics=("党史",), expires=dt.date(2026, 9, 1)),
+        make_item("other", "他企专属", TEXT["党史"][1] + "他企", topics=("党史",), org="zjjt"),
+        make_item("ours", "本企专属", TEXT["党史"][1] + "本企", topics=("党史",), org="hxny"),
+        make_item("future", "尚未发布", TEXT["党史"][1] + "未发布", topics=("党史",), published=dt.date(2026, 12, 1)),
+    ]
+    eng = open_engine(items, [member(interests=("党史", "廉洁从业"), daily_minutes=600)])
+    ids = {e.item.id for d in eng.path("m1", start=DAY, days=3).days for e in d.entries}
+    assert "ours" in ids
+    assert not ids & {"cadre", "old", "other", "future"}
+
+
+def test_bad_requests(open_engine):
+    eng = open_engine(catalogue(), [member()])
+    with pytest.raises(NotFoundError, match="ghost"):
+        eng.daily("ghost")
+    with pytest.raises(ValidationError, match="minutes"):
+        eng.daily("m1", minutes=0)
+    with pytest.raises(ValidationError, match="day"):
+        eng.daily("m1", day="tomorrow")
+    with pytest.raises(ValidationError, match="days"):
+        eng.path("m1", days=0)
+    far = eng.daily("m1", day=dt.date(1990, 1, 1))  # a day far away is computed against that day
+    assert far.entries == () and far.notes
+
+
+def test_path_rotates_topics_and_raises_levels(open_engine):
+    items = []
+    for topic, prefix in (("党史", "ds"), ("安全生产", "aq"), ("党章党规党纪", "dj")):
+        for level in (1, 2, 3):
+            items += topic_items(topic, 2, f"{prefix}{level}-", level=level)
+    eng = open_engine(items, [member(daily_minutes=10)], curriculum=Curriculum(roles={}))
+    path = eng.path("m1", start=DAY, days=12)
+    mains = [d.entries[0].item.topics[0] for d in path.days if d.entries]
+    assert all(a != b for a, b in zip(mains, mains[1:]))  # topics rotate day to day
+    for topic in ("安全生产", "党章党规党纪"):
+        levels = [e.item.level for d in path.days for e in d.entries if e.item.topics[0] == topic]
+        firsts = [levels.index(level) for level in (1, 2, 3)]
+        assert firsts == sorted(firsts)  # difficulty rises: each level is reached after the one below
