@@ -54,7 +54,7 @@ class Engine:
         store: Store,
         encoder: Encoder,
         *,
-        hnsw_threshold: int = 50_000,
+        hnsw_threshold: int = 20_000,
         curriculum: Curriculum | None = None,
         recommender: Recommender | None = None,
         duplicate_threshold: float | None = None,
@@ -83,7 +83,7 @@ class Engine:
         path: str | os.PathLike[str],
         encoder: str | Encoder | None = None,
         *,
-        hnsw_threshold: int = 50_000,
+        hnsw_threshold: int = 20_000,
         curriculum: Curriculum | str | os.PathLike[str] | None = None,
         duplicate_threshold: float | None = None,
     ) -> Engine:

@@ -49,14 +49,14 @@ def recall(truth, got):
     return np.mean([len(set(t) & set(g)) / len(t) for t, g in zip(truth, got)])
 
 
-@pytest.mark.parametrize("threshold", [10**9, 1], ids=["flat", "hnsw"])
+@pytest.mark.parametrize("threshold", [10**9, 1], ids=["exact", "hnsw"])
 def test_faiss_agrees_with_exact(threshold, rng):
     x = unit(rng, 3000, dim=32)
     q = unit(rng, 100, dim=32)
     exact, approx = ExactIndex(32), FaissIndex(32, hnsw_threshold=threshold)
     exact.add(ids(3000), x)
     approx.add(ids(3000), x)
-    assert approx.kind == ("flat" if threshold > 1 else "hnsw")
+    assert approx.kind == ("exact" if threshold > 1 else "hnsw")
     t_ids, t_scores = exact.search(q, 10)
     a_ids, a_scores = approx.search(q, 10)
     if threshold > 1:
@@ -77,7 +77,7 @@ def test_faiss_agrees_with_exact(threshold, rng):
     assert recall(t_ids, a_ids) >= (1.0 if threshold > 1 else 0.95)
 
 
-@pytest.mark.parametrize("threshold", [10**9, 1], ids=["flat", "hnsw"])
+@pytest.mark.parametrize("threshold", [10**9, 1], ids=["exact", "hnsw"])
 def test_save_and_load(threshold, rng, tmp_path):
     x = unit(rng, 500)
     index = FaissIndex(16, hnsw_threshold=threshold)
