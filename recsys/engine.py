@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from recsys.catalogue import Catalogue
 from recsys.curriculum import Curriculum
 from recsys.encoders import DEFAULT_ENCODER, CachedEncoder, EmbeddingCache, Encoder, get_encoder
 from recsys.exceptions import NotFoundError, StoreError, ValidationError
@@ -71,6 +72,7 @@ class Engine:
         self.duplicate_threshold = duplicate_threshold
         self._index: FaissIndex | None = None
         self._items: dict[str, Item] = {}  # the catalogue, kept in step with the index
+        self._view: Catalogue | None = None
         self._index_rev = 0
         self._unsaved = 0
         self._lock = threading.RLock()
@@ -375,11 +377,13 @@ class Engine:
             raise NotFoundError("item", item_id)
         return [h for h in self._hits(index.vector(item_id)[None, :], k + 1) if h.item.id != item_id][:k]
 
-    def catalogue(self) -> dict[str, Item]:
+    def catalogue(self) -> Catalogue:
         """The current items by id: a snapshot that later writes do not change."""
         with self._lock:
             self.index()
-            return self._items
+            if self._view is None or self._view.items is not self._items:
+                self._view = Catalogue.build(self._items)
+            return self._view
 
     def _hits(self, query: np.ndarray, k: int) -> list[SearchHit]:
         ids, scores = self.index().search(query, k)
@@ -435,11 +439,12 @@ class Engine:
         profile = build_profile(member, day, events, items, vector_of, self.encode_queries, self.curriculum)
         end = day_end(day)
         counts, active = self.store.branch_completions(member.org, end - _BRANCH_WINDOW, end)
-        offline = [i for i, it in items.items() if it.mode == "offline"]
+        # Seats matter only for activities a list could show: those of the coming weeks.
+        near = items.offline_between(day, day + dt.timedelta(days=31))
         return PlanContext(
             profile=profile, day=day, budget=budget, items=items, index=index,
             curriculum=self.curriculum, encode_queries=self.encode_queries,
-            seats_taken=self.store.enrolments(offline), branch_counts=counts, branch_active=active,
+            seats_taken=self.store.enrolments(near), branch_counts=counts, branch_active=active,
             planned=planned, recent_topics=recent_topics, prep_targets=prep_targets,
             duplicate_threshold=self.duplicate_threshold,
         )
@@ -520,9 +525,9 @@ class Engine:
         # them are pulled forward as preparation.
         probe = self._context(member, start, budget, events=events)
         ahead = tuple(
-            it for it in probe.items.values()
-            if it.mode == "offline" and infeasibility(it, probe, for_day=False) is None
-            and start <= it.schedule.starts.astimezone(TZ).date() <= last and it.minutes <= budget
+            it for it in (probe.items[i] for i in probe.items.offline_between(start, last))
+            if infeasibility(it, probe, for_day=False) is None
+            and start <= it.schedule.starts.astimezone(TZ).date() and it.minutes <= budget
         ) + self._enrolled_ahead(member.id, start)
         planned: list[str] = []
         recent: frozenset[str] = frozenset()

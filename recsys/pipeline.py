@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recsys import explain
+from recsys.catalogue import Catalogue
 from recsys.curriculum import Curriculum
 from recsys.index import FaissIndex
 from recsys.profile import Profile
@@ -60,7 +61,7 @@ class PlanContext:
     profile: Profile
     day: dt.date
     budget: int
-    items: Mapping[str, Item]
+    items: Catalogue
     index: FaissIndex
     curriculum: Curriculum
     encode_queries: Callable[[list[str]], np.ndarray]
@@ -164,7 +165,7 @@ class CandidateSelector:
         popular: Most popular branch items taken.
     """
 
-    def __init__(self, per_query: int = 150, fresh_days: int = 30, popular: int = 50) -> None:
+    def __init__(self, per_query: int = 100, fresh_days: int = 30, popular: int = 50) -> None:
         self.per_query = per_query
         self.fresh_days = fresh_days
         self.popular = popular
@@ -188,19 +189,19 @@ class CandidateSelector:
                 for row in ids:
                     for item_id in row:
                         add(item_id, source)
-        if len(ctx.items) <= 4 * self.per_query:
+        items = ctx.items
+        if len(items) <= 4 * self.per_query:
             # A small catalogue: every item is a candidate (cheaper than being clever).
-            for item_id in ctx.items:
+            for item_id in items:
                 add(item_id, "catalogue")
-        since = ctx.day - dt.timedelta(days=self.fresh_days)
-        required = set(behind)
-        for item in ctx.items.values():
-            if since <= item.published <= ctx.day:
-                add(item.id, "fresh")
-            if required and required & set(item.topics):
-                add(item.id, "required")
-            if item.mode == "offline":
-                add(item.id, "offline")
+        fresh = items.published_between(ctx.day - dt.timedelta(days=self.fresh_days), ctx.day)
+        for item_id in fresh[-self.per_query:]:  # the newest, in a catalogue that publishes a lot
+            add(item_id, "fresh")
+        for topic in behind:
+            for item_id in items.by_topic.get(topic, ())[: self.per_query]:
+                add(item_id, "required")
+        for item_id in items.offline_between(ctx.day, ctx.day + dt.timedelta(days=ctx.upcoming_days)):
+            add(item_id, "offline")
         for item_id, _ in Counter(ctx.branch_counts).most_common(self.popular):
             add(item_id, "popular")
         for item_id in p.history.started:
@@ -538,8 +539,8 @@ class Recommender:
         notes: list[str] = []
         if not entries:
             if not feasible:
-                left = [i for i in ctx.items.values() if i.id not in ctx.done]
-                notes.append(explain.empty_done() if not left or dropped.keys() <= {"completed", "duplicate"} else explain.empty_nothing())
+                done_all = len(ctx.done) >= len(ctx.items) or dropped.keys() <= {"completed", "duplicate"}
+                notes.append(explain.empty_done() if done_all else explain.empty_nothing())
             else:
                 shortest = min(c.item.minutes for c in feasible.values())
                 notes.append(explain.empty_budget(ctx.budget, shortest) if shortest > ctx.budget else explain.empty_nothing())
