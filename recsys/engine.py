@@ -25,7 +25,7 @@ from recsys.records import TZ, Event, Item, Member
 from recsys.results import SearchHit, StudyList, StudyPath
 from recsys.store import Store, text_hash
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "visible_to"]
 
 log = logging.getLogger(__name__)
 
@@ -353,29 +353,54 @@ class Engine:
 
     # -- retrieval -------------------------------------------------------------------------
 
-    def search(self, text: str, k: int = 10) -> list[SearchHit]:
+    def search(
+        self, text: str, k: int = 10, *, member: str | None = None, org: str | None = None
+    ) -> list[SearchHit]:
         """Items whose content best matches a free-text query, best first.
+
+        Args:
+            text: The query.
+            k: How many items.
+            member: If given, only items this member could be offered today (not completed,
+                feasible, targeted at their roles, their organisation's or shared).
+            org: If given, only items visible to this organisation (its own and shared ones).
 
         Raises:
             ValidationError: for empty text or ``k < 1``.
+            NotFoundError: for an unknown member.
         """
         if not isinstance(text, str) or not text.strip():
             raise ValidationError("search text must not be empty", field="q")
         _check_k(k)
         query = self.encoder.encode([text.strip()], query=True)
-        return self._hits(query, k)
+        return self._hits(query, k, self._hit_filter(member, org))
 
-    def similar(self, item_id: str, k: int = 10) -> list[SearchHit]:
+    def similar(
+        self, item_id: str, k: int = 10, *, member: str | None = None, org: str | None = None
+    ) -> list[SearchHit]:
         """Items most similar to ``item_id`` (itself excluded), best first.
 
+        ``member`` and ``org`` filter as in :meth:`search`.
+
         Raises:
-            NotFoundError: if there is no such item.
+            NotFoundError: if there is no such item (or member).
         """
         _check_k(k)
         index = self.index()
         if item_id not in index:
             raise NotFoundError("item", item_id)
-        return [h for h in self._hits(index.vector(item_id)[None, :], k + 1) if h.item.id != item_id][:k]
+        keep = self._hit_filter(member, org)
+        return self._hits(index.vector(item_id)[None, :], k, lambda it: it.id != item_id and keep(it))
+
+    def _hit_filter(self, member_id: str | None, org: str | None):
+        checks = []
+        if org is not None:
+            checks.append(lambda it: visible_to(it, org))
+        if member_id is not None:
+            member = self.member(member_id)
+            ctx = self._context(member, self._day(None), member.daily_minutes)
+            checks.append(lambda it: infeasibility(it, ctx, for_day=False) is None)
+        return lambda it: all(check(it) for check in checks)
 
     def catalogue(self) -> Catalogue:
         """The current items by id: a snapshot that later writes do not change."""
@@ -385,10 +410,17 @@ class Engine:
                 self._view = Catalogue.build(self._items)
             return self._view
 
-    def _hits(self, query: np.ndarray, k: int) -> list[SearchHit]:
-        ids, scores = self.index().search(query, k)
-        found = self.catalogue()
-        return [SearchHit(found[i], float(s)) for i, s in zip(ids[0], scores[0]) if i in found]
+    def _hits(self, query: np.ndarray, k: int, keep=None) -> list[SearchHit]:
+        """The ``k`` best hits that ``keep`` accepts: fetch more while filters reject some."""
+        index, found = self.index(), self.catalogue()
+        fetch = k if keep is None else 4 * k + 1
+        while True:
+            ids, scores = index.search(query, fetch)
+            hits = [SearchHit(found[i], float(s)) for i, s in zip(ids[0], scores[0])
+                    if i in found and (keep is None or keep(found[i]))]
+            if len(hits) >= k or fetch >= len(index):
+                return hits[:k]
+            fetch = min(4 * fetch, len(index))
 
 
     # -- recommendations -------------------------------------------------------------------
@@ -547,6 +579,12 @@ class Engine:
             events = events + [Event(member=member.id, item=e.item.id, kind="complete", at=done_at) for e in result.entries]
             recent = frozenset(t for e in result.entries for t in e.item.topics[:1])
         return StudyPath(member=member.id, start=start, days=tuple(out))
+
+
+def visible_to(item: Item, org: str) -> bool:
+    """Whether an organisation sees an item: shared, its own, or owned by a unit above or below it."""
+    owner = item.org
+    return (owner is None or owner == org or owner.startswith(org + ".") or org.startswith(owner + "."))
 
 
 def _check_k(k: int) -> None:

@@ -274,3 +274,20 @@ def test_path_rotates_topics_and_raises_levels(open_engine):
         levels = [e.item.level for d in path.days for e in d.entries if e.item.topics[0] == topic]
         firsts = [levels.index(level) for level in (1, 2, 3)]
         assert firsts == sorted(firsts)  # difficulty rises: each level is reached after the one below
+
+
+def test_search_and_similar_with_a_member_use_the_same_filters(open_engine):
+    items = catalogue() + [
+        make_item("cadre", "领导干部党史专题", TEXT["党史"][1] + "领导干部", topics=("党史",), roles=("cadre",)),
+        make_item("other", "他企党史专题", TEXT["党史"][1] + "他企", topics=("党史",), org="zjjt"),
+    ]
+    eng = open_engine(items, [member(interests=("党史",))],
+                      [Event(member="m1", item="ds1", kind="complete", at=at(DAY - dt.timedelta(days=1)))])
+    everything = {h.item.id for h in eng.search("党史", k=30)}
+    assert {"ds1", "cadre", "other"} <= everything
+    mine = {h.item.id for h in eng.search("党史", k=30, member="m1")}
+    assert mine and not mine & {"ds1", "cadre", "other"}
+    assert {h.item.id for h in eng.similar("ds2", k=30, member="m1")}.isdisjoint({"ds1", "ds2", "cadre", "other"})
+    # An organisation sees shared items and its own, not another enterprise's.
+    assert "other" not in {h.item.id for h in eng.search("党史", k=30, org="hxny")}
+    assert "other" in {h.item.id for h in eng.search("党史", k=30, org="zjjt.xmb.zb-xian")}
