@@ -109,12 +109,21 @@ def synthetic_events(members: list[Member], items: list, n: int, rng: np.random.
 
 
 def build_store(path: Path, n_items: int, n_members: int, n_events: int, e5) -> Engine:
+    """Open a copy of the store built for these sizes (building it the first time), so every run
+    starts from the same state: no lists served yet, no impressions from an earlier run."""
     rng = np.random.default_rng(n_items)
     items, known = synthetic_items(n_items, rng, e5)
     encoder = SyntheticCatalogueEncoder(e5, known)
+    pristine = path.with_name(path.name + "-pristine")
+    if not (pristine / "complete").exists():
+        _build(pristine, items, encoder, n_members, n_events, rng)
+    shutil.rmtree(path, ignore_errors=True)
+    shutil.copytree(pristine, path)
+    return Engine.open(path, encoder=encoder)
+
+
+def _build(path: Path, items: list, encoder, n_members: int, n_events: int, rng) -> None:
     done = path / "complete"
-    if done.exists():
-        return Engine.open(path, encoder=encoder)
     shutil.rmtree(path, ignore_errors=True)
     started = time.perf_counter()
     engine = Engine.open(path, encoder=encoder)
@@ -128,7 +137,6 @@ def build_store(path: Path, n_items: int, n_members: int, n_events: int, e5) -> 
     engine.close()
     done.write_text(f"built in {time.perf_counter() - started:.0f} s\n")
     print(f"store {path.name}: built in {time.perf_counter() - started:.0f} s")
-    return Engine.open(path, encoder=encoder)
 
 
 def percentiles(times: list[float]) -> dict[str, float]:
@@ -167,19 +175,22 @@ def main(argv: list[str] | None = None) -> dict:
         rng = random.Random(n)
         ids = [f"u{rng.randrange(args.members):06d}" for _ in range(args.requests)]
         engine.daily(ids[0], day=DAY)  # warm caches: role and topic query vectors, the catalogue view
-        served, computed = [], []
+        served, again, computed = [], [], []
         for k, member_id in enumerate(ids):
             day = DAY + dt.timedelta(days=1 + k % 20)
             start = time.perf_counter()
             engine.daily(member_id, day=day)
             served.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            engine.daily(member_id, day=day)  # asked again: the stored list
+            again.append(time.perf_counter() - start)
             member = engine.member(member_id)
             start = time.perf_counter()
             engine.recommender(engine._context(member, day + dt.timedelta(days=1), member.daily_minutes))
             computed.append(time.perf_counter() - start)
         floor = bare_faiss(engine, args.requests)
         row = {"items": n, "index": engine.index().kind, "daily": percentiles(served),
-               "compute_only": percentiles(computed), "bare_faiss_top150": percentiles(floor)}
+               "daily_again": percentiles(again), "compute_only": percentiles(computed), "bare_faiss_top150": percentiles(floor)}
         row["ratio_p50"] = round(row["daily"]["p50_ms"] / max(row["bare_faiss_top150"]["p50_ms"], 1e-3), 1)
         results["rows"].append(row)
         print(row)
@@ -195,15 +206,17 @@ def main(argv: list[str] | None = None) -> dict:
         f"Store: embedded (SQLite + index file) with {args.members:,} members and {args.events:,} events; "
         f"{args.requests} requests for random members, one at a time.",
         "",
-        "| items | index | daily() p50 | daily() p99 | compute only p50 | compute only p99 | bare faiss top-150 p50 | p99 | daily p50 / faiss p50 |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| items | index | daily() p50 | daily() p99 | asked again p50 | compute only p50 | compute only p99 | bare faiss top-150 p50 | p99 | daily p50 / faiss p50 |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         *[f"| {r['items']:,} | {r['index']} | {r['daily']['p50_ms']} ms | {r['daily']['p99_ms']} ms | "
+          f"{r['daily_again']['p50_ms']} ms | "
           f"{r['compute_only']['p50_ms']} ms | {r['compute_only']['p99_ms']} ms | "
           f"{r['bare_faiss_top150']['p50_ms']} ms | {r['bare_faiss_top150']['p99_ms']} ms | {r['ratio_p50']}× |"
           for r in results["rows"]],
         "",
-        "`daily()` includes storing the served list and its impressions (SQLite, synchronous=FULL);",
-        "compute only is the same pipeline without the write.",
+        "`daily()` is a member's first request of the day: the whole pipeline plus storing the served",
+        "list and its impressions (SQLite, synchronous=FULL). Asked again, the stored list comes back.",
+        "Compute only is the same pipeline for the next day, without the write.",
         "",
     ]
     (OUT / "daily.md").write_text("\n".join(lines), encoding="utf-8")

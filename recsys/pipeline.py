@@ -86,6 +86,7 @@ class Candidate:
 
     item: Item
     sources: set[str] = field(default_factory=set)
+    rank: int = 0  # best position in any retrieval that found it (0 for sources taken whole)
     vector: np.ndarray | None = None
     signals: dict[str, float] = field(default_factory=dict)
     reasons: list[tuple[float, str]] = field(default_factory=list)
@@ -174,10 +175,14 @@ class CandidateSelector:
         p = ctx.profile
         out: dict[str, Candidate] = {}
 
-        def add(item_id: str, source: str) -> None:
+        def add(item_id: str, source: str, rank: int = 0) -> None:
             item = ctx.items.get(item_id)
             if item is not None:
-                out.setdefault(item_id, Candidate(item)).sources.add(source)
+                c = out.get(item_id)
+                if c is None:
+                    c = out[item_id] = Candidate(item, rank=rank)
+                c.sources.add(source)
+                c.rank = min(c.rank, rank)
 
         behind = [t for t in p.policy.required if p.topic_gap(t)[1] > 0]
         queries = [(p.interests, "interest"), (p.stated, "stated"), (p.roles, "role")]
@@ -187,19 +192,19 @@ class CandidateSelector:
             if len(vectors):
                 ids, _ = ctx.index.search(vectors, self.per_query)
                 for row in ids:
-                    for item_id in row:
-                        add(item_id, source)
+                    for rank, item_id in enumerate(row):
+                        add(item_id, source, rank)
         items = ctx.items
         if len(items) <= 4 * self.per_query:
             # A small catalogue: every item is a candidate (cheaper than being clever).
             for item_id in items:
-                add(item_id, "catalogue")
+                add(item_id, "catalogue", self.per_query)
         fresh = items.published_between(ctx.day - dt.timedelta(days=self.fresh_days), ctx.day)
         for item_id in fresh[-self.per_query:]:  # the newest, in a catalogue that publishes a lot
             add(item_id, "fresh")
         for topic in behind:
-            for item_id in items.by_topic.get(topic, ())[: self.per_query]:
-                add(item_id, "required")
+            for rank, item_id in enumerate(items.by_topic.get(topic, ())[: self.per_query]):
+                add(item_id, "required", rank)
         for item_id in items.offline_between(ctx.day, ctx.day + dt.timedelta(days=ctx.upcoming_days)):
             add(item_id, "offline")
         for item_id, _ in Counter(ctx.branch_counts).most_common(self.popular):
@@ -278,14 +283,20 @@ class Scorer:
         weights: The blend.
         min_branch_members: The collaborative signal is used only when at least this many
             members of the branch have completed something recently.
+        max_scored: At most this many candidates are scored, those retrieval ranked best (the
+            scoring is per item; the retrieval ranks already order them well enough to cut).
     """
 
-    def __init__(self, weights: ScoreWeights | None = None, min_branch_members: int = 3) -> None:
+    def __init__(
+        self, weights: ScoreWeights | None = None, min_branch_members: int = 3, max_scored: int = 400
+    ) -> None:
         self.weights = weights or ScoreWeights()
         self.min_branch_members = min_branch_members
+        self.max_scored = max_scored
 
     def __call__(self, ctx: PlanContext, candidates: dict[str, Candidate]) -> list[Candidate]:
-        cands = sorted(candidates.values(), key=lambda c: c.item.id)
+        cands = sorted(candidates.values(), key=lambda c: (c.rank, c.item.id))[: self.max_scored]
+        cands.sort(key=lambda c: c.item.id)
         if not cands:
             return []
         p, w, cur = ctx.profile, self.weights, ctx.curriculum
