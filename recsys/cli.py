@@ -73,6 +73,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
 
     sub.add_parser("model", parents=[common], help="prepare the default model (convert once, then cached)")
+
+    p = sub.add_parser("serve", parents=[common], help="run the HTTP API on the store (uvicorn)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes sharing the store (default: 1)")
+    p.add_argument("--keys-file", metavar="FILE", help="API keys file (default: $RECSYS_KEYS_FILE or keys.json in the store)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+    keys_common = argparse.ArgumentParser(add_help=False)
+    keys_common.add_argument("--store", metavar="DIR", help="store folder (default: $RECSYS_STORE or ./recsys-data)")
+    keys_common.add_argument(
+        "--keys-file", metavar="FILE", help="API keys file (default: $RECSYS_KEYS_FILE or keys.json in the store)"
+    )
+    p = sub.add_parser("keys", help="manage the HTTP API's keys")
+    keys = p.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    k = keys.add_parser("add", parents=[keys_common], help="create a key for an organisation; prints the key last")
+    k.add_argument("org", metavar="ORG", help="organisation id, a dotted path (hxny, hxny.fdgs.zb-yunxing)")
+    k.add_argument("--admin", action="store_true", help="the key may also write shared items (org null)")
+    k = keys.add_parser("revoke", parents=[keys_common], help="revoke a key (give the key or its id)")
+    k.add_argument("key", metavar="KEY")
+    k = keys.add_parser("list", parents=[keys_common], help="list the keys (ids and organisations, no secrets)")
+    k.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
@@ -197,6 +219,71 @@ def _cmd_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys_path(args: argparse.Namespace) -> str:
+    from service.settings import KEYS_FILE_NAME
+
+    explicit = args.keys_file or os.environ.get("RECSYS_KEYS_FILE")
+    return explicit or os.path.join(_store_path(args), KEYS_FILE_NAME)
+
+
+def _cmd_keys(args: argparse.Namespace) -> int:
+    # The service is an optional layer above the library: imported only when asked for.
+    from service.keys import KeyRing
+
+    ring = KeyRing(_keys_path(args))
+    if args.keys_command == "add":
+        record, key = ring.add(args.org, admin=args.admin)
+        kind = "admin key" if record.admin else "key"
+        print(f"{kind} {record.id} for organisation {record.org}, saved (hashed) in {ring.path}")
+        print("the key is shown only now; send it as 'Authorization: Bearer <key>':")
+        print(key)
+    elif args.keys_command == "revoke":
+        record = ring.revoke(args.key)
+        print(f"key {record.id} of {record.org} revoked at {record.revoked}")
+    elif args.json:
+        _print_json([k.public() for k in ring.keys()])
+    else:
+        keys = ring.keys()
+        if not keys:
+            print(f"no keys in {ring.path}; create one with: recsys keys add ORG")
+        for k in keys:
+            state = f"revoked {k.revoked}" if k.revoked else "active"
+            print(f"{k.id}  {k.org}{'  (admin)' if k.admin else ''}  created {k.created}  {state}")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from recsys.exceptions import ValidationError
+    from service.logs import log_config
+
+    if not 1 <= args.port <= 65535:
+        raise ValidationError(f"--port must be from 1 to 65535, got {args.port}")
+    if args.workers < 1:
+        raise ValidationError(f"--workers must be at least 1, got {args.workers}")
+    # Open the store once here: a wrong store or encoder fails now with one line, not in every
+    # worker, and the default model is converted once rather than by each worker at a time.
+    _open(args).close()
+    # The app reads its settings from the environment, so every worker process sees the same.
+    os.environ["RECSYS_STORE"] = os.path.abspath(_store_path(args))
+    if args.encoder:
+        os.environ["RECSYS_ENCODER"] = args.encoder
+    if args.keys_file:
+        os.environ["RECSYS_KEYS_FILE"] = os.path.abspath(args.keys_file)
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=log_config(args.log_level),
+        access_log=False,  # the service writes its own structured request log
+        timeout_graceful_shutdown=30,
+    )
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from corpus.demo import run_demo
 
@@ -215,6 +302,8 @@ _COMMANDS = {
     "path": _cmd_path,
     "stats": _cmd_stats,
     "model": _cmd_model,
+    "serve": _cmd_serve,
+    "keys": _cmd_keys,
 }
 
 

@@ -374,7 +374,8 @@ class Engine:
             raise ValidationError("search text must not be empty", field="q")
         _check_k(k)
         query = self.encoder.encode([text.strip()], query=True)
-        return self._hits(query, k, self._hit_filter(member, org))
+        with self._lock:  # writes change the index in place: read it under the lock
+            return self._hits(query, k, self._hit_filter(member, org))
 
     def similar(
         self, item_id: str, k: int = 10, *, member: str | None = None, org: str | None = None
@@ -387,11 +388,12 @@ class Engine:
             NotFoundError: if there is no such item (or member).
         """
         _check_k(k)
-        index = self.index()
-        if item_id not in index:
-            raise NotFoundError("item", item_id)
-        keep = self._hit_filter(member, org)
-        return self._hits(index.vector(item_id)[None, :], k, lambda it: it.id != item_id and keep(it))
+        with self._lock:  # writes change the index in place: read it under the lock
+            index = self.index()
+            if item_id not in index:
+                raise NotFoundError("item", item_id)
+            keep = self._hit_filter(member, org)
+            return self._hits(index.vector(item_id)[None, :], k, lambda it: it.id != item_id and keep(it))
 
     def _hit_filter(self, member_id: str | None, org: str | None):
         checks = []
@@ -552,6 +554,10 @@ class Engine:
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_PATH_DAYS:
             raise ValidationError(f"days must be a whole number from 1 to {MAX_PATH_DAYS}, got {days!r}", field="days")
         budget = self._budget(member, minutes)
+        with self._lock:  # planning reads the index throughout, and writes change it in place
+            return self._plan(member, start, days, budget)
+
+    def _plan(self, member: Member, start: dt.date, days: int, budget: int) -> StudyPath:
         events = self.store.events(member.id)
         last = start + dt.timedelta(days=days - 1)
         # Offline activities within the path the member could attend: online items similar to

@@ -1,0 +1,140 @@
+"""The FastAPI application: :func:`create_app` assembles it; its lifespan opens the engine.
+
+Nothing happens at import. ``create_app`` builds the app (routers, error handlers, middleware,
+a metrics registry of its own); the engine and the API keys are opened when the app starts, in
+``lifespan``, and the index and model are warmed in a background thread so that
+``/health/live`` answers at once and ``/health/ready`` turns ready when loading is done.
+
+Run it with ``recsys serve``, or ``uvicorn --factory service.app:create_app`` with the settings
+in ``RECSYS_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from fastapi import Depends, FastAPI
+
+from recsys import Engine, __version__
+from service.deps import reject_unknown_query
+from service.errors import install_error_handlers
+from service.keys import KeyRing
+from service.metrics import Metrics
+from service.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from service.openapi import TAGS
+from service.routers import ROUTERS
+from service.settings import Settings
+
+__all__ = ["create_app", "Readiness"]
+
+log = logging.getLogger(__name__)
+
+_DESCRIPTION = """\
+Personalised learning content for party-member education (党员教育) in state-owned enterprises:
+daily study lists that fit the time a member has, multi-day study paths, search and similar items.
+
+**Keys.** Every `/v1` call needs `Authorization: Bearer <key>`; a key (from `recsys keys add ORG`)
+acts for one organisation and the units under it. It sees that organisation's members and events,
+its own and shared items; anything else answers 404 as if missing.
+
+**Errors** are JSON: `{"error": {"code", "message", "details": [{"index", "id", "field", "message"}]}}`.
+Batches are all-or-nothing; `details` lists every rejected record by its 0-based index.
+"""
+
+
+class Readiness:
+    """Whether the engine is warm: ``starting``, then ``ready`` or ``failed`` (with ``detail``)."""
+
+    def __init__(self) -> None:
+        self.status = "starting"
+        self.detail: str | None = "loading the store, index and model"
+
+    def ready(self) -> None:
+        self.status, self.detail = "ready", None
+
+    def fail(self, detail: str) -> None:
+        self.status, self.detail = "failed", detail
+
+
+def _warm_up(engine: Engine, readiness: Readiness) -> None:
+    try:
+        engine.catalogue()  # reads the items and brings the index up to date with the database
+        # Straight to the model: the embedding cache would answer a cached text without loading it.
+        model = getattr(engine.encoder, "encoder", engine.encoder)
+        model.encode(["党员教育"], query=True)
+    except Exception as exc:  # noqa: BLE001 - reported through /health/ready, never raised
+        log.exception("warming up the engine failed")
+        readiness.fail(f"loading failed: {exc}")
+    else:
+        readiness.ready()
+        log.info("ready: %d items, encoder %s", len(engine.catalogue()), engine.encoder.name)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Open the engine and the API keys for the app's lifetime; close the engine at shutdown."""
+    settings: Settings = app.state.settings
+    engine = await anyio.to_thread.run_sync(lambda: Engine.open(settings.store, encoder=settings.encoder))
+    keys = KeyRing(settings.keys_path)
+    if not any(k.active for k in keys.keys()):
+        log.warning("no API keys in %s yet: every /v1 call will answer 401; create one with "
+                    "'recsys keys add ORG --store %s'", settings.keys_path, settings.store)
+    app.state.keys = keys
+    app.state.engine = engine
+    readiness = app.state.readiness
+    warm = threading.Thread(target=_warm_up, args=(engine, readiness), name="recsys-warm-up", daemon=True)
+    warm.start()
+    try:
+        yield
+    finally:
+        # Closing the engine under a warm-up still running would pull the store from under it.
+        await anyio.to_thread.run_sync(warm.join)
+        app.state.engine = None
+        await anyio.to_thread.run_sync(engine.close)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the HTTP API over the store named in ``settings``.
+
+    Args:
+        settings: Store, encoder, keys file and limits; default: read from ``RECSYS_*``
+            environment variables.
+
+    Returns:
+        The app; the engine is opened when it starts (its lifespan), not here.
+
+    Example:
+        >>> from fastapi.testclient import TestClient
+        >>> app = create_app(Settings(store="recsys-data", encoder="tfidf"))  # doctest: +SKIP
+        >>> with TestClient(app) as client:                                     # doctest: +SKIP
+        ...     client.get("/health/ready").json()
+    """
+    settings = settings if settings is not None else Settings()
+    app = FastAPI(
+        title="recsys",
+        version=__version__,
+        summary="Learning-content recommendation for party-member education",
+        description=_DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+        # Operation ids from the function names (put_items, daily ...) for generated clients.
+        generate_unique_id_function=lambda route: route.name,
+        dependencies=[Depends(reject_unknown_query)],
+    )
+    metrics = Metrics()
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.readiness = Readiness()
+    app.state.engine = None
+    app.state.keys = None
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    # The last added runs first: ids and logs wrap everything, the size limit included.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,155 @@
+"""ASGI middleware: request ids, request logs and metrics; the request size limit.
+
+Both are plain ASGI callables rather than ``BaseHTTPMiddleware``, which would buffer responses
+and run handlers in another task.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.errors import error_response, internal_error_response
+from service.metrics import Metrics
+
+__all__ = ["RequestContextMiddleware", "BodyLimitMiddleware", "REQUEST_ID_HEADER"]
+
+log = logging.getLogger("service.access")
+errors_log = logging.getLogger("service.errors")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}
+
+
+class RequestContextMiddleware:
+    """Give every request an id, log it as one structured line, count and time it.
+
+    The id is the caller's ``X-Request-ID`` when it is a plausible id, else a new one; it is
+    returned in the same header and kept in ``request.state.request_id``. An exception no handler
+    turned into a response becomes a bare 500 here, so no stack trace reaches the client.
+
+    Args:
+        app: The wrapped application.
+        metrics: Where request counts and latencies go.
+    """
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get(REQUEST_ID_HEADER)
+        request_id = given if given is not None and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            errors_log.exception("unhandled error", extra={"fields": {"request_id": request_id}})
+            if not response_started:
+                await internal_error_response(request_id)(scope, receive, send_with_id)
+        finally:
+            self._record(scope, state, request_id, status, time.perf_counter() - started)
+
+    def _record(self, scope: Scope, state: dict, request_id: str, status: int, seconds: float) -> None:
+        method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+        # The route template, not the path: ids in paths would make one series per id.
+        route = getattr(scope.get("route"), "path", None) or "unmatched"
+        self.metrics.requests.labels(method, route, str(status)).inc()
+        self.metrics.latency.labels(method, route).observe(seconds)
+        tenant = state.get("tenant")
+        fields = {
+            "request_id": request_id,
+            "method": scope["method"],
+            "path": scope.get("path", ""),
+            "route": route,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 2),
+            "org": getattr(tenant, "org", None),
+            "key": getattr(tenant, "key_id", None),
+            "client": (scope.get("client") or [None])[0],
+        }
+        log.info("%s %s %d %.1fms", scope["method"], fields["path"], status, fields["duration_ms"],
+                 extra={"fields": fields})
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over ``max_bytes`` with a 413 naming the limit.
+
+    A declared ``Content-Length`` over the limit is refused before reading anything; otherwise
+    the body is counted as it streams in (a chunked request declares no length), and refused as
+    soon as it passes the limit. The body read is handed on to the app unchanged.
+
+    Args:
+        app: The wrapped application.
+        max_bytes: The largest body accepted.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None:
+            if not declared.strip().isdigit():
+                await error_response(400, "bad_request", f"invalid Content-Length header {declared!r}")(
+                    scope, receive, send)
+                return
+            if int(declared) > self.max_bytes:
+                await self._too_large(scope, receive, send, f"declares {int(declared)} bytes")
+                return
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.max_bytes:
+                await self._too_large(scope, receive, send, "sent more")
+                return
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, what: str) -> None:
+        message = (f"the request body is too large: it {what}, and the limit is {self.max_bytes} bytes "
+                   f"({_size(self.max_bytes)}); split the batch into smaller requests")
+        await error_response(413, "payload_too_large", message)(scope, receive, send)
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:g} {unit}"
+    return f"{n} bytes"

@@ -1,0 +1,43 @@
+"""What the OpenAPI schema says beyond the models: error responses, path and paging parameters."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Path, Query
+
+from service.schemas import ID_PATTERN, ErrorBody
+
+__all__ = ["error_responses", "ItemIdPath", "MemberIdPath", "Offset", "Limit", "TAGS"]
+
+_WHY = {
+    400: "The request could not be read (e.g. a malformed Content-Length or body encoding).",
+    401: "No API key, or one that is unknown or revoked.",
+    403: "The key may not write this (another organisation's records, or shared items without admin).",
+    404: "No such record, or one of another organisation (answered exactly alike).",
+    409: "Conflicts with what is stored: an event id reused with other content, or a record id used "
+         "by another organisation.",
+    413: "The body is over the size limit, or the batch over the record limit; the message names the limit.",
+    422: "Invalid input; `details` names each offending record (by 0-based index and id) and field.",
+    503: "The store is busy or not ready; retry later.",
+}
+
+#: Tags, in the order the documentation shows them.
+TAGS = [
+    {"name": "items", "description": "Learning content (学习内容): online items and offline activities."},
+    {"name": "members", "description": "Party members (党员), their daily study lists and study paths."},
+    {"name": "events", "description": "What members did: impressions, progress, completions, ratings ..."},
+    {"name": "search", "description": "Free-text search over the content visible to the key."},
+    {"name": "operations", "description": "Health checks and Prometheus metrics (no key needed)."},
+]
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for these error status codes, all with the error body."""
+    return {code: {"model": ErrorBody, "description": _WHY[code]} for code in codes}
+
+
+ItemIdPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=128, description="Item id.", examples=["dis-012"])]
+MemberIdPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=128, description="Member id.", examples=["m001"])]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="Records to skip (paging).", examples=[0])]
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size, 1-500.", examples=[50])]

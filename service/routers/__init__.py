@@ -1,0 +1,10 @@
+"""One router per resource: items, members (with their lists and paths), events, search, and
+the operations endpoints (health, metrics)."""
+
+from __future__ import annotations
+
+from service.routers import events, items, members, operations, search
+
+__all__ = ["ROUTERS"]
+
+ROUTERS = (items.router, members.router, events.router, search.router, operations.router)

@@ -1,0 +1,119 @@
+"""``/v1/items``: learning content, and items similar to one."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Query, Response
+
+from service.deps import EngineDep, MetricsDep, TenantDep, limit_batch
+from service.errors import Forbidden
+from service.openapi import ItemIdPath, Limit, Offset, error_responses
+from service.schemas import ID_PATTERN, ItemIn, ItemOut, ItemPage, SimilarResult, WriteResult, as_json
+from service.tenancy import check_item_writes, visible_item, visible_member
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/items", tags=["items"])
+
+_EXAMPLES = {
+    "online": {
+        "summary": "两篇线上内容",
+        "value": [
+            {"id": "dis-012", "title": "廉洁从业“十不准”解读", "body": "结合国企采购、招投标等关键环节，逐条解读廉洁从业规定。",
+             "kind": "article", "minutes": 15, "topics": ["廉洁从业"], "published": "2026-10-08", "org": "hxny"},
+            {"id": "bus-031", "title": "有限空间作业安全要点", "body": "先通风、再检测、后作业。", "kind": "video",
+             "minutes": 8, "topics": ["安全生产"], "roles": ["frontline"], "published": "2026-11-02", "org": "hxny"},
+        ],
+    },
+    "offline": {
+        "summary": "一项线下活动",
+        "value": [
+            {"id": "off-101", "title": "主题党日：参观山西省革命烈士陵园", "kind": "activity", "mode": "offline",
+             "minutes": 150, "topics": ["党史"], "published": "2026-11-20", "org": "hxny.fdgs",
+             "schedule": {"starts": "2026-12-09T09:00:00", "ends": "2026-12-09T11:30:00",
+                          "location": "太原·山西省革命烈士陵园", "capacity": 40}},
+        ],
+    },
+}
+
+
+@router.put(
+    "",
+    response_model=WriteResult,
+    summary="Insert or replace items (batch)",
+    dependencies=[Depends(limit_batch)],
+    responses=error_responses(400, 401, 403, 409, 413, 422),
+)
+def put_items(
+    items: Annotated[list[ItemIn], Body(description="The items; all are written or none.", openapi_examples=_EXAMPLES)],
+    engine: EngineDep,
+    tenant: TenantDep,
+    metrics: MetricsDep,
+) -> WriteResult:
+    """Insert or replace items by id, embedding those whose text changed. All or nothing: one bad
+    record rejects the batch with every problem listed. Items are searchable once this returns."""
+    records = [as_json(it) for it in items]
+    check_item_writes(tenant, records, engine.catalogue())
+    written = engine.add_items(records)
+    metrics.writes.labels("item").inc(written)
+    return WriteResult(written=written)
+
+
+@router.get("", response_model=ItemPage, summary="List items", responses=error_responses(401, 422))
+def list_items(engine: EngineDep, tenant: TenantDep, offset: Offset = 0, limit: Limit = 50) -> ItemPage:
+    """The items this key can see (shared ones and its organisations'), by id, one page at a time."""
+    catalogue = engine.catalogue()
+    ids = sorted(it.id for it in catalogue.values() if tenant.sees_item(it))
+    page = [ItemOut.model_validate(catalogue[i].to_dict()) for i in ids[offset:offset + limit]]
+    return ItemPage(items=page, total=len(ids), offset=offset, limit=limit)
+
+
+@router.get("/{item_id}", response_model=ItemOut, summary="Get an item", responses=error_responses(401, 404, 422))
+def get_item(item_id: ItemIdPath, engine: EngineDep, tenant: TenantDep) -> dict:
+    """One item, if this key can see it."""
+    return visible_item(engine, tenant, item_id).to_dict()
+
+
+@router.delete(
+    "/{item_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Remove an item",
+    responses=error_responses(401, 403, 404, 422),
+)
+def delete_item(item_id: ItemIdPath, engine: EngineDep, tenant: TenantDep, metrics: MetricsDep) -> Response:
+    """Remove an item from the catalogue; its events stay, as history. Shared items need an
+    admin key; items of an organisation above the key's cannot be removed with it."""
+    item = visible_item(engine, tenant, item_id)
+    if not tenant.may_write_org(item.org):
+        owner = "shared" if item.org is None else f"owned by {item.org!r}"
+        raise Forbidden(f"item {item_id!r} is {owner}; this key may not remove it")
+    engine.remove_item(item_id)
+    metrics.writes.labels("item_removed").inc()
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{item_id}/similar",
+    response_model=SimilarResult,
+    summary="Items similar to an item",
+    responses=error_responses(401, 404, 422),
+)
+def similar_items(
+    item_id: ItemIdPath,
+    engine: EngineDep,
+    tenant: TenantDep,
+    k: Annotated[int, Query(ge=1, le=100, description="How many items, 1-100.", examples=[5])] = 10,
+    member: Annotated[str | None, Query(
+        pattern=ID_PATTERN, max_length=128,
+        description="If given, only items this member could be offered today (feasible, not completed).",
+        examples=["m001"],
+    )] = None,
+) -> dict:
+    """The items closest in content to this one (itself excluded), among those the key can see."""
+    visible_item(engine, tenant, item_id)
+    if member is not None:
+        visible_member(engine, tenant, member)
+    hits = engine.similar(item_id, k, member=member, org=tenant.org)
+    return {"item": item_id, "hits": [h.to_dict() for h in hits]}

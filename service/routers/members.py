@@ -1,0 +1,174 @@
+"""``/v1/members``: party members, their daily study lists and their study paths."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, Depends, Query
+from fastapi.responses import PlainTextResponse
+
+from recsys.text import format_list
+from service.deps import EngineDep, MetricsDep, TenantDep, limit_batch
+from service.keys import org_within
+from service.openapi import Limit, MemberIdPath, Offset, error_responses
+from service.schemas import (
+    FIRST_YEAR,
+    ID_PATTERN,
+    LAST_YEAR,
+    Date,
+    MemberIn,
+    MemberOut,
+    MemberPage,
+    StudyListOut,
+    StudyPathOut,
+    WriteResult,
+    as_json,
+)
+from service.tenancy import check_member_writes, visible_member
+
+__all__ = ["router", "MAX_PATH_DAYS"]
+
+router = APIRouter(prefix="/v1/members", tags=["members"])
+
+#: Longest path served over HTTP: each day is a full planning run, so this bounds a request's cost.
+MAX_PATH_DAYS = 31
+
+_EXAMPLES = {
+    "members": {
+        "summary": "两名党员",
+        "value": [
+            {"id": "m001", "name": "李志刚", "roles": ["member", "branch_secretary"], "org": "hxny.fdgs.zb-yunxing",
+             "interests": ["党务工作", "安全生产"], "location": "太原", "daily_minutes": 40, "joined": "2003-12-18"},
+            {"id": "m017", "name": "王桂兰", "roles": ["member", "retired"], "org": "hxny.fdgs.zb-yunxing",
+             "interests": ["党史"], "offline": False, "daily_minutes": 20, "situation": "infirm"},
+        ],
+    },
+}
+
+_TEXT_EXAMPLE = (
+    "李志刚 2026-12-01 · 共 35/40 分钟\n"
+    "1. 《廉洁从业“十不准”解读》 15分钟 · 文章\n"
+    "   - 你所在岗位（支部书记）的必修主题：廉洁从业，本年度还差 4.6 学时\n"
+    "2. 《有限空间作业安全要点》 20分钟 · 视频\n"
+    "   - 本支部党员近期完成较多"
+)
+
+Minutes = Annotated[int | None, Query(
+    ge=1, le=1440, description="Minutes available (1-1440); default: the member's `daily_minutes`.", examples=[30],
+)]
+
+
+@router.put(
+    "",
+    response_model=WriteResult,
+    summary="Insert or replace members (batch)",
+    dependencies=[Depends(limit_batch)],
+    responses=error_responses(400, 401, 403, 409, 413, 422),
+)
+def put_members(
+    members: Annotated[list[MemberIn], Body(description="The members; all are written or none.",
+                                             openapi_examples=_EXAMPLES)],
+    engine: EngineDep,
+    tenant: TenantDep,
+    metrics: MetricsDep,
+) -> WriteResult:
+    """Insert or replace members by id. Every member must belong to the key's organisation or a
+    unit under it. All or nothing."""
+    records = [as_json(m) for m in members]
+    existing = engine.store.get_members(list({r["id"] for r in records}))
+    check_member_writes(tenant, records, existing)
+    written = engine.upsert_members(records)
+    metrics.writes.labels("member").inc(written)
+    return WriteResult(written=written)
+
+
+@router.get("", response_model=MemberPage, summary="List members", responses=error_responses(401, 422))
+def list_members(
+    engine: EngineDep,
+    tenant: TenantDep,
+    offset: Offset = 0,
+    limit: Limit = 50,
+    org: Annotated[str | None, Query(
+        pattern=ID_PATTERN, max_length=128,
+        description="Only members of this organisation and the units under it (within the key's).",
+        examples=["hxny.fdgs.zb-yunxing"],
+    )] = None,
+) -> MemberPage:
+    """The members of the key's organisation (and units under it), by id, one page at a time."""
+    found = [m for m in engine.members() if tenant.sees_member(m) and (org is None or org_within(m.org, org))]
+    page = [MemberOut.model_validate(m.to_dict()) for m in found[offset:offset + limit]]
+    return MemberPage(members=page, total=len(found), offset=offset, limit=limit)
+
+
+@router.get("/{member_id}", response_model=MemberOut, summary="Get a member",
+            responses=error_responses(401, 404, 422))
+def get_member(member_id: MemberIdPath, engine: EngineDep, tenant: TenantDep) -> dict:
+    """One member of the key's organisation."""
+    return visible_member(engine, tenant, member_id).to_dict()
+
+
+@router.get(
+    "/{member_id}/daily",
+    response_model=StudyListOut,
+    summary="A member's study list for a day",
+    responses={
+        200: {
+            "description": "The list as JSON, or with `format=text` as a short message for a WeChat/QQ group.",
+            "content": {"text/plain": {"schema": {"type": "string"}, "example": _TEXT_EXAMPLE}},
+        },
+        **error_responses(401, 404, 422),
+    },
+)
+def daily(
+    member_id: MemberIdPath,
+    engine: EngineDep,
+    tenant: TenantDep,
+    metrics: MetricsDep,
+    day: Annotated[Date | None, Query(
+        description=f"The day (YYYY-MM-DD, years {FIRST_YEAR}-{LAST_YEAR}); default: today in Asia/Shanghai.",
+        examples=["2026-12-01"],
+    )] = None,
+    minutes: Minutes = None,
+    format_: Annotated[Literal["json", "text"], Query(
+        alias="format",
+        description="`json`, or `text`: a plain-text message of the list with minutes and reasons, "
+        "ready to push to a WeChat or QQ group.", examples=["text"],
+    )] = "json",
+):
+    """The member's study list: items that fit the time, never repeat, and say why they were
+    chosen. Served lists are recorded as impressions; asking again the same day gives the same
+    list unless the member's events changed."""
+    member = visible_member(engine, tenant, member_id)
+    lst = engine.daily(member_id, day=day, minutes=minutes)
+    metrics.observe_list("daily", len(lst.entries), lst.minutes)
+    if format_ == "text":
+        return PlainTextResponse(format_list(lst, title=f"{member.name} {lst.day.isoformat()}"))
+    return lst.to_dict()
+
+
+@router.get(
+    "/{member_id}/path",
+    response_model=StudyPathOut,
+    summary="A member's multi-day study path",
+    responses=error_responses(401, 404, 422),
+)
+def path(
+    member_id: MemberIdPath,
+    engine: EngineDep,
+    tenant: TenantDep,
+    metrics: MetricsDep,
+    start: Annotated[Date | None, Query(
+        description=f"First day (YYYY-MM-DD, years {FIRST_YEAR}-{LAST_YEAR}); default: today.",
+        examples=["2026-12-01"],
+    )] = None,
+    days: Annotated[int, Query(ge=1, le=MAX_PATH_DAYS, description=f"Number of days, 1-{MAX_PATH_DAYS}.",
+                               examples=[7])] = 7,
+    minutes: Minutes = None,
+) -> dict:
+    """A plan of one list a day: no item twice, prerequisites first, levels rising, offline
+    activities on their dates with online preparation before them. A plan is not recorded."""
+    visible_member(engine, tenant, member_id)
+    plan = engine.path(member_id, start=start, days=days, minutes=minutes)
+    for d in plan.days:
+        metrics.observe_list("path_day", len(d.entries), d.minutes)
+    return plan.to_dict()

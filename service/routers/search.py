@@ -1,0 +1,37 @@
+"""``/v1/search``: free-text search over the content the key can see."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from service.deps import EngineDep, TenantDep
+from service.openapi import error_responses
+from service.schemas import ID_PATTERN, NOT_BLANK, SearchResult
+from service.tenancy import visible_member
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/search", tags=["search"])
+
+
+@router.get("", response_model=SearchResult, summary="Search items by text", responses=error_responses(401, 404, 422))
+def search(
+    engine: EngineDep,
+    tenant: TenantDep,
+    q: Annotated[str, Query(min_length=1, max_length=500, pattern=NOT_BLANK,
+                            description="The query text (1-500 characters).", examples=["有限空间作业安全"])],
+    k: Annotated[int, Query(ge=1, le=100, description="How many items, 1-100.", examples=[5])] = 10,
+    member: Annotated[str | None, Query(
+        pattern=ID_PATTERN, max_length=128,
+        description="If given, only items this member could be offered today (feasible, not completed).",
+        examples=["m001"],
+    )] = None,
+) -> dict:
+    """Items whose content best matches the query, best first, among shared items and those of
+    the key's organisation."""
+    if member is not None:
+        visible_member(engine, tenant, member)
+    hits = engine.search(q, k, member=member, org=tenant.org)
+    return {"query": q, "hits": [h.to_dict() for h in hits]}

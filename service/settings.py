@@ -1,0 +1,41 @@
+"""The service's settings, read from the environment (prefix ``RECSYS_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "KEYS_FILE_NAME"]
+
+#: The keys file's name inside the store folder, when ``RECSYS_KEYS_FILE`` is not set.
+KEYS_FILE_NAME = "keys.json"
+
+
+class Settings(BaseSettings):
+    """What the HTTP service needs to start: where the store is and the request limits.
+
+    Every field can be set with an environment variable named after it with the prefix
+    ``RECSYS_``: ``RECSYS_STORE``, ``RECSYS_ENCODER``, ``RECSYS_KEYS_FILE``,
+    ``RECSYS_MAX_BODY_BYTES``, ``RECSYS_MAX_BATCH``.
+
+    Example:
+        >>> Settings(store="recsys-data", encoder="tfidf").keys_path
+        PosixPath('recsys-data/keys.json')
+    """
+
+    model_config = SettingsConfigDict(env_prefix="RECSYS_", extra="ignore")
+
+    store: Path = Field(Path("recsys-data"), description="The store folder.")
+    encoder: str | None = Field(
+        None, description="Encoder for a new store (e5-small, tfidf, a model); default: the store's own."
+    )
+    keys_file: Path | None = Field(None, description="The API keys file; default: keys.json in the store.")
+    max_body_bytes: int = Field(1 << 20, ge=1, description="Largest request body accepted, in bytes.")
+    max_batch: int = Field(1000, ge=1, description="Most records accepted in one batch write.")
+
+    @property
+    def keys_path(self) -> Path:
+        """The API keys file in use."""
+        return self.keys_file if self.keys_file is not None else self.store / KEYS_FILE_NAME
