@@ -31,6 +31,7 @@ test: model
 
 bench: model
 	$(PY) -m evaluation.bench_foundation
+	$(PY) -m evaluation.bench_daily
 
 clean:
 	rm -rf recsys-data .pytest_cache
