@@ -8,7 +8,10 @@ from fastapi import Path, Query
 
 from service.schemas import ID_PATTERN, ErrorBody
 
-__all__ = ["error_responses", "ItemIdPath", "MemberIdPath", "Offset", "Limit", "TAGS"]
+__all__ = [
+    "error_responses", "ItemIdPath", "MemberIdPath", "Offset", "Limit", "HitCount", "ForMember",
+    "Minutes", "TAGS",
+]
 
 _WHY = {
     400: "The request could not be read (e.g. a malformed Content-Length or body encoding).",
@@ -41,3 +44,12 @@ ItemIdPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=128, description
 MemberIdPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=128, description="Member id.", examples=["m001"])]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="Records to skip (paging).", examples=[0])]
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size, 1-500.", examples=[50])]
+HitCount = Annotated[int, Query(ge=1, le=100, description="How many items, 1-100.", examples=[5])]
+ForMember = Annotated[str | None, Query(
+    pattern=ID_PATTERN, max_length=128,
+    description="If given, only items this member could be offered today (feasible, not completed).",
+    examples=["m001"],
+)]
+Minutes = Annotated[int | None, Query(
+    ge=1, le=1440, description="Minutes available (1-1440); default: the member's `daily_minutes`.", examples=[30],
+)]

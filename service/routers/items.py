@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi import APIRouter, Body, Depends, Response
 
 from service.deps import EngineDep, MetricsDep, TenantDep, limit_batch
 from service.errors import Forbidden
-from service.openapi import ItemIdPath, Limit, Offset, error_responses
-from service.schemas import ID_PATTERN, ItemIn, ItemOut, ItemPage, SimilarResult, WriteResult, as_json
+from service.openapi import ForMember, HitCount, ItemIdPath, Limit, Offset, error_responses
+from service.schemas import ItemIn, ItemOut, ItemPage, SimilarResult, WriteResult, as_json
 from service.tenancy import check_item_writes, visible_item, visible_member
 
 __all__ = ["router"]
@@ -104,12 +104,8 @@ def similar_items(
     item_id: ItemIdPath,
     engine: EngineDep,
     tenant: TenantDep,
-    k: Annotated[int, Query(ge=1, le=100, description="How many items, 1-100.", examples=[5])] = 10,
-    member: Annotated[str | None, Query(
-        pattern=ID_PATTERN, max_length=128,
-        description="If given, only items this member could be offered today (feasible, not completed).",
-        examples=["m001"],
-    )] = None,
+    k: HitCount = 10,
+    member: ForMember = None,
 ) -> dict:
     """The items closest in content to this one (itself excluded), among those the key can see."""
     visible_item(engine, tenant, item_id)

@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse
 from recsys.text import format_list
 from service.deps import EngineDep, MetricsDep, TenantDep, limit_batch
 from service.keys import org_within
-from service.openapi import Limit, MemberIdPath, Offset, error_responses
+from service.openapi import Limit, MemberIdPath, Minutes, Offset, error_responses
 from service.schemas import (
     FIRST_YEAR,
     ID_PATTERN,
@@ -52,11 +52,6 @@ _TEXT_EXAMPLE = (
     "2. 《有限空间作业安全要点》 20分钟 · 视频\n"
     "   - 本支部党员近期完成较多"
 )
-
-Minutes = Annotated[int | None, Query(
-    ge=1, le=1440, description="Minutes available (1-1440); default: the member's `daily_minutes`.", examples=[30],
-)]
-
 
 @router.put(
     "",

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from service.deps import EngineDep, TenantDep
-from service.openapi import error_responses
-from service.schemas import ID_PATTERN, NOT_BLANK, SearchResult
+from service.openapi import ForMember, HitCount, error_responses
+from service.schemas import NOT_BLANK, SearchResult
 from service.tenancy import visible_member
 
 __all__ = ["router"]
@@ -22,12 +22,8 @@ def search(
     tenant: TenantDep,
     q: Annotated[str, Query(min_length=1, max_length=500, pattern=NOT_BLANK,
                             description="The query text (1-500 characters).", examples=["有限空间作业安全"])],
-    k: Annotated[int, Query(ge=1, le=100, description="How many items, 1-100.", examples=[5])] = 10,
-    member: Annotated[str | None, Query(
-        pattern=ID_PATTERN, max_length=128,
-        description="If given, only items this member could be offered today (feasible, not completed).",
-        examples=["m001"],
-    )] = None,
+    k: HitCount = 10,
+    member: ForMember = None,
 ) -> dict:
     """Items whose content best matches the query, best first, among shared items and those of
     the key's organisation."""
