@@ -52,6 +52,11 @@ ROLES = (
 SITUATIONS = ("regular", "mobile", "infirm")
 
 _ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+#: Dates outside these years are typing mistakes, and near the calendar's ends time-zone
+#: arithmetic overflows.
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+#: Longest an item may take, in minutes (about a week).
+MAX_MINUTES = 10_000
 #: Value ranges by event kind; kinds not listed take no value or any finite number.
 _VALUE_RANGES = {"progress": (0.0, 1.0), "quiz": (0.0, 1.0), "rate": (1.0, 5.0)}
 
@@ -94,6 +99,11 @@ def parse_datetime(value: Any, *, record: str, field_: str, id_: str | None = No
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=TZ) if value.tzinfo is None else value
+
+
+def _check_year(record: str, id_: str | None, field_: str, value: dt.date | None) -> None:
+    if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise _fail(record, id_, field_, f"must be in the years {FIRST_YEAR}-{LAST_YEAR}, got {value.isoformat()}")
 
 
 def _fail(record: str, id_: str | None, field_: str, message: str) -> ValidationError:
@@ -238,7 +248,7 @@ class Item:
         _check_text(r, i, "body", self.body, required=False)
         _check_choice(r, i, "kind", self.kind, ITEM_KINDS)
         _check_choice(r, i, "mode", self.mode, MODES)
-        _check_int(r, i, "minutes", self.minutes, 1)
+        _check_int(r, i, "minutes", self.minutes, 1, MAX_MINUTES)
         _check_int(r, i, "level", self.level, 1, 3)
         set_ = object.__setattr__  # frozen: normalise list fields to tuples in place
         set_(self, "topics", _check_strs(r, i, "topics", self.topics))
@@ -251,6 +261,8 @@ class Item:
                 raise _fail(r, i, "expires", "must be a date or null")
             if self.expires < self.published:
                 raise _fail(r, i, "expires", f"({self.expires}) is before published ({self.published})")
+        _check_year(r, i, "published", self.published)
+        _check_year(r, i, "expires", self.expires)
         if self.id in self.requires:
             raise _fail(r, i, "requires", "must not name the item itself")
         if self.org is not None:
@@ -262,6 +274,8 @@ class Item:
                 raise _fail(r, i, "schedule", "is required for offline items (starts, ends, location)")
             if not isinstance(self.schedule, Schedule):
                 raise _fail(r, i, "schedule", "must be a Schedule")
+            _check_year(r, i, "schedule.starts", self.schedule.starts)
+            _check_year(r, i, "schedule.ends", self.schedule.ends)
             if self.schedule.ends <= self.schedule.starts:
                 raise _fail(r, i, "schedule.ends", "must be after schedule.starts")
             _check_text(r, i, "schedule.location", self.schedule.location, required=True)
@@ -382,6 +396,7 @@ class Member:
         _check_int(r, i, "daily_minutes", self.daily_minutes, 1, 24 * 60)
         if self.joined is not None and not isinstance(self.joined, dt.date):
             raise _fail(r, i, "joined", "must be a date or null")
+        _check_year(r, i, "joined", self.joined)
         _check_choice(r, i, "situation", self.situation, SITUATIONS)
         if self.situation != "regular" and self.offline:
             # Mobile and infirm members must never be pushed offline activities.
@@ -452,6 +467,7 @@ class Event:
         _check_choice(r, i, "kind", self.kind, EVENT_KINDS)
         if not isinstance(self.at, dt.datetime) or self.at.tzinfo is None:
             raise _fail(r, i, "at", "must be a timezone-aware datetime")
+        _check_year(r, i, "at", self.at)
         if self.value is not None:
             if isinstance(self.value, bool) or not isinstance(self.value, (int, float)) or not math.isfinite(self.value):
                 raise _fail(r, i, "value", f"must be a finite number, got {self.value!r}")

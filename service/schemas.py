@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 
+from recsys.records import FIRST_YEAR, LAST_YEAR, MAX_MINUTES
+
 __all__ = [
     "ID_PATTERN", "NOT_BLANK",
     "ItemIn", "ItemOut", "ScheduleIn", "ScheduleOut",
@@ -29,7 +31,6 @@ __all__ = [
 ]
 
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
-FIRST_YEAR, LAST_YEAR = 1900, 2199
 
 
 def _date_text(value: Any) -> Any:
@@ -133,7 +134,7 @@ class ItemIn(_Input):
     mode: Literal["online", "offline"] = Field(
         "online", description="`online`, or `offline` (then `schedule` is required).", examples=["online"]
     )
-    minutes: StrictInt = Field(ge=1, le=10_000, description="Time to complete, in minutes.", examples=[15])
+    minutes: StrictInt = Field(ge=1, le=MAX_MINUTES, description="Time to complete, in minutes.", examples=[15])
     topics: list[Text] = Field(default_factory=list, description="Topics, no repeats.", examples=[["廉洁从业"]])
     roles: list[Text] = Field(
         default_factory=list, description="Target roles (e.g. `branch_secretary`); empty means everyone.",

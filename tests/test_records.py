@@ -44,6 +44,8 @@ def test_offline_item_times_default_to_shanghai():
         ({"minutes": 0}, "minutes"),
         ({"minutes": "10"}, "minutes"),
         ({"minutes": True}, "minutes"),
+        ({"minutes": 10_001}, "minutes"),
+        ({"published": "0001-01-01"}, "published"),
         ({"level": 4}, "level"),
         ({"topics": "党史"}, "topics"),
         ({"topics": ["党史", "党史"]}, "topics"),
