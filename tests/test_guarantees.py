@@ -6,6 +6,7 @@ bug in those filters cannot hide itself.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import tempfile
 
@@ -132,14 +133,20 @@ def check_day(lst: StudyList, member: Member, catalogue: dict, events, done_befo
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-def open_store(folder, catalogue, member, events):
-    # Generated texts share words: only exact copies are duplicates in these tests.
-    eng = Engine.open(folder, encoder="tfidf", duplicate_threshold=0.9999)
-    eng.add_items(catalogue)
-    eng.upsert_members([member])
-    if events:
-        eng.record(events)
-    return eng
+@contextlib.contextmanager
+def store(catalogue, member, events):
+    """An engine on a temporary store holding these records, closed afterwards."""
+    with tempfile.TemporaryDirectory() as folder:
+        # Generated texts share words: only exact copies are duplicates in these tests.
+        eng = Engine.open(folder, encoder="tfidf", duplicate_threshold=0.9999)
+        try:
+            eng.add_items(catalogue)
+            eng.upsert_members([member])
+            if events:
+                eng.record(events)
+            yield eng
+        finally:
+            eng.close()
 
 
 @SETTINGS
@@ -150,18 +157,14 @@ def test_daily_lists_keep_the_guarantees(data):
     events = data.draw(histories(catalogue))
     minutes = data.draw(st.one_of(st.none(), st.integers(1, 600)))
     by_id = {i.id: i for i in catalogue}
-    with tempfile.TemporaryDirectory() as folder:
-        eng = open_store(folder, catalogue, member, events)
-        try:
-            for offset in (0, 1, 15):
-                day = START + dt.timedelta(days=offset)
-                lst = eng.daily("m1", day=day, minutes=minutes)
-                budget = minutes or member.daily_minutes
-                check_day(lst, member, by_id, eng.events("m1"), set(), budget)
-                # 4. Stable: asked again, the same list.
-                assert eng.daily("m1", day=day, minutes=minutes) == lst
-        finally:
-            eng.close()
+    with store(catalogue, member, events) as eng:
+        for offset in (0, 1, 15):
+            day = START + dt.timedelta(days=offset)
+            lst = eng.daily("m1", day=day, minutes=minutes)
+            budget = minutes or member.daily_minutes
+            check_day(lst, member, by_id, eng.events("m1"), set(), budget)
+            # 4. Stable: asked again, the same list.
+            assert eng.daily("m1", day=day, minutes=minutes) == lst
 
 
 @SETTINGS
@@ -172,20 +175,16 @@ def test_paths_of_thirty_days_keep_the_guarantees(data):
     events = data.draw(histories(catalogue))
     minutes = data.draw(st.one_of(st.none(), st.integers(5, 600)))
     by_id = {i.id: i for i in catalogue}
-    with tempfile.TemporaryDirectory() as folder:
-        eng = open_store(folder, catalogue, member, events)
-        try:
-            path = eng.path("m1", start=START, days=30, minutes=minutes)
-            assert len(path.days) == 30
-            assert [d.day for d in path.days] == [START + dt.timedelta(days=n) for n in range(30)]
-            seen: set[str] = set()
-            for lst in path.days:
-                check_day(lst, member, by_id, events, seen, minutes or member.daily_minutes)
-                assert not seen & {e.item.id for e in lst.entries}  # no item twice in a path
-                seen |= {e.item.id for e in lst.entries}
-            assert eng.path("m1", start=START, days=30, minutes=minutes) == path  # stable
-        finally:
-            eng.close()
+    with store(catalogue, member, events) as eng:
+        path = eng.path("m1", start=START, days=30, minutes=minutes)
+        assert len(path.days) == 30
+        assert [d.day for d in path.days] == [START + dt.timedelta(days=n) for n in range(30)]
+        seen: set[str] = set()
+        for lst in path.days:
+            check_day(lst, member, by_id, events, seen, minutes or member.daily_minutes)
+            assert not seen & {e.item.id for e in lst.entries}  # no item twice in a path
+            seen |= {e.item.id for e in lst.entries}
+        assert eng.path("m1", start=START, days=30, minutes=minutes) == path  # stable
 
 
 @SETTINGS
@@ -196,12 +195,8 @@ def test_a_day_uses_its_budget_when_the_catalogue_allows(data):
                  and i.expires is None and i.published <= START]
     member = data.draw(members())
     minutes = data.draw(st.integers(5, 200))
-    with tempfile.TemporaryDirectory() as folder:
-        eng = open_store(folder, catalogue, member, [])
-        try:
-            lst = eng.daily("m1", day=START, minutes=minutes)
-            left = minutes - lst.minutes
-            chosen = {e.item.id for e in lst.entries}
-            assert all(i.minutes > left for i in catalogue if i.id not in chosen)
-        finally:
-            eng.close()
+    with store(catalogue, member, []) as eng:
+        lst = eng.daily("m1", day=START, minutes=minutes)
+        left = minutes - lst.minutes
+        chosen = {e.item.id for e in lst.entries}
+        assert all(i.minutes > left for i in catalogue if i.id not in chosen)
