@@ -7,9 +7,20 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install model demo test bench clean
+.PHONY: install system model demo test bench clean
 
 install: $(STAMP)
+
+# Debian packages: chromium for the page tests (never a browser downloaded by a test tool) and a
+# CJK font so Chinese labels render in charts and pages. Installed only when missing.
+SYSTEM_PACKAGES := chromium fonts-wqy-microhei
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+system:
+	@missing="$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done)"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing $$missing"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
 
 # torch first and pinned: this machine's pip takes the CPU build from local disk, whereas an
 # unpinned torch pulled by another package would be a multi-GB CUDA build.
@@ -26,7 +37,7 @@ model: $(STAMP)
 demo: model
 	$(PY) -m recsys demo --store recsys-data
 
-test: model
+test: model system
 	$(PY) -m pytest -q
 
 bench: model
