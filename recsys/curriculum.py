@@ -19,6 +19,7 @@ from typing import Any
 
 from recsys.exceptions import ValidationError
 from recsys.records import Member
+from recsys.rules import AlertRules, HourRules, MasteryRules, PointRules, parse_rules, rules_to_dict
 
 __all__ = ["RolePolicy", "Curriculum", "MemberPolicy", "ROLE_NAMES"]
 
@@ -125,6 +126,13 @@ class Curriculum:
             only in the week of a member's joining anniversary.
         fresh_days: Half-life in days of the freshness of current-affairs topics.
         current_topics: Topics whose items age (current affairs); theory does not.
+        mastery_feedback: Whether the quiz-based mastery estimate steers the lists (weak topics
+            get more and easier items, mastered ones the next level) and missed quizzes come
+            back for review. Off, the estimate is still kept and reported, but lists ignore it.
+        hours: How study hours are counted.
+        points: How points are earned.
+        mastery: The mastery estimate and review schedule.
+        alerts: When party-affairs workers are alerted.
     """
 
     roles: Mapping[str, RolePolicy] = field(default_factory=lambda: {r.role: r for r in _DEFAULT_ROLES})
@@ -135,6 +143,11 @@ class Curriculum:
     birthday_keywords: tuple[str, ...] = ("政治生日", "入党纪念日")
     fresh_days: float = 30.0
     current_topics: tuple[str, ...] = ("形势政策",)
+    mastery_feedback: bool = True
+    hours: HourRules = field(default_factory=HourRules)
+    points: PointRules = field(default_factory=PointRules)
+    mastery: MasteryRules = field(default_factory=MasteryRules)
+    alerts: AlertRules = field(default_factory=AlertRules)
 
     def role(self, role: str, org: str | None = None) -> RolePolicy | None:
         """The policy of ``role`` in ``org`` (the longest matching org override wins)."""
@@ -195,7 +208,15 @@ class Curriculum:
 
             {"cooldown_days": 14,
              "roles": {"member": {"annual_hours": 40, "required": {"党的创新理论": 0.3}}},
-             "orgs": {"hxny": {"frontline": {"required": {"安全生产": 0.3}}}}}
+             "orgs": {"hxny": {"frontline": {"required": {"安全生产": 0.3}}}},
+             "mastery_feedback": true,
+             "hours": {"half_day_hours": 4, "online_daily_cap": 2},
+             "points": {"actions": {"complete": 1, "attend": 3}, "daily_cap": 10, "deductions": {}},
+             "mastery": {"review_days": [1, 3, 7, 14, 30]},
+             "alerts": {"inactive_days": 30, "mobile_months": 6}}
+
+        The ``hours``, ``points``, ``mastery`` and ``alerts`` sections are described in
+        :mod:`recsys.rules`.
 
         Raises:
             ValidationError: naming the setting that is wrong.
@@ -204,7 +225,8 @@ class Curriculum:
             raise ValidationError("curriculum must be a JSON object", source=source)
         base = cls()
         known = {"roles", "orgs", "cooldown_days", "case_every_days", "max_required_share",
-                 "birthday_keywords", "fresh_days", "current_topics"}
+                 "birthday_keywords", "fresh_days", "current_topics", "mastery_feedback",
+                 *_RULES}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValidationError(f"unknown setting(s) {unknown}", source=source, field=unknown[0])
@@ -233,6 +255,14 @@ class Curriculum:
                 if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
                     raise ValidationError(f"{name} must be a list of text", source=source, field=name)
                 out = replace(out, **{name: tuple(value)})
+        if "mastery_feedback" in data:
+            if not isinstance(data["mastery_feedback"], bool):
+                raise ValidationError(f"mastery_feedback must be true or false, got {data['mastery_feedback']!r}",
+                                      source=source, field="mastery_feedback")
+            out = replace(out, mastery_feedback=data["mastery_feedback"])
+        for name, cls_ in _RULES.items():
+            if name in data:
+                out = replace(out, **{name: parse_rules(cls_, data[name], source=source, where=name)})
         return out
 
     @classmethod
@@ -256,7 +286,13 @@ class Curriculum:
             "birthday_keywords": list(self.birthday_keywords),
             "fresh_days": self.fresh_days,
             "current_topics": list(self.current_topics),
+            "mastery_feedback": self.mastery_feedback,
+            **{name: rules_to_dict(getattr(self, name)) for name in _RULES},
         }
+
+
+#: The rule sections of the JSON form, by name.
+_RULES = {"hours": HourRules, "points": PointRules, "mastery": MasteryRules, "alerts": AlertRules}
 
 
 def _mapping(value: Any, source: str, where: str) -> Mapping[str, Any]:

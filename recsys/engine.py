@@ -13,14 +13,18 @@ from typing import Any
 
 import numpy as np
 
+from recsys.alerts import Alert, find_alerts
 from recsys.catalogue import Catalogue
+from recsys.coverage import CoverageReport, build_coverage
 from recsys.curriculum import Curriculum
 from recsys.encoders import DEFAULT_ENCODER, CachedEncoder, EmbeddingCache, Encoder, get_encoder
 from recsys.exceptions import NotFoundError, StoreError, ValidationError
+from recsys.feedback import ContentFlag, content_feedback
 from recsys.index import FaissIndex
 from recsys.loaders import check_unique_ids, combine, parse_records
 from recsys.pipeline import PlanContext, Recommender, infeasibility
 from recsys.profile import build_profile, day_end
+from recsys.progress import MemberProgress, OrgProgress, in_org, member_progress, org_progress
 from recsys.records import TZ, Event, Item, Member
 from recsys.results import SearchHit, StudyList, StudyPath
 from recsys.store import Store, text_hash
@@ -340,6 +344,31 @@ class Engine:
         """Recorded events in time order, of one member or of all."""
         return self.store.events(member_id)
 
+    def coverage(
+        self,
+        org: str | None = None,
+        day: dt.date | str | None = None,
+        *,
+        duplicate_threshold: float | None = None,
+    ) -> CoverageReport:
+        """What content is missing, what nobody sees and who is not reached, for editors.
+
+        Args:
+            org: Scope to this organisation (its units, its own and shared items); None: all.
+            day: The as-of day (default: today, Asia/Shanghai).
+            duplicate_threshold: Cosine for near-duplicate clusters (default: measured per encoder,
+                see :func:`recsys.duplicates.coverage_threshold`).
+
+        Returns:
+            A :class:`~recsys.coverage.CoverageReport` (``to_dict()`` for JSON).
+
+        Raises:
+            ValidationError: for a malformed day.
+        """
+        day = self._day(day)
+        with self._lock:  # planning checks read the index throughout, and writes change it in place
+            return build_coverage(self, org=org, day=day, duplicate_threshold=duplicate_threshold)
+
     def stats(self) -> dict[str, Any]:
         """Counts and settings of the store, for status displays."""
         index = self.index()
@@ -586,6 +615,101 @@ class Engine:
             events = events + [Event(member=member.id, item=e.item.id, kind="complete", at=done_at) for e in result.entries]
             recent = frozenset(t for e in result.entries for t in e.item.topics[:1])
         return StudyPath(member=member.id, start=start, days=tuple(out))
+
+    def daily_many(
+        self,
+        member_ids: Iterable[str],
+        day: dt.date | str | None = None,
+        minutes: int | None = None,
+        *,
+        chunk: int = 256,
+    ) -> list[StudyList]:
+        """The daily lists of many members for one day: what :meth:`daily` returns for each, with
+        the day's shared work done once per ``chunk`` members (see :func:`recsys.batch.daily_many`)."""
+        from recsys.batch import daily_many  # batch imports engine internals; import it late
+
+        return daily_many(self, member_ids, day, minutes, chunk=chunk)
+
+    def rank(self, member_id: str, day: dt.date | str | None = None, k: int = 40) -> list[SearchHit]:
+        """The member's feasible items for ``day``, best first, before the day's time is packed.
+
+        The same candidates, filters, scores and diversity re-ranking as :meth:`daily`; of the
+        budget fitter only its first rule, that an item longer than the member's daily time is
+        left out, not the packing, so the list is the engine's order for top-k evaluation (it may
+        be shorter than ``k``). Nothing is recorded: ranking is not showing.
+
+        Raises:
+            NotFoundError: for an unknown member.
+            ValidationError: for a malformed day or ``k``.
+        """
+        _check_k(k)
+        member = self.member(member_id)
+        day = self._day(day)
+        rec = self.recommender
+        reranker = type(rec.reranker)(lambda_=rec.reranker.lambda_, keep=max(k, rec.reranker.keep),
+                                      per_topic=rec.reranker.per_topic)
+        with self._lock:
+            ctx = self._context(member, day, member.daily_minutes,
+                                prep_targets=self._enrolled_ahead(member.id, day))
+            feasible, _ = rec.filter(ctx, rec.selector(ctx))
+            ranked = reranker(ctx, rec.scorer(ctx, feasible))
+        fits = [c for c in ranked if c.item.minutes <= member.daily_minutes]
+        return [SearchHit(c.item, float(c.score)) for c in fits[:k]]
+
+    # -- learning records ------------------------------------------------------------------
+
+    def _org_members(self, org: str | None) -> list[Member]:
+        return [m for m in self.members() if org is None or in_org(m, org)]
+
+    def _events_by_member(self, members: list[Member]) -> dict[str, list[Event]]:
+        wanted = {m.id for m in members}
+        out: dict[str, list[Event]] = {m: [] for m in wanted}
+        for e in self.store.events():
+            if e.member in wanted:
+                out[e.member].append(e)
+        return out
+
+    def progress(self, member_id: str, day: dt.date | str | None = None) -> MemberProgress:
+        """A member's learning records on ``day`` (default: today): hours ledger against the
+        annual target, points, quiz-based mastery per topic and the reviews waiting.
+
+        Returns:
+            A :class:`recsys.progress.MemberProgress`.
+
+        Raises:
+            NotFoundError: for an unknown member.
+        """
+        member = self.member(member_id)
+        return member_progress(member, self.store.events(member.id), self.catalogue(), self.curriculum,
+                               self._day(day))
+
+    def org_progress(self, org: str, day: dt.date | str | None = None) -> OrgProgress:
+        """Progress of an organisation's members (and units under it) by branch, with each
+        branch's points leaderboard. Returns a :class:`recsys.progress.OrgProgress`.
+
+        Raises:
+            NotFoundError: if no member belongs to ``org``.
+        """
+        members = self._org_members(org)
+        if not members:
+            raise NotFoundError("organisation", org)
+        return org_progress(org, members, self._events_by_member(members), self.catalogue(), self.curriculum,
+                            self._day(day))
+
+    def alerts(self, org: str | None = None, day: dt.date | str | None = None) -> list[Alert]:
+        """Alerts for party-affairs workers about the members of ``org`` (default: everyone):
+        behind pace, inactive, mobile members out of contact, branches without a themed party
+        day this month. Returns a list of :class:`recsys.alerts.Alert`."""
+        members = self._org_members(org)
+        return find_alerts(members, self._events_by_member(members), self.catalogue(), self.curriculum,
+                           self._day(day))
+
+    def content_feedback(self, org: str | None = None) -> list[ContentFlag]:
+        """Items with low completion, high skip rates or low ratings among the members of
+        ``org`` (default: everyone), per role. Returns a list of :class:`recsys.feedback.ContentFlag`."""
+        members = self._org_members(org)
+        events = [e for evs in self._events_by_member(members).values() for e in evs]
+        return content_feedback(members, events, self.catalogue())
 
 
 def visible_to(item: Item, org: str) -> bool:

@@ -13,6 +13,7 @@ __all__ = [
     "required_topic", "related_to", "stated_interest", "branch_popular", "offline_upcoming",
     "offline_today", "fresh", "next_level", "birthday", "case_mix", "continue_started",
     "prepare_for", "role_start", "empty_budget", "empty_done", "empty_nothing", "cn_date", "enrolled",
+    "review", "weak_topic", "mastered_next",
 ]
 
 
@@ -101,3 +102,16 @@ def empty_done() -> str:
 
 def empty_nothing() -> str:
     return "今天暂时没有适合你的学习内容"
+
+
+def review(title: str, score: float, days: int) -> str:
+    return f"复习：《{title}》上次答题得分 {score:.0%}，隔 {days} 天再练一次"
+
+
+def weak_topic(topic: str) -> str:
+    return f"巩固薄弱主题：{topic}（近期答题得分偏低，先学基础内容）"
+
+
+def mastered_next(topic: str, level: int) -> str:
+    names = {2: "进阶", 3: "提高"}
+    return f"{topic}答题表现良好，进入{names.get(level, '进阶')}内容"

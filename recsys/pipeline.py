@@ -20,6 +20,7 @@ from recsys import explain
 from recsys.catalogue import Catalogue
 from recsys.curriculum import Curriculum
 from recsys.index import FaissIndex
+from recsys.mastery import ReviewDue
 from recsys.profile import Profile
 from recsys.records import TZ, Item
 from recsys.results import StudyEntry, StudyList
@@ -34,6 +35,7 @@ __all__ = [
     "BudgetFitter",
     "Recommender",
     "infeasibility",
+    "due_review",
 ]
 
 
@@ -98,25 +100,42 @@ def _offline_window(item: Item, day: dt.date) -> tuple[dt.date, dt.date]:
     return s.starts.astimezone(TZ).date(), s.ends.astimezone(TZ).date()
 
 
+def due_review(item: Item, ctx: PlanContext) -> ReviewDue | None:
+    """The review of a completed quiz item that is due on ``ctx.day``, if any.
+
+    The one sanctioned repeat of a completed item: a quiz scored below the review threshold,
+    once its spaced interval has passed, not already placed earlier in the path, and only while
+    the curriculum's ``mastery_feedback`` is on.
+    """
+    if not ctx.curriculum.mastery_feedback or item.id in ctx.planned:
+        return None
+    review = ctx.profile.reviews.get(item.id)
+    return review if review is not None and review.due <= ctx.day else None
+
+
 def infeasibility(item: Item, ctx: PlanContext, *, for_day: bool = True) -> str | None:
     """Why ``item`` cannot be in the member's list for ``ctx.day``, or None if it can.
 
     This is the one place the hard rules of a list live (guarantees 1 and 3); ``for_day=False``
-    checks everything but the offline date (for search results and upcoming activities).
+    checks everything but the offline date (for search results and upcoming activities). A
+    completed item is allowed back only as a review that is due (see :func:`due_review`).
     """
     m = ctx.profile.member
     h = ctx.profile.history
     day = ctx.day
-    if item.id in h.completed or item.id in ctx.planned:
+    review = due_review(item, ctx) if item.id in h.completed else None
+    if item.id in ctx.planned or (item.id in h.completed and review is None):
         return "completed"
     if item.id in h.disliked:
         return "disliked"
     cooldown = dt.timedelta(days=ctx.curriculum.cooldown_days)
+    # A review is cooled down only by impressions and skips after the member last did the item.
+    since = review.since if review is not None else None
     shown = h.shown.get(item.id)
-    if shown is not None and item.id not in h.started and day - shown < cooldown:
+    if shown is not None and (since is None or shown > since) and item.id not in h.started and day - shown < cooldown:
         return "cooldown"
     skipped = h.skipped.get(item.id)
-    if skipped is not None and day - skipped < cooldown:
+    if skipped is not None and (since is None or skipped > since) and day - skipped < cooldown:
         return "cooldown"
     if item.published > day:
         return "unpublished"
@@ -211,6 +230,10 @@ class CandidateSelector:
             add(item_id, "popular")
         for item_id in p.history.started:
             add(item_id, "continue")
+        if ctx.curriculum.mastery_feedback:
+            for item_id, review in p.reviews.items():
+                if review.due <= ctx.day:
+                    add(item_id, "review")
         return out
 
 
@@ -239,7 +262,8 @@ class FeasibilityFilter:
                 # Near-duplicates of completed items count as completed (guarantee 1).
                 sims = vectors @ ctx.index.vectors(done).T
                 for item_id, row in zip(ids, sims):
-                    if row.max() >= ctx.duplicate_threshold:
+                    # A due review repeats a completed item on purpose: it is not a duplicate.
+                    if row.max() >= ctx.duplicate_threshold and item_id not in ctx.profile.history.completed:
                         del kept[item_id]
                         dropped["duplicate"] += 1
         return kept, dropped
@@ -273,6 +297,8 @@ class ScoreWeights:
     prepare: float = 0.5
     negative: float = 0.5
     rotation: float = 0.5
+    weak: float = 0.8
+    review: float = 1.5
 
 
 class Scorer:
@@ -372,11 +398,27 @@ class Scorer:
                 s["fresh"] = 0.3 * 0.5 ** (age / 365)
             main = it.topics[0] if it.topics else None
             mastered = p.mastery.get(main, 0) if main else 0
-            # Best is the level after the one mastered; the same level is fine; skipping ahead or
-            # going back less so.
-            s["level"] = {1: 1.0, 0: 0.6}.get(it.level - mastered, 0.2 if it.level > mastered else 0.3)
-            if mastered and it.level == mastered + 1:
-                reasons.append((w.level, explain.next_level(main, it.level)))
+            estimate = p.estimates.get(main) if main and cur.mastery_feedback else None
+            if estimate is not None:
+                # Quizzes say what the member can do: the level they should study now fits
+                # best, easier items next, harder ones hardly at all (weak topics go back down).
+                s["level"] = 1.0 if it.level == estimate.level else (0.5 if it.level < estimate.level else 0.0)
+                if estimate.weak and it.level <= estimate.level:
+                    s["weak"] = 1.0
+                    reasons.append((w.weak + 0.2, explain.weak_topic(main)))
+                elif not estimate.weak and estimate.level > 1 and it.level == estimate.level:
+                    reasons.append((w.level, explain.mastered_next(main, it.level)))
+            else:
+                # Best is the level after the one mastered; the same level is fine; skipping
+                # ahead or going back less so.
+                s["level"] = {1: 1.0, 0: 0.6}.get(it.level - mastered, 0.2 if it.level > mastered else 0.3)
+                if mastered and it.level == mastered + 1:
+                    reasons.append((w.level, explain.next_level(main, it.level)))
+            review = due_review(it, ctx) if it.id in p.history.completed else None
+            if review is not None:
+                s["review"] = 1.0
+                wait = (review.due - review.since).days
+                reasons.append((w.review + 3, explain.review(it.title, review.last_score, wait)))
             if branch_ok and ctx.branch_counts.get(it.id, 0) >= 2:
                 s["collab"] = ctx.branch_counts[it.id] / ctx.branch_active
                 reasons.append((w.collab * s["collab"] + 0.1, explain.branch_popular()))
@@ -543,6 +585,7 @@ class Recommender:
                 item=c.item,
                 score=round(c.score, 6),
                 reasons=tuple(dict.fromkeys(t for _, t in sorted(c.reasons, key=lambda r: -r[0])))[: self.max_reasons],
+                review="review" in c.signals,
             )
             for c in picked
         )

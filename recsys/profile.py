@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recsys.curriculum import Curriculum, MemberPolicy
+from recsys.ledger import item_hours
+from recsys.mastery import ReviewDue, TopicMastery, estimate_mastery, review_schedule
 from recsys.records import TZ, Event, Item, Member
 
 __all__ = ["History", "Profile", "build_history", "build_profile", "day_end"]
@@ -43,7 +45,7 @@ class History:
     """A member's events, digested.
 
     Attributes:
-        completed: Item id to the time it was completed (or attended).
+        completed: Item id to the time it was first completed (attended, or its quiz taken).
         started: Items started but not completed.
         shown: Item id to the last day it was shown (impressions before the current day).
         skipped: Item id to the last day it was skipped.
@@ -77,7 +79,8 @@ def build_history(events: Sequence[Event], day: dt.date) -> History:
         age = max((end - e.at).total_seconds() / 86400.0, 0.0)
         decay = 0.5 ** (age / HALF_LIFE_DAYS)
         kind, item = e.kind, e.item
-        done = kind in ("complete", "attend") or (kind == "progress" and (e.value or 0) >= COMPLETE_PROGRESS)
+        # Taking a quiz is doing it: a quiz event completes the quiz item.
+        done = kind in ("complete", "attend", "quiz") or (kind == "progress" and (e.value or 0) >= COMPLETE_PROGRESS)
         if done:
             h.completed.setdefault(item, e.at)
             h.started.discard(item)
@@ -121,6 +124,8 @@ class Profile:
         total_hours: Hours studied this year.
         mastery: Highest level completed per topic.
         last_case: When the member last completed a case study.
+        estimates: The quiz-based mastery estimate per topic quizzed (see :mod:`recsys.mastery`).
+        reviews: Quiz items scored below the review threshold, with the day each may come back.
     """
 
     member: Member
@@ -136,6 +141,8 @@ class Profile:
     total_hours: float
     mastery: dict[str, int]
     last_case: dt.date | None
+    estimates: dict[str, TopicMastery] = field(default_factory=dict)
+    reviews: dict[str, ReviewDue] = field(default_factory=dict)
 
     def year_fraction(self) -> float:
         """How far through the year ``day`` is (0 on 1 January, 1 on 31 December)."""
@@ -185,7 +192,7 @@ def build_profile(
             continue
         local = when.astimezone(TZ).date()
         if local.year == day.year:
-            h = item.minutes / 60.0
+            h = item_hours(item, curriculum.hours)
             total += h
             for topic in item.topics:
                 hours[topic] += h / len(item.topics)
@@ -210,6 +217,8 @@ def build_profile(
         interests=interests, interest_anchor=anchors, negative=neg,
         stated=stated, roles=roles, hours=dict(hours), total_hours=total,
         mastery=mastery, last_case=last_case,
+        estimates=estimate_mastery(events, items, curriculum.mastery, until=day_end(day)),
+        reviews=review_schedule(events, items, curriculum.mastery, until=day_end(day)),
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from recsys.exceptions import ValidationError
+from recsys.quizbank import Question
 
 __all__ = [
     "TZ",
@@ -234,10 +235,12 @@ class Item:
     requires: tuple[str, ...] = ()
     schedule: Schedule | None = None
     org: str | None = None
+    #: Quiz items only: the questions, with their answers (see :class:`~recsys.quizbank.Question`).
+    questions: tuple[Question, ...] = ()
 
     FIELDS: ClassVar[tuple[str, ...]] = (
         "id", "title", "body", "kind", "mode", "minutes", "topics", "roles", "level",
-        "published", "expires", "requires", "schedule", "org",
+        "published", "expires", "requires", "schedule", "org", "questions",
     )
     REQUIRED: ClassVar[tuple[str, ...]] = ("id", "title", "kind", "minutes", "published")
 
@@ -283,6 +286,7 @@ class Item:
                 _check_int(r, i, "schedule.capacity", self.schedule.capacity, 1)
         elif self.schedule is not None:
             raise _fail(r, i, "schedule", "must be null for online items")
+        set_(self, "questions", _check_questions(i, self.kind, self.questions))
 
     @property
     def text(self) -> str:
@@ -333,6 +337,7 @@ class Item:
             requires=data.get("requires") or (),
             schedule=sched,
             org=data.get("org"),
+            questions=data.get("questions") or (),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -346,7 +351,30 @@ class Item:
             "requires": list(self.requires),
             "schedule": self.schedule.to_dict() if self.schedule else None,
             "org": self.org,
+            "questions": [q.to_dict() for q in self.questions],
         }
+
+
+def _check_questions(id_: str, kind: str, value: Any) -> tuple[Question, ...]:
+    """Questions as :class:`Question` records (dicts in the bank's form are parsed), ids unique."""
+    if isinstance(value, (str, Mapping)) or not isinstance(value, Iterable):
+        raise _fail("item", id_, "questions", f"must be a list of questions, got {value!r}")
+    out: list[Question] = []
+    for n, q in enumerate(value):
+        if isinstance(q, Mapping):
+            try:
+                q = Question.from_dict(q)
+            except ValueError as exc:
+                raise _fail("item", id_, f"questions[{n}]", str(exc)) from None
+        elif not isinstance(q, Question):
+            raise _fail("item", id_, f"questions[{n}]", f"must be a question object, got {type(q).__name__}")
+        out.append(q)
+    if out and kind != "quiz":
+        raise _fail("item", id_, "questions", f"are only for quiz items, not kind {kind!r}")
+    ids = [q.id for q in out]
+    if len(set(ids)) != len(ids):
+        raise _fail("item", id_, "questions", f"repeat a question id: {ids}")
+    return tuple(out)
 
 
 @dataclass(frozen=True)

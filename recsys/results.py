@@ -24,18 +24,25 @@ class SearchHit:
 
 @dataclass(frozen=True)
 class StudyEntry:
-    """One entry of a study list: the item, its score and why it was chosen."""
+    """One entry of a study list: the item, its score and why it was chosen.
+
+    ``review`` marks a completed quiz item brought back for review after its spaced interval:
+    the only kind of repeat a list makes.
+    """
 
     item: Item
     score: float
     reasons: tuple[str, ...]
+    review: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"item": self.item.to_dict(), "score": round(float(self.score), 6), "reasons": list(self.reasons)}
+        return {"item": self.item.to_dict(), "score": round(float(self.score), 6), "reasons": list(self.reasons),
+                "review": self.review}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StudyEntry:
-        return cls(Item.from_dict(data["item"]), float(data["score"]), tuple(data["reasons"]))
+        return cls(Item.from_dict(data["item"]), float(data["score"]), tuple(data["reasons"]),
+                   bool(data.get("review", False)))
 
 
 @dataclass(frozen=True)

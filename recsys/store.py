@@ -405,6 +405,20 @@ class Store:
                 (member, day.isoformat(), request, state, _dumps(payload), created),
             )
 
+    def served_between(self, first: dt.date, last: dt.date) -> list[tuple[str, dt.date, list[str]]]:
+        """Daily lists served from ``first`` to ``last`` (inclusive): ``(member, day, item ids)``.
+
+        A list asked for with several budgets the same day counts once per request.
+        """
+        rows = self._db().execute(
+            "SELECT member, day, payload FROM served WHERE day >= ? AND day <= ? ORDER BY day, member, request",
+            (first.isoformat(), last.isoformat()),
+        ).fetchall()
+        return [
+            (member, dt.date.fromisoformat(day), [e["item"]["id"] for e in json.loads(payload).get("entries", [])])
+            for member, day, payload in rows
+        ]
+
 
 def _dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)

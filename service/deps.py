@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
 from recsys import Engine
 from service.errors import NotReady, PayloadTooLarge, Unauthorized
@@ -85,6 +85,9 @@ TenantDep = Annotated[Tenant, Depends(get_tenant)]
 
 def _query_names(dependant) -> set[str]:
     names = {field.alias for field in dependant.query_params}
+    # A key sent as a query parameter (the coverage page's ?key=) is a security scheme, not a field.
+    if isinstance(dependant.call, APIKeyQuery):
+        names.add(dependant.call.model.name)
     for sub in dependant.dependencies:
         names |= _query_names(sub)
     return names

@@ -31,6 +31,8 @@ TAGS = [
     {"name": "members", "description": "Party members (党员), their daily study lists and study paths."},
     {"name": "events", "description": "What members did: impressions, progress, completions, ratings ..."},
     {"name": "search", "description": "Free-text search over the content visible to the key."},
+    {"name": "coverage", "description": "Coverage for content editors: gaps, exposure, members not reached."},
+    {"name": "progress", "description": "Learning records: hours against targets, points, quiz mastery, alerts."},
     {"name": "operations", "description": "Health checks and Prometheus metrics (no key needed)."},
 ]
 

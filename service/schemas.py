@@ -28,6 +28,8 @@ __all__ = [
     "SearchHitOut", "SearchResult", "SimilarResult",
     "Health", "ErrorBody", "ErrorDetail", "ErrorInfo",
     "FIRST_YEAR", "LAST_YEAR", "as_json",
+    "CoverageItemRef", "CoverageGap", "CoverageReportOut",
+    "QuestionIn", "QuestionOut", "MemberProgressOut", "OrgProgressOut", "AlertsOut", "ContentFeedbackOut",
 ]
 
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
@@ -103,6 +105,38 @@ class ScheduleOut(BaseModel):
     capacity: int | None = Field(description="Seats available; null for no limit.", examples=[40])
 
 
+class QuestionOption(_Input):
+    """One option of a question."""
+
+    key: Text = Field(description="The option's key.", examples=["A"])
+    text: str = Field(description="The option's text.", examples=["上海"])
+
+
+class QuestionIn(_Input):
+    """A quiz question with its answer (the party-history bank's shape)."""
+
+    id: Text = Field(description="Question id, unique within the item.", examples=["1"])
+    type: Literal["single", "multiple", "judge", "blank"] = Field(
+        description="One answer, several answers, true/false, or fill in the blank.", examples=["single"])
+    question: Text = Field(description="The question.", examples=["中国共产党第一次全国代表大会在（）召开。"])
+    options: list[QuestionOption] = Field(default_factory=list, description="The options; empty for blanks.")
+    answer: Text = Field(description="The key(s) of the right option(s), or the blank's text.", examples=["A"])
+    points: list[str] = Field(default_factory=list, description="Knowledge points tested.", examples=[["建党"]])
+    error_rate: float | None = Field(None, ge=0, le=1, description="Share who answer it wrong, if known.")
+
+
+class QuestionOut(BaseModel):
+    """A quiz question with its answer."""
+
+    id: str = Field(description="Question id.")
+    type: str = Field(description="single, multiple, judge or blank.")
+    question: str = Field(description="The question.")
+    options: list[dict[str, str]] = Field(description="`{key, text}` options.")
+    answer: str = Field(description="The right answer.")
+    points: list[str] = Field(description="Knowledge points.")
+    error_rate: float | None = Field(description="Share who answer it wrong, if known.")
+
+
 _ITEM_EXAMPLE = {
     "id": "dis-012",
     "title": "廉洁从业“十不准”解读",
@@ -152,6 +186,9 @@ class ItemIn(_Input):
         "(only an admin key may write those). A key may write items of its organisation or below.",
         examples=["hxny"],
     )
+    questions: list[QuestionIn] = Field(
+        default_factory=list, description="Quiz items only: the questions with their answers; ids unique."
+    )
 
 
 class ItemOut(BaseModel):
@@ -173,6 +210,7 @@ class ItemOut(BaseModel):
     requires: list[str] = Field(description="Ids of prerequisite items.", examples=[[]])
     schedule: ScheduleOut | None = Field(description="Offline items: when and where; else null.")
     org: str | None = Field(description="Owning organisation; null = shared.", examples=["hxny"])
+    questions: list[QuestionOut] = Field(description="Quiz items: the questions; else empty.", examples=[[]])
 
 
 # -- members -------------------------------------------------------------------------------------
@@ -323,6 +361,8 @@ class StudyEntryOut(BaseModel):
         description="Why it was chosen, in Chinese.",
         examples=[["你所在岗位（支部书记）的必修主题：廉洁从业，本年度还差 4.6 学时", "本支部党员近期完成较多"]],
     )
+    review: bool = Field(False, description="A completed quiz brought back for review after its spaced interval "
+                         "(the only kind of repeat a list makes).", examples=[False])
 
 
 class StudyListOut(BaseModel):
@@ -416,3 +456,223 @@ class ErrorBody(BaseModel):
 def as_json(record: BaseModel) -> dict[str, Any]:
     """A validated request record as the library's JSON form (unset optional fields left out)."""
     return record.model_dump(mode="json", exclude_unset=True)
+
+
+# -- coverage ----------------------------------------------------------------------------------
+
+
+class CoverageItemRef(BaseModel):
+    """An item the coverage report names."""
+
+    id: str = Field(description="Item id.", examples=["dsc-007"])
+    title: str = Field(description="Item title.", examples=["违规接受管理服务对象宴请案例剖析"])
+    value: float | None = Field(description="A score, a count or days left, where the list says so.", examples=[0.83])
+
+
+class CoverageGap(BaseModel):
+    """A gap in the catalogue, with what to do about it."""
+
+    kind: Literal["supply", "unreachable", "kind", "level"] = Field(
+        description="`supply`: a role's topic has fewer hours than its members need; `unreachable`: members "
+        "have nothing they can take in a required topic; `kind`/`level`: a kind or level missing for a topic.",
+        examples=["supply"])
+    topic: str = Field(description="The topic.", examples=["廉洁从业"])
+    role: str | None = Field(description="The role, for supply gaps.", examples=["cadre"])
+    members_hurt: int = Field(description="Members affected.", examples=[3])
+    detail: str = Field(description="What is wrong (Chinese).")
+    commission: str = Field(description="What to commission (Chinese).")
+    closest: list[CoverageItemRef] = Field(description="Existing items closest to the gap, to re-target or extend.")
+
+
+class CoverageReportOut(BaseModel):
+    """The coverage report of the key's organisation: supply against demand, catalogue health,
+    exposure, near-duplicates, members not reached, and gaps ranked by members hurt."""
+
+    org: str | None = Field(description="The organisation covered.", examples=["hxny"])
+    day: dt.date = Field(description="The as-of day.")
+    encoder: str = Field(description="The encoder behind the similarity figures.")
+    counts: dict[str, int] = Field(description="items, live_items, members, served_lists_90.")
+    supply: list[dict[str, Any]] = Field(description="Per role and required topic: members, target and demand "
+                                         "hours, online/offline hours by level, members short of content.")
+    gaps: list[CoverageGap] = Field(description="Gaps, most members hurt first.")
+    health: dict[str, Any] = Field(description="missing_kinds, missing_levels, stale, expiring, offline_upcoming "
+                                   "(per branch, with seats left), broken_prerequisites, prerequisite_cycles.")
+    exposure: dict[str, Any] = Field(description="served (per item, last 30/90 days), gini, never_served (with "
+                                     "reason), rarely_served.")
+    duplicates: dict[str, Any] = Field(description="threshold and clusters of near-duplicate items.")
+    reach: dict[str, Any] = Field(description="Per branch, members flagged: no_feasible_list, required_unreachable, "
+                                  "no_impression_14/30, no_completion_14/30, mobile_no_online.")
+
+
+# -- learning records ------------------------------------------------------------------------------
+
+
+class HourEntryOut(BaseModel):
+    """Hours earned by one completion, with the event that earned them."""
+
+    item: str = Field(description="Item id.")
+    title: str = Field(description="Item title.")
+    day: dt.date = Field(description="Day completed.")
+    hours: float = Field(description="Hours credited by the counting rules.", examples=[4.0])
+    kind: str = Field(description="Item kind.")
+    mode: str = Field(description="online or offline.")
+    topics: list[str] = Field(description="Topics (hours split evenly).")
+    event: str = Field(description="The event: its id, or `kind:item@time`.")
+
+
+class HoursOut(BaseModel):
+    """The hours ledger of the year: totals, breakdowns, target, pace and projection."""
+
+    member: str = Field(description='Member id.')
+    day: dt.date = Field(description='The day reported.')
+    year: int = Field(description='The year counted (of the day).')
+    target: float | None = Field(description="Annual target of the member's roles; null: none.", examples=[32])
+    hours: float = Field(description="Hours this year.", examples=[12.5])
+    expected: float | None = Field(description="Hours due by the day at an even pace.")
+    pace: float | None = Field(description="Hours ahead (+) or behind (-) of an even pace.")
+    projection: float = Field(description="Hours at year end at the pace so far.")
+    status: Literal["ahead", "on_pace", "behind", "no_target"] = Field(description='`ahead`, `on_pace` (within the tolerance), `behind`, or `no_target`.')
+    progress: float | None = Field(description="Share of the target done.")
+    by_topic: dict[str, float] = Field(description="Hours by topic (an item's hours split over its topics).")
+    by_kind: dict[str, float] = Field(description='Hours by item kind.')
+    by_mode: dict[str, float] = Field(description='Hours online and offline.')
+    by_month: dict[str, float] = Field(description='Hours by month (YYYY-MM).')
+    entries: list[HourEntryOut] = Field(description='One entry per credited completion, in time order.')
+
+
+class PointEntryOut(BaseModel):
+    """Points given by one rule, traced to the events that earned them."""
+
+    day: dt.date = Field(description='Day earned.')
+    points: float = Field(description='Points (negative for a deduction).')
+    rule: Literal["action", "deduction", "required_topic", "streak"] = Field(description='The rule that gave them.')
+    detail: str = Field(description="The event kind, the topic or the streak.")
+    events: list[str] = Field(description="The events that earned them.")
+    item: str | None = Field(description='The item, for action points and deductions.')
+    capped: float = Field(description="Points the daily cap withheld.")
+
+
+class PointsOut(BaseModel):
+    """The points ledger of the year."""
+
+    member: str = Field(description='Member id.')
+    day: dt.date = Field(description='The day reported.')
+    year: int = Field(description='The year counted.')
+    total: float = Field(description='Points this year.')
+    by_rule: dict[str, float] = Field(description='Points by rule.')
+    entries: list[PointEntryOut] = Field(description='Every entry, by day.')
+
+
+class TopicMasteryOut(BaseModel):
+    """The quiz-based mastery estimate of one topic (Elo rating; level to study next)."""
+
+    topic: str = Field(description='The topic.')
+    rating: float = Field(description='Elo rating (0: 73 % expected at level 1, 50 % at level 2).')
+    quizzes: int = Field(description='Quizzes that informed it.')
+    last_score: float = Field(description='The latest quiz score in the topic.')
+    level: int = Field(description="The level to study next, 1-3.")
+    weak: bool = Field(description="Even level-1 items are expected to be scored low.")
+
+
+class ReviewOut(BaseModel):
+    """A missed quiz waiting for review."""
+
+    item: str = Field(description='The quiz item id.')
+    due: dt.date = Field(description="First day it comes back.")
+    attempts: int = Field(description="Attempts scored below the review threshold.")
+    last_score: float = Field(description='The last score.')
+    since: dt.date = Field(description="Day the member last did it.")
+
+
+class MemberProgressOut(BaseModel):
+    """A member's learning records: hours, points, mastery and reviews."""
+
+    member: str = Field(description="Member id.", examples=["m001"])
+    name: str = Field(description='Member name.')
+    org: str = Field(description="The member's branch.")
+    day: dt.date = Field(description='The day reported.')
+    hours: HoursOut = Field(description='The hours ledger of the year.')
+    points: PointsOut = Field(description='Points this year, each entry traced to its events.')
+    mastery: list[TopicMasteryOut] = Field(description='Mastery per topic quizzed.')
+    reviews: list[ReviewOut] = Field(description='Quizzes waiting for review, by due day.')
+
+
+class LeaderboardRow(BaseModel):
+    """One member on a branch's points leaderboard."""
+
+    member: str = Field(description='Member id.')
+    name: str = Field(description='Member name.')
+    points: float = Field(description='Points this year.')
+    hours: float = Field(description='Hours this year.')
+
+
+class BranchProgressOut(BaseModel):
+    """A branch's totals and points leaderboard."""
+
+    org: str = Field(description='The branch.')
+    members: int = Field(description='Members counted.')
+    hours: float = Field(description='Their hours this year.')
+    target: float = Field(description="Sum of the members' annual targets.")
+    progress: float | None = Field(description='Hours over target, or null without targets.')
+    behind: int = Field(description="Members behind pace.")
+    points: float = Field(description='Their points this year.')
+    leaderboard: list[LeaderboardRow] = Field(description='Members by points, then hours.')
+
+
+class OrgProgressOut(BaseModel):
+    """An organisation's progress by branch."""
+
+    org: str = Field(description='The organisation.')
+    day: dt.date = Field(description='The day reported.')
+    year: int = Field(description='The year counted.')
+    members: int = Field(description='Members counted.')
+    hours: float = Field(description='Their hours this year.')
+    target: float = Field(description='Sum of their annual targets.')
+    progress: float | None = Field(description='Hours over target, or null without targets.')
+    behind: int = Field(description='Members behind pace.')
+    branches: list[BranchProgressOut] = Field(description='One row per branch.')
+
+
+class AlertOut(BaseModel):
+    """An alert for party-affairs workers."""
+
+    kind: Literal["behind_pace", "inactive", "mobile_no_contact", "no_themed_day"] = Field(description='`behind_pace`, `inactive` (30 days), `mobile_no_contact` (6 months) or `no_themed_day` (this month).')
+    org: str = Field(description="The member's branch, or the branch concerned.")
+    member: str | None = Field(description="The member; null for a branch alert.")
+    message: str = Field(description="What is wrong (Chinese).", examples=["流动党员王强已超过 6 个月没有联系，请及时联系"])
+    last_active: dt.date | None = Field(description="The member's last activity day, if known.")
+    hours_behind: float | None = Field(description='For `behind_pace`: hours behind an even pace.')
+
+
+class AlertsOut(BaseModel):
+    """The alerts of an organisation on a day."""
+
+    org: str = Field(description='The organisation covered.')
+    day: dt.date = Field(description='The day.')
+    counts: dict[str, int] = Field(description="Alerts by kind.")
+    alerts: list[AlertOut] = Field(description='The alerts: members first, then branches.')
+
+
+class ContentFlagOut(BaseModel):
+    """An item with a problem for one role, with the counts behind it (per member)."""
+
+    item: str = Field(description="Item id.")
+    title: str = Field(description="Item title.")
+    role: str = Field(description="The role of the members counted.", examples=["young"])
+    shown: int = Field(description="Members shown it (or who skipped or started it).")
+    started: int = Field(description="Members who started or completed it.")
+    completed: int = Field(description="Members who completed it.")
+    skipped: int = Field(description="Members who skipped it.")
+    ratings: int = Field(description="Members who rated it.")
+    rating: float | None = Field(description="Mean of the members' last ratings, 1-5.")
+    completion_rate: float | None = Field(description="completed / started.")
+    skip_rate: float | None = Field(description="skipped / shown.")
+    problems: list[Literal["low_completion", "high_skip", "low_rating"]] = Field(
+        description="What is wrong: under 30 % of starters finish, 30 % or more of those shown skip, mean rating 2.5 or less.")
+
+
+class ContentFeedbackOut(BaseModel):
+    """Items to fix or retire, per role, from the behaviour of the organisation's members."""
+
+    org: str = Field(description="The organisation whose members are counted.")
+    flags: list[ContentFlagOut] = Field(description="Flagged items by id, then role.")

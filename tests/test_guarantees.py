@@ -1,7 +1,9 @@
 """Property tests: the five guarantees hold for any catalogue, member and history.
 
 The checks here are written from the contract, independently of the engine's own filters, so a
-bug in those filters cannot hide itself.
+bug in those filters cannot hide itself. The one sanctioned repeat of a completed item is a
+review: a quiz item whose last quiz scored below 0.8, once its spaced interval (1, 3, 7, 14, 30
+days after the member last did it, by the number of failed attempts) has passed, labelled as such.
 """
 
 from __future__ import annotations
@@ -89,10 +91,27 @@ def histories(draw, catalogue):
     return events
 
 
+REVIEW_DAYS = (1, 3, 7, 14, 30)
+
+
+def review_since(events, item: Item, day: dt.date) -> dt.date | None:
+    """If a completed item may come back as a review on ``day``, the day it was last done
+    (computed from the raw events), else None."""
+    end = at(day + dt.timedelta(days=1), 0)
+    mine = [e for e in events if e.item == item.id and e.at < end]
+    scores = [e.value for e in mine if e.kind == "quiz"]
+    if item.kind != "quiz" or not scores or scores[-1] >= 0.8:
+        return None
+    failed = sum(s < 0.8 for s in scores)
+    last = max(e.at for e in mine if e.kind in ("quiz", "complete", "attend")
+               or (e.kind == "progress" and e.value >= 0.95)).astimezone(TZ).date()
+    return last if day >= last + dt.timedelta(days=REVIEW_DAYS[min(failed, 5) - 1]) else None
+
+
 def state(events, day):
     """What the contract's guarantees depend on, computed from the raw events."""
     end = at(day + dt.timedelta(days=1), 0)
-    completed = {e.item for e in events if e.kind in ("complete", "attend") and e.at < end}
+    completed = {e.item for e in events if e.kind in ("complete", "attend", "quiz") and e.at < end}
     started = {e.item for e in events if e.kind in ("start", "progress") and e.at < end}
     shown = {}
     for e in events:
@@ -111,9 +130,17 @@ def check_day(lst: StudyList, member: Member, catalogue: dict, events, done_befo
     assert lst.minutes <= budget
     for e in lst.entries:
         it = catalogue[e.item.id]
-        # 1. No repeats: not completed, not earlier in the path, not within the cool-down.
-        assert it.id not in done
-        if it.id in shown and it.id not in started:
+        # 1. No repeats: not completed (but for a due review), not earlier in the path, not
+        # within the cool-down.
+        assert it.id not in done_before
+        since = None
+        if it.id in completed:
+            since = review_since(events, it, day)
+            assert e.review and e.reasons[0].startswith("复习：") and since is not None
+        else:
+            assert not e.review
+        # A review is cooled down by impressions after the member last did the item.
+        if it.id in shown and it.id not in started and (since is None or shown[it.id].astimezone(TZ).date() > since):
             assert (day - shown[it.id].astimezone(TZ).date()).days >= 14
         # 3. Feasible.
         assert it.expires is None or it.expires >= day

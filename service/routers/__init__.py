@@ -3,8 +3,8 @@ the operations endpoints (health, metrics)."""
 
 from __future__ import annotations
 
-from service.routers import events, items, members, operations, search
+from service.routers import coverage, events, items, members, operations, progress, search
 
 __all__ = ["ROUTERS"]
 
-ROUTERS = (items.router, members.router, events.router, search.router, operations.router)
+ROUTERS = (items.router, members.router, events.router, search.router, operations.router, coverage.router, progress.router)

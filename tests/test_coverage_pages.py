@@ -1,0 +1,153 @@
+"""The coverage report as an editor sees it: the HTML file from ``recsys coverage --html`` and the
+``/coverage`` page of a real ``recsys serve``, opened in real headless Chromium (Debian's
+``/usr/bin/chromium``, driven by Playwright); plus ``GET /v1/coverage`` over HTTP.
+
+Chinese must render: the width of a Chinese string in the page's font must equal its width in
+WenQuanYi Micro Hei and be full-width (one em per character), and the charts' labels must be drawn
+with that font's glyphs. Screenshots go to pytest's ``tmp_path`` and to ``evaluation/out/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from service.settings import KEYS_FILE_NAME
+from service_support import REPO, LiveServer, bearer, make_keys, seed
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+SECTIONS = ("gaps", "supply", "health", "exposure", "duplicates", "reach")
+OUT = REPO / "evaluation" / "out"
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+
+#: Width of a probe string in a given font, measured by the browser.
+_PROBE = """(font) => {
+  const s = document.createElement('span');
+  s.style.font = '20px ' + font; s.style.whiteSpace = 'nowrap'; s.style.position = 'absolute';
+  s.textContent = '党员教育覆盖';
+  document.body.appendChild(s);
+  const w = s.getBoundingClientRect().width; s.remove(); return w;
+}"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A live ``recsys serve`` over the two-tenant world, with lists served to two members."""
+    store = tmp_path_factory.mktemp("coverage-live") / "store"
+    store.mkdir()
+    keys = make_keys(store / KEYS_FILE_NAME)
+    live = LiveServer(store, log=store.parent / "server.log")
+    live.start()
+    try:
+        with httpx.Client(base_url=live.url, timeout=60) as client:
+            seed(client, keys)
+            for member in ("m-a", "m-a2"):
+                r = client.get(f"/v1/members/{member}/daily", params={"day": "2026-06-01"}, headers=bearer(keys.a))
+                assert r.status_code == 200, r.text
+        yield live, keys
+    finally:
+        live.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _check_page(page, shot: Path, tmp_path: Path) -> None:
+    assert page.title().startswith("内容覆盖报告")
+    for section in SECTIONS:
+        assert page.locator(f"section#{section} h2").is_visible(), section
+    assert page.locator("#supply-heatmap svg").count() == 1
+    assert page.locator("#exposure-chart svg").count() == 1
+    # The charts' Chinese labels are glyphs of the CJK font, not boxes of a Latin one.
+    assert "WenQuanYiMicroHei-" in page.locator("#supply-heatmap").inner_html()
+    page_font = page.evaluate("getComputedStyle(document.body).fontFamily")
+    width = page.evaluate(_PROBE, page_font)
+    wqy = page.evaluate(_PROBE, '"WenQuanYi Micro Hei"')
+    assert width == pytest.approx(wqy, abs=0.5)
+    assert width == pytest.approx(6 * 20, abs=2)  # six full-width characters at 20px
+    title = page.locator("#title")
+    assert title.inner_text() == "内容覆盖报告"
+    # The heading itself, as laid out: its text is six full-width glyphs of its font size.
+    text_width, size = title.evaluate("""e => { const r = document.createRange(); r.selectNodeContents(e);
+        return [r.getBoundingClientRect().width, parseFloat(getComputedStyle(e).fontSize)]; }""")
+    assert text_width == pytest.approx(6 * size, abs=2)
+    page.screenshot(path=str(tmp_path / shot.name), full_page=True)
+    OUT.mkdir(exist_ok=True)
+    shutil.copyfile(tmp_path / shot.name, shot)
+    assert shot.stat().st_size > 10_000
+
+
+def test_html_report_file_in_chromium(server, browser, tmp_path):
+    live, _ = server
+    report = tmp_path / "report.html"
+    done = subprocess.run(
+        [sys.executable, "-m", "recsys", "coverage", "--store", str(live.store), "--encoder", "tfidf",
+         "--day", "2026-06-01", "--html", str(report)],
+        cwd=REPO, capture_output=True, text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "内容覆盖" in done.stdout and str(report) in done.stdout
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(report.as_uri())
+    _check_page(page, OUT / "coverage-report.png", tmp_path)
+    # Branches of both tenants: the CLI sees the whole store.
+    reach = page.locator("section#reach").inner_text()
+    assert "hxny.fdgs.zb-yunxing" in reach and "zjjt.zb1" in reach
+    page.close()
+
+
+def test_served_page_for_admin_keys(server, browser, tmp_path):
+    live, keys = server
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    response = page.goto(f"{live.url}/coverage?key={keys.admin}&day=2026-06-01")
+    assert response.status == 200
+    assert response.headers["content-type"].startswith("text/html")
+    _check_page(page, OUT / "coverage-page.png", tmp_path)
+    reach = page.locator("section#reach").inner_text()
+    assert "hxny.fdgs.zb-yunxing" in reach and "zjjt" not in reach  # the admin key's tenant only
+    page.close()
+
+
+def test_page_refuses_other_keys(server):
+    live, keys = server
+    with httpx.Client(base_url=live.url, timeout=60) as client:
+        assert client.get("/coverage").status_code == 401
+        assert client.get("/coverage", params={"key": "nonsense"}).status_code == 401
+        assert client.get("/coverage", params={"key": keys.revoked}).status_code == 401
+        denied = client.get("/coverage", params={"key": keys.a})
+        assert denied.status_code == 403 and "admin" in denied.json()["error"]["message"]
+        assert client.get("/coverage", headers=bearer(keys.admin)).status_code == 200
+
+
+def test_json_report_is_scoped_to_the_tenant(server):
+    live, keys = server
+    with httpx.Client(base_url=live.url, timeout=60) as client:
+        a = client.get("/v1/coverage", params={"day": "2026-06-01"}, headers=bearer(keys.a))
+        b = client.get("/v1/coverage", params={"day": "2026-06-01"}, headers=bearer(keys.b))
+        assert client.get("/v1/coverage").status_code == 401
+        bad = client.get("/v1/coverage", params={"day": "June"}, headers=bearer(keys.a))
+    assert a.status_code == 200 and b.status_code == 200
+    a, b = a.json(), b.json()
+    assert a["org"] == "hxny" and b["org"] == "zjjt"
+    assert set(a["reach"]["branch_members"]) == {"hxny.fdgs.zb-yunxing", "hxny.jt"}
+    assert set(b["reach"]["branch_members"]) == {"zjjt.zb1"}
+    assert a["counts"]["served_lists_90"] == 2 and b["counts"]["served_lists_90"] == 0
+    ids_b = {c["id"] for refs in b["duplicates"]["clusters"] for c in refs["items"]} | set(b["exposure"]["served"]["90"])
+    assert not {"a-item", "a-branch-item"} & ids_b  # hxny's items stay hidden from zjjt
+    assert bad.status_code == 422 and "day" in bad.text
