@@ -7,7 +7,7 @@ What it measures (``run``), and the floor each figure is set against:
    HNSW index the engine uses from 20k items, against a bare faiss flat scan (no id mapping).
 3. **Daily-list latency** p50/p99 versus items, members and events, one factor at a time around a
    base store, against a bare faiss top-150 search over the same vectors (the retrieval floor).
-   Stores are synthetic but shaped like the real catalogue (see :mod:`evaluation.bench_daily`).
+   Stores are synthetic but shaped like the real catalogue (see :mod:`evaluation.synthetic`).
 4. **Batch throughput** (members/s) of ``Engine.daily_many`` and of a loop over ``daily()`` on
    the store with the most members, measured on a sample of its members (a full pass is
    extrapolated and labelled so), against the dense matrix product members × items × dim
@@ -123,7 +123,7 @@ def _base_encoder(name: str, work: Path):
 
 def bench_encoding(sizes: Sizes) -> dict[str, float]:
     """Passages per second of each encoder (best of one pass after a warm-up batch)."""
-    from evaluation.bench_foundation import passages, time_encoder
+    from evaluation.workload import passages, time_encoder
     from recsys.encoders import get_encoder
 
     texts = passages(sizes.passages)
@@ -141,7 +141,7 @@ def bench_search(sizes: Sizes, base_vectors: np.ndarray, queries: np.ndarray) ->
     """Build time and single-query latency of each index at each catalogue size."""
     import faiss  # noqa: F401 - imported here so its import time is not counted as a build
 
-    from evaluation.bench_foundation import _BareFaissFlat, catalogue_vectors
+    from evaluation.workload import BareFaissFlat, catalogue_vectors
     from recsys import ExactIndex, FaissIndex
 
     rng = np.random.default_rng(0)
@@ -155,7 +155,7 @@ def bench_search(sizes: Sizes, base_vectors: np.ndarray, queries: np.ndarray) ->
         exact.add(ids, x)
         builds["exact"] = time.perf_counter() - start
         start = time.perf_counter()
-        flat = _BareFaissFlat(x)
+        flat = BareFaissFlat(x)
         builds["bare_faiss_flat"] = time.perf_counter() - start
         start = time.perf_counter()
         hnsw = FaissIndex(x.shape[1], hnsw_threshold=1)
@@ -183,16 +183,14 @@ def _store_path(sizes: Sizes, items: int, members: int, events: int, work: Path)
 
 
 def _bare_faiss_latency(engine, n: int, k: int = 150) -> list[float]:
-    import faiss
+    from evaluation.workload import BareFaissFlat
 
     x = engine.index().exact.vectors_
-    index = faiss.IndexFlatIP(x.shape[1])
-    index.add(x)
-    q = x[np.random.default_rng(1).integers(0, len(x), n)]
+    flat = BareFaissFlat(x)
     out = []
-    for row in q:
+    for row in x[np.random.default_rng(1).integers(0, len(x), n)]:
         start = time.perf_counter()
-        index.search(row[None, :], k)
+        flat.search(row[None, :], k)
         out.append(time.perf_counter() - start)
     return out
 
@@ -269,7 +267,7 @@ def bench_daily(sizes: Sizes, work: Path, base) -> tuple[list[dict], dict]:
 
     ``base`` is the encoder of the synthetic catalogues' template texts and of queries.
     """
-    from evaluation.bench_daily import build_store
+    from evaluation.synthetic import build_store
 
     b_items, b_members, b_events = sizes.base
     plan = ([("items", (n, b_members, b_events)) for n in sizes.items]
@@ -312,7 +310,7 @@ def run(sizes: Sizes = FULL, *, out: Path | None = None, work: Path | None = Non
     Returns:
         The results, as written to ``bench.json``.
     """
-    from evaluation.bench_foundation import QUERIES
+    from evaluation.workload import QUERIES
     from evaluation.machine import describe
 
     out = Path(out) if out is not None else (QUICK_OUT if quick else RESULTS)

