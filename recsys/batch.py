@@ -8,7 +8,8 @@ impressions of a round are written in one transaction. A nightly job that prepar
 every member's list before the portal opens is the use it is made for.
 
 Why the lists cannot differ: one member's list depends on the member's own events, the
-catalogue, enrolments and the branch's completions. Serving a list writes only that member's
+catalogue, enrolments and the branch's completions, and on the store-wide collaborative model
+(which impressions do not move: see :meth:`Engine.collaborative`). Serving a list writes only that member's
 served list and impressions, which none of the others' inputs read, so computing the batch
 with enrolments and branch activity read once per round and the impressions written at the
 end of it gives what one ``daily()`` call after another gives (when nothing else writes
@@ -105,6 +106,7 @@ def daily_many(
                     seats_taken=shared[1], branch_counts=counts, branch_active=active,
                     prep_targets=engine._enrolled_ahead(member.id, day),
                     duplicate_threshold=engine.duplicate_threshold,
+                    collaborative=engine.collaborative(),
                 )
                 result = engine.recommender(context)
                 store.put_served(member.id, day, request, state, result.to_dict(), time.time())

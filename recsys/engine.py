@@ -15,6 +15,7 @@ import numpy as np
 
 from recsys.alerts import Alert, find_alerts
 from recsys.catalogue import Catalogue
+from recsys.collaborative import POSITIVE_KINDS, CollaborativeModel, snapshot_seq
 from recsys.coverage import CoverageReport, build_coverage
 from recsys.curriculum import Curriculum
 from recsys.encoders import DEFAULT_ENCODER, CachedEncoder, EmbeddingCache, Encoder, get_encoder
@@ -81,6 +82,10 @@ class Engine:
         self._index_rev = 0
         self._unsaved = 0
         self._lock = threading.RLock()
+        # The collaborative model and the (event snapshot, member revision) it was built from.
+        self._collab: CollaborativeModel | None = None
+        self._collab_key: tuple[int, int] | None = None
+        self.collab_build_seconds = 0.0
 
     # -- opening and closing -------------------------------------------------------------
 
@@ -457,6 +462,29 @@ class Engine:
 
     # -- recommendations -------------------------------------------------------------------
 
+    def collaborative(self) -> CollaborativeModel:
+        """The store-wide collaborative model (co-completion, role-aware popularity).
+
+        Built from the events up to :func:`recsys.collaborative.snapshot_seq` of the last event
+        other than an impression (serving lists does not move it) and from the members' roles,
+        and kept until the snapshot or the members change: a list depends only on the store's
+        state (guarantee 4), and building, which reads every positive event, happens once per
+        about 1/16 growth of the event log rather than per request. The time of the last build
+        is in ``collab_build_seconds``.
+        """
+        with self._lock:
+            key = (snapshot_seq(self.store.activity_seq()), self.store.members_rev)
+            if self._collab is None or self._collab_key != key:
+                started = time.perf_counter()
+                self._collab = CollaborativeModel().fit(
+                    self.store.interactions(key[0], POSITIVE_KINDS), self.store.member_roles()
+                )
+                self._collab_key = key
+                self.collab_build_seconds = time.perf_counter() - started
+                log.info("collaborative model built from events up to %d in %.2f s", key[0],
+                         self.collab_build_seconds)
+            return self._collab
+
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Embed short texts (topics, role descriptions) on the query side; cached."""
         return self.encoder.encode(texts, query=True)
@@ -510,7 +538,7 @@ class Engine:
             curriculum=self.curriculum, encode_queries=self.encode_queries,
             seats_taken=self.store.enrolments(near), branch_counts=counts, branch_active=active,
             planned=planned, recent_topics=recent_topics, prep_targets=prep_targets,
-            duplicate_threshold=self.duplicate_threshold,
+            duplicate_threshold=self.duplicate_threshold, collaborative=self.collaborative(),
         )
 
     def daily(self, member_id: str, day: dt.date | str | None = None, minutes: int | None = None) -> StudyList:

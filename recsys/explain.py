@@ -13,7 +13,7 @@ __all__ = [
     "required_topic", "related_to", "stated_interest", "branch_popular", "offline_upcoming",
     "offline_today", "fresh", "next_level", "birthday", "case_mix", "continue_started",
     "prepare_for", "role_start", "empty_budget", "empty_done", "empty_nothing", "cn_date", "enrolled",
-    "review", "weak_topic", "mastered_next",
+    "review", "weak_topic", "mastered_next", "peers_also_studied", "role_popular",
 ]
 
 
@@ -42,6 +42,16 @@ def stated_interest(topic: str) -> str:
 
 def branch_popular() -> str:
     return "本支部党员近期完成较多"
+
+
+def peers_also_studied(title: str | None) -> str:
+    if title:
+        return f"学过《{title}》的同志也在学这一内容"
+    return "与你学过的内容相关的同志也在学"
+
+
+def role_popular(role_name: str) -> str:
+    return f"同为{role_name}的同志常学的内容"
 
 
 def _place(item: Item) -> str:

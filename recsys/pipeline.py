@@ -18,6 +18,7 @@ import numpy as np
 
 from recsys import explain
 from recsys.catalogue import Catalogue
+from recsys.collaborative import CollaborativeModel
 from recsys.curriculum import Curriculum
 from recsys.index import FaissIndex
 from recsys.mastery import ReviewDue
@@ -58,6 +59,8 @@ class PlanContext:
         recent_topics: Topics of the previous path day (rotated away from).
         prep_targets: Offline activities ahead that online items may prepare for.
         duplicate_threshold: Cosine at or above which two items are the same content.
+        collaborative: What every member of the store completes (co-completion and role-aware
+            popularity), or None to go without.
     """
 
     profile: Profile
@@ -75,6 +78,7 @@ class PlanContext:
     prep_targets: tuple[Item, ...] = ()
     duplicate_threshold: float = 0.95
     upcoming_days: int = 14
+    collaborative: CollaborativeModel | None = None
 
     @property
     def done(self) -> set[str]:
@@ -175,20 +179,26 @@ class CandidateSelector:
     """Gathers candidates from the index and from non-personalised sources.
 
     Personalised: nearest items to each interest centroid, each stated interest, each role
-    description, and each required topic behind pace. Non-personalised: newly published items,
-    items popular in the member's branch, offline activities that day, items started but not
-    finished.
+    description, and each required topic behind pace; the items other members most often
+    completed together with the member's history; the items most completed by members holding
+    the member's roles. Non-personalised: newly published items, items popular in the member's
+    branch, offline activities that day, items started but not finished.
 
     Args:
         per_query: Nearest items fetched per profile vector.
         fresh_days: Items published this recently are candidates whatever the profile.
         popular: Most popular branch items taken.
+        related: Most co-completed items taken (see :mod:`recsys.collaborative`).
+        role_popular: Most completed items among the member's roles taken.
     """
 
-    def __init__(self, per_query: int = 100, fresh_days: int = 30, popular: int = 50) -> None:
+    def __init__(self, per_query: int = 100, fresh_days: int = 30, popular: int = 50,
+                 related: int = 100, role_popular: int = 50) -> None:
         self.per_query = per_query
         self.fresh_days = fresh_days
         self.popular = popular
+        self.related = related
+        self.role_popular = role_popular
 
     def __call__(self, ctx: PlanContext) -> dict[str, Candidate]:
         p = ctx.profile
@@ -228,6 +238,13 @@ class CandidateSelector:
             add(item_id, "offline")
         for item_id, _ in Counter(ctx.branch_counts).most_common(self.popular):
             add(item_id, "popular")
+        model = ctx.collaborative
+        if model is not None:
+            positive = {i: w for i, w in p.history.interest.items() if w > 0}
+            for rank, item_id in enumerate(model.related_top(positive, self.related, exclude=ctx.done)):
+                add(item_id, "related", rank)
+            for rank, item_id in enumerate(model.role_top(p.member.roles, self.role_popular)):
+                add(item_id, "role_popular", rank)
         for item_id in p.history.started:
             add(item_id, "continue")
         if ctx.curriculum.mastery_feedback:
@@ -299,11 +316,19 @@ class ScoreWeights:
     rotation: float = 0.5
     weak: float = 0.8
     review: float = 1.5
+    # Measured on the evaluation harness (evaluation/discussion.md): what members complete
+    # together and what members of the same roles complete predicted held-out completions best.
+    cooccur: float = 2.0
+    role_popular: float = 1.0
 
 
 class Scorer:
     """Blends relevance, curriculum need, freshness, level progression, the branch's collaborative
-    signal and the plan's mix rules into one score, and writes the reasons.
+    signal, the store-wide co-completion and role-aware popularity (see
+    :mod:`recsys.collaborative`) and the plan's mix rules into one score, and writes the reasons.
+
+    Reviews due are capped at the curriculum's ``mastery.reviews_per_day`` (the best-scored
+    kept), so they cannot crowd new study out of a list.
 
     Args:
         weights: The blend.
@@ -311,14 +336,20 @@ class Scorer:
             members of the branch have completed something recently.
         max_scored: At most this many candidates are scored, those retrieval ranked best (the
             scoring is per item; the retrieval ranks already order them well enough to cut).
+        stated_share: For a member with history, the share of relevance that comes from the
+            stated interests (the role descriptions keep 0.15, the history has the rest). Stated
+            interests are weighed nearly as much as history: history from what a portal happened
+            to show dilutes interest (measured in evaluation/discussion.md).
     """
 
     def __init__(
-        self, weights: ScoreWeights | None = None, min_branch_members: int = 3, max_scored: int = 400
+        self, weights: ScoreWeights | None = None, min_branch_members: int = 3, max_scored: int = 400,
+        stated_share: float = 0.45,
     ) -> None:
         self.weights = weights or ScoreWeights()
         self.min_branch_members = min_branch_members
         self.max_scored = max_scored
+        self.stated_share = stated_share
 
     def __call__(self, ctx: PlanContext, candidates: dict[str, Candidate]) -> list[Candidate]:
         cands = sorted(candidates.values(), key=lambda c: (c.rank, c.item.id))[: self.max_scored]
@@ -340,7 +371,9 @@ class Scorer:
         interests = set(p.member.interests)
         topic_match = np.array([1.0 if interests & set(c.item.topics) else 0.0 for c in cands])
         if len(p.interests):
-            relevance = 0.6 * _rescale(hist) + 0.25 * np.maximum(_rescale(stated), topic_match) * (len(p.stated) > 0) + 0.15 * _rescale(role)
+            share = self.stated_share
+            relevance = ((0.85 - share) * _rescale(hist) + 0.15 * _rescale(role)
+                         + share * np.maximum(_rescale(stated), topic_match) * (len(p.stated) > 0))
         else:  # cold start: stated interests and the role
             relevance = 0.6 * np.maximum(_rescale(stated), topic_match) * (len(p.stated) > 0) + 0.4 * _rescale(role)
             if not len(p.stated):
@@ -350,6 +383,7 @@ class Scorer:
             negative = np.clip((neg - neg.mean()) / max(neg.std(), 1e-6), 0, 3) / 3
         else:
             negative = np.zeros(len(cands))
+        cooccur, cooccur_anchor, role_pop, role_best = self._collaborative(ctx, cands)
         # How close each online item is to the offline activities the member will attend soon,
         # so the plan can pair reading with the visit.
         prep_targets = [t for t in ctx.prep_targets if t.id in ctx.index]
@@ -363,6 +397,9 @@ class Scorer:
         branch_ok = ctx.branch_active >= self.min_branch_members
         # "Related to what you studied" only for the closest tenth, not for anything ranked.
         hist_cut = np.quantile(hist, 0.9) if len(p.interests) else np.inf
+        # Likewise "others who studied X study this" and "members of your role study this".
+        cooccur_cut = max(np.quantile(cooccur, 0.9), 1e-9)
+        role_cut = max(np.quantile(role_pop, 0.9), 1e-9)
         for n, c in enumerate(cands):
             it = c.item
             s: dict[str, float] = {"relevance": float(relevance[n])}
@@ -422,6 +459,13 @@ class Scorer:
             if branch_ok and ctx.branch_counts.get(it.id, 0) >= 2:
                 s["collab"] = ctx.branch_counts[it.id] / ctx.branch_active
                 reasons.append((w.collab * s["collab"] + 0.1, explain.branch_popular()))
+            s["cooccur"] = float(cooccur[n])
+            if cooccur[n] >= cooccur_cut:
+                anchor = ctx.items.get(cooccur_anchor[n] or "")
+                reasons.append((w.cooccur * cooccur[n], explain.peers_also_studied(anchor.title if anchor else None)))
+            s["role_popular"] = float(role_pop[n])
+            if role_pop[n] >= role_cut and role_best[n] is not None:
+                reasons.append((w.role_popular * role_pop[n] * 0.8, explain.role_popular(cur.role_name(role_best[n]))))
             if it.kind == "case" and case_due:
                 s["case"] = 1.0
                 reasons.append((w.case * 0.5, explain.case_mix(cur.case_every_days)))
@@ -450,7 +494,31 @@ class Scorer:
                 names = [roles[r] for r in p.member.roles if r in roles]
                 reasons.append((0.0, explain.role_start(names[0] if names else "党员")))
             c.reasons = reasons
-        return sorted(cands, key=lambda c: (-c.score, c.item.id))
+        ranked = sorted(cands, key=lambda c: (-c.score, c.item.id))
+        cap, reviews = cur.mastery.reviews_per_day, 0
+        kept = []
+        for c in ranked:
+            if "review" in c.signals:
+                if reviews >= cap:
+                    continue
+                reviews += 1
+            kept.append(c)
+        return kept
+
+    @staticmethod
+    def _collaborative(ctx: PlanContext, cands: list[Candidate]) -> tuple[np.ndarray, list, np.ndarray, list]:
+        """Co-completion with the member's history and popularity among the member's roles, each
+        scaled to [0, 1] by its best candidate (0 stays 0: no evidence is not average evidence)."""
+        model = ctx.collaborative
+        if model is None:
+            none: list = [None] * len(cands)
+            return np.zeros(len(cands)), none, np.zeros(len(cands)), none
+        ids = [c.item.id for c in cands]
+        positive = {i: w for i, w in ctx.profile.history.interest.items() if w > 0}
+        cooccur, anchors = model.related(positive, ids)
+        role_pop, best = model.role_popularity(list(ctx.profile.member.roles), ids)
+        return (cooccur / cooccur.max() if cooccur.max() > 0 else cooccur, anchors,
+                role_pop / role_pop.max() if role_pop.max() > 0 else role_pop, best)
 
 
 class MMRReranker:

@@ -85,6 +85,8 @@ class MasteryRules:
         target_score: The level recommended is the highest whose expected score is at least this.
         review_below: A quiz scored below this comes back for review.
         review_days: Days after the last attempt before the n-th review (the last repeats).
+        reviews_per_day: Most reviews in one daily list (0: none), so reviews due cannot crowd
+            out new study; the best-scored are kept, the others wait for a later day.
     """
 
     k: float = 1.0
@@ -92,6 +94,7 @@ class MasteryRules:
     target_score: float = 0.65
     review_below: float = 0.8
     review_days: tuple[int, ...] = (1, 3, 7, 14, 30)
+    reviews_per_day: int = 1
 
 
 @dataclass(frozen=True)
@@ -142,8 +145,9 @@ def parse_rules(cls: type, data: Any, *, source: str, where: str) -> Any:
                 raise ValidationError(f"{path} must be a non-empty list of {what}", source=source, field=path)
             out[name] = tuple(value)
         elif isinstance(default, int) and not isinstance(default, bool):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValidationError(f"{path} must be a whole number of at least 1, got {value!r}", source=source, field=path)
+            least = 0 if name in _ZERO_ALLOWED else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValidationError(f"{path} must be a whole number of at least {least}, got {value!r}", source=source, field=path)
             out[name] = value
         else:  # numbers, some nullable
             if value is None and name == "online_daily_cap":
@@ -165,6 +169,9 @@ def rules_to_dict(rules: Any) -> dict[str, Any]:
         out[f.name] = dict(value) if isinstance(value, Mapping) else list(value) if isinstance(value, tuple) else value
     return out
 
+
+#: Whole-number settings for which 0 makes sense (it turns the thing off).
+_ZERO_ALLOWED = {"reviews_per_day"}
 
 #: Settings that are shares or scores, between 0 and 1.
 _SHARES = {"pace_tolerance", "quiz_pass", "weak_below", "target_score", "review_below"}

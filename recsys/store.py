@@ -273,6 +273,9 @@ class Store:
                 "INSERT OR REPLACE INTO members (id, data, org) VALUES (?, ?, ?)",
                 [(m.id, _dumps(m.to_dict()), m.org) for m in members],
             )
+            # Models derived from the members (role-aware popularity) see that they changed.
+            db.execute("INSERT INTO meta VALUES ('members_rev', '1')"
+                       " ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
 
     def get_members(self, ids: Sequence[str]) -> dict[str, Member]:
         out: dict[str, Member] = {}
@@ -306,6 +309,7 @@ class Store:
         """
         with self.transaction() as db:
             added = 0
+            activity = None
             for e in events:
                 row = (e.id, e.member, e.item, e.kind, e.value, e.at.isoformat(), e.at.timestamp())
                 if e.id is not None:
@@ -318,10 +322,14 @@ class Store:
                                 f"event id {e.id!r} is already recorded with different content"
                             )
                         continue
-                db.execute(
+                cursor = db.execute(
                     "INSERT INTO events (id, member, item, kind, value, at, ts) VALUES (?, ?, ?, ?, ?, ?, ?)", row
                 )
                 added += 1
+                if e.kind != "impression":
+                    activity = cursor.lastrowid
+            if activity is not None:
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('activity_seq', ?)", (str(activity),))
         return added
 
     def events(
@@ -351,6 +359,43 @@ class Store:
 
     def count_events(self) -> int:
         return self._db().execute("SELECT COUNT(*) FROM events").fetchone()[0]
+
+    @property
+    def members_rev(self) -> int:
+        """The member revision: bumped by every member write."""
+        return int(self.get_meta("members_rev") or 0)
+
+    def activity_seq(self) -> int:
+        """The sequence number of the last event other than an impression (0 for none).
+
+        It only grows, and serving lists (which records impressions) does not move it. Kept in
+        ``meta`` by :meth:`record_events`; a store written before that is scanned once.
+        """
+        stored = self.get_meta("activity_seq")
+        if stored is not None:
+            return int(stored)
+        seq = self._db().execute("SELECT COALESCE(MAX(seq), 0) FROM events WHERE kind != 'impression'").fetchone()[0]
+        if seq:
+            with self.transaction() as db:  # a writer that got there first knows better
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('activity_seq', ?)", (str(seq),))
+        return seq
+
+    def interactions(self, until_seq: int, kinds: Iterable[str]) -> list[tuple[str, str, str, float | None]]:
+        """``(member, item, kind, value)`` of the events of ``kinds`` up to sequence number
+        ``until_seq``, in the order recorded: the input of the collaborative model."""
+        kinds = list(kinds)
+        return self._db().execute(
+            f"SELECT member, item, kind, value FROM events WHERE seq <= ? AND kind IN ({','.join('?' * len(kinds))})"
+            " ORDER BY seq",
+            (until_seq, *kinds),
+        ).fetchall()
+
+    def member_roles(self) -> dict[str, list[str]]:
+        """Every member's roles, without reading the whole records."""
+        return {
+            m: json.loads(roles or "[]")
+            for m, roles in self._db().execute("SELECT id, json_extract(data, '$.roles') FROM members ORDER BY id")
+        }
 
     def member_state(self, member: str) -> str:
         """A token that changes whenever an event of ``member`` is recorded.
