@@ -3,7 +3,8 @@ not held its themed party day.
 
 Four kinds (thresholds in :class:`~recsys.rules.AlertRules` and the hours rules):
 
-- ``behind_pace``: a member with an hour target more than the tolerated share behind an even pace;
+- ``behind_pace``: a member with an hour target more than the tolerated share behind an even pace
+  (not in the first month of the year, when a few days of pace say nothing yet);
 - ``inactive``: a member with no study activity (any event but an impression) for 30 days;
 - ``mobile_no_contact``: a mobile member (流动党员) with no activity at all for six months, the
   regulations' threshold;
@@ -94,7 +95,8 @@ def find_alerts(
                for e in history):
             themed.add(m.org)
         ledger = build_ledger(m, history, items, curriculum, day)
-        if ledger.status == "behind":
+        in_grace = day.timetuple().tm_yday <= rules.pace_grace_days
+        if ledger.status == "behind" and not in_grace:
             out.append(Alert("behind_pace", m.org, m.id,
                              f"{m.name}学时进度落后：已学 {ledger.total:.1f} 学时，按进度应达 {ledger.expected:.1f} 学时"
                              f"（年度目标 {ledger.target:g} 学时）", last, -ledger.pace))

@@ -106,11 +106,14 @@ class AlertRules:
         mobile_months: A mobile member (流动党员) with no contact for this many months is
             flagged (the regulations' six months).
         themed_day_keywords: Words in an activity's title that make it a themed party day.
+        pace_grace_days: No behind-pace alert in the first this many days of the year: on
+            1 January everyone is at 0 hours, and a few days of pace say nothing yet.
     """
 
     inactive_days: int = 30
     mobile_months: int = 6
     themed_day_keywords: tuple[str, ...] = ("主题党日",)
+    pace_grace_days: int = 31
 
 
 def parse_rules(cls: type, data: Any, *, source: str, where: str) -> Any:
@@ -171,7 +174,7 @@ def rules_to_dict(rules: Any) -> dict[str, Any]:
 
 
 #: Whole-number settings for which 0 makes sense (it turns the thing off).
-_ZERO_ALLOWED = {"reviews_per_day"}
+_ZERO_ALLOWED = {"reviews_per_day", "pace_grace_days"}
 
 #: Settings that are shares or scores, between 0 and 1.
 _SHARES = {"pace_tolerance", "quiz_pass", "weak_below", "target_score", "review_below"}

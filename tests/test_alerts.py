@@ -63,6 +63,18 @@ def test_alerts_fire_on_the_planted_cases_only():
     assert abs(behind.hours_behind - 32 * 181 / 365) < 1e-9  # nothing done of the 15.9 h due by 30 June
 
 
+def test_no_behind_pace_alert_in_the_first_month_of_the_year():
+    idle = [MEMBERS[1]]
+
+    def behind(day, curriculum=Curriculum()):
+        return [a for a in find_alerts(idle, {}, ITEMS, curriculum, day) if a.kind == "behind_pace"]
+
+    assert behind(dt.date(2026, 1, 5)) == [] and behind(dt.date(2026, 1, 31)) == []
+    assert len(behind(dt.date(2026, 2, 1))) == 1  # from day 32 the member at 0 h is behind
+    no_grace = Curriculum.from_dict({"alerts": {"pace_grace_days": 0}})
+    assert len(behind(dt.date(2026, 1, 5), no_grace)) == 1
+
+
 def test_thresholds_are_exact_at_the_boundary():
     assert months_before(dt.date(2026, 8, 31), 6) == dt.date(2026, 2, 28)
     member = MEMBERS[2]
