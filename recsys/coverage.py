@@ -550,7 +550,7 @@ def _reach(
     for m in members:
         branch_members[m.org] += 1
         row = flags[m.org]
-        ctx = engine._context(m, day, m.daily_minutes, events=by_member_events.get(m.id, []))
+        ctx = engine._context(m, day, m.daily_minutes, events=by_member_events.get(m.id, []), rules_only=True)
         # any() stops at the first feasible item: a reached member costs a few checks, not the catalogue.
         if not any(it.minutes <= m.daily_minutes and infeasibility(it, ctx) is None for it in catalogue.values()):
             row["no_feasible_list"].append(m.id)

@@ -435,7 +435,7 @@ class Engine:
             checks.append(lambda it: visible_to(it, org))
         if member_id is not None:
             member = self.member(member_id)
-            ctx = self._context(member, self._day(None), member.daily_minutes)
+            ctx = self._context(member, self._day(None), member.daily_minutes, rules_only=True)
             checks.append(lambda it: infeasibility(it, ctx, for_day=False) is None)
         return lambda it: all(check(it) for check in checks)
 
@@ -519,7 +519,15 @@ class Engine:
         recent_topics: frozenset[str] = frozenset(),
         prep_targets: tuple[Item, ...] = (),
         events: list[Event] | None = None,
+        rules_only: bool = False,
     ) -> PlanContext:
+        """The planning context of ``member`` on ``day``.
+
+        ``rules_only`` builds only what the hard rules (:func:`infeasibility`) read: no profile
+        vectors, branch activity or collaborative model, so a check of what can reach a member
+        (search filters, coverage) costs a fraction of planning a list. Such a context cannot
+        be scored.
+        """
         index = self.index()
         items = self.catalogue()
         if events is None:
@@ -528,9 +536,11 @@ class Engine:
         def vector_of(item_id: str) -> np.ndarray | None:
             return index.vector(item_id) if item_id in index else None
 
-        profile = build_profile(member, day, events, items, vector_of, self.encode_queries, self.curriculum)
+        profile = build_profile(member, day, events, items, vector_of, self.encode_queries, self.curriculum,
+                                vectors=not rules_only)
         end = day_end(day)
-        counts, active = self.store.branch_completions(member.org, end - _BRANCH_WINDOW, end)
+        counts, active = ({}, 0) if rules_only else \
+            self.store.branch_completions(member.org, end - _BRANCH_WINDOW, end)
         # Seats matter only for activities a list could show: those of the coming weeks.
         near = items.offline_between(day, day + dt.timedelta(days=31))
         return PlanContext(
@@ -538,7 +548,8 @@ class Engine:
             curriculum=self.curriculum, encode_queries=self.encode_queries,
             seats_taken=self.store.enrolments(near), branch_counts=counts, branch_active=active,
             planned=planned, recent_topics=recent_topics, prep_targets=prep_targets,
-            duplicate_threshold=self.duplicate_threshold, collaborative=self.collaborative(),
+            duplicate_threshold=self.duplicate_threshold,
+            collaborative=None if rules_only else self.collaborative(),
         )
 
     def daily(self, member_id: str, day: dt.date | str | None = None, minutes: int | None = None) -> StudyList:

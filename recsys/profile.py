@@ -167,6 +167,8 @@ def build_profile(
     vector_of: Callable[[str], np.ndarray | None],
     encode_queries: Callable[[list[str]], np.ndarray],
     curriculum: Curriculum,
+    *,
+    vectors: bool = True,
 ) -> Profile:
     """Build a member's profile for ``day``.
 
@@ -178,6 +180,9 @@ def build_profile(
         vector_of: The stored vector of an item id, or None if it has none.
         encode_queries: Embeds short texts on the query side (cached by the engine).
         curriculum: The curriculum policy.
+        vectors: Whether to build the interest, negative, stated-interest and role vectors. Without
+            them the profile still holds the history, hours, mastery and reviews: all the hard
+            rules (:func:`recsys.pipeline.infeasibility`) read, at a fraction of the cost.
     """
     history = build_history(events, day)
     policy = curriculum.for_member(member)
@@ -201,13 +206,14 @@ def build_profile(
         if item.kind == "case" and (last_case is None or local > last_case):
             last_case = local
 
-    positive = [(i, w) for i, w in history.interest.items() if w > 0]
-    negative = [(i, -w) for i, w in history.interest.items() if w < 0]
+    positive = [(i, w) for i, w in history.interest.items() if w > 0] if vectors else []
+    negative = [(i, -w) for i, w in history.interest.items() if w < 0] if vectors else []
     interests, anchors = _interest_centroids(positive, vector_of)
     neg = _weighted_mean(negative, vector_of)
 
-    texts_stated = [f"{t}" for t in member.interests]
-    role_texts = [p.description for p in (curriculum.role(r, member.org) for r in member.roles) if p is not None]
+    texts_stated = [f"{t}" for t in member.interests] if vectors else []
+    role_texts = [p.description for p in (curriculum.role(r, member.org) for r in member.roles) if p is not None] \
+        if vectors else []
     queries = encode_queries(texts_stated + role_texts) if texts_stated or role_texts else None
     dim = queries.shape[1] if queries is not None else (interests.shape[1] if len(interests) else 0)
     stated = queries[: len(texts_stated)] if queries is not None else np.zeros((0, dim), np.float32)
