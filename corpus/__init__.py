@@ -10,9 +10,14 @@ from pathlib import Path
 
 from recsys import Event, Item, Member, read_events, read_items, read_members
 
-__all__ = ["DATA", "item_files", "load_items", "load_members", "load_events"]
+__all__ = ["DATA", "EXTERNAL", "QUIZ_BANK", "item_files", "load_items", "load_members", "load_events"]
 
 DATA = Path(__file__).parent / "data"
+#: Third-party data beside the project folder (``../shared/external``): read where it lies,
+#: never copied in. Tests, the evaluation and the demo find it here.
+EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external"
+#: The real party-history question bank (1,486 questions with knowledge-point labels).
+QUIZ_BANK = EXTERNAL / "dangshi_quiz" / "questions.json"
 
 
 def item_files() -> list[Path]:

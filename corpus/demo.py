@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from corpus import load_events, load_items, load_members
+from corpus import QUIZ_BANK, load_events, load_items, load_members
 from recsys import Engine, StudyList
 from recsys.coverage import format_coverage
 from recsys.progress import format_member_progress, format_org_progress
@@ -38,7 +38,7 @@ def quiz_bank_path() -> Path | None:
     """The party-history question bank: ``$RECSYS_QUIZ_BANK``, else the shared copy beside the
     project (``../shared/external/dangshi_quiz/questions.json``); None if neither exists."""
     env = os.environ.get("RECSYS_QUIZ_BANK")
-    path = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "external" / "dangshi_quiz" / "questions.json"
+    path = Path(env) if env else QUIZ_BANK
     return path if path.is_file() else None
 
 

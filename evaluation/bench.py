@@ -351,6 +351,8 @@ def plot(results: dict, out: Path) -> list[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from evaluation.machine import save_figure
+
     names = []
     # Search latency versus catalogue size.
     fig, (ax, ax_build) = plt.subplots(1, 2, figsize=(11, 4))
@@ -367,10 +369,7 @@ def plot(results: dict, out: Path) -> list[str]:
     for a in (ax, ax_build):
         a.legend(fontsize=8)
         a.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "bench-search.png", dpi=110)
-    plt.close(fig)
-    names.append("bench-search.png")
+    save_figure(fig, out, "bench-search.png", names)
     # Daily-list latency in the three sweeps.
     fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
     for ax, sweep in zip(axes, ("items", "members", "events")):
@@ -386,10 +385,7 @@ def plot(results: dict, out: Path) -> list[str]:
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("ms per request")
     axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "bench-daily.png", dpi=110)
-    plt.close(fig)
-    names.append("bench-daily.png")
+    save_figure(fig, out, "bench-daily.png", names)
     # Batch throughput against the dense-product floor.
     b = results["batch"]
     fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -401,10 +397,7 @@ def plot(results: dict, out: Path) -> list[str]:
     ax.set_xlim(min(values) / 2, max(values) * 10)  # room for the labels on a log axis
     for y, v in enumerate(values):
         ax.text(v, y, f" {v:,.0f}", va="center")
-    fig.tight_layout()
-    fig.savefig(out / "bench-batch.png", dpi=110)
-    plt.close(fig)
-    names.append("bench-batch.png")
+    save_figure(fig, out, "bench-batch.png", names)
     return names
 
 

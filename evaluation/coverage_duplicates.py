@@ -22,13 +22,14 @@ import itertools
 import time
 from pathlib import Path
 
+from corpus import QUIZ_BANK
 from evaluation.machine import describe, describe_markdown, write_results
 from recsys.duplicates import duplicate_clusters, normalise_text
 from recsys.encoders import CachedEncoder, EmbeddingCache, get_encoder
 from recsys.quizbank import read_question_bank
 
 ROOT = Path(__file__).resolve().parents[1]
-BANK = ROOT.parent / "shared" / "external" / "dangshi_quiz" / "questions.json"
+BANK = QUIZ_BANK
 OUT = Path(__file__).parent / "results"
 CACHE = Path(__file__).parent / "out" / "duplicates-embeddings.sqlite"
 THRESHOLDS = (0.80, 0.85, 0.87, 0.90, 0.92, 0.94, 0.95, 0.96, 0.97, 0.975, 0.98, 0.983, 0.985,

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from corpus import QUIZ_BANK
 from evaluation.machine import describe, describe_markdown, write_results
 from recsys.duplicates import normalise_text
 from recsys.encoders import DEFAULT_ENCODER, CachedEncoder, EmbeddingCache, get_encoder
@@ -51,7 +52,7 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parent
-BANK = ROOT.parents[1] / "shared" / "external" / "dangshi_quiz" / "questions.json"
+BANK = QUIZ_BANK
 CACHE = ROOT / "out" / "embeddings.sqlite"
 RESULTS = ROOT / "results"
 #: The engine's duplicate thresholds (recsys.engine.Engine: 0.983 for e5 models, else 0.87).

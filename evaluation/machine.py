@@ -8,7 +8,7 @@ import platform
 from pathlib import Path
 from importlib import metadata
 
-__all__ = ["describe", "describe_markdown", "write_results"]
+__all__ = ["describe", "describe_markdown", "save_figure", "write_results"]
 
 
 def _cpu_model() -> str:
@@ -71,3 +71,13 @@ def write_results(folder: Path, name: str, results: dict, lines: list[str]) -> N
     (folder / f"{name}.json").write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
     (folder / f"{name}.md").write_text("\n".join(lines), encoding="utf-8")
     print(f"written {folder / (name + '.md')}")
+
+
+def save_figure(fig, folder: Path, name: str, names: list[str]) -> None:
+    """Write a matplotlib figure as ``folder/name`` (PNG, 110 dpi), close it, note its name."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(folder / name, dpi=110)
+    plt.close(fig)
+    names.append(name)

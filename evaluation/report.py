@@ -6,17 +6,13 @@ import json
 import math
 from pathlib import Path
 
+from recsys.curriculum import ROLE_NAMES
+
 __all__ = ["write_report", "plot"]
 
-FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 ROOT = Path(__file__).resolve().parent
 METHOD_ORDER = ("engine", "random", "popular", "newest", "curriculum", "tfidf-content",
                 "implicit-als", "lenskit-pop", "lenskit-item-knn")
-ROLE_NAMES = {
-    "member": "党员", "probationary": "预备党员", "branch_secretary": "支部书记", "committee_member": "支委委员",
-    "party_worker": "党务工作者", "cadre": "领导干部", "frontline": "一线职工", "technical": "专业技术人员",
-    "young": "青年党员", "retired": "离退休党员",
-}
 SITUATION_NAMES = {"regular": "一般", "mobile": "流动党员", "infirm": "年老体弱"}
 
 
@@ -30,12 +26,14 @@ def _ci(pair) -> str:
 
 
 def _font():
-    from matplotlib import font_manager
+    from recsys.coverage_html import cjk_font
+    from recsys.exceptions import ValidationError
 
-    if FONT.is_file():
-        font_manager.fontManager.addfont(str(FONT))
-        return {"font.family": font_manager.FontProperties(fname=str(FONT)).get_name(), "axes.unicode_minus": False}
-    return {}
+    try:
+        font = cjk_font()
+    except ValidationError:  # no CJK font: the charts still draw, their Chinese labels as boxes
+        return {}
+    return {"font.family": font.get_name(), "axes.unicode_minus": False}
 
 
 def plot(results: dict, folder: Path) -> list[str]:
@@ -45,6 +43,8 @@ def plot(results: dict, folder: Path) -> list[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
+
+    from evaluation.machine import save_figure
 
     folder.mkdir(parents=True, exist_ok=True)
     names = []
@@ -64,10 +64,7 @@ def plot(results: dict, folder: Path) -> list[str]:
         ax.set_ylabel("NDCG@10（95% 区间，按种子）")
         ax.set_title("各方法的 NDCG@10")
         ax.legend(fontsize=7, ncol=3)
-        fig.tight_layout()
-        fig.savefig(folder / "quality-ndcg.png", dpi=110)
-        plt.close(fig)
-        names.append("quality-ndcg.png")
+        save_figure(fig, folder, "quality-ndcg.png", names)
 
         by_sit = results["by_situation"]["temporal"]
         sits = [s for s in ("regular", "mobile", "infirm") if s in by_sit]
@@ -80,10 +77,7 @@ def plot(results: dict, folder: Path) -> list[str]:
         ax.set_ylabel("NDCG@10（时间切分）")
         ax.set_title("不同处境党员的 NDCG@10")
         ax.legend(fontsize=7, ncol=3)
-        fig.tight_layout()
-        fig.savefig(folder / "quality-situations.png", dpi=110)
-        plt.close(fig)
-        names.append("quality-situations.png")
+        save_figure(fig, folder, "quality-situations.png", names)
 
         season = results["season"]
         fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -102,10 +96,7 @@ def plot(results: dict, folder: Path) -> list[str]:
         axes[1].set_xticks(np.arange(len(labels)) + 0.27, [x.replace(", ", "\n") for x in labels], fontsize=7)
         axes[1].set_title("学习季结果")
         axes[1].legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(folder / "quality-season.png", dpi=110)
-        plt.close(fig)
-        names.append("quality-season.png")
+        save_figure(fig, folder, "quality-season.png", names)
     return names
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from recsys.coverage import NEVER_SERVED_REASONS, REACH_FLAGS, CoverageReport, ItemRef
 from recsys.exceptions import ValidationError
 
-__all__ = ["render_html", "write_html", "CJK_FONTS", "SECTIONS"]
+__all__ = ["render_html", "write_html", "cjk_font", "CJK_FONTS", "SECTIONS"]
 
 #: Fonts tried, in order, for the Chinese labels of the charts.
 CJK_FONTS = (
@@ -40,7 +40,7 @@ SECTIONS = {
 _GAP_KINDS = {"supply": "学时不足", "unreachable": "无可学内容", "kind": "缺少类型", "level": "缺少层次"}
 
 
-def _font(font_path: str | os.PathLike[str] | None):
+def cjk_font(font_path: str | os.PathLike[str] | None = None):
     """The FontProperties of the CJK font, registered with matplotlib's font manager."""
     from matplotlib import font_manager
 
@@ -135,7 +135,7 @@ def render_html(report: CoverageReport, *, font_path: str | os.PathLike[str] | N
     Raises:
         ValidationError: if no CJK font is found.
     """
-    font = _font(font_path)
+    font = cjk_font(font_path)
     scope = report.org or "全部组织"
 
     def refs(items: Sequence[ItemRef]) -> str:

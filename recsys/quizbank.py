@@ -259,7 +259,7 @@ def quiz_items(
         group = sorted(group, key=lambda q: (q.error_rate is None, q.error_rate or 0.0, q.id))
         chunks = [group[i:i + per_item] for i in range(0, len(group), per_item)]
         if len(chunks) > 1 and len(chunks[-1]) < min(min_questions, per_item):
-            chunks[-2].extend(chunks.pop())  # no stub quiz of one or two questions
+            chunks[-2].extend(chunks.pop())  # a short remainder joins the quiz before it
         for n, chunk in enumerate(chunks, start=1):
             rates = [q.error_rate for q in chunk if q.error_rate is not None]
             mean = sum(rates) / len(rates) if rates else LEVEL_ERROR_RATES[0]

@@ -4,13 +4,35 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from corpus import EXTERNAL, QUIZ_BANK
 from recsys import Engine, Item, Member
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def _external(path: Path) -> Path:
+    # CI always has ../shared beside the project: a missing file is a broken set-up, and a skip
+    # would let the tests on real data pass without running.
+    if not path.exists():
+        pytest.fail(f"{path} is missing: the third-party data of ../shared/external must sit beside the project")
+    return path
+
+
+@pytest.fixture(scope="session")
+def quiz_bank() -> Path:
+    """The real party-history question bank, read where it lies."""
+    return _external(QUIZ_BANK)
+
+
+@pytest.fixture(scope="session")
+def msrec_toy() -> Path:
+    """The folder of Microsoft Recommenders' metric-test fixture and expected values."""
+    return _external(EXTERNAL / "msrec_toy" / "expected_values.json").parent
 
 
 @pytest.fixture

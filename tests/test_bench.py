@@ -4,7 +4,6 @@ known answers on hand-built vectors and beat chance on the real quiz bank."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +13,6 @@ from hypothesis import strategies as st
 from evaluation import bench, encoders
 from recsys.cli import main
 
-BANK = Path(__file__).resolve().parents[2] / "shared" / "external" / "dangshi_quiz" / "questions.json"
 
 
 @pytest.fixture(scope="module")
@@ -131,9 +129,8 @@ def test_normalise_ignores_spacing_and_punctuation():
     assert normalise_text("A. 遵义会议") != normalise_text("B. 遵义会议")
 
 
-@pytest.mark.skipif(not BANK.is_file(), reason="the external quiz bank is not present")
-def test_tfidf_neighbours_share_knowledge_points_far_above_chance(tmp_path):
-    results = encoders.run(("tfidf",), bank=BANK, cache=tmp_path / "cache.sqlite", out=tmp_path)
+def test_tfidf_neighbours_share_knowledge_points_far_above_chance(tmp_path, quiz_bank):
+    results = encoders.run(("tfidf",), bank=quiz_bank, cache=tmp_path / "cache.sqlite", out=tmp_path)
     row = results["encoders"]["tfidf"]
     distinct = row["neighbours"]["distinct"]
     assert distinct["p@5"] >= distinct["p@10"] > 3 * distinct["chance"]

@@ -319,17 +319,12 @@ def test_normalise_text_ignores_spacing_and_punctuation():
     assert normalise_text("Ａ. 正确") == normalise_text("a正确")
 
 
-def test_quiz_bank_repeats_are_found(tmp_path):
+def test_quiz_bank_repeats_are_found(tmp_path, quiz_bank):
     """The real bank's exact repeats, on a subset, with the model-free encoder."""
-    from pathlib import Path
-
     from recsys.encoders import HashingTfidfEncoder
     from recsys.quizbank import read_question_bank
 
-    bank = Path(__file__).resolve().parents[2] / "shared" / "external" / "dangshi_quiz" / "questions.json"
-    if not bank.exists():
-        pytest.skip("the external quiz bank is not here")
-    questions = read_question_bank(bank)[:400]
+    questions = read_question_bank(quiz_bank)[:400]
     groups: dict[str, list[str]] = {}
     for q in questions:
         groups.setdefault(normalise_text(q.prompt), []).append(q.id)

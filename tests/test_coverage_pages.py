@@ -27,8 +27,6 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
 SECTIONS = ("gaps", "supply", "health", "exposure", "duplicates", "reach")
 OUT = REPO / "evaluation" / "out"
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
-
 #: Width of a probe string in a given font, measured by the browser.
 _PROBE = """(font) => {
   const s = document.createElement('span');

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +14,6 @@ from recsys.quizbank import quiz_items, read_question_bank
 from recsys.records import TZ
 from recsys.rules import MasteryRules
 
-BANK = Path(__file__).resolve().parents[2] / "shared" / "external" / "dangshi_quiz" / "questions.json"
 START = dt.date(2026, 6, 1)
 
 
@@ -154,9 +152,8 @@ def test_review_schedule_waits_from_the_last_time_the_item_was_done():
     assert due.due == START + dt.timedelta(days=4) and due.attempts == 1 and due.since == START + dt.timedelta(days=2)
 
 
-@pytest.mark.skipif(not BANK.exists(), reason="the shared party-history bank is not beside the project")
-def test_quiz_items_from_the_real_bank():
-    questions = read_question_bank(BANK)
+def test_quiz_items_from_the_real_bank(quiz_bank):
+    questions = read_question_bank(quiz_bank)
     items = quiz_items(questions, published=dt.date(2026, 1, 1))
     assert items and all(i.kind == "quiz" and 5 <= len(i.questions) <= 9 for i in items)
     assert len({i.id for i in items}) == len(items)

@@ -6,7 +6,6 @@ import csv
 import datetime as dt
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,21 +15,15 @@ from hypothesis import strategies as st
 from evaluation import metrics as M
 from recsys import Item, Member
 
-EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external"
-TOY = EXTERNAL / "msrec_toy"
-
-
 @pytest.fixture(scope="module")
-def toy():
-    if not (TOY / "expected_values.json").exists():
-        pytest.skip("msrec_toy fixture not present")
-    expected = json.loads((TOY / "expected_values.json").read_text(encoding="utf-8"))
+def toy(msrec_toy):
+    expected = json.loads((msrec_toy / "expected_values.json").read_text(encoding="utf-8"))
     relevant: dict[str, set[str]] = {}
-    with open(TOY / "msrec_toy_rating_true.csv", encoding="utf-8") as f:
+    with open(msrec_toy / "msrec_toy_rating_true.csv", encoding="utf-8") as f:
         for row in csv.DictReader(f):
             relevant.setdefault(row["userID"], set()).add(row["itemID"])
     preds: dict[str, list[tuple[float, str]]] = {}
-    with open(TOY / "msrec_toy_rating_pred.csv", encoding="utf-8") as f:
+    with open(msrec_toy / "msrec_toy_rating_pred.csv", encoding="utf-8") as f:
         for row in csv.DictReader(f):
             preds.setdefault(row["userID"], []).append((float(row["prediction"]), row["itemID"]))
     ranked = {u: [i for _, i in sorted(p, key=lambda x: -x[0])] for u, p in preds.items()}

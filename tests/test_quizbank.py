@@ -1,19 +1,16 @@
 """The question-bank reader, on the real party-history bank and on broken banks."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from recsys.exceptions import ValidationError
 from recsys.quizbank import Question, questions_by_point, read_question_bank
 
-BANK = Path(__file__).resolve().parents[2] / "shared" / "external" / "dangshi_quiz" / "questions.json"
 
 
-@pytest.mark.skipif(not BANK.exists(), reason="the shared party-history bank is not beside the project")
-def test_reads_the_real_bank():
-    questions = read_question_bank(BANK)
+def test_reads_the_real_bank(quiz_bank):
+    questions = read_question_bank(quiz_bank)
     assert len(questions) == 1486
     assert {q.kind for q in questions} == {"single", "multiple", "judge", "blank"}
     first = next(q for q in questions if q.id == "1")
