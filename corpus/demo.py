@@ -13,11 +13,11 @@ from pathlib import Path
 
 from corpus import QUIZ_BANK, load_events, load_items, load_members
 from recsys import Engine, StudyList
-from recsys.coverage import format_coverage
-from recsys.progress import format_member_progress, format_org_progress
-from recsys.quizbank import quiz_items, read_question_bank
+from recsys.reports.coverage import format_coverage
+from recsys.reports.progress import format_member_progress, format_org_progress
+from recsys.ingest.quizbank import quiz_items, read_question_bank
 from recsys.records import TZ
-from recsys.text import format_list
+from recsys.serving.text import format_list
 
 __all__ = ["run_demo", "print_list"]
 

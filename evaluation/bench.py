@@ -112,7 +112,7 @@ def _timed_queries(index, queries: np.ndarray, k: int, n: int) -> list[float]:
 
 def _base_encoder(name: str, work: Path):
     """The encoder of the synthetic catalogues, cached (the template texts are embedded once)."""
-    from recsys.encoders import CachedEncoder, EmbeddingCache, get_encoder
+    from recsys.embedding.encoders import CachedEncoder, EmbeddingCache, get_encoder
 
     work.mkdir(parents=True, exist_ok=True)
     base = get_encoder(name)
@@ -124,7 +124,7 @@ def _base_encoder(name: str, work: Path):
 def bench_encoding(sizes: Sizes) -> dict[str, float]:
     """Passages per second of each encoder (best of one pass after a warm-up batch)."""
     from evaluation.workload import passages, time_encoder
-    from recsys.encoders import get_encoder
+    from recsys.embedding.encoders import get_encoder
 
     texts = passages(sizes.passages)
     out = {}

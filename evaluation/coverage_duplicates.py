@@ -7,7 +7,7 @@ Run ``HF_HUB_OFFLINE=1 python -m evaluation.coverage_duplicates`` (e5 takes 2-3 
 Data: the real party-history quiz bank in ``../shared/external/dangshi_quiz`` (1,486 questions).
 Each question is one item; its text is :attr:`Question.prompt` (the stem and its options, as a
 member reads it and as a quiz item is embedded). Truth: two questions are duplicates when their
-prompts are identical after :func:`recsys.duplicates.normalise_text`. Questions with the same stem
+prompts are identical after :func:`recsys.embedding.duplicates.normalise_text`. Questions with the same stem
 but different options are *not* duplicates (they ask different things); how many of those the
 finder links is reported separately.
 
@@ -24,9 +24,9 @@ from pathlib import Path
 
 from corpus import QUIZ_BANK
 from evaluation.machine import describe, describe_markdown, write_results
-from recsys.duplicates import duplicate_clusters, normalise_text
-from recsys.encoders import CachedEncoder, EmbeddingCache, get_encoder
-from recsys.quizbank import read_question_bank
+from recsys.embedding.duplicates import duplicate_clusters, normalise_text
+from recsys.embedding.encoders import CachedEncoder, EmbeddingCache, get_encoder
+from recsys.ingest.quizbank import read_question_bank
 
 ROOT = Path(__file__).resolve().parents[1]
 BANK = QUIZ_BANK

@@ -34,9 +34,9 @@ import numpy as np
 
 from corpus import QUIZ_BANK
 from evaluation.machine import describe, describe_markdown, write_results
-from recsys.duplicates import normalise_text
-from recsys.encoders import DEFAULT_ENCODER, CachedEncoder, EmbeddingCache, get_encoder
-from recsys.quizbank import Question, read_question_bank
+from recsys.embedding.duplicates import normalise_text
+from recsys.embedding.encoders import DEFAULT_ENCODER, CachedEncoder, EmbeddingCache, get_encoder
+from recsys.ingest.quizbank import Question, read_question_bank
 
 __all__ = [
     "BANK",

@@ -26,7 +26,7 @@ def _ci(pair) -> str:
 
 
 def _font():
-    from recsys.coverage_html import cjk_font
+    from recsys.reports.coverage_html import cjk_font
     from recsys.exceptions import ValidationError
 
     try:

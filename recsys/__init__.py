@@ -8,7 +8,7 @@ Example:
 
 from __future__ import annotations
 
-from recsys.encoders import (
+from recsys.embedding.encoders import (
     CachedEncoder,
     EmbeddingCache,
     Encoder,
@@ -17,7 +17,7 @@ from recsys.encoders import (
     SentenceTransformerEncoder,
     get_encoder,
 )
-from recsys.coverage import CoverageReport
+from recsys.reports.coverage import CoverageReport
 from recsys.engine import Engine
 from recsys.exceptions import (
     ConflictError,
@@ -27,8 +27,8 @@ from recsys.exceptions import (
     StoreError,
     ValidationError,
 )
-from recsys.index import ExactIndex, FaissIndex, VectorIndex
-from recsys.loaders import read_events, read_items, read_members, read_records
+from recsys.embedding.index import ExactIndex, FaissIndex, VectorIndex
+from recsys.ingest.loaders import read_events, read_items, read_members, read_records
 from recsys.records import Event, Item, Member, Schedule
 from recsys.results import SearchHit, StudyEntry, StudyList, StudyPath
 

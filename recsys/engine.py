@@ -13,22 +13,22 @@ from typing import Any
 
 import numpy as np
 
-from recsys.alerts import Alert, find_alerts
+from recsys.reports.alerts import Alert, find_alerts
 from recsys.catalogue import Catalogue
-from recsys.collaborative import POSITIVE_KINDS, CollaborativeModel, snapshot_seq
-from recsys.coverage import CoverageReport, build_coverage
+from recsys.pipeline.collaborative import POSITIVE_KINDS, CollaborativeModel, snapshot_seq
+from recsys.reports.coverage import CoverageReport, build_coverage
 from recsys.curriculum import Curriculum
-from recsys.encoders import DEFAULT_ENCODER, CachedEncoder, EmbeddingCache, Encoder, get_encoder
+from recsys.embedding.encoders import DEFAULT_ENCODER, CachedEncoder, EmbeddingCache, Encoder, get_encoder
 from recsys.exceptions import NotFoundError, StoreError, ValidationError
-from recsys.feedback import ContentFlag, content_feedback
-from recsys.index import FaissIndex
-from recsys.loaders import check_unique_ids, combine, parse_records
+from recsys.reports.feedback import ContentFlag, content_feedback
+from recsys.embedding.index import FaissIndex
+from recsys.ingest.loaders import check_unique_ids, combine, parse_records
 from recsys.pipeline import PlanContext, Recommender, infeasibility
-from recsys.profile import build_profile, day_end
-from recsys.progress import MemberProgress, OrgProgress, in_org, member_progress, org_progress
+from recsys.pipeline.profile import build_profile, day_end
+from recsys.reports.progress import MemberProgress, OrgProgress, in_org, member_progress, org_progress
 from recsys.records import TZ, Event, Item, Member
 from recsys.results import SearchHit, StudyList, StudyPath
-from recsys.store import Store, text_hash
+from recsys.storage.sqlite import Store, text_hash
 
 __all__ = ["Engine", "visible_to"]
 
@@ -337,6 +337,10 @@ class Engine:
             raise NotFoundError("member", member_id)
         return found[member_id]
 
+    def find_members(self, member_ids: Iterable[str]) -> dict[str, Member]:
+        """The members of ``member_ids`` that exist, by id (unknown ids are left out)."""
+        return self.store.get_members(list(dict.fromkeys(member_ids)))
+
     def items(self) -> list[Item]:
         """Every item, by id."""
         return list(self.store.iter_items())
@@ -362,10 +366,10 @@ class Engine:
             org: Scope to this organisation (its units, its own and shared items); None: all.
             day: The as-of day (default: today, Asia/Shanghai).
             duplicate_threshold: Cosine for near-duplicate clusters (default: measured per encoder,
-                see :func:`recsys.duplicates.coverage_threshold`).
+                see :func:`recsys.embedding.duplicates.coverage_threshold`).
 
         Returns:
-            A :class:`~recsys.coverage.CoverageReport` (``to_dict()`` for JSON).
+            A :class:`~recsys.reports.coverage.CoverageReport` (``to_dict()`` for JSON).
 
         Raises:
             ValidationError: for a malformed day.
@@ -465,7 +469,7 @@ class Engine:
     def collaborative(self) -> CollaborativeModel:
         """The store-wide collaborative model (co-completion, role-aware popularity).
 
-        Built from the events up to :func:`recsys.collaborative.snapshot_seq` of the last event
+        Built from the events up to :func:`recsys.pipeline.collaborative.snapshot_seq` of the last event
         other than an impression (serving lists does not move it) and from the members' roles,
         and kept until the snapshot or the members change: a list depends only on the store's
         state (guarantee 4), and building, which reads every positive event, happens once per
@@ -664,8 +668,8 @@ class Engine:
         chunk: int = 256,
     ) -> list[StudyList]:
         """The daily lists of many members for one day: what :meth:`daily` returns for each, with
-        the day's shared work done once per ``chunk`` members (see :func:`recsys.batch.daily_many`)."""
-        from recsys.batch import daily_many  # batch imports engine internals; import it late
+        the day's shared work done once per ``chunk`` members (see :func:`recsys.serving.batch.daily_many`)."""
+        from recsys.serving.batch import daily_many  # batch imports engine internals; import it late
 
         return daily_many(self, member_ids, day, minutes, chunk=chunk)
 
@@ -713,7 +717,7 @@ class Engine:
         annual target, points, quiz-based mastery per topic and the reviews waiting.
 
         Returns:
-            A :class:`recsys.progress.MemberProgress`.
+            A :class:`recsys.reports.progress.MemberProgress`.
 
         Raises:
             NotFoundError: for an unknown member.
@@ -724,7 +728,7 @@ class Engine:
 
     def org_progress(self, org: str, day: dt.date | str | None = None) -> OrgProgress:
         """Progress of an organisation's members (and units under it) by branch, with each
-        branch's points leaderboard. Returns a :class:`recsys.progress.OrgProgress`.
+        branch's points leaderboard. Returns a :class:`recsys.reports.progress.OrgProgress`.
 
         Raises:
             NotFoundError: if no member belongs to ``org``.
@@ -738,14 +742,14 @@ class Engine:
     def alerts(self, org: str | None = None, day: dt.date | str | None = None) -> list[Alert]:
         """Alerts for party-affairs workers about the members of ``org`` (default: everyone):
         behind pace, inactive, mobile members out of contact, branches without a themed party
-        day this month. Returns a list of :class:`recsys.alerts.Alert`."""
+        day this month. Returns a list of :class:`recsys.reports.alerts.Alert`."""
         members = self._org_members(org)
         return find_alerts(members, self._events_by_member(members), self.catalogue(), self.curriculum,
                            self._day(day))
 
     def content_feedback(self, org: str | None = None) -> list[ContentFlag]:
         """Items with low completion, high skip rates or low ratings among the members of
-        ``org`` (default: everyone), per role. Returns a list of :class:`recsys.feedback.ContentFlag`."""
+        ``org`` (default: everyone), per role. Returns a list of :class:`recsys.reports.feedback.ContentFlag`."""
         members = self._org_members(org)
         events = [e for evs in self._events_by_member(members).values() for e in evs]
         return content_feedback(members, events, self.catalogue())

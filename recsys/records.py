@@ -19,10 +19,11 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from recsys.exceptions import ValidationError
-from recsys.quizbank import Question
 
 __all__ = [
     "TZ",
+    "QUESTION_KINDS",
+    "Question",
     "ITEM_KINDS",
     "MODES",
     "EVENT_KINDS",
@@ -179,6 +180,112 @@ def _as_mapping(record: str, data: Any) -> Mapping[str, Any]:
     return data
 
 
+#: Question kinds: one answer of several, several answers, true/false, fill in the blank.
+QUESTION_KINDS = ("single", "multiple", "judge", "blank")
+
+
+@dataclass(frozen=True)
+class Question:
+    """One quiz question.
+
+    Attributes:
+        id: Identifier, unique in its bank.
+        kind: One of :data:`QUESTION_KINDS`.
+        text: The question.
+        options: ``(key, text)`` pairs; empty for blanks.
+        answer: The key or keys of the right options (``"ABC"`` for multiple), or the blank's text.
+        points: Knowledge points the question tests.
+        error_rate: Share of people who got it wrong where the bank records it (0–1), else None.
+    """
+
+    id: str
+    kind: str
+    text: str
+    options: tuple[tuple[str, str], ...] = ()
+    answer: str = ""
+    points: tuple[str, ...] = ()
+    error_rate: float | None = None
+
+    @property
+    def prompt(self) -> str:
+        """The question with its options, as a member reads it (and as it is embedded)."""
+        if not self.options:
+            return self.text
+        return self.text + " " + " ".join(f"{key}. {text}" for key, text in self.options)
+
+    def is_correct(self, response: str) -> bool:
+        """Whether ``response`` answers the question (option keys in any order, case-insensitive)."""
+        if self.kind == "blank":
+            return response.strip() == self.answer.strip()
+        return sorted(response.strip().upper()) == sorted(self.answer.strip().upper())
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Question:
+        """Build from one bank record; raises :class:`ValueError` naming the field."""
+        problems: list[str] = []
+        qid = data.get("id", data.get("origId"))
+        if qid is None or str(qid).strip() == "":
+            problems.append("origId: missing")
+        kind = data.get("type", data.get("kind"))
+        if kind not in QUESTION_KINDS:
+            problems.append(f"type: {kind!r} is not one of {', '.join(QUESTION_KINDS)}")
+        text = data.get("question", data.get("text"))
+        if not isinstance(text, str) or not text.strip():
+            problems.append("question: missing or empty")
+        raw_options = data.get("options") or []
+        options: list[tuple[str, str]] = []
+        if not isinstance(raw_options, list):
+            problems.append("options: must be a list of {key, text}")
+        else:
+            for n, option in enumerate(raw_options):
+                if not isinstance(option, Mapping) or not isinstance(option.get("key"), str) \
+                        or not isinstance(option.get("text"), str):
+                    problems.append(f"options[{n}]: must be {{key, text}} strings")
+                else:
+                    options.append((option["key"], option["text"]))
+        answer = data.get("answer")
+        if not isinstance(answer, str) or not answer.strip():
+            problems.append("answer: missing or empty")
+        elif kind in ("single", "multiple", "judge"):
+            keys = {key for key, _ in options}
+            if not options:
+                problems.append(f"options: a {kind} question needs options")
+            elif not set(answer.strip().upper()) <= keys:
+                problems.append(f"answer: {answer!r} is not among the option keys {''.join(sorted(keys))}")
+        points = data.get("points") or []
+        if not isinstance(points, list) or not all(isinstance(p, str) for p in points):
+            problems.append("points: must be a list of strings")
+            points = []
+        error_rate = _rate(data.get("errorRate", data.get("error_rate")), problems)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return cls(
+            id=str(qid), kind=kind, text=text.strip(), options=tuple(options), answer=answer.strip(),
+            points=tuple(p.strip() for p in points if p.strip()), error_rate=error_rate,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "type": self.kind, "question": self.text,
+            "options": [{"key": k, "text": t} for k, t in self.options],
+            "answer": self.answer, "points": list(self.points), "error_rate": self.error_rate,
+        }
+
+
+def _rate(value: Any, problems: list[str]) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        rate = float(value[:-1]) / 100 if isinstance(value, str) and value.endswith("%") else float(value)
+    except (TypeError, ValueError):
+        problems.append(f"errorRate: {value!r} is not a percentage")
+        return None
+    if not 0 <= rate <= 1:
+        problems.append(f"errorRate: {value!r} is outside 0–100 %")
+        return None
+    return rate
+
+
 @dataclass(frozen=True)
 class Schedule:
     """When and where an offline activity takes place.
@@ -235,7 +342,7 @@ class Item:
     requires: tuple[str, ...] = ()
     schedule: Schedule | None = None
     org: str | None = None
-    #: Quiz items only: the questions, with their answers (see :class:`~recsys.quizbank.Question`).
+    #: Quiz items only: the questions, with their answers (see :class:`~recsys.ingest.quizbank.Question`).
     questions: tuple[Question, ...] = ()
 
     FIELDS: ClassVar[tuple[str, ...]] = (

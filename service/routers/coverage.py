@@ -18,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials
 
-from recsys.coverage_html import render_html
+from recsys.reports.coverage_html import render_html
 from service.deps import EngineDep, KeysDep, TenantDep, _bearer
 from service.errors import Forbidden, Unauthorized
 from service.openapi import error_responses

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends
 
 from recsys.exceptions import ValidationError
-from recsys.loaders import combine, parse_records
+from recsys.ingest.loaders import combine, parse_records
 from recsys.records import Event
 from service.deps import EngineDep, MetricsDep, TenantDep, limit_batch
 from service.openapi import error_responses

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import PlainTextResponse
 
-from recsys.text import format_list
+from recsys.serving.text import format_list
 from service.deps import EngineDep, MetricsDep, TenantDep, limit_batch
 from service.keys import org_within
 from service.openapi import Limit, MemberIdPath, Minutes, Offset, error_responses

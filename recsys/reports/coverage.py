@@ -1,0 +1,688 @@
+"""Coverage for content editors: what is missing, what nobody sees, who is not reached.
+
+:func:`build_coverage` reads an engine's catalogue, members, events and served lists as of a day
+and returns a :class:`CoverageReport` with six sections:
+
+1. **supply** — for each role × required topic, the hours of content a member of that role may
+   take (online and offline, by level) against the demand (members × their hour target);
+2. **health** — kinds or levels missing for a required topic, stale current-affairs items, items
+   expiring soon, offline activities of the next 30 days with their seats, broken or cyclic
+   prerequisite chains;
+3. **exposure** — items never or rarely served in the last 30/90 days, the Gini of exposure, and
+   why each never-served item is not reaching anyone;
+4. **duplicates** — clusters of items with the same content (embeddings above a threshold);
+5. **reach** — members for whom no list can be built or whose required topics have no content they
+   can take, members without impressions or completions in 14/30 days, mobile members with no
+   online activity, branch by branch;
+6. **gaps** — every gap ranked by members hurt, each with the closest existing items an editor
+   could re-target or extend and a short description (Chinese) of what to commission.
+
+The hard rules come from :func:`recsys.pipeline.infeasibility`, not from a copy of them here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from recsys.curriculum import Curriculum
+from recsys.embedding.duplicates import coverage_threshold, duplicate_clusters
+from recsys.pipeline import infeasibility
+from recsys.records import TZ, Item, Member
+
+if TYPE_CHECKING:
+    from recsys.engine import Engine
+
+__all__ = [
+    "CoverageReport",
+    "SupplyCell",
+    "Gap",
+    "ItemRef",
+    "build_coverage",
+    "format_coverage",
+    "gini",
+    "KIND_GROUPS",
+    "NEVER_SERVED_REASONS",
+]
+
+#: Kinds an editor expects for every required topic, grouped: any one kind of a group covers it.
+KIND_GROUPS: Mapping[str, tuple[str, ...]] = {
+    "课程": ("lecture", "video", "article"),
+    "案例": ("case",),
+    "答题": ("quiz",),
+}
+#: Why an item was never served, in the order they are checked, with their Chinese labels.
+NEVER_SERVED_REASONS: Mapping[str, str] = {
+    "unpublished": "尚未发布",
+    "expired": "已过期或活动已结束",
+    "no_role": "面向的角色无人担任",
+    "no_audience": "没有党员能参加（组织范围、线下条件）",
+    "prerequisite": "前置内容缺失、循环或不可达",
+    "out_competed": "可推送但总被其他内容挤掉",
+}
+_LEVELS = (1, 2, 3)
+
+
+def _hours(minutes: float) -> float:
+    return round(minutes / 60, 2)
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    """An item as the report names it: id, title and, where it matters, a score or count."""
+
+    id: str
+    title: str
+    value: float | None = None
+
+
+@dataclass(frozen=True)
+class SupplyCell:
+    """Supply against demand for one role and one required topic.
+
+    Attributes:
+        role: The role id.
+        role_name: Its Chinese name.
+        topic: The required topic.
+        members: Members of the role with an hour target in the topic.
+        target_hours: Hours a year one member of the role needs in the topic (the largest target).
+        demand_hours: Sum of those members' targets.
+        online_hours: Hours of eligible online content by level (``"1"``..``"3"``).
+        offline_hours: Hours of eligible offline activities by level.
+        short_members: Members whose own eligible content in the topic (their roles, what they can
+            attend) is less than their target.
+        shortfall_hours: The largest shortfall among them (hours to add so that none is short).
+    """
+
+    role: str
+    role_name: str
+    topic: str
+    members: int
+    target_hours: float
+    demand_hours: float
+    online_hours: Mapping[str, float]
+    offline_hours: Mapping[str, float]
+    short_members: tuple[str, ...]
+    shortfall_hours: float = 0.0
+
+    @property
+    def supply_hours(self) -> float:
+        return round(sum(self.online_hours.values()) + sum(self.offline_hours.values()), 2)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["short_members"] = list(self.short_members)
+        out["supply_hours"] = self.supply_hours
+        return out
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Something missing, with what to do about it.
+
+    Attributes:
+        kind: ``supply`` (a role's topic has fewer hours than its members need), ``unreachable``
+            (members have no content they can take in a required topic), ``kind`` (a kind of
+            content missing for a topic) or ``level`` (a level missing for a topic).
+        topic: The topic.
+        role: The role, for ``supply`` gaps.
+        members_hurt: Members affected.
+        detail: What is wrong, in Chinese.
+        commission: What to commission, in Chinese.
+        closest: Existing items closest to the gap (re-target or extend them), best first.
+    """
+
+    kind: str
+    topic: str
+    role: str | None
+    members_hurt: int
+    detail: str
+    commission: str
+    closest: tuple[ItemRef, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["closest"] = [asdict(r) for r in self.closest]
+        return out
+
+
+@dataclass(frozen=True)
+class CoverageReport:
+    """The coverage of a catalogue for one organisation (or all) as of a day.
+
+    Every section is plain data (see :meth:`to_dict` for the JSON form); ``gaps`` are ranked by
+    members hurt, most first.
+    """
+
+    org: str | None
+    day: dt.date
+    encoder: str
+    duplicate_threshold: float
+    counts: Mapping[str, int]
+    supply: tuple[SupplyCell, ...]
+    gaps: tuple[Gap, ...]
+    missing_kinds: Mapping[str, tuple[str, ...]]
+    missing_levels: Mapping[str, tuple[int, ...]]
+    stale: tuple[ItemRef, ...]
+    expiring: tuple[ItemRef, ...]
+    offline_upcoming: Mapping[str, tuple[dict[str, Any], ...]]
+    broken_prerequisites: Mapping[str, tuple[str, ...]]
+    prerequisite_cycles: tuple[tuple[str, ...], ...]
+    served: Mapping[int, Mapping[str, int]]
+    never_served: Mapping[str, str]
+    rarely_served: tuple[ItemRef, ...]
+    gini: Mapping[int, float]
+    duplicates: tuple[tuple[tuple[ItemRef, ...], float], ...]
+    reach: Mapping[str, Mapping[str, tuple[str, ...]]]
+    required_unreachable: Mapping[str, tuple[str, ...]]
+    branch_members: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def supply_gaps(self) -> list[Gap]:
+        return [g for g in self.gaps if g.kind == "supply"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data (dates as ISO strings, windows as ``"30"``/``"90"``)."""
+        return {
+            "org": self.org,
+            "day": self.day.isoformat(),
+            "encoder": self.encoder,
+            "counts": dict(self.counts),
+            "supply": [c.to_dict() for c in self.supply],
+            "gaps": [g.to_dict() for g in self.gaps],
+            "health": {
+                "missing_kinds": {t: list(k) for t, k in self.missing_kinds.items()},
+                "missing_levels": {t: list(v) for t, v in self.missing_levels.items()},
+                "stale": [asdict(r) for r in self.stale],
+                "expiring": [asdict(r) for r in self.expiring],
+                "offline_upcoming": {b: list(rows) for b, rows in self.offline_upcoming.items()},
+                "broken_prerequisites": {i: list(m) for i, m in self.broken_prerequisites.items()},
+                "prerequisite_cycles": [list(c) for c in self.prerequisite_cycles],
+            },
+            "exposure": {
+                "served": {str(w): dict(c) for w, c in self.served.items()},
+                "gini": {str(w): g for w, g in self.gini.items()},
+                "never_served": [
+                    {"id": i, "reason": r, "label": NEVER_SERVED_REASONS[r]} for i, r in self.never_served.items()
+                ],
+                "rarely_served": [asdict(r) for r in self.rarely_served],
+            },
+            "duplicates": {
+                "threshold": self.duplicate_threshold,
+                "clusters": [{"items": [asdict(r) for r in refs], "min_cosine": round(s, 4)}
+                             for refs, s in self.duplicates],
+            },
+            "reach": {
+                "branches": {b: {k: list(v) for k, v in flags.items()} for b, flags in self.reach.items()},
+                "branch_members": dict(self.branch_members),
+                "required_unreachable": {m: list(t) for m, t in self.required_unreachable.items()},
+            },
+        }
+
+
+#: Member flags of the reach section, with their Chinese labels.
+REACH_FLAGS: Mapping[str, str] = {
+    "no_feasible_list": "无法生成可行清单",
+    "required_unreachable": "必修主题无可学内容",
+    "no_impression_14": "14天无推送",
+    "no_impression_30": "30天无推送",
+    "no_completion_14": "14天无完成",
+    "no_completion_30": "30天无完成",
+    "mobile_no_online": "流动党员30天无线上学习",
+}
+
+
+def gini(values: Iterable[float]) -> float:
+    """The Gini coefficient of non-negative values: 0 when equal, towards 1 when one takes all.
+
+    Returns 0 for no values or all zeros.
+    """
+    x = np.sort(np.asarray(list(values), dtype=float))
+    n = len(x)
+    if n == 0 or x.sum() == 0:
+        return 0.0
+    ranks = np.arange(1, n + 1)
+    return float((2 * (ranks * x).sum()) / (n * x.sum()) - (n + 1) / n)
+
+
+def _within(org: str, scope: str | None) -> bool:
+    return scope is None or org == scope or org.startswith(scope + ".")
+
+
+def _visible(item: Item, scope: str | None) -> bool:
+    if scope is None or item.org is None:
+        return True
+    return item.org == scope or item.org.startswith(scope + ".") or scope.startswith(item.org + ".")
+
+
+def _live(item: Item, day: dt.date) -> bool:
+    """Published, not expired and (offline) not over by ``day``."""
+    if item.published > day or (item.expires is not None and item.expires < day):
+        return False
+    return item.schedule is None or item.schedule.ends > dt.datetime.combine(day, dt.time(), TZ)
+
+
+def _reaches_member(item: Item, member: Member) -> bool:
+    """The static rules of :func:`infeasibility`: role, organisation, offline attendance."""
+    if item.roles and not set(item.roles) & set(member.roles):
+        return False
+    if item.org is not None and not (member.org == item.org or member.org.startswith(item.org + ".")):
+        return False
+    return item.online or member.offline
+
+
+def _cycles(items: Mapping[str, Item]) -> list[tuple[str, ...]]:
+    """Strongly connected groups of two or more items along ``requires`` (cyclic chains)."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    ids = sorted(items)
+    pos = {i: n for n, i in enumerate(ids)}
+    rows, cols = [], []
+    for i in ids:
+        for r in items[i].requires:
+            if r in pos:
+                rows.append(pos[i])
+                cols.append(pos[r])
+    if not rows:
+        return []
+    graph = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(ids), len(ids)))
+    _, labels = connected_components(graph, directed=True, connection="strong")
+    groups: dict[int, list[str]] = defaultdict(list)
+    for i, label in zip(ids, labels):
+        groups[int(label)].append(i)
+    return sorted(tuple(g) for g in groups.values() if len(g) > 1)
+
+
+def _blocked(items: Mapping[str, Item], day: dt.date, cycles: Sequence[tuple[str, ...]]) -> set[str]:
+    """Items whose prerequisite chain cannot be completed: a required item missing, expired or
+    unpublished, in a cycle, or itself blocked."""
+    blocked = {i for c in cycles for i in c}
+    changed = True
+    while changed:
+        changed = False
+        for i, it in items.items():
+            if i in blocked:
+                continue
+            if any(r not in items or r in blocked or not _live(items[r], day) for r in it.requires):
+                blocked.add(i)
+                changed = True
+    return blocked
+
+
+def build_coverage(
+    engine: Engine,
+    *,
+    org: str | None = None,
+    day: dt.date | None = None,
+    duplicate_threshold: float | None = None,
+    horizon_days: int = 30,
+    rare_share: float = 0.1,
+    closest: int = 3,
+) -> CoverageReport:
+    """The coverage report of ``engine``'s store for organisation ``org`` as of ``day``.
+
+    Args:
+        engine: The engine (catalogue, members, events, served lists, index, curriculum).
+        org: The organisation (it and the units under it; its own and shared items); None: all.
+        day: The as-of day (default: today, Asia/Shanghai).
+        duplicate_threshold: Cosine at or above which two items are the same content; default:
+            :func:`recsys.embedding.duplicates.coverage_threshold` of the engine's encoder.
+        horizon_days: Window for items expiring soon and upcoming offline activities.
+        rare_share: An item served at least once but fewer times than this share of the mean
+            exposure of live items (90 days) is "rarely served".
+        closest: Existing items suggested per gap.
+
+    Returns:
+        The :class:`CoverageReport`.
+    """
+    day = day or dt.datetime.now(TZ).date()
+    curriculum: Curriculum = engine.curriculum
+    catalogue = engine.catalogue()
+    items = {i: it for i, it in catalogue.items.items() if _visible(it, org)}
+    members = [m for m in engine.members() if _within(m.org, org)]
+    live = {i: it for i, it in items.items() if _live(it, day)}
+    threshold = (coverage_threshold(engine.encoder.name, engine.duplicate_threshold)
+                 if duplicate_threshold is None else duplicate_threshold)
+
+    supply = _supply(curriculum, members, live)
+    missing_kinds, missing_levels = _health_topics(supply, live)
+    cycles = _cycles(items)
+    broken = {i: tuple(r for r in it.requires if r not in items) for i, it in sorted(items.items())
+              if any(r not in items for r in it.requires)}
+    blocked = _blocked(items, day, cycles)
+    served, never, rarely, gini_by, n_lists = _exposure(engine, items, members, day, blocked, rare_share)
+    reach, unreachable, branch_members = _reach(engine, members, day)
+
+    def ref(i: str, value: float | None = None) -> ItemRef:
+        return ItemRef(i, items[i].title, value)
+
+    stale_before = day - dt.timedelta(days=round(3 * curriculum.fresh_days))
+    # Online only: an upcoming activity is as current as its date, whenever it was announced.
+    stale = tuple(ref(i) for i, it in sorted(live.items())
+                  if it.online and set(it.topics) & set(curriculum.current_topics) and it.published < stale_before)
+    until = day + dt.timedelta(days=horizon_days)
+    expiring = tuple(ref(i, float((it.expires - day).days)) for i, it in sorted(live.items())
+                     if it.expires is not None and it.expires <= until)
+    upcoming = _offline_upcoming(engine, live, day, until)
+
+    ids = sorted(live)
+    dup = duplicate_clusters(ids, engine.index().vectors(ids), threshold) if len(ids) > 1 else []
+    duplicates = tuple((tuple(ref(i) for i in c), s) for c, s in dup)
+
+    gaps = _gaps(engine, supply, missing_kinds, missing_levels, unreachable, members, live, closest)
+    counts = {"items": len(items), "live_items": len(live), "members": len(members),
+              "served_lists_90": n_lists}
+    return CoverageReport(
+        org=org, day=day, encoder=engine.encoder.name, duplicate_threshold=threshold, counts=counts,
+        supply=tuple(supply), gaps=tuple(gaps), missing_kinds=missing_kinds, missing_levels=missing_levels,
+        stale=stale, expiring=expiring, offline_upcoming=upcoming, broken_prerequisites=broken,
+        prerequisite_cycles=tuple(cycles), served=served, never_served=never,
+        rarely_served=tuple(ref(i, float(n)) for i, n in rarely), gini=gini_by, duplicates=duplicates,
+        reach=reach, required_unreachable=unreachable, branch_members=branch_members,
+    )
+
+
+# -- 1. supply against demand -------------------------------------------------------------
+
+def _supply(curriculum: Curriculum, members: Sequence[Member], live: Mapping[str, Item]) -> list[SupplyCell]:
+    by_topic: dict[str, list[Item]] = defaultdict(list)
+    for it in live.values():
+        for t in it.topics:
+            by_topic[t].append(it)
+    cells: dict[tuple[str, str], dict[str, Any]] = {}
+    for m in members:
+        policy = curriculum.for_member(m)
+        for role in m.roles:
+            rp = curriculum.role(role, m.org)
+            if rp is None:
+                continue
+            for topic in rp.required:
+                target = policy.topic_target(topic)
+                if target <= 0:
+                    continue  # no hard requirement (e.g. infirm members)
+                cell = cells.setdefault((role, topic), {"members": [], "target": 0.0, "demand": 0.0, "short": [],
+                                                        "shortfall": 0.0})
+                cell["members"].append(m.id)
+                cell["target"] = max(cell["target"], target)
+                cell["demand"] += target
+                own = sum(it.minutes for it in by_topic.get(topic, ()) if _reaches_member(it, m)) / 60
+                if own + 1e-9 < target:
+                    cell["short"].append(m.id)
+                    cell["shortfall"] = max(cell["shortfall"], target - own)
+    out = []
+    for (role, topic), c in sorted(cells.items()):
+        online = {str(lv): 0.0 for lv in _LEVELS}
+        offline = {str(lv): 0.0 for lv in _LEVELS}
+        for it in by_topic.get(topic, ()):
+            if not it.roles or role in it.roles:
+                (online if it.online else offline)[str(it.level)] += it.minutes
+        out.append(SupplyCell(
+            role=role, role_name=curriculum.role_name(role), topic=topic, members=len(c["members"]),
+            target_hours=round(c["target"], 2), demand_hours=round(c["demand"], 2),
+            online_hours={k: _hours(v) for k, v in online.items()},
+            offline_hours={k: _hours(v) for k, v in offline.items()},
+            short_members=tuple(sorted(c["short"])), shortfall_hours=round(c["shortfall"], 2),
+        ))
+    return out
+
+
+# -- 2. catalogue health --------------------------------------------------------------------
+
+def _health_topics(
+    supply: Sequence[SupplyCell], live: Mapping[str, Item]
+) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[int, ...]]]:
+    """For each required topic with demand: kind groups and levels no live item covers."""
+    topics = sorted({c.topic for c in supply if c.members})
+    kinds, levels = {}, {}
+    for t in topics:
+        have = [it for it in live.values() if t in it.topics]
+        missing = tuple(g for g, ks in KIND_GROUPS.items() if not any(it.kind in ks for it in have))
+        if missing:
+            kinds[t] = missing
+        lv = tuple(level for level in _LEVELS if not any(it.level == level for it in have))
+        if lv:
+            levels[t] = lv
+    return kinds, levels
+
+
+def _offline_upcoming(
+    engine: Engine, live: Mapping[str, Item], day: dt.date, until: dt.date
+) -> dict[str, tuple[dict[str, Any], ...]]:
+    """Offline activities starting from ``day`` to ``until``, per owning branch, with seats left."""
+    rows = [it for it in live.values()
+            if it.schedule is not None and day <= it.schedule.starts.astimezone(TZ).date() <= until]
+    taken = engine.store.enrolments([it.id for it in rows])
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for it in sorted(rows, key=lambda it: (it.schedule.starts, it.id)):
+        cap = it.schedule.capacity
+        n = taken.get(it.id, 0)
+        out[it.org or "共享"].append({
+            "id": it.id, "title": it.title, "starts": it.schedule.starts.isoformat(),
+            "location": it.schedule.location, "capacity": cap, "enrolled": n,
+            "remaining": None if cap is None else max(cap - n, 0),
+        })
+    return {b: tuple(v) for b, v in sorted(out.items())}
+
+
+# -- 3. exposure ------------------------------------------------------------------------------
+
+def _exposure(
+    engine: Engine,
+    items: Mapping[str, Item],
+    members: Sequence[Member],
+    day: dt.date,
+    blocked: set[str],
+    rare_share: float,
+) -> tuple[dict[int, dict[str, int]], dict[str, str], list[tuple[str, int]], dict[int, float], int]:
+    scope = {m.id for m in members}
+    lists = [row for row in engine.store.served_between(day - dt.timedelta(days=89), day) if row[0] in scope]
+    served: dict[int, dict[str, int]] = {}
+    gini_by: dict[int, float] = {}
+    for window in (30, 90):
+        first = day - dt.timedelta(days=window - 1)
+        counts: Counter = Counter()
+        for member, d, ids in lists:
+            if member in scope and d >= first:
+                counts.update(i for i in ids if i in items)
+        served[window] = dict(sorted(counts.items()))
+        # Concentration among items that could have been shown during the window.
+        eligible = [i for i, it in items.items()
+                    if it.published <= day and (it.expires is None or it.expires >= first)]
+        gini_by[window] = round(gini(counts.get(i, 0) for i in eligible), 4)
+    counts90 = served[90]
+    never: dict[str, str] = {}
+    for i, it in sorted(items.items()):
+        if counts90.get(i):
+            continue
+        if it.published > day:
+            reason = "unpublished"
+        elif not _live(it, day):
+            reason = "expired"
+        elif it.roles and not any(set(it.roles) & set(m.roles) for m in members):
+            reason = "no_role"
+        elif not any(_reaches_member(it, m) for m in members):
+            reason = "no_audience"
+        elif i in blocked:
+            reason = "prerequisite"
+        else:
+            reason = "out_competed"
+        never[i] = reason
+    live_counts = [counts90.get(i, 0) for i, it in items.items() if _live(it, day)]
+    mean = sum(live_counts) / len(live_counts) if live_counts else 0.0
+    rarely = sorted(((i, n) for i, n in counts90.items() if n < rare_share * mean), key=lambda x: (x[1], x[0]))
+    return served, never, rarely, gini_by, len(lists)
+
+
+# -- 5. members not reached ----------------------------------------------------------------
+
+def _reach(
+    engine: Engine, members: Sequence[Member], day: dt.date
+) -> tuple[dict[str, dict[str, tuple[str, ...]]], dict[str, tuple[str, ...]], dict[str, int]]:
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), TZ)
+    events = engine.store.events(until=end)
+    catalogue = engine.catalogue()
+    last: dict[tuple[str, str], dt.datetime] = {}
+    for e in events:
+        if e.kind == "impression":
+            key = "impression"
+        elif e.kind in ("complete", "attend"):
+            key = "completion"
+        else:
+            key = None
+        if key is not None:
+            last[(e.member, key)] = max(e.at, last.get((e.member, key), e.at))
+        item = catalogue.get(e.item)
+        if e.kind != "impression" and item is not None and item.online:
+            last[(e.member, "online")] = max(e.at, last.get((e.member, "online"), e.at))
+    by_member_events: dict[str, list] = defaultdict(list)
+    for e in events:
+        by_member_events[e.member].append(e)
+
+    flags: dict[str, dict[str, list[str]]] = defaultdict(lambda: {k: [] for k in REACH_FLAGS})
+    unreachable: dict[str, tuple[str, ...]] = {}
+    branch_members: Counter = Counter()
+    for m in members:
+        branch_members[m.org] += 1
+        row = flags[m.org]
+        ctx = engine._context(m, day, m.daily_minutes, events=by_member_events.get(m.id, []), rules_only=True)
+        # any() stops at the first feasible item: a reached member costs a few checks, not the catalogue.
+        if not any(it.minutes <= m.daily_minutes and infeasibility(it, ctx) is None for it in catalogue.values()):
+            row["no_feasible_list"].append(m.id)
+        required = engine.curriculum.for_member(m).required
+        missing = tuple(sorted(
+            t for t in required
+            if not any(infeasibility(catalogue[i], ctx, for_day=False) is None for i in catalogue.by_topic.get(t, ()))
+        ))
+        if missing:
+            unreachable[m.id] = missing
+            row["required_unreachable"].append(m.id)
+        for window in (14, 30):
+            since = end - dt.timedelta(days=window)
+            for key in ("impression", "completion"):
+                seen = last.get((m.id, key))
+                if seen is None or seen < since:
+                    row[f"no_{key}_{window}"].append(m.id)
+        online = last.get((m.id, "online"))
+        if m.situation == "mobile" and (online is None or online < end - dt.timedelta(days=30)):
+            row["mobile_no_online"].append(m.id)
+    reach = {b: {k: tuple(v) for k, v in f.items()} for b, f in sorted(flags.items())}
+    return reach, unreachable, dict(sorted(branch_members.items()))
+
+
+# -- 6. gaps and suggestions ------------------------------------------------------------------
+
+def _closest(
+    engine: Engine, text: str, live: Mapping[str, Item], skip: set[str], k: int, keep=None
+) -> tuple[ItemRef, ...]:
+    """Live items nearest to ``text`` (query side), leaving out ``skip`` and what ``keep`` refuses."""
+    if k <= 0 or not live:
+        return ()
+    index = engine.index()
+    query = engine.encode_queries([text])
+    ids, scores = index.search(query, len(index))
+    out = []
+    for i, s in zip(ids[0], scores[0]):
+        if i in live and i not in skip and (keep is None or keep(live[i])):
+            out.append(ItemRef(i, live[i].title, round(float(s), 4)))
+            if len(out) == k:
+                break
+    return tuple(out)
+
+
+def _gaps(
+    engine: Engine,
+    supply: Sequence[SupplyCell],
+    missing_kinds: Mapping[str, tuple[str, ...]],
+    missing_levels: Mapping[str, tuple[int, ...]],
+    unreachable: Mapping[str, tuple[str, ...]],
+    members: Sequence[Member],
+    live: Mapping[str, Item],
+    k: int,
+) -> list[Gap]:
+    gaps: list[Gap] = []
+    offline_only = {m.id for m in members if not m.offline}
+    for c in supply:
+        if not c.short_members:
+            continue
+        online = round(sum(c.online_hours.values()), 2)
+        need_online = any(m in offline_only for m in c.short_members)
+        eligible = {i for i, it in live.items() if c.topic in it.topics and (not it.roles or c.role in it.roles)}
+        detail = (f"{c.role_name}「{c.topic}」：{len(c.short_members)} 名党员可学内容不足人均 {c.target_hours} 学时"
+                  f"（现有 {c.supply_hours} 学时，其中线上 {online} 学时）")
+        what = "线上" if need_online else ""
+        commission = (f"为{c.role_name}补充「{c.topic}」{what}内容约 {c.shortfall_hours} 学时"
+                      + ("，供不能参加线下活动的党员学习" if need_online else ""))
+        gaps.append(Gap("supply", c.topic, c.role, len(c.short_members), detail, commission,
+                        _closest(engine, c.topic, live, eligible, k,
+                                 keep=(lambda it: it.online) if need_online else None)))
+    by_topic: dict[str, list[str]] = defaultdict(list)
+    for member, topics in unreachable.items():
+        for t in topics:
+            by_topic[t].append(member)
+    for t, ms in sorted(by_topic.items()):
+        detail = f"「{t}」：{len(ms)} 名党员是必修，却没有他们能学的内容"
+        commission = f"补充「{t}」线上内容（不依赖线下活动、面向这些党员的角色）"
+        gaps.append(Gap("unreachable", t, None, len(ms), detail, commission,
+                        _closest(engine, t, live, set(), k, keep=lambda it: it.online)))
+    # Members with an hour target in the topic, each once (a member may hold several roles).
+    members_by_topic: Counter = Counter()
+    for m in members:
+        policy = engine.curriculum.for_member(m)
+        members_by_topic.update(t for t in policy.required if policy.topic_target(t) > 0)
+    for t, groups in missing_kinds.items():
+        have = {i for i, it in live.items() if t in it.topics}
+        names = "、".join(groups)
+        gaps.append(Gap("kind", t, None, members_by_topic[t], f"「{t}」缺少{names}类内容",
+                        f"为「{t}」组织编写{names}（如{_kind_examples(groups)}）",
+                        # A case or quiz of a neighbouring topic can be re-targeted or adapted.
+                        _closest(engine, t, live, have, k,
+                                 keep=lambda it, g=groups: any(it.kind in KIND_GROUPS[x] for x in g))))
+    for t, levels in missing_levels.items():
+        have = {i for i, it in live.items() if t in it.topics and it.level not in levels}
+        names = "、".join(f"{lv}级" for lv in levels)
+        gaps.append(Gap("level", t, None, members_by_topic[t], f"「{t}」缺少{names}（难度层次）内容",
+                        f"为「{t}」补充{names}内容，或将下列相近内容扩充为该层次",
+                        _closest(engine, t, live, have, k)))
+    order = {"unreachable": 0, "supply": 1, "kind": 2, "level": 3}
+    gaps.sort(key=lambda g: (-g.members_hurt, order[g.kind], g.topic, g.role or ""))
+    return gaps
+
+
+def _kind_examples(groups: Sequence[str]) -> str:
+    examples = {"课程": "微课、专题视频、理论文章", "案例": "先进典型或警示教育案例", "答题": "知识测验"}
+    return "、".join(examples[g] for g in groups)
+
+
+def format_coverage(report: CoverageReport, *, limit: int = 8) -> str:
+    """A short Chinese summary of the report for a terminal: counts, the worst gaps, health,
+    exposure, duplicates and members not reached (at most ``limit`` rows a section)."""
+    c = report.counts
+    lines = [f"内容覆盖（{report.org or '全部组织'}，截至 {report.day}）：内容 {c['items']} 条（在架 {c['live_items']} 条），"
+             f"党员 {c['members']} 名，近90天推送清单 {c['served_lists_90']} 份"]
+    lines.append(f"缺口 {len(report.gaps)} 项" + ("：" if report.gaps else "。"))
+    for g in report.gaps[:limit]:
+        lines.append(f"  · [{g.members_hurt}人] {g.detail}")
+        lines.append(f"      建议：{g.commission}" + (f"；相近内容：{'、'.join(r.title for r in g.closest)}"
+                                                   if g.closest else ""))
+    lines.append(f"内容健康：陈旧时效内容 {len(report.stale)} 条，30天内过期 {len(report.expiring)} 条，"
+                 f"未来30天线下活动 {sum(len(v) for v in report.offline_upcoming.values())} 场，"
+                 f"前置缺失 {len(report.broken_prerequisites)} 条，前置成环 {len(report.prerequisite_cycles)} 组")
+    reasons = Counter(report.never_served.values())
+    lines.append(f"曝光：基尼系数 近30天 {report.gini.get(30, 0):.2f} / 近90天 {report.gini.get(90, 0):.2f}；"
+                 f"近90天从未推送 {len(report.never_served)} 条（"
+                 + "，".join(f"{NEVER_SERVED_REASONS[r]} {n}" for r, n in reasons.most_common()) + "）")
+    lines.append(f"疑似重复：{len(report.duplicates)} 组（相似度阈值 {report.duplicate_threshold}）")
+    for refs, s in report.duplicates[:limit]:
+        lines.append("  · " + " ≈ ".join(f"《{r.title}》[{r.id}]" for r in refs) + f"（{s:.3f}）")
+    totals = Counter()
+    for flags in report.reach.values():
+        for k, v in flags.items():
+            totals[k] += len(v)
+    lines.append("未覆盖党员：" + "，".join(f"{label} {totals[k]} 人" for k, label in REACH_FLAGS.items()))
+    return "\n".join(lines)

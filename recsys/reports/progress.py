@@ -1,0 +1,202 @@
+"""Progress reports: a member's hours, points, mastery and reviews; an organisation's by branch.
+
+Everything here is computed from the event history and the curriculum's rules on request, so a
+report for a past day is what the records said that day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from recsys.curriculum import Curriculum
+from recsys.learning.ledger import HoursLedger, build_ledger
+from recsys.learning.mastery import ReviewDue, TopicMastery, estimate_mastery, review_schedule
+from recsys.learning.points import PointsLedger, build_points
+from recsys.pipeline.profile import day_end
+from recsys.records import Event, Item, Member
+
+__all__ = [
+    "MemberProgress", "BranchProgress", "OrgProgress", "member_progress", "org_progress", "in_org",
+    "format_member_progress", "format_org_progress",
+]
+
+
+def in_org(member: Member, org: str) -> bool:
+    """Whether the member belongs to ``org`` or a unit under it."""
+    return member.org == org or member.org.startswith(org + ".")
+
+
+@dataclass(frozen=True)
+class MemberProgress:
+    """One member's records on ``day``.
+
+    Attributes:
+        member: The member.
+        day: The day.
+        hours: The hours ledger of the year.
+        points: The points ledger of the year.
+        mastery: The quiz-based estimate per topic.
+        reviews: Quiz items waiting for review, by due day.
+    """
+
+    member: Member
+    day: dt.date
+    hours: HoursLedger
+    points: PointsLedger
+    mastery: Mapping[str, TopicMastery]
+    reviews: tuple[ReviewDue, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "member": self.member.id, "name": self.member.name, "org": self.member.org, "day": self.day.isoformat(),
+            "hours": self.hours.to_dict(), "points": self.points.to_dict(),
+            "mastery": [m.to_dict() for m in sorted(self.mastery.values(), key=lambda m: m.topic)],
+            "reviews": [r.to_dict() for r in self.reviews],
+        }
+
+
+def member_progress(
+    member: Member, events: Sequence[Event], items: Mapping[str, Item], curriculum: Curriculum, day: dt.date
+) -> MemberProgress:
+    """Assemble a member's progress on ``day`` from their events (in time order)."""
+    end = day_end(day)
+    hours = build_ledger(member, events, items, curriculum, day)
+    points = build_points(member, events, items, curriculum, day, ledger=hours)
+    mastery = estimate_mastery(events, items, curriculum.mastery, until=end)
+    reviews = review_schedule(events, items, curriculum.mastery, until=end)
+    return MemberProgress(member, day, hours, points, mastery,
+                          tuple(sorted(reviews.values(), key=lambda r: (r.due, r.item))))
+
+
+@dataclass(frozen=True)
+class BranchProgress:
+    """A branch's totals and its points leaderboard.
+
+    Attributes:
+        org: The branch.
+        members: Members counted.
+        hours: Their hours this year.
+        target: The sum of their annual targets (members without one add nothing).
+        behind: Members behind pace.
+        points: Their points this year.
+        leaderboard: ``{member, name, points, hours}`` by points, then hours, then id.
+    """
+
+    org: str
+    members: int
+    hours: float
+    target: float
+    behind: int
+    points: float
+    leaderboard: tuple[dict[str, Any], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"org": self.org, "members": self.members, "hours": round(self.hours, 2), "target": round(self.target, 2),
+                "progress": round(self.hours / self.target, 4) if self.target else None,
+                "behind": self.behind, "points": round(self.points, 2), "leaderboard": list(self.leaderboard)}
+
+
+@dataclass(frozen=True)
+class OrgProgress:
+    """An organisation's progress: its branches (the ``org`` of its members) and their totals."""
+
+    org: str
+    day: dt.date
+    branches: tuple[BranchProgress, ...]
+
+    @property
+    def members(self) -> int:
+        return sum(b.members for b in self.branches)
+
+    @property
+    def hours(self) -> float:
+        return sum(b.hours for b in self.branches)
+
+    @property
+    def target(self) -> float:
+        return sum(b.target for b in self.branches)
+
+    @property
+    def behind(self) -> int:
+        return sum(b.behind for b in self.branches)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"org": self.org, "day": self.day.isoformat(), "year": self.day.year, "members": self.members,
+                "hours": round(self.hours, 2), "target": round(self.target, 2),
+                "progress": round(self.hours / self.target, 4) if self.target else None,
+                "behind": self.behind, "branches": [b.to_dict() for b in self.branches]}
+
+
+def org_progress(
+    org: str,
+    members: Sequence[Member],
+    events: Mapping[str, Sequence[Event]],
+    items: Mapping[str, Item],
+    curriculum: Curriculum,
+    day: dt.date,
+) -> OrgProgress:
+    """Progress of the members of ``org`` (and units under it), grouped by branch.
+
+    Args:
+        org: The organisation.
+        members: Members (those outside ``org`` are left out).
+        events: Each member's events in time order, by member id.
+        items: The catalogue.
+        curriculum: Targets and rules.
+        day: The day.
+    """
+    groups: dict[str, list[MemberProgress]] = {}
+    for m in sorted(members, key=lambda m: m.id):
+        if in_org(m, org):
+            groups.setdefault(m.org, []).append(member_progress(m, events.get(m.id, ()), items, curriculum, day))
+    branches = []
+    for branch, progress in sorted(groups.items()):
+        board = sorted(progress, key=lambda p: (-p.points.total, -p.hours.total, p.member.id))
+        branches.append(BranchProgress(
+            org=branch, members=len(progress),
+            hours=sum(p.hours.total for p in progress),
+            target=sum(p.hours.target or 0.0 for p in progress),
+            behind=sum(p.hours.status == "behind" for p in progress),
+            points=sum(p.points.total for p in progress),
+            leaderboard=tuple({"member": p.member.id, "name": p.member.name, "points": round(p.points.total, 2),
+                               "hours": round(p.hours.total, 2)} for p in board),
+        ))
+    return OrgProgress(org, day, tuple(branches))
+
+
+_STATUS = {"ahead": "超前", "on_pace": "符合进度", "behind": "落后", "no_target": "无学时要求"}
+_RULES = {"action": "学习", "deduction": "扣减", "required_topic": "必修主题达标", "streak": "连续学习"}
+
+
+def format_member_progress(progress: MemberProgress) -> str:
+    """A member's progress as lines of Chinese text, for the terminal."""
+    h, p, m = progress.hours, progress.points, progress.member
+    target = f"{h.target:g}" if h.target is not None else "—"
+    lines = [f"{m.name}（{m.id}，{m.org}）{progress.day.isoformat()} 学习档案",
+             f"学时：{h.total:.1f} / {target}（{_STATUS[h.status]}"
+             + (f"，按进度应达 {h.expected:.1f}" if h.expected is not None else "")
+             + f"，预计全年 {h.projection:.1f}）",
+             "  按主题：" + ("，".join(f"{t} {v:.1f}" for t, v in h.by_topic.items()) or "暂无"),
+             "  线上/线下：" + ("，".join(f"{'线上' if k == 'online' else '线下'} {v:.1f}" for k, v in h.by_mode.items())
+                             or "暂无"),
+             f"积分：{p.total:g}" + ("（" + "，".join(f"{_RULES.get(k, k)} {v:g}" for k, v in p.by_rule.items()) + "）" if p.by_rule else "")]
+    for t in sorted(progress.mastery.values(), key=lambda t: t.topic):
+        lines.append(f"  掌握度 {t.topic}：等级 {t.level}{'（薄弱）' if t.weak else ''}，答题 {t.quizzes} 次，"
+                     f"最近得分 {t.last_score:.0%}")
+    for r in progress.reviews:
+        lines.append(f"  待复习：{r.item}（{r.due.isoformat()} 起，上次得分 {r.last_score:.0%}）")
+    return "\n".join(lines)
+
+
+def format_org_progress(progress: OrgProgress) -> str:
+    """An organisation's progress by branch, with each branch's top three, for the terminal."""
+    lines = [f"{progress.org} {progress.day.isoformat()}：{progress.members} 名党员，学时 {progress.hours:.1f}"
+             f" / {progress.target:g}，落后进度 {progress.behind} 人"]
+    for b in progress.branches:
+        top = "，".join(f"{row['name']} {row['points']:g}分" for row in b.leaderboard[:3])
+        lines.append(f"  {b.org}：{b.members} 人，学时 {b.hours:.1f} / {b.target:g}，落后 {b.behind} 人，"
+                     f"积分 {b.points:g}；积分榜：{top}")
+    return "\n".join(lines)

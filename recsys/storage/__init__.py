@@ -1,0 +1,1 @@
+"""Storage: the one place that knows how records are kept (all SQL lives here)."""

@@ -1,0 +1,433 @@
+"""The ``recsys`` command line: a thin layer over :class:`recsys.Engine`.
+
+The store is ``--store DIR`` (accepted after the subcommand), else ``$RECSYS_STORE``, else
+``./recsys-data``. Errors print one line naming the file, record and field, and exit with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["main", "build_parser"]
+
+
+def _store_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--store", metavar="DIR", help="store folder (default: $RECSYS_STORE or ./recsys-data)")
+    common.add_argument(
+        "--encoder", metavar="NAME",
+        help="encoder for a new store: e5-small (default), tfidf, or a sentence-transformers model",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _store_options()
+    parser = argparse.ArgumentParser(
+        prog="recsys", description="Personalised learning-content recommendation for party-member education."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", parents=[common], help="load the sample corpus and show what the engine does")
+    p.add_argument("--day", type=_date, help="the day to plan for (default: today)")
+
+    p = sub.add_parser("ingest", parents=[common], help="add or update items from JSONL, JSON or CSV files")
+    p.add_argument("files", nargs="+", metavar="FILE")
+
+    p = sub.add_parser("members", parents=[common], help="add or update members from a file")
+    p.add_argument("file", metavar="FILE")
+
+    p = sub.add_parser("events", parents=[common], help="record events from a file")
+    p.add_argument("file", metavar="FILE")
+
+    p = sub.add_parser("search", parents=[common], help="items matching a text")
+    p.add_argument("text", metavar="TEXT")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("similar", parents=[common], help="items similar to an item")
+    p.add_argument("item", metavar="ITEM")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("daily", parents=[common], help="a member's study list for a day")
+    p.add_argument("member", metavar="MEMBER")
+    p.add_argument("--day", type=_date, help="the day (default: today, Asia/Shanghai)")
+    p.add_argument("--minutes", type=int, help="time available (default: the member's daily_minutes)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("path", parents=[common], help="a member's multi-day study path")
+    p.add_argument("member", metavar="MEMBER")
+    p.add_argument("--start", type=_date, help="first day (default: today)")
+    p.add_argument("--days", type=int, default=7, help="number of days (default: 7)")
+    p.add_argument("--minutes", type=int, help="time available each day (default: the member's daily_minutes)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("coverage", parents=[common], help="coverage for editors: gaps, exposure, members not reached")
+    p.add_argument("--html", metavar="FILE", help="write the report as a self-contained HTML page")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--org", help="only this organisation (its units, its own and shared items)")
+    p.add_argument("--day", type=_date, help="the as-of day (default: today, Asia/Shanghai)")
+    p.add_argument("--duplicate-threshold", type=float, metavar="COS",
+                   help="cosine for near-duplicates (default: measured per encoder, e5 0.995, tfidf 0.92)")
+
+    p = sub.add_parser("progress", parents=[common],
+                       help="learning records: a member's hours, points and mastery, or an organisation's by branch")
+    p.add_argument("member", metavar="MEMBER", nargs="?", help="the member (or give --org)")
+    p.add_argument("--org", help="an organisation: its branches, leaderboards and alerts")
+    p.add_argument("--day", type=_date, help="the day (default: today, Asia/Shanghai)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("stats", parents=[common], help="counts and settings of the store")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    sub.add_parser("model", parents=[common], help="prepare the default model (convert once, then cached)")
+
+    p = sub.add_parser("bench", help="performance benchmarks and encoder choice (writes evaluation/results)")
+    p.add_argument("--quick", action="store_true",
+                   help="small sizes, model-free encoder, well under 90 s; results to evaluation/out/bench-quick")
+    p.add_argument("--out", metavar="DIR", help="results folder (default: evaluation/results)")
+
+    p = sub.add_parser("evaluate", help="list quality against baselines and peers on simulated members (writes evaluation/RESULTS.md)")
+    p.add_argument("--quick", action="store_true",
+                   help="the CI setting (about a minute); report to evaluation/out/evaluate-quick")
+    p.add_argument("--out", metavar="DIR", help="folder of RESULTS.md; numbers and plots go to DIR/results (default: evaluation)")
+    p.add_argument("--seeds", type=int, metavar="N", help="seeds of the offline protocols (default: 3 quick, 5 full)")
+
+    p = sub.add_parser("serve", parents=[common], help="run the HTTP API on the store (uvicorn)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes sharing the store (default: 1)")
+    p.add_argument("--keys-file", metavar="FILE", help="API keys file (default: $RECSYS_KEYS_FILE or keys.json in the store)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+    keys_common = argparse.ArgumentParser(add_help=False)
+    keys_common.add_argument("--store", metavar="DIR", help="store folder (default: $RECSYS_STORE or ./recsys-data)")
+    keys_common.add_argument(
+        "--keys-file", metavar="FILE", help="API keys file (default: $RECSYS_KEYS_FILE or keys.json in the store)"
+    )
+    p = sub.add_parser("keys", help="manage the HTTP API's keys")
+    keys = p.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    k = keys.add_parser("add", parents=[keys_common], help="create a key for an organisation; prints the key last")
+    k.add_argument("org", metavar="ORG", help="organisation id, a dotted path (hxny, hxny.fdgs.zb-yunxing)")
+    k.add_argument("--admin", action="store_true", help="the key may also write shared items (org null)")
+    k = keys.add_parser("revoke", parents=[keys_common], help="revoke a key (give the key or its id)")
+    k.add_argument("key", metavar="KEY")
+    k = keys.add_parser("list", parents=[keys_common], help="list the keys (ids and organisations, no secrets)")
+    k.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _store_path(args: argparse.Namespace) -> str:
+    return args.store or os.environ.get("RECSYS_STORE") or "recsys-data"
+
+
+def _open(args: argparse.Namespace):
+    from recsys import Engine
+
+    return Engine.open(_store_path(args), encoder=args.encoder)
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+def _print_hits(hits, as_json: bool) -> None:
+    if as_json:
+        _print_json([h.to_dict() for h in hits])
+        return
+    for n, h in enumerate(hits, start=1):
+        it = h.item
+        print(f"{n:>2}. {h.score:.3f}  {it.title}  [{it.id} · {it.kind} · {it.minutes}分钟 · {'、'.join(it.topics)}]")
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from recsys.ingest.loaders import read_items
+
+    batches = [(path, read_items(path)) for path in args.files]  # validate every file first
+    with _open(args) as engine:
+        for path, items in batches:
+            n = engine.add_items(items, progress=sys.stderr.isatty())
+            print(f"{path}: {n} items")
+    return 0
+
+
+def _cmd_members(args: argparse.Namespace) -> int:
+    from recsys.ingest.loaders import read_members
+
+    members = read_members(args.file)
+    with _open(args) as engine:
+        print(f"{args.file}: {engine.upsert_members(members)} members")
+    return 0
+
+
+def _cmd_events(args: argparse.Namespace) -> int:
+    from recsys.exceptions import ValidationError
+    from recsys.ingest.loaders import read_events
+
+    events = read_events(args.file)
+    with _open(args) as engine:
+        try:
+            added = engine.record(events)
+        except ValidationError as exc:
+            raise exc.located(source=args.file) from None
+        print(f"{args.file}: {added} new events ({len(events) - added} already recorded)")
+    return 0
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    with _open(args) as engine:
+        _print_hits(engine.search(args.text, k=args.k), args.json)
+    return 0
+
+
+def _cmd_similar(args: argparse.Namespace) -> int:
+    with _open(args) as engine:
+        _print_hits(engine.similar(args.item, k=args.k), args.json)
+    return 0
+
+
+def _cmd_daily(args: argparse.Namespace) -> int:
+    from recsys.serving.text import format_list
+
+    with _open(args) as engine:
+        lst = engine.daily(args.member, day=args.day, minutes=args.minutes)
+        name = engine.member(args.member).name
+    if args.json:
+        _print_json(lst.to_dict())
+    else:
+        print(format_list(lst, title=f"{name} {lst.day}"))
+    return 0
+
+
+def _cmd_path(args: argparse.Namespace) -> int:
+    from recsys.serving.text import format_path
+
+    with _open(args) as engine:
+        path = engine.path(args.member, start=args.start, days=args.days, minutes=args.minutes)
+    if args.json:
+        _print_json(path.to_dict())
+    else:
+        print(format_path(path))
+    return 0
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    with _open(args) as engine:
+        stats = engine.stats()
+    if args.json:
+        _print_json(stats)
+    else:
+        for key, value in stats.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def _cmd_coverage(args: argparse.Namespace) -> int:
+    from recsys.reports.coverage import format_coverage
+    from recsys.reports.coverage_html import write_html
+
+    with _open(args) as engine:
+        report = engine.coverage(org=args.org, day=args.day, duplicate_threshold=args.duplicate_threshold)
+    if args.html:
+        write_html(report, args.html)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(format_coverage(report))
+        if args.html:
+            print(f"\nHTML report written to {args.html}")
+    return 0
+
+
+def _cmd_model(args: argparse.Namespace) -> int:
+    from recsys.embedding.encoders import get_encoder
+
+    encoder = get_encoder(args.encoder)
+    print(f"{encoder.name}: ready, dimension {encoder.dim}")
+    return 0
+
+
+def _keys_path(args: argparse.Namespace) -> str:
+    from service.settings import KEYS_FILE_NAME
+
+    explicit = args.keys_file or os.environ.get("RECSYS_KEYS_FILE")
+    return explicit or os.path.join(_store_path(args), KEYS_FILE_NAME)
+
+
+def _cmd_keys(args: argparse.Namespace) -> int:
+    # The service is an optional layer above the library: imported only when asked for.
+    from service.keys import KeyRing
+
+    ring = KeyRing(_keys_path(args))
+    if args.keys_command == "add":
+        record, key = ring.add(args.org, admin=args.admin)
+        kind = "admin key" if record.admin else "key"
+        print(f"{kind} {record.id} for organisation {record.org}, saved (hashed) in {ring.path}")
+        print("the key is shown only now; send it as 'Authorization: Bearer <key>':")
+        print(key)
+    elif args.keys_command == "revoke":
+        record = ring.revoke(args.key)
+        print(f"key {record.id} of {record.org} revoked at {record.revoked}")
+    elif args.json:
+        _print_json([k.public() for k in ring.keys()])
+    else:
+        keys = ring.keys()
+        if not keys:
+            print(f"no keys in {ring.path}; create one with: recsys keys add ORG")
+        for k in keys:
+            state = f"revoked {k.revoked}" if k.revoked else "active"
+            print(f"{k.id}  {k.org}{'  (admin)' if k.admin else ''}  created {k.created}  {state}")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from recsys.exceptions import ValidationError
+    from service.logs import log_config
+
+    if not 1 <= args.port <= 65535:
+        raise ValidationError(f"--port must be from 1 to 65535, got {args.port}")
+    if args.workers < 1:
+        raise ValidationError(f"--workers must be at least 1, got {args.workers}")
+    # Open the store once here: a wrong store or encoder fails now with one line, not in every
+    # worker, and the default model is converted once rather than by each worker at a time.
+    _open(args).close()
+    # The app reads its settings from the environment, so every worker process sees the same.
+    os.environ["RECSYS_STORE"] = os.path.abspath(_store_path(args))
+    if args.encoder:
+        os.environ["RECSYS_ENCODER"] = args.encoder
+    if args.keys_file:
+        os.environ["RECSYS_KEYS_FILE"] = os.path.abspath(args.keys_file)
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=log_config(args.log_level),
+        access_log=False,  # the service writes its own structured request log
+        timeout_graceful_shutdown=30,
+    )
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    # evaluation/ sits above the library and is imported only when asked for.
+    from pathlib import Path
+
+    from evaluation import bench
+
+    sizes = bench.QUICK if args.quick else bench.FULL
+    bench.run(sizes, out=Path(args.out) if args.out else None, quick=args.quick)
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    # evaluation/ sits above the library and is imported only when asked for.
+    import dataclasses
+    from pathlib import Path
+
+    from evaluation import quality
+
+    settings = quality.QUICK if args.quick else quality.FULL
+    if args.seeds is not None:
+        if args.seeds < 1:
+            print(f"recsys: error: --seeds must be at least 1, got {args.seeds}", file=sys.stderr)
+            return 2
+        settings = dataclasses.replace(settings, seeds=args.seeds)
+    out = Path(args.out) if args.out else (quality.ROOT / "out" / "evaluate-quick" if args.quick else quality.ROOT)
+    results = quality.run(settings, out=out)
+    print(f"written {out / 'RESULTS.md'}")
+    for floor in results["floors"]:
+        if not floor["ok"]:
+            print(f"recsys: floor broken: {floor['floor']} ({floor['value']})", file=sys.stderr)
+    return 0 if results["ok"] else 1
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from corpus.demo import run_demo
+
+    run_demo(_store_path(args), encoder=args.encoder, day=args.day)
+    return 0
+
+
+def _cmd_progress(args: argparse.Namespace) -> int:
+    from recsys.exceptions import ValidationError
+    from recsys.reports.progress import format_member_progress, format_org_progress
+
+    if (args.member is None) == (args.org is None):
+        raise ValidationError("give either a MEMBER or --org ORG")
+    with _open(args) as engine:
+        if args.member is not None:
+            progress = engine.progress(args.member, day=args.day)
+            if args.json:
+                _print_json(progress.to_dict())
+            else:
+                print(format_member_progress(progress))
+            return 0
+        progress = engine.org_progress(args.org, day=args.day)
+        alerts = engine.alerts(args.org, day=args.day)
+    if args.json:
+        _print_json({**progress.to_dict(), "alerts": [a.to_dict() for a in alerts]})
+    else:
+        print(format_org_progress(progress))
+        for a in alerts:
+            print(f"  ⚠ {a.message}")
+    return 0
+
+
+_COMMANDS = {
+    "demo": _cmd_demo,
+    "ingest": _cmd_ingest,
+    "members": _cmd_members,
+    "events": _cmd_events,
+    "search": _cmd_search,
+    "similar": _cmd_similar,
+    "daily": _cmd_daily,
+    "path": _cmd_path,
+    "stats": _cmd_stats,
+    "progress": _cmd_progress,
+    "coverage": _cmd_coverage,
+    "model": _cmd_model,
+    "serve": _cmd_serve,
+    "keys": _cmd_keys,
+    "bench": _cmd_bench,
+    "evaluate": _cmd_evaluate,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    from recsys.exceptions import RecsysError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except RecsysError as exc:
+        print(f"recsys: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # output piped into head and the like
+        sys.stderr.close()
+        return 0
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

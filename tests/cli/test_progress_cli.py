@@ -1,0 +1,47 @@
+"""``recsys progress``: a member's records or an organisation's, as text or JSON; bad use exits 2."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from recsys import Engine, Event, Item, Member
+from recsys_cli import main
+from recsys.records import TZ
+
+
+@pytest.fixture
+def store(tmp_path):
+    path = tmp_path / "store"
+    with Engine.open(path, encoder="tfidf") as eng:
+        eng.add_items([Item(id="a1", title="中共一大", body="", kind="article", minutes=30,
+                            published=dt.date(2026, 1, 1), topics=("党史",))])
+        eng.upsert_members([Member(id="m1", name="张伟", org="hx.b1"), Member(id="m2", name="李娜", org="hx.b2")])
+        eng.record([Event("m1", "a1", "complete", dt.datetime(2026, 3, 2, 20, tzinfo=TZ), id="e1")])
+    return str(path)
+
+
+def test_member_progress_as_json_and_text(store, capsys):
+    assert main(["progress", "m1", "--day", "2026-03-31", "--json", "--store", store]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["hours"]["hours"] == 0.5 and data["points"]["total"] == 1 and data["hours"]["entries"][0]["event"] == "e1"
+    assert main(["progress", "m1", "--day", "2026-03-31", "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert "学时：0.5 / 32（落后" in out and "积分：1（学习 1）" in out
+
+
+def test_org_progress_with_alerts(store, capsys):
+    assert main(["progress", "--org", "hx", "--day", "2026-03-31", "--json", "--store", store]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [b["org"] for b in data["branches"]] == ["hx.b1", "hx.b2"] and data["members"] == 2
+    assert {(a["kind"], a["member"]) for a in data["alerts"] if a["member"]} >= {("inactive", "m2")}
+
+
+def test_bad_use_exits_2_with_one_line(store, capsys):
+    assert main(["progress", "--store", store]) == 2
+    assert "give either a MEMBER or --org ORG" in capsys.readouterr().err
+    assert main(["progress", "nobody", "--store", store]) == 2
+    assert main(["progress", "--org", "zz", "--store", store]) == 2
+    assert "organisation" in capsys.readouterr().err

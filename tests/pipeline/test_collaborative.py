@@ -1,0 +1,180 @@
+"""The store-wide collaborative signal (co-completion, role-aware popularity), its determinism,
+and the cap on reviews per daily list."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from recsys import Engine, Event, Item, Member
+from recsys.pipeline.collaborative import CollaborativeModel, snapshot_seq
+from recsys.curriculum import Curriculum
+from recsys.exceptions import ValidationError
+from recsys.records import TZ
+
+DAY = dt.date(2026, 6, 10)
+
+
+def at(day: dt.date, hour: int = 20) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour), TZ)
+
+
+def item(id_: str, title: str, **fields) -> Item:
+    fields.setdefault("kind", "article")
+    fields.setdefault("minutes", 10)
+    return Item(id=id_, title=title, body=title, published=dt.date(2026, 1, 1), topics=("读书",), **fields)
+
+
+# Eight unrelated titles: nothing in the text says which items go together.
+CATALOGUE = [
+    item("a", "红色家书选读"),
+    item("b", "基层治理案例汇编"),
+    item("ta", "新能源汽车产业观察"),
+    item("tb", "古代水利工程史话"),
+    item("x1", "乡村振兴一线纪实"),
+    item("x2", "劳动模范访谈录"),
+    item("x3", "科技创新前沿速览"),
+    item("x4", "节约用水小知识"),
+]
+
+
+def member(id_: str, roles=("member",)) -> Member:
+    return Member(id=id_, name=id_, org="hx.b1", roles=roles, daily_minutes=30)
+
+
+def _co_completion_store(path) -> Engine:
+    """m1 studied ``a``, m7 studied ``b``. Three peers completed ``a`` and ``ta`` together,
+    three others ``b`` and ``tb``: ``ta`` and ``tb`` are equally popular, but ``ta`` is the obvious
+    neighbour of m1's history and ``tb`` of m7's."""
+    eng = Engine.open(path, encoder="tfidf")
+    eng.add_items(CATALOGUE)
+    eng.upsert_members([member(f"m{n}") for n in range(1, 10)])
+    first = DAY - dt.timedelta(days=5)
+    events = [Event("m1", "a", "complete", at(first)), Event("m7", "b", "complete", at(first))]
+    for peer in ("m2", "m3", "m4"):
+        events += [Event(peer, "a", "complete", at(first)), Event(peer, "ta", "complete", at(first, 21))]
+    for peer in ("m5", "m6", "m8"):
+        events += [Event(peer, "b", "complete", at(first)), Event(peer, "tb", "complete", at(first, 21))]
+    eng.record(events)
+    return eng
+
+
+def test_co_completion_puts_the_obvious_neighbour_first(tmp_path):
+    with _co_completion_store(tmp_path / "s") as eng:
+        model = eng.collaborative()
+        assert model.similar_items("a", 1)[0][0] == "ta"
+        assert model.similar_items("b", 1)[0][0] == "tb"
+        assert [h.item.id for h in eng.rank("m1", day=DAY)][0] == "ta"
+        assert [h.item.id for h in eng.rank("m7", day=DAY)][0] == "tb"
+        entry = next(e for e in eng.daily("m1", day=DAY).entries if e.item.id == "ta")
+        assert "学过《红色家书选读》的同志也在学这一内容" in entry.reasons
+
+
+def test_role_popularity_follows_the_members_of_the_role():
+    # Secretaries complete s, frontline workers f; a member holding only one role is scored by it.
+    roles = {"s1": ["branch_secretary"], "s2": ["branch_secretary"], "f1": ["frontline"], "f2": ["frontline"]}
+    rows = [("s1", "s", "complete", None), ("s2", "s", "complete", None),
+            ("f1", "f", "complete", None), ("f2", "f", "complete", None), ("f2", "f", "skip", None)]
+    model = CollaborativeModel(role_prior=1.0).fit(rows, roles)
+    secretary, best = model.role_popularity(["branch_secretary"], ["s", "f", "unknown"])
+    assert secretary[0] > secretary[1] > 0 and secretary[2] == 0 and best[0] == "branch_secretary"
+    frontline, _ = model.role_popularity(["frontline"], ["s", "f"])
+    assert frontline[1] > frontline[0]
+    assert model.role_top(["frontline"], 1) == ["f"]
+
+
+def test_only_positive_events_count():
+    rows = [("m1", "a", "complete", None), ("m1", "b", "skip", None), ("m1", "c", "rate", 2.0),
+            ("m1", "d", "progress", 0.5), ("m1", "e", "rate", 5.0), ("m1", "f", "progress", 1.0)]
+    model = CollaborativeModel().fit(rows, {"m1": ["member"]})
+    assert model.item_ids_ == ["a", "e", "f"]
+
+
+@given(st.integers(min_value=0, max_value=10**9), st.integers(min_value=1, max_value=64))
+def test_snapshots_never_run_ahead_and_lag_by_a_bounded_share(last, resolution):
+    bound = snapshot_seq(last, resolution)
+    assert 0 <= bound <= last
+    assert last - bound <= 2 * last / resolution  # the step is a power of two near last/resolution
+    assert snapshot_seq(bound, resolution) == bound  # a snapshot is its own snapshot
+
+
+def test_snapshot_seq_rejects_nonsense():
+    with pytest.raises(ValidationError):
+        snapshot_seq(-1)
+
+
+def _fill_until(eng: Engine, done) -> None:
+    """Record filler events (another member starting an item) until ``done(seq)`` holds."""
+    n = 0
+    while not done(eng.store.activity_seq()):
+        eng.record([Event("m9", "x4", "start", at(DAY - dt.timedelta(days=4)), id=f"fill{n}")])
+        n += 1
+
+
+def test_same_store_state_gives_the_same_list_also_after_events_below_the_snapshot(tmp_path):
+    path = tmp_path / "s"
+    with _co_completion_store(path) as eng:
+        # Stand exactly on a snapshot whose next boundary is more than one event away.
+        _fill_until(eng, lambda s: s >= 40 and snapshot_seq(s) == s and snapshot_seq(s + 1) == s)
+        before = [h.item.id for h in eng.rank("m1", day=DAY)]
+        key = snapshot_seq(eng.store.activity_seq())
+        assert [h.item.id for h in eng.rank("m1", day=DAY)] == before
+        # A peer's co-completion of a and tb, below the next boundary: the model does not move.
+        eng.record([Event("m8", "a", "complete", at(DAY - dt.timedelta(days=3)), id="late")])
+        assert snapshot_seq(eng.store.activity_seq()) == key
+        assert "a" not in dict(eng.collaborative().similar_items("tb"))
+        assert [h.item.id for h in eng.rank("m1", day=DAY)] == before
+        # Serving lists records impressions, which move no snapshot either.
+        eng.daily("m2", day=DAY)
+        assert snapshot_seq(eng.store.activity_seq()) == key
+    with Engine.open(path) as reopened:  # a new engine on the same store builds the same model
+        assert [h.item.id for h in reopened.rank("m1", day=DAY)] == before
+        _fill_until(reopened, lambda s: snapshot_seq(s) > key)
+        assert "a" in dict(reopened.collaborative().similar_items("tb"))
+
+
+def test_member_role_changes_rebuild_the_model(tmp_path):
+    with _co_completion_store(tmp_path / "s") as eng:
+        assert "cadre" not in eng.collaborative().roles_
+        eng.upsert_members([member("m2", roles=("member", "cadre"))])
+        assert "cadre" in eng.collaborative().roles_
+
+
+# -- reviews per day --------------------------------------------------------------------------
+
+QUIZZES = [item(f"q{n}", f"党史小测第{n}套", kind="quiz", minutes=5) for n in range(1, 4)]
+READING = [item(f"r{n}", f"党史读本第{n}章", minutes=10) for n in range(1, 6)]
+
+
+def _reviews_in_list(tmp_path, per_day: int) -> int:
+    eng = Engine.open(tmp_path / f"cap{per_day}", encoder="tfidf")
+    cur = eng.curriculum
+    eng.curriculum = dataclasses.replace(cur, mastery=dataclasses.replace(cur.mastery, reviews_per_day=per_day))
+    with eng:
+        eng.add_items(QUIZZES + READING)
+        eng.upsert_members([member("m1")])
+        # Three quizzes missed the same day: all three are due for review the next day.
+        eng.record([Event("m1", q.id, "quiz", at(DAY - dt.timedelta(days=1)), value=0.3) for q in QUIZZES])
+        assert len(eng.progress("m1", day=DAY).reviews) == 3
+        lst = eng.daily("m1", day=DAY, minutes=60)
+        return sum(e.review for e in lst.entries)
+
+
+def test_reviews_per_day_caps_the_reviews_in_a_list(tmp_path):
+    assert _reviews_in_list(tmp_path, 3) == 3  # with room for all, all come back ...
+    assert _reviews_in_list(tmp_path, 1) == 1  # ... the default lets one through ...
+    assert _reviews_in_list(tmp_path, 0) == 0  # ... and 0 turns reviews off in the lists
+
+
+def test_reviews_per_day_is_configurable_in_json():
+    assert Curriculum().mastery.reviews_per_day == 1
+    cur = Curriculum.from_dict({"mastery": {"reviews_per_day": 2}})
+    assert cur.mastery.reviews_per_day == 2 and Curriculum.from_dict(cur.to_dict()) == cur
+    assert Curriculum.from_dict({"mastery": {"reviews_per_day": 0}}).mastery.reviews_per_day == 0
+    with pytest.raises(ValidationError) as caught:
+        Curriculum.from_dict({"mastery": {"reviews_per_day": -1}}, source="cur.json")
+    assert caught.value.field == "mastery.reviews_per_day"
