@@ -483,7 +483,7 @@ def test_existing_destination_raises(tmp_path: Path) -> None:
 def test_default_cache_dir_honours_recsys_cache(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from recsys import _e5
+    from recsys.embedding import _e5
 
     monkeypatch.setenv("RECSYS_CACHE", str(tmp_path))
     assert _e5._default_cache_dir() == tmp_path / "models"
