@@ -13,15 +13,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
 from recsys import Engine
-from service.errors import NotReady, PayloadTooLarge, Unauthorized
+from recsys.records import Item, Member
+from service.errors import Forbidden, NotReady, PayloadTooLarge, Unauthorized
 from service.keys import KeyRing
 from service.metrics import Metrics
+from service.openapi import ForMember, ItemIdPath, MemberIdPath
 from service.settings import Settings
-from service.tenancy import Tenant
+from service.tenancy import Tenant, visible_item, visible_member
 
 __all__ = [
-    "get_settings", "get_engine", "get_keys", "get_metrics", "get_tenant", "limit_batch", "reject_unknown_query",
-    "SettingsDep", "EngineDep", "KeysDep", "MetricsDep", "TenantDep",
+    "get_settings", "get_engine", "get_keys", "get_metrics", "get_tenant", "get_page_admin",
+    "get_visible_member", "get_visible_item", "get_for_member", "limit_batch", "reject_unknown_query",
+    "SettingsDep", "EngineDep", "KeysDep", "MetricsDep", "TenantDep", "PageAdminDep",
+    "VisibleMemberDep", "VisibleItemDep", "ForMemberDep",
 ]
 
 _bearer = HTTPBearer(
@@ -29,6 +33,13 @@ _bearer = HTTPBearer(
     scheme_name="apiKey",
     description="An API key from `recsys keys add ORG`, sent as `Authorization: Bearer <key>`. "
     "It acts for its organisation and every unit under it.",
+)
+
+#: The key as ``?key=``: a security scheme of its own, so the schema says header *or* query.
+_query_key = APIKeyQuery(
+    name="key", auto_error=False, scheme_name="pageKey",
+    description="The admin API key as `?key=`, for a browser that cannot send `Authorization: Bearer <key>`; "
+    "the header wins when both are sent.",
 )
 
 
@@ -72,15 +83,79 @@ def get_tenant(
     """
     if credentials is None:
         raise Unauthorized("an API key is required: send 'Authorization: Bearer <key>'")
-    key = keys.authenticate(credentials.credentials)
-    if key is None:
+    return _authenticate(request, keys, credentials.credentials)
+
+
+def get_page_admin(
+    request: Request,
+    keys: KeysDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    key: Annotated[str | None, Depends(_query_key)],
+) -> Tenant:
+    """The admin tenant of a page request, from its bearer header or its ``key`` query parameter
+    (a browser cannot send a header from the address bar).
+
+    Raises:
+        Unauthorized: no key, or an unknown or revoked one.
+        Forbidden: a valid key without the admin flag.
+    """
+    secret = credentials.credentials if credentials is not None else key
+    if not secret:
+        raise Unauthorized("an admin API key is required: send 'Authorization: Bearer <key>' or add ?key=<key>")
+    tenant = _authenticate(request, keys, secret)
+    if not tenant.admin:
+        raise Forbidden("the coverage page is for admin keys; this key may use GET /v1/coverage")
+    return tenant
+
+
+def _authenticate(request: Request, keys: KeyRing, secret: str) -> Tenant:
+    found = keys.authenticate(secret)
+    if found is None:
         raise Unauthorized("the API key is not valid (unknown or revoked)")
-    tenant = Tenant(org=key.org, admin=key.admin, key_id=key.id)
-    request.state.tenant = tenant  # for the request log
+    tenant = Tenant(org=found.org, admin=found.admin, key_id=found.id)
+    request.state.tenant = tenant  # for the request log, a refused non-admin key included
     return tenant
 
 
 TenantDep = Annotated[Tenant, Depends(get_tenant)]
+PageAdminDep = Annotated[Tenant, Depends(get_page_admin)]
+
+
+# The path parameters live here, not in the handlers, so every route under /{member_id} or
+# /{item_id} checks visibility the same way: another tenant's record answers the same 404 as a
+# missing one, and no handler can forget the check.
+def get_visible_member(member_id: MemberIdPath, engine: EngineDep, tenant: TenantDep) -> Member:
+    """The member of the ``{member_id}`` path, if the key's organisation holds them.
+
+    Raises:
+        NotFoundError: no such member, or one of another organisation (answered alike).
+    """
+    return visible_member(engine, tenant, member_id)
+
+
+def get_visible_item(item_id: ItemIdPath, engine: EngineDep, tenant: TenantDep) -> Item:
+    """The item of the ``{item_id}`` path, if the key can see it.
+
+    Raises:
+        NotFoundError: no such item, or one the key cannot see (answered alike).
+    """
+    return visible_item(engine, tenant, item_id)
+
+
+def get_for_member(engine: EngineDep, tenant: TenantDep, member: ForMember = None) -> str | None:
+    """The ``?member=`` a search is filtered for, once checked visible to the key (None if not given).
+
+    Raises:
+        NotFoundError: no such member, or one of another organisation (answered alike).
+    """
+    if member is not None:
+        visible_member(engine, tenant, member)
+    return member
+
+
+VisibleMemberDep = Annotated[Member, Depends(get_visible_member)]
+VisibleItemDep = Annotated[Item, Depends(get_visible_item)]
+ForMemberDep = Annotated[str | None, Depends(get_for_member)]
 
 
 def _query_names(dependant) -> set[str]:

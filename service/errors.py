@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,6 +56,12 @@ LIBRARY_STATUS: dict[type[Exception], tuple[int, str]] = {
     StoreError: (503, "store_unavailable"),
     ModelError: (503, "model_unavailable"),
     RecsysError: (500, "internal_error"),
+}
+
+#: What a caller is told of a 5xx library error. The library's own message stays in the log: it may
+#: name server paths, and a caller can do nothing with it but retry.
+_UNAVAILABLE = {
+    "store_unavailable": "the store is busy or unavailable; try again later",
 }
 
 _HTTP_CODES = {
@@ -242,7 +247,8 @@ async def _on_library_error(request: Request, exc: RecsysError) -> ErrorResponse
         log.error("library error %s: %s", code, exc, exc_info=exc)
         if code == "internal_error":
             return internal_error_response(getattr(request.state, "request_id", None))
-        return error_response(status, code, f"the service cannot serve this now ({code}); try again later")
+        message = _UNAVAILABLE.get(code, f"the service cannot serve this now ({code}); try again later")
+        return error_response(status, code, message)
     return error_response(status, code, str(exc))
 
 
@@ -282,16 +288,9 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
-async def _on_sqlite_error(request: Request, exc: sqlite3.Error) -> ErrorResponse:
-    # A store so busy that the 60 s lock timeout ran out, or a full disk: the caller may retry.
-    log.error("database error: %s", exc, exc_info=exc)
-    return error_response(503, "store_unavailable", "the store is busy or unavailable; try again later")
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers mapping every error to its status code and JSON body."""
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(RecsysError, _on_library_error)
     app.add_exception_handler(RequestValidationError, _on_request_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
-    app.add_exception_handler(sqlite3.Error, _on_sqlite_error)

@@ -22,7 +22,8 @@ from service.errors import Conflict, Forbidden
 from service.keys import org_within
 
 __all__ = [
-    "Tenant", "visible_item", "visible_member", "check_item_writes", "check_member_writes", "event_problems",
+    "Tenant", "visible_item", "visible_member", "visible_org", "check_item_writes", "check_item_removal",
+    "check_member_writes", "event_problems",
 ]
 
 
@@ -73,6 +74,17 @@ def visible_member(engine: Engine, tenant: Tenant, member_id: str) -> Member:
     if not tenant.sees_member(member):
         raise NotFoundError("member", member_id)
     return member
+
+
+def visible_org(tenant: Tenant, org: str) -> str:
+    """The organisation, if it is the key's own or a unit under it.
+
+    Raises:
+        NotFoundError: if it lies outside the key's organisation (answered as a missing one).
+    """
+    if not org_within(org, tenant.org):
+        raise NotFoundError("organisation", org)
+    return org
 
 
 def _problem(index: int, id_: str | None, field: str | None, message: str) -> dict[str, Any]:
@@ -126,6 +138,18 @@ def check_item_writes(tenant: Tenant, items: Sequence[Mapping[str, Any]], existi
             else:
                 taken.append(_problem(n, id_, "id", f"item id {id_!r} is already used by another organisation"))
     _raise(forbidden, taken, "item")
+
+
+def check_item_removal(tenant: Tenant, item: Item) -> None:
+    """Refuse to remove an item this key can see but not write.
+
+    Raises:
+        Forbidden: the item is shared and the key is not an admin, or it belongs to an
+            organisation above the key's.
+    """
+    if not tenant.may_write_org(item.org):
+        owner = "shared" if item.org is None else f"owned by {item.org!r}"
+        raise Forbidden(f"item {item.id!r} is {owner}; this key may not remove it")
 
 
 def check_member_writes(tenant: Tenant, members: Sequence[Mapping[str, Any]], existing: Mapping[str, Member]) -> None:

@@ -50,7 +50,7 @@ def post_events(
     answers 200 the events are on disk. Members and items the key cannot see are reported as
     unknown, as missing ones are."""
     records = [as_json(e) for e in events]
-    members = engine.store.get_members(list({r["member"] for r in records}))
+    members = engine.find_members(r["member"] for r in records)
     problems = event_problems(tenant, records, members, engine.catalogue())
     try:
         batch = parse_records(enumerate(records, start=1), Event)

@@ -6,11 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Response
 
-from service.deps import EngineDep, MetricsDep, TenantDep, limit_batch
-from service.errors import Forbidden
-from service.openapi import ForMember, HitCount, ItemIdPath, Limit, Offset, error_responses
+from service.deps import EngineDep, ForMemberDep, MetricsDep, TenantDep, VisibleItemDep, limit_batch
+from service.openapi import HitCount, Limit, Offset, error_responses
 from service.schemas import ItemIn, ItemOut, ItemPage, SimilarResult, WriteResult, as_json
-from service.tenancy import check_item_writes, visible_item, visible_member
+from service.tenancy import check_item_removal, check_item_writes
 
 __all__ = ["router"]
 
@@ -70,9 +69,9 @@ def list_items(engine: EngineDep, tenant: TenantDep, offset: Offset = 0, limit: 
 
 
 @router.get("/{item_id}", response_model=ItemOut, summary="Get an item", responses=error_responses(401, 404, 422))
-def get_item(item_id: ItemIdPath, engine: EngineDep, tenant: TenantDep) -> dict:
+def get_item(item: VisibleItemDep) -> dict:
     """One item, if this key can see it."""
-    return visible_item(engine, tenant, item_id).to_dict()
+    return item.to_dict()
 
 
 @router.delete(
@@ -82,14 +81,11 @@ def get_item(item_id: ItemIdPath, engine: EngineDep, tenant: TenantDep) -> dict:
     summary="Remove an item",
     responses=error_responses(401, 403, 404, 422),
 )
-def delete_item(item_id: ItemIdPath, engine: EngineDep, tenant: TenantDep, metrics: MetricsDep) -> Response:
+def delete_item(item: VisibleItemDep, engine: EngineDep, tenant: TenantDep, metrics: MetricsDep) -> Response:
     """Remove an item from the catalogue; its events stay, as history. Shared items need an
     admin key; items of an organisation above the key's cannot be removed with it."""
-    item = visible_item(engine, tenant, item_id)
-    if not tenant.may_write_org(item.org):
-        owner = "shared" if item.org is None else f"owned by {item.org!r}"
-        raise Forbidden(f"item {item_id!r} is {owner}; this key may not remove it")
-    engine.remove_item(item_id)
+    check_item_removal(tenant, item)
+    engine.remove_item(item.id)
     metrics.writes.labels("item_removed").inc()
     return Response(status_code=204)
 
@@ -101,15 +97,12 @@ def delete_item(item_id: ItemIdPath, engine: EngineDep, tenant: TenantDep, metri
     responses=error_responses(401, 404, 422),
 )
 def similar_items(
-    item_id: ItemIdPath,
+    item: VisibleItemDep,
     engine: EngineDep,
     tenant: TenantDep,
+    member: ForMemberDep,
     k: HitCount = 10,
-    member: ForMember = None,
 ) -> dict:
     """The items closest in content to this one (itself excluded), among those the key can see."""
-    visible_item(engine, tenant, item_id)
-    if member is not None:
-        visible_member(engine, tenant, member)
-    hits = engine.similar(item_id, k, member=member, org=tenant.org)
-    return {"item": item_id, "hits": [h.to_dict() for h in hits]}
+    hits = engine.similar(item.id, k, member=member, org=tenant.org)
+    return {"item": item.id, "hits": [h.to_dict() for h in hits]}

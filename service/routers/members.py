@@ -8,9 +8,9 @@ from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import PlainTextResponse
 
 from recsys.serving.text import format_list
-from service.deps import EngineDep, MetricsDep, TenantDep, limit_batch
+from service.deps import EngineDep, MetricsDep, TenantDep, VisibleMemberDep, limit_batch
 from service.keys import org_within
-from service.openapi import Limit, MemberIdPath, Minutes, Offset, error_responses
+from service.openapi import Limit, Minutes, Offset, error_responses
 from service.schemas import (
     FIRST_YEAR,
     ID_PATTERN,
@@ -24,7 +24,7 @@ from service.schemas import (
     WriteResult,
     as_json,
 )
-from service.tenancy import check_member_writes, visible_member
+from service.tenancy import check_member_writes
 
 __all__ = ["router", "MAX_PATH_DAYS"]
 
@@ -70,7 +70,7 @@ def put_members(
     """Insert or replace members by id. Every member must belong to the key's organisation or a
     unit under it. All or nothing."""
     records = [as_json(m) for m in members]
-    existing = engine.store.get_members(list({r["id"] for r in records}))
+    existing = engine.find_members(r["id"] for r in records)
     check_member_writes(tenant, records, existing)
     written = engine.upsert_members(records)
     metrics.writes.labels("member").inc(written)
@@ -97,9 +97,9 @@ def list_members(
 
 @router.get("/{member_id}", response_model=MemberOut, summary="Get a member",
             responses=error_responses(401, 404, 422))
-def get_member(member_id: MemberIdPath, engine: EngineDep, tenant: TenantDep) -> dict:
+def get_member(member: VisibleMemberDep) -> dict:
     """One member of the key's organisation."""
-    return visible_member(engine, tenant, member_id).to_dict()
+    return member.to_dict()
 
 
 @router.get(
@@ -115,9 +115,8 @@ def get_member(member_id: MemberIdPath, engine: EngineDep, tenant: TenantDep) ->
     },
 )
 def daily(
-    member_id: MemberIdPath,
+    member: VisibleMemberDep,
     engine: EngineDep,
-    tenant: TenantDep,
     metrics: MetricsDep,
     day: Annotated[Date | None, Query(
         description=f"The day (YYYY-MM-DD, years {FIRST_YEAR}-{LAST_YEAR}); default: today in Asia/Shanghai.",
@@ -133,8 +132,7 @@ def daily(
     """The member's study list: items that fit the time, never repeat, and say why they were
     chosen. Served lists are recorded as impressions; asking again the same day gives the same
     list unless the member's events changed."""
-    member = visible_member(engine, tenant, member_id)
-    lst = engine.daily(member_id, day=day, minutes=minutes)
+    lst = engine.daily(member.id, day=day, minutes=minutes)
     metrics.observe_list("daily", len(lst.entries), lst.minutes)
     if format_ == "text":
         return PlainTextResponse(format_list(lst, title=f"{member.name} {lst.day.isoformat()}"))
@@ -148,9 +146,8 @@ def daily(
     responses=error_responses(401, 404, 422),
 )
 def path(
-    member_id: MemberIdPath,
+    member: VisibleMemberDep,
     engine: EngineDep,
-    tenant: TenantDep,
     metrics: MetricsDep,
     start: Annotated[Date | None, Query(
         description=f"First day (YYYY-MM-DD, years {FIRST_YEAR}-{LAST_YEAR}); default: today.",
@@ -162,8 +159,7 @@ def path(
 ) -> dict:
     """A plan of one list a day: no item twice, prerequisites first, levels rising, offline
     activities on their dates with online preparation before them. A plan is not recorded."""
-    visible_member(engine, tenant, member_id)
-    plan = engine.path(member_id, start=start, days=days, minutes=minutes)
+    plan = engine.path(member.id, start=start, days=days, minutes=minutes)
     for d in plan.days:
         metrics.observe_list("path_day", len(d.entries), d.minutes)
     return plan.to_dict()

@@ -13,11 +13,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from recsys.exceptions import NotFoundError
 from recsys.records import TZ
-from service.deps import EngineDep, TenantDep
-from service.keys import org_within
-from service.openapi import MemberIdPath, error_responses
+from service.deps import EngineDep, TenantDep, VisibleMemberDep
+from service.openapi import error_responses
 from service.schemas import (
     FIRST_YEAR,
     ID_PATTERN,
@@ -28,7 +26,7 @@ from service.schemas import (
     MemberProgressOut,
     OrgProgressOut,
 )
-from service.tenancy import Tenant, visible_member
+from service.tenancy import visible_org
 
 __all__ = ["router"]
 
@@ -48,20 +46,13 @@ OrgPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=128, description="O
                               examples=["hxny.fdgs.zb-yunxing"])]
 
 
-def _visible_org(tenant: Tenant, org: str) -> str:
-    if not org_within(org, tenant.org):
-        raise NotFoundError("organisation", org)
-    return org
-
-
 @router.get("/v1/members/{member_id}/progress", response_model=MemberProgressOut,
             summary="A member's learning records", responses=error_responses(401, 404, 422))
-def member_progress(member_id: MemberIdPath, engine: EngineDep, tenant: TenantDep, day: Day = None) -> dict:
+def member_progress(member: VisibleMemberDep, engine: EngineDep, day: Day = None) -> dict:
     """The member's hours this year against their role's target (pace, projection, by topic,
     kind, mode and month, each entry with the event that earned it), their points (each traced
     to its events), the quiz-based mastery per topic and the quizzes waiting for review."""
-    visible_member(engine, tenant, member_id)
-    return engine.progress(member_id, day=day).to_dict()
+    return engine.progress(member.id, day=day).to_dict()
 
 
 @router.get("/v1/orgs/{org}/progress", response_model=OrgProgressOut,
@@ -69,7 +60,7 @@ def member_progress(member_id: MemberIdPath, engine: EngineDep, tenant: TenantDe
 def org_progress(org: OrgPath, engine: EngineDep, tenant: TenantDep, day: Day = None) -> dict:
     """Hours against targets, members behind pace and a points leaderboard for each branch of the
     organisation (the key's own or a unit under it)."""
-    return engine.org_progress(_visible_org(tenant, org), day=day).to_dict()
+    return engine.org_progress(visible_org(tenant, org), day=day).to_dict()
 
 
 @router.get("/v1/alerts", response_model=AlertsOut, summary="Alerts for party-affairs workers",
@@ -82,7 +73,7 @@ def alerts(
 ) -> dict:
     """Members behind pace on their hours, members with no study for 30 days, mobile members with
     no contact for six months, and branches with no themed party day this month."""
-    scope = _visible_org(tenant, org) if org is not None else tenant.org
+    scope = visible_org(tenant, org) if org is not None else tenant.org
     found = engine.alerts(scope, day=day)
     day = day or dt.datetime.now(TZ).date()
     return {"org": scope, "day": day.isoformat(), "counts": dict(Counter(a.kind for a in found)),
@@ -94,7 +85,7 @@ def alerts(
 def content_feedback(engine: EngineDep, tenant: TenantDep, org: OrgQuery = None) -> dict:
     """Items the organisation's members of a role rarely finish, often skip or rate low, counted
     per member, so editors can fix or retire them. Only items the key can see are listed."""
-    scope = _visible_org(tenant, org) if org is not None else tenant.org
+    scope = visible_org(tenant, org) if org is not None else tenant.org
     items = engine.catalogue()
     flags = [f for f in engine.content_feedback(scope) if f.item in items and tenant.sees_item(items[f.item])]
     return {"org": scope, "flags": [f.to_dict() for f in flags]}

@@ -6,10 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from service.deps import EngineDep, TenantDep
-from service.openapi import ForMember, HitCount, error_responses
+from service.deps import EngineDep, ForMemberDep, TenantDep
+from service.openapi import HitCount, error_responses
 from service.schemas import NOT_BLANK, SearchResult
-from service.tenancy import visible_member
 
 __all__ = ["router"]
 
@@ -22,12 +21,10 @@ def search(
     tenant: TenantDep,
     q: Annotated[str, Query(min_length=1, max_length=500, pattern=NOT_BLANK,
                             description="The query text (1-500 characters).", examples=["有限空间作业安全"])],
+    member: ForMemberDep,
     k: HitCount = 10,
-    member: ForMember = None,
 ) -> dict:
     """Items whose content best matches the query, best first, among shared items and those of
     the key's organisation."""
-    if member is not None:
-        visible_member(engine, tenant, member)
     hits = engine.search(q, k, member=member, org=tenant.org)
     return {"query": q, "hits": [h.to_dict() for h in hits]}

@@ -1,0 +1,102 @@
+"""The service is a thin layer: handlers parse, call the Engine's public methods and leave status
+codes to one table; the visibility of path records is one dependency every route shares."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import service
+from recsys import StoreError
+from service.deps import get_engine
+from service_support import app_client, bearer, make_keys, seed
+
+# The engine's store and private parts are the library's business; a driver's exceptions never
+# reach the service (the library turns them into StoreError). ``settings.store`` (where the
+# store is) is fine: only the engine's store object is off limits.
+FORBIDDEN = re.compile(r"\bengine\.store\b|\.store\.|\bsqlite3\b|\bengine\._")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A started app over a seeded two-tenant store: ``(client, keys)``."""
+    store = tmp_path_factory.mktemp("layers") / "store"
+    keys = make_keys(store / "keys.json")
+    with app_client(store) as client:
+        seed(client, keys)
+        yield client, keys
+
+
+def _get_routes(client, placeholder: str) -> list[str]:
+    # The app's routes as it publishes them: FastAPI nests included routers in app.routes.
+    paths = client.app.openapi()["paths"]
+    return sorted(path for path, operations in paths.items() if placeholder in path and "get" in operations)
+
+
+def test_no_service_module_reaches_into_the_engine_or_the_database():
+    root = Path(service.__file__).parent
+    offending = [
+        f"{path.relative_to(root.parent)}:{n}: {line.strip()}"
+        for path in sorted(root.rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if FORBIDDEN.search(line)
+    ]
+    assert offending == []
+
+
+def test_another_tenants_member_is_404_like_a_missing_one_on_every_member_route(world):
+    client, keys = world
+    paths = _get_routes(client, "{member_id}")
+    assert {"/v1/members/{member_id}", "/v1/members/{member_id}/daily"} <= set(paths)
+    for path in paths:
+        assert client.get(path.format(member_id="m-a"), headers=bearer(keys.a)).status_code == 200, path
+        foreign = client.get(path.format(member_id="m-a"), headers=bearer(keys.b))
+        missing = client.get(path.format(member_id="m-zz"), headers=bearer(keys.b))
+        assert foreign.status_code == missing.status_code == 404, path
+        assert foreign.json()["error"]["code"] == "not_found"
+        assert foreign.json()["error"]["message"].replace("m-a", "ID") == \
+            missing.json()["error"]["message"].replace("m-zz", "ID"), path
+
+
+def test_another_tenants_item_is_404_like_a_missing_one_on_every_item_route(world):
+    client, keys = world
+    paths = _get_routes(client, "{item_id}")
+    assert {"/v1/items/{item_id}", "/v1/items/{item_id}/similar"} <= set(paths)
+    for path in paths:
+        assert client.get(path.format(item_id="b-item"), headers=bearer(keys.b)).status_code == 200, path
+        foreign = client.get(path.format(item_id="b-item"), headers=bearer(keys.a))
+        missing = client.get(path.format(item_id="b-zz"), headers=bearer(keys.a))
+        assert foreign.status_code == missing.status_code == 404, path
+        assert foreign.json()["error"]["message"].replace("b-item", "ID") == \
+            missing.json()["error"]["message"].replace("b-zz", "ID"), path
+
+
+def test_a_member_filter_of_another_tenant_is_404_like_a_missing_one(world):
+    client, keys = world
+    for url in ["/v1/search?q=安全&member={}", "/v1/items/safety/similar?member={}"]:
+        assert client.get(url.format("m-a"), headers=bearer(keys.a)).status_code == 200, url
+        foreign = client.get(url.format("m-a"), headers=bearer(keys.b))
+        missing = client.get(url.format("m-zz"), headers=bearer(keys.b))
+        assert foreign.status_code == missing.status_code == 404, url
+        assert foreign.json()["error"]["message"].replace("m-a", "ID") == \
+            missing.json()["error"]["message"].replace("m-zz", "ID"), url
+
+
+def test_a_busy_store_is_a_503_to_retry_naming_no_server_path(world):
+    client, keys = world
+
+    class Busy:
+        def member(self, member_id):
+            raise StoreError("/srv/recsys/recsys.db: the store is busy (another process holds a lock on it)")
+
+    client.app.dependency_overrides[get_engine] = lambda: Busy()
+    try:
+        response = client.get("/v1/members/m-a", headers=bearer(keys.a))
+    finally:
+        client.app.dependency_overrides.clear()
+    assert response.status_code == 503, response.text
+    error = response.json()["error"]
+    assert error["code"] == "store_unavailable" and "try again" in error["message"]
+    assert "/srv" not in response.text
