@@ -112,13 +112,14 @@ def _timed_queries(index, queries: np.ndarray, k: int, n: int) -> list[float]:
 
 def _base_encoder(name: str, work: Path):
     """The encoder of the synthetic catalogues, cached (the template texts are embedded once)."""
-    from recsys.embedding.encoders import CachedEncoder, EmbeddingCache, get_encoder
+    from recsys.embedding.encoders import CachedEncoder, get_encoder
+    from recsys.storage import SQLiteEmbeddingCache
 
     work.mkdir(parents=True, exist_ok=True)
     base = get_encoder(name)
     if name == "e5-small":
         base.threads = 2
-    return CachedEncoder(base, EmbeddingCache(work / "embeddings.sqlite"))
+    return CachedEncoder(base, SQLiteEmbeddingCache(work / "embeddings.sqlite"))
 
 
 def bench_encoding(sizes: Sizes) -> dict[str, float]:

@@ -25,7 +25,8 @@ from pathlib import Path
 from corpus import QUIZ_BANK
 from evaluation.machine import describe, describe_markdown, write_results
 from recsys.embedding.duplicates import duplicate_clusters, normalise_text
-from recsys.embedding.encoders import CachedEncoder, EmbeddingCache, get_encoder
+from recsys.embedding.encoders import CachedEncoder, get_encoder
+from recsys.storage import SQLiteEmbeddingCache
 from recsys.ingest.quizbank import read_question_bank
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
                      "true_pairs": len(same), "same_stem_other_options_pairs": len(stem), "encoders": {}}
     CACHE.parent.mkdir(exist_ok=True)
     for spec in args.encoders:
-        encoder = CachedEncoder(get_encoder(spec), EmbeddingCache(CACHE))
+        encoder = CachedEncoder(get_encoder(spec), SQLiteEmbeddingCache(CACHE))
         started = time.perf_counter()
         vectors = encoder.encode(texts)
         seconds = time.perf_counter() - started

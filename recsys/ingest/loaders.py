@@ -14,7 +14,7 @@ import csv
 import io
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +22,7 @@ from recsys.exceptions import ValidationError
 from recsys.records import Event, Item, Member
 
 __all__ = [
+    "as_records",
     "read_records",
     "read_items",
     "read_members",
@@ -123,6 +124,22 @@ def parse_records(
     if problems:
         raise combine(problems)
     return records
+
+
+def as_records(records: Iterable[Any], record_type: type[R]) -> list[R]:
+    """Validate a batch given as records or JSON-like dicts, reporting every problem at once.
+
+    Raises:
+        ValidationError: if ``records`` is not a list of records, or any record is malformed.
+    """
+    if isinstance(records, (str, bytes, Mapping)) or not isinstance(records, Iterable):
+        raise ValidationError(f"expected a list of {record_type.__name__.lower()}s, got {type(records).__name__}")
+    given, raw = [], []
+    for n, r in enumerate(records, start=1):
+        (given if isinstance(r, record_type) else raw).append((n, r))
+    by_line = dict(given)
+    by_line.update(zip((n for n, _ in raw), parse_records(raw, record_type) if raw else []))
+    return [by_line[n] for n in sorted(by_line)]
 
 
 def check_unique_ids(

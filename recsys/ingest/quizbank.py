@@ -17,7 +17,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+
 
 from recsys.exceptions import ValidationError
 from recsys.records import QUESTION_KINDS, Item, Question

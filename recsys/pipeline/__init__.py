@@ -1,6 +1,6 @@
 """The recommendation pipeline: candidates → filters → scorer → re-ranker → budget fitter.
 
-Each step is a small component with its settings in ``__init__`` and its work in ``__call__``,
+Each step is a small :class:`Component` with its settings in a frozen config and its work in ``__call__``,
 as in LensKit's pipelines; :class:`Recommender` runs them in order over a :class:`PlanContext`
 that holds what a step may need (the member's profile, the day, the catalogue and the index).
 The filters enforce the hard guarantees (no repeats, feasibility); the scorer and re-ranker only
@@ -10,16 +10,22 @@ order what the filters let through; the budget fitter packs the day's minutes.
 
 from __future__ import annotations
 
-from recsys.pipeline.budget import BudgetFitter
-from recsys.pipeline.candidates import CandidateSelector
-from recsys.pipeline.context import Candidate, PlanContext
-from recsys.pipeline.diversity import MMRReranker
+from recsys.pipeline.budget import BudgetConfig, BudgetFitter
+from recsys.pipeline.candidates import CandidateConfig, CandidateSelector
+from recsys.pipeline.component import Component
+from recsys.pipeline.context import Candidate, PlanContext, rules_context
+from recsys.pipeline.diversity import MMRConfig, MMRReranker
 from recsys.pipeline.feasibility import FeasibilityFilter
 from recsys.pipeline.recommender import Recommender
 from recsys.pipeline.rules import due_review, infeasibility
-from recsys.pipeline.scoring import Scorer, ScoreWeights
+from recsys.pipeline.scoring import Scorer, ScorerConfig, ScoreWeights
 
 __all__ = [
+    "Component",
+    "CandidateConfig",
+    "ScorerConfig",
+    "MMRConfig",
+    "BudgetConfig",
     "PlanContext",
     "Candidate",
     "CandidateSelector",
@@ -31,4 +37,5 @@ __all__ = [
     "Recommender",
     "infeasibility",
     "due_review",
+    "rules_context",
 ]

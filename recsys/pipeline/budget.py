@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from recsys.pipeline.component import Component
 from recsys.pipeline.context import Candidate, PlanContext
 
-__all__ = ["BudgetFitter"]
+__all__ = ["BudgetFitter", "BudgetConfig"]
 
 
-class BudgetFitter:
+@dataclass(frozen=True)
+class BudgetConfig:
+    """Settings of :class:`BudgetFitter`.
+
+    Attributes:
+        length_exponent: How much an item's length adds to its worth (0: not at all, 1: fully).
+    """
+
+    length_exponent: float = 0.75
+
+
+class BudgetFitter(Component[BudgetConfig]):
     """Packs the day into the budget: a 0/1 knapsack over the re-ranked candidates.
 
     An item is worth its score times its minutes to the power ``length_exponent``: study time
@@ -18,12 +32,10 @@ class BudgetFitter:
     break are not crowded out by one long lecture of the same score. At most one offline
     activity a day.
 
-    Args:
-        length_exponent: How much an item's length adds to its worth (0: not at all, 1: fully).
+    Settings: :class:`BudgetConfig`.
     """
 
-    def __init__(self, length_exponent: float = 0.75) -> None:
-        self.length_exponent = length_exponent
+    config_class = BudgetConfig
 
     def __call__(self, ctx: PlanContext, ranked: list[Candidate]) -> list[Candidate]:
         budget = ctx.budget
@@ -32,7 +44,7 @@ class BudgetFitter:
         pool = [c for c in pool if c.item.minutes <= budget]
         if not pool:
             return []
-        values = [(max(c.score, 0.0) + 0.05) * c.item.minutes ** self.length_exponent for c in pool]
+        values = [(max(c.score, 0.0) + 0.05) * c.item.minutes ** self.config.length_exponent for c in pool]
         weights = [c.item.minutes for c in pool]
         chosen = _knapsack(values, weights, budget)
         picked = [pool[i] for i in chosen]

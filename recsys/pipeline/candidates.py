@@ -4,13 +4,34 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from dataclasses import dataclass
 
+from recsys.pipeline.component import Component
 from recsys.pipeline.context import Candidate, PlanContext
 
-__all__ = ["CandidateSelector"]
+__all__ = ["CandidateSelector", "CandidateConfig"]
 
 
-class CandidateSelector:
+@dataclass(frozen=True)
+class CandidateConfig:
+    """Settings of :class:`CandidateSelector`.
+
+    Attributes:
+        per_query: Nearest items fetched per profile vector.
+        fresh_days: Items published this recently are candidates whatever the profile.
+        popular: Most popular branch items taken.
+        related: Most co-completed items taken (see :mod:`recsys.pipeline.collaborative`).
+        role_popular: Most completed items among the member's roles taken.
+    """
+
+    per_query: int = 100
+    fresh_days: int = 30
+    popular: int = 50
+    related: int = 100
+    role_popular: int = 50
+
+
+class CandidateSelector(Component[CandidateConfig]):
     """Gathers candidates from the index and from non-personalised sources.
 
     Personalised: nearest items to each interest centroid, each stated interest, each role
@@ -19,23 +40,13 @@ class CandidateSelector:
     the member's roles. Non-personalised: newly published items, items popular in the member's
     branch, offline activities that day, items started but not finished.
 
-    Args:
-        per_query: Nearest items fetched per profile vector.
-        fresh_days: Items published this recently are candidates whatever the profile.
-        popular: Most popular branch items taken.
-        related: Most co-completed items taken (see :mod:`recsys.pipeline.collaborative`).
-        role_popular: Most completed items among the member's roles taken.
+    Settings: :class:`CandidateConfig`.
     """
 
-    def __init__(self, per_query: int = 100, fresh_days: int = 30, popular: int = 50,
-                 related: int = 100, role_popular: int = 50) -> None:
-        self.per_query = per_query
-        self.fresh_days = fresh_days
-        self.popular = popular
-        self.related = related
-        self.role_popular = role_popular
+    config_class = CandidateConfig
 
     def __call__(self, ctx: PlanContext) -> dict[str, Candidate]:
+        cfg = self.config
         p = ctx.profile
         out: dict[str, Candidate] = {}
 
@@ -54,31 +65,31 @@ class CandidateSelector:
             queries.append((ctx.encode_queries(behind), "required"))
         for vectors, source in queries:
             if len(vectors):
-                ids, _ = ctx.index.search(vectors, self.per_query)
+                ids, _ = ctx.index.search(vectors, cfg.per_query)
                 for row in ids:
                     for rank, item_id in enumerate(row):
                         add(item_id, source, rank)
         items = ctx.items
-        if len(items) <= 4 * self.per_query:
+        if len(items) <= 4 * cfg.per_query:
             # A small catalogue: every item is a candidate (cheaper than being clever).
             for item_id in items:
-                add(item_id, "catalogue", self.per_query)
-        fresh = items.published_between(ctx.day - dt.timedelta(days=self.fresh_days), ctx.day)
-        for item_id in fresh[-self.per_query:]:  # the newest, in a catalogue that publishes a lot
+                add(item_id, "catalogue", cfg.per_query)
+        fresh = items.published_between(ctx.day - dt.timedelta(days=cfg.fresh_days), ctx.day)
+        for item_id in fresh[-cfg.per_query:]:  # the newest, in a catalogue that publishes a lot
             add(item_id, "fresh")
         for topic in behind:
-            for rank, item_id in enumerate(items.by_topic.get(topic, ())[: self.per_query]):
+            for rank, item_id in enumerate(items.by_topic.get(topic, ())[: cfg.per_query]):
                 add(item_id, "required", rank)
         for item_id in items.offline_between(ctx.day, ctx.day + dt.timedelta(days=ctx.upcoming_days)):
             add(item_id, "offline")
-        for item_id, _ in Counter(ctx.branch_counts).most_common(self.popular):
+        for item_id, _ in Counter(ctx.branch_counts).most_common(cfg.popular):
             add(item_id, "popular")
         model = ctx.collaborative
         if model is not None:
             positive = {i: w for i, w in p.history.interest.items() if w > 0}
-            for rank, item_id in enumerate(model.related_top(positive, self.related, exclude=ctx.done)):
+            for rank, item_id in enumerate(model.related_top(positive, cfg.related, exclude=ctx.done)):
                 add(item_id, "related", rank)
-            for rank, item_id in enumerate(model.role_top(p.member.roles, self.role_popular)):
+            for rank, item_id in enumerate(model.role_top(p.member.roles, cfg.role_popular)):
                 add(item_id, "role_popular", rank)
         for item_id in p.history.started:
             add(item_id, "continue")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,10 +12,10 @@ from recsys.catalogue import Catalogue
 from recsys.curriculum import Curriculum
 from recsys.embedding.index import VectorIndex
 from recsys.pipeline.collaborative import CollaborativeModel
-from recsys.pipeline.profile import Profile
-from recsys.records import Item
+from recsys.pipeline.profile import Profile, build_profile
+from recsys.records import Event, Item, Member
 
-__all__ = ["PlanContext", "Candidate"]
+__all__ = ["PlanContext", "Candidate", "rules_context"]
 
 
 @dataclass
@@ -75,3 +75,33 @@ class Candidate:
     signals: dict[str, float] = field(default_factory=dict)
     reasons: list[tuple[float, str]] = field(default_factory=list)
     score: float = 0.0
+
+
+def _no_queries(texts: list[str]) -> np.ndarray:
+    raise RuntimeError("a rules-only context embeds nothing")  # pragma: no cover - never called
+
+
+def rules_context(
+    member: Member,
+    day: dt.date,
+    events: Sequence[Event],
+    *,
+    items: Catalogue,
+    index: VectorIndex,
+    curriculum: Curriculum,
+    seats_taken: Mapping[str, int],
+    duplicate_threshold: float,
+    budget: int | None = None,
+    planned: frozenset[str] = frozenset(),
+) -> PlanContext:
+    """A context holding only what the hard rules (:func:`recsys.pipeline.infeasibility`) read:
+    the member's history, hours, mastery and reviews, but no profile vectors, branch activity or
+    collaborative model. A check of what can reach a member (search filters, coverage, the
+    activities a path may prepare for) costs a fraction of planning a list. It cannot be scored.
+    """
+    profile = build_profile(member, day, events, items, lambda _: None, _no_queries, curriculum, vectors=False)
+    return PlanContext(
+        profile=profile, day=day, budget=member.daily_minutes if budget is None else budget, items=items,
+        index=index, curriculum=curriculum, encode_queries=_no_queries, seats_taken=seats_taken,
+        planned=planned, duplicate_threshold=duplicate_threshold,
+    )

@@ -3,33 +3,47 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 
+from recsys.pipeline.component import Component
 from recsys.pipeline.context import Candidate, PlanContext
 
-__all__ = ["MMRReranker"]
+__all__ = ["MMRReranker", "MMRConfig"]
 
 
-class MMRReranker:
-    """Maximal marginal relevance: trades score against similarity to what is already chosen, and
-    caps items per topic, so one theme does not pile up.
+@dataclass(frozen=True)
+class MMRConfig:
+    """Settings of :class:`MMRReranker`.
 
-    Args:
+    Attributes:
         lambda_: Weight of the score against diversity (1 = score only).
-        keep: How many candidates to pass on.
+        keep: How many candidates to pass on (a call may ask for another number).
         per_topic: Most items sharing a main topic among those kept (relaxed if too few remain).
     """
 
-    def __init__(self, lambda_: float = 0.7, keep: int = 40, per_topic: int = 3) -> None:
-        self.lambda_ = lambda_
-        self.keep = keep
-        self.per_topic = per_topic
+    lambda_: float = 0.7
+    keep: int = 40
+    per_topic: int = 3
 
-    def __call__(self, ctx: PlanContext, ranked: list[Candidate]) -> list[Candidate]:
+
+class MMRReranker(Component[MMRConfig]):
+    """Maximal marginal relevance: trades score against similarity to what is already chosen, and
+    caps items per topic, so one theme does not pile up.
+
+    Settings: :class:`MMRConfig`.
+    """
+
+    config_class = MMRConfig
+
+    def __call__(self, ctx: PlanContext, ranked: list[Candidate], *, keep: int | None = None) -> list[Candidate]:
+        """The ``keep`` (default: the configured number) most valuable candidates, in the order chosen."""
+        cfg = self.config
+        keep = cfg.keep if keep is None else keep
         if not ranked:
             return []
-        pool = ranked[: 4 * self.keep]
+        pool = ranked[: 4 * keep]
         x = np.stack([c.vector for c in pool])
         sims = x @ x.T
         # Cosines of some encoders sit high for any two texts: measure similarity above the
@@ -44,9 +58,9 @@ class MMRReranker:
         topics: Counter = Counter()
         open_ = np.ones(len(pool), dtype=bool)
         max_sim = np.zeros(len(pool))
-        while open_.any() and len(chosen) < self.keep:
-            crowded = np.array([topics[m] >= self.per_topic for m in mains])
-            value = self.lambda_ * rel - (1 - self.lambda_) * max_sim - crowded
+        while open_.any() and len(chosen) < keep:
+            crowded = np.array([topics[m] >= cfg.per_topic for m in mains])
+            value = cfg.lambda_ * rel - (1 - cfg.lambda_) * max_sim - crowded
             value[~open_] = -np.inf
             best = int(np.argmax(value))  # first of equals: the better-ranked candidate
             chosen.append((best, float(max_sim[best]) + float(crowded[best])))
@@ -58,6 +72,6 @@ class MMRReranker:
             c = pool[i]
             # The score the budget fitter maximises: the scorer's, less what the item repeats of
             # those chosen before it, in the scorer's own units.
-            c.score = max(scores[i] - (1 - self.lambda_) / self.lambda_ * redundancy * spread, 0.0)
+            c.score = max(scores[i] - (1 - cfg.lambda_) / cfg.lambda_ * redundancy * spread, 0.0)
             out.append(c)
         return out

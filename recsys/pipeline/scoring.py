@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 import recsys.pipeline.explain as explain
+from recsys.pipeline.component import Component
 from recsys.pipeline.context import Candidate, PlanContext
 from recsys.pipeline.rules import due_review
 
-__all__ = ["Scorer", "ScoreWeights"]
+__all__ = ["Scorer", "ScorerConfig", "ScoreWeights"]
 
 
 def _rescale(values: np.ndarray) -> np.ndarray:
@@ -49,15 +50,11 @@ class ScoreWeights:
     role_popular: float = 1.0
 
 
-class Scorer:
-    """Blends relevance, curriculum need, freshness, level progression, the branch's collaborative
-    signal, the store-wide co-completion and role-aware popularity (see
-    :mod:`recsys.pipeline.collaborative`) and the plan's mix rules into one score, and writes the reasons.
+@dataclass(frozen=True)
+class ScorerConfig:
+    """Settings of :class:`Scorer`.
 
-    Reviews due are capped at the curriculum's ``mastery.reviews_per_day`` (the best-scored
-    kept), so they cannot crowd new study out of a list.
-
-    Args:
+    Attributes:
         weights: The blend.
         min_branch_members: The collaborative signal is used only when at least this many
             members of the branch have completed something recently.
@@ -69,21 +66,31 @@ class Scorer:
             to show dilutes interest (measured in evaluation/discussion.md).
     """
 
-    def __init__(
-        self, weights: ScoreWeights | None = None, min_branch_members: int = 3, max_scored: int = 400,
-        stated_share: float = 0.45,
-    ) -> None:
-        self.weights = weights or ScoreWeights()
-        self.min_branch_members = min_branch_members
-        self.max_scored = max_scored
-        self.stated_share = stated_share
+    weights: ScoreWeights = field(default_factory=ScoreWeights)
+    min_branch_members: int = 3
+    max_scored: int = 400
+    stated_share: float = 0.45
+
+
+class Scorer(Component[ScorerConfig]):
+    """Blends relevance, curriculum need, freshness, level progression, the branch's collaborative
+    signal, the store-wide co-completion and role-aware popularity (see
+    :mod:`recsys.pipeline.collaborative`) and the plan's mix rules into one score, and writes the reasons.
+
+    Reviews due are capped at the curriculum's ``mastery.reviews_per_day`` (the best-scored
+    kept), so they cannot crowd new study out of a list.
+
+    Settings: :class:`ScorerConfig`.
+    """
+
+    config_class = ScorerConfig
 
     def __call__(self, ctx: PlanContext, candidates: dict[str, Candidate]) -> list[Candidate]:
-        cands = sorted(candidates.values(), key=lambda c: (c.rank, c.item.id))[: self.max_scored]
+        cands = sorted(candidates.values(), key=lambda c: (c.rank, c.item.id))[: self.config.max_scored]
         cands.sort(key=lambda c: c.item.id)
         if not cands:
             return []
-        p, w, cur = ctx.profile, self.weights, ctx.curriculum
+        p, w, cur = ctx.profile, self.config.weights, ctx.curriculum
         x = np.stack([c.vector for c in cands])
 
         def best(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -98,7 +105,7 @@ class Scorer:
         interests = set(p.member.interests)
         topic_match = np.array([1.0 if interests & set(c.item.topics) else 0.0 for c in cands])
         if len(p.interests):
-            share = self.stated_share
+            share = self.config.stated_share
             relevance = ((0.85 - share) * _rescale(hist) + 0.15 * _rescale(role)
                          + share * np.maximum(_rescale(stated), topic_match) * (len(p.stated) > 0))
         else:  # cold start: stated interests and the role
@@ -121,7 +128,7 @@ class Scorer:
         roles = {r: cur.role_name(r) for r in p.member.roles}
         case_due = p.last_case is None or (ctx.day - p.last_case).days >= cur.case_every_days
         birthday_week = cur.in_birthday_week(p.member, ctx.day)
-        branch_ok = ctx.branch_active >= self.min_branch_members
+        branch_ok = ctx.branch_active >= self.config.min_branch_members
         # "Related to what you studied" only for the closest tenth, not for anything ranked.
         hist_cut = np.quantile(hist, 0.9) if len(p.interests) else np.inf
         # Likewise "others who studied X study this" and "members of your role study this".

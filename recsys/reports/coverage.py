@@ -1,6 +1,6 @@
 """Coverage for content editors: what is missing, what nobody sees, who is not reached.
 
-:func:`build_coverage` reads an engine's catalogue, members, events and served lists as of a day
+:func:`build_coverage` reads a catalogue, members, events and served lists (:class:`CoverageInputs`) as of a day
 and returns a :class:`CoverageReport` with six sections:
 
 1. **supply** — for each role × required topic, the hours of content a member of that role may
@@ -24,22 +24,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from recsys.curriculum import Curriculum
 from recsys.embedding.duplicates import coverage_threshold, duplicate_clusters
-from recsys.pipeline import infeasibility
-from recsys.records import TZ, Item, Member
+from recsys.catalogue import Catalogue
+from recsys.embedding.index import VectorIndex
+from recsys.pipeline import infeasibility, rules_context
+from recsys.records import TZ, Event, Item, Member
 
-if TYPE_CHECKING:
-    from recsys.engine import Engine
 
 __all__ = [
     "CoverageReport",
+    "CoverageInputs",
     "SupplyCell",
     "Gap",
     "ItemRef",
@@ -315,8 +316,37 @@ def _blocked(items: Mapping[str, Item], day: dt.date, cycles: Sequence[tuple[str
     return blocked
 
 
+@dataclass(frozen=True)
+class CoverageInputs:
+    """What a coverage report reads, gathered once by the caller (the engine reads it from its store).
+
+    Attributes:
+        catalogue: Every item.
+        index: The vectors of the items (duplicates, closest items to a gap).
+        members: Every member (the report keeps those of its organisation).
+        events: Every event up to the end of the as-of day, in time order.
+        served: Lists served in the 90 days up to the as-of day: ``(member, day, item ids)``.
+        seats_taken: Enrolments per offline activity (at least those of the coming weeks).
+        curriculum: The curriculum policy.
+        encode_queries: Embeds short texts on the query side (topics of gaps).
+        encoder_name: The encoder's name (it sets the default duplicate threshold).
+        duplicate_threshold: The engine's cosine for "the same content" in lists.
+    """
+
+    catalogue: Catalogue
+    index: VectorIndex
+    members: Sequence[Member]
+    events: Sequence[Event]
+    served: Sequence[tuple[str, dt.date, list[str]]]
+    seats_taken: Mapping[str, int]
+    curriculum: Curriculum
+    encode_queries: Callable[[list[str]], np.ndarray]
+    encoder_name: str
+    duplicate_threshold: float
+
+
 def build_coverage(
-    engine: Engine,
+    data: CoverageInputs,
     *,
     org: str | None = None,
     day: dt.date | None = None,
@@ -325,14 +355,14 @@ def build_coverage(
     rare_share: float = 0.1,
     closest: int = 3,
 ) -> CoverageReport:
-    """The coverage report of ``engine``'s store for organisation ``org`` as of ``day``.
+    """The coverage report for organisation ``org`` as of ``day``.
 
     Args:
-        engine: The engine (catalogue, members, events, served lists, index, curriculum).
+        data: The catalogue, members, events, served lists and components it reads.
         org: The organisation (it and the units under it; its own and shared items); None: all.
         day: The as-of day (default: today, Asia/Shanghai).
         duplicate_threshold: Cosine at or above which two items are the same content; default:
-            :func:`recsys.embedding.duplicates.coverage_threshold` of the engine's encoder.
+            :func:`recsys.embedding.duplicates.coverage_threshold` of the encoder.
         horizon_days: Window for items expiring soon and upcoming offline activities.
         rare_share: An item served at least once but fewer times than this share of the mean
             exposure of live items (90 days) is "rarely served".
@@ -342,12 +372,12 @@ def build_coverage(
         The :class:`CoverageReport`.
     """
     day = day or dt.datetime.now(TZ).date()
-    curriculum: Curriculum = engine.curriculum
-    catalogue = engine.catalogue()
+    curriculum = data.curriculum
+    catalogue = data.catalogue
     items = {i: it for i, it in catalogue.items.items() if _visible(it, org)}
-    members = [m for m in engine.members() if _within(m.org, org)]
+    members = [m for m in data.members if _within(m.org, org)]
     live = {i: it for i, it in items.items() if _live(it, day)}
-    threshold = (coverage_threshold(engine.encoder.name, engine.duplicate_threshold)
+    threshold = (coverage_threshold(data.encoder_name, data.duplicate_threshold)
                  if duplicate_threshold is None else duplicate_threshold)
 
     supply = _supply(curriculum, members, live)
@@ -356,8 +386,8 @@ def build_coverage(
     broken = {i: tuple(r for r in it.requires if r not in items) for i, it in sorted(items.items())
               if any(r not in items for r in it.requires)}
     blocked = _blocked(items, day, cycles)
-    served, never, rarely, gini_by, n_lists = _exposure(engine, items, members, day, blocked, rare_share)
-    reach, unreachable, branch_members = _reach(engine, members, day)
+    served, never, rarely, gini_by, n_lists = _exposure(data.served, items, members, day, blocked, rare_share)
+    reach, unreachable, branch_members = _reach(data, members, day)
 
     def ref(i: str, value: float | None = None) -> ItemRef:
         return ItemRef(i, items[i].title, value)
@@ -369,17 +399,17 @@ def build_coverage(
     until = day + dt.timedelta(days=horizon_days)
     expiring = tuple(ref(i, float((it.expires - day).days)) for i, it in sorted(live.items())
                      if it.expires is not None and it.expires <= until)
-    upcoming = _offline_upcoming(engine, live, day, until)
+    upcoming = _offline_upcoming(data.seats_taken, live, day, until)
 
     ids = sorted(live)
-    dup = duplicate_clusters(ids, engine.index().vectors(ids), threshold) if len(ids) > 1 else []
+    dup = duplicate_clusters(ids, data.index.vectors(ids), threshold) if len(ids) > 1 else []
     duplicates = tuple((tuple(ref(i) for i in c), s) for c, s in dup)
 
-    gaps = _gaps(engine, supply, missing_kinds, missing_levels, unreachable, members, live, closest)
+    gaps = _gaps(data, supply, missing_kinds, missing_levels, unreachable, members, live, closest)
     counts = {"items": len(items), "live_items": len(live), "members": len(members),
               "served_lists_90": n_lists}
     return CoverageReport(
-        org=org, day=day, encoder=engine.encoder.name, duplicate_threshold=threshold, counts=counts,
+        org=org, day=day, encoder=data.encoder_name, duplicate_threshold=threshold, counts=counts,
         supply=tuple(supply), gaps=tuple(gaps), missing_kinds=missing_kinds, missing_levels=missing_levels,
         stale=stale, expiring=expiring, offline_upcoming=upcoming, broken_prerequisites=broken,
         prerequisite_cycles=tuple(cycles), served=served, never_served=never,
@@ -452,12 +482,11 @@ def _health_topics(
 
 
 def _offline_upcoming(
-    engine: Engine, live: Mapping[str, Item], day: dt.date, until: dt.date
+    taken: Mapping[str, int], live: Mapping[str, Item], day: dt.date, until: dt.date
 ) -> dict[str, tuple[dict[str, Any], ...]]:
     """Offline activities starting from ``day`` to ``until``, per owning branch, with seats left."""
     rows = [it for it in live.values()
             if it.schedule is not None and day <= it.schedule.starts.astimezone(TZ).date() <= until]
-    taken = engine.store.enrolments([it.id for it in rows])
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for it in sorted(rows, key=lambda it: (it.schedule.starts, it.id)):
         cap = it.schedule.capacity
@@ -473,7 +502,7 @@ def _offline_upcoming(
 # -- 3. exposure ------------------------------------------------------------------------------
 
 def _exposure(
-    engine: Engine,
+    all_lists: Sequence[tuple[str, dt.date, list[str]]],
     items: Mapping[str, Item],
     members: Sequence[Member],
     day: dt.date,
@@ -481,7 +510,7 @@ def _exposure(
     rare_share: float,
 ) -> tuple[dict[int, dict[str, int]], dict[str, str], list[tuple[str, int]], dict[int, float], int]:
     scope = {m.id for m in members}
-    lists = [row for row in engine.store.served_between(day - dt.timedelta(days=89), day) if row[0] in scope]
+    lists = [row for row in all_lists if row[0] in scope and day - dt.timedelta(days=89) <= row[1] <= day]
     served: dict[int, dict[str, int]] = {}
     gini_by: dict[int, float] = {}
     for window in (30, 90):
@@ -522,11 +551,11 @@ def _exposure(
 # -- 5. members not reached ----------------------------------------------------------------
 
 def _reach(
-    engine: Engine, members: Sequence[Member], day: dt.date
+    data: CoverageInputs, members: Sequence[Member], day: dt.date
 ) -> tuple[dict[str, dict[str, tuple[str, ...]]], dict[str, tuple[str, ...]], dict[str, int]]:
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), TZ)
-    events = engine.store.events(until=end)
-    catalogue = engine.catalogue()
+    events = [e for e in data.events if e.at <= end]
+    catalogue = data.catalogue
     last: dict[tuple[str, str], dt.datetime] = {}
     for e in events:
         if e.kind == "impression":
@@ -550,11 +579,13 @@ def _reach(
     for m in members:
         branch_members[m.org] += 1
         row = flags[m.org]
-        ctx = engine._context(m, day, m.daily_minutes, events=by_member_events.get(m.id, []), rules_only=True)
+        ctx = rules_context(m, day, by_member_events.get(m.id, []), items=catalogue, index=data.index,
+                            curriculum=data.curriculum, seats_taken=data.seats_taken,
+                            duplicate_threshold=data.duplicate_threshold)
         # any() stops at the first feasible item: a reached member costs a few checks, not the catalogue.
         if not any(it.minutes <= m.daily_minutes and infeasibility(it, ctx) is None for it in catalogue.values()):
             row["no_feasible_list"].append(m.id)
-        required = engine.curriculum.for_member(m).required
+        required = data.curriculum.for_member(m).required
         missing = tuple(sorted(
             t for t in required
             if not any(infeasibility(catalogue[i], ctx, for_day=False) is None for i in catalogue.by_topic.get(t, ()))
@@ -578,13 +609,13 @@ def _reach(
 # -- 6. gaps and suggestions ------------------------------------------------------------------
 
 def _closest(
-    engine: Engine, text: str, live: Mapping[str, Item], skip: set[str], k: int, keep=None
+    data: CoverageInputs, text: str, live: Mapping[str, Item], skip: set[str], k: int, keep=None
 ) -> tuple[ItemRef, ...]:
     """Live items nearest to ``text`` (query side), leaving out ``skip`` and what ``keep`` refuses."""
     if k <= 0 or not live:
         return ()
-    index = engine.index()
-    query = engine.encode_queries([text])
+    index = data.index
+    query = data.encode_queries([text])
     ids, scores = index.search(query, len(index))
     out = []
     for i, s in zip(ids[0], scores[0]):
@@ -596,7 +627,7 @@ def _closest(
 
 
 def _gaps(
-    engine: Engine,
+    data: CoverageInputs,
     supply: Sequence[SupplyCell],
     missing_kinds: Mapping[str, tuple[str, ...]],
     missing_levels: Mapping[str, tuple[int, ...]],
@@ -619,7 +650,7 @@ def _gaps(
         commission = (f"为{c.role_name}补充「{c.topic}」{what}内容约 {c.shortfall_hours} 学时"
                       + ("，供不能参加线下活动的党员学习" if need_online else ""))
         gaps.append(Gap("supply", c.topic, c.role, len(c.short_members), detail, commission,
-                        _closest(engine, c.topic, live, eligible, k,
+                        _closest(data, c.topic, live, eligible, k,
                                  keep=(lambda it: it.online) if need_online else None)))
     by_topic: dict[str, list[str]] = defaultdict(list)
     for member, topics in unreachable.items():
@@ -629,11 +660,11 @@ def _gaps(
         detail = f"「{t}」：{len(ms)} 名党员是必修，却没有他们能学的内容"
         commission = f"补充「{t}」线上内容（不依赖线下活动、面向这些党员的角色）"
         gaps.append(Gap("unreachable", t, None, len(ms), detail, commission,
-                        _closest(engine, t, live, set(), k, keep=lambda it: it.online)))
+                        _closest(data, t, live, set(), k, keep=lambda it: it.online)))
     # Members with an hour target in the topic, each once (a member may hold several roles).
     members_by_topic: Counter = Counter()
     for m in members:
-        policy = engine.curriculum.for_member(m)
+        policy = data.curriculum.for_member(m)
         members_by_topic.update(t for t in policy.required if policy.topic_target(t) > 0)
     for t, groups in missing_kinds.items():
         have = {i for i, it in live.items() if t in it.topics}
@@ -641,14 +672,14 @@ def _gaps(
         gaps.append(Gap("kind", t, None, members_by_topic[t], f"「{t}」缺少{names}类内容",
                         f"为「{t}」组织编写{names}（如{_kind_examples(groups)}）",
                         # A case or quiz of a neighbouring topic can be re-targeted or adapted.
-                        _closest(engine, t, live, have, k,
+                        _closest(data, t, live, have, k,
                                  keep=lambda it, g=groups: any(it.kind in KIND_GROUPS[x] for x in g))))
     for t, levels in missing_levels.items():
         have = {i for i, it in live.items() if t in it.topics and it.level not in levels}
         names = "、".join(f"{lv}级" for lv in levels)
         gaps.append(Gap("level", t, None, members_by_topic[t], f"「{t}」缺少{names}（难度层次）内容",
                         f"为「{t}」补充{names}内容，或将下列相近内容扩充为该层次",
-                        _closest(engine, t, live, have, k)))
+                        _closest(data, t, live, have, k)))
     order = {"unreachable": 0, "supply": 1, "kind": 2, "level": 3}
     gaps.sort(key=lambda g: (-g.members_hurt, order[g.kind], g.topic, g.role or ""))
     return gaps

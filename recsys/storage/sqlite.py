@@ -17,23 +17,36 @@ Layout::
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import functools
+import inspect
 import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from recsys.exceptions import ConflictError, StoreError
+from recsys.exceptions import StoreError
 from recsys.records import Event, Item, Member
+from recsys.storage._shared import (
+    RESERVED_META,
+    check_impressions,
+    check_meta,
+    check_vectors,
+    conflict,
+    dumps,
+    served_item_ids,
+)
+from recsys.storage._connections import ThreadConnections
+from recsys.storage._sqlite_errors import sqlite_errors
+from recsys.storage.base import History, ItemChanges, Revisions, ServedList, member_state, text_hash
+from recsys.storage.embeddings import SQLiteEmbeddingCache
 
-__all__ = ["Store", "ItemChanges"]
+__all__ = ["SQLiteStore"]
 
 SCHEMA_VERSION = 1
 
@@ -77,22 +90,32 @@ CREATE TABLE IF NOT EXISTS served (
 );
 """
 
+_EVENT_FIELDS = ("id", "member", "item", "kind", "value", "at", "ts")  # as :func:`_row` gives them
+_EVENT_COLUMNS = ", ".join(_EVENT_FIELDS)
 
-def text_hash(item: Item) -> bytes:
-    """Hash of what is embedded for an item; unchanged text means an unchanged vector."""
-    return hashlib.blake2b(item.text.encode("utf-8"), digest_size=16).digest()
-
-
-@dataclass(frozen=True)
-class ItemChanges:
-    """Item writes logged after a revision: ``upserted`` items with their vectors, ``removed`` ids."""
-
-    rev: int
-    upserted: list[tuple[Item, np.ndarray]]
-    removed: list[str]
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Store:
+def _guarded(method: F) -> F:
+    """Mark a public method: a ``sqlite3`` error leaving it becomes a library error naming the file."""
+    if inspect.isgeneratorfunction(method):
+        # The SQL of a generator runs while the caller iterates, so the guard must too.
+        @functools.wraps(method)
+        def generator(self: SQLiteStore, *args: Any, **kwargs: Any) -> Iterator[Any]:
+            with sqlite_errors(self._db_file):
+                yield from method(self, *args, **kwargs)
+
+        return generator  # type: ignore[return-value]
+
+    @functools.wraps(method)
+    def guarded(self: SQLiteStore, *args: Any, **kwargs: Any) -> Any:
+        with sqlite_errors(self._db_file):
+            return method(self, *args, **kwargs)
+
+    return guarded  # type: ignore[return-value]
+
+
+class SQLiteStore:
     """SQLite-backed storage of items, members, events and served lists in a folder.
 
     One connection per thread; WAL journal so readers never block the writer; ``synchronous=FULL``
@@ -100,90 +123,151 @@ class Store:
 
     Args:
         path: The store folder; created if missing.
+        trace: Called with the text of every SQL statement the store's connections run (see
+            :meth:`sqlite3.Connection.set_trace_callback`); tests count statements with it.
+
+    Raises:
+        StoreError: The folder cannot be created, or its database is not a usable recsys store.
+
+    Example:
+        >>> store = SQLiteStore("recsys-data")           # doctest: +SKIP
+        >>> store.revisions()                            # doctest: +SKIP
+        Revisions(items=0, members=0, activity=0)
     """
 
     DB_NAME = "recsys.sqlite"
     INDEX_NAME = "index.npz"
     CACHE_NAME = "embeddings.sqlite"
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot create store folder {self.path}: {exc.strerror}") from exc
-        if not self.path.is_dir():
-            raise StoreError(f"store path {self.path} is not a folder")
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+    def __init__(self, path: str | os.PathLike[str], *, trace: Callable[[str], None] | None = None) -> None:
+        self.files: Path = Path(path).expanduser().absolute()
+        self.url = f"sqlite://{self.files}"
+        self._db_file = self.files / self.DB_NAME
+        self._trace = trace
+        self._connections = ThreadConnections(self._connect)
         self._lock = threading.Lock()
-        db = self._db()
+        self._cache: SQLiteEmbeddingCache | None = None
         try:
-            with db:
-                db.executescript(_SCHEMA)
-                db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-                db.execute("INSERT OR IGNORE INTO meta VALUES ('rev', '0')")
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path / self.DB_NAME} is not a usable recsys database: {exc}") from exc
-        schema = int(self.get_meta("schema") or 0)
-        if schema > SCHEMA_VERSION:
-            raise StoreError(f"store {self.path} was written by a newer recsys (schema {schema})")
+            self.files.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create store folder {self.files}: {exc.strerror}") from exc
+        if not self.files.is_dir():
+            raise StoreError(f"store path {self.files} is not a folder")
+        try:
+            with sqlite_errors(self._db_file):
+                self._prepare()
+        except BaseException:
+            self.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.files)!r})"
+
+    def _prepare(self) -> None:
+        """Create the tables of a new store; check an existing one is ours and bring it up to date."""
+        self._db().executescript(_SCHEMA)
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            schema = int(db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0])
+            if schema > SCHEMA_VERSION:
+                raise StoreError(f"store {self.files} was written by a newer recsys (schema {schema}): upgrade recsys")
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('rev', '0')")
+            self._keep_activity_seq(db)
 
     # -- connections ---------------------------------------------------------------------
 
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            try:
-                db = sqlite3.connect(self.path / self.DB_NAME, timeout=60, isolation_level=None,
-                                     check_same_thread=False)
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=FULL")
-                db.execute("PRAGMA busy_timeout=60000")
-            except sqlite3.DatabaseError as exc:
-                raise StoreError(f"cannot open {self.path / self.DB_NAME}: {exc}") from exc
-            self._local.db = db
-            with self._lock:
-                self._connections.append(db)
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self._db_file, timeout=60, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA busy_timeout=60000")
+        except sqlite3.Error:
+            db.close()
+            raise
+        if self._trace is not None:
+            db.set_trace_callback(self._trace)
         return db
 
+    def _db(self) -> sqlite3.Connection:
+        return self._connections.get()
+
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction: all of it commits, or none of it does."""
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        else:
             db.execute("COMMIT")
+        except BaseException:
+            # SQLite may already have rolled back (disk full, I/O error); a second ROLLBACK
+            # would hide the error that caused it.
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
 
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every statement in it sees the same state of the database."""
+        db = self._db()
+        db.execute("BEGIN")
+        try:
+            yield db
+        finally:
+            if db.in_transaction:
+                db.execute("COMMIT")
+
+    @_guarded
     def close(self) -> None:
+        self._connections.close()
         with self._lock:
-            for db in self._connections:
-                try:
-                    db.close()
-                except sqlite3.ProgrammingError:  # pragma: no cover - closed from another thread
-                    pass
-            self._connections.clear()
-        self._local = threading.local()
+            if self._cache is not None:
+                self._cache.close()
+                self._cache = None
 
-    # -- metadata ------------------------------------------------------------------------
+    # -- metadata and counters -----------------------------------------------------------
 
+    @_guarded
     def get_meta(self, key: str) -> str | None:
+        """A metadata value, or None. The store's own counters are not metadata: see :meth:`revisions`."""
+        if key in RESERVED_META:
+            return None
         row = self._db().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else row[0]
 
-    def set_meta(self, key: str, value: str) -> None:
-        with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+    @_guarded
+    def set_meta(self, values: Mapping[str, str | None]) -> None:
+        """Set several metadata keys at once (None deletes a key), all or nothing."""
+        check_meta(values)
+        with self._transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                           [(k, v) for k, v in values.items() if v is not None])
+            db.executemany("DELETE FROM meta WHERE key = ?", [(k,) for k, v in values.items() if v is None])
 
-    @property
-    def rev(self) -> int:
-        """The item revision: bumped by every item write."""
-        return int(self.get_meta("rev") or 0)
+    @_guarded
+    def revisions(self) -> Revisions:
+        """The item and member revisions and the activity sequence, in one statement."""
+        values = dict(self._db().execute(
+            "SELECT key, value FROM meta WHERE key IN ('rev', 'members_rev', 'activity_seq')"
+        ).fetchall())
+        activity = values.get("activity_seq")
+        if activity is None:  # pragma: no cover - kept from open on; only a store edited by hand lacks it
+            with self._transaction() as db:
+                activity = self._keep_activity_seq(db)
+        return Revisions(items=int(values.get("rev", 0)), members=int(values.get("members_rev", 0)),
+                         activity=int(activity))
+
+    @staticmethod
+    def _keep_activity_seq(db: sqlite3.Connection) -> int:
+        """Make sure ``meta`` holds the activity sequence (inside a write transaction); a store
+        written before it was kept there is scanned once, so ``revisions()`` stays one statement."""
+        row = db.execute("SELECT value FROM meta WHERE key = 'activity_seq'").fetchone()
+        if row is not None:
+            return int(row[0])
+        seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM events WHERE kind != 'impression'").fetchone()[0]
+        db.execute("INSERT INTO meta VALUES ('activity_seq', ?)", (str(seq),))
+        return seq
 
     def _bump(self, db: sqlite3.Connection) -> int:
         rev = int(db.execute("SELECT value FROM meta WHERE key = 'rev'").fetchone()[0]) + 1
@@ -192,6 +276,7 @@ class Store:
 
     # -- items ---------------------------------------------------------------------------
 
+    @_guarded
     def item_hashes(self, ids: Sequence[str]) -> dict[str, bytes]:
         """Stored text hashes of those ``ids`` that exist."""
         out: dict[str, bytes] = {}
@@ -201,29 +286,32 @@ class Store:
                 out[id_] = bytes(h)
         return out
 
+    @_guarded
     def upsert_items(self, items: Sequence[Item], vectors: np.ndarray) -> int:
         """Insert or replace items with their vectors in one transaction; return the new revision."""
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        with self.transaction() as db:
+        vectors = check_vectors(items, vectors)
+        with self._transaction() as db:
             rev = self._bump(db)
             db.executemany(
                 "INSERT OR REPLACE INTO items (id, data, text_hash, vector, org, rev) VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    (it.id, _dumps(it.to_dict()), text_hash(it), v.tobytes(), it.org, rev)
+                    (it.id, dumps(it.to_dict()), text_hash(it), v.tobytes(), it.org, rev)
                     for it, v in zip(items, vectors)
                 ],
             )
             db.executemany("DELETE FROM removed_items WHERE id = ?", [(it.id,) for it in items])
         return rev
 
+    @_guarded
     def remove_items(self, ids: Sequence[str]) -> int:
         """Remove items (their events stay, as history); return the new revision."""
-        with self.transaction() as db:
+        with self._transaction() as db:
             rev = self._bump(db)
             db.executemany("DELETE FROM items WHERE id = ?", [(i,) for i in ids])
             db.executemany("INSERT OR REPLACE INTO removed_items VALUES (?, ?)", [(i, rev) for i in ids])
         return rev
 
+    @_guarded
     def get_items(self, ids: Sequence[str]) -> dict[str, Item]:
         out: dict[str, Item] = {}
         for chunk in _chunks(ids):
@@ -232,6 +320,7 @@ class Store:
                 out[id_] = Item.from_dict(json.loads(data))
         return out
 
+    @_guarded
     def item_ids(self, ids: Sequence[str]) -> set[str]:
         """Those of ``ids`` that exist."""
         found: set[str] = set()
@@ -240,43 +329,44 @@ class Store:
             found.update(r[0] for r in self._db().execute(f"SELECT id FROM items WHERE id IN ({marks})", chunk))
         return found
 
+    @_guarded
     def iter_items(self) -> Iterator[Item]:
+        """Every item, by id."""
         for (data,) in self._db().execute("SELECT data FROM items ORDER BY id"):
             yield Item.from_dict(json.loads(data))
 
+    @_guarded
     def count_items(self) -> int:
         return self._db().execute("SELECT COUNT(*) FROM items").fetchone()[0]
 
+    @_guarded
     def item_changes(self, since: int, dim: int) -> ItemChanges:
         """Everything written to items after revision ``since``, read in one snapshot."""
-        db = self._db()
-        db.execute("BEGIN")  # one read snapshot, so rev and rows agree
-        try:
+        with self._snapshot() as db:  # so the revision and the rows agree
             rev = int(db.execute("SELECT value FROM meta WHERE key = 'rev'").fetchone()[0])
+            rows = db.execute("SELECT data, vector FROM items WHERE rev > ? ORDER BY rev, id", (since,))
             upserted = [
                 (Item.from_dict(json.loads(data)), np.frombuffer(blob, dtype=np.float32).reshape(dim))
-                for data, blob in db.execute("SELECT data, vector FROM items WHERE rev > ?", (since,))
+                for data, blob in rows
             ]
-            removed = [r[0] for r in db.execute("SELECT id FROM removed_items WHERE rev > ?", (since,))]
-        finally:
-            db.execute("COMMIT")
+            rows = db.execute("SELECT id FROM removed_items WHERE rev > ? ORDER BY rev, id", (since,))
+            removed = [id_ for (id_,) in rows]
         return ItemChanges(rev, upserted, removed)
-
-    def all_item_ids(self) -> set[str]:
-        return {r[0] for r in self._db().execute("SELECT id FROM items")}
 
     # -- members -------------------------------------------------------------------------
 
+    @_guarded
     def upsert_members(self, members: Sequence[Member]) -> None:
-        with self.transaction() as db:
+        with self._transaction() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO members (id, data, org) VALUES (?, ?, ?)",
-                [(m.id, _dumps(m.to_dict()), m.org) for m in members],
+                [(m.id, dumps(m.to_dict()), m.org) for m in members],
             )
             # Models derived from the members (role-aware popularity) see that they changed.
             db.execute("INSERT INTO meta VALUES ('members_rev', '1')"
                        " ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
 
+    @_guarded
     def get_members(self, ids: Sequence[str]) -> dict[str, Member]:
         out: dict[str, Member] = {}
         for chunk in _chunks(ids):
@@ -285,10 +375,7 @@ class Store:
                 out[id_] = Member.from_dict(json.loads(data))
         return out
 
-    def iter_members(self) -> Iterator[Member]:
-        for (data,) in self._db().execute("SELECT data FROM members ORDER BY id"):
-            yield Member.from_dict(json.loads(data))
-
+    @_guarded
     def member_ids(self, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         for chunk in _chunks(ids):
@@ -296,35 +383,47 @@ class Store:
             found.update(r[0] for r in self._db().execute(f"SELECT id FROM members WHERE id IN ({marks})", chunk))
         return found
 
+    @_guarded
+    def iter_members(self) -> Iterator[Member]:
+        """Every member, by id."""
+        for (data,) in self._db().execute("SELECT data FROM members ORDER BY id"):
+            yield Member.from_dict(json.loads(data))
+
+    @_guarded
     def count_members(self) -> int:
         return self._db().execute("SELECT COUNT(*) FROM members").fetchone()[0]
 
+    @_guarded
+    def member_roles(self) -> dict[str, list[str]]:
+        """Every member's roles, without reading the whole records."""
+        return {
+            m: json.loads(roles or "[]")
+            for m, roles in self._db().execute("SELECT id, json_extract(data, '$.roles') FROM members ORDER BY id")
+        }
+
     # -- events --------------------------------------------------------------------------
 
+    @_guarded
     def record_events(self, events: Sequence[Event]) -> int:
         """Store events in one transaction; return how many were new.
 
         An event whose id is already stored with the same content is a retry and is skipped; the
-        same id with different content is a :class:`ConflictError` and nothing is written.
+        same id with different content is a :class:`~recsys.exceptions.ConflictError` and nothing
+        is written.
         """
-        with self.transaction() as db:
+        with self._transaction() as db:
             added = 0
             activity = None
             for e in events:
-                row = (e.id, e.member, e.item, e.kind, e.value, e.at.isoformat(), e.at.timestamp())
                 if e.id is not None:
                     old = db.execute(
                         "SELECT member, item, kind, value, ts FROM events WHERE id = ?", (e.id,)
                     ).fetchone()
                     if old is not None:
                         if old != (e.member, e.item, e.kind, e.value, e.at.timestamp()):
-                            raise ConflictError(
-                                f"event id {e.id!r} is already recorded with different content"
-                            )
+                            raise conflict(e.id)
                         continue
-                cursor = db.execute(
-                    "INSERT INTO events (id, member, item, kind, value, at, ts) VALUES (?, ?, ?, ?, ?, ?, ?)", row
-                )
+                cursor = db.execute(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", _row(e))
                 added += 1
                 if e.kind != "impression":
                     activity = cursor.lastrowid
@@ -332,6 +431,7 @@ class Store:
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('activity_seq', ?)", (str(activity),))
         return added
 
+    @_guarded
     def events(
         self,
         member: str | None = None,
@@ -339,7 +439,8 @@ class Store:
         until: dt.datetime | None = None,
         kinds: Iterable[str] | None = None,
     ) -> list[Event]:
-        """Events in time order, optionally of one member, up to ``until``, of some kinds."""
+        """Events in time order (ties in the order recorded), optionally of one member, up to
+        ``until``, of some kinds."""
         sql, args = "SELECT id, member, item, kind, value, at FROM events WHERE 1=1", []
         if member is not None:
             sql += " AND member = ?"
@@ -352,34 +453,24 @@ class Store:
             sql += f" AND kind IN ({','.join('?' * len(kinds))})"
             args.extend(kinds)
         sql += " ORDER BY ts, seq"
-        return [
-            Event(id=i, member=m, item=it, kind=k, value=v, at=dt.datetime.fromisoformat(at))
-            for i, m, it, k, v, at in self._db().execute(sql, args)
-        ]
+        return [_event(row) for row in self._db().execute(sql, args)]
 
+    @_guarded
+    def history(self, member: str) -> History:
+        """One member's events in time order and their state token, in one statement."""
+        rows = self._db().execute(
+            "SELECT seq, id, member, item, kind, value, at FROM events WHERE member = ? ORDER BY ts, seq", (member,)
+        ).fetchall()
+        # Impressions are left out of the state: serving a list records impressions, which must
+        # not make the list just served stale.
+        state = member_state(seq for seq, _, _, _, kind, _, _ in rows if kind != "impression")
+        return History(events=[_event(row[1:]) for row in rows], state=state)
+
+    @_guarded
     def count_events(self) -> int:
         return self._db().execute("SELECT COUNT(*) FROM events").fetchone()[0]
 
-    @property
-    def members_rev(self) -> int:
-        """The member revision: bumped by every member write."""
-        return int(self.get_meta("members_rev") or 0)
-
-    def activity_seq(self) -> int:
-        """The sequence number of the last event other than an impression (0 for none).
-
-        It only grows, and serving lists (which records impressions) does not move it. Kept in
-        ``meta`` by :meth:`record_events`; a store written before that is scanned once.
-        """
-        stored = self.get_meta("activity_seq")
-        if stored is not None:
-            return int(stored)
-        seq = self._db().execute("SELECT COALESCE(MAX(seq), 0) FROM events WHERE kind != 'impression'").fetchone()[0]
-        if seq:
-            with self.transaction() as db:  # a writer that got there first knows better
-                db.execute("INSERT OR IGNORE INTO meta VALUES ('activity_seq', ?)", (str(seq),))
-        return seq
-
+    @_guarded
     def interactions(self, until_seq: int, kinds: Iterable[str]) -> list[tuple[str, str, str, float | None]]:
         """``(member, item, kind, value)`` of the events of ``kinds`` up to sequence number
         ``until_seq``, in the order recorded: the input of the collaborative model."""
@@ -390,26 +481,9 @@ class Store:
             (until_seq, *kinds),
         ).fetchall()
 
-    def member_roles(self) -> dict[str, list[str]]:
-        """Every member's roles, without reading the whole records."""
-        return {
-            m: json.loads(roles or "[]")
-            for m, roles in self._db().execute("SELECT id, json_extract(data, '$.roles') FROM members ORDER BY id")
-        }
-
-    def member_state(self, member: str) -> str:
-        """A token that changes whenever an event of ``member`` is recorded.
-
-        Impressions are left out: serving a list records impressions, which must not make the
-        list just served stale.
-        """
-        row = self._db().execute(
-            "SELECT COUNT(*), MAX(seq) FROM events WHERE member = ? AND kind != 'impression'", (member,)
-        ).fetchone()
-        return f"{row[0]}:{row[1] or 0}"
-
+    @_guarded
     def enrolments(self, items: Sequence[str]) -> dict[str, int]:
-        """Members enrolled in each of ``items`` (offline activities)."""
+        """How many distinct members enrolled in each of ``items`` (offline activities)."""
         out: dict[str, int] = {}
         for chunk in _chunks(items):
             marks = ",".join("?" * len(chunk))
@@ -420,6 +494,7 @@ class Store:
                 out[item] = n
         return out
 
+    @_guarded
     def branch_completions(self, org: str, since: dt.datetime, until: dt.datetime) -> tuple[dict[str, int], int]:
         """Per item, how many members of branch ``org`` completed it in the window; and how many
         members of the branch completed anything."""
@@ -436,20 +511,46 @@ class Store:
 
     # -- served lists --------------------------------------------------------------------
 
-    def get_served(self, member: str, day: dt.date, request: str) -> tuple[str, Any] | None:
+    @_guarded
+    def get_served(self, member: str, day: dt.date, request: str) -> ServedList | None:
         row = self._db().execute(
-            "SELECT state, payload FROM served WHERE member = ? AND day = ? AND request = ?",
+            "SELECT state, payload, created FROM served WHERE member = ? AND day = ? AND request = ?",
             (member, day.isoformat(), request),
         ).fetchone()
-        return None if row is None else (row[0], json.loads(row[1]))
+        if row is None:
+            return None
+        state, payload, created = row
+        return ServedList(member, day, request, state, json.loads(payload), created)
 
-    def put_served(self, member: str, day: dt.date, request: str, state: str, payload: Any, created: float) -> None:
-        with self.transaction() as db:
-            db.execute(
+    @_guarded
+    def put_served(self, lists: Sequence[ServedList], impressions: Sequence[Event] = ()) -> None:
+        """Keep served lists and record their impressions in one transaction.
+
+        The impressions go in by multi-row ``INSERT OR IGNORE`` statements, so a day's batch of
+        lists costs a few statements, and an impression already recorded (same id) is skipped.
+        They never move the activity sequence.
+        """
+        check_impressions(impressions)
+        rows = [_row(e) for e in _first_of_each_id(impressions)]
+        with self._transaction() as db:
+            db.executemany(
                 "INSERT OR REPLACE INTO served VALUES (?, ?, ?, ?, ?, ?)",
-                (member, day.isoformat(), request, state, _dumps(payload), created),
+                [(s.member, s.day.isoformat(), s.request, s.state, dumps(s.payload), s.created) for s in lists],
             )
+            per_row = len(_EVENT_FIELDS)
+            per_statement = max(1, min(500, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // per_row))
+            marks = "(" + ",".join("?" * per_row) + ")"
+            for chunk in _chunks(rows, per_statement):
+                # Recorded ids are filtered out rather than left to OR IGNORE: an ignored row still
+                # uses up a sequence number, and the sequence must count only what is stored.
+                db.execute(
+                    f"INSERT OR IGNORE INTO events ({_EVENT_COLUMNS})"
+                    f" SELECT * FROM (VALUES {','.join([marks] * len(chunk))}) AS new"
+                    " WHERE NOT EXISTS (SELECT 1 FROM events WHERE events.id = new.column1)",
+                    [value for row in chunk for value in row],
+                )
 
+    @_guarded
     def served_between(self, first: dt.date, last: dt.date) -> list[tuple[str, dt.date, list[str]]]:
         """Daily lists served from ``first`` to ``last`` (inclusive): ``(member, day, item ids)``.
 
@@ -460,16 +561,40 @@ class Store:
             (first.isoformat(), last.isoformat()),
         ).fetchall()
         return [
-            (member, dt.date.fromisoformat(day), [e["item"]["id"] for e in json.loads(payload).get("entries", [])])
+            (member, dt.date.fromisoformat(day), served_item_ids(json.loads(payload)))
             for member, day, payload in rows
         ]
 
+    # -- caches --------------------------------------------------------------------------
 
-def _dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    def embedding_cache(self) -> SQLiteEmbeddingCache:
+        """The store's embedding cache, on ``embeddings.sqlite`` in the folder (one per store)."""
+        with self._lock:
+            if self._cache is None:
+                self._cache = SQLiteEmbeddingCache(self.files / self.CACHE_NAME)
+            return self._cache
 
 
-def _chunks(ids: Sequence[str], size: int = 500) -> Iterator[list[str]]:
-    ids = list(ids)
-    for start in range(0, len(ids), size):
-        yield ids[start:start + size]
+def _row(e: Event) -> tuple[str | None, str, str, str, float | None, str, float]:
+    return (e.id, e.member, e.item, e.kind, e.value, e.at.isoformat(), e.at.timestamp())
+
+
+def _first_of_each_id(events: Sequence[Event]) -> list[Event]:
+    seen: set[str | None] = set()
+    first = []
+    for e in events:
+        if e.id not in seen:
+            seen.add(e.id)
+            first.append(e)
+    return first
+
+
+def _event(row: Sequence[Any]) -> Event:
+    id_, member, item, kind, value, at = row
+    return Event(id=id_, member=member, item=item, kind=kind, value=value, at=dt.datetime.fromisoformat(at))
+
+
+def _chunks(values: Sequence[Any], size: int = 500) -> Iterator[list[Any]]:
+    values = list(values)
+    for start in range(0, len(values), size):
+        yield values[start:start + size]

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from recsys import CachedEncoder, EmbeddingCache, Encoder, HashingTfidfEncoder, ModelError, get_encoder
+from recsys.embedding.encoders import cache_key
+from recsys.storage import MemoryEmbeddingCache, SQLiteEmbeddingCache
 
 TEXTS = ["有限空间作业必须先通风、再检测、后作业", "有限空间作业要先通风再检测后作业", "中共一大在上海召开，后转至嘉兴南湖"]
 
@@ -36,16 +38,56 @@ class Counting:
 
 def test_cache_embeds_each_text_once_per_side(tmp_path):
     inner = Counting()
-    enc = CachedEncoder(inner, EmbeddingCache(tmp_path / "cache.sqlite"))
+    enc = CachedEncoder(inner, SQLiteEmbeddingCache(tmp_path / "cache.sqlite"))
     first = enc.encode(["甲", "乙乙", "甲"])
     assert inner.seen == ["甲", "乙乙"]
     assert np.array_equal(enc.encode(["乙乙", "甲"]), first[[1, 0]])
     assert inner.seen == ["甲", "乙乙"]
     enc.encode(["甲"], query=True)  # the query side is another embedding
     assert inner.seen == ["甲", "乙乙", "甲"]
-    again = CachedEncoder(Counting(), EmbeddingCache(tmp_path / "cache.sqlite"))
+    again = CachedEncoder(Counting(), SQLiteEmbeddingCache(tmp_path / "cache.sqlite"))
     again.encode(["甲", "乙乙"])  # persisted
     assert again.encoder.seen == []
+
+
+class CountingCache(MemoryEmbeddingCache):
+    """A memory cache that counts the lookups reaching it."""
+
+    def __init__(self):
+        super().__init__()
+        self.lookups = []
+
+    def get_many(self, model, keys):
+        self.lookups.append(list(keys))
+        return super().get_many(model, keys)
+
+
+def test_any_embedding_cache_will_do_and_short_texts_are_memoised_in_front_of_it():
+    cache = CountingCache()
+    assert isinstance(cache, EmbeddingCache)
+    enc = CachedEncoder(Counting(), cache)
+    long_text = "长" * (CachedEncoder.MEMO_MAX_CHARS + 1)
+    first = enc.encode(["支部书记", long_text], query=True)
+    assert len(cache.lookups) == 1
+    again = enc.encode(["支部书记"] * 3, query=True)  # a role description, on every request
+    assert len(cache.lookups) == 1 and np.array_equal(again, first[[0, 0, 0]])
+    enc.encode([long_text], query=True)  # long passages are left to the cache
+    assert cache.lookups[-1] == [cache_key(long_text, query=True)]
+    enc.encode(["支部书记"])  # the passage side is another key
+    assert len(cache.lookups) == 3
+
+
+def test_the_memo_is_bounded_and_forgets_the_least_recently_used():
+    cache = CountingCache()
+    enc = CachedEncoder(Counting(), cache, memo_size=2)
+    enc.encode(["甲", "乙"])
+    enc.encode(["甲"])  # now 乙 is the least recently used
+    enc.encode(["丙"])
+    assert len(cache.lookups) == 2
+    enc.encode(["甲", "丙"])
+    assert len(cache.lookups) == 2  # both remembered
+    enc.encode(["乙"])
+    assert cache.lookups[-1] == [cache_key("乙", query=False)]
 
 
 def test_unknown_model_is_a_clear_error():

@@ -110,7 +110,7 @@ def test_snapshot_seq_rejects_nonsense():
 def _fill_until(eng: Engine, done) -> None:
     """Record filler events (another member starting an item) until ``done(seq)`` holds."""
     n = 0
-    while not done(eng.store.activity_seq()):
+    while not done(eng.store.revisions().activity):
         eng.record([Event("m9", "x4", "start", at(DAY - dt.timedelta(days=4)), id=f"fill{n}")])
         n += 1
 
@@ -121,16 +121,16 @@ def test_same_store_state_gives_the_same_list_also_after_events_below_the_snapsh
         # Stand exactly on a snapshot whose next boundary is more than one event away.
         _fill_until(eng, lambda s: s >= 40 and snapshot_seq(s) == s and snapshot_seq(s + 1) == s)
         before = [h.item.id for h in eng.rank("m1", day=DAY)]
-        key = snapshot_seq(eng.store.activity_seq())
+        key = snapshot_seq(eng.store.revisions().activity)
         assert [h.item.id for h in eng.rank("m1", day=DAY)] == before
         # A peer's co-completion of a and tb, below the next boundary: the model does not move.
         eng.record([Event("m8", "a", "complete", at(DAY - dt.timedelta(days=3)), id="late")])
-        assert snapshot_seq(eng.store.activity_seq()) == key
+        assert snapshot_seq(eng.store.revisions().activity) == key
         assert "a" not in dict(eng.collaborative().similar_items("tb"))
         assert [h.item.id for h in eng.rank("m1", day=DAY)] == before
         # Serving lists records impressions, which move no snapshot either.
         eng.daily("m2", day=DAY)
-        assert snapshot_seq(eng.store.activity_seq()) == key
+        assert snapshot_seq(eng.store.revisions().activity) == key
     with Engine.open(path) as reopened:  # a new engine on the same store builds the same model
         assert [h.item.id for h in reopened.rank("m1", day=DAY)] == before
         _fill_until(reopened, lambda s: snapshot_seq(s) > key)

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from conftest import make_item
+from factories import make_item
 from recsys import Engine, Event, Member, NotFoundError, ValidationError
 from recsys.curriculum import Curriculum, RolePolicy
 from recsys.records import TZ, Schedule

@@ -26,12 +26,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import make_item
+from factories import make_item
 from recsys import Engine, Event, Member, Schedule, StudyEntry, StudyList
 from recsys.reports.coverage import CoverageReport, format_coverage, gini
 from recsys.curriculum import Curriculum
 from recsys.embedding.duplicates import duplicate_clusters, normalise_text
 from recsys.records import TZ
+from recsys.storage import ServedList
 
 DAY = dt.date(2026, 6, 15)
 OLD = dt.date(2025, 6, 1)
@@ -147,7 +148,7 @@ def world(tmp_path_factory):
 
     def serve(member: str, day: dt.date, ids: list[str]) -> None:
         lst = StudyList(member, day, 60, tuple(StudyEntry(by_id[i], 1.0, ("测试",)) for i in ids))
-        engine.store.put_served(member, day, "minutes=60", "0:0", lst.to_dict(), 0.0)
+        engine.store.put_served([ServedList(member, day, "minutes=60", "0:0", lst.to_dict(), 0.0)])
 
     for n in range(20):
         for member, ids in SERVED.items():
@@ -345,12 +346,12 @@ def test_command_line_json_and_html(world, tmp_path, capsys):
     from recsys_cli import main
 
     page = tmp_path / "report.html"
-    assert main(["coverage", "--store", str(world.store.path), "--day", "2026-06-15", "--org", "t.zb1",
+    assert main(["coverage", "--store", world.store.url, "--day", "2026-06-15", "--org", "t.zb1",
                  "--json", "--html", str(page)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["org"] == "t.zb1" and data["reach"]["branch_members"] == {"t.zb1": 3}
     assert data["duplicates"]["clusters"][0]["items"][0]["id"] == "d1"
     text = page.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and "<svg" in text and "内容覆盖报告" in text
-    assert main(["coverage", "--store", str(world.store.path), "--html", str(tmp_path / "no" / "such" / "x.html")]) == 2
+    assert main(["coverage", "--store", world.store.url, "--html", str(tmp_path / "no" / "such" / "x.html")]) == 2
     assert "x.html" in capsys.readouterr().err

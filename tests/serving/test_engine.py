@@ -10,7 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from conftest import make_item
+from factories import make_item
 from recsys import (
     ConflictError,
     Engine,
@@ -172,7 +172,7 @@ CRASH = textwrap.dedent(
     """
     import os, sys
     sys.path.insert(0, {tests!r})
-    from conftest import make_item
+    from factories import make_item
     from recsys import Engine
     eng = Engine.open({store!r}, encoder="tfidf")
     eng.add_items([make_item("late", "新时代国企党建工作要点", "把党的领导融入公司治理各环节。")])

@@ -1,0 +1,135 @@
+"""Daily lists, study paths and rankings for one member: each request reads what it needs once.
+
+A daily list on a warm engine reads the store's counters, the served list, the member's history,
+the day's seats and the branch's activity, once each, and writes the list with its impressions
+in one transaction. A path reads the history once and plans every day from it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from recsys.pipeline import infeasibility
+from recsys.records import TZ, Event, Member
+from recsys.results import SearchHit, StudyList, StudyPath
+from recsys.serving.world import (
+    Snapshot,
+    World,
+    branch_activity,
+    enrolled_ahead,
+    plan_context,
+    seats_for,
+)
+from recsys.storage import ServedList
+
+__all__ = ["daily", "path", "rank", "reuse_served", "served_record", "impressions_of"]
+
+#: The time of day impressions are recorded at: when the morning push reaches members.
+_SHOWN_AT = dt.time(8)
+#: The time of day a path's planned study counts as done, when planning the next day.
+_DONE_AT = dt.time(21)
+
+
+def request_key(budget: int) -> str:
+    """What besides member and day tells one served list from another."""
+    return f"minutes={budget}"
+
+
+def reuse_served(served: ServedList | None, state: str, snap: Snapshot) -> StudyList | None:
+    """The list already served, if the member's state is unchanged and all its items still exist."""
+    if served is None or served.state != state:
+        return None
+    stored = StudyList.from_dict(served.payload)
+    return stored if all(e.item.id in snap.catalogue for e in stored.entries) else None
+
+
+def served_record(result: StudyList, state: str) -> ServedList:
+    return ServedList(result.member, result.day, request_key(result.budget), state, result.to_dict(), time.time())
+
+
+def impressions_of(result: StudyList) -> list[Event]:
+    """The impressions a served list records (each starts its item's cool-down)."""
+    shown_at = dt.datetime.combine(result.day, _SHOWN_AT, TZ)
+    return [
+        Event(id=f"imp:{result.member}:{result.day.isoformat()}:{e.item.id}", member=result.member,
+              item=e.item.id, kind="impression", at=shown_at)
+        for e in result.entries
+    ]
+
+
+def daily(world: World, member: Member, day: dt.date, budget: int, *, preview: bool = False) -> StudyList:
+    """The member's list for ``day``: the one served already if still valid, else a new one,
+    stored and recorded as impressions unless ``preview``. See :meth:`recsys.Engine.daily`."""
+    store = world.store
+    with world.lock:
+        snap = world.snapshot()
+        history = store.history(member.id)
+        reused = reuse_served(store.get_served(member.id, day, request_key(budget)), history.state, snap)
+        if reused is not None:
+            return reused
+        ctx = plan_context(
+            world, snap, member, day, budget, history.events, seats_for(store, snap.catalogue, day, day),
+            branch=branch_activity(store, member.org, day),
+            prep_targets=enrolled_ahead(history.events, snap.catalogue, day),
+        )
+        result = world.recommender(ctx)
+        if not preview:
+            store.put_served([served_record(result, history.state)], impressions_of(result))
+    return result
+
+
+def path(world: World, member: Member, start: dt.date, days: int, budget: int) -> StudyPath:
+    """A plan of ``days`` days from ``start``. See :meth:`recsys.Engine.path`."""
+    store = world.store
+    last = start + dt.timedelta(days=days - 1)
+    with world.lock:  # planning reads the index throughout, and writes change it in place
+        snap = world.snapshot()
+        events = store.history(member.id).events
+        seats = seats_for(store, snap.catalogue, start, last)
+        # Offline activities within the path the member could attend: online items similar to
+        # them are pulled forward as preparation.
+        probe = plan_context(world, snap, member, start, budget, events, seats, rules_only=True)
+        ahead = tuple(
+            it for it in (snap.catalogue[i] for i in snap.catalogue.offline_between(start, last))
+            if infeasibility(it, probe, for_day=False) is None
+            and start <= it.schedule.starts.astimezone(TZ).date() and it.minutes <= budget
+        ) + enrolled_ahead(events, snap.catalogue, start)
+        planned: list[str] = []
+        recent: frozenset[str] = frozenset()
+        out = []
+        for n in range(days):
+            day = start + dt.timedelta(days=n)
+            ctx = plan_context(
+                world, snap, member, day, budget, events, seats,
+                branch=branch_activity(store, member.org, day),
+                planned=frozenset(planned), recent_topics=recent,
+                prep_targets=tuple(t for t in ahead if t.schedule.starts.astimezone(TZ).date() > day),
+            )
+            result = world.recommender(ctx)
+            out.append(result)
+            planned.extend(e.item.id for e in result.entries)
+            # Plan the next day as if this one was studied: hours, levels and prerequisites move on.
+            done_at = dt.datetime.combine(day, _DONE_AT, TZ)
+            events = events + [Event(member=member.id, item=e.item.id, kind="complete", at=done_at)
+                               for e in result.entries]
+            recent = frozenset(t for e in result.entries for t in e.item.topics[:1])
+    return StudyPath(member=member.id, start=start, days=tuple(out))
+
+
+def rank(world: World, member: Member, day: dt.date, k: int) -> list[SearchHit]:
+    """The member's feasible items for ``day``, best first, before packing. See :meth:`recsys.Engine.rank`."""
+    store = world.store
+    rec = world.recommender
+    with world.lock:
+        snap = world.snapshot()
+        events = store.history(member.id).events
+        ctx = plan_context(
+            world, snap, member, day, member.daily_minutes, events, seats_for(store, snap.catalogue, day, day),
+            branch=branch_activity(store, member.org, day),
+            prep_targets=enrolled_ahead(events, snap.catalogue, day),
+        )
+        feasible, _ = rec.filter(ctx, rec.selector(ctx))
+        ranked = rec.reranker(ctx, rec.scorer(ctx, feasible), keep=max(k, rec.reranker.config.keep))
+    fits = [c for c in ranked if c.item.minutes <= member.daily_minutes]
+    return [SearchHit(c.item, float(c.score)) for c in fits[:k]]

@@ -1,0 +1,286 @@
+"""The storage slot: what every backend keeps and how the rest of the library asks for it.
+
+A backend keeps items (with their vectors), members, events, the daily lists served, and a little
+metadata. Everything above this package talks to a :class:`Store` and never to a database: a
+backend is chosen by URL (see :func:`recsys.storage.open_store`), and one contract test suite
+(``tests/storage/test_store_contract.py``) runs against every backend.
+
+Consistency rules every backend keeps:
+
+- Every write is all or nothing.
+- Every item write bumps the item revision in the same transaction, and :meth:`Store.item_changes`
+  reads the revision and the rows of one snapshot, so an in-memory index can catch up from any
+  revision and never disagrees with the store.
+- Every member write bumps the member revision; every event other than an impression moves the
+  activity sequence. Serving a list (which records impressions) moves neither, so models derived
+  from activity stay put while lists are served.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from recsys.records import Event, Item, Member
+
+__all__ = [
+    "Store",
+    "EmbeddingCache",
+    "ItemChanges",
+    "Revisions",
+    "History",
+    "ServedList",
+    "text_hash",
+    "member_state",
+]
+
+
+def text_hash(item: Item) -> bytes:
+    """Hash of what is embedded for an item; unchanged text means an unchanged vector."""
+    return hashlib.blake2b(item.text.encode("utf-8"), digest_size=16).digest()
+
+
+def member_state(activity: Iterable[int]) -> str:
+    """The state token of a member from the sequence numbers of their events other than impressions.
+
+    It changes whenever such an event is recorded; a served list is reused only while it is the
+    same (see :meth:`Store.history`).
+    """
+    seqs = list(activity)
+    return f"{len(seqs)}:{max(seqs, default=0)}"
+
+
+@dataclass(frozen=True)
+class ItemChanges:
+    """Item writes logged after a revision: ``upserted`` items with their vectors, ``removed`` ids."""
+
+    rev: int
+    upserted: list[tuple[Item, np.ndarray]]
+    removed: list[str]
+
+
+@dataclass(frozen=True)
+class Revisions:
+    """The store's counters, read together: what in-memory views check to know they are current.
+
+    Attributes:
+        items: Bumped by every item write (see :meth:`Store.item_changes`).
+        members: Bumped by every member write.
+        activity: Sequence number of the last event other than an impression (0 for none).
+    """
+
+    items: int
+    members: int
+    activity: int
+
+
+@dataclass(frozen=True)
+class History:
+    """A member's events in time order, with the state token they give (see :func:`member_state`)."""
+
+    events: list[Event]
+    state: str
+
+
+@dataclass(frozen=True)
+class ServedList:
+    """A daily list as served: kept so the same request the same day gets the same list.
+
+    Attributes:
+        member: The member.
+        day: The day of the list.
+        request: What was asked besides member and day (e.g. ``"minutes=30"``).
+        state: The member's state token when it was served (see :class:`History`).
+        payload: The list's JSON form.
+        created: When it was served (seconds since the epoch).
+    """
+
+    member: str
+    day: dt.date
+    request: str
+    state: str
+    payload: Any
+    created: float
+
+
+@runtime_checkable
+class EmbeddingCache(Protocol):
+    """A map from (model name, key) to an embedding, so unchanged text is never embedded twice."""
+
+    def get_many(self, model: str, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        """The cached vectors of those ``keys`` that are cached."""
+        ...
+
+    def put_many(self, model: str, entries: Mapping[bytes, np.ndarray]) -> None:
+        """Cache vectors (a lost entry is only recomputed, so a backend may write lazily)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What the library needs of a storage backend.
+
+    Methods taking a sequence of ids accept any number of them; ids that do not exist are left
+    out of the answer, never an error. Errors of the backend itself surface as
+    :class:`recsys.exceptions.StoreError`, never as a driver's exception.
+    """
+
+    #: Where the backend is, as a URL (``sqlite:///abs/dir``, ``memory://``).
+    url: str
+    #: A local folder for derived files (the vector index, ``curriculum.json``), or None if the
+    #: backend has none (then they are kept in memory only).
+    files: Path | None
+
+    def close(self) -> None: ...
+
+    # -- metadata and counters --------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        """A metadata value, or None if unset. The store's own keys (``schema``, ``rev``,
+        ``members_rev``, ``activity_seq``) are not metadata: read the counters with :meth:`revisions`."""
+        ...
+
+    def set_meta(self, values: Mapping[str, str | None]) -> None:
+        """Set several metadata keys at once (None deletes a key), all or nothing.
+
+        Raises:
+            ValidationError: A value is not a string, or a key is one the store keeps itself;
+                nothing is written then.
+        """
+        ...
+
+    def revisions(self) -> Revisions:
+        """The item and member revisions and the activity sequence, in one read."""
+        ...
+
+    # -- items ------------------------------------------------------------------------------
+
+    def item_hashes(self, ids: Sequence[str]) -> dict[str, bytes]:
+        """Stored text hashes (:func:`text_hash`) of those ``ids`` that exist."""
+        ...
+
+    def upsert_items(self, items: Sequence[Item], vectors: np.ndarray) -> int:
+        """Insert or replace items with their vectors (row i for item i); return the new revision.
+
+        Raises:
+            ValidationError: ``vectors`` does not have one row per item.
+        """
+        ...
+
+    def remove_items(self, ids: Sequence[str]) -> int:
+        """Remove items (their events stay, as history); return the new revision."""
+        ...
+
+    def get_items(self, ids: Sequence[str]) -> dict[str, Item]: ...
+
+    def item_ids(self, ids: Sequence[str]) -> set[str]:
+        """Those of ``ids`` that exist."""
+        ...
+
+    def iter_items(self) -> Iterator[Item]:
+        """Every item, by id."""
+        ...
+
+    def count_items(self) -> int: ...
+
+    def item_changes(self, since: int, dim: int) -> ItemChanges:
+        """Every item write after revision ``since`` (vectors of ``dim`` floats), read in one snapshot.
+
+        ``upserted`` holds the items as they are now, ``removed`` the ids removed and not re-added
+        since; both ordered by revision, then id.
+        """
+        ...
+
+    # -- members ----------------------------------------------------------------------------
+
+    def upsert_members(self, members: Sequence[Member]) -> None: ...
+
+    def get_members(self, ids: Sequence[str]) -> dict[str, Member]: ...
+
+    def member_ids(self, ids: Sequence[str]) -> set[str]: ...
+
+    def iter_members(self) -> Iterator[Member]:
+        """Every member, by id."""
+        ...
+
+    def count_members(self) -> int: ...
+
+    def member_roles(self) -> dict[str, list[str]]:
+        """Every member's roles, by member id."""
+        ...
+
+    # -- events -----------------------------------------------------------------------------
+
+    def record_events(self, events: Sequence[Event]) -> int:
+        """Store events all or nothing; return how many were new.
+
+        An event whose id is already stored with the same content is a retry and is skipped; the
+        same id with other content raises :class:`recsys.exceptions.ConflictError` and nothing
+        is written.
+        """
+        ...
+
+    def events(
+        self,
+        member: str | None = None,
+        *,
+        until: dt.datetime | None = None,
+        kinds: Iterable[str] | None = None,
+    ) -> list[Event]:
+        """Events in time order (ties in the order recorded), of one member or all, up to ``until``."""
+        ...
+
+    def history(self, member: str) -> History:
+        """One member's events in time order and their state token, in one read."""
+        ...
+
+    def count_events(self) -> int: ...
+
+    def interactions(self, until_seq: int, kinds: Iterable[str]) -> list[tuple[str, str, str, float | None]]:
+        """``(member, item, kind, value)`` of the events of ``kinds`` up to sequence number
+        ``until_seq``, in the order recorded."""
+        ...
+
+    def enrolments(self, items: Sequence[str]) -> dict[str, int]:
+        """How many distinct members enrolled in each of ``items`` (those with any)."""
+        ...
+
+    def branch_completions(self, org: str, since: dt.datetime, until: dt.datetime) -> tuple[dict[str, int], int]:
+        """Per item, how many members of branch ``org`` completed (or attended) it with
+        ``since <= at < until``; and how many members of the branch completed anything then."""
+        ...
+
+    # -- served lists -----------------------------------------------------------------------
+
+    def get_served(self, member: str, day: dt.date, request: str) -> ServedList | None: ...
+
+    def put_served(self, lists: Sequence[ServedList], impressions: Sequence[Event] = ()) -> None:
+        """Keep served lists (replacing any of the same member, day and request) and record
+        their impressions, in one transaction.
+
+        Impressions already recorded (by id) are skipped and use up no sequence number; recorded
+        ones never move the activity sequence.
+
+        Raises:
+            ValidationError: An event is not an impression, or has no id; nothing is written then.
+        """
+        ...
+
+    def served_between(self, first: dt.date, last: dt.date) -> list[tuple[str, dt.date, list[str]]]:
+        """Lists served from ``first`` to ``last`` inclusive: ``(member, day, item ids)`` by day
+        and member (a list served for several requests the same day counts once per request)."""
+        ...
+
+    # -- caches -----------------------------------------------------------------------------
+
+    def embedding_cache(self) -> EmbeddingCache:
+        """The store's embedding cache (one object per store)."""
+        ...

@@ -1,0 +1,114 @@
+"""Embedding caches: (model name, key) -> vector, so unchanged text is never embedded twice.
+
+- :class:`SQLiteEmbeddingCache`: one SQLite file beside the store (``embeddings.sqlite``).
+  Re-ingesting unchanged content, or removing and re-adding an item, costs a lookup.
+- :class:`MemoryEmbeddingCache`: a dict, for stores kept in memory and for tests.
+
+Both follow :class:`recsys.storage.base.EmbeddingCache`. Keys are opaque bytes (see
+:func:`recsys.embedding.encoders.cache_key`).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from recsys.storage._connections import ThreadConnections
+from recsys.storage._sqlite_errors import sqlite_errors
+
+__all__ = ["SQLiteEmbeddingCache", "MemoryEmbeddingCache"]
+
+
+def _frozen(vector: np.ndarray) -> np.ndarray:
+    # A copy callers cannot write through: a cached vector is shared by every later lookup.
+    out = np.array(vector, dtype=np.float32)
+    out.flags.writeable = False
+    return out
+
+
+class SQLiteEmbeddingCache:
+    """A persistent embedding cache in one SQLite file (created on first use).
+
+    One connection per thread. ``synchronous=NORMAL``: a power cut may lose the last entries,
+    which are only recomputed.
+
+    Args:
+        path: The cache file.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._connections = ThreadConnections(self._connect)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS embeddings ("
+            " model TEXT NOT NULL, key BLOB NOT NULL, vector BLOB NOT NULL,"
+            " PRIMARY KEY (model, key)) WITHOUT ROWID"
+        )
+        return db
+
+    def _db(self) -> sqlite3.Connection:
+        return self._connections.get()
+
+    def get_many(self, model: str, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        """The cached vectors of those ``keys`` that are cached."""
+        found: dict[bytes, np.ndarray] = {}
+        with sqlite_errors(self.path):
+            db = self._db()
+            for chunk in _chunks(keys):
+                marks = ",".join("?" * len(chunk))
+                for key, blob in db.execute(
+                    f"SELECT key, vector FROM embeddings WHERE model = ? AND key IN ({marks})", [model, *chunk]
+                ):
+                    found[bytes(key)] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put_many(self, model: str, entries: Mapping[bytes, np.ndarray]) -> None:
+        """Cache vectors, replacing any under the same keys."""
+        with sqlite_errors(self.path):
+            db = self._db()
+            with db:
+                db.executemany(
+                    "INSERT OR REPLACE INTO embeddings (model, key, vector) VALUES (?, ?, ?)",
+                    [(model, k, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in entries.items()],
+                )
+
+    def close(self) -> None:
+        self._connections.close()
+
+
+class MemoryEmbeddingCache:
+    """An embedding cache in a dict, safe to share between threads; lost when the process ends."""
+
+    def __init__(self) -> None:
+        self._vectors: dict[tuple[str, bytes], np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def get_many(self, model: str, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        """The cached vectors of those ``keys`` that are cached."""
+        with self._lock:
+            return {k: self._vectors[model, k] for k in keys if (model, k) in self._vectors}
+
+    def put_many(self, model: str, entries: Mapping[bytes, np.ndarray]) -> None:
+        """Cache vectors, replacing any under the same keys."""
+        frozen = {(model, bytes(k)): _frozen(v) for k, v in entries.items()}
+        with self._lock:
+            self._vectors.update(frozen)
+
+    def close(self) -> None:
+        """Nothing to release: the vectors stay until the cache is dropped."""
+
+
+def _chunks(keys: Sequence[bytes], size: int = 500) -> Iterator[list[bytes]]:
+    keys = list(keys)
+    for start in range(0, len(keys), size):
+        yield keys[start:start + size]

@@ -1,0 +1,518 @@
+"""The storage contract: every backend answers these known-answer tests the same way.
+
+The ``store`` fixture (``conftest.py``) runs each test against every backend; a new backend only
+adds itself there. Fixtures are tiny and hand-built so the right answer is obvious by construction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from recsys import ConflictError, Event, Item, Member, Schedule, StoreError, ValidationError
+from recsys.records import TZ
+from recsys.storage import (
+    EmbeddingCache,
+    History,
+    MemoryStore,
+    Revisions,
+    ServedList,
+    SQLiteStore,
+    Store,
+    member_state,
+    open_store,
+    text_hash,
+)
+
+DIM = 4
+T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=TZ)
+DAY = dt.date(2026, 3, 2)
+
+
+def item(id_: str, title: str | None = None, **fields) -> Item:
+    fields.setdefault("kind", "article")
+    fields.setdefault("minutes", 10)
+    fields.setdefault("published", dt.date(2026, 1, 1))
+    return Item(id=id_, title=title or f"学习材料{id_}", body=f"{id_}的正文", **fields)
+
+
+def vectors(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((n, DIM)).astype(np.float32)
+
+
+def member(id_: str, org: str = "b1", roles: tuple[str, ...] = ("member",)) -> Member:
+    return Member(id=id_, name=f"党员{id_}", org=org, roles=roles)
+
+
+def event(member_: str, item_: str, kind: str, minutes: float = 0, id_: str | None = None,
+          value: float | None = None) -> Event:
+    return Event(member=member_, item=item_, kind=kind, at=T0 + dt.timedelta(minutes=minutes), value=value, id=id_)
+
+
+def served(member_: str, day: dt.date, request: str = "minutes=30", items: tuple[str, ...] = ("a",),
+           state: str = "0:0") -> ServedList:
+    payload = {"member": member_, "day": day.isoformat(), "entries": [{"item": {"id": i}, "score": 0.5} for i in items]}
+    return ServedList(member_, day, request, state, payload, 1767225600.25)
+
+
+def test_a_fresh_store_follows_the_protocol_and_is_empty(store):
+    assert isinstance(store, Store)
+    assert isinstance(store.embedding_cache(), EmbeddingCache)
+    assert store.revisions() == Revisions(items=0, members=0, activity=0)
+    assert (store.count_items(), store.count_members(), store.count_events()) == (0, 0, 0)
+    assert list(store.iter_items()) == [] and list(store.iter_members()) == []
+    assert store.history("m1") == History(events=[], state="0:0")
+
+
+# -- items ----------------------------------------------------------------------------------
+
+
+def test_items_round_trip_with_vectors_bit_exact(store):
+    offline = item(
+        "act", kind="activity", mode="offline", org="b1", topics=("党史",), roles=("cadre",), level=2,
+        schedule=Schedule(starts=T0, ends=T0 + dt.timedelta(hours=2), location="上海", capacity=30),
+    )
+    items = [
+        item("b", topics=("廉洁从业", "党章"), expires=dt.date(2026, 12, 31), requires=("a",)),
+        item("a"),
+        offline,
+    ]
+    x = vectors(3)
+    x[0, :] = [np.float32(1 / 3), -0.0, np.float32(1e-42), np.float32(-7.25)]  # third is subnormal
+    rev = store.upsert_items(items, x)
+
+    assert store.get_items(["a", "b", "act"]) == {it.id: it for it in items}
+    assert [it.id for it in store.iter_items()] == ["a", "act", "b"]
+    assert store.count_items() == 3
+    assert store.item_hashes(["a", "b", "act"]) == {it.id: text_hash(it) for it in items}
+    changes = store.item_changes(0, DIM)
+    assert changes.rev == rev == store.revisions().items
+    got = {it.id: (it, v) for it, v in changes.upserted}
+    for it, row in zip(items, x):
+        assert got[it.id][0] == it
+        assert got[it.id][1].dtype == np.float32 and got[it.id][1].tobytes() == row.tobytes()
+
+
+def test_unknown_ids_are_left_out_never_an_error(store):
+    store.upsert_items([item("a")], vectors(1))
+    store.upsert_members([member("m1")])
+    assert store.get_items(["a", "nope"]).keys() == {"a"}
+    assert store.item_ids(["nope", "a"]) == {"a"}
+    assert store.item_hashes(["nope"]) == {}
+    assert store.get_members(["m1", "nope"]).keys() == {"m1"}
+    assert store.member_ids(["nope", "m1"]) == {"m1"}
+    assert store.get_items([]) == {} and store.item_ids([]) == set() and store.member_ids([]) == set()
+    assert store.enrolments([]) == {}
+
+
+def test_many_ids_at_once(store):
+    ids = [f"i{n:04d}" for n in range(1200)]  # more than one chunk of a SQL IN list
+    store.upsert_items([item(i) for i in ids], vectors(len(ids)))
+    assert store.item_ids(ids + ["nope"]) == set(ids)
+    assert len(store.get_items(ids)) == len(store.item_hashes(ids)) == store.count_items() == 1200
+
+
+def test_an_upsert_replaces_the_item_and_its_hash(store):
+    store.upsert_items([item("a", "旧标题")], vectors(1))
+    store.upsert_items([item("a", "新标题")], vectors(1, seed=1))
+    assert store.get_items(["a"])["a"].title == "新标题"
+    assert store.item_hashes(["a"]) == {"a": text_hash(item("a", "新标题"))}
+    assert store.count_items() == 1
+
+
+def test_vectors_must_have_one_row_per_item(store):
+    with pytest.raises(ValidationError, match="one row per item"):
+        store.upsert_items([item("a"), item("b")], vectors(1))
+    assert store.count_items() == 0 and store.revisions().items == 0
+
+
+def test_removed_items_are_gone_but_their_events_stay(store):
+    store.upsert_items([item("a"), item("b")], vectors(2))
+    store.record_events([event("m1", "a", "complete")])
+    store.remove_items(["a"])
+    assert store.item_ids(["a", "b"]) == {"b"} and store.count_items() == 1
+    assert [e.item for e in store.events()] == ["a"]
+
+
+def test_item_changes_after_a_revision_are_exactly_the_writes_since(store):
+    store.upsert_items([item("a"), item("b"), item("c")], vectors(3))
+    since = store.revisions().items
+    store.upsert_items([item("b", "改过的b")], vectors(1, seed=1))
+    store.remove_items(["c"])
+    store.upsert_items([item("d")], vectors(1, seed=2))
+    store.remove_items(["a"])
+    store.upsert_items([item("a", "重新加入的a")], vectors(1, seed=3))
+
+    changes = store.item_changes(since, DIM)
+    assert changes.rev == since + 5 == store.revisions().items
+    titles = {it.id: it.title for it, _ in changes.upserted}
+    assert titles == {"b": "改过的b", "d": "学习材料d", "a": "重新加入的a"}
+    assert changes.removed == ["c"]  # "a" was re-added, so it is no longer removed
+    everything = store.item_changes(0, DIM)
+    assert {it.id for it, _ in everything.upserted} == {"a", "b", "d"} and everything.removed == ["c"]
+    nothing = store.item_changes(changes.rev, DIM)
+    assert (nothing.rev, nothing.upserted, nothing.removed) == (changes.rev, [], [])
+
+
+# -- members --------------------------------------------------------------------------------
+
+
+def test_members_round_trip(store):
+    ms = [
+        Member(id="m2", name="李娜", org="b2", roles=("cadre", "young"), interests=("党史", "安全生产"),
+               offline=False, location="嘉兴", daily_minutes=45, joined=dt.date(2010, 7, 1), situation="mobile"),
+        member("m1"),
+    ]
+    store.upsert_members(ms)
+    assert store.get_members(["m1", "m2"]) == {m.id: m for m in ms}
+    assert [m.id for m in store.iter_members()] == ["m1", "m2"]
+    assert store.count_members() == 2
+    assert store.member_roles() == {"m1": ["member"], "m2": ["cadre", "young"]}
+    store.upsert_members([member("m1", roles=("branch_secretary",))])
+    assert store.member_roles()["m1"] == ["branch_secretary"] and store.count_members() == 2
+
+
+# -- revisions ------------------------------------------------------------------------------
+
+
+def test_revisions_bump_rules(store):
+    assert store.upsert_items([item("a")], vectors(1)) == 1
+    assert store.remove_items(["a"]) == 2
+    assert store.revisions() == Revisions(items=2, members=0, activity=0)
+    store.upsert_members([member("m1")])
+    store.upsert_members([member("m2")])
+    assert store.revisions() == Revisions(items=2, members=2, activity=0)
+
+    store.record_events([event("m1", "a", "complete")])  # sequence number 1
+    assert store.revisions().activity == 1
+    store.record_events([event("m1", "b", "impression")])  # 2: an impression does not move it
+    store.put_served([served("m1", DAY)], [event("m1", "c", "impression", id_="imp-1")])  # 3
+    assert store.revisions() == Revisions(items=2, members=2, activity=1)
+    store.record_events([event("m1", "b", "start")])  # 4
+    assert store.revisions() == Revisions(items=2, members=2, activity=4)
+
+
+# -- events ---------------------------------------------------------------------------------
+
+
+def test_events_in_time_order_ties_in_record_order(store):
+    store.record_events([
+        event("m1", "late", "complete", minutes=30),
+        event("m1", "tie1", "start", minutes=10),
+        event("m2", "other", "complete", minutes=5),
+    ])
+    store.record_events([event("m1", "tie2", "impression", minutes=10), event("m1", "early", "start", minutes=-60)])
+
+    assert [e.item for e in store.events()] == ["early", "other", "tie1", "tie2", "late"]
+    assert [e.item for e in store.events("m1")] == ["early", "tie1", "tie2", "late"]
+    assert [e.item for e in store.events("m1", until=T0 + dt.timedelta(minutes=10))] == ["early", "tie1", "tie2"]
+    assert [e.item for e in store.events(kinds=["complete"])] == ["other", "late"]
+    assert [e.item for e in store.events("m1", kinds=("start", "impression"), until=T0)] == ["early"]
+    assert store.events(kinds=[]) == [] and store.events("nobody") == []
+    assert store.count_events() == 5
+
+
+def test_events_round_trip(store):
+    e = Event(member="m1", item="q1", kind="quiz", at=T0.astimezone(dt.timezone.utc), value=0.75, id="ev-1")
+    store.record_events([e])
+    (back,) = store.events()
+    assert back == e and back.at.timestamp() == e.at.timestamp()
+
+
+def test_a_retried_event_is_counted_once(store):
+    first = event("m1", "a", "complete", id_="ev-1")
+    assert store.record_events([first, event("m1", "b", "start")]) == 2
+    assert store.record_events([first]) == 0
+    assert store.record_events([event("m2", "a", "start", id_="ev-2"), event("m2", "a", "start", id_="ev-2")]) == 1
+    assert store.count_events() == 3
+    assert store.revisions().activity == 3
+
+
+@pytest.mark.parametrize("other", [
+    event("m1", "b", "complete", id_="ev-1"),  # other item
+    event("m1", "a", "complete", minutes=1, id_="ev-1"),  # other time
+    event("m1", "a", "rate", value=5, id_="ev-1"),  # other kind and value
+])
+def test_a_reused_event_id_conflicts_and_nothing_of_the_batch_is_written(store, other):
+    store.record_events([event("m1", "a", "complete", id_="ev-1")])
+    before = (store.revisions(), store.events())
+    with pytest.raises(ConflictError, match="ev-1"):
+        store.record_events([event("m1", "x", "complete", id_="new"), event("m2", "y", "start"), other])
+    assert (store.revisions(), store.events()) == before
+    with pytest.raises(ConflictError):  # the same id twice in one batch, with other content
+        store.record_events([event("m3", "z", "start", id_="twice"), event("m3", "z", "complete", id_="twice")])
+    assert (store.revisions(), store.events()) == before
+
+
+def test_history_state_moves_on_activity_not_on_impressions(store):
+    assert store.history("m1").state == "0:0"
+    store.record_events([event("m1", "a", "complete", minutes=5)])  # sequence 1
+    assert store.history("m1").state == "1:1" == member_state([1])
+    store.record_events([event("m1", "b", "impression", minutes=1), event("m2", "a", "complete")])  # 2, 3
+    store.put_served([served("m1", DAY)], [event("m1", "c", "impression", minutes=2, id_="imp")])  # 4
+    h = store.history("m1")
+    assert h.state == "1:1"
+    assert [(e.item, e.kind) for e in h.events] == [("b", "impression"), ("c", "impression"), ("a", "complete")]
+    store.record_events([event("m1", "b", "start", minutes=-5)])  # 5: earlier in time, later recorded
+    assert store.history("m1").state == "2:5"
+    assert store.history("m1").events == store.events("m1")
+
+
+def test_interactions_up_to_a_sequence_number_in_record_order(store):
+    store.record_events([
+        event("m1", "a", "complete", minutes=9),  # 1
+        event("m1", "b", "impression"),  # 2
+        event("m2", "a", "rate", minutes=-9, value=4),  # 3
+        event("m2", "c", "complete"),  # 4
+    ])
+    assert store.interactions(3, ["complete", "rate"]) == [("m1", "a", "complete", None), ("m2", "a", "rate", 4.0)]
+    assert store.interactions(99, ("complete",)) == [("m1", "a", "complete", None), ("m2", "c", "complete", None)]
+    assert store.interactions(0, ["complete"]) == []
+
+
+def test_enrolments_count_distinct_members(store):
+    store.record_events([
+        event("m1", "x", "enroll"), event("m1", "x", "enroll", minutes=1), event("m2", "x", "enroll"),
+        event("m1", "y", "enroll"), event("m3", "z", "start"), event("m3", "x", "attend"),
+    ])
+    assert store.enrolments(["x", "y", "z", "nope"]) == {"x": 2, "y": 1}
+
+
+def test_branch_completions_window_and_exact_branch(store):
+    since, until = T0, T0 + dt.timedelta(days=7)
+    store.upsert_members([member("m1"), member("m2"), member("m3", org="b1.sub"), member("m4", org="b2")])
+    store.record_events([
+        Event(member="m1", item="x", kind="complete", at=since),  # the window's first instant counts
+        Event(member="m2", item="x", kind="attend", at=until - dt.timedelta(seconds=1)),
+        Event(member="m2", item="x", kind="complete", at=since + dt.timedelta(days=1)),  # m2 again: once
+        Event(member="m2", item="y", kind="complete", at=until),  # the end is left out
+        Event(member="m1", item="z", kind="complete", at=since - dt.timedelta(seconds=1)),
+        Event(member="m1", item="y", kind="start", at=since + dt.timedelta(hours=1)),  # not a completion
+        Event(member="m3", item="x", kind="complete", at=since),  # another branch, however named
+        Event(member="m4", item="x", kind="complete", at=since),
+        Event(member="ghost", item="x", kind="complete", at=since),  # not a member at all
+    ])
+    assert store.branch_completions("b1", since, until) == ({"x": 2}, 2)
+    assert store.branch_completions("b2", since, until) == ({"x": 1}, 1)
+    assert store.branch_completions("nobody", since, until) == ({}, 0)
+
+
+# -- served lists ---------------------------------------------------------------------------
+
+
+def test_served_lists_round_trip_and_replace(store):
+    assert store.get_served("m1", DAY, "minutes=30") is None
+    first = served("m1", DAY, items=("a", "b"), state="1:1")
+    store.put_served([first, served("m1", DAY, "minutes=60", items=("c",))])
+    assert store.get_served("m1", DAY, "minutes=30") == first
+    assert store.get_served("m1", DAY, "minutes=60").payload["entries"][0]["item"]["id"] == "c"
+    assert store.get_served("m1", DAY + dt.timedelta(days=1), "minutes=30") is None
+    again = served("m1", DAY, items=("d",), state="2:7")
+    store.put_served([again])
+    assert store.get_served("m1", DAY, "minutes=30") == again
+
+
+def test_put_served_records_impressions_once_without_moving_activity(store):
+    store.record_events([event("m1", "a", "complete", id_="done")])
+    impressions = [event("m1", i, "impression", id_=f"imp-{i}") for i in ("a", "b", "c")]
+    store.put_served([served("m1", DAY, items=("a", "b", "c"))], impressions)
+    assert [e.id for e in store.events(kinds=["impression"])] == ["imp-a", "imp-b", "imp-c"]
+    assert store.revisions().activity == 1
+
+    # Served again (a retry, or a list rebuilt the same day): the recorded impressions are skipped,
+    # as is one whose id was already recorded through record_events.
+    store.record_events([event("m1", "d", "impression", id_="imp-d")])
+    store.put_served(
+        [served("m1", DAY, items=("b", "d", "e"))],
+        [impressions[1], event("m1", "d", "impression", id_="imp-d"), event("m1", "e", "impression", id_="imp-e")],
+    )
+    assert [e.id for e in store.events(kinds=["impression"])] == ["imp-a", "imp-b", "imp-c", "imp-d", "imp-e"]
+    assert store.count_events() == 6 and store.revisions().activity == 1
+    # Skipped impressions use up no sequence number: the next event is the 7th.
+    store.record_events([event("m1", "b", "start")])
+    assert store.revisions().activity == 7 and store.history("m1").state == "2:7"
+
+
+def test_put_served_takes_impressions_with_ids_only_and_writes_nothing_otherwise(store):
+    for bad in (event("m1", "a", "complete", id_="c"), event("m1", "a", "impression")):
+        with pytest.raises(ValidationError):
+            store.put_served([served("m1", DAY)], [event("m1", "b", "impression", id_="ok"), bad])
+    assert store.get_served("m1", DAY, "minutes=30") is None and store.count_events() == 0
+
+
+def test_served_between_by_day_and_member_inclusive(store):
+    d1, d2, d3, d4 = (DAY + dt.timedelta(days=n) for n in range(4))
+    store.put_served([
+        served("m2", d2, items=("b",)),
+        served("m1", d2, "minutes=60", items=("c",)),
+        served("m1", d2, "minutes=30", items=("a", "b")),
+        served("m1", d1, items=("z",)),
+        served("m1", d3, items=()),
+        served("m1", d4, items=("y",)),
+    ])
+    assert store.served_between(d2, d3) == [
+        ("m1", d2, ["a", "b"]), ("m1", d2, ["c"]), ("m2", d2, ["b"]), ("m1", d3, []),
+    ]
+    assert store.served_between(d4, d1) == []
+
+
+# -- metadata and caches --------------------------------------------------------------------
+
+
+def test_metadata_set_and_delete_all_or_nothing(store):
+    assert store.get_meta("encoder_name") is None
+    store.set_meta({"encoder_name": "tfidf:hash1024", "dim": "1024"})
+    store.set_meta({"encoder_name": None, "dim": "384", "never_set": None})
+    assert (store.get_meta("encoder_name"), store.get_meta("dim")) == (None, "384")
+    for bad in ({"dim": "1", "rev": "9"}, {"dim": "1", "members_rev": None}, {"dim": 1}):
+        with pytest.raises(ValidationError):
+            store.set_meta(bad)
+    assert store.get_meta("dim") == "384" and store.revisions() == Revisions(0, 0, 0)
+    assert store.get_meta("rev") is None  # the counters are read with revisions(), not as metadata
+
+
+def test_embedding_cache_round_trip(store):
+    cache = store.embedding_cache()
+    assert store.embedding_cache() is cache
+    x = vectors(2)
+    cache.put_many("model-a", {b"k1": x[0], b"k2": x[1]})
+    got = cache.get_many("model-a", [b"k1", b"k2", b"unknown"])
+    assert got.keys() == {b"k1", b"k2"}
+    assert got[b"k1"].tobytes() == x[0].tobytes() and got[b"k2"].dtype == np.float32
+    assert cache.get_many("model-b", [b"k1"]) == {}  # each model has its own vectors
+    cache.put_many("model-a", {b"k1": x[1]})
+    assert cache.get_many("model-a", [b"k1"])[b"k1"].tobytes() == x[1].tobytes()
+
+
+# -- open_store -----------------------------------------------------------------------------
+
+
+def test_open_store_by_path_and_sqlite_url(tmp_path, monkeypatch):
+    by_path = open_store(str(tmp_path / "a"))
+    assert isinstance(by_path, SQLiteStore) and by_path.files == tmp_path / "a"
+    assert by_path.url == f"sqlite://{tmp_path / 'a'}" and by_path.url.startswith("sqlite:///")
+    by_path.upsert_members([member("m1")])
+    by_path.close()
+    for again in (open_store(tmp_path / "a"), open_store(f"sqlite://{tmp_path / 'a'}")):
+        assert again.member_ids(["m1"]) == {"m1"}
+        again.close()
+    monkeypatch.chdir(tmp_path)
+    relative = open_store("sqlite://rel/dir")
+    assert relative.files == tmp_path / "rel" / "dir" and relative.files.is_dir()
+    relative.close()
+
+
+def test_open_store_memory_is_new_each_time():
+    one, two = open_store("memory://"), open_store("memory://")
+    assert isinstance(one, MemoryStore) and (one.url, one.files) == ("memory://", None)
+    one.upsert_members([member("m1")])
+    assert two.count_members() == 0
+
+
+@pytest.mark.parametrize("url, message", [
+    ("postgresql://rec:s3cret@db.example:5432/recsys", "PostgreSQL stores .* are not supported by this version"),
+    ("postgres://db.example/recsys", "PostgreSQL stores .* are not supported by this version"),
+    ("redis://cache.example:6379/0", "unknown store URL 'redis://cache.example:6379/0'"),
+    ("", "no store given"),
+])
+def test_open_store_refuses_other_backends_and_lists_the_supported_forms(url, message):
+    with pytest.raises(StoreError, match=message) as caught:
+        open_store(url)
+    assert "s3cret" not in str(caught.value)  # a password never reaches a message or a log
+    assert "sqlite:///" in str(caught.value) and "memory://" in str(caught.value)
+
+
+@pytest.mark.parametrize("url, message", [("memory://shared", "memory:// alone"), ("sqlite://", "names no folder")])
+def test_open_store_refuses_a_malformed_url(url, message):
+    with pytest.raises(StoreError, match=message):
+        open_store(url)
+
+
+# -- every backend answers like the reference -----------------------------------------------
+
+IDS = ["a", "b", "c", "d"]
+MEMBERS = ["m1", "m2", "m3"]
+
+_items = st.lists(st.sampled_from(IDS), min_size=1, max_size=3).map(lambda ids: ("items", ids))
+_removals = st.lists(st.sampled_from(IDS), max_size=2).map(lambda ids: ("remove", ids))
+_members = st.lists(st.tuples(st.sampled_from(MEMBERS), st.sampled_from(["b1", "b2"])), min_size=1, max_size=2).map(
+    lambda ms: ("members", ms))
+_event = st.builds(
+    lambda m, it, kind, minute, id_: event(m, it, kind, minutes=minute, id_=id_, value=4.0 if kind == "rate" else None),
+    st.sampled_from(MEMBERS), st.sampled_from(IDS),
+    st.sampled_from(["impression", "start", "complete", "attend", "enroll", "rate"]),
+    st.integers(0, 3),  # few distinct times, so ties are common
+    st.one_of(st.none(), st.sampled_from(["e1", "e2", "e3", "e4"])),  # few ids: retries and conflicts
+)
+_events = st.lists(_event, max_size=4).map(lambda es: ("events", es))
+_serves = st.lists(
+    st.tuples(st.sampled_from(MEMBERS), st.sampled_from(IDS), st.sampled_from(["i1", "i2", "i3", "e1"])), max_size=3
+).map(lambda imps: ("served", imps))
+_operations = st.lists(st.one_of(_items, _removals, _members, _events, _serves), max_size=12)
+
+
+def _apply(store: Store, op: tuple) -> object:
+    """Run one write; return what it answered (or the error class it raised)."""
+    kind, args = op
+    try:
+        if kind == "items":
+            # The vector depends on the id and the write, so a replaced item has a new vector.
+            return store.upsert_items([item(i, f"{i}-{len(args)}") for i in args],
+                                      np.array([[IDS.index(i), len(args), 0.5, -1] for i in args], dtype=np.float32))
+        if kind == "remove":
+            return store.remove_items(args)
+        if kind == "members":
+            return store.upsert_members([member(m, org=o) for m, o in args])
+        if kind == "events":
+            return store.record_events(args)
+        lists = [served(m, DAY, items=(it,)) for m, it, _ in args]
+        return store.put_served(lists, [event(m, it, "impression", id_=i) for m, it, i in args])
+    except (ConflictError, ValidationError) as exc:
+        return type(exc)
+
+
+def _answers(store: Store, revs: list[int]) -> dict:
+    changes = {}
+    for since in revs:
+        c = store.item_changes(since, DIM)
+        changes[since] = (c.rev, [(it, v.tobytes()) for it, v in c.upserted], c.removed)
+    return {
+        "revisions": store.revisions(),
+        "events": store.events(),
+        "histories": {m: store.history(m) for m in MEMBERS},
+        "changes": changes,
+        "items": list(store.iter_items()),
+        "members": list(store.iter_members()),
+        "interactions": store.interactions(store.revisions().activity, ["complete", "rate", "start"]),
+        "enrolments": store.enrolments(IDS),
+        "branch": store.branch_completions("b1", T0, T0 + dt.timedelta(minutes=2)),
+        "served": store.served_between(DAY, DAY),
+    }
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=_operations)
+def test_every_backend_answers_like_the_reference(backends, ops):
+    with tempfile.TemporaryDirectory() as scratch:
+        reference = MemoryStore()
+        others = {name: opener(Path(scratch) / name) for name, opener in backends.items() if name != "memory"}
+        try:
+            revs = [0]
+            for op in ops:
+                expected = _apply(reference, op)
+                for name, other in others.items():
+                    assert _apply(other, op) == expected, (name, op)
+                    assert other.revisions() == reference.revisions(), (name, op)
+                revs.append(reference.revisions().items)
+            want = _answers(reference, revs)
+            for name, other in others.items():
+                assert _answers(other, revs) == want, name
+        finally:
+            for other in others.values():
+                other.close()
