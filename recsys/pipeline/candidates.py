@@ -6,6 +6,8 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 
+import numpy as np
+
 from recsys.pipeline.component import Component
 from recsys.pipeline.context import Candidate, PlanContext
 
@@ -63,12 +65,14 @@ class CandidateSelector(Component[CandidateConfig]):
         queries = [(p.interests, "interest"), (p.stated, "stated"), (p.roles, "role")]
         if behind:
             queries.append((ctx.encode_queries(behind), "required"))
-        for vectors, source in queries:
-            if len(vectors):
-                ids, _ = ctx.index.search(vectors, cfg.per_query)
-                for row in ids:
-                    for rank, item_id in enumerate(row):
-                        add(item_id, source, rank)
+        queries = [(v, source) for v, source in queries if len(v)]
+        if queries:
+            # One search for every profile vector: one matrix product instead of one per source.
+            hits, _ = ctx.index.search(np.concatenate([v for v, _ in queries]), cfg.per_query)
+            sources = [source for v, source in queries for _ in range(len(v))]
+            for source, row in zip(sources, hits):
+                for rank, item_id in enumerate(row):
+                    add(item_id, source, rank)
         items = ctx.items
         if len(items) <= 4 * cfg.per_query:
             # A small catalogue: every item is a candidate (cheaper than being clever).

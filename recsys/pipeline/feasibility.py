@@ -5,26 +5,29 @@ from __future__ import annotations
 from collections import Counter
 
 from recsys.pipeline.context import Candidate, PlanContext
-from recsys.pipeline.rules import infeasibility
+from recsys.pipeline.masks import REASONS, hard_rules
 
 __all__ = ["FeasibilityFilter"]
 
 
 class FeasibilityFilter:
-    """Drops every candidate that breaks a hard rule (see :func:`infeasibility`), including
+    """Drops every candidate that breaks a hard rule (see :func:`recsys.pipeline.infeasibility`,
+    checked for all candidates at once by :func:`recsys.pipeline.masks.hard_rules`), including
     near-duplicates of completed items, and counts why things were dropped."""
 
     def __call__(self, ctx: PlanContext, candidates: dict[str, Candidate]) -> tuple[dict[str, Candidate], Counter]:
         dropped: Counter = Counter()
         kept: dict[str, Candidate] = {}
-        for item_id, c in candidates.items():
-            why = infeasibility(c.item, ctx)
+        ids = list(candidates)  # candidates are catalogue items: one row each
+        codes = hard_rules(ctx, ctx.items.columns.rows(ids))
+        for item_id, code in zip(ids, codes.tolist()):
+            why = REASONS[code]
             if why is None and item_id not in ctx.index:
                 why = "unindexed"
             if why:
                 dropped[why] += 1
             else:
-                kept[item_id] = c
+                kept[item_id] = candidates[item_id]
         if kept:
             ids = list(kept)
             vectors = ctx.index.vectors(ids)

@@ -17,7 +17,8 @@ and returns a :class:`CoverageReport` with six sections:
 6. **gaps** — every gap ranked by members hurt, each with the closest existing items an editor
    could re-target or extend and a short description (Chinese) of what to commission.
 
-The hard rules come from :func:`recsys.pipeline.infeasibility`, not from a copy of them here.
+The hard rules come from :func:`recsys.pipeline.masks.hard_rules`, checked against the reference
+:func:`recsys.pipeline.infeasibility`: not from a copy of them here.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from recsys.curriculum import Curriculum
 from recsys.embedding.duplicates import coverage_threshold, duplicate_clusters
 from recsys.catalogue import Catalogue
 from recsys.embedding.index import VectorIndex
-from recsys.pipeline import infeasibility, rules_context
+from recsys.pipeline import rules_context
+from recsys.pipeline.masks import hard_rules
 from recsys.records import TZ, Event, Item, Member
 
 
@@ -573,6 +575,14 @@ def _reach(
     for e in events:
         by_member_events[e.member].append(e)
 
+    cols = catalogue.columns
+    rows_of: dict[str, np.ndarray] = {}
+
+    def topic_rows(topic: str) -> np.ndarray:
+        if topic not in rows_of:
+            rows_of[topic] = cols.rows(catalogue.by_topic.get(topic, ()))
+        return rows_of[topic]
+
     flags: dict[str, dict[str, list[str]]] = defaultdict(lambda: {k: [] for k in REACH_FLAGS})
     unreachable: dict[str, tuple[str, ...]] = {}
     branch_members: Counter = Counter()
@@ -582,14 +592,13 @@ def _reach(
         ctx = rules_context(m, day, by_member_events.get(m.id, []), items=catalogue, index=data.index,
                             curriculum=data.curriculum, seats_taken=data.seats_taken,
                             duplicate_threshold=data.duplicate_threshold)
-        # any() stops at the first feasible item: a reached member costs a few checks, not the catalogue.
-        if not any(it.minutes <= m.daily_minutes and infeasibility(it, ctx) is None for it in catalogue.values()):
+        # The hard rules for the whole catalogue at once, for the day and for any day.
+        today = hard_rules(ctx) == 0
+        if not (today & (cols.minutes <= m.daily_minutes)).any():
             row["no_feasible_list"].append(m.id)
-        required = data.curriculum.for_member(m).required
-        missing = tuple(sorted(
-            t for t in required
-            if not any(infeasibility(catalogue[i], ctx, for_day=False) is None for i in catalogue.by_topic.get(t, ()))
-        ))
+        any_day = hard_rules(ctx, for_day=False) == 0
+        missing = tuple(sorted(t for t in data.curriculum.for_member(m).required
+                               if not any_day[topic_rows(t)].any()))
         if missing:
             unreachable[m.id] = missing
             row["required_unreachable"].append(m.id)
