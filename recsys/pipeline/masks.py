@@ -4,18 +4,27 @@
 answers for one: the first rule an item breaks, as a code into :data:`REASONS` (0: none). The
 per-item function stays the readable reference; ``tests/pipeline/test_masks.py`` checks on random
 worlds that the two agree on every item.
+
+The work is split in two so that many members can share most of it. :func:`static_rules` covers
+what depends only on the member's record (roles, organisation, offline attendance, city,
+birthday week), the day and the seats taken: members alike in those get the same codes, which a
+report over thousands of members computes once per kind of member (:class:`StaticRules`). What
+depends on a member's history (completed, disliked, cool-down, prerequisites done, enrolment
+that keeps a seat) touches only the few rows the history names, and is laid over the shared
+codes per member.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Hashable
 
 import numpy as np
 
 from recsys.pipeline.context import PlanContext
-from recsys.records import TZ
+from recsys.records import TZ, Member
 
-__all__ = ["REASONS", "hard_rules", "feasible"]
+__all__ = ["REASONS", "hard_rules", "feasible", "static_rules", "static_key", "reach_mask", "StaticRules"]
 
 #: The rules in the order they are checked; a code is an index into this tuple.
 REASONS: tuple[str | None, ...] = (
@@ -23,65 +32,56 @@ REASONS: tuple[str | None, ...] = (
     "birthday", "offline", "location", "past", "date", "full",
 )
 _CODE = {r: k for k, r in enumerate(REASONS) if r}
+_PREREQUISITE, _FULL = _CODE["prerequisite"], _CODE["full"]
 #: Smaller than any ordinal: a date that is not there.
 _NONE = np.iinfo(np.int32).min
 
 
-def _days(values: dict, cols, default: int = _NONE) -> np.ndarray:
-    """A column of ordinals from an item id -> date mapping (``default`` elsewhere)."""
-    out = np.full(len(cols), default, dtype=np.int64)
-    row = cols.row
-    for id_, day in values.items():
-        i = row.get(id_)
-        if i is not None:
-            out[i] = day.toordinal()
-    return out
+def _member_columns(cols, m: Member) -> tuple[list[int], np.ndarray, int]:
+    """A member's record in the catalogue's codes: the role columns they hold, which owners they
+    see (the last entry, for shared items, is always True) and their city (-2: none known)."""
+    member_roles = [cols.role_names.index(r) for r in m.roles if r in cols.role_names]
+    owner_ok = np.array([m.org == o or m.org.startswith(o + ".") for o in cols.owners] + [True], dtype=bool)
+    member_city = cols.cities.index(m.location) if m.location and m.location in cols.cities else -2
+    return member_roles, owner_ok, member_city
 
 
-def hard_rules(ctx: PlanContext, rows: np.ndarray | None = None, *, for_day: bool = True) -> np.ndarray:
-    """The first hard rule each item breaks for the member and day of ``ctx``, as a code.
+def static_key(member: Member, ctx: PlanContext) -> Hashable:
+    """What :func:`static_rules` reads of a member, in the catalogue's codes: members with equal
+    keys get equal codes (they may differ in organisation, for instance, and see the same items)."""
+    roles, owner_ok, city = _member_columns(ctx.items.columns, member)
+    return (tuple(roles), owner_ok.tobytes(), member.offline, city if member.location else None,
+            ctx.curriculum.in_birthday_week(member, ctx.day))
+
+
+def reach_mask(cols, member: Member) -> np.ndarray:
+    """Items the member could ever take by their record alone: targeted at a role they hold, of
+    an organisation they see, and online unless they attend offline activities."""
+    roles, owner_ok, _ = _member_columns(cols, member)
+    holds = cols.roles[:, roles].any(axis=1) if roles else np.zeros(len(cols), dtype=bool)
+    return (~cols.targeted | holds) & owner_ok[cols.owner] & (~cols.offline | member.offline)
+
+
+def static_rules(ctx: PlanContext, rows: np.ndarray | None = None, *, for_day: bool = True) -> np.ndarray:
+    """Codes of the rules that read no history: published, expired, role, organisation, birthday
+    week, offline attendance, city, past, date, and seats (as if the member had not enrolled).
 
     Args:
-        ctx: The planning context (a rules-only one is enough).
-        rows: Catalogue rows to check (see :attr:`recsys.catalogue.Catalogue.columns`); default all.
-        for_day: As in :func:`recsys.pipeline.infeasibility`: False checks everything but the
-            offline date.
-
-    Returns:
-        One ``int8`` code per row: an index into :data:`REASONS`, 0 where no rule is broken.
+        ctx: The planning context (only its member, day, curriculum, catalogue and seats are read).
+        rows: Catalogue rows to check; default all.
+        for_day: False checks everything but the offline date.
     """
     cols = ctx.items.columns
     rows = np.arange(len(cols)) if rows is None else np.asarray(rows, dtype=np.int64)
     m = ctx.profile.member
-    h = ctx.profile.history
     cur = ctx.curriculum
     day = ctx.day.toordinal()
     n = len(rows)
 
-    completed = cols.flag(h.completed)[rows]
-    planned = cols.flag(ctx.planned)[rows]
-    # A completed quiz may come back as a review that is due (the one sanctioned repeat).
-    due = {i: r for i, r in ctx.profile.reviews.items() if r.due <= ctx.day} if cur.mastery_feedback else {}
-    review = cols.flag(due)[rows] & completed & ~planned
-    since = _days({i: r.since for i, r in due.items()}, cols)[rows]
-    since = np.where(review, since, _NONE)
-    started = cols.flag(h.started)[rows]
-    cooldown = cur.cooldown_days
-    shown = _days(h.shown, cols)[rows]
-    skipped = _days(h.skipped, cols)[rows]
-
-    member_roles = [cols.role_names.index(r) for r in m.roles if r in cols.role_names]
+    member_roles, owner_ok, member_city = _member_columns(cols, m)
     holds_role = cols.roles[rows][:, member_roles].any(axis=1) if member_roles else np.zeros(n, dtype=bool)
-    owner_ok = np.array([m.org == o or m.org.startswith(o + ".") for o in cols.owners] + [True], dtype=bool)
-    done = set(h.completed) | set(ctx.planned)
-    missing = np.array([r not in done for r in cols.required], dtype=bool)
-    lacks = np.zeros(len(cols), dtype=bool)
-    if len(cols.req_item):
-        lacks = np.bincount(cols.req_item, weights=missing[cols.req_key], minlength=len(cols)) > 0
-
     offline = cols.offline[rows]
     city = cols.city[rows]
-    member_city = cols.cities.index(m.location) if m.location and m.location in cols.cities else -2
     day_start = dt.datetime.combine(ctx.day, dt.time(), TZ).timestamp()
     seats = np.zeros(len(cols), dtype=np.int64)
     for id_, taken in ctx.seats_taken.items():
@@ -89,24 +89,18 @@ def hard_rules(ctx: PlanContext, rows: np.ndarray | None = None, *, for_day: boo
         if i is not None:
             seats[i] = taken
     capacity = cols.capacity[rows]
-    enrolled = cols.flag(h.enrolled)[rows]
 
     checks = [  # in the order of REASONS
-        ("completed", planned | (completed & ~review)),
-        ("disliked", cols.flag(h.disliked)[rows]),
-        ("cooldown", ((shown != _NONE) & (shown > since) & ~started & (day - shown < cooldown))
-         | ((skipped != _NONE) & (skipped > since) & (day - skipped < cooldown))),
         ("unpublished", cols.published[rows] > day),
         ("expired", cols.expires[rows] < day),
         ("role", cols.targeted[rows] & ~holds_role),
         ("org", ~owner_ok[cols.owner[rows]]),
-        ("prerequisite", lacks[rows]),
         ("birthday", cols.title_flag(cur.birthday_keywords)[rows] & (not cur.in_birthday_week(m, ctx.day))),
         ("offline", offline & (not m.offline)),
         ("location", offline & bool(m.location) & (city >= 0) & (city != member_city)),
         ("past", offline & (cols.ends_at[rows] <= day_start)),
         ("date", offline & for_day & ((cols.starts_day[rows] > day) | (cols.ends_day[rows] < day))),
-        ("full", offline & (capacity >= 0) & ~enrolled & (seats[rows] >= capacity)),
+        ("full", offline & (capacity >= 0) & (seats[rows] >= capacity)),
     ]
     codes = np.zeros(n, dtype=np.int8)
     for reason, broken in reversed(checks):  # the first rule broken wins
@@ -114,6 +108,95 @@ def hard_rules(ctx: PlanContext, rows: np.ndarray | None = None, *, for_day: boo
     return codes
 
 
+def hard_rules(
+    ctx: PlanContext, rows: np.ndarray | None = None, *, for_day: bool = True, static: np.ndarray | None = None
+) -> np.ndarray:
+    """The first hard rule each item breaks for the member and day of ``ctx``, as a code.
+
+    Args:
+        ctx: The planning context (a rules-only one is enough).
+        rows: Catalogue rows to check (see :attr:`recsys.catalogue.Catalogue.columns`); default all.
+        for_day: As in :func:`recsys.pipeline.infeasibility`: False checks everything but the
+            offline date.
+        static: The member's :func:`static_rules` codes for the same ``rows`` and ``for_day``,
+            if already known (shared by members alike); computed otherwise.
+
+    Returns:
+        One ``int8`` code per row: an index into :data:`REASONS`, 0 where no rule is broken.
+    """
+    cols = ctx.items.columns
+    h = ctx.profile.history
+    cur = ctx.curriculum
+    codes = (static_rules(ctx, rows, for_day=for_day) if static is None else static).copy()
+    if rows is None:
+        def at(catalogue_rows: np.ndarray) -> np.ndarray:
+            return catalogue_rows
+    else:
+        position = np.full(len(cols), -1, dtype=np.int64)
+        position[np.asarray(rows, dtype=np.int64)] = np.arange(len(rows))
+
+        def at(catalogue_rows: np.ndarray) -> np.ndarray:
+            """Positions in ``codes`` of those catalogue rows that are checked."""
+            found = position[catalogue_rows]
+            return found[found >= 0]
+
+    # Seats: an enrolled member keeps theirs, so "full" does not apply to them ("full" is the
+    # last rule: nothing else is hidden behind it).
+    pos = at(cols.rows(h.enrolled))
+    if len(pos):
+        seat = codes[pos] == _FULL
+        codes[pos[seat]] = 0
+    # Prerequisites: only items that require something can break it, and it comes after the
+    # rules of rows 4-7 (publication, expiry, role, organisation).
+    if len(cols.req_item):
+        done = set(h.completed) | set(ctx.planned)
+        missing = np.array([r not in done for r in cols.required], dtype=bool)
+        lacks = np.bincount(cols.req_item, weights=missing[cols.req_key], minlength=len(cols)) > 0
+        pos = at(np.flatnonzero(lacks))
+        if len(pos):
+            later = (codes[pos] == 0) | (codes[pos] > _PREREQUISITE)
+            codes[pos[later]] = _PREREQUISITE
+    # The history's rules come first: cool-down, disliked, completed (set last so it wins).
+    due = {i: r for i, r in ctx.profile.reviews.items() if r.due <= ctx.day} if cur.mastery_feedback else {}
+    cooldown = cur.cooldown_days
+    day = ctx.day
+    cooling = set()
+    for item_id, shown in h.shown.items():
+        review = due.get(item_id) if item_id in h.completed and item_id not in ctx.planned else None
+        since = review.since if review is not None else None
+        if (since is None or shown > since) and item_id not in h.started and (day - shown).days < cooldown:
+            cooling.add(item_id)
+    for item_id, skipped in h.skipped.items():
+        review = due.get(item_id) if item_id in h.completed and item_id not in ctx.planned else None
+        since = review.since if review is not None else None
+        if (since is None or skipped > since) and (day - skipped).days < cooldown:
+            cooling.add(item_id)
+    codes[at(cols.rows(cooling))] = _CODE["cooldown"]
+    codes[at(cols.rows(h.disliked))] = _CODE["disliked"]
+    blocked = set(ctx.planned) | {i for i in h.completed if not (i in due and i not in ctx.planned)}
+    codes[at(cols.rows(blocked))] = _CODE["completed"]
+    return codes
+
+
 def feasible(ctx: PlanContext, rows: np.ndarray | None = None, *, for_day: bool = True) -> np.ndarray:
     """Whether each row breaks no hard rule (see :func:`hard_rules`)."""
     return hard_rules(ctx, rows, for_day=for_day) == 0
+
+
+class StaticRules:
+    """The static codes of the whole catalogue per kind of member, computed once per kind.
+
+    For reports over many members on one day with one set of seats: members alike in what
+    :func:`static_rules` reads share one array.
+    """
+
+    def __init__(self, *, for_day: bool = True) -> None:
+        self.for_day = for_day
+        self._codes: dict[Hashable, np.ndarray] = {}
+
+    def __call__(self, ctx: PlanContext) -> np.ndarray:
+        key = static_key(ctx.profile.member, ctx)
+        codes = self._codes.get(key)
+        if codes is None:
+            codes = self._codes[key] = static_rules(ctx, for_day=self.for_day)
+        return codes

@@ -33,10 +33,10 @@ import numpy as np
 
 from recsys.curriculum import Curriculum
 from recsys.embedding.duplicates import coverage_threshold, duplicate_clusters
-from recsys.catalogue import Catalogue
+from recsys.catalogue import Catalogue, Columns
 from recsys.embedding.index import VectorIndex
 from recsys.pipeline import rules_context
-from recsys.pipeline.masks import hard_rules
+from recsys.pipeline.masks import StaticRules, hard_rules, reach_mask
 from recsys.records import TZ, Event, Item, Member
 
 
@@ -270,15 +270,6 @@ def _live(item: Item, day: dt.date) -> bool:
     return item.schedule is None or item.schedule.ends > dt.datetime.combine(day, dt.time(), TZ)
 
 
-def _reaches_member(item: Item, member: Member) -> bool:
-    """The static rules of :func:`infeasibility`: role, organisation, offline attendance."""
-    if item.roles and not set(item.roles) & set(member.roles):
-        return False
-    if item.org is not None and not (member.org == item.org or member.org.startswith(item.org + ".")):
-        return False
-    return item.online or member.offline
-
-
 def _cycles(items: Mapping[str, Item]) -> list[tuple[str, ...]]:
     """Strongly connected groups of two or more items along ``requires`` (cyclic chains)."""
     from scipy.sparse import csr_matrix
@@ -382,13 +373,13 @@ def build_coverage(
     threshold = (coverage_threshold(data.encoder_name, data.duplicate_threshold)
                  if duplicate_threshold is None else duplicate_threshold)
 
-    supply = _supply(curriculum, members, live)
+    supply = _supply(curriculum, members, live, catalogue.columns)
     missing_kinds, missing_levels = _health_topics(supply, live)
     cycles = _cycles(items)
     broken = {i: tuple(r for r in it.requires if r not in items) for i, it in sorted(items.items())
               if any(r not in items for r in it.requires)}
     blocked = _blocked(items, day, cycles)
-    served, never, rarely, gini_by, n_lists = _exposure(data.served, items, members, day, blocked, rare_share)
+    served, never, rarely, gini_by, n_lists = _exposure(data.served, items, catalogue.columns, members, day, blocked, rare_share)
     reach, unreachable, branch_members = _reach(data, members, day)
 
     def ref(i: str, value: float | None = None) -> ItemRef:
@@ -422,13 +413,29 @@ def build_coverage(
 
 # -- 1. supply against demand -------------------------------------------------------------
 
-def _supply(curriculum: Curriculum, members: Sequence[Member], live: Mapping[str, Item]) -> list[SupplyCell]:
+def _supply(
+    curriculum: Curriculum, members: Sequence[Member], live: Mapping[str, Item], cols: Columns
+) -> list[SupplyCell]:
     by_topic: dict[str, list[Item]] = defaultdict(list)
     for it in live.values():
         for t in it.topics:
             by_topic[t].append(it)
     cells: dict[tuple[str, str], dict[str, Any]] = {}
+    # What reaches a member depends only on their record (roles, organisation, offline
+    # attendance): one mask over the catalogue per kind of member, one sum per topic.
+    topic_rows = {t: cols.rows(it.id for it in its) for t, its in by_topic.items()}
+    minutes = cols.minutes.astype(np.int64)
+    hours: dict[tuple[bytes, str], float] = {}
+
+    def own_hours(mask: np.ndarray, kind: bytes, topic: str) -> float:
+        if (kind, topic) not in hours:
+            rows = topic_rows.get(topic, np.zeros(0, dtype=np.int64))
+            hours[kind, topic] = float(minutes[rows][mask[rows]].sum()) / 60
+        return hours[kind, topic]
+
     for m in members:
+        mask = reach_mask(cols, m)
+        kind = mask.tobytes()
         policy = curriculum.for_member(m)
         for role in m.roles:
             rp = curriculum.role(role, m.org)
@@ -443,7 +450,7 @@ def _supply(curriculum: Curriculum, members: Sequence[Member], live: Mapping[str
                 cell["members"].append(m.id)
                 cell["target"] = max(cell["target"], target)
                 cell["demand"] += target
-                own = sum(it.minutes for it in by_topic.get(topic, ()) if _reaches_member(it, m)) / 60
+                own = own_hours(mask, kind, topic)
                 if own + 1e-9 < target:
                     cell["short"].append(m.id)
                     cell["shortfall"] = max(cell["shortfall"], target - own)
@@ -506,6 +513,7 @@ def _offline_upcoming(
 def _exposure(
     all_lists: Sequence[tuple[str, dt.date, list[str]]],
     items: Mapping[str, Item],
+    cols: Columns,
     members: Sequence[Member],
     day: dt.date,
     blocked: set[str],
@@ -527,6 +535,11 @@ def _exposure(
                     if it.published <= day and (it.expires is None or it.expires >= first)]
         gini_by[window] = round(gini(counts.get(i, 0) for i in eligible), 4)
     counts90 = served[90]
+    # Who could take an item at all, over every kind of member (members alike counted once).
+    roles_held = {r for m in members for r in m.roles}
+    audience = np.zeros(len(cols), dtype=bool)
+    for key in {(frozenset(m.roles), m.org, m.offline): m for m in members}.values():
+        audience |= reach_mask(cols, key)
     never: dict[str, str] = {}
     for i, it in sorted(items.items()):
         if counts90.get(i):
@@ -535,9 +548,9 @@ def _exposure(
             reason = "unpublished"
         elif not _live(it, day):
             reason = "expired"
-        elif it.roles and not any(set(it.roles) & set(m.roles) for m in members):
+        elif it.roles and not set(it.roles) & roles_held:
             reason = "no_role"
-        elif not any(_reaches_member(it, m) for m in members):
+        elif not audience[cols.row[i]]:
             reason = "no_audience"
         elif i in blocked:
             reason = "prerequisite"
@@ -576,6 +589,7 @@ def _reach(
         by_member_events[e.member].append(e)
 
     cols = catalogue.columns
+    static_today, static_any_day = StaticRules(), StaticRules(for_day=False)
     rows_of: dict[str, np.ndarray] = {}
 
     def topic_rows(topic: str) -> np.ndarray:
@@ -592,11 +606,12 @@ def _reach(
         ctx = rules_context(m, day, by_member_events.get(m.id, []), items=catalogue, index=data.index,
                             curriculum=data.curriculum, seats_taken=data.seats_taken,
                             duplicate_threshold=data.duplicate_threshold)
-        # The hard rules for the whole catalogue at once, for the day and for any day.
-        today = hard_rules(ctx) == 0
+        # The hard rules for the whole catalogue at once, for the day and for any day; the part
+        # that reads no history is shared by members alike.
+        today = hard_rules(ctx, static=static_today(ctx)) == 0
         if not (today & (cols.minutes <= m.daily_minutes)).any():
             row["no_feasible_list"].append(m.id)
-        any_day = hard_rules(ctx, for_day=False) == 0
+        any_day = hard_rules(ctx, for_day=False, static=static_any_day(ctx)) == 0
         missing = tuple(sorted(t for t in data.curriculum.for_member(m).required
                                if not any_day[topic_rows(t)].any()))
         if missing:

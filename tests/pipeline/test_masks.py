@@ -13,7 +13,7 @@ from recsys.catalogue import Catalogue
 from recsys.curriculum import Curriculum
 from recsys.embedding.index import ExactIndex
 from recsys.pipeline import infeasibility, rules_context
-from recsys.pipeline.masks import REASONS, hard_rules
+from recsys.pipeline.masks import REASONS, StaticRules, hard_rules
 from recsys.records import TZ
 
 DAY = dt.date(2026, 6, 15)
@@ -73,8 +73,8 @@ def worlds(draw):
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(worlds(), st.booleans())
-def test_vectorised_rules_equal_the_reference(world, for_day):
+@given(worlds(), st.booleans(), st.data())
+def test_vectorised_rules_equal_the_reference(world, for_day, data):
     items, member, events, planned, seats, feedback = world
     catalogue = Catalogue.build({it.id: it for it in items})
     curriculum = Curriculum(mastery_feedback=feedback)
@@ -83,6 +83,11 @@ def test_vectorised_rules_equal_the_reference(world, for_day):
     codes = hard_rules(ctx, for_day=for_day)
     expected = [infeasibility(catalogue[i], ctx, for_day=for_day) for i in catalogue.columns.ids]
     assert [REASONS[c] for c in codes] == expected
+    # The same codes for a subset of rows, and from static codes shared by members alike.
+    rows = np.array(data.draw(st.lists(st.integers(0, len(items) - 1), unique=True)), dtype=np.int64)
+    assert list(hard_rules(ctx, rows, for_day=for_day)) == list(codes[rows])
+    shared = StaticRules(for_day=for_day)
+    assert list(hard_rules(ctx, for_day=for_day, static=shared(ctx))) == list(codes)
 
 
 def test_a_subset_of_rows_gives_the_same_codes_as_all_rows():
