@@ -93,6 +93,7 @@ class ExactIndex:
         self._n = 0
         self.ids_: list[str] = []
         self._row: dict[str, int] = {}
+        self._rank: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self._n
@@ -114,6 +115,8 @@ class ExactIndex:
             grown = np.zeros((max(need, 2 * self._vectors.shape[0], 64), self.dim), dtype=np.float32)
             grown[: self._n] = self._vectors[: self._n]
             self._vectors = grown
+        if new:
+            self._rank = None
         for id_ in new:
             self._row[id_] = self._n
             self.ids_.append(id_)
@@ -126,6 +129,7 @@ class ExactIndex:
             row = self._row.pop(id_, None)
             if row is None:
                 continue
+            self._rank = None
             last = self._n - 1
             if row != last:
                 moved = self.ids_[last]
@@ -156,14 +160,23 @@ class ExactIndex:
             return [[] for _ in range(len(q))], [np.zeros(0, dtype=np.float32) for _ in range(len(q))]
         scores = (self.vectors_ @ q.T).T  # measured twice as fast as q @ vectors.T with OpenBLAS
         top = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < self._n else np.tile(np.arange(self._n), (len(q), 1))
+        rank = self._id_rank()
         out_ids, out_scores = [], []
         for row, cand in enumerate(top):
             s = scores[row, cand]
             # Ties broken by id so results are stable whatever the row order.
-            order = sorted(range(len(cand)), key=lambda j: (-s[j], self.ids_[cand[j]]))
-            out_ids.append([self.ids_[cand[j]] for j in order])
+            order = np.lexsort((rank[cand], -s))
+            out_ids.append([self.ids_[j] for j in cand[order].tolist()])
             out_scores.append(s[order].astype(np.float32))
         return out_ids, out_scores
+
+    def _id_rank(self) -> np.ndarray:
+        """Each row's place among the ids in sorted order (kept until the rows change)."""
+        if self._rank is None or len(self._rank) != self._n:
+            rank = np.empty(self._n, dtype=np.int64)
+            rank[sorted(range(self._n), key=self.ids_.__getitem__)] = np.arange(self._n)
+            self._rank = rank
+        return self._rank
 
     def save(self, path: str | os.PathLike[str], **extra: np.ndarray) -> None:
         """Save to one ``.npz`` file, atomically (written beside it, then renamed)."""

@@ -52,8 +52,10 @@ class CandidateSelector(Component[CandidateConfig]):
         p = ctx.profile
         out: dict[str, Candidate] = {}
 
+        catalogue = ctx.items.items  # the plain mapping: this runs for thousands of ids a request
+
         def add(item_id: str, source: str, rank: int = 0) -> None:
-            item = ctx.items.get(item_id)
+            item = catalogue.get(item_id)
             if item is not None:
                 c = out.get(item_id)
                 if c is None:

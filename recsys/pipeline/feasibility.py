@@ -36,10 +36,10 @@ class FeasibilityFilter:
             done = [i for i in ctx.done if i in ctx.index]
             if done:
                 # Near-duplicates of completed items count as completed (guarantee 1).
-                sims = vectors @ ctx.index.vectors(done).T
-                for item_id, row in zip(ids, sims):
+                closest = (vectors @ ctx.index.vectors(done).T).max(axis=1).tolist()
+                for item_id, sim in zip(ids, closest):
                     # A due review repeats a completed item on purpose: it is not a duplicate.
-                    if row.max() >= ctx.duplicate_threshold and item_id not in ctx.profile.history.completed:
+                    if sim >= ctx.duplicate_threshold and item_id not in ctx.profile.history.completed:
                         del kept[item_id]
                         dropped["duplicate"] += 1
         return kept, dropped

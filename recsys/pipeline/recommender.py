@@ -10,7 +10,7 @@ from recsys.pipeline.candidates import CandidateSelector
 from recsys.pipeline.context import Candidate, PlanContext
 from recsys.pipeline.diversity import MMRReranker
 from recsys.pipeline.feasibility import FeasibilityFilter
-from recsys.pipeline.rules import infeasibility
+from recsys.pipeline.masks import hard_rules
 from recsys.pipeline.scoring import Scorer
 from recsys.records import TZ
 from recsys.results import StudyEntry, StudyList
@@ -70,9 +70,10 @@ class Recommender:
         """Offline activities in the next days that the member could attend and enrol in."""
         last = ctx.day + dt.timedelta(days=ctx.upcoming_days)
         found = []
-        for c in candidates.values():
-            it = c.item
-            if it.mode != "offline" or infeasibility(it, ctx, for_day=False) is not None:
+        offline = [c.item for c in candidates.values() if c.item.mode == "offline"]
+        codes = hard_rules(ctx, ctx.items.columns.rows(it.id for it in offline), for_day=False).tolist()
+        for it, code in zip(offline, codes):
+            if code:
                 continue
             first = it.schedule.starts.astimezone(TZ).date()
             if ctx.day < first <= last:

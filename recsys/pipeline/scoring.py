@@ -132,8 +132,26 @@ class Scorer(Component[ScorerConfig]):
         # "Related to what you studied" only for the closest tenth, not for anything ranked.
         hist_cut = np.quantile(hist, 0.9) if len(p.interests) else np.inf
         # Likewise "others who studied X study this" and "members of your role study this".
-        cooccur_cut = max(np.quantile(cooccur, 0.9), 1e-9)
-        role_cut = max(np.quantile(role_pop, 0.9), 1e-9)
+        cooccur_cut = float(max(np.quantile(cooccur, 0.9), 1e-9))
+        role_cut = float(max(np.quantile(role_pop, 0.9), 1e-9))
+        hist_cut, prep_cut = float(hist_cut), float(prep_cut)
+        # Plain Python numbers from here: the loop below indexes them per candidate, and numpy
+        # scalars cost several times more per operation (the values are the same float64s).
+        relevance, hist, hist_arg = relevance.tolist(), hist.tolist(), hist_arg.tolist()
+        topic_match, negative = topic_match.tolist(), negative.tolist()
+        cooccur, role_pop = cooccur.tolist(), role_pop.tolist()
+        prep_sims, prep_arg = prep_sims.tolist(), prep_arg.tolist()
+        current = set(cur.current_topics)
+        # Curriculum need per required topic, once: how far behind pace the member is, a month's
+        # worth behind counting fully.
+        needs: dict[str, tuple[float, str | None]] = {}
+        for topic in p.policy.required:
+            behind, remaining = p.topic_gap(topic)
+            monthly = p.policy.topic_target(topic) / 12
+            value = 0.25 + 0.75 * min(1.0, behind / monthly) if remaining > 0 else 0.0
+            role_id = p.policy.required[topic][1]
+            needs[topic] = (value, explain.required_topic(roles.get(role_id, cur.role_name(role_id)), topic, remaining)
+                            if value > 0 else None)
         for n, c in enumerate(cands):
             it = c.item
             s: dict[str, float] = {"relevance": float(relevance[n])}
@@ -145,23 +163,16 @@ class Scorer(Component[ScorerConfig]):
             if topic_match[n]:
                 topic = next(t for t in it.topics if t in interests)
                 reasons.append((w.relevance * relevance[n] * 0.9, explain.stated_interest(topic)))
-            # Curriculum need: how far behind pace the member is on the item's required topics,
-            # a month's worth behind counting fully.
+            # Curriculum need: the largest of the item's required topics.
             need, need_reason = 0.0, None
             for topic in it.topics:
-                if topic in p.policy.required:
-                    behind, remaining = p.topic_gap(topic)
-                    monthly = p.policy.topic_target(topic) / 12
-                    value = 0.25 + 0.75 * min(1.0, behind / monthly) if remaining > 0 else 0.0
-                    if value > need:
-                        role_id = p.policy.required[topic][1]
-                        need = value
-                        need_reason = explain.required_topic(roles.get(role_id, cur.role_name(role_id)), topic, remaining)
+                if topic in needs and needs[topic][0] > need:
+                    need, need_reason = needs[topic]
             s["need"] = need
             if need_reason:
                 reasons.append((w.need * need + 0.05, need_reason))
             age = (ctx.day - it.published).days
-            if set(it.topics) & set(cur.current_topics):
+            if current.intersection(it.topics):
                 s["fresh"] = 0.5 ** (age / cur.fresh_days)
                 if s["fresh"] > 0.5:
                     reasons.append((w.fresh * s["fresh"], explain.fresh(it)))
