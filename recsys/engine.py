@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -385,6 +385,42 @@ class Engine:
             raise NotFoundError("member", missing)
         members = [found[m] for m in ids]
         return batch.daily_many(self._world, members, day, [budget_of(m, minutes) for m in members], chunk=chunk)
+
+    def batch(
+        self,
+        day: dt.date | str | None = None,
+        org: str | None = None,
+        *,
+        chunk: int = 256,
+        progress: Callable[[int], None] | None = None,
+    ) -> batch.BatchReport:
+        """Compute and store the day's list of every member (of ``org`` and the units under it):
+        the nightly job that has every list ready before members open the portal.
+
+        Resumable: members whose list for the day is already stored are skipped. Each list is the
+        one :meth:`daily` returns (see :meth:`daily_many`).
+
+        Args:
+            day: The day (default: today, Asia/Shanghai).
+            org: Only the members of this organisation; None: everyone.
+            chunk: Members per block (one transaction of lists and impressions each).
+            progress: Called with how many more members are done, as the run goes.
+
+        Returns:
+            A :class:`recsys.serving.batch.BatchReport` (counts, time, and the floor's time).
+
+        Raises:
+            NotFoundError: if ``org`` has no members.
+            ValidationError: for a malformed day or chunk.
+        """
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+            raise ValidationError(f"chunk must be a whole number of at least 1, got {chunk!r}", field="chunk")
+        day = as_day(day)
+        members = [m for m in self.store.iter_members() if org is None or in_org(m, org)]
+        if org is not None and not members:
+            raise NotFoundError("organisation", org)
+        return batch.serve_day(self._world, members, day, [m.daily_minutes for m in members],
+                               chunk=chunk, progress=progress)
 
     def path(
         self, member_id: str, start: dt.date | str | None = None, days: int = 7, minutes: int | None = None

@@ -69,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=int, help="time available each day (default: the member's daily_minutes)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
+    p = sub.add_parser("batch", parents=[common],
+                       help="compute and store every member's list for a day (resumable: members served are skipped)")
+    p.add_argument("--day", type=_date, help="the day (default: today, Asia/Shanghai)")
+    p.add_argument("--org", help="only the members of this organisation and the units under it")
+    p.add_argument("--chunk", type=int, default=256, help="members per block (default: 256)")
+
     p = sub.add_parser("coverage", parents=[common], help="coverage for editors: gaps, exposure, members not reached")
     p.add_argument("--html", metavar="FILE", help="write the report as a self-contained HTML page")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -223,6 +229,18 @@ def _cmd_path(args: argparse.Namespace) -> int:
         _print_json(path.to_dict())
     else:
         print(format_path(path))
+    return 0
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    with _open(args) as engine:
+        total = engine.stats()["members"] if args.org is None else None
+        # The bar goes to stderr and only to a terminal: logs of a nightly job stay clean.
+        with tqdm(total=total, unit="人", desc="每日清单", disable=None) as bar:
+            report = engine.batch(day=args.day, org=args.org, chunk=args.chunk, progress=bar.update)
+    print(report.summary())
     return 0
 
 
@@ -401,6 +419,7 @@ _COMMANDS = {
     "similar": _cmd_similar,
     "daily": _cmd_daily,
     "path": _cmd_path,
+    "batch": _cmd_batch,
     "stats": _cmd_stats,
     "progress": _cmd_progress,
     "coverage": _cmd_coverage,

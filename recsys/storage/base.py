@@ -279,6 +279,10 @@ class Store(Protocol):
         and member (a list served for several requests the same day counts once per request)."""
         ...
 
+    def served_on(self, day: dt.date) -> set[tuple[str, str]]:
+        """``(member, request)`` of every list served for ``day``: what a resumed batch skips."""
+        ...
+
     # -- caches -----------------------------------------------------------------------------
 
     def embedding_cache(self) -> EmbeddingCache:

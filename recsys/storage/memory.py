@@ -296,6 +296,10 @@ class MemoryStore:
                 for day, member, request in keys
             ]
 
+    def served_on(self, day: dt.date) -> set[tuple[str, str]]:
+        with self._lock:
+            return {(member, request) for member, served_day, request in self._served if served_day == day}
+
     # -- caches --------------------------------------------------------------------------
 
     def embedding_cache(self) -> MemoryEmbeddingCache:

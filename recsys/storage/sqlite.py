@@ -88,6 +88,8 @@ CREATE TABLE IF NOT EXISTS served (
     created REAL NOT NULL,
     PRIMARY KEY (member, day, request)
 );
+-- A day's lists (a resumed batch, coverage's exposure) without scanning every day's.
+CREATE INDEX IF NOT EXISTS served_day ON served (day);
 """
 
 _EVENT_FIELDS = ("id", "member", "item", "kind", "value", "at", "ts")  # as :func:`_row` gives them
@@ -564,6 +566,11 @@ class SQLiteStore:
             (member, dt.date.fromisoformat(day), served_item_ids(json.loads(payload)))
             for member, day, payload in rows
         ]
+
+    @_guarded
+    def served_on(self, day: dt.date) -> set[tuple[str, str]]:
+        rows = self._db().execute("SELECT member, request FROM served WHERE day = ?", (day.isoformat(),))
+        return {(member, request) for member, request in rows}
 
     # -- caches --------------------------------------------------------------------------
 

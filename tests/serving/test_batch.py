@@ -65,3 +65,62 @@ def test_unknown_member_fails_before_anything_is_served(twins):
     assert len(batch.events()) == before
     with pytest.raises(ValidationError, match="chunk"):
         batch.daily_many([known], day=DAY, chunk=0)
+
+
+@pytest.fixture
+def nightly(tmp_path):
+    engine = _engine(tmp_path / "store")
+    yield engine
+    engine.close()
+
+
+def test_a_day_batch_stores_every_members_list_and_a_rerun_skips_them(nightly, tmp_path):
+    members = [m.id for m in nightly.members()]
+    seen = []
+    report = nightly.batch(day=DAY, chunk=5, progress=seen.append)
+    assert (report.members, report.served, report.skipped) == (len(members), len(members), 0)
+    assert sum(seen) == len(members)
+    assert report.seconds > 0 and report.floor_seconds > 0 and report.lists_per_second > 0
+    # Each stored list is what a day's first daily() would have given (the oracle: a twin store).
+    oracle = _engine(tmp_path / "oracle")
+    assert [nightly.daily(m, day=DAY).to_dict() for m in members] == [oracle.daily(m, day=DAY).to_dict()
+                                                                       for m in members]
+    oracle.close()
+    again = nightly.batch(day=DAY)
+    assert (again.served, again.skipped) == (0, len(members))
+    assert "本次生成 0 份" in again.summary()
+
+
+def test_an_interrupted_batch_resumes_where_it_stopped(nightly):
+    members = nightly.members()
+
+    def stop_after_first_block(n: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        nightly.batch(day=DAY, chunk=4, progress=stop_after_first_block)
+    report = nightly.batch(day=DAY, chunk=4)
+    assert (report.served, report.skipped) == (len(members) - 4, 4)
+
+
+def test_a_batch_for_one_organisation_serves_only_its_members(nightly):
+    org = nightly.members()[0].org
+    ours = [m.id for m in nightly.members() if m.org == org or m.org.startswith(org + ".")]
+    report = nightly.batch(day=DAY, org=org)
+    assert report.members == report.served == len(ours) < len(nightly.members())
+    with pytest.raises(NotFoundError):
+        nightly.batch(day=DAY, org="no.such.org")
+    with pytest.raises(ValidationError):
+        nightly.batch(day=DAY, chunk=0)
+
+
+def test_the_batch_command_prints_its_pace_against_the_floor(nightly, capsys):
+    from recsys_cli import main
+
+    path = nightly.store.url
+    nightly.close()
+    assert main(["batch", "--store", path, "--day", DAY.isoformat(), "--chunk", "8"]) == 0
+    out = capsys.readouterr().out
+    assert f"{DAY} 每日清单" in out and "份/秒" in out and "参照下限" in out
+    assert main(["batch", "--store", path, "--day", DAY.isoformat()]) == 0
+    assert "本次生成 0 份" in capsys.readouterr().out

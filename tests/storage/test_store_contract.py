@@ -362,6 +362,14 @@ def test_served_between_by_day_and_member_inclusive(store):
     assert store.served_between(d4, d1) == []
 
 
+def test_served_on_names_member_and_request_of_one_day(store):
+    d1, d2 = DAY, DAY + dt.timedelta(days=1)
+    store.put_served([served("m1", d1), served("m1", d1, "minutes=60"), served("m2", d2)])
+    assert store.served_on(d1) == {("m1", "minutes=30"), ("m1", "minutes=60")}
+    assert store.served_on(d2) == {("m2", "minutes=30")}
+    assert store.served_on(d2 + dt.timedelta(days=1)) == set()
+
+
 # -- metadata and caches --------------------------------------------------------------------
 
 
