@@ -19,7 +19,7 @@ from recsys.curriculum import Curriculum
 from recsys.embedding.encoders import DEFAULT_ENCODER, CachedEncoder, Encoder, get_encoder
 from recsys.embedding.index import FaissIndex
 from recsys.exceptions import NotFoundError, StoreError, ValidationError
-from recsys.ingest.loaders import as_records, check_unique_ids, combine
+from recsys.ingest.loaders import as_records, check_unique_ids
 from recsys.pipeline import Recommender
 from recsys.pipeline.collaborative import CollaborativeModel
 from recsys.pipeline.profile import day_end
@@ -29,17 +29,13 @@ from recsys.reports.coverage import CoverageInputs, CoverageReport, build_covera
 from recsys.reports.feedback import ContentFlag, content_feedback
 from recsys.reports.progress import MemberProgress, OrgProgress, in_org, member_progress, org_progress
 from recsys.results import SearchHit, StudyList, StudyPath
-from recsys.serving import batch, lists, search
+from recsys.serving import batch, lists, search, writes
 from recsys.serving.requests import MAX_PATH_DAYS, as_day, budget_of, check_days, check_k
 from recsys.serving.search import visible_to
 from recsys.serving.world import World
-from recsys.storage import Store, open_store, text_hash
+from recsys.storage import Store, open_store
 
 __all__ = ["Engine", "visible_to", "MAX_PATH_DAYS"]
-
-#: Items encoded per batch when ingesting (also the progress bar's step).
-_INGEST_CHUNK = 256
-
 
 class Engine:
     """Learning-content recommendation over a store.
@@ -212,39 +208,7 @@ class Engine:
         Raises:
             ValidationError: naming the record and field, with every problem in ``problems``.
         """
-        batch = as_records(items, Item)
-        if not batch:
-            return 0
-        check_unique_ids(batch, "item")
-        with self._world.lock:
-            known = self.store.item_hashes([it.id for it in batch])
-            changed = [it for it in batch if known.get(it.id) != text_hash(it)]
-            fresh = dict(zip((it.id for it in changed), self._embed([it.text for it in changed], progress)))
-            index = self.index() if len(fresh) < len(batch) else None
-            vectors = np.stack([fresh[it.id] if it.id in fresh else index.vector(it.id) for it in batch])
-            self.store.upsert_items(batch, vectors)
-            self._after_write()
-        return len(batch)
-
-    def _embed(self, texts: list[str], progress: bool) -> list[np.ndarray]:
-        bar = None
-        if progress and texts:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(texts), unit="item", desc="embedding")
-        out: list[np.ndarray] = []
-        for start in range(0, len(texts), _INGEST_CHUNK):
-            part = texts[start:start + _INGEST_CHUNK]
-            out.extend(self.encoder.encode(part))
-            if bar is not None:
-                bar.update(len(part))
-        if bar is not None:
-            bar.close()
-        return out
-
-    def _after_write(self) -> None:
-        self.index()  # an item is searchable once the write returns
-        self._world.items.save()
+        return writes.add_items(self._world, as_records(items, Item), progress=progress)
 
     def remove_item(self, item_id: str) -> None:
         """Remove an item from the catalogue (its events stay, as history).
@@ -252,11 +216,7 @@ class Engine:
         Raises:
             NotFoundError: if there is no such item.
         """
-        with self._world.lock:
-            if not self.store.item_ids([item_id]):
-                raise NotFoundError("item", item_id)
-            self.store.remove_items([item_id])
-            self._after_write()
+        writes.remove_item(self._world, item_id)
 
     def upsert_members(self, members: Iterable[Member | Mapping[str, Any]]) -> int:
         """Insert or update members; the whole batch or nothing. Returns the number written."""
@@ -278,20 +238,7 @@ class Engine:
             ValidationError: a malformed event, or one naming an unknown member or item.
             ConflictError: an event id already recorded with different content.
         """
-        batch = as_records(events, Event)
-        keyed = [e for e in batch if e.id is not None]
-        check_unique_ids(keyed, "event", lines=[n for n, e in enumerate(batch, 1) if e.id is not None])
-        members = self.store.member_ids(list({e.member for e in batch}))
-        items = self.store.item_ids(list({e.item for e in batch}))
-        problems = []
-        for n, e in enumerate(batch, start=1):
-            if e.member not in members:
-                problems.append(ValidationError(f"unknown member {e.member!r}", line=n, record=e.id, field="member"))
-            if e.item not in items:
-                problems.append(ValidationError(f"unknown item {e.item!r}", line=n, record=e.id, field="item"))
-        if problems:
-            raise combine(problems)
-        return self.store.record_events(batch) if batch else 0
+        return writes.record_events(self._world, as_records(events, Event))
 
     # -- reads -----------------------------------------------------------------------------
 

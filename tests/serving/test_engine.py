@@ -204,3 +204,14 @@ def test_a_second_engine_on_the_same_store_sees_writes(tmp_path, sample_items):
     assert "secrecy" not in [h.item.id for h in b.search("保密", k=5)]
     a.close()
     b.close()
+
+
+def test_a_preview_is_the_list_but_stores_nothing(engine):
+    day = dt.date(2026, 6, 1)
+    before = len(engine.events())
+    shown = engine.daily("m1", day=day, preview=True)
+    assert shown.entries
+    assert len(engine.events()) == before  # no impressions
+    assert engine.store.get_served("m1", day, f"minutes={shown.budget}") is None
+    assert engine.daily("m1", day=day) == shown  # the real request makes the same list, and keeps it
+    assert len(engine.events()) == before + len(shown.entries)

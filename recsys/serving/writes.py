@@ -1,0 +1,86 @@
+"""Writes: items embedded only when their text changed, events checked against the store.
+
+Each write is all or nothing: the whole batch is validated before anything is written, and an
+item is searchable once its write returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from recsys.exceptions import NotFoundError, ValidationError
+from recsys.ingest.loaders import check_unique_ids, combine
+from recsys.records import Event, Item
+from recsys.serving.world import World
+from recsys.storage import text_hash
+
+__all__ = ["add_items", "remove_item", "record_events"]
+
+#: Items encoded per batch when ingesting (also the progress bar's step).
+INGEST_CHUNK = 256
+
+
+def add_items(world: World, batch: Sequence[Item], *, progress: bool = False) -> int:
+    """Insert or update validated items, embedding only those whose text changed."""
+    if not batch:
+        return 0
+    check_unique_ids(batch, "item")
+    with world.lock:
+        known = world.store.item_hashes([it.id for it in batch])
+        changed = [it for it in batch if known.get(it.id) != text_hash(it)]
+        fresh = dict(zip((it.id for it in changed), _embed(world, [it.text for it in changed], progress)))
+        index = world.snapshot(collaborative=False).index if len(fresh) < len(batch) else None
+        vectors = np.stack([fresh[it.id] if it.id in fresh else index.vector(it.id) for it in batch])
+        world.store.upsert_items(batch, vectors)
+        _after_write(world)
+    return len(batch)
+
+
+def _embed(world: World, texts: list[str], progress: bool) -> list[np.ndarray]:
+    bar = None
+    if progress and texts:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(texts), unit="item", desc="embedding")
+    out: list[np.ndarray] = []
+    for start in range(0, len(texts), INGEST_CHUNK):
+        part = texts[start:start + INGEST_CHUNK]
+        out.extend(world.encoder.encode(part))
+        if bar is not None:
+            bar.update(len(part))
+    if bar is not None:
+        bar.close()
+    return out
+
+
+def _after_write(world: World) -> None:
+    world.snapshot(collaborative=False)  # an item is searchable once the write returns
+    world.items.save()
+
+
+def remove_item(world: World, item_id: str) -> None:
+    """Remove an item (its events stay, as history). Raises :class:`NotFoundError`."""
+    with world.lock:
+        if not world.store.item_ids([item_id]):
+            raise NotFoundError("item", item_id)
+        world.store.remove_items([item_id])
+        _after_write(world)
+
+
+def record_events(world: World, batch: Sequence[Event]) -> int:
+    """Record validated events naming known members and items; returns how many were new."""
+    keyed = [e for e in batch if e.id is not None]
+    check_unique_ids(keyed, "event", lines=[n for n, e in enumerate(batch, 1) if e.id is not None])
+    members = world.store.member_ids(list({e.member for e in batch}))
+    items = world.store.item_ids(list({e.item for e in batch}))
+    problems = []
+    for n, e in enumerate(batch, start=1):
+        if e.member not in members:
+            problems.append(ValidationError(f"unknown member {e.member!r}", line=n, record=e.id, field="member"))
+        if e.item not in items:
+            problems.append(ValidationError(f"unknown item {e.item!r}", line=n, record=e.id, field="item"))
+    if problems:
+        raise combine(problems)
+    return world.store.record_events(batch) if batch else 0
