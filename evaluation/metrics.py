@@ -3,7 +3,7 @@
 Ranking metrics take ``recommended`` (user → ranked item ids, best first) and ``relevant``
 (user → the held-out relevant item ids) and average over the users present in both with at
 least one relevant item, as Microsoft Recommenders' python evaluation does (its published test
-values are reproduced in ``tests/test_metrics.py``). Relevance is binary.
+values are reproduced in ``tests/evaluation/test_metrics.py``). Relevance is binary.
 
 Beyond-accuracy metrics describe the lists themselves (coverage, concentration, diversity,
 novelty, serendipity); the last group checks the engine's own promises (no repeats, feasible

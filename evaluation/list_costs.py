@@ -1,0 +1,116 @@
+"""What a list costs against its floor, on one synthetic store: one request, a batch, coverage.
+
+Usage::
+
+    python -m evaluation.list_costs [--items 10000] [--members 5000] [--events 150000] [--out FILE]
+
+The store is synthetic (see :mod:`evaluation.synthetic`) with the model-free encoder, so it builds
+in seconds; every figure stands beside its floor measured in the same run on the same vectors:
+
+- ``daily()`` first request, p50 and p99, against one bare top-150 scan of the item vectors;
+- ``daily_many()`` for a block of members, against one matrix product members x items plus a
+  top-150 per member;
+- ``coverage()`` per member in scope.
+
+Only the public API is used, so the same script measures an older version of the library too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+
+from evaluation.synthetic import DAY, WORK, build_store
+
+__all__ = ["measure", "main"]
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    top = np.argpartition(-scores, k - 1, axis=-1)[..., :k]
+    return np.take_along_axis(scores, top, axis=-1).argsort(axis=-1)
+
+
+def measure(items: int, members: int, events: int, *, requests: int = 60, block: int = 980) -> dict:
+    """Build (or reuse) the store and measure; returns the figures with their floors."""
+    from recsys import get_encoder
+
+    path = WORK / f"list-costs-{items}-{members}-{events}"
+    engine = build_store(path, items, members, events, get_encoder("tfidf"))
+    ids = sorted(engine.catalogue())
+    x = engine.index().vectors(ids).astype(np.float32)
+    k = min(150, len(ids))
+    rng = random.Random(7)
+    sample = [f"u{n:06d}" for n in rng.sample(range(members), requests + block + 1)]
+
+    engine.daily(sample[0], DAY)  # the first request of a process builds the index and models
+    single, floor = [], []
+    for m in sample[1:requests + 1]:
+        started = time.perf_counter()
+        engine.daily(m, DAY)
+        single.append(time.perf_counter() - started)
+        q = x[rng.randrange(len(x))][None, :]
+        started = time.perf_counter()
+        _top(q @ x.T, k)
+        floor.append(time.perf_counter() - started)
+
+    group = sample[requests + 1:]
+    started = time.perf_counter()
+    engine.daily_many(group, DAY + dt.timedelta(days=1))
+    batch = time.perf_counter() - started
+    q = x[np.random.default_rng(0).integers(0, len(x), len(group))]
+    started = time.perf_counter()
+    _top(q @ x.T, k)
+    batch_floor = time.perf_counter() - started
+
+    engine.coverage(day=DAY)  # warm
+    started = time.perf_counter()
+    report = engine.coverage(day=DAY)
+    coverage = time.perf_counter() - started
+    engine.close()
+
+    def ms(values: list[float], p: float) -> float:
+        return round(float(np.percentile(values, p)) * 1e3, 3)
+
+    return {
+        "store": {"items": items, "members": members, "events": events, "encoder": "tfidf"},
+        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version(),
+                    "processor": platform.machine()},
+        "daily_ms": {"p50": ms(single, 50), "p99": ms(single, 99)},
+        "daily_floor_ms": {"p50": ms(floor, 50), "p99": ms(floor, 99)},
+        "daily_ratio": {"p50": round(ms(single, 50) / ms(floor, 50), 1), "p99": round(ms(single, 99) / ms(floor, 99), 1)},
+        "batch": {"members": len(group), "seconds": round(batch, 3), "lists_per_s": round(len(group) / batch, 1),
+                  "floor_seconds": round(batch_floor, 4), "ratio": round(batch / batch_floor, 1),
+                  "hours_100k": round(batch / len(group) * 100_000 / 3600, 2),
+                  "hours_1m": round(batch / len(group) * 1_000_000 / 3600, 2)},
+        "coverage": {"members": report.counts["members"], "seconds": round(coverage, 3),
+                     "ms_per_member": round(coverage / max(report.counts["members"], 1) * 1e3, 3)},
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m evaluation.list_costs", description=__doc__.split("\n")[0])
+    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--members", type=int, default=5_000)
+    parser.add_argument("--events", type=int, default=150_000)
+    parser.add_argument("--requests", type=int, default=60)
+    parser.add_argument("--block", type=int, default=980)
+    parser.add_argument("--out", type=Path, help="write the figures here as JSON")
+    args = parser.parse_args(argv)
+    result = measure(args.items, args.members, args.events, requests=args.requests, block=args.block)
+    text = json.dumps(result, ensure_ascii=False, indent=2)
+    print(text)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n", encoding="utf-8")
+    return result
+
+
+if __name__ == "__main__":
+    main()
