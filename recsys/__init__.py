@@ -21,6 +21,7 @@ from recsys.reports.coverage import CoverageReport
 from recsys.engine import Engine
 from recsys.exceptions import (
     ConflictError,
+    MissingExtraError,
     ModelError,
     NotFoundError,
     RecsysError,
@@ -63,6 +64,7 @@ __all__ = [
     "ConflictError",
     "StoreError",
     "ModelError",
+    "MissingExtraError",
 ]
 
 __version__ = "0.1.0"

@@ -15,6 +15,7 @@ __all__ = [
     "ConflictError",
     "StoreError",
     "ModelError",
+    "MissingExtraError",
 ]
 
 
@@ -101,3 +102,11 @@ class StoreError(RecsysError):
 
 class ModelError(RecsysError):
     """An encoder model cannot be loaded or converted."""
+
+
+class MissingExtraError(RecsysError, ImportError):
+    """A feature needs an optional part of recsys that is not installed (``pip install 'recsys[...]'``)."""
+
+    def __init__(self, feature: str, extra: str) -> None:
+        super().__init__(f"{feature} needs the optional '{extra}' dependencies: pip install 'recsys[{extra}]'")
+        self.extra = extra

@@ -289,7 +289,12 @@ def _keys_path(args: argparse.Namespace) -> str:
 
 def _cmd_keys(args: argparse.Namespace) -> int:
     # The service is an optional layer above the library: imported only when asked for.
-    from service.keys import KeyRing
+    from recsys.exceptions import MissingExtraError
+
+    try:
+        from service.keys import KeyRing
+    except ImportError:
+        raise MissingExtraError("recsys keys", "service") from None
 
     ring = KeyRing(_keys_path(args))
     if args.keys_command == "add":
@@ -314,10 +319,14 @@ def _cmd_keys(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from recsys.exceptions import MissingExtraError, ValidationError
 
-    from recsys.exceptions import ValidationError
-    from service.logs import log_config
+    try:
+        import uvicorn
+
+        from service.logs import log_config
+    except ImportError:
+        raise MissingExtraError("recsys serve", "service") from None
 
     if not 1 <= args.port <= 65535:
         raise ValidationError(f"--port must be from 1 to 65535, got {args.port}")

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from recsys.reports.coverage import NEVER_SERVED_REASONS, REACH_FLAGS, CoverageReport, ItemRef
-from recsys.exceptions import ValidationError
+from recsys.exceptions import MissingExtraError, ValidationError
 
 __all__ = ["render_html", "write_html", "cjk_font", "CJK_FONTS", "SECTIONS"]
 
@@ -42,7 +42,10 @@ _GAP_KINDS = {"supply": "学时不足", "unreachable": "无可学内容", "kind"
 
 def cjk_font(font_path: str | os.PathLike[str] | None = None):
     """The FontProperties of the CJK font, registered with matplotlib's font manager."""
-    from matplotlib import font_manager
+    try:
+        from matplotlib import font_manager
+    except ImportError:
+        raise MissingExtraError("the coverage page's charts", "charts") from None
 
     candidates = [font_path] if font_path is not None else [p for p in CJK_FONTS if Path(p).exists()]
     if not candidates or not Path(candidates[0]).exists():
