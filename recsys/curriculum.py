@@ -19,7 +19,7 @@ from typing import Any
 
 from recsys.exceptions import ValidationError
 from recsys.records import Member
-from recsys.rules import AlertRules, HourRules, MasteryRules, PointRules, parse_rules, rules_to_dict
+from recsys.learning.rules import AlertRules, HourRules, MasteryRules, PointRules, parse_rules, rules_to_dict
 
 __all__ = ["RolePolicy", "Curriculum", "MemberPolicy", "ROLE_NAMES"]
 
@@ -216,7 +216,7 @@ class Curriculum:
              "alerts": {"inactive_days": 30, "mobile_months": 6}}
 
         The ``hours``, ``points``, ``mastery`` and ``alerts`` sections are described in
-        :mod:`recsys.rules`.
+        :mod:`recsys.learning.rules`.
 
         Raises:
             ValidationError: naming the setting that is wrong.

@@ -64,12 +64,14 @@ class Engine:
         if duplicate_threshold is None:
             duplicate_threshold = 0.983 if "e5" in encoder.name else 0.87
         dim = store.get_meta("dim")
-        if dim is None:
-            dim = str(encoder.dim)
-            store.set_meta({"dim": dim})
+        if dim is not None and int(dim) != encoder.dim and store.count_items():
+            raise StoreError(f"store {store.url} holds vectors of dimension {dim}, and encoder {encoder.name!r} "
+                             f"makes {encoder.dim}: open it with the encoder it was built with")
+        if dim is None or int(dim) != encoder.dim:  # a new store, or an empty one changing encoder
+            store.set_meta({"dim": str(encoder.dim)})
         self._world = World(
             store, encoder, curriculum or Curriculum(), recommender or Recommender(),
-            dim=int(dim), duplicate_threshold=duplicate_threshold, hnsw_threshold=hnsw_threshold,
+            dim=encoder.dim, duplicate_threshold=duplicate_threshold, hnsw_threshold=hnsw_threshold,
         )
 
     # -- opening and closing -------------------------------------------------------------
@@ -128,8 +130,7 @@ class Engine:
         """Save the index file and close the store."""
         with self._world.lock:
             self._world.items.save(force=True)
-            self.store.close()
-            self.store.embedding_cache().close()
+            self.store.close()  # its embedding cache too
 
     def __enter__(self) -> Engine:
         return self

@@ -1,6 +1,6 @@
 """The hours ledger: study hours a member has earned this year, and how they stand against target.
 
-Each item counts once, at its first completion (see :class:`~recsys.rules.HourRules` for the
+Each item counts once, at its first completion (see :class:`~recsys.learning.rules.HourRules` for the
 counting rules); only completions in the year of the day asked about count, so the year resets
 the count. Every entry names the event that earned it, so a total can be checked line by line.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 from recsys.curriculum import Curriculum
 from recsys.records import TZ, Event, Item, Member
-from recsys.rules import HourRules
+from recsys.learning.rules import HourRules
 
 __all__ = ["HourEntry", "HoursLedger", "build_ledger", "item_hours", "event_ref", "year_fraction", "COMPLETING"]
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from recsys.records import TZ, Event, Item
-from recsys.rules import MasteryRules
+from recsys.learning.rules import MasteryRules
 
 __all__ = ["TopicMastery", "ReviewDue", "estimate_mastery", "review_schedule", "expected_score"]
 

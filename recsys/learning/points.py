@@ -3,7 +3,7 @@
 Recomputing from the events keeps points auditable: every :class:`PointEntry` names the rule
 that gave it and the events that earned it, the same history and rules always give the same
 ledger, and a change of rules is visible as a change of the rules, not of a table. The rules
-(:class:`~recsys.rules.PointRules`): points per action, once per item and kind, within a daily
+(:class:`~recsys.learning.rules.PointRules`): points per action, once per item and kind, within a daily
 cap; a bonus when the hours of a required topic reach their target, and one for every streak of
 study days; deductions only by explicitly configured rules. The year resets the count.
 """

@@ -18,7 +18,10 @@ class FeasibilityFilter:
     def __call__(self, ctx: PlanContext, candidates: dict[str, Candidate]) -> tuple[dict[str, Candidate], Counter]:
         dropped: Counter = Counter()
         kept: dict[str, Candidate] = {}
-        ids = list(candidates)  # candidates are catalogue items: one row each
+        known = ctx.items.columns.row
+        ids = [i for i in candidates if i in known]
+        if len(ids) < len(candidates):  # a swapped-in selector's ids outside the catalogue
+            dropped["unindexed"] += len(candidates) - len(ids)
         codes = hard_rules(ctx, ctx.items.columns.rows(ids))
         for item_id, code in zip(ids, codes.tolist()):
             why = REASONS[code]

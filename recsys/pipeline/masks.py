@@ -24,7 +24,7 @@ import numpy as np
 from recsys.pipeline.context import PlanContext
 from recsys.records import TZ, Member
 
-__all__ = ["REASONS", "hard_rules", "feasible", "static_rules", "static_key", "reach_mask", "StaticRules"]
+__all__ = ["REASONS", "hard_rules", "static_rules", "static_key", "reach_mask", "StaticRules"]
 
 #: The rules in the order they are checked; a code is an index into this tuple.
 REASONS: tuple[str | None, ...] = (
@@ -33,8 +33,6 @@ REASONS: tuple[str | None, ...] = (
 )
 _CODE = {r: k for k, r in enumerate(REASONS) if r}
 _PREREQUISITE, _FULL = _CODE["prerequisite"], _CODE["full"]
-#: Smaller than any ordinal: a date that is not there.
-_NONE = np.iinfo(np.int32).min
 
 
 def _member_columns(cols, m: Member) -> tuple[list[int], np.ndarray, int]:
@@ -115,7 +113,8 @@ def hard_rules(
 
     Args:
         ctx: The planning context (a rules-only one is enough).
-        rows: Catalogue rows to check (see :attr:`recsys.catalogue.Catalogue.columns`); default all.
+        rows: Distinct catalogue rows to check (see :attr:`recsys.catalogue.Catalogue.columns`);
+            default all.
         for_day: As in :func:`recsys.pipeline.infeasibility`: False checks everything but the
             offline date.
         static: The member's :func:`static_rules` codes for the same ``rows`` and ``for_day``,
@@ -176,11 +175,6 @@ def hard_rules(
     blocked = set(ctx.planned) | {i for i in h.completed if not (i in due and i not in ctx.planned)}
     codes[at(cols.rows(blocked))] = _CODE["completed"]
     return codes
-
-
-def feasible(ctx: PlanContext, rows: np.ndarray | None = None, *, for_day: bool = True) -> np.ndarray:
-    """Whether each row breaks no hard rule (see :func:`hard_rules`)."""
-    return hard_rules(ctx, rows, for_day=for_day) == 0
 
 
 class StaticRules:

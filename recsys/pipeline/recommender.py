@@ -70,7 +70,8 @@ class Recommender:
         """Offline activities in the next days that the member could attend and enrol in."""
         last = ctx.day + dt.timedelta(days=ctx.upcoming_days)
         found = []
-        offline = [c.item for c in candidates.values() if c.item.mode == "offline"]
+        known = ctx.items.columns.row
+        offline = [c.item for c in candidates.values() if c.item.mode == "offline" and c.item.id in known]
         codes = hard_rules(ctx, ctx.items.columns.rows(it.id for it in offline), for_day=False).tolist()
         for it, code in zip(offline, codes):
             if code:

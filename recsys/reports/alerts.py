@@ -1,7 +1,7 @@
 """Alerts for party-affairs workers: who is falling behind, who has gone quiet, which branch has
 not held its themed party day.
 
-Four kinds (thresholds in :class:`~recsys.rules.AlertRules` and the hours rules):
+Four kinds (thresholds in :class:`~recsys.learning.rules.AlertRules` and the hours rules):
 
 - ``behind_pace``: a member with an hour target more than the tolerated share behind an even pace
   (not in the first month of the year, when a few days of pace say nothing yet);

@@ -57,33 +57,34 @@ def daily_many(
         served: list[ServedList] = []
         impressions: list[Event] = []
         fresh: dict[tuple[str, int], StudyList] = {}
-        # The lock is held per block, not per batch, so a long batch never holds up requests for
-        # long; a block sees other writers' enrolments and completions no later than a block late.
+        # A block sees other writers' enrolments and completions no later than a block late. The
+        # lock is taken per member, as daily() takes it, so a batch never holds up requests.
         with world.lock:
             snap = world.snapshot()
-            seats = seats_for(store, snap.catalogue, day, day)
-            for member, budget in block:
-                key = (member.id, budget)
-                if key in fresh:  # the same member twice in a block: the same list
-                    results.append(fresh[key])
-                    continue
-                history = store.history(member.id)
-                result = reuse_served(store.get_served(member.id, day, request_key(budget)), history.state, snap)
-                if result is None:
-                    if member.org not in branches:
-                        branches[member.org] = branch_activity(store, member.org, day)
+        seats = seats_for(store, snap.catalogue, day, day)
+        for member, budget in block:
+            key = (member.id, budget)
+            if key in fresh:  # the same member twice in a block: the same list
+                results.append(fresh[key])
+                continue
+            history = store.history(member.id)
+            result = reuse_served(store.get_served(member.id, day, request_key(budget)), history.state, snap)
+            if result is None:
+                if member.org not in branches:
+                    branches[member.org] = branch_activity(store, member.org, day)
+                with world.lock:  # planning reads the index, which writes change in place
                     ctx = plan_context(
                         world, snap, member, day, budget, history.events, seats,
                         branch=branches[member.org],
                         prep_targets=enrolled_ahead(history.events, snap.catalogue, day),
                     )
                     result = world.recommender(ctx)
-                    served.append(served_record(result, history.state))
-                    impressions.extend(impressions_of(result))
-                fresh[key] = result
-                results.append(result)
-            if served:
-                store.put_served(served, impressions)
+                served.append(served_record(result, history.state))
+                impressions.extend(impressions_of(result))
+            fresh[key] = result
+            results.append(result)
+        if served:
+            store.put_served(served, impressions)
     return results
 
 
@@ -157,9 +158,10 @@ def serve_day(
     return BatchReport(day, len(members), len(todo), len(members) - len(todo), seconds, floor_seconds(world, len(todo)))
 
 
-def floor_seconds(world: World, members: int, *, k: int = 150, sample: int = 1024, seed: int = 0) -> float:
+def floor_seconds(world: World, members: int, *, k: int = 150, sample: int = 256, seed: int = 0) -> float:
     """The time of one matrix product ``members x items`` over the index's vectors plus a top-``k``
-    per member, measured on a sample of at most ``sample`` random unit vectors and scaled."""
+    per member, measured on a sample of at most ``sample`` random unit vectors and scaled (in
+    blocks of 64, so a catalogue of 100k items needs tens of megabytes, not gigabytes)."""
     if members <= 0:
         return 0.0
     with world.lock:
@@ -172,7 +174,8 @@ def floor_seconds(world: World, members: int, *, k: int = 150, sample: int = 102
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     k = min(k, len(items))
     started = time.perf_counter()
-    scores = queries @ items.T
-    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    np.take_along_axis(scores, top, axis=1).argsort(axis=1)
+    for first in range(0, n, 64):
+        scores = queries[first:first + 64] @ items.T
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        np.take_along_axis(scores, top, axis=1).argsort(axis=1)
     return (time.perf_counter() - started) * members / n

@@ -138,7 +138,6 @@ class SQLiteStore:
     """
 
     DB_NAME = "recsys.sqlite"
-    INDEX_NAME = "index.npz"
     CACHE_NAME = "embeddings.sqlite"
 
     def __init__(self, path: str | os.PathLike[str], *, trace: Callable[[str], None] | None = None) -> None:

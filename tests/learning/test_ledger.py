@@ -13,7 +13,7 @@ from recsys.curriculum import Curriculum
 from recsys.learning.ledger import build_ledger
 from recsys.learning.points import build_points
 from recsys.records import TZ, Schedule
-from recsys.rules import HourRules, PointRules
+from recsys.learning.rules import HourRules, PointRules
 
 DAY = dt.date(2026, 3, 31)  # day 90 of 365
 

@@ -12,7 +12,7 @@ from recsys import Engine, Event, Item, Member
 from recsys.learning.mastery import estimate_mastery, expected_score, review_schedule
 from recsys.ingest.quizbank import quiz_items, read_question_bank
 from recsys.records import TZ
-from recsys.rules import MasteryRules
+from recsys.learning.rules import MasteryRules
 
 START = dt.date(2026, 6, 1)
 

@@ -13,7 +13,7 @@ from recsys.catalogue import Catalogue
 from recsys.curriculum import Curriculum
 from recsys.embedding.index import ExactIndex
 from recsys.pipeline import infeasibility, rules_context
-from recsys.pipeline.masks import REASONS, StaticRules, hard_rules
+from recsys.pipeline.masks import REASONS, StaticRules, hard_rules, reach_mask
 from recsys.records import TZ
 
 DAY = dt.date(2026, 6, 15)
@@ -25,6 +25,19 @@ KINDS = ["complete", "impression", "skip", "start", "dislike", "enroll", "quiz",
 
 def _date(offset: int) -> dt.date:
     return DAY + dt.timedelta(days=offset)
+
+
+@st.composite
+def members(draw, id_: str):
+    # Joined near an anniversary of the day often enough for the birthday week to matter.
+    joined = draw(st.none() | st.integers(-4000, 4000).map(_date)
+                  | st.tuples(st.integers(1, 40), st.integers(-5, 5)).map(
+                      lambda yd: _date(yd[1]).replace(year=DAY.year - yd[0])))
+    return Member(
+        id=id_, name="张三", org=draw(st.sampled_from(ORGS)),
+        roles=tuple(draw(st.lists(st.sampled_from(ROLES), min_size=1, max_size=3, unique=True))),
+        offline=draw(st.booleans()), location=draw(st.sampled_from(["太原", "大同", None])), joined=joined,
+    )
 
 
 @st.composite
@@ -53,12 +66,7 @@ def worlds(draw):
             requires=tuple(draw(st.lists(st.sampled_from(ids[:k] + ["gone"]), max_size=2, unique=True))) if k else (),
             schedule=schedule, org=draw(st.none() | st.sampled_from(ORGS)),
         ))
-    member = Member(
-        id="m1", name="张三", org=draw(st.sampled_from(ORGS)),
-        roles=tuple(draw(st.lists(st.sampled_from(ROLES), min_size=1, max_size=3, unique=True))),
-        offline=draw(st.booleans()), location=draw(st.sampled_from(["太原", "大同", None])),
-        joined=draw(st.none() | st.integers(-4000, 4000).map(lambda d: _date(d))),
-    )
+    member = draw(members("m1"))
     events = []
     for _ in range(draw(st.integers(0, 20))):
         kind = draw(st.sampled_from(KINDS))
@@ -116,3 +124,26 @@ def test_a_full_activity_stays_open_to_those_enrolled():
         ctx = rules_context(member, DAY, events, items=catalogue, index=ExactIndex(4), curriculum=Curriculum(),
                             seats_taken={"visit": 1}, duplicate_threshold=0.9)
         assert REASONS[hard_rules(ctx)[0]] == expected == infeasibility(visit, ctx)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds(), members("m2"), st.integers(1, 30))
+def test_static_codes_shared_between_members_alike_stay_right(world, other, cooldown):
+    """Coverage shares static codes between members with equal keys: the codes it lays the second
+    member's history over must give that member's reference answers."""
+    items, member, events, planned, seats, feedback = world
+    catalogue = Catalogue.build({it.id: it for it in items})
+    curriculum = Curriculum(mastery_feedback=feedback, cooldown_days=cooldown)
+    shared = StaticRules()
+    first = rules_context(member, DAY, events, items=catalogue, index=ExactIndex(4), curriculum=curriculum,
+                          seats_taken=seats, duplicate_threshold=0.9)
+    shared(first)
+    ctx = rules_context(other, DAY, [], items=catalogue, index=ExactIndex(4), curriculum=curriculum,
+                        seats_taken=seats, duplicate_threshold=0.9)
+    codes = hard_rules(ctx, static=shared(ctx))
+    assert [REASONS[c] for c in codes] == [infeasibility(catalogue[i], ctx) for i in catalogue.columns.ids]
+    # What coverage counts as reaching a member by their record alone.
+    expected = [(not it.roles or bool(set(it.roles) & set(other.roles)))
+                and (it.org is None or other.org == it.org or other.org.startswith(it.org + "."))
+                and (it.mode == "online" or other.offline) for it in catalogue.values()]
+    assert list(reach_mask(catalogue.columns, other)) == expected

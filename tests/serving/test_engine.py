@@ -215,3 +215,23 @@ def test_a_preview_is_the_list_but_stores_nothing(engine):
     assert engine.store.get_served("m1", day, f"minutes={shown.budget}") is None
     assert engine.daily("m1", day=day) == shown  # the real request makes the same list, and keeps it
     assert len(engine.events()) == before + len(shown.entries)
+
+
+class _Tiny:
+    """An encoder of another dimension than the model-free one."""
+
+    name, dim = "tiny-8", 8
+
+    def encode(self, texts, *, query=False):
+        out = np.zeros((len(texts), 8), dtype=np.float32)
+        out[:, 0] = 1.0
+        return out
+
+
+def test_an_empty_store_may_change_encoder_and_a_full_one_may_not(tmp_path, sample_items):
+    Engine.open(tmp_path / "s", encoder="tfidf").close()
+    with Engine.open(tmp_path / "s", encoder=_Tiny()) as eng:  # empty: the new dimension is taken
+        eng.add_items(sample_items)
+        assert eng.dim == 8 and eng.search("保密", k=1)
+    with pytest.raises(StoreError, match="tiny-8"):
+        Engine.open(tmp_path / "s", encoder="tfidf")
