@@ -67,9 +67,11 @@ def daily_many(
             if key in fresh:  # the same member twice in a block: the same list
                 results.append(fresh[key])
                 continue
-            history = store.history(member.id)
-            result = reuse_served(store.get_served(member.id, day, request_key(budget)), history.state, snap)
+            served_before = store.get_served(member.id, day, request_key(budget))
+            result = None if served_before is None else \
+                reuse_served(served_before, store.member_state(member.id), snap)
             if result is None:
+                history = store.history(member.id)
                 if member.org not in branches:
                     branches[member.org] = branch_activity(store, member.org, day)
                 with world.lock:  # planning reads the index, which writes change in place

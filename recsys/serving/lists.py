@@ -1,8 +1,9 @@
 """Daily lists, study paths and rankings for one member: each request reads what it needs once.
 
-A daily list on a warm engine reads the store's counters, the served list, the member's history,
-the day's seats and the branch's activity, once each, and writes the list with its impressions
-in one transaction. A path reads the history once and plans every day from it.
+A day's first list on a warm engine reads the store's counters, the served list (none yet), the
+member's history, the day's seats and the branch's activity, once each, and writes the list with
+its impressions in one transaction. Asked again, it reads the served list and the member's state
+token, not the history. A path reads the history once and plans every day from it.
 """
 
 from __future__ import annotations
@@ -64,10 +65,12 @@ def daily(world: World, member: Member, day: dt.date, budget: int, *, preview: b
     store = world.store
     with world.lock:
         snap = world.snapshot()
+        served = store.get_served(member.id, day, request_key(budget))
+        if served is not None:  # asked again: the state token alone says whether it still holds
+            reused = reuse_served(served, store.member_state(member.id), snap)
+            if reused is not None:
+                return reused
         history = store.history(member.id)
-        reused = reuse_served(store.get_served(member.id, day, request_key(budget)), history.state, snap)
-        if reused is not None:
-            return reused
         ctx = plan_context(
             world, snap, member, day, budget, history.events, seats_for(store, snap.catalogue, day, day),
             branch=branch_activity(store, member.org, day),

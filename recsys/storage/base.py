@@ -53,7 +53,13 @@ def member_state(activity: Iterable[int]) -> str:
     same (see :meth:`Store.history`).
     """
     seqs = list(activity)
-    return f"{len(seqs)}:{max(seqs, default=0)}"
+    return state_token(len(seqs), max(seqs, default=0))
+
+
+def state_token(count: int, last: int) -> str:
+    """The state token of a member with ``count`` events other than impressions, the last of
+    them numbered ``last`` (0 for none)."""
+    return f"{count}:{last}"
 
 
 @dataclass(frozen=True)
@@ -240,6 +246,11 @@ class Store(Protocol):
 
     def history(self, member: str) -> History:
         """One member's events in time order and their state token, in one read."""
+        ...
+
+    def member_state(self, member: str) -> str:
+        """The member's state token alone (what :meth:`history` gives, without the events): all a
+        request for a list already served needs to know it is still valid."""
         ...
 
     def count_events(self) -> int: ...

@@ -237,6 +237,10 @@ class MemoryStore:
             state=member_state(seq for seq, e in rows if e.kind != "impression"),
         )
 
+    def member_state(self, member: str) -> str:
+        with self._lock:
+            return member_state(seq for seq, e in self._events if e.member == member and e.kind != "impression")
+
     def count_events(self) -> int:
         with self._lock:
             return len(self._events)

@@ -43,7 +43,7 @@ from recsys.storage._shared import (
 )
 from recsys.storage._connections import ThreadConnections
 from recsys.storage._sqlite_errors import sqlite_errors
-from recsys.storage.base import History, ItemChanges, Revisions, ServedList, member_state, text_hash
+from recsys.storage.base import History, ItemChanges, Revisions, ServedList, member_state, state_token, text_hash
 from recsys.storage.embeddings import SQLiteEmbeddingCache
 
 __all__ = ["SQLiteStore"]
@@ -466,6 +466,13 @@ class SQLiteStore:
         # not make the list just served stale.
         state = member_state(seq for seq, _, _, _, kind, _, _ in rows if kind != "impression")
         return History(events=[_event(row[1:]) for row in rows], state=state)
+
+    @_guarded
+    def member_state(self, member: str) -> str:
+        count, last = self._db().execute(
+            "SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM events WHERE member = ? AND kind != 'impression'", (member,)
+        ).fetchone()
+        return state_token(count, last)
 
     @_guarded
     def count_events(self) -> int:

@@ -260,8 +260,10 @@ def test_history_state_moves_on_activity_not_on_impressions(store):
     assert h.state == "1:1"
     assert [(e.item, e.kind) for e in h.events] == [("b", "impression"), ("c", "impression"), ("a", "complete")]
     store.record_events([event("m1", "b", "start", minutes=-5)])  # 5: earlier in time, later recorded
-    assert store.history("m1").state == "2:5"
+    assert store.history("m1").state == "2:5" == store.member_state("m1")
     assert store.history("m1").events == store.events("m1")
+    assert store.member_state("m2") == store.history("m2").state == "1:3"
+    assert store.member_state("nobody") == "0:0"
 
 
 def test_interactions_up_to_a_sequence_number_in_record_order(store):
