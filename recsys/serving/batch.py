@@ -121,7 +121,7 @@ class BatchReport:
         ratio = f"，为其 {self.seconds / self.floor_seconds:.0f} 倍" if self.floor_seconds > 0 and self.served else ""
         return (f"{self.day} 每日清单：党员 {self.members} 名，本次生成 {self.served} 份，已生成而跳过 {self.skipped} 份；"
                 f"用时 {self.seconds:.1f} 秒（{self.lists_per_second:.1f} 份/秒）；"
-                f"参照下限（矩阵乘积加每人前150）{self.floor_seconds:.2f} 秒{ratio}")
+                f"参照下限（矩阵乘积加每人前150）{self.floor_seconds:.3g} 秒{ratio}")
 
 
 def serve_day(
