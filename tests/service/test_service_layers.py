@@ -46,31 +46,25 @@ def test_no_service_module_reaches_into_the_engine_or_the_database():
     assert offending == []
 
 
-def test_another_tenants_member_is_404_like_a_missing_one_on_every_member_route(world):
+@pytest.mark.parametrize(("placeholder", "known", "owner", "visible", "missing"), [
+    ("member_id", {"/v1/members/{member_id}", "/v1/members/{member_id}/daily"}, "a", "m-a", "m-zz"),
+    ("item_id", {"/v1/items/{item_id}", "/v1/items/{item_id}/similar"}, "b", "b-item", "b-zz"),
+])
+def test_another_tenants_record_is_404_like_a_missing_one_on_every_route(world, placeholder, known, owner,
+                                                                         visible, missing):
     client, keys = world
-    paths = _get_routes(client, "{member_id}")
-    assert {"/v1/members/{member_id}", "/v1/members/{member_id}/daily"} <= set(paths)
+    other = {"a": keys.b, "b": keys.a}[owner]
+    paths = _get_routes(client, "{" + placeholder + "}")
+    assert known <= set(paths)
     for path in paths:
-        assert client.get(path.format(member_id="m-a"), headers=bearer(keys.a)).status_code == 200, path
-        foreign = client.get(path.format(member_id="m-a"), headers=bearer(keys.b))
-        missing = client.get(path.format(member_id="m-zz"), headers=bearer(keys.b))
-        assert foreign.status_code == missing.status_code == 404, path
+        assert client.get(path.format(**{placeholder: visible}), headers=bearer(getattr(keys, owner))).status_code \
+            == 200, path
+        foreign = client.get(path.format(**{placeholder: visible}), headers=bearer(other))
+        absent = client.get(path.format(**{placeholder: missing}), headers=bearer(other))
+        assert foreign.status_code == absent.status_code == 404, path
         assert foreign.json()["error"]["code"] == "not_found"
-        assert foreign.json()["error"]["message"].replace("m-a", "ID") == \
-            missing.json()["error"]["message"].replace("m-zz", "ID"), path
-
-
-def test_another_tenants_item_is_404_like_a_missing_one_on_every_item_route(world):
-    client, keys = world
-    paths = _get_routes(client, "{item_id}")
-    assert {"/v1/items/{item_id}", "/v1/items/{item_id}/similar"} <= set(paths)
-    for path in paths:
-        assert client.get(path.format(item_id="b-item"), headers=bearer(keys.b)).status_code == 200, path
-        foreign = client.get(path.format(item_id="b-item"), headers=bearer(keys.a))
-        missing = client.get(path.format(item_id="b-zz"), headers=bearer(keys.a))
-        assert foreign.status_code == missing.status_code == 404, path
-        assert foreign.json()["error"]["message"].replace("b-item", "ID") == \
-            missing.json()["error"]["message"].replace("b-zz", "ID"), path
+        assert foreign.json()["error"]["message"].replace(visible, "ID") == \
+            absent.json()["error"]["message"].replace(missing, "ID"), path
 
 
 def test_a_member_filter_of_another_tenant_is_404_like_a_missing_one(world):
