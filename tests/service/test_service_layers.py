@@ -29,10 +29,10 @@ def world(tmp_path_factory):
         yield client, keys
 
 
-def _get_routes(client, placeholder: str) -> list[str]:
+def _get_routes(client, slot: str) -> list[str]:
     # The app's routes as it publishes them: FastAPI nests included routers in app.routes.
     paths = client.app.openapi()["paths"]
-    return sorted(path for path, operations in paths.items() if placeholder in path and "get" in operations)
+    return sorted(path for path, operations in paths.items() if slot in path and "get" in operations)
 
 
 def test_no_service_module_reaches_into_the_engine_or_the_database():
@@ -46,21 +46,21 @@ def test_no_service_module_reaches_into_the_engine_or_the_database():
     assert offending == []
 
 
-@pytest.mark.parametrize(("placeholder", "known", "owner", "visible", "missing"), [
+@pytest.mark.parametrize(("slot", "known", "owner", "visible", "missing"), [
     ("member_id", {"/v1/members/{member_id}", "/v1/members/{member_id}/daily"}, "a", "m-a", "m-zz"),
     ("item_id", {"/v1/items/{item_id}", "/v1/items/{item_id}/similar"}, "b", "b-item", "b-zz"),
 ])
-def test_another_tenants_record_is_404_like_a_missing_one_on_every_route(world, placeholder, known, owner,
+def test_another_tenants_record_is_404_like_a_missing_one_on_every_route(world, slot, known, owner,
                                                                          visible, missing):
     client, keys = world
     other = {"a": keys.b, "b": keys.a}[owner]
-    paths = _get_routes(client, "{" + placeholder + "}")
+    paths = _get_routes(client, "{" + slot + "}")
     assert known <= set(paths)
     for path in paths:
-        assert client.get(path.format(**{placeholder: visible}), headers=bearer(getattr(keys, owner))).status_code \
+        assert client.get(path.format(**{slot: visible}), headers=bearer(getattr(keys, owner))).status_code \
             == 200, path
-        foreign = client.get(path.format(**{placeholder: visible}), headers=bearer(other))
-        absent = client.get(path.format(**{placeholder: missing}), headers=bearer(other))
+        foreign = client.get(path.format(**{slot: visible}), headers=bearer(other))
+        absent = client.get(path.format(**{slot: missing}), headers=bearer(other))
         assert foreign.status_code == absent.status_code == 404, path
         assert foreign.json()["error"]["code"] == "not_found"
         assert foreign.json()["error"]["message"].replace(visible, "ID") == \
