@@ -1,6 +1,7 @@
 """A read-only snapshot of the catalogue with the orderings a request needs, built once per
-change of the catalogue rather than scanned on every request, and its attributes as columns
-(:class:`Columns`) for rules and scores computed as array operations."""
+change of the catalogue rather than scanned on every request, its attributes as columns
+(:class:`Columns`) and its vectors by the same rows, for rules, retrieval and scores computed as
+array operations over catalogue rows."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
+from recsys.embedding.index import ExactIndex, FaissIndex, VectorIndex
 from recsys.records import TZ, Item
 
 __all__ = ["Catalogue", "Columns"]
@@ -22,7 +24,8 @@ _LONGEST_ACTIVITY = dt.timedelta(days=31)
 
 @dataclass(frozen=True)
 class Catalogue(Mapping[str, Item]):
-    """Items by id, plus: by publication date, offline activities by start, items by topic.
+    """Items by id, plus: by publication date, offline activities by start, items by topic, and
+    (given the vector index of the same revision) the items' vectors by catalogue row.
 
     Behaves as a read-only mapping of id to :class:`Item`.
     """
@@ -31,9 +34,12 @@ class Catalogue(Mapping[str, Item]):
     _published: list[tuple[dt.date, str]] = field(default_factory=list, repr=False)
     _offline: list[tuple[dt.datetime, str]] = field(default_factory=list, repr=False)
     by_topic: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    #: The vector index of the same revision; it must not change while this catalogue is used.
+    index: VectorIndex | None = field(default=None, repr=False, compare=False)
+    _aligned: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def build(cls, items: Mapping[str, Item]) -> Catalogue:
+    def build(cls, items: Mapping[str, Item], index: VectorIndex | None = None) -> Catalogue:
         published = sorted((it.published, it.id) for it in items.values())
         offline = sorted(
             (it.schedule.starts.astimezone(TZ), it.id) for it in items.values() if it.schedule is not None
@@ -43,7 +49,7 @@ class Catalogue(Mapping[str, Item]):
             for t in it.topics:
                 topics.setdefault(t, []).append((it.published, it.id))
         by_topic = {t: tuple(i for _, i in sorted(v, reverse=True)) for t, v in topics.items()}
-        return cls(items, published, offline, by_topic)
+        return cls(items, published, offline, by_topic, index)
 
     def __getitem__(self, key: str) -> Item:
         return self.items[key]
@@ -82,6 +88,75 @@ class Catalogue(Mapping[str, Item]):
         """The items' attributes as arrays, row ``i`` for the ``i``-th item (built on first use)."""
         return Columns.build(self.items)
 
+    def at(self, rows) -> list[Item]:
+        """The items of catalogue ``rows`` (see :attr:`columns`), in that order."""
+        ids, items = self.columns.ids, self.items
+        return [items[ids[r]] for r in np.asarray(rows, dtype=np.int64).tolist()]
+
+    # -- vectors by catalogue row ------------------------------------------------------------
+
+    @property
+    def _positions(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each catalogue row's row in the exact index (-1: no vector), and each index row's
+        catalogue row (-1: not in the catalogue). Positions, not copies: the vectors stay in
+        the index, once. Recomputed if the index changed since (a reader holding an older
+        catalogue while a write goes on)."""
+        exact = _exact(self.index)
+        version = -1 if exact is None else exact.version
+        found = self._aligned.get(version)
+        if found is None:
+            ids = self.columns.ids
+            pos = exact.positions(ids) if exact is not None else np.full(len(ids), -1, dtype=np.int64)
+            row_of = np.full(len(exact) if exact is not None else 0, -1, dtype=np.int64)
+            row_of[pos[pos >= 0]] = np.flatnonzero(pos >= 0)
+            self._aligned.clear()
+            found = self._aligned[version] = (pos, row_of)
+        return found
+
+    @property
+    def indexed(self) -> np.ndarray:
+        """A boolean column: whether the item has a vector."""
+        return self._positions[0] >= 0
+
+    @property
+    def dim(self) -> int:
+        return 0 if self.index is None else self.index.dim
+
+    def vectors(self, rows: np.ndarray) -> np.ndarray:
+        """The vectors of catalogue ``rows`` (all indexed, see :attr:`indexed`), one row each."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if not len(rows):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        pos = self._positions[0][rows]
+        if (pos < 0).any():
+            raise KeyError(self.columns.ids[int(rows[np.argmax(pos < 0)])])
+        return _exact(self.index).vectors_[pos]
+
+    def nearest(self, queries: np.ndarray, k: int) -> np.ndarray:
+        """The catalogue rows of the ``k`` items nearest to each query, best first (ties by id),
+        as a ``(queries, k)`` array; -1 marks a hit outside the catalogue, so a hit's column is
+        its rank among all hits. One matrix product for all queries below the HNSW threshold."""
+        index = self.index
+        if index is None or not len(index):
+            return np.zeros((len(queries), 0), dtype=np.int64)
+        if isinstance(index, FaissIndex) and index.kind == "hnsw" or _exact(index) is None:
+            ids, _ = index.search(queries, k)
+            row = self.columns.row
+            width = max((len(h) for h in ids), default=0)
+            out = np.full((len(ids), width), -1, dtype=np.int64)
+            for q, hits in enumerate(ids):
+                out[q, : len(hits)] = [row.get(i, -1) for i in hits]
+            return out
+        top, _ = _exact(index).search_positions(queries, k)
+        return self._positions[1][top]
+
+
+def _exact(index: VectorIndex | None) -> ExactIndex | None:
+    """The exact matrix behind an index, if it has one."""
+    if isinstance(index, FaissIndex):
+        return index.exact
+    return index if isinstance(index, ExactIndex) else None
+
 
 #: An ordinal later than any date: what "expires: never" compares as.
 NEVER = np.iinfo(np.int32).max
@@ -109,6 +184,11 @@ class Columns:
         capacity: Seats of an offline activity, -1 for unlimited.
         required: Ids any item requires; ``req_item[j]`` is the row needing ``required[req_key[j]]``.
         titles: For rules on titles (see :meth:`title_flag`).
+        id_rank: Each row's place among the ids in sorted order (ties between scores go to the
+            smaller id).
+        kinds: The kinds of content; ``kind[i]`` indexes them.
+        topic_names: The topics of any item; ``topics[i, t]``: item i is on topic t;
+            ``main_topic[i]``: its first topic (-1: none).
     """
 
     ids: tuple[str, ...]
@@ -133,6 +213,12 @@ class Columns:
     req_item: np.ndarray
     req_key: np.ndarray
     titles: tuple[str, ...]
+    id_rank: np.ndarray
+    kinds: tuple[str, ...]
+    kind: np.ndarray
+    topic_names: tuple[str, ...]
+    topics: np.ndarray
+    main_topic: np.ndarray
     _flags: dict = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -169,6 +255,15 @@ class Columns:
                 ends_at[i] = s.ends.timestamp()
                 capacity[i] = -1 if s.capacity is None else s.capacity
                 city[i] = city_of.get(s.city, -1)
+        kinds = vocab(it.kind for it in its)
+        kind_of = {k: n for n, k in enumerate(kinds)}
+        topic_names = vocab(t for it in its for t in it.topics)
+        topic_of = {t: k for k, t in enumerate(topic_names)}
+        topics = np.zeros((n, len(topic_names)), dtype=bool)
+        for i, it in enumerate(its):
+            topics[i, [topic_of[t] for t in it.topics]] = True
+        id_rank = np.empty(n, dtype=np.int64)
+        id_rank[sorted(range(n), key=ids.__getitem__)] = np.arange(n)
         return cls(
             ids=ids,
             row={id_: i for i, id_ in enumerate(ids)},
@@ -192,6 +287,12 @@ class Columns:
             req_item=np.array([i for i, _ in req_pairs], dtype=np.int64),
             req_key=np.array([k for _, k in req_pairs], dtype=np.int64),
             titles=tuple(it.title for it in its),
+            id_rank=id_rank,
+            kinds=kinds,
+            kind=np.array([kind_of[it.kind] for it in its], dtype=np.int16),
+            topic_names=topic_names,
+            topics=topics,
+            main_topic=np.array([topic_of[it.topics[0]] if it.topics else -1 for it in its], dtype=np.int32),
         )
 
     def __len__(self) -> int:
@@ -201,6 +302,11 @@ class Columns:
         """The rows of those ``ids`` that are in the catalogue, in the order given."""
         row = self.row
         return np.fromiter((row[i] for i in ids if i in row), dtype=np.int64)
+
+    def topic_codes(self, topics) -> np.ndarray:
+        """A boolean vector over :attr:`topic_names`: True for those of ``topics``."""
+        wanted = set(topics)
+        return np.array([t in wanted for t in self.topic_names], dtype=bool)
 
     def flag(self, ids) -> np.ndarray:
         """A boolean column: True on the rows of ``ids`` (ids not in the catalogue are ignored)."""

@@ -94,6 +94,8 @@ class ExactIndex:
         self.ids_: list[str] = []
         self._row: dict[str, int] = {}
         self._rank: np.ndarray | None = None
+        #: Counts changes, so that views holding row positions know when they went stale.
+        self.version = 0
 
     def __len__(self) -> int:
         return self._n
@@ -115,6 +117,7 @@ class ExactIndex:
             grown = np.zeros((max(need, 2 * self._vectors.shape[0], 64), self.dim), dtype=np.float32)
             grown[: self._n] = self._vectors[: self._n]
             self._vectors = grown
+        self.version += 1
         if new:
             self._rank = None
         for id_ in new:
@@ -130,6 +133,7 @@ class ExactIndex:
             if row is None:
                 continue
             self._rank = None
+            self.version += 1
             last = self._n - 1
             if row != last:
                 moved = self.ids_[last]
@@ -138,6 +142,12 @@ class ExactIndex:
                 self._row[moved] = row
             self.ids_.pop()
             self._n -= 1
+
+    def positions(self, ids: Sequence[str]) -> np.ndarray:
+        """The rows of ``ids`` in :attr:`vectors_` (-1 for ids not indexed), valid until the index
+        next changes."""
+        where = self._row
+        return np.fromiter((where.get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
 
     def vector(self, id_: str) -> np.ndarray:
         try:
@@ -154,21 +164,23 @@ class ExactIndex:
         return self._vectors[rows] if rows else np.zeros((0, self.dim), dtype=np.float32)
 
     def search(self, queries: np.ndarray, k: int) -> Hits:
+        top, scores = self.search_positions(queries, k)
+        ids = self.ids_
+        return [[ids[j] for j in row] for row in top.tolist()], list(scores)
+
+    def search_positions(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`search`, but as arrays: the rows of :attr:`vectors_` (``(queries, k)``, best
+        first) and their cosines. Rows stay valid until the index next changes."""
         q = _as_matrix(queries, self.dim, np.asarray(queries).reshape(-1, self.dim).shape[0])
-        k = min(k, self._n)
-        if k <= 0:
-            return [[] for _ in range(len(q))], [np.zeros(0, dtype=np.float32) for _ in range(len(q))]
+        k = max(min(k, self._n), 0)
+        if k == 0:
+            return np.zeros((len(q), 0), dtype=np.int64), np.zeros((len(q), 0), dtype=np.float32)
         scores = (self.vectors_ @ q.T).T  # measured twice as fast as q @ vectors.T with OpenBLAS
         top = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < self._n else np.tile(np.arange(self._n), (len(q), 1))
-        rank = self._id_rank()
-        out_ids, out_scores = [], []
-        for row, cand in enumerate(top):
-            s = scores[row, cand]
-            # Ties broken by id so results are stable whatever the row order.
-            order = np.lexsort((rank[cand], -s))
-            out_ids.append([self.ids_[j] for j in cand[order].tolist()])
-            out_scores.append(s[order].astype(np.float32))
-        return out_ids, out_scores
+        s = np.take_along_axis(scores, top, axis=1)
+        # Ties broken by id so results are stable whatever the row order.
+        order = np.lexsort((self._id_rank()[top], -s), axis=-1)
+        return np.take_along_axis(top, order, axis=1), np.take_along_axis(s, order, axis=1).astype(np.float32)
 
     def _id_rank(self) -> np.ndarray:
         """Each row's place among the ids in sorted order (kept until the rows change)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 from recsys.pipeline.budget import BudgetConfig, BudgetFitter
 from recsys.pipeline.candidates import CandidateConfig, CandidateSelector
 from recsys.pipeline.component import Component
-from recsys.pipeline.context import Candidate, PlanContext, rules_context
+from recsys.pipeline.context import PlanContext, Pool, rules_context
 from recsys.pipeline.diversity import MMRConfig, MMRReranker
 from recsys.pipeline.feasibility import FeasibilityFilter
 from recsys.pipeline.recommender import Recommender
@@ -27,7 +27,7 @@ __all__ = [
     "MMRConfig",
     "BudgetConfig",
     "PlanContext",
-    "Candidate",
+    "Pool",
     "CandidateSelector",
     "FeasibilityFilter",
     "Scorer",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recsys.pipeline.component import Component
-from recsys.pipeline.context import Candidate, PlanContext
+from recsys.pipeline.context import PlanContext, Pool
 
 __all__ = ["BudgetFitter", "BudgetConfig"]
 
@@ -37,18 +37,20 @@ class BudgetFitter(Component[BudgetConfig]):
 
     config_class = BudgetConfig
 
-    def __call__(self, ctx: PlanContext, ranked: list[Candidate]) -> list[Candidate]:
+    def __call__(self, ctx: PlanContext, ranked: Pool) -> Pool:
+        """The candidates packed into the day, the offline activity first, then by score."""
         budget = ctx.budget
-        offline = [c for c in ranked if c.item.mode == "offline"]
-        pool = [c for c in ranked if c.item.mode == "online"] + offline[:1]
-        pool = [c for c in pool if c.item.minutes <= budget]
-        if not pool:
-            return []
-        values = [(max(c.score, 0.0) + 0.05) * c.item.minutes ** self.config.length_exponent for c in pool]
-        weights = [c.item.minutes for c in pool]
-        chosen = _knapsack(values, weights, budget)
-        picked = [pool[i] for i in chosen]
-        return sorted(picked, key=lambda c: (c.item.mode != "offline", -c.score, c.item.id))
+        cols = ctx.items.columns
+        offline = cols.offline[ranked.rows]
+        first_offline = np.flatnonzero(offline)[:1]
+        pool = ranked.take(np.concatenate([np.flatnonzero(~offline), first_offline]))  # one activity a day
+        pool = pool.take(cols.minutes[pool.rows] <= budget)
+        if not len(pool):
+            return pool
+        minutes = cols.minutes[pool.rows]
+        values = (np.maximum(pool.score, 0.0) + 0.05) * minutes.astype(np.float64) ** self.config.length_exponent
+        picked = pool.take(np.array(_knapsack(values.tolist(), minutes.tolist(), budget), dtype=np.int64))
+        return picked.take(np.lexsort((cols.id_rank[picked.rows], -picked.score, ~cols.offline[picked.rows])))
 
 
 def _knapsack(values: list[float], weights: list[int], capacity: int) -> list[int]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recsys.pipeline.component import Component
-from recsys.pipeline.context import Candidate, PlanContext
+from recsys.pipeline.context import PlanContext, Pool
 
 __all__ = ["CandidateSelector", "CandidateConfig"]
 
@@ -47,60 +47,56 @@ class CandidateSelector(Component[CandidateConfig]):
 
     config_class = CandidateConfig
 
-    def __call__(self, ctx: PlanContext) -> dict[str, Candidate]:
+    def __call__(self, ctx: PlanContext) -> Pool:
         cfg = self.config
         p = ctx.profile
-        out: dict[str, Candidate] = {}
+        items = ctx.items
+        cols = items.columns
+        found: list[tuple[np.ndarray, np.ndarray]] = []  # (rows, ranks) per source
 
-        catalogue = ctx.items.items  # the plain mapping: this runs for thousands of ids a request
+        def add(rows, ranks=0) -> None:
+            rows = np.asarray(rows, dtype=np.int64).ravel()
+            found.append((rows, np.broadcast_to(np.asarray(ranks, dtype=np.int64).ravel(), rows.shape)))
 
-        def add(item_id: str, source: str, rank: int = 0) -> None:
-            item = catalogue.get(item_id)
-            if item is not None:
-                c = out.get(item_id)
-                if c is None:
-                    c = out[item_id] = Candidate(item, rank=rank)
-                c.sources.add(source)
-                c.rank = min(c.rank, rank)
+        def add_ids(ids, ranked: bool = False) -> None:
+            ids = list(ids)
+            row = cols.row
+            at = [(n, row[i]) for n, i in enumerate(ids) if i in row]
+            add([r for _, r in at], [n for n, _ in at] if ranked else 0)
 
         behind = [t for t in p.policy.required if p.topic_gap(t)[1] > 0]
-        queries = [(p.interests, "interest"), (p.stated, "stated"), (p.roles, "role")]
+        queries = [v for v in (p.interests, p.stated, p.roles) if len(v)]
         if behind:
-            queries.append((ctx.encode_queries(behind), "required"))
-        queries = [(v, source) for v, source in queries if len(v)]
+            queries.append(ctx.encode_queries(behind))
         if queries:
             # One search for every profile vector: one matrix product instead of one per source.
-            hits, _ = ctx.index.search(np.concatenate([v for v, _ in queries]), cfg.per_query)
-            sources = [source for v, source in queries for _ in range(len(v))]
-            for source, row in zip(sources, hits):
-                for rank, item_id in enumerate(row):
-                    add(item_id, source, rank)
-        items = ctx.items
+            hits = items.nearest(np.concatenate(queries), cfg.per_query)
+            ranks = np.broadcast_to(np.arange(hits.shape[1]), hits.shape)
+            add(hits[hits >= 0], ranks[hits >= 0])
         if len(items) <= 4 * cfg.per_query:
             # A small catalogue: every item is a candidate (cheaper than being clever).
-            for item_id in items:
-                add(item_id, "catalogue", cfg.per_query)
+            add(np.arange(len(cols)), cfg.per_query)
         fresh = items.published_between(ctx.day - dt.timedelta(days=cfg.fresh_days), ctx.day)
-        for item_id in fresh[-cfg.per_query:]:  # the newest, in a catalogue that publishes a lot
-            add(item_id, "fresh")
+        add_ids(fresh[-cfg.per_query:])  # the newest, in a catalogue that publishes a lot
         for topic in behind:
-            for rank, item_id in enumerate(items.by_topic.get(topic, ())[: cfg.per_query]):
-                add(item_id, "required", rank)
-        for item_id in items.offline_between(ctx.day, ctx.day + dt.timedelta(days=ctx.upcoming_days)):
-            add(item_id, "offline")
-        for item_id, _ in Counter(ctx.branch_counts).most_common(cfg.popular):
-            add(item_id, "popular")
+            add_ids(items.by_topic.get(topic, ())[: cfg.per_query], ranked=True)
+        add_ids(items.offline_between(ctx.day, ctx.day + dt.timedelta(days=ctx.upcoming_days)))
+        add_ids(i for i, _ in Counter(ctx.branch_counts).most_common(cfg.popular))
         model = ctx.collaborative
         if model is not None:
             positive = {i: w for i, w in p.history.interest.items() if w > 0}
-            for rank, item_id in enumerate(model.related_top(positive, cfg.related, exclude=ctx.done)):
-                add(item_id, "related", rank)
-            for rank, item_id in enumerate(model.role_top(p.member.roles, cfg.role_popular)):
-                add(item_id, "role_popular", rank)
-        for item_id in p.history.started:
-            add(item_id, "continue")
+            add_ids(model.related_top(positive, cfg.related, exclude=ctx.done), ranked=True)
+            add_ids(model.role_top(p.member.roles, cfg.role_popular), ranked=True)
+        add_ids(p.history.started)
         if ctx.curriculum.mastery_feedback:
-            for item_id, review in p.reviews.items():
-                if review.due <= ctx.day:
-                    add(item_id, "review")
-        return out
+            add_ids(i for i, review in p.reviews.items() if review.due <= ctx.day)
+        if not found:
+            return Pool.empty()
+        rows = np.concatenate([r for r, _ in found])
+        ranks = np.concatenate([k for _, k in found])
+        # Each item once, at its best rank.
+        order = np.lexsort((ranks, rows))
+        rows, ranks = rows[order], ranks[order]
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = rows[1:] != rows[:-1]
+        return Pool(rows[first], ranks[first])

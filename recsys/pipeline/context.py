@@ -15,7 +15,7 @@ from recsys.pipeline.collaborative import CollaborativeModel
 from recsys.pipeline.profile import Profile, build_profile
 from recsys.records import Event, Item, Member
 
-__all__ = ["PlanContext", "Candidate", "rules_context"]
+__all__ = ["PlanContext", "Pool", "rules_context"]
 
 
 @dataclass
@@ -65,16 +65,43 @@ class PlanContext:
 
 
 @dataclass
-class Candidate:
-    """An item under consideration, with what each step found out about it."""
+class Pool:
+    """The items under consideration, as columns: catalogue rows and what each step found out
+    about them, one array entry per candidate.
 
-    item: Item
-    sources: set[str] = field(default_factory=set)
-    rank: int = 0  # best position in any retrieval that found it (0 for sources taken whole)
-    vector: np.ndarray | None = None
-    signals: dict[str, float] = field(default_factory=dict)
-    reasons: list[tuple[float, str]] = field(default_factory=list)
-    score: float = 0.0
+    Attributes:
+        rows: Catalogue rows (see :attr:`recsys.catalogue.Catalogue.columns`), distinct.
+        rank: Best position in any retrieval that found the item (0 for sources taken whole).
+        vectors: The items' vectors, once the feasibility filter has read them.
+        score: The items' scores, once scored (the re-ranker lowers them by what they repeat).
+        signals: Per-candidate arrays the scorer computed (the blend's inputs and what the
+            reasons read).
+    """
+
+    rows: np.ndarray
+    rank: np.ndarray
+    vectors: np.ndarray | None = None
+    score: np.ndarray | None = None
+    signals: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls) -> Pool:
+        return cls(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def take(self, which: np.ndarray) -> Pool:
+        """The candidates at positions (or where a boolean mask is True) ``which``, in that order."""
+        def cut(a):
+            return None if a is None else a[which]
+
+        return Pool(self.rows[which], self.rank[which], cut(self.vectors), cut(self.score),
+                    {k: v[which] for k, v in self.signals.items()})
+
+    def items(self, ctx: PlanContext) -> list[Item]:
+        """The candidates' items, in order."""
+        return ctx.items.at(self.rows)
 
 
 def _no_queries(texts: list[str]) -> np.ndarray:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
 from recsys.pipeline.component import Component
-from recsys.pipeline.context import Candidate, PlanContext
+from recsys.pipeline.context import PlanContext, Pool
 
 __all__ = ["MMRReranker", "MMRConfig"]
 
@@ -37,41 +36,42 @@ class MMRReranker(Component[MMRConfig]):
 
     config_class = MMRConfig
 
-    def __call__(self, ctx: PlanContext, ranked: list[Candidate], *, keep: int | None = None) -> list[Candidate]:
-        """The ``keep`` (default: the configured number) most valuable candidates, in the order chosen."""
+    def __call__(self, ctx: PlanContext, ranked: Pool, *, keep: int | None = None) -> Pool:
+        """The ``keep`` (default: the configured number) most valuable candidates, in the order
+        chosen, each scored less what it repeats of those chosen before it."""
         cfg = self.config
         keep = cfg.keep if keep is None else keep
-        if not ranked:
-            return []
-        pool = ranked[: 4 * keep]
-        x = np.stack([c.vector for c in pool])
+        if not len(ranked):
+            return ranked
+        pool = ranked.take(slice(0, 4 * keep))
+        x = pool.vectors
         sims = x @ x.T
         # Cosines of some encoders sit high for any two texts: measure similarity above the
         # pool's own typical level.
         base = float(np.median(sims))
         sims = np.clip((sims - base) / max(1.0 - base, 1e-6), 0.0, 1.0)
-        scores = np.array([c.score for c in pool])
+        scores = pool.score
         spread = max(scores.max() - scores.min(), 1e-6)
         rel = (scores - scores.min()) / spread
-        mains = [c.item.topics[0] if c.item.topics else "" for c in pool]
-        chosen: list[tuple[int, float]] = []
-        topics: Counter = Counter()
+        # Items without a topic share one cap, as if "no topic" were a topic.
+        mains = ctx.items.columns.main_topic[pool.rows]
+        mains = np.where(mains < 0, len(ctx.items.columns.topic_names), mains)
+        count = np.zeros(len(ctx.items.columns.topic_names) + 1, dtype=np.int64)
+        chosen, redundancy = [], []
         open_ = np.ones(len(pool), dtype=bool)
         max_sim = np.zeros(len(pool))
-        while open_.any() and len(chosen) < keep:
-            crowded = np.array([topics[m] >= cfg.per_topic for m in mains])
+        while len(chosen) < min(keep, len(pool)):
+            crowded = count[mains] >= cfg.per_topic
             value = cfg.lambda_ * rel - (1 - cfg.lambda_) * max_sim - crowded
             value[~open_] = -np.inf
             best = int(np.argmax(value))  # first of equals: the better-ranked candidate
-            chosen.append((best, float(max_sim[best]) + float(crowded[best])))
+            chosen.append(best)
+            redundancy.append(float(max_sim[best]) + float(crowded[best]))
             open_[best] = False
-            topics[mains[best]] += 1
+            count[mains[best]] += 1
             max_sim = np.maximum(max_sim, sims[best])
-        out = []
-        for i, redundancy in chosen:
-            c = pool[i]
-            # The score the budget fitter maximises: the scorer's, less what the item repeats of
-            # those chosen before it, in the scorer's own units.
-            c.score = max(scores[i] - (1 - cfg.lambda_) / cfg.lambda_ * redundancy * spread, 0.0)
-            out.append(c)
+        out = pool.take(np.array(chosen, dtype=np.int64))
+        # The score the budget fitter maximises: the scorer's, less what the item repeats of
+        # those chosen before it, in the scorer's own units.
+        out.score = np.maximum(out.score - (1 - cfg.lambda_) / cfg.lambda_ * np.array(redundancy) * spread, 0.0)
         return out

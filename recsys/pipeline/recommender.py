@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
+
 import recsys.pipeline.explain as explain
 from recsys.pipeline.budget import BudgetFitter
 from recsys.pipeline.candidates import CandidateSelector
-from recsys.pipeline.context import Candidate, PlanContext
+from recsys.pipeline.context import PlanContext, Pool
 from recsys.pipeline.diversity import MMRReranker
 from recsys.pipeline.feasibility import FeasibilityFilter
 from recsys.pipeline.masks import hard_rules
@@ -45,37 +47,44 @@ class Recommender:
         picked = self.fitter(ctx, diverse)
         entries = tuple(
             StudyEntry(
-                item=c.item,
-                score=round(c.score, 6),
-                reasons=tuple(dict.fromkeys(t for _, t in sorted(c.reasons, key=lambda r: -r[0])))[: self.max_reasons],
-                review="review" in c.signals,
+                item=item,
+                score=round(float(score), 6),
+                reasons=tuple(dict.fromkeys(t for _, t in sorted(reasons, key=lambda r: -r[0])))[: self.max_reasons],
+                review=bool(review),
             )
-            for c in picked
+            for item, score, reasons, review in zip(
+                picked.items(ctx), picked.score.tolist(), self.scorer.reasons(ctx, picked),
+                picked.signals.get("review", ()),
+            )
         )
         upcoming = self._upcoming(ctx, candidates)
         notes: list[str] = []
         if not entries:
-            if not feasible:
+            if not len(feasible):
                 done_all = len(ctx.done) >= len(ctx.items) or dropped.keys() <= {"completed", "duplicate"}
                 notes.append(explain.empty_done() if done_all else explain.empty_nothing())
             else:
-                shortest = min(c.item.minutes for c in feasible.values())
+                shortest = int(ctx.items.columns.minutes[feasible.rows].min())
                 notes.append(explain.empty_budget(ctx.budget, shortest) if shortest > ctx.budget else explain.empty_nothing())
         return StudyList(
             member=ctx.profile.member.id, day=ctx.day, budget=ctx.budget,
             entries=entries, upcoming=upcoming, notes=tuple(notes),
         )
 
-    def _upcoming(self, ctx: PlanContext, candidates: dict[str, Candidate], most: int = 3) -> tuple[StudyEntry, ...]:
+    def rank(self, ctx: PlanContext, k: int) -> Pool:
+        """The ``k`` best feasible candidates that fit the day, before packing, best first."""
+        feasible, _ = self.filter(ctx, self.selector(ctx))
+        ranked = self.reranker(ctx, self.scorer(ctx, feasible), keep=max(k, self.reranker.config.keep))
+        return ranked.take(np.flatnonzero(ctx.items.columns.minutes[ranked.rows] <= ctx.budget)[:k])
+
+    def _upcoming(self, ctx: PlanContext, candidates: Pool, most: int = 3) -> tuple[StudyEntry, ...]:
         """Offline activities in the next days that the member could attend and enrol in."""
         last = ctx.day + dt.timedelta(days=ctx.upcoming_days)
         found = []
-        known = ctx.items.columns.row
-        offline = [c.item for c in candidates.values() if c.item.mode == "offline" and c.item.id in known]
-        codes = hard_rules(ctx, ctx.items.columns.rows(it.id for it in offline), for_day=False).tolist()
-        for it, code in zip(offline, codes):
-            if code:
-                continue
+        cols = ctx.items.columns
+        rows = candidates.rows[cols.offline[candidates.rows]]
+        rows = rows[hard_rules(ctx, rows, for_day=False) == 0]
+        for it in ctx.items.at(rows):
             first = it.schedule.starts.astimezone(TZ).date()
             if ctx.day < first <= last:
                 seats = None

@@ -8,8 +8,7 @@ import numpy as np
 
 import recsys.pipeline.explain as explain
 from recsys.pipeline.component import Component
-from recsys.pipeline.context import Candidate, PlanContext
-from recsys.pipeline.rules import due_review
+from recsys.pipeline.context import PlanContext, Pool
 
 __all__ = ["Scorer", "ScorerConfig", "ScoreWeights"]
 
@@ -72,10 +71,19 @@ class ScorerConfig:
     stated_share: float = 0.45
 
 
+#: The blend's signals, in the order they are added up (fixed, so a score is the same number
+#: whichever signals an item has).
+SIGNALS = ("relevance", "need", "fresh", "level", "weak", "review", "collab", "cooccur", "role_popular",
+           "case", "resume", "offline", "birthday", "prepare", "negative", "rotation")
+
+
 class Scorer(Component[ScorerConfig]):
     """Blends relevance, curriculum need, freshness, level progression, the branch's collaborative
     signal, the store-wide co-completion and role-aware popularity (see
-    :mod:`recsys.pipeline.collaborative`) and the plan's mix rules into one score, and writes the reasons.
+    :mod:`recsys.pipeline.collaborative`) and the plan's mix rules into one score.
+
+    Every signal is an array over the candidates; :meth:`reasons` writes the reasons of the few
+    candidates a list ends up with, from what scoring left in :attr:`Pool.signals`.
 
     Reviews due are capped at the curriculum's ``mastery.reviews_per_day`` (the best-scored
     kept), so they cannot crowd new study out of a list.
@@ -85,25 +93,32 @@ class Scorer(Component[ScorerConfig]):
 
     config_class = ScorerConfig
 
-    def __call__(self, ctx: PlanContext, candidates: dict[str, Candidate]) -> list[Candidate]:
-        cands = sorted(candidates.values(), key=lambda c: (c.rank, c.item.id))[: self.config.max_scored]
-        cands.sort(key=lambda c: c.item.id)
-        if not cands:
-            return []
+    def __call__(self, ctx: PlanContext, pool: Pool) -> Pool:
+        """The candidates scored, best first (ties by id), with their signals."""
+        cols = ctx.items.columns
+        # The best-ranked by retrieval (ties by id), then in id order.
+        cut = np.lexsort((cols.id_rank[pool.rows], pool.rank))[: self.config.max_scored]
+        pool = pool.take(cut[np.argsort(cols.id_rank[pool.rows[cut]])])
+        n = len(pool)
+        if not n:
+            pool.score = np.zeros(0)
+            return pool
         p, w, cur = ctx.profile, self.config.weights, ctx.curriculum
-        x = np.stack([c.vector for c in cands])
+        rows, x = pool.rows, pool.vectors
 
         def best(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             if not len(vectors):
-                return np.zeros(len(cands)), np.zeros(len(cands), dtype=int)
+                return np.zeros(n), np.zeros(n, dtype=int)
             sims = x @ vectors.T
             return sims.max(axis=1), sims.argmax(axis=1)
 
+        topics = cols.topics[rows]
+        main = cols.main_topic[rows]
+        level = cols.level[rows].astype(np.int64)
         hist, hist_arg = best(p.interests)
         stated, _ = best(p.stated)
         role, _ = best(p.roles)
-        interests = set(p.member.interests)
-        topic_match = np.array([1.0 if interests & set(c.item.topics) else 0.0 for c in cands])
+        topic_match = (topics & cols.topic_codes(p.member.interests)).any(axis=1).astype(np.float64)
         if len(p.interests):
             share = self.config.stated_share
             relevance = ((0.85 - share) * _rescale(hist) + 0.15 * _rescale(role)
@@ -111,156 +126,200 @@ class Scorer(Component[ScorerConfig]):
         else:  # cold start: stated interests and the role
             relevance = 0.6 * np.maximum(_rescale(stated), topic_match) * (len(p.stated) > 0) + 0.4 * _rescale(role)
             if not len(p.stated):
-                relevance = _rescale(role) if len(p.roles) else np.full(len(cands), 0.5)
+                relevance = _rescale(role) if len(p.roles) else np.full(n, 0.5)
         if p.negative is not None:
             neg = x @ p.negative
             negative = np.clip((neg - neg.mean()) / max(neg.std(), 1e-6), 0, 3) / 3
         else:
-            negative = np.zeros(len(cands))
-        cooccur, cooccur_anchor, role_pop, role_best = self._collaborative(ctx, cands)
+            negative = np.zeros(n)
+        cooccur, cooccur_anchor, role_pop, role_best = self._collaborative(ctx, pool)
         # How close each online item is to the offline activities the member will attend soon,
         # so the plan can pair reading with the visit.
-        prep_targets = [t for t in ctx.prep_targets if t.id in ctx.index]
-        prep_sims, prep_arg = best(ctx.index.vectors([t.id for t in prep_targets]))
-        prep_cut = np.quantile(prep_sims, 0.9) if len(prep_targets) else np.inf
-        prep_topics = [set(t.topics) for t in prep_targets]
+        prep = cols.rows(t.id for t in ctx.prep_targets)
+        prep = prep[ctx.items.indexed[prep]]
+        prep_sims, prep_arg = best(ctx.items.vectors(prep))
+        prep_cut = float(np.quantile(prep_sims, 0.9)) if len(prep) else np.inf
 
-        roles = {r: cur.role_name(r) for r in p.member.roles}
-        case_due = p.last_case is None or (ctx.day - p.last_case).days >= cur.case_every_days
-        birthday_week = cur.in_birthday_week(p.member, ctx.day)
+        z = np.zeros(n)
+        s: dict[str, np.ndarray] = dict.fromkeys(SIGNALS, z)
+        s["relevance"] = relevance
+        # Curriculum need: the largest of the item's required topics' needs.
+        s["need"] = (topics * _topic_values(cols, _needs(ctx))).max(axis=1, initial=0.0)
+        age = ctx.day.toordinal() - cols.published[rows].astype(np.int64)
+        current = (topics & cols.topic_codes(cur.current_topics)).any(axis=1)
+        s["fresh"] = np.where(current, 0.5 ** (age / cur.fresh_days), 0.3 * 0.5 ** (age / 365))
+        mastered = _topic_values(cols, p.mastery, main)
+        estimates = p.estimates if cur.mastery_feedback else {}
+        estimate = _topic_values(cols, {t: e.level for t, e in estimates.items()}, main)
+        weak_topic = _topic_values(cols, {t: float(e.weak) for t, e in estimates.items()}, main) > 0
+        known = estimate > 0
+        # Quizzes say what the member can do: the level they should study now fits best, easier
+        # items next, harder ones hardly at all (weak topics go back down). Without quizzes: best
+        # is the level after the one mastered; the same level is fine; skipping ahead or going
+        # back less so.
+        step = level - mastered
+        s["level"] = np.where(
+            known, np.where(level == estimate, 1.0, np.where(level < estimate, 0.5, 0.0)),
+            np.where(step == 1, 1.0, np.where(step == 0, 0.6, np.where(level > mastered, 0.2, 0.3))))
+        s["weak"] = (known & weak_topic & (level <= estimate)).astype(np.float64)
+        s["review"] = cols.flag(_reviews_due(ctx))[rows].astype(np.float64)
         branch_ok = ctx.branch_active >= self.config.min_branch_members
-        # "Related to what you studied" only for the closest tenth, not for anything ranked.
-        hist_cut = np.quantile(hist, 0.9) if len(p.interests) else np.inf
-        # Likewise "others who studied X study this" and "members of your role study this".
-        cooccur_cut = float(max(np.quantile(cooccur, 0.9), 1e-9))
-        role_cut = float(max(np.quantile(role_pop, 0.9), 1e-9))
-        hist_cut, prep_cut = float(hist_cut), float(prep_cut)
-        # Plain Python numbers from here: the loop below indexes them per candidate, and numpy
-        # scalars cost several times more per operation (the values are the same float64s).
-        relevance, hist, hist_arg = relevance.tolist(), hist.tolist(), hist_arg.tolist()
-        topic_match, negative = topic_match.tolist(), negative.tolist()
-        cooccur, role_pop = cooccur.tolist(), role_pop.tolist()
-        prep_sims, prep_arg = prep_sims.tolist(), prep_arg.tolist()
-        current = set(cur.current_topics)
-        # Curriculum need per required topic, once: how far behind pace the member is, a month's
-        # worth behind counting fully.
-        needs: dict[str, tuple[float, str | None]] = {}
-        for topic in p.policy.required:
-            behind, remaining = p.topic_gap(topic)
-            monthly = p.policy.topic_target(topic) / 12
-            value = 0.25 + 0.75 * min(1.0, behind / monthly) if remaining > 0 else 0.0
-            role_id = p.policy.required[topic][1]
-            needs[topic] = (value, explain.required_topic(roles.get(role_id, cur.role_name(role_id)), topic, remaining)
-                            if value > 0 else None)
-        for n, c in enumerate(cands):
-            it = c.item
-            s: dict[str, float] = {"relevance": float(relevance[n])}
+        if branch_ok and ctx.branch_counts:
+            counts = np.zeros(len(cols))
+            counts[cols.rows(ctx.branch_counts)] = [ctx.branch_counts[i] for i in ctx.branch_counts if i in cols.row]
+            counts = counts[rows]
+            s["collab"] = np.where(counts >= 2, counts / max(ctx.branch_active, 1), 0.0)
+        s["cooccur"], s["role_popular"] = cooccur, role_pop
+        case_due = p.last_case is None or (ctx.day - p.last_case).days >= cur.case_every_days
+        if case_due and "case" in cols.kinds:
+            s["case"] = (cols.kind[rows] == cols.kinds.index("case")).astype(np.float64)
+        s["resume"] = cols.flag(p.history.started)[rows].astype(np.float64)
+        offline = cols.offline[rows]
+        s["offline"] = offline.astype(np.float64)
+        if cur.in_birthday_week(p.member, ctx.day):
+            s["birthday"] = cols.title_flag(cur.birthday_keywords)[rows].astype(np.float64)
+        # Preparation: close to an activity ahead and on its subject.
+        if len(prep):
+            on_subject = (topics & cols.topics[prep][prep_arg]).any(axis=1)
+            s["prepare"] = (~offline & (prep_sims >= prep_cut) & (prep_sims > 0) & on_subject).astype(np.float64)
+        s["negative"] = negative
+        if ctx.recent_topics:
+            s["rotation"] = (cols.topic_codes(ctx.recent_topics)[np.maximum(main, 0)] & (main >= 0)).astype(np.float64)
+        score = 0
+        for name in SIGNALS:
+            score = score + getattr(w, name) * s[name]
+        pool.score = score - 2 * (w.negative * s["negative"] + w.rotation * s["rotation"])
+
+        # What the reasons read: "related to what you studied" only for the closest tenth, not
+        # for anything ranked; likewise "others who studied X study this" and "members of your
+        # role study this".
+        s["hist_hot"] = hist >= (np.quantile(hist, 0.9) if len(p.interests) else np.inf)
+        s["hist_arg"] = hist_arg
+        s["topic_match"] = topic_match
+        s["cooccur_hot"] = cooccur >= max(float(np.quantile(cooccur, 0.9)), 1e-9)
+        s["cooccur_anchor"] = cooccur_anchor
+        s["role_hot"] = (role_pop >= max(float(np.quantile(role_pop, 0.9)), 1e-9)) & np.array(
+            [b is not None for b in role_best], dtype=bool)
+        s["role_best"] = role_best
+        s["prepare_arg"] = np.asarray(prep)[prep_arg] if len(prep) else np.full(n, -1)
+        pool.signals = s
+
+        ranked = pool.take(np.lexsort((cols.id_rank[rows], -pool.score)))
+        review = ranked.signals["review"] > 0
+        over = review & (np.cumsum(review) > cur.mastery.reviews_per_day)
+        return ranked.take(~over) if over.any() else ranked
+
+    def reasons(self, ctx: PlanContext, pool: Pool) -> list[list[tuple[float, str]]]:
+        """Each candidate's reasons with their weights, from the signals scoring left in ``pool``
+        (meant for the few a list ends up with)."""
+        p, w, cur = ctx.profile, self.config.weights, ctx.curriculum
+        s = pool.signals
+        cols = ctx.items.columns
+        interests = set(p.member.interests)
+        needs = _needs(ctx)
+        roles = {r: cur.role_name(r) for r in p.member.roles}
+        out = []
+        for n, it in enumerate(pool.items(ctx)):
+            relevance = float(s["relevance"][n])
             reasons: list[tuple[float, str]] = []
-            if hist[n] >= hist_cut:
-                anchor = ctx.items.get(p.interest_anchor[hist_arg[n]])
+            if s["hist_hot"][n]:
+                anchor = ctx.items.get(p.interest_anchor[s["hist_arg"][n]])
                 if anchor is not None and anchor.id != it.id:
-                    reasons.append((w.relevance * relevance[n], explain.related_to(anchor.title)))
-            if topic_match[n]:
+                    reasons.append((w.relevance * relevance, explain.related_to(anchor.title)))
+            if s["topic_match"][n]:
                 topic = next(t for t in it.topics if t in interests)
-                reasons.append((w.relevance * relevance[n] * 0.9, explain.stated_interest(topic)))
-            # Curriculum need: the largest of the item's required topics.
-            need, need_reason = 0.0, None
-            for topic in it.topics:
-                if topic in needs and needs[topic][0] > need:
-                    need, need_reason = needs[topic]
-            s["need"] = need
-            if need_reason:
-                reasons.append((w.need * need + 0.05, need_reason))
-            age = (ctx.day - it.published).days
-            if current.intersection(it.topics):
-                s["fresh"] = 0.5 ** (age / cur.fresh_days)
-                if s["fresh"] > 0.5:
-                    reasons.append((w.fresh * s["fresh"], explain.fresh(it)))
-            else:
-                s["fresh"] = 0.3 * 0.5 ** (age / 365)
+                reasons.append((w.relevance * relevance * 0.9, explain.stated_interest(topic)))
+            need, topic = max(((needs.get(t, 0.0), t) for t in it.topics), key=lambda v: v[0], default=(0.0, None))
+            if need > 0:
+                role_id = p.policy.required[topic][1]
+                remaining = p.topic_gap(topic)[1]
+                reasons.append((w.need * need + 0.05,
+                                explain.required_topic(roles.get(role_id, cur.role_name(role_id)), topic, remaining)))
+            if s["fresh"][n] > 0.5 and set(cur.current_topics).intersection(it.topics):
+                reasons.append((w.fresh * float(s["fresh"][n]), explain.fresh(it)))
             main = it.topics[0] if it.topics else None
-            mastered = p.mastery.get(main, 0) if main else 0
             estimate = p.estimates.get(main) if main and cur.mastery_feedback else None
             if estimate is not None:
-                # Quizzes say what the member can do: the level they should study now fits
-                # best, easier items next, harder ones hardly at all (weak topics go back down).
-                s["level"] = 1.0 if it.level == estimate.level else (0.5 if it.level < estimate.level else 0.0)
-                if estimate.weak and it.level <= estimate.level:
-                    s["weak"] = 1.0
+                if s["weak"][n]:
                     reasons.append((w.weak + 0.2, explain.weak_topic(main)))
                 elif not estimate.weak and estimate.level > 1 and it.level == estimate.level:
                     reasons.append((w.level, explain.mastered_next(main, it.level)))
             else:
-                # Best is the level after the one mastered; the same level is fine; skipping
-                # ahead or going back less so.
-                s["level"] = {1: 1.0, 0: 0.6}.get(it.level - mastered, 0.2 if it.level > mastered else 0.3)
+                mastered = p.mastery.get(main, 0) if main else 0
                 if mastered and it.level == mastered + 1:
                     reasons.append((w.level, explain.next_level(main, it.level)))
-            review = due_review(it, ctx) if it.id in p.history.completed else None
-            if review is not None:
-                s["review"] = 1.0
-                wait = (review.due - review.since).days
-                reasons.append((w.review + 3, explain.review(it.title, review.last_score, wait)))
-            if branch_ok and ctx.branch_counts.get(it.id, 0) >= 2:
-                s["collab"] = ctx.branch_counts[it.id] / ctx.branch_active
-                reasons.append((w.collab * s["collab"] + 0.1, explain.branch_popular()))
-            s["cooccur"] = float(cooccur[n])
-            if cooccur[n] >= cooccur_cut:
-                anchor = ctx.items.get(cooccur_anchor[n] or "")
-                reasons.append((w.cooccur * cooccur[n], explain.peers_also_studied(anchor.title if anchor else None)))
-            s["role_popular"] = float(role_pop[n])
-            if role_pop[n] >= role_cut and role_best[n] is not None:
-                reasons.append((w.role_popular * role_pop[n] * 0.8, explain.role_popular(cur.role_name(role_best[n]))))
-            if it.kind == "case" and case_due:
-                s["case"] = 1.0
+            if s["review"][n]:
+                review = p.reviews[it.id]
+                reasons.append((w.review + 3, explain.review(it.title, review.last_score, (review.due - review.since).days)))
+            if s["collab"][n]:
+                reasons.append((w.collab * float(s["collab"][n]) + 0.1, explain.branch_popular()))
+            if s["cooccur_hot"][n]:
+                anchor = ctx.items.get(s["cooccur_anchor"][n] or "")
+                reasons.append((w.cooccur * float(s["cooccur"][n]),
+                                explain.peers_also_studied(anchor.title if anchor else None)))
+            if s["role_hot"][n]:
+                reasons.append((w.role_popular * float(s["role_popular"][n]) * 0.8,
+                                explain.role_popular(cur.role_name(s["role_best"][n]))))
+            if s["case"][n]:
                 reasons.append((w.case * 0.5, explain.case_mix(cur.case_every_days)))
-            if it.id in p.history.started:
-                s["resume"] = 1.0
+            if s["resume"][n]:
                 reasons.append((w.resume + 1, explain.continue_started()))
-            if it.mode == "offline":
-                s["offline"] = 1.0
+            if s["offline"][n]:
                 text = explain.enrolled(it) if it.id in p.history.enrolled else explain.offline_today(it)
                 reasons.append((w.offline + 1, text))
-            if birthday_week and cur.is_birthday_item(it.title):
-                s["birthday"] = 1.0
+            if s["birthday"][n]:
                 reasons.append((w.birthday + 1, explain.birthday(p.member.joined)))
-            # Preparation: close to an activity ahead and on its subject.
-            if (it.mode == "online" and prep_sims[n] >= prep_cut and prep_sims[n] > 0
-                    and prep_topics[prep_arg[n]] & set(it.topics)):
-                s["prepare"] = 1.0
-                reasons.append((w.prepare, explain.prepare_for(prep_targets[prep_arg[n]])))
-            s["negative"] = float(negative[n])
-            s["rotation"] = 1.0 if ctx.recent_topics and main in ctx.recent_topics else 0.0
-            c.signals = s
-            c.score = sum(getattr(w, k) * v for k, v in s.items()) - 2 * (
-                w.negative * s["negative"] + w.rotation * s["rotation"]
-            )
+            if s["prepare"][n]:
+                target = ctx.items[cols.ids[s["prepare_arg"][n]]]
+                reasons.append((w.prepare, explain.prepare_for(target)))
             if not reasons:
                 names = [roles[r] for r in p.member.roles if r in roles]
                 reasons.append((0.0, explain.role_start(names[0] if names else "党员")))
-            c.reasons = reasons
-        ranked = sorted(cands, key=lambda c: (-c.score, c.item.id))
-        cap, reviews = cur.mastery.reviews_per_day, 0
-        kept = []
-        for c in ranked:
-            if "review" in c.signals:
-                if reviews >= cap:
-                    continue
-                reviews += 1
-            kept.append(c)
-        return kept
+            out.append(reasons)
+        return out
 
     @staticmethod
-    def _collaborative(ctx: PlanContext, cands: list[Candidate]) -> tuple[np.ndarray, list, np.ndarray, list]:
+    def _collaborative(ctx: PlanContext, pool: Pool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Co-completion with the member's history and popularity among the member's roles, each
-        scaled to [0, 1] by its best candidate (0 stays 0: no evidence is not average evidence)."""
+        scaled to [0, 1] by its best candidate (0 stays 0: no evidence is not average evidence),
+        with the history item and the role behind each (None where there is none)."""
         model = ctx.collaborative
+        n = len(pool)
         if model is None:
-            none: list = [None] * len(cands)
-            return np.zeros(len(cands)), none, np.zeros(len(cands)), none
-        ids = [c.item.id for c in cands]
+            none = np.full(n, None, dtype=object)
+            return np.zeros(n), none, np.zeros(n), none
+        ids = [ctx.items.columns.ids[r] for r in pool.rows.tolist()]
         positive = {i: w for i, w in ctx.profile.history.interest.items() if w > 0}
         cooccur, anchors = model.related(positive, ids)
         role_pop, best = model.role_popularity(list(ctx.profile.member.roles), ids)
-        return (cooccur / cooccur.max() if cooccur.max() > 0 else cooccur, anchors,
-                role_pop / role_pop.max() if role_pop.max() > 0 else role_pop, best)
+        return (cooccur / cooccur.max() if cooccur.max() > 0 else cooccur, np.array(anchors, dtype=object),
+                role_pop / role_pop.max() if role_pop.max() > 0 else role_pop, np.array(best, dtype=object))
+
+
+def _needs(ctx: PlanContext) -> dict[str, float]:
+    """Curriculum need per required topic: how far behind pace the member is, a month's worth
+    behind counting fully (0 once the year's target is met)."""
+    p = ctx.profile
+    needs = {}
+    for topic in p.policy.required:
+        behind, remaining = p.topic_gap(topic)
+        monthly = p.policy.topic_target(topic) / 12
+        needs[topic] = 0.25 + 0.75 * min(1.0, behind / monthly) if remaining > 0 else 0.0
+    return needs
+
+
+def _topic_values(cols, values: dict, at: np.ndarray | None = None) -> np.ndarray:
+    """``values`` by topic (0 where missing) as a vector over the catalogue's topics; with ``at``
+    (topic codes, -1 for none), that vector's entries at those codes (0 for -1)."""
+    vec = np.array([values.get(t, 0.0) for t in cols.topic_names] + [0.0], dtype=np.float64)
+    if at is None:
+        return vec[:-1]
+    return vec[at]  # code -1 reads the trailing 0
+
+
+def _reviews_due(ctx: PlanContext) -> list[str]:
+    """Completed quiz items whose review is due (see :func:`recsys.pipeline.due_review`)."""
+    if not ctx.curriculum.mastery_feedback:
+        return []
+    p = ctx.profile
+    return [i for i, r in p.reviews.items() if r.due <= ctx.day and i not in ctx.planned and i in p.history.completed]

@@ -77,7 +77,7 @@ class CatalogueCache:
             self._unsaved += len(changes.upserted) + len(changes.removed)
             self.rev_ = changes.rev
         if self._view is None or self._view.items is not self._items:
-            self._view = Catalogue.build(self._items)
+            self._view = Catalogue.build(self._items, self.index_)
         return self.index_, self._view
 
     def _load(self, rev: int) -> tuple[FaissIndex, int]:

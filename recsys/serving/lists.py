@@ -123,7 +123,6 @@ def path(world: World, member: Member, start: dt.date, days: int, budget: int) -
 def rank(world: World, member: Member, day: dt.date, k: int) -> list[SearchHit]:
     """The member's feasible items for ``day``, best first, before packing. See :meth:`recsys.Engine.rank`."""
     store = world.store
-    rec = world.recommender
     with world.lock:
         snap = world.snapshot()
         events = store.history(member.id).events
@@ -132,7 +131,5 @@ def rank(world: World, member: Member, day: dt.date, k: int) -> list[SearchHit]:
             branch=branch_activity(store, member.org, day),
             prep_targets=enrolled_ahead(events, snap.catalogue, day),
         )
-        feasible, _ = rec.filter(ctx, rec.selector(ctx))
-        ranked = rec.reranker(ctx, rec.scorer(ctx, feasible), keep=max(k, rec.reranker.config.keep))
-    fits = [c for c in ranked if c.item.minutes <= member.daily_minutes]
-    return [SearchHit(c.item, float(c.score)) for c in fits[:k]]
+        best = world.recommender.rank(ctx, k)
+        return [SearchHit(item, score) for item, score in zip(best.items(ctx), best.score.tolist())]
