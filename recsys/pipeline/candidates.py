@@ -47,7 +47,9 @@ class CandidateSelector(Component[CandidateConfig]):
 
     config_class = CandidateConfig
 
-    def __call__(self, ctx: PlanContext) -> Pool:
+    def __call__(self, ctx: PlanContext, hits: np.ndarray | None = None) -> Pool:
+        """The member's candidates; ``hits`` are the nearest rows to :meth:`queries`, if
+        already searched (see :meth:`many`)."""
         cfg = self.config
         p = ctx.profile
         items = ctx.items
@@ -64,15 +66,11 @@ class CandidateSelector(Component[CandidateConfig]):
             at = [(n, row[i]) for n, i in enumerate(ids) if i in row]
             add([r for _, r in at], [n for n, _ in at] if ranked else 0)
 
-        behind = [t for t in p.policy.required if p.topic_gap(t)[1] > 0]
-        queries = [v for v in (p.interests, p.stated, p.roles) if len(v)]
-        if behind:
-            queries.append(ctx.encode_queries(behind))
-        if queries:
-            # One search for every profile vector: one matrix product instead of one per source.
-            hits = items.nearest(np.concatenate(queries), cfg.per_query)
-            ranks = np.broadcast_to(np.arange(hits.shape[1]), hits.shape)
-            add(hits[hits >= 0], ranks[hits >= 0])
+        behind = _behind(ctx)
+        if hits is None:
+            hits = self.search(ctx, [self.queries(ctx)])[0]
+        ranks = np.broadcast_to(np.arange(hits.shape[1]), hits.shape)
+        add(hits[hits >= 0], ranks[hits >= 0])
         if len(items) <= 4 * cfg.per_query:
             # A small catalogue: every item is a candidate (cheaper than being clever).
             add(np.arange(len(cols)), cfg.per_query)
@@ -100,3 +98,35 @@ class CandidateSelector(Component[CandidateConfig]):
         first = np.ones(len(rows), dtype=bool)
         first[1:] = rows[1:] != rows[:-1]
         return Pool(rows[first], ranks[first])
+
+    def queries(self, ctx: PlanContext) -> np.ndarray:
+        """The profile's vectors to search with: interest centroids, stated interests, role
+        descriptions, and the required topics behind pace."""
+        p = ctx.profile
+        queries = [v for v in (p.interests, p.stated, p.roles) if len(v)]
+        behind = _behind(ctx)
+        if behind:
+            queries.append(ctx.encode_queries(behind))
+        return np.concatenate(queries) if queries else np.zeros((0, ctx.items.dim), dtype=np.float32)
+
+    def search(self, ctx: PlanContext, queries: list[np.ndarray]) -> list[np.ndarray]:
+        """The nearest catalogue rows to each member's queries, for all members in one search
+        (members planned together share one catalogue)."""
+        sizes = [len(q) for q in queries]
+        if not sum(sizes):
+            return [np.zeros((n, 0), dtype=np.int64) for n in sizes]
+        hits = ctx.items.nearest(np.concatenate([q for q in queries if len(q)]), self.config.per_query)
+        return np.split(hits, np.cumsum(sizes)[:-1])
+
+    def many(self, ctxs: list[PlanContext]) -> list[Pool]:
+        """:meth:`__call__` for several members, their searches made as one."""
+        if not ctxs:
+            return []
+        hits = self.search(ctxs[0], [self.queries(c) for c in ctxs])
+        return [self(c, h) for c, h in zip(ctxs, hits)]
+
+
+def _behind(ctx: PlanContext) -> list[str]:
+    """The required topics in which the member has hours left this year."""
+    p = ctx.profile
+    return [t for t in p.policy.required if p.topic_gap(t)[1] > 0]

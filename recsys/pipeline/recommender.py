@@ -40,7 +40,14 @@ class Recommender:
         self.max_reasons = max_reasons
 
     def __call__(self, ctx: PlanContext) -> StudyList:
-        candidates = self.selector(ctx)
+        return self.many([ctx])[0]
+
+    def many(self, ctxs: list[PlanContext]) -> list[StudyList]:
+        """The lists of several members planned on one catalogue: their candidate searches are
+        one matrix product (a list is the same whether planned alone or with others)."""
+        return [self._plan(ctx, pool) for ctx, pool in zip(ctxs, self.selector.many(ctxs))]
+
+    def _plan(self, ctx: PlanContext, candidates: Pool) -> StudyList:
         feasible, dropped = self.filter(ctx, candidates)
         ranked = self.scorer(ctx, feasible)
         diverse = self.reranker(ctx, ranked)

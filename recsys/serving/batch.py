@@ -3,9 +3,11 @@
 :func:`daily_many` returns, for each member, exactly the list :func:`recsys.serving.lists.daily`
 would return (stored the same way, its entries recorded as impressions), but reads once per
 block of members what ``daily()`` reads per request: the snapshot, the offline activities of the
-coming weeks and their seats, and each branch's recent completions (once per branch, not per
-member). A block's lists and impressions are written in one transaction. A nightly job that
-prepares every member's list before the portal opens is the use it is made for.
+coming weeks and their seats, the block's served lists and histories (one statement each), and
+each branch's recent completions (once per branch, not per member). Members are planned in
+groups whose candidate searches are one matrix product (:meth:`recsys.pipeline.Recommender.many`).
+A block's lists and impressions are written in one transaction. A nightly job that prepares
+every member's list before the portal opens is the use it is made for.
 
 Why the lists cannot differ: one member's list depends on the member's own events, the
 catalogue, enrolments and the branch's completions, and on the store-wide collaborative model
@@ -28,9 +30,15 @@ from recsys.records import Event, Member
 from recsys.results import StudyList
 from recsys.serving.lists import impressions_of, request_key, reuse_served, served_record
 from recsys.serving.world import World, branch_activity, enrolled_ahead, plan_context, seats_for
+
 from recsys.storage import ServedList
 
 __all__ = ["daily_many", "serve_day", "floor_seconds", "BatchReport"]
+
+
+#: Members planned together under the engine's lock: their candidate searches are one matrix
+#: product, and the lock is released between groups so a batch never holds up requests for long.
+PLAN_GROUP = 32
 
 
 def daily_many(
@@ -43,51 +51,64 @@ def daily_many(
         members: The members (one may repeat; they get the same list again).
         day: The day.
         budgets: Each member's minutes.
-        chunk: Members per block: the snapshot, seats and branch activity are read, and the
-            block's lists and impressions written (one transaction), once per block.
+        chunk: Members per block: the snapshot, seats, served lists, histories and branch
+            activity are read, and the block's lists and impressions written (one transaction),
+            once per block.
 
     Returns:
         One :class:`StudyList` per member, equal to what ``daily()`` returns for each.
     """
-    store = world.store
     results: list[StudyList] = []
     for first in range(0, len(members), chunk):
-        block = list(zip(members[first:first + chunk], budgets[first:first + chunk]))
-        branches: dict[str, tuple[dict[str, int], int]] = {}
-        served: list[ServedList] = []
-        impressions: list[Event] = []
-        fresh: dict[tuple[str, int], StudyList] = {}
-        # A block sees other writers' enrolments and completions no later than a block late. The
-        # lock is taken per member, as daily() takes it, so a batch never holds up requests.
-        with world.lock:
-            snap = world.snapshot()
-        seats = seats_for(store, snap.catalogue, day, day)
-        for member, budget in block:
-            key = (member.id, budget)
-            if key in fresh:  # the same member twice in a block: the same list
-                results.append(fresh[key])
-                continue
-            served_before = store.get_served(member.id, day, request_key(budget))
-            result = None if served_before is None else \
-                reuse_served(served_before, store.member_state(member.id), snap)
-            if result is None:
-                history = store.history(member.id)
-                if member.org not in branches:
-                    branches[member.org] = branch_activity(store, member.org, day)
-                with world.lock:  # planning reads the index, which writes change in place
-                    ctx = plan_context(
-                        world, snap, member, day, budget, history.events, seats,
-                        branch=branches[member.org],
-                        prep_targets=enrolled_ahead(history.events, snap.catalogue, day),
-                    )
-                    result = world.recommender(ctx)
-                served.append(served_record(result, history.state))
-                impressions.extend(impressions_of(result))
-            fresh[key] = result
-            results.append(result)
-        if served:
-            store.put_served(served, impressions)
+        results.extend(_block(world, members[first:first + chunk], day, budgets[first:first + chunk]))
     return results
+
+
+def _block(world: World, members: Sequence[Member], day: dt.date, budgets: Sequence[int]) -> list[StudyList]:
+    """One block of :func:`daily_many`: a few reads, planning in groups, one write."""
+    store = world.store
+    # A block sees other writers' enrolments and completions no later than a block late.
+    with world.lock:
+        snap = world.snapshot()
+    seats = seats_for(store, snap.catalogue, day, day)
+    ids = list(dict.fromkeys(m.id for m in members))
+    served_before = {(s.member, s.request): s for s in store.served_for(ids, day)}
+    histories = store.histories(ids)
+    lists: dict[tuple[str, int], StudyList] = {}
+    todo: dict[tuple[str, int], Member] = {}
+    for member, budget in zip(members, budgets):
+        key = (member.id, budget)
+        if key in lists or key in todo:  # the same member twice: the same list
+            continue
+        reused = reuse_served(served_before.get((member.id, request_key(budget))), histories[member.id].state, snap)
+        if reused is not None:
+            lists[key] = reused
+        else:
+            todo[key] = member
+    branches: dict[str, tuple[dict[str, int], int]] = {}
+    served: list[ServedList] = []
+    impressions: list[Event] = []
+    pending = list(todo.items())
+    for first in range(0, len(pending), PLAN_GROUP):
+        group = pending[first:first + PLAN_GROUP]
+        for _, member in group:
+            if member.org not in branches:
+                branches[member.org] = branch_activity(store, member.org, day)
+        with world.lock:  # planning reads the index, which writes change in place
+            ctxs = [
+                plan_context(world, snap, member, day, budget, histories[member.id].events, seats,
+                             branch=branches[member.org],
+                             prep_targets=enrolled_ahead(histories[member.id].events, snap.catalogue, day))
+                for (_, budget), member in group
+            ]
+            planned = world.recommender.many(ctxs)
+        for ((member_id, budget), _), result in zip(group, planned):
+            lists[(member_id, budget)] = result
+            served.append(served_record(result, histories[member_id].state))
+            impressions.extend(impressions_of(result))
+    if served:
+        store.put_served(served, impressions)
+    return [lists[(m.id, b)] for m, b in zip(members, budgets)]
 
 
 @dataclass(frozen=True)

@@ -248,6 +248,12 @@ class Store(Protocol):
         """One member's events in time order and their state token, in one read."""
         ...
 
+    def histories(self, members: Sequence[str]) -> dict[str, History]:
+        """:meth:`history` of each of ``members`` (an empty one for a member without events), read
+        together: a block of a day's batch reads its histories in a few statements, not one
+        per member."""
+        ...
+
     def member_state(self, member: str) -> str:
         """The member's state token alone (what :meth:`history` gives, without the events): all a
         request for a list already served needs to know it is still valid."""
@@ -272,6 +278,10 @@ class Store(Protocol):
     # -- served lists -----------------------------------------------------------------------
 
     def get_served(self, member: str, day: dt.date, request: str) -> ServedList | None: ...
+
+    def served_for(self, members: Sequence[str], day: dt.date) -> list[ServedList]:
+        """The lists served to any of ``members`` on ``day`` (every request), read together."""
+        ...
 
     def put_served(self, lists: Sequence[ServedList], impressions: Sequence[Event] = ()) -> None:
         """Keep served lists (replacing any of the same member, day and request) and record

@@ -237,6 +237,9 @@ class MemoryStore:
             state=member_state(seq for seq, e in rows if e.kind != "impression"),
         )
 
+    def histories(self, members: Sequence[str]) -> dict[str, History]:
+        return {m: self.history(m) for m in members}
+
     def member_state(self, member: str) -> str:
         with self._lock:
             return member_state(seq for seq, e in self._events if e.member == member and e.kind != "impression")
@@ -281,6 +284,11 @@ class MemoryStore:
         if served is None:
             return None
         return ServedList(member, day, request, served.state, json.loads(served.payload), served.created)
+
+    def served_for(self, members: Sequence[str], day: dt.date) -> list[ServedList]:
+        with self._lock:
+            keys = [k for k in self._served if k[1] == day and k[0] in set(members)]
+        return [s for s in (self.get_served(*k) for k in keys) if s is not None]
 
     def put_served(self, lists: Sequence[ServedList], impressions: Sequence[Event] = ()) -> None:
         check_impressions(impressions)

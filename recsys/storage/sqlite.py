@@ -468,6 +468,22 @@ class SQLiteStore:
         return History(events=[_event(row[1:]) for row in rows], state=state)
 
     @_guarded
+    def histories(self, members: Sequence[str]) -> dict[str, History]:
+        rows: dict[str, list] = {m: [] for m in members}
+        for chunk in _chunks(list(rows)):
+            marks = ",".join("?" * len(chunk))
+            for row in self._db().execute(
+                f"SELECT seq, id, member, item, kind, value, at FROM events WHERE member IN ({marks})"
+                " ORDER BY member, ts, seq", chunk,
+            ):
+                rows[row[2]].append(row)
+        return {
+            m: History(events=[_event(row[1:]) for row in found],
+                       state=member_state(seq for seq, _, _, _, kind, _, _ in found if kind != "impression"))
+            for m, found in rows.items()
+        }
+
+    @_guarded
     def member_state(self, member: str) -> str:
         count, last = self._db().execute(
             "SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM events WHERE member = ? AND kind != 'impression'", (member,)
@@ -529,6 +545,18 @@ class SQLiteStore:
             return None
         state, payload, created = row
         return ServedList(member, day, request, state, json.loads(payload), created)
+
+    @_guarded
+    def served_for(self, members: Sequence[str], day: dt.date) -> list[ServedList]:
+        out = []
+        for chunk in _chunks(list(dict.fromkeys(members))):
+            marks = ",".join("?" * len(chunk))
+            for member, request, state, payload, created in self._db().execute(
+                f"SELECT member, request, state, payload, created FROM served WHERE day = ? AND member IN ({marks})",
+                (day.isoformat(), *chunk),
+            ):
+                out.append(ServedList(member, day, request, state, json.loads(payload), created))
+        return out
 
     @_guarded
     def put_served(self, lists: Sequence[ServedList], impressions: Sequence[Event] = ()) -> None:

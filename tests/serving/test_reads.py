@@ -115,3 +115,21 @@ def test_coverage_reads_do_not_grow_with_the_members(tmp_path):
         counts.append(len(sql))
         engine.close()
     assert counts[0] == counts[1]
+
+
+def test_a_batch_block_reads_the_same_statements_whatever_its_size(tmp_path):
+    # Members of three branches: the block reads its served lists and histories in one statement
+    # each, and each branch's activity once; the lists and impressions go in one transaction.
+    counts = []
+    for n in (6, 36):
+        counter = Counter()
+        engine = _engine(tmp_path / f"s{n}", counter, _members(n))
+        engine.daily("m001", DAY - dt.timedelta(days=1))  # warm
+        lists, sql = counter.measure(lambda: engine.daily_many([f"m{i:03d}" for i in range(n)], DAY))
+        assert len(lists) == n and all(lst.entries for lst in lists)
+        reads = [s for s in sql if s.lstrip().upper().startswith("SELECT")]
+        histories = [s for s in reads if "FROM events WHERE member" in s]
+        assert len(histories) == 1, "\n".join(histories)
+        counts.append(len(reads))
+        engine.close()
+    assert counts[0] == counts[1]

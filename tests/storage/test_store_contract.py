@@ -266,6 +266,20 @@ def test_history_state_moves_on_activity_not_on_impressions(store):
     assert store.member_state("nobody") == "0:0"
 
 
+def test_histories_of_a_block_equal_each_history(store):
+    store.record_events([
+        event("m1", "a", "complete", minutes=5), event("m2", "b", "start", minutes=9),
+        event("m1", "b", "impression", minutes=1), event("m1", "c", "start", minutes=-3),
+    ])
+    found = store.histories(["m2", "m1", "nobody", "m1"])
+    assert list(found) == ["m2", "m1", "nobody"]
+    for m in ("m1", "m2", "nobody"):
+        assert found[m] == store.history(m)
+    assert found["nobody"].events == [] and found["nobody"].state == "0:0"
+    assert [e.item for e in found["m1"].events] == ["c", "b", "a"]
+    assert store.histories([]) == {}
+
+
 def test_interactions_up_to_a_sequence_number_in_record_order(store):
     store.record_events([
         event("m1", "a", "complete", minutes=9),  # 1
@@ -370,6 +384,15 @@ def test_served_on_names_member_and_request_of_one_day(store):
     assert store.served_on(d1) == {("m1", "minutes=30"), ("m1", "minutes=60")}
     assert store.served_on(d2) == {("m2", "minutes=30")}
     assert store.served_on(d2 + dt.timedelta(days=1)) == set()
+
+
+def test_served_for_a_block_of_members_on_one_day(store):
+    d1, d2 = DAY, DAY + dt.timedelta(days=1)
+    store.put_served([served("m1", d1), served("m1", d1, "minutes=60"), served("m2", d1), served("m3", d2)])
+    found = store.served_for(["m1", "m3", "nobody"], d1)
+    assert sorted((s.member, s.request) for s in found) == [("m1", "minutes=30"), ("m1", "minutes=60")]
+    assert all(s == store.get_served(s.member, d1, s.request) for s in found)
+    assert store.served_for([], d1) == []
 
 
 # -- metadata and caches --------------------------------------------------------------------
