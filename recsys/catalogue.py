@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
+from recsys.embedding.duplicates import duplicate_clusters
 from recsys.embedding.index import ExactIndex, FaissIndex, VectorIndex
 from recsys.records import TZ, Item
 
@@ -37,6 +38,7 @@ class Catalogue(Mapping[str, Item]):
     #: The vector index of the same revision; it must not change while this catalogue is used.
     index: VectorIndex | None = field(default=None, repr=False, compare=False)
     _aligned: dict = field(default_factory=dict, repr=False, compare=False)
+    _duplicates: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def build(cls, items: Mapping[str, Item], index: VectorIndex | None = None) -> Catalogue:
@@ -131,6 +133,19 @@ class Catalogue(Mapping[str, Item]):
         if (pos < 0).any():
             raise KeyError(self.columns.ids[int(rows[np.argmax(pos < 0)])])
         return _exact(self.index).vectors_[pos]
+
+    def duplicate_clusters(self, ids: Sequence[str], threshold: float) -> list[tuple[tuple[str, ...], float]]:
+        """:func:`recsys.embedding.duplicates.duplicate_clusters` of ``ids`` (indexed items), kept
+        for the next call with the same ids: the pass compares every pair, and the catalogue of
+        one revision gives the same answer every time."""
+        key = (tuple(ids), threshold)
+        found = self._duplicates.get(key)
+        if found is None:
+            rows = self.columns.rows(ids)
+            found = duplicate_clusters(list(ids), self.vectors(rows), threshold) if len(ids) > 1 else []
+            self._duplicates.clear()
+            self._duplicates[key] = found
+        return found
 
     def nearest(self, queries: np.ndarray, k: int) -> np.ndarray:
         """The catalogue rows of the ``k`` items nearest to each query, best first (ties by id),

@@ -614,6 +614,15 @@ class Event:
             raise _fail(r, i, "value", f"is required for a {self.kind} event")
 
     @classmethod
+    def stored(cls, member: str, item: str, kind: str, at: dt.datetime, value: float | None = None,
+               id: str | None = None) -> Event:  # noqa: A002 - the field's name
+        """An event read back from a store, which checked it on the way in: built without checking
+        again (the checks cost more than the rest of reading a long history)."""
+        event = object.__new__(cls)
+        event.__dict__.update(member=member, item=item, kind=kind, at=at, value=value, id=id)
+        return event
+
+    @classmethod
     def from_dict(cls, data: Any) -> Event:
         """Build an event from JSON-like data, validating every field."""
         data = _as_mapping("event", data)

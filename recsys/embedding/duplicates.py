@@ -58,10 +58,9 @@ def duplicate_pairs(vectors: np.ndarray, threshold: float) -> list[tuple[int, in
     for start in range(0, n, _BLOCK):
         sims = x[start:start + _BLOCK] @ x.T
         rows, cols = np.nonzero(sims >= threshold)
-        for r, c in zip(rows.tolist(), cols.tolist()):
-            i = start + r
-            if c > i:
-                out.append((i, c, float(sims[r, c])))
+        upper = cols > rows + start  # each pair once, never an item with itself
+        rows, cols = rows[upper], cols[upper]
+        out.extend(zip((rows + start).tolist(), cols.tolist(), sims[rows, cols].tolist()))
     out.sort()
     return out
 

@@ -180,12 +180,19 @@ def build_profile(
         vector_of: The stored vector of an item id, or None if it has none.
         encode_queries: Embeds short texts on the query side (cached by the engine).
         curriculum: The curriculum policy.
-        vectors: Whether to build the interest, negative, stated-interest and role vectors. Without
-            them the profile still holds the history, hours, mastery and reviews: all the hard
-            rules (:func:`recsys.pipeline.infeasibility`) read, at a fraction of the cost.
+        vectors: Whether to build the whole profile. Without, it holds what the hard rules
+            (:func:`recsys.pipeline.infeasibility`) read, the history and the reviews, at a
+            fraction of the cost: no vectors, hours, mastery or quiz estimates.
     """
     history = build_history(events, day)
     policy = curriculum.for_member(member)
+    if not vectors:
+        empty = np.zeros((0, 0), np.float32)
+        reviews = review_schedule(events, items, curriculum.mastery, until=day_end(day)) \
+            if curriculum.mastery_feedback else {}
+        return Profile(member=member, day=day, policy=policy, history=history, interests=empty, interest_anchor=[],
+                       negative=None, stated=empty, roles=empty, hours={}, total_hours=0.0, mastery={},
+                       last_case=None, reviews=reviews)
 
     hours: dict[str, float] = defaultdict(float)
     total = 0.0
@@ -206,14 +213,13 @@ def build_profile(
         if item.kind == "case" and (last_case is None or local > last_case):
             last_case = local
 
-    positive = [(i, w) for i, w in history.interest.items() if w > 0] if vectors else []
-    negative = [(i, -w) for i, w in history.interest.items() if w < 0] if vectors else []
+    positive = [(i, w) for i, w in history.interest.items() if w > 0]
+    negative = [(i, -w) for i, w in history.interest.items() if w < 0]
     interests, anchors = _interest_centroids(positive, vector_of)
     neg = _weighted_mean(negative, vector_of)
 
-    texts_stated = [f"{t}" for t in member.interests] if vectors else []
-    role_texts = [p.description for p in (curriculum.role(r, member.org) for r in member.roles) if p is not None] \
-        if vectors else []
+    texts_stated = [f"{t}" for t in member.interests]
+    role_texts = [p.description for p in (curriculum.role(r, member.org) for r in member.roles) if p is not None]
     queries = encode_queries(texts_stated + role_texts) if texts_stated or role_texts else None
     dim = queries.shape[1] if queries is not None else (interests.shape[1] if len(interests) else 0)
     stated = queries[: len(texts_stated)] if queries is not None else np.zeros((0, dim), np.float32)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 import recsys.pipeline.explain as explain
 from recsys.pipeline.budget import BudgetFitter
@@ -38,6 +39,7 @@ class Recommender:
         self.reranker = reranker or MMRReranker()
         self.fitter = fitter or BudgetFitter()
         self.max_reasons = max_reasons
+        self._threads: ThreadpoolController | None = None
 
     def __call__(self, ctx: PlanContext) -> StudyList:
         return self.many([ctx])[0]
@@ -45,7 +47,17 @@ class Recommender:
     def many(self, ctxs: list[PlanContext]) -> list[StudyList]:
         """The lists of several members planned on one catalogue: their candidate searches are
         one matrix product (a list is the same whether planned alone or with others)."""
-        return [self._plan(ctx, pool) for ctx, pool in zip(ctxs, self.selector.many(ctxs))]
+        with self._one_blas_thread():
+            return [self._plan(ctx, pool) for ctx, pool in zip(ctxs, self.selector.many(ctxs))]
+
+    def _one_blas_thread(self):
+        """BLAS on one thread while planning. A list's matrix products are small: waking BLAS
+        threads costs more than they save, and on busy cores (requests side by side, a batch
+        beside the service) waiting for them was most of a request (``evaluation/list_costs.py``
+        measured p50 three times lower with one thread on two busy cores)."""
+        if self._threads is None:
+            self._threads = ThreadpoolController()  # inspects the loaded libraries: once, not per call
+        return self._threads.limit(limits=1, user_api="blas")
 
     def _plan(self, ctx: PlanContext, candidates: Pool) -> StudyList:
         feasible, dropped = self.filter(ctx, candidates)
@@ -80,8 +92,9 @@ class Recommender:
 
     def rank(self, ctx: PlanContext, k: int) -> Pool:
         """The ``k`` best feasible candidates that fit the day, before packing, best first."""
-        feasible, _ = self.filter(ctx, self.selector(ctx))
-        ranked = self.reranker(ctx, self.scorer(ctx, feasible), keep=max(k, self.reranker.config.keep))
+        with self._one_blas_thread():
+            feasible, _ = self.filter(ctx, self.selector(ctx))
+            ranked = self.reranker(ctx, self.scorer(ctx, feasible), keep=max(k, self.reranker.config.keep))
         return ranked.take(np.flatnonzero(ctx.items.columns.minutes[ranked.rows] <= ctx.budget)[:k])
 
     def _upcoming(self, ctx: PlanContext, candidates: Pool, most: int = 3) -> tuple[StudyEntry, ...]:

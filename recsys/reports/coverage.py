@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from recsys.curriculum import Curriculum
-from recsys.embedding.duplicates import coverage_threshold, duplicate_clusters
+from recsys.embedding.duplicates import coverage_threshold
 from recsys.catalogue import Catalogue, Columns
 from recsys.embedding.index import VectorIndex
 from recsys.pipeline import rules_context
@@ -395,7 +395,7 @@ def build_coverage(
     upcoming = _offline_upcoming(data.seats_taken, live, day, until)
 
     ids = sorted(live)
-    dup = duplicate_clusters(ids, data.index.vectors(ids), threshold) if len(ids) > 1 else []
+    dup = data.catalogue.duplicate_clusters(ids, threshold)
     duplicates = tuple((tuple(ref(i) for i in c), s) for c, s in dup)
 
     gaps = _gaps(data, supply, missing_kinds, missing_levels, unreachable, members, live, closest)

@@ -632,7 +632,7 @@ def _first_of_each_id(events: Sequence[Event]) -> list[Event]:
 
 def _event(row: Sequence[Any]) -> Event:
     id_, member, item, kind, value, at = row
-    return Event(id=id_, member=member, item=item, kind=kind, value=value, at=dt.datetime.fromisoformat(at))
+    return Event.stored(id=id_, member=member, item=item, kind=kind, value=value, at=dt.datetime.fromisoformat(at))
 
 
 def _chunks(values: Sequence[Any], size: int = 500) -> Iterator[list[Any]]:
