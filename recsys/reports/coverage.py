@@ -413,6 +413,19 @@ def build_coverage(
 
 # -- 1. supply against demand -------------------------------------------------------------
 
+def _policies(curriculum: Curriculum):
+    """:meth:`Curriculum.for_member` for many members: computed once per kind of member."""
+    found: dict[tuple, Any] = {}
+
+    def policy_of(m: Member):
+        alike = (m.roles, m.org, m.situation)  # all a member's policy reads
+        if alike not in found:
+            found[alike] = curriculum.for_member(m)
+        return found[alike]
+
+    return policy_of
+
+
 def _supply(
     curriculum: Curriculum, members: Sequence[Member], live: Mapping[str, Item], cols: Columns
 ) -> list[SupplyCell]:
@@ -433,10 +446,15 @@ def _supply(
             hours[kind, topic] = float(minutes[rows][mask[rows]].sum()) / 60
         return hours[kind, topic]
 
+    masks: dict[tuple, tuple[np.ndarray, bytes]] = {}
+    policy_of = _policies(curriculum)
     for m in members:
-        mask = reach_mask(cols, m)
-        kind = mask.tobytes()
-        policy = curriculum.for_member(m)
+        alike = (m.roles, m.org, m.offline)  # all reach_mask reads of a member
+        if alike not in masks:
+            mask = reach_mask(cols, m)
+            masks[alike] = (mask, mask.tobytes())
+        mask, kind = masks[alike]
+        policy = policy_of(m)
         for role in m.roles:
             rp = curriculum.role(role, m.org)
             if rp is None:
@@ -598,6 +616,7 @@ def _reach(
         return rows_of[topic]
 
     flags: dict[str, dict[str, list[str]]] = defaultdict(lambda: {k: [] for k in REACH_FLAGS})
+    policy_of = _policies(data.curriculum)
     unreachable: dict[str, tuple[str, ...]] = {}
     branch_members: Counter = Counter()
     for m in members:
@@ -612,7 +631,7 @@ def _reach(
         if not (today & (cols.minutes <= m.daily_minutes)).any():
             row["no_feasible_list"].append(m.id)
         any_day = hard_rules(ctx, for_day=False, static=static_any_day(ctx)) == 0
-        missing = tuple(sorted(t for t in data.curriculum.for_member(m).required
+        missing = tuple(sorted(t for t in policy_of(m).required
                                if not any_day[topic_rows(t)].any()))
         if missing:
             unreachable[m.id] = missing
@@ -687,8 +706,9 @@ def _gaps(
                         _closest(data, t, live, set(), k, keep=lambda it: it.online)))
     # Members with an hour target in the topic, each once (a member may hold several roles).
     members_by_topic: Counter = Counter()
+    policy_of = _policies(data.curriculum)
     for m in members:
-        policy = data.curriculum.for_member(m)
+        policy = policy_of(m)
         members_by_topic.update(t for t in policy.required if policy.topic_target(t) > 0)
     for t, groups in missing_kinds.items():
         have = {i for i, it in live.items() if t in it.topics}
