@@ -364,11 +364,12 @@ class Engine:
         if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
             raise ValidationError(f"chunk must be a whole number of at least 1, got {chunk!r}", field="chunk")
         day = as_day(day)
-        members = [m for m in self.store.iter_members() if org is None or in_org(m, org)]
-        if org is not None and not members:
+        # Ids only: the records are read a block at a time, so a run over 100k members holds
+        # no more than a block of them.
+        ids = [m.id for m in self.store.iter_members() if org is None or in_org(m, org)]
+        if org is not None and not ids:
             raise NotFoundError("organisation", org)
-        return batch.serve_day(self._world, members, day, [m.daily_minutes for m in members],
-                               chunk=chunk, progress=progress)
+        return batch.serve_day(self._world, ids, day, chunk=chunk, progress=progress)
 
     def path(
         self, member_id: str, start: dt.date | str | None = None, days: int = 7, minutes: int | None = None

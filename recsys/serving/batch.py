@@ -147,38 +147,39 @@ class BatchReport:
 
 def serve_day(
     world: World,
-    members: Sequence[Member],
+    member_ids: Sequence[str],
     day: dt.date,
-    budgets: Sequence[int],
     *,
     chunk: int = 256,
     progress: Callable[[int], None] | None = None,
 ) -> BatchReport:
-    """Compute and store the day's list of every member not yet served that day.
+    """Compute and store the day's list (at each member's own daily minutes) of every member not
+    yet served that day.
 
-    Resumable: a member whose list for the day (and budget) is already stored is skipped without
-    being read, so a run stopped halfway goes on where it stopped.
+    Holds no more than a block of members at a time: their records are read a block at a time,
+    and their lists written and let go. Resumable: a member whose list for the day is already
+    stored is skipped, so a run stopped halfway goes on where it stopped.
 
     Args:
         world: The engine's shared state.
-        members: The members in scope.
+        member_ids: The members in scope.
         day: The day.
-        budgets: Each member's minutes.
         chunk: Members per block (see :func:`daily_many`).
-        progress: Called with the number of members done after each block (skipped ones at once).
+        progress: Called with the number of members done after each block, skipped ones included.
     """
     started = time.perf_counter()
     done = world.store.served_on(day)
-    todo = [(m, b) for m, b in zip(members, budgets) if (m.id, request_key(b)) not in done]
-    if progress is not None and len(members) > len(todo):
-        progress(len(members) - len(todo))
-    for first in range(0, len(todo), chunk):
-        block = todo[first:first + chunk]
-        daily_many(world, [m for m, _ in block], day, [b for _, b in block], chunk=chunk)
+    served = 0
+    for first in range(0, len(member_ids), chunk):
+        block = list(world.store.get_members(member_ids[first:first + chunk]).values())
+        todo = [m for m in block if (m.id, request_key(m.daily_minutes)) not in done]
+        if todo:
+            daily_many(world, todo, day, [m.daily_minutes for m in todo], chunk=chunk)
+            served += len(todo)
         if progress is not None:
             progress(len(block))
     seconds = time.perf_counter() - started
-    return BatchReport(day, len(members), len(todo), len(members) - len(todo), seconds, floor_seconds(world, len(todo)))
+    return BatchReport(day, len(member_ids), served, len(member_ids) - served, seconds, floor_seconds(world, served))
 
 
 def floor_seconds(world: World, members: int, *, k: int = 150, sample: int = 256, seed: int = 0) -> float:
