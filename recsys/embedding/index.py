@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -212,8 +214,11 @@ class ExactIndex:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {name: data[name] for name in data.files}
             vectors, ids = arrays.pop("vectors"), [str(i) for i in arrays.pop("ids")]
-        except (OSError, KeyError, ValueError, EOFError) as exc:
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            # Truncated, bit-flipped or not an index at all: the caller rebuilds from the store.
             raise StoreError(f"cannot read index file {path}: {exc}") from exc
+        if vectors.ndim != 2 or len(ids) != len(vectors) or not np.isfinite(vectors).all():
+            raise StoreError(f"cannot read index file {path}: its vectors and ids do not match")
         index = cls(vectors.shape[1])
         index.add(ids, vectors)
         return index, arrays

@@ -60,9 +60,11 @@ class CatalogueCache:
     def current(self, rev: int) -> tuple[FaissIndex, Catalogue]:
         """The index and catalogue at store revision ``rev`` (caught up if behind)."""
         if self.index_ is None:
-            self.index_, self.rev_ = self._load(rev)
-            # The item records are not in the index file: read them all once.
-            self._items = {it.id: it for it in self.store.iter_items()}
+            # All or nothing: a read that fails (a damaged row, a store gone away) leaves nothing
+            # set, so the next call loads again rather than serving an empty catalogue.
+            index, loaded = self._load(rev)
+            items = {it.id: it for it in self.store.iter_items()}  # not in the index file: read once
+            self.index_, self.rev_, self._items = index, loaded, items
         if rev != self.rev_:
             changes = self.store.item_changes(self.rev_, self.dim)
             if changes.upserted:

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from recsys.exceptions import StoreError
+from recsys.exceptions import RecsysError, StoreError
 from recsys.records import Event, Item, Member
 from recsys.storage._shared import (
     RESERVED_META,
@@ -318,7 +318,7 @@ class SQLiteStore:
         for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
             for id_, data in self._db().execute(f"SELECT id, data FROM items WHERE id IN ({marks})", chunk):
-                out[id_] = Item.from_dict(json.loads(data))
+                out[id_] = self._record(Item, id_, data)
         return out
 
     @_guarded
@@ -333,8 +333,8 @@ class SQLiteStore:
     @_guarded
     def iter_items(self) -> Iterator[Item]:
         """Every item, by id."""
-        for (data,) in self._db().execute("SELECT data FROM items ORDER BY id"):
-            yield Item.from_dict(json.loads(data))
+        for id_, data in self._db().execute("SELECT id, data FROM items ORDER BY id"):
+            yield self._record(Item, id_, data)
 
     @_guarded
     def count_items(self) -> int:
@@ -345,14 +345,31 @@ class SQLiteStore:
         """Everything written to items after revision ``since``, read in one snapshot."""
         with self._snapshot() as db:  # so the revision and the rows agree
             rev = int(db.execute("SELECT value FROM meta WHERE key = 'rev'").fetchone()[0])
-            rows = db.execute("SELECT data, vector FROM items WHERE rev > ? ORDER BY rev, id", (since,))
-            upserted = [
-                (Item.from_dict(json.loads(data)), np.frombuffer(blob, dtype=np.float32).reshape(dim))
-                for data, blob in rows
-            ]
+            rows = db.execute("SELECT id, data, vector FROM items WHERE rev > ? ORDER BY rev, id", (since,))
+            upserted = [(self._record(Item, id_, data), self._vector(id_, blob, dim)) for id_, data, blob in rows]
             rows = db.execute("SELECT id FROM removed_items WHERE rev > ? ORDER BY rev, id", (since,))
             removed = [id_ for (id_,) in rows]
         return ItemChanges(rev, upserted, removed)
+
+    def _record(self, kind: type, id_: str, data: str):
+        """A stored item or member record, parsed; a damaged row fails naming its id (it is the
+        store's fault, not the caller's: a :class:`StoreError`, never a wrong answer)."""
+        try:
+            record = kind.from_dict(json.loads(data))
+        except (ValueError, TypeError, RecsysError) as exc:  # JSONDecodeError is a ValueError
+            raise StoreError(f"{self._db_file}: the {kind.__name__.lower()} row {id_!r} is damaged ({exc}); "
+                             "write the record again or restore the store from a backup") from exc
+        if record.id != id_:
+            raise StoreError(f"{self._db_file}: the {kind.__name__.lower()} row {id_!r} holds the record "
+                             f"{record.id!r}; write the record again or restore the store from a backup")
+        return record
+
+    def _vector(self, id_: str, blob: bytes, dim: int) -> np.ndarray:
+        vector = np.frombuffer(blob, dtype=np.float32)
+        if vector.shape != (dim,) or not np.isfinite(vector).all():
+            raise StoreError(f"{self._db_file}: the vector of item {id_!r} is damaged (expected {dim} finite "
+                             "numbers); write the item again or restore the store from a backup")
+        return vector
 
     # -- members -------------------------------------------------------------------------
 
@@ -373,7 +390,7 @@ class SQLiteStore:
         for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
             for id_, data in self._db().execute(f"SELECT id, data FROM members WHERE id IN ({marks})", chunk):
-                out[id_] = Member.from_dict(json.loads(data))
+                out[id_] = self._record(Member, id_, data)
         return out
 
     @_guarded
@@ -387,8 +404,8 @@ class SQLiteStore:
     @_guarded
     def iter_members(self) -> Iterator[Member]:
         """Every member, by id."""
-        for (data,) in self._db().execute("SELECT data FROM members ORDER BY id"):
-            yield Member.from_dict(json.loads(data))
+        for id_, data in self._db().execute("SELECT id, data FROM members ORDER BY id"):
+            yield self._record(Member, id_, data)
 
     @_guarded
     def count_members(self) -> int:
