@@ -67,17 +67,18 @@ class History:
     ratings: dict[str, float] = field(default_factory=dict)
 
 
-def build_history(events: Sequence[Event], day: dt.date) -> History:
-    """Digest a member's events up to the end of ``day`` (later events are ignored)."""
+def build_history(events: Sequence[Event], day: dt.date, *, interest: bool = True) -> History:
+    """Digest a member's events up to the end of ``day`` (later events are ignored).
+
+    ``interest=False`` leaves :attr:`History.interest` empty: the hard rules do not read it, and
+    its time decay is most of the cost of a long history."""
     end = day_end(day)
     start_of_day = end - dt.timedelta(days=1)
     h = History()
-    interest: dict[str, float] = defaultdict(float)
+    weights: dict[str, float] = defaultdict(float)
     for e in events:
         if e.at >= end:
             continue
-        age = max((end - e.at).total_seconds() / 86400.0, 0.0)
-        decay = 0.5 ** (age / HALF_LIFE_DAYS)
         kind, item = e.kind, e.item
         # Taking a quiz is doing it: a quiz event completes the quiz item.
         done = kind in ("complete", "attend", "quiz") or (kind == "progress" and (e.value or 0) >= COMPLETE_PROGRESS)
@@ -100,13 +101,16 @@ def build_history(events: Sequence[Event], day: dt.date) -> History:
             h.quiz[item] = e.value
         elif kind == "rate" and e.value is not None:
             h.ratings[item] = e.value
+        if not interest:
+            continue
         weight = _EVENT_WEIGHT.get(kind, 0.0)
         if kind == "rate" and e.value is not None:
             weight = (e.value - 3.0) / 2.0  # 5 stars pull, 1 star pushes
         elif kind == "quiz" and e.value is not None:
             weight = e.value - 0.5
-        interest[item] += weight * decay
-    h.interest = dict(interest)
+        age = max((end - e.at).total_seconds() / 86400.0, 0.0)
+        weights[item] += weight * 0.5 ** (age / HALF_LIFE_DAYS)
+    h.interest = dict(weights)
     return h
 
 
@@ -184,7 +188,7 @@ def build_profile(
             (:func:`recsys.pipeline.infeasibility`) read, the history and the reviews, at a
             fraction of the cost: no vectors, hours, mastery or quiz estimates.
     """
-    history = build_history(events, day)
+    history = build_history(events, day, interest=vectors)
     policy = curriculum.for_member(member)
     if not vectors:
         empty = np.zeros((0, 0), np.float32)

@@ -630,9 +630,13 @@ def _reach(
         today = hard_rules(ctx, static=static_today(ctx)) == 0
         if not (today & (cols.minutes <= m.daily_minutes)).any():
             row["no_feasible_list"].append(m.id)
-        any_day = hard_rules(ctx, for_day=False, static=static_any_day(ctx)) == 0
-        missing = tuple(sorted(t for t in policy_of(m).required
-                               if not any_day[topic_rows(t)].any()))
+        # What is open today is open on some day: the any-day rules are needed only for the
+        # required topics with nothing open today.
+        required = [t for t in policy_of(m).required if not today[topic_rows(t)].any()]
+        if required:
+            any_day = hard_rules(ctx, for_day=False, static=static_any_day(ctx)) == 0
+            required = [t for t in required if not any_day[topic_rows(t)].any()]
+        missing = tuple(sorted(required))
         if missing:
             unreachable[m.id] = missing
             row["required_unreachable"].append(m.id)
