@@ -39,6 +39,7 @@ class Catalogue(Mapping[str, Item]):
     index: VectorIndex | None = field(default=None, repr=False, compare=False)
     _aligned: dict = field(default_factory=dict, repr=False, compare=False)
     _duplicates: dict = field(default_factory=dict, repr=False, compare=False)
+    _hits: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def build(cls, items: Mapping[str, Item], index: VectorIndex | None = None) -> Catalogue:
@@ -147,10 +148,39 @@ class Catalogue(Mapping[str, Item]):
             self._duplicates[key] = found
         return found
 
-    def nearest(self, queries: np.ndarray, k: int) -> np.ndarray:
+    def nearest(self, queries: np.ndarray, k: int, shared: np.ndarray | None = None) -> np.ndarray:
         """The catalogue rows of the ``k`` items nearest to each query, best first (ties by id),
         as a ``(queries, k)`` array; -1 marks a hit outside the catalogue, so a hit's column is
-        its rank among all hits. One matrix product for all queries below the HNSW threshold."""
+        its rank among all hits. One matrix product for all queries below the HNSW threshold.
+
+        ``shared`` marks queries many members ask (a role's description, a topic's name): their
+        hits are kept with this catalogue, so each is searched once per catalogue revision."""
+        queries = np.asarray(queries, dtype=np.float32)
+        if shared is None or not shared.any():
+            return self._nearest(queries, k)
+        exact = _exact(self.index)
+        version = -1 if exact is None else exact.version
+        if self._hits.get("version") != (version, k) or len(self._hits) > _MAX_SHARED:
+            self._hits.clear()
+            self._hits["version"] = (version, k)
+        keys = [q.tobytes() if s else None for q, s in zip(queries, shared.tolist())]
+        todo, first = [], {}  # the queries to search: each member's own, and each new shared one once
+        for n, key in enumerate(keys):
+            if key is None:
+                todo.append(n)
+            elif key not in self._hits and key not in first:
+                first[key] = n
+                todo.append(n)
+        out = dict(zip(todo, self._nearest(queries[todo], k))) if todo else {}
+        for key, n in first.items():
+            self._hits[key] = out[n]
+        hits = [out[n] if key is None else self._hits[key] for n, key in enumerate(keys)]
+        rows = np.full((len(queries), max(len(h) for h in hits)), -1, dtype=np.int64)
+        for n, h in enumerate(hits):
+            rows[n, : len(h)] = h
+        return rows
+
+    def _nearest(self, queries: np.ndarray, k: int) -> np.ndarray:
         index = self.index
         if index is None or not len(index):
             return np.zeros((len(queries), 0), dtype=np.int64)
@@ -164,6 +194,10 @@ class Catalogue(Mapping[str, Item]):
             return out
         top, _ = _exact(index).search_positions(queries, k)
         return self._positions[1][top]
+
+
+#: Shared queries whose hits a catalogue keeps (role descriptions and topics: tens in practice).
+_MAX_SHARED = 4096
 
 
 def _exact(index: VectorIndex | None) -> ExactIndex | None:

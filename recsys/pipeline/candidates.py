@@ -99,23 +99,29 @@ class CandidateSelector(Component[CandidateConfig]):
         first[1:] = rows[1:] != rows[:-1]
         return Pool(rows[first], ranks[first])
 
-    def queries(self, ctx: PlanContext) -> np.ndarray:
+    def queries(self, ctx: PlanContext) -> tuple[np.ndarray, np.ndarray]:
         """The profile's vectors to search with: interest centroids, stated interests, role
-        descriptions, and the required topics behind pace."""
+        descriptions, and the required topics behind pace; and which of them many members share
+        (all but the interest centroids: texts of topics and roles)."""
         p = ctx.profile
         queries = [v for v in (p.interests, p.stated, p.roles) if len(v)]
         behind = _behind(ctx)
         if behind:
             queries.append(ctx.encode_queries(behind))
-        return np.concatenate(queries) if queries else np.zeros((0, ctx.items.dim), dtype=np.float32)
+        if not queries:
+            return np.zeros((0, ctx.items.dim), dtype=np.float32), np.zeros(0, dtype=bool)
+        shared = np.ones(sum(len(q) for q in queries), dtype=bool)
+        shared[: len(p.interests)] = False
+        return np.concatenate(queries), shared
 
-    def search(self, ctx: PlanContext, queries: list[np.ndarray]) -> list[np.ndarray]:
+    def search(self, ctx: PlanContext, queries: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
         """The nearest catalogue rows to each member's queries, for all members in one search
-        (members planned together share one catalogue)."""
-        sizes = [len(q) for q in queries]
+        (members planned together share one catalogue; shared queries are searched once)."""
+        sizes = [len(q) for q, _ in queries]
         if not sum(sizes):
             return [np.zeros((n, 0), dtype=np.int64) for n in sizes]
-        hits = ctx.items.nearest(np.concatenate([q for q in queries if len(q)]), self.config.per_query)
+        hits = ctx.items.nearest(np.concatenate([q for q, _ in queries if len(q)]), self.config.per_query,
+                                 shared=np.concatenate([s for q, s in queries if len(q)]))
         return np.split(hits, np.cumsum(sizes)[:-1])
 
     def many(self, ctxs: list[PlanContext]) -> list[Pool]:
