@@ -72,7 +72,6 @@ class Pool:
     Attributes:
         rows: Catalogue rows (see :attr:`recsys.catalogue.Catalogue.columns`), distinct.
         rank: Best position in any retrieval that found the item (0 for sources taken whole).
-        vectors: The items' vectors, once the feasibility filter has read them.
         score: The items' scores, once scored (the re-ranker lowers them by what they repeat).
         signals: Per-candidate arrays the scorer computed (the blend's inputs and what the
             reasons read).
@@ -80,7 +79,6 @@ class Pool:
 
     rows: np.ndarray
     rank: np.ndarray
-    vectors: np.ndarray | None = None
     score: np.ndarray | None = None
     signals: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -96,7 +94,7 @@ class Pool:
         def cut(a):
             return None if a is None else a[which]
 
-        return Pool(self.rows[which], self.rank[which], cut(self.vectors), cut(self.score),
+        return Pool(self.rows[which], self.rank[which], cut(self.score),
                     {k: v[which] for k, v in self.signals.items()})
 
     def items(self, ctx: PlanContext) -> list[Item]:
@@ -122,7 +120,7 @@ def rules_context(
     planned: frozenset[str] = frozenset(),
 ) -> PlanContext:
     """A context holding only what the hard rules (:func:`recsys.pipeline.infeasibility`) read:
-    the member's history, hours, mastery and reviews, but no profile vectors, branch activity or
+    the member's history and reviews due, but no profile vectors, hours, branch activity or
     collaborative model. A check of what can reach a member (search filters, coverage, the
     activities a path may prepare for) costs a fraction of planning a list. It cannot be scored.
     """

@@ -44,7 +44,7 @@ class MMRReranker(Component[MMRConfig]):
         if not len(ranked):
             return ranked
         pool = ranked.take(slice(0, 4 * keep))
-        x = pool.vectors
+        x = ctx.items.vectors(pool.rows)
         sims = x @ x.T
         # Cosines of some encoders sit high for any two texts: measure similarity above the
         # pool's own typical level.

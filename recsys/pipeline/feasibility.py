@@ -15,8 +15,7 @@ __all__ = ["FeasibilityFilter"]
 class FeasibilityFilter:
     """Drops every candidate that breaks a hard rule (see :func:`recsys.pipeline.infeasibility`,
     checked for all candidates at once by :func:`recsys.pipeline.masks.hard_rules`), including
-    near-duplicates of completed items, and counts why things were dropped. The candidates kept
-    carry their vectors."""
+    near-duplicates of completed items, and counts why things were dropped."""
 
     def __call__(self, ctx: PlanContext, pool: Pool) -> tuple[Pool, Counter]:
         items = ctx.items
@@ -26,13 +25,12 @@ class FeasibilityFilter:
         if (missing := int(((codes == 0) & ~indexed).sum())):
             dropped["unindexed"] += missing
         kept = pool.take((codes == 0) & indexed)
-        kept.vectors = items.vectors(kept.rows)
         done = items.columns.rows(ctx.done)
         done = done[items.indexed[done]]
         if len(kept) and len(done):
             # Near-duplicates of completed items count as completed (guarantee 1), but a due
             # review repeats a completed item on purpose: it is not a duplicate.
-            closest = (kept.vectors @ items.vectors(done).T).max(axis=1)
+            closest = (items.vectors(kept.rows) @ items.vectors(done).T).max(axis=1)
             completed = items.columns.flag(ctx.profile.history.completed)[kept.rows]
             duplicate = (closest >= ctx.duplicate_threshold) & ~completed
             if duplicate.any():

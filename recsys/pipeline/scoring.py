@@ -104,7 +104,8 @@ class Scorer(Component[ScorerConfig]):
             pool.score = np.zeros(0)
             return pool
         p, w, cur = ctx.profile, self.config.weights, ctx.curriculum
-        rows, x = pool.rows, pool.vectors
+        rows = pool.rows
+        x = ctx.items.vectors(rows)
 
         def best(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             if not len(vectors):
