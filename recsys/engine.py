@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,7 @@ from recsys.reports.coverage import CoverageInputs, CoverageReport, build_covera
 from recsys.reports.feedback import ContentFlag, content_feedback
 from recsys.reports.progress import MemberProgress, OrgProgress, in_org, member_progress, org_progress
 from recsys.results import SearchHit, StudyList, StudyPath
-from recsys.serving import batch, lists, search, writes
+from recsys.serving import batch, distributed, lists, search, writes
 from recsys.serving.requests import MAX_PATH_DAYS, as_day, budget_of, check_days, check_k
 from recsys.serving.search import visible_to
 from recsys.serving.world import World
@@ -341,6 +342,8 @@ class Engine:
         *,
         chunk: int = 256,
         progress: Callable[[int], None] | None = None,
+        members: Sequence[str] | None = None,
+        cluster: str | None = None,
     ) -> batch.BatchReport:
         """Compute and store the day's list of every member (of ``org`` and the units under it):
         the nightly job that has every list ready before members open the portal.
@@ -353,6 +356,12 @@ class Engine:
             org: Only the members of this organisation; None: everyone.
             chunk: Members per block (one transaction of lists and impressions each).
             progress: Called with how many more members are done, as the run goes.
+            members: Only these members (ids), instead of an organisation's.
+            cluster: Spread the members over a Ray cluster (see
+                :mod:`recsys.serving.distributed`): ``"local"`` starts one on this machine, else
+                the address of a running one. Every worker opens this engine's store by its URL
+                (a folder on a shared disk, or PostgreSQL with the password in ``PGPASSWORD`` or
+                ``~/.pgpass``) with the store's own encoder and curriculum.
 
         Returns:
             A :class:`recsys.serving.batch.BatchReport` (counts, time, and the floor's time).
@@ -364,12 +373,27 @@ class Engine:
         if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
             raise ValidationError(f"chunk must be a whole number of at least 1, got {chunk!r}", field="chunk")
         day = as_day(day)
-        # Ids only: the records are read a block at a time, so a run over 100k members holds
-        # no more than a block of them.
-        ids = [m.id for m in self.store.iter_members() if org is None or in_org(m, org)]
-        if org is not None and not ids:
-            raise NotFoundError("organisation", org)
-        return batch.serve_day(self._world, ids, day, chunk=chunk, progress=progress)
+        if members is not None:
+            if isinstance(members, str):
+                raise ValidationError("members must be a list of member ids, not one string", field="members")
+            ids = list(dict.fromkeys(members))
+            known = self.store.member_ids(ids)
+            missing = next((m for m in ids if m not in known), None)
+            if missing is not None:  # every id checked before anything is written
+                raise NotFoundError("member", missing)
+        else:
+            # Ids only: the records are read a block at a time, so a run over 100k members holds
+            # no more than a block of them.
+            ids = [m.id for m in self.store.iter_members() if org is None or in_org(m, org)]
+            if org is not None and not ids:
+                raise NotFoundError("organisation", org)
+        if cluster is None:
+            return batch.serve_day(self._world, ids, day, chunk=chunk, progress=progress)
+        started = time.perf_counter()
+        served, skipped, _ = distributed.serve_day_on_ray(
+            self.store.url, ids, day, address=None if cluster == "local" else cluster, chunk=chunk, progress=progress)
+        return batch.BatchReport(day, len(ids), served, skipped, time.perf_counter() - started,
+                                 batch.floor_seconds(self._world, served))
 
     def path(
         self, member_id: str, start: dt.date | str | None = None, days: int = 7, minutes: int | None = None
