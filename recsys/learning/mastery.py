@@ -126,6 +126,8 @@ def review_schedule(
     member last did the item (took the quiz or completed it), so a review studied without a new
     quiz waits a full interval again.
     """
+    if not any(e.kind == "quiz" for e in events):  # only a quiz score puts an item up for review
+        return {}
     failed: dict[str, int] = {}
     last_score: dict[str, float] = {}
     last_done: dict[str, dt.datetime] = {}

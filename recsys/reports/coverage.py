@@ -590,6 +590,7 @@ def _reach(
     events = [e for e in data.events if e.at <= end]
     catalogue = data.catalogue
     last: dict[tuple[str, str], dt.datetime] = {}
+    online_ids = {i for i, it in catalogue.items.items() if it.online}
     for e in events:
         if e.kind == "impression":
             key = "impression"
@@ -599,8 +600,7 @@ def _reach(
             key = None
         if key is not None:
             last[(e.member, key)] = max(e.at, last.get((e.member, key), e.at))
-        item = catalogue.get(e.item)
-        if e.kind != "impression" and item is not None and item.online:
+        if e.kind != "impression" and e.item in online_ids:
             last[(e.member, "online")] = max(e.at, last.get((e.member, "online"), e.at))
     by_member_events: dict[str, list] = defaultdict(list)
     for e in events:
