@@ -13,8 +13,11 @@ __all__ = [
     "required_topic", "related_to", "stated_interest", "branch_popular", "offline_upcoming",
     "offline_today", "fresh", "next_level", "birthday", "case_mix", "continue_started",
     "prepare_for", "role_start", "empty_budget", "empty_done", "empty_nothing", "cn_date", "enrolled",
-    "review", "weak_topic", "mastered_next", "peers_also_studied", "role_popular",
+    "review", "weak_topic", "mastered_next", "peers_also_studied", "role_popular", "book_title",
 ]
+
+#: Roles that say what a member is, not the post they hold: "你所在岗位（党员）" reads wrongly.
+_STANDING = {"党员", "预备党员", "离退休党员", "青年党员"}
 
 
 def cn_date(day: dt.date | dt.datetime) -> str:
@@ -26,14 +29,23 @@ def _hours(h: float) -> str:
     return f"{h:.0f}" if h >= 9.5 or abs(h - round(h)) < 0.05 else f"{h:.1f}"
 
 
+def book_title(title: str) -> str:
+    """A title in 书名号: 《…》, with a title inside it marked 〈…〉 as Chinese typesetting does
+    (a title already wholly in 《》 is kept as it is)."""
+    if title.startswith("《") and title.endswith("》") and title.count("《") == 1:
+        return title
+    return "《" + title.replace("《", "〈").replace("》", "〉") + "》"
+
+
 def required_topic(role_name: str, topic: str, remaining: float) -> str:
+    whose = f"作为{role_name}的必修主题" if role_name in _STANDING else f"你所在岗位（{role_name}）的必修主题"
     if remaining > 0.05:
-        return f"你所在岗位（{role_name}）的必修主题：{topic}，本年度还差 {_hours(remaining)} 学时"
-    return f"你所在岗位（{role_name}）的必修主题：{topic}"
+        return f"{whose}：{topic}，本年度还差 {_hours(remaining)} 学时"
+    return f"{whose}：{topic}"
 
 
 def related_to(title: str) -> str:
-    return f"与你近期学习的《{title}》相关"
+    return f"与你近期学习的{book_title(title)}相关"
 
 
 def stated_interest(topic: str) -> str:
@@ -46,7 +58,7 @@ def branch_popular() -> str:
 
 def peers_also_studied(title: str | None) -> str:
     if title:
-        return f"学过《{title}》的同志也在学这一内容"
+        return f"学过{book_title(title)}的同志也在学这一内容"
     return "与你学过的内容相关的同志也在学"
 
 
@@ -95,7 +107,7 @@ def continue_started() -> str:
 
 
 def prepare_for(item: Item) -> str:
-    return f"为{cn_date(item.schedule.starts.astimezone(TZ))}的《{item.title}》做准备"
+    return f"为{cn_date(item.schedule.starts.astimezone(TZ))}的{book_title(item.title)}做准备"
 
 
 def role_start(role_name: str) -> str:
@@ -115,7 +127,7 @@ def empty_nothing() -> str:
 
 
 def review(title: str, score: float, days: int) -> str:
-    return f"复习：《{title}》上次答题得分 {score:.0%}，隔 {days} 天再练一次"
+    return f"复习：{book_title(title)}上次答题得分 {score:.0%}，隔 {days} 天再练一次"
 
 
 def weak_topic(topic: str) -> str:

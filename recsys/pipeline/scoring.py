@@ -225,7 +225,9 @@ class Scorer(Component[ScorerConfig]):
             reasons: list[tuple[float, str]] = []
             if s["hist_hot"][n]:
                 anchor = ctx.items.get(p.interest_anchor[s["hist_arg"][n]])
-                if anchor is not None and anchor.id != it.id:
+                # "Studied" only of what the member did study (not an activity merely enrolled in).
+                studied = anchor is not None and (anchor.id in p.history.completed or anchor.id in p.history.started)
+                if studied and anchor.id != it.id:
                     reasons.append((w.relevance * relevance, explain.related_to(anchor.title)))
             if s["topic_match"][n]:
                 topic = next(t for t in it.topics if t in interests)
@@ -258,7 +260,7 @@ class Scorer(Component[ScorerConfig]):
                 anchor = ctx.items.get(s["cooccur_anchor"][n] or "")
                 reasons.append((w.cooccur * float(s["cooccur"][n]),
                                 explain.peers_also_studied(anchor.title if anchor else None)))
-            if s["role_hot"][n]:
+            if s["role_hot"][n] and s["role_best"][n] != "member":  # every member is a 党员: says nothing
                 reasons.append((w.role_popular * float(s["role_popular"][n]) * 0.8,
                                 explain.role_popular(cur.role_name(s["role_best"][n]))))
             if s["case"][n]:

@@ -1,0 +1,20 @@
+"""The wording of reasons, as a party-affairs worker would write them."""
+
+from __future__ import annotations
+
+from recsys.pipeline import explain
+
+
+def test_titles_take_book_title_marks_once_and_nested_titles_the_inner_marks():
+    assert explain.book_title("中共一大的召开") == "《中共一大的召开》"
+    assert explain.book_title("《习近平谈治国理政》") == "《习近平谈治国理政》"
+    assert explain.book_title("学习《中国共产党章程》心得") == "《学习〈中国共产党章程〉心得》"
+    assert explain.book_title("《党章》与《准则》对照学习") == "《〈党章〉与〈准则〉对照学习》"
+    assert explain.related_to("《习近平谈治国理政》") == "与你近期学习的《习近平谈治国理政》相关"
+    assert "《《" not in explain.peers_also_studied("《红色家书》选读")
+
+
+def test_a_membership_standing_is_not_called_a_post():
+    assert explain.required_topic("党员", "党史", 3.2) == "作为党员的必修主题：党史，本年度还差 3.2 学时"
+    assert explain.required_topic("离退休党员", "形势政策", 0) == "作为离退休党员的必修主题：形势政策"
+    assert explain.required_topic("支部书记", "廉洁从业", 4.6) == "你所在岗位（支部书记）的必修主题：廉洁从业，本年度还差 4.6 学时"
