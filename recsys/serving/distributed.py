@@ -1,12 +1,12 @@
 """A day's lists for every member on a Ray cluster: shards of members, each served by a worker that
 opens the same store.
 
-Each shard is one Ray task that opens the engine on the store's URL and runs the single-process
-batch (:func:`recsys.serving.batch.serve_day`) on its members. Lists are the ones the
+Each worker is a Ray actor that opens the engine on the store's URL once and runs the
+single-process batch (:func:`recsys.serving.batch.serve_day`) on shard after shard of members. Lists are the ones the
 single-process batch makes: a member's list reads that member's own events, the catalogue, the
 branch's completions and the store-wide collaborative model, none of which the other shards'
-writes (served lists and their impressions) move. A worker that dies mid-shard is retried by Ray;
-the retry skips the members whose lists were already stored (the batch is resumable), and a list
+writes (served lists and their impressions) move. A worker that dies mid-shard is restarted by
+Ray and the shard retried; the retry skips the members whose lists were already stored (the batch is resumable), and a list
 is stored with its impressions in one transaction, so nothing is written twice or lost.
 
 The store must be one every worker can open: a folder on a disk they share (one machine) or a
@@ -25,22 +25,30 @@ __all__ = ["serve_day_on_ray", "shards"]
 
 
 def shards(member_ids: Sequence[str], workers: int, per_worker: int = 4) -> list[list[str]]:
-    """``member_ids`` cut into about ``per_worker`` shards per worker, in order: small enough that a
-    retried shard redoes little, large enough that each task's start-up (opening the engine) is
-    paid for."""
+    """``member_ids`` cut into about ``per_worker`` shards per worker, in order: small enough that the
+    workers finish together and a retried shard redoes little, large enough that a block fills."""
     count = max(1, min(len(member_ids), workers * per_worker))
     size = -(-len(member_ids) // count)
     return [list(member_ids[i:i + size]) for i in range(0, len(member_ids), size)]
 
 
-def _serve_shard(url: str, member_ids: list[str], day: dt.date, chunk: int,
-                 after_block: Callable[[int], None] | None) -> tuple[int, int, float]:
-    """One Ray task: the lists of a shard's members, written to the store at ``url``."""
-    from recsys import Engine
+class _ShardServer:
+    """A Ray actor: one engine opened on the store at ``url``, serving shard after shard (opening
+    an engine, with its index and collaborative model, costs seconds: once per worker, not per
+    shard)."""
 
-    with Engine.open(url) as engine:  # the store names its own encoder
-        report = engine.batch(day, members=member_ids, chunk=chunk, progress=after_block)
-    return report.served, report.skipped, report.seconds
+    def __init__(self, url: str) -> None:
+        from recsys import Engine
+
+        self.engine = Engine.open(url)  # the store names its own encoder
+
+    def serve(self, member_ids: list[str], day: dt.date, chunk: int,
+              after_block: Callable[[int], None] | None) -> tuple[int, int]:
+        report = self.engine.batch(day, members=member_ids, chunk=chunk, progress=after_block)
+        return report.served, report.skipped
+
+    def close(self) -> None:
+        self.engine.close()
 
 
 def serve_day_on_ray(
@@ -62,7 +70,7 @@ def serve_day_on_ray(
         day: The day.
         address: A running cluster (``ray start --head`` prints it); None starts a local one
             with a worker per core of this machine.
-        workers: Shards are cut for this many workers (default: the cluster's CPUs).
+        workers: Workers (one engine each) and shards cut for them (default: the cluster's CPUs).
         chunk: Members per block within a shard (see :func:`recsys.serving.batch.daily_many`).
         progress: Called on the driver with the number of members of each shard finished.
         after_block: Called in a worker after each block of its shard (e.g. for the worker's own
@@ -89,21 +97,22 @@ def serve_day_on_ray(
         else:
             ray.init(address=address, log_to_driver=False, configure_logging=False)
     try:
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        parts = shards(member_ids, workers or cpus)
-        # A worker that dies is retried (max_retries); an exception inside a shard is not: it is
-        # the same on every attempt, and surfaces to the caller.
-        task = ray.remote(num_cpus=1, max_retries=3)(_serve_shard)
-        pending = {task.remote(url, part, day, chunk, after_block): len(part) for part in parts}
+        from ray.util import ActorPool
+
+        count = workers or int(ray.cluster_resources().get("CPU", 1))
+        parts = shards(member_ids, count)
+        # A worker that dies is restarted and its shard retried (the batch skips what it had
+        # stored); an exception inside a shard is not retried: it would recur, and surfaces.
+        server = ray.remote(num_cpus=1, max_restarts=3, max_task_retries=3)(_ShardServer)
+        actors = [server.remote(url) for _ in range(min(count, len(parts)))]
         served = skipped = 0
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            for ref in done:
-                n = pending.pop(ref)
-                s, k, _ = ray.get(ref)
-                served, skipped = served + s, skipped + k
-                if progress is not None:
-                    progress(n)
+        for s, k in ActorPool(actors).map_unordered(
+            lambda actor, part: actor.serve.remote(part, day, chunk, after_block), parts
+        ):
+            served, skipped = served + s, skipped + k
+            if progress is not None:
+                progress(s + k)
+        ray.get([actor.close.remote() for actor in actors])
         return served, skipped, len(parts)
     finally:
         if started_here:
