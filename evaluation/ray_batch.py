@@ -33,6 +33,7 @@ def measure(items: int, members: int, events: int, serve: int) -> dict:
     import ray
 
     from recsys import Engine, get_encoder
+    from recsys.storage import open_store
 
     base = WORK / f"list-costs-{items}-{members}-{events}"
     build_store(base, items, members, events, get_encoder("tfidf")).close()
@@ -43,6 +44,9 @@ def measure(items: int, members: int, events: int, serve: int) -> dict:
         path = WORK / f"ray-batch-{run}"
         shutil.rmtree(path, ignore_errors=True)
         shutil.copytree(base, path)
+        store = open_store(path)  # the synthetic builder passes an encoder object: name its spec,
+        store.set_meta({"encoder_spec": "tfidf"})  # so workers opening the store by URL find it
+        store.close()
         with Engine.open(path) as engine:
             engine.daily(ids[0], DAY.replace(day=2))  # the index and models built, as a nightly job's are
             if run != "single":
