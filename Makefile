@@ -11,9 +11,10 @@ export TOKENIZERS_PARALLELISM := false
 
 install: $(STAMP)
 
-# Debian packages: chromium for the page tests (never a browser downloaded by a test tool) and a
-# CJK font so Chinese labels render in charts and pages. Installed only when missing.
-SYSTEM_PACKAGES := chromium fonts-wqy-microhei
+# Debian packages: chromium for the page tests (never a browser downloaded by a test tool), a
+# CJK font so Chinese labels render in charts and pages, and the PostgreSQL server the storage
+# tests start a throwaway cluster of. Installed only when missing.
+SYSTEM_PACKAGES := chromium fonts-wqy-microhei postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 system:
 	@missing="$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done)"; \

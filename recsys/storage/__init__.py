@@ -4,7 +4,10 @@ One protocol (:class:`Store`), backends chosen by URL with :func:`open_store`:
 
 - a folder path, ``sqlite:///abs/dir`` or ``sqlite://relative/dir``: :class:`SQLiteStore`, the
   embedded default;
-- ``memory://``: :class:`MemoryStore`, the reference backend (nothing kept on disk).
+- ``memory://``: :class:`MemoryStore`, the reference backend (nothing kept on disk);
+- ``postgresql://user[:password]@host[:port]/dbname`` (or ``postgres://``):
+  :class:`recsys.storage.postgres.PostgresStore`, the store several processes share (needs the
+  ``postgres`` extra; imported only when such a URL is opened).
 
 Example:
     >>> from recsys.storage import open_store
@@ -18,9 +21,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from urllib.parse import urlsplit, urlunsplit
 
 from recsys.exceptions import StoreError
+from recsys.storage._shared import redacted
 from recsys.storage.base import (
     EmbeddingCache,
     History,
@@ -51,7 +54,10 @@ __all__ = [
     "member_state",
 ]
 
-SUPPORTED = "a folder path, sqlite:///absolute/folder, sqlite://relative/folder, or memory://"
+SUPPORTED = (
+    "a folder path, sqlite:///absolute/folder, sqlite://relative/folder, memory://, "
+    "or postgresql://user@host:port/dbname"
+)
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 
@@ -61,16 +67,18 @@ def open_store(url_or_path: str | os.PathLike[str], *, trace: Callable[[str], No
 
     Args:
         url_or_path: A folder (``str`` or path-like; created if missing), ``sqlite:///abs/dir``,
-            ``sqlite://relative/dir``, or ``memory://`` (a new, empty store each call).
-        trace: Called with every SQL statement a SQL backend runs (for tests and profiling);
-            ignored by ``memory://``.
+            ``sqlite://relative/dir``, ``memory://`` (a new, empty store each call), or
+            ``postgresql://user[:password]@host[:port]/dbname`` (the database must exist).
+        trace: Called with every SQL statement the SQLite backend runs (for tests and
+            profiling); ignored by the others.
 
     Returns:
         The store.
 
     Raises:
-        StoreError: The URL names a backend this version does not have (PostgreSQL among them),
-            or the store cannot be opened.
+        StoreError: The URL names a backend this version does not have, or the store cannot be
+            opened (a message about a PostgreSQL URL never holds its password).
+        MissingExtraError: A PostgreSQL URL, without the ``postgres`` extra installed.
 
     Example:
         >>> open_store("memory://").url
@@ -95,22 +103,8 @@ def open_store(url_or_path: str | os.PathLike[str], *, trace: Callable[[str], No
             raise StoreError(f"{url_or_path!r}: a memory store has no name or path; give memory:// alone")
         return MemoryStore()
     if scheme in ("postgresql", "postgres"):
-        raise StoreError(
-            f"PostgreSQL stores ({_redacted(url_or_path)}) are not supported by this version of recsys: "
-            f"give {SUPPORTED}"
-        )
-    raise StoreError(f"unknown store URL {_redacted(url_or_path)!r}: give {SUPPORTED}")
+        from recsys.storage.postgres import PostgresStore  # the driver only when it is needed
 
+        return PostgresStore(url_or_path)
+    raise StoreError(f"unknown store URL {redacted(url_or_path)!r}: give {SUPPORTED}")
 
-def _redacted(url: str) -> str:
-    """The URL without its password, fit for an error message or a log."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
-        if parts.port is not None:
-            netloc += f":{parts.port}"
-        return urlunsplit(parts._replace(netloc=netloc))
-    except ValueError:  # a malformed port or host: say nothing of what it holds
-        return url.split("://", 1)[0] + "://…"

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import inspect
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-from recsys.exceptions import ConflictError, ValidationError
+from recsys.exceptions import ConflictError, RecsysError, StoreError, ValidationError
 from recsys.records import Event, Item
 
 __all__ = [
@@ -20,6 +25,13 @@ __all__ = [
     "conflict",
     "dumps",
     "served_item_ids",
+    "event_row",
+    "event_from_row",
+    "first_of_each_id",
+    "guarded",
+    "redacted",
+    "stored_record",
+    "stored_vector",
 ]
 
 #: Metadata keys the store keeps for itself (its schema and counters, read with ``revisions()``).
@@ -79,3 +91,92 @@ def dumps(data: Any) -> str:
 def served_item_ids(payload: Any) -> list[str]:
     """The item ids of a served list's JSON form, in list order."""
     return [entry["item"]["id"] for entry in payload.get("entries", [])]
+
+
+def event_row(e: Event) -> tuple[str | None, str, str, str, float | None, str, float]:
+    """An event as a SQL backend stores it: ``id, member, item, kind, value, at, ts`` (``at`` as
+    written, offset kept; ``ts`` the instant, for ordering and windows)."""
+    return (e.id, e.member, e.item, e.kind, e.value, e.at.isoformat(), e.at.timestamp())
+
+
+def event_from_row(row: Sequence[Any]) -> Event:
+    """The event of a stored ``id, member, item, kind, value, at`` row."""
+    id_, member, item, kind, value, at = row
+    return Event.stored(id=id_, member=member, item=item, kind=kind, value=value, at=dt.datetime.fromisoformat(at))
+
+
+def first_of_each_id(events: Sequence[Event]) -> list[Event]:
+    """The events without repeats of an id (the first of each stays)."""
+    seen: set[str | None] = set()
+    first = []
+    for e in events:
+        if e.id not in seen:
+            seen.add(e.id)
+            first.append(e)
+    return first
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guarded(errors: Callable[[Any], AbstractContextManager[None]]) -> Callable[[F], F]:
+    """A decorator for a backend's public methods: the driver's errors leaving a method pass
+    through ``errors(store)`` (a context manager turning them into library errors)."""
+
+    def decorate(method: F) -> F:
+        if inspect.isgeneratorfunction(method):
+            # The SQL of a generator runs while the caller iterates, so the guard must too.
+            @functools.wraps(method)
+            def generator(self: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+                with errors(self):
+                    yield from method(self, *args, **kwargs)
+
+            return generator  # type: ignore[return-value]
+
+        @functools.wraps(method)
+        def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with errors(self):
+                return method(self, *args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorate
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, fit for an error message or a log."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
+        if parts.port is not None:
+            netloc += f":{parts.port}"
+        return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:  # a malformed port or host: say nothing of what it holds
+        return url.split("://", 1)[0] + "://…"
+
+
+
+def stored_record(kind: type, id_: str, data: str, where: object) -> Any:
+    """A stored item or member record (``kind``), parsed from its JSON text; a damaged row fails
+    naming its id and ``where`` it is kept (the store's fault, not the caller's: a StoreError,
+    never a wrong answer)."""
+    try:
+        record = kind.from_dict(json.loads(data))
+    except (ValueError, TypeError, RecsysError) as exc:  # JSONDecodeError is a ValueError
+        raise StoreError(f"{where}: the {kind.__name__.lower()} row {id_!r} is damaged ({exc}); "
+                         "write the record again or restore the store from a backup") from exc
+    if record.id != id_:
+        raise StoreError(f"{where}: the {kind.__name__.lower()} row {id_!r} holds the record "
+                         f"{record.id!r}; write the record again or restore the store from a backup")
+    return record
+
+
+def stored_vector(id_: str, blob: bytes, dim: int, where: object) -> np.ndarray:
+    """An item's stored vector, checked to hold ``dim`` finite float32 numbers."""
+    vector = np.frombuffer(blob, dtype=np.float32)
+    if vector.shape != (dim,) or not np.isfinite(vector).all():
+        raise StoreError(f"{where}: the vector of item {id_!r} is damaged (expected {dim} finite "
+                         "numbers); write the item again or restore the store from a backup")
+    return vector

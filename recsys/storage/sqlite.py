@@ -17,8 +17,6 @@ Layout::
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import inspect
 import json
 import os
 import sqlite3
@@ -26,11 +24,11 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
-from recsys.exceptions import RecsysError, StoreError
+from recsys.exceptions import StoreError
 from recsys.records import Event, Item, Member
 from recsys.storage._shared import (
     RESERVED_META,
@@ -39,7 +37,13 @@ from recsys.storage._shared import (
     check_vectors,
     conflict,
     dumps,
+    event_from_row,
+    event_row,
+    first_of_each_id,
+    guarded,
     served_item_ids,
+    stored_record,
+    stored_vector,
 )
 from recsys.storage._connections import ThreadConnections
 from recsys.storage._sqlite_errors import sqlite_errors
@@ -92,29 +96,10 @@ CREATE TABLE IF NOT EXISTS served (
 CREATE INDEX IF NOT EXISTS served_day ON served (day);
 """
 
-_EVENT_FIELDS = ("id", "member", "item", "kind", "value", "at", "ts")  # as :func:`_row` gives them
+_EVENT_FIELDS = ("id", "member", "item", "kind", "value", "at", "ts")  # as :func:`event_row` gives them
 _EVENT_COLUMNS = ", ".join(_EVENT_FIELDS)
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _guarded(method: F) -> F:
-    """Mark a public method: a ``sqlite3`` error leaving it becomes a library error naming the file."""
-    if inspect.isgeneratorfunction(method):
-        # The SQL of a generator runs while the caller iterates, so the guard must too.
-        @functools.wraps(method)
-        def generator(self: SQLiteStore, *args: Any, **kwargs: Any) -> Iterator[Any]:
-            with sqlite_errors(self._db_file):
-                yield from method(self, *args, **kwargs)
-
-        return generator  # type: ignore[return-value]
-
-    @functools.wraps(method)
-    def guarded(self: SQLiteStore, *args: Any, **kwargs: Any) -> Any:
-        with sqlite_errors(self._db_file):
-            return method(self, *args, **kwargs)
-
-    return guarded  # type: ignore[return-value]
+_guarded = guarded(lambda store: sqlite_errors(store._db_file))
 
 
 class SQLiteStore:
@@ -352,24 +337,10 @@ class SQLiteStore:
         return ItemChanges(rev, upserted, removed)
 
     def _record(self, kind: type, id_: str, data: str):
-        """A stored item or member record, parsed; a damaged row fails naming its id (it is the
-        store's fault, not the caller's: a :class:`StoreError`, never a wrong answer)."""
-        try:
-            record = kind.from_dict(json.loads(data))
-        except (ValueError, TypeError, RecsysError) as exc:  # JSONDecodeError is a ValueError
-            raise StoreError(f"{self._db_file}: the {kind.__name__.lower()} row {id_!r} is damaged ({exc}); "
-                             "write the record again or restore the store from a backup") from exc
-        if record.id != id_:
-            raise StoreError(f"{self._db_file}: the {kind.__name__.lower()} row {id_!r} holds the record "
-                             f"{record.id!r}; write the record again or restore the store from a backup")
-        return record
+        return stored_record(kind, id_, data, self._db_file)
 
     def _vector(self, id_: str, blob: bytes, dim: int) -> np.ndarray:
-        vector = np.frombuffer(blob, dtype=np.float32)
-        if vector.shape != (dim,) or not np.isfinite(vector).all():
-            raise StoreError(f"{self._db_file}: the vector of item {id_!r} is damaged (expected {dim} finite "
-                             "numbers); write the item again or restore the store from a backup")
-        return vector
+        return stored_vector(id_, blob, dim, self._db_file)
 
     # -- members -------------------------------------------------------------------------
 
@@ -441,7 +412,7 @@ class SQLiteStore:
                         if old != (e.member, e.item, e.kind, e.value, e.at.timestamp()):
                             raise conflict(e.id)
                         continue
-                cursor = db.execute(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", _row(e))
+                cursor = db.execute(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", event_row(e))
                 added += 1
                 if e.kind != "impression":
                     activity = cursor.lastrowid
@@ -471,7 +442,7 @@ class SQLiteStore:
             sql += f" AND kind IN ({','.join('?' * len(kinds))})"
             args.extend(kinds)
         sql += " ORDER BY ts, seq"
-        return [_event(row) for row in self._db().execute(sql, args)]
+        return [event_from_row(row) for row in self._db().execute(sql, args)]
 
     @_guarded
     def history(self, member: str) -> History:
@@ -482,7 +453,7 @@ class SQLiteStore:
         # Impressions are left out of the state: serving a list records impressions, which must
         # not make the list just served stale.
         state = member_state(seq for seq, _, _, _, kind, _, _ in rows if kind != "impression")
-        return History(events=[_event(row[1:]) for row in rows], state=state)
+        return History(events=[event_from_row(row[1:]) for row in rows], state=state)
 
     @_guarded
     def histories(self, members: Sequence[str]) -> dict[str, History]:
@@ -495,7 +466,7 @@ class SQLiteStore:
             ):
                 rows[row[2]].append(row)
         return {
-            m: History(events=[_event(row[1:]) for row in found],
+            m: History(events=[event_from_row(row[1:]) for row in found],
                        state=member_state(seq for seq, _, _, _, kind, _, _ in found if kind != "impression"))
             for m, found in rows.items()
         }
@@ -584,7 +555,7 @@ class SQLiteStore:
         They never move the activity sequence.
         """
         check_impressions(impressions)
-        rows = [_row(e) for e in _first_of_each_id(impressions)]
+        rows = [event_row(e) for e in first_of_each_id(impressions)]
         with self._transaction() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO served VALUES (?, ?, ?, ?, ?, ?)",
@@ -631,25 +602,6 @@ class SQLiteStore:
             if self._cache is None:
                 self._cache = SQLiteEmbeddingCache(self.files / self.CACHE_NAME)
             return self._cache
-
-
-def _row(e: Event) -> tuple[str | None, str, str, str, float | None, str, float]:
-    return (e.id, e.member, e.item, e.kind, e.value, e.at.isoformat(), e.at.timestamp())
-
-
-def _first_of_each_id(events: Sequence[Event]) -> list[Event]:
-    seen: set[str | None] = set()
-    first = []
-    for e in events:
-        if e.id not in seen:
-            seen.add(e.id)
-            first.append(e)
-    return first
-
-
-def _event(row: Sequence[Any]) -> Event:
-    id_, member, item, kind, value, at = row
-    return Event.stored(id=id_, member=member, item=item, kind=kind, value=value, at=dt.datetime.fromisoformat(at))
 
 
 def _chunks(values: Sequence[Any], size: int = 500) -> Iterator[list[Any]]:

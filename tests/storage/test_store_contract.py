@@ -449,16 +449,15 @@ def test_open_store_memory_is_new_each_time():
 
 
 @pytest.mark.parametrize("url, message", [
-    ("postgresql://rec:s3cret@db.example:5432/recsys", "PostgreSQL stores .* are not supported by this version"),
-    ("postgres://db.example/recsys", "PostgreSQL stores .* are not supported by this version"),
     ("redis://cache.example:6379/0", "unknown store URL 'redis://cache.example:6379/0'"),
+    ("redis://rec:s3cret@cache.example:6379/0", "unknown store URL 'redis://rec:\\*\\*\\*@cache.example:6379/0'"),
     ("", "no store given"),
 ])
 def test_open_store_refuses_other_backends_and_lists_the_supported_forms(url, message):
     with pytest.raises(StoreError, match=message) as caught:
         open_store(url)
     assert "s3cret" not in str(caught.value)  # a password never reaches a message or a log
-    assert "sqlite:///" in str(caught.value) and "memory://" in str(caught.value)
+    assert all(form in str(caught.value) for form in ("sqlite:///", "memory://", "postgresql://"))
 
 
 @pytest.mark.parametrize("url, message", [("memory://shared", "memory:// alone"), ("sqlite://", "names no folder")])

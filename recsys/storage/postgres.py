@@ -1,0 +1,621 @@
+"""The shared store: a PostgreSQL database that several processes (``recsys serve`` workers on
+several machines) read and write at once.
+
+Everything the SQLite folder keeps lives in the database, vectors (``bytea``) and the embedding
+cache included; each process searches its own in-memory index, kept in step with the item
+revision exactly as with SQLite (:meth:`PostgresStore.item_changes`).
+
+How it stays correct with several writers:
+
+- Every public method is one transaction (a pooled connection's ``with`` block): all or nothing.
+- Counters are rows of ``counters`` bumped with ``UPDATE ... RETURNING``, so two writers never
+  lose each other's bump; the row lock also orders item revisions, so a reader's snapshot never
+  sees revision ``r`` without every write up to ``r``.
+- Event ids are unique by constraint and written with ``INSERT ... ON CONFLICT (id) DO NOTHING``,
+  so two processes retrying the same batch store it once. Event writers also take the ``seq``
+  counter's row lock: sequence numbers stay gapless (a database sequence would leak numbers on
+  every rollback and skipped retry), which keeps members' state tokens the same on every backend.
+- Bulk writes (events, served lists and their impressions) go through ``COPY`` into a
+  per-connection temporary table, then one ``INSERT ... SELECT``.
+- Text keys use the ``"C"`` collation, so "by id" means by code point, as everywhere else,
+  whatever the database's locale.
+
+The schema is versioned (``meta.schema``): opening an older one upgrades it in one transaction
+under an advisory lock (two processes starting at once upgrade it once); a newer one is refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+
+from recsys.exceptions import ConflictError, MissingExtraError, StoreError
+from recsys.records import Event, Item, Member
+from recsys.storage._shared import (
+    RESERVED_META,
+    check_impressions,
+    check_meta,
+    check_vectors,
+    conflict,
+    dumps,
+    event_content,
+    event_from_row,
+    event_row,
+    first_of_each_id,
+    guarded,
+    redacted,
+    served_item_ids,
+    stored_record,
+    stored_vector,
+)
+from recsys.storage.base import History, ItemChanges, Revisions, ServedList, member_state, state_token, text_hash
+
+try:  # an optional extra: only a PostgreSQL URL imports this module
+    import psycopg
+    from psycopg_pool import ConnectionPool
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise MissingExtraError("a PostgreSQL store", "postgres") from exc
+
+__all__ = ["PostgresStore", "PostgresEmbeddingCache", "SCHEMA_VERSION"]
+
+#: Each step brings a database from the version before it to its own (its index + 1).
+_MIGRATIONS = (
+    # 1: the store's tables.
+    """
+    CREATE TABLE meta (key text COLLATE "C" PRIMARY KEY, value text NOT NULL);
+    CREATE TABLE counters (name text COLLATE "C" PRIMARY KEY, value bigint NOT NULL);
+    INSERT INTO counters VALUES ('rev', 0), ('members_rev', 0), ('activity_seq', 0), ('seq', 0);
+    CREATE TABLE items (
+        id text COLLATE "C" PRIMARY KEY,
+        data text NOT NULL,
+        text_hash bytea NOT NULL,
+        vector bytea NOT NULL,
+        org text,
+        rev bigint NOT NULL
+    );
+    CREATE INDEX items_rev ON items (rev);
+    CREATE TABLE removed_items (id text COLLATE "C" PRIMARY KEY, rev bigint NOT NULL);
+    CREATE INDEX removed_rev ON removed_items (rev);
+    CREATE TABLE members (id text COLLATE "C" PRIMARY KEY, data text NOT NULL, org text NOT NULL);
+    CREATE INDEX members_org ON members (org);
+    CREATE TABLE events (
+        seq bigint PRIMARY KEY,
+        id text COLLATE "C" UNIQUE,
+        member text COLLATE "C" NOT NULL,
+        item text COLLATE "C" NOT NULL,
+        kind text NOT NULL,
+        value double precision,
+        at text NOT NULL,
+        ts double precision NOT NULL
+    );
+    CREATE INDEX events_member ON events (member, ts);
+    CREATE INDEX events_item ON events (item, kind);
+    CREATE INDEX events_member_kind ON events (member, kind, ts) INCLUDE (item);
+    CREATE TABLE served (
+        member text COLLATE "C" NOT NULL,
+        day date NOT NULL,
+        request text COLLATE "C" NOT NULL,
+        state text NOT NULL,
+        payload text NOT NULL,
+        created double precision NOT NULL,
+        PRIMARY KEY (member, day, request)
+    );
+    CREATE INDEX served_day ON served (day);
+    """,
+    # 2: the embedding cache moves into the database, so every process shares it.
+    """
+    CREATE TABLE embeddings (
+        model text NOT NULL,
+        key bytea NOT NULL,
+        vector bytea NOT NULL,
+        PRIMARY KEY (model, key)
+    );
+    """,
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+# Any constant shared by every recsys process: serializes schema set-up and upgrades.
+_SCHEMA_LOCK = 0x7265_6373_7973  # "recsys"
+
+# Per-connection staging tables for COPY; emptied at every commit.
+_STAGING = """
+CREATE TEMP TABLE new_events (
+    ord integer NOT NULL, id text COLLATE "C", member text COLLATE "C", item text COLLATE "C",
+    kind text, value double precision, at text, ts double precision
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE new_served (
+    ord integer NOT NULL, member text COLLATE "C", day date, request text COLLATE "C",
+    state text, payload text, created double precision
+) ON COMMIT DELETE ROWS;
+"""
+
+_EVENT_COLUMNS = "id, member, item, kind, value, at, ts"  # as :func:`event_row` gives them
+
+
+@contextmanager
+def _pg_errors(url: str) -> Iterator[None]:
+    """Turn a driver error into the library's: a conflict, or a StoreError naming the URL
+    (``url`` is already without its password; the driver's messages never hold one)."""
+    try:
+        yield
+    except psycopg.errors.IntegrityError as exc:
+        raise ConflictError("the write conflicts with what the store holds; read the record again and retry") from exc
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StoreError(f"PostgreSQL store {url}: {reason}") from exc
+
+
+_guarded = guarded(lambda store: _pg_errors(store.url))
+
+
+class PostgresStore:
+    """Items, members, events and served lists in a PostgreSQL database shared by processes.
+
+    Args:
+        url: ``postgresql://user[:password]@host[:port]/dbname`` (any libpq URL, query
+            parameters such as ``sslmode`` included). The database must exist; the store
+            creates or upgrades its tables.
+        pool_size: Most connections this process opens at once (threads beyond wait for one).
+        connect_timeout: Seconds to wait for the server before giving up.
+
+    Raises:
+        StoreError: The server cannot be reached, refuses the login, or holds a schema of a
+            newer recsys; the message names the URL without its password.
+
+    Example:
+        >>> store = PostgresStore("postgresql://recsys@db.internal:5432/recsys")  # doctest: +SKIP
+        >>> store.revisions()                                                     # doctest: +SKIP
+        Revisions(items=0, members=0, activity=0)
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 8, connect_timeout: int = 10) -> None:
+        self.url = redacted(url)
+        self.files = None  # derived files (the vector index) are kept in memory
+        self._cache: PostgresEmbeddingCache | None = None
+        options = {"connect_timeout": connect_timeout, "application_name": "recsys"}
+        with _pg_errors(self.url):
+            # Connect once first: an unreachable server or a wrong password fails here at once,
+            # with the server's reason, rather than as a pool timeout later.
+            with psycopg.connect(url, **options) as conn:
+                self._prepare(conn)
+            self._pool = ConnectionPool(
+                url, kwargs=options, min_size=1, max_size=pool_size, timeout=30,
+                configure=_configure, check=ConnectionPool.check_connection,
+                name="recsys", open=True,
+            )
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self.url!r})"
+
+    def _prepare(self, conn: psycopg.Connection) -> None:
+        """Create the tables of a new database, upgrade an older schema, refuse a newer one."""
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            version = 0
+            if conn.execute("SELECT to_regclass('meta')").fetchone()[0] is not None:
+                row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+                version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"PostgreSQL store {self.url} has schema version {version}, newer than the "
+                    f"{SCHEMA_VERSION} this recsys knows: upgrade recsys"
+                )
+            for step in _MIGRATIONS[version:]:
+                conn.execute(step)
+            if version < SCHEMA_VERSION:
+                conn.execute(
+                    "INSERT INTO meta VALUES ('schema', %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (str(SCHEMA_VERSION),),
+                )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[psycopg.Cursor]:
+        """One transaction on a pooled connection: committed at the end, rolled back on error."""
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            yield cur
+
+    @_guarded
+    def close(self) -> None:
+        self._pool.close()
+
+    # -- metadata and counters -----------------------------------------------------------
+
+    @_guarded
+    def get_meta(self, key: str) -> str | None:
+        if key in RESERVED_META:
+            return None
+        with self._transaction() as cur:
+            row = cur.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    @_guarded
+    def set_meta(self, values: Mapping[str, str | None]) -> None:
+        check_meta(values)
+        with self._transaction() as cur:
+            cur.executemany(
+                "INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [(k, v) for k, v in values.items() if v is not None],
+            )
+            cur.execute("DELETE FROM meta WHERE key = ANY(%s)", ([k for k, v in values.items() if v is None],))
+
+    @_guarded
+    def revisions(self) -> Revisions:
+        with self._transaction() as cur:
+            values = dict(cur.execute(
+                "SELECT name, value FROM counters WHERE name IN ('rev', 'members_rev', 'activity_seq')"
+            ).fetchall())
+        return Revisions(items=values["rev"], members=values["members_rev"], activity=values["activity_seq"])
+
+    @staticmethod
+    def _bump(cur: psycopg.Cursor, name: str, by: int = 1) -> int:
+        """Add to a counter and return its new value; the row stays locked until commit."""
+        return cur.execute("UPDATE counters SET value = value + %s WHERE name = %s RETURNING value",
+                           (by, name)).fetchone()[0]
+
+    # -- items ---------------------------------------------------------------------------
+
+    @_guarded
+    def item_hashes(self, ids: Sequence[str]) -> dict[str, bytes]:
+        with self._transaction() as cur:
+            rows = cur.execute("SELECT id, text_hash FROM items WHERE id = ANY(%s)", (list(ids),)).fetchall()
+        return {id_: bytes(h) for id_, h in rows}
+
+    @_guarded
+    def upsert_items(self, items: Sequence[Item], vectors: np.ndarray) -> int:
+        vectors = check_vectors(items, vectors)
+        # Last of each id wins, as a row-by-row replace would have it; one row per id lets the
+        # upsert be one statement.
+        latest = {it.id: (it, v) for it, v in zip(items, vectors)}
+        with self._transaction() as cur:
+            rev = self._bump(cur, "rev")
+            cur.executemany(
+                "INSERT INTO items (id, data, text_hash, vector, org, rev) VALUES (%s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (id) DO UPDATE SET data = excluded.data, text_hash = excluded.text_hash,"
+                " vector = excluded.vector, org = excluded.org, rev = excluded.rev",
+                [(it.id, dumps(it.to_dict()), text_hash(it), v.tobytes(), it.org, rev) for it, v in latest.values()],
+            )
+            cur.execute("DELETE FROM removed_items WHERE id = ANY(%s)", (list(latest),))
+        return rev
+
+    @_guarded
+    def remove_items(self, ids: Sequence[str]) -> int:
+        ids = list(dict.fromkeys(ids))
+        with self._transaction() as cur:
+            rev = self._bump(cur, "rev")
+            cur.execute("DELETE FROM items WHERE id = ANY(%s)", (ids,))
+            cur.execute(
+                "INSERT INTO removed_items SELECT unnest(%s::text[]), %s"
+                " ON CONFLICT (id) DO UPDATE SET rev = excluded.rev",
+                (ids, rev),
+            )
+        return rev
+
+    @_guarded
+    def get_items(self, ids: Sequence[str]) -> dict[str, Item]:
+        with self._transaction() as cur:
+            rows = cur.execute("SELECT id, data FROM items WHERE id = ANY(%s)", (list(ids),)).fetchall()
+        return {id_: stored_record(Item, id_, data, self.url) for id_, data in rows}
+
+    @_guarded
+    def item_ids(self, ids: Sequence[str]) -> set[str]:
+        with self._transaction() as cur:
+            return {r[0] for r in cur.execute("SELECT id FROM items WHERE id = ANY(%s)", (list(ids),))}
+
+    @_guarded
+    def iter_items(self) -> Iterator[Item]:
+        for id_, data in self._stream("SELECT id, data FROM items ORDER BY id"):
+            yield stored_record(Item, id_, data, self.url)
+
+    def _stream(self, sql: str) -> Iterator[tuple]:
+        """A query's rows, fetched in pages by a server-side cursor, so a catalogue of any size
+        is never all in memory at once."""
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor(name="recsys_stream") as cur:
+            cur.itersize = 2000
+            cur.execute(sql)
+            yield from cur
+
+    @_guarded
+    def count_items(self) -> int:
+        with self._transaction() as cur:
+            return cur.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+
+    @_guarded
+    def item_changes(self, since: int, dim: int) -> ItemChanges:
+        with self._pool.connection() as conn:
+            # One snapshot for the revision and the rows, so they agree.
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                rev = cur.execute("SELECT value FROM counters WHERE name = 'rev'").fetchone()[0]
+                rows = cur.execute("SELECT id, data, vector FROM items WHERE rev > %s ORDER BY rev, id", (since,))
+                upserted = [(stored_record(Item, id_, data, self.url), stored_vector(id_, blob, dim, self.url))
+                            for id_, data, blob in rows]
+                rows = cur.execute("SELECT id FROM removed_items WHERE rev > %s ORDER BY rev, id", (since,))
+                removed = [id_ for (id_,) in rows]
+        return ItemChanges(rev, upserted, removed)
+
+    # -- members -------------------------------------------------------------------------
+
+    @_guarded
+    def upsert_members(self, members: Sequence[Member]) -> None:
+        latest = {m.id: m for m in members}  # last of each id wins, as with a row-by-row replace
+        with self._transaction() as cur:
+            cur.executemany(
+                "INSERT INTO members (id, data, org) VALUES (%s, %s, %s)"
+                " ON CONFLICT (id) DO UPDATE SET data = excluded.data, org = excluded.org",
+                [(m.id, dumps(m.to_dict()), m.org) for m in latest.values()],
+            )
+            # Models derived from the members (role-aware popularity) see that they changed.
+            self._bump(cur, "members_rev")
+
+    @_guarded
+    def get_members(self, ids: Sequence[str]) -> dict[str, Member]:
+        with self._transaction() as cur:
+            rows = cur.execute("SELECT id, data FROM members WHERE id = ANY(%s)", (list(ids),)).fetchall()
+        return {id_: stored_record(Member, id_, data, self.url) for id_, data in rows}
+
+    @_guarded
+    def member_ids(self, ids: Sequence[str]) -> set[str]:
+        with self._transaction() as cur:
+            return {r[0] for r in cur.execute("SELECT id FROM members WHERE id = ANY(%s)", (list(ids),))}
+
+    @_guarded
+    def iter_members(self) -> Iterator[Member]:
+        for id_, data in self._stream("SELECT id, data FROM members ORDER BY id"):
+            yield stored_record(Member, id_, data, self.url)
+
+    @_guarded
+    def count_members(self) -> int:
+        with self._transaction() as cur:
+            return cur.execute("SELECT COUNT(*) FROM members").fetchone()[0]
+
+    @_guarded
+    def member_roles(self) -> dict[str, list[str]]:
+        with self._transaction() as cur:
+            rows = cur.execute("SELECT id, data::jsonb -> 'roles' FROM members ORDER BY id").fetchall()
+        return {m: list(roles or []) for m, roles in rows}
+
+    # -- events --------------------------------------------------------------------------
+
+    @_guarded
+    def record_events(self, events: Sequence[Event]) -> int:
+        """Store events in one transaction; return how many were new.
+
+        A retry (same id, same content) is skipped; the same id with other content is a
+        :class:`~recsys.exceptions.ConflictError` and nothing of the batch is written.
+        """
+        new = _new_in_batch(events)
+        with self._transaction() as cur:
+            added, activity = self._write_events(cur, new, check=True)
+            if activity is not None:
+                cur.execute("UPDATE counters SET value = %s WHERE name = 'activity_seq'", (activity,))
+        return added
+
+    @staticmethod
+    def _write_events(cur: psycopg.Cursor, events: Sequence[Event], *, check: bool) -> tuple[int, int | None]:
+        """COPY events into the staging table and append those whose id is not stored yet.
+
+        Returns how many were stored and the sequence number of the last one other than an
+        impression (None if none). With ``check``, a stored id with other content is a conflict.
+        """
+        if not events:
+            return 0, None
+        # The lock that keeps sequence numbers gapless: event writers take turns from here on.
+        base = cur.execute("SELECT value FROM counters WHERE name = 'seq' FOR UPDATE").fetchone()[0]
+        with cur.copy(f"COPY new_events (ord, {_EVENT_COLUMNS}) FROM STDIN") as copy:
+            for ord_, e in enumerate(events):
+                copy.write_row((ord_, *event_row(e)))
+        if check:
+            clash = cur.execute(
+                "SELECT n.id FROM new_events n JOIN events e ON e.id = n.id"
+                " WHERE (e.member, e.item, e.kind, e.value, e.ts)"
+                " IS DISTINCT FROM (n.member, n.item, n.kind, n.value, n.ts) ORDER BY n.ord LIMIT 1"
+            ).fetchone()
+            if clash is not None:
+                raise conflict(clash[0])
+        added, last, activity = cur.execute(
+            f"WITH stored AS ("
+            f" INSERT INTO events (seq, {_EVENT_COLUMNS})"
+            f" SELECT %s + row_number() OVER (ORDER BY ord), {_EVENT_COLUMNS} FROM new_events n"
+            f" WHERE n.id IS NULL OR NOT EXISTS (SELECT 1 FROM events e WHERE e.id = n.id)"
+            # Under the seq lock nobody else inserts, so this never skips; the unique constraint
+            # is what guarantees an id is stored once whatever happens to the lock.
+            f" ON CONFLICT (id) DO NOTHING RETURNING seq, kind)"
+            f" SELECT COUNT(*), MAX(seq), MAX(seq) FILTER (WHERE kind <> 'impression') FROM stored",
+            (base,),
+        ).fetchone()
+        if added:
+            cur.execute("UPDATE counters SET value = %s WHERE name = 'seq'", (last,))
+        return added, activity
+
+    @_guarded
+    def events(
+        self,
+        member: str | None = None,
+        *,
+        until: dt.datetime | None = None,
+        kinds: Iterable[str] | None = None,
+    ) -> list[Event]:
+        sql, args = "SELECT id, member, item, kind, value, at FROM events WHERE true", []
+        if member is not None:
+            sql += " AND member = %s"
+            args.append(member)
+        if until is not None:
+            sql += " AND ts <= %s"
+            args.append(until.timestamp())
+        if kinds is not None:
+            sql += " AND kind = ANY(%s)"
+            args.append(list(kinds))
+        with self._transaction() as cur:
+            return [event_from_row(row) for row in cur.execute(sql + " ORDER BY ts, seq", args)]
+
+    @_guarded
+    def history(self, member: str) -> History:
+        with self._transaction() as cur:
+            rows = cur.execute(
+                "SELECT seq, id, member, item, kind, value, at FROM events WHERE member = %s ORDER BY ts, seq",
+                (member,),
+            ).fetchall()
+        # Impressions are left out of the state: serving a list must not make it stale.
+        state = member_state(row[0] for row in rows if row[4] != "impression")
+        return History(events=[event_from_row(row[1:]) for row in rows], state=state)
+
+    @_guarded
+    def member_state(self, member: str) -> str:
+        with self._transaction() as cur:
+            count, last = cur.execute(
+                "SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM events WHERE member = %s AND kind <> 'impression'",
+                (member,),
+            ).fetchone()
+        return state_token(count, last)
+
+    @_guarded
+    def count_events(self) -> int:
+        with self._transaction() as cur:
+            return cur.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+
+    @_guarded
+    def interactions(self, until_seq: int, kinds: Iterable[str]) -> list[tuple[str, str, str, float | None]]:
+        with self._transaction() as cur:
+            return cur.execute(
+                "SELECT member, item, kind, value FROM events WHERE seq <= %s AND kind = ANY(%s) ORDER BY seq",
+                (until_seq, list(kinds)),
+            ).fetchall()
+
+    @_guarded
+    def enrolments(self, items: Sequence[str]) -> dict[str, int]:
+        with self._transaction() as cur:
+            return dict(cur.execute(
+                "SELECT item, COUNT(DISTINCT member) FROM events WHERE kind = 'enroll' AND item = ANY(%s)"
+                " GROUP BY item",
+                (list(items),),
+            ).fetchall())
+
+    @_guarded
+    def branch_completions(self, org: str, since: dt.datetime, until: dt.datetime) -> tuple[dict[str, int], int]:
+        with self._transaction() as cur:
+            per_item = dict(cur.execute(
+                "SELECT item, COUNT(DISTINCT member) FROM events"
+                " WHERE member IN (SELECT id FROM members WHERE org = %(org)s)"
+                " AND kind IN ('complete', 'attend') AND ts >= %(since)s AND ts < %(until)s GROUP BY item",
+                {"org": org, "since": since.timestamp(), "until": until.timestamp()},
+            ).fetchall())
+            members = cur.execute(
+                "SELECT COUNT(DISTINCT member) FROM events"
+                " WHERE member IN (SELECT id FROM members WHERE org = %(org)s)"
+                " AND kind IN ('complete', 'attend') AND ts >= %(since)s AND ts < %(until)s",
+                {"org": org, "since": since.timestamp(), "until": until.timestamp()},
+            ).fetchone()[0]
+        return per_item, members
+
+    # -- served lists --------------------------------------------------------------------
+
+    @_guarded
+    def get_served(self, member: str, day: dt.date, request: str) -> ServedList | None:
+        with self._transaction() as cur:
+            row = cur.execute(
+                "SELECT state, payload, created FROM served WHERE member = %s AND day = %s AND request = %s",
+                (member, day, request),
+            ).fetchone()
+        if row is None:
+            return None
+        state, payload, created = row
+        return ServedList(member, day, request, state, json.loads(payload), created)
+
+    @_guarded
+    def put_served(self, lists: Sequence[ServedList], impressions: Sequence[Event] = ()) -> None:
+        """Keep served lists (the last of each member, day and request wins) and record their
+        impressions, all by COPY in one transaction. An impression already recorded is skipped."""
+        check_impressions(impressions)
+        rows = [(s.member, s.day, s.request, s.state, dumps(s.payload), s.created) for s in lists]
+        with self._transaction() as cur:
+            if rows:
+                with cur.copy("COPY new_served (ord, member, day, request, state, payload, created) FROM STDIN") as copy:
+                    for ord_, row in enumerate(rows):
+                        copy.write_row((ord_, *row))
+                cur.execute(
+                    "INSERT INTO served (member, day, request, state, payload, created)"
+                    " SELECT DISTINCT ON (member, day, request) member, day, request, state, payload, created"
+                    " FROM new_served ORDER BY member, day, request, ord DESC"
+                    " ON CONFLICT (member, day, request) DO UPDATE SET state = excluded.state,"
+                    " payload = excluded.payload, created = excluded.created"
+                )
+            self._write_events(cur, first_of_each_id(impressions), check=False)
+
+    @_guarded
+    def served_between(self, first: dt.date, last: dt.date) -> list[tuple[str, dt.date, list[str]]]:
+        with self._transaction() as cur:
+            rows = cur.execute(
+                "SELECT member, day, payload FROM served WHERE day BETWEEN %s AND %s ORDER BY day, member, request",
+                (first, last),
+            ).fetchall()
+        return [(member, day, served_item_ids(json.loads(payload))) for member, day, payload in rows]
+
+    @_guarded
+    def served_on(self, day: dt.date) -> set[tuple[str, str]]:
+        with self._transaction() as cur:
+            return {(m, r) for m, r in cur.execute("SELECT member, request FROM served WHERE day = %s", (day,))}
+
+    # -- caches --------------------------------------------------------------------------
+
+    def embedding_cache(self) -> PostgresEmbeddingCache:
+        """The store's embedding cache, a table of the same database (one object per store)."""
+        if self._cache is None:
+            self._cache = PostgresEmbeddingCache(self)
+        return self._cache
+
+
+class PostgresEmbeddingCache:
+    """The embedding cache in the store's database: every process sharing the store shares it.
+
+    Args:
+        store: The store whose connections it uses.
+    """
+
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+
+    def get_many(self, model: str, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        """The cached vectors of those ``keys`` that are cached."""
+        with _pg_errors(self._store.url), self._store._transaction() as cur:
+            rows = cur.execute("SELECT key, vector FROM embeddings WHERE model = %s AND key = ANY(%s)",
+                               (model, [bytes(k) for k in keys])).fetchall()
+        return {bytes(key): np.frombuffer(blob, dtype=np.float32) for key, blob in rows}
+
+    def put_many(self, model: str, entries: Mapping[bytes, np.ndarray]) -> None:
+        """Cache vectors, replacing any under the same keys."""
+        with _pg_errors(self._store.url), self._store._transaction() as cur:
+            cur.executemany(
+                "INSERT INTO embeddings (model, key, vector) VALUES (%s, %s, %s)"
+                " ON CONFLICT (model, key) DO UPDATE SET vector = excluded.vector",
+                [(model, bytes(k), np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in entries.items()],
+            )
+
+    def close(self) -> None:
+        """Nothing to release: the store owns the connections."""
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    """Set up a new pooled connection: its staging tables for COPY."""
+    conn.execute(_STAGING)
+    conn.commit()
+
+
+def _new_in_batch(events: Sequence[Event]) -> list[Event]:
+    """The batch without repeats of an id inside it (the first stays); a repeat with other
+    content is a conflict, found before anything is written."""
+    seen: dict[str, Event] = {}
+    new = []
+    for e in events:
+        if e.id is not None:
+            first = seen.get(e.id)
+            if first is not None:
+                if event_content(first) != event_content(e):
+                    raise conflict(e.id)
+                continue
+            seen[e.id] = e
+        new.append(e)
+    return new
