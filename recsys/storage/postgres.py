@@ -56,7 +56,7 @@ from recsys.storage.base import History, ItemChanges, Revisions, ServedList, mem
 
 try:  # an optional extra: only a PostgreSQL URL imports this module
     import psycopg
-    from psycopg_pool import ConnectionPool
+    from psycopg_pool import ConnectionPool, PoolTimeout
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingExtraError("a PostgreSQL store", "postgres") from exc
 
@@ -137,11 +137,14 @@ _EVENT_COLUMNS = "id, member, item, kind, value, at, ts"  # as :func:`event_row`
 
 
 @contextmanager
-def _pg_errors(url: str) -> Iterator[None]:
+def _pg_errors(url: str, wait: float | None = None) -> Iterator[None]:
     """Turn a driver error into the library's: a conflict, or a StoreError naming the URL
     (``url`` is already without its password; the driver's messages never hold one)."""
     try:
         yield
+    except PoolTimeout as exc:
+        raise StoreError(f"PostgreSQL store {url}: no connection to the server within {wait:g} s "
+                         "(is it running and reachable? are all connections busy?)") from exc
     except psycopg.errors.IntegrityError as exc:
         raise ConflictError("the write conflicts with what the store holds; read the record again and retry") from exc
     except psycopg.Error as exc:
@@ -149,7 +152,7 @@ def _pg_errors(url: str) -> Iterator[None]:
         raise StoreError(f"PostgreSQL store {url}: {reason}") from exc
 
 
-_guarded = guarded(lambda store: _pg_errors(store.url))
+_guarded = guarded(lambda store: _pg_errors(store.url, store.wait_timeout))
 
 
 class PostgresStore:
@@ -160,7 +163,9 @@ class PostgresStore:
             parameters such as ``sslmode`` included). The database must exist; the store
             creates or upgrades its tables.
         pool_size: Most connections this process opens at once (threads beyond wait for one).
-        connect_timeout: Seconds to wait for the server before giving up.
+        connect_timeout: Seconds to wait for the server when connecting.
+        wait_timeout: Seconds a call waits for a free, live connection before it fails with
+            StoreError (the service answers 503 then).
 
     Raises:
         StoreError: The server cannot be reached, refuses the login, or holds a schema of a
@@ -172,18 +177,19 @@ class PostgresStore:
         Revisions(items=0, members=0, activity=0)
     """
 
-    def __init__(self, url: str, *, pool_size: int = 8, connect_timeout: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 8, connect_timeout: int = 10, wait_timeout: float = 10) -> None:
         self.url = redacted(url)
+        self.wait_timeout = wait_timeout
         self.files = None  # derived files (the vector index) are kept in memory
         self._cache: PostgresEmbeddingCache | None = None
         options = {"connect_timeout": connect_timeout, "application_name": "recsys"}
-        with _pg_errors(self.url):
+        with _pg_errors(self.url, wait_timeout):
             # Connect once first: an unreachable server or a wrong password fails here at once,
             # with the server's reason, rather than as a pool timeout later.
             with psycopg.connect(url, **options) as conn:
                 self._prepare(conn)
             self._pool = ConnectionPool(
-                url, kwargs=options, min_size=1, max_size=pool_size, timeout=30,
+                url, kwargs=options, min_size=1, max_size=pool_size, timeout=wait_timeout,
                 configure=_configure, check=ConnectionPool.check_connection,
                 name="recsys", open=True,
             )
@@ -580,14 +586,14 @@ class PostgresEmbeddingCache:
 
     def get_many(self, model: str, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
         """The cached vectors of those ``keys`` that are cached."""
-        with _pg_errors(self._store.url), self._store._transaction() as cur:
+        with _pg_errors(self._store.url, self._store.wait_timeout), self._store._transaction() as cur:
             rows = cur.execute("SELECT key, vector FROM embeddings WHERE model = %s AND key = ANY(%s)",
                                (model, [bytes(k) for k in keys])).fetchall()
         return {bytes(key): np.frombuffer(blob, dtype=np.float32) for key, blob in rows}
 
     def put_many(self, model: str, entries: Mapping[bytes, np.ndarray]) -> None:
         """Cache vectors, replacing any under the same keys."""
-        with _pg_errors(self._store.url), self._store._transaction() as cur:
+        with _pg_errors(self._store.url, self._store.wait_timeout), self._store._transaction() as cur:
             cur.executemany(
                 "INSERT INTO embeddings (model, key, vector) VALUES (%s, %s, %s)"
                 " ON CONFLICT (model, key) DO UPDATE SET vector = excluded.vector",
