@@ -261,6 +261,12 @@ class Store(Protocol):
 
     def count_events(self) -> int: ...
 
+    def recorded_events(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, Event]]:
+        """``(sequence number, event)`` in the order recorded: the first ``limit`` after sequence
+        number ``after``. Pages through every event in bounded memory, in the order that
+        :meth:`interactions` and the state tokens follow (what a copy of the store keeps)."""
+        ...
+
     def interactions(self, until_seq: int, kinds: Iterable[str]) -> list[tuple[str, str, str, float | None]]:
         """``(member, item, kind, value)`` of the events of ``kinds`` up to sequence number
         ``until_seq``, in the order recorded."""

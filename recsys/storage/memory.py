@@ -248,6 +248,10 @@ class MemoryStore:
         with self._lock:
             return len(self._events)
 
+    def recorded_events(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, Event]]:
+        with self._lock:
+            return [(seq, e) for seq, e in self._events if seq > after][:limit]
+
     def interactions(self, until_seq: int, kinds: Iterable[str]) -> list[tuple[str, str, str, float | None]]:
         wanted = set(kinds)
         with self._lock:

@@ -484,6 +484,15 @@ class PostgresStore:
             return cur.execute("SELECT COUNT(*) FROM events").fetchone()[0]
 
     @_guarded
+    def recorded_events(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, Event]]:
+        with self._transaction() as cur:
+            rows = cur.execute(
+                "SELECT seq, id, member, item, kind, value, at FROM events WHERE seq > %s ORDER BY seq LIMIT %s",
+                (after, limit),
+            ).fetchall()
+        return [(row[0], event_from_row(row[1:])) for row in rows]
+
+    @_guarded
     def interactions(self, until_seq: int, kinds: Iterable[str]) -> list[tuple[str, str, str, float | None]]:
         with self._transaction() as cur:
             return cur.execute(

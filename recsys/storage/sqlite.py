@@ -483,6 +483,13 @@ class SQLiteStore:
         return self._db().execute("SELECT COUNT(*) FROM events").fetchone()[0]
 
     @_guarded
+    def recorded_events(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, Event]]:
+        rows = self._db().execute(
+            "SELECT seq, id, member, item, kind, value, at FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
+        )
+        return [(row[0], event_from_row(row[1:])) for row in rows]
+
+    @_guarded
     def interactions(self, until_seq: int, kinds: Iterable[str]) -> list[tuple[str, str, str, float | None]]:
         """``(member, item, kind, value)`` of the events of ``kinds`` up to sequence number
         ``until_seq``, in the order recorded: the input of the collaborative model."""

@@ -292,6 +292,18 @@ def test_interactions_up_to_a_sequence_number_in_record_order(store):
     assert store.interactions(0, ["complete"]) == []
 
 
+def test_recorded_events_page_through_in_the_order_recorded(store):
+    store.record_events([event("m1", "a", "complete", minutes=5, id_="late"), event("m2", "b", "start", minutes=1)])
+    store.put_served([served("m1", DAY)], [event("m1", "a", "impression", minutes=3, id_="imp")])
+    store.record_events([event("m1", "c", "complete", minutes=0, id_="first")])
+    assert [e.id for e in store.events()] == ["first", None, "imp", "late"]  # time order
+    everything = store.recorded_events()
+    assert [(seq, e.id) for seq, e in everything] == [(1, "late"), (2, None), (3, "imp"), (4, "first")]
+    assert everything[0][1] == event("m1", "a", "complete", minutes=5, id_="late")
+    assert store.recorded_events(after=1, limit=2) == everything[1:3]
+    assert store.recorded_events(after=4) == []
+
+
 def test_enrolments_count_distinct_members(store):
     store.record_events([
         event("m1", "x", "enroll"), event("m1", "x", "enroll", minutes=1), event("m2", "x", "enroll"),
@@ -522,6 +534,7 @@ def _answers(store: Store, revs: list[int]) -> dict:
         "items": list(store.iter_items()),
         "members": list(store.iter_members()),
         "interactions": store.interactions(store.revisions().activity, ["complete", "rate", "start"]),
+        "recorded": store.recorded_events(),
         "enrolments": store.enrolments(IDS),
         "branch": store.branch_completions("b1", T0, T0 + dt.timedelta(minutes=2)),
         "served": store.served_between(DAY, DAY),

@@ -1,0 +1,142 @@
+"""Copying a whole store from one backend to another (``recsys migrate SRC DST``).
+
+Everything goes through the :class:`~recsys.storage.base.Store` protocol, so any backend copies
+to any other: items with their vectors (nothing is embedded again), members, events in the
+order recorded, served lists, and the store settings (encoder, dimension). The embedding cache is not
+copied: it is only a cache, and every stored item already has its vector.
+
+Events keep their order and so their sequence numbers (every backend numbers events without
+gaps), hence members' state tokens: a served list current in the source is current in the copy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from recsys.exceptions import StoreError
+from recsys.storage.base import ServedList, Store
+from recsys.storage.sqlite import SQLiteStore
+
+__all__ = ["StoreCounts", "count_store", "copy_store", "existing_store"]
+
+#: The store settings the library keeps as metadata (see :meth:`recsys.Engine.open`).
+SETTINGS = ("encoder_name", "encoder_spec", "dim")
+
+_EVERY_DAY = (dt.date(1, 1, 1), dt.date(9999, 12, 31))
+
+
+@dataclass(frozen=True)
+class StoreCounts:
+    """What a store holds, counted; two stores with the same content have equal counts."""
+
+    items: int
+    members: int
+    events: int
+    served: int
+
+    def __str__(self) -> str:
+        return f"{self.items} items, {self.members} members, {self.events} events, {self.served} served lists"
+
+
+def count_store(store: Store) -> StoreCounts:
+    """Count what a store holds."""
+    return StoreCounts(store.count_items(), store.count_members(), store.count_events(),
+                       len(store.served_between(*_EVERY_DAY)))
+
+
+def existing_store(url_or_path: str | os.PathLike[str]) -> str | os.PathLike[str]:
+    """``url_or_path`` if it names a store that can already hold data, so that reading it
+    creates nothing.
+
+    Raises:
+        StoreError: A folder (or ``sqlite://`` URL) without a store in it, or ``memory://``.
+    """
+    text = os.fspath(url_or_path)
+    if text.startswith("memory:"):
+        raise StoreError("memory:// is new and empty each time it is opened: there is nothing to copy from it")
+    if "://" not in text or text.startswith("sqlite://"):
+        folder = Path(text.removeprefix("sqlite://")).expanduser()
+        if not (folder / SQLiteStore.DB_NAME).is_file():
+            raise StoreError(f"no store at {text} (no {SQLiteStore.DB_NAME} there): give an existing store folder")
+    return url_or_path
+
+
+def copy_store(
+    source: Store,
+    target: Store,
+    *,
+    chunk: int = 20_000,
+    progress: Callable[[str, int], None] | None = None,
+) -> StoreCounts:
+    """Copy everything ``source`` holds into the empty store ``target``.
+
+    Each chunk of records is one transaction of the target; a copy that fails halfway leaves a
+    partial target, which a second copy refuses (empty it first).
+
+    Args:
+        source: The store to read.
+        target: An empty store (no items, members, events or served lists).
+        chunk: Records written per transaction.
+        progress: Called with what was copied (``"items"``, ``"members"``, ...) and how many.
+
+    Returns:
+        The counts of the target after the copy.
+
+    Raises:
+        StoreError: ``target`` is not empty, or either store fails.
+    """
+    done = count_store(target)
+    if done != StoreCounts(0, 0, 0, 0):
+        raise StoreError(f"the destination {target.url} is not empty ({done}): give an empty store")
+    report = progress or (lambda what, n: None)
+    settings = {key: source.get_meta(key) for key in SETTINGS}
+    target.set_meta({key: value for key, value in settings.items() if value is not None})
+
+    if source.count_items():
+        dim = int(settings["dim"] or 0)
+        if dim <= 0:
+            raise StoreError(f"the source {source.url} holds items but no vector dimension: open it with its "
+                             "encoder once (recsys stats --store ...), then migrate")
+        upserted = source.item_changes(0, dim).upserted
+        for part in _parts(upserted, chunk):
+            target.upsert_items([it for it, _ in part], np.stack([v for _, v in part]))
+        report("items", len(upserted))
+
+    members = list(source.iter_members())
+    for part in _parts(members, chunk):
+        target.upsert_members(part)
+    report("members", len(members))
+
+    # In the order recorded, a page at a time: the collaborative model reads that order, and an
+    # empty target then numbers the events as the source does.
+    copied, after = 0, 0
+    while page := source.recorded_events(after, chunk):
+        target.record_events([e for _, e in page])
+        copied, after = copied + len(page), page[-1][0]
+    report("events", copied)
+
+    served = _served_lists(source)
+    for part in _parts(served, chunk):
+        target.put_served(part)
+    report("served lists", len(served))
+    return count_store(target)
+
+
+def _served_lists(store: Store) -> list[ServedList]:
+    lists = []
+    for day in sorted({day for _, day, _ in store.served_between(*_EVERY_DAY)}):
+        for member, request in sorted(store.served_on(day)):
+            found = store.get_served(member, day, request)
+            if found is not None:
+                lists.append(found)
+    return lists
+
+
+def _parts(values: Sequence, size: int) -> list[Sequence]:
+    return [values[start:start + size] for start in range(0, len(values), size)]
