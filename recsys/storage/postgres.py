@@ -92,9 +92,10 @@ _MIGRATIONS = (
         at text NOT NULL,
         ts double precision NOT NULL
     );
+    -- Few indexes, since every one slows ingest: a member's history (and a branch's completions);
+    -- enrolments, a small share of the events.
     CREATE INDEX events_member ON events (member, ts);
-    CREATE INDEX events_item ON events (item, kind);
-    CREATE INDEX events_member_kind ON events (member, kind, ts) INCLUDE (item);
+    CREATE INDEX events_enrolled ON events (item) WHERE kind = 'enroll';
     CREATE TABLE served (
         member text COLLATE "C" NOT NULL,
         day date NOT NULL,
@@ -182,7 +183,8 @@ class PostgresStore:
         self.wait_timeout = wait_timeout
         self.files = None  # derived files (the vector index) are kept in memory
         self._cache: PostgresEmbeddingCache | None = None
-        options = {"connect_timeout": connect_timeout, "application_name": "recsys"}
+        # No JIT: the store's queries are short, and compiling them costs more than it saves.
+        options = {"connect_timeout": connect_timeout, "application_name": "recsys", "options": "-c jit=off"}
         with _pg_errors(self.url, wait_timeout):
             # Connect once first: an unreachable server or a wrong password fails here at once,
             # with the server's reason, rather than as a pool timeout later.
@@ -414,6 +416,9 @@ class PostgresStore:
         with cur.copy(f"COPY new_events (ord, {_EVENT_COLUMNS}) FROM STDIN") as copy:
             for ord_, e in enumerate(events):
                 copy.write_row((ord_, *event_row(e)))
+        # A temporary table has no statistics until analyzed; without them the planner may scan
+        # every stored event to look the batch's ids up.
+        cur.execute("ANALYZE new_events")
         if check:
             clash = cur.execute(
                 "SELECT n.id FROM new_events n JOIN events e ON e.id = n.id"
@@ -426,7 +431,7 @@ class PostgresStore:
             f"WITH stored AS ("
             f" INSERT INTO events (seq, {_EVENT_COLUMNS})"
             f" SELECT %s + row_number() OVER (ORDER BY ord), {_EVENT_COLUMNS} FROM new_events n"
-            f" WHERE n.id IS NULL OR NOT EXISTS (SELECT 1 FROM events e WHERE e.id = n.id)"
+            f" WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = n.id)"  # never true for no id
             # Under the seq lock nobody else inserts, so this never skips; the unique constraint
             # is what guarantees an id is stored once whatever happens to the lock.
             f" ON CONFLICT (id) DO NOTHING RETURNING seq, kind)"
