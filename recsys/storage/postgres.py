@@ -475,6 +475,23 @@ class PostgresStore:
         return History(events=[event_from_row(row[1:]) for row in rows], state=state)
 
     @_guarded
+    def histories(self, members: Sequence[str]) -> dict[str, History]:
+        found: dict[str, list] = {m: [] for m in members}
+        with self._transaction() as cur:
+            rows = cur.execute(
+                "SELECT seq, id, member, item, kind, value, at FROM events WHERE member = ANY(%s)"
+                " ORDER BY member, ts, seq",
+                (list(found),),
+            ).fetchall()
+        for row in rows:
+            found[row[2]].append(row)
+        return {
+            m: History(events=[event_from_row(row[1:]) for row in history],
+                       state=member_state(row[0] for row in history if row[4] != "impression"))
+            for m, history in found.items()
+        }
+
+    @_guarded
     def member_state(self, member: str) -> str:
         with self._transaction() as cur:
             count, last = cur.execute(
@@ -544,6 +561,16 @@ class PostgresStore:
             return None
         state, payload, created = row
         return ServedList(member, day, request, state, json.loads(payload), created)
+
+    @_guarded
+    def served_for(self, members: Sequence[str], day: dt.date) -> list[ServedList]:
+        with self._transaction() as cur:
+            rows = cur.execute(
+                "SELECT member, request, state, payload, created FROM served WHERE day = %s AND member = ANY(%s)",
+                (day, list(dict.fromkeys(members))),
+            ).fetchall()
+        return [ServedList(member, day, request, state, json.loads(payload), created)
+                for member, request, state, payload, created in rows]
 
     @_guarded
     def put_served(self, lists: Sequence[ServedList], impressions: Sequence[Event] = ()) -> None:
