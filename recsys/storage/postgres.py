@@ -416,17 +416,6 @@ class PostgresStore:
         with cur.copy(f"COPY new_events (ord, {_EVENT_COLUMNS}) FROM STDIN") as copy:
             for ord_, e in enumerate(events):
                 copy.write_row((ord_, *event_row(e)))
-        # A temporary table has no statistics until analyzed; without them the planner may scan
-        # every stored event to look the batch's ids up.
-        cur.execute("ANALYZE new_events")
-        if check:
-            clash = cur.execute(
-                "SELECT n.id FROM new_events n JOIN events e ON e.id = n.id"
-                " WHERE (e.member, e.item, e.kind, e.value, e.ts)"
-                " IS DISTINCT FROM (n.member, n.item, n.kind, n.value, n.ts) ORDER BY n.ord LIMIT 1"
-            ).fetchone()
-            if clash is not None:
-                raise conflict(clash[0])
         added, last, activity = cur.execute(
             f"WITH stored AS ("
             f" INSERT INTO events (seq, {_EVENT_COLUMNS})"
@@ -438,6 +427,16 @@ class PostgresStore:
             f" SELECT COUNT(*), MAX(seq), MAX(seq) FILTER (WHERE kind <> 'impression') FROM stored",
             (base,),
         ).fetchone()
+        if check and added < len(events):
+            # Some ids were stored already (this transaction's rows among them, which match):
+            # each must be a retry with the same content, else the whole batch is undone.
+            clash = cur.execute(
+                "SELECT n.id FROM new_events n JOIN events e ON e.id = n.id"
+                " WHERE (e.member, e.item, e.kind, e.value, e.ts)"
+                " IS DISTINCT FROM (n.member, n.item, n.kind, n.value, n.ts) ORDER BY n.ord LIMIT 1"
+            ).fetchone()
+            if clash is not None:
+                raise conflict(clash[0])
         if added:
             cur.execute("UPDATE counters SET value = %s WHERE name = 'seq'", (last,))
         return added, activity
