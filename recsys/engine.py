@@ -70,6 +70,8 @@ class Engine:
                              f"makes {encoder.dim}: open it with the encoder it was built with")
         if dim is None or int(dim) != encoder.dim:  # a new store, or an empty one changing encoder
             store.set_meta({"dim": str(encoder.dim)})
+        #: How another process opens this store (a PostgreSQL URL's password kept, never shown).
+        self._url = store.url
         self._world = World(
             store, encoder, curriculum or Curriculum(), recommender or Recommender(),
             dim=encoder.dim, duplicate_threshold=duplicate_threshold, hnsw_threshold=hnsw_threshold,
@@ -109,13 +111,13 @@ class Engine:
         if encoder is None:
             if stored_name is not None and stored_spec is None:
                 raise StoreError(
-                    f"store {path} was built with the custom encoder {stored_name!r}; pass it to Engine.open"
+                    f"store {store.url} was built with the custom encoder {stored_name!r}; pass it to Engine.open"
                 )
             encoder = stored_spec or DEFAULT_ENCODER
         enc = get_encoder(encoder)
         if stored_name is not None and stored_name != enc.name and store.count_items():
             raise StoreError(
-                f"store {path} holds embeddings of encoder {stored_name!r}, not {enc.name!r}; "
+                f"store {store.url} holds embeddings of encoder {stored_name!r}, not {enc.name!r}; "
                 f"open it with encoder={stored_spec or stored_name!r} or use a new store folder"
             )
         if stored_name != enc.name:
@@ -124,8 +126,10 @@ class Engine:
             curriculum = store.files / "curriculum.json"
         if curriculum is not None and not isinstance(curriculum, Curriculum):
             curriculum = Curriculum.load(curriculum)
-        return cls(store, CachedEncoder(enc, store.embedding_cache()), hnsw_threshold=hnsw_threshold,
-                   curriculum=curriculum, duplicate_threshold=duplicate_threshold)
+        engine = cls(store, CachedEncoder(enc, store.embedding_cache()), hnsw_threshold=hnsw_threshold,
+                     curriculum=curriculum, duplicate_threshold=duplicate_threshold)
+        engine._url = os.fspath(path)  # as given, password included: for workers opening the same store
+        return engine
 
     def close(self) -> None:
         """Save the index file and close the store."""
@@ -359,9 +363,9 @@ class Engine:
             members: Only these members (ids), instead of an organisation's.
             cluster: Spread the members over a Ray cluster (see
                 :mod:`recsys.serving.distributed`): ``"local"`` starts one on this machine, else
-                the address of a running one. Every worker opens this engine's store by its URL
-                (a folder on a shared disk, or PostgreSQL with the password in ``PGPASSWORD`` or
-                ``~/.pgpass``) with the store's own encoder and curriculum.
+                the address of a running one. Every worker opens this engine's store as it was
+                opened (a folder on a shared disk, or a PostgreSQL URL) with the store's own
+                encoder and curriculum.
 
         Returns:
             A :class:`recsys.serving.batch.BatchReport` (counts, time, and the floor's time).
@@ -391,7 +395,7 @@ class Engine:
             return batch.serve_day(self._world, ids, day, chunk=chunk, progress=progress)
         started = time.perf_counter()
         served, skipped, _ = distributed.serve_day_on_ray(
-            self.store.url, ids, day, address=None if cluster == "local" else cluster, chunk=chunk, progress=progress)
+            self._url, ids, day, address=None if cluster == "local" else cluster, chunk=chunk, progress=progress)
         return batch.BatchReport(day, len(ids), served, skipped, time.perf_counter() - started,
                                  batch.floor_seconds(self._world, served))
 
