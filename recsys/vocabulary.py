@@ -140,6 +140,10 @@ class Vocabulary:
         codes = _CODES.get(term, ())
         return key if key in codes else None
 
+    def codes(self, term: str) -> tuple[Any, ...]:
+        """The codes of section ``term`` (the roles: the built-in ones)."""
+        return _CODES[term]
+
     def names(self, term: str, code: Any) -> list[str]:
         """The words that stand for ``code`` in section ``term`` (for messages saying what is accepted)."""
         return [w for w, c in getattr(self, term).items() if c == code]

@@ -27,6 +27,17 @@ def _store_options() -> argparse.ArgumentParser:
     return common
 
 
+def _reading_options() -> argparse.ArgumentParser:
+    reading = argparse.ArgumentParser(add_help=False)
+    reading.add_argument("--check", action="store_true", help="validate the files and list every problem; write nothing")
+    reading.add_argument("--strict", action="store_true",
+                         help="treat warnings (unknown roles or topics, events in the future) as errors")
+    reading.add_argument("--encoding", metavar="NAME",
+                         help="text encoding of CSV/JSON files, e.g. gbk or utf-8 (default: detected)")
+    reading.add_argument("--sheet", metavar="NAME", help="the sheet of an .xlsx workbook (default: the first)")
+    return reading
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _store_options()
     parser = argparse.ArgumentParser(
@@ -37,13 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", parents=[common], help="load the sample corpus and show what the engine does")
     p.add_argument("--day", type=_date, help="the day to plan for (default: today)")
 
-    p = sub.add_parser("ingest", parents=[common], help="add or update items from JSONL, JSON or CSV files")
+    reading = _reading_options()
+    p = sub.add_parser("ingest", parents=[common, reading],
+                       help="add or update items from CSV, Excel (.xlsx), JSONL or JSON files")
     p.add_argument("files", nargs="+", metavar="FILE")
 
-    p = sub.add_parser("members", parents=[common], help="add or update members from a file")
+    p = sub.add_parser("members", parents=[common, reading], help="add or update members from a file")
     p.add_argument("file", metavar="FILE")
 
-    p = sub.add_parser("events", parents=[common], help="record events from a file")
+    p = sub.add_parser("events", parents=[common, reading], help="record events from a file")
     p.add_argument("file", metavar="FILE")
 
     p = sub.add_parser("search", parents=[common], help="items matching a text")
@@ -164,37 +177,80 @@ def _print_hits(hits, as_json: bool) -> None:
         print(f"{n:>2}. {h.score:.3f}  {it.title}  [{it.id} · {it.kind} · {it.minutes}分钟 · {'、'.join(it.topics)}]")
 
 
-def _cmd_ingest(args: argparse.Namespace) -> int:
-    from recsys.ingest.loaders import read_items
+def _read(args: argparse.Namespace, path: str, record_type: type):
+    """Read one file with the store's vocabulary; warnings go to stderr as they are found."""
+    from recsys.ingest.loaders import read_batch
 
-    batches = [(path, read_items(path)) for path in args.files]  # validate every file first
+    batch = read_batch(path, record_type, curriculum=_curriculum(args), encoding=args.encoding,
+                       sheet=args.sheet, strict=args.strict)
+    for warning in batch.warnings:
+        print(f"recsys: warning: {_one_line(str(warning))}", file=sys.stderr)
+    return batch
+
+
+def _curriculum(args: argparse.Namespace):
+    """The store's curriculum (its vocabulary reads the codes), read without opening the store:
+    ``--check`` writes nothing, not even a new store."""
+    from pathlib import Path
+
+    from recsys.curriculum import Curriculum
+
+    store = _store_path(args).removeprefix("sqlite://")
+    found = Path(store) / "curriculum.json"
+    return Curriculum.load(found) if "://" not in store and found.is_file() else Curriculum()
+
+
+def _read_summary(batch, noun: str) -> str:
+    how = f" ({batch.encoding})" if batch.encoding else ""
+    warned = len(batch.warnings)
+    return f"{batch.source}{how}: {len(batch.records)} {noun}" + (f", {warned} warning{'s' * (warned != 1)}" if warned else "")
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from recsys.records import Item
+
+    batches = [_read(args, path, Item) for path in args.files]  # validate every file first
+    if args.check:
+        for batch in batches:
+            print(_read_summary(batch, "items valid") + "; nothing written")
+        return 0
     with _open(args) as engine:
-        for path, items in batches:
-            n = engine.add_items(items, progress=sys.stderr.isatty())
-            print(f"{path}: {n} items")
+        for batch in batches:
+            engine.add_items(batch.records, progress=sys.stderr.isatty())
+            print(_read_summary(batch, "items"))
     return 0
 
 
 def _cmd_members(args: argparse.Namespace) -> int:
-    from recsys.ingest.loaders import read_members
+    from recsys.records import Member
 
-    members = read_members(args.file)
+    batch = _read(args, args.file, Member)
+    if args.check:
+        print(_read_summary(batch, "members valid") + "; nothing written")
+        return 0
     with _open(args) as engine:
-        print(f"{args.file}: {engine.upsert_members(members)} members")
+        engine.upsert_members(batch.records)
+    print(_read_summary(batch, "members"))
     return 0
 
 
 def _cmd_events(args: argparse.Namespace) -> int:
     from recsys.exceptions import ValidationError
-    from recsys.ingest.loaders import read_events
+    from recsys.ingest.loaders import combine
+    from recsys.records import Event
 
-    events = read_events(args.file)
+    batch = _read(args, args.file, Event)
+    if args.check:
+        print(_read_summary(batch, "events valid") + "; nothing written")
+        return 0
     with _open(args) as engine:
         try:
-            added = engine.record(events)
+            added = engine.record(batch.records)
         except ValidationError as exc:
-            raise exc.located(source=args.file) from None
-        print(f"{args.file}: {added} new events ({len(events) - added} already recorded)")
+            # The engine places a problem by its position in the batch: name the file's line.
+            raise combine([p.located(source=args.file, line=batch.lines[p.line - 1] if p.line else None)
+                           for p in exc.problems or [exc]]) from None
+        print(f"{_read_summary(batch, 'events')}: {added} new ({len(batch.records) - added} already recorded)")
     return 0
 
 
@@ -452,6 +508,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _COMMANDS[args.command](args)
     except RecsysError as exc:
         print(f"recsys: error: {_one_line(str(exc))}", file=sys.stderr)
+        # The first line is the reason; when a file has several problems, each follows on a line.
+        problems = getattr(exc, "problems", [])
+        for problem in problems if len(problems) > 1 else []:
+            print(f"  {_one_line(str(problem))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -139,7 +139,13 @@ def _convert(name: str, kind: str | None, value: Any, vocab: Vocabulary) -> Any:
     if kind == "text":
         return _text(value).strip() if isinstance(value, str) else _text(value)
     if kind in ("kinds", "event_kinds", "modes", "situations"):
-        return _code(vocab, kind, _text(value))
+        # Closed sets: a word that is not one of them is wrong whatever the rest of the row says.
+        found = vocab.code(kind, _text(value))
+        if found is None:
+            codes = vocab.codes(kind)
+            names = "、".join(n for n in (next(iter(vocab.names(kind, c)), None) for c in codes) if n)
+            raise ValueError(f"must be one of {'|'.join(codes)} (or {names}), got {value!r}")
+        return found
     if kind == "yes_no":
         if isinstance(value, bool):
             return value

@@ -92,16 +92,17 @@ def test_every_problem_is_listed_with_line_id_field_and_what_was_expected(tmp_pa
     with pytest.raises(ValidationError) as err:
         read_batch(write(tmp_path / "bad.csv", text), Item)
     got = [(p.line, p.record, p.field) for p in err.value.problems]
-    assert got == [(2, "b1", "published"), (3, "b2", "minutes"), (4, "b3", "published"), (4, "b3", "level"),
-                   (5, None, None)]
+    assert got == [(2, "b1", "kind"), (2, "b1", "published"), (3, "b2", "minutes"), (4, "b3", "published"),
+                   (4, "b3", "level"), (5, None, None)]
     messages = " / ".join(str(p) for p in err.value.problems)
     assert "bad.csv:2, id 'b1', field 'published': must be a date like 2026-12-01, 2026/12/1 or 2026年12月1日" in messages
     assert "'1/12/2026'" in messages and "column 7, which has no header" in messages
-    assert "and 4 more problems" in str(err.value)
+    assert "and 5 more problems" in str(err.value)
 
 
 def test_an_unknown_kind_names_the_codes(tmp_path):
-    with pytest.raises(ValidationError, match=r"bad.csv:2, id 'b1', field 'kind': item kind must be one of"):
+    with pytest.raises(ValidationError, match=r"bad.csv:2, id 'b1', field 'kind': must be one of lecture\|video.* "
+                                              r"\(or 讲座、视频、文章、案例、答题、讨论、活动\), got '播客'"):
         read_batch(write(tmp_path / "bad.csv", "id,title,kind,minutes,published\nb1,标题,播客,10,2026/12/1\n"), Item)
 
 
