@@ -22,7 +22,7 @@ __all__ = [
     "ID_PATTERN", "NOT_BLANK",
     "ItemIn", "ItemOut", "ScheduleIn", "ScheduleOut",
     "MemberIn", "MemberOut", "EventIn",
-    "WriteResult", "EventsResult",
+    "WriteResult", "EventsResult", "InputWarningOut",
     "ItemPage", "MemberPage",
     "StudyEntryOut", "StudyListOut", "StudyPathOut",
     "SearchHitOut", "SearchResult", "SimilarResult",
@@ -314,10 +314,24 @@ class EventIn(_Input):
 # -- write results -------------------------------------------------------------------------------
 
 
+class InputWarningOut(BaseModel):
+    """Something valid but probably a mistake; written all the same unless `strict=true`."""
+
+    index: int = Field(description="0-based position of the record in the batch.", examples=[0])
+    line: int | None = Field(None, description="For a CSV or workbook body: the record's line (row).", examples=[2])
+    id: str | None = Field(description="The record's id, when it has one.", examples=["m001"])
+    field: str = Field(description="The field.", examples=["roles"])
+    message: str = Field(description="What looks wrong, in Chinese.",
+                         examples=["角色 'branch_secertary' 不在课程规则中，不会计入任何学时目标；是否应为 'branch_secretary'？"])
+
+
 class WriteResult(BaseModel):
     """The outcome of a batch upsert."""
 
     written: int = Field(description="Records inserted or replaced.", examples=[3])
+    warnings: list[InputWarningOut] = Field(
+        default_factory=list, description="Values that are valid but probably a mistake (a role or topic no "
+        "curriculum rule knows); with `strict=true` they refuse the batch instead.")
 
 
 class EventsResult(BaseModel):
@@ -326,6 +340,8 @@ class EventsResult(BaseModel):
     received: int = Field(description="Events in the request.", examples=[5])
     recorded: int = Field(description="Events new to the store.", examples=[4])
     duplicates: int = Field(description="Events already recorded (retries), skipped.", examples=[1])
+    warnings: list[InputWarningOut] = Field(
+        default_factory=list, description="Events dated in the future; with `strict=true` they refuse the batch.")
 
 
 # -- pages ---------------------------------------------------------------------------------------
@@ -428,6 +444,8 @@ class ErrorDetail(BaseModel):
 
     index: int | None = Field(description="0-based position of the record in the request body, if a batch.",
                               examples=[2])
+    line: int | None = Field(None, description="For a CSV or workbook body: the line (row) of the problem.",
+                             examples=[3])
     id: str | None = Field(description="The record's id, when known.", examples=["dis-012"])
     field: str | None = Field(description="The offending field or parameter.", examples=["minutes"])
     message: str = Field(description="What is wrong.", examples=["item minutes must be at least 1, got 0"])

@@ -70,12 +70,14 @@ def _strict(data: bytes, encoding: str, source: str) -> str:
 
 
 def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = None, sheet: str | None = None,
-               schedule: bool = False) -> tuple[Rows, list[ValidationError], str | None]:
+               schedule: bool = False, required: tuple[str, ...] = ()) -> tuple[Rows, list[ValidationError], str | None]:
     """The rows of a file's bytes in format ``fmt`` (``csv``, ``json``, ``jsonl`` or ``xlsx``).
 
     Args:
         schedule: Gather the columns ``starts, ends, location, capacity`` of a table into one
             ``schedule`` field (items).
+        required: Columns a table's header must have (a header without them is not a header: a
+            title row above it, the wrong sheet, another kind of record).
 
     Returns:
         The rows, the problems of rows that could not be read, and the text encoding used (None
@@ -86,14 +88,14 @@ def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = Non
     """
     if fmt == "xlsx":
         header, cells = _workbook_cells(data, source, sheet)
-        rows, problems = _table(header, cells, source, schedule)
+        rows, problems = _table(header, cells, source, schedule, required)
         return rows, problems, None
     if sheet is not None:
         raise ValidationError("--sheet is for .xlsx workbooks", source=source)
     text, used = decode(data, encoding, source=source)
     if fmt == "csv":
         header, cells = _csv_cells(text)
-        rows, problems = _table(header, cells, source, schedule)
+        rows, problems = _table(header, cells, source, schedule, required)
         return rows, problems, used
     if fmt == "jsonl":
         return _jsonl_rows(text, source), [], used
@@ -135,8 +137,13 @@ def _workbook_cells(data: bytes, source: str, sheet: str | None) -> tuple[list[A
 
 
 def _table(header: list[Any], cells: Iterable[tuple[int, list[Any]]], source: str,
-           schedule: bool) -> tuple[Rows, list[ValidationError]]:
+           schedule: bool, required: tuple[str, ...]) -> tuple[Rows, list[ValidationError]]:
     names = [str(h).strip().removeprefix("\ufeff") if h is not None else "" for h in header]
+    missing = [name for name in required if name not in names]
+    if missing:
+        given = ", ".join(repr(n) for n in names if n) or "nothing"
+        raise ValidationError(f"the header row has no column {', '.join(map(repr, missing))}; it names {given} "
+                              "(the first row must name the fields)", source=source, line=1)
     problems: list[ValidationError] = []
     seen = set()
     for name in names:

@@ -139,3 +139,10 @@ def test_the_vocabulary_is_extended_in_the_curriculum(tmp_path):
     assert (members.records[0].roles, members.records[0].offline, members.warnings) == (("safety_officer",), True, [])
     with pytest.raises(ValidationError, match="vocabulary.kinds"):
         Curriculum.from_dict({"vocabulary": {"kinds": {"播客": "podcast"}}})
+
+
+def test_a_header_without_the_required_columns_is_named(tmp_path):
+    path = write(tmp_path / "m.csv", "2026年党员名单\nid,name,org\nm1,张伟,hx\n")
+    with pytest.raises(ValidationError, match=r"m.csv:1: the header row has no column 'id', 'name', 'org'; "
+                                              r"it names '2026年党员名单'"):
+        read_batch(path, Member)
