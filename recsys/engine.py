@@ -27,6 +27,7 @@ from recsys.pipeline.profile import day_end
 from recsys.records import Event, Item, Member
 from recsys.reports.alerts import Alert, find_alerts
 from recsys.reports.coverage import CoverageInputs, CoverageReport, build_coverage
+from recsys.reports.digest import Digest, build_digest
 from recsys.reports.feedback import ContentFlag, content_feedback
 from recsys.reports.progress import MemberProgress, OrgProgress, in_org, member_progress, org_progress
 from recsys.results import SearchHit, StudyList, StudyPath
@@ -547,6 +548,23 @@ class Engine:
         day this month."""
         members, events = self._org_members(org)
         return find_alerts(members, events, self.catalogue(), self.curriculum, as_day(day))
+
+    def digest(self, org: str, day: dt.date | str | None = None) -> Digest:
+        """The day's digest of an organisation (a branch, or a unit and its branches) for its
+        group chat: the items of the day's stored lists with how many members got each, the
+        activities of the next two weeks with seats left, and how many members have a list. It
+        names no member. Lists are those served or batched (:meth:`batch`) for the day.
+
+        Raises:
+            NotFoundError: if no member belongs to ``org``.
+        """
+        day = as_day(day)
+        members = [m for m in self.store.iter_members() if in_org(m, org)]
+        if not members:
+            raise NotFoundError("organisation", org)
+        items = {i: it for i, it in self.catalogue().items.items() if visible_to(it, org)}
+        seats = self.store.enrolments([i for i, it in items.items() if it.schedule is not None])
+        return build_digest(org, day, members, self.store.served_between(day, day), items, seats)
 
     def content_feedback(self, org: str | None = None) -> list[ContentFlag]:
         """Items with low completion, high skip rates or low ratings among the members of

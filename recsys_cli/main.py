@@ -106,6 +106,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--day", type=_date, help="the day (default: today, Asia/Shanghai)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
+    p = sub.add_parser("digest", parents=[common],
+                       help="an organisation's digest of the day for its group chat (items, activities, no names)")
+    p.add_argument("org", metavar="ORG", help="a branch, or a unit (its branches together)")
+    p.add_argument("--day", type=_date, help="the day (default: today, Asia/Shanghai)")
+    p.add_argument("--markdown", action="store_true", help="企业微信 group-bot markdown instead of text")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("push", parents=[common],
+                       help="make the day's lists, then post each branch's digest to a 企业微信 group-bot webhook")
+    p.add_argument("--day", type=_date, help="the day (default: today, Asia/Shanghai)")
+    p.add_argument("--webhook", metavar="URL", required=True, help="the group bot's webhook URL")
+    p.add_argument("--org", help="only the branches of this organisation")
+
     p = sub.add_parser("stats", parents=[common], help="counts and settings of the store")
     p.add_argument("--json", action="store_true", help="print JSON")
 
@@ -303,6 +316,30 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_digest(args: argparse.Namespace) -> int:
+    from recsys.reports.digest import format_digest
+
+    with _open(args) as engine:
+        digest = engine.digest(args.org, day=args.day)
+    if args.json:
+        _print_json(digest.to_dict())
+    else:
+        print(format_digest(digest, markdown=args.markdown))
+    return 0
+
+
+def _cmd_push(args: argparse.Namespace) -> int:
+    from recsys.delivery.push import push_digests
+
+    with _open(args) as engine:
+        pushed = push_digests(engine, args.webhook, day=args.day, org=args.org)
+    for branch in pushed:
+        print(branch.summary())
+    failed = sum(not b.delivery.ok for b in pushed)
+    print(f"{len(pushed) - failed} of {len(pushed)} branch digests sent")
+    return 1 if failed else 0
+
+
 def _cmd_stats(args: argparse.Namespace) -> int:
     with _open(args) as engine:
         stats = engine.stats()
@@ -489,6 +526,8 @@ _COMMANDS = {
     "path": _cmd_path,
     "batch": _cmd_batch,
     "stats": _cmd_stats,
+    "digest": _cmd_digest,
+    "push": _cmd_push,
     "progress": _cmd_progress,
     "coverage": _cmd_coverage,
     "model": _cmd_model,

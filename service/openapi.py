@@ -34,6 +34,7 @@ TAGS = [
     {"name": "search", "description": "Free-text search over the content visible to the key."},
     {"name": "coverage", "description": "Coverage for content editors: gaps, exposure, members not reached."},
     {"name": "progress", "description": "Learning records: hours against targets, points, quiz mastery, alerts."},
+    {"name": "digests", "description": "A branch's digest of the day for its group chat (no names, no hours)."},
     {"name": "operations", "description": "Health checks and Prometheus metrics (no key needed)."},
 ]
 

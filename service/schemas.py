@@ -22,7 +22,7 @@ __all__ = [
     "ID_PATTERN", "NOT_BLANK",
     "ItemIn", "ItemOut", "ScheduleIn", "ScheduleOut",
     "MemberIn", "MemberOut", "EventIn",
-    "WriteResult", "EventsResult", "InputWarningOut",
+    "WriteResult", "EventsResult", "InputWarningOut", "DigestOut",
     "ItemPage", "MemberPage",
     "StudyEntryOut", "StudyListOut", "StudyPathOut",
     "SearchHitOut", "SearchResult", "SimilarResult",
@@ -694,3 +694,37 @@ class ContentFeedbackOut(BaseModel):
 
     org: str = Field(description="The organisation whose members are counted.")
     flags: list[ContentFlagOut] = Field(description="Flagged items by id, then role.")
+
+
+# -- digests -------------------------------------------------------------------------------------
+
+
+class DigestItemOut(BaseModel):
+    """An item on the day's lists of the organisation's members."""
+
+    id: str = Field(description="Item id.", examples=["dis-012"])
+    title: str = Field(description="Title.", examples=["廉洁从业“十不准”解读"])
+    kind: str = Field(description="Kind.", examples=["article"])
+    minutes: int = Field(description="Minutes.", examples=[15])
+    members: int = Field(description="Members whose list holds it.", examples=[3])
+
+
+class DigestActivityOut(BaseModel):
+    """An offline activity of the coming two weeks with seats left."""
+
+    id: str = Field(description="Item id.", examples=["off-101"])
+    title: str = Field(description="Title.", examples=["冬季机组跳闸与厂用电中断应急演练"])
+    starts: dt.datetime = Field(description="Start time, with its offset.", examples=["2026-12-09T14:00:00+08:00"])
+    location: str = Field(description="`城市·地点`.", examples=["太原·发电公司集控楼"])
+    seats_left: int | None = Field(description="Seats left; null for no limit.", examples=[40])
+
+
+class DigestOut(BaseModel):
+    """An organisation's digest of the day: no member named, no one's hours."""
+
+    org: str = Field(description="The organisation.", examples=["hxny.fdgs.zb-yunxing"])
+    day: dt.date = Field(description="The day.", examples=["2026-12-01"])
+    members: int = Field(description="Members of the organisation.", examples=[6])
+    with_list: int = Field(description="Of them, members with a list for the day.", examples=[6])
+    items: list[DigestItemOut] = Field(description="Items of the day's lists, most members first.")
+    activities: list[DigestActivityOut] = Field(description="Activities ahead, soonest first.")

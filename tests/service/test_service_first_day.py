@@ -1,4 +1,4 @@
-"""A preview list over HTTP (nothing stored or recorded), and /docs served without internet."""
+"""Reads a portal needs on day one: a preview list (nothing stored), a branch digest, /docs offline."""
 
 from __future__ import annotations
 
@@ -34,3 +34,16 @@ def test_the_docs_page_needs_no_internet(world):
     assert page.status_code == 200 and len(assets) == 3  # the style sheet, the icon, the script
     for url in assets:
         assert url.startswith("/") and client.get(url).status_code == 200, url
+
+
+def test_a_branch_digest_over_http_names_no_one(world):
+    client, keys = world
+    client.get("/v1/members/m-a/daily?day=2026-12-03", headers=bearer(keys.a))
+    url = "/v1/orgs/hxny.fdgs.zb-yunxing/digest?day=2026-12-03"
+    found = client.get(url, headers=bearer(keys.a)).json()
+    assert (found["members"], found["with_list"]) == (2, 1) and found["items"]
+    assert {i["members"] for i in found["items"]} == {1}
+    text = client.get(url + "&format=markdown&max_bytes=300", headers=bearer(keys.a))
+    assert text.headers["content-type"].startswith("text/plain") and len(text.content) <= 300
+    assert text.text.startswith("**hxny.fdgs.zb-yunxing · 12月3日学习提示**") and "张伟" not in text.text
+    assert client.get("/v1/orgs/zjjt/digest", headers=bearer(keys.a)).status_code == 404
