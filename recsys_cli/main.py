@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("events", parents=[common, reading], help="record events from a file")
     p.add_argument("file", metavar="FILE")
 
+    p = sub.add_parser("credits", parents=[common, reading],
+                       help="record opening balances (member, year, hours, topic, note): hours studied before go-live")
+    p.add_argument("file", metavar="FILE")
+
     p = sub.add_parser("search", parents=[common], help="items matching a text")
     p.add_argument("text", metavar="TEXT")
     p.add_argument("-k", type=int, default=10)
@@ -213,6 +217,18 @@ def _curriculum(args: argparse.Namespace):
     return Curriculum.load(found) if "://" not in store and found.is_file() else Curriculum()
 
 
+def _written(batch, write):
+    """``write(batch.records)``; a problem the engine places by position is named by its file line."""
+    from recsys.exceptions import ValidationError
+    from recsys.ingest.loaders import combine
+
+    try:
+        return write(batch.records)
+    except ValidationError as exc:
+        raise combine([p.located(source=batch.source, line=batch.lines[p.line - 1] if p.line else None)
+                       for p in exc.problems or [exc]]) from None
+
+
 def _read_summary(batch, noun: str) -> str:
     how = f" ({batch.encoding})" if batch.encoding else ""
     warned = len(batch.warnings)
@@ -248,8 +264,6 @@ def _cmd_members(args: argparse.Namespace) -> int:
 
 
 def _cmd_events(args: argparse.Namespace) -> int:
-    from recsys.exceptions import ValidationError
-    from recsys.ingest.loaders import combine
     from recsys.records import Event
 
     batch = _read(args, args.file, Event)
@@ -257,13 +271,21 @@ def _cmd_events(args: argparse.Namespace) -> int:
         print(_read_summary(batch, "events valid") + "; nothing written")
         return 0
     with _open(args) as engine:
-        try:
-            added = engine.record(batch.records)
-        except ValidationError as exc:
-            # The engine places a problem by its position in the batch: name the file's line.
-            raise combine([p.located(source=args.file, line=batch.lines[p.line - 1] if p.line else None)
-                           for p in exc.problems or [exc]]) from None
+        added = _written(batch, engine.record)
         print(f"{_read_summary(batch, 'events')}: {added} new ({len(batch.records) - added} already recorded)")
+    return 0
+
+
+def _cmd_credits(args: argparse.Namespace) -> int:
+    from recsys.credits import OpeningBalance
+
+    batch = _read(args, args.file, OpeningBalance)
+    if args.check:
+        print(_read_summary(batch, "opening balances valid") + "; nothing written")
+        return 0
+    with _open(args) as engine:
+        _written(batch, engine.record_balances)
+    print(_read_summary(batch, "opening balances"))
     return 0
 
 
@@ -520,6 +542,7 @@ _COMMANDS = {
     "ingest": _cmd_ingest,
     "members": _cmd_members,
     "events": _cmd_events,
+    "credits": _cmd_credits,
     "search": _cmd_search,
     "similar": _cmd_similar,
     "daily": _cmd_daily,

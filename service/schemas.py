@@ -22,7 +22,7 @@ __all__ = [
     "ID_PATTERN", "NOT_BLANK",
     "ItemIn", "ItemOut", "ScheduleIn", "ScheduleOut",
     "MemberIn", "MemberOut", "EventIn",
-    "WriteResult", "EventsResult", "InputWarningOut", "DigestOut",
+    "WriteResult", "EventsResult", "InputWarningOut", "DigestOut", "OpeningBalanceIn",
     "ItemPage", "MemberPage",
     "StudyEntryOut", "StudyListOut", "StudyPathOut",
     "SearchHitOut", "SearchResult", "SimilarResult",
@@ -728,3 +728,17 @@ class DigestOut(BaseModel):
     with_list: int = Field(description="Of them, members with a list for the day.", examples=[6])
     items: list[DigestItemOut] = Field(description="Items of the day's lists, most members first.")
     activities: list[DigestActivityOut] = Field(description="Activities ahead, soonest first.")
+
+
+# -- opening balances ----------------------------------------------------------------------------
+
+
+class OpeningBalanceIn(_Input):
+    """Hours a member studied in a year before records began (replaces one of the same member,
+    year and topic)."""
+
+    member: Id = Field(description="Member id (of the key's organisation).", examples=["m001"])
+    year: StrictInt = Field(ge=FIRST_YEAR, le=LAST_YEAR, description="The year the hours count for.", examples=[2026])
+    hours: float = Field(ge=0, le=366 * 24, allow_inf_nan=False, description="Hours studied.", examples=[41.5])
+    topic: Text | None = Field(None, description="The topic they were studied in, if known.", examples=["党史"])
+    note: str = Field("", max_length=500, description="Where the figure comes from.", examples=["截至10月底学习台账"])

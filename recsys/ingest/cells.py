@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from recsys.credits import OpeningBalance
 from recsys.exceptions import ValidationError
 from recsys.records import Event, Item, Member
 from recsys.vocabulary import Vocabulary
@@ -48,7 +49,8 @@ _MEMBER = {
     "location": "text", "daily_minutes": "minutes", "joined": "date", "situation": "situations",
 }
 _EVENT = {"id": "id", "member": "id", "item": "id", "kind": "event_kinds", "value": "number", "at": "datetime"}
-_FIELDS: dict[type, dict[str, str]] = {Item: _ITEM, Member: _MEMBER, Event: _EVENT}
+_BALANCE = {"member": "id", "year": "count", "hours": "number", "topic": "topic", "note": "text"}
+_FIELDS: dict[type, dict[str, str]] = {Item: _ITEM, Member: _MEMBER, Event: _EVENT, OpeningBalance: _BALANCE}
 _UNITS = {
     "minutes": {"": 1, "分钟": 1, "分": 1, "min": 1, "小时": 60, "h": 60},
     "count": {"": 1, "人": 1, "名": 1, "个": 1, "位": 1},
@@ -60,7 +62,8 @@ def read_fields(record_type: type, raw: Mapping[str, Any], vocabulary: Vocabular
     """One record's fields, read from what an export wrote.
 
     Args:
-        record_type: :class:`Item`, :class:`Member` or :class:`Event`.
+        record_type: :class:`Item`, :class:`Member`, :class:`Event` or
+            :class:`~recsys.credits.OpeningBalance`.
         raw: Field name to cell value (text, number, date, bool, list, or a nested ``schedule``).
         vocabulary: The words accepted for codes.
 
@@ -136,6 +139,8 @@ def _convert(name: str, kind: str | None, value: Any, vocab: Vocabulary) -> Any:
         return [_identifier(w) for w in words]
     if kind == "id":
         return _identifier(value)
+    if kind == "topic":
+        return vocab.code("topics", _text(value))
     if kind == "text":
         return _text(value).strip() if isinstance(value, str) else _text(value)
     if kind in ("kinds", "event_kinds", "modes", "situations"):

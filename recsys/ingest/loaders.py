@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from recsys.credits import OpeningBalance
 from recsys.curriculum import Curriculum
 from recsys.exceptions import ValidationError
 from recsys.ingest.cells import read_fields
@@ -49,7 +50,7 @@ __all__ = [
     "InputWarning",
 ]
 
-R = TypeVar("R", Item, Member, Event)
+R = TypeVar("R", Item, Member, Event, OpeningBalance)
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,7 @@ def parse_batch(
 
 
 def input_warnings(
-    records: Sequence[Item | Member | Event],
+    records: Sequence[Item | Member | Event | OpeningBalance],
     curriculum: Curriculum,
     *,
     source: str | None = None,
@@ -225,6 +226,8 @@ def input_warnings(
             if record.at > now:
                 out.append(InputWarning(f"时间 {record.at:%Y-%m-%d %H:%M} 晚于当前时间，请核对是否录入有误",
                                         field="at", **where))
+            continue
+        if not isinstance(record, (Item, Member)):
             continue
         for role in record.roles:
             if role not in roles:

@@ -47,3 +47,13 @@ def test_a_branch_digest_over_http_names_no_one(world):
     assert text.headers["content-type"].startswith("text/plain") and len(text.content) <= 300
     assert text.text.startswith("**hxny.fdgs.zb-yunxing · 12月3日学习提示**") and "张伟" not in text.text
     assert client.get("/v1/orgs/zjjt/digest", headers=bearer(keys.a)).status_code == 404
+
+
+def test_opening_balances_over_http_count_in_the_member_progress(world):
+    client, keys = world
+    body = [{"member": "m-a3", "year": 2026, "hours": 12.5, "note": "台账"}]
+    assert client.post("/v1/credits", json=body, headers=bearer(keys.a)).json() == {"written": 1}
+    hours = client.get("/v1/members/m-a3/progress?day=2026-12-01", headers=bearer(keys.a)).json()["hours"]
+    assert hours["hours"] == 12.5 and hours["entries"][0]["kind"] == "opening_balance"
+    refused = client.post("/v1/credits", json=[{"member": "m-b", "year": 2026, "hours": 3}], headers=bearer(keys.a))
+    assert refused.status_code == 422 and "unknown member 'm-b'" in refused.json()["error"]["message"]
