@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 __all__ = ["main", "build_parser"]
@@ -235,58 +236,47 @@ def _read_summary(batch, noun: str) -> str:
     return f"{batch.source}{how}: {len(batch.records)} {noun}" + (f", {warned} warning{'s' * (warned != 1)}" if warned else "")
 
 
-def _cmd_ingest(args: argparse.Namespace) -> int:
-    from recsys.records import Item
-
-    batches = [_read(args, path, Item) for path in args.files]  # validate every file first
+def _load(args: argparse.Namespace, paths: Sequence[str], record_type: type, noun: str,
+          writer: Callable[[Any], Callable[[list], Any]],
+          tail: Callable[[Any, Any], str] = lambda written, batch: "") -> int:
+    """Read every file first (nothing is written if any is wrong), then write each with
+    ``writer(engine)``, or with ``--check`` only say what would be written."""
+    batches = [_read(args, path, record_type) for path in paths]
     if args.check:
         for batch in batches:
-            print(_read_summary(batch, "items valid") + "; nothing written")
+            print(_read_summary(batch, f"{noun} valid") + "; nothing written")
         return 0
     with _open(args) as engine:
         for batch in batches:
-            engine.add_items(batch.records, progress=sys.stderr.isatty())
-            print(_read_summary(batch, "items"))
+            written = _written(batch, writer(engine))
+            print(_read_summary(batch, noun) + tail(written, batch))
     return 0
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from recsys.records import Item
+
+    return _load(args, args.files, Item, "items",
+                 lambda engine: functools.partial(engine.add_items, progress=sys.stderr.isatty()))
 
 
 def _cmd_members(args: argparse.Namespace) -> int:
     from recsys.records import Member
 
-    batch = _read(args, args.file, Member)
-    if args.check:
-        print(_read_summary(batch, "members valid") + "; nothing written")
-        return 0
-    with _open(args) as engine:
-        engine.upsert_members(batch.records)
-    print(_read_summary(batch, "members"))
-    return 0
+    return _load(args, [args.file], Member, "members", lambda engine: engine.upsert_members)
 
 
 def _cmd_events(args: argparse.Namespace) -> int:
     from recsys.records import Event
 
-    batch = _read(args, args.file, Event)
-    if args.check:
-        print(_read_summary(batch, "events valid") + "; nothing written")
-        return 0
-    with _open(args) as engine:
-        added = _written(batch, engine.record)
-        print(f"{_read_summary(batch, 'events')}: {added} new ({len(batch.records) - added} already recorded)")
-    return 0
+    return _load(args, [args.file], Event, "events", lambda engine: engine.record,
+                 lambda added, batch: f": {added} new ({len(batch.records) - added} already recorded)")
 
 
 def _cmd_credits(args: argparse.Namespace) -> int:
     from recsys.credits import OpeningBalance
 
-    batch = _read(args, args.file, OpeningBalance)
-    if args.check:
-        print(_read_summary(batch, "opening balances valid") + "; nothing written")
-        return 0
-    with _open(args) as engine:
-        _written(batch, engine.record_balances)
-    print(_read_summary(batch, "opening balances"))
-    return 0
+    return _load(args, [args.file], OpeningBalance, "opening balances", lambda engine: engine.record_balances)
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
