@@ -739,6 +739,7 @@ class OpeningBalanceIn(_Input):
 
     member: Id = Field(description="Member id (of the key's organisation).", examples=["m001"])
     year: StrictInt = Field(ge=FIRST_YEAR, le=LAST_YEAR, description="The year the hours count for.", examples=[2026])
-    hours: float = Field(ge=0, le=366 * 24, allow_inf_nan=False, description="Hours studied.", examples=[41.5])
+    hours: float = Field(ge=0, le=366 * 24, strict=True, allow_inf_nan=False, description="Hours studied.",
+                         examples=[41.5])
     topic: Text | None = Field(None, description="The topic they were studied in, if known.", examples=["党史"])
     note: str = Field("", max_length=500, description="Where the figure comes from.", examples=["截至10月底学习台账"])
