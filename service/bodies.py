@@ -65,7 +65,8 @@ def tabular_route(record_type: type) -> type[APIRoute]:
                 message["content-type"] = request.headers.get("content-type", "")
                 fmt = TABULAR_TYPES.get(message.get_content_type())
                 engine = getattr(request.app.state, "engine", None)
-                if fmt is not None and engine is not None:  # without an engine the route answers 503
+                # Only a route that takes a body reads one; without an engine the route answers 503.
+                if fmt is not None and engine is not None and self.body_field is not None:
                     request = await _as_json(request, fmt, record_type, engine.curriculum, message.get_param("charset"))
                 return await handler(request)
 
