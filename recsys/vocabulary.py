@@ -18,12 +18,12 @@ from types import MappingProxyType
 from typing import Any
 
 from recsys.exceptions import ValidationError
-from recsys.records import EVENT_KINDS, ITEM_KINDS, MODES, ROLES, SITUATIONS
+from recsys.records import EVENT_KINDS, ITEM_KINDS, MODES, ROLES, SITUATIONS, Event, Item, Member
 
 __all__ = ["Vocabulary", "TERMS"]
 
 #: The sections of the vocabulary: what each maps to, and the words it knows by default.
-TERMS = ("kinds", "event_kinds", "modes", "roles", "situations", "levels", "yes_no", "topics")
+TERMS = ("kinds", "event_kinds", "modes", "roles", "situations", "levels", "yes_no", "topics", "columns")
 
 _KINDS = {
     "讲座": "lecture", "在线讲座": "lecture", "微党课": "lecture", "党课": "lecture",
@@ -87,6 +87,23 @@ _TOPICS = {
 }
 
 
+#: Column headers of Chinese exports and the fields they hold. Only headers that mean one field
+#: whatever the record are here (内容 is an item's body but an event's item, so it is not).
+_COLUMNS = {
+    "编号": "id", "标题": "title", "名称": "title", "课程名称": "title", "正文": "body", "简介": "body",
+    "类型": "kind", "内容类型": "kind", "形式": "mode", "学习形式": "mode", "时长": "minutes", "时长（分钟）": "minutes",
+    "学习时长": "minutes", "主题": "topics", "专题": "topics", "面向对象": "roles", "适用对象": "roles",
+    "难度": "level", "层级": "level", "发布日期": "published", "发布时间": "published", "截止日期": "expires",
+    "下架日期": "expires", "前置内容": "requires", "开始时间": "starts", "结束时间": "ends", "地点": "location",
+    "活动地点": "location", "名额": "capacity", "人数上限": "capacity", "所属组织": "org", "所在支部": "org",
+    "姓名": "name", "身份": "roles", "角色": "roles", "兴趣": "interests", "关注主题": "interests",
+    "能否参加线下活动": "offline", "可参加线下活动": "offline", "所在城市": "location", "所在地": "location",
+    "每日学习时间": "daily_minutes", "每日学习分钟": "daily_minutes", "入党日期": "joined", "入党时间": "joined",
+    "党员类别": "situation", "人员类别": "situation", "党员编号": "member", "内容编号": "item", "得分": "value",
+    "评分值": "value", "发生时间": "at", "年度": "year", "学时": "hours", "备注": "note",
+}
+
+
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType({_key(k): v for k, v in mapping.items()})
 
@@ -117,6 +134,7 @@ class Vocabulary:
         yes_no: 是 → true, 否 → false.
         topics: Any name of a topic family → the family (习近平新时代中国特色社会主义思想 → 党的创新理论).
         topic_families: The families themselves, the topics every curriculum knows.
+        columns: Column headers of exports → field names (标题 → ``title``, 入党日期 → ``joined``).
     """
 
     kinds: Mapping[str, str] = field(default_factory=lambda: _frozen(_KINDS))
@@ -128,6 +146,12 @@ class Vocabulary:
     yes_no: Mapping[str, bool] = field(default_factory=lambda: _frozen(_YES_NO))
     topics: Mapping[str, str] = field(default_factory=lambda: _frozen(_topic_words(_TOPICS)))
     topic_families: tuple[str, ...] = tuple(_TOPICS)
+    columns: Mapping[str, str] = field(default_factory=lambda: _frozen(_COLUMNS))
+
+    def column(self, header: str) -> str:
+        """The field a column header names (a field name names itself; unknown headers stay as written)."""
+        found = self.code("columns", header)
+        return header.strip() if found is None else found
 
     def code(self, term: str, word: str) -> Any:
         """The code ``word`` stands for in section ``term`` (a code stands for itself), or None."""
@@ -154,7 +178,7 @@ class Vocabulary:
         The section's form::
 
             {"kinds": {"微课": "video"}, "roles": {"车间主任": "cadre"}, "yes_no": {"可": true},
-             "topics": {"安全生产": ["安全环保", "HSE"]}}
+             "topics": {"安全生产": ["安全环保", "HSE"]}, "columns": {"课件名称": "title"}}
 
         Args:
             data: The section.
@@ -201,7 +225,9 @@ class Vocabulary:
         return out
 
 
+_FIELD_NAMES = tuple(dict.fromkeys([*Item.FIELDS, *Member.FIELDS, *Event.FIELDS, "starts", "ends", "location",
+                                     "capacity", "year", "hours", "topic", "note"]))
 _CODES: dict[str, tuple[Any, ...]] = {
     "kinds": ITEM_KINDS, "event_kinds": EVENT_KINDS, "modes": MODES, "roles": ROLES,
-    "situations": SITUATIONS, "levels": (1, 2, 3), "yes_no": (True, False),
+    "situations": SITUATIONS, "levels": (1, 2, 3), "yes_no": (True, False), "columns": _FIELD_NAMES,
 }

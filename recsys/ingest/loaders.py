@@ -189,7 +189,8 @@ def parse_batch(
     """
     curriculum = curriculum if curriculum is not None else Curriculum()
     rows, problems, used = table_rows(fmt, data, source=source, encoding=encoding, sheet=sheet,
-                                      schedule=record_type is Item, required=record_type.REQUIRED)
+                                      schedule=record_type is Item, required=record_type.REQUIRED,
+                                      column=curriculum.vocabulary.column)
     records, lines, invalid = _validate(rows, record_type, source, curriculum.vocabulary)
     problems += invalid
     warnings = input_warnings(records, curriculum, source=source, lines=lines, now=now)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from recsys.exceptions import ValidationError
@@ -70,7 +70,8 @@ def _strict(data: bytes, encoding: str, source: str) -> str:
 
 
 def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = None, sheet: str | None = None,
-               schedule: bool = False, required: tuple[str, ...] = ()) -> tuple[Rows, list[ValidationError], str | None]:
+               schedule: bool = False, required: tuple[str, ...] = (),
+               column: Callable[[str], str] = str.strip) -> tuple[Rows, list[ValidationError], str | None]:
     """The rows of a file's bytes in format ``fmt`` (``csv``, ``json``, ``jsonl`` or ``xlsx``).
 
     Args:
@@ -78,6 +79,7 @@ def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = Non
             ``schedule`` field (items).
         required: Columns a table's header must have (a header without them is not a header: a
             title row above it, the wrong sheet, another kind of record).
+        column: The field a table's column header names (标题 → ``title``).
 
     Returns:
         The rows, the problems of rows that could not be read, and the text encoding used (None
@@ -88,14 +90,14 @@ def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = Non
     """
     if fmt == "xlsx":
         header, cells = _workbook_cells(data, source, sheet)
-        rows, problems = _table(header, cells, source, schedule, required)
+        rows, problems = _table(header, cells, source, schedule, required, column)
         return rows, problems, None
     if sheet is not None:
         raise ValidationError("--sheet is for .xlsx workbooks", source=source)
     text, used = decode(data, encoding, source=source)
     if fmt == "csv":
         header, cells = _csv_cells(text)
-        rows, problems = _table(header, cells, source, schedule, required)
+        rows, problems = _table(header, cells, source, schedule, required, column)
         return rows, problems, used
     if fmt == "jsonl":
         return _jsonl_rows(text, source), [], used
@@ -136,12 +138,13 @@ def _workbook_cells(data: bytes, source: str, sheet: str | None) -> tuple[list[A
     return header, ((n, list(row)) for n, row in enumerate(rows, start=2))
 
 
-def _table(header: list[Any], cells: Iterable[tuple[int, list[Any]]], source: str,
-           schedule: bool, required: tuple[str, ...]) -> tuple[Rows, list[ValidationError]]:
-    names = [str(h).strip().removeprefix("\ufeff") if h is not None else "" for h in header]
+def _table(header: list[Any], cells: Iterable[tuple[int, list[Any]]], source: str, schedule: bool,
+           required: tuple[str, ...], column: Callable[[str], str]) -> tuple[Rows, list[ValidationError]]:
+    written = [str(h).strip().removeprefix("\ufeff") if h is not None else "" for h in header]
+    names = [column(h) if h else "" for h in written]
     missing = [name for name in required if name not in names]
     if missing:
-        given = ", ".join(repr(n) for n in names if n) or "nothing"
+        given = ", ".join(repr(n) for n in written if n) or "nothing"
         raise ValidationError(f"the header row has no column {', '.join(map(repr, missing))}; it names {given} "
                               "(the first row must name the fields)", source=source, line=1)
     problems: list[ValidationError] = []

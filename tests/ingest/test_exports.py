@@ -146,3 +146,17 @@ def test_a_header_without_the_required_columns_is_named(tmp_path):
     with pytest.raises(ValidationError, match=r"m.csv:1: the header row has no column 'id', 'name', 'org'; "
                                               r"it names '2026年党员名单'"):
         read_batch(path, Member)
+
+
+def test_chinese_column_headers_name_the_fields(tmp_path):
+    text = ("编号,姓名,身份,所在支部,能否参加线下活动,每日学习时间,入党日期,党员类别\n"
+            "m1,李志刚,党员、支部书记,hxny.fdgs,是,40分钟,2003年12月18日,\n")
+    (m1,) = read_batch(write(tmp_path / "党员名单.csv", text, "gbk"), Member).records
+    assert (m1.id, m1.roles, m1.org, m1.daily_minutes, m1.joined) == (
+        "m1", ("member", "branch_secretary"), "hxny.fdgs", 40, dt.date(2003, 12, 18))
+    curriculum = Curriculum.from_dict({"vocabulary": {"columns": {"课件名称": "title"}}})
+    items = read_batch(write(tmp_path / "i.csv", "编号,课件名称,类型,时长,发布日期\na1,党章学习,文章,10,2026/11/1\n"),
+                       Item, curriculum=curriculum)
+    assert items.records[0].title == "党章学习"
+    with pytest.raises(ValidationError, match=r"the header row has no column 'name'; it names '编号', '名字', '所在支部'"):
+        read_batch(write(tmp_path / "m.csv", "编号,名字,所在支部\nm1,张伟,hx\n"), Member)
