@@ -160,3 +160,16 @@ def test_chinese_column_headers_name_the_fields(tmp_path):
     assert items.records[0].title == "党章学习"
     with pytest.raises(ValidationError, match=r"the header row has no column 'name'; it names '编号', '名字', '所在支部'"):
         read_batch(write(tmp_path / "m.csv", "编号,名字,所在支部\nm1,张伟,hx\n"), Member)
+
+
+def test_the_readme_curriculum_example_loads():
+    import json
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    example = re.search(r'```json\n(\{"roles".*?)\n```', readme, re.S)
+    curriculum = Curriculum.from_dict(json.loads(example.group(1)))
+    words = curriculum.vocabulary
+    assert (words.code("roles", "安全员"), words.code("kinds", "微课"), words.code("topics", "HSE"),
+            words.column("课件名称")) == ("safety_officer", "video", "安全生产", "title")
