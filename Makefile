@@ -7,21 +7,28 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install system model demo test bench clean
+.PHONY: install system fonts model demo test bench clean
 
 install: $(STAMP)
 
-# Debian packages: chromium for the page tests (never a browser downloaded by a test tool), a
-# CJK font so Chinese labels render in charts and pages, and the PostgreSQL server the storage
-# tests start a throwaway cluster of. Installed only when missing.
-SYSTEM_PACKAGES := chromium fonts-wqy-microhei postgresql
+# Debian packages, each installed only when missing: a CJK font so Chinese labels render in the
+# coverage page's charts (`make demo` leaves `recsys coverage --html` working), chromium for the
+# page tests (never a browser downloaded by a test tool), and the PostgreSQL server the storage
+# tests start a throwaway cluster of.
+FONT_PACKAGES   := fonts-wqy-microhei
+SYSTEM_PACKAGES := chromium postgresql $(FONT_PACKAGES)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-system:
-	@missing="$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done)"; \
+define apt_install_missing
+	@missing="$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done)"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing $$missing"; \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
 	fi
+endef
+system:
+	$(call apt_install_missing,$(SYSTEM_PACKAGES))
+fonts:
+	$(call apt_install_missing,$(FONT_PACKAGES))
 
 # torch first and pinned: this machine's pip takes the CPU build from local disk, whereas an
 # unpinned torch pulled by another package would be a multi-GB CUDA build.
@@ -35,7 +42,7 @@ $(STAMP): pyproject.toml constraints.txt
 model: $(STAMP)
 	$(PY) -m recsys model
 
-demo: model
+demo: model fonts
 	$(PY) -m recsys demo --store recsys-data
 
 test: model system

@@ -19,6 +19,7 @@ from typing import Any
 
 from recsys.exceptions import ValidationError
 from recsys.records import Member
+from recsys.vocabulary import Vocabulary
 from recsys.learning.rules import AlertRules, HourRules, MasteryRules, PointRules, parse_rules, rules_to_dict
 
 __all__ = ["RolePolicy", "Curriculum", "MemberPolicy", "ROLE_NAMES"]
@@ -133,6 +134,11 @@ class Curriculum:
         points: How points are earned.
         mastery: The mastery estimate and review schedule.
         alerts: When party-affairs workers are alerted.
+        go_live: When each organisation (or prefix, as in ``orgs``) started recording study
+            here; before it nothing can be known, so no alert counts days of silence from
+            before it and no themed party day is missed in its first month.
+        vocabulary: The words accepted for codes in imported files (文章, 支部书记, 是 ...) and
+            the topic families with their other names; see :mod:`recsys.vocabulary`.
     """
 
     roles: Mapping[str, RolePolicy] = field(default_factory=lambda: {r.role: r for r in _DEFAULT_ROLES})
@@ -148,6 +154,13 @@ class Curriculum:
     points: PointRules = field(default_factory=PointRules)
     mastery: MasteryRules = field(default_factory=MasteryRules)
     alerts: AlertRules = field(default_factory=AlertRules)
+    vocabulary: Vocabulary = field(default_factory=Vocabulary)
+    go_live: Mapping[str, dt.date] = field(default_factory=dict)
+
+    def go_live_of(self, org: str) -> dt.date | None:
+        """The go-live day of ``org`` (the longest matching prefix wins), or None if not set."""
+        found = [(len(p), d) for p, d in self.go_live.items() if org == p or org.startswith(p + ".")]
+        return max(found)[1] if found else None
 
     def role(self, role: str, org: str | None = None) -> RolePolicy | None:
         """The policy of ``role`` in ``org`` (the longest matching org override wins)."""
@@ -180,6 +193,15 @@ class Curriculum:
             scale = self.max_required_share / total
             required = {t: (s * scale, r) for t, (s, r) in required.items()}
         return MemberPolicy(hours, required)
+
+    def known_roles(self) -> set[str]:
+        """Role ids some rule of this curriculum applies to (built-in and organisations' own)."""
+        return set(self.roles).union(*(roles.keys() for roles in self.orgs.values()))
+
+    def known_topics(self) -> set[str]:
+        """Topics the curriculum knows: the vocabulary's families, required and current-affairs topics."""
+        required = (t for roles in (self.roles, *self.orgs.values()) for p in roles.values() for t in p.required)
+        return {*self.vocabulary.topic_families, *required, *self.current_topics}
 
     def is_birthday_item(self, title: str) -> bool:
         return any(k in title for k in self.birthday_keywords)
@@ -226,7 +248,7 @@ class Curriculum:
         base = cls()
         known = {"roles", "orgs", "cooldown_days", "case_every_days", "max_required_share",
                  "birthday_keywords", "fresh_days", "current_topics", "mastery_feedback",
-                 *_RULES}
+                 "vocabulary", "go_live", *_RULES}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValidationError(f"unknown setting(s) {unknown}", source=source, field=unknown[0])
@@ -236,7 +258,8 @@ class Curriculum:
             org: _roles(over, roles, source, f"orgs.{org}")
             for org, over in _mapping(data.get("orgs", {}), source, "orgs").items()
         }
-        out = replace(base, roles=roles, orgs=orgs)
+        out = replace(base, roles=roles, orgs=orgs,
+                      vocabulary=_vocabulary(data.get("vocabulary", {}), roles, orgs, source))
         for name in ("cooldown_days", "case_every_days"):
             if name in data:
                 value = data[name]
@@ -260,6 +283,8 @@ class Curriculum:
                 raise ValidationError(f"mastery_feedback must be true or false, got {data['mastery_feedback']!r}",
                                       source=source, field="mastery_feedback")
             out = replace(out, mastery_feedback=data["mastery_feedback"])
+        if "go_live" in data:
+            out = replace(out, go_live=_go_live(data["go_live"], source))
         for name, cls_ in _RULES.items():
             if name in data:
                 out = replace(out, **{name: parse_rules(cls_, data[name], source=source, where=name)})
@@ -287,6 +312,8 @@ class Curriculum:
             "fresh_days": self.fresh_days,
             "current_topics": list(self.current_topics),
             "mastery_feedback": self.mastery_feedback,
+            "vocabulary": self.vocabulary.to_dict(),
+            "go_live": {org: day.isoformat() for org, day in self.go_live.items()},
             **{name: rules_to_dict(getattr(self, name)) for name in _RULES},
         }
 
@@ -299,6 +326,26 @@ def _mapping(value: Any, source: str, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ValidationError(f"{where} must be a JSON object", source=source, field=where)
     return value
+
+
+def _go_live(data: Any, source: str) -> dict[str, dt.date]:
+    out = {}
+    for org, day in _mapping(data, source, "go_live").items():
+        try:
+            out[org] = dt.date.fromisoformat(day)
+        except (TypeError, ValueError):
+            raise ValidationError(f"go_live of {org!r} must be a date like 2026-11-01, got {day!r}",
+                                  source=source, field=f"go_live.{org}") from None
+    return out
+
+
+def _vocabulary(data: Any, roles: Mapping[str, RolePolicy], orgs: Mapping[str, Mapping[str, RolePolicy]],
+                source: str) -> Vocabulary:
+    """The default words, the Chinese names of every role the curriculum defines, then the file's words."""
+    policies = [*roles.values(), *(p for over in orgs.values() for p in over.values())]
+    ids = {p.role for p in policies}
+    named = Vocabulary().extended({"roles": {p.name: p.role for p in policies}}, roles=ids, source=source)
+    return named.extended(data, roles=ids, source=source)
 
 
 def _roles(data: Any, base: Mapping[str, RolePolicy], source: str, where: str) -> dict[str, RolePolicy]:

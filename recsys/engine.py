@@ -8,6 +8,7 @@ lists, paths, batches, search) and the reports (:mod:`recsys.reports`).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -16,17 +17,19 @@ from typing import Any
 import numpy as np
 
 from recsys.catalogue import Catalogue
+from recsys.credits import OpeningBalance
 from recsys.curriculum import Curriculum
 from recsys.embedding.encoders import DEFAULT_ENCODER, CachedEncoder, Encoder, get_encoder
 from recsys.embedding.index import FaissIndex
 from recsys.exceptions import NotFoundError, StoreError, ValidationError
-from recsys.ingest.loaders import as_records, check_unique_ids
+from recsys.ingest.loaders import as_records, check_unique_ids, combine
 from recsys.pipeline import Recommender
 from recsys.pipeline.collaborative import CollaborativeModel
 from recsys.pipeline.profile import day_end
 from recsys.records import Event, Item, Member
 from recsys.reports.alerts import Alert, find_alerts
 from recsys.reports.coverage import CoverageInputs, CoverageReport, build_coverage
+from recsys.reports.digest import Digest, build_digest
 from recsys.reports.feedback import ContentFlag, content_feedback
 from recsys.reports.progress import MemberProgress, OrgProgress, in_org, member_progress, org_progress
 from recsys.results import SearchHit, StudyList, StudyPath
@@ -37,6 +40,9 @@ from recsys.serving.world import World
 from recsys.storage import Store, open_store
 
 __all__ = ["Engine", "visible_to", "MAX_PATH_DAYS"]
+
+#: The store setting holding the opening balances (JSON).
+_BALANCES = "opening_balances"
 
 class Engine:
     """Learning-content recommendation over a store.
@@ -245,6 +251,44 @@ class Engine:
             ConflictError: an event id already recorded with different content.
         """
         return writes.record_events(self._world, as_records(events, Event))
+
+    def record_balances(self, balances: Iterable[OpeningBalance | Mapping[str, Any]]) -> int:
+        """Record opening balances: hours members studied this year before records began.
+
+        A balance replaces an earlier one of the same member, year and topic, so importing a
+        corrected file again is safe. The whole batch or nothing.
+
+        Returns:
+            How many balances were written.
+
+        Raises:
+            ValidationError: a malformed balance, or one naming an unknown member (each placed by
+                its 1-based position).
+        """
+        batch = as_records(balances, OpeningBalance)
+        known = self.find_members(b.member for b in batch)
+        unknown = [ValidationError(f"unknown member {b.member!r}", line=n, record=b.member, field="member")
+                   for n, b in enumerate(batch, start=1) if b.member not in known]
+        if unknown:
+            raise combine(unknown)
+        with self._world.lock:  # read, merge and write the set as one step
+            kept = {b.key: b for b in self.opening_balances()}
+            kept.update((b.key, b) for b in batch)
+            # Kept as one setting: the storage slot has no table for them (see README, Learning records).
+            self.store.set_meta({_BALANCES: json.dumps([b.to_dict() for b in sorted(kept.values(), key=lambda b: b.key)],
+                                                       ensure_ascii=False)})
+        return len(batch)
+
+    def opening_balances(self, member_id: str | None = None) -> list[OpeningBalance]:
+        """The opening balances recorded, of one member or of all, by member, year and topic."""
+        stored = json.loads(self.store.get_meta(_BALANCES) or "[]")
+        return [b for b in map(OpeningBalance.from_dict, stored) if member_id is None or b.member == member_id]
+
+    def _balances_by_member(self) -> dict[str, list[OpeningBalance]]:
+        out: dict[str, list[OpeningBalance]] = {}
+        for b in self.opening_balances():
+            out.setdefault(b.member, []).append(b)
+        return out
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -531,7 +575,8 @@ class Engine:
             NotFoundError: for an unknown member.
         """
         member = self.member(member_id)
-        return member_progress(member, self.store.events(member.id), self.catalogue(), self.curriculum, as_day(day))
+        return member_progress(member, self.store.events(member.id), self.catalogue(), self.curriculum, as_day(day),
+                               self.opening_balances(member.id))
 
     def org_progress(self, org: str, day: dt.date | str | None = None) -> OrgProgress:
         """Progress of an organisation's members (and units under it) by branch, with each
@@ -543,14 +588,32 @@ class Engine:
         members, events = self._org_members(org)
         if not members:
             raise NotFoundError("organisation", org)
-        return org_progress(org, members, events, self.catalogue(), self.curriculum, as_day(day))
+        return org_progress(org, members, events, self.catalogue(), self.curriculum, as_day(day),
+                            self._balances_by_member())
 
     def alerts(self, org: str | None = None, day: dt.date | str | None = None) -> list[Alert]:
         """Alerts for party-affairs workers about the members of ``org`` (default: everyone):
         behind pace, inactive, mobile members out of contact, branches without a themed party
         day this month."""
         members, events = self._org_members(org)
-        return find_alerts(members, events, self.catalogue(), self.curriculum, as_day(day))
+        return find_alerts(members, events, self.catalogue(), self.curriculum, as_day(day), self._balances_by_member())
+
+    def digest(self, org: str, day: dt.date | str | None = None) -> Digest:
+        """The day's digest of an organisation (a branch, or a unit and its branches) for its
+        group chat: the items of the day's stored lists with how many members got each, the
+        activities of the next two weeks with seats left, and how many members have a list. It
+        names no member. Lists are those served or batched (:meth:`batch`) for the day.
+
+        Raises:
+            NotFoundError: if no member belongs to ``org``.
+        """
+        day = as_day(day)
+        members = [m for m in self.store.iter_members() if in_org(m, org)]
+        if not members:
+            raise NotFoundError("organisation", org)
+        items = {i: it for i, it in self.catalogue().items.items() if visible_to(it, org)}
+        seats = self.store.enrolments([i for i, it in items.items() if it.schedule is not None])
+        return build_digest(org, day, members, self.store.served_between(day, day), items, seats)
 
     def content_feedback(self, org: str | None = None) -> list[ContentFlag]:
         """Items with low completion, high skip rates or low ratings among the members of

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 __all__ = ["main", "build_parser"]
@@ -27,6 +28,17 @@ def _store_options() -> argparse.ArgumentParser:
     return common
 
 
+def _reading_options() -> argparse.ArgumentParser:
+    reading = argparse.ArgumentParser(add_help=False)
+    reading.add_argument("--check", action="store_true", help="validate the files and list every problem; write nothing")
+    reading.add_argument("--strict", action="store_true",
+                         help="treat warnings (unknown roles or topics, events in the future) as errors")
+    reading.add_argument("--encoding", metavar="NAME",
+                         help="text encoding of CSV/JSON files, e.g. gbk or utf-8 (default: detected)")
+    reading.add_argument("--sheet", metavar="NAME", help="the sheet of an .xlsx workbook (default: the first)")
+    return reading
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _store_options()
     parser = argparse.ArgumentParser(
@@ -37,13 +49,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", parents=[common], help="load the sample corpus and show what the engine does")
     p.add_argument("--day", type=_date, help="the day to plan for (default: today)")
 
-    p = sub.add_parser("ingest", parents=[common], help="add or update items from JSONL, JSON or CSV files")
+    reading = _reading_options()
+    p = sub.add_parser("ingest", parents=[common, reading],
+                       help="add or update items from CSV, Excel (.xlsx), JSONL or JSON files")
     p.add_argument("files", nargs="+", metavar="FILE")
 
-    p = sub.add_parser("members", parents=[common], help="add or update members from a file")
+    p = sub.add_parser("members", parents=[common, reading], help="add or update members from a file")
     p.add_argument("file", metavar="FILE")
 
-    p = sub.add_parser("events", parents=[common], help="record events from a file")
+    p = sub.add_parser("events", parents=[common, reading], help="record events from a file")
+    p.add_argument("file", metavar="FILE")
+
+    p = sub.add_parser("credits", parents=[common, reading],
+                       help="record opening balances (member, year, hours, topic, note): hours studied before go-live")
     p.add_argument("file", metavar="FILE")
 
     p = sub.add_parser("search", parents=[common], help="items matching a text")
@@ -92,6 +110,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--org", help="an organisation: its branches, leaderboards and alerts")
     p.add_argument("--day", type=_date, help="the day (default: today, Asia/Shanghai)")
     p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("digest", parents=[common],
+                       help="an organisation's digest of the day for its group chat (items, activities, no names)")
+    p.add_argument("org", metavar="ORG", help="a branch, or a unit (its branches together)")
+    p.add_argument("--day", type=_date, help="the day (default: today, Asia/Shanghai)")
+    p.add_argument("--markdown", action="store_true", help="企业微信 group-bot markdown instead of text")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("push", parents=[common],
+                       help="make the day's lists, then post each branch's digest to a 企业微信 group-bot webhook")
+    p.add_argument("--day", type=_date, help="the day (default: today, Asia/Shanghai)")
+    p.add_argument("--webhook", metavar="URL", required=True, help="the group bot's webhook URL")
+    p.add_argument("--org", help="only the branches of this organisation")
 
     p = sub.add_parser("stats", parents=[common], help="counts and settings of the store")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -171,38 +202,88 @@ def _print_hits(hits, as_json: bool) -> None:
         print(f"{n:>2}. {h.score:.3f}  {it.title}  [{it.id} · {it.kind} · {it.minutes}分钟 · {'、'.join(it.topics)}]")
 
 
-def _cmd_ingest(args: argparse.Namespace) -> int:
-    from recsys.ingest.loaders import read_items
+def _read(args: argparse.Namespace, path: str, record_type: type):
+    """Read one file with the store's vocabulary; warnings go to stderr as they are found."""
+    from recsys.ingest.loaders import read_batch
 
-    batches = [(path, read_items(path)) for path in args.files]  # validate every file first
+    batch = read_batch(path, record_type, curriculum=_curriculum(args), encoding=args.encoding,
+                       sheet=args.sheet, strict=args.strict)
+    for warning in batch.warnings:
+        print(f"recsys: warning: {_one_line(str(warning))}", file=sys.stderr)
+    return batch
+
+
+def _curriculum(args: argparse.Namespace):
+    """The store's curriculum (its vocabulary reads the codes), read without opening the store:
+    ``--check`` writes nothing, not even a new store."""
+    from pathlib import Path
+
+    from recsys.curriculum import Curriculum
+
+    store = _store_path(args).removeprefix("sqlite://")
+    found = Path(store) / "curriculum.json"
+    return Curriculum.load(found) if "://" not in store and found.is_file() else Curriculum()
+
+
+def _written(batch, write):
+    """``write(batch.records)``; a problem the engine places by position is named by its file line."""
+    from recsys.exceptions import ValidationError
+    from recsys.ingest.loaders import combine
+
+    try:
+        return write(batch.records)
+    except ValidationError as exc:
+        raise combine([p.located(source=batch.source, line=batch.lines[p.line - 1] if p.line else None)
+                       for p in exc.problems or [exc]]) from None
+
+
+def _read_summary(batch, noun: str) -> str:
+    how = f" ({batch.encoding})" if batch.encoding else ""
+    warned = len(batch.warnings)
+    return f"{batch.source}{how}: {len(batch.records)} {noun}" + (f", {warned} warning{'s' * (warned != 1)}" if warned else "")
+
+
+def _load(args: argparse.Namespace, paths: Sequence[str], record_type: type, noun: str,
+          writer: Callable[[Any], Callable[[list], Any]],
+          tail: Callable[[Any, Any], str] = lambda written, batch: "") -> int:
+    """Read every file first (nothing is written if any is wrong), then write each with
+    ``writer(engine)``, or with ``--check`` only say what would be written."""
+    batches = [_read(args, path, record_type) for path in paths]
+    if args.check:
+        for batch in batches:
+            print(_read_summary(batch, f"{noun} valid") + "; nothing written")
+        return 0
     with _open(args) as engine:
-        for path, items in batches:
-            n = engine.add_items(items, progress=sys.stderr.isatty())
-            print(f"{path}: {n} items")
+        for batch in batches:
+            written = _written(batch, writer(engine))
+            print(_read_summary(batch, noun) + tail(written, batch))
     return 0
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from recsys.records import Item
+
+    return _load(args, args.files, Item, "items",
+                 lambda engine: functools.partial(engine.add_items, progress=sys.stderr.isatty()))
 
 
 def _cmd_members(args: argparse.Namespace) -> int:
-    from recsys.ingest.loaders import read_members
+    from recsys.records import Member
 
-    members = read_members(args.file)
-    with _open(args) as engine:
-        print(f"{args.file}: {engine.upsert_members(members)} members")
-    return 0
+    return _load(args, [args.file], Member, "members", lambda engine: engine.upsert_members)
 
 
 def _cmd_events(args: argparse.Namespace) -> int:
-    from recsys.exceptions import ValidationError
-    from recsys.ingest.loaders import read_events
+    from recsys.records import Event
 
-    events = read_events(args.file)
-    with _open(args) as engine:
-        try:
-            added = engine.record(events)
-        except ValidationError as exc:
-            raise exc.located(source=args.file) from None
-        print(f"{args.file}: {added} new events ({len(events) - added} already recorded)")
-    return 0
+    return _load(args, [args.file], Event, "events", lambda engine: engine.record,
+                 lambda added, batch: f": {added} new ({len(batch.records) - added} already recorded)")
+
+
+def _cmd_credits(args: argparse.Namespace) -> int:
+    from recsys.credits import OpeningBalance
+
+    return _load(args, [args.file], OpeningBalance, "opening balances", lambda engine: engine.record_balances)
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
@@ -252,6 +333,30 @@ def _cmd_batch(args: argparse.Namespace) -> int:
             report = engine.batch(day=args.day, org=args.org, chunk=args.chunk, progress=bar.update, cluster=args.ray)
     print(report.summary())
     return 0
+
+
+def _cmd_digest(args: argparse.Namespace) -> int:
+    from recsys.reports.digest import format_digest
+
+    with _open(args) as engine:
+        digest = engine.digest(args.org, day=args.day)
+    if args.json:
+        _print_json(digest.to_dict())
+    else:
+        print(format_digest(digest, markdown=args.markdown))
+    return 0
+
+
+def _cmd_push(args: argparse.Namespace) -> int:
+    from recsys.delivery.push import push_digests
+
+    with _open(args) as engine:
+        pushed = push_digests(engine, args.webhook, day=args.day, org=args.org)
+    for branch in pushed:
+        print(branch.summary())
+    failed = sum(not b.delivery.ok for b in pushed)
+    print(f"{len(pushed) - failed} of {len(pushed)} branch digests sent")
+    return 1 if failed else 0
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
@@ -473,12 +578,15 @@ _COMMANDS = {
     "ingest": _cmd_ingest,
     "members": _cmd_members,
     "events": _cmd_events,
+    "credits": _cmd_credits,
     "search": _cmd_search,
     "similar": _cmd_similar,
     "daily": _cmd_daily,
     "path": _cmd_path,
     "batch": _cmd_batch,
     "stats": _cmd_stats,
+    "digest": _cmd_digest,
+    "push": _cmd_push,
     "progress": _cmd_progress,
     "coverage": _cmd_coverage,
     "model": _cmd_model,
@@ -499,6 +607,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _COMMANDS[args.command](args)
     except RecsysError as exc:
         print(f"recsys: error: {_one_line(str(exc))}", file=sys.stderr)
+        # The first line is the reason; when a file has several problems, each follows on a line.
+        problems = getattr(exc, "problems", [])
+        for problem in problems if len(problems) > 1 else []:
+            print(f"  {_one_line(str(problem))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

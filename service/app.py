@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 
 from recsys import Engine, __version__
 from service.deps import reject_unknown_query
@@ -114,7 +115,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ...     client.get("/health/ready").json()
     """
     settings = settings if settings is not None else Settings()
-    app = FastAPI(
+    # /docs and /redoc serve Swagger UI and ReDoc from the package's files, so they work on an
+    # intranet with no way out to a CDN.
+    app = FastAPIOffline(
         title="recsys",
         version=__version__,
         summary="Learning-content recommendation for party-member education",

@@ -14,6 +14,7 @@ from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBear
 
 from recsys import Engine
 from recsys.records import Item, Member
+from service.bodies import raise_body_problems
 from service.errors import Forbidden, NotReady, PayloadTooLarge, Unauthorized
 from service.keys import KeyRing
 from service.metrics import Metrics
@@ -190,11 +191,13 @@ def reject_unknown_query(request: Request) -> None:
 
 
 async def limit_batch(request: Request, settings: SettingsDep, tenant: TenantDep) -> None:
-    """Refuse a batch of more than ``settings.max_batch`` records with a 413 naming the limit.
+    """Refuse an export body that could not be read (every problem named by its line), and a
+    batch of more than ``settings.max_batch`` records with a 413 naming the limit.
 
     Runs before the body is validated record by record, so an oversized batch costs no more than
     its parse. Depends on the tenant so an unauthenticated caller gets 401 first.
     """
+    raise_body_problems(request)
     try:
         body = await request.json()
     except (ValueError, UnicodeDecodeError):

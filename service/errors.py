@@ -155,6 +155,8 @@ def _describe(detail: dict[str, Any]) -> str:
     if "where" in detail:
         return f"{detail['where']} parameter {detail['field']!r}: {detail['message']}"
     where = []
+    if detail.get("line") is not None:
+        where.append(f"line {detail['line']}")
     if detail["index"] is not None:
         where.append(f"record {detail['index']}")
     if detail["id"] is not None:
@@ -172,11 +174,17 @@ def _summary(details: list[dict[str, Any]], batch: bool) -> str:
     return f"{first}; nothing was written" if batch else first
 
 
+#: The source of the problems of a CSV or workbook body (``service.bodies``): placed by line.
+TABLE_SOURCE = "body.table"
+
+
 def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
-    """Each problem of a library validation error, placed by its 0-based index in the batch."""
+    """Each problem of a library validation error, placed by its 0-based index in the batch, or
+    for an export body (CSV, workbook) by its line there."""
     problems = exc.problems or [exc]
     return [
-        _detail(p.line - 1 if p.line is not None else None, p.record, p.field, p.reason)
+        {**_detail(None, p.record, p.field, p.reason), "line": p.line} if p.source == TABLE_SOURCE
+        else _detail(p.line - 1 if p.line is not None else None, p.record, p.field, p.reason)
         for p in problems
     ]
 
@@ -241,7 +249,8 @@ async def _on_library_error(request: Request, exc: RecsysError) -> ErrorResponse
     status, code = _library_status(exc)
     if isinstance(exc, ValidationError):
         details = validation_details(exc)
-        return error_response(status, code, _summary(details, batch=exc.line is not None), details)
+        batch = exc.line is not None or exc.source == TABLE_SOURCE
+        return error_response(status, code, _summary(details, batch=batch), details)
     if status >= 500:
         # Not the caller's fault, and the library's message may name server paths.
         log.error("library error %s: %s", code, exc, exc_info=exc)

@@ -10,7 +10,7 @@ from service.schemas import ID_PATTERN, ErrorBody
 
 __all__ = [
     "error_responses", "ItemIdPath", "MemberIdPath", "Offset", "Limit", "HitCount", "ForMember",
-    "Minutes", "TAGS",
+    "Minutes", "Strict", "Sheet", "TAGS",
 ]
 
 _WHY = {
@@ -21,7 +21,8 @@ _WHY = {
     409: "Conflicts with what is stored: an event id reused with other content, or a record id used "
          "by another organisation.",
     413: "The body is over the size limit, or the batch over the record limit; the message names the limit.",
-    422: "Invalid input; `details` names each offending record (by 0-based index and id) and field.",
+    422: "Invalid input; `details` names each offending record (by 0-based index and id, or by line for a "
+         "CSV or workbook body) and field.",
     503: "The store is busy or not ready; retry later.",
 }
 
@@ -33,6 +34,7 @@ TAGS = [
     {"name": "search", "description": "Free-text search over the content visible to the key."},
     {"name": "coverage", "description": "Coverage for content editors: gaps, exposure, members not reached."},
     {"name": "progress", "description": "Learning records: hours against targets, points, quiz mastery, alerts."},
+    {"name": "digests", "description": "A branch's digest of the day for its group chat (no names, no hours)."},
     {"name": "operations", "description": "Health checks and Prometheus metrics (no key needed)."},
 ]
 
@@ -54,4 +56,11 @@ ForMember = Annotated[str | None, Query(
 )]
 Minutes = Annotated[int | None, Query(
     ge=1, le=1440, description="Minutes available (1-1440); default: the member's `daily_minutes`.", examples=[30],
+)]
+Strict = Annotated[bool, Query(
+    description="Refuse the batch (422) if anything looks mistaken (a role or topic no curriculum rule "
+    "knows, an event in the future), instead of writing it with `warnings`.", examples=[False],
+)]
+Sheet = Annotated[str | None, Query(
+    max_length=200, description="For an `.xlsx` body: the sheet to read (default: the first).", examples=["党员名单"],
 )]

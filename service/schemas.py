@@ -22,7 +22,7 @@ __all__ = [
     "ID_PATTERN", "NOT_BLANK",
     "ItemIn", "ItemOut", "ScheduleIn", "ScheduleOut",
     "MemberIn", "MemberOut", "EventIn",
-    "WriteResult", "EventsResult",
+    "WriteResult", "EventsResult", "InputWarningOut", "DigestOut", "OpeningBalanceIn",
     "ItemPage", "MemberPage",
     "StudyEntryOut", "StudyListOut", "StudyPathOut",
     "SearchHitOut", "SearchResult", "SimilarResult",
@@ -314,10 +314,24 @@ class EventIn(_Input):
 # -- write results -------------------------------------------------------------------------------
 
 
+class InputWarningOut(BaseModel):
+    """Something valid but probably a mistake; written all the same unless `strict=true`."""
+
+    index: int = Field(description="0-based position of the record in the batch.", examples=[0])
+    line: int | None = Field(None, description="For a CSV or workbook body: the record's line (row).", examples=[2])
+    id: str | None = Field(description="The record's id, when it has one.", examples=["m001"])
+    field: str = Field(description="The field.", examples=["roles"])
+    message: str = Field(description="What looks wrong, in Chinese.",
+                         examples=["角色 'branch_secertary' 不在课程规则中，不会计入任何学时目标；是否应为 'branch_secretary'？"])
+
+
 class WriteResult(BaseModel):
     """The outcome of a batch upsert."""
 
     written: int = Field(description="Records inserted or replaced.", examples=[3])
+    warnings: list[InputWarningOut] = Field(
+        default_factory=list, description="Values that are valid but probably a mistake (a role or topic no "
+        "curriculum rule knows); with `strict=true` they refuse the batch instead.")
 
 
 class EventsResult(BaseModel):
@@ -326,6 +340,8 @@ class EventsResult(BaseModel):
     received: int = Field(description="Events in the request.", examples=[5])
     recorded: int = Field(description="Events new to the store.", examples=[4])
     duplicates: int = Field(description="Events already recorded (retries), skipped.", examples=[1])
+    warnings: list[InputWarningOut] = Field(
+        default_factory=list, description="Events dated in the future; with `strict=true` they refuse the batch.")
 
 
 # -- pages ---------------------------------------------------------------------------------------
@@ -428,6 +444,8 @@ class ErrorDetail(BaseModel):
 
     index: int | None = Field(description="0-based position of the record in the request body, if a batch.",
                               examples=[2])
+    line: int | None = Field(None, description="For a CSV or workbook body: the line (row) of the problem.",
+                             examples=[3])
     id: str | None = Field(description="The record's id, when known.", examples=["dis-012"])
     field: str | None = Field(description="The offending field or parameter.", examples=["minutes"])
     message: str = Field(description="What is wrong.", examples=["item minutes must be at least 1, got 0"])
@@ -676,3 +694,52 @@ class ContentFeedbackOut(BaseModel):
 
     org: str = Field(description="The organisation whose members are counted.")
     flags: list[ContentFlagOut] = Field(description="Flagged items by id, then role.")
+
+
+# -- digests -------------------------------------------------------------------------------------
+
+
+class DigestItemOut(BaseModel):
+    """An item on the day's lists of the organisation's members."""
+
+    id: str = Field(description="Item id.", examples=["dis-012"])
+    title: str = Field(description="Title.", examples=["廉洁从业“十不准”解读"])
+    kind: str = Field(description="Kind.", examples=["article"])
+    minutes: int = Field(description="Minutes.", examples=[15])
+    members: int = Field(description="Members whose list holds it.", examples=[3])
+
+
+class DigestActivityOut(BaseModel):
+    """An offline activity of the coming two weeks with seats left."""
+
+    id: str = Field(description="Item id.", examples=["off-101"])
+    title: str = Field(description="Title.", examples=["冬季机组跳闸与厂用电中断应急演练"])
+    starts: dt.datetime = Field(description="Start time, with its offset.", examples=["2026-12-09T14:00:00+08:00"])
+    location: str = Field(description="`城市·地点`.", examples=["太原·发电公司集控楼"])
+    seats_left: int | None = Field(description="Seats left; null for no limit.", examples=[40])
+
+
+class DigestOut(BaseModel):
+    """An organisation's digest of the day: no member named, no one's hours."""
+
+    org: str = Field(description="The organisation.", examples=["hxny.fdgs.zb-yunxing"])
+    day: dt.date = Field(description="The day.", examples=["2026-12-01"])
+    members: int = Field(description="Members of the organisation.", examples=[6])
+    with_list: int = Field(description="Of them, members with a list for the day.", examples=[6])
+    items: list[DigestItemOut] = Field(description="Items of the day's lists, most members first.")
+    activities: list[DigestActivityOut] = Field(description="Activities ahead, soonest first.")
+
+
+# -- opening balances ----------------------------------------------------------------------------
+
+
+class OpeningBalanceIn(_Input):
+    """Hours a member studied in a year before records began (replaces one of the same member,
+    year and topic)."""
+
+    member: Id = Field(description="Member id (of the key's organisation).", examples=["m001"])
+    year: StrictInt = Field(ge=FIRST_YEAR, le=LAST_YEAR, description="The year the hours count for.", examples=[2026])
+    hours: float = Field(ge=0, le=366 * 24, strict=True, allow_inf_nan=False, description="Hours studied.",
+                         examples=[41.5])
+    topic: Text | None = Field(None, description="The topic they were studied in, if known.", examples=["党史"])
+    note: str = Field("", max_length=500, description="Where the figure comes from.", examples=["截至10月底学习台账"])

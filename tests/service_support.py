@@ -115,6 +115,15 @@ def app_client(store: Path, **settings) -> Iterator[TestClient]:
         yield client
 
 
+@contextlib.contextmanager
+def seeded_client(store: Path) -> Iterator[tuple[TestClient, Keys]]:
+    """A started app over ``store`` seeded with the two-tenant world: ``(client, keys)``."""
+    keys = make_keys(store / "keys.json")
+    with app_client(store) as client:
+        seed(client, keys)
+        yield client, keys
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

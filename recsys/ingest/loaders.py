@@ -1,25 +1,38 @@
-"""Read items, members and events from JSONL, JSON or CSV files.
+"""Read items, members and events from the files people export: CSV, Excel, JSON or JSONL.
 
 A file is read whole and validated whole before anything is returned, so a caller that stores the
-result never stores half a file. Every problem is reported with the file name, the line (JSONL,
-CSV) or position (JSON), the record id when known and the field.
+result never stores half a file. Every problem is reported, not only the first, each with the file
+name, the line (JSONL, CSV), row (Excel) or position (JSON), the record id when known, the field
+and what was expected.
 
-CSV files have a header row; list fields are written ``a|b``; an offline item's schedule is given
-in the columns ``starts``, ``ends``, ``location`` and ``capacity`` (or ``schedule.starts`` ...).
+Exports are taken as they come (see :mod:`recsys.ingest.tables` and :mod:`recsys.ingest.cells`):
+UTF-8 or GBK/GB18030 text, the first sheet of a workbook, dates like 2026/12/1 or 2026年12月1日,
+empty cells for "not given", and the curriculum's :class:`~recsys.vocabulary.Vocabulary` for codes
+(文章, 支部书记, 是 ...). What is valid but probably a mistake (a role no rule knows, an event in
+the future) is a warning (:class:`InputWarning`), an error only when asked to be strict.
+
+Tables have a header row; list cells are written ``a|b`` (or with 、 ; ，); an offline item's
+schedule is given in the columns ``starts``, ``ends``, ``location`` and ``capacity`` (or
+``schedule.starts`` ...).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
+import datetime as dt
+import difflib
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
+from recsys.credits import OpeningBalance
+from recsys.curriculum import Curriculum
 from recsys.exceptions import ValidationError
-from recsys.records import Event, Item, Member
+from recsys.ingest.cells import read_fields
+from recsys.ingest.tables import FORMATS, table_rows
+from recsys.records import TZ, Event, Item, Member
+from recsys.vocabulary import Vocabulary
 
 __all__ = [
     "as_records",
@@ -27,88 +40,224 @@ __all__ = [
     "read_items",
     "read_members",
     "read_events",
+    "read_batch",
+    "parse_batch",
     "parse_records",
     "check_unique_ids",
     "combine",
+    "input_warnings",
+    "Batch",
+    "InputWarning",
 ]
 
-R = TypeVar("R", Item, Member, Event)
+R = TypeVar("R", Item, Member, Event, OpeningBalance)
 
-_LIST_FIELDS = {"topics", "roles", "requires", "interests"}
-_INT_FIELDS = {"minutes", "level", "daily_minutes", "capacity"}
-_FLOAT_FIELDS = {"value"}
-_BOOL_FIELDS = {"offline"}
-_SCHEDULE_FIELDS = ("starts", "ends", "location", "capacity")
-_TRUE = {"true", "1", "yes", "y", "是"}
-_FALSE = {"false", "0", "no", "n", "否"}
-#: Problems listed in one error message before the rest are only counted.
-_MAX_LISTED = 5
+
+@dataclass(frozen=True)
+class InputWarning:
+    """Something valid but probably a mistake, located like a :class:`ValidationError`.
+
+    Attributes:
+        message: What looks wrong and what it will do, in the words of a party-affairs worker.
+    """
+
+    message: str
+    source: str | None = None
+    line: int | None = None
+    record: str | None = None
+    field: str | None = None
+
+    def as_error(self) -> ValidationError:
+        """The warning as an error (``--strict``)."""
+        return ValidationError(self.message, source=self.source, line=self.line, record=self.record,
+                               field=self.field)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "id": self.record, "field": self.field, "message": self.message}
+
+    def __str__(self) -> str:
+        return str(self.as_error())
+
+
+@dataclass(frozen=True)
+class Batch(Generic[R]):
+    """The records of one file or request body, with how it was read and what looks wrong.
+
+    Attributes:
+        records: The records, in file order.
+        source: The file name (or the body's name).
+        encoding: The text encoding used (``UTF-8``, ``GB18030`` ...); None for a workbook.
+        warnings: Valid but probably mistaken values, one per record and field.
+        lines: The line (or row) of each record, in the order of ``records``.
+    """
+
+    records: list[R]
+    source: str
+    encoding: str | None = None
+    warnings: list[InputWarning] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
 
 
 def read_items(path: str | os.PathLike[str]) -> list[Item]:
-    """Read items from a ``.jsonl``, ``.json`` or ``.csv`` file."""
+    """Read items from a ``.csv``, ``.xlsx``, ``.jsonl`` or ``.json`` file."""
     return read_records(path, Item)
 
 
 def read_members(path: str | os.PathLike[str]) -> list[Member]:
-    """Read members from a ``.jsonl``, ``.json`` or ``.csv`` file."""
+    """Read members from a ``.csv``, ``.xlsx``, ``.jsonl`` or ``.json`` file."""
     return read_records(path, Member)
 
 
 def read_events(path: str | os.PathLike[str]) -> list[Event]:
-    """Read events from a ``.jsonl``, ``.json`` or ``.csv`` file."""
+    """Read events from a ``.csv``, ``.xlsx``, ``.jsonl`` or ``.json`` file."""
     return read_records(path, Event)
 
 
 def read_records(path: str | os.PathLike[str], record_type: type[R]) -> list[R]:
-    """Read and validate every record of a file.
-
-    Args:
-        path: A ``.jsonl`` (one JSON object a line), ``.json`` (a list of objects, or an object
-            holding one such list) or ``.csv`` file.
-        record_type: :class:`Item`, :class:`Member` or :class:`Event`.
-
-    Returns:
-        The records, in file order.
+    """Read and validate every record of a file (warnings are not errors here; see :func:`read_batch`).
 
     Raises:
         ValidationError: if the file cannot be read or any record is invalid; the message names
             the file, line and field, and ``problems`` lists every problem found.
     """
-    path = Path(path)
-    name = str(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".jsonl", ".json", ".csv"):
-        raise ValidationError(f"unsupported file type {suffix or '(none)'}; use .jsonl, .json or .csv", source=name)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ValidationError("file not found", source=name) from None
-    except UnicodeDecodeError as exc:
-        raise ValidationError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", source=name) from None
-    except OSError as exc:
-        raise ValidationError(f"cannot read file: {exc.strerror}", source=name) from None
-    if suffix == ".jsonl":
-        rows = _jsonl_rows(text, name)
-    elif suffix == ".json":
-        rows = _json_rows(text, name)
-    else:
-        rows = _csv_rows(text, name, schedule_columns=record_type is Item)
-    return parse_records(rows, record_type, source=name)
+    return read_batch(path, record_type).records
 
 
-def parse_records(
-    rows: Iterable[tuple[int, Any]], record_type: type[R], *, source: str = "batch"
-) -> list[R]:
-    """Validate ``(line, data)`` pairs into records, reporting every problem at once.
+def read_batch(
+    path: str | os.PathLike[str],
+    record_type: type[R],
+    *,
+    curriculum: Curriculum | None = None,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    strict: bool = False,
+    now: dt.datetime | None = None,
+) -> Batch[R]:
+    """Read and validate every record of a file, with what looks wrong.
+
+    Args:
+        path: A ``.csv``, ``.xlsx`` (first sheet, or ``sheet``), ``.jsonl`` (one JSON object a
+            line) or ``.json`` (a list of objects, or an object holding one such list) file.
+        record_type: :class:`Item`, :class:`Member` or :class:`Event`.
+        curriculum: Whose vocabulary reads the codes, and whose rules say which roles and topics
+            are known; default: the built-in curriculum.
+        encoding: Force a text encoding (``gbk``, ``utf-8`` ...) instead of detecting it.
+        sheet: The workbook's sheet to read (default: the first).
+        strict: Treat warnings as errors.
+        now: The present, for "dated in the future" (default: now).
+
+    Returns:
+        The :class:`Batch`.
 
     Raises:
-        ValidationError: the first problem, with ``problems`` holding all of them.
+        ValidationError: if the file cannot be read, or any record is invalid (or, with
+            ``strict``, looks wrong); ``problems`` lists every problem found.
     """
+    path = Path(path)
+    name = str(path)
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ValidationError(f"unsupported file type {path.suffix or '(none)'}; use .csv, .xlsx, .jsonl or .json",
+                              source=name)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ValidationError("file not found", source=name) from None
+    except OSError as exc:
+        raise ValidationError(f"cannot read file: {exc.strerror}", source=name) from None
+    return parse_batch(data, fmt, record_type, source=name, curriculum=curriculum, encoding=encoding,
+                       sheet=sheet, strict=strict, now=now)
+
+
+def parse_batch(
+    data: bytes,
+    fmt: str,
+    record_type: type[R],
+    *,
+    source: str = "body",
+    curriculum: Curriculum | None = None,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    strict: bool = False,
+    now: dt.datetime | None = None,
+) -> Batch[R]:
+    """Read and validate the records of a file's bytes in format ``fmt`` (``csv``, ``xlsx``,
+    ``json`` or ``jsonl``); the rest as :func:`read_batch`.
+
+    Raises:
+        ValidationError: as :func:`read_batch`.
+    """
+    curriculum = curriculum if curriculum is not None else Curriculum()
+    rows, problems, used = table_rows(fmt, data, source=source, encoding=encoding, sheet=sheet,
+                                      schedule=record_type is Item, required=record_type.REQUIRED,
+                                      column=curriculum.vocabulary.column)
+    records, lines, invalid = _validate(rows, record_type, source, curriculum.vocabulary)
+    problems += invalid
+    warnings = input_warnings(records, curriculum, source=source, lines=lines, now=now)
+    if strict:
+        problems += [w.as_error() for w in warnings]
+    if problems:
+        raise combine(sorted(problems, key=lambda p: p.line or 0))
+    return Batch(records, source, used, warnings, lines)
+
+
+def input_warnings(
+    records: Sequence[Item | Member | Event | OpeningBalance],
+    curriculum: Curriculum,
+    *,
+    source: str | None = None,
+    lines: Sequence[int] | None = None,
+    now: dt.datetime | None = None,
+) -> list[InputWarning]:
+    """What in valid records is probably a mistake.
+
+    A role no curriculum rule knows (a misspelt ``branch_secretary`` would silently drop a
+    56-hour target), an item topic no rule or topic family knows, an event dated in the future.
+
+    Args:
+        lines: The line of each record (default: its 1-based position).
+        now: The present (default: now, Asia/Shanghai).
+    """
+    now = now if now is not None else dt.datetime.now(TZ)
+    roles, topics = curriculum.known_roles(), curriculum.known_topics()
+    out: list[InputWarning] = []
+    for n, record in enumerate(records):
+        where = {"source": source, "line": lines[n] if lines is not None else n + 1, "record": record.id}
+        if isinstance(record, Event):
+            if record.at > now:
+                out.append(InputWarning(f"时间 {record.at:%Y-%m-%d %H:%M} 晚于当前时间，请核对是否录入有误",
+                                        field="at", **where))
+            continue
+        if not isinstance(record, (Item, Member)):
+            continue
+        for role in record.roles:
+            if role not in roles:
+                out.append(InputWarning(f"角色 {role!r} 不在课程规则中，不会计入任何学时目标{_nearest(role, roles)}",
+                                        field="roles", **where))
+        for topic in record.topics if isinstance(record, Item) else ():
+            if topic not in topics:
+                out.append(InputWarning(f"主题 {topic!r} 不属于已知的学习主题，不会计入必修学时{_nearest(topic, topics)}",
+                                        field="topics", **where))
+    return out
+
+
+def _nearest(word: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.6)
+    return f"；是否应为 {close[0]!r}？" if close else ""
+
+
+def _validate(rows: Iterable[tuple[int, Any]], record_type: type[R], source: str,
+              vocabulary: Vocabulary | None) -> tuple[list[R], list[int], list[ValidationError]]:
+    """Records from rows, read through ``vocabulary`` (None: rows already in the JSON form)."""
     records: list[R] = []
     lines: list[int] = []
     problems: list[ValidationError] = []
     for line, data in rows:
+        if vocabulary is not None and isinstance(data, Mapping):
+            data, unread = read_fields(record_type, data, vocabulary)
+            if unread:
+                problems += [p.located(source=source, line=line) for p in unread]
+                continue
         try:
             records.append(record_type.from_dict(data))
             lines.append(line)
@@ -121,6 +270,21 @@ def parse_records(
                          lines=[line for line, _ in keyed])
     except ValidationError as exc:
         problems.extend(exc.problems)
+    return records, lines, problems
+
+
+def parse_records(
+    rows: Iterable[tuple[int, Any]], record_type: type[R], *, source: str = "batch"
+) -> list[R]:
+    """Validate ``(line, data)`` pairs of records' JSON form, reporting every problem at once.
+
+    Unlike the file readers this takes the JSON form as it is (no vocabulary, ISO dates): it
+    checks what an API caller sent.
+
+    Raises:
+        ValidationError: the first problem, with ``problems`` holding all of them.
+    """
+    records, _, problems = _validate(rows, record_type, source, None)
     if problems:
         raise combine(problems)
     return records
@@ -171,87 +335,3 @@ def combine(problems: list[ValidationError]) -> ValidationError:
         reason, source=first.source, line=first.line, record=first.record,
         field=first.field, problems=problems,
     )
-
-
-def _jsonl_rows(text: str, name: str) -> list[tuple[int, Any]]:
-    rows = []
-    for n, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            rows.append((n, json.loads(raw)))
-        except json.JSONDecodeError as exc:
-            raise ValidationError(f"invalid JSON: {exc.msg} at column {exc.colno}", source=name, line=n) from None
-    return rows
-
-
-def _json_rows(text: str, name: str) -> list[tuple[int, Any]]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValidationError(f"invalid JSON: {exc.msg} at column {exc.colno}", source=name, line=exc.lineno) from None
-    if isinstance(data, dict):
-        lists = [v for v in data.values() if isinstance(v, list)]
-        if len(lists) != 1:
-            raise ValidationError("a JSON file must hold a list of records, or an object with one such list", source=name)
-        data = lists[0]
-    if not isinstance(data, list):
-        raise ValidationError("a JSON file must hold a list of records", source=name)
-    # JSON arrays have no useful line numbers once parsed: report the 1-based position.
-    return list(enumerate(data, start=1))
-
-
-def _csv_rows(text: str, name: str, *, schedule_columns: bool) -> list[tuple[int, Any]]:
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames:
-        return []
-    rows = []
-    for row in reader:
-        line = reader.line_num
-        if None in row:
-            raise ValidationError("more values than header columns", source=name, line=line)
-        try:
-            rows.append((line, _csv_record(row, schedule_columns)))
-        except ValidationError as exc:
-            raise exc.located(source=name, line=line) from None
-    return rows
-
-
-def _csv_record(row: dict[str, str | None], schedule_columns: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    schedule: dict[str, Any] = {}
-    for key, raw in row.items():
-        key = key.strip()
-        value = (raw or "").strip()
-        bare = key.removeprefix("schedule.")
-        if schedule_columns and bare in _SCHEDULE_FIELDS:
-            if value:
-                schedule[bare] = _csv_value(bare, value, key)
-        elif value == "":
-            out[key] = [] if key in _LIST_FIELDS else None
-        else:
-            out[key] = _csv_value(key, value, key)
-    if schedule:
-        out["schedule"] = schedule
-    return out
-
-
-def _csv_value(field_: str, value: str, column: str) -> Any:
-    if field_ in _LIST_FIELDS:
-        return [v.strip() for v in value.split("|") if v.strip()]
-    try:
-        if field_ in _INT_FIELDS:
-            return int(value)
-        if field_ in _FLOAT_FIELDS:
-            return float(value)
-    except ValueError:
-        kind = "a whole number" if field_ in _INT_FIELDS else "a number"
-        raise ValidationError(f"column {column!r} must be {kind}, got {value!r}", field=column) from None
-    if field_ in _BOOL_FIELDS:
-        low = value.lower()
-        if low in _TRUE:
-            return True
-        if low in _FALSE:
-            return False
-        raise ValidationError(f"column {column!r} must be true or false, got {value!r}", field=column)
-    return value

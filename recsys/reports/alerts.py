@@ -10,6 +10,12 @@ Four kinds (thresholds in :class:`~recsys.learning.rules.AlertRules` and the hou
   regulations' threshold;
 - ``no_themed_day``: a branch none of whose members attended a themed party day (主题党日) this
   month.
+
+Opening balances (:mod:`recsys.credits`) count toward the pace. An organisation's go-live day
+(``Curriculum.go_live``) is where its records begin: before it no alert fires, silence is
+counted from it, not from before it, and the month it went live in (after its first day) is not
+held against a branch without a themed party day. A member with no record at all is said to have
+none (尚无学习记录), never to have been silent for a number of days nobody saw.
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from recsys.credits import OpeningBalance
 from recsys.curriculum import Curriculum
 from recsys.learning.ledger import build_ledger
 from recsys.records import TZ, Event, Item, Member
+from recsys.reports.progress import with_balances
 
 __all__ = ["Alert", "ALERT_KINDS", "find_alerts", "months_before"]
 
@@ -69,6 +77,7 @@ def find_alerts(
     items: Mapping[str, Item],
     curriculum: Curriculum,
     day: dt.date,
+    balances: Mapping[str, Sequence[OpeningBalance]] | None = None,
 ) -> list[Alert]:
     """Alerts on ``day`` (events up to its end) for these members and their branches.
 
@@ -76,8 +85,9 @@ def find_alerts(
         members: The members in scope; their branches are the distinct ``org`` values.
         events: Each member's events in time order, by member id (missing: none).
         items: The catalogue.
-        curriculum: Targets and thresholds.
+        curriculum: Targets, thresholds and go-live days.
         day: The day.
+        balances: Each member's opening balances, by member id.
 
     Returns:
         Member alerts by member id and kind, then branch alerts by branch.
@@ -87,27 +97,37 @@ def find_alerts(
     month_start = dt.datetime.combine(day.replace(day=1), dt.time(), TZ)
     out: list[Alert] = []
     themed: set[str] = set()
+    live: set[str] = set()
     for m in sorted(members, key=lambda m: m.id):
+        go_live = curriculum.go_live_of(m.org)
+        if go_live is not None and day < go_live:
+            continue  # nothing is known before records began
+        if go_live is None or go_live <= day.replace(day=1):
+            live.add(m.org)  # recorded for the whole month: a missing themed day is real
         history = [e for e in events.get(m.id, ()) if e.at < end]
         active = [e for e in history if e.kind != "impression"]
         last = active[-1].at.astimezone(TZ).date() if active else None
         if any(e.kind == "attend" and e.at >= month_start and _is_themed_day(items.get(e.item), rules.themed_day_keywords)
                for e in history):
             themed.add(m.org)
-        ledger = build_ledger(m, history, items, curriculum, day)
+        ledger = with_balances(build_ledger(m, history, items, curriculum, day), (balances or {}).get(m.id, ()))
         in_grace = day.timetuple().tm_yday <= rules.pace_grace_days
         if ledger.status == "behind" and not in_grace:
             out.append(Alert("behind_pace", m.org, m.id,
                              f"{m.name}学时进度落后：已学 {ledger.total:.1f} 学时，按进度应达 {ledger.expected:.1f} 学时"
                              f"（年度目标 {ledger.target:g} 学时）", last, -ledger.pace))
-        if last is None or (day - last).days >= rules.inactive_days:
-            since = f"自{last.isoformat()}起" if last else "尚无记录，"
-            out.append(Alert("inactive", m.org, m.id,
-                             f"{m.name}{since}已超过 {rules.inactive_days} 天没有学习", last))
-        if m.situation == "mobile" and (last is None or last <= months_before(day, rules.mobile_months)):
+        # Silence is counted from the last activity, or from go-live if that came later.
+        since = max(d for d in (last, go_live) if d is not None) if (last or go_live) else None
+        if since is None:
+            out.append(Alert("inactive", m.org, m.id, f"{m.name}尚无学习记录", last))
+        elif (day - since).days >= rules.inactive_days:
+            start = f"自{last.isoformat()}起" if since == last else f"自上线（{go_live.isoformat()}）以来尚无学习记录，"
+            out.append(Alert("inactive", m.org, m.id, f"{m.name}{start}已超过 {rules.inactive_days} 天没有学习", last))
+        if m.situation == "mobile" and (since is None or since <= months_before(day, rules.mobile_months)):
             out.append(Alert("mobile_no_contact", m.org, m.id,
-                             f"流动党员{m.name}已超过 {rules.mobile_months} 个月没有联系，请及时联系", last))
-    for branch in sorted({m.org for m in members} - themed):
+                             f"流动党员{m.name}" + ("尚无联系记录" if since is None else
+                                                  f"已超过 {rules.mobile_months} 个月没有联系") + "，请及时联系", last))
+    for branch in sorted(live - themed):
         out.append(Alert("no_themed_day", branch, None, f"{branch} 本月（{day.month}月）尚未开展主题党日活动"))
     return out
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from recsys.credits import OpeningBalance
 from recsys.curriculum import Curriculum
 from recsys.learning.ledger import HoursLedger, build_ledger
 from recsys.learning.mastery import ReviewDue, TopicMastery, estimate_mastery, review_schedule
@@ -20,13 +21,20 @@ from recsys.records import Event, Item, Member
 
 __all__ = [
     "MemberProgress", "BranchProgress", "OrgProgress", "member_progress", "org_progress", "in_org",
-    "format_member_progress", "format_org_progress",
+    "format_member_progress", "format_org_progress", "with_balances",
 ]
 
 
 def in_org(member: Member, org: str) -> bool:
     """Whether the member belongs to ``org`` or a unit under it."""
     return member.org == org or member.org.startswith(org + ".")
+
+
+def with_balances(ledger: HoursLedger, balances: Sequence[OpeningBalance]) -> HoursLedger:
+    """The ledger with the member's opening balances of its year first, as entries of their own
+    (kind ``opening_balance``): they count toward the total and the pace."""
+    opening = tuple(b.entry() for b in balances if b.member == ledger.member and b.year == ledger.day.year)
+    return replace(ledger, entries=opening + ledger.entries) if opening else ledger
 
 
 @dataclass(frozen=True)
@@ -59,12 +67,15 @@ class MemberProgress:
 
 
 def member_progress(
-    member: Member, events: Sequence[Event], items: Mapping[str, Item], curriculum: Curriculum, day: dt.date
+    member: Member, events: Sequence[Event], items: Mapping[str, Item], curriculum: Curriculum, day: dt.date,
+    balances: Sequence[OpeningBalance] = (),
 ) -> MemberProgress:
-    """Assemble a member's progress on ``day`` from their events (in time order)."""
+    """Assemble a member's progress on ``day`` from their events (in time order) and opening
+    balances (points come from events only: an opening balance earns none)."""
     end = day_end(day)
-    hours = build_ledger(member, events, items, curriculum, day)
-    points = build_points(member, events, items, curriculum, day, ledger=hours)
+    earned = build_ledger(member, events, items, curriculum, day)
+    points = build_points(member, events, items, curriculum, day, ledger=earned)
+    hours = with_balances(earned, balances)
     mastery = estimate_mastery(events, items, curriculum.mastery, until=end)
     reviews = review_schedule(events, items, curriculum.mastery, until=end)
     return MemberProgress(member, day, hours, points, mastery,
@@ -137,6 +148,7 @@ def org_progress(
     items: Mapping[str, Item],
     curriculum: Curriculum,
     day: dt.date,
+    balances: Mapping[str, Sequence[OpeningBalance]] | None = None,
 ) -> OrgProgress:
     """Progress of the members of ``org`` (and units under it), grouped by branch.
 
@@ -147,11 +159,14 @@ def org_progress(
         items: The catalogue.
         curriculum: Targets and rules.
         day: The day.
+        balances: Each member's opening balances, by member id.
     """
+    balances = balances or {}
     groups: dict[str, list[MemberProgress]] = {}
     for m in sorted(members, key=lambda m: m.id):
         if in_org(m, org):
-            groups.setdefault(m.org, []).append(member_progress(m, events.get(m.id, ()), items, curriculum, day))
+            groups.setdefault(m.org, []).append(member_progress(m, events.get(m.id, ()), items, curriculum, day,
+                                                                  balances.get(m.id, ())))
     branches = []
     for branch, progress in sorted(groups.items()):
         board = sorted(progress, key=lambda p: (-p.points.total, -p.hours.total, p.member.id))

@@ -1,10 +1,10 @@
 """One router per resource: items, members (with their lists and paths), events, search, and
-the operations endpoints (health, metrics)."""
+the operations endpoints (health, metrics), learning records and digests."""
 
 from __future__ import annotations
 
-from service.routers import coverage, events, items, members, operations, progress, search
+from service.routers import coverage, credits, digests, events, items, members, operations, progress, search
 
 __all__ = ["ROUTERS"]
 
-ROUTERS = (items.router, members.router, events.router, search.router, operations.router, coverage.router, progress.router)
+ROUTERS = (items.router, members.router, events.router, search.router, operations.router, coverage.router, progress.router, credits.router, digests.router)

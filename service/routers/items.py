@@ -6,14 +6,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Response
 
+from fastapi import Request
+
+from recsys.ingest.loaders import as_records
+from recsys.records import Item
+from service.bodies import check_warnings, tabular_body, tabular_route
 from service.deps import EngineDep, ForMemberDep, MetricsDep, TenantDep, VisibleItemDep, limit_batch
-from service.openapi import HitCount, Limit, Offset, error_responses
+from service.openapi import HitCount, Limit, Offset, Sheet, Strict, error_responses
 from service.schemas import ItemIn, ItemOut, ItemPage, SimilarResult, WriteResult, as_json
 from service.tenancy import check_item_removal, check_item_writes
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/items", tags=["items"])
+router = APIRouter(prefix="/v1/items", tags=["items"], route_class=tabular_route(Item))
 
 _EXAMPLES = {
     "online": {
@@ -41,22 +46,34 @@ _EXAMPLES = {
     "",
     response_model=WriteResult,
     summary="Insert or replace items (batch)",
+    response_model_exclude_defaults=True,  # `warnings` only when there are some
     dependencies=[Depends(limit_batch)],
     responses=error_responses(400, 401, 403, 409, 413, 422),
+    openapi_extra=tabular_body("id,title,kind,minutes,topics,published\ndis-012,廉洁从业“十不准”解读,文章,15,廉洁从业,2026/10/8\n"),
 )
 def put_items(
     items: Annotated[list[ItemIn], Body(description="The items; all are written or none.", openapi_examples=_EXAMPLES)],
+    request: Request,
     engine: EngineDep,
     tenant: TenantDep,
     metrics: MetricsDep,
+    strict: Strict = False,
+    sheet: Sheet = None,
 ) -> WriteResult:
     """Insert or replace items by id, embedding those whose text changed. All or nothing: one bad
-    record rejects the batch with every problem listed. Items are searchable once this returns."""
+    record rejects the batch with every problem listed. Items are searchable once this returns.
+
+    The body may also be an export, as `recsys ingest` reads it: `text/csv` (UTF-8 or GBK,
+    detected, or `charset=` in the Content-Type) or an Excel workbook (`?sheet=`, default the
+    first), with dates like 2026/12/1 and Chinese names for kinds and roles; problems are then
+    named by line."""
     records = [as_json(it) for it in items]
     check_item_writes(tenant, records, engine.catalogue())
+    records = as_records(records, Item)
+    warnings = check_warnings(request, records, engine.curriculum, strict=strict)
     written = engine.add_items(records)
     metrics.writes.labels("item").inc(written)
-    return WriteResult(written=written)
+    return WriteResult(written=written, warnings=warnings)
 
 
 @router.get("", response_model=ItemPage, summary="List items", responses=error_responses(401, 422))

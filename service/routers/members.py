@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 
+from recsys.ingest.loaders import as_records
+from recsys.records import Member
 from recsys.serving.text import format_list
+from service.bodies import check_warnings, tabular_body, tabular_route
 from service.deps import EngineDep, MetricsDep, TenantDep, VisibleMemberDep, limit_batch
 from service.keys import org_within
-from service.openapi import Limit, Minutes, Offset, error_responses
+from service.openapi import Limit, Minutes, Offset, Sheet, Strict, error_responses
 from service.schemas import (
     FIRST_YEAR,
     ID_PATTERN,
@@ -28,7 +31,7 @@ from service.tenancy import check_member_writes
 
 __all__ = ["router", "MAX_PATH_DAYS"]
 
-router = APIRouter(prefix="/v1/members", tags=["members"])
+router = APIRouter(prefix="/v1/members", tags=["members"], route_class=tabular_route(Member))
 
 #: Longest path served over HTTP: each day is a full planning run, so this bounds a request's cost.
 MAX_PATH_DAYS = 31
@@ -57,24 +60,33 @@ _TEXT_EXAMPLE = (
     "",
     response_model=WriteResult,
     summary="Insert or replace members (batch)",
+    response_model_exclude_defaults=True,  # `warnings` only when there are some
     dependencies=[Depends(limit_batch)],
     responses=error_responses(400, 401, 403, 409, 413, 422),
+    openapi_extra=tabular_body("id,name,roles,org,offline,daily_minutes,joined\n"
+                               "m001,李志刚,党员、支部书记,hxny.fdgs.zb-yunxing,是,40,2003/12/18\n"),
 )
 def put_members(
     members: Annotated[list[MemberIn], Body(description="The members; all are written or none.",
                                              openapi_examples=_EXAMPLES)],
+    request: Request,
     engine: EngineDep,
     tenant: TenantDep,
     metrics: MetricsDep,
+    strict: Strict = False,
+    sheet: Sheet = None,
 ) -> WriteResult:
     """Insert or replace members by id. Every member must belong to the key's organisation or a
-    unit under it. All or nothing."""
+    unit under it. All or nothing. The body may also be a `text/csv` or `.xlsx` export, read as
+    `PUT /v1/items` reads one (roles as 党员、支部书记, situations as 流动党员, yes/no as 是/否)."""
     records = [as_json(m) for m in members]
     existing = engine.find_members(r["id"] for r in records)
     check_member_writes(tenant, records, existing)
+    records = as_records(records, Member)
+    warnings = check_warnings(request, records, engine.curriculum, strict=strict)
     written = engine.upsert_members(records)
     metrics.writes.labels("member").inc(written)
-    return WriteResult(written=written)
+    return WriteResult(written=written, warnings=warnings)
 
 
 @router.get("", response_model=MemberPage, summary="List members", responses=error_responses(401, 422))
@@ -123,6 +135,10 @@ def daily(
         examples=["2026-12-01"],
     )] = None,
     minutes: Minutes = None,
+    preview: Annotated[bool, Query(
+        description="Compute the list without storing it or recording impressions (the cool-down does not "
+        "start): for showing an editor or a portal page what a member would get.", examples=[True],
+    )] = False,
     format_: Annotated[Literal["json", "text"], Query(
         alias="format",
         description="`json`, or `text`: a plain-text message of the list with minutes and reasons, "
@@ -131,8 +147,8 @@ def daily(
 ):
     """The member's study list: items that fit the time, never repeat, and say why they were
     chosen. Served lists are recorded as impressions; asking again the same day gives the same
-    list unless the member's events changed."""
-    lst = engine.daily(member.id, day=day, minutes=minutes)
+    list unless the member's events changed. With `preview=true` nothing is stored or recorded."""
+    lst = engine.daily(member.id, day=day, minutes=minutes, preview=preview)
     metrics.observe_list("daily", len(lst.entries), lst.minutes)
     if format_ == "text":
         return PlainTextResponse(format_list(lst, title=f"{member.name} {lst.day.isoformat()}"))

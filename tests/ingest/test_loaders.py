@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from recsys import ValidationError, read_events, read_items, read_members
+from recsys import Item, ValidationError, read_events, read_items, read_members
+from recsys.ingest.loaders import read_batch
 
 ROW = {"id": "a1", "title": "学习新党章", "body": "党章是党的根本大法。", "kind": "article", "minutes": 10,
        "topics": ["党章党规党纪", "党史"], "published": "2026-01-05"}
@@ -91,11 +92,12 @@ def test_unreadable_files(tmp_path, name):
         read_items(tmp_path / name)
 
 
-def test_not_utf8(tmp_path):
+def test_gbk_json_is_read_and_a_forced_wrong_encoding_is_refused(tmp_path):
     path = tmp_path / "items.jsonl"
     path.write_bytes(json.dumps(ROW, ensure_ascii=False).encode("gbk"))
-    with pytest.raises(ValidationError, match="not UTF-8"):
-        read_items(path)
+    assert read_items(path)[0].title == "学习新党章"
+    with pytest.raises(ValidationError, match="not utf-8 text"):
+        read_batch(path, Item, encoding="utf-8")
 
 
 def test_events_without_ids_may_repeat_but_ids_may_not(tmp_path):

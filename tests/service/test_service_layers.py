@@ -11,7 +11,7 @@ import pytest
 import service
 from recsys import StoreError
 from service.deps import get_engine
-from service_support import app_client, bearer, make_keys, seed
+from service_support import bearer, seeded_client
 
 # The engine's store and private parts are the library's business; a driver's exceptions never
 # reach the service (the library turns them into StoreError). ``settings.store`` (where the
@@ -22,11 +22,8 @@ FORBIDDEN = re.compile(r"\bengine\.store\b|\.store\.|\bsqlite3\b|\bengine\._")
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """A started app over a seeded two-tenant store: ``(client, keys)``."""
-    store = tmp_path_factory.mktemp("layers") / "store"
-    keys = make_keys(store / "keys.json")
-    with app_client(store) as client:
-        seed(client, keys)
-        yield client, keys
+    with seeded_client(tmp_path_factory.mktemp("layers") / "store") as world:
+        yield world
 
 
 def _get_routes(client, slot: str) -> list[str]:

@@ -1,0 +1,1 @@
+"""Sending what the engine made to where people read it: group-chat webhooks."""

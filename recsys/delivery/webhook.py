@@ -1,0 +1,99 @@
+"""Posting JSON messages to a group bot's webhook (企业微信, and bots that take the same JSON).
+
+A push runs unattended at night, so every message gets a few tries with a growing pause, and
+the outcome of each is kept for the report rather than raised: one branch's failure must not
+stop the others. 企业微信 answers HTTP 200 with ``{"errcode": 0}`` when it accepts a message and
+a non-zero ``errcode`` (with ``errmsg``) when it refuses one; a refusal is not retried, since the
+same message would be refused again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from recsys.exceptions import ValidationError
+
+__all__ = ["Delivery", "post_json", "check_webhook"]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What became of one message.
+
+    Attributes:
+        ok: The webhook accepted it.
+        attempts: How many times it was sent.
+        bytes: Size of the body sent.
+        detail: The webhook's answer, or why it failed.
+    """
+
+    ok: bool
+    attempts: int
+    bytes: int
+    detail: str
+
+
+def post_json(
+    url: str,
+    payload: dict[str, Any],
+    *,
+    tries: int = 3,
+    pause: float = 1.0,
+    timeout: float = 10.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Delivery:
+    """POST ``payload`` as JSON to ``url``, retrying network errors and 5xx answers.
+
+    Args:
+        tries: Attempts at most.
+        pause: Seconds before the second attempt; doubled before each next one.
+        timeout: Seconds to wait for an answer.
+        sleep: How to wait (tests pass a no-op).
+
+    Raises:
+        ValidationError: ``url`` is not an http(s) URL.
+    """
+    check_webhook(url)
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    detail = ""
+    for attempt in range(1, tries + 1):
+        request = urllib.request.Request(url, data=body, method="POST",
+                                         headers={"Content-Type": "application/json; charset=utf-8"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                answer = response.read(4096).decode("utf-8", "replace")
+        except urllib.error.HTTPError as exc:
+            detail = f"HTTP {exc.code}"
+            if exc.code < 500:
+                return Delivery(False, attempt, len(body), detail)
+        except (urllib.error.URLError, OSError) as exc:
+            detail = f"unreachable: {getattr(exc, 'reason', exc)}"
+        else:
+            refused = _refusal(answer)
+            return Delivery(refused is None, attempt, len(body), refused or answer.strip()[:200])
+        if attempt < tries:
+            sleep(pause * 2 ** (attempt - 1))
+    return Delivery(False, tries, len(body), detail)
+
+
+def check_webhook(url: str) -> None:
+    """Raise :class:`ValidationError` unless ``url`` is an http(s) URL."""
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ValidationError(f"the webhook must be an http:// or https:// URL, got {url!r}", field="webhook")
+
+
+def _refusal(answer: str) -> str | None:
+    """The bot's reason for refusing a message it answered with 200, or None if it took it."""
+    try:
+        data = json.loads(answer)
+    except ValueError:
+        return None
+    if isinstance(data, dict) and data.get("errcode", 0) != 0:
+        return f"errcode {data.get('errcode')}: {data.get('errmsg', '')}"
+    return None

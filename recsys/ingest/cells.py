@@ -1,0 +1,250 @@
+"""What a cell of an export says, as the value a record field takes.
+
+People write 2026/12/1 or 2026年12月1日 for a date, 15分钟 for minutes, 文章 for ``article``,
+支部书记、党员 for a list of roles and 是 for true; spreadsheets hand over numbers as floats and
+dates as datetimes. :func:`read_fields` turns one row (or one JSON object) into the JSON form the
+records read, field by field, and reports every cell it cannot read with what it expected.
+An empty cell means "not given": the field is left out, so the record's default applies.
+
+Dates are read year first, as Chinese exports write them; a form that would need a guess (is
+1/12/2026 the first of December or the twelfth of January?) is refused, never guessed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from recsys.credits import OpeningBalance
+from recsys.exceptions import ValidationError
+from recsys.records import Event, Item, Member
+from recsys.vocabulary import Vocabulary
+
+__all__ = ["read_fields", "read_when", "LIST_SEPARATORS"]
+
+#: What separates the values of a list cell: 党员|支部书记, 党员、支部书记, 党员；支部书记 ...
+LIST_SEPARATORS = "|、;；,，\n"
+_SPLIT = re.compile("[" + re.escape(LIST_SEPARATORS) + "]")
+_WHEN = re.compile(
+    r"(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
+    r"(?:(?:\s+|T|\s*日\s*)(?P<H>\d{1,2})\s*[:：时点]\s*(?P<M>\d{1,2})?\s*分?(?:\s*[:：]\s*(?P<S>\d{1,2})\s*秒?)?)?"
+)
+_NUMBER = re.compile(r"(?P<n>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>[^\s0-9.]*)")
+_DATE_FORMS = "2026-12-01, 2026/12/1 or 2026年12月1日"
+_TIME_FORMS = "2026-12-12 09:00, 2026/12/12 9:00 or 2026年12月12日 9:00"
+
+# What each field holds, by record type. Fields not listed are passed on as given (the record
+# then names what is wrong with them, unknown fields included).
+_ITEM = {
+    "id": "id", "title": "text", "body": "text", "kind": "kinds", "mode": "modes", "minutes": "minutes",
+    "topics": "topics", "roles": "roles", "level": "level", "published": "date", "expires": "date",
+    "requires": "ids", "org": "id",
+}
+_SCHEDULE = {"starts": "datetime", "ends": "datetime", "location": "text", "capacity": "count"}
+_MEMBER = {
+    "id": "id", "name": "text", "roles": "roles", "org": "id", "interests": "topics", "offline": "yes_no",
+    "location": "text", "daily_minutes": "minutes", "joined": "date", "situation": "situations",
+}
+_EVENT = {"id": "id", "member": "id", "item": "id", "kind": "event_kinds", "value": "number", "at": "datetime"}
+_BALANCE = {"member": "id", "year": "count", "hours": "number", "topic": "topic", "note": "text"}
+_FIELDS: dict[type, dict[str, str]] = {Item: _ITEM, Member: _MEMBER, Event: _EVENT, OpeningBalance: _BALANCE}
+_UNITS = {
+    "minutes": {"": 1, "分钟": 1, "分": 1, "min": 1, "小时": 60, "h": 60},
+    "count": {"": 1, "人": 1, "名": 1, "个": 1, "位": 1},
+    "level": {"": 1, "级": 1},
+}
+
+
+def read_fields(record_type: type, raw: Mapping[str, Any], vocabulary: Vocabulary) -> tuple[dict[str, Any], list[ValidationError]]:
+    """One record's fields, read from what an export wrote.
+
+    Args:
+        record_type: :class:`Item`, :class:`Member`, :class:`Event` or
+            :class:`~recsys.credits.OpeningBalance`.
+        raw: Field name to cell value (text, number, date, bool, list, or a nested ``schedule``).
+        vocabulary: The words accepted for codes.
+
+    Returns:
+        The fields in the records' JSON form, empty cells left out, and a problem for each cell
+        that could not be read (field named, value quoted, the forms expected).
+    """
+    kinds = _FIELDS[record_type]
+    out: dict[str, Any] = {}
+    problems: list[ValidationError] = []
+    record_id = _record_id(raw.get("id"))
+    for name, value in raw.items():
+        if _empty(value):
+            continue
+        if name == "schedule" and record_type is Item and isinstance(value, Mapping):
+            schedule = {}
+            for sub, cell in value.items():
+                if not _empty(cell):
+                    schedule[sub] = _read(f"schedule.{sub}", _SCHEDULE.get(sub), cell, vocabulary, record_id, problems)
+            if schedule:
+                out["schedule"] = schedule
+            continue
+        out[name] = _read(name, kinds.get(name), value, vocabulary, record_id, problems)
+    if record_type is Item and "mode" not in out and (out.get("kind") == "activity" or "schedule" in out):
+        out["mode"] = "offline"  # an activity, or anything with a time and place, happens offline
+    return out, problems
+
+
+def read_when(value: Any) -> dt.date | dt.datetime | None:
+    """A date or a date and time as people write them, or None if ``value`` is neither.
+
+    Accepts ``date``/``datetime`` objects (spreadsheet cells), ISO 8601 (with or without an
+    offset), and year-first forms with ``-``, ``/``, ``.`` or 年月日, optionally followed by a
+    time (``9:00``, ``9时30分``). A time at midnight from a spreadsheet is a date.
+    """
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    found = _WHEN.fullmatch(text)
+    try:
+        if found is None:
+            return dt.datetime.fromisoformat(text) if "T" in text or "+" in text else None
+        y, m, d = int(found["y"]), int(found["m"]), int(found["d"])
+        if found["H"] is None:
+            return dt.date(y, m, d)
+        return dt.datetime(y, m, d, int(found["H"]), int(found["M"] or 0), int(found["S"] or 0))
+    except ValueError:  # 2026/2/30, 25:00
+        return None
+
+
+def _read(name: str, kind: str | None, value: Any, vocab: Vocabulary, record_id: str | None,
+          problems: list[ValidationError]) -> Any:
+    try:
+        return _convert(name, kind, value, vocab)
+    except ValueError as exc:
+        problems.append(ValidationError(str(exc), record=record_id, field=name))
+        return None
+
+
+def _convert(name: str, kind: str | None, value: Any, vocab: Vocabulary) -> Any:
+    if kind is None:
+        return value
+    if kind in ("topics", "roles", "ids"):
+        words = _words(value)
+        if kind == "topics":
+            return list(dict.fromkeys(vocab.code("topics", w) for w in words))
+        if kind == "roles":
+            return list(dict.fromkeys(_code(vocab, "roles", w) for w in words))
+        return [_identifier(w) for w in words]
+    if kind == "id":
+        return _identifier(value)
+    if kind == "topic":
+        return vocab.code("topics", _text(value))
+    if kind == "text":
+        return _text(value).strip() if isinstance(value, str) else _text(value)
+    if kind in ("kinds", "event_kinds", "modes", "situations"):
+        # Closed sets: a word that is not one of them is wrong whatever the rest of the row says.
+        found = vocab.code(kind, _text(value))
+        if found is None:
+            codes = vocab.codes(kind)
+            names = "、".join(n for n in (next(iter(vocab.names(kind, c)), None) for c in codes) if n)
+            raise ValueError(f"must be one of {'|'.join(codes)} (or {names}), got {value!r}")
+        return found
+    if kind == "yes_no":
+        if isinstance(value, bool):
+            return value
+        found = vocab.code("yes_no", _text(value))
+        if found is None:
+            raise ValueError(f"must be yes or no (是/否, true/false, 1/0), got {value!r}")
+        return found
+    if kind in ("date", "datetime"):
+        return _when(kind, value)
+    if kind == "number":
+        return _number(value)
+    if kind == "level":
+        if isinstance(value, str) and vocab.code("levels", value) is not None:
+            return vocab.code("levels", value)
+        return _whole(kind, value, "a level 1, 2 or 3 (or 初级/中级/高级)")
+    return _whole(kind, value, {"minutes": "a number of minutes (15, 15分钟 or 1.5小时)",
+                                "count": "a whole number (40 or 40人)"}[kind])
+
+
+def _code(vocab: Vocabulary, term: str, word: str) -> str:
+    # A word the vocabulary does not know is passed on as written: the record then says which
+    # codes it takes, and a role of the organisation's own stays itself.
+    found = vocab.code(term, word)
+    return word.strip() if found is None else found
+
+
+def _words(value: Any) -> list[str]:
+    if isinstance(value, (list, tuple)):
+        return [w.strip() if isinstance(w, str) else w for w in value if not _empty(w)]
+    return [w.strip() for w in _SPLIT.split(_text(value)) if w.strip()]
+
+
+def _identifier(value: Any) -> Any:
+    # A spreadsheet turns the id 1001 into the number 1001.0.
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value.strip() if isinstance(value, str) else value
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _when(kind: str, value: Any) -> dt.date | dt.datetime:
+    found = read_when(value)
+    if found is None:
+        forms = _DATE_FORMS if kind == "date" else _TIME_FORMS
+        raise ValueError(f"must be a {'date' if kind == 'date' else 'date and time'} like {forms}, got {value!r}")
+    if kind == "date" and isinstance(found, dt.datetime):
+        return found.date()
+    return found
+
+
+def _whole(kind: str, value: Any, expected: str) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"must be {expected}, got {value!r}")
+    if isinstance(value, (int, float)):
+        number, unit = value, ""
+    else:
+        found = _NUMBER.fullmatch(_text(value).strip())
+        if found is None:
+            raise ValueError(f"must be {expected}, got {value!r}")
+        number, unit = float(found["n"]), found["unit"].casefold()
+    scale = _UNITS[kind].get(unit)
+    if scale is None or not math.isfinite(number):
+        raise ValueError(f"must be {expected}, got {value!r}")
+    total = number * scale
+    if not float(total).is_integer():
+        raise ValueError(f"must be {expected} in whole units, got {value!r}")
+    return int(total)
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number (0.8, 80% or 4), got {value!r}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = _text(value).strip()
+    try:
+        return float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise ValueError(f"must be a number (0.8, 80% or 4), got {value!r}") from None
+
+
+def _record_id(value: Any) -> str | None:
+    found = _identifier(value) if not _empty(value) else None
+    return found if isinstance(found, str) else None
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())

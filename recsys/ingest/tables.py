@@ -1,0 +1,209 @@
+"""From the bytes of a file to rows: text encodings, CSV, JSON, JSONL and Excel workbooks.
+
+Each reader returns ``(line, row)`` pairs, where ``line`` is where a person finds the record
+again (the file's line, the sheet's row, the position in a JSON list) and ``row`` maps field
+names to what the file holds, plus the problems that stop a row from being read at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from recsys.exceptions import ValidationError
+
+__all__ = ["FORMATS", "decode", "table_rows", "SCHEDULE_COLUMNS"]
+
+#: File formats by suffix.
+FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".xlsx": "xlsx"}
+#: Columns that hold an offline item's schedule (also as ``schedule.starts`` ...).
+SCHEDULE_COLUMNS = ("starts", "ends", "location", "capacity")
+#: Encodings a Chinese export comes in, tried after UTF-8 when the detector cannot decide.
+_CHINESE = "gb18030"
+
+Rows = list[tuple[int, Any]]
+
+
+def decode(data: bytes, encoding: str | None = None, *, source: str) -> tuple[str, str]:
+    """The text of ``data`` and the encoding it was read with.
+
+    UTF-8 (with or without a byte-order mark) is taken when the bytes are valid UTF-8; otherwise
+    charset-normalizer decides (GBK exports come out as GB18030, the superset of GBK and GB2312
+    that Python decodes them with). ``encoding`` forces one.
+
+    Raises:
+        ValidationError: the bytes are not text in the encoding forced or detected.
+    """
+    if encoding is not None:
+        try:
+            return data.decode(encoding), encoding
+        except LookupError:
+            raise ValidationError(f"unknown encoding {encoding!r}; try utf-8 or gb18030", source=source) from None
+        except UnicodeDecodeError as exc:
+            raise ValidationError(f"not {encoding} text ({exc.reason} at byte {exc.start})", source=source) from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        return _strict(data, "utf-8-sig", source), "UTF-8 (with BOM)"
+    try:
+        return data.decode("utf-8"), "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    name = best.encoding if best is not None else _CHINESE
+    if name in ("gb2312", "gbk", "gb18030", "hz"):
+        name = _CHINESE
+    return _strict(data, name, source), name.upper().replace("_", "-")
+
+
+def _strict(data: bytes, encoding: str, source: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            f"cannot tell the text encoding ({encoding} fails at byte {exc.start}); give it with --encoding",
+            source=source,
+        ) from None
+
+
+def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = None, sheet: str | None = None,
+               schedule: bool = False, required: tuple[str, ...] = (),
+               column: Callable[[str], str] = str.strip) -> tuple[Rows, list[ValidationError], str | None]:
+    """The rows of a file's bytes in format ``fmt`` (``csv``, ``json``, ``jsonl`` or ``xlsx``).
+
+    Args:
+        schedule: Gather the columns ``starts, ends, location, capacity`` of a table into one
+            ``schedule`` field (items).
+        required: Columns a table's header must have (a header without them is not a header: a
+            title row above it, the wrong sheet, another kind of record).
+        column: The field a table's column header names (标题 → ``title``).
+
+    Returns:
+        The rows, the problems of rows that could not be read, and the text encoding used (None
+        for a workbook).
+
+    Raises:
+        ValidationError: the file as a whole cannot be read (not JSON, not a workbook, no such sheet).
+    """
+    if fmt == "xlsx":
+        header, cells = _workbook_cells(data, source, sheet)
+        rows, problems = _table(header, cells, source, schedule, required, column)
+        return rows, problems, None
+    if sheet is not None:
+        raise ValidationError("--sheet is for .xlsx workbooks", source=source)
+    text, used = decode(data, encoding, source=source)
+    if fmt == "csv":
+        header, cells = _csv_cells(text)
+        rows, problems = _table(header, cells, source, schedule, required, column)
+        return rows, problems, used
+    if fmt == "jsonl":
+        return _jsonl_rows(text, source), [], used
+    return _json_rows(text, source), [], used
+
+
+def _csv_cells(text: str) -> tuple[list[Any], Iterable[tuple[int, list[Any]]]]:
+    first = text.split("\n", 1)[0]
+    # Excel's "Unicode text" export separates with tabs, some locales with semicolons.
+    delimiter = max(",\t;", key=first.count) if first else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = next(reader, [])
+
+    def cells():
+        for row in reader:
+            yield reader.line_num, row
+
+    return header, cells()
+
+
+def _workbook_cells(data: bytes, source: str, sheet: str | None) -> tuple[list[Any], Iterable[tuple[int, list[Any]]]]:
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise ValidationError(f"not an Excel .xlsx workbook ({exc})", source=source) from None
+    if sheet is None:
+        ws = book.worksheets[0]
+    elif sheet in book.sheetnames:
+        ws = book[sheet]
+    else:
+        raise ValidationError(f"no sheet {sheet!r}; the workbook has {', '.join(book.sheetnames)}", source=source)
+    rows = ws.iter_rows(values_only=True)
+    header = list(next(rows, ()) or ())
+    return header, ((n, list(row)) for n, row in enumerate(rows, start=2))
+
+
+def _table(header: list[Any], cells: Iterable[tuple[int, list[Any]]], source: str, schedule: bool,
+           required: tuple[str, ...], column: Callable[[str], str]) -> tuple[Rows, list[ValidationError]]:
+    written = [str(h).strip().removeprefix("\ufeff") if h is not None else "" for h in header]
+    names = [column(h) if h else "" for h in written]
+    missing = [name for name in required if name not in names]
+    if missing:
+        given = ", ".join(repr(n) for n in written if n) or "nothing"
+        raise ValidationError(f"the header row has no column {', '.join(map(repr, missing))}; it names {given} "
+                              "(the first row must name the fields)", source=source, line=1)
+    problems: list[ValidationError] = []
+    seen = set()
+    for name in names:
+        if name and name in seen:
+            problems.append(ValidationError(f"column {name!r} appears twice in the header", source=source, line=1,
+                                            field=name))
+        seen.add(name)
+    rows: Rows = []
+    for line, values in cells:
+        if all(_blank(v) for v in values):
+            continue  # blank rows between and after the records
+        row: dict[str, Any] = {}
+        for n, value in enumerate(values):
+            name = names[n] if n < len(names) else ""
+            if not name:
+                # An export's trailing separator makes an empty column: harmless while empty.
+                if not _blank(value):
+                    problems.append(ValidationError(
+                        f"a value ({value!r}) in column {n + 1}, which has no header", source=source, line=line))
+                continue
+            bare = name.removeprefix("schedule.")
+            if schedule and bare in SCHEDULE_COLUMNS:
+                row.setdefault("schedule", {})[bare] = value
+            else:
+                row[name] = value
+        rows.append((line, row))
+    return rows, problems
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _jsonl_rows(text: str, source: str) -> Rows:
+    rows = []
+    for n, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            rows.append((n, json.loads(raw)))
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"invalid JSON: {exc.msg} at column {exc.colno}", source=source, line=n) from None
+    return rows
+
+
+def _json_rows(text: str, source: str) -> Rows:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"invalid JSON: {exc.msg} at column {exc.colno}", source=source, line=exc.lineno) from None
+    if isinstance(data, dict):
+        lists = [v for v in data.values() if isinstance(v, list)]
+        if len(lists) != 1:
+            raise ValidationError("a JSON file must hold a list of records, or an object with one such list",
+                                  source=source)
+        data = lists[0]
+    if not isinstance(data, list):
+        raise ValidationError("a JSON file must hold a list of records", source=source)
+    # JSON arrays have no useful line numbers once parsed: report the 1-based position.
+    return list(enumerate(data, start=1))

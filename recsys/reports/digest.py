@@ -1,0 +1,157 @@
+"""A branch's daily digest for its group chat: what the branch is asked to study today, the
+activities ahead with seats left, and how many members have a list.
+
+A digest is read in a group, so it names no one and shows no one's hours: only items, counts of
+members and activities. :func:`format_digest` renders it as text or as 企业微信 (WeCom) markdown
+within a byte limit, dropping whole lines from the end of a section, never cutting one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from recsys.records import Item, Member
+from recsys.serving.text import KIND_NAMES
+
+__all__ = ["Digest", "DigestItem", "DigestActivity", "build_digest", "format_digest", "wecom_message",
+           "WECOM_MARKDOWN_BYTES"]
+
+#: 企业微信 group bots refuse markdown content over 4,096 bytes (UTF-8), text over 2,048.
+WECOM_MARKDOWN_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """An item on the day's lists of the branch, and on how many."""
+
+    item: Item
+    members: int
+
+    def to_dict(self) -> dict[str, Any]:
+        it = self.item
+        return {"id": it.id, "title": it.title, "kind": it.kind, "minutes": it.minutes, "members": self.members}
+
+
+@dataclass(frozen=True)
+class DigestActivity:
+    """An offline activity ahead that the branch's members may join."""
+
+    item: Item
+    seats_left: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        it = self.item
+        return {"id": it.id, "title": it.title, "starts": it.schedule.starts.isoformat(),
+                "location": it.schedule.location, "seats_left": self.seats_left}
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One organisation's digest for a day.
+
+    Attributes:
+        org: The organisation (a branch, or any unit: then its branches together).
+        day: The day.
+        members: Members of the organisation.
+        with_list: Of them, how many have a list for the day.
+        items: The items of the day's lists, most members first.
+        activities: Offline activities of the coming days, soonest first.
+    """
+
+    org: str
+    day: dt.date
+    members: int
+    with_list: int
+    items: list[DigestItem]
+    activities: list[DigestActivity]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"org": self.org, "day": self.day.isoformat(), "members": self.members, "with_list": self.with_list,
+                "items": [i.to_dict() for i in self.items], "activities": [a.to_dict() for a in self.activities]}
+
+
+def build_digest(
+    org: str,
+    day: dt.date,
+    members: Sequence[Member],
+    served: Iterable[tuple[str, dt.date, list[str]]],
+    items: Mapping[str, Item],
+    seats_taken: Mapping[str, int],
+    *,
+    ahead_days: int = 14,
+) -> Digest:
+    """The digest of ``org`` on ``day``.
+
+    Args:
+        members: The organisation's members.
+        served: Lists served ``(member, day, item ids)``; those of other members or days are ignored.
+        items: The items the organisation can see, by id.
+        seats_taken: Enrolments per offline item.
+        ahead_days: How far ahead activities are listed.
+    """
+    ids = {m.id for m in members}
+    counts: Counter[str] = Counter()
+    listed: set[str] = set()
+    for member, served_day, item_ids in served:
+        if member in ids and served_day == day and member not in listed:
+            listed.add(member)  # a member asked twice (two budgets) counts once
+            counts.update(i for i in dict.fromkeys(item_ids) if i in items)
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    last = day + dt.timedelta(days=ahead_days)
+    ahead = sorted((it for it in items.values() if it.schedule is not None
+                    and day <= it.schedule.starts.date() <= last), key=lambda it: (it.schedule.starts, it.id))
+    activities = [DigestActivity(it, None if it.schedule.capacity is None
+                                 else max(it.schedule.capacity - seats_taken.get(it.id, 0), 0)) for it in ahead]
+    return Digest(org, day, len(ids), len(listed), [DigestItem(items[i], n) for i, n in ranked],
+                  [a for a in activities if a.seats_left != 0])
+
+
+def format_digest(digest: Digest, *, name: str | None = None, markdown: bool = False,
+                  max_bytes: int | None = None) -> str:
+    """The digest as a message: text, or 企业微信 markdown.
+
+    Args:
+        name: How to call the organisation (default: its code).
+        markdown: 企业微信 group-bot markdown (bold headings, quoted activities).
+        max_bytes: Keep the message within this many UTF-8 bytes by leaving out the last lines
+            of each section (a line saying how many were left out takes their place).
+    """
+    bold = (lambda s: f"**{s}**") if markdown else (lambda s: f"【{s}】")
+    head = [bold(f"{name or digest.org} · {digest.day.month}月{digest.day.day}日学习提示"),
+            f"今日已为 {digest.with_list}/{digest.members} 名党员生成学习清单。"]
+    studies = [f"{n}. 《{d.item.title}》 {d.item.minutes}分钟 · {KIND_NAMES.get(d.item.kind, d.item.kind)}"
+               f"（{d.members}人）" for n, d in enumerate(digest.items, start=1)]
+    quote = "> " if markdown else "· "
+    events = [f"{quote}{a.item.schedule.starts.month}月{a.item.schedule.starts.day}日 "
+              f"{a.item.schedule.starts:%H:%M} {a.item.schedule.location}《{a.item.title}》"
+              + ("" if a.seats_left is None else f"，剩余 {a.seats_left} 个名额") for a in digest.activities]
+    sections = [(bold("今日推荐学习"), studies or ["今日暂无已生成的学习清单。"]),
+                (bold("近期活动（可报名）"), events or ["近两周暂无可报名的线下活动。"])]
+    return _within(head, sections, max_bytes)
+
+
+def wecom_message(digest: Digest, *, name: str | None = None, max_bytes: int = WECOM_MARKDOWN_BYTES) -> dict[str, Any]:
+    """The digest as a 企业微信 group-bot message (``msgtype`` markdown), within the bot's limit."""
+    return {"msgtype": "markdown", "markdown": {"content": format_digest(digest, name=name, markdown=True,
+                                                                          max_bytes=max_bytes)}}
+
+
+def _within(head: list[str], sections: list[tuple[str, list[str]]], max_bytes: int | None) -> str:
+    def text(kept: list[int]) -> str:
+        lines = list(head)
+        for (title, body), k in zip(sections, kept):
+            lines += ["", title, *body[:k]]
+            if k < len(body):
+                lines.append(f"……另有 {len(body) - k} 项")
+        return "\n".join(lines)
+
+    kept = [len(body) for _, body in sections]
+    # Shorten the longer section first, one line at a time: both keep their most important lines.
+    while max_bytes is not None and len(text(kept).encode("utf-8")) > max_bytes and any(kept):
+        longest = max(range(len(kept)), key=lambda n: kept[n])
+        kept[longest] -= 1
+    return text(kept)

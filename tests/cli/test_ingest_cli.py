@@ -1,0 +1,84 @@
+"""``recsys ingest|members|events``: exports as they come, --check, --strict, every problem listed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from recsys import Engine
+from recsys_cli import main
+
+ITEMS = ("id,title,kind,minutes,topics,roles,published,\n"
+         "a1,学习新思想,文章,15分钟,习近平新时代中国特色社会主义思想,支部书记,2026/11/1,\n"
+         "a2,安全生产微课,视频课程,8,安全生产,,2026年11月2日,\n")
+MEMBERS = "id,name,roles,org,offline,daily_minutes\nm1,李志刚,党员、支部书记,hx.b1,是,\n"
+
+
+def gbk(path, text):
+    path.write_bytes(text.encode("gbk"))
+    return str(path)
+
+
+def test_a_gbk_export_goes_in_and_says_how_it_was_read(tmp_path, capsys):
+    store = str(tmp_path / "store")
+    assert main(["ingest", gbk(tmp_path / "items.csv", ITEMS), "--store", store, "--encoder", "tfidf"]) == 0
+    assert main(["members", gbk(tmp_path / "members.csv", MEMBERS), "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert "items.csv (GB18030): 2 items" in out and "members.csv (GB18030): 1 members" in out
+    with Engine.open(store) as engine:
+        assert engine.item("a1").topics == ("党的创新理论",) and engine.item("a1").roles == ("branch_secretary",)
+        m1 = engine.member("m1")
+        assert (m1.roles, m1.offline, m1.daily_minutes) == (("member", "branch_secretary"), True, 30)
+
+
+def test_check_validates_and_writes_nothing_not_even_a_store(tmp_path, capsys):
+    store = tmp_path / "store"
+    assert main(["ingest", gbk(tmp_path / "items.csv", ITEMS), "--check", "--store", str(store)]) == 0
+    assert "2 items valid; nothing written" in capsys.readouterr().out
+    assert not store.exists()
+
+
+def test_every_problem_is_listed_and_a_rejected_run_writes_nothing(tmp_path, capsys):
+    store = str(tmp_path / "store")
+    good = gbk(tmp_path / "items.csv", ITEMS)
+    bad = gbk(tmp_path / "bad.csv", "id,title,kind,minutes,published\nb1,标题,播客,10,2026/12/1\nb2,标题,文章,x,2026/12/1\n")
+    assert main(["ingest", good, bad, "--store", store, "--encoder", "tfidf"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("recsys: error: ") and "bad.csv:2, id 'b1', field 'kind'" in err[0]
+    assert "(and 1 more problem)" in err[0]
+    assert len(err) == 3 and "bad.csv:2, id 'b1', field 'kind'" in err[1] and "bad.csv:3, id 'b2', field 'minutes'" in err[2]
+    assert not (tmp_path / "store").exists()  # every file is read before the store is opened
+
+
+def test_strict_turns_warnings_into_errors(tmp_path, capsys):
+    path = gbk(tmp_path / "members.csv", "id,name,roles,org\nm1,李志刚,member|branch_secertary,hx.b1\n")
+    assert main(["members", path, "--check", "--store", str(tmp_path / "s")]) == 0
+    captured = capsys.readouterr()
+    assert "1 members valid, 1 warning; nothing written" in captured.out
+    assert "recsys: warning: " in captured.err and "'branch_secretary'" in captured.err
+    assert main(["members", path, "--check", "--strict", "--store", str(tmp_path / "s")]) == 2
+
+
+def test_events_name_the_line_of_an_unknown_member(tmp_path, capsys):
+    store = str(tmp_path / "store")
+    main(["ingest", gbk(tmp_path / "items.csv", ITEMS), "--store", store, "--encoder", "tfidf"])
+    main(["members", gbk(tmp_path / "members.csv", MEMBERS), "--store", store])
+    events = gbk(tmp_path / "events.csv", "id,member,item,kind,at\n\ne1,m1,a1,完成,2026/11/20 20:00\n"
+                                          "e2,m9,a1,完成,2026/11/21 20:00\n")
+    assert main(["events", events, "--store", store]) == 2
+    assert "events.csv:4" in capsys.readouterr().err  # the file's line, past a blank one
+    with Engine.open(store) as engine:
+        assert engine.events() == []
+
+
+def test_a_workbook_and_a_forced_encoding(tmp_path, capsys):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.active.append(["id", "title", "kind", "minutes", "published"])
+    book.active.append(["x1", "党章学习", "文章", 10, dt.datetime(2026, 11, 5)])
+    book.save(tmp_path / "items.xlsx")
+    assert main(["ingest", str(tmp_path / "items.xlsx"), "--check", "--store", str(tmp_path / "s")]) == 0
+    assert "items.xlsx: 1 items valid" in capsys.readouterr().out
+    assert main(["ingest", gbk(tmp_path / "items.csv", ITEMS), "--check", "--encoding", "utf-8"]) == 2
+    assert "not utf-8 text" in capsys.readouterr().err

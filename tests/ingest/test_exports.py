@@ -1,0 +1,175 @@
+"""Exports as they come: GBK text, Excel workbooks, dates as people write them, empty cells,
+Chinese names for codes, warnings, and every problem listed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from recsys import Item, Member, ValidationError
+from recsys.curriculum import Curriculum
+from recsys.ingest.loaders import read_batch
+from recsys.records import TZ, Event
+
+NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=TZ)
+
+# An editor's export: GBK, slash and Chinese dates, Chinese kinds and roles, empty cells, a topic
+# synonym, a trailing separator on every line (Excel's empty last column).
+ITEMS_CSV = (
+    "id,title,body,kind,minutes,topics,roles,level,published,expires,starts,ends,location,capacity,\n"
+    "a1,学习新思想,,文章,15分钟,习近平新时代中国特色社会主义思想,,,2026/12/1,,,,,,\n"
+    "a2,支部书记讲党课,讲稿,讲座,30,党务工作、廉洁,支部书记；支委委员,中级,2026年11月3日,2027-06-30,,,,,\n"
+    "o1,参观红色教育基地,,线下活动,180,党史,,,2026/11/20,,2026/12/12 9:00,2026/12/12 12:00,延安·枣园革命旧址,30人,\n"
+)
+
+
+def write(path, text, encoding="utf-8"):
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_a_gbk_csv_with_slash_dates_empty_cells_and_chinese_codes(tmp_path):
+    batch = read_batch(write(tmp_path / "items.csv", ITEMS_CSV, "gbk"), Item, now=NOW)
+    assert batch.encoding == "GB18030"
+    a1, a2, o1 = batch.records
+    assert (a1.kind, a1.minutes, a1.published, a1.level, a1.body, a1.roles) == (
+        "article", 15, dt.date(2026, 12, 1), 1, "", ())
+    assert a1.topics == ("党的创新理论",)  # the synonym counts toward its family
+    assert (a2.kind, a2.level, a2.roles) == ("lecture", 2, ("branch_secretary", "committee_member"))
+    assert a2.topics == ("党务工作", "廉洁从业") and a2.published == dt.date(2026, 11, 3)
+    assert a2.expires == dt.date(2027, 6, 30)
+    assert (o1.kind, o1.mode, o1.schedule.capacity) == ("activity", "offline", 30)
+    assert o1.schedule.starts == dt.datetime(2026, 12, 12, 9, 0, tzinfo=TZ)
+    assert batch.warnings == [] and batch.lines == [2, 3, 4]
+
+
+@pytest.mark.parametrize("encoding, named", [("utf-8", "UTF-8"), ("utf-8-sig", "UTF-8 (with BOM)"),
+                                             ("gb18030", "GB18030")])
+def test_the_encoding_is_detected_and_named(tmp_path, encoding, named):
+    batch = read_batch(write(tmp_path / "items.csv", ITEMS_CSV, encoding), Item, now=NOW)
+    assert batch.encoding == named and [it.id for it in batch.records] == ["a1", "a2", "o1"]
+
+
+def test_members_in_chinese_take_the_defaults_of_empty_cells(tmp_path):
+    text = ("id,name,roles,org,offline,location,daily_minutes,joined,situation\n"
+            "m1,李志刚,党员、支部书记,hxny.fdgs,是,太原,40,2003年12月18日,\n"
+            "m2,王桂兰,离退休党员,hxny.fdgs,,,,,年老体弱\n"
+            "m3,张伟,党员,hxny.fdgs,否,,,2015/7/1,流动党员\n")
+    m1, m2, m3 = read_batch(write(tmp_path / "m.csv", text, "gbk"), Member).records
+    assert (m1.roles, m1.offline, m1.joined) == (("member", "branch_secretary"), True, dt.date(2003, 12, 18))
+    assert (m2.daily_minutes, m2.location, m2.offline, m2.situation) == (30, None, False, "infirm")
+    assert (m3.situation, m3.offline) == ("mobile", False)
+
+
+def test_an_excel_workbook_with_date_cells_numbers_and_a_chosen_sheet(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.active.title = "说明"
+    book.active.append(["本表由党建平台导出"])
+    sheet = book.create_sheet("课程")
+    sheet.append(["id", "title", "kind", "minutes", "topics", "published", "starts", "ends", "location", "capacity"])
+    sheet.append([1001, "安全生产微课", "视频课程", 8.0, "安全生产", dt.datetime(2026, 11, 2), None, None, None, None])
+    sheet.append(["o2", "主题党日", "线下活动", 150, "党史", dt.datetime(2026, 11, 20),
+                  dt.datetime(2026, 12, 9, 9, 0), dt.datetime(2026, 12, 9, 11, 30), "太原·烈士陵园", 40])
+    sheet.append([None] * 10)  # a blank row left at the end
+    book.save(tmp_path / "items.xlsx")
+    batch = read_batch(tmp_path / "items.xlsx", Item, sheet="课程", now=NOW)
+    first, second = batch.records
+    assert (first.id, first.kind, first.minutes, first.published) == ("1001", "video", 8, dt.date(2026, 11, 2))
+    assert second.schedule.ends == dt.datetime(2026, 12, 9, 11, 30, tzinfo=TZ) and batch.encoding is None
+    assert batch.lines == [2, 3]
+    with pytest.raises(ValidationError, match="no sheet '课件'; the workbook has 说明, 课程"):
+        read_batch(tmp_path / "items.xlsx", Item, sheet="课件")
+
+
+def test_every_problem_is_listed_with_line_id_field_and_what_was_expected(tmp_path):
+    text = ("id,title,kind,minutes,published,level\n"
+            "b1,标题一,播客,10,2026/13/1,1\n"          # an unknown kind and an impossible date
+            "b2,标题二,文章,十分钟,2026-12-01,\n"        # minutes in words
+            "b3,标题三,文章,10,1/12/2026,五级\n"          # a date that would need a guess, a bad level
+            "b4,标题四,文章,10,2026-12-01,,多余\n")       # a value beyond the header
+    with pytest.raises(ValidationError) as err:
+        read_batch(write(tmp_path / "bad.csv", text), Item)
+    got = [(p.line, p.record, p.field) for p in err.value.problems]
+    assert got == [(2, "b1", "kind"), (2, "b1", "published"), (3, "b2", "minutes"), (4, "b3", "published"),
+                   (4, "b3", "level"), (5, None, None)]
+    messages = " / ".join(str(p) for p in err.value.problems)
+    assert "bad.csv:2, id 'b1', field 'published': must be a date like 2026-12-01, 2026/12/1 or 2026年12月1日" in messages
+    assert "'1/12/2026'" in messages and "column 7, which has no header" in messages
+    assert "and 5 more problems" in str(err.value)
+
+
+def test_an_unknown_kind_names_the_codes(tmp_path):
+    with pytest.raises(ValidationError, match=r"bad.csv:2, id 'b1', field 'kind': must be one of lecture\|video.* "
+                                              r"\(or 讲座、视频、文章、案例、答题、讨论、活动\), got '播客'"):
+        read_batch(write(tmp_path / "bad.csv", "id,title,kind,minutes,published\nb1,标题,播客,10,2026/12/1\n"), Item)
+
+
+def test_warnings_for_unknown_roles_and_topics_and_future_events_and_strict_makes_them_errors(tmp_path):
+    path = write(tmp_path / "m.csv", "id,name,roles,org\nm1,李志刚,member|branch_secertary,hxny\n")
+    batch = read_batch(path, Member)
+    (warning,) = batch.warnings
+    assert (warning.line, warning.record, warning.field) == (2, "m1", "roles")
+    assert "branch_secertary" in warning.message and "'branch_secretary'" in warning.message
+    with pytest.raises(ValidationError, match=r"m.csv:2, id 'm1', field 'roles': 角色 'branch_secertary'"):
+        read_batch(path, Member, strict=True)
+
+    items = read_batch(write(tmp_path / "i.csv", "id,title,kind,minutes,topics,published\n"
+                             "a1,标题,文章,10,安全生产|安全环保,2026/12/1\n"), Item).warnings
+    assert [(w.field, "安全环保" in w.message) for w in items] == [("topics", True)]
+
+    events = read_batch(write(tmp_path / "e.csv", "member,item,kind,at\nm1,a1,完成,2026/11/30 20:00\n"
+                              "m1,a1,完成,2026/12/3 8:00\n"), Event, now=NOW)
+    assert [e.kind for e in events.records] == ["complete", "complete"]
+    assert [(w.line, w.field) for w in events.warnings] == [(3, "at")]
+
+
+def test_the_vocabulary_is_extended_in_the_curriculum(tmp_path):
+    curriculum = Curriculum.from_dict({
+        "roles": {"safety_officer": {"name": "安全员", "annual_hours": 40, "required": {"安全生产": 0.5}}},
+        "vocabulary": {"kinds": {"微课": "video"}, "yes_no": {"可": True},
+                       "topics": {"安全生产": ["安全环保"]}},
+    })
+    items = read_batch(write(tmp_path / "i.csv", "id,title,kind,minutes,topics,published\n"
+                             "a1,标题,微课,10,安全环保,2026/12/1\n"), Item, curriculum=curriculum)
+    assert (items.records[0].kind, items.records[0].topics, items.warnings) == ("video", ("安全生产",), [])
+    members = read_batch(write(tmp_path / "m.csv", "id,name,roles,org,offline\nm1,王强,安全员,hxny,可\n"),
+                         Member, curriculum=curriculum)
+    assert (members.records[0].roles, members.records[0].offline, members.warnings) == (("safety_officer",), True, [])
+    with pytest.raises(ValidationError, match="vocabulary.kinds"):
+        Curriculum.from_dict({"vocabulary": {"kinds": {"播客": "podcast"}}})
+
+
+def test_a_header_without_the_required_columns_is_named(tmp_path):
+    path = write(tmp_path / "m.csv", "2026年党员名单\nid,name,org\nm1,张伟,hx\n")
+    with pytest.raises(ValidationError, match=r"m.csv:1: the header row has no column 'id', 'name', 'org'; "
+                                              r"it names '2026年党员名单'"):
+        read_batch(path, Member)
+
+
+def test_chinese_column_headers_name_the_fields(tmp_path):
+    text = ("编号,姓名,身份,所在支部,能否参加线下活动,每日学习时间,入党日期,党员类别\n"
+            "m1,李志刚,党员、支部书记,hxny.fdgs,是,40分钟,2003年12月18日,\n")
+    (m1,) = read_batch(write(tmp_path / "党员名单.csv", text, "gbk"), Member).records
+    assert (m1.id, m1.roles, m1.org, m1.daily_minutes, m1.joined) == (
+        "m1", ("member", "branch_secretary"), "hxny.fdgs", 40, dt.date(2003, 12, 18))
+    curriculum = Curriculum.from_dict({"vocabulary": {"columns": {"课件名称": "title"}}})
+    items = read_batch(write(tmp_path / "i.csv", "编号,课件名称,类型,时长,发布日期\na1,党章学习,文章,10,2026/11/1\n"),
+                       Item, curriculum=curriculum)
+    assert items.records[0].title == "党章学习"
+    with pytest.raises(ValidationError, match=r"the header row has no column 'name'; it names '编号', '名字', '所在支部'"):
+        read_batch(write(tmp_path / "m.csv", "编号,名字,所在支部\nm1,张伟,hx\n"), Member)
+
+
+def test_the_readme_curriculum_example_loads():
+    import json
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    example = re.search(r'```json\n(\{"roles".*?)\n```', readme, re.S)
+    curriculum = Curriculum.from_dict(json.loads(example.group(1)))
+    words = curriculum.vocabulary
+    assert (words.code("roles", "安全员"), words.code("kinds", "微课"), words.code("topics", "HSE"),
+            words.column("课件名称")) == ("safety_officer", "video", "安全生产", "title")

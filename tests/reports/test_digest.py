@@ -1,0 +1,54 @@
+"""A branch digest: known answers by construction, no names, whole lines within a byte limit."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from factories import make_item
+from recsys import Member
+from recsys.records import TZ, Schedule
+from recsys.reports.digest import build_digest, format_digest, wecom_message
+
+DAY = dt.date(2026, 12, 1)
+
+
+def activity(id_, days_ahead, capacity):
+    starts = dt.datetime.combine(DAY + dt.timedelta(days=days_ahead), dt.time(9), TZ)
+    return make_item(id_, f"活动{id_}", kind="activity", mode="offline", minutes=120, schedule=Schedule(
+        starts, starts + dt.timedelta(hours=2), "太原·烈士陵园", capacity))
+
+
+def world():
+    members = [Member("m1", "张伟", "hx.b1"), Member("m2", "李娜", "hx.b1")]
+    items = {i.id: i for i in [make_item("a1", "廉洁从业十不准"), make_item("a2", "安全生产微课", kind="video"),
+                               make_item("a3", "党史故事"), activity("o1", 3, 10), activity("o2", 20, 10),
+                               activity("o3", 5, 5), activity("o4", 1, None)]}
+    served = [("m1", DAY, ["a1", "a2"]), ("m1", DAY, ["a1"]),  # asked twice (two budgets): counted once
+              ("m2", DAY, ["a1"]), ("m1", DAY - dt.timedelta(days=1), ["a3"]), ("m9", DAY, ["a3"])]
+    return members, items, served
+
+
+def test_items_by_members_and_activities_with_seats_left():
+    members, items, served = world()
+    digest = build_digest("hx.b1", DAY, members, served, items, {"o1": 4, "o3": 5})
+    assert (digest.members, digest.with_list) == (2, 2)
+    assert [(d.item.id, d.members) for d in digest.items] == [("a1", 2), ("a2", 1)]
+    # o2 is beyond two weeks, o3 is full; o4 has no limit
+    assert [(a.item.id, a.seats_left) for a in digest.activities] == [("o4", None), ("o1", 6)]
+    text = format_digest(digest, name="运行支部")
+    assert text.splitlines()[:2] == ["【运行支部 · 12月1日学习提示】", "今日已为 2/2 名党员生成学习清单。"]
+    assert "1. 《廉洁从业十不准》 10分钟 · 文章（2人）" in text and "剩余 6 个名额" in text
+    assert "张伟" not in text and "李娜" not in text
+
+
+def test_a_long_digest_keeps_whole_lines_within_the_limit():
+    members, items, _ = world()
+    items.update({f"x{n:03d}": make_item(f"x{n:03d}", f"第{n}讲：党的创新理论专题学习") for n in range(200)})
+    served = [("m1", DAY, list(items))]
+    full = format_digest(build_digest("hx.b1", DAY, members, served, items, {}), markdown=True)
+    message = wecom_message(build_digest("hx.b1", DAY, members, served, items, {}), max_bytes=1500)
+    content = message["markdown"]["content"]
+    assert message["msgtype"] == "markdown" and len(full.encode()) > 1500 >= len(content.encode())
+    kept = content.splitlines()
+    assert set(kept) - set(full.splitlines()) == {next(line for line in kept if line.startswith("……另有"))}
+    assert "**近期活动（可报名）**" in kept  # both sections survive the cut

@@ -1,0 +1,69 @@
+"""Starting mid-year: opening balances change the pace, and a go-live day silences what nobody
+could have seen; a member with no record is said to have none."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from factories import make_item
+from recsys import Engine, Member, ValidationError
+from recsys.credits import OPENING_KIND, OpeningBalance
+from recsys.curriculum import Curriculum
+from recsys.reports.alerts import find_alerts
+from recsys.reports.progress import member_progress
+from recsys_cli import main
+
+DAY = dt.date(2026, 11, 30)  # 334 days into the year: a 32-hour target expects 29.3 hours
+M1 = Member("m1", "张伟", "hx.b1")
+
+
+def test_an_opening_balance_stands_in_the_ledger_and_changes_the_pace():
+    bare = member_progress(M1, [], {}, Curriculum(), DAY)
+    assert (bare.hours.total, bare.hours.status) == (0, "behind")
+    balance = OpeningBalance("m1", 2026, 28, topic="党史", note="截至10月底线下学习台账")
+    credited = member_progress(M1, [], {}, Curriculum(), DAY, [balance, OpeningBalance("m1", 2025, 30)])
+    (entry,) = credited.hours.entries  # last year's balance does not count this year
+    assert (entry.kind, entry.hours, entry.title) == (OPENING_KIND, 28, "期初学时（截至10月底线下学习台账）")
+    assert credited.hours.status == "on_pace" and credited.hours.by_topic == {"党史": 28}
+    assert credited.points.total == 0  # a balance earns no points
+
+
+def _kinds(alerts):
+    return sorted((a.kind, a.member or a.org) for a in alerts)
+
+
+def test_before_go_live_nothing_fires_and_silence_is_counted_from_it():
+    members = [M1, Member("m2", "李娜", "hx.b1", offline=False, situation="mobile")]
+    live = Curriculum.from_dict({"go_live": {"hx": "2026-11-15"}})
+    balances = {"m1": [OpeningBalance("m1", 2026, 30)], "m2": [OpeningBalance("m2", 2026, 30)]}
+    assert find_alerts(members, {}, {}, live, dt.date(2026, 11, 10), balances) == []
+    # Two weeks after go-live: no silence of 30 days, no themed day missed in a month begun before it.
+    assert find_alerts(members, {}, {}, live, DAY, balances) == []
+    later = find_alerts(members, {}, {}, live, dt.date(2026, 12, 20), balances)
+    assert _kinds(later) == [("inactive", "m1"), ("inactive", "m2"), ("no_themed_day", "hx.b1")]
+    assert later[0].message == "张伟自上线（2026-11-15）以来尚无学习记录，已超过 30 天没有学习"
+    # Without a go-live day, a member with no record is said to have none, not to be silent for 30 days.
+    unknown = find_alerts([M1], {}, {}, Curriculum(), DAY, balances)
+    assert [a.message for a in unknown if a.kind == "inactive"] == ["张伟尚无学习记录"]
+    with pytest.raises(ValidationError, match="go_live of 'hx' must be a date"):
+        Curriculum.from_dict({"go_live": {"hx": "11月15日"}})
+
+
+def test_balances_through_the_engine_and_the_command_line(tmp_path, capsys):
+    store = tmp_path / "store"
+    with Engine.open(store, encoder="tfidf") as engine:
+        engine.add_items([make_item("a1", "中共一大的召开")])
+        engine.upsert_members([M1])
+    path = tmp_path / "credits.csv"
+    path.write_bytes("member,year,hours,topic,note\nm1,2026,20,新思想,台账\nm1,2026,8,,\n".encode("gbk"))
+    assert main(["credits", str(path), "--store", str(store)]) == 0
+    assert "credits.csv (GB18030): 2 opening balances" in capsys.readouterr().out
+    path.write_bytes("member,year,hours,topic\nm1,2026,24,习近平新时代中国特色社会主义思想\nm9,2026,3,\n".encode())
+    assert main(["credits", str(path), "--store", str(store)]) == 2
+    assert "credits.csv:3, id 'm9', field 'member': unknown member 'm9'" in capsys.readouterr().err
+    with Engine.open(store) as engine:
+        engine.record_balances([{"member": "m1", "year": 2026, "hours": 24, "topic": "党的创新理论"}])
+        assert [(b.topic, b.hours) for b in engine.opening_balances("m1")] == [(None, 8), ("党的创新理论", 24)]
+        assert engine.progress("m1", day=DAY).hours.total == 32  # the corrected balance replaced the first

@@ -1,0 +1,103 @@
+"""Batch writes from exports over HTTP: ``text/csv`` (GBK or UTF-8) and ``.xlsx`` bodies, read with
+the same rules and errors as the command line; a rejected body writes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+
+from service_support import bearer, seeded_client
+
+CSV = "text/csv"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+ITEMS = ("id,title,kind,minutes,topics,roles,published,starts,ends,location,capacity,\n"
+         "c-1,学习新思想,文章,15分钟,习近平新时代中国特色社会主义思想,,2026/11/1,,,,,\n"
+         "c-2,主题党日：参观烈士陵园,线下活动,150,党史,支部书记,2026年11月20日,2026/12/9 9:00,2026/12/9 11:30,太原·烈士陵园,40人,\n")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    with seeded_client(tmp_path_factory.mktemp("exports") / "store") as world:
+        yield world
+
+
+def put(client, path, body, key, ctype, **params):
+    return client.request("POST" if path == "/v1/events" else "PUT", path, content=body, params=params,
+                          headers={**bearer(key), "Content-Type": ctype})
+
+
+def test_a_gbk_csv_of_items_with_slash_dates_empty_cells_and_chinese_codes(world):
+    client, keys = world
+    assert put(client, "/v1/items", ITEMS.encode("gbk"), keys.a, CSV).status_code == 403  # shared: admin only
+    response = put(client, "/v1/items", ITEMS.encode("gbk"), keys.admin, CSV)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"written": 2}
+    c1, c2 = (client.get(f"/v1/items/{i}", headers=bearer(keys.a)).json() for i in ("c-1", "c-2"))
+    assert (c1["kind"], c1["minutes"], c1["topics"], c1["published"], c1["level"]) == (
+        "article", 15, ["党的创新理论"], "2026-11-01", 1)
+    assert (c2["mode"], c2["roles"], c2["schedule"]["capacity"]) == ("offline", ["branch_secretary"], 40)
+    assert c2["schedule"]["starts"] == "2026-12-09T09:00:00+08:00"
+
+
+def test_members_from_a_workbook_and_events_from_csv_with_warnings(world):
+    openpyxl = pytest.importorskip("openpyxl")
+    client, keys = world
+    book = openpyxl.Workbook()
+    book.active.append(["id", "name", "roles", "org", "offline", "daily_minutes", "joined", "situation"])
+    book.active.append(["x-1", "刘洋", "党员、青年党员", "hxny.fdgs.zb-yunxing", "是", None, dt.datetime(2018, 7, 1), None])
+    book.active.append(["x-2", "孙丽", "党员|branch_secertary", "hxny.fdgs.zb-yunxing", None, 20, None, "流动党员"])
+    buf = io.BytesIO()
+    book.save(buf)
+    response = put(client, "/v1/members", buf.getvalue(), keys.a, XLSX)
+    assert response.status_code == 200, response.text
+    (warning,) = response.json()["warnings"]
+    assert (warning["index"], warning["line"], warning["id"], warning["field"]) == (1, 3, "x-2", "roles")
+    x1, x2 = (client.get(f"/v1/members/{m}", headers=bearer(keys.a)).json() for m in ("x-1", "x-2"))
+    assert (x1["roles"], x1["daily_minutes"], x1["joined"]) == (["member", "young"], 30, "2018-07-01")
+    assert (x2["situation"], x2["offline"]) == ("mobile", False)
+
+    events = "id,member,item,kind,value,at\nx-e1,x-1,a-item,完成,,2026/11/20 20:15\nx-e2,x-1,a-item,评分,5,2099/1/1 8:00\n"
+    response = put(client, "/v1/events", events.encode("utf-8-sig"), keys.a, CSV, strict="true")
+    assert response.status_code == 422 and response.json()["error"]["details"][0]["line"] == 3
+    assert client.get("/v1/members/x-1/progress", headers=bearer(keys.a)).json()["points"]["total"] == 0
+    response = put(client, "/v1/events", events.encode("utf-8"), keys.a, CSV)
+    assert response.status_code == 200 and response.json()["recorded"] == 2
+    assert [w["field"] for w in response.json()["warnings"]] == ["at"]
+
+
+def test_every_bad_row_is_named_by_line_and_nothing_is_written(world):
+    client, keys = world
+    body = ("id,name,roles,org,offline\n"
+            "y-1,赵敏,党员,hxny.jt,也许\n"
+            "y-2,钱刚,党员,hxny.jt,是\n"
+            "y-3,周洁,党员,hxny.jt,否,多余\n").encode("gbk")
+    response = put(client, "/v1/members", body, keys.a, "text/csv; charset=gbk")
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert [(d["line"], d["id"], d["field"]) for d in error["details"]] == [(2, "y-1", "offline"), (4, None, None)]
+    assert error["message"].startswith("line 2, id 'y-1', field 'offline': must be yes or no")
+    assert error["message"].endswith("(and 1 more problem); nothing was written")
+    assert client.get("/v1/members/y-2", headers=bearer(keys.a)).status_code == 404
+
+
+def test_an_unknown_member_in_an_event_export_is_named_by_line(world):
+    client, keys = world
+    body = "member,item,kind,at\nm-a,a-item,开始,2026/11/20 8:00\nnobody,a-item,开始,2026/11/20 8:00\n"
+    response = put(client, "/v1/events", body.encode(), keys.a, CSV)
+    assert response.status_code == 422
+    assert [(d["line"], d["field"]) for d in response.json()["error"]["details"]] == [(3, "member")]
+
+
+def test_without_a_key_an_export_is_refused_before_it_is_read(world):
+    client, _ = world
+    response = client.put("/v1/members", content=b"id,name\n\xff\xfe,x\n", headers={"Content-Type": CSV})
+    assert response.status_code == 401
+
+
+def test_a_body_that_is_not_a_workbook(world):
+    client, keys = world
+    response = put(client, "/v1/items", b"not a zip", keys.admin, XLSX)
+    assert response.status_code == 422 and "not an Excel .xlsx workbook" in response.json()["error"]["message"]
+
