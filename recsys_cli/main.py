@@ -435,6 +435,7 @@ def _cmd_keys(args: argparse.Namespace) -> int:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from recsys.exceptions import MissingExtraError, ValidationError
+    from recsys.storage import store_folder
 
     try:
         import uvicorn
@@ -451,7 +452,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     # worker, and the default model is converted once rather than by each worker at a time.
     _open(args).close()
     # The app reads its settings from the environment, so every worker process sees the same.
-    os.environ["RECSYS_STORE"] = os.path.abspath(_store_path(args))
+    store = _store_path(args)
+    folder = store_folder(store)
+    # A folder as an absolute path (workers may start elsewhere); a database URL as given.
+    os.environ["RECSYS_STORE"] = os.fspath(store) if folder is None else os.path.abspath(folder)
+    if folder is None and not args.keys_file:
+        raise ValidationError("a store without a folder keeps no keys file: give --keys-file")
     if args.encoder:
         os.environ["RECSYS_ENCODER"] = args.encoder
     if args.keys_file:

@@ -21,6 +21,7 @@ from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from recsys import Engine, __version__
+from recsys.storage import redacted
 from service.deps import reject_unknown_query
 from service.errors import install_error_handlers
 from service.keys import KeyRing
@@ -83,7 +84,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     keys = KeyRing(settings.keys_path)
     if not any(k.active for k in keys.keys()):
         log.warning("no API keys in %s yet: every /v1 call will answer 401; create one with "
-                    "'recsys keys add ORG --store %s'", settings.keys_path, settings.store)
+                    "'recsys keys add ORG --store %s'", settings.keys_path, redacted(str(settings.store)))
     app.state.keys = keys
     app.state.engine = engine
     readiness = app.state.readiness

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from recsys.storage import store_folder
+
 __all__ = ["Settings", "KEYS_FILE_NAME"]
 
 #: The keys file's name inside the store folder, when ``RECSYS_KEYS_FILE`` is not set.
@@ -27,7 +29,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="RECSYS_", extra="ignore")
 
-    store: Path = Field(Path("recsys-data"), description="The store folder.")
+    store: str | Path = Field("recsys-data", description="The store: a folder, sqlite:///folder or postgresql://...")
     encoder: str | None = Field(
         None, description="Encoder for a new store (e5-small, tfidf, a model); default: the store's own."
     )
@@ -37,5 +39,11 @@ class Settings(BaseSettings):
 
     @property
     def keys_path(self) -> Path:
-        """The API keys file in use."""
-        return self.keys_file if self.keys_file is not None else self.store / KEYS_FILE_NAME
+        """The API keys file in use: by default ``keys.json`` in the store's folder (a store
+        without one, such as PostgreSQL, needs ``RECSYS_KEYS_FILE``)."""
+        if self.keys_file is not None:
+            return self.keys_file
+        folder = store_folder(self.store)
+        if folder is None:
+            raise ValueError("a store without a folder keeps no keys file: set RECSYS_KEYS_FILE (--keys-file)")
+        return folder / KEYS_FILE_NAME

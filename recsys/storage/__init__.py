@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 from recsys.exceptions import StoreError
 from recsys.storage._shared import redacted
@@ -50,6 +51,8 @@ __all__ = [
     "SQLiteEmbeddingCache",
     "MemoryEmbeddingCache",
     "open_store",
+    "store_folder",
+    "redacted",
     "text_hash",
     "member_state",
 ]
@@ -60,6 +63,24 @@ SUPPORTED = (
 )
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def store_folder(url_or_path: str | os.PathLike[str]) -> Path | None:
+    """The folder a store keeps its files in (a folder path or ``sqlite://`` URL), or None for a
+    store without one (``postgresql://``, ``memory://``). Opens nothing.
+
+    Example:
+        >>> store_folder("sqlite:///srv/recsys"), store_folder("postgresql://u@db/recsys")
+        (PosixPath('/srv/recsys'), None)
+    """
+    if isinstance(url_or_path, os.PathLike):
+        return Path(url_or_path)
+    match = _SCHEME.match(url_or_path)
+    if match is None:
+        return Path(url_or_path)
+    if match.group(1).lower() == "sqlite" and url_or_path[match.end():]:
+        return Path(url_or_path[match.end():])
+    return None
 
 
 def open_store(url_or_path: str | os.PathLike[str], *, trace: Callable[[str], None] | None = None) -> Store:

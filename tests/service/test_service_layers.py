@@ -91,3 +91,18 @@ def test_a_busy_store_is_a_503_to_retry_naming_no_server_path(world):
     error = response.json()["error"]
     assert error["code"] == "store_unavailable" and "try again" in error["message"]
     assert "/srv" not in response.text
+
+
+def test_the_service_takes_a_database_url_as_its_store_and_then_needs_a_keys_file(tmp_path):
+    from recsys.storage import store_folder
+    from service.settings import Settings
+
+    assert store_folder("sqlite:///srv/recsys") == store_folder(Path("/srv/recsys")) == Path("/srv/recsys")
+    assert store_folder("postgresql://recsys:secret@db:5432/recsys") is None
+    assert Settings(store=tmp_path / "s").keys_path == tmp_path / "s" / "keys.json"
+    assert Settings(store=f"sqlite://{tmp_path}/s").keys_path == tmp_path / "s" / "keys.json"
+    url = "postgresql://recsys:secret@db:5432/recsys"
+    assert Settings(store=url).store == url  # kept a URL, not made a path
+    with pytest.raises(ValueError, match="RECSYS_KEYS_FILE"):
+        Settings(store=url).keys_path
+    assert Settings(store=url, keys_file=tmp_path / "keys.json").keys_path == tmp_path / "keys.json"
