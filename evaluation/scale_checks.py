@@ -39,7 +39,7 @@ def _open_copy(items: int, members: int, events: int, tmp: Path):
         raise SystemExit(f"{source} is missing: run `recsys bench` first, which builds it")
     copy = tmp / source.name
     shutil.copytree(source, copy)
-    base = _base_encoder("e5-small", OUT)
+    base = _base_encoder("e5-small-f32", OUT)  # the vectors `recsys bench` built the stores with
     # The same item vectors the store was built with (seeded by the catalogue size).
     _, known = synthetic_items(items, np.random.default_rng(items), base)
     engine = Engine.open(copy, encoder=SyntheticCatalogueEncoder(base, known))

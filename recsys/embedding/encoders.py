@@ -237,6 +237,9 @@ class OnnxEncoder:
                     options = ort.SessionOptions()
                     options.intra_op_num_threads = self.threads or 0
                     options.inter_op_num_threads = 1
+                    # Idle threads sleep rather than spin: the cores are shared (the service,
+                    # other workers), and spinning threads starve them.
+                    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                     session = ort.InferenceSession(
                         str(self.path / "model.onnx"), options, providers=["CPUExecutionProvider"]
                     )
