@@ -277,7 +277,10 @@ def measure_variants(names: Sequence[str], *, passages: int = 64, rounds: int = 
     out = {}
     for name, enc in encoders.items():
         p, q = enc.encode(texts), enc.encode(titles, query=True)
-        cos_p, cos_q = np.sum(p * ref_p, axis=1), np.sum(q * ref_q, axis=1)
+        if p.shape[1] != ref_p.shape[1]:  # another vector space (tfidf): no cosine to compare
+            cos_p = cos_q = np.full(1, np.nan)
+        else:
+            cos_p, cos_q = np.sum(p * ref_p, axis=1), np.sum(q * ref_q, axis=1)
         out[name] = {
             "encoder": enc.name,
             "passages_per_s": round(max(rates[name]), 1),
