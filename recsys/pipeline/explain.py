@@ -14,6 +14,7 @@ __all__ = [
     "offline_today", "fresh", "next_level", "birthday", "case_mix", "continue_started",
     "prepare_for", "role_start", "empty_budget", "empty_done", "empty_nothing", "cn_date", "enrolled",
     "review", "weak_topic", "mastered_next", "peers_also_studied", "role_popular", "book_title",
+    "enrolled_today",
 ]
 
 #: Roles that say what a member is, not the post they hold: "你所在岗位（党员）" reads wrongly.
@@ -79,6 +80,11 @@ def offline_upcoming(item: Item, seats_left: int | None) -> str:
 def offline_today(item: Item) -> str:
     when = item.schedule.starts.astimezone(TZ)
     return f"今天 {when:%H:%M} 在{_place(item)}举行"
+
+
+def enrolled_today(item: Item) -> str:
+    when = item.schedule.starts.astimezone(TZ)
+    return f"你已报名，今天 {when:%H:%M} 在{_place(item)}举行（不计入今日学习时长）"
 
 
 def enrolled(item: Item) -> str:

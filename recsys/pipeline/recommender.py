@@ -76,7 +76,7 @@ class Recommender:
                 picked.signals.get("review", ()),
             )
         )
-        upcoming = self._upcoming(ctx, candidates)
+        upcoming = self._upcoming(ctx, candidates, picked.rows)
         notes: list[str] = []
         if not entries:
             if not len(feasible):
@@ -97,16 +97,23 @@ class Recommender:
             ranked = self.reranker(ctx, self.scorer(ctx, feasible), keep=max(k, self.reranker.config.keep))
         return ranked.take(np.flatnonzero(ctx.items.columns.minutes[ranked.rows] <= ctx.budget)[:k])
 
-    def _upcoming(self, ctx: PlanContext, candidates: Pool, most: int = 3) -> tuple[StudyEntry, ...]:
-        """Offline activities in the next days that the member could attend and enrol in."""
+    def _upcoming(self, ctx: PlanContext, candidates: Pool, picked: np.ndarray,
+                  most: int = 3) -> tuple[StudyEntry, ...]:
+        """Offline activities in the next days that the member could attend and enrol in, and
+        those the member enrolled in taking place today that the day's minutes could not hold (an
+        activity the member signed up for is never left out of the day it happens)."""
         last = ctx.day + dt.timedelta(days=ctx.upcoming_days)
         found = []
         cols = ctx.items.columns
         rows = candidates.rows[cols.offline[candidates.rows]]
         rows = rows[hard_rules(ctx, rows, for_day=False) == 0]
+        rows = rows[~np.isin(rows, picked)]
+        enrolled = ctx.profile.history.enrolled
         for it in ctx.items.at(rows):
             first = it.schedule.starts.astimezone(TZ).date()
-            if ctx.day < first <= last:
+            if it.id in enrolled and first <= ctx.day <= it.schedule.ends.astimezone(TZ).date():
+                found.append((it.schedule.starts, it.id, StudyEntry(it, 0.0, (explain.enrolled_today(it),))))
+            elif ctx.day < first <= last:
                 seats = None
                 if it.schedule.capacity is not None:
                     seats = it.schedule.capacity - ctx.seats_taken.get(it.id, 0)

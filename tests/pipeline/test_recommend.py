@@ -132,6 +132,12 @@ def test_offline_activity_shows_as_upcoming_then_on_its_day(open_engine):
     b_day = eng.daily("b", day=day, minutes=180)
     assert b_day.entries[0].item.id == "visit"
     assert any("你已报名" in r for r in b_day.entries[0].reasons)
+    assert "visit" not in [e.item.id for e in b_day.upcoming]  # an entry already
+    # Ten minutes cannot hold the visit, but a member who signed up still sees it on its day.
+    c_day = eng.daily("c", day=day, minutes=10)
+    assert "visit" not in [e.item.id for e in c_day.entries] and c_day.minutes <= 10
+    assert c_day.upcoming[0].item.id == "visit"
+    assert c_day.upcoming[0].reasons == ("你已报名，今天 09:00 在山西国民师范旧址举行（不计入今日学习时长）",)
 
 
 def test_prerequisites_come_first(open_engine):
