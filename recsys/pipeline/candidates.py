@@ -83,8 +83,11 @@ class CandidateSelector(Component[CandidateConfig]):
         model = ctx.collaborative
         if model is not None:
             positive = {i: w for i, w in p.history.interest.items() if w > 0}
-            add_ids(model.related_top(positive, cfg.related, exclude=ctx.done), ranked=True)
-            add_ids(model.role_top(p.member.roles, cfg.role_popular), ranked=True)
+            done = model.positions(list(ctx.done))
+            related = model.rows(cols.ids, model.related_top_at(positive, cfg.related, done[done >= 0]))
+            add(related[related >= 0], np.flatnonzero(related >= 0))
+            popular = model.rows(cols.ids, model.role_top_at(p.member.roles, cfg.role_popular))
+            add(popular[popular >= 0], np.flatnonzero(popular >= 0))
         add_ids(p.history.started)
         if ctx.curriculum.mastery_feedback:
             add_ids(i for i, review in p.reviews.items() if review.due <= ctx.day)

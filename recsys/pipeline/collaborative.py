@@ -95,6 +95,8 @@ class CollaborativeModel:
         self.neighbours = neighbours
         self.shrinkage = shrinkage
         self.role_prior = role_prior
+        self._aligned: tuple[Sequence[str], tuple[np.ndarray, np.ndarray]] | None = None
+        self._role_top: dict[tuple[str, ...], np.ndarray] = {}  # members share roles: kept per set
 
     def fit(
         self,
@@ -112,6 +114,7 @@ class CollaborativeModel:
         Returns:
             ``self``.
         """
+        self._aligned, self._role_top = None, {}
         pairs = {(m, i) for m, i, k, v in interactions if is_positive(k, v)}
         members = sorted({m for m, _ in pairs} | set(member_roles))
         items = sorted({i for _, i in pairs})
@@ -165,19 +168,64 @@ class CollaborativeModel:
             self.roles_[role] = share.astype(np.float32)
 
     # -- lookups -------------------------------------------------------------------------
+    #
+    # Planning asks by catalogue row (see :meth:`positions`); the id-based methods are the same
+    # lookups for callers holding ids.
 
-    def _positions(self, item_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Model positions of the known ids, and where they sit in ``item_ids``."""
-        where = [(n, self.item_index_[i]) for n, i in enumerate(item_ids) if i in self.item_index_]
-        at = np.array([n for n, _ in where], dtype=np.int64)
-        pos = np.array([p for _, p in where], dtype=np.int64)
-        return at, pos
+    def positions(self, item_ids: Sequence[str]) -> np.ndarray:
+        """Each id's position in the model (-1: nobody completed it). For a tuple (a catalogue's
+        ids, the same object for one revision) the answer is kept for the next call with it, so
+        a catalogue is aligned with the model once, not once per member."""
+        return self._align(item_ids)[0]
+
+    def rows(self, item_ids: Sequence[str], positions: np.ndarray) -> np.ndarray:
+        """Where model ``positions`` sit in ``item_ids`` (-1: not there): the way back from
+        :meth:`positions`."""
+        return self._align(item_ids)[1][np.asarray(positions, dtype=np.int64)]
+
+    def _align(self, item_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        found = self._aligned
+        if found is not None and found[0] is item_ids:
+            return found[1]
+        index = self.item_index_
+        pos = np.fromiter((index.get(i, -1) for i in item_ids), dtype=np.int64, count=len(item_ids))
+        back = np.full(len(self.item_ids_), -1, dtype=np.int64)
+        back[pos[pos >= 0]] = np.flatnonzero(pos >= 0)
+        if isinstance(item_ids, tuple):
+            self._aligned = (item_ids, (pos, back))
+        return pos, back
 
     def _history(self, history: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray, list[str]]:
         known = sorted((i, w) for i, w in history.items() if w > 0 and i in self.item_index_)
         rows = np.array([self.item_index_[i] for i, _ in known], dtype=np.int64)
         weights = np.array([w for _, w in known], dtype=np.float64)
         return rows, weights, [i for i, _ in known]
+
+    def related_at(self, history: Mapping[str, float], pos: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """:meth:`related` by model position (-1 for items nobody completed): the scores, and for
+        each item the index into the returned history ids of its strongest link (-1: none)."""
+        pos = np.asarray(pos, dtype=np.int64)
+        scores = np.zeros(len(pos))
+        anchor = np.full(len(pos), -1, dtype=np.int64)
+        rows, weights, names = self._history(history)
+        if not len(rows) or not (pos >= 0).any():
+            return scores, anchor, names
+        # The history's neighbour rows, scattered into (history x asked) by where each asked
+        # position sits: a few hundred entries, whatever the size of the catalogue.
+        sub = self.neighbours_[rows]
+        known = pos >= 0
+        asked, where = np.unique(pos[known], return_inverse=True)
+        column = np.full(self.neighbours_.shape[1], -1, dtype=np.int64)
+        column[asked] = np.arange(len(asked))
+        cols = column[sub.indices]
+        hit = cols >= 0
+        dense = np.zeros((len(rows), len(asked)))
+        dense[np.repeat(np.arange(len(rows)), np.diff(sub.indptr))[hit], cols[hit]] = sub.data[hit]
+        part = np.zeros((len(rows), len(pos)))
+        part[:, known] = dense[:, where] * weights[:, None]
+        scores = part.sum(axis=0)
+        anchor = np.where(scores > 0, part.argmax(axis=0), -1)
+        return scores, anchor, names
 
     def related(self, history: Mapping[str, float], item_ids: Sequence[str]) -> tuple[np.ndarray, list[str | None]]:
         """How strongly each of ``item_ids`` is co-completed with a member's history.
@@ -190,29 +238,39 @@ class CollaborativeModel:
             The scores (0 where nothing links an item to the history), and for each item the
             history item that contributes most to its score (None where the score is 0).
         """
-        scores = np.zeros(len(item_ids))
-        anchors: list[str | None] = [None] * len(item_ids)
-        rows, weights, names = self._history(history)
-        at, pos = self._positions(item_ids)
-        if not len(rows) or not len(at):
-            return scores, anchors
-        part = self.neighbours_[rows][:, pos].toarray() * weights[:, None]
-        scores[at] = part.sum(axis=0)
-        best = part.argmax(axis=0)
-        for n, col in enumerate(at):
-            if scores[col] > 0:
-                anchors[col] = names[best[n]]
-        return scores, anchors
+        scores, anchor, names = self.related_at(history, self.positions(item_ids))
+        return scores, [names[a] if a >= 0 else None for a in anchor.tolist()]
+
+    def related_top_at(self, history: Mapping[str, float], n: int, exclude: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`related_top` as model positions; ``exclude`` is positions too."""
+        rows, weights, _ = self._history(history)
+        if not len(rows) or n < 1:
+            return np.zeros(0, dtype=np.int64)
+        vec = (sp.csr_matrix(weights[None, :]) @ self.neighbours_[rows]).tocsr()
+        vec.sum_duplicates()
+        cols, vals = vec.indices.astype(np.int64), vec.data
+        keep = vals > 0
+        if exclude is not None and len(exclude):
+            keep &= ~np.isin(cols, exclude)
+        cols, vals = cols[keep], vals[keep]
+        # Positions follow the ids' order: a tie goes to the smaller position, the smaller id.
+        return cols[np.lexsort((cols, -vals.astype(np.float64)))][:n]
 
     def related_top(self, history: Mapping[str, float], n: int, exclude: Iterable[str] = ()) -> list[str]:
         """The ``n`` items most co-completed with a member's history, best first (ties by id)."""
-        rows, weights, _ = self._history(history)
-        if not len(rows) or n < 1:
-            return []
-        vec = sp.csr_matrix(weights[None, :]) @ self.neighbours_[rows]
-        skip = set(exclude)
-        found = [(-float(s), self.item_ids_[c]) for c, s in zip(vec.indices, vec.data) if s > 0]
-        return [i for _, i in sorted(found) if i not in skip][:n]
+        skip = self.positions([i for i in set(exclude) if i in self.item_index_])
+        return [self.item_ids_[c] for c in self.related_top_at(history, n, skip).tolist()]
+
+    def role_popularity_at(self, roles: Sequence[str], pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`role_popularity` by model position (-1 for items nobody completed): the mean
+        shares, and for each item the index into ``roles`` of its best role (-1: none)."""
+        pos = np.asarray(pos, dtype=np.int64)
+        if not len(pos) or not self.item_ids_:
+            return np.zeros(len(pos)), np.full(len(pos), -1, dtype=np.int64)
+        shares = [self.roles_.get(r, self.overall_) for r in roles] or [self.overall_]
+        sub = np.stack(shares)[:, np.maximum(pos, 0)]
+        out = np.where(pos >= 0, sub.mean(axis=0).astype(np.float64), 0.0)
+        return out, np.where((out > 0) & bool(len(roles)), sub.argmax(axis=0), -1)
 
     def role_popularity(self, roles: Sequence[str], item_ids: Sequence[str]) -> tuple[np.ndarray, list[str | None]]:
         """The share of members holding the member's roles who completed each item.
@@ -225,31 +283,27 @@ class CollaborativeModel:
             The mean share over the roles (0 for items nobody completed), and for each item the
             role in which it is most popular.
         """
-        shares = [self.roles_.get(r, self.overall_) for r in roles] or [self.overall_]
-        stack = np.stack(shares)
-        out = np.zeros(len(item_ids))
-        best: list[str | None] = [None] * len(item_ids)
-        at, pos = self._positions(item_ids)
-        if len(at):
-            sub = stack[:, pos]
-            out[at] = sub.mean(axis=0)
-            arg = sub.argmax(axis=0)
-            for n, col in enumerate(at):
-                if out[col] > 0 and roles:
-                    best[col] = roles[arg[n]]
-        return out, best
+        out, best = self.role_popularity_at(roles, self.positions(item_ids))
+        return out, [roles[b] if b >= 0 else None for b in best.tolist()]
+
+    def role_top_at(self, roles: Sequence[str], n: int) -> np.ndarray:
+        """:meth:`role_top` as model positions."""
+        if n < 1 or not self.item_ids_:
+            return np.zeros(0, dtype=np.int64)
+        key = tuple(roles)
+        found = self._role_top.get(key)
+        if found is None or len(found) < n:
+            scores = np.stack([self.roles_.get(r, self.overall_) for r in roles] or [self.overall_]).mean(axis=0)
+            # Only the items at or above the n-th best score are sorted (a catalogue may be large).
+            k = min(n, len(scores))
+            kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+            idx = np.flatnonzero((scores >= kth) & (scores > 0))
+            found = self._role_top[key] = idx[np.lexsort((idx, -scores[idx]))][:n]
+        return found[:n]
 
     def role_top(self, roles: Sequence[str], n: int) -> list[str]:
         """The ``n`` items most completed by members holding ``roles``, best first (ties by id)."""
-        if n < 1 or not self.item_ids_:
-            return []
-        scores = np.stack([self.roles_.get(r, self.overall_) for r in roles] or [self.overall_]).mean(axis=0)
-        # Only the items at or above the n-th best score are sorted (a catalogue may be large).
-        k = min(n, len(scores))
-        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
-        idx = np.flatnonzero((scores >= kth) & (scores > 0))
-        order = idx[np.lexsort((idx, -scores[idx]))][:n]
-        return [self.item_ids_[i] for i in order]
+        return [self.item_ids_[i] for i in self.role_top_at(roles, n).tolist()]
 
     def similar_items(self, item_id: str, n: int = 10) -> list[tuple[str, float]]:
         """The items most co-completed with ``item_id``, with their similarity, best first."""

@@ -139,7 +139,7 @@ class Scorer(Component[ScorerConfig]):
         prep = cols.rows(t.id for t in ctx.prep_targets)
         prep = prep[ctx.items.indexed[prep]]
         prep_sims, prep_arg = best(ctx.items.vectors(prep))
-        prep_cut = float(np.quantile(prep_sims, 0.9)) if len(prep) else np.inf
+        prep_cut = float(_quantile(prep_sims, 0.9)) if len(prep) else np.inf
 
         z = np.zeros(n)
         s: dict[str, np.ndarray] = dict.fromkeys(SIGNALS, z)
@@ -194,12 +194,12 @@ class Scorer(Component[ScorerConfig]):
         # What the reasons read: "related to what you studied" only for the closest tenth, not
         # for anything ranked; likewise "others who studied X study this" and "members of your
         # role study this".
-        s["hist_hot"] = hist >= (np.quantile(hist, 0.9) if len(p.interests) else np.inf)
+        s["hist_hot"] = hist >= (_quantile(hist, 0.9) if len(p.interests) else np.inf)
         s["hist_arg"] = hist_arg
         s["topic_match"] = topic_match
-        s["cooccur_hot"] = cooccur >= max(float(np.quantile(cooccur, 0.9)), 1e-9)
+        s["cooccur_hot"] = cooccur >= max(float(_quantile(cooccur, 0.9)), 1e-9)
         s["cooccur_anchor"] = cooccur_anchor
-        s["role_hot"] = (role_pop >= max(float(np.quantile(role_pop, 0.9)), 1e-9)) & np.array(
+        s["role_hot"] = (role_pop >= max(float(_quantile(role_pop, 0.9)), 1e-9)) & np.array(
             [b is not None for b in role_best], dtype=bool)
         s["role_best"] = role_best
         s["prepare_arg"] = np.asarray(prep)[prep_arg] if len(prep) else np.full(n, -1)
@@ -291,12 +291,30 @@ class Scorer(Component[ScorerConfig]):
         if model is None:
             none = np.full(n, None, dtype=object)
             return np.zeros(n), none, np.zeros(n), none
-        ids = [ctx.items.columns.ids[r] for r in pool.rows.tolist()]
+        cols = ctx.items.columns
+        pos = model.positions(cols.ids)[pool.rows]
         positive = {i: w for i, w in ctx.profile.history.interest.items() if w > 0}
-        cooccur, anchors = model.related(positive, ids)
-        role_pop, best = model.role_popularity(list(ctx.profile.member.roles), ids)
-        return (cooccur / cooccur.max() if cooccur.max() > 0 else cooccur, np.array(anchors, dtype=object),
-                role_pop / role_pop.max() if role_pop.max() > 0 else role_pop, np.array(best, dtype=object))
+        cooccur, anchor, names = model.related_at(positive, pos)
+        roles = list(ctx.profile.member.roles)
+        role_pop, best = model.role_popularity_at(roles, pos)
+        # Index -1 reads the trailing None: no anchor, no role.
+        return (cooccur / cooccur.max() if cooccur.max() > 0 else cooccur, np.array(names + [None], dtype=object)[anchor],
+                role_pop / role_pop.max() if role_pop.max() > 0 else role_pop, np.array(roles + [None], dtype=object)[best])
+
+
+def _quantile(values: np.ndarray, q: float) -> float:
+    """``np.quantile(values, q)`` (its default, linear method), to the same float, from a
+    partition rather than numpy's general path: a list asks for several, and numpy's own
+    took as long as the rest of the scoring (``tests/pipeline/test_scoring.py`` holds them equal)."""
+    values = np.asarray(values, dtype=np.float64)
+    n = len(values)
+    virtual = (n - 1) * q
+    lo, hi = (int(virtual), int(virtual) + 1) if virtual < n - 1 else (n - 1, n - 1)
+    part = np.partition(values, (lo, hi))
+    a, b = part[lo], part[hi]
+    gamma = virtual - np.floor(virtual) if virtual < n - 1 else 0.0
+    diff = b - a
+    return float(b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma)
 
 
 def _needs(ctx: PlanContext) -> dict[str, float]:
