@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -48,7 +49,12 @@ class Recommender:
         """The lists of several members planned on one catalogue: their candidate searches are
         one matrix product (a list is the same whether planned alone or with others)."""
         with self._one_blas_thread():
-            return [self._plan(ctx, pool) for ctx, pool in zip(ctxs, self.selector.many(ctxs))]
+            candidates = self.selector.many(ctxs)
+            limit = self.scorer.config.max_scored
+            feasible = [self.filter(ctx, pool, limit=limit) for ctx, pool in zip(ctxs, candidates)]
+            ranked = [self.scorer(ctx, pool) for ctx, (pool, _) in zip(ctxs, feasible)]
+            diverse = self.reranker.many(ctxs, ranked)
+            return [self._plan(ctx, *rest) for ctx, *rest in zip(ctxs, candidates, feasible, diverse)]
 
     def _one_blas_thread(self):
         """BLAS on one thread while planning. A list's matrix products are small: waking BLAS
@@ -59,10 +65,10 @@ class Recommender:
             self._threads = ThreadpoolController()  # inspects the loaded libraries: once, not per call
         return self._threads.limit(limits=1, user_api="blas")
 
-    def _plan(self, ctx: PlanContext, candidates: Pool) -> StudyList:
-        feasible, dropped = self.filter(ctx, candidates)
-        ranked = self.scorer(ctx, feasible)
-        diverse = self.reranker(ctx, ranked)
+    def _plan(self, ctx: PlanContext, candidates: Pool, feasible: tuple[Pool, Counter], diverse: Pool) -> StudyList:
+        """The list from what the block's steps found for the member: packed, explained, with
+        the activities ahead and a note when it is empty."""
+        feasible, dropped = feasible
         picked = self.fitter(ctx, diverse)
         entries = tuple(
             StudyEntry(
@@ -83,6 +89,7 @@ class Recommender:
                 done_all = len(ctx.done) >= len(ctx.items) or dropped.keys() <= {"completed", "duplicate"}
                 notes.append(explain.empty_done() if done_all else explain.empty_nothing())
             else:
+                feasible, _ = self.filter(ctx, candidates)  # all of them: the shortest may be past the limit
                 shortest = int(ctx.items.columns.minutes[feasible.rows].min())
                 notes.append(explain.empty_budget(ctx.budget, shortest) if shortest > ctx.budget else explain.empty_nothing())
         return StudyList(
@@ -93,7 +100,7 @@ class Recommender:
     def rank(self, ctx: PlanContext, k: int) -> Pool:
         """The ``k`` best feasible candidates that fit the day, before packing, best first."""
         with self._one_blas_thread():
-            feasible, _ = self.filter(ctx, self.selector(ctx))
+            feasible, _ = self.filter(ctx, self.selector(ctx), limit=self.scorer.config.max_scored)
             ranked = self.reranker(ctx, self.scorer(ctx, feasible), keep=max(k, self.reranker.config.keep))
         return ranked.take(np.flatnonzero(ctx.items.columns.minutes[ranked.rows] <= ctx.budget)[:k])
 
