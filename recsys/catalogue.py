@@ -5,7 +5,6 @@ array operations over catalogue rows."""
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ class Catalogue(Mapping[str, Item]):
     _aligned: dict = field(default_factory=dict, repr=False, compare=False)
     _duplicates: dict = field(default_factory=dict, repr=False, compare=False)
     _hits: dict = field(default_factory=dict, repr=False, compare=False)
+    _topic_rows: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def build(cls, items: Mapping[str, Item], index: VectorIndex | None = None) -> Catalogue:
@@ -63,24 +63,47 @@ class Catalogue(Mapping[str, Item]):
     def __len__(self) -> int:
         return len(self.items)
 
-    def published_between(self, first: dt.date, last: dt.date) -> list[str]:
-        """Ids of items published from ``first`` to ``last`` (inclusive)."""
-        lo = bisect.bisect_left(self._published, (first, ""))
-        hi = bisect.bisect_right(self._published, (last, "\U0010ffff"))
-        return [i for _, i in self._published[lo:hi]]
+    def published_rows_between(self, first: dt.date, last: dt.date) -> np.ndarray:
+        """Rows of the items published from ``first`` to ``last`` (inclusive), oldest first (ties
+        by id)."""
+        days, rows = self._by_publication
+        lo = np.searchsorted(days, first.toordinal(), side="left")
+        hi = np.searchsorted(days, last.toordinal(), side="right")
+        return rows[lo:hi]
 
     def offline_between(self, first: dt.date, last: dt.date) -> list[str]:
-        """Ids of offline activities taking place on some day from ``first`` to ``last``."""
-        start = dt.datetime.combine(first, dt.time(), TZ) - _LONGEST_ACTIVITY
-        end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), TZ)
-        lo = bisect.bisect_left(self._offline, (start, ""))
-        hi = bisect.bisect_left(self._offline, (end, ""))
-        out = []
-        for _, i in self._offline[lo:hi]:
-            s = self.items[i].schedule
-            if s.ends.astimezone(TZ).date() >= first:
-                out.append(i)
-        return out
+        """Ids of offline activities taking place on some day from ``first`` to ``last``, by
+        start (ties by id)."""
+        ids = self.columns.ids
+        return [ids[r] for r in self.offline_rows_between(first, last).tolist()]
+
+    def offline_rows_between(self, first: dt.date, last: dt.date) -> np.ndarray:
+        """:meth:`offline_between` as catalogue rows."""
+        starts, rows = self._by_start
+        start = (dt.datetime.combine(first, dt.time(), TZ) - _LONGEST_ACTIVITY).timestamp()
+        end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), TZ).timestamp()
+        lo, hi = np.searchsorted(starts, [start, end], side="left")
+        rows = rows[lo:hi]
+        return rows[self.columns.ends_day[rows] >= first.toordinal()]
+
+    def topic_rows(self, topic: str) -> np.ndarray:
+        """:attr:`by_topic` as catalogue rows, newest first."""
+        found = self._topic_rows.get(topic)
+        if found is None:
+            found = self._topic_rows[topic] = self.columns.rows(self.by_topic.get(topic, ()))
+        return found
+
+    @cached_property
+    def _by_publication(self) -> tuple[np.ndarray, np.ndarray]:
+        """Publication ordinals in the order of :attr:`_published`, and the rows in that order."""
+        return (np.array([d.toordinal() for d, _ in self._published], dtype=np.int64),
+                self.columns.rows(i for _, i in self._published))
+
+    @cached_property
+    def _by_start(self) -> tuple[np.ndarray, np.ndarray]:
+        """Start times (seconds) in the order of :attr:`_offline`, and the rows in that order."""
+        return (np.array([s.timestamp() for s, _ in self._offline], dtype=np.float64),
+                self.columns.rows(i for _, i in self._offline))
 
     @property
     def offline_ids(self) -> list[str]:

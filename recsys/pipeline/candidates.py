@@ -74,11 +74,12 @@ class CandidateSelector(Component[CandidateConfig]):
         if len(items) <= 4 * cfg.per_query:
             # A small catalogue: every item is a candidate (cheaper than being clever).
             add(np.arange(len(cols)), cfg.per_query)
-        fresh = items.published_between(ctx.day - dt.timedelta(days=cfg.fresh_days), ctx.day)
-        add_ids(fresh[-cfg.per_query:])  # the newest, in a catalogue that publishes a lot
+        fresh = items.published_rows_between(ctx.day - dt.timedelta(days=cfg.fresh_days), ctx.day)
+        add(fresh[-cfg.per_query:])  # the newest, in a catalogue that publishes a lot
         for topic in behind:
-            add_ids(items.by_topic.get(topic, ())[: cfg.per_query], ranked=True)
-        add_ids(items.offline_between(ctx.day, ctx.day + dt.timedelta(days=ctx.upcoming_days)))
+            on_topic = items.topic_rows(topic)[: cfg.per_query]
+            add(on_topic, np.arange(len(on_topic)))
+        add(items.offline_rows_between(ctx.day, ctx.day + dt.timedelta(days=ctx.upcoming_days)))
         add_ids(i for i, _ in Counter(ctx.branch_counts).most_common(cfg.popular))
         model = ctx.collaborative
         if model is not None:

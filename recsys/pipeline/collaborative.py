@@ -82,6 +82,17 @@ def snapshot_seq(last_seq: int, resolution: int = 16) -> int:
     return last_seq - last_seq % step
 
 
+def _gather(m: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The entries of ``rows`` of a CSR matrix, in row order: which of ``rows`` each belongs to,
+    its column and its value (scipy's row slicing costs more in checks than a member's few rows
+    cost in work)."""
+    starts = m.indptr[rows]
+    lengths = m.indptr[rows + 1] - starts
+    owner = np.repeat(np.arange(len(rows)), lengths)
+    at = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths - starts, lengths)
+    return owner, m.indices[at].astype(np.int64), m.data[at]
+
+
 class CollaborativeModel:
     """Item-item co-completion and role-aware popularity over every member's positive events.
 
@@ -212,15 +223,15 @@ class CollaborativeModel:
             return scores, anchor, names
         # The history's neighbour rows, scattered into (history x asked) by where each asked
         # position sits: a few hundred entries, whatever the size of the catalogue.
-        sub = self.neighbours_[rows]
+        owner, neighbour, sim = _gather(self.neighbours_, rows)
         known = pos >= 0
         asked, where = np.unique(pos[known], return_inverse=True)
         column = np.full(self.neighbours_.shape[1], -1, dtype=np.int64)
         column[asked] = np.arange(len(asked))
-        cols = column[sub.indices]
+        cols = column[neighbour]
         hit = cols >= 0
         dense = np.zeros((len(rows), len(asked)))
-        dense[np.repeat(np.arange(len(rows)), np.diff(sub.indptr))[hit], cols[hit]] = sub.data[hit]
+        dense[owner[hit], cols[hit]] = sim[hit]
         part = np.zeros((len(rows), len(pos)))
         part[:, known] = dense[:, where] * weights[:, None]
         scores = part.sum(axis=0)
@@ -246,13 +257,13 @@ class CollaborativeModel:
         rows, weights, _ = self._history(history)
         if not len(rows) or n < 1:
             return np.zeros(0, dtype=np.int64)
-        vec = (sp.csr_matrix(weights[None, :]) @ self.neighbours_[rows]).tocsr()
-        vec.sum_duplicates()
-        cols, vals = vec.indices.astype(np.int64), vec.data
-        keep = vals > 0
+        owner, neighbour, sim = _gather(self.neighbours_, rows)
+        # Summed in the order of the history's positions, as a sparse product would.
+        vec = np.bincount(neighbour, weights=sim * weights[owner], minlength=self.neighbours_.shape[1])
         if exclude is not None and len(exclude):
-            keep &= ~np.isin(cols, exclude)
-        cols, vals = cols[keep], vals[keep]
+            vec[exclude] = 0.0
+        cols = np.flatnonzero(vec > 0)
+        vals = vec[cols]
         # Positions follow the ids' order: a tie goes to the smaller position, the smaller id.
         return cols[np.lexsort((cols, -vals.astype(np.float64)))][:n]
 

@@ -80,7 +80,7 @@ class Pool:
     rows: np.ndarray
     rank: np.ndarray
     score: np.ndarray | None = None
-    signals: dict[str, np.ndarray] = field(default_factory=dict)
+    signals: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def empty(cls) -> Pool:
@@ -95,11 +95,41 @@ class Pool:
             return None if a is None else a[which]
 
         return Pool(self.rows[which], self.rank[which], cut(self.score),
-                    {k: v[which] for k, v in self.signals.items()})
+                    Signals.of(self.signals, len(self.rows)).take(which) if self.signals else {})
 
     def items(self, ctx: PlanContext) -> list[Item]:
         """The candidates' items, in order."""
         return ctx.items.at(self.rows)
+
+
+class Signals(Mapping[str, np.ndarray]):
+    """The scorer's per-candidate arrays, read through the candidates' positions since: a pool is
+    cut and reordered several times after scoring (re-ranking, packing) but only the few items a
+    list ends up with have their signals read, so a cut composes positions and copies nothing."""
+
+    def __init__(self, arrays: Mapping[str, np.ndarray], at: np.ndarray) -> None:
+        self._arrays = arrays
+        self._at = at
+        self._read: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def of(cls, signals: Mapping[str, np.ndarray], n: int) -> Signals:
+        return signals if isinstance(signals, Signals) else cls(signals, np.arange(n))
+
+    def take(self, which) -> Signals:
+        return Signals(self._arrays, self._at[which])
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        found = self._read.get(name)
+        if found is None:
+            found = self._read[name] = self._arrays[name][self._at]
+        return found
+
+    def __iter__(self):
+        return iter(self._arrays)
+
+    def __len__(self) -> int:
+        return len(self._arrays)
 
 
 def _no_queries(texts: list[str]) -> np.ndarray:
