@@ -305,7 +305,7 @@ class Scorer(Component[ScorerConfig]):
 def _quantile(values: np.ndarray, q: float) -> float:
     """``np.quantile(values, q)`` (its default, linear method), to the same float, from a
     partition rather than numpy's general path: a list asks for several, and numpy's own
-    took as long as the rest of the scoring (``tests/pipeline/test_scoring.py`` holds them equal)."""
+    took as long as the rest of the scoring (``tests/pipeline/test_arithmetic.py`` holds them equal)."""
     values = np.asarray(values, dtype=np.float64)
     n = len(values)
     virtual = (n - 1) * q

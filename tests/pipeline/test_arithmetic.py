@@ -1,4 +1,4 @@
-"""The scorer's own arithmetic against numpy's reference."""
+"""The pipeline's shortcuts for numpy's statistics, held to numpy's own floats."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from recsys.pipeline.diversity import _median
 from recsys.pipeline.scoring import _quantile
 
 
@@ -22,3 +23,9 @@ def test_quantile_of_ties_and_of_one_value():
     assert _quantile(np.array([2.0, 2.0, 2.0]), 0.9) == 2.0
     assert _quantile(np.array([5.0]), 0.9) == 5.0
     assert _quantile(np.arange(11, dtype=float), 0.9) == 9.0
+
+
+@given(arrays(np.float32, st.tuples(st.integers(1, 40), st.integers(1, 40)),
+              elements=st.floats(-1, 1, allow_nan=False, width=32)))
+def test_median_is_numpys_to_the_float(values):
+    assert _median(values) == float(np.median(values))
