@@ -158,6 +158,15 @@ class Catalogue(Mapping[str, Item]):
             raise KeyError(self.columns.ids[int(rows[np.argmax(pos < 0)])])
         return _exact(self.index).vectors_[pos]
 
+    def vectors_of(self, ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Which of ``ids`` are catalogue items with a vector (a boolean per id), and their
+        vectors as one matrix, in the order given."""
+        row = self.columns.row
+        rows = np.fromiter((row.get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
+        have = rows >= 0
+        have[have] = self.indexed[rows[have]]
+        return have, self.vectors(rows[have])
+
     def duplicate_clusters(self, ids: Sequence[str], threshold: float) -> list[tuple[tuple[str, ...], float]]:
         """:func:`recsys.embedding.duplicates.duplicate_clusters` of ``ids`` (indexed items), kept
         for the next call with the same ids: the pass compares every pair, and the catalogue of
@@ -372,8 +381,9 @@ class Columns:
 
     def rows(self, ids) -> np.ndarray:
         """The rows of those ``ids`` that are in the catalogue, in the order given."""
-        row = self.row
-        return np.fromiter((row[i] for i in ids if i in row), dtype=np.int64)
+        get = self.row.get
+        found = np.fromiter((get(i, -1) for i in ids), dtype=np.int64)
+        return found[found >= 0]
 
     def topic_codes(self, topics) -> np.ndarray:
         """A boolean vector over :attr:`topic_names`: True for those of ``topics``."""

@@ -154,7 +154,7 @@ def rules_context(
     collaborative model. A check of what can reach a member (search filters, coverage, the
     activities a path may prepare for) costs a fraction of planning a list. It cannot be scored.
     """
-    profile = build_profile(member, day, events, items, lambda _: None, _no_queries, curriculum, vectors=False)
+    profile = build_profile(member, day, events, items, items.vectors_of, _no_queries, curriculum, vectors=False)
     return PlanContext(
         profile=profile, day=day, budget=member.daily_minutes if budget is None else budget, items=items,
         index=index, curriculum=curriculum, encode_queries=_no_queries, seats_taken=seats_taken,

@@ -168,7 +168,7 @@ def build_profile(
     day: dt.date,
     events: Sequence[Event],
     items: Mapping[str, Item],
-    vector_of: Callable[[str], np.ndarray | None],
+    vectors_of: Callable[[Sequence[str]], tuple[np.ndarray, np.ndarray]],
     encode_queries: Callable[[list[str]], np.ndarray],
     curriculum: Curriculum,
     *,
@@ -181,7 +181,8 @@ def build_profile(
         day: The day the profile is for; only events before its end count.
         events: The member's events, in time order.
         items: The catalogue by id (items removed since still count towards hours if known).
-        vector_of: The stored vector of an item id, or None if it has none.
+        vectors_of: Which of some item ids have a stored vector (a boolean per id), and those
+            vectors as one matrix, in order (see :meth:`recsys.catalogue.Catalogue.vectors_of`).
         encode_queries: Embeds short texts on the query side (cached by the engine).
         curriculum: The curriculum policy.
         vectors: Whether to build the whole profile. Without, it holds what the hard rules
@@ -219,8 +220,8 @@ def build_profile(
 
     positive = [(i, w) for i, w in history.interest.items() if w > 0]
     negative = [(i, -w) for i, w in history.interest.items() if w < 0]
-    interests, anchors = _interest_centroids(positive, vector_of)
-    neg = _weighted_mean(negative, vector_of)
+    interests, anchors = _interest_centroids(positive, vectors_of)
+    neg = _weighted_mean(negative, vectors_of)
 
     texts_stated = [f"{t}" for t in member.interests]
     role_texts = [p.description for p in (curriculum.role(r, member.org) for r in member.roles) if p is not None]
@@ -238,16 +239,11 @@ def build_profile(
     )
 
 
-def _weighted_mean(pairs: list[tuple[str, float]], vector_of) -> np.ndarray | None:
-    vecs, weights = [], []
-    for item_id, w in pairs:
-        v = vector_of(item_id)
-        if v is not None:
-            vecs.append(v)
-            weights.append(w)
-    if not vecs:
+def _weighted_mean(pairs: list[tuple[str, float]], vectors_of) -> np.ndarray | None:
+    have, vecs = vectors_of([i for i, _ in pairs])
+    if not len(vecs):
         return None
-    mean = np.average(np.stack(vecs), axis=0, weights=weights)
+    mean = np.average(vecs, axis=0, weights=[w for (_, w), h in zip(pairs, have.tolist()) if h])
     norm = np.linalg.norm(mean)
     return (mean / norm).astype(np.float32) if norm > 0 else None
 
@@ -281,18 +277,16 @@ def _weighted_kmeans(x: np.ndarray, w: np.ndarray, k: int, iterations: int = 20)
     return labels
 
 
-def _interest_centroids(pairs: list[tuple[str, float]], vector_of) -> tuple[np.ndarray, list[str]]:
+def _interest_centroids(pairs: list[tuple[str, float]], vectors_of) -> tuple[np.ndarray, list[str]]:
     """Cluster positive history into up to :data:`MAX_INTERESTS` weighted centroids."""
-    ids, vecs, weights = [], [], []
-    for item_id, w in sorted(pairs):
-        v = vector_of(item_id)
-        if v is not None:
-            ids.append(item_id)
-            vecs.append(v)
-            weights.append(w)
-    if not vecs:
+    pairs = sorted(pairs)
+    have, x = vectors_of([i for i, _ in pairs])
+    if not len(x):
         return np.zeros((0, 0), dtype=np.float32), []
-    x = np.stack(vecs).astype(np.float32)
+    kept = [pair for pair, h in zip(pairs, have.tolist()) if h]
+    ids = [i for i, _ in kept]
+    weights = [w for _, w in kept]
+    x = np.asarray(x, dtype=np.float32)
     w = np.asarray(weights)
     k = min(MAX_INTERESTS, len(ids), max(1, math.ceil(len(ids) / 3)))
     labels = _weighted_kmeans(x, w, k)

@@ -173,11 +173,8 @@ def plan_context(
                              curriculum=world.curriculum, seats_taken=seats_taken,
                              duplicate_threshold=world.duplicate_threshold, budget=budget, planned=planned)
     index = snap.index
-
-    def vector_of(item_id: str) -> np.ndarray | None:
-        return index.vector(item_id) if item_id in index else None
-
-    profile = build_profile(member, day, events, snap.catalogue, vector_of, world.encode_queries, world.curriculum)
+    profile = build_profile(member, day, events, snap.catalogue, snap.catalogue.vectors_of, world.encode_queries,
+                            world.curriculum)
     counts, active = ({}, 0) if branch is None else branch
     return PlanContext(
         profile=profile, day=day, budget=budget, items=snap.catalogue, index=index,
