@@ -39,6 +39,10 @@ class PlanContext:
         duplicate_threshold: Cosine at or above which two items are the same content.
         collaborative: What every member of the store completes (co-completion and role-aware
             popularity), or None to go without.
+        static_rules: The codes of the rules that read no history for the whole catalogue,
+            ``static_rules(ctx, for_day)``, shared by members planned on the same day with the
+            same seats (a :class:`recsys.pipeline.masks.StaticRules`); None computes them per
+            member for the rows asked.
     """
 
     profile: Profile
@@ -57,6 +61,7 @@ class PlanContext:
     duplicate_threshold: float = 0.95
     upcoming_days: int = 14
     collaborative: CollaborativeModel | None = None
+    static_rules: Callable[[PlanContext, bool], np.ndarray] | None = None
 
     @property
     def done(self) -> set[str]:

@@ -118,7 +118,8 @@ def hard_rules(
         for_day: As in :func:`recsys.pipeline.infeasibility`: False checks everything but the
             offline date.
         static: The member's :func:`static_rules` codes for the same ``rows`` and ``for_day``,
-            if already known (shared by members alike); computed otherwise.
+            if already known (shared by members alike); otherwise read from the context's
+            :attr:`~recsys.pipeline.PlanContext.static_rules` if it has them, else computed.
 
     Returns:
         One ``int8`` code per row: an index into :data:`REASONS`, 0 where no rule is broken.
@@ -126,6 +127,9 @@ def hard_rules(
     cols = ctx.items.columns
     h = ctx.profile.history
     cur = ctx.curriculum
+    if static is None and ctx.static_rules is not None:
+        every = ctx.static_rules(ctx, for_day)
+        static = every if rows is None else every[np.asarray(rows, dtype=np.int64)]
     codes = (static_rules(ctx, rows, for_day=for_day) if static is None else static).copy()
     if rows is None:
         def at(catalogue_rows: np.ndarray) -> np.ndarray:
@@ -180,17 +184,22 @@ def hard_rules(
 class StaticRules:
     """The static codes of the whole catalogue per kind of member, computed once per kind.
 
-    For reports over many members on one day with one set of seats: members alike in what
-    :func:`static_rules` reads share one array.
+    For planning or reports over many members on one day with one set of seats: members alike
+    in what :func:`static_rules` reads share one array. A context may carry one
+    (:attr:`~recsys.pipeline.PlanContext.static_rules`), which :func:`hard_rules` then reads.
+
+    Args:
+        for_day: The default of ``for_day`` when called.
     """
 
     def __init__(self, *, for_day: bool = True) -> None:
         self.for_day = for_day
         self._codes: dict[Hashable, np.ndarray] = {}
 
-    def __call__(self, ctx: PlanContext) -> np.ndarray:
-        key = static_key(ctx.profile.member, ctx)
+    def __call__(self, ctx: PlanContext, for_day: bool | None = None) -> np.ndarray:
+        for_day = self.for_day if for_day is None else for_day
+        key = (static_key(ctx.profile.member, ctx), for_day)
         codes = self._codes.get(key)
         if codes is None:
-            codes = self._codes[key] = static_rules(ctx, for_day=self.for_day)
+            codes = self._codes[key] = static_rules(ctx, for_day=for_day)
         return codes

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recsys.pipeline.masks import StaticRules
 from recsys.records import Event, Member
 from recsys.results import StudyList
 from recsys.serving.lists import impressions_of, request_key, reuse_served, served_record
@@ -86,6 +87,7 @@ def _block(world: World, members: Sequence[Member], day: dt.date, budgets: Seque
         else:
             todo[key] = member
     branches: dict[str, tuple[dict[str, int], int]] = {}
+    static = StaticRules()  # one day, one set of seats: members alike share their static codes
     served: list[ServedList] = []
     impressions: list[Event] = []
     pending = list(todo.items())
@@ -97,7 +99,7 @@ def _block(world: World, members: Sequence[Member], day: dt.date, budgets: Seque
         with world.lock:  # planning reads the index, which writes change in place
             ctxs = [
                 plan_context(world, snap, member, day, budget, histories[member.id].events, seats,
-                             branch=branches[member.org],
+                             branch=branches[member.org], static_rules=static,
                              prep_targets=enrolled_ahead(histories[member.id].events, snap.catalogue, day))
                 for (_, budget), member in group
             ]

@@ -24,6 +24,7 @@ from recsys.embedding.encoders import Encoder
 from recsys.embedding.index import VectorIndex
 from recsys.pipeline import PlanContext, Recommender, rules_context
 from recsys.pipeline.collaborative import POSITIVE_KINDS, CollaborativeModel, snapshot_seq
+from recsys.pipeline.masks import StaticRules
 from recsys.pipeline.profile import build_profile, day_end
 from recsys.records import TZ, Event, Item, Member
 from recsys.serving.catalogue_cache import CatalogueCache
@@ -163,10 +164,13 @@ def plan_context(
     recent_topics: frozenset[str] = frozenset(),
     prep_targets: tuple[Item, ...] = (),
     rules_only: bool = False,
+    static_rules: StaticRules | None = None,
 ) -> PlanContext:
     """The pipeline's input for ``member`` on ``day``, from data already read.
 
     ``rules_only`` builds only what the hard rules read (see :func:`recsys.pipeline.rules_context`).
+    ``static_rules`` shares the rules that read no history between members planned on ``day``
+    with the same ``seats_taken``.
     """
     if rules_only:
         return rules_context(member, day, events, items=snap.catalogue, index=snap.index,
@@ -182,4 +186,5 @@ def plan_context(
         seats_taken=seats_taken, branch_counts=counts, branch_active=active,
         planned=planned, recent_topics=recent_topics, prep_targets=prep_targets,
         duplicate_threshold=world.duplicate_threshold, collaborative=snap.collaborative,
+        static_rules=static_rules,
     )

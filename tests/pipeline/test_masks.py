@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -96,6 +97,10 @@ def test_vectorised_rules_equal_the_reference(world, for_day, data):
     assert list(hard_rules(ctx, rows, for_day=for_day)) == list(codes[rows])
     shared = StaticRules(for_day=for_day)
     assert list(hard_rules(ctx, for_day=for_day, static=shared(ctx))) == list(codes)
+    # ... and from a context carrying them, asked for either kind of day.
+    carried = dataclasses.replace(ctx, static_rules=StaticRules())
+    assert list(hard_rules(carried, rows, for_day=for_day)) == list(codes[rows])
+    assert list(hard_rules(carried, for_day=not for_day)) == list(hard_rules(ctx, for_day=not for_day))
 
 
 def test_a_subset_of_rows_gives_the_same_codes_as_all_rows():
