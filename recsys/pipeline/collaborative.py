@@ -278,8 +278,8 @@ class CollaborativeModel:
         pos = np.asarray(pos, dtype=np.int64)
         if not len(pos) or not self.item_ids_:
             return np.zeros(len(pos)), np.full(len(pos), -1, dtype=np.int64)
-        shares = [self.roles_.get(r, self.overall_) for r in roles] or [self.overall_]
-        sub = np.stack(shares)[:, np.maximum(pos, 0)]
+        at = np.maximum(pos, 0)
+        sub = np.stack([share[at] for share in [self.roles_.get(r, self.overall_) for r in roles] or [self.overall_]])
         out = np.where(pos >= 0, sub.mean(axis=0).astype(np.float64), 0.0)
         return out, np.where((out > 0) & bool(len(roles)), sub.argmax(axis=0), -1)
 

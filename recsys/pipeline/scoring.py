@@ -106,11 +106,23 @@ class Scorer(Component[ScorerConfig]):
         p, w, cur = ctx.profile, self.config.weights, ctx.curriculum
         rows = pool.rows
         x = ctx.items.vectors(rows)
+        # How close each online item is to the offline activities the member will attend soon,
+        # so the plan can pair reading with the visit.
+        prep = cols.rows(t.id for t in ctx.prep_targets)
+        prep = prep[ctx.items.indexed[prep]]
+        # Every query of the member against every candidate in one product (the candidates'
+        # vectors are read once), then taken apart by query group.
+        groups = [p.interests, p.stated, p.roles, ctx.items.vectors(prep)]
+        if p.negative is not None:
+            groups.append(p.negative[None, :])
+        groups = [g for g in groups if len(g)]
+        sims_all = x @ np.concatenate(groups).T if groups else np.zeros((n, 0), dtype=np.float32)
+        parts = iter(np.split(sims_all, np.cumsum([len(g) for g in groups])[:-1], axis=1))
 
         def best(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             if not len(vectors):
                 return np.zeros(n), np.zeros(n, dtype=int)
-            sims = x @ vectors.T
+            sims = next(parts)
             return sims.max(axis=1), sims.argmax(axis=1)
 
         topics = cols.topics[rows]
@@ -128,18 +140,14 @@ class Scorer(Component[ScorerConfig]):
             relevance = 0.6 * np.maximum(_rescale(stated), topic_match) * (len(p.stated) > 0) + 0.4 * _rescale(role)
             if not len(p.stated):
                 relevance = _rescale(role) if len(p.roles) else np.full(n, 0.5)
+        prep_sims, prep_arg = best(prep)
+        prep_cut = float(_quantile(prep_sims, 0.9)) if len(prep) else np.inf
         if p.negative is not None:
-            neg = x @ p.negative
+            neg = next(parts)[:, 0]
             negative = np.clip((neg - neg.mean()) / max(neg.std(), 1e-6), 0, 3) / 3
         else:
             negative = np.zeros(n)
         cooccur, cooccur_anchor, role_pop, role_best = self._collaborative(ctx, pool)
-        # How close each online item is to the offline activities the member will attend soon,
-        # so the plan can pair reading with the visit.
-        prep = cols.rows(t.id for t in ctx.prep_targets)
-        prep = prep[ctx.items.indexed[prep]]
-        prep_sims, prep_arg = best(ctx.items.vectors(prep))
-        prep_cut = float(_quantile(prep_sims, 0.9)) if len(prep) else np.inf
 
         z = np.zeros(n)
         s: dict[str, np.ndarray] = dict.fromkeys(SIGNALS, z)
