@@ -111,6 +111,10 @@ class MemberPolicy:
         return self.annual_hours * self.required[topic][0]
 
 
+#: Merged member policies a curriculum keeps (kinds of member: roles x organisation x situation).
+_MAX_POLICIES = 100_000
+
+
 @dataclass(frozen=True)
 class Curriculum:
     """The curriculum policy.
@@ -156,6 +160,10 @@ class Curriculum:
     alerts: AlertRules = field(default_factory=AlertRules)
     vocabulary: Vocabulary = field(default_factory=Vocabulary)
     go_live: Mapping[str, dt.date] = field(default_factory=dict)
+    # Merged policies per kind of member (roles, organisation, situation: all a policy reads),
+    # kept because a batch or a report asks once per member. Not an argument: a curriculum made
+    # by ``replace`` starts its own.
+    _policies: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def go_live_of(self, org: str) -> dt.date | None:
         """The go-live day of ``org`` (the longest matching prefix wins), or None if not set."""
@@ -180,6 +188,15 @@ class Curriculum:
 
     def for_member(self, member: Member) -> MemberPolicy:
         """Merge the policies of the member's roles: the highest target, each topic's largest share."""
+        key = (member.roles, member.org, member.situation)
+        found = self._policies.get(key)
+        if found is None:
+            if len(self._policies) >= _MAX_POLICIES:
+                self._policies.clear()
+            found = self._policies[key] = self._merged(member)
+        return found
+
+    def _merged(self, member: Member) -> MemberPolicy:
         policies = [p for p in (self.role(r, member.org) for r in member.roles) if p is not None]
         targets = [p.annual_hours for p in policies if p.annual_hours is not None]
         hours = max(targets) if targets and member.situation != "infirm" else None

@@ -116,6 +116,10 @@ class Recommender:
         rows = rows[hard_rules(ctx, rows, for_day=False) == 0]
         rows = rows[~np.isin(rows, picked)]
         enrolled = ctx.profile.history.enrolled
+        # Only activities on the day (enrolled) or starting in the days ahead: dates by column.
+        day, starts = ctx.day.toordinal(), cols.starts_day[rows]
+        today = cols.flag(enrolled)[rows] & (starts <= day) & (day <= cols.ends_day[rows])
+        rows = rows[today | ((day < starts) & (starts <= last.toordinal()))]
         for it in ctx.items.at(rows):
             first = it.schedule.starts.astimezone(TZ).date()
             if it.id in enrolled and first <= ctx.day <= it.schedule.ends.astimezone(TZ).date():

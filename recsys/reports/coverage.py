@@ -413,19 +413,6 @@ def build_coverage(
 
 # -- 1. supply against demand -------------------------------------------------------------
 
-def _policies(curriculum: Curriculum):
-    """:meth:`Curriculum.for_member` for many members: computed once per kind of member."""
-    found: dict[tuple, Any] = {}
-
-    def policy_of(m: Member):
-        alike = (m.roles, m.org, m.situation)  # all a member's policy reads
-        if alike not in found:
-            found[alike] = curriculum.for_member(m)
-        return found[alike]
-
-    return policy_of
-
-
 def _supply(
     curriculum: Curriculum, members: Sequence[Member], live: Mapping[str, Item], cols: Columns
 ) -> list[SupplyCell]:
@@ -447,7 +434,7 @@ def _supply(
         return hours[kind, topic]
 
     masks: dict[tuple, tuple[np.ndarray, bytes]] = {}
-    policy_of = _policies(curriculum)
+    policy_of = curriculum.for_member
     for m in members:
         alike = (m.roles, m.org, m.offline)  # all reach_mask reads of a member
         if alike not in masks:
@@ -616,7 +603,7 @@ def _reach(
         return rows_of[topic]
 
     flags: dict[str, dict[str, list[str]]] = defaultdict(lambda: {k: [] for k in REACH_FLAGS})
-    policy_of = _policies(data.curriculum)
+    policy_of = data.curriculum.for_member
     unreachable: dict[str, tuple[str, ...]] = {}
     branch_members: Counter = Counter()
     for m in members:
@@ -710,7 +697,7 @@ def _gaps(
                         _closest(data, t, live, set(), k, keep=lambda it: it.online)))
     # Members with an hour target in the topic, each once (a member may hold several roles).
     members_by_topic: Counter = Counter()
-    policy_of = _policies(data.curriculum)
+    policy_of = data.curriculum.for_member
     for m in members:
         policy = policy_of(m)
         members_by_topic.update(t for t in policy.required if policy.topic_target(t) > 0)
