@@ -9,7 +9,8 @@ in seconds; every figure stands beside its floor measured in the same run on the
 
 - ``daily()`` first request, p50 and p99, against one bare top-150 scan of the item vectors;
 - ``daily_many()`` for a block of members, against one matrix product members x items plus a
-  top-150 per member;
+  top-150 per member; and the same block as ``Engine.batch(workers=N)`` plans it on N processes
+  (worker start-up included), against the same floor;
 - ``coverage()`` per member in scope.
 
 Only the public API is used, so the same script measures an older version of the library too.
@@ -18,6 +19,7 @@ Only the public API is used, so the same script measures an older version of the
 from __future__ import annotations
 
 import argparse
+import inspect
 import datetime as dt
 import json
 import platform
@@ -37,7 +39,8 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(scores, top, axis=-1).argsort(axis=-1)
 
 
-def measure(items: int, members: int, events: int, *, requests: int = 60, block: int = 980) -> dict:
+def measure(items: int, members: int, events: int, *, requests: int = 60, block: int = 980,
+            workers: int = 2) -> dict:
     """Build (or reuse) the store and measure; returns the figures with their floors."""
     from recsys import get_encoder
 
@@ -69,6 +72,15 @@ def measure(items: int, members: int, events: int, *, requests: int = 60, block:
     _top(q @ x.T, k)
     batch_floor = time.perf_counter() - started
 
+    spread = None
+    if workers > 1 and "workers" in inspect.signature(engine.batch).parameters:  # not in older versions
+        # The builder passed an encoder object: name its spec, so workers opening the store find it.
+        engine.store.set_meta({"encoder_spec": "tfidf"})
+        started = time.perf_counter()
+        report = engine.batch(DAY + dt.timedelta(days=2), members=group, workers=workers)
+        spread = time.perf_counter() - started
+        assert report.served == len(group)
+
     engine.coverage(day=DAY)  # warm
     started = time.perf_counter()
     report = engine.coverage(day=DAY)
@@ -89,6 +101,10 @@ def measure(items: int, members: int, events: int, *, requests: int = 60, block:
                   "floor_seconds": round(batch_floor, 4), "ratio": round(batch / batch_floor, 1),
                   "hours_100k": round(batch / len(group) * 100_000 / 3600, 2),
                   "hours_1m": round(batch / len(group) * 1_000_000 / 3600, 2)},
+        "batch_workers": None if spread is None else {
+            "workers": workers, "members": len(group), "seconds": round(spread, 3),
+            "lists_per_s": round(len(group) / spread, 1), "ratio": round(spread / batch_floor, 1),
+            "hours_100k": round(spread / len(group) * 100_000 / 3600, 2)},
         "coverage": {"members": report.counts["members"], "seconds": round(coverage, 3),
                      "ms_per_member": round(coverage / max(report.counts["members"], 1) * 1e3, 3)},
     }
@@ -101,9 +117,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--events", type=int, default=150_000)
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--block", type=int, default=980)
+    parser.add_argument("--workers", type=int, default=2, help="processes for the batch over workers (1: skip it)")
     parser.add_argument("--out", type=Path, help="write the figures here as JSON")
     args = parser.parse_args(argv)
-    result = measure(args.items, args.members, args.events, requests=args.requests, block=args.block)
+    result = measure(args.items, args.members, args.events, requests=args.requests, block=args.block,
+                     workers=args.workers)
     text = json.dumps(result, ensure_ascii=False, indent=2)
     print(text)
     if args.out is not None:

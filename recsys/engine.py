@@ -398,6 +398,7 @@ class Engine:
         progress: Callable[[int], None] | None = None,
         members: Sequence[str] | None = None,
         cluster: str | None = None,
+        workers: int | None = None,
     ) -> batch.BatchReport:
         """Compute and store the day's list of every member (of ``org`` and the units under it):
         the nightly job that has every list ready before members open the portal.
@@ -416,6 +417,10 @@ class Engine:
                 the address of a running one. Every worker opens this engine's store as it was
                 opened (a folder on a shared disk, or a PostgreSQL URL) with the store's own
                 encoder and curriculum.
+            workers: Spread the members over this many processes of this machine (planning is
+                Python-bound: one process plans on one core), each opening the store as
+                ``cluster`` workers do. None or 1: this process. With ``cluster``, the number of
+                Ray workers.
 
         Returns:
             A :class:`recsys.serving.batch.BatchReport` (counts, time, and the floor's time).
@@ -441,11 +446,18 @@ class Engine:
             ids = [m.id for m in self.store.iter_members() if org is None or in_org(m, org)]
             if org is not None and not ids:
                 raise NotFoundError("organisation", org)
-        if cluster is None:
+        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+            raise ValidationError(f"workers must be a whole number of at least 1, got {workers!r}", field="workers")
+        if cluster is None and (workers or 1) == 1:
             return batch.serve_day(self._world, ids, day, chunk=chunk, progress=progress)
         started = time.perf_counter()
-        served, skipped, _ = distributed.serve_day_on_ray(
-            self._url, ids, day, address=None if cluster == "local" else cluster, chunk=chunk, progress=progress)
+        if cluster is None:
+            served, skipped, _ = distributed.serve_day_in_processes(
+                self._url, ids, day, workers=workers, chunk=chunk, progress=progress)
+        else:
+            served, skipped, _ = distributed.serve_day_on_ray(
+                self._url, ids, day, address=None if cluster == "local" else cluster, workers=workers, chunk=chunk,
+                progress=progress)
         return batch.BatchReport(day, len(ids), served, skipped, time.perf_counter() - started,
                                  batch.floor_seconds(self._world, served))
 

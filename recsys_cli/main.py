@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                    help="spread the members over a Ray cluster at ADDRESS (without one: a local cluster, "
                         "a worker per core); needs recsys[cluster]")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="plan on N processes of this machine (a worker per core is what planning can use); "
+                        "with --ray, the number of Ray workers")
 
     p = sub.add_parser("coverage", parents=[common], help="coverage for editors: gaps, exposure, members not reached")
     p.add_argument("--html", metavar="FILE", help="write the report as a self-contained HTML page")
@@ -330,7 +333,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         total = engine.stats()["members"] if args.org is None else None
         # The bar goes to stderr and only to a terminal: logs of a nightly job stay clean.
         with tqdm(total=total, unit="人", desc="每日清单", disable=None) as bar:
-            report = engine.batch(day=args.day, org=args.org, chunk=args.chunk, progress=bar.update, cluster=args.ray)
+            report = engine.batch(day=args.day, org=args.org, chunk=args.chunk, progress=bar.update, cluster=args.ray,
+                                  workers=args.workers)
     print(report.summary())
     return 0
 

@@ -1,5 +1,5 @@
-"""A day's lists for every member on a Ray cluster: shards of members, each served by a worker that
-opens the same store.
+"""A day's lists for every member spread over workers: shards of members, each served by a worker
+that opens the same store, either processes of this machine or actors of a Ray cluster.
 
 Each worker is a Ray actor that opens the engine on the store's URL once and runs the
 single-process batch (:func:`recsys.serving.batch.serve_day`) on shard after shard of members. Lists are the ones the
@@ -11,6 +11,10 @@ is stored with its impressions in one transaction, so nothing is written twice o
 
 The store must be one every worker can open: a folder on a disk they share (one machine) or a
 PostgreSQL URL; an in-memory store cannot be shared.
+
+Processes of one machine (:func:`serve_day_in_processes`) need nothing beyond the standard
+library: on a machine with a few cores, planning is Python-bound and one process plans on one
+core, so a worker per core is what the batch can gain there. Ray spreads over machines.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from collections.abc import Callable, Sequence
 
 from recsys.exceptions import MissingExtraError, ValidationError
 
-__all__ = ["serve_day_on_ray", "shards"]
+__all__ = ["serve_day_on_ray", "serve_day_in_processes", "shards"]
 
 
 def shards(member_ids: Sequence[str], workers: int, per_worker: int = 4) -> list[list[str]]:
@@ -50,6 +54,67 @@ class _ShardServer:
     def close(self) -> None:
         self.engine.close()
 
+
+def _check_shared(url: str) -> None:
+    if url.startswith("memory:"):
+        raise ValidationError("a batch over several workers needs a store every worker can open: a folder or a "
+                              "postgresql:// URL", field="store")
+
+
+# -- processes of this machine ------------------------------------------------------------------
+
+#: The worker process's engine, opened once by :func:`_open_worker` (state of a worker process of
+#: the pool only: the process that starts the pool never sets it).
+_worker: _ShardServer | None = None
+
+
+def _open_worker(url: str) -> None:
+    global _worker
+    _worker = _ShardServer(url)
+
+
+def _serve_shard(member_ids: list[str], day: dt.date, chunk: int) -> tuple[int, int]:
+    assert _worker is not None, "called outside a worker process"
+    return _worker.serve(member_ids, day, chunk, None)
+
+
+def serve_day_in_processes(
+    url: str,
+    member_ids: Sequence[str],
+    day: dt.date,
+    *,
+    workers: int,
+    chunk: int = 256,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[int, int, int]:
+    """As :func:`serve_day_on_ray`, on ``workers`` processes of this machine (started fresh, not
+    forked: the parent's threads and open database handles stay its own).
+
+    A shard whose worker fails raises here; members already stored stay stored, and running the
+    batch again serves the rest.
+
+    Returns:
+        ``(served, skipped, shards)``.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    _check_shared(url)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValidationError(f"workers must be a whole number of at least 1, got {workers!r}", field="workers")
+    parts = shards(member_ids, workers)
+    served = skipped = 0
+    with ProcessPoolExecutor(min(workers, len(parts)), mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_open_worker, initargs=(url,)) as pool:
+        for done in as_completed([pool.submit(_serve_shard, part, day, chunk) for part in parts]):
+            s, k = done.result()
+            served, skipped = served + s, skipped + k
+            if progress is not None:
+                progress(s + k)
+    return served, skipped, len(parts)
+
+
+# -- a Ray cluster ------------------------------------------------------------------------------
 
 def serve_day_on_ray(
     url: str,
@@ -80,9 +145,7 @@ def serve_day_on_ray(
         ``(served, skipped, shards)``: lists stored by this run, members skipped as already
         served (a retried shard's members count once), and the number of shards.
     """
-    if url.startswith("memory:"):
-        raise ValidationError("a Ray batch needs a store every worker can open: a folder or a postgresql:// URL",
-                              field="store")
+    _check_shared(url)
     try:
         import ray
     except ImportError:

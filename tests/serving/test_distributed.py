@@ -1,5 +1,6 @@
-"""The nightly batch on a real local Ray cluster: the same lists as in one process, and a worker
-killed mid-shard is retried with nothing written twice or lost."""
+"""The nightly batch over several workers, on processes of this machine and on a real local Ray
+cluster: the same lists as in one process, and a Ray worker killed mid-shard is retried with
+nothing written twice or lost."""
 
 from __future__ import annotations
 
@@ -11,10 +12,8 @@ import sys
 import pytest
 from factories import make_item
 
-from recsys import Engine, Event, Member
+from recsys import Engine, Event, Member, ValidationError
 from recsys.records import TZ
-
-ray = pytest.importorskip("ray")
 
 DAY = dt.date(2026, 6, 15)
 TOPICS = ("安全生产", "党史", "廉洁从业", "保密")
@@ -54,21 +53,45 @@ def _served(path, ids):
 def stores(tmp_path_factory):
     base = tmp_path_factory.mktemp("ray")
     ids = _build(base / "one")
-    shutil.copytree(base / "one", base / "ray")
-    shutil.copytree(base / "one", base / "killed")
+    for copy in ("ray", "killed", "processes"):
+        shutil.copytree(base / "one", base / copy)
     with Engine.open(base / "one") as engine:
         report = engine.batch(DAY)
     assert report.served == len(ids)
+    return base, ids
+
+
+@pytest.fixture(scope="module")
+def cluster(stores):
+    ray = pytest.importorskip("ray")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     # The hook below travels to the workers by value (they cannot import this test module).
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    yield base, ids
+    yield stores
     ray.shutdown()
 
 
 @pytest.mark.slow
-def test_lists_on_ray_equal_the_single_process_batch(stores):
+def test_lists_on_processes_equal_the_single_process_batch(stores):
     base, ids = stores
+    with Engine.open(base / "processes") as engine:
+        seen = []
+        report = engine.batch(DAY, workers=2, chunk=5, progress=seen.append)
+    assert (report.served, report.skipped, report.members) == (len(ids), 0, len(ids))
+    assert sum(seen) == len(ids) and len(seen) > 1, "progress per shard"
+    assert _served(base / "processes", ids) == _served(base / "one", ids)
+    with Engine.open(base / "processes") as engine:  # resumed: everything is served already
+        again = engine.batch(DAY, workers=2)
+        with pytest.raises(ValidationError):
+            engine.batch(DAY, workers=0)
+    assert (again.served, again.skipped) == (0, len(ids))
+    with Engine.open("memory:") as engine, pytest.raises(ValidationError, match="every worker can open"):
+        engine.batch(DAY, workers=2)
+
+
+@pytest.mark.slow
+def test_lists_on_ray_equal_the_single_process_batch(cluster):
+    base, ids = cluster
     with Engine.open(base / "ray") as engine:
         seen = []
         report = engine.batch(DAY, cluster="local", chunk=5, progress=seen.append)
@@ -96,10 +119,10 @@ class _DieOnce:
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_shard_is_retried_and_nothing_is_written_twice_or_lost(stores, tmp_path):
+def test_a_worker_killed_mid_shard_is_retried_and_nothing_is_written_twice_or_lost(cluster, tmp_path):
     from recsys.serving.distributed import serve_day_on_ray
 
-    base, ids = stores
+    base, ids = cluster
     marker = tmp_path / "died"
     served, skipped, shards = serve_day_on_ray(
         f"sqlite://{base / 'killed'}", ids, DAY, chunk=4, after_block=_DieOnce(str(marker)))
