@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from recsys.pipeline.diversity import _median
+from recsys.pipeline.profile import _average
 from recsys.pipeline.scoring import _quantile
 
 
@@ -29,3 +30,10 @@ def test_quantile_of_ties_and_of_one_value():
               elements=st.floats(-1, 1, allow_nan=False, width=32)))
 def test_median_is_numpys_to_the_float(values):
     assert _median(values) == float(np.median(values))
+
+
+@given(arrays(np.float32, st.tuples(st.integers(1, 30), st.integers(1, 20)),
+              elements=st.floats(-1, 1, allow_nan=False, width=32)), st.data())
+def test_average_is_numpys_to_the_float(x, data):
+    weights = data.draw(arrays(np.float64, len(x), elements=st.floats(0.01, 5)))
+    assert np.array_equal(_average(x, weights), np.average(x, axis=0, weights=weights))
