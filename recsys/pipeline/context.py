@@ -80,12 +80,15 @@ class Pool:
         score: The items' scores, once scored (the re-ranker lowers them by what they repeat).
         signals: Per-candidate arrays the scorer computed (the blend's inputs and what the
             reasons read).
+        vectors: The candidates' vectors, one row each, once a step has read them from the
+            catalogue (the later steps read the same rows again otherwise).
     """
 
     rows: np.ndarray
     rank: np.ndarray
     score: np.ndarray | None = None
     signals: Mapping[str, np.ndarray] = field(default_factory=dict)
+    vectors: np.ndarray | None = None
 
     @classmethod
     def empty(cls) -> Pool:
@@ -100,7 +103,13 @@ class Pool:
             return None if a is None else a[which]
 
         return Pool(self.rows[which], self.rank[which], cut(self.score),
-                    Signals.of(self.signals, len(self.rows)).take(which) if self.signals else {})
+                    Signals.of(self.signals, len(self.rows)).take(which) if self.signals else {}, cut(self.vectors))
+
+    def read_vectors(self, ctx: PlanContext) -> np.ndarray:
+        """:attr:`vectors`, read from the catalogue (and kept) if no step has yet."""
+        if self.vectors is None:
+            self.vectors = ctx.items.vectors(self.rows)
+        return self.vectors
 
     def items(self, ctx: PlanContext) -> list[Item]:
         """The candidates' items, in order."""

@@ -67,7 +67,7 @@ class MMRReranker(Component[MMRConfig]):
         for b, n in enumerate(todo):
             pool, items = cut[n], ctxs[n].items
             size = len(pool)
-            x = items.vectors(pool.rows)
+            x = pool.read_vectors(ctxs[n])
             s = x @ x.T
             # Cosines of some encoders sit high for any two texts: measure similarity above
             # the pool's own typical level.

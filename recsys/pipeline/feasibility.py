@@ -45,15 +45,19 @@ class FeasibilityFilter:
         completed = cols.flag(ctx.profile.history.completed)
         step = len(kept) if limit is None else limit
         keep = np.zeros(len(kept), dtype=bool)
+        read = []  # the vectors read, kept for the steps after (they read the same rows)
         start = 0
         while start < len(kept) and (limit is None or keep.sum() < limit):
             rows = kept.rows[start:start + step]
-            duplicate = ((items.vectors(rows) @ history).max(axis=1) >= ctx.duplicate_threshold) & ~completed[rows]
+            read.append(items.vectors(rows))
+            duplicate = ((read[-1] @ history).max(axis=1) >= ctx.duplicate_threshold) & ~completed[rows]
             keep[start:start + len(rows)] = ~duplicate
             dropped["duplicate"] += int(duplicate.sum())
             start += len(rows)
             step = limit - int(keep.sum()) if limit is not None else step
         if not dropped["duplicate"]:
             del dropped["duplicate"]
-        kept = kept.take(np.flatnonzero(keep))
+        checked = kept.take(slice(0, start))
+        checked.vectors = np.concatenate(read)
+        kept = checked.take(np.flatnonzero(keep[:start]))
         return (kept if limit is None else kept.take(slice(0, limit))), dropped

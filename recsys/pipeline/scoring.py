@@ -105,7 +105,7 @@ class Scorer(Component[ScorerConfig]):
             return pool
         p, w, cur = ctx.profile, self.config.weights, ctx.curriculum
         rows = pool.rows
-        x = ctx.items.vectors(rows)
+        x = pool.read_vectors(ctx)
         # How close each online item is to the offline activities the member will attend soon,
         # so the plan can pair reading with the visit.
         prep = cols.rows(t.id for t in ctx.prep_targets)
