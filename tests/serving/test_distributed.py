@@ -85,7 +85,7 @@ def test_lists_on_processes_equal_the_single_process_batch(stores):
         with pytest.raises(ValidationError):
             engine.batch(DAY, workers=0)
     assert (again.served, again.skipped) == (0, len(ids))
-    with Engine.open("memory:") as engine, pytest.raises(ValidationError, match="every worker can open"):
+    with Engine.open("memory://") as engine, pytest.raises(ValidationError, match="every worker can open"):
         engine.batch(DAY, workers=2)
 
 
