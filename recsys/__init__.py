@@ -26,6 +26,7 @@ from recsys.exceptions import (
     NotFoundError,
     RecsysError,
     StoreError,
+    TokenError,
     ValidationError,
 )
 from recsys.embedding.index import ExactIndex, FaissIndex, VectorIndex
@@ -65,6 +66,7 @@ __all__ = [
     "StoreError",
     "ModelError",
     "MissingExtraError",
+    "TokenError",
 ]
 
 __version__ = "0.1.0"

@@ -33,11 +33,12 @@ from recsys.reports.digest import Digest, build_digest
 from recsys.reports.feedback import ContentFlag, content_feedback
 from recsys.reports.progress import MemberProgress, OrgProgress, in_org, member_progress, org_progress
 from recsys.results import SearchHit, StudyList, StudyPath
-from recsys.serving import batch, distributed, lists, search, writes
+from recsys.serving import batch, distributed, lists, member_page, search, writes
 from recsys.serving.requests import MAX_PATH_DAYS, as_day, budget_of, check_days, check_k
 from recsys.serving.search import visible_to
-from recsys.serving.world import World
+from recsys.serving.world import World, enrolled_in
 from recsys.storage import Store, open_store
+from recsys.tokens import DEFAULT_TOKEN_HOURS, MemberTokens, TokenClaims
 
 __all__ = ["Engine", "visible_to", "MAX_PATH_DAYS"]
 
@@ -584,6 +585,94 @@ class Engine:
             if e.member in wanted:
                 wanted[e.member].append(e)
         return members, wanted
+
+    # -- a member's own page ----------------------------------------------------------------
+
+    def member_page(self, member_id: str, day: dt.date | str | None = None) -> dict[str, Any]:
+        """What the member's page shows on ``day`` (default: today): the day's list as served
+        (stored, impressions recorded), activities ahead with seats left, hours against the
+        target with the pace, points and quizzes due for review. See
+        :func:`recsys.serving.member_page.member_page`.
+
+        Raises:
+            NotFoundError: for an unknown member.
+        """
+        member = self.member(member_id)
+        day = as_day(day)
+        today = self.daily(member.id, day=day)
+        events = self.store.events(member.id)
+        seats = self.store.enrolments([e.item.id for e in today.upcoming])
+        return member_page.member_page(member, today, self.progress(member.id, day=day), self.catalogue(), seats,
+                                       events)
+
+    def enroll(self, member_id: str, item_id: str) -> bool:
+        """Take a seat for the member in an offline activity, if it has one left.
+
+        Returns:
+            True if a seat was taken, False if the member already held one.
+
+        Raises:
+            NotFoundError: an unknown member or item.
+            ValidationError: the item is not an offline activity.
+            ConflictError: the activity is full or over, or the member does not attend offline
+                activities.
+        """
+        return member_page.enroll(self._world, self.member(member_id), self.item(item_id))
+
+    def seats_left(self, item_id: str) -> int | None:
+        """Seats left in an offline activity (None: no limit, or not an activity).
+
+        Raises:
+            NotFoundError: for an unknown item.
+        """
+        item = self.item(item_id)
+        capacity = item.schedule.capacity if item.schedule is not None else None
+        if capacity is None:
+            return None
+        return max(capacity - self.store.enrolments([item.id]).get(item.id, 0), 0)
+
+    def enrolled(self, member_id: str) -> set[str]:
+        """The activities the member holds a seat in (enrolled and not withdrawn)."""
+        return enrolled_in(self.store.events(self.member(member_id).id))
+
+    def withdraw(self, member_id: str, item_id: str) -> bool:
+        """Give the member's seat in an activity back (an ``enroll`` event with value 0).
+
+        Returns:
+            True if a seat was given back, False if the member held none.
+        """
+        return member_page.withdraw(self._world, self.member(member_id), self.item(item_id))
+
+    # -- member tokens ---------------------------------------------------------------------
+
+    def member_token(self, member_id: str, hours: float = DEFAULT_TOKEN_HOURS) -> tuple[str, dt.datetime]:
+        """A short-lived token acting for one member only (see :mod:`recsys.tokens`).
+
+        Args:
+            member_id: The member.
+            hours: Lifetime: more than 0, at most a week; default 12.
+
+        Returns:
+            The token and when it expires (UTC).
+
+        Raises:
+            NotFoundError: for an unknown member.
+            ValidationError: a lifetime out of range.
+        """
+        member = self.member(member_id)
+        return MemberTokens(self.store).issue(member.id, hours=hours)
+
+    def check_member_token(self, token: str, now: dt.datetime | None = None) -> TokenClaims:
+        """The claims of a valid member token.
+
+        Raises:
+            TokenError: a malformed, tampered, rotated-out or expired token.
+        """
+        return MemberTokens(self.store).verify(token, now=now)
+
+    def rotate_token_secret(self) -> None:
+        """Sign member tokens with a new secret: every token issued before is refused."""
+        MemberTokens(self.store).rotate()
 
     def progress(self, member_id: str, day: dt.date | str | None = None) -> MemberProgress:
         """A member's learning records on ``day`` (default: today): hours ledger against the

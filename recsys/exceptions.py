@@ -16,6 +16,7 @@ __all__ = [
     "StoreError",
     "ModelError",
     "MissingExtraError",
+    "TokenError",
 ]
 
 
@@ -110,3 +111,7 @@ class MissingExtraError(RecsysError, ImportError):
     def __init__(self, feature: str, extra: str) -> None:
         super().__init__(f"{feature} needs the optional '{extra}' dependencies: pip install 'recsys[{extra}]'")
         self.extra = extra
+
+
+class TokenError(RecsysError):
+    """A member token is malformed, tampered with, signed with a retired secret, or expired."""

@@ -171,6 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("key", metavar="KEY")
     k = keys.add_parser("list", parents=[keys_common], help="list the keys (ids and organisations, no secrets)")
     k.add_argument("--json", action="store_true", help="print JSON")
+    keys.add_parser("rotate-token-secret", parents=[keys_common],
+                    help="sign member tokens with a new secret: every member token issued before is refused")
+    k = keys.add_parser("token", parents=[keys_common], help="a short-lived token acting for one member (for /m?token=)")
+    k.add_argument("member", metavar="MEMBER")
+    k.add_argument("--hours", type=float, default=12.0, help="lifetime in hours, at most 168 (default: 12)")
     return parser
 
 
@@ -415,6 +420,8 @@ def _cmd_keys(args: argparse.Namespace) -> int:
     except ImportError:
         raise MissingExtraError("recsys keys", "service") from None
 
+    if args.keys_command in ("rotate-token-secret", "token"):
+        return _member_tokens(args)
     ring = KeyRing(_keys_path(args))
     if args.keys_command == "add":
         record, key = ring.add(args.org, admin=args.admin)
@@ -434,6 +441,37 @@ def _cmd_keys(args: argparse.Namespace) -> int:
         for k in keys:
             state = f"revoked {k.revoked}" if k.revoked else "active"
             print(f"{k.id}  {k.org}{'  (admin)' if k.admin else ''}  created {k.created}  {state}")
+    return 0
+
+
+def _member_tokens(args: argparse.Namespace) -> int:
+    """Member tokens live in the store (its signing secret), not in the keys file."""
+    from pathlib import Path
+
+    from recsys.exceptions import StoreError
+    from recsys.storage import open_store, store_folder
+    from recsys.tokens import MemberTokens
+
+    path = _store_path(args)
+    folder = store_folder(path)
+    if folder is not None and not Path(folder).is_dir():
+        raise StoreError(f"no store at {path}: give --store DIR or set RECSYS_STORE")
+    store = open_store(path)
+    try:
+        tokens = MemberTokens(store)
+        if args.keys_command == "rotate-token-secret":
+            tokens.rotate()
+            print("member tokens are now signed with a new secret; every token issued before is refused")
+            return 0
+        if not store.member_ids([args.member]):
+            from recsys.exceptions import NotFoundError
+
+            raise NotFoundError("member", args.member)
+        token, expires = tokens.issue(args.member, hours=args.hours)
+        print(f"token for member {args.member}, valid until {expires.isoformat()}; open /m?token=<token>:")
+        print(token)
+    finally:
+        store.close()
     return 0
 
 

@@ -25,10 +25,12 @@ from recsys.storage import redacted
 from service.deps import reject_unknown_query
 from service.errors import install_error_handlers
 from service.keys import KeyRing
+from service.member_tokens import MemberCorsMiddleware
 from service.metrics import Metrics
 from service.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from service.openapi import TAGS
 from service.routers import ROUTERS
+from service.routers.member_pages import static_files
 from service.settings import Settings
 
 __all__ = ["create_app", "Readiness"]
@@ -138,7 +140,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    # The member's page, its script and style, and the portal widget: nothing from a CDN.
+    app.mount("/static", static_files(), name="static")
     # The last added runs first: ids and logs wrap everything, the size limit included.
+    app.add_middleware(MemberCorsMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

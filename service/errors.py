@@ -28,6 +28,7 @@ from recsys.exceptions import (
     NotFoundError,
     RecsysError,
     StoreError,
+    TokenError,
     ValidationError,
 )
 from service.schemas import ID_PATTERN, NOT_BLANK
@@ -53,6 +54,7 @@ LIBRARY_STATUS: dict[type[Exception], tuple[int, str]] = {
     ValidationError: (422, "validation_error"),
     NotFoundError: (404, "not_found"),
     ConflictError: (409, "conflict"),
+    TokenError: (401, "unauthorized"),
     StoreError: (503, "store_unavailable"),
     ModelError: (503, "model_unavailable"),
     RecsysError: (500, "internal_error"),

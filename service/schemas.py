@@ -743,3 +743,48 @@ class OpeningBalanceIn(_Input):
                          examples=[41.5])
     topic: Text | None = Field(None, description="The topic they were studied in, if known.", examples=["党史"])
     note: str = Field("", max_length=500, description="Where the figure comes from.", examples=["截至10月底学习台账"])
+
+
+# -- member tokens and the member's own page ----------------------------------------------------
+
+
+class MemberTokenIn(_Input):
+    """How long the token should live."""
+
+    hours: float = Field(12.0, gt=0, le=7 * 24, allow_inf_nan=False,
+                         description="Lifetime in hours: more than 0, at most 168 (7 days).", examples=[12])
+
+
+class MemberTokenOut(BaseModel):
+    """A token acting for one member only, and the page it opens."""
+
+    member: str = Field(description="The member the token acts for.", examples=["m001"])
+    token: str = Field(description="Send as `Authorization: Bearer <token>` or open `/m?token=<token>`.")
+    expires: dt.datetime = Field(description="When it stops being accepted (UTC).")
+    page: str = Field(description="The member's page, relative to the service.", examples=["/m?token=rsm.eyJ..."])
+
+
+MemberEventKind = Literal["start", "progress", "complete", "skip", "dislike", "rate", "quiz"]
+
+
+class MemberEventIn(_Input):
+    """Something the member did with an item (the member is the one of the path)."""
+
+    id: Id | None = Field(None, description="Idempotency key, as for `POST /v1/events`.", examples=["m001-20261201-01"])
+    item: Id = Field(description="Item id (one the member can see).", examples=["dis-012"])
+    kind: MemberEventKind = Field(
+        description="What the member did (`enroll` goes through `PUT .../enrolments/{item}`, which checks seats).",
+        examples=["complete"])
+    value: float | None = Field(None, allow_inf_nan=False, description="As for `POST /v1/events`.", examples=[None])
+    at: DateTime | None = Field(None, description="When (ISO 8601); default: now." + _TIME_NOTE,
+                                examples=["2026-12-01T20:15:00"])
+
+
+class EnrolmentOut(BaseModel):
+    """The member's seat in an activity after the request."""
+
+    member: str = Field(description="The member.", examples=["m001"])
+    item: str = Field(description="The activity.", examples=["off-003"])
+    enrolled: bool = Field(description="Whether the member now holds a seat.")
+    changed: bool = Field(description="False when the member already held (or had already given back) a seat.")
+    seats_left: int | None = Field(description="Seats left after the request; null: no limit.")

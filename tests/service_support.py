@@ -185,3 +185,18 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.kill()
         self.process = None
+
+
+def upcoming_activity(id_: str, *, capacity: int | None, days_ahead: int = 3, org: str | None = "hxny",
+                      title: str = "参观太原解放纪念馆现场教学") -> dict:
+    """An offline activity in Taiyuan ``days_ahead`` days from now (enrolment checks the clock),
+    for members of ``org``."""
+    import datetime as dt
+
+    from recsys.records import TZ
+
+    starts = (dt.datetime.now(TZ) + dt.timedelta(days=days_ahead)).replace(hour=9, minute=0, second=0, microsecond=0)
+    return {"id": id_, "title": title, "body": "重温革命历史，接受红色教育，现场讲解太原战役。", "kind": "activity",
+            "mode": "offline", "minutes": 120, "topics": ["党史"], "published": "2026-01-01", "org": org,
+            "schedule": {"starts": starts.isoformat(), "ends": (starts + dt.timedelta(hours=3)).isoformat(),
+                         "location": "太原·太原解放纪念馆", "capacity": capacity}}

@@ -96,7 +96,10 @@ def build_history(events: Sequence[Event], day: dt.date, *, interest: bool = Tru
         elif kind == "dislike":
             h.disliked.add(item)
         elif kind == "enroll":
-            h.enrolled.add(item)
+            if e.value == 0:  # a withdrawal: the seat is given back
+                h.enrolled.discard(item)
+            else:
+                h.enrolled.add(item)
         elif kind == "quiz" and e.value is not None:
             h.quiz[item] = e.value
         elif kind == "rate" and e.value is not None:

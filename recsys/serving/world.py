@@ -38,6 +38,7 @@ __all__ = [
     "seats_for",
     "branch_activity",
     "enrolled_ahead",
+    "enrolled_in",
     "plan_context",
 ]
 
@@ -141,9 +142,16 @@ def branch_activity(store: Store, org: str, day: dt.date) -> tuple[dict[str, int
     return store.branch_completions(org, end - BRANCH_WINDOW, end)
 
 
+def enrolled_in(events: Sequence[Event]) -> set[str]:
+    """The activities a member holds a seat in: their latest ``enroll`` event for each is not a
+    withdrawal (value 0)."""
+    latest = {e.item: e.value for e in sorted((e for e in events if e.kind == "enroll"), key=lambda e: e.at)}
+    return {item for item, value in latest.items() if value != 0}
+
+
 def enrolled_ahead(events: Sequence[Event], catalogue: Catalogue, day: dt.date) -> tuple[Item, ...]:
     """Offline activities the member enrolled in that start after ``day``, by id."""
-    ids = {e.item for e in events if e.kind == "enroll"}
+    ids = enrolled_in(events)
     return tuple(
         catalogue[i] for i in sorted(ids)
         if i in catalogue and catalogue[i].schedule and catalogue[i].schedule.starts.astimezone(TZ).date() > day

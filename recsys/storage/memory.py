@@ -262,12 +262,18 @@ class MemoryStore:
 
     def enrolments(self, items: Sequence[str]) -> dict[str, int]:
         wanted = set(items)
-        enrolled: dict[str, set[str]] = {}
+        latest: dict[tuple[str, str], tuple[float, int, float | None]] = {}
         with self._lock:
-            for _, e in self._events:
+            for seq, e in self._events:
                 if e.kind == "enroll" and e.item in wanted:
-                    enrolled.setdefault(e.item, set()).add(e.member)
-        return {item: len(members) for item, members in enrolled.items()}
+                    key, mark = (e.item, e.member), (e.at.timestamp(), seq, e.value)
+                    if key not in latest or mark[:2] > latest[key][:2]:
+                        latest[key] = mark
+        out: dict[str, int] = {}
+        for (item, _), (_, _, value) in latest.items():
+            if value != 0:  # the latest enroll event decides: value 0 is a withdrawal
+                out[item] = out.get(item, 0) + 1
+        return out
 
     def branch_completions(self, org: str, since: dt.datetime, until: dt.datetime) -> tuple[dict[str, int], int]:
         lo, hi = since.timestamp(), until.timestamp()

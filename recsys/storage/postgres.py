@@ -525,8 +525,10 @@ class PostgresStore:
     def enrolments(self, items: Sequence[str]) -> dict[str, int]:
         with self._transaction() as cur:
             return dict(cur.execute(
-                "SELECT item, COUNT(DISTINCT member) FROM events WHERE kind = 'enroll' AND item = ANY(%s)"
-                " GROUP BY item",
+                # A member's latest enroll event decides: value 0 is a withdrawal.
+                "SELECT item, COUNT(*) FROM (SELECT DISTINCT ON (item, member) item, value FROM events"
+                " WHERE kind = 'enroll' AND item = ANY(%s) ORDER BY item, member, ts DESC, seq DESC) latest"
+                " WHERE value IS NULL OR value <> 0 GROUP BY item",
                 (list(items),),
             ).fetchall())
 

@@ -502,12 +502,16 @@ class SQLiteStore:
 
     @_guarded
     def enrolments(self, items: Sequence[str]) -> dict[str, int]:
-        """How many distinct members enrolled in each of ``items`` (offline activities)."""
+        """How many distinct members hold a seat in each of ``items`` (offline activities): those
+        whose latest ``enroll`` event is not a withdrawal (value 0)."""
         out: dict[str, int] = {}
         for chunk in _chunks(items):
             marks = ",".join("?" * len(chunk))
             for item, n in self._db().execute(
-                f"SELECT item, COUNT(DISTINCT member) FROM events WHERE kind = 'enroll' AND item IN ({marks}) GROUP BY item",
+                "SELECT item, COUNT(*) FROM (SELECT item, value, ROW_NUMBER() OVER"
+                " (PARTITION BY item, member ORDER BY ts DESC, seq DESC) AS newest FROM events"
+                f" WHERE kind = 'enroll' AND item IN ({marks}))"
+                " WHERE newest = 1 AND (value IS NULL OR value != 0) GROUP BY item",
                 chunk,
             ):
                 out[item] = n

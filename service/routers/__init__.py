@@ -3,8 +3,20 @@ the operations endpoints (health, metrics), learning records and digests."""
 
 from __future__ import annotations
 
-from service.routers import coverage, credits, digests, events, items, members, operations, progress, search
+from service.routers import (
+    coverage,
+    credits,
+    digests,
+    events,
+    items,
+    member_pages,
+    members,
+    operations,
+    progress,
+    search,
+)
 
 __all__ = ["ROUTERS"]
 
-ROUTERS = (items.router, members.router, events.router, search.router, operations.router, coverage.router, progress.router, credits.router, digests.router)
+ROUTERS = (items.router, members.router, events.router, search.router, operations.router, coverage.router, progress.router, credits.router, digests.router,
+           member_pages.router)

@@ -12,6 +12,7 @@ from recsys.records import Member
 from recsys.serving.text import format_list
 from service.bodies import check_warnings, tabular_body, tabular_route
 from service.deps import EngineDep, MetricsDep, TenantDep, VisibleMemberDep, limit_batch
+from service.member_tokens import MemberAccessDep
 from service.keys import org_within
 from service.openapi import Limit, Minutes, Offset, Sheet, Strict, error_responses
 from service.schemas import (
@@ -127,7 +128,7 @@ def get_member(member: VisibleMemberDep) -> dict:
     },
 )
 def daily(
-    member: VisibleMemberDep,
+    member: MemberAccessDep,
     engine: EngineDep,
     metrics: MetricsDep,
     day: Annotated[Date | None, Query(
@@ -162,7 +163,7 @@ def daily(
     responses=error_responses(401, 404, 422),
 )
 def path(
-    member: VisibleMemberDep,
+    member: MemberAccessDep,
     engine: EngineDep,
     metrics: MetricsDep,
     start: Annotated[Date | None, Query(

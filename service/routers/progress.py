@@ -14,7 +14,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from recsys.records import TZ
-from service.deps import EngineDep, TenantDep, VisibleMemberDep
+from service.deps import EngineDep, TenantDep
+from service.member_tokens import MemberAccessDep
 from service.openapi import error_responses
 from service.schemas import (
     FIRST_YEAR,
@@ -48,7 +49,7 @@ OrgPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=128, description="O
 
 @router.get("/v1/members/{member_id}/progress", response_model=MemberProgressOut,
             summary="A member's learning records", responses=error_responses(401, 404, 422))
-def member_progress(member: VisibleMemberDep, engine: EngineDep, day: Day = None) -> dict:
+def member_progress(member: MemberAccessDep, engine: EngineDep, day: Day = None) -> dict:
     """The member's hours this year against their role's target (pace, projection, by topic,
     kind, mode and month, each entry with the event that earned it), their points (each traced
     to its events), the quiz-based mastery per topic and the quizzes waiting for review."""

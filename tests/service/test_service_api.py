@@ -19,6 +19,7 @@ from recsys.records import EVENT_KINDS, ITEM_KINDS, SITUATIONS
 from service import Settings, create_app
 from service.deps import get_engine
 from service.keys import KeyRing
+from service.member_tokens import MEMBER_ROUTES
 from service.schemas import EventKind, ItemKind, Situation
 from service_support import A_ITEMS, A_MEMBERS, B_ITEMS, SHARED_ITEMS, app_client, bearer, make_keys, seed
 
@@ -520,6 +521,8 @@ def test_openapi_describes_every_field_with_chinese_examples(world):
         "/v1/coverage", "/coverage",
         "/v1/members/{member_id}/progress", "/v1/orgs/{org}/progress", "/v1/alerts", "/v1/content-feedback",
         "/v1/credits", "/v1/orgs/{org}/digest",
+        "/v1/members/{member_id}/token", "/v1/members/{member_id}/page", "/v1/members/{member_id}/events",
+        "/v1/members/{member_id}/enrolments/{item_id}", "/m",
     }
     assert schema["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
     undescribed = [
@@ -532,7 +535,9 @@ def test_openapi_describes_every_field_with_chinese_examples(world):
             assert op.get("summary") and op.get("description"), (method, path)
             assert all(p.get("description") for p in op.get("parameters", [])), (method, path)
             if path.startswith("/v1"):
-                assert op["security"] == [{"apiKey": []}]
+                # The member's own routes take a member token too.
+                member_route = MEMBER_ROUTES.match(path.replace("{member_id}", "m").replace("{item_id}", "i"))
+                assert op["security"] == ([{"memberToken": []}, {"apiKey": []}] if member_route else [{"apiKey": []}]), path
                 assert {"401", "422"} <= set(op["responses"]), (method, path)
     text = json.dumps(schema, ensure_ascii=False)
     assert "李志刚" in text and "廉洁从业" in text and "太原·山西省革命烈士陵园" in text

@@ -312,6 +312,18 @@ def test_enrolments_count_distinct_members(store):
     assert store.enrolments(["x", "y", "z", "nope"]) == {"x": 2, "y": 1}
 
 
+def test_a_withdrawal_gives_the_seat_back_and_the_latest_enroll_event_decides(store):
+    store.record_events([
+        event("m1", "x", "enroll"), event("m2", "x", "enroll"), event("m3", "y", "enroll", minutes=1),
+        event("m1", "x", "enroll", minutes=2, value=0.0),  # withdrawn
+        event("m3", "y", "enroll", minutes=0, value=0.0),  # recorded later, but dated before the enrolment
+        event("m2", "z", "enroll", value=0.0),  # a withdrawal alone holds no seat
+    ])
+    assert store.enrolments(["x", "y", "z"]) == {"x": 1, "y": 1}
+    store.record_events([event("m1", "x", "enroll", minutes=3, value=1.0)])  # enrolled again
+    assert store.enrolments(["x"]) == {"x": 2}
+
+
 def test_branch_completions_window_and_exact_branch(store):
     since, until = T0, T0 + dt.timedelta(days=7)
     store.upsert_members([member("m1"), member("m2"), member("m3", org="b1.sub"), member("m4", org="b2")])

@@ -1,0 +1,174 @@
+"""A member's own page and what it calls: tokens, the page's data, events and enrolments.
+
+``POST /v1/members/{id}/token`` takes an organisation key; everything else here also takes the
+member token it returns (see :mod:`service.member_tokens`). ``GET /m?token=`` serves the page,
+``/static/`` its script and style (and the portal widget, ``/static/recsys-widget.js``): every
+file the page needs comes from the service itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from recsys.exceptions import NotFoundError, ValidationError
+from recsys.ingest.loaders import combine, parse_records
+from recsys.records import TZ, Event
+from recsys.serving.search import visible_to
+from service.deps import EngineDep, MetricsDep, VisibleMemberDep
+from service.errors import Unauthorized
+from service.member_tokens import MemberAccessDep, member_from_token
+from service.openapi import ItemIdPath, error_responses
+from service.schemas import (
+    EnrolmentOut,
+    EventsResult,
+    MemberEventIn,
+    MemberTokenIn,
+    MemberTokenOut,
+    as_json,
+)
+
+__all__ = ["router", "STATIC_DIR", "static_files", "PAGE_HEADERS"]
+
+router = APIRouter(tags=["member page"])
+
+#: The page, its script and style, and the portal widget.
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+#: Headers of the member's page: nothing may load from, or be sent to, another origin; the token
+#: in its address is not passed on as a referrer; a shared computer keeps no copy.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                               "form-action 'none'",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def static_files() -> StaticFiles:
+    return StaticFiles(directory=STATIC_DIR)
+
+
+@router.post("/v1/members/{member_id}/token", response_model=MemberTokenOut, summary="A token acting for one member",
+             responses=error_responses(401, 404, 422))
+def member_token(
+    member: VisibleMemberDep,
+    engine: EngineDep,
+    body: Annotated[MemberTokenIn | None, Body(description="The lifetime; default 12 hours.")] = None,
+) -> MemberTokenOut:
+    """Trade the organisation key for a short-lived token (default 12 h, at most 7 days) that acts
+    for this member only: their list, path, progress, page, events and enrolments. Give the token
+    to the member's browser (`/m?token=`, or the portal widget); never the key. Tokens are
+    refused once expired, and all at once after `recsys keys rotate-token-secret`."""
+    hours = body.hours if body is not None else MemberTokenIn().hours
+    token, expires = engine.member_token(member.id, hours=hours)
+    return MemberTokenOut(member=member.id, token=token, expires=expires, page=f"/m?token={token}")
+
+
+@router.get("/v1/members/{member_id}/page", summary="What the member's page shows",
+            responses=error_responses(401, 404, 422))
+def member_page(member: MemberAccessDep, engine: EngineDep) -> dict:
+    """Today's list as served (stored, impressions recorded), activities ahead with seats left,
+    this year's hours against the target with the pace, points, and quizzes due for review.
+    Takes the member's token or an organisation key."""
+    return engine.member_page(member.id)
+
+
+@router.post("/v1/members/{member_id}/events", response_model=EventsResult, summary="Record the member's own events",
+             response_model_exclude_defaults=True, responses=error_responses(401, 404, 409, 422))
+def member_events(
+    member: MemberAccessDep,
+    engine: EngineDep,
+    metrics: MetricsDep,
+    events: Annotated[list[MemberEventIn], Body(description="The member's events; all are recorded or none.",
+                                                 max_length=100)],
+) -> EventsResult:
+    """What the member did (start, complete, skip, dislike, rate ...), for the member of the path
+    only. Takes the member's token or an organisation key. Items the member cannot see are
+    reported as unknown, as missing ones are."""
+    now = dt.datetime.now(TZ)
+    catalogue = engine.catalogue()
+    records, problems = [], []
+    for n, e in enumerate(events, start=1):
+        data = as_json(e)
+        data.update(member=member.id, at=data.get("at") or now.isoformat())
+        item = catalogue.get(data["item"])
+        if item is None or not visible_to(item, member.org):
+            problems.append(ValidationError(f"unknown item {data['item']!r}", source="batch", line=n,
+                                            record=data.get("id"), field="item"))
+        records.append(data)
+    try:
+        batch = parse_records(enumerate(records, start=1), Event)
+    except ValidationError as exc:
+        problems.extend(exc.problems or [exc])
+    if problems:
+        raise combine(sorted(problems, key=lambda p: p.line or 0))
+    recorded = engine.record(batch)
+    metrics.events.labels("new").inc(recorded)
+    metrics.events.labels("duplicate").inc(len(batch) - recorded)
+    return EventsResult(received=len(batch), recorded=recorded, duplicates=len(batch) - recorded)
+
+
+def _enrolment(engine, member, item_id: str, changed: bool) -> EnrolmentOut:
+    return EnrolmentOut(member=member.id, item=item_id, enrolled=item_id in engine.enrolled(member.id),
+                        changed=changed, seats_left=engine.seats_left(item_id))
+
+
+def _visible_item(engine, member, item_id: str):
+    item = engine.item(item_id)
+    if not visible_to(item, member.org):
+        raise NotFoundError("item", item_id)
+    return item
+
+
+@router.put("/v1/members/{member_id}/enrolments/{item_id}", response_model=EnrolmentOut,
+            summary="Enrol the member in an activity (报名)", responses=error_responses(401, 404, 409, 422))
+def enroll(member: MemberAccessDep, item_id: ItemIdPath, engine: EngineDep) -> EnrolmentOut:
+    """Take a seat in an offline activity for the member. A 409 says why not: the activity is
+    full or over, or the member does not attend offline activities. Enrolling again is a no-op."""
+    item = _visible_item(engine, member, item_id)
+    return _enrolment(engine, member, item.id, engine.enroll(member.id, item.id))
+
+
+@router.delete("/v1/members/{member_id}/enrolments/{item_id}", response_model=EnrolmentOut,
+               summary="Withdraw the member from an activity (取消报名)", responses=error_responses(401, 404, 422))
+def withdraw(member: MemberAccessDep, item_id: ItemIdPath, engine: EngineDep) -> EnrolmentOut:
+    """Give the member's seat back (recorded as an `enroll` event with value 0)."""
+    item = _visible_item(engine, member, item_id)
+    return _enrolment(engine, member, item.id, engine.withdraw(member.id, item.id))
+
+
+_REFUSED = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>链接已失效</title>
+<link rel="stylesheet" href="/static/recsys-member.css"></head>
+<body><main class="refused"><h1>链接已失效</h1><p>{why}</p>
+<p>请回到所在单位的党建平台，重新打开“每日学习”。</p></main></body></html>"""
+
+
+@router.get("/m", summary="The member's page (HTML)", include_in_schema=True,
+            responses={200: {"content": {"text/html": {"schema": {"type": "string"}}},
+                             "description": "The page; its script reads the token from the address."},
+                       401: {"content": {"text/html": {"schema": {"type": "string"}}},
+                             "description": "A missing, invalid or expired token."},
+                       **error_responses(422)})
+def page(
+    request: Request,
+    engine: EngineDep,
+    token: Annotated[str | None, Query(max_length=512, description="A member token.")] = None,
+) -> HTMLResponse:
+    """The member's daily page: mobile first, in Chinese, with every script and style served
+    from this service. Open it with a token (`/m?token=`), or embed it in an `<iframe>`."""
+    try:
+        if not token:
+            raise Unauthorized("这个链接缺少登录凭据。")
+        member_from_token(request, engine, token)
+    except Unauthorized:
+        why = "这个链接缺少登录凭据。" if not token else "这个链接已过期或无效。"
+        return HTMLResponse(_REFUSED.format(why=why), status_code=401, headers=PAGE_HEADERS)
+    return HTMLResponse((STATIC_DIR / "member.html").read_text(encoding="utf-8"), headers=PAGE_HEADERS)

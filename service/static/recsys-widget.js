@@ -1,0 +1,308 @@
+/* recsys: a member's daily study list as a web component, <recsys-daily>.
+ *
+ *   <script src="https://RECSYS-HOST/static/recsys-widget.js" defer></script>
+ *   <recsys-daily token="MEMBER-TOKEN" base="https://RECSYS-HOST"></recsys-daily>
+ *
+ * Attributes: token (a member token from POST /v1/members/{id}/token, made by the portal's back
+ * end; never an organisation key), base (the service's address; default: where this script came
+ * from), view ("list": today's list, the default; "full": the whole member page, as /m shows it).
+ * Plain JavaScript, no build step, nothing loaded from anywhere but `base`.
+ */
+(function () {
+  'use strict';
+
+  var SCRIPT_BASE = (function () {
+    var s = document.currentScript;
+    try { return s && s.src ? new URL(s.src).origin : window.location.origin; } catch (e) { return ''; }
+  })();
+
+  var LARGE_KEY = 'recsys-large-type';
+
+  /* The member a token acts for: its payload names them (the server checks the signature). */
+  function tokenMember(token) {
+    try {
+      var part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      while (part.length % 4) part += '=';
+      var bytes = Uint8Array.from(atob(part), function (c) { return c.charCodeAt(0); });
+      return JSON.parse(new TextDecoder().decode(bytes)).m;
+    } catch (e) { return null; }
+  }
+
+  /* A DOM element with attributes and children; text is always set as text, never as HTML. */
+  function h(tag, attrs) {
+    var el = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      var v = attrs[k];
+      if (v === null || v === undefined || v === false) return;
+      if (k.slice(0, 2) === 'on') el.addEventListener(k.slice(2), v);
+      else el.setAttribute(k, v === true ? '' : String(v));
+    });
+    for (var i = 2; i < arguments.length; i++) {
+      var c = arguments[i];
+      if (c === null || c === undefined || c === false) continue;
+      (Array.isArray(c) ? c : [c]).forEach(function (x) {
+        if (x === null || x === undefined || x === false) return;
+        el.appendChild(typeof x === 'string' || typeof x === 'number' ? document.createTextNode(String(x)) : x);
+      });
+    }
+    return el;
+  }
+
+  function cnDate(iso) {
+    var d = new Date(iso);
+    var week = '日一二三四五六'.charAt(d.getDay());
+    var hm = ('0' + d.getHours()).slice(-2) + ':' + ('0' + d.getMinutes()).slice(-2);
+    return (d.getMonth() + 1) + '月' + d.getDate() + '日（周' + week + '）' + hm;
+  }
+
+  function today(iso) {
+    var p = iso.split('-');
+    return Number(p[0]) + '年' + Number(p[1]) + '月' + Number(p[2]) + '日';
+  }
+
+  /* What a refused request means to a member. */
+  function refusal(status, body, what) {
+    var message = (body && body.error && body.error.message) || '';
+    if (status === 401) return '登录已过期，请回到党建平台重新打开“每日学习”。';
+    if (status === 409 && /full/.test(message)) return what + '未成功：该活动名额已满。';
+    if (status === 409 && /is over/.test(message)) return what + '未成功：该活动已经结束。';
+    if (status === 409 && /offline/.test(message)) return what + '未成功：您目前不参加线下活动，可选择线上学习。';
+    if (status === 404) return what + '未成功：没有找到这项内容。';
+    return what + '未成功，请稍后再试。';
+  }
+
+  var ACTIONS = [
+    { kind: 'start', label: '开始学习', done: '已开始学习', primary: true },
+    { kind: 'complete', label: '已学完', done: '已记录学完' },
+    { kind: 'skip', label: '跳过', done: '已跳过，今天不再推荐' },
+    { kind: 'dislike', label: '不感兴趣', done: '已记录，今后少推荐此类内容' }
+  ];
+
+  class RecsysDaily extends HTMLElement {
+    static get observedAttributes() { return ['token', 'base', 'view']; }
+
+    constructor() {
+      super();
+      this.attachShadow({ mode: 'open' });
+      this.data = null;
+      this.message = null;
+      this.busy = false;
+    }
+
+    get token() { return this.getAttribute('token') || ''; }
+    get base() { return (this.getAttribute('base') || SCRIPT_BASE).replace(/\/+$/, ''); }
+    get view() { return this.getAttribute('view') === 'full' ? 'full' : 'list'; }
+    get offline() { return this.hasAttribute('offline'); }
+    get member() { return tokenMember(this.token); }
+
+    connectedCallback() {
+      var large = false;
+      try { large = window.localStorage.getItem(LARGE_KEY) === '1'; } catch (e) { /* storage may be off */ }
+      this.classList.toggle('large', large);
+      this.started = true;
+      this.load();
+    }
+
+    attributeChangedCallback(name, before, after) {
+      if (this.started && this.isConnected && before !== after) { this.message = null; this.load(); }
+    }
+
+    api(method, path, body) {
+      var init = { method: method, headers: { Authorization: 'Bearer ' + this.token } };
+      if (body !== undefined) {
+        init.headers['Content-Type'] = 'application/json';
+        init.body = JSON.stringify(body);
+      }
+      return fetch(this.base + '/v1/members/' + encodeURIComponent(this.member) + path, init)
+        .then(function (r) {
+          return r.json().catch(function () { return null; }).then(function (b) { return { status: r.status, body: b }; });
+        });
+    }
+
+    load() {
+      var self = this;
+      if (this.offline) {
+        var source = document.getElementById('recsys-data');
+        this.data = source ? JSON.parse(source.textContent) : null;
+        this.render();
+        return Promise.resolve();
+      }
+      if (!this.token || !this.member) {
+        this.message = { error: true, text: '链接中缺少有效的登录凭据，请回到党建平台重新打开。' };
+        this.render();
+        return Promise.resolve();
+      }
+      return this.api('GET', '/page').then(function (r) {
+        if (r.status === 200) { self.data = r.body; } else {
+          self.data = null;
+          self.message = { error: true, text: refusal(r.status, r.body, '加载') };
+        }
+        self.render();
+      }, function () {
+        self.message = { error: true, text: '网络连接失败，请稍后再试。' };
+        self.render();
+      });
+    }
+
+    act(promise, what, done) {
+      var self = this;
+      if (this.busy) return;
+      this.busy = true;
+      this.render();
+      promise.then(function (r) {
+        self.busy = false;
+        if (r.status >= 200 && r.status < 300) {
+          self.message = { error: false, text: done };
+          return self.load();
+        }
+        self.message = { error: true, text: refusal(r.status, r.body, what) };
+        self.render();
+      }, function () {
+        self.busy = false;
+        self.message = { error: true, text: '网络连接失败，请稍后再试。' };
+        self.render();
+      });
+    }
+
+    record(entry, action) {
+      if (action.kind === 'start' && entry.item.url) {
+        window.open(entry.item.url, '_blank', 'noopener'); // in the click itself, or it is blocked
+      }
+      this.act(this.api('POST', '/events', [{ item: entry.item.id, kind: action.kind }]), action.label,
+        action.done + '：《' + entry.item.title + '》');
+    }
+
+    enrol(entry, on) {
+      var path = '/enrolments/' + encodeURIComponent(entry.item.id);
+      this.act(this.api(on ? 'PUT' : 'DELETE', path), on ? '报名' : '取消报名',
+        (on ? '报名成功：' : '已取消报名：') + '《' + entry.item.title + '》');
+    }
+
+    toggleLarge() {
+      var large = !this.classList.contains('large');
+      this.classList.toggle('large', large);
+      try { window.localStorage.setItem(LARGE_KEY, large ? '1' : '0'); } catch (e) { /* storage may be off */ }
+      this.render();
+    }
+
+    styles() {
+      var inline = document.getElementById('recsys-css');
+      if (inline) return h('style', null, inline.textContent);
+      return h('link', { rel: 'stylesheet', href: this.base + '/static/recsys-member.css' });
+    }
+
+    render() {
+      var root = this.shadowRoot;
+      while (root.firstChild) root.removeChild(root.firstChild);
+      root.appendChild(this.styles());
+      var d = this.data;
+      var large = this.classList.contains('large');
+      var wrap = h('div', { class: 'recsys', 'aria-busy': this.busy ? 'true' : 'false' });
+      root.appendChild(wrap);
+      var head = h('header', { class: 'head' },
+        h('div', { class: 'who' },
+          h('h1', { class: 'title' }, d ? d.member.name + '同志，您好' : '每日学习'),
+          d ? h('p', { class: 'sub' }, today(d.day) + ' · 今日学习 ' + d.minutes + '/' + d.budget + ' 分钟') : null),
+        h('button', { class: 'large-switch', type: 'button', 'aria-pressed': large ? 'true' : 'false',
+          onclick: this.toggleLarge.bind(this) }, large ? '标准字' : '大字'));
+      wrap.appendChild(head);
+      if (this.message) {
+        wrap.appendChild(h('p', { class: 'msg' + (this.message.error ? ' error' : ''), role: 'status' }, this.message.text));
+      }
+      if (this.offline) wrap.appendChild(h('p', { class: 'msg' }, '离线预览：按钮不可用。'));
+      if (!d) return;
+      wrap.appendChild(this.listSection(d));
+      if (this.view === 'full') {
+        wrap.appendChild(this.activitiesSection(d));
+        wrap.appendChild(this.hoursSection(d));
+        wrap.appendChild(this.reviewSection(d));
+      } else if (!this.offline) {
+        wrap.appendChild(h('p', { class: 'more' }, h('a', {
+          href: this.base + '/m?token=' + encodeURIComponent(this.token), target: '_blank', rel: 'noopener noreferrer'
+        }, '查看活动、学时和积分')));
+      }
+    }
+
+    listSection(d) {
+      var self = this;
+      var section = h('section', { class: 'today', 'aria-labelledby': 'today-h' }, h('h2', { id: 'today-h' }, '今日学习'));
+      if (!d.entries.length) {
+        section.appendChild(h('p', { class: 'empty' }, d.notes.length ? d.notes.join('；') : '今天的学习已经完成，明天再来。'));
+        return section;
+      }
+      var list = h('ol', { class: 'entries' });
+      d.entries.forEach(function (entry) {
+        list.appendChild(h('li', { class: 'entry', 'data-item': entry.item.id },
+          h('h3', { class: 'item-title' }, entry.item.title),
+          h('p', { class: 'meta' },
+            h('span', { class: 'kind' }, entry.item.kind_name), ' · ',
+            h('span', { class: 'minutes' }, entry.item.minutes + ' 分钟'),
+            entry.review ? h('span', { class: 'badge' }, '复习') : null),
+          h('ul', { class: 'reasons' }, entry.reasons.map(function (r) { return h('li', null, r); })),
+          h('div', { class: 'actions' }, ACTIONS.map(function (action) {
+            return h('button', { type: 'button', class: action.primary ? 'primary' : '', 'data-kind': action.kind,
+              disabled: self.busy || self.offline, onclick: function () { self.record(entry, action); } }, action.label);
+          }))));
+      });
+      section.appendChild(list);
+      return section;
+    }
+
+    activitiesSection(d) {
+      var self = this;
+      var section = h('section', { class: 'activities', 'aria-labelledby': 'act-h' }, h('h2', { id: 'act-h' }, '近期活动'));
+      if (!d.upcoming.length) {
+        section.appendChild(h('p', { class: 'empty' }, '近期没有可报名的线下活动。'));
+        return section;
+      }
+      var list = h('ul', { class: 'entries' });
+      d.upcoming.forEach(function (entry) {
+        var s = entry.item.schedule || {};
+        var seats = entry.seats_left === null ? '名额不限' : '剩余 ' + entry.seats_left + ' 个名额';
+        list.appendChild(h('li', { class: 'entry activity', 'data-item': entry.item.id },
+          h('h3', { class: 'item-title' }, entry.item.title),
+          h('p', { class: 'meta' }, s.starts ? cnDate(s.starts) : '', ' · ', s.location || ''),
+          h('p', { class: 'seats' }, entry.enrolled ? h('span', { class: 'badge ok' }, '已报名') : null, seats),
+          h('div', { class: 'actions' }, entry.enrolled
+            ? h('button', { type: 'button', 'data-kind': 'withdraw', disabled: self.busy || self.offline,
+              onclick: function () { self.enrol(entry, false); } }, '取消报名')
+            : h('button', { type: 'button', class: 'primary', 'data-kind': 'enroll', disabled: self.busy || self.offline,
+              onclick: function () { self.enrol(entry, true); } }, '报名'))));
+      });
+      section.appendChild(list);
+      return section;
+    }
+
+    hoursSection(d) {
+      var hrs = d.hours;
+      var share = hrs.target ? Math.min(hrs.hours / hrs.target, 1) : 0;
+      var due = hrs.target && hrs.expected !== null ? Math.min(hrs.expected / hrs.target, 1) : null;
+      return h('section', { class: 'hours', 'aria-labelledby': 'hours-h' },
+        h('h2', { id: 'hours-h' }, hrs.year + ' 年学时与积分'),
+        hrs.target
+          ? h('p', { class: 'figure' }, h('strong', null, String(hrs.hours)), ' / ' + hrs.target + ' 学时 · ',
+            h('span', { class: 'status ' + hrs.status }, hrs.status_name))
+          : h('p', { class: 'figure' }, h('strong', null, String(hrs.hours)), ' 学时（' + hrs.status_name + '）'),
+        hrs.target ? h('div', { class: 'bar', role: 'img', 'aria-label': '已完成 ' + Math.round(share * 100) + '%' },
+          h('div', { class: 'done', style: 'width:' + (share * 100).toFixed(1) + '%' }),
+          due !== null ? h('div', { class: 'due', style: 'left:' + (due * 100).toFixed(1) + '%' }) : null) : null,
+        hrs.target && hrs.expected !== null ? h('p', { class: 'pace' }, '按进度到今天应完成 ' + hrs.expected + ' 学时'
+          + (hrs.pace < 0 ? '，还差 ' + (-hrs.pace).toFixed(1) + ' 学时' : '，已超前 ' + hrs.pace.toFixed(1) + ' 学时')) : null,
+        h('p', { class: 'points' }, '本年积分 ', h('strong', null, String(d.points))));
+    }
+
+    reviewSection(d) {
+      var section = h('section', { class: 'reviews', 'aria-labelledby': 'rev-h' }, h('h2', { id: 'rev-h' }, '待复习'));
+      if (!d.reviews.length) {
+        section.appendChild(h('p', { class: 'empty' }, '没有需要复习的答题。'));
+        return section;
+      }
+      section.appendChild(h('ul', { class: 'plain' }, d.reviews.map(function (r) {
+        return h('li', null, '《' + r.title + '》', h('span', { class: 'meta' }, r.due_now ? ' 今天可复习' : ' ' + r.due + ' 起复习'));
+      })));
+      return section;
+    }
+  }
+
+  if (!customElements.get('recsys-daily')) customElements.define('recsys-daily', RecsysDaily);
+})();
