@@ -200,3 +200,39 @@ def upcoming_activity(id_: str, *, capacity: int | None, days_ahead: int = 3, or
             "mode": "offline", "minutes": 120, "topics": ["党史"], "published": "2026-01-01", "org": org,
             "schedule": {"starts": starts.isoformat(), "ends": (starts + dt.timedelta(hours=3)).isoformat(),
                          "location": "太原·太原解放纪念馆", "capacity": capacity}}
+
+
+#: Debian's Chromium, as the browser tests drive it (Playwright), with nothing phoning home.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator:
+    """Headless Chromium under Playwright, closed on exit."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextlib.contextmanager
+def seeded_live_server(folder: Path) -> Iterator[tuple[LiveServer, Keys, httpx.Client]]:
+    """A live ``recsys serve`` over a store in ``folder`` seeded with the two-tenant world:
+    ``(server, keys, client)``, the client bound to the server; stopped on exit."""
+    store = folder / "store"
+    store.mkdir()
+    keys = make_keys(store / "keys.json")
+    live = LiveServer(store, log=folder / "server.log")
+    live.start()
+    try:
+        with httpx.Client(base_url=live.url, timeout=60) as client:
+            seed(client, keys)
+            yield live, keys, client
+    finally:
+        live.stop()

@@ -48,11 +48,13 @@
     return el;
   }
 
+  /* An activity's time as written by the service (Asia/Shanghai, with its offset), whatever the
+   * browser's own time zone. */
   function cnDate(iso) {
-    var d = new Date(iso);
-    var week = '日一二三四五六'.charAt(d.getDay());
-    var hm = ('0' + d.getHours()).slice(-2) + ':' + ('0' + d.getMinutes()).slice(-2);
-    return (d.getMonth() + 1) + '月' + d.getDate() + '日（周' + week + '）' + hm;
+    var m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(iso);
+    if (!m) return iso;
+    var week = '日一二三四五六'.charAt(new Date(Date.UTC(+m[1], m[2] - 1, +m[3])).getUTCDay());
+    return Number(m[2]) + '月' + Number(m[3]) + '日（周' + week + '）' + m[4] + ':' + m[5];
   }
 
   function today(iso) {
@@ -156,7 +158,8 @@
           return self.load();
         }
         self.message = { error: true, text: refusal(r.status, r.body, what) };
-        self.render();
+        // Refused for what changed meanwhile (seats taken, an activity over): show the list as it is now.
+        return r.status === 409 ? self.load() : self.render();
       }, function () {
         self.busy = false;
         self.message = { error: true, text: '网络连接失败，请稍后再试。' };
@@ -258,7 +261,8 @@
       var list = h('ul', { class: 'entries' });
       d.upcoming.forEach(function (entry) {
         var s = entry.item.schedule || {};
-        var seats = entry.seats_left === null ? '名额不限' : '剩余 ' + entry.seats_left + ' 个名额';
+        var full = !entry.enrolled && entry.seats_left === 0;
+        var seats = entry.seats_left === null ? '名额不限' : full ? '名额已满' : '剩余 ' + entry.seats_left + ' 个名额';
         list.appendChild(h('li', { class: 'entry activity', 'data-item': entry.item.id },
           h('h3', { class: 'item-title' }, entry.item.title),
           h('p', { class: 'meta' }, s.starts ? cnDate(s.starts) : '', ' · ', s.location || ''),
@@ -266,7 +270,7 @@
           h('div', { class: 'actions' }, entry.enrolled
             ? h('button', { type: 'button', 'data-kind': 'withdraw', disabled: self.busy || self.offline,
               onclick: function () { self.enrol(entry, false); } }, '取消报名')
-            : h('button', { type: 'button', class: 'primary', 'data-kind': 'enroll', disabled: self.busy || self.offline,
+            : h('button', { type: 'button', class: 'primary', 'data-kind': 'enroll', disabled: self.busy || self.offline || full,
               onclick: function () { self.enrol(entry, true); } }, '报名'))));
       });
       section.appendChild(list);

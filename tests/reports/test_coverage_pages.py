@@ -18,12 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.settings import KEYS_FILE_NAME
-from service_support import REPO, LiveServer, bearer, make_keys, seed
+from service_support import REPO, bearer, chromium, seeded_live_server
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 SECTIONS = ("gaps", "supply", "health", "exposure", "duplicates", "reach")
 OUT = REPO / "evaluation" / "out"
 
@@ -40,30 +36,17 @@ _PROBE = """(font) => {
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A live ``recsys serve`` over the two-tenant world, with lists served to two members."""
-    store = tmp_path_factory.mktemp("coverage-live") / "store"
-    store.mkdir()
-    keys = make_keys(store / KEYS_FILE_NAME)
-    live = LiveServer(store, log=store.parent / "server.log")
-    live.start()
-    try:
-        with httpx.Client(base_url=live.url, timeout=60) as client:
-            seed(client, keys)
-            for member in ("m-a", "m-a2"):
-                r = client.get(f"/v1/members/{member}/daily", params={"day": "2026-06-01"}, headers=bearer(keys.a))
-                assert r.status_code == 200, r.text
+    with seeded_live_server(tmp_path_factory.mktemp("coverage-live")) as (live, keys, client):
+        for member in ("m-a", "m-a2"):
+            r = client.get(f"/v1/members/{member}/daily", params={"day": "2026-06-01"}, headers=bearer(keys.a))
+            assert r.status_code == 200, r.text
         yield live, keys
-    finally:
-        live.stop()
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _check_page(page, shot: Path, tmp_path: Path) -> None:

@@ -1,0 +1,268 @@
+"""The member's page and the portal widget in a real browser: Debian's headless Chromium, driven
+by Playwright, against a live ``recsys serve`` on loopback.
+
+Every request the browser makes is recorded, and anything not bound for the service (or, for the
+widget, the test portal on another loopback port) is aborted and fails the test: the page must
+not reach a CDN or the internet. Screenshots go to pytest's ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import http.server
+import threading
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from recsys.storage import open_store
+from recsys.tokens import MemberTokens
+from service_support import bearer, chromium, free_port, seeded_live_server, upcoming_activity
+
+FULL, OPEN = "act-full", "act-open"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A live service over the two-tenant world plus two activities in Taiyuan three days ahead:
+    one with a single seat, one with five."""
+    with seeded_live_server(tmp_path_factory.mktemp("member-page")) as (live, keys, client):
+        activities = [upcoming_activity(FULL, capacity=1, days_ahead=3, title="参观太原解放纪念馆现场教学"),
+                      upcoming_activity(OPEN, capacity=5, days_ahead=4, title="重温入党誓词主题党日活动")]
+        r = client.put("/v1/items", json=activities, headers=bearer(keys.admin))
+        assert r.status_code == 200, r.text
+        yield live, keys
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:
+        yield b
+
+
+def _token(live, key: str, member: str) -> str:
+    r = httpx.post(f"{live.url}/v1/members/{member}/token", headers=bearer(key), timeout=60)
+    assert r.status_code == 200, r.text
+    return r.json()["token"]
+
+
+def _api(live, method: str, path: str, key: str, **kw) -> httpx.Response:
+    return httpx.request(method, f"{live.url}{path}", headers=bearer(key), timeout=60, **kw)
+
+
+class Guard:
+    """Records every request of a browser context and aborts those leaving the allowed origins."""
+
+    def __init__(self, context, *origins: str) -> None:
+        self.allowed = {urlsplit(o)[:2] for o in origins}
+        self.seen: list[str] = []
+        self.refused: list[str] = []
+        context.route("**/*", self._route)
+
+    def _route(self, route) -> None:
+        url = route.request.url
+        self.seen.append(url)
+        if urlsplit(url)[:2] in self.allowed:
+            route.continue_()
+        else:
+            self.refused.append(url)
+            route.abort()
+
+    def check(self) -> None:
+        assert self.seen, "no request was recorded"
+        assert self.refused == [], f"requests left the allowed origins: {self.refused}"
+
+
+def _page(browser, width: int, height: int, *origins: str):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    return context, context.new_page(), Guard(context, *origins)
+
+
+def _member_page(live, key: str, browser, member: str, width: int = 390, height: int = 844):
+    """The member's page opened with a fresh token: ``(context, page, guard)``."""
+    context, page, guard = _page(browser, width, height, live.url)
+    response = page.goto(f"{live.url}/m?token={_token(live, key, member)}")
+    assert response.status == 200
+    return context, page, guard
+
+
+def _titles(page) -> list[str]:
+    return page.locator("recsys-daily section.today .entry .item-title").all_inner_texts()
+
+
+@pytest.mark.parametrize(("width", "height"), [(390, 844), (1280, 900)])
+def test_the_page_shows_the_members_list(server, browser, tmp_path, width, height):
+    live, keys = server
+    context, page, guard = _member_page(live, keys.a, browser, "m-a2", width, height)
+    page.locator("recsys-daily section.today .entry").first.wait_for()
+    expected = _api(live, "GET", "/v1/members/m-a2/daily", keys.a).json()  # the same list, stored
+    assert expected["entries"], expected
+    assert _titles(page) == [e["item"]["title"] for e in expected["entries"]]
+    first = page.locator("recsys-daily section.today .entry").first
+    assert first.locator(".minutes").inner_text() == f"{expected['entries'][0]['item']['minutes']} 分钟"
+    assert first.locator(".reasons li").first.inner_text() == expected["entries"][0]["reasons"][0]
+    assert page.locator("recsys-daily h1").inner_text() == "李娜同志，您好"
+    assert "学时" in page.locator("recsys-daily section.hours").inner_text()
+    # Nothing wider than the screen: no sideways scrolling on a phone.
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    for button in ("开始学习", "已学完", "跳过", "不感兴趣"):
+        assert first.get_by_role("button", name=button).is_visible()
+    page.screenshot(path=str(tmp_path / f"member-page-{width}.png"), full_page=True)
+    # 大字 scales the text and is remembered.
+    size = first.locator(".item-title").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    page.locator("recsys-daily .large-switch").click()
+    larger = first.locator(".item-title").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    assert larger >= size * 1.3
+    assert page.evaluate("localStorage.getItem('recsys-large-type')") == "1"
+    page.screenshot(path=str(tmp_path / f"member-page-{width}-large.png"), full_page=True)
+    assert (tmp_path / f"member-page-{width}.png").stat().st_size > 10_000
+    guard.check()
+    assert any(u.endswith("/static/recsys-widget.js") for u in guard.seen)
+    context.close()
+
+
+def test_completing_an_item_records_it_and_it_does_not_come_back(server, browser, tmp_path):
+    live, keys = server
+    context, page, guard = _member_page(live, keys.a, browser, "m-a")
+    page.locator("recsys-daily section.today .entry").first.wait_for()
+    entry = page.locator("recsys-daily section.today .entry").first
+    item, title = entry.get_attribute("data-item"), entry.locator(".item-title").inner_text()
+    with page.expect_response(lambda r: r.url.endswith("/v1/members/m-a/events") and r.request.method == "POST") as done:
+        entry.get_by_role("button", name="已学完").click()
+    assert done.value.status == 200
+    page.locator("recsys-daily .msg", has_text="已记录学完").wait_for()
+    assert item not in page.locator("recsys-daily section.today .entry").evaluate_all(
+        "els => els.map(e => e.dataset.item)")
+    # The event is in the member's records: the completion earned hours for that item.
+    progress = _api(live, "GET", "/v1/members/m-a/progress", keys.a).json()
+    assert item in [e["item"] for e in progress["hours"]["entries"]]
+    # And the item does not come back: not on a reload, not in the list a portal gets.
+    page.reload()
+    page.locator("recsys-daily h1", has_text="同志").wait_for()
+    page.locator("recsys-daily section.today").wait_for()
+    assert title not in _titles(page)
+    assert item not in [e["item"]["id"] for e in _api(live, "GET", "/v1/members/m-a/daily", keys.a).json()["entries"]]
+    page.screenshot(path=str(tmp_path / "member-page-after-complete.png"), full_page=True)
+    guard.check()
+    context.close()
+
+
+def test_enrolling_in_a_full_activity_shows_the_refusal(server, browser, tmp_path):
+    live, keys = server
+    context, page, guard = _member_page(live, keys.a, browser, "m-a")
+    full = page.locator(f"recsys-daily section.activities .entry[data-item='{FULL}']")
+    full.wait_for()
+    assert "剩余 1 个名额" in full.inner_text()
+    # Meanwhile another member takes the last seat.
+    assert _api(live, "PUT", f"/v1/members/m-a2/enrolments/{FULL}", keys.a).status_code == 200
+    with page.expect_response(lambda r: r.url.endswith(f"/enrolments/{FULL}")) as answer:
+        full.get_by_role("button", name="报名", exact=True).click()
+    assert answer.value.status == 409
+    refusal = page.locator("recsys-daily .msg.error")
+    refusal.wait_for()
+    assert "名额已满" in refusal.inner_text()
+    # The page was reloaded: the activity now says it is full, and 报名 is off.
+    full.locator(".seats", has_text="名额已满").wait_for()
+    assert full.get_by_role("button", name="报名", exact=True).is_disabled()
+    page.screenshot(path=str(tmp_path / "member-page-full.png"), full_page=True)
+    # An activity with seats: 报名 takes one, 取消报名 gives it back.
+    open_ = page.locator(f"recsys-daily section.activities .entry[data-item='{OPEN}']")
+    open_.get_by_role("button", name="报名", exact=True).click()
+    open_.locator(".badge", has_text="已报名").wait_for()
+    assert "剩余 4 个名额" in open_.inner_text()
+    assert OPEN in {u["item"]["id"] for u in _api(live, "GET", "/v1/members/m-a/page", keys.a).json()["upcoming"]
+                    if u["enrolled"]}
+    assert "09:00" in open_.locator(".meta").inner_text()  # Beijing time, whatever the browser's zone
+    open_.get_by_role("button", name="取消报名").click()
+    open_.get_by_role("button", name="报名", exact=True).wait_for()
+    assert "剩余 5 个名额" in open_.inner_text()
+    guard.check()
+    context.close()
+
+
+def test_another_members_token_and_an_expired_token_are_refused(server, browser, tmp_path):
+    live, keys = server
+    token = _token(live, keys.a, "m-a")
+    store = open_store(live.store)
+    try:
+        expired, _ = MemberTokens(store).issue("m-a", hours=1, now=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2))
+    finally:
+        store.close()
+    context, page, guard = _page(browser, 390, 844, live.url)
+    response = page.goto(f"{live.url}/m?token={expired}")
+    assert response.status == 401
+    assert page.locator("h1").inner_text() == "链接已失效"
+    page.screenshot(path=str(tmp_path / "member-page-expired.png"), full_page=True)
+    assert page.goto(f"{live.url}/m?token={token[:-2]}xx").status == 401
+    page.goto(f"{live.url}/m?token={token}")
+    page.locator("recsys-daily h1", has_text="张伟").wait_for()
+    # From the member's own page, the token reads nothing of another member's.
+    statuses = page.evaluate("""async ([token, expired]) => {
+        const get = (m, t) => fetch('/v1/members/' + m + '/page', {headers: {Authorization: 'Bearer ' + t}})
+            .then(r => r.status);
+        return [await get('m-a', token), await get('m-a2', token), await get('m-b', token), await get('m-a', expired)];
+    }""", [token, expired])
+    assert statuses == [200, 404, 404, 401]
+    guard.check()
+    context.close()
+
+
+@pytest.fixture
+def portal(tmp_path):
+    """A plain portal page server on another loopback port."""
+    root = tmp_path / "portal"
+    root.mkdir()
+    port = free_port()
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield root, f"http://127.0.0.1:{port}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_the_widget_renders_inside_a_portal_page_on_another_origin(server, browser, portal, tmp_path):
+    live, keys = server
+    root, portal_url = portal
+    token = _token(live, keys.a, "m-a3")
+    (root / "index.html").write_text(f"""<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>党建门户</title>
+<script src="{live.url}/static/recsys-widget.js" defer></script></head>
+<body><h1>集团党建门户</h1>
+<recsys-daily token="{token}" base="{live.url}"></recsys-daily>
+<iframe id="framed" title="每日学习" src="{live.url}/m?token={token}" style="width:390px;height:700px;border:0"></iframe>
+</body></html>""", encoding="utf-8")
+    context, page, guard = _page(browser, 1280, 900, live.url, portal_url)
+    page.goto(f"{portal_url}/index.html")
+    page.locator("recsys-daily section.today .entry").first.wait_for()
+    expected = _api(live, "GET", "/v1/members/m-a3/daily", keys.a).json()
+    assert _titles(page) == [e["item"]["title"] for e in expected["entries"]]
+    # The widget's list view: no activities or hours, a link to the full page instead.
+    assert page.locator("recsys-daily section.activities").count() == 0
+    # Buttons work across origins, with the token (CORS): skip the first item.
+    entry = page.locator("recsys-daily section.today .entry").first
+    skipped = entry.get_attribute("data-item")
+    with page.expect_response(lambda r: r.url.endswith("/v1/members/m-a3/events")) as answer:
+        entry.get_by_role("button", name="跳过").click()
+    assert answer.value.status == 200
+    page.locator("recsys-daily .msg", has_text="已跳过").wait_for()
+    # The iframe way shows the full page.
+    frame = page.frame_locator("#framed")
+    frame.locator("recsys-daily section.today h2").wait_for()
+    assert frame.locator("recsys-daily section.hours").count() == 1
+    page.screenshot(path=str(tmp_path / "portal-widget.png"), full_page=True)
+    guard.check()
+    assert any(urlsplit(u)[:2] == urlsplit(live.url)[:2] and "/v1/members/m-a3/events" in u for u in guard.seen)
+    assert skipped
+    context.close()
