@@ -588,10 +588,10 @@ class Engine:
 
     # -- a member's own page ----------------------------------------------------------------
 
-    def member_page(self, member_id: str, day: dt.date | str | None = None) -> dict[str, Any]:
+    def member_page(self, member_id: str, day: dt.date | str | None = None, *, preview: bool = False) -> dict[str, Any]:
         """What the member's page shows on ``day`` (default: today): the day's list as served
-        (stored, impressions recorded), activities ahead with seats left, hours against the
-        target with the pace, points and quizzes due for review. See
+        (stored, impressions recorded; with ``preview`` neither), activities ahead with seats
+        left, hours against the target with the pace, points and quizzes due for review. See
         :func:`recsys.serving.member_page.member_page`.
 
         Raises:
@@ -599,7 +599,7 @@ class Engine:
         """
         member = self.member(member_id)
         day = as_day(day)
-        today = self.daily(member.id, day=day)
+        today = self.daily(member.id, day=day, preview=preview)
         events = self.store.events(member.id)
         seats = self.store.enrolments([e.item.id for e in today.upcoming])
         return member_page.member_page(member, today, self.progress(member.id, day=day), self.catalogue(), seats,

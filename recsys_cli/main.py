@@ -107,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duplicate-threshold", type=float, metavar="COS",
                    help="cosine for near-duplicates (default: measured per encoder, e5 0.995, tfidf 0.92)")
 
+    p = sub.add_parser("page", parents=[common], help="a member's page (list, activities, hours) as one HTML file")
+    p.add_argument("member", metavar="MEMBER")
+    p.add_argument("--html", metavar="FILE", required=True, help="write the page here (opens without a server)")
+    p.add_argument("--day", type=_date, help="the day (default: today, Asia/Shanghai)")
+
     p = sub.add_parser("progress", parents=[common],
                        help="learning records: a member's hours, points and mastery, or an organisation's by branch")
     p.add_argument("member", metavar="MEMBER", nargs="?", help="the member (or give --org)")
@@ -396,6 +401,25 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_page(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from recsys.exceptions import MissingExtraError
+
+    try:
+        from service.routers.member_pages import offline_page
+    except ImportError:
+        raise MissingExtraError("recsys page", "service") from None
+    with _open(args) as engine:
+        # A preview: reviewing a member's page stores no list and starts no cool-down.
+        document = engine.member_page(args.member, day=args.day, preview=True)
+    Path(args.html).write_text(offline_page(document), encoding="utf-8")
+    print(f"{document['member']['name']} {document['day']}: {len(document['entries'])} items, "
+          f"{document['minutes']}/{document['budget']} minutes, {len(document['upcoming'])} activities ahead; "
+          f"page written to {args.html}")
+    return 0
+
+
 def _cmd_model(args: argparse.Namespace) -> int:
     from recsys.embedding.encoders import get_encoder
 
@@ -637,6 +661,7 @@ _COMMANDS = {
     "push": _cmd_push,
     "progress": _cmd_progress,
     "coverage": _cmd_coverage,
+    "page": _cmd_page,
     "model": _cmd_model,
     "serve": _cmd_serve,
     "keys": _cmd_keys,

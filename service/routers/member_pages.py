@@ -9,6 +9,8 @@ file the page needs comes from the service itself.
 from __future__ import annotations
 
 import datetime as dt
+import html
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -33,7 +35,7 @@ from service.schemas import (
     as_json,
 )
 
-__all__ = ["router", "STATIC_DIR", "static_files", "PAGE_HEADERS"]
+__all__ = ["router", "STATIC_DIR", "static_files", "PAGE_HEADERS", "offline_page"]
 
 router = APIRouter(tags=["member page"])
 
@@ -172,3 +174,33 @@ def page(
         why = "这个链接缺少登录凭据。" if not token else "这个链接已过期或无效。"
         return HTMLResponse(_REFUSED.format(why=why), status_code=401, headers=PAGE_HEADERS)
     return HTMLResponse((STATIC_DIR / "member.html").read_text(encoding="utf-8"), headers=PAGE_HEADERS)
+
+
+def offline_page(document: dict) -> str:
+    """The member's page as one self-contained file: the page's style and the component's script
+    inlined, and ``document`` (:meth:`recsys.Engine.member_page`) inside it, so it opens without
+    a server (its buttons are off). For ``recsys page MEMBER --html``."""
+    css = (STATIC_DIR / "recsys-member.css").read_text(encoding="utf-8")
+    # Inline, a "</script" (the usage comment has one) would end the script element early.
+    script = (STATIC_DIR / "recsys-widget.js").read_text(encoding="utf-8").replace("</script", "<\\/script")
+    data = json.dumps(document, ensure_ascii=False).replace("</", "<\\/")
+    name = document["member"]["name"]
+    return f"""<!doctype html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>每日学习 · {html.escape(name)} · {document["day"]}</title>
+<style id="recsys-css">
+{css}
+</style>
+<script type="application/json" id="recsys-data">{data}</script>
+<script>
+{script}
+</script>
+</head>
+<body class="member-page">
+<recsys-daily view="full" offline></recsys-daily>
+</body>
+</html>
+"""

@@ -11,6 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import http.server
+import os
+import subprocess
+import sys
 import threading
 from urllib.parse import urlsplit
 
@@ -19,7 +22,7 @@ import pytest
 
 from recsys.storage import open_store
 from recsys.tokens import MemberTokens
-from service_support import bearer, chromium, free_port, seeded_live_server, upcoming_activity
+from service_support import REPO, bearer, chromium, free_port, seeded_live_server, upcoming_activity
 
 FULL, OPEN = "act-full", "act-open"
 
@@ -265,4 +268,29 @@ def test_the_widget_renders_inside_a_portal_page_on_another_origin(server, brows
     guard.check()
     assert any(urlsplit(u)[:2] == urlsplit(live.url)[:2] and "/v1/members/m-a3/events" in u for u in guard.seen)
     assert skipped
+    context.close()
+
+
+def test_the_page_renders_offline_from_the_library(server, browser, tmp_path):
+    live, keys = server
+    out = tmp_path / "page.html"
+    done = subprocess.run(
+        [sys.executable, "-m", "recsys", "page", "m-a2", "--html", str(out), "--store", str(live.store)],
+        cwd=REPO, capture_output=True, text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "李娜" in done.stdout and str(out) in done.stdout
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(out.as_uri())
+    page.locator("recsys-daily section.today h2").wait_for()
+    expected = _api(live, "GET", "/v1/members/m-a2/daily", keys.a, params={"preview": "true"}).json()
+    assert _titles(page) == [e["item"]["title"] for e in expected["entries"]]
+    assert page.locator("recsys-daily section.hours").count() == 1
+    assert page.locator("recsys-daily button[data-kind='complete']").first.is_disabled()
+    assert "离线预览" in page.locator("recsys-daily .msg").first.inner_text()
+    assert requests == [out.as_uri()]  # the file alone: no script, style or font fetched
+    page.screenshot(path=str(tmp_path / "member-page-offline.png"), full_page=True)
     context.close()
