@@ -554,8 +554,9 @@ class Engine:
         Args:
             org: Scope to this organisation (its units, its own and shared items); None: all.
             day: The as-of day (default: today, Asia/Shanghai).
-            duplicate_threshold: Cosine for near-duplicate clusters (default: measured per encoder,
-                see :func:`recsys.embedding.duplicates.coverage_threshold`).
+            duplicate_threshold: Cosine for near-duplicate clusters (default: the recommender's,
+                so the report shows what lists treat as the same content; see
+                :func:`recsys.embedding.duplicates.coverage_threshold` for a stricter one).
 
         Returns:
             A :class:`~recsys.reports.coverage.CoverageReport` (``to_dict()`` for JSON).
@@ -570,7 +571,8 @@ class Engine:
             data = CoverageInputs(
                 catalogue=snap.catalogue, index=snap.index, members=self.members(),
                 events=store.events(until=day_end(day)),
-                served=store.served_between(day - dt.timedelta(days=89), day),
+                # An activity announced beside a list was shown to the member as much as an entry.
+                served=store.served_between(day - dt.timedelta(days=89), day, upcoming=True),
                 seats_taken=store.enrolments(snap.catalogue.offline_ids), curriculum=self.curriculum,
                 encode_queries=self.encode_queries, encoder_name=self.encoder.name,
                 duplicate_threshold=self.duplicate_threshold,

@@ -495,7 +495,10 @@ class CoverageGap(BaseModel):
         "have nothing they can take in a required topic; `kind`/`level`: a kind or level missing for a topic.",
         examples=["supply"])
     topic: str = Field(description="The topic.", examples=["廉洁从业"])
-    role: str | None = Field(description="The role, for supply gaps.", examples=["cadre"])
+    role: str | None = Field(description="For supply gaps, the role with the most members short.", examples=["cadre"])
+    roles: list[str] = Field(description="For supply gaps, every role short in the topic (one gap per topic).",
+                             examples=[["cadre", "branch_secretary"]])
+    role_names: list[str] = Field(description="Their Chinese names.", examples=[["领导干部", "支部书记"]])
     members_hurt: int = Field(description="Members affected.", examples=[3])
     detail: str = Field(description="What is wrong (Chinese).")
     commission: str = Field(description="What to commission (Chinese).")

@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 
 from recsys.curriculum import Curriculum
-from recsys.embedding.duplicates import coverage_threshold
 from recsys.catalogue import Catalogue, Columns
 from recsys.embedding.index import VectorIndex
 from recsys.pipeline import rules_context
@@ -133,11 +132,13 @@ class Gap:
             (members have no content they can take in a required topic), ``kind`` (a kind of
             content missing for a topic) or ``level`` (a level missing for a topic).
         topic: The topic.
-        role: The role, for ``supply`` gaps.
-        members_hurt: Members affected.
+        role: For ``supply`` gaps, the role with the most members short (all are in ``roles``).
+        members_hurt: Members affected, each once (a member may hold several short roles).
         detail: What is wrong, in Chinese.
         commission: What to commission, in Chinese.
         closest: Existing items closest to the gap (re-target or extend them), best first.
+        roles: For ``supply`` gaps, every role short in the topic, most members short first.
+        role_names: Their Chinese names.
     """
 
     kind: str
@@ -147,10 +148,13 @@ class Gap:
     detail: str
     commission: str
     closest: tuple[ItemRef, ...] = ()
+    roles: tuple[str, ...] = ()
+    role_names: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["closest"] = [asdict(r) for r in self.closest]
+        out["roles"], out["role_names"] = list(self.roles), list(self.role_names)
         return out
 
 
@@ -184,6 +188,16 @@ class CoverageReport:
     reach: Mapping[str, Mapping[str, tuple[str, ...]]]
     required_unreachable: Mapping[str, tuple[str, ...]]
     branch_members: Mapping[str, int] = field(default_factory=dict)
+    #: Titles of the items in scope and names of its members, so that every section can name
+    #: them rather than show ids.
+    item_titles: Mapping[str, str] = field(default_factory=dict)
+    member_names: Mapping[str, str] = field(default_factory=dict)
+
+    def title(self, item: str) -> str:
+        return self.item_titles.get(item, item)
+
+    def name(self, member: str) -> str:
+        return self.member_names.get(member, member)
 
     @property
     def supply_gaps(self) -> list[Gap]:
@@ -211,7 +225,8 @@ class CoverageReport:
                 "served": {str(w): dict(c) for w, c in self.served.items()},
                 "gini": {str(w): g for w, g in self.gini.items()},
                 "never_served": [
-                    {"id": i, "reason": r, "label": NEVER_SERVED_REASONS[r]} for i, r in self.never_served.items()
+                    {"id": i, "title": self.title(i), "reason": r, "label": NEVER_SERVED_REASONS[r]}
+                    for i, r in self.never_served.items()
                 ],
                 "rarely_served": [asdict(r) for r in self.rarely_served],
             },
@@ -224,6 +239,7 @@ class CoverageReport:
                 "branches": {b: {k: list(v) for k, v in flags.items()} for b, flags in self.reach.items()},
                 "branch_members": dict(self.branch_members),
                 "required_unreachable": {m: list(t) for m, t in self.required_unreachable.items()},
+                "member_names": {m: self.name(m) for b in self.reach.values() for ms in b.values() for m in ms},
             },
         }
 
@@ -355,7 +371,9 @@ def build_coverage(
         org: The organisation (it and the units under it; its own and shared items); None: all.
         day: The as-of day (default: today, Asia/Shanghai).
         duplicate_threshold: Cosine at or above which two items are the same content; default:
-            :func:`recsys.embedding.duplicates.coverage_threshold` of the encoder.
+            the recommender's (``data.duplicate_threshold``), so the report shows as duplicates
+            what lists treat as the same content. A stricter one, such as
+            :func:`recsys.embedding.duplicates.coverage_threshold`, lists fewer false alarms.
         horizon_days: Window for items expiring soon and upcoming offline activities.
         rare_share: An item served at least once but fewer times than this share of the mean
             exposure of live items (90 days) is "rarely served".
@@ -370,8 +388,9 @@ def build_coverage(
     items = {i: it for i, it in catalogue.items.items() if _visible(it, org)}
     members = [m for m in data.members if _within(m.org, org)]
     live = {i: it for i, it in items.items() if _live(it, day)}
-    threshold = (coverage_threshold(data.encoder_name, data.duplicate_threshold)
-                 if duplicate_threshold is None else duplicate_threshold)
+    # The recommender's own threshold by default: an editor sees as one content what the engine
+    # treats as one (a member who completed either is never offered the other).
+    threshold = data.duplicate_threshold if duplicate_threshold is None else duplicate_threshold
 
     supply = _supply(curriculum, members, live, catalogue.columns)
     missing_kinds, missing_levels = _health_topics(supply, live)
@@ -408,6 +427,7 @@ def build_coverage(
         prerequisite_cycles=tuple(cycles), served=served, never_served=never,
         rarely_served=tuple(ref(i, float(n)) for i, n in rarely), gini=gini_by, duplicates=duplicates,
         reach=reach, required_unreachable=unreachable, branch_members=branch_members,
+        item_titles={i: it.title for i, it in items.items()}, member_names={m.id: m.name for m in members},
     )
 
 
@@ -672,20 +692,28 @@ def _gaps(
 ) -> list[Gap]:
     gaps: list[Gap] = []
     offline_only = {m.id for m in members if not m.offline}
+    # One gap per topic: the roles short in it are listed in it, not repeated as gaps of their own.
+    short_by_topic: dict[str, list[SupplyCell]] = defaultdict(list)
     for c in supply:
-        if not c.short_members:
-            continue
-        online = round(sum(c.online_hours.values()), 2)
-        need_online = any(m in offline_only for m in c.short_members)
-        eligible = {i for i, it in live.items() if c.topic in it.topics and (not it.roles or c.role in it.roles)}
-        detail = (f"{c.role_name}「{c.topic}」：{len(c.short_members)} 名党员可学内容不足人均 {c.target_hours} 学时"
-                  f"（现有 {c.supply_hours} 学时，其中线上 {online} 学时）")
-        what = "线上" if need_online else ""
-        commission = (f"为{c.role_name}补充「{c.topic}」{what}内容约 {c.shortfall_hours} 学时"
+        if c.short_members:
+            short_by_topic[c.topic].append(c)
+    for topic, cells in sorted(short_by_topic.items()):
+        cells.sort(key=lambda c: (-len(c.short_members), c.role))
+        short = {m for c in cells for m in c.short_members}
+        roles = {c.role for c in cells}
+        online = round(max(sum(c.online_hours.values()) for c in cells), 2)
+        need_online = bool(short & offline_only)
+        eligible = {i for i, it in live.items() if topic in it.topics and (not it.roles or roles & set(it.roles))}
+        names = "、".join(f"{c.role_name} {len(c.short_members)} 人（人均需 {c.target_hours} 学时，现有 "
+                         f"{c.supply_hours} 学时）" for c in cells)
+        detail = f"「{topic}」可学内容不足：{names}；其中线上最多 {online} 学时"
+        audience = "、".join(c.role_name for c in cells)
+        commission = (f"为{audience}补充「{topic}」{'线上' if need_online else ''}内容约 "
+                      f"{max(c.shortfall_hours for c in cells)} 学时"
                       + ("，供不能参加线下活动的党员学习" if need_online else ""))
-        gaps.append(Gap("supply", c.topic, c.role, len(c.short_members), detail, commission,
-                        _closest(data, c.topic, live, eligible, k,
-                                 keep=(lambda it: it.online) if need_online else None)))
+        gaps.append(Gap("supply", topic, cells[0].role, len(short), detail, commission,
+                        _closest(data, topic, live, eligible, k, keep=(lambda it: it.online) if need_online else None),
+                        roles=tuple(c.role for c in cells), role_names=tuple(c.role_name for c in cells)))
     by_topic: dict[str, list[str]] = defaultdict(list)
     for member, topics in unreachable.items():
         for t in topics:

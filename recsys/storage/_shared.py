@@ -88,9 +88,13 @@ def dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
-def served_item_ids(payload: Any) -> list[str]:
-    """The item ids of a served list's JSON form, in list order."""
-    return [entry["item"]["id"] for entry in payload.get("entries", [])]
+def served_item_ids(payload: Any, *, upcoming: bool = False) -> list[str]:
+    """The item ids of a served list's JSON form, in list order; with ``upcoming``, then the
+    activities it announced (shown to the member beside the list, not part of its minutes)."""
+    ids = [entry["item"]["id"] for entry in payload.get("entries", [])]
+    if upcoming:
+        ids += [entry["item"]["id"] for entry in payload.get("upcoming", [])]
+    return ids
 
 
 def event_row(e: Event) -> tuple[str | None, str, str, str, float | None, str, float]:

@@ -301,9 +301,12 @@ class Store(Protocol):
         """
         ...
 
-    def served_between(self, first: dt.date, last: dt.date) -> list[tuple[str, dt.date, list[str]]]:
+    def served_between(
+        self, first: dt.date, last: dt.date, *, upcoming: bool = False
+    ) -> list[tuple[str, dt.date, list[str]]]:
         """Lists served from ``first`` to ``last`` inclusive: ``(member, day, item ids)`` by day
-        and member (a list served for several requests the same day counts once per request)."""
+        and member (a list served for several requests the same day counts once per request).
+        With ``upcoming``, the ids include the activities the list announced beside its entries."""
         ...
 
     def served_on(self, day: dt.date) -> set[tuple[str, str]]:

@@ -310,11 +310,13 @@ class MemoryStore:
                 if e.id not in self._by_id:
                     self._append(e)
 
-    def served_between(self, first: dt.date, last: dt.date) -> list[tuple[str, dt.date, list[str]]]:
+    def served_between(
+        self, first: dt.date, last: dt.date, *, upcoming: bool = False
+    ) -> list[tuple[str, dt.date, list[str]]]:
         with self._lock:
             keys = sorted((day, member, request) for member, day, request in self._served if first <= day <= last)
             return [
-                (member, day, served_item_ids(json.loads(self._served[member, day, request].payload)))
+                (member, day, served_item_ids(json.loads(self._served[member, day, request].payload), upcoming=upcoming))
                 for day, member, request in keys
             ]
 

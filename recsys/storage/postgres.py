@@ -594,13 +594,15 @@ class PostgresStore:
             self._write_events(cur, first_of_each_id(impressions), check=False)
 
     @_guarded
-    def served_between(self, first: dt.date, last: dt.date) -> list[tuple[str, dt.date, list[str]]]:
+    def served_between(
+        self, first: dt.date, last: dt.date, *, upcoming: bool = False
+    ) -> list[tuple[str, dt.date, list[str]]]:
         with self._transaction() as cur:
             rows = cur.execute(
                 "SELECT member, day, payload FROM served WHERE day BETWEEN %s AND %s ORDER BY day, member, request",
                 (first, last),
             ).fetchall()
-        return [(member, day, served_item_ids(json.loads(payload))) for member, day, payload in rows]
+        return [(member, day, served_item_ids(json.loads(payload), upcoming=upcoming)) for member, day, payload in rows]
 
     @_guarded
     def served_on(self, day: dt.date) -> set[tuple[str, str]]:

@@ -586,7 +586,9 @@ class SQLiteStore:
                 )
 
     @_guarded
-    def served_between(self, first: dt.date, last: dt.date) -> list[tuple[str, dt.date, list[str]]]:
+    def served_between(
+        self, first: dt.date, last: dt.date, *, upcoming: bool = False
+    ) -> list[tuple[str, dt.date, list[str]]]:
         """Daily lists served from ``first`` to ``last`` (inclusive): ``(member, day, item ids)``.
 
         A list asked for with several budgets the same day counts once per request.
@@ -596,7 +598,7 @@ class SQLiteStore:
             (first.isoformat(), last.isoformat()),
         ).fetchall()
         return [
-            (member, dt.date.fromisoformat(day), served_item_ids(json.loads(payload)))
+            (member, dt.date.fromisoformat(day), served_item_ids(json.loads(payload), upcoming=upcoming))
             for member, day, payload in rows
         ]
 

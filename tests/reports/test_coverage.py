@@ -194,6 +194,32 @@ def test_every_planted_gap_and_nothing_else(report):
     assert hurt == sorted(hurt, reverse=True)
 
 
+def test_roles_short_in_one_topic_make_one_gap_listing_them(world):
+    # Cadres now need 6 h a year, 安全生产 among their topics, with 1 h of it they may take: both
+    # roles are short in 安全生产.
+    curriculum = json.loads(json.dumps(CURRICULUM))
+    curriculum["roles"]["cadre"].update(annual_hours=6, required={"廉洁从业": 0.25, "安全生产": 0.75})
+    before = world.curriculum
+    world.curriculum = Curriculum.from_dict(curriculum)
+    try:
+        report = world.coverage(day=DAY)
+    finally:
+        world.curriculum = before
+    short = [(c.role, c.topic) for c in report.supply if c.short_members]
+    assert {("cadre", "安全生产"), ("frontline", "安全生产")} <= set(short)
+    supply = report.supply_gaps
+    assert len(supply) == len({topic for _, topic in short})  # one row per topic, not one per role
+    gap = next(g for g in supply if g.topic == "安全生产")
+    assert gap.topic == "安全生产" and set(gap.roles) == {"cadre", "frontline"} and gap.members_hurt == 2
+    assert set(gap.role_names) == {"领导干部", "一线职工"}
+    assert "领导干部 1 人" in gap.detail and "一线职工 1 人" in gap.detail
+    assert gap.to_dict()["roles"] == list(gap.roles)
+    for g in supply:  # a member short in two roles of a topic is hurt once
+        cells = [c for c in report.supply if c.topic == g.topic and c.short_members]
+        assert g.members_hurt == len({m for c in cells for m in c.short_members})
+        assert set(g.roles) == {c.role for c in cells}
+
+
 def test_suggestions_name_the_closest_items_and_what_to_commission(report):
     safety = next(g for g in report.gaps if g.kind == "supply")
     assert safety.closest[0].id == "s4"  # the cadres' article on it: re-target it to frontline
@@ -276,10 +302,11 @@ def test_json_and_text_forms(report):
     data = json.loads(json.dumps(report.to_dict(), ensure_ascii=False))
     assert data["day"] == "2026-06-15"
     assert set(data) >= {"supply", "gaps", "health", "exposure", "duplicates", "reach"}
-    assert data["exposure"]["never_served"][0] == {"id": "a1", "reason": "no_audience",
+    assert data["exposure"]["never_served"][0] == {"id": "a1", "title": "老党员形势报告会", "reason": "no_audience",
                                                    "label": "没有党员能参加（组织范围、线下条件）"}
+    assert data["reach"]["member_names"]["m5"] == "赵军"
     text = format_coverage(report)
-    assert "缺口 4 项" in text and "一线职工「安全生产」" in text
+    assert "缺口 4 项" in text and "「安全生产」可学内容不足：一线职工 1 人" in text
 
 
 def test_bad_day_is_a_validation_error(world):
@@ -355,3 +382,16 @@ def test_command_line_json_and_html(world, tmp_path, capsys):
     assert text.startswith("<!DOCTYPE html>") and "<svg" in text and "内容覆盖报告" in text
     assert main(["coverage", "--store", world.store.url, "--html", str(tmp_path / "no" / "such" / "x.html")]) == 2
     assert "x.html" in capsys.readouterr().err
+
+
+def test_an_activity_announced_beside_a_list_was_shown(world):
+    # Last in the module: it serves one more list, announcing the activity a1 beside m3's entries
+    # (say after an editor re-targeted it): a1 is then shown, not "never pushed".
+    later = DAY + dt.timedelta(days=1)
+    assert "a1" in world.coverage(day=later).never_served
+    items = world.catalogue()
+    lst = StudyList("m3", later, 60, (StudyEntry(items["h1"], 1.0, ("测试",)),),
+                    upcoming=(StudyEntry(items["a1"], 0.0, ("可报名",)),))
+    world.store.put_served([ServedList("m3", later, "minutes=60", "0:0", lst.to_dict(), 0.0)])
+    after = world.coverage(day=later)
+    assert "a1" not in after.never_served and after.served[30]["a1"] == 1

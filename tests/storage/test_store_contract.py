@@ -402,6 +402,14 @@ def test_served_between_by_day_and_member_inclusive(store):
     assert store.served_between(d4, d1) == []
 
 
+def test_served_between_adds_the_announced_activities_when_asked(store):
+    listed = served("m1", DAY, items=("a",))
+    listed.payload["upcoming"] = [{"item": {"id": "act"}, "score": 0.0}]
+    store.put_served([listed])
+    assert store.served_between(DAY, DAY) == [("m1", DAY, ["a"])]
+    assert store.served_between(DAY, DAY, upcoming=True) == [("m1", DAY, ["a", "act"])]
+
+
 def test_served_on_names_member_and_request_of_one_day(store):
     d1, d2 = DAY, DAY + dt.timedelta(days=1)
     store.put_served([served("m1", d1), served("m1", d1, "minutes=60"), served("m2", d2)])
