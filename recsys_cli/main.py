@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("coverage", parents=[common], help="coverage for editors: gaps, exposure, members not reached")
     p.add_argument("--html", metavar="FILE", help="write the report as a self-contained HTML page")
+    p.add_argument("--xlsx", metavar="FILE", help="write every table of the report to an Excel workbook")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--org", help="only this organisation (its units, its own and shared items)")
     p.add_argument("--day", type=_date, help="the as-of day (default: today, Asia/Shanghai)")
@@ -393,12 +394,20 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
         report = engine.coverage(org=args.org, day=args.day, duplicate_threshold=args.duplicate_threshold)
     if args.html:
         write_html(report, args.html)
+    if args.xlsx:
+        from pathlib import Path
+
+        from recsys.reports.coverage_tables import coverage_tables, workbook
+
+        Path(args.xlsx).write_bytes(workbook([t for section in coverage_tables(report).values() for t in section]))
     if args.json:
         _print_json(report.to_dict())
     else:
         print(format_coverage(report))
         if args.html:
             print(f"\nHTML report written to {args.html}")
+        if args.xlsx:
+            print(f"{'' if args.html else chr(10)}Excel workbook written to {args.xlsx}")
     return 0
 
 

@@ -20,7 +20,9 @@ from fastapi.responses import HTMLResponse
 from recsys.reports.coverage_html import render_html
 from service.deps import EngineDep, PageAdminDep, TenantDep
 from service.openapi import error_responses
+from service.routers.progress import OrgQuery
 from service.schemas import FIRST_YEAR, LAST_YEAR, CoverageReportOut, Date
+from service.tenancy import visible_org
 
 __all__ = ["router"]
 
@@ -34,10 +36,11 @@ AsOf = Annotated[Date | None, Query(
 
 @router.get("/v1/coverage", response_model=CoverageReportOut, summary="Coverage report (JSON)",
             responses=error_responses(401, 422))
-def coverage(engine: EngineDep, tenant: TenantDep, day: AsOf = None) -> dict:
+def coverage(engine: EngineDep, tenant: TenantDep, day: AsOf = None, org: OrgQuery = None) -> dict:
     """What content is missing for which roles and topics, which items nobody is shown, and which
-    members are not reached, for the key's organisation, as of ``day``."""
-    return engine.coverage(org=tenant.org, day=day).to_dict()
+    members are not reached, for the key's organisation (or a unit under it), as of ``day``."""
+    scope = visible_org(tenant, org) if org is not None else tenant.org
+    return engine.coverage(org=scope, day=day).to_dict()
 
 
 # No response_class=HTMLResponse: it would document the JSON error bodies as text/html too.
@@ -49,12 +52,16 @@ async def coverage_page(
     engine: EngineDep,
     tenant: PageAdminDep,
     day: AsOf = None,
+    org: OrgQuery = None,
 ) -> HTMLResponse:
-    """The coverage report of the key's organisation as a page with charts (role × topic heatmap,
-    exposure histogram, members not reached by branch). Admin keys only; the key may be given as
-    ``?key=`` for a browser."""
+    """The coverage report of the key's organisation (or a unit under it) as a page: tables that
+    sort, filter by unit and activity dates, and download as CSV or one Excel workbook, and charts
+    the browser draws (role × topic heatmap, exposure histogram). Admin keys only; the key may be
+    given as ``?key=`` for a browser."""
+
+    scope = visible_org(tenant, org) if org is not None else tenant.org
 
     def render() -> str:
-        return render_html(engine.coverage(org=tenant.org, day=day))
+        return render_html(engine.coverage(org=scope, day=day))
 
     return HTMLResponse(await run_in_threadpool(render))
