@@ -35,7 +35,7 @@ AsOf = Annotated[Date | None, Query(
 
 
 @router.get("/v1/coverage", response_model=CoverageReportOut, summary="Coverage report (JSON)",
-            responses=error_responses(401, 422))
+            responses=error_responses(401, 404, 422))
 def coverage(engine: EngineDep, tenant: TenantDep, day: AsOf = None, org: OrgQuery = None) -> dict:
     """What content is missing for which roles and topics, which items nobody is shown, and which
     members are not reached, for the key's organisation (or a unit under it), as of ``day``."""
@@ -47,7 +47,7 @@ def coverage(engine: EngineDep, tenant: TenantDep, day: AsOf = None, org: OrgQue
 @router.get("/coverage", summary="Coverage report page (admin keys)",
             responses={200: {"content": {"text/html": {"schema": {"type": "string"}}},
                              "description": "The report as a self-contained page."},
-                       **error_responses(401, 403, 422)})
+                       **error_responses(401, 403, 404, 422)})
 async def coverage_page(
     engine: EngineDep,
     tenant: PageAdminDep,

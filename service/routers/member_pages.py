@@ -58,7 +58,7 @@ def static_files() -> StaticFiles:
 
 
 @router.post("/v1/members/{member_id}/token", response_model=MemberTokenOut, summary="A token acting for one member",
-             responses=error_responses(401, 404, 422))
+             responses=error_responses(400, 401, 404, 422))
 def member_token(
     member: VisibleMemberDep,
     engine: EngineDep,
@@ -83,7 +83,7 @@ def member_page(member: MemberAccessDep, engine: EngineDep) -> dict:
 
 
 @router.post("/v1/members/{member_id}/events", response_model=EventsResult, summary="Record the member's own events",
-             response_model_exclude_defaults=True, responses=error_responses(401, 404, 409, 422))
+             response_model_exclude_defaults=True, responses=error_responses(400, 401, 404, 409, 422))
 def member_events(
     member: MemberAccessDep,
     engine: EngineDep,
