@@ -68,6 +68,9 @@ NEVER_SERVED_REASONS: Mapping[str, str] = {
     "out_competed": "可推送但总被其他内容挤掉",
 }
 _LEVELS = (1, 2, 3)
+#: How far above the catalogue's mean similarity to a gap's topic (in standard deviations) an
+#: item must be to be suggested for it.
+RELATED_SPREAD = 3.0
 
 
 def _hours(minutes: float) -> float:
@@ -665,14 +668,20 @@ def _reach(
 def _closest(
     data: CoverageInputs, text: str, live: Mapping[str, Item], skip: set[str], k: int, keep=None
 ) -> tuple[ItemRef, ...]:
-    """Live items nearest to ``text`` (query side), leaving out ``skip`` and what ``keep`` refuses."""
+    """Live items nearest to ``text`` (query side), leaving out ``skip`` and what ``keep`` refuses,
+    and those not clearly related: an item is suggested only if its similarity stands
+    :data:`RELATED_SPREAD` standard deviations above the catalogue's mean similarity to ``text``
+    (a floor relative to the catalogue, so it holds for any encoder's scale of cosines)."""
     if k <= 0 or not live:
         return ()
     index = data.index
     query = data.encode_queries([text])
     ids, scores = index.search(query, len(index))
+    floor = float(scores[0].mean() + RELATED_SPREAD * scores[0].std()) if len(scores[0]) > 1 else -np.inf
     out = []
     for i, s in zip(ids[0], scores[0]):
+        if s < floor:
+            break  # best first: nothing further is related
         if i in live and i not in skip and (keep is None or keep(live[i])):
             out.append(ItemRef(i, live[i].title, round(float(s), 4)))
             if len(out) == k:
