@@ -401,7 +401,8 @@ def build_coverage(
     broken = {i: tuple(r for r in it.requires if r not in items) for i, it in sorted(items.items())
               if any(r not in items for r in it.requires)}
     blocked = _blocked(items, day, cycles)
-    served, never, rarely, gini_by, n_lists = _exposure(data.served, items, catalogue.columns, members, day, blocked, rare_share)
+    served, never, rarely, gini_by, n_lists = _exposure(data.served, (e for e in data.events if e.kind == "impression"), items,
+                                                         catalogue.columns, members, day, blocked, rare_share)
     reach, unreachable, branch_members = _reach(data, members, day)
 
     def ref(i: str, value: float | None = None) -> ItemRef:
@@ -540,6 +541,7 @@ def _offline_upcoming(
 
 def _exposure(
     all_lists: Sequence[tuple[str, dt.date, list[str]]],
+    impressions: Iterable[Event],
     items: Mapping[str, Item],
     cols: Columns,
     members: Sequence[Member],
@@ -548,15 +550,21 @@ def _exposure(
     rare_share: float,
 ) -> tuple[dict[int, dict[str, int]], dict[str, str], list[tuple[str, int]], dict[int, float], int]:
     scope = {m.id for m in members}
-    lists = [row for row in all_lists if row[0] in scope and day - dt.timedelta(days=89) <= row[1] <= day]
+    start = day - dt.timedelta(days=89)
+    lists = [row for row in all_lists if row[0] in scope and start <= row[1] <= day]
+    # Every way a member was shown an item, once per member, item and day: the entries and the
+    # announced activities of stored lists, and impressions recorded as events (history imported
+    # from another system, or shown by a portal outside recsys's lists).
+    shown = {(member, d, i) for member, d, ids in lists for i in ids if i in items}
+    for e in impressions:
+        d = e.at.astimezone(TZ).date()
+        if e.member in scope and e.item in items and start <= d <= day:
+            shown.add((e.member, d, e.item))
     served: dict[int, dict[str, int]] = {}
     gini_by: dict[int, float] = {}
     for window in (30, 90):
         first = day - dt.timedelta(days=window - 1)
-        counts: Counter = Counter()
-        for member, d, ids in lists:
-            if member in scope and d >= first:
-                counts.update(i for i in ids if i in items)
+        counts = Counter(i for _, d, i in shown if d >= first)
         served[window] = dict(sorted(counts.items()))
         # Concentration among items that could have been shown during the window.
         eligible = [i for i, it in items.items()

@@ -254,9 +254,13 @@ def test_exposure(report):
     assert report.served[90]["h1"] == 20 and report.served[90]["h3"] == 1
     assert "h3" not in report.served[30] and report.served[30]["s4"] == 20
     assert report.counts["served_lists_90"] == 61
-    # 14 items served 20 times (13 of them) or once (h3), against the live and recently expired
-    # items never served: the concentration is that of the counts, with zeros.
-    counts = [20] * 13 + [1] + [0] * 7
+    # Impressions recorded as events count as shown too, once per member, item and day: m5's and
+    # m6's impressions of h2 (they have no stored lists), m2's of l3 the day before the lists.
+    assert report.served[90]["h2"] == 22 and report.served[90]["l3"] == 21
+    assert report.served[90]["s1"] == 20  # m4's impression of s1 was of a list already counted
+    # 14 items served 20 times (11 of them), 22 and 21 times, or once (h3), against the live and
+    # recently expired items never served: the concentration is that of the counts, with zeros.
+    counts = [20] * 11 + [22, 21] + [1] + [0] * 7
     assert report.gini[90] == pytest.approx(gini(counts), abs=1e-4)
 
 
