@@ -1,0 +1,103 @@
+"""What serving one store holds in memory: the peak resident set of a fresh process that opens the
+store and serves lists from it, step by step.
+
+Usage::
+
+    python -m evaluation.memory [--items 100000] [--members 100000] [--events 1000000] [--out FILE]
+
+``recsys bench`` reports the peak of its own process, which has also loaded every encoder it
+timed and every store of its sweeps; a service or a nightly batch holds one store and one encoder.
+This opens a copy of the bench's synthetic store (built by ``recsys bench``, kept in
+``evaluation/out``) in a child process with the encoder the store was built with, and reports the
+child's peak resident set after each step:
+
+1. the engine opened (nothing read yet);
+2. the first list (catalogue, vector index and collaborative model loaded);
+3. 150 first requests of the day;
+4. a batch of 2,000 members (``Engine.batch``: blocks of histories read, lists written);
+5. the coverage report of the whole store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import random
+import resource
+import shutil
+from pathlib import Path
+
+from evaluation.synthetic import DAY, WORK
+
+__all__ = ["measure", "main"]
+
+
+def _peak_mib() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
+
+
+def _serve(path: str, members: int, requests: int, batch: int, coverage: bool, out) -> None:
+    """In the child: open, serve, and send the peaks back."""
+    from recsys import Engine
+
+    peaks = {"started": _peak_mib()}
+    engine = Engine.open(path, encoder="e5-small-f32")  # the bench's stores keep float32 e5 vectors
+    peaks["opened"] = _peak_mib()
+    rng = random.Random(3)
+    sample = [f"u{n:06d}" for n in rng.sample(range(members), requests + batch + 1)]
+    engine.daily(sample[0], DAY)
+    peaks["first_list"] = _peak_mib()
+    for m in sample[1:requests + 1]:
+        engine.daily(m, DAY)
+    peaks[f"{requests}_requests"] = _peak_mib()
+    engine.batch(DAY, members=sample[requests + 1:])
+    peaks[f"batch_{batch}"] = _peak_mib()
+    if coverage:
+        engine.coverage(day=DAY)
+        peaks["coverage"] = _peak_mib()
+    engine.close()
+    out.send(peaks)
+
+
+def measure(items: int, members: int, events: int, *, requests: int = 150, batch: int = 2_000,
+            coverage: bool = True) -> dict:
+    pristine = WORK / f"daily-{items}-{members}-{events}-pristine"
+    if not (pristine / "complete").exists():
+        raise SystemExit(f"no store at {pristine}: `recsys bench` builds it")
+    path = WORK / f"memory-{items}-{members}-{events}"
+    shutil.rmtree(path, ignore_errors=True)
+    shutil.copytree(pristine, path)
+    ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: nothing of this one counted
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_serve, args=(str(path), members, requests, batch, coverage, send))
+    child.start()
+    peaks = receive.recv()
+    child.join()
+    shutil.rmtree(path, ignore_errors=True)
+    return {"store": {"items": items, "members": members, "events": events, "encoder": "e5-small-f32"},
+            "peak_rss_mib": peaks}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m evaluation.memory", description=__doc__.split("\n")[0])
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--members", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=150)
+    parser.add_argument("--batch", type=int, default=2_000)
+    parser.add_argument("--no-coverage", action="store_true")
+    parser.add_argument("--out", type=Path, help="write the figures here as JSON")
+    args = parser.parse_args(argv)
+    result = measure(args.items, args.members, args.events, requests=args.requests, batch=args.batch,
+                     coverage=not args.no_coverage)
+    text = json.dumps(result, ensure_ascii=False, indent=2)
+    print(text)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n", encoding="utf-8")
+    return result
+
+
+if __name__ == "__main__":
+    main()
