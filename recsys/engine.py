@@ -25,7 +25,6 @@ from recsys.exceptions import NotFoundError, StoreError, ValidationError
 from recsys.ingest.loaders import as_records, check_unique_ids, combine
 from recsys.pipeline import Recommender
 from recsys.pipeline.collaborative import CollaborativeModel
-from recsys.pipeline.profile import day_end
 from recsys.records import Event, Item, Member
 from recsys.reports.alerts import Alert, find_alerts
 from recsys.reports.coverage import CoverageInputs, CoverageReport, build_coverage
@@ -570,7 +569,7 @@ class Engine:
             snap = self._world.snapshot(collaborative=False)
             data = CoverageInputs(
                 catalogue=snap.catalogue, index=snap.index, members=self.members(),
-                events=store.events(until=day_end(day)),
+                histories=lambda ids: {m: h.events for m, h in store.histories(ids).items()},
                 # An activity announced beside a list was shown to the member as much as an entry.
                 served=store.served_between(day - dt.timedelta(days=89), day, upcoming=True),
                 seats_taken=store.enrolments(snap.catalogue.offline_ids), curriculum=self.curriculum,

@@ -336,7 +336,9 @@ class CoverageInputs:
         catalogue: Every item.
         index: The vectors of the items (duplicates, closest items to a gap).
         members: Every member (the report keeps those of its organisation).
-        events: Every event up to the end of the as-of day, in time order.
+        histories: The events of a block of members, each member's in time order (the report
+            reads its members' histories a block at a time and keeps none of them; events after
+            the as-of day are left out by the report).
         served: Lists served in the 90 days up to the as-of day: ``(member, day, item ids)``.
         seats_taken: Enrolments per offline activity (at least those of the coming weeks).
         curriculum: The curriculum policy.
@@ -348,7 +350,7 @@ class CoverageInputs:
     catalogue: Catalogue
     index: VectorIndex
     members: Sequence[Member]
-    events: Sequence[Event]
+    histories: Callable[[Sequence[str]], Mapping[str, Sequence[Event]]]
     served: Sequence[tuple[str, dt.date, list[str]]]
     seats_taken: Mapping[str, int]
     curriculum: Curriculum
@@ -401,9 +403,11 @@ def build_coverage(
     broken = {i: tuple(r for r in it.requires if r not in items) for i, it in sorted(items.items())
               if any(r not in items for r in it.requires)}
     blocked = _blocked(items, day, cycles)
-    served, never, rarely, gini_by, n_lists = _exposure(data.served, (e for e in data.events if e.kind == "impression"), items,
+    # One pass over the members' histories, a block at a time: who is reached, and what they
+    # were shown as impressions recorded as events.
+    reach, unreachable, branch_members, impressions = _reach(data, members, day)
+    served, never, rarely, gini_by, n_lists = _exposure(data.served, impressions, items,
                                                          catalogue.columns, members, day, blocked, rare_share)
-    reach, unreachable, branch_members = _reach(data, members, day)
 
     def ref(i: str, value: float | None = None) -> ItemRef:
         return ItemRef(i, items[i].title, value)
@@ -541,7 +545,7 @@ def _offline_upcoming(
 
 def _exposure(
     all_lists: Sequence[tuple[str, dt.date, list[str]]],
-    impressions: Iterable[Event],
+    impressions: Iterable[tuple[str, dt.date, str]],
     items: Mapping[str, Item],
     cols: Columns,
     members: Sequence[Member],
@@ -556,10 +560,7 @@ def _exposure(
     # announced activities of stored lists, and impressions recorded as events (history imported
     # from another system, or shown by a portal outside recsys's lists).
     shown = {(member, d, i) for member, d, ids in lists for i in ids if i in items}
-    for e in impressions:
-        d = e.at.astimezone(TZ).date()
-        if e.member in scope and e.item in items and start <= d <= day:
-            shown.add((e.member, d, e.item))
+    shown.update(t for t in impressions if t[0] in scope and t[2] in items and start <= t[1] <= day)
     served: dict[int, dict[str, int]] = {}
     gini_by: dict[int, float] = {}
     for window in (30, 90):
@@ -603,26 +604,16 @@ def _exposure(
 
 def _reach(
     data: CoverageInputs, members: Sequence[Member], day: dt.date
-) -> tuple[dict[str, dict[str, tuple[str, ...]]], dict[str, tuple[str, ...]], dict[str, int]]:
+) -> tuple[dict[str, dict[str, tuple[str, ...]]], dict[str, tuple[str, ...]], dict[str, int],
+           set[tuple[str, dt.date, str]]]:
+    """Which members the rules leave without a list or a required topic, and who was not shown or
+    did not study anything lately, by branch; with the impressions recorded as events in the 90
+    days up to ``day``, as ``(member, day, item)``."""
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), TZ)
-    events = [e for e in data.events if e.at <= end]
+    exposure_start = end - dt.timedelta(days=90)
+    impressions: set[tuple[str, dt.date, str]] = set()
     catalogue = data.catalogue
-    last: dict[tuple[str, str], dt.datetime] = {}
     online_ids = {i for i, it in catalogue.items.items() if it.online}
-    for e in events:
-        if e.kind == "impression":
-            key = "impression"
-        elif e.kind in ("complete", "attend"):
-            key = "completion"
-        else:
-            key = None
-        if key is not None:
-            last[(e.member, key)] = max(e.at, last.get((e.member, key), e.at))
-        if e.kind != "impression" and e.item in online_ids:
-            last[(e.member, "online")] = max(e.at, last.get((e.member, "online"), e.at))
-    by_member_events: dict[str, list] = defaultdict(list)
-    for e in events:
-        by_member_events[e.member].append(e)
 
     cols = catalogue.columns
     static_today, static_any_day = StaticRules(), StaticRules(for_day=False)
@@ -637,10 +628,13 @@ def _reach(
     policy_of = data.curriculum.for_member
     unreachable: dict[str, tuple[str, ...]] = {}
     branch_members: Counter = Counter()
-    for m in members:
+    for m, events in _histories(data, members, end):
         branch_members[m.org] += 1
         row = flags[m.org]
-        ctx = rules_context(m, day, by_member_events.get(m.id, []), items=catalogue, index=data.index,
+        last = _last_seen(events, online_ids)
+        impressions.update((m.id, e.at.astimezone(TZ).date(), e.item) for e in events
+                           if e.kind == "impression" and e.at >= exposure_start)
+        ctx = rules_context(m, day, events, items=catalogue, index=data.index,
                             curriculum=data.curriculum, seats_taken=data.seats_taken,
                             duplicate_threshold=data.duplicate_threshold)
         # The hard rules for the whole catalogue at once, for the day and for any day; the part
@@ -661,14 +655,36 @@ def _reach(
         for window in (14, 30):
             since = end - dt.timedelta(days=window)
             for key in ("impression", "completion"):
-                seen = last.get((m.id, key))
+                seen = last.get(key)
                 if seen is None or seen < since:
                     row[f"no_{key}_{window}"].append(m.id)
-        online = last.get((m.id, "online"))
+        online = last.get("online")
         if m.situation == "mobile" and (online is None or online < end - dt.timedelta(days=30)):
             row["mobile_no_online"].append(m.id)
     reach = {b: {k: tuple(v) for k, v in f.items()} for b, f in sorted(flags.items())}
-    return reach, unreachable, dict(sorted(branch_members.items()))
+    return reach, unreachable, dict(sorted(branch_members.items())), impressions
+
+
+def _histories(data: CoverageInputs, members: Sequence[Member], end: dt.datetime, block: int = 1_000):
+    """Each member with their events up to ``end``, read a block of members at a time: a report
+    over a large group holds one block's events, not every event of the store."""
+    for first in range(0, len(members), block):
+        part = members[first:first + block]
+        found = data.histories([m.id for m in part])
+        for m in part:
+            yield m, [e for e in found.get(m.id, ()) if e.at <= end]
+
+
+def _last_seen(events: Sequence[Event], online_ids: set[str]) -> dict[str, dt.datetime]:
+    """When a member's events last were an impression, a completion, and any online study."""
+    last: dict[str, dt.datetime] = {}
+    for e in events:
+        key = "impression" if e.kind == "impression" else "completion" if e.kind in ("complete", "attend") else None
+        if key is not None:
+            last[key] = max(e.at, last.get(key, e.at))
+        if e.kind != "impression" and e.item in online_ids:
+            last["online"] = max(e.at, last.get("online", e.at))
+    return last
 
 
 # -- 6. gaps and suggestions ------------------------------------------------------------------
