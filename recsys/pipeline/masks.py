@@ -17,6 +17,7 @@ codes per member.
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 from collections.abc import Hashable
 
 import numpy as np
@@ -190,11 +191,13 @@ class StaticRules:
 
     Args:
         for_day: The default of ``for_day`` when called.
+        most: Kinds of member kept (the least recently used beyond are computed again if asked).
     """
 
-    def __init__(self, *, for_day: bool = True) -> None:
+    def __init__(self, *, for_day: bool = True, most: int = 512) -> None:
         self.for_day = for_day
-        self._codes: dict[Hashable, np.ndarray] = {}
+        self.most = most
+        self._codes: OrderedDict[Hashable, np.ndarray] = OrderedDict()
 
     def __call__(self, ctx: PlanContext, for_day: bool | None = None) -> np.ndarray:
         for_day = self.for_day if for_day is None else for_day
@@ -202,4 +205,10 @@ class StaticRules:
         codes = self._codes.get(key)
         if codes is None:
             codes = self._codes[key] = static_rules(ctx, for_day=for_day)
+            # Kinds of member can run to thousands in a large group (roles x visible owners x
+            # city x offline x birthday week), each a code per item: the least recently used go.
+            if len(self._codes) > self.most:
+                self._codes.popitem(last=False)
+        else:
+            self._codes.move_to_end(key)
         return codes
