@@ -171,9 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = sub.add_parser("keys", help="manage the HTTP API's keys")
     keys = p.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-    k = keys.add_parser("add", parents=[keys_common], help="create a key for an organisation; prints the key last")
-    k.add_argument("org", metavar="ORG", help="organisation id, a dotted path (hxny, hxny.fdgs.zb-yunxing)")
-    k.add_argument("--admin", action="store_true", help="the key may also write shared items (org null)")
+    k = keys.add_parser("add", parents=[keys_common],
+                        help="create a key for an organisation (or --platform); prints the key last")
+    k.add_argument("org", metavar="ORG", nargs="?", help="organisation id, a dotted path (hxny, hxny.fdgs.zb-yunxing)")
+    k.add_argument("--admin", action="store_true", help="the key may also open its organisation's coverage page")
+    k.add_argument("--platform", action="store_true",
+                   help="a key with no organisation: the only key that creates, replaces or removes shared items "
+                        "(org null); it sees no tenant's members, events or items")
     k = keys.add_parser("revoke", parents=[keys_common], help="revoke a key (give the key or its id)")
     k.add_argument("key", metavar="KEY")
     k = keys.add_parser("list", parents=[keys_common], help="list the keys (ids and organisations, no secrets)")
@@ -447,7 +451,7 @@ def _keys_path(args: argparse.Namespace) -> str:
 
 def _cmd_keys(args: argparse.Namespace) -> int:
     # The service is an optional layer above the library: imported only when asked for.
-    from recsys.exceptions import MissingExtraError
+    from recsys.exceptions import MissingExtraError, ValidationError
 
     try:
         from service.keys import KeyRing
@@ -458,9 +462,14 @@ def _cmd_keys(args: argparse.Namespace) -> int:
         return _member_tokens(args)
     ring = KeyRing(_keys_path(args))
     if args.keys_command == "add":
+        if (args.org is None) != args.platform:
+            raise ValidationError("give either an organisation ORG or --platform (a key for shared items)")
         record, key = ring.add(args.org, admin=args.admin)
-        kind = "admin key" if record.admin else "key"
-        print(f"{kind} {record.id} for organisation {record.org}, saved (hashed) in {ring.path}")
+        if record.platform:
+            print(f"platform key {record.id} (shared items only), saved (hashed) in {ring.path}")
+        else:
+            kind = "admin key" if record.admin else "key"
+            print(f"{kind} {record.id} for organisation {record.org}, saved (hashed) in {ring.path}")
         print("the key is shown only now; send it as 'Authorization: Bearer <key>':")
         print(key)
     elif args.keys_command == "revoke":
@@ -474,7 +483,8 @@ def _cmd_keys(args: argparse.Namespace) -> int:
             print(f"no keys in {ring.path}; create one with: recsys keys add ORG")
         for k in keys:
             state = f"revoked {k.revoked}" if k.revoked else "active"
-            print(f"{k.id}  {k.org}{'  (admin)' if k.admin else ''}  created {k.created}  {state}")
+            org = "(platform: shared items)" if k.platform else k.org
+            print(f"{k.id}  {org}{'  (admin)' if k.admin else ''}  created {k.created}  {state}")
     return 0
 
 

@@ -43,7 +43,8 @@ daily study lists that fit the time a member has, multi-day study paths, search 
 
 **Keys.** Every `/v1` call needs `Authorization: Bearer <key>`; a key (from `recsys keys add ORG`)
 acts for one organisation and the units under it. It sees that organisation's members and events,
-its own and shared items; anything else answers 404 as if missing.
+its own and shared items; anything else answers 404 as if missing. Shared items are written only
+with a platform key (`recsys keys add --platform`), which may call `/v1/items` and nothing else.
 
 **Errors** are JSON: `{"error": {"code", "message", "details": [{"index", "id", "field", "message"}]}}`.
 Batches are all-or-nothing; `details` lists every rejected record by its 0-based index.

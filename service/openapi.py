@@ -16,7 +16,8 @@ __all__ = [
 _WHY = {
     400: "The request could not be read (e.g. a malformed Content-Length or body encoding).",
     401: "No API key, or one that is unknown or revoked.",
-    403: "The key may not write this (another organisation's records, or shared items without admin).",
+    403: "The key may not do this (another organisation's records; shared items without a platform key; "
+         "a platform key outside /v1/items).",
     404: "No such record, or one of another organisation (answered exactly alike).",
     409: "Conflicts with what is stored: an event id reused with other content, or a record id used "
          "by another organisation.",
