@@ -557,6 +557,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         log_config=log_config(args.log_level),
         access_log=False,  # the service writes its own structured request log
         timeout_graceful_shutdown=30,
+        # Slow or idle clients must not hold connections: an idle keep-alive connection closes
+        # after 5 s, request headers over 16 KiB are refused, and each worker holds at most
+        # 1,000 connections and tasks (past that uvicorn answers 503 itself). A body that takes
+        # over RECSYS_BODY_SECONDS to arrive is refused by the app (408).
+        timeout_keep_alive=5,
+        h11_max_incomplete_event_size=16 * 1024,
+        limit_concurrency=1000,
     )
     return 0
 

@@ -27,7 +27,7 @@ from service.errors import install_error_handlers
 from service.keys import KeyRing
 from service.member_tokens import MemberCorsMiddleware
 from service.metrics import Metrics
-from service.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from service.middleware import BodyLimitMiddleware, ConcurrencyLimitMiddleware, RequestContextMiddleware
 from service.openapi import TAGS
 from service.routers import ROUTERS
 from service.routers.member_pages import static_files
@@ -143,8 +143,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     # The member's page, its script and style, and the portal widget: nothing from a CDN.
     app.mount("/static", static_files(), name="static")
-    # The last added runs first: ids and logs wrap everything, the size limit included.
+    # The last added runs first: ids and logs wrap everything, the size limit included; a body is
+    # read whole (or refused) before its request takes a place of the concurrency limit.
     app.add_middleware(MemberCorsMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ConcurrencyLimitMiddleware, limit=settings.max_concurrent, wait=settings.queue_seconds)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout=settings.body_seconds)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
