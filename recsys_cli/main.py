@@ -163,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="worker processes sharing the store (default: 1)")
     p.add_argument("--keys-file", metavar="FILE", help="API keys file (default: $RECSYS_KEYS_FILE or keys.json in the store)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--create", action="store_true",
+                   help="create the store if there is none (default: a missing store is an error, not an empty service)")
 
     keys_common = argparse.ArgumentParser(add_help=False)
     keys_common.add_argument("--store", metavar="DIR", help="store folder (default: $RECSYS_STORE or ./recsys-data)")
@@ -201,10 +203,21 @@ def _store_path(args: argparse.Namespace) -> str:
     return args.store or os.environ.get("RECSYS_STORE") or "recsys-data"
 
 
-def _open(args: argparse.Namespace):
+def _open(args: argparse.Namespace, *, create: bool = False):
+    """The engine over the command's store. Only a writing command (``create``) makes a store
+    where there is none: a read command on a mistyped path says so and creates nothing."""
     from recsys import Engine
+    from recsys.exceptions import StoreError
+    from recsys.storage.migrate import existing_store
 
-    return Engine.open(_store_path(args), encoder=args.encoder)
+    store = _store_path(args)
+    if not create:
+        try:
+            existing_store(store)
+        except StoreError as exc:
+            raise StoreError(f"{exc}; only ingest, members, events, credits, demo and serve --create "
+                             "create a store") from None
+    return Engine.open(store, encoder=args.encoder)
 
 
 def _print_json(data: Any) -> None:
@@ -244,16 +257,32 @@ def _curriculum(args: argparse.Namespace):
     return Curriculum.load(found) if "://" not in store and found.is_file() else Curriculum()
 
 
-def _written(batch, write):
-    """``write(batch.records)``; a problem the engine places by position is named by its file line."""
-    from recsys.exceptions import ValidationError
+def _written(batches, write):
+    """``write`` the records of every batch in one call, so that one transaction holds them all
+    (a later file that fails, or a kill, leaves nothing of the earlier ones). Where files share
+    an id the later file's record is kept, as if written one after the other. A problem the
+    engine places by position, or a conflict it names by id, is named by its file and line."""
+    from recsys.exceptions import ConflictError, ValidationError
     from recsys.ingest.loaders import combine
 
+    records, origins, later = [], [], set()
+    for batch in reversed(batches):
+        kept = [(r, line) for r, line in zip(batch.records, batch.lines) if getattr(r, "id", None) not in later]
+        later |= {r.id for r in batch.records if getattr(r, "id", None) is not None}
+        records[:0] = [r for r, _ in kept]
+        origins[:0] = [(batch.source, line) for _, line in kept]
     try:
-        return write(batch.records)
+        return write(records)
     except ValidationError as exc:
-        raise combine([p.located(source=batch.source, line=batch.lines[p.line - 1] if p.line else None)
+        raise combine([p.located(source=origins[p.line - 1][0], line=origins[p.line - 1][1]) if p.line else p
                        for p in exc.problems or [exc]]) from None
+    except ConflictError as exc:
+        at = next((n for n, r in enumerate(records) if exc.record is not None and getattr(r, "id", None) == exc.record),
+                  None)
+        if at is None:
+            raise
+        source, line = origins[at]
+        raise ConflictError(f"{source}:{line}, id {exc.record!r}: {exc}", record=exc.record) from None
 
 
 def _read_summary(batch, noun: str) -> str:
@@ -265,17 +294,17 @@ def _read_summary(batch, noun: str) -> str:
 def _load(args: argparse.Namespace, paths: Sequence[str], record_type: type, noun: str,
           writer: Callable[[Any], Callable[[list], Any]],
           tail: Callable[[Any, Any], str] = lambda written, batch: "") -> int:
-    """Read every file first (nothing is written if any is wrong), then write each with
-    ``writer(engine)``, or with ``--check`` only say what would be written."""
+    """Read every file first (nothing is written if any is wrong), then write them all in one
+    call of ``writer(engine)``, or with ``--check`` only say what would be written."""
     batches = [_read(args, path, record_type) for path in paths]
     if args.check:
         for batch in batches:
             print(_read_summary(batch, f"{noun} valid") + "; nothing written")
         return 0
-    with _open(args) as engine:
-        for batch in batches:
-            written = _written(batch, writer(engine))
-            print(_read_summary(batch, noun) + tail(written, batch))
+    with _open(args, create=True) as engine:
+        written = _written(batches, writer(engine))
+    for batch in batches:
+        print(_read_summary(batch, noun) + tail(written, batch))
     return 0
 
 
@@ -536,7 +565,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         raise ValidationError(f"--workers must be at least 1, got {args.workers}")
     # Open the store once here: a wrong store or encoder fails now with one line, not in every
     # worker, and the default model is converted once rather than by each worker at a time.
-    _open(args).close()
+    _open(args, create=args.create).close()
     # The app reads its settings from the environment, so every worker process sees the same.
     store = _store_path(args)
     folder = store_folder(store)

@@ -80,7 +80,7 @@ def event_content(e: Event) -> tuple[str, str, str, float | None, float]:
 
 
 def conflict(event_id: str) -> ConflictError:
-    return ConflictError(f"event id {event_id!r} is already recorded with different content")
+    return ConflictError(f"event id {event_id!r} is already recorded with different content", record=event_id)
 
 
 def dumps(data: Any) -> str:
