@@ -146,6 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="members whose daily lists are compared between the two (default: 20)")
     p.add_argument("--day", type=_date, help="the day of the compared lists (default: today, Asia/Shanghai)")
 
+    p = sub.add_parser("check", parents=[common],
+                       help="check the store: the database's pages, that every row parses, the vector index file")
+    p.add_argument("--repair", action="store_true",
+                   help="rebuild what can be rebuilt from the database: its indexes and the vector index file")
+
+    p = sub.add_parser("backup", parents=[common],
+                       help="copy a folder store, while in use, into a new folder (SQLite's online backup)")
+    p.add_argument("target", metavar="DEST", help="a new or empty folder; it becomes a store of its own")
+
     p = sub.add_parser("bench", help="performance benchmarks and encoder choice (writes evaluation/results)")
     p.add_argument("--quick", action="store_true",
                    help="small sizes, model-free encoder, well under 90 s; results to evaluation/out/bench-quick")
@@ -205,19 +214,25 @@ def _store_path(args: argparse.Namespace) -> str:
 
 def _open(args: argparse.Namespace, *, create: bool = False):
     """The engine over the command's store. Only a writing command (``create``) makes a store
-    where there is none: a read command on a mistyped path says so and creates nothing."""
+    where there is none: a read command on a mistyped path says so and creates nothing. A read
+    command opens a folder store this user may not write read-only, so it can still be read."""
     from recsys import Engine
     from recsys.exceptions import StoreError
+    from recsys.storage import store_folder
     from recsys.storage.migrate import existing_store
 
     store = _store_path(args)
+    read_only = False
     if not create:
         try:
             existing_store(store)
         except StoreError as exc:
             raise StoreError(f"{exc}; only ingest, members, events, credits, demo and serve --create "
                              "create a store") from None
-    return Engine.open(store, encoder=args.encoder)
+        folder = store_folder(store)
+        read_only = folder is not None and not all(
+            os.access(path, os.W_OK) for path in (folder, folder / "recsys.sqlite"))
+    return Engine.open(store, encoder=args.encoder, read_only=read_only)
 
 
 def _print_json(data: Any) -> None:
@@ -350,7 +365,10 @@ def _cmd_daily(args: argparse.Namespace) -> int:
     from recsys.serving.text import format_list
 
     with _open(args) as engine:
-        lst = engine.daily(args.member, day=args.day, minutes=args.minutes)
+        read_only = getattr(engine.store, "read_only", False)
+        if read_only:
+            print("recsys: note: the store is read-only: the list is shown, not stored", file=sys.stderr)
+        lst = engine.daily(args.member, day=args.day, minutes=args.minutes, preview=read_only)
         name = engine.member(args.member).name
     if args.json:
         _print_json(lst.to_dict())
@@ -597,6 +615,52 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    from recsys.serving.integrity import check_store
+
+    with _open(args) as engine:  # closing saves a rebuilt index
+        check = check_store(engine, repair=args.repair)
+    for line in check.lines():
+        print(line)
+    print("the store is sound" if check.ok else "recsys: the store is damaged (see above)",
+          file=sys.stdout if check.ok else sys.stderr)
+    return 0 if check.ok else 1
+
+
+def _cmd_backup(args: argparse.Namespace) -> int:
+    from recsys import Engine
+    from recsys.storage import SQLiteStore, open_store, redacted, store_folder
+    from recsys.storage.migrate import existing_store
+
+    source = _store_path(args)
+    if store_folder(source) is None:
+        print(f"recsys: error: recsys backup copies folder stores; {redacted(source)} is not one. For PostgreSQL "
+              f"use its own tool: pg_dump --format=custom --file=recsys.dump '{redacted(source)}' (restore with "
+              "pg_restore --dbname=URL recsys.dump), or copy it to a folder store with recsys migrate SRC DEST",
+              file=sys.stderr)
+        return 2
+    existing_store(source)
+    store = open_store(source)
+    try:
+        assert isinstance(store, SQLiteStore)
+        written = store.backup(args.target)
+        counts = (store.count_items(), store.count_members(), store.count_events())
+    finally:
+        store.close()
+    # The copy is checked as a store of its own: it opens, SQLite finds it sound, the counts agree.
+    with Engine.open(args.target, read_only=True) as copy:
+        copied = (copy.store.count_items(), copy.store.count_members(), copy.store.count_events())
+        pages = copy.store.integrity_problems()
+    if copied != counts or pages:
+        print(f"recsys: error: the copy in {args.target} does not match: {copied} against {counts} {pages}",
+              file=sys.stderr)
+        return 1
+    print(f"backed up {len(written)} files to {args.target}: {counts[0]} items, {counts[1]} members, "
+          f"{counts[2]} events; the copy is sound")
+    print(f"restore by giving --store {args.target} (or copying it into place while no process uses the store)")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     # evaluation/ sits above the library and is imported only when asked for.
     from pathlib import Path
@@ -721,6 +785,8 @@ _COMMANDS = {
     "model": _cmd_model,
     "serve": _cmd_serve,
     "keys": _cmd_keys,
+    "check": _cmd_check,
+    "backup": _cmd_backup,
     "bench": _cmd_bench,
     "evaluate": _cmd_evaluate,
     "migrate": _cmd_migrate,

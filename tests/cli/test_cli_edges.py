@@ -63,7 +63,8 @@ def test_a_kill_during_a_multi_file_ingest_leaves_all_or_nothing(tmp_path):
     command = [sys.executable, "-m", "recsys", "ingest", *files, "--encoder", "tfidf", "--store"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
     started = time.perf_counter()
-    subprocess.run([*command, str(tmp_path / "whole")], check=True, env=env, capture_output=True)
+    done = subprocess.run([*command, str(tmp_path / "whole")], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
     whole = time.perf_counter() - started
     assert item_count(tmp_path / "whole") == 4500
     killed_while_running = 0
@@ -158,3 +159,35 @@ def test_an_event_conflict_names_file_and_line(tmp_path, capsys):
         f"recsys: error: {again}:2, id 'e1': event id 'e1' is already recorded with different content\n")
     with Engine.open(store) as engine:
         assert [e.id for e in engine.events()] == ["e1"]  # e2, on the line before, was not written either
+
+
+@pytest.fixture
+def frozen_store(tmp_path):
+    """A store nobody may write, root included (the immutable attribute on it and its files)."""
+    store = tmp_path / "store"
+    assert main(["ingest", jsonl(tmp_path / "items.jsonl", items("a", 3)), "--store", str(store), "--encoder", "tfidf"]) == 0
+    assert main(["members", jsonl(tmp_path / "m.jsonl", [{"id": "m1", "name": "张伟", "org": "hx.b1"}]),
+                 "--store", str(store)]) == 0
+    paths = [str(p) for p in store.iterdir()] + [str(store)]
+    if subprocess.run(["chattr", "+i", *paths], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not permitted here")
+    try:
+        yield store
+    finally:
+        subprocess.run(["chattr", "-i", *paths], check=True)
+
+
+def test_a_read_only_store_is_opened_read_only_for_reads(frozen_store, capsys):
+    before = {p.name: p.read_bytes() for p in frozen_store.iterdir()}
+    store = ["--store", str(frozen_store)]
+    assert main(["stats", *store]) == 0 and "items: 3" in capsys.readouterr().out
+    assert main(["search", "专题学习", "-k", "2", *store]) == 0 and "a" in capsys.readouterr().out
+    assert main(["daily", "m1", "--day", "2026-01-05", "--json", *store]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["entries"] and "read-only" in captured.err
+    assert main(["coverage", "--day", "2026-01-05", *store]) == 0
+    capsys.readouterr()
+    # A write says what is wrong in one line, and changes nothing.
+    assert main(["ingest", jsonl(frozen_store.parent / "more.jsonl", items("b", 1)), *store]) == 2
+    assert capsys.readouterr().err.startswith("recsys: error: ")
+    assert {p.name: p.read_bytes() for p in frozen_store.iterdir()} == before

@@ -70,3 +70,27 @@ def test_a_damaged_item_row_fails_naming_it_and_never_serves_an_empty_catalogue(
         assert engine.daily("m1", DAY).entries
     finally:
         engine.close()
+
+
+def test_a_store_opened_read_only_reads_and_refuses_writes_changing_nothing(store):
+    expected = _lists(store)
+    files = {p.name: p.read_bytes() for p in store.iterdir()}
+    engine = Engine.open(store, read_only=True)
+    try:
+        assert engine.daily("m1", DAY, preview=True).to_dict() == expected[0]
+        assert engine.search("安全生产", k=2)
+        for write in (lambda: engine.daily("m1", DAY),
+                      lambda: engine.add_items([make_item("new", "新内容", "正文")]),
+                      lambda: engine.remove_item("safety")):
+            with pytest.raises(StoreError, match="read-only"):
+                write()
+    finally:
+        engine.close()
+    # (A reader may leave SQLite's empty -wal/-shm files beside them: what it holds is unchanged.)
+    assert {name: (store / name).read_bytes() for name in files} == files
+
+
+def test_a_read_only_open_of_a_missing_store_creates_nothing(tmp_path):
+    with pytest.raises(StoreError, match="no store at"):
+        Engine.open(tmp_path / "typo", read_only=True)
+    assert not (tmp_path / "typo").exists()
