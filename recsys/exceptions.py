@@ -17,6 +17,7 @@ __all__ = [
     "ModelError",
     "MissingExtraError",
     "TokenError",
+    "SetupError",
 ]
 
 
@@ -119,6 +120,11 @@ class StoreError(RecsysError):
 
 class ModelError(RecsysError):
     """An encoder model cannot be loaded or converted."""
+
+
+class SetupError(RecsysError):
+    """The installation lacks something an operation needs (a font, a file of the model): the
+    operator's to fix, not the caller's (the HTTP service answers 503 and names no path)."""
 
 
 class MissingExtraError(RecsysError, ImportError):

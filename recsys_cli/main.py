@@ -173,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keys-file", metavar="FILE", help="API keys file (default: $RECSYS_KEYS_FILE or keys.json in the store)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.add_argument("--create", action="store_true",
-                   help="create the store if there is none (default: a missing store is an error, not an empty service)")
+                   help="create the store if there is none (without it, only in an existing folder, such as "
+                        "one recsys keys add made: a mistyped path is an error, not an empty service)")
 
     keys_common = argparse.ArgumentParser(add_help=False)
     keys_common.add_argument("--store", metavar="DIR", help="store folder (default: $RECSYS_STORE or ./recsys-data)")
@@ -583,7 +584,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         raise ValidationError(f"--workers must be at least 1, got {args.workers}")
     # Open the store once here: a wrong store or encoder fails now with one line, not in every
     # worker, and the default model is converted once rather than by each worker at a time.
-    _open(args, create=args.create).close()
+    # A new store only where asked for: with --create, or in a folder made for it (by recsys keys
+    # add); a mistyped path is an error, not an empty service answering ready.
+    prepared = store_folder(_store_path(args))
+    _open(args, create=args.create or (prepared is not None and prepared.is_dir())).close()
     # The app reads its settings from the environment, so every worker process sees the same.
     store = _store_path(args)
     folder = store_folder(store)

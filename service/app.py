@@ -21,6 +21,7 @@ from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from recsys import Engine, __version__
+from recsys.exceptions import ModelError, StoreError
 from recsys.storage import redacted
 from service.deps import reject_unknown_query
 from service.errors import install_error_handlers
@@ -52,11 +53,18 @@ Batches are all-or-nothing; `details` lists every rejected record by its 0-based
 
 
 class Readiness:
-    """Whether the engine is warm: ``starting``, then ``ready`` or ``failed`` (with ``detail``)."""
+    """Whether the engine can serve: ``starting``, then ``ready`` or ``failed`` (with ``detail``).
+
+    After the warm-up every readiness probe checks again (:meth:`check`): a store that cannot be
+    read now (damaged rows, a database gone away) turns the service not ready, and one repaired
+    turns it ready again, with no restart.
+    """
 
     def __init__(self) -> None:
         self.status = "starting"
         self.detail: str | None = "loading the store, index and model"
+        self.model_loaded = False
+        self.warmed = False
 
     def ready(self) -> None:
         self.status, self.detail = "ready", None
@@ -64,18 +72,30 @@ class Readiness:
     def fail(self, detail: str) -> None:
         self.status, self.detail = "failed", detail
 
+    def check(self, engine: Engine) -> None:
+        """Read the store now (its counters, and the catalogue brought up to date with the
+        database) and, until it has loaded once, the model; set the status from what happened.
+        The detail names what failed, never a path (it is open without a key)."""
+        try:
+            engine.catalogue()
+            if not self.model_loaded:
+                # Straight to the model: the embedding cache would answer a cached text without loading it.
+                model = getattr(engine.encoder, "encoder", engine.encoder)
+                model.encode(["党员教育"], query=True)
+                self.model_loaded = True
+        except Exception as exc:  # noqa: BLE001 - reported through /health/ready, never raised
+            log.error("the engine cannot serve: %s", exc, exc_info=exc)
+            what = ("the store cannot be read now" if isinstance(exc, StoreError)
+                    else "the model cannot be loaded" if isinstance(exc, ModelError) else "loading failed")
+            self.fail(f"{what} ({type(exc).__name__}); the server log says why")
+        else:
+            self.ready()
+
 
 def _warm_up(engine: Engine, readiness: Readiness) -> None:
-    try:
-        engine.catalogue()  # reads the items and brings the index up to date with the database
-        # Straight to the model: the embedding cache would answer a cached text without loading it.
-        model = getattr(engine.encoder, "encoder", engine.encoder)
-        model.encode(["党员教育"], query=True)
-    except Exception as exc:  # noqa: BLE001 - reported through /health/ready, never raised
-        log.exception("warming up the engine failed")
-        readiness.fail(f"loading failed: {exc}")
-    else:
-        readiness.ready()
+    readiness.check(engine)
+    readiness.warmed = True
+    if readiness.status == "ready":
         log.info("ready: %d items, encoder %s", len(engine.catalogue()), engine.encoder.name)
 
 

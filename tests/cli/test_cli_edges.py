@@ -191,3 +191,12 @@ def test_a_read_only_store_is_opened_read_only_for_reads(frozen_store, capsys):
     assert main(["ingest", jsonl(frozen_store.parent / "more.jsonl", items("b", 1)), *store]) == 2
     assert capsys.readouterr().err.startswith("recsys: error: ")
     assert {p.name: p.read_bytes() for p in frozen_store.iterdir()} == before
+
+
+def test_serve_on_a_mistyped_store_is_an_error_not_an_empty_service(tmp_path):
+    typo = tmp_path / "typo"
+    result = subprocess.run([sys.executable, "-m", "recsys", "serve", "--store", str(typo), "--encoder", "tfidf",
+                             "--port", "1"], env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stderr.startswith(f"recsys: error: no store at {typo}")
+    assert not typo.exists()
