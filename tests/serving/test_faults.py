@@ -94,3 +94,16 @@ def test_a_read_only_open_of_a_missing_store_creates_nothing(tmp_path):
     with pytest.raises(StoreError, match="no store at"):
         Engine.open(tmp_path / "typo", read_only=True)
     assert not (tmp_path / "typo").exists()
+
+
+def test_an_index_file_of_another_revision_is_rebuilt(store, tmp_path, caplog):
+    expected = _lists(store)
+    # The index file of a store that has seen more writes than this one: it reflects a revision
+    # this database never had, so it cannot be caught up, only rebuilt.
+    other = tmp_path / "other"
+    with Engine.open(other, encoder="tfidf") as engine:
+        for n in range(3):
+            engine.add_items([make_item(f"x{n}", f"其他内容{n}", "完全不同的正文")])
+    (store / "index.npz").write_bytes((other / "index.npz").read_bytes())
+    assert _lists(store) == expected
+    assert "does not match the store; rebuilding" in caplog.text
