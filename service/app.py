@@ -29,7 +29,7 @@ from service.keys import KeyRing
 from service.member_tokens import MemberCorsMiddleware
 from service.metrics import Metrics
 from service.middleware import BodyLimitMiddleware, ConcurrencyLimitMiddleware, RequestContextMiddleware
-from service.openapi import TAGS
+from service.openapi import TAGS, error_responses
 from service.routers import ROUTERS
 from service.routers.member_pages import static_files
 from service.settings import Settings
@@ -160,7 +160,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.keys = None
     install_error_handlers(app)
     for router in ROUTERS:
-        app.include_router(router)
+        # Every route but the operations' is subject to the body timeout and the concurrency limit.
+        limited = router.tags != ["operations"]
+        app.include_router(router, responses=error_responses(408, 503) if limited else None)
     # The member's page, its script and style, and the portal widget: nothing from a CDN.
     app.mount("/static", static_files(), name="static")
     # The last added runs first: ids and logs wrap everything, the size limit included; a body is

@@ -24,7 +24,8 @@ _WHY = {
     413: "The body is over the size limit, or the batch over the record limit; the message names the limit.",
     422: "Invalid input; `details` names each offending record (by 0-based index and id, or by line for a "
          "CSV or workbook body) and field.",
-    503: "The store is busy or not ready; retry later.",
+    408: "The request body did not arrive within the time allowed (`RECSYS_BODY_SECONDS`); the connection is closed.",
+    503: "The store is busy or not ready, or the server is saturated (code `busy`, with `Retry-After`); retry later.",
 }
 
 #: Tags, in the order the documentation shows them.
