@@ -107,3 +107,31 @@ def test_an_index_file_of_another_revision_is_rebuilt(store, tmp_path, caplog):
     (store / "index.npz").write_bytes((other / "index.npz").read_bytes())
     assert _lists(store) == expected
     assert "does not match the store; rebuilding" in caplog.text
+
+
+def test_reads_are_not_held_behind_a_long_write(store):
+    """A large ingest embeds before it takes the engine's lock: lists and searches meanwhile are
+    answered in a small part of the write's time, not after it."""
+    import threading
+    import time
+
+    engine = Engine.open(store, encoder="tfidf")
+    try:
+        engine.search("安全生产", k=3)  # warm: the segmenter's dictionary, the index
+        many = [make_item(f"n{k}", f"第{k}讲：基层党建专题", f"支部标准化规范化建设的第{k}个案例。" * 40)
+                for k in range(4000)]
+        write = threading.Thread(target=engine.add_items, args=(many,))
+        reads: list[float] = []
+        started = time.perf_counter()
+        write.start()
+        while write.is_alive():
+            began = time.perf_counter()
+            engine.search("安全生产", k=3)
+            engine.daily("m1", DAY, preview=True)
+            reads.append(time.perf_counter() - began)
+        written = time.perf_counter() - started
+        assert len(engine.catalogue()) == len(SAMPLE) + 4000
+    finally:
+        engine.close()
+    assert len(reads) >= 5, (len(reads), written)
+    assert max(reads) < written / 3, (max(reads), written)
