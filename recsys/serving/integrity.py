@@ -73,8 +73,14 @@ def check_store(engine: Engine, *, repair: bool = False) -> StoreCheck:
 
     Returns:
         The findings; ``ok`` tells whether the store is sound now.
+
+    Raises:
+        StoreError: ``repair`` on a store opened read-only, or a store that cannot be read at all.
     """
     store = engine.store
+    if repair and getattr(store, "read_only", False):
+        raise StoreError(f"{store.url} is opened read-only and a repair writes: check it without --repair, "
+                         "or repair it as a user who may write it")
     check = StoreCheck(store=store.url)
     check.pages = store.integrity_problems()
     if check.pages and repair:

@@ -186,7 +186,10 @@ def test_a_read_only_store_is_opened_read_only_for_reads(frozen_store, capsys):
     captured = capsys.readouterr()
     assert json.loads(captured.out)["entries"] and "read-only" in captured.err
     assert main(["coverage", "--day", "2026-01-05", *store]) == 0
-    capsys.readouterr()
+    assert main(["check", *store]) == 0 and "the store is sound" in capsys.readouterr().out
+    assert main(["check", "--repair", *store]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("recsys: error: ") and "opened read-only and a repair writes" in err
     # A write says what is wrong in one line, and changes nothing.
     assert main(["ingest", jsonl(frozen_store.parent / "more.jsonl", items("b", 1)), *store]) == 2
     assert capsys.readouterr().err.startswith("recsys: error: ")
