@@ -94,6 +94,7 @@ class Engine:
         hnsw_threshold: int = 20_000,
         curriculum: Curriculum | str | os.PathLike[str] | None = None,
         duplicate_threshold: float | None = None,
+        read_only: bool = False,
     ) -> Engine:
         """Open (or create) the store at ``path``.
 
@@ -109,11 +110,14 @@ class Engine:
                 ``curriculum.json`` if there is one, else the built-in policy.
             duplicate_threshold: Cosine at or above which two items count as the same content
                 (default chosen per encoder).
+            read_only: Open an existing folder store for reading only: lists with
+                ``preview=True``, search, reports; a write raises StoreError (see
+                :class:`recsys.storage.SQLiteStore`).
 
         Raises:
             StoreError: if the store cannot be opened, or holds embeddings of another encoder.
         """
-        store = open_store(path)
+        store = open_store(path, read_only=read_only)
         stored_spec = store.get_meta("encoder_spec")
         stored_name = store.get_meta("encoder_name")
         if encoder is None:

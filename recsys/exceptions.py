@@ -17,11 +17,17 @@ __all__ = [
     "ModelError",
     "MissingExtraError",
     "TokenError",
+    "SetupError",
 ]
 
 
 class RecsysError(Exception):
     """Base class of every error raised by recsys."""
+
+
+def _shortened(text: str, limit: int) -> str:
+    """``text``, cut to about ``limit`` characters: a message echoing a 1 MB field stays a line."""
+    return text if len(text) <= limit else f"{text[:limit - 20]}… ({len(text):,} characters)"
 
 
 class ValidationError(RecsysError, ValueError):
@@ -64,10 +70,11 @@ class ValidationError(RecsysError, ValueError):
         elif self.line is not None:
             where.append(f"record {self.line}")
         if self.record is not None:
-            where.append(f"id {self.record!r}")
+            where.append(f"id {_shortened(repr(self.record), 80)}")
         if self.field is not None:
             where.append(f"field {self.field!r}")
-        return f"{', '.join(where)}: {self.reason}" if where else self.reason
+        reason = _shortened(self.reason, 400)
+        return f"{', '.join(where)}: {reason}" if where else reason
 
     def located(self, *, source: str | None = None, line: int | None = None) -> ValidationError:
         """Return a copy of this error placed at ``source``/``line`` (for loaders)."""
@@ -94,7 +101,17 @@ class NotFoundError(RecsysError, KeyError):
 
 
 class ConflictError(RecsysError):
-    """A write conflicts with what the store holds (e.g. an event id reused for other data)."""
+    """A write conflicts with what the store holds (e.g. an event id reused for other data).
+
+    Args:
+        message: What conflicts, and with what.
+        record: The id of the record of the write that conflicts, when known (so a caller that
+            read it from a file can name the file and line).
+    """
+
+    def __init__(self, message: str, *, record: str | None = None) -> None:
+        super().__init__(message)
+        self.record = record
 
 
 class StoreError(RecsysError):
@@ -103,6 +120,11 @@ class StoreError(RecsysError):
 
 class ModelError(RecsysError):
     """An encoder model cannot be loaded or converted."""
+
+
+class SetupError(RecsysError):
+    """The installation lacks something an operation needs (a font, a file of the model): the
+    operator's to fix, not the caller's (the HTTP service answers 503 and names no path)."""
 
 
 class MissingExtraError(RecsysError, ImportError):

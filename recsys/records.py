@@ -54,6 +54,9 @@ ROLES = (
 SITUATIONS = ("regular", "mobile", "infirm")
 
 _ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+#: Half of a UTF-16 pair on its own: valid in a Python string (JSON's "\ud800"), not in any file
+#: or database text, so refused where it enters rather than failing when the text is written.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 #: Dates outside these years are typing mistakes, and near the calendar's ends time-zone
 #: arithmetic overflows.
 FIRST_YEAR, LAST_YEAR = 1900, 2199
@@ -126,7 +129,23 @@ def _check_text(record: str, id_: str, field_: str, value: Any, *, required: boo
         raise _fail(record, id_, field_, f"must be text, got {type(value).__name__}")
     if required and not value.strip():
         raise _fail(record, id_, field_, "must not be empty")
+    _check_unicode(record, id_, field_, value)
     return value
+
+
+def _check_unicode(record: str, id_: str, field_: str, value: str) -> None:
+    found = _SURROGATE.search(value)
+    if found is not None:
+        raise _fail(record, id_, field_, f"holds a lone surrogate (U+{ord(found.group()):04X}) at character "
+                    f"{found.start() + 1}: not valid Unicode text")
+
+
+def _finite(value: int | float) -> bool:
+    """Whether a number is finite as a float (an int of 400 digits is not: it overflows)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _check_int(record: str, id_: str, field_: str, value: Any, lo: int, hi: int | None = None) -> int:
@@ -145,6 +164,7 @@ def _check_strs(record: str, id_: str, field_: str, value: Any, *, ids: bool = F
     for v in out:
         if not isinstance(v, str) or not v.strip():
             raise _fail(record, id_, field_, f"must hold non-empty text only, got {v!r}")
+        _check_unicode(record, id_, field_, v)
         if ids:
             _check_id(record, v, field_, id_)
     if len(set(out)) != len(out):
@@ -604,7 +624,7 @@ class Event:
             raise _fail(r, i, "at", "must be a timezone-aware datetime")
         _check_year(r, i, "at", self.at)
         if self.value is not None:
-            if isinstance(self.value, bool) or not isinstance(self.value, (int, float)) or not math.isfinite(self.value):
+            if isinstance(self.value, bool) or not isinstance(self.value, (int, float)) or not _finite(self.value):
                 raise _fail(r, i, "value", f"must be a finite number, got {self.value!r}")
             object.__setattr__(self, "value", float(self.value))
             lo_hi = _VALUE_RANGES.get(self.kind)

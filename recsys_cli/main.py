@@ -146,6 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="members whose daily lists are compared between the two (default: 20)")
     p.add_argument("--day", type=_date, help="the day of the compared lists (default: today, Asia/Shanghai)")
 
+    p = sub.add_parser("check", parents=[common],
+                       help="check the store: the database's pages, that every row parses, the vector index file")
+    p.add_argument("--repair", action="store_true",
+                   help="rebuild what can be rebuilt from the database: its indexes and the vector index file")
+
+    p = sub.add_parser("backup", parents=[common],
+                       help="copy a folder store, while in use, into a new folder (SQLite's online backup)")
+    p.add_argument("target", metavar="DEST", help="a new or empty folder; it becomes a store of its own")
+
     p = sub.add_parser("bench", help="performance benchmarks and encoder choice (writes evaluation/results)")
     p.add_argument("--quick", action="store_true",
                    help="small sizes, model-free encoder, well under 90 s; results to evaluation/out/bench-quick")
@@ -163,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="worker processes sharing the store (default: 1)")
     p.add_argument("--keys-file", metavar="FILE", help="API keys file (default: $RECSYS_KEYS_FILE or keys.json in the store)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--create", action="store_true",
+                   help="create the store if there is none (without it, only in an existing folder, such as "
+                        "one recsys keys add made: a mistyped path is an error, not an empty service)")
 
     keys_common = argparse.ArgumentParser(add_help=False)
     keys_common.add_argument("--store", metavar="DIR", help="store folder (default: $RECSYS_STORE or ./recsys-data)")
@@ -171,9 +183,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = sub.add_parser("keys", help="manage the HTTP API's keys")
     keys = p.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-    k = keys.add_parser("add", parents=[keys_common], help="create a key for an organisation; prints the key last")
-    k.add_argument("org", metavar="ORG", help="organisation id, a dotted path (hxny, hxny.fdgs.zb-yunxing)")
-    k.add_argument("--admin", action="store_true", help="the key may also write shared items (org null)")
+    k = keys.add_parser("add", parents=[keys_common],
+                        help="create a key for an organisation (or --platform); prints the key last")
+    k.add_argument("org", metavar="ORG", nargs="?", help="organisation id, a dotted path (hxny, hxny.fdgs.zb-yunxing)")
+    k.add_argument("--admin", action="store_true", help="the key may also open its organisation's coverage page")
+    k.add_argument("--platform", action="store_true",
+                   help="a key with no organisation: the only key that creates, replaces or removes shared items "
+                        "(org null); it sees no tenant's members, events or items")
     k = keys.add_parser("revoke", parents=[keys_common], help="revoke a key (give the key or its id)")
     k.add_argument("key", metavar="KEY")
     k = keys.add_parser("list", parents=[keys_common], help="list the keys (ids and organisations, no secrets)")
@@ -197,10 +213,27 @@ def _store_path(args: argparse.Namespace) -> str:
     return args.store or os.environ.get("RECSYS_STORE") or "recsys-data"
 
 
-def _open(args: argparse.Namespace):
+def _open(args: argparse.Namespace, *, create: bool = False):
+    """The engine over the command's store. Only a writing command (``create``) makes a store
+    where there is none: a read command on a mistyped path says so and creates nothing. A read
+    command opens a folder store this user may not write read-only, so it can still be read."""
     from recsys import Engine
+    from recsys.exceptions import StoreError
+    from recsys.storage import store_folder
+    from recsys.storage.migrate import existing_store
 
-    return Engine.open(_store_path(args), encoder=args.encoder)
+    store = _store_path(args)
+    read_only = False
+    if not create:
+        try:
+            existing_store(store)
+        except StoreError as exc:
+            raise StoreError(f"{exc}; only ingest, members, events, credits, demo and serve --create "
+                             "create a store") from None
+        folder = store_folder(store)
+        read_only = folder is not None and not all(
+            os.access(path, os.W_OK) for path in (folder, folder / "recsys.sqlite"))
+    return Engine.open(store, encoder=args.encoder, read_only=read_only)
 
 
 def _print_json(data: Any) -> None:
@@ -240,16 +273,32 @@ def _curriculum(args: argparse.Namespace):
     return Curriculum.load(found) if "://" not in store and found.is_file() else Curriculum()
 
 
-def _written(batch, write):
-    """``write(batch.records)``; a problem the engine places by position is named by its file line."""
-    from recsys.exceptions import ValidationError
+def _written(batches, write):
+    """``write`` the records of every batch in one call, so that one transaction holds them all
+    (a later file that fails, or a kill, leaves nothing of the earlier ones). Where files share
+    an id the later file's record is kept, as if written one after the other. A problem the
+    engine places by position, or a conflict it names by id, is named by its file and line."""
+    from recsys.exceptions import ConflictError, ValidationError
     from recsys.ingest.loaders import combine
 
+    records, origins, later = [], [], set()
+    for batch in reversed(batches):
+        kept = [(r, line) for r, line in zip(batch.records, batch.lines) if getattr(r, "id", None) not in later]
+        later |= {r.id for r in batch.records if getattr(r, "id", None) is not None}
+        records[:0] = [r for r, _ in kept]
+        origins[:0] = [(batch.source, line) for _, line in kept]
     try:
-        return write(batch.records)
+        return write(records)
     except ValidationError as exc:
-        raise combine([p.located(source=batch.source, line=batch.lines[p.line - 1] if p.line else None)
+        raise combine([p.located(source=origins[p.line - 1][0], line=origins[p.line - 1][1]) if p.line else p
                        for p in exc.problems or [exc]]) from None
+    except ConflictError as exc:
+        at = next((n for n, r in enumerate(records) if exc.record is not None and getattr(r, "id", None) == exc.record),
+                  None)
+        if at is None:
+            raise
+        source, line = origins[at]
+        raise ConflictError(f"{source}:{line}, id {exc.record!r}: {exc}", record=exc.record) from None
 
 
 def _read_summary(batch, noun: str) -> str:
@@ -261,17 +310,17 @@ def _read_summary(batch, noun: str) -> str:
 def _load(args: argparse.Namespace, paths: Sequence[str], record_type: type, noun: str,
           writer: Callable[[Any], Callable[[list], Any]],
           tail: Callable[[Any, Any], str] = lambda written, batch: "") -> int:
-    """Read every file first (nothing is written if any is wrong), then write each with
-    ``writer(engine)``, or with ``--check`` only say what would be written."""
+    """Read every file first (nothing is written if any is wrong), then write them all in one
+    call of ``writer(engine)``, or with ``--check`` only say what would be written."""
     batches = [_read(args, path, record_type) for path in paths]
     if args.check:
         for batch in batches:
             print(_read_summary(batch, f"{noun} valid") + "; nothing written")
         return 0
-    with _open(args) as engine:
-        for batch in batches:
-            written = _written(batch, writer(engine))
-            print(_read_summary(batch, noun) + tail(written, batch))
+    with _open(args, create=True) as engine:
+        written = _written(batches, writer(engine))
+    for batch in batches:
+        print(_read_summary(batch, noun) + tail(written, batch))
     return 0
 
 
@@ -317,7 +366,10 @@ def _cmd_daily(args: argparse.Namespace) -> int:
     from recsys.serving.text import format_list
 
     with _open(args) as engine:
-        lst = engine.daily(args.member, day=args.day, minutes=args.minutes)
+        read_only = getattr(engine.store, "read_only", False)
+        if read_only:
+            print("recsys: note: the store is read-only: the list is shown, not stored", file=sys.stderr)
+        lst = engine.daily(args.member, day=args.day, minutes=args.minutes, preview=read_only)
         name = engine.member(args.member).name
     if args.json:
         _print_json(lst.to_dict())
@@ -447,7 +499,7 @@ def _keys_path(args: argparse.Namespace) -> str:
 
 def _cmd_keys(args: argparse.Namespace) -> int:
     # The service is an optional layer above the library: imported only when asked for.
-    from recsys.exceptions import MissingExtraError
+    from recsys.exceptions import MissingExtraError, ValidationError
 
     try:
         from service.keys import KeyRing
@@ -458,9 +510,14 @@ def _cmd_keys(args: argparse.Namespace) -> int:
         return _member_tokens(args)
     ring = KeyRing(_keys_path(args))
     if args.keys_command == "add":
+        if (args.org is None) != args.platform:
+            raise ValidationError("give either an organisation ORG or --platform (a key for shared items)")
         record, key = ring.add(args.org, admin=args.admin)
-        kind = "admin key" if record.admin else "key"
-        print(f"{kind} {record.id} for organisation {record.org}, saved (hashed) in {ring.path}")
+        if record.platform:
+            print(f"platform key {record.id} (shared items only), saved (hashed) in {ring.path}")
+        else:
+            kind = "admin key" if record.admin else "key"
+            print(f"{kind} {record.id} for organisation {record.org}, saved (hashed) in {ring.path}")
         print("the key is shown only now; send it as 'Authorization: Bearer <key>':")
         print(key)
     elif args.keys_command == "revoke":
@@ -474,7 +531,8 @@ def _cmd_keys(args: argparse.Namespace) -> int:
             print(f"no keys in {ring.path}; create one with: recsys keys add ORG")
         for k in keys:
             state = f"revoked {k.revoked}" if k.revoked else "active"
-            print(f"{k.id}  {k.org}{'  (admin)' if k.admin else ''}  created {k.created}  {state}")
+            org = "(platform: shared items)" if k.platform else k.org
+            print(f"{k.id}  {org}{'  (admin)' if k.admin else ''}  created {k.created}  {state}")
     return 0
 
 
@@ -526,7 +584,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         raise ValidationError(f"--workers must be at least 1, got {args.workers}")
     # Open the store once here: a wrong store or encoder fails now with one line, not in every
     # worker, and the default model is converted once rather than by each worker at a time.
-    _open(args).close()
+    # A new store only where asked for: with --create, or in a folder made for it (by recsys keys
+    # add); a mistyped path is an error, not an empty service answering ready.
+    prepared = store_folder(_store_path(args))
+    _open(args, create=args.create or (prepared is not None and prepared.is_dir())).close()
     # The app reads its settings from the environment, so every worker process sees the same.
     store = _store_path(args)
     folder = store_folder(store)
@@ -547,7 +608,60 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         log_config=log_config(args.log_level),
         access_log=False,  # the service writes its own structured request log
         timeout_graceful_shutdown=30,
+        # Slow or idle clients must not hold connections: an idle keep-alive connection closes
+        # after 5 s, request headers over 16 KiB are refused, and each worker holds at most
+        # 1,000 connections and tasks (past that uvicorn answers 503 itself). A body that takes
+        # over RECSYS_BODY_SECONDS to arrive is refused by the app (408).
+        timeout_keep_alive=5,
+        h11_max_incomplete_event_size=16 * 1024,
+        limit_concurrency=1000,
     )
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from recsys.serving.integrity import check_store
+
+    with _open(args) as engine:  # closing saves a rebuilt index
+        check = check_store(engine, repair=args.repair)
+    for line in check.lines():
+        print(line)
+    print("the store is sound" if check.ok else "recsys: the store is damaged (see above)",
+          file=sys.stdout if check.ok else sys.stderr)
+    return 0 if check.ok else 1
+
+
+def _cmd_backup(args: argparse.Namespace) -> int:
+    from recsys import Engine
+    from recsys.storage import SQLiteStore, open_store, redacted, store_folder
+    from recsys.storage.migrate import existing_store
+
+    source = _store_path(args)
+    if store_folder(source) is None:
+        print(f"recsys: error: recsys backup copies folder stores; {redacted(source)} is not one. For PostgreSQL "
+              f"use its own tool: pg_dump --format=custom --file=recsys.dump '{redacted(source)}' (restore with "
+              "pg_restore --dbname=URL recsys.dump), or copy it to a folder store with recsys migrate SRC DEST",
+              file=sys.stderr)
+        return 2
+    existing_store(source)
+    store = open_store(source)
+    try:
+        assert isinstance(store, SQLiteStore)
+        written = store.backup(args.target)
+        counts = (store.count_items(), store.count_members(), store.count_events())
+    finally:
+        store.close()
+    # The copy is checked as a store of its own: it opens, SQLite finds it sound, the counts agree.
+    with Engine.open(args.target, read_only=True) as copy:
+        copied = (copy.store.count_items(), copy.store.count_members(), copy.store.count_events())
+        pages = copy.store.integrity_problems()
+    if copied != counts or pages:
+        print(f"recsys: error: the copy in {args.target} does not match: {copied} against {counts} {pages}",
+              file=sys.stderr)
+        return 1
+    print(f"backed up {len(written)} files to {args.target}: {counts[0]} items, {counts[1]} members, "
+          f"{counts[2]} events; the copy is sound")
+    print(f"restore by giving --store {args.target} (or copying it into place while no process uses the store)")
     return 0
 
 
@@ -675,6 +789,8 @@ _COMMANDS = {
     "model": _cmd_model,
     "serve": _cmd_serve,
     "keys": _cmd_keys,
+    "check": _cmd_check,
+    "backup": _cmd_backup,
     "bench": _cmd_bench,
     "evaluate": _cmd_evaluate,
     "migrate": _cmd_migrate,

@@ -21,14 +21,15 @@ from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from recsys import Engine, __version__
+from recsys.exceptions import ModelError, StoreError
 from recsys.storage import redacted
 from service.deps import reject_unknown_query
 from service.errors import install_error_handlers
 from service.keys import KeyRing
 from service.member_tokens import MemberCorsMiddleware
 from service.metrics import Metrics
-from service.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from service.openapi import TAGS
+from service.middleware import BodyLimitMiddleware, ConcurrencyLimitMiddleware, RequestContextMiddleware
+from service.openapi import TAGS, error_responses
 from service.routers import ROUTERS
 from service.routers.member_pages import static_files
 from service.settings import Settings
@@ -43,7 +44,8 @@ daily study lists that fit the time a member has, multi-day study paths, search 
 
 **Keys.** Every `/v1` call needs `Authorization: Bearer <key>`; a key (from `recsys keys add ORG`)
 acts for one organisation and the units under it. It sees that organisation's members and events,
-its own and shared items; anything else answers 404 as if missing.
+its own and shared items; anything else answers 404 as if missing. Shared items are written only
+with a platform key (`recsys keys add --platform`), which may call `/v1/items` and nothing else.
 
 **Errors** are JSON: `{"error": {"code", "message", "details": [{"index", "id", "field", "message"}]}}`.
 Batches are all-or-nothing; `details` lists every rejected record by its 0-based index.
@@ -51,11 +53,18 @@ Batches are all-or-nothing; `details` lists every rejected record by its 0-based
 
 
 class Readiness:
-    """Whether the engine is warm: ``starting``, then ``ready`` or ``failed`` (with ``detail``)."""
+    """Whether the engine can serve: ``starting``, then ``ready`` or ``failed`` (with ``detail``).
+
+    After the warm-up every readiness probe checks again (:meth:`check`): a store that cannot be
+    read now (damaged rows, a database gone away) turns the service not ready, and one repaired
+    turns it ready again, with no restart.
+    """
 
     def __init__(self) -> None:
         self.status = "starting"
         self.detail: str | None = "loading the store, index and model"
+        self.model_loaded = False
+        self.warmed = False
 
     def ready(self) -> None:
         self.status, self.detail = "ready", None
@@ -63,18 +72,30 @@ class Readiness:
     def fail(self, detail: str) -> None:
         self.status, self.detail = "failed", detail
 
+    def check(self, engine: Engine) -> None:
+        """Read the store now (its counters, and the catalogue brought up to date with the
+        database) and, until it has loaded once, the model; set the status from what happened.
+        The detail names what failed, never a path (it is open without a key)."""
+        try:
+            engine.catalogue()
+            if not self.model_loaded:
+                # Straight to the model: the embedding cache would answer a cached text without loading it.
+                model = getattr(engine.encoder, "encoder", engine.encoder)
+                model.encode(["党员教育"], query=True)
+                self.model_loaded = True
+        except Exception as exc:  # noqa: BLE001 - reported through /health/ready, never raised
+            log.error("the engine cannot serve: %s", exc, exc_info=exc)
+            what = ("the store cannot be read now" if isinstance(exc, StoreError)
+                    else "the model cannot be loaded" if isinstance(exc, ModelError) else "loading failed")
+            self.fail(f"{what} ({type(exc).__name__}); the server log says why")
+        else:
+            self.ready()
+
 
 def _warm_up(engine: Engine, readiness: Readiness) -> None:
-    try:
-        engine.catalogue()  # reads the items and brings the index up to date with the database
-        # Straight to the model: the embedding cache would answer a cached text without loading it.
-        model = getattr(engine.encoder, "encoder", engine.encoder)
-        model.encode(["党员教育"], query=True)
-    except Exception as exc:  # noqa: BLE001 - reported through /health/ready, never raised
-        log.exception("warming up the engine failed")
-        readiness.fail(f"loading failed: {exc}")
-    else:
-        readiness.ready()
+    readiness.check(engine)
+    readiness.warmed = True
+    if readiness.status == "ready":
         log.info("ready: %d items, encoder %s", len(engine.catalogue()), engine.encoder.name)
 
 
@@ -139,11 +160,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.keys = None
     install_error_handlers(app)
     for router in ROUTERS:
-        app.include_router(router)
+        # Every route but the operations' is subject to the body timeout and the concurrency limit.
+        limited = router.tags != ["operations"]
+        app.include_router(router, responses=error_responses(408, 503) if limited else None)
     # The member's page, its script and style, and the portal widget: nothing from a CDN.
     app.mount("/static", static_files(), name="static")
-    # The last added runs first: ids and logs wrap everything, the size limit included.
+    # The last added runs first: ids and logs wrap everything, the size limit included; a body is
+    # read whole (or refused) before its request takes a place of the concurrency limit.
     app.add_middleware(MemberCorsMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ConcurrencyLimitMiddleware, limit=settings.max_concurrent, wait=settings.queue_seconds)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout=settings.body_seconds)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

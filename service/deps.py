@@ -20,7 +20,7 @@ from service.keys import KeyRing
 from service.metrics import Metrics
 from service.openapi import ForMember, ItemIdPath, MemberIdPath
 from service.settings import Settings
-from service.tenancy import Tenant, visible_item, visible_member
+from service.tenancy import PLATFORM_ROUTES, Tenant, visible_item, visible_member
 
 __all__ = [
     "get_settings", "get_engine", "get_keys", "get_metrics", "get_tenant", "get_page_admin",
@@ -115,6 +115,10 @@ def _authenticate(request: Request, keys: KeyRing, secret: str) -> Tenant:
         raise Unauthorized("the API key is not valid (unknown or revoked)")
     tenant = Tenant(org=found.org, admin=found.admin, key_id=found.id)
     request.state.tenant = tenant  # for the request log, a refused non-admin key included
+    route = getattr(request.scope.get("route"), "path", None)
+    if tenant.platform and route not in PLATFORM_ROUTES:
+        raise Forbidden("a platform key writes and reads shared items only (/v1/items); "
+                        "use an organisation's key for members, events, lists, search and reports")
     return tenant
 
 

@@ -27,6 +27,7 @@ from recsys.exceptions import (
     ModelError,
     NotFoundError,
     RecsysError,
+    SetupError,
     StoreError,
     TokenError,
     ValidationError,
@@ -57,6 +58,7 @@ LIBRARY_STATUS: dict[type[Exception], tuple[int, str]] = {
     TokenError: (401, "unauthorized"),
     StoreError: (503, "store_unavailable"),
     ModelError: (503, "model_unavailable"),
+    SetupError: (503, "setup_incomplete"),
     RecsysError: (500, "internal_error"),
 }
 
@@ -64,6 +66,8 @@ LIBRARY_STATUS: dict[type[Exception], tuple[int, str]] = {
 #: name server paths, and a caller can do nothing with it but retry.
 _UNAVAILABLE = {
     "store_unavailable": "the store is busy or unavailable; try again later",
+    "setup_incomplete": "the server's installation lacks something this needs (its log says what); "
+                        "try again once an operator has fixed it",
 }
 
 _HTTP_CODES = {

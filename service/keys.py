@@ -38,12 +38,15 @@ _KEY = re.compile(rf"{KEY_PREFIX}_([0-9a-f]{{12}})_([A-Za-z0-9_-]{{20,}})")
 _FORMAT_VERSION = 1
 
 
-def org_within(org: str, scope: str) -> bool:
+def org_within(org: str | None, scope: str | None) -> bool:
     """Whether organisation ``org`` is ``scope`` itself or a unit under it.
 
     Organisations are dotted paths: ``hxny.fdgs.zb-yunxing`` is within ``hxny`` and within
-    ``hxny.fdgs``, but not within ``hxny.fd`` (the match is on whole path segments).
+    ``hxny.fdgs``, but not within ``hxny.fd`` (the match is on whole path segments). No
+    organisation (None: shared content, or the platform) is within none and holds none.
     """
+    if org is None or scope is None:
+        return False
     return org == scope or org.startswith(scope + ".")
 
 
@@ -57,15 +60,17 @@ class ApiKey:
 
     Attributes:
         id: Public identifier, shown in listings and accepted by ``recsys keys revoke``.
-        org: The organisation the key acts for; it covers every unit under it.
-        admin: Whether the key may also write shared items (items with no organisation).
+        org: The organisation the key acts for; it covers every unit under it. None for a
+            platform key: the one kind of key that writes shared items (items with no
+            organisation), and nothing else.
+        admin: Whether the key may also open the coverage page of its organisation.
         sha256: Hex SHA-256 of the full key.
         created: When the key was made (ISO datetime, UTC).
         revoked: When it was revoked, or None while it is valid.
     """
 
     id: str
-    org: str
+    org: str | None
     admin: bool
     sha256: str
     created: str
@@ -74,6 +79,11 @@ class ApiKey:
     @property
     def active(self) -> bool:
         return self.revoked is None
+
+    @property
+    def platform(self) -> bool:
+        """Whether this is a platform key (no organisation): it writes shared items only."""
+        return self.org is None
 
     def public(self) -> dict[str, Any]:
         """The key's description without its hash (for listings)."""
@@ -142,16 +152,23 @@ class KeyRing:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def add(self, org: str, *, admin: bool = False) -> tuple[ApiKey, str]:
-        """Create a key for ``org``.
+    def add(self, org: str | None, *, admin: bool = False) -> tuple[ApiKey, str]:
+        """Create a key for ``org``, or a platform key (``org=None``).
+
+        A platform key belongs to no organisation: it is the only key that creates, replaces or
+        removes shared items, and it sees no tenant's members, events or items.
 
         Returns:
             The stored record and the key itself, which is shown this once and never stored.
 
         Raises:
-            ValidationError: if ``org`` is not an organisation id.
+            ValidationError: if ``org`` is not an organisation id, or a platform key is asked to
+                be an admin key (the admin flag is about an organisation's pages).
         """
-        if not isinstance(org, str) or not _ORG.fullmatch(org):
+        if org is None and admin:
+            raise ValidationError("a platform key has no organisation, so it cannot be an admin key; "
+                                  "give ORG for an admin key or --platform alone", field="admin")
+        if org is not None and (not isinstance(org, str) or not _ORG.fullmatch(org)):
             raise ValidationError(
                 f"organisation must be 1-128 characters of letters, digits and . _ : -, got {org!r}",
                 field="org",

@@ -1,12 +1,15 @@
-"""ASGI middleware: request ids, request logs and metrics; the request size limit.
+"""ASGI middleware: request ids, request logs and metrics; the request size and time limits; the
+limit on requests in progress.
 
-Both are plain ASGI callables rather than ``BaseHTTPMiddleware``, which would buffer responses
+All are plain ASGI callables rather than ``BaseHTTPMiddleware``, which would buffer responses
 and run handlers in another task.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import re
 import time
 import uuid
@@ -17,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.errors import error_response, internal_error_response
 from service.metrics import Metrics
 
-__all__ = ["RequestContextMiddleware", "BodyLimitMiddleware", "REQUEST_ID_HEADER"]
+__all__ = ["RequestContextMiddleware", "BodyLimitMiddleware", "ConcurrencyLimitMiddleware", "REQUEST_ID_HEADER"]
 
 log = logging.getLogger("service.access")
 errors_log = logging.getLogger("service.errors")
@@ -95,20 +98,26 @@ class RequestContextMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies over ``max_bytes`` with a 413 naming the limit.
+    """Refuse request bodies over ``max_bytes`` with a 413 naming the limit, and bodies that take
+    longer than ``timeout`` seconds to arrive with a 408.
 
     A declared ``Content-Length`` over the limit is refused before reading anything; otherwise
     the body is counted as it streams in (a chunked request declares no length), and refused as
-    soon as it passes the limit. The body read is handed on to the app unchanged.
+    soon as it passes the limit. The whole body is read here, before the request takes one of the
+    places :class:`ConcurrencyLimitMiddleware` counts, so a client sending slowly holds a
+    connection for at most ``timeout`` seconds and never a place of the engine's work. The body
+    read is handed on to the app unchanged.
 
     Args:
         app: The wrapped application.
         max_bytes: The largest body accepted.
+        timeout: Seconds the whole body may take to arrive.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, timeout: float = 30.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -125,8 +134,18 @@ class BodyLimitMiddleware:
                 return
         messages: list[Message] = []
         size = 0
+        deadline = time.monotonic() + self.timeout
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0.001))
+            except TimeoutError:
+                await error_response(
+                    408, "request_timeout",
+                    f"the request body did not arrive within {self.timeout:g} s ({size} bytes received); "
+                    "send it at once, or in smaller batches",
+                    headers={"Connection": "close"},
+                )(scope, receive, send)
+                return
             messages.append(message)
             if message["type"] != "http.request":
                 break
@@ -146,6 +165,55 @@ class BodyLimitMiddleware:
         message = (f"the request body is too large: it {what}, and the limit is {self.max_bytes} bytes "
                    f"({_size(self.max_bytes)}); split the batch into smaller requests")
         await error_response(413, "payload_too_large", message)(scope, receive, send)
+
+
+class ConcurrencyLimitMiddleware:
+    """Let at most ``limit`` requests be worked on at once; refuse the rest with a 503 and
+    ``Retry-After`` when no place frees within ``wait`` seconds.
+
+    Without it every request queues for the engine however long the queue: under a burst all of
+    them end late. With it a request either starts within ``wait`` seconds or is told at once to
+    come back, which a portal's retry handles and a load balancer can send elsewhere. Liveness,
+    readiness and metrics are never held back (an operator must see a busy server as busy, not
+    dead).
+
+    Args:
+        app: The wrapped application.
+        limit: Requests in progress at once, per process.
+        wait: Seconds a request may wait for a place.
+        retry_after: Seconds the 503 tells the client to wait before retrying.
+    """
+
+    EXEMPT = ("/health/", "/metrics")
+
+    def __init__(self, app: ASGIApp, *, limit: int, wait: float = 1.0, retry_after: float = 1.0) -> None:
+        self.app = app
+        self.limit = limit
+        self.wait = wait
+        self.retry_after = retry_after
+        self._places: asyncio.Semaphore | None = None  # made in the server's event loop
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path", "").startswith(self.EXEMPT):
+            await self.app(scope, receive, send)
+            return
+        if self._places is None:
+            self._places = asyncio.Semaphore(self.limit)
+        try:
+            await asyncio.wait_for(self._places.acquire(), self.wait)
+        except TimeoutError:
+            seconds = max(1, math.ceil(self.retry_after))
+            await error_response(
+                503, "busy",
+                f"the server is busy ({self.limit} requests in progress, none finished within {self.wait:g} s); "
+                f"retry after {seconds} s",
+                headers={"Retry-After": str(seconds)},
+            )(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._places.release()
 
 
 def _size(n: int) -> str:

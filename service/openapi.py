@@ -16,14 +16,16 @@ __all__ = [
 _WHY = {
     400: "The request could not be read (e.g. a malformed Content-Length or body encoding).",
     401: "No API key, or one that is unknown or revoked.",
-    403: "The key may not write this (another organisation's records, or shared items without admin).",
+    403: "The key may not do this (another organisation's records; shared items without a platform key; "
+         "a platform key outside /v1/items).",
     404: "No such record, or one of another organisation (answered exactly alike).",
     409: "Conflicts with what is stored: an event id reused with other content, or a record id used "
          "by another organisation.",
     413: "The body is over the size limit, or the batch over the record limit; the message names the limit.",
     422: "Invalid input; `details` names each offending record (by 0-based index and id, or by line for a "
          "CSV or workbook body) and field.",
-    503: "The store is busy or not ready; retry later.",
+    408: "The request body did not arrive within the time allowed (`RECSYS_BODY_SECONDS`); the connection is closed.",
+    503: "The store is busy or not ready, or the server is saturated (code `busy`, with `Retry-After`); retry later.",
 }
 
 #: Tags, in the order the documentation shows them.

@@ -183,7 +183,7 @@ class ItemIn(_Input):
     schedule: ScheduleIn | None = Field(None, description="Offline items only: when and where.")
     org: Id | None = Field(
         None, description="Owning organisation (dotted path, e.g. `hxny.fdgs`); null = shared by all "
-        "(only an admin key may write those). A key may write items of its organisation or below.",
+        "(only a platform key, from `recsys keys add --platform`, may write those). A key may write items of its organisation or below.",
         examples=["hxny"],
     )
     questions: list[QuestionIn] = Field(

@@ -20,7 +20,8 @@ class Settings(BaseSettings):
 
     Every field can be set with an environment variable named after it with the prefix
     ``RECSYS_``: ``RECSYS_STORE``, ``RECSYS_ENCODER``, ``RECSYS_KEYS_FILE``,
-    ``RECSYS_MAX_BODY_BYTES``, ``RECSYS_MAX_BATCH``.
+    ``RECSYS_MAX_BODY_BYTES``, ``RECSYS_MAX_BATCH``, ``RECSYS_MAX_CONCURRENT``,
+    ``RECSYS_QUEUE_SECONDS``, ``RECSYS_BODY_SECONDS``.
 
     Example:
         >>> Settings(store="recsys-data", encoder="tfidf").keys_path
@@ -36,6 +37,13 @@ class Settings(BaseSettings):
     keys_file: Path | None = Field(None, description="The API keys file; default: keys.json in the store.")
     max_body_bytes: int = Field(1 << 20, ge=1, description="Largest request body accepted, in bytes.")
     max_batch: int = Field(1000, ge=1, description="Most records accepted in one batch write.")
+    max_concurrent: int = Field(
+        16, ge=1, description="Requests worked on at once per process; more wait, then get 503 + Retry-After."
+    )
+    queue_seconds: float = Field(
+        1.0, gt=0, description="Seconds a request waits for one of the max_concurrent places before its 503."
+    )
+    body_seconds: float = Field(30.0, gt=0, description="Seconds a request body may take to arrive (else 408).")
 
     @property
     def keys_path(self) -> Path:

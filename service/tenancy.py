@@ -3,7 +3,9 @@
 A key acts for one organisation (a dotted path such as ``hxny.fdgs``) and everything under it.
 It sees the members of those organisations, and the items :func:`recsys.engine.visible_to` its
 organisation: shared ones, its own and those of units above or below it. It writes members and
-items of its organisations; only an admin key writes shared items.
+items of its organisations. Shared items (no organisation) are written only by a platform key,
+a key with no organisation, which sees and writes shared items and nothing else; a tenant's key,
+admin or not, can neither replace nor remove a shared item, nor claim its id for itself.
 
 Something a key may not see is reported exactly as something that does not exist, so ids of
 other tenants cannot be probed.
@@ -22,7 +24,7 @@ from service.errors import Conflict, Forbidden
 from service.keys import org_within
 
 __all__ = [
-    "Tenant", "visible_item", "visible_member", "visible_org", "check_item_writes", "check_item_removal",
+    "Tenant", "PLATFORM_ROUTES", "visible_item", "visible_member", "visible_org", "check_item_writes", "check_item_removal",
     "check_member_writes", "event_problems",
 ]
 
@@ -32,24 +34,43 @@ class Tenant:
     """The organisation a request acts for, from its API key.
 
     Attributes:
-        org: The key's organisation.
-        admin: Whether the key may write shared items.
+        org: The key's organisation; None for a platform key.
+        admin: Whether the key may open its organisation's coverage page.
         key_id: The key's public id (for logs).
     """
 
-    org: str
+    org: str | None
     admin: bool
     key_id: str
+
+    @property
+    def platform(self) -> bool:
+        """A platform key: it writes shared items, and sees nothing of any tenant."""
+        return self.org is None
 
     def sees_member(self, member: Member) -> bool:
         return org_within(member.org, self.org)
 
     def sees_item(self, item: Item) -> bool:
-        return visible_to(item, self.org)
+        return item.org is None if self.org is None else visible_to(item, self.org)
 
     def may_write_org(self, org: str | None) -> bool:
-        """Whether this key may own records in ``org`` (None: shared items)."""
-        return self.admin if org is None else org_within(org, self.org)
+        """Whether this key may own records in ``org`` (None: shared items, platform keys only)."""
+        return self.platform if org is None else org_within(org, self.org)
+
+    def why_not(self, org: str | None) -> str:
+        """Why this key may not write a record of ``org`` (for a refusal's message)."""
+        if self.platform:
+            return f"a platform key writes shared items only (org null), not items of organisation {org!r}"
+        if org is None:
+            return ("shared items (org null) are written only with a platform key (recsys keys add --platform); "
+                    f"give the item this key's organisation {self.org!r}")
+        return f"organisation {org!r} is outside this key's organisation {self.org!r}"
+
+
+#: The routes a platform key may call (templates): the catalogue's, never a tenant's members,
+#: events, lists, search or reports (with no organisation it would otherwise see every tenant's).
+PLATFORM_ROUTES = frozenset({"/v1/items", "/v1/items/{item_id}"})
 
 
 def visible_item(engine: Engine, tenant: Tenant, item_id: str) -> Item:
@@ -118,23 +139,22 @@ def check_item_writes(tenant: Tenant, items: Sequence[Mapping[str, Any]], existi
         existing: The stored items of the catalogue, by id.
 
     Raises:
-        Forbidden: an item's organisation is outside the key's, or shared for a non-admin key, or
-            the item replaces one the key can see but not write.
+        Forbidden: an item's organisation is outside the key's, or shared for a tenant's key
+            (admin or not), or of an organisation for a platform key, or the item replaces one
+            the key can see but not write (a shared one, for a tenant's key).
         Conflict: an item would replace another tenant's item (one the key cannot see).
     """
     forbidden, taken = [], []
     for n, data in enumerate(items):
         id_, org = data["id"], data.get("org")
         if not tenant.may_write_org(org):
-            why = ("only an admin key may write shared items (org null)" if org is None
-                   else f"organisation {org!r} is outside this key's organisation {tenant.org!r}")
-            forbidden.append(_problem(n, id_, "org", why))
+            forbidden.append(_problem(n, id_, "org", tenant.why_not(org)))
             continue
         old = existing.get(id_)
         if old is not None and not tenant.may_write_org(old.org):
             if tenant.sees_item(old):
-                owner = "shared" if old.org is None else f"owned by {old.org!r}"
-                forbidden.append(_problem(n, id_, "id", f"item {id_!r} is {owner}; this key may not replace it"))
+                forbidden.append(_problem(n, id_, "id", f"{_owner(old)}; this key may not replace it"
+                                          + (" (only a platform key may)" if old.org is None else "")))
             else:
                 taken.append(_problem(n, id_, "id", f"item id {id_!r} is already used by another organisation"))
     _raise(forbidden, taken, "item")
@@ -144,12 +164,16 @@ def check_item_removal(tenant: Tenant, item: Item) -> None:
     """Refuse to remove an item this key can see but not write.
 
     Raises:
-        Forbidden: the item is shared and the key is not an admin, or it belongs to an
+        Forbidden: the item is shared and the key is not a platform key, or it belongs to an
             organisation above the key's.
     """
     if not tenant.may_write_org(item.org):
-        owner = "shared" if item.org is None else f"owned by {item.org!r}"
-        raise Forbidden(f"item {item.id!r} is {owner}; this key may not remove it")
+        raise Forbidden(f"{_owner(item)}; this key may not remove it"
+                        + (" (only a platform key may)" if item.org is None else ""))
+
+
+def _owner(item: Item) -> str:
+    return f"item {item.id!r} is " + ("shared by the platform" if item.org is None else f"owned by {item.org!r}")
 
 
 def check_member_writes(tenant: Tenant, members: Sequence[Mapping[str, Any]], existing: Mapping[str, Member]) -> None:
@@ -163,7 +187,7 @@ def check_member_writes(tenant: Tenant, members: Sequence[Mapping[str, Any]], ex
     for n, data in enumerate(members):
         id_, org = data["id"], data["org"]
         if not org_within(org, tenant.org):
-            forbidden.append(_problem(n, id_, "org", f"organisation {org!r} is outside this key's organisation {tenant.org!r}"))
+            forbidden.append(_problem(n, id_, "org", tenant.why_not(org)))
             continue
         old = existing.get(id_)
         if old is not None and not tenant.sees_member(old):

@@ -58,13 +58,14 @@ B_MEMBERS = [
 @dataclass
 class Keys:
     """API keys of the world: ``admin`` (hxny, admin), ``a`` (hxny), ``branch`` (hxny.fdgs),
-    ``b`` (zjjt), ``revoked`` (hxny, revoked)."""
+    ``b`` (zjjt), ``revoked`` (hxny, revoked), ``platform`` (no organisation: shared items)."""
 
     admin: str
     a: str
     branch: str
     b: str
     revoked: str
+    platform: str
 
 
 def make_keys(keys_file: Path) -> Keys:
@@ -75,6 +76,7 @@ def make_keys(keys_file: Path) -> Keys:
         branch=ring.add("hxny.fdgs")[1],
         b=ring.add("zjjt")[1],
         revoked=ring.add("hxny")[1],
+        platform=ring.add(None)[1],
     )
     ring.revoke(keys.revoked)
     return keys
@@ -87,7 +89,8 @@ def bearer(key: str) -> dict[str, str]:
 def seed(client: httpx.Client | TestClient, keys: Keys) -> None:
     """Write the world through the API, as a portal would."""
     for key, path, body in [
-        (keys.admin, "/v1/items", SHARED_ITEMS + A_ITEMS),
+        (keys.platform, "/v1/items", SHARED_ITEMS),
+        (keys.admin, "/v1/items", A_ITEMS),
         (keys.b, "/v1/items", B_ITEMS),
         (keys.a, "/v1/members", A_MEMBERS),
         (keys.b, "/v1/members", B_MEMBERS),

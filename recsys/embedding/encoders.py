@@ -18,6 +18,11 @@ the query side.
 
 :class:`CachedEncoder` wraps any of them with an embedding cache (see :mod:`recsys.storage.embeddings`)
 keyed by model and content hash.
+
+Every encoder reads at most :data:`MAX_TEXT_CHARS` characters of a text, cut before any
+segmentation or tokenisation: the models read 512 tokens, which never span that many characters,
+so the cut changes no model's vector while the work per text stays bounded (a 1 MiB body costs
+what its first 4,096 characters cost).
 """
 
 from __future__ import annotations
@@ -50,11 +55,23 @@ __all__ = [
     "get_encoder",
     "DEFAULT_ENCODER",
     "spec_for_name",
+    "MAX_TEXT_CHARS",
+    "clip_text",
 ]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ENCODER = "e5-small"
+
+#: The most characters of one text an encoder reads. e5 reads 512 tokens (510 of content): about
+#: 700 characters of Chinese and 2,000 of English; a token of more than 8 characters is rare, so
+#: 8 x 512 keeps every token the model reads while bounding segmentation and tokenisation.
+MAX_TEXT_CHARS = 8 * 512
+
+
+def clip_text(text: str) -> str:
+    """The part of ``text`` an encoder reads: its first :data:`MAX_TEXT_CHARS` characters."""
+    return text[:MAX_TEXT_CHARS]
 
 
 @runtime_checkable
@@ -151,7 +168,7 @@ class SentenceTransformerEncoder:
         return {}
 
     def encode(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
-        texts = list(texts)
+        texts = [clip_text(t) for t in texts]
         model = self._load()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -252,7 +269,7 @@ class OnnxEncoder:
     def encode(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
         tokenizer, session = self._load()
         prompt = self.query_prompt if query else self.passage_prompt
-        ids = [e.ids for e in tokenizer.encode_batch([prompt + t for t in texts])]
+        ids = [e.ids for e in tokenizer.encode_batch([prompt + clip_text(t) for t in texts])]
         out = np.zeros((len(ids), self.dim), dtype=np.float32)
         order = np.argsort([len(row) for row in ids], kind="stable")
         for start in range(0, len(order), self.batch_size):
@@ -345,7 +362,7 @@ class HashingTfidfEncoder:
         import rjieba
 
         idf = self._load()
-        text = text.lower()
+        text = clip_text(text).lower()
         weights: Counter[str] = Counter()
         counts = Counter(w for w in rjieba.cut(text) if _WORD.search(w))
         for word, n in counts.items():
@@ -416,7 +433,8 @@ class CachedEncoder:
         return self.encoder.dim
 
     def encode(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
-        texts = list(texts)
+        # Cut first: the key of a text is that of what the encoder reads of it.
+        texts = [clip_text(t) for t in texts]
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         keys = [cache_key(t, query) for t in texts]

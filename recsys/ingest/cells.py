@@ -132,6 +132,9 @@ def _convert(name: str, kind: str | None, value: Any, vocab: Vocabulary) -> Any:
         return value
     if kind in ("topics", "roles", "ids"):
         words = _words(value)
+        odd = next((w for w in words if not isinstance(w, str)), None) if kind != "ids" else None
+        if odd is not None:  # a number or a nested list where names belong
+            raise ValueError(f"must be a list of text, got {odd!r} in it")
         if kind == "topics":
             return list(dict.fromkeys(vocab.code("topics", w) for w in words))
         if kind == "roles":
@@ -215,6 +218,8 @@ def _whole(kind: str, value: Any, expected: str) -> int:
         raise ValueError(f"must be {expected}, got {value!r}")
     if isinstance(value, (int, float)):
         number, unit = value, ""
+        if isinstance(value, int) and value.bit_length() > 53:  # beyond a float's whole numbers
+            raise ValueError(f"must be {expected}, got a number far too large ({value.bit_length()} bits)")
     else:
         found = _NUMBER.fullmatch(_text(value).strip())
         if found is None:
@@ -233,7 +238,10 @@ def _number(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError(f"must be a number (0.8, 80% or 4), got {value!r}")
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise ValueError(f"must be a number (0.8, 80% or 4), got a number far too large ({value.bit_length()} bits)") from None
     text = _text(value).strip()
     try:
         return float(text[:-1]) / 100 if text.endswith("%") else float(text)

@@ -48,8 +48,8 @@ def decode(data: bytes, encoding: str | None = None, *, source: str) -> tuple[st
         return _strict(data, "utf-8-sig", source), "UTF-8 (with BOM)"
     try:
         return data.decode("utf-8"), "UTF-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        _refuse_encoded_surrogate(data, exc, source)
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
@@ -57,6 +57,68 @@ def decode(data: bytes, encoding: str | None = None, *, source: str) -> tuple[st
     if name in ("gb2312", "gbk", "gb18030", "hz"):
         name = _CHINESE
     return _strict(data, name, source), name.upper().replace("_", "-")
+
+
+def _refuse_encoded_surrogate(data: bytes, exc: UnicodeDecodeError, source: str) -> None:
+    """UTF-8 but for an encoded lone surrogate (bytes ED A0-BF xx) is a broken UTF-8 file, not
+    another encoding: name where it is rather than let a detector read it as Turkish DOS."""
+    try:
+        data.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return
+    line = data.count(b"\n", 0, exc.start) + 1
+    raise ValidationError(f"invalid UTF-8: a lone surrogate (bytes {data[exc.start:exc.start + 3].hex(' ')}) "
+                          f"at byte {exc.start}; not valid Unicode text", source=source, line=line)
+
+
+def _parse_json(text: str, source: str, line: int | None) -> Any:
+    """``json.loads``, with every way it can fail named by file and line."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"invalid JSON: {exc.msg} at column {exc.colno}", source=source,
+                              line=line if line is not None else exc.lineno) from None
+    except RecursionError:
+        column, key = _too_deep(text)
+        where = f"field {key!r}" if key is not None else "a value"
+        raise ValidationError(f"invalid JSON: {where} is nested more than {_MAX_DEPTH} levels deep (at column "
+                              f"{column}); a record's fields are text, numbers, dates and lists of them",
+                              source=source, line=line) from None
+    except ValueError:  # an integer of more than 4,300 digits
+        raise ValidationError("invalid JSON: a number of more than 4,300 digits", source=source, line=line) from None
+
+
+#: Nesting reported as too deep; json.loads itself fails at Python's recursion limit (about 1,000).
+_MAX_DEPTH = 100
+
+
+def _too_deep(text: str) -> tuple[int, str | None]:
+    """Where JSON ``text`` first nests deeper than :data:`_MAX_DEPTH`: its 1-based column on its
+    line, and the key of the record's field holding it (None when not in a record's field)."""
+    depth, key, in_string, escaped, start, line_start = 0, None, False, False, 0, 0
+    for at, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+                if depth in (1, 2):  # a top-level key (JSONL) or a key of a record in a list (JSON)
+                    rest = text[at + 1:at + 64].lstrip()
+                    if rest.startswith(":"):
+                        key = text[start + 1:at]
+        elif char == '"':
+            in_string, start = True, at
+        elif char in "[{":
+            depth += 1
+            if depth > _MAX_DEPTH:
+                return at - line_start + 1, key
+        elif char in "]}":
+            depth -= 1
+        elif char == "\n":
+            line_start = at + 1
+    return len(text) - line_start, key
 
 
 def _strict(data: bytes, encoding: str, source: str) -> str:
@@ -185,18 +247,12 @@ def _jsonl_rows(text: str, source: str) -> Rows:
     for n, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
-        try:
-            rows.append((n, json.loads(raw)))
-        except json.JSONDecodeError as exc:
-            raise ValidationError(f"invalid JSON: {exc.msg} at column {exc.colno}", source=source, line=n) from None
+        rows.append((n, _parse_json(raw, source, n)))
     return rows
 
 
 def _json_rows(text: str, source: str) -> Rows:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValidationError(f"invalid JSON: {exc.msg} at column {exc.colno}", source=source, line=exc.lineno) from None
+    data = _parse_json(text, source, None)
     if isinstance(data, dict):
         lists = [v for v in data.values() if isinstance(v, list)]
         if len(lists) != 1:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recsys.exceptions import MissingExtraError, ValidationError
+from recsys.exceptions import MissingExtraError, SetupError, ValidationError
 from recsys.reports.coverage import CoverageReport
 from recsys.reports.coverage_tables import Table, coverage_tables, workbook
 
@@ -52,12 +52,13 @@ def cjk_font(font_path: str | os.PathLike[str] | None = None):
     except ImportError:
         raise MissingExtraError("the coverage page's charts", "charts") from None
 
+    if font_path is not None and not Path(font_path).exists():  # the caller's choice: the caller's mistake
+        raise ValidationError(f"no font file at {font_path}; give a CJK font file (.ttc, .ttf, .otf)",
+                              field="font_path")
     candidates = [font_path] if font_path is not None else [p for p in CJK_FONTS if Path(p).exists()]
-    if not candidates or not Path(candidates[0]).exists():
-        raise ValidationError(
-            f"no CJK font for the chart labels (tried {font_path or ', '.join(CJK_FONTS)}); install "
-            "fonts-wqy-microhei or pass font_path", field="font_path"
-        )
+    if not candidates:  # the installation's: a server fault, not the request's
+        raise SetupError(f"no CJK font for the chart labels (tried {', '.join(CJK_FONTS)}); install "
+                         "fonts-wqy-microhei (apt-get install fonts-wqy-microhei) or pass font_path")
     path = str(candidates[0])
     font_manager.fontManager.addfont(path)
     return font_manager.FontProperties(fname=path)

@@ -98,7 +98,7 @@ class CatalogueCache:
     def save(self, *, force: bool = False) -> None:
         """Save the index file if enough changed since the last save (or any did, with ``force``)."""
         path = self.index_file
-        if path is None or self.index_ is None or not self._unsaved:
+        if path is None or self.index_ is None or not self._unsaved or getattr(self.store, "read_only", False):
             return
         if force or self._unsaved >= SAVE_EVERY:
             self.index_.save(path, rev=np.array(self.rev_))

@@ -27,15 +27,27 @@ def add_items(world: World, batch: Sequence[Item], *, progress: bool = False) ->
     if not batch:
         return 0
     check_unique_ids(batch, "item")
+    # Embedding is the slow part of a write, so it runs before the engine's lock is taken: lists
+    # and searches are held only behind the database write and the index catching up.
+    fresh = _embedded(world, batch, {}, progress)
     with world.lock:
-        known = world.store.item_hashes([it.id for it in batch])
-        changed = [it for it in batch if known.get(it.id) != text_hash(it)]
-        fresh = dict(zip((it.id for it in changed), _embed(world, [it.text for it in changed], progress)))
+        # A write that landed meanwhile may have changed or removed some of these items: their
+        # vectors are made now (rare; none else is embedded twice).
+        fresh = _embedded(world, batch, fresh, False)
         index = world.snapshot(collaborative=False).index if len(fresh) < len(batch) else None
         vectors = np.stack([fresh[it.id] if it.id in fresh else index.vector(it.id) for it in batch])
         world.store.upsert_items(batch, vectors)
         _after_write(world)
     return len(batch)
+
+
+def _embedded(world: World, batch: Sequence[Item], fresh: dict[str, np.ndarray],
+              progress: bool) -> dict[str, np.ndarray]:
+    """``fresh`` plus the vectors of the items of ``batch`` whose text the store does not hold
+    now (and ``fresh`` has none of); the others keep the vector the index has."""
+    known = world.store.item_hashes([it.id for it in batch])
+    changed = [it for it in batch if it.id not in fresh and known.get(it.id) != text_hash(it)]
+    return {**fresh, **dict(zip((it.id for it in changed), _embed(world, [it.text for it in changed], progress)))}
 
 
 def _embed(world: World, texts: list[str], progress: bool) -> list[np.ndarray]:

@@ -83,7 +83,8 @@ def store_folder(url_or_path: str | os.PathLike[str]) -> Path | None:
     return None
 
 
-def open_store(url_or_path: str | os.PathLike[str], *, trace: Callable[[str], None] | None = None) -> Store:
+def open_store(url_or_path: str | os.PathLike[str], *, trace: Callable[[str], None] | None = None,
+               read_only: bool = False) -> Store:
     """Open the store a folder path or URL names.
 
     Args:
@@ -92,6 +93,8 @@ def open_store(url_or_path: str | os.PathLike[str], *, trace: Callable[[str], No
             ``postgresql://user[:password]@host[:port]/dbname`` (the database must exist).
         trace: Called with every SQL statement the SQLite backend runs (for tests and
             profiling); ignored by the others.
+        read_only: Open an existing folder store for reading only (see :class:`SQLiteStore`);
+            ignored by the others (give a PostgreSQL role that may only read instead).
 
     Returns:
         The store.
@@ -106,19 +109,19 @@ def open_store(url_or_path: str | os.PathLike[str], *, trace: Callable[[str], No
         'memory://'
     """
     if isinstance(url_or_path, os.PathLike):
-        return SQLiteStore(url_or_path, trace=trace)
+        return SQLiteStore(url_or_path, trace=trace, read_only=read_only)
     if not isinstance(url_or_path, str) or not url_or_path.strip():
         raise StoreError(f"no store given ({url_or_path!r}): give {SUPPORTED}")
     match = _SCHEME.match(url_or_path)
     if match is None:
-        return SQLiteStore(url_or_path, trace=trace)
+        return SQLiteStore(url_or_path, trace=trace, read_only=read_only)
     scheme, rest = match.group(1).lower(), url_or_path[match.end():]
     if scheme == "sqlite":
         if not rest:
             raise StoreError(
                 f"{url_or_path!r} names no folder: give sqlite:///absolute/folder or sqlite://relative/folder"
             )
-        return SQLiteStore(rest, trace=trace)
+        return SQLiteStore(rest, trace=trace, read_only=read_only)
     if scheme == "memory":
         if rest:
             raise StoreError(f"{url_or_path!r}: a memory store has no name or path; give memory:// alone")

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
-__all__ = ["ThreadConnections"]
+__all__ = ["ThreadConnections", "read_only_connection"]
+
+
+def read_only_connection(path: Path) -> sqlite3.Connection:
+    """A connection that can only read ``path``. Where its folder cannot be written, SQLite could
+    not make the shared-memory file a WAL reader needs, so the file is read as it is
+    (``immutable=1``): right for a store nobody may write, which holds all in its main file once
+    closed cleanly."""
+    frozen = "" if os.access(path.parent, os.W_OK) else "&immutable=1"
+    return sqlite3.connect(f"{path.as_uri()}?mode=ro{frozen}", uri=True, timeout=60, isolation_level=None,
+                           check_same_thread=False)
 
 
 class ThreadConnections:

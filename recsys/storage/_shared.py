@@ -6,15 +6,16 @@ import datetime as dt
 import functools
 import inspect
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
 from recsys.exceptions import ConflictError, RecsysError, StoreError, ValidationError
-from recsys.records import Event, Item
+from recsys.records import Event, Item, Member
 
 __all__ = [
     "RESERVED_META",
@@ -32,6 +33,9 @@ __all__ = [
     "redacted",
     "stored_record",
     "stored_vector",
+    "DamagedRow",
+    "SCAN_SQL",
+    "damaged_rows",
 ]
 
 #: Metadata keys the store keeps for itself (its schema and counters, read with ``revisions()``).
@@ -80,7 +84,7 @@ def event_content(e: Event) -> tuple[str, str, str, float | None, float]:
 
 
 def conflict(event_id: str) -> ConflictError:
-    return ConflictError(f"event id {event_id!r} is already recorded with different content")
+    return ConflictError(f"event id {event_id!r} is already recorded with different content", record=event_id)
 
 
 def dumps(data: Any) -> str:
@@ -179,8 +183,68 @@ def stored_record(kind: type, id_: str, data: str, where: object) -> Any:
 
 def stored_vector(id_: str, blob: bytes, dim: int, where: object) -> np.ndarray:
     """An item's stored vector, checked to hold ``dim`` finite float32 numbers."""
+    if len(blob) != 4 * dim:
+        raise StoreError(f"{where}: the vector of item {id_!r} is damaged ({len(blob)} bytes, expected {4 * dim}); "
+                         "write the item again or restore the store from a backup")
     vector = np.frombuffer(blob, dtype=np.float32)
-    if vector.shape != (dim,) or not np.isfinite(vector).all():
+    if not np.isfinite(vector).all():
         raise StoreError(f"{where}: the vector of item {id_!r} is damaged (expected {dim} finite "
                          "numbers); write the item again or restore the store from a backup")
     return vector
+
+
+@dataclass(frozen=True)
+class DamagedRow:
+    """A row of a store that does not parse (what ``recsys check`` reports).
+
+    Attributes:
+        table: ``items``, ``members``, ``events`` or ``served``.
+        id: The row's record id (an event without one: ``#`` and its sequence number; a served
+            list: ``member/day/request``).
+        problem: What is wrong with it.
+    """
+
+    table: str
+    id: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.table} {self.id!r}: {self.problem}"
+
+
+#: The SELECTs whose rows :func:`damaged_rows` reads, the same on every SQL backend.
+SCAN_SQL = {
+    "items": "SELECT id, data, vector FROM items ORDER BY id",
+    "members": "SELECT id, data FROM members ORDER BY id",
+    "events": "SELECT id, member, item, kind, value, at, seq FROM events ORDER BY seq",
+    "served": "SELECT member, day, request, payload FROM served ORDER BY day, member, request",
+}
+
+
+def damaged_rows(rows: Mapping[str, Iterable[Sequence[Any]]], dim: int | None, where: object) -> list[DamagedRow]:
+    """Every row of ``rows`` (by table, as :data:`SCAN_SQL` selects them) that does not parse:
+    an item or member whose record is damaged or names another id, an item vector that is not
+    ``dim`` finite numbers, an event that is not a valid event, a served list that is not JSON."""
+    found: list[DamagedRow] = []
+
+    def parsed(table: str, id_: str, parse: Callable[[], Any]) -> None:
+        try:
+            parse()
+        except StoreError as exc:
+            found.append(DamagedRow(table, id_, str(exc).split(": ", 1)[-1]))
+        except (ValueError, TypeError, KeyError, RecsysError) as exc:
+            found.append(DamagedRow(table, id_, f"does not parse ({exc!s})"))
+
+    for id_, data, vector in rows.get("items", ()):
+        parsed("items", id_, lambda: stored_record(Item, id_, data, where))
+        if dim is not None:
+            parsed("items", id_, lambda: stored_vector(id_, bytes(vector), dim, where))
+    for id_, data in rows.get("members", ()):
+        parsed("members", id_, lambda: stored_record(Member, id_, data, where))
+    for *row, seq in rows.get("events", ()):
+        # Checked in full: reading a history trusts what was checked on the way in.
+        parsed("events", row[0] if row[0] is not None else f"#{seq}",
+               lambda: Event(**vars(event_from_row(row))))
+    for member, day, request, payload in rows.get("served", ()):
+        parsed("served", f"{member}/{day}/{request}", lambda: json.loads(payload)["entries"])
+    return found

@@ -318,3 +318,19 @@ class Store(Protocol):
     def embedding_cache(self) -> EmbeddingCache:
         """The store's embedding cache (one object per store)."""
         ...
+
+    # -- integrity (``recsys check``) ------------------------------------------------------
+
+    def integrity_problems(self) -> list[str]:
+        """What the database's own check finds wrong with its pages and indexes (empty: sound,
+        or a database that checks its pages itself, such as PostgreSQL)."""
+        ...
+
+    def damaged_rows(self, dim: int | None) -> list[Any]:
+        """Every stored row that does not parse, as ``DamagedRow`` (table, id, problem); item
+        vectors are checked to hold ``dim`` finite numbers unless ``dim`` is None."""
+        ...
+
+    def repair_indexes(self) -> None:
+        """Rebuild the database's own indexes from its tables where it can (SQLite ``REINDEX``)."""
+        ...

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recsys.storage._connections import ThreadConnections
+from recsys.storage._connections import ThreadConnections, read_only_connection
 from recsys.storage._sqlite_errors import sqlite_errors
 
 __all__ = ["SQLiteEmbeddingCache", "MemoryEmbeddingCache"]
@@ -39,13 +39,18 @@ class SQLiteEmbeddingCache:
 
     Args:
         path: The cache file.
+        read_only: Look vectors up, never store them (the cache of a read-only store): a
+            missing file is an empty cache.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False) -> None:
         self.path = Path(path)
+        self.read_only = read_only
         self._connections = ThreadConnections(self._connect)
 
     def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            return read_only_connection(self.path)
         db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
@@ -62,6 +67,8 @@ class SQLiteEmbeddingCache:
     def get_many(self, model: str, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
         """The cached vectors of those ``keys`` that are cached."""
         found: dict[bytes, np.ndarray] = {}
+        if self.read_only and not self.path.is_file():
+            return found
         with sqlite_errors(self.path):
             db = self._db()
             for chunk in _chunks(keys):
@@ -73,7 +80,9 @@ class SQLiteEmbeddingCache:
         return found
 
     def put_many(self, model: str, entries: Mapping[bytes, np.ndarray]) -> None:
-        """Cache vectors, replacing any under the same keys."""
+        """Cache vectors, replacing any under the same keys (read-only: nothing is kept)."""
+        if self.read_only:
+            return
         with sqlite_errors(self.path):
             db = self._db()
             with db:

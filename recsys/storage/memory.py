@@ -326,6 +326,19 @@ class MemoryStore:
 
     # -- caches --------------------------------------------------------------------------
 
+    # -- integrity ----------------------------------------------------------------------
+
+    def integrity_problems(self) -> list[str]:
+        """None: nothing here is kept in pages that could be damaged."""
+        return []
+
+    def damaged_rows(self, dim: int | None) -> list:
+        """None: records are kept as the validated objects they were written as."""
+        return []
+
+    def repair_indexes(self) -> None:
+        """Nothing to rebuild."""
+
     def embedding_cache(self) -> MemoryEmbeddingCache:
         """The store's embedding cache, a dict kept as long as the store."""
         return self._cache

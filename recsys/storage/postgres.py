@@ -37,10 +37,13 @@ from recsys.exceptions import ConflictError, MissingExtraError, StoreError
 from recsys.records import Event, Item, Member
 from recsys.storage._shared import (
     RESERVED_META,
+    SCAN_SQL,
+    DamagedRow,
     check_impressions,
     check_meta,
     check_vectors,
     conflict,
+    damaged_rows,
     dumps,
     event_content,
     event_from_row,
@@ -610,6 +613,22 @@ class PostgresStore:
             return {(m, r) for m, r in cur.execute("SELECT member, request FROM served WHERE day = %s", (day,))}
 
     # -- caches --------------------------------------------------------------------------
+
+    # -- integrity ----------------------------------------------------------------------
+
+    def integrity_problems(self) -> list[str]:
+        """None reported here: PostgreSQL checks its own pages (data checksums, WAL); use
+        ``amcheck`` or ``pg_dump`` to read every page."""
+        return []
+
+    @_guarded
+    def damaged_rows(self, dim: int | None) -> list[DamagedRow]:
+        """Every row that does not parse, each table read through a server-side cursor."""
+        return damaged_rows({table: self._stream(sql) for table, sql in SCAN_SQL.items()}, dim, self.url)
+
+    def repair_indexes(self) -> None:
+        """Nothing done: rebuilding PostgreSQL's indexes (``REINDEX``) needs the tables' owner;
+        run it as that role if ``amcheck`` reports a damaged index."""
 
     def embedding_cache(self) -> PostgresEmbeddingCache:
         """The store's embedding cache, a table of the same database (one object per store)."""

@@ -32,10 +32,13 @@ from recsys.exceptions import StoreError
 from recsys.records import Event, Item, Member
 from recsys.storage._shared import (
     RESERVED_META,
+    SCAN_SQL,
+    DamagedRow,
     check_impressions,
     check_meta,
     check_vectors,
     conflict,
+    damaged_rows,
     dumps,
     event_from_row,
     event_row,
@@ -45,7 +48,7 @@ from recsys.storage._shared import (
     stored_record,
     stored_vector,
 )
-from recsys.storage._connections import ThreadConnections
+from recsys.storage._connections import ThreadConnections, read_only_connection
 from recsys.storage._sqlite_errors import sqlite_errors
 from recsys.storage.base import History, ItemChanges, Revisions, ServedList, member_state, state_token, text_hash
 from recsys.storage.embeddings import SQLiteEmbeddingCache
@@ -112,6 +115,11 @@ class SQLiteStore:
         path: The store folder; created if missing.
         trace: Called with the text of every SQL statement the store's connections run (see
             :meth:`sqlite3.Connection.set_trace_callback`); tests count statements with it.
+        read_only: Open an existing store for reading only (``mode=ro``): nothing is created or
+            written, and a write fails with a StoreError saying the store is read-only. When
+            nobody may write the folder (so SQLite cannot make its ``-wal``/``-shm`` files) the
+            database is read as the file holds it (``immutable=1``); a store closed cleanly
+            keeps nothing outside that file.
 
     Raises:
         StoreError: The folder cannot be created, or its database is not a usable recsys store.
@@ -125,18 +133,24 @@ class SQLiteStore:
     DB_NAME = "recsys.sqlite"
     CACHE_NAME = "embeddings.sqlite"
 
-    def __init__(self, path: str | os.PathLike[str], *, trace: Callable[[str], None] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, trace: Callable[[str], None] | None = None,
+                 read_only: bool = False) -> None:
         self.files: Path = Path(path).expanduser().absolute()
         self.url = f"sqlite://{self.files}"
+        self.read_only = read_only
         self._db_file = self.files / self.DB_NAME
         self._trace = trace
         self._connections = ThreadConnections(self._connect)
         self._lock = threading.Lock()
         self._cache: SQLiteEmbeddingCache | None = None
-        try:
-            self.files.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot create store folder {self.files}: {exc.strerror}") from exc
+        if read_only:
+            if not self._db_file.is_file():
+                raise StoreError(f"no store at {self.files} (no {self.DB_NAME} there): give an existing store folder")
+        else:
+            try:
+                self.files.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create store folder {self.files}: {exc.strerror}") from exc
         if not self.files.is_dir():
             raise StoreError(f"store path {self.files} is not a folder")
         try:
@@ -151,6 +165,12 @@ class SQLiteStore:
 
     def _prepare(self) -> None:
         """Create the tables of a new store; check an existing one is ours and bring it up to date."""
+        if self.read_only:
+            found = self._db().execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if found is None or int(found[0]) > SCHEMA_VERSION:
+                raise StoreError(f"store {self.files} is not a recsys store of this version (schema "
+                                 f"{found[0] if found else 'missing'}): upgrade recsys, or give the store's folder")
+            return
         self._db().executescript(_SCHEMA)
         with self._transaction() as db:
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
@@ -163,10 +183,14 @@ class SQLiteStore:
     # -- connections ---------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self._db_file, timeout=60, isolation_level=None, check_same_thread=False)
+        if self.read_only:
+            db = read_only_connection(self._db_file)
+        else:
+            db = sqlite3.connect(self._db_file, timeout=60, isolation_level=None, check_same_thread=False)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
+            if not self.read_only:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA busy_timeout=60000")
         except sqlite3.Error:
             db.close()
@@ -609,11 +633,77 @@ class SQLiteStore:
 
     # -- caches --------------------------------------------------------------------------
 
+    def backup(self, target: str | os.PathLike[str]) -> list[Path]:
+        """Copy the store, while it is in use, into the new folder ``target``: the database and
+        the embedding cache with SQLite's online backup API (each a consistent snapshot, taken
+        page by page without stopping writers for long), and the folder's JSON files (the
+        curriculum, the API keys' hashes). The vector index is left out: it is rebuilt from the
+        database when the copy is first used.
+
+        Returns:
+            The files written.
+
+        Raises:
+            StoreError: ``target`` already holds files, or cannot be written.
+        """
+        import shutil
+
+        target = Path(target).expanduser().absolute()
+        if target == self.files:
+            raise StoreError(f"{target} is the store itself: give a new folder")
+        if target.exists() and any(target.iterdir()):
+            raise StoreError(f"{target} is not empty: give a new or empty folder, so no store is overwritten")
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create backup folder {target}: {exc.strerror}") from exc
+        written = []
+        for name in (self.DB_NAME, self.CACHE_NAME):
+            source_file = self.files / name
+            if not source_file.is_file():
+                continue
+            with sqlite_errors(source_file):
+                source = sqlite3.connect(source_file.as_uri() + "?mode=ro", uri=True, timeout=60)
+                copy = sqlite3.connect(target / name)
+                try:
+                    source.backup(copy, pages=1024)  # in steps, so writers wait for a step, not the whole copy
+                    copy.execute("PRAGMA journal_mode=WAL")  # as a store's own database is kept
+                finally:
+                    copy.close()
+                    source.close()
+            written.append(target / name)
+        for extra in sorted(self.files.glob("*.json")):
+            try:
+                shutil.copy2(extra, target / extra.name)
+            except OSError as exc:
+                raise StoreError(f"cannot copy {extra} to {target}: {exc.strerror}") from exc
+            written.append(target / extra.name)
+        return written
+
+    @_guarded
+    def integrity_problems(self) -> list[str]:
+        """What SQLite's own check (``PRAGMA integrity_check``) finds wrong with the file's pages
+        and indexes; empty when it is sound."""
+        found = [r[0] for r in self._db().execute("PRAGMA integrity_check")]
+        return [] if found == ["ok"] else found
+
+    @_guarded
+    def damaged_rows(self, dim: int | None) -> list[DamagedRow]:
+        """Every row that does not parse (see :func:`recsys.storage._shared.damaged_rows`)."""
+        with self._snapshot() as db:
+            return damaged_rows({table: db.execute(sql) for table, sql in SCAN_SQL.items()}, dim, self._db_file)
+
+    @_guarded
+    def repair_indexes(self) -> None:
+        """Rebuild SQLite's own indexes from the tables (``REINDEX``): what mends an index that
+        ``integrity_problems`` finds out of step with its table."""
+        self._db().execute("REINDEX")
+
     def embedding_cache(self) -> SQLiteEmbeddingCache:
         """The store's embedding cache, on ``embeddings.sqlite`` in the folder (one per store)."""
         with self._lock:
             if self._cache is None:
-                self._cache = SQLiteEmbeddingCache(self.files / self.CACHE_NAME)
+                self._cache = SQLiteEmbeddingCache(self.files / self.CACHE_NAME, read_only=self.read_only)
             return self._cache
 
 

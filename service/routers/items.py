@@ -99,8 +99,8 @@ def get_item(item: VisibleItemDep) -> dict:
     responses=error_responses(401, 403, 404, 422),
 )
 def delete_item(item: VisibleItemDep, engine: EngineDep, tenant: TenantDep, metrics: MetricsDep) -> Response:
-    """Remove an item from the catalogue; its events stay, as history. Shared items need an
-    admin key; items of an organisation above the key's cannot be removed with it."""
+    """Remove an item from the catalogue; its events stay, as history. Shared items need a
+    platform key (`recsys keys add --platform`); items of an organisation above the key's cannot be removed with it."""
     check_item_removal(tenant, item)
     engine.remove_item(item.id)
     metrics.writes.labels("item_removed").inc()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
@@ -12,6 +14,9 @@ from service.schemas import Health
 __all__ = ["router"]
 
 router = APIRouter(tags=["operations"])
+
+#: How long a readiness probe waits for the store before answering with what it knew.
+_CHECK_SECONDS = 2.0
 
 
 @router.get("/health/live", response_model=Health, summary="Liveness")
@@ -24,11 +29,19 @@ def live() -> Health:
     "/health/ready",
     response_model=Health,
     summary="Readiness",
-    responses={503: {"model": Health, "description": "Still loading the store and model, or loading failed."}},
+    responses={503: {"model": Health, "description": "Still loading, or the store or model cannot be used now."}},
 )
-def ready(request: Request):
-    """Ready once the store is open, the vector index caught up and the model loaded."""
+async def ready(request: Request):
+    """Ready once the store is open, the vector index caught up and the model loaded, and while
+    the store can be read: each call reads it again (a store damaged or gone away since is not
+    ready; repaired, it is ready again)."""
     readiness = request.app.state.readiness
+    engine = getattr(request.app.state, "engine", None)
+    if readiness.warmed and engine is not None:
+        # A write holding the engine for long leaves the last answer standing rather than a
+        # probe hanging behind it.
+        with anyio.move_on_after(_CHECK_SECONDS):
+            await anyio.to_thread.run_sync(readiness.check, engine, abandon_on_cancel=True)
     health = Health(status=readiness.status, detail=readiness.detail)
     if health.status != "ready":
         return JSONResponse(health.model_dump(), status_code=503)

@@ -319,10 +319,18 @@ CROSS_TENANT = [
     ("b", "PUT", "/v1/items", [{**B_ITEMS[0], "id": "b-2", "org": "hxny"}], 403),
     ("a", "PUT", "/v1/items", [{**A_ITEMS[0], "id": "a-2", "org": "zjjt"}], 403),
     ("branch", "PUT", "/v1/items", [{**A_ITEMS[0], "id": "a-3", "org": "hxny"}], 403),  # above the key
-    ("a", "PUT", "/v1/items", [{**SHARED_ITEMS[0], "id": "s-2"}], 403),  # shared, key not admin
+    ("a", "PUT", "/v1/items", [{**SHARED_ITEMS[0], "id": "s-2"}], 403),  # shared, not a platform key
+    ("admin", "PUT", "/v1/items", [{**SHARED_ITEMS[0], "id": "s-3"}], 403),  # an admin key neither
+    ("admin", "PUT", "/v1/items", [SHARED_ITEMS[0]], 403),  # overwrite a shared item
+    ("admin", "PUT", "/v1/items", [{**SHARED_ITEMS[0], "org": "hxny"}], 403),  # claim a shared id
+    ("admin", "DELETE", "/v1/items/safety", None, 403),
+    ("platform", "PUT", "/v1/items", [{**A_ITEMS[0], "id": "p-1"}], 403),  # platform: shared items only
+    ("platform", "PUT", "/v1/items", [{**SHARED_ITEMS[0], "id": "a-item"}], 409),  # a tenant's id
+    ("platform", "GET", "/v1/items/a-item", None, 404),
+    ("platform", "DELETE", "/v1/items/b-item", None, 404),
     ("a", "PUT", "/v1/items", [SHARED_ITEMS[0]], 403),  # overwrite a shared item
     ("branch", "DELETE", "/v1/items/a-item", None, 403),  # visible (owned above), not writable
-    ("a", "DELETE", "/v1/items/safety", None, 403),  # shared, key not admin
+    ("a", "DELETE", "/v1/items/safety", None, 403),  # shared, not a platform key
     ("a", "PUT", "/v1/items", [{**A_ITEMS[0], "id": "b-item"}], 409),  # b's id, org hxny
     ("a", "PUT", "/v1/members", [{"id": "m-x", "name": "赵六", "org": "zjjt.zb1"}], 403),
     ("branch", "PUT", "/v1/members", [{"id": "m-x", "name": "赵六", "org": "hxny.jt"}], 403),
@@ -367,12 +375,43 @@ def test_search_and_similar_never_show_another_tenants_items(world):
     assert not {"a-item", "a-branch-item"} & {h["item"]["id"] for h in hits}
 
 
-def test_admin_key_writes_and_removes_shared_items(world):
+def test_only_a_platform_key_writes_and_removes_shared_items(world):
     client, keys, _ = world
     item = {**SHARED_ITEMS[1], "id": "s-new"}
-    assert client.put("/v1/items", json=[item], headers=bearer(keys.admin)).status_code == 200
+    assert client.put("/v1/items", json=[item], headers=bearer(keys.platform)).status_code == 200
     assert client.get("/v1/items/s-new", headers=bearer(keys.b)).json()["org"] is None  # every tenant sees it
-    assert client.delete("/v1/items/s-new", headers=bearer(keys.admin)).status_code == 204
+    changed = {**item, "title": "改过的标题"}
+    assert client.put("/v1/items", json=[changed], headers=bearer(keys.platform)).status_code == 200
+    for key in (keys.admin, keys.a, keys.b):  # no tenant's key, admin or not, may touch it
+        refused = client.put("/v1/items", json=[{**item, "org": "zjjt" if key == keys.b else "hxny"}],
+                             headers=bearer(key))
+        assert error_of(refused, 403)["message"] == (
+            "record 0, id 's-new': item 's-new' is shared by the platform; this key may not replace it "
+            "(only a platform key may); nothing was written")
+        assert "platform key" in error_of(client.delete("/v1/items/s-new", headers=bearer(key)), 403)["message"]
+    new_shared = error_of(client.put("/v1/items", json=[{**item, "id": "s-other"}], headers=bearer(keys.admin)), 403)
+    assert "recsys keys add --platform" in new_shared["message"]
+    assert client.get("/v1/items/s-new", headers=bearer(keys.b)).json()["title"] == "改过的标题"
+    assert client.delete("/v1/items/s-new", headers=bearer(keys.platform)).status_code == 204
+    assert client.get("/v1/items/s-new", headers=bearer(keys.b)).status_code == 404
+
+
+@pytest.mark.parametrize("method,url", [
+    ("GET", "/v1/members/m-a"), ("GET", f"/v1/members/m-a/daily?day={DAY}"), ("GET", "/v1/search?q=安全"),
+    ("GET", "/v1/items/safety/similar"), ("GET", "/v1/coverage"), ("POST", "/v1/events"), ("PUT", "/v1/members"),
+])
+def test_a_platform_key_sees_no_tenant(world, method, url):
+    client, keys, _ = world
+    body = [] if method in ("POST", "PUT") else None
+    error = error_of(client.request(method, url, json=body, headers=bearer(keys.platform)), 403)
+    assert "platform key" in error["message"]
+
+
+def test_a_platform_key_lists_shared_items_only(world):
+    client, keys, _ = world
+    listed = client.get("/v1/items?limit=500", headers=bearer(keys.platform)).json()["items"]
+    assert listed and all(i["org"] is None for i in listed)
+    assert {i["id"] for i in listed} >= {i["id"] for i in SHARED_ITEMS}
 
 
 # -- limits and errors -----------------------------------------------------------------------------
@@ -584,6 +623,19 @@ def test_keys_command_adds_lists_and_revokes(tmp_path, capsys):
     assert len(lines) == 2 and all("revoked" in line for line in lines)
     assert cli(["keys", "revoke", "nope", "--store", store]) == 2
     assert cli(["keys", "add", "bad org!", "--store", store]) == 2
+
+
+def test_keys_command_makes_a_platform_key_with_no_organisation(tmp_path, capsys):
+    store = str(tmp_path / "store")
+    assert cli(["keys", "add", "--platform", "--store", store]) == 0
+    out = capsys.readouterr().out
+    record = KeyRing(tmp_path / "store" / "keys.json").authenticate(out.strip().splitlines()[-1])
+    assert record.org is None and record.platform and not record.admin and "platform key" in out
+    assert cli(["keys", "list", "--store", store]) == 0
+    assert "(platform: shared items)" in capsys.readouterr().out
+    for wrong in (["hxny", "--platform"], [], ["--platform", "--admin"]):  # one or the other, no admin
+        assert cli(["keys", "add", *wrong, "--store", store]) == 2
+        assert "platform" in capsys.readouterr().err
 
 
 def test_one_engine_serves_concurrent_writes_and_reads(tmp_path):

@@ -30,8 +30,8 @@ def put(client, path, body, key, ctype, **params):
 
 def test_a_gbk_csv_of_items_with_slash_dates_empty_cells_and_chinese_codes(world):
     client, keys = world
-    assert put(client, "/v1/items", ITEMS.encode("gbk"), keys.a, CSV).status_code == 403  # shared: admin only
-    response = put(client, "/v1/items", ITEMS.encode("gbk"), keys.admin, CSV)
+    assert put(client, "/v1/items", ITEMS.encode("gbk"), keys.admin, CSV).status_code == 403  # shared: platform only
+    response = put(client, "/v1/items", ITEMS.encode("gbk"), keys.platform, CSV)
     assert response.status_code == 200, response.text
     assert response.json() == {"written": 2}
     c1, c2 = (client.get(f"/v1/items/{i}", headers=bearer(keys.a)).json() for i in ("c-1", "c-2"))
@@ -98,6 +98,6 @@ def test_without_a_key_an_export_is_refused_before_it_is_read(world):
 
 def test_a_body_that_is_not_a_workbook(world):
     client, keys = world
-    response = put(client, "/v1/items", b"not a zip", keys.admin, XLSX)
+    response = put(client, "/v1/items", b"not a zip", keys.platform, XLSX)
     assert response.status_code == 422 and "not an Excel .xlsx workbook" in response.json()["error"]["message"]
 

@@ -70,3 +70,68 @@ def test_a_damaged_item_row_fails_naming_it_and_never_serves_an_empty_catalogue(
         assert engine.daily("m1", DAY).entries
     finally:
         engine.close()
+
+
+def test_a_store_opened_read_only_reads_and_refuses_writes_changing_nothing(store):
+    expected = _lists(store)
+    files = {p.name: p.read_bytes() for p in store.iterdir()}
+    engine = Engine.open(store, read_only=True)
+    try:
+        assert engine.daily("m1", DAY, preview=True).to_dict() == expected[0]
+        assert engine.search("安全生产", k=2)
+        for write in (lambda: engine.daily("m1", DAY),
+                      lambda: engine.add_items([make_item("new", "新内容", "正文")]),
+                      lambda: engine.remove_item("safety")):
+            with pytest.raises(StoreError, match="read-only"):
+                write()
+    finally:
+        engine.close()
+    # (A reader may leave SQLite's empty -wal/-shm files beside them: what it holds is unchanged.)
+    assert {name: (store / name).read_bytes() for name in files} == files
+
+
+def test_a_read_only_open_of_a_missing_store_creates_nothing(tmp_path):
+    with pytest.raises(StoreError, match="no store at"):
+        Engine.open(tmp_path / "typo", read_only=True)
+    assert not (tmp_path / "typo").exists()
+
+
+def test_an_index_file_of_another_revision_is_rebuilt(store, tmp_path, caplog):
+    expected = _lists(store)
+    # The index file of a store that has seen more writes than this one: it reflects a revision
+    # this database never had, so it cannot be caught up, only rebuilt.
+    other = tmp_path / "other"
+    with Engine.open(other, encoder="tfidf") as engine:
+        for n in range(3):
+            engine.add_items([make_item(f"x{n}", f"其他内容{n}", "完全不同的正文")])
+    (store / "index.npz").write_bytes((other / "index.npz").read_bytes())
+    assert _lists(store) == expected
+    assert "does not match the store; rebuilding" in caplog.text
+
+
+def test_reads_are_not_held_behind_a_long_write(store):
+    """A large ingest embeds before it takes the engine's lock: lists and searches meanwhile are
+    answered in a small part of the write's time, not after it."""
+    import threading
+    import time
+
+    engine = Engine.open(store, encoder="tfidf")
+    try:
+        engine.search("安全生产", k=3)  # warm: the segmenter's dictionary, the index
+        many = [make_item(f"n{k}", f"第{k}讲：基层党建专题", f"支部标准化规范化建设的第{k}个案例。" * 40)
+                for k in range(4000)]
+        write = threading.Thread(target=engine.add_items, args=(many,))
+        reads: list[float] = []
+        started = time.perf_counter()
+        write.start()
+        while write.is_alive():
+            began = time.perf_counter()
+            engine.search("安全生产", k=3)
+            engine.daily("m1", DAY, preview=True)
+            reads.append(time.perf_counter() - began)
+        written = time.perf_counter() - started
+        assert len(engine.catalogue()) == len(SAMPLE) + 4000
+    finally:
+        engine.close()
+    assert len(reads) >= 5, (len(reads), written)
+    assert max(reads) < written / 3, (max(reads), written)

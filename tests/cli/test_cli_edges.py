@@ -1,0 +1,205 @@
+"""The command line at its edges: several files are one write (all or nothing, even killed), bad
+input of every kind is exit 2 with file, line and field and never a traceback, read commands
+never create a store, and a conflicting event is named by file and line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from recsys import Engine
+from recsys_cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+ITEM = {"id": "a1", "title": "学习党章", "body": "逐条学习党章。", "kind": "article", "minutes": 10,
+        "topics": ["党史"], "published": "2026-01-01"}
+
+
+def jsonl(path: Path, records: list[dict]) -> str:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return str(path)
+
+
+def items(prefix: str, n: int) -> list[dict]:
+    return [{**ITEM, "id": f"{prefix}{k}", "title": f"第{k}课：{prefix}专题学习", "body": f"{prefix}内容{k}。" * 20}
+            for k in range(n)]
+
+
+def item_count(store: Path) -> int:
+    if not (store / "recsys.sqlite").exists():
+        return 0
+    with sqlite3.connect(store / "recsys.sqlite") as db:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        return db.execute("SELECT count(*) FROM items").fetchone()[0] if "items" in tables else 0
+
+
+def test_the_files_of_one_ingest_are_one_write(tmp_path, capsys):
+    store = tmp_path / "store"
+    first = jsonl(tmp_path / "a.jsonl", items("a", 3))
+    later = jsonl(tmp_path / "b.jsonl", [*items("b", 2), {**ITEM, "id": "b9", "minutes": "很久"}])
+    assert main(["ingest", first, later, "--store", str(store), "--encoder", "tfidf"]) == 2
+    assert "b.jsonl:3, id 'b9', field 'minutes'" in capsys.readouterr().err
+    assert item_count(store) == 0 and not store.exists()
+    # Where two files share an id, the later file's record is the one kept, as before.
+    fixed = jsonl(tmp_path / "b.jsonl", [*items("b", 2), {**items("a", 1)[0], "title": "改过的标题"}])
+    assert main(["ingest", first, fixed, "--store", str(store), "--encoder", "tfidf"]) == 0
+    out = capsys.readouterr().out
+    assert "a.jsonl (UTF-8): 3 items" in out and "b.jsonl (UTF-8): 3 items" in out
+    with Engine.open(store) as engine:
+        assert len(engine.catalogue()) == 5 and engine.item("a0").title == "改过的标题"
+
+
+def test_a_kill_during_a_multi_file_ingest_leaves_all_or_nothing(tmp_path):
+    files = [jsonl(tmp_path / f"{p}.jsonl", items(p, 1500)) for p in ("a", "b", "c")]
+    command = [sys.executable, "-m", "recsys", "ingest", *files, "--encoder", "tfidf", "--store"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+    started = time.perf_counter()
+    done = subprocess.run([*command, str(tmp_path / "whole")], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    whole = time.perf_counter() - started
+    assert item_count(tmp_path / "whole") == 4500
+    killed_while_running = 0
+    for n, fraction in enumerate((0.4, 0.6, 0.75, 0.85, 0.95)):
+        store = tmp_path / f"killed-{n}"
+        process = subprocess.Popen([*command, str(store)], env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        time.sleep(whole * fraction)
+        running = process.poll() is None
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        killed_while_running += running and process.returncode == -signal.SIGKILL
+        assert item_count(store) in (0, 4500), f"killed at {fraction:.0%}: {item_count(store)} items"
+    assert killed_while_running >= 2  # the kills did land while files were being read and written
+
+
+BAD_INPUT = [
+    # (file name, bytes, what the error must name)
+    ("surrogate.jsonl", b'{"id": "s1", "title": "\\ud800x", "body": "b", "kind": "article", "minutes": 10, '
+     b'"published": "2026-01-01"}\n', "surrogate.jsonl:1, id 's1', field 'title': item title holds a lone surrogate"),
+    ("surrogate-bytes.jsonl", b'{"id": "s2", "title": "\xed\xa0\x80", "kind": "article", "minutes": 10}\n',
+     "surrogate-bytes.jsonl:1: invalid UTF-8: a lone surrogate"),
+    ("surrogate.csv", b"id,title,kind,minutes,published\nc1,ok,article,10,2026-01-01\nc2,\xed\xb0\x80,article,10,2026-01-01\n",
+     "surrogate.csv:3: invalid UTF-8: a lone surrogate"),
+    ("deep.jsonl", b'{"id": "d1", "title": ' + b"[" * 3000 + b"]" * 3000 + b"}\n",
+     "deep.jsonl:1: invalid JSON: field 'title' is nested more than 100 levels deep"),
+    ("deep.json", b"[" * 3000 + b"]" * 3000, "deep.json: invalid JSON: a value is nested more than 100 levels deep"),
+    ("nan.jsonl", b'{"id": "n1", "title": "t", "kind": "article", "minutes": NaN, "published": "2026-01-01"}\n',
+     "nan.jsonl:1, id 'n1', field 'minutes'"),
+    ("infinity.jsonl", b'{"id": "n2", "title": "t", "kind": "article", "minutes": 10, "level": -Infinity}\n',
+     "infinity.jsonl:1, id 'n2', field 'level'"),
+    ("huge-number.jsonl", b'{"id": "h1", "title": "t", "kind": "article", "minutes": 1' + b"0" * 400 + b"}\n",
+     "huge-number.jsonl:1, id 'h1', field 'minutes': must be a number of minutes"),
+    ("huger-number.jsonl", b'{"id": "h2", "title": "t", "minutes": 1' + b"0" * 5000 + b"}\n",
+     "huger-number.jsonl:1: invalid JSON: a number of more than 4,300 digits"),
+    ("huge-id.jsonl", b'{"id": "' + b"x" * 100_000 + b'", "title": "t", "kind": "article", "minutes": 10, "published": "2026-01-01"}\n',
+     "huge-id.jsonl:1, field 'id': item id must be 1-128 characters of letters, digits and . _ : -, got 'xxx"),
+    ("huge-topic.jsonl", b'{"id": "t1", "title": "t", "kind": "article", "minutes": 10, "topics": [' + b"1" * 10 + b"]}\n",
+     "huge-topic.jsonl:1, id 't1', field 'topics'"),
+    ("not-records.json", b'{"a": 1}', "not-records.json: a JSON file must hold a list of records"),
+]
+
+
+@pytest.mark.parametrize("name,data,named", BAD_INPUT, ids=[b[0] for b in BAD_INPUT])
+def test_bad_input_is_exit_2_naming_file_line_and_field_never_a_traceback(tmp_path, name, data, named):
+    store = tmp_path / "store"
+    (tmp_path / name).write_bytes(data)
+    good = jsonl(tmp_path / "good.jsonl", [ITEM])
+    result = subprocess.run(
+        [sys.executable, "-m", "recsys", "ingest", good, str(tmp_path / name), "--store", str(store), "--encoder", "tfidf"],
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.startswith("recsys: error: ")
+    assert named in result.stderr.splitlines()[0], result.stderr
+    assert max(len(line) for line in result.stderr.splitlines()) < 1000  # a huge value is not echoed whole
+    assert not store.exists()  # the good file was not written either
+
+
+def test_a_huge_body_is_ingested_in_bounded_time(tmp_path, capsys):
+    body = "有限空间作业先通风、再检测、后作业。" * 300_000  # about 5 MB of UTF-8
+    path = jsonl(tmp_path / "big.jsonl", [{**ITEM, "body": body}])
+    started = time.perf_counter()
+    assert main(["ingest", path, "--store", str(tmp_path / "store"), "--encoder", "tfidf"]) == 0
+    assert time.perf_counter() - started < 10
+
+
+@pytest.mark.parametrize("command", [
+    ["stats"], ["daily", "m1"], ["path", "m1"], ["search", "党史"], ["similar", "a1"], ["coverage"],
+    ["progress", "m1"], ["digest", "hx"], ["batch"],
+])
+def test_a_read_command_on_a_missing_store_creates_nothing(tmp_path, capsys, command):
+    store = tmp_path / "typo"
+    assert main([*command, "--store", str(store)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"recsys: error: no store at {store}") and len(err.splitlines()) == 1
+    assert not store.exists()
+
+
+def test_an_event_conflict_names_file_and_line(tmp_path, capsys):
+    store = str(tmp_path / "store")
+    assert main(["ingest", jsonl(tmp_path / "items.jsonl", [ITEM]), "--store", store, "--encoder", "tfidf"]) == 0
+    assert main(["members", jsonl(tmp_path / "m.jsonl", [{"id": "m1", "name": "张伟", "org": "hx.b1"}]),
+                 "--store", store]) == 0
+    event = {"id": "e1", "member": "m1", "item": "a1", "kind": "complete", "at": "2026-01-02T10:00:00"}
+    assert main(["events", jsonl(tmp_path / "e1.jsonl", [event]), "--store", store]) == 0
+    capsys.readouterr()
+    again = jsonl(tmp_path / "e2.jsonl", [{**event, "id": "e2"}, {**event, "kind": "start"}])
+    assert main(["events", again, "--store", store]) == 2
+    assert capsys.readouterr().err == (
+        f"recsys: error: {again}:2, id 'e1': event id 'e1' is already recorded with different content\n")
+    with Engine.open(store) as engine:
+        assert [e.id for e in engine.events()] == ["e1"]  # e2, on the line before, was not written either
+
+
+@pytest.fixture
+def frozen_store(tmp_path):
+    """A store nobody may write, root included (the immutable attribute on it and its files)."""
+    store = tmp_path / "store"
+    assert main(["ingest", jsonl(tmp_path / "items.jsonl", items("a", 3)), "--store", str(store), "--encoder", "tfidf"]) == 0
+    assert main(["members", jsonl(tmp_path / "m.jsonl", [{"id": "m1", "name": "张伟", "org": "hx.b1"}]),
+                 "--store", str(store)]) == 0
+    paths = [str(p) for p in store.iterdir()] + [str(store)]
+    if subprocess.run(["chattr", "+i", *paths], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not permitted here")
+    try:
+        yield store
+    finally:
+        subprocess.run(["chattr", "-i", *paths], check=True)
+
+
+def test_a_read_only_store_is_opened_read_only_for_reads(frozen_store, capsys):
+    before = {p.name: p.read_bytes() for p in frozen_store.iterdir()}
+    store = ["--store", str(frozen_store)]
+    assert main(["stats", *store]) == 0 and "items: 3" in capsys.readouterr().out
+    assert main(["search", "专题学习", "-k", "2", *store]) == 0 and "a" in capsys.readouterr().out
+    assert main(["daily", "m1", "--day", "2026-01-05", "--json", *store]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["entries"] and "read-only" in captured.err
+    assert main(["coverage", "--day", "2026-01-05", *store]) == 0
+    assert main(["check", *store]) == 0 and "the store is sound" in capsys.readouterr().out
+    assert main(["check", "--repair", *store]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("recsys: error: ") and "opened read-only and a repair writes" in err
+    # A write says what is wrong in one line, and changes nothing.
+    assert main(["ingest", jsonl(frozen_store.parent / "more.jsonl", items("b", 1)), *store]) == 2
+    assert capsys.readouterr().err.startswith("recsys: error: ")
+    assert {p.name: p.read_bytes() for p in frozen_store.iterdir()} == before
+
+
+def test_serve_on_a_mistyped_store_is_an_error_not_an_empty_service(tmp_path):
+    typo = tmp_path / "typo"
+    result = subprocess.run([sys.executable, "-m", "recsys", "serve", "--store", str(typo), "--encoder", "tfidf",
+                             "--port", "1"], env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stderr.startswith(f"recsys: error: no store at {typo}")
+    assert not typo.exists()
