@@ -6,7 +6,7 @@ array operations over catalogue rows."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -20,6 +20,18 @@ __all__ = ["Catalogue", "Columns"]
 
 #: Longest an offline activity may run and still be found by :meth:`Catalogue.offline_between`.
 _LONGEST_ACTIVITY = dt.timedelta(days=31)
+
+
+def _orderings(items: Iterable[Item]) -> tuple[list, list, dict[str, tuple[str, ...]]]:
+    """Items by publication, offline activities by start, and items by topic (newest first)."""
+    items = list(items)
+    published = sorted((it.published, it.id) for it in items)
+    offline = sorted((it.schedule.starts.astimezone(TZ), it.id) for it in items if it.schedule is not None)
+    topics: dict[str, list[tuple[dt.date, str]]] = {}
+    for it in items:
+        for t in it.topics:
+            topics.setdefault(t, []).append((it.published, it.id))
+    return published, offline, {t: tuple(i for _, i in sorted(v, reverse=True)) for t, v in topics.items()}
 
 
 @dataclass(frozen=True)
@@ -42,17 +54,32 @@ class Catalogue(Mapping[str, Item]):
     _topic_rows: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def build(cls, items: Mapping[str, Item], index: VectorIndex | None = None) -> Catalogue:
-        published = sorted((it.published, it.id) for it in items.values())
-        offline = sorted(
-            (it.schedule.starts.astimezone(TZ), it.id) for it in items.values() if it.schedule is not None
-        )
-        topics: dict[str, list[tuple[dt.date, str]]] = {}
-        for it in items.values():
-            for t in it.topics:
-                topics.setdefault(t, []).append((it.published, it.id))
-        by_topic = {t: tuple(i for _, i in sorted(v, reverse=True)) for t, v in topics.items()}
-        return cls(items, published, offline, by_topic, index)
+    def build(cls, items: Mapping[str, Item], index: VectorIndex | None = None, *,
+              previous: Catalogue | None = None, changed: Iterable[str] = ()) -> Catalogue:
+        """The catalogue of ``items``.
+
+        With ``previous`` (the catalogue of the revision before) and ``changed`` (every id
+        added or replaced since; ids no longer in ``items`` count as removed), only what the
+        changed items touch is redone: a large catalogue changes by a few items at a time.
+        """
+        if previous is None:
+            return cls(items, *_orderings(items.values()), index)
+        changed = {i for i in changed if i in items}
+        gone = changed | {i for i in previous.items if i not in items}
+        fresh = [items[i] for i in changed]
+        published, offline, new_topics = _orderings(fresh)
+        published = sorted([p for p in previous._published if p[1] not in gone] + published)
+        offline = sorted([o for o in previous._offline if o[1] not in gone] + offline)
+        touched = set(new_topics).union(*(previous.items[i].topics for i in gone if i in previous.items))
+        by_topic = {t: ids for t, ids in previous.by_topic.items() if t not in touched}
+        for t in touched:
+            ids = [i for i in previous.by_topic.get(t, ()) if i not in gone] + list(new_topics.get(t, ()))
+            if ids:
+                by_topic[t] = tuple(sorted(ids, key=lambda i: (items[i].published, i), reverse=True))
+        out = cls(items, published, offline, by_topic, index)
+        if "columns" in previous.__dict__:  # built: keep it current rather than build it again
+            out.__dict__["columns"] = previous.columns.updated(items, changed)
+        return out
 
     def __getitem__(self, key: str) -> Item:
         return self.items[key]
@@ -374,6 +401,88 @@ class Columns:
             topic_names=topic_names,
             topics=topics,
             main_topic=np.array([topic_of[it.topics[0]] if it.topics else -1 for it in its], dtype=np.int32),
+        )
+
+    def updated(self, items: Mapping[str, Item], changed: Iterable[str]) -> Columns:
+        """The columns of ``items``, the catalogue these columns were built for after the items
+        ``changed`` (added or replaced) and any others removed: equal to
+        ``Columns.build(items)``, with only the changed items read (a catalogue of 100k items
+        changes by a few items at a time; building it again read every one).
+        """
+        ids = tuple(items)
+        changed = set(changed)
+        old_row = self.row
+        source = np.fromiter((-1 if i in changed else old_row.get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
+        kept = np.flatnonzero(source >= 0)
+        new_at = np.flatnonzero(source < 0)
+        fresh = Columns.build({ids[r]: items[ids[r]] for r in new_at.tolist()})
+        old = source[kept]
+        n = len(ids)
+
+        def plain(name: str) -> np.ndarray:
+            a, b = getattr(self, name), getattr(fresh, name)
+            out = np.empty((n, *a.shape[1:]), dtype=a.dtype)
+            out[kept], out[new_at] = a[old], b
+            return out
+
+        def coded(vocab: str, *names: str) -> tuple:
+            """A vocabulary and the code columns (-1: none) or boolean matrices using it, merged
+            and pruned to the entries some item still uses, in sorted order as build gives."""
+            a_words, b_words = getattr(self, vocab), getattr(fresh, vocab)
+            words = tuple(sorted(set(a_words) | set(b_words)))
+            at = {w: k for k, w in enumerate(words)}
+            a_map = np.array([at[w] for w in a_words] + [-1], dtype=np.int64)  # -1 maps to -1
+            b_map = np.array([at[w] for w in b_words] + [-1], dtype=np.int64)
+            columns, used = [], np.zeros(len(words), dtype=bool)
+            for name in names:
+                a, b = getattr(self, name), getattr(fresh, name)
+                if a.ndim == 2:
+                    out = np.zeros((n, len(words)), dtype=bool)
+                    out[np.ix_(kept, a_map[:-1])] = a[old]
+                    out[np.ix_(new_at, b_map[:-1])] = b
+                    used |= out.any(axis=0)
+                else:
+                    out = np.empty(n, dtype=a.dtype)
+                    out[kept], out[new_at] = a_map[a[old]], b_map[b]
+                    used[out[out >= 0]] = True
+                columns.append(out)
+            keep = np.cumsum(used) - 1
+            squeeze = np.append(np.where(used, keep, -1), -1)
+            pruned = [c[:, used] if c.ndim == 2 else squeeze[c].astype(c.dtype) for c in columns]
+            return (tuple(w for w, u in zip(words, used.tolist()) if u), *pruned)
+
+        role_names, roles = coded("role_names", "roles")
+        owners, owner = coded("owners", "owner")
+        cities, city = coded("cities", "city")
+        kinds, kind = coded("kinds", "kind")
+        topic_names, topics, main_topic = coded("topic_names", "topics", "main_topic")
+        # Prerequisites: pairs (row, required id) in row order, each item's in its own order.
+        moved = np.full(len(self.ids), -1, dtype=np.int64)  # each old row's new row (-1: gone or changed)
+        moved[old] = kept
+        kept_pairs = moved[self.req_item] >= 0
+        needs = [self.required[k] for k in self.req_key[kept_pairs].tolist()] + [fresh.required[k] for k in fresh.req_key.tolist()]
+        required = tuple(sorted(set(needs)))
+        req_of = {r: k for k, r in enumerate(required)}
+        pair_item = np.concatenate([moved[self.req_item[kept_pairs]], new_at[fresh.req_item]]).astype(np.int64)
+        pair_key = np.array([req_of[r] for r in needs], dtype=np.int64)
+        order = np.argsort(pair_item, kind="stable")
+        titles = [""] * n
+        for r, o in zip(kept.tolist(), old.tolist()):
+            titles[r] = self.titles[o]
+        for r, t in zip(new_at.tolist(), fresh.titles):
+            titles[r] = t
+        id_rank = np.empty(n, dtype=np.int64)
+        id_rank[np.argsort(np.array(ids, dtype=str), kind="stable")] = np.arange(n)
+        return Columns(
+            ids=ids, row={id_: i for i, id_ in enumerate(ids)},
+            published=plain("published"), expires=plain("expires"), level=plain("level"), minutes=plain("minutes"),
+            offline=plain("offline"), role_names=role_names, roles=roles,
+            targeted=roles.any(axis=1) if n else np.zeros(0, dtype=bool),
+            owners=owners, owner=owner, cities=cities, city=city,
+            starts_day=plain("starts_day"), ends_day=plain("ends_day"), ends_at=plain("ends_at"),
+            capacity=plain("capacity"), required=required, req_item=pair_item[order], req_key=pair_key[order],
+            titles=tuple(titles), id_rank=id_rank, kinds=kinds, kind=kind,
+            topic_names=topic_names, topics=topics, main_topic=main_topic,
         )
 
     def __len__(self) -> int:

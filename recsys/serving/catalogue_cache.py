@@ -65,8 +65,10 @@ class CatalogueCache:
             index, loaded = self._load(rev)
             items = {it.id: it for it in self.store.iter_items()}  # not in the index file: read once
             self.index_, self.rev_, self._items = index, loaded, items
+        changed: list[str] = []
         if rev != self.rev_:
             changes = self.store.item_changes(self.rev_, self.dim)
+            changed = [it.id for it, _ in changes.upserted]
             if changes.upserted:
                 self.index_.add([it.id for it, _ in changes.upserted], np.stack([v for _, v in changes.upserted]))
             self.index_.remove(changes.removed)
@@ -79,7 +81,8 @@ class CatalogueCache:
             self._unsaved += len(changes.upserted) + len(changes.removed)
             self.rev_ = changes.rev
         if self._view is None or self._view.items is not self._items:
-            self._view = Catalogue.build(self._items, self.index_)
+            # From the previous view when there is one: only what the changed items touch is redone.
+            self._view = Catalogue.build(self._items, self.index_, previous=self._view, changed=changed)
         return self.index_, self._view
 
     def _load(self, rev: int) -> tuple[FaissIndex, int]:
