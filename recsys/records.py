@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -62,6 +63,8 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 FIRST_YEAR, LAST_YEAR = 1900, 2199
 #: Longest an item may take, in minutes (about a week).
 MAX_MINUTES = 10_000
+#: Longest link to an item's page accepted; browsers and WeCom messages handle this much.
+MAX_URL_LENGTH = 2048
 #: Value ranges by event kind; kinds not listed take no value or any finite number.
 _VALUE_RANGES = {"progress": (0.0, 1.0), "quiz": (0.0, 1.0), "rate": (1.0, 5.0)}
 
@@ -146,6 +149,26 @@ def _finite(value: int | float) -> bool:
         return math.isfinite(value)
     except OverflowError:
         return False
+
+
+def _check_url(record: str, id_: str, field_: str, value: Any) -> str:
+    """An absolute http or https link: what a portal page is, and nothing a message could abuse
+    (``javascript:``, ``file:``, spaces or control characters that break a message's layout)."""
+    if not isinstance(value, str):
+        raise _fail(record, id_, field_, f"must be an http or https link as text, got {type(value).__name__}")
+    if len(value) > MAX_URL_LENGTH:
+        raise _fail(record, id_, field_, f"must be at most {MAX_URL_LENGTH} characters, got {len(value)}")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
+        raise _fail(record, id_, field_, f"must not hold spaces or control characters, got {value!r}")
+    _check_unicode(record, id_, field_, value)
+    try:
+        parts = urllib.parse.urlsplit(value)
+        parts.port  # noqa: B018 - reading it checks the port
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise _fail(record, id_, field_, f"must be an http:// or https:// link with a host, got {value!r}")
+    return value
 
 
 def _check_int(record: str, id_: str, field_: str, value: Any, lo: int, hi: int | None = None) -> int:
@@ -364,10 +387,12 @@ class Item:
     org: str | None = None
     #: Quiz items only: the questions, with their answers (see :class:`~recsys.ingest.quizbank.Question`).
     questions: tuple[Question, ...] = ()
+    #: The content's page in the portal (http or https), linked from lists and digests; None if none.
+    url: str | None = None
 
     FIELDS: ClassVar[tuple[str, ...]] = (
         "id", "title", "body", "kind", "mode", "minutes", "topics", "roles", "level",
-        "published", "expires", "requires", "schedule", "org", "questions",
+        "published", "expires", "requires", "schedule", "org", "questions", "url",
     )
     REQUIRED: ClassVar[tuple[str, ...]] = ("id", "title", "kind", "minutes", "published")
 
@@ -397,6 +422,8 @@ class Item:
             raise _fail(r, i, "requires", "must not name the item itself")
         if self.org is not None:
             _check_id(r, self.org, "org", i)
+        if self.url is not None:
+            _check_url(r, i, "url", self.url)
         if self.kind == "activity" and self.mode != "offline":
             raise _fail(r, i, "mode", "must be 'offline' for kind 'activity'")
         if self.mode == "offline":
@@ -465,6 +492,7 @@ class Item:
             schedule=sched,
             org=data.get("org"),
             questions=data.get("questions") or (),
+            url=data.get("url"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -479,6 +507,7 @@ class Item:
             "schedule": self.schedule.to_dict() if self.schedule else None,
             "org": self.org,
             "questions": [q.to_dict() for q in self.questions],
+            "url": self.url,
         }
 
 

@@ -101,6 +101,7 @@ _COLUMNS = {
     "每日学习时间": "daily_minutes", "每日学习分钟": "daily_minutes", "入党日期": "joined", "入党时间": "joined",
     "党员类别": "situation", "人员类别": "situation", "党员编号": "member", "内容编号": "item", "得分": "value",
     "评分值": "value", "发生时间": "at", "年度": "year", "学时": "hours", "备注": "note",
+    "链接": "url", "网址": "url", "内容链接": "url", "课程链接": "url", "学习链接": "url", "访问地址": "url",
 }
 
 

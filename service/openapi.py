@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
 
@@ -10,7 +10,7 @@ from service.schemas import ID_PATTERN, ErrorBody
 
 __all__ = [
     "error_responses", "ItemIdPath", "MemberIdPath", "Offset", "Limit", "HitCount", "ForMember",
-    "Minutes", "Strict", "Sheet", "TAGS",
+    "Minutes", "Strict", "Sheet", "MessageFormat", "MaxBytes", "WECOM_TEXT_BYTES", "TAGS",
 ]
 
 _WHY = {
@@ -62,6 +62,18 @@ Minutes = Annotated[int | None, Query(
 Strict = Annotated[bool, Query(
     description="Refuse the batch (422) if anything looks mistaken (a role or topic no curriculum rule "
     "knows, an event in the future), instead of writing it with `warnings`.", examples=[False],
+)]
+MessageFormat = Annotated[Literal["json", "text", "markdown"], Query(
+    alias="format", description="`json`; `text`, a plain-text message for a WeChat, QQ or 企业微信 group (titles "
+    "followed by their links); or `markdown`, 企业微信 group-bot markdown (titles as `[标题](url)` links).",
+    examples=["markdown"],
+)]
+#: 企业微信 group bots refuse text messages over this many bytes (markdown: 4,096).
+WECOM_TEXT_BYTES = 2048
+MaxBytes = Annotated[int | None, Query(
+    ge=200, le=1_000_000, description="For text and markdown: at most this many UTF-8 bytes, leaving out whole "
+    f"entries from the end (a line says how many). 企业微信 takes {WECOM_TEXT_BYTES} for text, 4096 for markdown.",
+    examples=[WECOM_TEXT_BYTES],
 )]
 Sheet = Annotated[str | None, Query(
     max_length=200, description="For an `.xlsx` body: the sheet to read (default: the first).", examples=["党员名单"],

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 
-from recsys.records import FIRST_YEAR, LAST_YEAR, MAX_MINUTES
+from recsys.records import FIRST_YEAR, LAST_YEAR, MAX_MINUTES, MAX_URL_LENGTH
 
 __all__ = [
     "ID_PATTERN", "NOT_BLANK",
@@ -152,7 +152,11 @@ _ITEM_EXAMPLE = {
     "requires": [],
     "schedule": None,
     "org": "hxny",
+    "url": "https://dangjian.example.com/course/dis-012",
 }
+
+#: An http or https link; the library checks the rest (a host, no spaces or control characters).
+Url = Annotated[str, Field(min_length=8, max_length=MAX_URL_LENGTH, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s]+$")]
 
 
 class ItemIn(_Input):
@@ -189,6 +193,11 @@ class ItemIn(_Input):
     questions: list[QuestionIn] = Field(
         default_factory=list, description="Quiz items only: the questions with their answers; ids unique."
     )
+    url: Url | None = Field(
+        None, description=f"The content's page in the portal: an http:// or https:// link, at most {MAX_URL_LENGTH} "
+        "characters. Lists, text and markdown messages and digests link to it.",
+        examples=["https://dangjian.example.com/course/dis-012"],
+    )
 
 
 class ItemOut(BaseModel):
@@ -211,6 +220,8 @@ class ItemOut(BaseModel):
     schedule: ScheduleOut | None = Field(description="Offline items: when and where; else null.")
     org: str | None = Field(description="Owning organisation; null = shared.", examples=["hxny"])
     questions: list[QuestionOut] = Field(description="Quiz items: the questions; else empty.", examples=[[]])
+    url: str | None = Field(None, description="The content's page in the portal, or null.",
+                            examples=["https://dangjian.example.com/course/dis-012"])
 
 
 # -- members -------------------------------------------------------------------------------------
@@ -710,6 +721,7 @@ class DigestItemOut(BaseModel):
     kind: str = Field(description="Kind.", examples=["article"])
     minutes: int = Field(description="Minutes.", examples=[15])
     members: int = Field(description="Members whose list holds it.", examples=[3])
+    url: str | None = Field(None, description="The item's page in the portal, or null.")
 
 
 class DigestActivityOut(BaseModel):
@@ -720,6 +732,7 @@ class DigestActivityOut(BaseModel):
     starts: dt.datetime = Field(description="Start time, with its offset.", examples=["2026-12-09T14:00:00+08:00"])
     location: str = Field(description="`城市·地点`.", examples=["太原·发电公司集控楼"])
     seats_left: int | None = Field(description="Seats left; null for no limit.", examples=[40])
+    url: str | None = Field(None, description="The activity's page in the portal (to sign up), or null.")
 
 
 class DigestOut(BaseModel):

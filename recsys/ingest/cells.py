@@ -41,7 +41,7 @@ _TIME_FORMS = "2026-12-12 09:00, 2026/12/12 9:00 or 2026年12月12日 9:00"
 _ITEM = {
     "id": "id", "title": "text", "body": "text", "kind": "kinds", "mode": "modes", "minutes": "minutes",
     "topics": "topics", "roles": "roles", "level": "level", "published": "date", "expires": "date",
-    "requires": "ids", "org": "id",
+    "requires": "ids", "org": "id", "url": "text",
 }
 _SCHEDULE = {"starts": "datetime", "ends": "datetime", "location": "text", "capacity": "count"}
 _MEMBER = {

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from recsys.records import Item, Member
-from recsys.serving.text import KIND_NAMES
+from recsys.serving.text import KIND_NAMES, fit_sections, linked_title
 
 __all__ = ["Digest", "DigestItem", "DigestActivity", "build_digest", "format_digest", "wecom_message",
            "WECOM_MARKDOWN_BYTES"]
@@ -33,7 +33,8 @@ class DigestItem:
 
     def to_dict(self) -> dict[str, Any]:
         it = self.item
-        return {"id": it.id, "title": it.title, "kind": it.kind, "minutes": it.minutes, "members": self.members}
+        return {"id": it.id, "title": it.title, "kind": it.kind, "minutes": it.minutes, "members": self.members,
+                "url": it.url}
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class DigestActivity:
     def to_dict(self) -> dict[str, Any]:
         it = self.item
         return {"id": it.id, "title": it.title, "starts": it.schedule.starts.isoformat(),
-                "location": it.schedule.location, "seats_left": self.seats_left}
+                "location": it.schedule.location, "seats_left": self.seats_left, "url": it.url}
 
 
 @dataclass(frozen=True)
@@ -123,15 +124,15 @@ def format_digest(digest: Digest, *, name: str | None = None, markdown: bool = F
     bold = (lambda s: f"**{s}**") if markdown else (lambda s: f"【{s}】")
     head = [bold(f"{name or digest.org} · {digest.day.month}月{digest.day.day}日学习提示"),
             f"今日已为 {digest.with_list}/{digest.members} 名党员生成学习清单。"]
-    studies = [f"{n}. 《{d.item.title}》 {d.item.minutes}分钟 · {KIND_NAMES.get(d.item.kind, d.item.kind)}"
+    studies = [f"{n}. {linked_title(d.item, markdown=markdown)} {d.item.minutes}分钟 · {KIND_NAMES.get(d.item.kind, d.item.kind)}"
                f"（{d.members}人）" for n, d in enumerate(digest.items, start=1)]
     quote = "> " if markdown else "· "
     events = [f"{quote}{a.item.schedule.starts.month}月{a.item.schedule.starts.day}日 "
-              f"{a.item.schedule.starts:%H:%M} {a.item.schedule.location}《{a.item.title}》"
+              f"{a.item.schedule.starts:%H:%M} {a.item.schedule.location}{linked_title(a.item, markdown=markdown)}"
               + ("" if a.seats_left is None else f"，剩余 {a.seats_left} 个名额") for a in digest.activities]
     sections = [(bold("今日推荐学习"), studies or ["今日暂无已生成的学习清单。"]),
                 (bold("近期活动（可报名）"), events or ["近两周暂无可报名的线下活动。"])]
-    return _within(head, sections, max_bytes)
+    return fit_sections(head, sections, max_bytes)
 
 
 def wecom_message(digest: Digest, *, name: str | None = None, max_bytes: int = WECOM_MARKDOWN_BYTES) -> dict[str, Any]:
@@ -139,19 +140,3 @@ def wecom_message(digest: Digest, *, name: str | None = None, max_bytes: int = W
     return {"msgtype": "markdown", "markdown": {"content": format_digest(digest, name=name, markdown=True,
                                                                           max_bytes=max_bytes)}}
 
-
-def _within(head: list[str], sections: list[tuple[str, list[str]]], max_bytes: int | None) -> str:
-    def text(kept: list[int]) -> str:
-        lines = list(head)
-        for (title, body), k in zip(sections, kept):
-            lines += ["", title, *body[:k]]
-            if k < len(body):
-                lines.append(f"……另有 {len(body) - k} 项")
-        return "\n".join(lines)
-
-    kept = [len(body) for _, body in sections]
-    # Shorten the longer section first, one line at a time: both keep their most important lines.
-    while max_bytes is not None and len(text(kept).encode("utf-8")) > max_bytes and any(kept):
-        longest = max(range(len(kept)), key=lambda n: kept[n])
-        kept[longest] -= 1
-    return text(kept)

@@ -31,7 +31,7 @@ _STATUS_NAMES = {"ahead": "进度超前", "on_pace": "进度正常", "behind": "
 
 def _item(item: Item) -> dict[str, Any]:
     out = {"id": item.id, "title": item.title, "kind": item.kind, "kind_name": _KIND_NAMES.get(item.kind, item.kind),
-           "mode": item.mode, "minutes": item.minutes, "topics": list(item.topics), "url": getattr(item, "url", None)}  # `url` is not an Item field in every version
+           "mode": item.mode, "minutes": item.minutes, "topics": list(item.topics), "url": item.url}
     if item.schedule is not None:
         s = item.schedule
         out["schedule"] = {"starts": s.starts.astimezone(TZ).isoformat(), "ends": s.ends.astimezone(TZ).isoformat(),

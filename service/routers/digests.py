@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
 from recsys.reports.digest import WECOM_MARKDOWN_BYTES, format_digest
 from service.deps import EngineDep, TenantDep
-from service.openapi import error_responses
+from service.openapi import MaxBytes, MessageFormat, error_responses
 from service.routers.progress import Day, OrgPath
 from service.schemas import DigestOut
 from service.tenancy import visible_org
@@ -40,14 +38,8 @@ def digest(
     engine: EngineDep,
     tenant: TenantDep,
     day: Day = None,
-    format_: Annotated[Literal["json", "text", "markdown"], Query(
-        alias="format", description="`json`, `text`, or `markdown` (企业微信 group-bot markdown).",
-        examples=["markdown"],
-    )] = "json",
-    max_bytes: Annotated[int, Query(
-        ge=200, le=1_000_000, description="For text and markdown: at most this many UTF-8 bytes, whole lines "
-        f"only (企业微信 takes {WECOM_MARKDOWN_BYTES} for markdown, 2048 for text).", examples=[2048],
-    )] = WECOM_MARKDOWN_BYTES,
+    format_: MessageFormat = "json",
+    max_bytes: MaxBytes = WECOM_MARKDOWN_BYTES,
 ):
     """The items of the day's lists across the organisation's members (with how many got each),
     the offline activities of the next two weeks with seats left, and how many members have a

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
@@ -14,7 +14,7 @@ from service.bodies import check_warnings, tabular_body, tabular_route
 from service.deps import EngineDep, MetricsDep, TenantDep, VisibleMemberDep, limit_batch
 from service.member_tokens import MemberAccessDep
 from service.keys import org_within
-from service.openapi import Limit, Minutes, Offset, Sheet, Strict, error_responses
+from service.openapi import Limit, MaxBytes, MessageFormat, Minutes, Offset, Sheet, Strict, error_responses
 from service.schemas import (
     FIRST_YEAR,
     ID_PATTERN,
@@ -51,7 +51,7 @@ _EXAMPLES = {
 
 _TEXT_EXAMPLE = (
     "李志刚 2026-12-01 · 共 35/40 分钟\n"
-    "1. 《廉洁从业“十不准”解读》 15分钟 · 文章\n"
+    "1. 《廉洁从业“十不准”解读》 https://dangjian.example.com/course/dis-012 15分钟 · 文章\n"
     "   - 你所在岗位（支部书记）的必修主题：廉洁从业，本年度还差 4.6 学时\n"
     "2. 《有限空间作业安全要点》 20分钟 · 视频\n"
     "   - 本支部党员近期完成较多"
@@ -121,7 +121,7 @@ def get_member(member: VisibleMemberDep) -> dict:
     summary="A member's study list for a day",
     responses={
         200: {
-            "description": "The list as JSON, or with `format=text` as a short message for a WeChat/QQ group.",
+            "description": "The list as JSON, or with `format=text|markdown` as a message for a group chat.",
             "content": {"text/plain": {"schema": {"type": "string"}, "example": _TEXT_EXAMPLE}},
         },
         **error_responses(401, 404, 422),
@@ -140,19 +140,17 @@ def daily(
         description="Compute the list without storing it or recording impressions (the cool-down does not "
         "start): for showing an editor or a portal page what a member would get.", examples=[True],
     )] = False,
-    format_: Annotated[Literal["json", "text"], Query(
-        alias="format",
-        description="`json`, or `text`: a plain-text message of the list with minutes and reasons, "
-        "ready to push to a WeChat or QQ group.", examples=["text"],
-    )] = "json",
+    format_: MessageFormat = "json",
+    max_bytes: MaxBytes = None,
 ):
     """The member's study list: items that fit the time, never repeat, and say why they were
     chosen. Served lists are recorded as impressions; asking again the same day gives the same
     list unless the member's events changed. With `preview=true` nothing is stored or recorded."""
     lst = engine.daily(member.id, day=day, minutes=minutes, preview=preview)
     metrics.observe_list("daily", len(lst.entries), lst.minutes)
-    if format_ == "text":
-        return PlainTextResponse(format_list(lst, title=f"{member.name} {lst.day.isoformat()}"))
+    if format_ != "json":
+        return PlainTextResponse(format_list(lst, title=f"{member.name} {lst.day.isoformat()}",
+                                             markdown=format_ == "markdown", max_bytes=max_bytes))
     return lst.to_dict()
 
 

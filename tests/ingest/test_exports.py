@@ -173,3 +173,26 @@ def test_the_readme_curriculum_example_loads():
     words = curriculum.vocabulary
     assert (words.code("roles", "安全员"), words.code("kinds", "微课"), words.code("topics", "HSE"),
             words.column("课件名称")) == ("safety_officer", "video", "安全生产", "title")
+
+
+def test_a_link_column_in_chinese_is_the_item_url_and_a_bad_link_is_named(tmp_path):
+    text = ("编号,标题,类型,时长,发布日期,链接\n"
+            "u1,学习新党章,文章,10,2026/12/1,https://dangjian.example.com/c/u1\n"
+            "u2,党史故事,视频课程,8,2026/12/1,\n")
+    u1, u2 = read_batch(write(tmp_path / "items.csv", text, "gbk"), Item).records
+    assert (u1.url, u2.url) == ("https://dangjian.example.com/c/u1", None)
+    bad = text.replace("https://dangjian", "javascript://dangjian")
+    with pytest.raises(ValidationError) as err:
+        read_batch(write(tmp_path / "bad.csv", bad), Item)
+    assert [(p.line, p.record, p.field) for p in err.value.problems] == [(2, "u1", "url")]
+    assert "http:// or https://" in str(err.value)
+
+
+def test_a_link_in_a_workbook_is_the_item_url(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.active.append(["编号", "标题", "类型", "时长", "发布日期", "课程链接"])
+    book.active.append(["u1", "学习新党章", "文章", 10, dt.datetime(2026, 12, 1), "https://dangjian.example.com/c/u1"])
+    book.save(tmp_path / "items.xlsx")
+    (u1,) = read_batch(tmp_path / "items.xlsx", Item).records
+    assert u1.url == "https://dangjian.example.com/c/u1"

@@ -52,3 +52,12 @@ def test_a_long_digest_keeps_whole_lines_within_the_limit():
     kept = content.splitlines()
     assert set(kept) - set(full.splitlines()) == {next(line for line in kept if line.startswith("……另有"))}
     assert "**近期活动（可报名）**" in kept  # both sections survive the cut
+
+
+def test_the_digest_links_items_to_their_pages():
+    members, items, served = world()
+    items["a1"] = make_item("a1", "廉洁从业十不准", url="https://dangjian.example.com/c/a1")
+    digest = build_digest("hx.b1", DAY, members, served, items, {})
+    assert "1. [廉洁从业十不准](https://dangjian.example.com/c/a1) 10分钟 · 文章（2人）" in format_digest(digest, markdown=True)
+    assert "1. 《廉洁从业十不准》 https://dangjian.example.com/c/a1 10分钟" in format_digest(digest)
+    assert digest.to_dict()["items"][0]["url"] == "https://dangjian.example.com/c/a1"
