@@ -33,16 +33,25 @@ from recsys.reports.feedback import ContentFlag, content_feedback
 from recsys.reports.progress import MemberProgress, OrgProgress, in_org, member_progress, org_progress
 from recsys.results import SearchHit, StudyList, StudyPath
 from recsys.serving import batch, distributed, lists, member_page, search, writes
+from recsys.serving.event_pages import EventPage, page_of_events
 from recsys.serving.requests import MAX_PATH_DAYS, as_day, budget_of, check_days, check_k
 from recsys.serving.search import visible_to
 from recsys.serving.world import World, enrolled_in
-from recsys.storage import Store, open_store
+from recsys.pseudonyms import pseudonym
+from recsys.storage import MemberRemoval, Store, open_store
 from recsys.tokens import DEFAULT_TOKEN_HOURS, MemberTokens, TokenClaims
 
 __all__ = ["Engine", "visible_to", "MAX_PATH_DAYS"]
 
 #: The store setting holding the opening balances (JSON).
 _BALANCES = "opening_balances"
+
+
+def _balances_meta(balances: Iterable[OpeningBalance]) -> dict[str, str]:
+    """The opening balances as the one setting they are kept in (the storage slot has no table
+    for them; see README, Learning records), by member, year and topic."""
+    return {_BALANCES: json.dumps([b.to_dict() for b in sorted(balances, key=lambda b: b.key)], ensure_ascii=False)}
+
 
 class Engine:
     """Learning-content recommendation over a store.
@@ -284,15 +293,45 @@ class Engine:
         with self._world.lock:  # read, merge and write the set as one step
             kept = {b.key: b for b in self.opening_balances()}
             kept.update((b.key, b) for b in batch)
-            # Kept as one setting: the storage slot has no table for them (see README, Learning records).
-            self.store.set_meta({_BALANCES: json.dumps([b.to_dict() for b in sorted(kept.values(), key=lambda b: b.key)],
-                                                       ensure_ascii=False)})
+            self.store.set_meta(_balances_meta(kept.values()))
         return len(batch)
 
     def opening_balances(self, member_id: str | None = None) -> list[OpeningBalance]:
         """The opening balances recorded, of one member or of all, by member, year and topic."""
         stored = json.loads(self.store.get_meta(_BALANCES) or "[]")
         return [b for b in map(OpeningBalance.from_dict, stored) if member_id is None or b.member == member_id]
+
+    def remove_member(self, member_id: str, keep_history: bool = False) -> MemberRemoval:
+        """Remove a member who left (transferred out, or no longer to be served), all or nothing.
+
+        Their served lists and opening balances go with them. Their events are deleted too, as
+        the personal-information law expects of data no longer needed; with ``keep_history`` they
+        are kept for statistics (what was studied, and how much) under a pseudonym instead: a
+        stable id made from the member id with a keyed hash under a secret of the store (see
+        :mod:`recsys.pseudonyms`), which does not lead back to the member. Either way nothing
+        left in the store names them.
+
+        Returns:
+            What was removed: the member, how many events and served lists, the pseudonym.
+
+        Raises:
+            NotFoundError: if there is no such member.
+
+        Example:
+            >>> engine.remove_member("m001", keep_history=True).pseudonym   # doctest: +SKIP
+            'anon:4f0c2a9e1b7d5c3a8e6f0b1d'
+        """
+        self.member(member_id)  # NotFoundError before a pseudonym secret is made for nothing
+        alias = pseudonym(self.store, member_id) if keep_history else None
+        with self._world.lock:  # the balances are read and written back as one step, as in record_balances
+            balances = self.opening_balances()
+            meta = {}
+            if any(b.member == member_id for b in balances):
+                meta = _balances_meta(b for b in balances if b.member != member_id)
+            removed = self.store.remove_member(member_id, pseudonym=alias, meta=meta)
+        if removed is None:  # removed by another process since it was read
+            raise NotFoundError("member", member_id)
+        return removed
 
     def _balances_by_member(self) -> dict[str, list[OpeningBalance]]:
         out: dict[str, list[OpeningBalance]] = {}
@@ -331,6 +370,19 @@ class Engine:
     def events(self, member_id: str | None = None) -> list[Event]:
         """Recorded events in time order, of one member or of all."""
         return self.store.events(member_id)
+
+    def member_events(self, member_id: str, *, limit: int = 100, offset: int = 0,
+                      cursor: str | None = None) -> EventPage:
+        """A page of the member's events in time order (ties in the order recorded), for an
+        audit: from ``offset``, or after the ``cursor`` the previous page handed back (see
+        :mod:`recsys.serving.event_pages`).
+
+        Raises:
+            NotFoundError: if there is no such member.
+            ValidationError: a bad ``limit``, ``offset`` or ``cursor``, named as the field.
+        """
+        self.member(member_id)
+        return page_of_events(member_id, self.store.events(member_id), limit=limit, offset=offset, cursor=cursor)
 
     def stats(self) -> dict[str, Any]:
         """Counts and settings of the store, for status displays."""

@@ -217,6 +217,16 @@ def _require(record: str, data: Mapping[str, Any], names: Iterable[str]) -> None
             raise ValidationError(f"{record} is missing required field {name!r}", record=id_, field=name)
 
 
+def _changed(record: str, current: Mapping[str, Any], changes: Any) -> dict[str, Any]:
+    """``current`` (a record's JSON form) with ``changes`` applied; an ``id`` among them must be
+    the record's own (a record is renamed by adding it anew and removing the old one)."""
+    changes = _as_mapping(f"{record} changes", changes)
+    if "id" in changes and changes["id"] != current["id"]:
+        raise ValidationError(f"{record} id cannot be changed (from {current['id']!r} to {changes['id']!r})",
+                              record=current["id"], field="id")
+    return {**current, **changes}
+
+
 def _as_mapping(record: str, data: Any) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise ValidationError(f"{record} must be a JSON object, got {type(data).__name__}")
@@ -495,6 +505,15 @@ class Item:
             url=data.get("url"),
         )
 
+    def with_changes(self, changes: Mapping[str, Any]) -> Item:
+        """This item with some fields changed (JSON form, as :meth:`from_dict` reads it); the
+        fields not named keep their values, and the result is validated as a new item would be.
+
+        Raises:
+            ValidationError: naming the field that is wrong, or ``id`` if it differs.
+        """
+        return Item.from_dict(_changed("item", self.to_dict(), changes))
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON form, as :meth:`from_dict` reads it."""
         return {
@@ -610,6 +629,19 @@ class Member:
             joined=None if joined is None else parse_date(joined, record="member", field_="joined", id_=i),
             situation=situation,
         )
+
+    def with_changes(self, changes: Mapping[str, Any]) -> Member:
+        """This member with some fields changed (JSON form); the fields not named keep their
+        values, except ``offline``, which a change of ``situation`` alone sets again from it (a
+        member who becomes mobile can no longer attend offline). Validated as a new member.
+
+        Raises:
+            ValidationError: naming the field that is wrong, or ``id`` if it differs.
+        """
+        data = _changed("member", self.to_dict(), changes)
+        if "situation" in changes and "offline" not in changes:
+            del data["offline"]
+        return Member.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:
         return {

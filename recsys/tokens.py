@@ -28,6 +28,7 @@ import secrets
 from dataclasses import dataclass
 
 from recsys.exceptions import TokenError, ValidationError
+from recsys.pseudonyms import store_secret
 from recsys.storage import Store
 
 __all__ = ["MemberTokens", "TokenClaims", "TOKEN_PREFIX", "DEFAULT_TOKEN_HOURS", "MAX_TOKEN_HOURS"]
@@ -79,11 +80,7 @@ class MemberTokens:
         self.store = store
 
     def _secret(self, *, create: bool) -> bytes | None:
-        value = self.store.get_meta(SECRET_META)
-        if value is None and create:
-            self.store.set_meta({SECRET_META: secrets.token_hex(32)})
-            value = self.store.get_meta(SECRET_META)  # another process may have written first: use what is stored
-        return None if value is None else bytes.fromhex(value)
+        return store_secret(self.store, SECRET_META, create=create)
 
     def rotate(self) -> None:
         """Replace the secret: every token issued before is refused from now on."""

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from copy import copy
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, create_model
 
 from recsys.records import FIRST_YEAR, LAST_YEAR, MAX_MINUTES, MAX_URL_LENGTH
 
 __all__ = [
     "ID_PATTERN", "NOT_BLANK",
-    "ItemIn", "ItemOut", "ScheduleIn", "ScheduleOut",
-    "MemberIn", "MemberOut", "EventIn",
+    "ItemIn", "ItemOut", "ItemPatch", "ScheduleIn", "ScheduleOut",
+    "MemberIn", "MemberOut", "MemberPatch", "MemberRemovalOut", "EventIn", "EventOut", "EventPageOut",
     "WriteResult", "EventsResult", "InputWarningOut", "DigestOut", "OpeningBalanceIn",
     "ItemPage", "MemberPage",
     "StudyEntryOut", "StudyListOut", "StudyPathOut",
@@ -320,6 +321,61 @@ class EventIn(_Input):
         "rate and quiz).", examples=[None],
     )
     at: DateTime = Field(description="When it happened (ISO 8601)." + _TIME_NOTE, examples=["2026-12-01T20:15:00"])
+
+
+class EventOut(BaseModel):
+    """A recorded event."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_EVENT_EXAMPLE]})
+
+    id: str | None = Field(description="Its idempotency key, or null.", examples=["m001-20261201-01"])
+    member: str = Field(description="Member id.", examples=["m001"])
+    item: str = Field(description="Item id.", examples=["dis-012"])
+    kind: EventKind = Field(description="What happened.", examples=["complete"])
+    value: float | None = Field(description="Fraction watched, rating or score, or null.", examples=[None])
+    at: dt.datetime = Field(description="When it happened, with its offset.", examples=["2026-12-01T20:15:00+08:00"])
+
+
+class EventPageOut(BaseModel):
+    """One page of a member's events, in time order."""
+
+    member: str = Field(description="The member.", examples=["m001"])
+    events: list[EventOut] = Field(description="The events of this page, oldest first (ties in the order recorded).")
+    total: int = Field(description="The member's events in all.", examples=[128])
+    offset: int = Field(description="Position of the first event of this page.", examples=[0])
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page. Unlike `offset`, a cursor "
+        "neither repeats nor skips events recorded while paging.", examples=["WyIyMDI2LTEyLTAxVDIwOjE1OjAwKzA4OjAwIiwxXQ"])
+
+
+class MemberRemovalOut(BaseModel):
+    """What removing a member took away."""
+
+    member: str = Field(description="The member removed.", examples=["m001"])
+    events: int = Field(description="Their events: deleted, or kept under `pseudonym`.", examples=[42])
+    served: int = Field(description="Their stored daily lists, deleted.", examples=[12])
+    pseudonym: str | None = Field(
+        description="With `keep_history=true`: the id their events are kept under (stable, and it does not "
+        "lead back to the member); else null.", examples=["anon:4f0c2a9e1b7d5c3a8e6f0b1d"])
+
+
+# -- partial updates -----------------------------------------------------------------------------
+
+
+def _partial(model: type[BaseModel], name: str, doc: str) -> type[BaseModel]:
+    """``model`` with every field optional and unset by default, each validated as in ``model``
+    when given: what a PATCH takes. A field that may be null in ``model`` may be set to null
+    (to clear it); one that may not, may not. ``id`` is optional and must be the path's."""
+    fields: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        patched = copy(info)
+        patched.default, patched.default_factory = None, None
+        fields[field_name] = (info.annotation | None if field_name == "id" else info.annotation, patched)
+    return create_model(name, __base__=_Input, __doc__=doc, **fields)
+
+
+ItemPatch = _partial(ItemIn, "ItemPatch", "Fields of an item to change; those left out keep their values.")
+MemberPatch = _partial(MemberIn, "MemberPatch", "Fields of a member to change; those left out keep their values.")
 
 
 # -- write results -------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ from recsys.records import Event, Item, Member
 __all__ = [
     "RESERVED_META",
     "check_meta",
+    "check_pseudonym",
+    "remove_member_rows",
     "check_vectors",
     "check_impressions",
     "event_content",
@@ -53,6 +55,42 @@ def check_meta(values: Mapping[str, str | None]) -> None:
         if value is not None and not isinstance(value, str):
             raise ValidationError(f"must be a string, or None to delete it; got {type(value).__name__}",
                                   source="metadata", field=key)
+
+
+def check_pseudonym(pseudonym: str | None, taken: bool) -> None:
+    """Refuse keeping a removed member's events under the id of a member (``taken``): their
+    histories would merge."""
+    if pseudonym is not None and taken:
+        raise ValidationError(f"is the id of a member, so it cannot stand for a removed one: {pseudonym!r}",
+                              source="remove_member", field="pseudonym")
+
+
+def remove_member_rows(execute: Callable[..., Any], member: str, pseudonym: str | None, *,
+                       mark: str = "?", lock: str = "") -> tuple[int, int] | None:
+    """What :meth:`Store.remove_member` does to the rows of a SQL backend, inside its write
+    transaction: the member, their served lists, and their events deleted or moved to
+    ``pseudonym`` without their ids.
+
+    Args:
+        execute: The transaction's ``execute(sql, params)`` (sqlite3 and psycopg alike).
+        mark: The driver's parameter mark (``?`` or ``%s``).
+        lock: What locks the member's row while it is read, where the database can (``FOR UPDATE``).
+
+    Returns:
+        How many events and served lists were removed, or None if there is no such member.
+    """
+    def run(sql: str, *params: Any) -> Any:
+        return execute(sql.replace("?", mark), params)
+
+    if run(f"SELECT 1 FROM members WHERE id = ? {lock}", member).fetchone() is None:
+        return None
+    check_pseudonym(pseudonym, run("SELECT 1 FROM members WHERE id = ?", pseudonym).fetchone() is not None)
+    run("DELETE FROM members WHERE id = ?", member)
+    if pseudonym is None:
+        events = run("DELETE FROM events WHERE member = ?", member).rowcount
+    else:
+        events = run("UPDATE events SET member = ?, id = NULL WHERE member = ?", pseudonym, member).rowcount
+    return events, run("DELETE FROM served WHERE member = ?", member).rowcount
 
 
 def check_vectors(items: Sequence[Item], vectors: np.ndarray) -> np.ndarray:

@@ -36,6 +36,7 @@ __all__ = [
     "Revisions",
     "History",
     "ServedList",
+    "MemberRemoval",
     "text_hash",
     "member_state",
 ]
@@ -113,6 +114,26 @@ class ServedList:
     state: str
     payload: Any
     created: float
+
+
+@dataclass(frozen=True)
+class MemberRemoval:
+    """What removing a member took away (see :meth:`Store.remove_member`).
+
+    Attributes:
+        member: The member removed.
+        events: Their events: deleted, or kept under ``pseudonym``.
+        served: Their served lists, deleted.
+        pseudonym: The id their events are kept under, or None if they were deleted.
+    """
+
+    member: str
+    events: int
+    served: int
+    pseudonym: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"member": self.member, "events": self.events, "served": self.served, "pseudonym": self.pseudonym}
 
 
 @runtime_checkable
@@ -221,6 +242,25 @@ class Store(Protocol):
 
     def member_roles(self) -> dict[str, list[str]]:
         """Every member's roles, by member id."""
+        ...
+
+    def remove_member(
+        self, member: str, *, pseudonym: str | None = None, meta: Mapping[str, str | None] | None = None
+    ) -> MemberRemoval | None:
+        """Remove a member with their served lists and their events, in one transaction.
+
+        Without ``pseudonym`` their events are deleted. With it they are kept for statistics
+        under that id instead, without their event ids (an impression's id names its member).
+        ``meta`` is written in the same transaction (as :meth:`set_meta`), for what the engine
+        keeps of members in metadata. Bumps the member revision.
+
+        Returns:
+            What was removed, or None if there is no such member (then nothing is written).
+
+        Raises:
+            ValidationError: ``pseudonym`` is the id of a member, or ``meta`` is refused by
+                :meth:`set_meta`'s rules; nothing is written then.
+        """
         ...
 
     # -- events -----------------------------------------------------------------------------

@@ -20,13 +20,22 @@ from recsys.records import Event, Item, Member
 from recsys.storage._shared import (
     check_impressions,
     check_meta,
+    check_pseudonym,
     check_vectors,
     conflict,
     dumps,
     event_content,
     served_item_ids,
 )
-from recsys.storage.base import History, ItemChanges, Revisions, ServedList, member_state, text_hash
+from recsys.storage.base import (
+    History,
+    ItemChanges,
+    MemberRemoval,
+    Revisions,
+    ServedList,
+    member_state,
+    text_hash,
+)
 from recsys.storage.embeddings import MemoryEmbeddingCache
 
 __all__ = ["MemoryStore"]
@@ -90,11 +99,14 @@ class MemoryStore:
     def set_meta(self, values: Mapping[str, str | None]) -> None:
         check_meta(values)
         with self._lock:
-            for key, value in values.items():
-                if value is None:
-                    self._meta.pop(key, None)
-                else:
-                    self._meta[key] = value
+            self._write_meta(values)
+
+    def _write_meta(self, values: Mapping[str, str | None]) -> None:
+        for key, value in values.items():
+            if value is None:
+                self._meta.pop(key, None)
+            else:
+                self._meta[key] = value
 
     def revisions(self) -> Revisions:
         with self._lock:
@@ -181,6 +193,34 @@ class MemoryStore:
     def member_roles(self) -> dict[str, list[str]]:
         with self._lock:
             return {i: list(self._members[i].roles) for i in sorted(self._members)}
+
+    def remove_member(
+        self, member: str, *, pseudonym: str | None = None, meta: Mapping[str, str | None] | None = None
+    ) -> MemberRemoval | None:
+        check_meta(meta or {})
+        with self._lock:
+            if member not in self._members:
+                return None
+            check_pseudonym(pseudonym, pseudonym in self._members)
+            del self._members[member]
+            self._members_rev += 1
+            kept: list[tuple[int, Event]] = []
+            touched = 0
+            for seq, e in self._events:
+                if e.member != member:
+                    kept.append((seq, e))
+                    continue
+                touched += 1
+                if e.id is not None:
+                    del self._by_id[e.id]
+                if pseudonym is not None:
+                    kept.append((seq, Event.stored(pseudonym, e.item, e.kind, e.at, e.value)))
+            self._events = kept
+            served = [key for key in self._served if key[0] == member]
+            for key in served:
+                del self._served[key]
+            self._write_meta(meta or {})
+            return MemberRemoval(member, touched, len(served), pseudonym)
 
     # -- events --------------------------------------------------------------------------
 

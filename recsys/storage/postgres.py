@@ -51,11 +51,21 @@ from recsys.storage._shared import (
     first_of_each_id,
     guarded,
     redacted,
+    remove_member_rows,
     served_item_ids,
     stored_record,
     stored_vector,
 )
-from recsys.storage.base import History, ItemChanges, Revisions, ServedList, member_state, state_token, text_hash
+from recsys.storage.base import (
+    History,
+    ItemChanges,
+    MemberRemoval,
+    Revisions,
+    ServedList,
+    member_state,
+    state_token,
+    text_hash,
+)
 
 try:  # an optional extra: only a PostgreSQL URL imports this module
     import psycopg
@@ -247,11 +257,15 @@ class PostgresStore:
     def set_meta(self, values: Mapping[str, str | None]) -> None:
         check_meta(values)
         with self._transaction() as cur:
-            cur.executemany(
-                "INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [(k, v) for k, v in values.items() if v is not None],
-            )
-            cur.execute("DELETE FROM meta WHERE key = ANY(%s)", ([k for k, v in values.items() if v is None],))
+            self._write_meta(cur, values)
+
+    @staticmethod
+    def _write_meta(cur: psycopg.Cursor, values: Mapping[str, str | None]) -> None:
+        cur.executemany(
+            "INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [(k, v) for k, v in values.items() if v is not None],
+        )
+        cur.execute("DELETE FROM meta WHERE key = ANY(%s)", ([k for k, v in values.items() if v is None],))
 
     @_guarded
     def revisions(self) -> Revisions:
@@ -388,6 +402,20 @@ class PostgresStore:
         with self._transaction() as cur:
             rows = cur.execute("SELECT id, data::jsonb -> 'roles' FROM members ORDER BY id").fetchall()
         return {m: list(roles or []) for m, roles in rows}
+
+    @_guarded
+    def remove_member(
+        self, member: str, *, pseudonym: str | None = None, meta: Mapping[str, str | None] | None = None
+    ) -> MemberRemoval | None:
+        check_meta(meta or {})
+        with self._transaction() as cur:
+            # FOR UPDATE: an upsert of the member at the same time waits for this transaction.
+            removed = remove_member_rows(cur.execute, member, pseudonym, mark="%s", lock="FOR UPDATE")
+            if removed is None:
+                return None
+            self._write_meta(cur, meta or {})
+            self._bump(cur, "members_rev")
+        return MemberRemoval(member, *removed, pseudonym)
 
     # -- events --------------------------------------------------------------------------
 

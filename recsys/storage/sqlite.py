@@ -44,13 +44,23 @@ from recsys.storage._shared import (
     event_row,
     first_of_each_id,
     guarded,
+    remove_member_rows,
     served_item_ids,
     stored_record,
     stored_vector,
 )
 from recsys.storage._connections import ThreadConnections, read_only_connection
 from recsys.storage._sqlite_errors import sqlite_errors
-from recsys.storage.base import History, ItemChanges, Revisions, ServedList, member_state, state_token, text_hash
+from recsys.storage.base import (
+    History,
+    ItemChanges,
+    MemberRemoval,
+    Revisions,
+    ServedList,
+    member_state,
+    state_token,
+    text_hash,
+)
 from recsys.storage.embeddings import SQLiteEmbeddingCache
 
 __all__ = ["SQLiteStore"]
@@ -251,9 +261,12 @@ class SQLiteStore:
         """Set several metadata keys at once (None deletes a key), all or nothing."""
         check_meta(values)
         with self._transaction() as db:
-            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                           [(k, v) for k, v in values.items() if v is not None])
-            db.executemany("DELETE FROM meta WHERE key = ?", [(k,) for k, v in values.items() if v is None])
+            self._write_meta(db, values)
+
+    @staticmethod
+    def _write_meta(db: sqlite3.Connection, values: Mapping[str, str | None]) -> None:
+        db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, v) for k, v in values.items() if v is not None])
+        db.executemany("DELETE FROM meta WHERE key = ?", [(k,) for k, v in values.items() if v is None])
 
     @_guarded
     def revisions(self) -> Revisions:
@@ -375,9 +388,13 @@ class SQLiteStore:
                 "INSERT OR REPLACE INTO members (id, data, org) VALUES (?, ?, ?)",
                 [(m.id, dumps(m.to_dict()), m.org) for m in members],
             )
-            # Models derived from the members (role-aware popularity) see that they changed.
-            db.execute("INSERT INTO meta VALUES ('members_rev', '1')"
-                       " ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+            self._bump_members(db)
+
+    @staticmethod
+    def _bump_members(db: sqlite3.Connection) -> None:
+        # Models derived from the members (role-aware popularity) see that they changed.
+        db.execute("INSERT INTO meta VALUES ('members_rev', '1')"
+                   " ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
 
     @_guarded
     def get_members(self, ids: Sequence[str]) -> dict[str, Member]:
@@ -413,6 +430,19 @@ class SQLiteStore:
             m: json.loads(roles or "[]")
             for m, roles in self._db().execute("SELECT id, json_extract(data, '$.roles') FROM members ORDER BY id")
         }
+
+    @_guarded
+    def remove_member(
+        self, member: str, *, pseudonym: str | None = None, meta: Mapping[str, str | None] | None = None
+    ) -> MemberRemoval | None:
+        check_meta(meta or {})
+        with self._transaction() as db:
+            removed = remove_member_rows(db.execute, member, pseudonym)
+            if removed is None:
+                return None
+            self._write_meta(db, meta or {})
+            self._bump_members(db)
+        return MemberRemoval(member, *removed, pseudonym)
 
     # -- events --------------------------------------------------------------------------
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Response
-
-from fastapi import Request
+from fastapi import APIRouter, Body, Depends, Request, Response
 
 from recsys.ingest.loaders import as_records
 from recsys.records import Item
 from service.bodies import check_warnings, tabular_body, tabular_route
 from service.deps import EngineDep, ForMemberDep, MetricsDep, TenantDep, VisibleItemDep, limit_batch
 from service.openapi import HitCount, Limit, Offset, Sheet, Strict, error_responses
-from service.schemas import ItemIn, ItemOut, ItemPage, SimilarResult, WriteResult, as_json
+from service.schemas import ItemIn, ItemOut, ItemPage, ItemPatch, SimilarResult, WriteResult, as_json
 from service.tenancy import check_item_removal, check_item_writes
 
 __all__ = ["router"]
@@ -89,6 +87,33 @@ def list_items(engine: EngineDep, tenant: TenantDep, offset: Offset = 0, limit: 
 def get_item(item: VisibleItemDep) -> dict:
     """One item, if this key can see it."""
     return item.to_dict()
+
+
+@router.patch(
+    "/{item_id}",
+    response_model=ItemOut,
+    summary="Change some fields of an item",
+    responses=error_responses(400, 401, 403, 404, 409, 422),
+)
+def patch_item(
+    item: VisibleItemDep,
+    changes: Annotated[ItemPatch, Body(description="The fields to change; the others keep their values.",
+                                       openapi_examples={"link": {"summary": "补上课程链接、延长下架日期", "value": {
+                                           "url": "https://dangjian.example.com/course/dis-012",
+                                           "expires": "2027-06-30"}}})],
+    engine: EngineDep,
+    tenant: TenantDep,
+    metrics: MetricsDep,
+) -> dict:
+    """Change the fields named in the body and keep the others (a `PUT` replaces the whole item).
+    A field set to null is cleared where the item allows it (`expires`, `url`, `schedule` ...).
+    The result is checked as a `PUT` of it would be, with the same write rules: shared items
+    only with an admin key, and `org` within the key's organisation. Returns the item as stored."""
+    updated = item.with_changes(as_json(changes))
+    check_item_writes(tenant, [updated.to_dict()], {item.id: item})
+    engine.add_items([updated])
+    metrics.writes.labels("item").inc()
+    return updated.to_dict()
 
 
 @router.delete(

@@ -9,6 +9,7 @@ from fastapi.responses import PlainTextResponse
 
 from recsys.ingest.loaders import as_records
 from recsys.records import Member
+from recsys.serving.event_pages import MAX_EVENT_PAGE
 from recsys.serving.text import format_list
 from service.bodies import check_warnings, tabular_body, tabular_route
 from service.deps import EngineDep, MetricsDep, TenantDep, VisibleMemberDep, limit_batch
@@ -20,9 +21,12 @@ from service.schemas import (
     ID_PATTERN,
     LAST_YEAR,
     Date,
+    EventPageOut,
     MemberIn,
     MemberOut,
     MemberPage,
+    MemberPatch,
+    MemberRemovalOut,
     StudyListOut,
     StudyPathOut,
     WriteResult,
@@ -113,6 +117,78 @@ def list_members(
 def get_member(member: VisibleMemberDep) -> dict:
     """One member of the key's organisation."""
     return member.to_dict()
+
+
+@router.patch(
+    "/{member_id}",
+    response_model=MemberOut,
+    summary="Change some fields of a member",
+    responses=error_responses(400, 401, 403, 404, 422),
+)
+def patch_member(
+    member: VisibleMemberDep,
+    changes: Annotated[MemberPatch, Body(description="The fields to change; the others keep their values.",
+                                         openapi_examples={"interests": {"summary": "调整关注主题和每日学习时间", "value": {
+                                             "interests": ["党史", "安全生产"], "daily_minutes": 20}}})],
+    engine: EngineDep,
+    tenant: TenantDep,
+    metrics: MetricsDep,
+) -> dict:
+    """Change the fields named in the body and keep the others (a `PUT` replaces the whole
+    member: one that omits `interests` empties them). A field set to null is cleared where a
+    member allows it (`location`, `joined`); changing `situation` alone sets `offline` from it.
+    The result is checked as a `PUT` of it would be; a new `org` must be within the key's."""
+    updated = member.with_changes(as_json(changes))
+    check_member_writes(tenant, [updated.to_dict()], {member.id: member})
+    engine.upsert_members([updated])
+    metrics.writes.labels("member").inc()
+    return updated.to_dict()
+
+
+@router.delete(
+    "/{member_id}",
+    response_model=MemberRemovalOut,
+    summary="Remove a member (transferred out)",
+    responses=error_responses(401, 404, 422),
+)
+def delete_member(
+    member: VisibleMemberDep,
+    engine: EngineDep,
+    metrics: MetricsDep,
+    keep_history: Annotated[bool, Query(
+        description="Keep the member's events for statistics under a pseudonym (a stable id that does not "
+        "lead back to the member) instead of deleting them.", examples=[False],
+    )] = False,
+) -> dict:
+    """Remove a member who left the organisation, with their stored daily lists and opening
+    balances. Their events are deleted too, as the personal-information law expects of data no
+    longer needed, unless `keep_history=true` keeps them anonymised. All or nothing."""
+    removed = engine.remove_member(member.id, keep_history=keep_history)
+    metrics.writes.labels("member_removed").inc()
+    return removed.to_dict()
+
+
+@router.get(
+    "/{member_id}/events",
+    response_model=EventPageOut,
+    summary="A member's events, one page at a time (for audits)",
+    responses=error_responses(401, 404, 422),
+)
+def list_member_events(
+    member: MemberAccessDep,
+    engine: EngineDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_EVENT_PAGE, description=f"Page size, 1-{MAX_EVENT_PAGE}.",
+                                examples=[100])] = 100,
+    offset: Offset = 0,
+    cursor: Annotated[str | None, Query(
+        max_length=200, description="The `next_cursor` of the page before (instead of `offset`).",
+    )] = None,
+) -> dict:
+    """Everything recorded of the member (impressions of served lists included), oldest first,
+    ties in the order recorded. Takes the member's own token too: a member may see what is
+    recorded of them. Page with `offset`, or with `cursor` set to the `next_cursor` of
+    the page before, which neither repeats nor skips events recorded while paging."""
+    return engine.member_events(member.id, limit=limit, offset=offset, cursor=cursor).to_dict()
 
 
 @router.get(

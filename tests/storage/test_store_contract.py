@@ -20,6 +20,7 @@ from recsys.records import TZ
 from recsys.storage import (
     EmbeddingCache,
     History,
+    MemberRemoval,
     MemoryStore,
     Revisions,
     ServedList,
@@ -176,6 +177,53 @@ def test_members_round_trip(store):
     assert store.member_roles() == {"m1": ["member"], "m2": ["cadre", "young"]}
     store.upsert_members([member("m1", roles=("branch_secretary",))])
     assert store.member_roles()["m1"] == ["branch_secretary"] and store.count_members() == 2
+
+
+def two_members_with_history(store):
+    store.upsert_members([member("m1"), member("m2")])
+    store.record_events([event("m1", "a", "complete", 1, id_="m1-e1"), event("m2", "a", "complete", 2, id_="m2-e1"),
+                         event("m1", "b", "rate", 3, id_="m1-e2", value=4)])
+    store.put_served([served("m1", DAY), served("m2", DAY)], [event("m1", "a", "impression", 0, id_="imp:m1:a")])
+
+
+def test_removing_a_member_deletes_their_events_and_lists_and_leaves_the_others(store):
+    two_members_with_history(store)
+    before = store.revisions()
+    removed = store.remove_member("m1", meta={"note": "kept with the removal"})
+    assert removed == MemberRemoval("m1", events=3, served=1, pseudonym=None)
+    assert store.get_members(["m1", "m2"]).keys() == {"m2"} and store.count_members() == 1
+    assert store.events("m1") == [] and [e.id for e in store.events()] == ["m2-e1"]
+    assert store.history("m1") == History(events=[], state="0:0")
+    assert store.get_served("m1", DAY, "minutes=30") is None and store.get_served("m2", DAY, "minutes=30")
+    assert store.member_roles() == {"m2": ["member"]} and store.get_meta("note") == "kept with the removal"
+    assert store.revisions().members == before.members + 1  # models derived from members rebuild
+    # the ids are free again: the same event id recorded anew is new, not a retry or a conflict
+    assert store.record_events([event("m1", "a", "skip", 9, id_="m1-e1")]) == 1
+
+
+def test_removing_a_member_with_a_pseudonym_keeps_their_events_under_it_without_ids(store):
+    two_members_with_history(store)
+    removed = store.remove_member("m1", pseudonym="anon:1f2e")
+    assert removed == MemberRemoval("m1", events=3, served=1, pseudonym="anon:1f2e")
+    assert store.events("m1") == []
+    kept = store.events("anon:1f2e")
+    assert [(e.item, e.kind, e.value, e.id) for e in kept] == [("a", "impression", None, None), ("a", "complete", None, None),
+                                                             ("b", "rate", 4.0, None)]
+    assert kept[1].at == T0 + dt.timedelta(minutes=1) and store.count_events() == 4
+    assert store.interactions(10, ["complete"]) == [("anon:1f2e", "a", "complete", None), ("m2", "a", "complete", None)]
+    assert store.record_events([event("m1", "a", "complete", 1, id_="m1-e1")]) == 1  # an id no longer held
+
+
+def test_removing_a_member_that_does_not_exist_or_with_a_taken_pseudonym_writes_nothing(store):
+    two_members_with_history(store)
+    before = (store.revisions(), store.count_events(), store.count_members())
+    assert store.remove_member("m9") is None
+    with pytest.raises(ValidationError, match="is the id of a member"):
+        store.remove_member("m1", pseudonym="m2")
+    with pytest.raises(ValidationError):
+        store.remove_member("m1", meta={"rev": "0"})  # a key the store keeps itself
+    assert (store.revisions(), store.count_events(), store.count_members()) == before
+    assert len(store.events("m1")) == 3 and store.get_served("m1", DAY, "minutes=30") is not None
 
 
 # -- revisions ------------------------------------------------------------------------------

@@ -1,0 +1,66 @@
+"""A member transferred out: removed with their lists and balances; events deleted, or kept
+under a pseudonym that is stable, unguessable and names no one."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from recsys import Engine, Member, NotFoundError
+from recsys.records import TZ
+
+DAY = dt.date(2026, 12, 1)
+
+
+def at(hour):
+    return dt.datetime(2026, 11, 20, hour, tzinfo=TZ).isoformat()
+
+
+@pytest.fixture
+def engine(engine):
+    engine.upsert_members([Member(id="m2", name="李娜", org="hxny.fdgs.zb-yunxing")])
+    engine.record([{"id": "m1-1", "member": "m1", "item": "safety", "kind": "complete", "at": at(9)},
+                   {"id": "m1-2", "member": "m1", "item": "history", "kind": "rate", "value": 5, "at": at(10)},
+                   {"id": "m2-1", "member": "m2", "item": "safety", "kind": "complete", "at": at(11)}])
+    engine.record_balances([{"member": "m1", "year": 2026, "hours": 20}, {"member": "m2", "year": 2026, "hours": 8}])
+    engine.daily("m1", day=DAY)
+    return engine
+
+
+def test_by_default_everything_of_the_member_goes(engine):
+    served = len(engine.daily("m1", day=DAY).entries)
+    removed = engine.remove_member("m1")
+    assert (removed.member, removed.events, removed.served, removed.pseudonym) == ("m1", 2 + served, 1, None)
+    with pytest.raises(NotFoundError):
+        engine.member("m1")
+    assert [e.member for e in engine.events()] == ["m2"]
+    assert [b.member for b in engine.opening_balances()] == ["m2"]
+    assert engine.daily("m2", day=DAY).entries  # the others are served as before
+
+
+def test_kept_history_is_under_a_stable_pseudonym_that_names_no_one(engine, tmp_path):
+    removed = engine.remove_member("m1", keep_history=True)
+    alias = removed.pseudonym
+    assert alias.startswith("anon:") and "m1" not in alias[5:] and removed.events >= 2
+    kept = engine.events(alias)
+    assert [(e.item, e.kind, e.value) for e in kept if e.kind != "impression"] == [
+        ("safety", "complete", None), ("history", "rate", 5.0)]
+    assert all(e.id is None for e in kept) and engine.events("m1") == []
+    assert not any("m1" in str(e.to_dict()) for e in engine.events())  # no trace of the id, impressions' ids included
+    assert [b.member for b in engine.opening_balances()] == ["m2"]
+    # stable: the same member id, removed again after joining again, gets the same pseudonym
+    engine.upsert_members([Member(id="m1", name="张伟", org="hxny.fdgs")])
+    assert engine.remove_member("m1", keep_history=True).pseudonym == alias
+    # keyed: another store (another secret) gives the same member another pseudonym
+    other = Engine.open(tmp_path / "other", encoder="tfidf")
+    other.upsert_members([Member(id="m1", name="张伟", org="hxny.fdgs")])
+    assert other.remove_member("m1", keep_history=True).pseudonym != alias
+    other.close()
+
+
+def test_an_unknown_member_is_not_found_and_nothing_changes(engine):
+    before = (len(engine.events()), engine.opening_balances())
+    with pytest.raises(NotFoundError, match="no member with id 'm9'"):
+        engine.remove_member("m9", keep_history=True)
+    assert (len(engine.events()), engine.opening_balances()) == before
