@@ -37,6 +37,7 @@ from recsys.serving.event_pages import EventPage, page_of_events
 from recsys.serving.requests import MAX_PATH_DAYS, as_day, budget_of, check_days, check_k
 from recsys.serving.search import visible_to
 from recsys.serving.world import World, enrolled_in
+from recsys.orgs import OrgName
 from recsys.pseudonyms import pseudonym
 from recsys.storage import MemberRemoval, Store, open_store
 from recsys.tokens import DEFAULT_TOKEN_HOURS, MemberTokens, TokenClaims
@@ -300,6 +301,27 @@ class Engine:
         """The opening balances recorded, of one member or of all, by member, year and topic."""
         stored = json.loads(self.store.get_meta(_BALANCES) or "[]")
         return [b for b in map(OpeningBalance.from_dict, stored) if member_id is None or b.member == member_id]
+
+    def set_org_names(self, names: Iterable[OrgName | Mapping[str, Any]]) -> int:
+        """Give organisations display names, which reports, digests and alerts show instead of
+        their dotted codes (a name replaces an earlier one of the same code). All or nothing.
+
+        Returns:
+            How many names were written.
+
+        Raises:
+            ValidationError: a malformed code or name, or a code twice in the batch (each placed
+                by its 1-based position).
+        """
+        batch = as_records(names, OrgName)
+        check_unique_ids(batch, "organisation")
+        if batch:
+            self.store.set_org_names({n.org: n.name for n in batch})
+        return len(batch)
+
+    def org_names(self) -> dict[str, str]:
+        """Every organisation's display name, by code."""
+        return self.store.org_names()
 
     def remove_member(self, member_id: str, keep_history: bool = False) -> MemberRemoval:
         """Remove a member who left (transferred out, or no longer to be served), all or nothing.
@@ -630,7 +652,7 @@ class Engine:
                 served=store.served_between(day - dt.timedelta(days=89), day, upcoming=True),
                 seats_taken=store.enrolments(snap.catalogue.offline_ids), curriculum=self.curriculum,
                 encode_queries=self.encode_queries, encoder_name=self.encoder.name,
-                duplicate_threshold=self.duplicate_threshold,
+                duplicate_threshold=self.duplicate_threshold, org_names=store.org_names(),
             )
             return build_coverage(data, org=org, day=day, duplicate_threshold=duplicate_threshold)
 
@@ -660,7 +682,7 @@ class Engine:
         events = self.store.events(member.id)
         seats = self.store.enrolments([e.item.id for e in today.upcoming])
         return member_page.member_page(member, today, self.progress(member.id, day=day), self.catalogue(), seats,
-                                       events)
+                                       events, org_name=self.store.org_names().get(member.org))
 
     def enroll(self, member_id: str, item_id: str) -> bool:
         """Take a seat for the member in an offline activity, if it has one left.
@@ -760,7 +782,8 @@ class Engine:
         behind pace, inactive, mobile members out of contact, branches without a themed party
         day this month."""
         members, events = self._org_members(org)
-        return find_alerts(members, events, self.catalogue(), self.curriculum, as_day(day), self._balances_by_member())
+        return find_alerts(members, events, self.catalogue(), self.curriculum, as_day(day), self._balances_by_member(),
+                           self.store.org_names())
 
     def digest(self, org: str, day: dt.date | str | None = None) -> Digest:
         """The day's digest of an organisation (a branch, or a unit and its branches) for its
@@ -777,7 +800,8 @@ class Engine:
             raise NotFoundError("organisation", org)
         items = {i: it for i, it in self.catalogue().items.items() if visible_to(it, org)}
         seats = self.store.enrolments([i for i, it in items.items() if it.schedule is not None])
-        return build_digest(org, day, members, self.store.served_between(day, day), items, seats)
+        return build_digest(org, day, members, self.store.served_between(day, day), items, seats,
+                            org_name=self.store.org_names().get(org))
 
     def content_feedback(self, org: str | None = None) -> list[ContentFlag]:
         """Items with low completion, high skip rates or low ratings among the members of

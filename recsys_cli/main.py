@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="record opening balances (member, year, hours, topic, note): hours studied before go-live")
     p.add_argument("file", metavar="FILE")
 
+    p = sub.add_parser("orgs", parents=[common, reading],
+                       help="record display names of organisations (org, name; 组织编码, 组织名称) for reports")
+    p.add_argument("file", metavar="FILE")
+
     p = sub.add_parser("search", parents=[common], help="items matching a text")
     p.add_argument("text", metavar="TEXT")
     p.add_argument("-k", type=int, default=10)
@@ -348,6 +352,12 @@ def _cmd_credits(args: argparse.Namespace) -> int:
     from recsys.credits import OpeningBalance
 
     return _load(args, [args.file], OpeningBalance, "opening balances", lambda engine: engine.record_balances)
+
+
+def _cmd_orgs(args: argparse.Namespace) -> int:
+    from recsys.orgs import OrgName
+
+    return _load(args, [args.file], OrgName, "organisation names", lambda engine: engine.set_org_names)
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
@@ -721,10 +731,11 @@ def _cmd_progress(args: argparse.Namespace) -> int:
             return 0
         progress = engine.org_progress(args.org, day=args.day)
         alerts = engine.alerts(args.org, day=args.day)
+        names = engine.org_names()
     if args.json:
         _print_json({**progress.to_dict(), "alerts": [a.to_dict() for a in alerts]})
     else:
-        print(format_org_progress(progress))
+        print(format_org_progress(progress, names))
         for a in alerts:
             print(f"  ⚠ {a.message}")
     return 0
@@ -775,6 +786,7 @@ _COMMANDS = {
     "members": _cmd_members,
     "events": _cmd_events,
     "credits": _cmd_credits,
+    "orgs": _cmd_orgs,
     "search": _cmd_search,
     "similar": _cmd_similar,
     "daily": _cmd_daily,

@@ -37,6 +37,7 @@ TAGS = [
     {"name": "coverage", "description": "Coverage for content editors: gaps, exposure, members not reached."},
     {"name": "progress", "description": "Learning records: hours against targets, points, quiz mastery, alerts."},
     {"name": "digests", "description": "A branch's digest of the day for its group chat (no names, no hours)."},
+    {"name": "organisations", "description": "Display names of organisations, shown by reports instead of codes."},
     {"name": "operations", "description": "Health checks and Prometheus metrics (no key needed)."},
 ]
 

@@ -17,13 +17,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, create_model
 
+from recsys.orgs import MAX_ORG_NAME
 from recsys.records import FIRST_YEAR, LAST_YEAR, MAX_MINUTES, MAX_URL_LENGTH
 
 __all__ = [
     "ID_PATTERN", "NOT_BLANK",
     "ItemIn", "ItemOut", "ItemPatch", "ScheduleIn", "ScheduleOut",
     "MemberIn", "MemberOut", "MemberPatch", "MemberRemovalOut", "EventIn", "EventOut", "EventPageOut",
-    "WriteResult", "EventsResult", "InputWarningOut", "DigestOut", "OpeningBalanceIn",
+    "WriteResult", "EventsResult", "InputWarningOut", "DigestOut", "OpeningBalanceIn", "OrgNameIn", "OrgNamesOut",
     "ItemPage", "MemberPage",
     "StudyEntryOut", "StudyListOut", "StudyPathOut",
     "SearchHitOut", "SearchResult", "SimilarResult",
@@ -726,6 +727,7 @@ class AlertOut(BaseModel):
 
     kind: Literal["behind_pace", "inactive", "mobile_no_contact", "no_themed_day"] = Field(description='`behind_pace`, `inactive` (30 days), `mobile_no_contact` (6 months) or `no_themed_day` (this month).')
     org: str = Field(description="The member's branch, or the branch concerned.")
+    org_name: str = Field(description="Its display name (`PUT /v1/orgs`), else its code.", examples=["运行党支部"])
     member: str | None = Field(description="The member; null for a branch alert.")
     message: str = Field(description="What is wrong (Chinese).", examples=["流动党员王强已超过 6 个月没有联系，请及时联系"])
     last_active: dt.date | None = Field(description="The member's last activity day, if known.")
@@ -795,11 +797,32 @@ class DigestOut(BaseModel):
     """An organisation's digest of the day: no member named, no one's hours."""
 
     org: str = Field(description="The organisation.", examples=["hxny.fdgs.zb-yunxing"])
+    org_name: str = Field(description="Its display name (`PUT /v1/orgs`), else its code.", examples=["运行党支部"])
     day: dt.date = Field(description="The day.", examples=["2026-12-01"])
     members: int = Field(description="Members of the organisation.", examples=[6])
     with_list: int = Field(description="Of them, members with a list for the day.", examples=[6])
     items: list[DigestItemOut] = Field(description="Items of the day's lists, most members first.")
     activities: list[DigestActivityOut] = Field(description="Activities ahead, soonest first.")
+
+
+# -- organisations -------------------------------------------------------------------------------
+
+
+class OrgNameIn(_Input):
+    """The display name of one organisation (replaces an earlier one of the same code)."""
+
+    org: Id = Field(description="The organisation's dotted code; the key's organisation or a unit under it.",
+                    examples=["hxny.fdgs.zb-yunxing"])
+    name: Annotated[str, Field(min_length=1, max_length=MAX_ORG_NAME, pattern=NOT_BLANK)] = Field(
+        description=f"What reports, digests and alerts call it (at most {MAX_ORG_NAME} characters).",
+        examples=["运行党支部"])
+
+
+class OrgNamesOut(BaseModel):
+    """Display names of organisations, by code."""
+
+    names: dict[str, str] = Field(description="Code → display name.",
+                                  examples=[{"hxny.fdgs": "发电公司党委", "hxny.fdgs.zb-yunxing": "运行党支部"}])
 
 
 # -- opening balances ----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Any
 
 from recsys.credits import OpeningBalance
 from recsys.exceptions import ValidationError
+from recsys.orgs import OrgName
 from recsys.records import Event, Item, Member
 from recsys.vocabulary import Vocabulary
 
@@ -50,7 +51,9 @@ _MEMBER = {
 }
 _EVENT = {"id": "id", "member": "id", "item": "id", "kind": "event_kinds", "value": "number", "at": "datetime"}
 _BALANCE = {"member": "id", "year": "count", "hours": "number", "topic": "topic", "note": "text"}
-_FIELDS: dict[type, dict[str, str]] = {Item: _ITEM, Member: _MEMBER, Event: _EVENT, OpeningBalance: _BALANCE}
+_ORG_NAME = {"org": "id", "name": "text"}
+_FIELDS: dict[type, dict[str, str]] = {Item: _ITEM, Member: _MEMBER, Event: _EVENT, OpeningBalance: _BALANCE,
+                                       OrgName: _ORG_NAME}
 _UNITS = {
     "minutes": {"": 1, "分钟": 1, "分": 1, "min": 1, "小时": 60, "h": 60},
     "count": {"": 1, "人": 1, "名": 1, "个": 1, "位": 1},

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -31,6 +31,7 @@ from recsys.curriculum import Curriculum
 from recsys.exceptions import ValidationError
 from recsys.ingest.cells import read_fields
 from recsys.ingest.tables import FORMATS, table_rows
+from recsys.orgs import OrgName
 from recsys.records import TZ, Event, Item, Member
 from recsys.vocabulary import Vocabulary
 
@@ -50,7 +51,7 @@ __all__ = [
     "InputWarning",
 ]
 
-R = TypeVar("R", Item, Member, Event, OpeningBalance)
+R = TypeVar("R", Item, Member, Event, OpeningBalance, OrgName)
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,7 @@ def parse_batch(
     curriculum = curriculum if curriculum is not None else Curriculum()
     rows, problems, used = table_rows(fmt, data, source=source, encoding=encoding, sheet=sheet,
                                       schedule=record_type is Item, required=record_type.REQUIRED,
-                                      column=curriculum.vocabulary.column)
+                                      column=_columns(record_type, curriculum.vocabulary))
     records, lines, invalid = _validate(rows, record_type, source, curriculum.vocabulary)
     problems += invalid
     warnings = input_warnings(records, curriculum, source=source, lines=lines, now=now)
@@ -199,6 +200,15 @@ def parse_batch(
     if problems:
         raise combine(sorted(problems, key=lambda p: p.line or 0))
     return Batch(records, source, used, warnings, lines)
+
+
+def _columns(record_type: type, vocabulary: Vocabulary) -> Callable[[str], str]:
+    """The field a column header names for ``record_type``: the record's own headers first (a
+    record may take a header that means another field elsewhere), then the vocabulary's."""
+    own = getattr(record_type, "COLUMNS", None)
+    if not own:
+        return vocabulary.column
+    return lambda header: own.get(header.strip()) or vocabulary.column(header)
 
 
 def input_warnings(

@@ -23,12 +23,13 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from recsys.credits import OpeningBalance
 from recsys.curriculum import Curriculum
 from recsys.learning.ledger import build_ledger
+from recsys.orgs import display_org
 from recsys.records import TZ, Event, Item, Member
 from recsys.reports.progress import with_balances
 
@@ -44,6 +45,7 @@ class Alert:
     Attributes:
         kind: One of :data:`ALERT_KINDS`.
         org: The organisation concerned (the member's branch, or the branch itself).
+        org_name: Its display name (its code if it has none).
         member: The member id, or None for a branch alert.
         message: What is wrong, in Chinese.
         last_active: The member's last activity day, if relevant and known.
@@ -56,9 +58,11 @@ class Alert:
     message: str
     last_active: dt.date | None = None
     hours_behind: float | None = None
+    org_name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "org": self.org, "member": self.member, "message": self.message,
+        return {"kind": self.kind, "org": self.org, "org_name": self.org_name or self.org, "member": self.member,
+                "message": self.message,
                 "last_active": self.last_active.isoformat() if self.last_active else None,
                 "hours_behind": None if self.hours_behind is None else round(self.hours_behind, 2)}
 
@@ -78,6 +82,7 @@ def find_alerts(
     curriculum: Curriculum,
     day: dt.date,
     balances: Mapping[str, Sequence[OpeningBalance]] | None = None,
+    org_names: Mapping[str, str] | None = None,
 ) -> list[Alert]:
     """Alerts on ``day`` (events up to its end) for these members and their branches.
 
@@ -88,6 +93,7 @@ def find_alerts(
         curriculum: Targets, thresholds and go-live days.
         day: The day.
         balances: Each member's opening balances, by member id.
+        org_names: Display names of organisations, by code: alerts say 运行党支部, not its code.
 
     Returns:
         Member alerts by member id and kind, then branch alerts by branch.
@@ -127,9 +133,11 @@ def find_alerts(
             out.append(Alert("mobile_no_contact", m.org, m.id,
                              f"流动党员{m.name}" + ("尚无联系记录" if since is None else
                                                   f"已超过 {rules.mobile_months} 个月没有联系") + "，请及时联系", last))
+    names = org_names or {}
     for branch in sorted(live - themed):
-        out.append(Alert("no_themed_day", branch, None, f"{branch} 本月（{day.month}月）尚未开展主题党日活动"))
-    return out
+        out.append(Alert("no_themed_day", branch, None,
+                         f"{display_org(branch, names)}本月（{day.month}月）尚未开展主题党日活动"))
+    return [replace(a, org_name=display_org(a.org, names)) for a in out]
 
 
 def _is_themed_day(item: Item | None, keywords: Sequence[str]) -> bool:

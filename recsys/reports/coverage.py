@@ -36,6 +36,7 @@ from recsys.catalogue import Catalogue, Columns
 from recsys.embedding.index import VectorIndex
 from recsys.pipeline import rules_context
 from recsys.pipeline.masks import StaticRules, hard_rules, reach_mask
+from recsys.orgs import display_org
 from recsys.records import TZ, Event, Item, Member
 
 
@@ -195,12 +196,18 @@ class CoverageReport:
     #: them rather than show ids.
     item_titles: Mapping[str, str] = field(default_factory=dict)
     member_names: Mapping[str, str] = field(default_factory=dict)
+    #: Display names of the organisations the report shows, by code (see :mod:`recsys.orgs`).
+    org_names: Mapping[str, str] = field(default_factory=dict)
 
     def title(self, item: str) -> str:
         return self.item_titles.get(item, item)
 
     def name(self, member: str) -> str:
         return self.member_names.get(member, member)
+
+    def org_name(self, org: str | None) -> str:
+        """What the report calls an organisation: its display name, else its code (None: all)."""
+        return "全部组织" if org is None else display_org(org, self.org_names)
 
     @property
     def supply_gaps(self) -> list[Gap]:
@@ -210,6 +217,8 @@ class CoverageReport:
         """The report as JSON-ready data (dates as ISO strings, windows as ``"30"``/``"90"``)."""
         return {
             "org": self.org,
+            "org_name": None if self.org is None else self.org_name(self.org),
+            "org_names": dict(self.org_names),
             "day": self.day.isoformat(),
             "encoder": self.encoder,
             "counts": dict(self.counts),
@@ -345,6 +354,7 @@ class CoverageInputs:
         encode_queries: Embeds short texts on the query side (topics of gaps).
         encoder_name: The encoder's name (it sets the default duplicate threshold).
         duplicate_threshold: The engine's cosine for "the same content" in lists.
+        org_names: Display names of organisations, by code (the report names units by them).
     """
 
     catalogue: Catalogue
@@ -357,6 +367,7 @@ class CoverageInputs:
     encode_queries: Callable[[list[str]], np.ndarray]
     encoder_name: str
     duplicate_threshold: float
+    org_names: Mapping[str, str] = field(default_factory=dict)
 
 
 def build_coverage(
@@ -436,7 +447,19 @@ def build_coverage(
         rarely_served=tuple(ref(i, float(n)) for i, n in rarely), gini=gini_by, duplicates=duplicates,
         reach=reach, required_unreachable=unreachable, branch_members=branch_members,
         item_titles={i: it.title for i, it in items.items()}, member_names={m.id: m.name for m in members},
+        org_names=_names_shown(data.org_names, org, branch_members, upcoming),
     )
+
+
+def _names_shown(names: Mapping[str, str], org: str | None, branches: Mapping[str, int],
+                 offline: Mapping[str, Any]) -> dict[str, str]:
+    """The display names of the organisations a report shows: its own, its branches and their
+    parents (the dashboard's unit filter), and the owners of its offline activities."""
+    shown = {org} if org is not None else set()
+    for code in [*branches, *offline]:
+        parts = code.split(".")
+        shown.update(".".join(parts[:n]) for n in range(1, len(parts) + 1))
+    return {code: names[code] for code in sorted(shown) if code in names}
 
 
 # -- 1. supply against demand -------------------------------------------------------------
@@ -790,7 +813,7 @@ def format_coverage(report: CoverageReport, *, limit: int = 8) -> str:
     """A short Chinese summary of the report for a terminal: counts, the worst gaps, health,
     exposure, duplicates and members not reached (at most ``limit`` rows a section)."""
     c = report.counts
-    lines = [f"内容覆盖（{report.org or '全部组织'}，截至 {report.day}）：内容 {c['items']} 条（在架 {c['live_items']} 条），"
+    lines = [f"内容覆盖（{report.org_name(report.org)}，截至 {report.day}）：内容 {c['items']} 条（在架 {c['live_items']} 条），"
              f"党员 {c['members']} 名，近90天推送清单 {c['served_lists_90']} 份"]
     lines.append(f"缺口 {len(report.gaps)} 项" + ("：" if report.gaps else "。"))
     for g in report.gaps[:limit]:

@@ -263,7 +263,7 @@ def render_html(report: CoverageReport, *, font_path: str | os.PathLike[str] | N
             passed one keep working.
     """
     del font_path
-    scope = report.org or "全部组织"
+    scope = report.org_name(report.org)
     tables = coverage_tables(report)
     every = [t for section in tables.values() for t in section]
     xlsx = base64.b64encode(workbook(every)).decode("ascii")
@@ -277,9 +277,9 @@ def render_html(report: CoverageReport, *, font_path: str | os.PathLike[str] | N
                             f"编码器 {_e(report.encoder)}）。</p>" + bodies["duplicates"])
     nav = "".join(f"<a href='#{k}'>{_e(v)}</a>" for k, v in SECTIONS.items())
     sections = "".join(f"<section id='{k}'><h2>{_e(v)}</h2>{bodies[k]}</section>" for k, v in SECTIONS.items())
-    units = "".join(f"<option value='{_e(u)}'>{_e(u)}</option>" for u in _units(report))
+    units = "".join(f"<option value='{_e(u)}'>{_e(report.org_name(u))}</option>" for u in _units(report))
     counts = report.counts
-    filename = f"内容覆盖报告-{report.org or '全部'}-{report.day}.xlsx"
+    filename = f"内容覆盖报告-{report.org_name(report.org) if report.org else '全部'}-{report.day}.xlsx"
     return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>内容覆盖报告 · {_e(scope)} · {report.day}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">

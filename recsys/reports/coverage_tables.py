@@ -73,6 +73,12 @@ def _item(ref: ItemRef) -> Cell:
     return Cell(ref.title, ref.id)
 
 
+def _org(report: CoverageReport, org: str) -> Cell:
+    """An organisation by its display name, its code beside it; by its code where it has none."""
+    name = report.org_names.get(org)
+    return Cell(name, org) if name else Cell(org)
+
+
 def _items(refs: Sequence[ItemRef], sep: str = "、") -> Cell:
     return Cell(sep.join(f"{r.title} [{r.id}]" for r in refs) or "—")
 
@@ -110,7 +116,7 @@ def coverage_tables(report: CoverageReport) -> dict[str, list[Table]]:
     acts = [(org, a) for org, rows in report.offline_upcoming.items() for a in rows]
     upcoming = Table(
         "t-upcoming", "未来30天线下活动", ("组织", "活动", "开始", "地点", "名额", "已报名", "剩余"),
-        tuple((Cell(org), Cell(a["title"], a["id"]), Cell(a["starts"][:16].replace("T", " ")), Cell(a["location"]),
+        tuple((_org(report, org), Cell(a["title"], a["id"]), Cell(a["starts"][:16].replace("T", " ")), Cell(a["location"]),
                _n(a["capacity"]) if a["capacity"] is not None else Cell("不限"), _n(a["enrolled"]),
                _n(a["remaining"]) if a["remaining"] is not None else Cell("不限")) for org, a in acts),
         orgs=tuple(None if org == "共享" else org for org, _ in acts), dates=tuple(a["starts"][:10] for _, a in acts),
@@ -143,7 +149,7 @@ def coverage_tables(report: CoverageReport) -> dict[str, list[Table]]:
     branches = list(report.reach)
     reach = Table(
         "t-reach", "未覆盖党员（按支部）", ("支部", "党员数", *REACH_FLAGS.values()),
-        tuple((Cell(b), _n(report.branch_members.get(b, 0)), *(_n(len(report.reach[b][k])) for k in flags))
+        tuple((_org(report, b), _n(report.branch_members.get(b, 0)), *(_n(len(report.reach[b][k])) for k in flags))
               for b in branches),
         orgs=tuple(branches), empty="范围内没有党员。",
     )

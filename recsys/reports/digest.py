@@ -61,6 +61,7 @@ class Digest:
         with_list: Of them, how many have a list for the day.
         items: The items of the day's lists, most members first.
         activities: Offline activities of the coming days, soonest first.
+        org_name: What the group calls the organisation (its display name), or None for its code.
     """
 
     org: str
@@ -69,9 +70,10 @@ class Digest:
     with_list: int
     items: list[DigestItem]
     activities: list[DigestActivity]
+    org_name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"org": self.org, "day": self.day.isoformat(), "members": self.members, "with_list": self.with_list,
+        return {"org": self.org, "org_name": self.org_name or self.org, "day": self.day.isoformat(), "members": self.members, "with_list": self.with_list,
                 "items": [i.to_dict() for i in self.items], "activities": [a.to_dict() for a in self.activities]}
 
 
@@ -84,6 +86,7 @@ def build_digest(
     seats_taken: Mapping[str, int],
     *,
     ahead_days: int = 14,
+    org_name: str | None = None,
 ) -> Digest:
     """The digest of ``org`` on ``day``.
 
@@ -93,6 +96,7 @@ def build_digest(
         items: The items the organisation can see, by id.
         seats_taken: Enrolments per offline item.
         ahead_days: How far ahead activities are listed.
+        org_name: The organisation's display name, if it has one.
     """
     ids = {m.id for m in members}
     counts: Counter[str] = Counter()
@@ -108,7 +112,7 @@ def build_digest(
     activities = [DigestActivity(it, None if it.schedule.capacity is None
                                  else max(it.schedule.capacity - seats_taken.get(it.id, 0), 0)) for it in ahead]
     return Digest(org, day, len(ids), len(listed), [DigestItem(items[i], n) for i, n in ranked],
-                  [a for a in activities if a.seats_left != 0])
+                  [a for a in activities if a.seats_left != 0], org_name)
 
 
 def format_digest(digest: Digest, *, name: str | None = None, markdown: bool = False,
@@ -116,13 +120,13 @@ def format_digest(digest: Digest, *, name: str | None = None, markdown: bool = F
     """The digest as a message: text, or 企业微信 markdown.
 
     Args:
-        name: How to call the organisation (default: its code).
+        name: How to call the organisation (default: its display name, else its code).
         markdown: 企业微信 group-bot markdown (bold headings, quoted activities).
         max_bytes: Keep the message within this many UTF-8 bytes by leaving out the last lines
             of each section (a line saying how many were left out takes their place).
     """
     bold = (lambda s: f"**{s}**") if markdown else (lambda s: f"【{s}】")
-    head = [bold(f"{name or digest.org} · {digest.day.month}月{digest.day.day}日学习提示"),
+    head = [bold(f"{name or digest.org_name or digest.org} · {digest.day.month}月{digest.day.day}日学习提示"),
             f"今日已为 {digest.with_list}/{digest.members} 名党员生成学习清单。"]
     studies = [f"{n}. {linked_title(d.item, markdown=markdown)} {d.item.minutes}分钟 · {KIND_NAMES.get(d.item.kind, d.item.kind)}"
                f"（{d.members}人）" for n, d in enumerate(digest.items, start=1)]

@@ -16,6 +16,7 @@ from recsys.curriculum import Curriculum
 from recsys.learning.ledger import HoursLedger, build_ledger
 from recsys.learning.mastery import ReviewDue, TopicMastery, estimate_mastery, review_schedule
 from recsys.learning.points import PointsLedger, build_points
+from recsys.orgs import display_org
 from recsys.pipeline.profile import day_end
 from recsys.records import Event, Item, Member
 
@@ -206,12 +207,14 @@ def format_member_progress(progress: MemberProgress) -> str:
     return "\n".join(lines)
 
 
-def format_org_progress(progress: OrgProgress) -> str:
-    """An organisation's progress by branch, with each branch's top three, for the terminal."""
-    lines = [f"{progress.org} {progress.day.isoformat()}：{progress.members} 名党员，学时 {progress.hours:.1f}"
+def format_org_progress(progress: OrgProgress, org_names: Mapping[str, str] | None = None) -> str:
+    """An organisation's progress by branch, with each branch's top three, for the terminal;
+    organisations by their display names where ``org_names`` has them."""
+    names = org_names or {}
+    lines = [f"{display_org(progress.org, names)} {progress.day.isoformat()}：{progress.members} 名党员，学时 {progress.hours:.1f}"
              f" / {progress.target:g}，落后进度 {progress.behind} 人"]
     for b in progress.branches:
         top = "，".join(f"{row['name']} {row['points']:g}分" for row in b.leaderboard[:3])
-        lines.append(f"  {b.org}：{b.members} 人，学时 {b.hours:.1f} / {b.target:g}，落后 {b.behind} 人，"
+        lines.append(f"  {display_org(b.org, names)}：{b.members} 人，学时 {b.hours:.1f} / {b.target:g}，落后 {b.behind} 人，"
                      f"积分 {b.points:g}；积分榜：{top}")
     return "\n".join(lines)

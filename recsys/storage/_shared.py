@@ -21,6 +21,7 @@ __all__ = [
     "RESERVED_META",
     "check_meta",
     "check_pseudonym",
+    "check_org_names",
     "remove_member_rows",
     "check_vectors",
     "check_impressions",
@@ -55,6 +56,18 @@ def check_meta(values: Mapping[str, str | None]) -> None:
         if value is not None and not isinstance(value, str):
             raise ValidationError(f"must be a string, or None to delete it; got {type(value).__name__}",
                                   source="metadata", field=key)
+
+
+def check_org_names(names: Mapping[str, str | None]) -> list[tuple[str, str | None]]:
+    """The ``(code, name)`` pairs of a write of organisation names, checked: the records
+    validated them already, so this guards only against a caller bypassing them."""
+    for org, name in names.items():
+        if not isinstance(org, str) or not org:
+            raise ValidationError(f"organisation codes must be non-empty strings, got {org!r}", source="org_names")
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise ValidationError(f"must be a non-empty string, or None to delete it; got {name!r}",
+                                  source="org_names", field=org)
+    return list(names.items())
 
 
 def check_pseudonym(pseudonym: str | None, taken: bool) -> None:

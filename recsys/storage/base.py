@@ -263,6 +263,20 @@ class Store(Protocol):
         """
         ...
 
+    # -- organisations ----------------------------------------------------------------------
+
+    def set_org_names(self, names: Mapping[str, str | None]) -> None:
+        """Set display names of organisations by code (None deletes one), all or nothing.
+
+        Raises:
+            ValidationError: A code or name is not a non-empty string; nothing is written then.
+        """
+        ...
+
+    def org_names(self) -> dict[str, str]:
+        """Every organisation's display name, by code (an enterprise has at most thousands)."""
+        ...
+
     # -- events -----------------------------------------------------------------------------
 
     def record_events(self, events: Sequence[Event]) -> int:

@@ -20,6 +20,7 @@ from recsys.records import Event, Item, Member
 from recsys.storage._shared import (
     check_impressions,
     check_meta,
+    check_org_names,
     check_pseudonym,
     check_vectors,
     conflict,
@@ -82,6 +83,7 @@ class MemoryStore:
         self._seq = 0
         self._activity = 0
         self._served: dict[tuple[str, dt.date, str], _Served] = {}
+        self._org_names: dict[str, str] = {}
         self._cache = MemoryEmbeddingCache()
 
     def __repr__(self) -> str:
@@ -221,6 +223,21 @@ class MemoryStore:
                 del self._served[key]
             self._write_meta(meta or {})
             return MemberRemoval(member, touched, len(served), pseudonym)
+
+    # -- organisations -------------------------------------------------------------------
+
+    def set_org_names(self, names: Mapping[str, str | None]) -> None:
+        pairs = check_org_names(names)
+        with self._lock:
+            for org, name in pairs:
+                if name is None:
+                    self._org_names.pop(org, None)
+                else:
+                    self._org_names[org] = name
+
+    def org_names(self) -> dict[str, str]:
+        with self._lock:
+            return dict(sorted(self._org_names.items()))
 
     # -- events --------------------------------------------------------------------------
 

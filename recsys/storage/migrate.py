@@ -99,6 +99,7 @@ def copy_store(
     report = progress or (lambda what, n: None)
     settings = {key: source.get_meta(key) for key in SETTINGS}
     target.set_meta({key: value for key, value in settings.items() if value is not None})
+    target.set_org_names(source.org_names())
 
     if source.count_items():
         dim = int(settings["dim"] or 0)

@@ -41,6 +41,7 @@ from recsys.storage._shared import (
     DamagedRow,
     check_impressions,
     check_meta,
+    check_org_names,
     check_vectors,
     conflict,
     damaged_rows,
@@ -128,6 +129,10 @@ _MIGRATIONS = (
         vector bytea NOT NULL,
         PRIMARY KEY (model, key)
     );
+    """,
+    # 3: display names of organisations, which reports show instead of dotted codes.
+    """
+    CREATE TABLE org_names (org text COLLATE "C" PRIMARY KEY, name text NOT NULL);
     """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -416,6 +421,21 @@ class PostgresStore:
             self._write_meta(cur, meta or {})
             self._bump(cur, "members_rev")
         return MemberRemoval(member, *removed, pseudonym)
+
+    # -- organisations -------------------------------------------------------------------
+
+    @_guarded
+    def set_org_names(self, names: Mapping[str, str | None]) -> None:
+        pairs = check_org_names(names)
+        with self._transaction() as cur:
+            cur.executemany("INSERT INTO org_names VALUES (%s, %s) ON CONFLICT (org) DO UPDATE SET name = excluded.name",
+                            [p for p in pairs if p[1] is not None])
+            cur.execute("DELETE FROM org_names WHERE org = ANY(%s)", ([org for org, name in pairs if name is None],))
+
+    @_guarded
+    def org_names(self) -> dict[str, str]:
+        with self._transaction() as cur:
+            return dict(cur.execute("SELECT org, name FROM org_names ORDER BY org").fetchall())
 
     # -- events --------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from recsys.storage._shared import (
     DamagedRow,
     check_impressions,
     check_meta,
+    check_org_names,
     check_vectors,
     conflict,
     damaged_rows,
@@ -107,6 +108,9 @@ CREATE TABLE IF NOT EXISTS served (
 );
 -- A day's lists (a resumed batch, coverage's exposure) without scanning every day's.
 CREATE INDEX IF NOT EXISTS served_day ON served (day);
+-- Display names of organisations (reports show them instead of dotted codes). Created on
+-- opening an older store too: the schema version counts changes an older recsys cannot read.
+CREATE TABLE IF NOT EXISTS org_names (org TEXT PRIMARY KEY, name TEXT NOT NULL);
 """
 
 _EVENT_FIELDS = ("id", "member", "item", "kind", "value", "at", "ts")  # as :func:`event_row` gives them
@@ -443,6 +447,19 @@ class SQLiteStore:
             self._write_meta(db, meta or {})
             self._bump_members(db)
         return MemberRemoval(member, *removed, pseudonym)
+
+    # -- organisations -------------------------------------------------------------------
+
+    @_guarded
+    def set_org_names(self, names: Mapping[str, str | None]) -> None:
+        pairs = check_org_names(names)
+        with self._transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO org_names VALUES (?, ?)", [p for p in pairs if p[1] is not None])
+            db.executemany("DELETE FROM org_names WHERE org = ?", [(org,) for org, name in pairs if name is None])
+
+    @_guarded
+    def org_names(self) -> dict[str, str]:
+        return dict(self._db().execute("SELECT org, name FROM org_names ORDER BY org").fetchall())
 
     # -- events --------------------------------------------------------------------------
 

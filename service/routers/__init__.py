@@ -12,6 +12,7 @@ from service.routers import (
     member_pages,
     members,
     operations,
+    orgs,
     progress,
     search,
 )
@@ -19,4 +20,4 @@ from service.routers import (
 __all__ = ["ROUTERS"]
 
 ROUTERS = (items.router, members.router, events.router, search.router, operations.router, coverage.router, progress.router, credits.router, digests.router,
-           member_pages.router)
+           orgs.router, member_pages.router)

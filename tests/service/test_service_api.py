@@ -559,7 +559,7 @@ def test_openapi_describes_every_field_with_chinese_examples(world):
         "/v1/events", "/v1/search", "/health/live", "/health/ready", "/metrics",
         "/v1/coverage", "/coverage",
         "/v1/members/{member_id}/progress", "/v1/orgs/{org}/progress", "/v1/alerts", "/v1/content-feedback",
-        "/v1/credits", "/v1/orgs/{org}/digest",
+        "/v1/credits", "/v1/orgs/{org}/digest", "/v1/orgs",
         "/v1/members/{member_id}/token", "/v1/members/{member_id}/page", "/v1/members/{member_id}/events",
         "/v1/members/{member_id}/enrolments/{item_id}", "/m",
     }

@@ -1,5 +1,5 @@
 """Managing records over HTTP: item links, partial updates, a member transferred out, a member's
-events for an audit."""
+events for an audit, organisation display names."""
 
 from __future__ import annotations
 
@@ -175,3 +175,39 @@ def test_a_members_events_page_by_offset_and_by_cursor_in_time_order(world):
     assert client.get(url + "?limit=1", headers=bearer(token)).json()["total"] == 6
     assert client.get("/v1/members/m-a2/events", headers=bearer(token)).status_code in (403, 404)
 
+
+# -- organisation names ---------------------------------------------------------------------------
+
+
+def test_org_names_over_http_show_in_the_digest_and_alerts(world):
+    client, keys = world
+    names = [{"org": "hxny", "name": "华能新能源党委"}, {"org": "hxny.fdgs.zb-yunxing", "name": "运行党支部"}]
+    assert client.put("/v1/orgs", json=names, headers=bearer(keys.a)).json() == {"written": 2}
+    assert client.get("/v1/orgs", headers=bearer(keys.a)).json() == {
+        "names": {"hxny": "华能新能源党委", "hxny.fdgs.zb-yunxing": "运行党支部"}}
+    assert client.get("/v1/orgs", headers=bearer(keys.b)).json() == {"names": {}}  # another tenant's are not shown
+    url = "/v1/orgs/hxny.fdgs.zb-yunxing/digest?day=2026-12-03"
+    assert client.get(url, headers=bearer(keys.a)).json()["org_name"] == "运行党支部"
+    text = client.get(url + "&format=markdown", headers=bearer(keys.a)).text
+    assert text.startswith("**运行党支部 · 12月3日学习提示**")
+    alerts = client.get("/v1/alerts?day=2026-12-03&org=hxny", headers=bearer(keys.a)).json()["alerts"]
+    assert {a["org"]: a["org_name"] for a in alerts} == {"hxny.fdgs.zb-yunxing": "运行党支部", "hxny.jt": "hxny.jt"}
+
+
+def test_org_names_outside_the_key_or_malformed_are_refused_and_nothing_written(world):
+    client, keys = world
+    outside = client.put("/v1/orgs", json=[{"org": "hxny.jt", "name": "集团党委"}, {"org": "zjjt", "name": "浙江"}],
+                         headers=bearer(keys.a))
+    assert outside.status_code == 422 and "'zjjt' is outside this key's organisation" in outside.text
+    for bad in ([{"org": "hxny", "name": " "}], [{"org": "hxny", "name": "长" * 101}], [{"org": "hxny"}],
+                [{"org": "hxny", "name": "一"}, {"org": "hxny", "name": "二"}]):
+        assert client.put("/v1/orgs", json=bad, headers=bearer(keys.a)).status_code == 422, bad
+    assert client.get("/v1/orgs", headers=bearer(keys.a)).json() == {"names": {}}
+
+
+def test_org_names_from_a_gbk_csv_body(world):
+    client, keys = world
+    body = "组织编码,组织名称\nhxny.fdgs.zb-yunxing,运行党支部\n".encode("gbk")
+    response = client.put("/v1/orgs", content=body, headers={**bearer(keys.a), "Content-Type": "text/csv"})
+    assert response.json() == {"written": 1}
+    assert client.get("/v1/orgs", headers=bearer(keys.a)).json()["names"] == {"hxny.fdgs.zb-yunxing": "运行党支部"}

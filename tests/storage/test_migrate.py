@@ -78,3 +78,19 @@ def test_a_missing_source_is_refused_and_nothing_is_created(tmp_path, capsys):
     assert main(["migrate", str(tmp_path / "nowhere"), str(tmp_path / "copy")]) == 2
     assert "no store at" in capsys.readouterr().err
     assert not (tmp_path / "nowhere").exists() and not (tmp_path / "copy").exists()
+
+
+def test_organisation_names_opening_balances_and_pseudonyms_survive_a_copy(tmp_path):
+    source, copy = tmp_path / "source", tmp_path / "copy"
+    with Engine.open(source, encoder="tfidf") as engine:
+        engine.upsert_members(load_members()[:2])
+        first, second = (m.id for m in load_members()[:2])
+        engine.set_org_names([{"org": "hxny", "name": "华能新能源党委"}])
+        engine.record_balances([{"member": first, "year": 2026, "hours": 12}])
+        pseudonym = engine.remove_member(second, keep_history=True).pseudonym
+        engine.upsert_members(load_members()[1:2])  # joins again
+    assert main(["migrate", str(source), str(copy)]) == 0
+    with Engine.open(copy) as engine:
+        assert engine.org_names() == {"hxny": "华能新能源党委"}
+        assert [(b.member, b.hours) for b in engine.opening_balances()] == [(first, 12.0)]
+        assert engine.remove_member(second, keep_history=True).pseudonym == pseudonym

@@ -78,12 +78,15 @@ def test_an_older_schema_is_upgraded_and_keeps_its_data(postgres):
     store.close()
     with psycopg.connect(url) as conn:  # back to version 1: before the embedding cache moved in
         conn.execute("DROP TABLE embeddings")
+        conn.execute("DROP TABLE org_names")
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
     store = open_store(url)
     try:
         assert store.member_ids(["m1"]) == {"m1"} and store.count_events() == 3
         store.embedding_cache().put_many("model", {b"k": np.ones(3, dtype=np.float32)})
         assert store.embedding_cache().get_many("model", [b"k"]).keys() == {b"k"}
+        store.set_org_names({"b1": "运行党支部"})
+        assert store.org_names() == {"b1": "运行党支部"}
     finally:
         store.close()
     with psycopg.connect(url) as conn:

@@ -226,6 +226,22 @@ def test_removing_a_member_that_does_not_exist_or_with_a_taken_pseudonym_writes_
     assert len(store.events("m1")) == 3 and store.get_served("m1", DAY, "minutes=30") is not None
 
 
+# -- organisations --------------------------------------------------------------------------
+
+
+def test_org_names_are_set_replaced_and_deleted_all_or_nothing(store):
+    assert store.org_names() == {}
+    store.set_org_names({"hx.b2": "检修党支部", "hx": "华能新能源党委", "hx.b1": "运行党支部"})
+    assert store.org_names() == {"hx": "华能新能源党委", "hx.b1": "运行党支部", "hx.b2": "检修党支部"}
+    assert list(store.org_names()) == ["hx", "hx.b1", "hx.b2"]  # by code
+    store.set_org_names({"hx.b1": "运行一党支部", "hx.b2": None, "hx.b9": None})
+    assert store.org_names() == {"hx": "华能新能源党委", "hx.b1": "运行一党支部"}
+    with pytest.raises(ValidationError):
+        store.set_org_names({"hx.b3": "新支部", "hx.b4": " "})
+    assert "hx.b3" not in store.org_names()
+    assert store.revisions() == Revisions(items=0, members=0, activity=0)  # names move no model
+
+
 # -- revisions ------------------------------------------------------------------------------
 
 

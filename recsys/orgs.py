@@ -1,0 +1,83 @@
+"""Display names of organisations: reports say 运行党支部, not ``hxny.fdgs.zb-yunxing``.
+
+Organisations are dotted codes (enterprise → party committee → branch → group), which are what
+records carry and what tenancy checks read. People know them by name; :class:`OrgName` records
+the name of one code, read from an export (columns 组织编码, 组织名称) or sent over HTTP, and
+:func:`display_org` is what a report shows for a code: its name, else the code itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from recsys.exceptions import ValidationError
+from recsys.records import _check_id, _check_text
+
+__all__ = ["OrgName", "display_org", "MAX_ORG_NAME"]
+
+#: Longest display name: the full name of a party organisation fits well within it
+#: (中国共产党某某集团有限公司某某分公司某某车间第一支部委员会 is 30 characters).
+MAX_ORG_NAME = 100
+
+
+@dataclass(frozen=True)
+class OrgName:
+    """The display name of one organisation.
+
+    Attributes:
+        org: The organisation's dotted code, as members' and items' ``org`` carry it.
+        name: What reports call it (1-100 characters, not only spaces).
+
+    Example:
+        >>> OrgName("hxny.fdgs.zb-yunxing", "运行党支部").name
+        '运行党支部'
+    """
+
+    org: str
+    name: str
+
+    FIELDS: ClassVar[tuple[str, ...]] = ("org", "name")
+    REQUIRED: ClassVar[tuple[str, ...]] = ("org", "name")
+    #: Column headers of exports that mean these fields here (名称 is an item's title elsewhere,
+    #: and 组织名称 would be a member's branch name in a member export, so they are only read here).
+    COLUMNS: ClassVar[Mapping[str, str]] = {
+        "组织编码": "org", "组织代码": "org", "党组织编码": "org", "党组织代码": "org", "编码": "org", "代码": "org",
+        "组织名称": "name", "党组织名称": "name", "名称": "name", "组织全称": "name", "显示名称": "name",
+    }
+
+    def __post_init__(self) -> None:
+        _check_id("organisation name", self.org, "org")
+        name = _check_text("organisation name", self.org, "name", self.name, required=True)
+        if len(name) > MAX_ORG_NAME:
+            raise ValidationError(f"organisation name name must be at most {MAX_ORG_NAME} characters, got {len(name)}",
+                                  record=self.org, field="name")
+        object.__setattr__(self, "name", name.strip())
+
+    @property
+    def id(self) -> str:
+        """The code: one name per organisation in a batch."""
+        return self.org
+
+    @classmethod
+    def from_dict(cls, data: Any) -> OrgName:
+        """Build from the JSON form ``{"org": ..., "name": ...}``, validating both fields."""
+        if not isinstance(data, Mapping):
+            raise ValidationError(f"organisation name must be a JSON object, got {type(data).__name__}")
+        org = data.get("org") if isinstance(data.get("org"), str) else None
+        unknown = sorted(set(data) - set(cls.FIELDS))
+        if unknown:
+            raise ValidationError(f"organisation name has unknown field(s) {unknown}", record=org, field=unknown[0])
+        for name in cls.REQUIRED:
+            if data.get(name) is None:
+                raise ValidationError(f"organisation name is missing required field {name!r}", record=org, field=name)
+        return cls(org=data["org"], name=data["name"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"org": self.org, "name": self.name}
+
+
+def display_org(org: str, names: Mapping[str, str]) -> str:
+    """What to show for ``org``: its display name, else the code itself."""
+    return names.get(org, org)

@@ -1,0 +1,84 @@
+"""Organisation display names: read from exports, kept by the store, and shown by every report
+(coverage, its dashboard, digests, alerts, progress, push) where a dotted code stood."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from factories import SAMPLE, make_item
+from recsys import Engine, Member, ValidationError
+from recsys.ingest.loaders import read_batch
+from recsys.orgs import OrgName
+from recsys.reports.coverage import format_coverage
+from recsys.reports.coverage_html import render_html
+from recsys.reports.digest import format_digest
+from recsys_cli import main
+
+DAY = dt.date(2026, 12, 1)
+NAMES = "组织编码,组织名称\nhx,华能新能源党委\nhx.b1,运行党支部\n"
+
+
+@pytest.fixture
+def store(tmp_path):
+    path = tmp_path / "store"
+    with Engine.open(path, encoder="tfidf") as engine:
+        engine.add_items([make_item(i, t, b, topics=topics) for i, t, b, topics in SAMPLE])
+        engine.upsert_members([Member("m1", "张伟", "hx.b1"), Member("m2", "李娜", "hx.b2")])
+    return path
+
+
+def test_an_export_of_names_is_read_with_chinese_headers_and_every_problem_named(tmp_path):
+    path = tmp_path / "orgs.csv"
+    path.write_bytes(NAMES.encode("gbk"))
+    assert read_batch(path, OrgName).records == [OrgName("hx", "华能新能源党委"), OrgName("hx.b1", "运行党支部")]
+    path.write_text("组织编码,组织名称\nhx,\nhx b1,支部\nhx.b2," + "长" * 101 + "\nhx.b3,检修党支部\nhx.b3,又一个\n")
+    with pytest.raises(ValidationError) as err:
+        read_batch(path, OrgName)
+    assert [(p.line, p.field) for p in err.value.problems] == [(2, "name"), (3, "org"), (4, "name"), (6, "id")]
+
+
+def test_names_show_in_coverage_digest_alerts_and_progress(store):
+    with Engine.open(store) as engine:
+        assert engine.set_org_names([{"org": "hx", "name": "华能新能源党委"}, {"org": "hx.b1", "name": "运行党支部"}]) == 2
+        engine.daily("m1", day=DAY)
+        digest = engine.digest("hx.b1", day=DAY)
+        assert format_digest(digest).splitlines()[0] == "【运行党支部 · 12月1日学习提示】"
+        assert digest.to_dict()["org_name"] == "运行党支部"
+        assert engine.digest("hx.b2", day=DAY).to_dict()["org_name"] == "hx.b2"  # no name: the code
+        report = engine.coverage("hx", day=DAY)
+        assert report.to_dict()["org_name"] == "华能新能源党委"
+        assert report.org_names == {"hx": "华能新能源党委", "hx.b1": "运行党支部"}
+        assert format_coverage(report).startswith("内容覆盖（华能新能源党委，截至")
+        page = render_html(report)
+        assert "<option value='hx.b1'>运行党支部</option>" in page and "<option value='hx.b2'>hx.b2</option>" in page
+        alerts = [a.to_dict() for a in engine.alerts("hx", day=DAY)]
+        assert {a["org"]: a["org_name"] for a in alerts} == {"hx.b1": "运行党支部", "hx.b2": "hx.b2"}
+        themed = [a["message"] for a in alerts if a["kind"] == "no_themed_day"]
+        assert themed == ["运行党支部本月（12月）尚未开展主题党日活动", "hx.b2本月（12月）尚未开展主题党日活动"]
+        assert engine.member_page("m1", day=DAY, preview=True)["member"]["org_name"] == "运行党支部"
+        assert engine.set_org_names([{"org": "hx.b1", "name": "运行一支部"}]) == 1  # replaces
+        assert engine.org_names()["hx.b1"] == "运行一支部"
+        with pytest.raises(ValidationError):
+            engine.set_org_names([{"org": "hx.b2", "name": "检修党支部"}, {"org": "hx.b2", "name": "检修"}])
+        assert "hx.b2" not in engine.org_names()
+
+
+def test_recsys_orgs_then_progress_digest_and_push_use_the_names(store, tmp_path, capsys):
+    path = tmp_path / "orgs.csv"
+    path.write_bytes(NAMES.encode("gbk"))
+    assert main(["orgs", str(path), "--check", "--store", str(store)]) == 0
+    assert "2 organisation names valid; nothing written" in capsys.readouterr().out
+    assert main(["orgs", str(path), "--store", str(store)]) == 0
+    assert "orgs.csv (GB18030): 2 organisation names" in capsys.readouterr().out
+    assert main(["progress", "--org", "hx", "--day", DAY.isoformat(), "--store", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("华能新能源党委 2026-12-01") and "  运行党支部：1 人" in out and "  hx.b2：1 人" in out
+    assert main(["digest", "hx.b1", "--day", DAY.isoformat(), "--json", "--store", str(store)]) == 0
+    assert json.loads(capsys.readouterr().out)["org_name"] == "运行党支部"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("组织编码,组织名称\nhx.b2,\n")
+    assert main(["orgs", str(bad), "--store", str(store)]) == 2
+    assert "bad.csv:2, id 'hx.b2', field 'name'" in capsys.readouterr().err
