@@ -775,7 +775,7 @@ class Engine:
         if not members:
             raise NotFoundError("organisation", org)
         return org_progress(org, members, events, self.catalogue(), self.curriculum, as_day(day),
-                            self._balances_by_member())
+                            self._balances_by_member(), self.store.org_names())
 
     def alerts(self, org: str | None = None, day: dt.date | str | None = None) -> list[Alert]:
         """Alerts for party-affairs workers about the members of ``org`` (default: everyone):

@@ -731,11 +731,10 @@ def _cmd_progress(args: argparse.Namespace) -> int:
             return 0
         progress = engine.org_progress(args.org, day=args.day)
         alerts = engine.alerts(args.org, day=args.day)
-        names = engine.org_names()
     if args.json:
         _print_json({**progress.to_dict(), "alerts": [a.to_dict() for a in alerts]})
     else:
-        print(format_org_progress(progress, names))
+        print(format_org_progress(progress))
         for a in alerts:
             print(f"  ⚠ {a.message}")
     return 0

@@ -699,6 +699,7 @@ class BranchProgressOut(BaseModel):
     """A branch's totals and points leaderboard."""
 
     org: str = Field(description='The branch.')
+    org_name: str = Field(description="Its display name (`PUT /v1/orgs`), else its code.", examples=["运行党支部"])
     members: int = Field(description='Members counted.')
     hours: float = Field(description='Their hours this year.')
     target: float = Field(description="Sum of the members' annual targets.")
@@ -712,6 +713,7 @@ class OrgProgressOut(BaseModel):
     """An organisation's progress by branch."""
 
     org: str = Field(description='The organisation.')
+    org_name: str = Field(description="Its display name (`PUT /v1/orgs`), else its code.", examples=["发电公司党委"])
     day: dt.date = Field(description='The day reported.')
     year: int = Field(description='The year counted.')
     members: int = Field(description='Members counted.')

@@ -89,6 +89,7 @@ class BranchProgress:
 
     Attributes:
         org: The branch.
+        org_name: Its display name (its code if it has none).
         members: Members counted.
         hours: Their hours this year.
         target: The sum of their annual targets (members without one add nothing).
@@ -104,9 +105,10 @@ class BranchProgress:
     behind: int
     points: float
     leaderboard: tuple[dict[str, Any], ...]
+    org_name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"org": self.org, "members": self.members, "hours": round(self.hours, 2), "target": round(self.target, 2),
+        return {"org": self.org, "org_name": self.org_name or self.org, "members": self.members, "hours": round(self.hours, 2), "target": round(self.target, 2),
                 "progress": round(self.hours / self.target, 4) if self.target else None,
                 "behind": self.behind, "points": round(self.points, 2), "leaderboard": list(self.leaderboard)}
 
@@ -118,6 +120,8 @@ class OrgProgress:
     org: str
     day: dt.date
     branches: tuple[BranchProgress, ...]
+    #: The organisation's display name (its code if it has none).
+    org_name: str | None = None
 
     @property
     def members(self) -> int:
@@ -136,7 +140,8 @@ class OrgProgress:
         return sum(b.behind for b in self.branches)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"org": self.org, "day": self.day.isoformat(), "year": self.day.year, "members": self.members,
+        return {"org": self.org, "org_name": self.org_name or self.org, "day": self.day.isoformat(),
+                "year": self.day.year, "members": self.members,
                 "hours": round(self.hours, 2), "target": round(self.target, 2),
                 "progress": round(self.hours / self.target, 4) if self.target else None,
                 "behind": self.behind, "branches": [b.to_dict() for b in self.branches]}
@@ -150,6 +155,7 @@ def org_progress(
     curriculum: Curriculum,
     day: dt.date,
     balances: Mapping[str, Sequence[OpeningBalance]] | None = None,
+    org_names: Mapping[str, str] | None = None,
 ) -> OrgProgress:
     """Progress of the members of ``org`` (and units under it), grouped by branch.
 
@@ -161,8 +167,10 @@ def org_progress(
         curriculum: Targets and rules.
         day: The day.
         balances: Each member's opening balances, by member id.
+        org_names: Display names of organisations, by code.
     """
     balances = balances or {}
+    names = org_names or {}
     groups: dict[str, list[MemberProgress]] = {}
     for m in sorted(members, key=lambda m: m.id):
         if in_org(m, org):
@@ -179,8 +187,9 @@ def org_progress(
             points=sum(p.points.total for p in progress),
             leaderboard=tuple({"member": p.member.id, "name": p.member.name, "points": round(p.points.total, 2),
                                "hours": round(p.hours.total, 2)} for p in board),
+            org_name=display_org(branch, names),
         ))
-    return OrgProgress(org, day, tuple(branches))
+    return OrgProgress(org, day, tuple(branches), display_org(org, names))
 
 
 _STATUS = {"ahead": "超前", "on_pace": "符合进度", "behind": "落后", "no_target": "无学时要求"}
@@ -207,14 +216,13 @@ def format_member_progress(progress: MemberProgress) -> str:
     return "\n".join(lines)
 
 
-def format_org_progress(progress: OrgProgress, org_names: Mapping[str, str] | None = None) -> str:
+def format_org_progress(progress: OrgProgress) -> str:
     """An organisation's progress by branch, with each branch's top three, for the terminal;
-    organisations by their display names where ``org_names`` has them."""
-    names = org_names or {}
-    lines = [f"{display_org(progress.org, names)} {progress.day.isoformat()}：{progress.members} 名党员，学时 {progress.hours:.1f}"
+    organisations by their display names where they have one."""
+    lines = [f"{progress.org_name or progress.org} {progress.day.isoformat()}：{progress.members} 名党员，学时 {progress.hours:.1f}"
              f" / {progress.target:g}，落后进度 {progress.behind} 人"]
     for b in progress.branches:
         top = "，".join(f"{row['name']} {row['points']:g}分" for row in b.leaderboard[:3])
-        lines.append(f"  {display_org(b.org, names)}：{b.members} 人，学时 {b.hours:.1f} / {b.target:g}，落后 {b.behind} 人，"
+        lines.append(f"  {b.org_name or b.org}：{b.members} 人，学时 {b.hours:.1f} / {b.target:g}，落后 {b.behind} 人，"
                      f"积分 {b.points:g}；积分榜：{top}")
     return "\n".join(lines)

@@ -76,6 +76,10 @@ def test_recsys_orgs_then_progress_digest_and_push_use_the_names(store, tmp_path
     assert main(["progress", "--org", "hx", "--day", DAY.isoformat(), "--store", str(store)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("华能新能源党委 2026-12-01") and "  运行党支部：1 人" in out and "  hx.b2：1 人" in out
+    assert main(["progress", "--org", "hx", "--day", DAY.isoformat(), "--json", "--store", str(store)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["org_name"] == "华能新能源党委"
+    assert [(b["org"], b["org_name"]) for b in data["branches"]] == [("hx.b1", "运行党支部"), ("hx.b2", "hx.b2")]
     assert main(["digest", "hx.b1", "--day", DAY.isoformat(), "--json", "--store", str(store)]) == 0
     assert json.loads(capsys.readouterr().out)["org_name"] == "运行党支部"
     bad = tmp_path / "bad.csv"

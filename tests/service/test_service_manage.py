@@ -192,6 +192,10 @@ def test_org_names_over_http_show_in_the_digest_and_alerts(world):
     assert text.startswith("**运行党支部 · 12月3日学习提示**")
     alerts = client.get("/v1/alerts?day=2026-12-03&org=hxny", headers=bearer(keys.a)).json()["alerts"]
     assert {a["org"]: a["org_name"] for a in alerts} == {"hxny.fdgs.zb-yunxing": "运行党支部", "hxny.jt": "hxny.jt"}
+    progress = client.get("/v1/orgs/hxny/progress?day=2026-12-03", headers=bearer(keys.a)).json()
+    assert progress["org_name"] == "华能新能源党委"
+    assert {b["org"]: b["org_name"] for b in progress["branches"]} == {"hxny.fdgs.zb-yunxing": "运行党支部",
+                                                                     "hxny.jt": "hxny.jt"}
 
 
 def test_org_names_outside_the_key_or_malformed_are_refused_and_nothing_written(world):
