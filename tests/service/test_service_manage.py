@@ -100,9 +100,10 @@ def test_patch_an_item_keeps_the_rest_and_follows_the_write_rules(world):
     assert (got["url"], got["minutes"], got["topics"], got["title"]) == (LINK, 12, ["数字化转型"], "华能新能源数字化转型实践")
     cleared = client.patch("/v1/items/a-item", json={"url": None}, headers=bearer(keys.a)).json()
     assert cleared["url"] is None and cleared["minutes"] == 12
-    # a shared item: only an admin key writes it; another tenant's item is not found
+    # a shared item: only a platform key writes it; another tenant's item is not found
     assert client.patch("/v1/items/safety", json={"minutes": 5}, headers=bearer(keys.a)).status_code == 403
-    assert client.patch("/v1/items/safety", json={"minutes": 5}, headers=bearer(keys.admin)).json()["minutes"] == 5
+    assert client.patch("/v1/items/safety", json={"minutes": 5}, headers=bearer(keys.admin)).status_code == 403
+    assert client.patch("/v1/items/safety", json={"minutes": 5}, headers=bearer(keys.platform)).json()["minutes"] == 5
     assert client.patch("/v1/items/b-item", json={"minutes": 5}, headers=bearer(keys.a)).status_code == 404
     bad = client.patch("/v1/items/a-item", json={"mode": "offline"}, headers=bearer(keys.a))
     assert bad.status_code == 422 and "schedule" in bad.text
@@ -203,6 +204,8 @@ def test_org_names_outside_the_key_or_malformed_are_refused_and_nothing_written(
     outside = client.put("/v1/orgs", json=[{"org": "hxny.jt", "name": "集团党委"}, {"org": "zjjt", "name": "浙江"}],
                          headers=bearer(keys.a))
     assert outside.status_code == 422 and "'zjjt' is outside this key's organisation" in outside.text
+    platform = client.put("/v1/orgs", json=[{"org": "hxny", "name": "华能新能源党委"}], headers=bearer(keys.platform))
+    assert platform.status_code == 403  # a platform key writes shared items only
     for bad in ([{"org": "hxny", "name": " "}], [{"org": "hxny", "name": "长" * 101}], [{"org": "hxny"}],
                 [{"org": "hxny", "name": "一"}, {"org": "hxny", "name": "二"}]):
         assert client.put("/v1/orgs", json=bad, headers=bearer(keys.a)).status_code == 422, bad
