@@ -108,7 +108,7 @@ def patch_item(
     """Change the fields named in the body and keep the others (a `PUT` replaces the whole item).
     A field set to null is cleared where the item allows it (`expires`, `url`, `schedule` ...).
     The result is checked as a `PUT` of it would be, with the same write rules: shared items
-    only with an admin key, and `org` within the key's organisation. Returns the item as stored."""
+    only with a platform key, and `org` within the key's organisation. Returns the item as stored."""
     updated = item.with_changes(as_json(changes))
     check_item_writes(tenant, [updated.to_dict()], {item.id: item})
     engine.add_items([updated])
