@@ -498,7 +498,8 @@ class Engine:
             workers: Spread the members over this many processes of this machine (planning is
                 Python-bound: one process plans on one core), each opening the store as
                 ``cluster`` workers do. None or 1: this process. With ``cluster``, the number of
-                Ray workers.
+                Ray workers. The workers are started fresh (spawned), so a script calling this
+                must do so under ``if __name__ == "__main__":``, as for any process pool.
 
         Returns:
             A :class:`recsys.serving.batch.BatchReport` (counts, time, and the floor's time).
