@@ -25,13 +25,13 @@ PSEUDONYM_SECRET_META = "pseudonym_secret"
 def store_secret(store: Store, key: str, *, create: bool = True) -> bytes | None:
     """A secret kept in the store's metadata under ``key``, made on first use if ``create``.
 
-    Every process over the store gets the same one: after writing a new secret it reads back
-    what is stored, in case another process wrote first.
+    Every process over the store gets the same one: a new secret is stored only if none is
+    (:meth:`~recsys.storage.Store.keep_meta`), so of processes making it at once all end with
+    the first one's.
     """
     value = store.get_meta(key)
     if value is None and create:
-        store.set_meta({key: secrets.token_hex(32)})
-        value = store.get_meta(key)
+        value = store.keep_meta(key, secrets.token_hex(32))
     return None if value is None else bytes.fromhex(value)
 
 

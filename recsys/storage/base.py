@@ -184,6 +184,15 @@ class Store(Protocol):
         """
         ...
 
+    def keep_meta(self, key: str, value: str) -> str:
+        """Set ``key`` to ``value`` unless it is set already, in one step, and return what is
+        stored: of several processes making a secret at once, all end with the first one's.
+
+        Raises:
+            ValidationError: as :meth:`set_meta`.
+        """
+        ...
+
     def revisions(self) -> Revisions:
         """The item and member revisions and the activity sequence, in one read."""
         ...

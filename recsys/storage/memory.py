@@ -103,6 +103,11 @@ class MemoryStore:
         with self._lock:
             self._write_meta(values)
 
+    def keep_meta(self, key: str, value: str) -> str:
+        check_meta({key: value})
+        with self._lock:
+            return self._meta.setdefault(key, value)
+
     def _write_meta(self, values: Mapping[str, str | None]) -> None:
         for key, value in values.items():
             if value is None:

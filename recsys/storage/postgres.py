@@ -264,6 +264,13 @@ class PostgresStore:
         with self._transaction() as cur:
             self._write_meta(cur, values)
 
+    @_guarded
+    def keep_meta(self, key: str, value: str) -> str:
+        check_meta({key: value})
+        with self._transaction() as cur:
+            cur.execute("INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO NOTHING", (key, value))
+            return cur.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()[0]
+
     @staticmethod
     def _write_meta(cur: psycopg.Cursor, values: Mapping[str, str | None]) -> None:
         cur.executemany(

@@ -267,6 +267,13 @@ class SQLiteStore:
         with self._transaction() as db:
             self._write_meta(db, values)
 
+    @_guarded
+    def keep_meta(self, key: str, value: str) -> str:
+        check_meta({key: value})
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (key, value))
+            return db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
+
     @staticmethod
     def _write_meta(db: sqlite3.Connection, values: Mapping[str, str | None]) -> None:
         db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, v) for k, v in values.items() if v is not None])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -504,6 +505,17 @@ def test_metadata_set_and_delete_all_or_nothing(store):
             store.set_meta(bad)
     assert store.get_meta("dim") == "384" and store.revisions() == Revisions(0, 0, 0)
     assert store.get_meta("rev") is None  # the counters are read with revisions(), not as metadata
+
+
+def test_keep_meta_sets_a_key_once_and_everyone_gets_the_first_value(store):
+    assert store.keep_meta("token_secret", "aa") == "aa"
+    assert store.keep_meta("token_secret", "bb") == "aa" == store.get_meta("token_secret")
+    with pytest.raises(ValidationError):
+        store.keep_meta("rev", "9")
+    # Writers racing for a key that is not set yet all end with one value, the stored one.
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda n: store.keep_meta("pseudonym_secret", f"v{n}"), range(8)))
+    assert len(set(got)) == 1 and got[0] == store.get_meta("pseudonym_secret")
 
 
 def test_embedding_cache_round_trip(store):
