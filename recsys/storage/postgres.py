@@ -140,12 +140,8 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 # Any constant shared by every recsys process: serializes schema set-up and upgrades.
 _SCHEMA_LOCK = 0x7265_6373_7973  # "recsys"
 
-# Per-connection staging tables for COPY; emptied at every commit.
+# A per-connection staging table for COPY of served lists; emptied at every commit.
 _STAGING = """
-CREATE TEMP TABLE new_events (
-    ord integer NOT NULL, id text COLLATE "C", member text COLLATE "C", item text COLLATE "C",
-    kind text, value double precision, at text, ts double precision
-) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE new_served (
     ord integer NOT NULL, member text COLLATE "C", day date, request text COLLATE "C",
     state text, payload text, created double precision
@@ -462,42 +458,40 @@ class PostgresStore:
 
     @staticmethod
     def _write_events(cur: psycopg.Cursor, events: Sequence[Event], *, check: bool) -> tuple[int, int | None]:
-        """COPY events into the staging table and append those whose id is not stored yet.
+        """Append the events whose id is not stored yet, with COPY straight into the table.
 
         Returns how many were stored and the sequence number of the last one other than an
         impression (None if none). With ``check``, a stored id with other content is a conflict.
         """
         if not events:
             return 0, None
-        # The lock that keeps sequence numbers gapless: event writers take turns from here on.
+        # The lock that keeps sequence numbers gapless: event writers take turns from here on, so
+        # the ids found stored now are all there will be until this transaction ends, and the new
+        # events can be numbered here. The unique constraint on id stays the guarantee that an
+        # id is stored once whatever happens to the lock.
         base = cur.execute("SELECT value FROM counters WHERE name = 'seq' FOR UPDATE").fetchone()[0]
-        with cur.copy(f"COPY new_events (ord, {_EVENT_COLUMNS}) FROM STDIN") as copy:
-            for ord_, e in enumerate(events):
-                copy.write_row((ord_, *event_row(e)))
-        added, last, activity = cur.execute(
-            f"WITH stored AS ("
-            f" INSERT INTO events (seq, {_EVENT_COLUMNS})"
-            f" SELECT %s + row_number() OVER (ORDER BY ord), {_EVENT_COLUMNS} FROM new_events n"
-            f" WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = n.id)"  # never true for no id
-            # Under the seq lock nobody else inserts, so this never skips; the unique constraint
-            # is what guarantees an id is stored once whatever happens to the lock.
-            f" ON CONFLICT (id) DO NOTHING RETURNING seq, kind)"
-            f" SELECT COUNT(*), MAX(seq), MAX(seq) FILTER (WHERE kind <> 'impression') FROM stored",
-            (base,),
-        ).fetchone()
-        if check and added < len(events):
-            # Some ids were stored already (this transaction's rows among them, which match):
-            # each must be a retry with the same content, else the whole batch is undone.
-            clash = cur.execute(
-                "SELECT n.id FROM new_events n JOIN events e ON e.id = n.id"
-                " WHERE (e.member, e.item, e.kind, e.value, e.ts)"
-                " IS DISTINCT FROM (n.member, n.item, n.kind, n.value, n.ts) ORDER BY n.ord LIMIT 1"
-            ).fetchone()
-            if clash is not None:
-                raise conflict(clash[0])
-        if added:
-            cur.execute("UPDATE counters SET value = %s WHERE name = 'seq'", (last,))
-        return added, activity
+        ids = [e.id for e in events if e.id is not None]
+        stored = dict(
+            (row[0], row[1:]) for row in cur.execute(
+                "SELECT id, member, item, kind, value, ts FROM events WHERE id = ANY(%s)", (ids,))
+        ) if ids else {}
+        new = []
+        for e in events:
+            if e.id is not None and e.id in stored:
+                if check and stored[e.id] != event_content(e):
+                    raise conflict(e.id)
+                continue  # a retry: stored already
+            new.append(e)
+        if not new:
+            return 0, None
+        with cur.copy(f"COPY events (seq, {_EVENT_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["int8", "text", "text", "text", "text", "float8", "text", "float8"])
+            for seq, e in enumerate(new, start=base + 1):
+                copy.write_row((seq, *event_row(e)))
+        last = base + len(new)
+        cur.execute("UPDATE counters SET value = %s WHERE name = 'seq'", (last,))
+        activity = next((base + 1 + k for k in range(len(new) - 1, -1, -1) if new[k].kind != "impression"), None)
+        return len(new), activity
 
     @_guarded
     def events(
@@ -723,7 +717,7 @@ class PostgresEmbeddingCache:
 
 
 def _configure(conn: psycopg.Connection) -> None:
-    """Set up a new pooled connection: its staging tables for COPY."""
+    """Set up a new pooled connection: its staging table for COPY."""
     conn.execute(_STAGING)
     conn.commit()
 
