@@ -80,8 +80,13 @@ class Pool:
         score: The items' scores, once scored (the re-ranker lowers them by what they repeat).
         signals: Per-candidate arrays the scorer computed (the blend's inputs and what the
             reasons read).
-        vectors: The candidates' vectors, one row each, once a step has read them from the
-            catalogue (the later steps read the same rows again otherwise).
+        vectors: The candidates' vectors, once a step has read them from the catalogue (the
+            later steps read the same rows again otherwise); read them with
+            :meth:`read_vectors`, since after a cut they are a larger matrix whose rows
+            ``vector_at`` names.
+        vector_at: Which rows of ``vectors`` are this pool's, in order (None: all of them). A
+            cut composes positions instead of copying vectors: a pool is cut several times
+            between scoring and packing, and only the first rows are read again.
     """
 
     rows: np.ndarray
@@ -89,6 +94,7 @@ class Pool:
     score: np.ndarray | None = None
     signals: Mapping[str, np.ndarray] = field(default_factory=dict)
     vectors: np.ndarray | None = None
+    vector_at: np.ndarray | None = None
 
     @classmethod
     def empty(cls) -> Pool:
@@ -99,16 +105,20 @@ class Pool:
 
     def take(self, which: np.ndarray) -> Pool:
         """The candidates at positions (or where a boolean mask is True) ``which``, in that order."""
-        def cut(a):
-            return None if a is None else a[which]
-
-        return Pool(self.rows[which], self.rank[which], cut(self.score),
-                    Signals.of(self.signals, len(self.rows)).take(which) if self.signals else {}, cut(self.vectors))
+        vector_at = None
+        if self.vectors is not None:
+            vector_at = (np.arange(len(self.rows)) if self.vector_at is None else self.vector_at)[which]
+        return Pool(self.rows[which], self.rank[which], None if self.score is None else self.score[which],
+                    Signals.of(self.signals, len(self.rows)).take(which) if self.signals else {},
+                    self.vectors, vector_at)
 
     def read_vectors(self, ctx: PlanContext) -> np.ndarray:
-        """:attr:`vectors`, read from the catalogue (and kept) if no step has yet."""
+        """The candidates' vectors in order: read from the catalogue if no step has yet, gathered
+        from a larger matrix after a cut; kept either way."""
         if self.vectors is None:
             self.vectors = ctx.items.vectors(self.rows)
+        elif self.vector_at is not None:
+            self.vectors, self.vector_at = self.vectors[self.vector_at], None
         return self.vectors
 
     def items(self, ctx: PlanContext) -> list[Item]:
