@@ -133,3 +133,17 @@ def test_a_batch_block_reads_the_same_statements_whatever_its_size(tmp_path):
         counts.append(len(reads))
         engine.close()
     assert counts[0] == counts[1]
+
+
+def test_the_nightly_batch_goes_branch_by_branch(tmp_path):
+    # Ids interleave the three branches (m000 in zb0, m001 in zb1, ...): taken by id, every block
+    # of four would read the activity of each branch again. Branch by branch, a block holds one
+    # or two branches, and each branch is read in the blocks that hold it only.
+    counter = Counter()
+    engine = _engine(tmp_path / "s", counter, _members(24))
+    engine.daily("m001", DAY - dt.timedelta(days=1))  # warm
+    report, sql = counter.measure(lambda: engine.batch(day=DAY, chunk=4))
+    assert report.served == 24
+    branch_reads = [s for s in sql if "SELECT id FROM members WHERE org" in s]
+    assert len(branch_reads) <= 6 + 2, "\n".join(branch_reads)
+    engine.close()
