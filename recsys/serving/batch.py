@@ -81,7 +81,8 @@ def _block(world: World, members: Sequence[Member], day: dt.date, budgets: Seque
         key = (member.id, budget)
         if key in lists or key in todo:  # the same member twice: the same list
             continue
-        reused = reuse_served(served_before.get((member.id, request_key(budget))), histories[member.id].state, snap)
+        reused = reuse_served(served_before.get((member.id, request_key(budget))), histories[member.id].state,
+                              lambda ids: {i for i in ids if i in snap.catalogue})
         if reused is not None:
             lists[key] = reused
         else:

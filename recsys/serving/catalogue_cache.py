@@ -54,6 +54,11 @@ class CatalogueCache:
         self._unsaved = 0
 
     @property
+    def view(self) -> Catalogue | None:
+        """The catalogue last returned by :meth:`current`: a new object whenever the index moved."""
+        return self._view
+
+    @property
     def index_file(self) -> Path | None:
         return None if self.store.files is None else self.store.files / INDEX_FILE
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable, Sequence
 
 from recsys.pipeline import infeasibility
 from recsys.records import TZ, Event, Member
@@ -37,12 +38,14 @@ def request_key(budget: int) -> str:
     return f"minutes={budget}"
 
 
-def reuse_served(served: ServedList | None, state: str, snap: Snapshot) -> StudyList | None:
-    """The list already served, if the member's state is unchanged and all its items still exist."""
+def reuse_served(served: ServedList | None, state: str, known: Callable[[Sequence[str]], set[str]]) -> StudyList | None:
+    """The list already served, if the member's state is unchanged and all its items still exist
+    (``known`` tells which of some item ids do)."""
     if served is None or served.state != state:
         return None
     stored = StudyList.from_dict(served.payload)
-    return stored if all(e.item.id in snap.catalogue for e in stored.entries) else None
+    ids = {e.item.id for e in stored.entries}
+    return stored if len(known(list(ids))) == len(ids) else None
 
 
 def served_record(result: StudyList, state: str) -> ServedList:
@@ -61,24 +64,32 @@ def impressions_of(result: StudyList) -> list[Event]:
 
 def daily(world: World, member: Member, day: dt.date, budget: int, *, preview: bool = False) -> StudyList:
     """The member's list for ``day``: the one served already if still valid, else a new one,
-    stored and recorded as impressions unless ``preview``. See :meth:`recsys.Engine.daily`."""
+    stored and recorded as impressions unless ``preview``. See :meth:`recsys.Engine.daily`.
+
+    Only planning holds the engine's lock (it reads the index, which writes change in place):
+    a list asked again is answered from the store without waiting for other members' planning,
+    and neither the reads before planning nor the durable write after it hold up other requests.
+    Two first requests of one member at once plan the same list from the same state, and the
+    second write stores it again (impressions are kept once by their ids).
+    """
     store = world.store
+    served = store.get_served(member.id, day, request_key(budget))
+    if served is not None:  # asked again: the state token alone says whether it still holds
+        reused = reuse_served(served, store.member_state(member.id), store.item_ids)
+        if reused is not None:
+            return reused
+    history = store.history(member.id)
+    snap = world.snapshot()
+    seats = seats_for(store, snap.catalogue, day, day)
+    branch = branch_activity(store, member.org, day)
     with world.lock:
-        snap = world.snapshot()
-        served = store.get_served(member.id, day, request_key(budget))
-        if served is not None:  # asked again: the state token alone says whether it still holds
-            reused = reuse_served(served, store.member_state(member.id), snap)
-            if reused is not None:
-                return reused
-        history = store.history(member.id)
-        ctx = plan_context(
-            world, snap, member, day, budget, history.events, seats_for(store, snap.catalogue, day, day),
-            branch=branch_activity(store, member.org, day),
-            prep_targets=enrolled_ahead(history.events, snap.catalogue, day),
-        )
+        if not world.unmoved(snap):  # a write moved the index meanwhile: plan on the new one
+            snap = world.snapshot()
+        ctx = plan_context(world, snap, member, day, budget, history.events, seats, branch=branch,
+                           prep_targets=enrolled_ahead(history.events, snap.catalogue, day))
         result = world.recommender(ctx)
-        if not preview:
-            store.put_served([served_record(result, history.state)], impressions_of(result))
+    if not preview:
+        store.put_served([served_record(result, history.state)], impressions_of(result))
     return result
 
 

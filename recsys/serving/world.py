@@ -109,6 +109,11 @@ class World:
             model = self._collaborative(revisions) if collaborative else None
             return Snapshot(revisions, catalogue, index, model)
 
+    def unmoved(self, snap: Snapshot) -> bool:
+        """Whether the index is still as ``snap`` saw it (nothing caught up since), so planning
+        may use ``snap`` without reading the store's counters again. Call holding :attr:`lock`."""
+        return self.items.view is snap.catalogue
+
     def _collaborative(self, revisions: Revisions) -> CollaborativeModel:
         # Built from the events up to a snapshot of the activity sequence (impressions do not move
         # it) and from the members' roles, and kept until either changes: a list depends only on
