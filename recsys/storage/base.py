@@ -357,7 +357,9 @@ class Store(Protocol):
         their impressions, in one transaction.
 
         Impressions already recorded (by id) are skipped and use up no sequence number; recorded
-        ones never move the activity sequence.
+        ones never move the activity sequence. A backend may commit this write without waiting
+        for the disk (a served list is made again the same from the rest of the store), never
+        the events of :meth:`record_events`.
 
         Raises:
             ValidationError: An event is not an impression, or has no id; nothing is written then.

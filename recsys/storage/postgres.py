@@ -628,10 +628,14 @@ class PostgresStore:
     @_guarded
     def put_served(self, lists: Sequence[ServedList], impressions: Sequence[Event] = ()) -> None:
         """Keep served lists (the last of each member, day and request wins) and record their
-        impressions, all by COPY in one transaction. An impression already recorded is skipped."""
+        impressions, all by COPY in one transaction, committed without waiting for the disk. An
+        impression already recorded is skipped."""
         check_impressions(impressions)
         rows = [(s.member, s.day, s.request, s.state, dumps(s.payload), s.created) for s in lists]
         with self._transaction() as cur:
+            # As on SQLite, the commit does not wait for the disk: a served list is made again
+            # the same if lost with the server, and the WAL keeps commits in order.
+            cur.execute("SET LOCAL synchronous_commit TO off")
             if rows:
                 with cur.copy("COPY new_served (ord, member, day, request, state, payload, created) FROM STDIN") as copy:
                     for ord_, row in enumerate(rows):

@@ -217,19 +217,31 @@ class SQLiteStore:
         return self._connections.get()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: all of it commits, or none of it does."""
+    def _transaction(self, *, wait_for_disk: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction: all of it commits, or none of it does.
+
+        ``wait_for_disk=False`` commits without syncing the log to disk (WAL, ``synchronous=
+        NORMAL``): safe if the process dies, lost only if the machine does, and then only with
+        every commit after it (the log is written in order, and the next synced commit syncs it).
+        For what can be made again from the rest of the store.
+        """
         db = self._db()
-        db.execute("BEGIN IMMEDIATE")
+        if not wait_for_disk:
+            db.execute("PRAGMA synchronous=NORMAL")
         try:
-            yield db
-            db.execute("COMMIT")
-        except BaseException:
-            # SQLite may already have rolled back (disk full, I/O error); a second ROLLBACK
-            # would hide the error that caused it.
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                # SQLite may already have rolled back (disk full, I/O error); a second ROLLBACK
+                # would hide the error that caused it.
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        finally:
+            if not wait_for_disk:
+                db.execute("PRAGMA synchronous=FULL")
 
     @contextmanager
     def _snapshot(self) -> Iterator[sqlite3.Connection]:
@@ -642,10 +654,14 @@ class SQLiteStore:
         The impressions go in by multi-row ``INSERT OR IGNORE`` statements, so a day's batch of
         lists costs a few statements, and an impression already recorded (same id) is skipped.
         They never move the activity sequence.
+
+        The commit does not wait for the disk (see :meth:`_transaction`): a served list is the
+        plan of the member's state, made again the same if lost with the machine, and its
+        impressions only start cool-downs. Events that members and portals send stay synced.
         """
         check_impressions(impressions)
         rows = [event_row(e) for e in first_of_each_id(impressions)]
-        with self._transaction() as db:
+        with self._transaction(wait_for_disk=False) as db:
             db.executemany(
                 "INSERT OR REPLACE INTO served VALUES (?, ?, ?, ?, ?, ?)",
                 [(s.member, s.day.isoformat(), s.request, s.state, dumps(s.payload), s.created) for s in lists],

@@ -195,3 +195,21 @@ def _once_back(call, patience: float = 60):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
+
+
+def test_the_unsynced_commit_of_served_lists_leaves_events_synced():
+    from recsys.storage import ServedList
+
+    cluster = PostgresCluster(durable=True).start()  # the server's default: every commit synced
+    try:
+        store = PostgresStore(cluster.new_database(), pool_size=1)
+        store.put_served([ServedList("m1", T0.date(), "minutes=30", "0:0", {"entries": []}, 0.0)],
+                         [Event(id="imp-1", member="m1", item="i1", kind="impression", at=T0)])
+        # The one pooled connection wrote the list: its SET LOCAL ended with that transaction.
+        with store._pool.connection() as conn:
+            assert conn.execute("SHOW synchronous_commit").fetchone()[0] == "on"
+        store.record_events(events(3))
+        assert store.count_events() == 4
+        store.close()
+    finally:
+        cluster.stop()

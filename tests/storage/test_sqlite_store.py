@@ -63,6 +63,19 @@ def test_put_served_is_one_transaction_with_one_insert_per_chunk_of_impressions(
     assert traced.count_events() == 1203 and traced.revisions().activity == 0
 
 
+def test_served_lists_commit_without_syncing_but_events_stay_synced(traced):
+    # A served list is made again the same if lost with the machine; recorded events are not.
+    traced.record_events([Event(member="m1", item="a", kind="complete", at=T0)])
+    traced.put_served([served("m1")], impressions(2))
+    traced.record_events([Event(member="m1", item="b", kind="complete", at=T0)])
+    pragmas = [s for s in traced.statements if s.startswith("PRAGMA synchronous")]
+    assert pragmas == ["PRAGMA synchronous=NORMAL", "PRAGMA synchronous=FULL"]
+    normal, full = (traced.statements.index(p) for p in pragmas)
+    assert normal < traced.statements.index("BEGIN IMMEDIATE", normal) < full
+    # The connection is back to syncing every commit: the next events wait for the disk.
+    assert traced._db().execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
 def test_everything_survives_reopening(tmp_path):
     store = open_store(tmp_path / "s")
     store.upsert_items([], np.zeros((0, 4), dtype=np.float32))
