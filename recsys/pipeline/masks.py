@@ -25,7 +25,7 @@ import numpy as np
 from recsys.pipeline.context import PlanContext
 from recsys.records import TZ, Member
 
-__all__ = ["REASONS", "hard_rules", "static_rules", "static_key", "reach_mask", "StaticRules"]
+__all__ = ["REASONS", "hard_rules", "static_rules", "static_key", "reach_mask", "ReachMasks", "StaticRules"]
 
 #: The rules in the order they are checked; a code is an index into this tuple.
 REASONS: tuple[str | None, ...] = (
@@ -212,3 +212,49 @@ class StaticRules:
         else:
             self._codes.move_to_end(key)
         return codes
+
+
+class ReachMasks:
+    """:func:`reach_mask` for the many members of a report, by kind of member.
+
+    Members alike in what the mask reads (the catalogue's role columns they hold, the owners
+    they see, offline attendance) reach the same items, and a large group has far fewer kinds
+    than members. :meth:`key` names a member's kind without building the mask, reading an
+    organisation's visible owners once; :meth:`__call__` keeps the ``most`` masks used last.
+
+    Args:
+        cols: The catalogue's columns.
+        most: Masks kept (each one boolean per item).
+    """
+
+    def __init__(self, cols, *, most: int = 256) -> None:
+        self.cols = cols
+        self.most = most
+        self._owners: dict[str, bytes] = {}
+        self._roles: dict[tuple[str, ...], tuple[int, ...]] = {}
+        self._masks: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+
+    def key(self, member: Member) -> Hashable:
+        """The member's kind: members with equal keys get equal masks."""
+        owners = self._owners.get(member.org)
+        if owners is None:
+            owners = self._owners[member.org] = _member_columns(self.cols, member)[1].tobytes()
+        roles = self._roles.get(member.roles)
+        if roles is None:
+            names = self.cols.role_names
+            roles = self._roles[member.roles] = tuple(sorted({names.index(r) for r in member.roles if r in names}))
+        return roles, owners, member.offline
+
+    def __call__(self, member: Member) -> np.ndarray:
+        """:func:`reach_mask` of ``member`` (shared with its kind: do not change it)."""
+        key = self.key(member)
+        mask = self._masks.get(key)
+        if mask is None:
+            mask = self._masks[key] = reach_mask(self.cols, member)
+            mask.flags.writeable = False
+            if len(self._masks) > self.most:
+                self._masks.popitem(last=False)
+        else:
+            self._masks.move_to_end(key)
+        return mask
+

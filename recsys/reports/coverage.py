@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -35,7 +35,7 @@ from recsys.curriculum import Curriculum
 from recsys.catalogue import Catalogue, Columns
 from recsys.embedding.index import VectorIndex
 from recsys.pipeline import rules_context
-from recsys.pipeline.masks import StaticRules, hard_rules, reach_mask
+from recsys.pipeline.masks import ReachMasks, StaticRules, hard_rules, reach_mask
 from recsys.orgs import display_org
 from recsys.records import TZ, Event, Item, Member
 
@@ -476,22 +476,21 @@ def _supply(
     # attendance): one mask over the catalogue per kind of member, one sum per topic.
     topic_rows = {t: cols.rows(it.id for it in its) for t, its in by_topic.items()}
     minutes = cols.minutes.astype(np.int64)
-    hours: dict[tuple[bytes, str], float] = {}
+    reach = ReachMasks(cols)
+    # Per kind of member, the hours of every topic they can reach: a few floats a kind, where a
+    # mask a kind would hold a gigabyte for a group of thousands of kinds over 100,000 items.
+    hours: dict[Hashable, dict[str, float]] = {}
 
-    def own_hours(mask: np.ndarray, kind: bytes, topic: str) -> float:
-        if (kind, topic) not in hours:
-            rows = topic_rows.get(topic, np.zeros(0, dtype=np.int64))
-            hours[kind, topic] = float(minutes[rows][mask[rows]].sum()) / 60
-        return hours[kind, topic]
+    def own_hours(m: Member, topic: str) -> float:
+        kind = reach.key(m)
+        found = hours.get(kind)
+        if found is None:
+            mask = reach(m)
+            found = hours[kind] = {t: float(minutes[rows][mask[rows]].sum()) / 60 for t, rows in topic_rows.items()}
+        return found.get(topic, 0.0)
 
-    masks: dict[tuple, tuple[np.ndarray, bytes]] = {}
     policy_of = curriculum.for_member
     for m in members:
-        alike = (m.roles, m.org, m.offline)  # all reach_mask reads of a member
-        if alike not in masks:
-            mask = reach_mask(cols, m)
-            masks[alike] = (mask, mask.tobytes())
-        mask, kind = masks[alike]
         policy = policy_of(m)
         for role in m.roles:
             rp = curriculum.role(role, m.org)
@@ -506,7 +505,7 @@ def _supply(
                 cell["members"].append(m.id)
                 cell["target"] = max(cell["target"], target)
                 cell["demand"] += target
-                own = own_hours(mask, kind, topic)
+                own = own_hours(m, topic)
                 if own + 1e-9 < target:
                     cell["short"].append(m.id)
                     cell["shortfall"] = max(cell["shortfall"], target - own)
@@ -598,8 +597,9 @@ def _exposure(
     # Who could take an item at all, over every kind of member (members alike counted once).
     roles_held = {r for m in members for r in m.roles}
     audience = np.zeros(len(cols), dtype=bool)
-    for key in {(frozenset(m.roles), m.org, m.offline): m for m in members}.values():
-        audience |= reach_mask(cols, key)
+    reach = ReachMasks(cols, most=0)
+    for m in {reach.key(m): m for m in members}.values():
+        audience |= reach_mask(cols, m)
     never: dict[str, str] = {}
     for i, it in sorted(items.items()):
         if counts90.get(i):

@@ -14,7 +14,7 @@ from recsys.catalogue import Catalogue
 from recsys.curriculum import Curriculum
 from recsys.embedding.index import ExactIndex
 from recsys.pipeline import infeasibility, rules_context
-from recsys.pipeline.masks import REASONS, StaticRules, hard_rules, reach_mask
+from recsys.pipeline.masks import REASONS, ReachMasks, StaticRules, hard_rules, reach_mask
 from recsys.records import TZ
 
 DAY = dt.date(2026, 6, 15)
@@ -152,3 +152,19 @@ def test_static_codes_shared_between_members_alike_stay_right(world, other, cool
                 and (it.org is None or other.org == it.org or other.org.startswith(it.org + "."))
                 and (it.mode == "online" or other.offline) for it in catalogue.values()]
     assert list(reach_mask(catalogue.columns, other)) == expected
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds(), st.lists(members("m"), min_size=2, max_size=8))
+def test_reach_masks_shared_by_kind_equal_each_members_own(world, people):
+    """Coverage shares reach masks between members of one kind: each member's must be their own."""
+    items = world[0]
+    cols = Catalogue.build({it.id: it for it in items}).columns
+    shared = ReachMasks(cols, most=2)  # small: masks are dropped and made again
+    for m in people + people[::-1]:
+        assert list(shared(m)) == list(reach_mask(cols, m))
+    for a in people:
+        for b in people:
+            if shared.key(a) == shared.key(b):
+                assert list(reach_mask(cols, a)) == list(reach_mask(cols, b))
+
