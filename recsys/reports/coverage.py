@@ -655,8 +655,11 @@ def _reach(
         branch_members[m.org] += 1
         row = flags[m.org]
         last = _last_seen(events, online_ids)
-        impressions.update((m.id, e.at.astimezone(TZ).date(), e.item) for e in events
-                           if e.kind == "impression" and e.at >= exposure_start)
+        for e in reversed(events):  # in time order: the window is the end of the history
+            if e.at < exposure_start:
+                break
+            if e.kind == "impression":
+                impressions.add((m.id, e.at.astimezone(TZ).date(), e.item))
         ctx = rules_context(m, day, events, items=catalogue, index=data.index,
                             curriculum=data.curriculum, seats_taken=data.seats_taken,
                             duplicate_threshold=data.duplicate_threshold)
@@ -695,18 +698,27 @@ def _histories(data: CoverageInputs, members: Sequence[Member], end: dt.datetime
         part = members[first:first + block]
         found = data.histories([m.id for m in part])
         for m in part:
-            yield m, [e for e in found.get(m.id, ()) if e.at <= end]
+            events = found.get(m.id, ())
+            cut = len(events)
+            while cut and events[cut - 1].at > end:  # in time order: later events are at the end
+                cut -= 1
+            yield m, events[:cut]
 
 
 def _last_seen(events: Sequence[Event], online_ids: set[str]) -> dict[str, dt.datetime]:
-    """When a member's events last were an impression, a completion, and any online study."""
+    """When a member's events (in time order) last were an impression, a completion, and any
+    online study: read from the end, stopping once all three are found."""
     last: dict[str, dt.datetime] = {}
-    for e in events:
-        key = "impression" if e.kind == "impression" else "completion" if e.kind in ("complete", "attend") else None
-        if key is not None:
-            last[key] = max(e.at, last.get(key, e.at))
-        if e.kind != "impression" and e.item in online_ids:
-            last["online"] = max(e.at, last.get("online", e.at))
+    for e in reversed(events):
+        if e.kind == "impression":
+            last.setdefault("impression", e.at)
+            continue
+        if e.kind in ("complete", "attend"):
+            last.setdefault("completion", e.at)
+        if e.item in online_ids:
+            last.setdefault("online", e.at)
+        if len(last) == 3:
+            break
     return last
 
 
