@@ -34,7 +34,7 @@ from recsys.reports.progress import MemberProgress, OrgProgress, in_org, member_
 from recsys.results import SearchHit, StudyList, StudyPath
 from recsys.serving import batch, distributed, lists, member_page, search, writes
 from recsys.serving.event_pages import EventPage, page_of_events
-from recsys.serving.requests import MAX_PATH_DAYS, as_day, budget_of, check_days, check_k
+from recsys.serving.requests import MAX_PATH_DAYS, as_day, budget_of, check_days, check_k, ranking_scores
 from recsys.serving.search import visible_to
 from recsys.serving.world import World, enrolled_in
 from recsys.orgs import OrgName
@@ -440,6 +440,44 @@ class Engine:
         """
         member = self.member(member_id)
         return lists.daily(self._world, member, as_day(day), budget_of(member, minutes), preview=preview)
+
+    def daily_from(
+        self,
+        member_id: str,
+        ranking: Sequence[str] | Mapping[str, float],
+        day: dt.date | str | None = None,
+        minutes: int | None = None,
+        *,
+        preview: bool = False,
+    ) -> StudyList:
+        """The member's list for ``day`` from an outside ranking, with the engine's guarantees.
+
+        For a portal that ranks with its own recommender (or an evaluation comparing one): the
+        ranking replaces the engine's order and nothing else. The hard rules and the
+        near-duplicate check drop what may not be shown (guarantees 1 and 3), the budget fitter
+        packs the day by the outside scores (guarantee 2), and each entry carries the engine's
+        reasons (guarantee 5). Impressions are recorded as for :meth:`daily` (they start the
+        cool-down) unless ``preview``; the list is not kept as the day's :meth:`daily` list.
+
+        Args:
+            member_id: The member.
+            ranking: Item ids best first (position ``n`` is worth ``1 / log2(n + 2)``, the gain
+                a ranking metric gives it), or item id to score (higher first). Ids not in the
+                catalogue are ignored; items it leaves out are not shown.
+            day: The day (default: today, Asia/Shanghai).
+            minutes: The time available; default: the member's ``daily_minutes``.
+            preview: Compute the list without recording impressions.
+
+        Raises:
+            NotFoundError: for an unknown member.
+            ValidationError: for a malformed ranking, day or minutes.
+
+        Example:
+            >>> engine.daily_from("m001", ["thy-001", "his-014", "dsc-037"])  # doctest: +SKIP
+        """
+        member = self.member(member_id)
+        scores = ranking_scores(ranking)
+        return lists.daily_from(self._world, member, as_day(day), budget_of(member, minutes), scores, preview=preview)
 
     def daily_many(
         self,

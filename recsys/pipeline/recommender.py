@@ -97,6 +97,35 @@ class Recommender:
             entries=entries, upcoming=upcoming, notes=tuple(notes),
         )
 
+    def from_ranking(self, ctx: PlanContext, rows: np.ndarray, scores: np.ndarray) -> StudyList:
+        """The day's list from an outside ranking, under the same guarantees as :meth:`__call__`.
+
+        The outside scores replace the engine's ranking, nothing else: the hard rules and the
+        near-duplicate check drop what may not be shown, the budget fitter packs the day by the
+        outside scores, and the entries carry the engine's reasons for what they are (the
+        scorer runs only for its signals, and for the cap on reviews a day). No search and no
+        diversity re-ranking: the order is the outside ranking's.
+
+        Args:
+            ctx: The planning context.
+            rows: Distinct catalogue rows the outside ranking scored.
+            scores: One score per row, higher first.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        scores = np.asarray(scores, dtype=np.float64)
+        cols = ctx.items.columns
+        with self._one_blas_thread():
+            # The outside order is the retrieval rank: a scorer cutting at ``max_scored`` keeps its best.
+            order = np.lexsort((cols.id_rank[rows], -scores))
+            candidates = Pool(rows[order], np.arange(len(rows), dtype=np.int64))
+            feasible = self.filter(ctx, candidates)
+            scored = self.scorer(ctx, feasible[0])
+            by_row = np.zeros(len(cols))
+            by_row[rows] = scores
+            scored.score = by_row[scored.rows]
+            ranked = scored.take(np.lexsort((cols.id_rank[scored.rows], -scored.score)))
+            return self._plan(ctx, candidates, feasible, ranked)
+
     def rank(self, ctx: PlanContext, k: int) -> Pool:
         """The ``k`` best feasible candidates that fit the day, before packing, best first."""
         with self._one_blas_thread():

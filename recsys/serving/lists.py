@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
 
 from recsys.pipeline import infeasibility
 from recsys.records import TZ, Event, Member
@@ -25,7 +27,7 @@ from recsys.serving.world import (
 )
 from recsys.storage import ServedList
 
-__all__ = ["daily", "path", "rank", "reuse_served", "served_record", "impressions_of"]
+__all__ = ["daily", "daily_from", "path", "rank", "reuse_served", "served_record", "impressions_of"]
 
 #: The time of day impressions are recorded at: when the morning push reaches members.
 _SHOWN_AT = dt.time(8)
@@ -90,6 +92,32 @@ def daily(world: World, member: Member, day: dt.date, budget: int, *, preview: b
         result = world.recommender(ctx)
     if not preview:
         store.put_served([served_record(result, history.state)], impressions_of(result))
+    return result
+
+
+def daily_from(world: World, member: Member, day: dt.date, budget: int, scores: Mapping[str, float], *,
+               preview: bool = False) -> StudyList:
+    """The member's list for ``day`` from an outside ranking. See :meth:`recsys.Engine.daily_from`.
+
+    As :func:`daily`, only planning holds the engine's lock."""
+    store = world.store
+    history = store.history(member.id)
+    snap = world.snapshot()
+    seats = seats_for(store, snap.catalogue, day, day)
+    branch = branch_activity(store, member.org, day)
+    with world.lock:
+        if not world.unmoved(snap):  # a write moved the index meanwhile: plan on the new one
+            snap = world.snapshot()
+        row = snap.catalogue.columns.row
+        known = [i for i in scores if i in row]
+        rows = np.array([row[i] for i in known], dtype=np.int64)
+        ctx = plan_context(world, snap, member, day, budget, history.events, seats, branch=branch,
+                           prep_targets=enrolled_ahead(history.events, snap.catalogue, day))
+        result = world.recommender.from_ranking(ctx, rows, np.array([scores[i] for i in known], dtype=np.float64))
+    if not preview:
+        # Impressions start the cool-down as for any list; the list itself is not kept as the
+        # day's served list, which stays the engine's own.
+        store.put_served([], impressions_of(result))
     return result
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
 
 from recsys.exceptions import ValidationError
 from recsys.records import TZ, Member
 
-__all__ = ["as_day", "budget_of", "check_k", "check_days", "MAX_PATH_DAYS"]
+__all__ = ["as_day", "budget_of", "check_k", "check_days", "ranking_scores", "MAX_PATH_DAYS"]
 
 #: Longest study path, in days.
 MAX_PATH_DAYS = 366
@@ -44,3 +46,29 @@ def check_k(k: int) -> None:
 def check_days(days: int) -> None:
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_PATH_DAYS:
         raise ValidationError(f"days must be a whole number from 1 to {MAX_PATH_DAYS}, got {days!r}", field="days")
+
+
+def ranking_scores(ranking: Sequence[str] | Mapping[str, float]) -> dict[str, float]:
+    """An outside ranking as item id to score: a mapping as given (finite numbers), a sequence of
+    distinct ids best first as the gain a ranking metric gives each position, ``1 / log2(n + 2)``."""
+    if isinstance(ranking, Mapping):
+        out = {}
+        for item, score in ranking.items():
+            if not isinstance(item, str):
+                raise ValidationError(f"ranking ids must be strings, got {item!r}", field="ranking")
+            if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
+                raise ValidationError(f"ranking score of {item!r} must be a finite number, got {score!r}",
+                                      field="ranking")
+            out[item] = float(score)
+        return out
+    if isinstance(ranking, (str, bytes)) or not isinstance(ranking, Sequence):
+        raise ValidationError("ranking must be a list of item ids, best first, or a mapping of id to score",
+                              field="ranking")
+    out = {}
+    for n, item in enumerate(ranking):
+        if not isinstance(item, str):
+            raise ValidationError(f"ranking ids must be strings, got {item!r}", field="ranking")
+        if item in out:
+            raise ValidationError(f"ranking names {item!r} twice", field="ranking")
+        out[item] = 1.0 / math.log2(n + 2)
+    return out

@@ -227,3 +227,22 @@ def test_a_day_uses_its_budget_when_the_catalogue_allows(data):
         left = minutes - lst.minutes
         chosen = {e.item.id for e in lst.entries}
         assert all(i.minutes > left for i in catalogue if i.id not in chosen)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_lists_from_an_outside_ranking_keep_the_guarantees(data):
+    """``daily_from``: any order of any items (completed, infeasible, too long) comes out as a
+    list that keeps every guarantee, as a peer + guarantees portal relies on."""
+    catalogue = data.draw(items())
+    member = data.draw(members())
+    events = data.draw(histories(catalogue))
+    minutes = data.draw(st.one_of(st.none(), st.integers(1, 600)))
+    ranking = data.draw(st.permutations([i.id for i in catalogue]))
+    by_id = {i.id: i for i in catalogue}
+    with store(catalogue, member, events) as eng:
+        for offset in (0, 1, 15):
+            day = START + dt.timedelta(days=offset)
+            lst = eng.daily_from("m1", ranking, day=day, minutes=minutes)
+            check_day(lst, member, by_id, eng.events("m1"), set(), minutes or member.daily_minutes)
+            assert eng.daily_from("m1", ranking, day=day, minutes=minutes, preview=True) == lst  # stable
