@@ -28,6 +28,7 @@ from evaluation import metrics as M
 from evaluation.protocols import Split, candidates_for, cold_start_split, leave_last_k_out, temporal_split
 from evaluation.season import SeasonResult, run_season
 from evaluation.simulator import Simulator
+from recsys.records import ROLES
 
 __all__ = ["Settings", "QUICK", "FULL", "run", "confidence_interval", "check_floors"]
 
@@ -53,6 +54,7 @@ class Settings:
         season_seeds: Seeds of the season.
         season_members: Members in a season.
         season_days: Days of a season.
+        season_refit_days: A peer + guarantees portal refits its peer every this many days.
         encoder: The engine's encoder.
     """
 
@@ -64,6 +66,7 @@ class Settings:
     season_seeds: int = 2
     season_members: int = 12
     season_days: int = 14
+    season_refit_days: int = 7
     encoder: str = "tfidf"
 
 
@@ -211,51 +214,82 @@ def _season(settings: Settings, items, templates, base: Path, work: Path, log: C
     from recsys.curriculum import Curriculum
 
     policies = [
-        ("engine", None),
-        ("engine, mastery_feedback=False", dataclasses.replace(Curriculum(), mastery_feedback=False)),
-        ("random portal", None),
+        ("engine", None, None),
+        ("engine, mastery_feedback=False", dataclasses.replace(Curriculum(), mastery_feedback=False), None),
+        ("random portal", None, None),
     ]
+    catalogue = [it.id for it in items if it.mode == "online"]
     results: dict[str, list[SeasonResult]] = defaultdict(list)
     for seed in range(settings.season_seeds):
-        for name, curriculum in policies:
+        # Every peer of the offline tables, as a portal held to the engine's guarantees.
+        peers = [(f"{p.name} + guarantees", None, p) for p in season_peers(seed, base, work, settings.encoder)]
+        for name, curriculum, ranker in policies + peers:
             t0 = time.perf_counter()
             sim = Simulator(items, templates, n_members=settings.season_members, seed=1000 + seed)
             r = run_season(sim, SEASON_START, settings.season_days, base=base, folder=work / f"season-{seed}",
                            encoder=settings.encoder, curriculum=curriculum,
-                           policy="random" if name == "random portal" else "engine")
+                           policy="random" if name == "random portal" else "engine", ranker=ranker,
+                           refit_days=settings.season_refit_days)
             r.policy = name
             results[name].append(r)
             log(f"season seed {seed} {name}: {r.lists} lists ({time.perf_counter() - t0:.1f} s)")
-    summary: dict[str, dict] = {}
-    for name, runs in results.items():
-        weeks = max((w for r in runs for w, _ in r.quiz_scores), default=-1) + 1
-        summary[name] = {
-            "lists": sum(r.lists for r in runs),
-            "repeat_violations": sum(r.repeat_violations for r in runs),
-            "reviews": sum(r.reviews for r in runs),
-            "feasibility_violations": sum(sum(r.feasibility_violations.values()) for r in runs),
-            "feasibility_by_rule": {k: sum(r.feasibility_violations.get(k, 0) for r in runs)
-                                    for k in sorted({k for r in runs for k in r.feasibility_violations})},
-            "over_budget": sum(r.over_budget for r in runs),
-            "fill": confidence_interval([float(np.mean(r.fill)) for r in runs if r.fill]),
-            "completion_rate": confidence_interval([float(np.mean(list(r.completion_rate.values()))) for r in runs]),
-            "interest": confidence_interval([float(np.mean(list(r.interest.values()))) for r in runs]),
-            "quiz_score": confidence_interval([float(np.mean([s for _, s in r.quiz_scores])) for r in runs if r.quiz_scores]),
-            "quizzes": sum(len(r.quiz_scores) for r in runs),
-            "quiz_by_week": [float(np.mean([s for r in runs for w, s in r.quiz_scores if w == n] or [math.nan]))
-                             for n in range(weeks)],
-            "mastery_gain": confidence_interval([r.mastery_end - r.mastery_start for r in runs]),
-            "required_progress": confidence_interval([float(np.mean(list(r.required_progress.values()))) for r in runs]),
-            "by_situation": {
-                sit: {
-                    "completion_rate": float(np.mean([v for r in runs for m, v in r.completion_rate.items() if r.situation[m] == sit] or [math.nan])),
-                    "interest": float(np.mean([v for r in runs for m, v in r.interest.items() if r.situation[m] == sit] or [math.nan])),
-                    "required_progress": float(np.mean([v for r in runs for m, v in r.required_progress.items() if r.situation[m] == sit] or [math.nan])),
-                }
-                for sit in ("regular", "mobile", "infirm")
-            },
-        }
-    return summary
+    return {name: _season_summary(runs, catalogue) for name, runs in results.items()}
+
+
+def season_peers(seed: int, base: Path, work: Path, encoder: str) -> list:
+    """The peers a season runs as "peer + guarantees": every method of the offline tables but
+    the engine itself (a method added to :func:`_methods` joins by that alone)."""
+    return [m for m in _methods(seed, base, work, encoder) if not isinstance(m, B.EngineRanker)]
+
+
+def _group_figures(runs: list[SeasonResult], keep: Callable[[SeasonResult, str], bool]) -> dict[str, float]:
+    """Season outcomes of the members ``keep`` selects, pooled over seeds."""
+    def pooled(values: dict[str, float], r: SeasonResult) -> list[float]:
+        return [v for m, v in values.items() if keep(r, m)]
+
+    members = [[m for m in r.completions if keep(r, m)] for r in runs]
+    n = sum(len(x) for x in members)
+    return {
+        "members": n,
+        "completion_rate": float(np.mean([v for r in runs for v in pooled(r.completion_rate, r)] or [math.nan])),
+        "interest": float(np.mean([v for r in runs for v in pooled(r.interest, r)] or [math.nan])),
+        "required_progress": float(np.mean([v for r in runs for v in pooled(r.required_progress, r)] or [math.nan])),
+        "per_member_day": (sum(r.completions[m] for r, ids in zip(runs, members) for m in ids)
+                           / sum(len(ids) * r.days for r, ids in zip(runs, members))) if n else math.nan,
+        "reached": sum(r.completions[m] > 0 for r, ids in zip(runs, members) for m in ids) / n if n else math.nan,
+    }
+
+
+def _season_summary(runs: list[SeasonResult], catalogue: list[str]) -> dict:
+    """One policy's season over its seeds: guarantees kept, outcomes with intervals, and the
+    outcomes of each situation and role."""
+    weeks = max((w for r in runs for w, _ in r.quiz_scores), default=-1) + 1
+    return {
+        "lists": sum(r.lists for r in runs),
+        "repeat_violations": sum(r.repeat_violations for r in runs),
+        "reviews": sum(r.reviews for r in runs),
+        "feasibility_violations": sum(sum(r.feasibility_violations.values()) for r in runs),
+        "feasibility_by_rule": {k: sum(r.feasibility_violations.get(k, 0) for r in runs)
+                                for k in sorted({k for r in runs for k in r.feasibility_violations})},
+        "over_budget": sum(r.over_budget for r in runs),
+        "fill": confidence_interval([float(np.mean(r.fill)) for r in runs if r.fill]),
+        "completion_rate": confidence_interval([float(np.mean(list(r.completion_rate.values()))) for r in runs]),
+        "interest": confidence_interval([float(np.mean(list(r.interest.values()))) for r in runs]),
+        "quiz_score": confidence_interval([float(np.mean([s for _, s in r.quiz_scores])) for r in runs if r.quiz_scores]),
+        "quizzes": sum(len(r.quiz_scores) for r in runs),
+        "quiz_by_week": [float(np.mean([s for r in runs for w, s in r.quiz_scores if w == n] or [math.nan]))
+                         for n in range(weeks)],
+        "mastery_gain": confidence_interval([r.mastery_end - r.mastery_start for r in runs]),
+        "required_progress": confidence_interval([float(np.mean(list(r.required_progress.values()))) for r in runs]),
+        "per_member_day": confidence_interval([r.completions_per_member_day() for r in runs]),
+        "reached": confidence_interval([r.reached() for r in runs]),
+        "coverage": confidence_interval([M.catalogue_coverage(r.shown, catalogue) for r in runs]),
+        "gini": confidence_interval([M.exposure_gini(r.shown, catalogue) for r in runs]),
+        "by_situation": {sit: _group_figures(runs, lambda r, m, sit=sit: r.situation[m] == sit)
+                         for sit in ("regular", "mobile", "infirm")},
+        "by_role": {role: _group_figures(runs, lambda r, m, role=role: role in r.roles[m])
+                    for role in ROLES if any(role in rr for r in runs for rr in r.roles.values())},
+    }
 
 
 def check_floors(results: dict) -> list[dict]:
@@ -268,6 +302,11 @@ def check_floors(results: dict) -> list[dict]:
         floors.append({"floor": f"{name}: zero repeat, feasibility and over-budget violations in the season",
                        "value": s["repeat_violations"] + s["feasibility_violations"] + s["over_budget"],
                        "ok": s["repeat_violations"] + s["feasibility_violations"] + s["over_budget"] == 0})
+    peers = [name for name in season if name.endswith(" + guarantees")]
+    broken = sum(season[p]["repeat_violations"] + season[p]["feasibility_violations"] + season[p]["over_budget"]
+                 for p in peers)
+    floors.append({"floor": "every peer + guarantees: zero repeat, feasibility and over-budget violations in the season",
+                   "value": broken, "ok": broken == 0})
     eng, rnd = season["engine"], season["random portal"]
     floors.append({"floor": "engine: mean budget fill ratio of the season's lists >= 0.8",
                    "value": round(eng["fill"][0], 4), "ok": eng["fill"][0] >= 0.8})

@@ -16,6 +16,12 @@ METHOD_ORDER = ("engine", "random", "popular", "newest", "curriculum", "tfidf-co
 SITUATION_NAMES = {"regular": "一般", "mobile": "流动党员", "infirm": "年老体弱"}
 
 
+def _ordered(methods) -> list[str]:
+    """Methods in the report's order, those it does not know (newer peers) after, by name."""
+    found = set(methods)
+    return [m for m in METHOD_ORDER if m in found] + sorted(found - set(METHOD_ORDER))
+
+
 def _ci(pair) -> str:
     mean, half = pair[0], pair[1]
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
@@ -51,7 +57,7 @@ def plot(results: dict, folder: Path) -> list[str]:
     with plt.rc_context(_font()):
         offline = results["offline"]
         protocols = list(offline)
-        methods = [m for m in METHOD_ORDER if any(m in offline[p] for p in protocols)]
+        methods = _ordered(m for p in protocols for m in offline[p])
         fig, ax = plt.subplots(figsize=(10, 4.5))
         width = 0.8 / len(methods)
         for n, m in enumerate(methods):
@@ -79,7 +85,8 @@ def plot(results: dict, folder: Path) -> list[str]:
         ax.legend(fontsize=7, ncol=3)
         save_figure(fig, folder, "quality-situations.png", names)
 
-        season = results["season"]
+        every = results["season"]
+        season = {n: v for n, v in every.items() if not n.endswith(" + guarantees")}
         fig, axes = plt.subplots(1, 2, figsize=(10, 4))
         for name, s in season.items():
             weeks = s["quiz_by_week"]
@@ -97,6 +104,21 @@ def plot(results: dict, folder: Path) -> list[str]:
         axes[1].set_title("学习季结果")
         axes[1].legend(fontsize=7)
         save_figure(fig, folder, "quality-season.png", names)
+
+        portals = sorted((n for n in every if n == "engine" or n.endswith(" + guarantees")),
+                         key=lambda n: (n != "engine", n))
+        if len(portals) > 1:
+            fig, ax = plt.subplots(figsize=(11, 4))
+            for n, key in enumerate(("per_member_day", "required_progress", "coverage")):
+                ax.bar(np.arange(len(portals)) + n * 0.27, [every[x][key][0] for x in portals], 0.27,
+                       yerr=[np.nan_to_num(every[x][key][1]) for x in portals], capsize=2,
+                       label={"per_member_day": "人均每日完成数", "required_progress": "必修主题进度",
+                              "coverage": "内容覆盖率"}[key])
+            ax.set_xticks(np.arange(len(portals)) + 0.27, [x.replace(" + guarantees", "\n+ 规则") for x in portals],
+                          fontsize=7)
+            ax.set_title("同一套规则下：本引擎与各对照方法的学习季结果")
+            ax.legend(fontsize=7)
+            save_figure(fig, folder, "quality-peers.png", names)
     return names
 
 
@@ -154,6 +176,69 @@ def _season_table(season: dict) -> list[str]:
     return lines
 
 
+def _peer_table(season: dict) -> list[str]:
+    """The engine against every peer + guarantees: what a portal gets from each ranking when all
+    are held to the same rules and packing."""
+    names = [n for n in season if n == "engine" or n.endswith(" + guarantees")]
+    lines = ["| portal | completions per member-day | required-topic progress (share of pro-rata target) | "
+             "members reached | mobile reached | infirm reached | catalogue coverage | exposure Gini | "
+             "violations (repeat / feasibility / over budget) | budget fill |",
+             "|---" * 10 + "|"]
+    for name in sorted(names, key=lambda n: (n != "engine", -season[n]["per_member_day"][0])):
+        s = season[name]
+        sit = s["by_situation"]
+        lines.append(
+            f"| {name} | {_ci(s['per_member_day'])} | {_ci(s['required_progress'])} | {_ci(s['reached'])} | "
+            f"{_pct(sit['mobile']['reached'])} | {_pct(sit['infirm']['reached'])} | {_ci(s['coverage'])} | "
+            f"{_ci(s['gini'])} | {s['repeat_violations']} / {s['feasibility_violations']} / {s['over_budget']} | "
+            f"{_ci(s['fill'])} |")
+    return lines
+
+
+def _pct(x: float) -> str:
+    return "n/a" if x is None or math.isnan(x) else f"{x:.2f}"
+
+
+def _season_groups(season: dict, key: str, names: dict, groups: list[str]) -> list[str]:
+    """Completions per member-day / required-topic progress of every policy, per group."""
+    policies = [n for n in season if n == "engine" or n.endswith(" + guarantees") or n == "random portal"]
+    lines = ["| policy | " + " | ".join(f"{names.get(g, g)} ({g})" for g in groups) + " |",
+             "|---" * (len(groups) + 1) + "|"]
+    for name in policies:
+        cells = []
+        for g in groups:
+            v = season[name][key].get(g)
+            if v is None or not v["members"]:
+                cells.append("n/a")
+                continue
+            req = "–" if math.isnan(v["required_progress"]) else f"{v['required_progress']:.2f}"
+            cells.append(f"{v['per_member_day']:.2f} / {req}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    counts = {g: next((season[n][key][g]["members"] for n in policies if g in season[n][key]), 0) for g in groups}
+    lines += ["", "Members per group (pooled over seeds): "
+              + ", ".join(f"{names.get(g, g)} {counts[g]}" for g in groups) + "."]
+    return lines
+
+
+def _gaps(results: dict) -> list[str]:
+    """No one left behind: each situation's NDCG@10 against regular members', per protocol."""
+    lines = ["| protocol | method | 一般 (regular) | 流动党员 (mobile) | 年老体弱 (infirm) | mobile / regular | infirm / regular |",
+             "|---|---|---|---|---|---|---|"]
+    for protocol in ("temporal", "leave-last-k", "cold-start"):
+        table = results["by_situation"].get(protocol, {})
+        if not table:
+            continue
+        for method in ("engine", "popular", "lenskit-item-knn"):
+            v = {s: table.get(s, {}).get(method) for s in ("regular", "mobile", "infirm")}
+            if not all(v.values()):
+                continue
+            reg = v["regular"][0]
+            lines.append(
+                f"| {protocol} | {method} | {reg:.3f} ± {v['regular'][1]:.3f} | {v['mobile'][0]:.3f} ± {v['mobile'][1]:.3f} | "
+                f"{v['infirm'][0]:.3f} ± {v['infirm'][1]:.3f} | {v['mobile'][0] / reg:.2f} | {v['infirm'][0] / reg:.2f} |")
+    return lines
+
+
 def _headline(results: dict) -> list[str]:
     """One line per protocol: the engine against the best other method."""
     out = []
@@ -171,7 +256,7 @@ def markdown(results: dict, images: str = "results/") -> str:
     """The quality part of the report."""
     s = results["settings"]
     offline = results["offline"]
-    methods = [m for m in METHOD_ORDER if m in offline["temporal"]]
+    methods = _ordered(offline["temporal"])
     lines = [
         "# Evaluation results",
         "",
@@ -233,11 +318,42 @@ def markdown(results: dict, images: str = "results/") -> str:
         *_breakdown_table(results["by_role"]["temporal"], ROLE_NAMES,
                           ["engine", "random", "popular", "tfidf-content", "implicit-als", "lenskit-item-knn"]),
         "",
+        "## No one left behind",
+        "",
+        "NDCG@10 by situation, mean ± 95 % interval over seeds, and the ratio to regular members "
+        "(the target: mobile and infirm members within 10 %, a ratio of at least 0.90).",
+        "",
+        *_gaps(results),
+        "",
         "## Season: the engine's lists acted on",
         "",
         *_season_table(results["season"]),
         "",
         f"![Season]({images}quality-season.png)",
+        "",
+        "## Season: the engine against every peer + guarantees",
+        "",
+        "Each peer's order of the catalogue (what it gives no answer for follows in a seeded random "
+        "order) is turned into the day's list by the engine's hard rules, near-duplicate check and "
+        "budget fitter (`Engine.daily_from`): the same guarantees, only the order differs. Peers are "
+        f"refitted on every event so far every {s.get('season_refit_days', 7)} days. Completions per member-day = first-time "
+        "completions / (members × days); members reached = share who completed anything new; "
+        "coverage and Gini over the online catalogue of every list served; violations checked "
+        "independently of the engine (`evaluation/metrics.py`).",
+        "",
+        *_peer_table(results["season"]),
+        "",
+        f"![Engine and peers + guarantees]({images}quality-peers.png)",
+        "",
+        "By situation (pooled over seeds): completions per member-day / required-topic progress",
+        "",
+        *_season_groups(results["season"], "by_situation", SITUATION_NAMES, ["regular", "mobile", "infirm"]),
+        "",
+        "By role (pooled over seeds; a member with several roles counts in each): completions per "
+        "member-day / required-topic progress",
+        "",
+        *_season_groups(results["season"], "by_role", ROLE_NAMES,
+                        sorted({g for v in results["season"].values() for g in v.get("by_role", {})})),
         "",
         "## Floors (`recsys evaluate` exits non-zero if one is broken)",
         "",

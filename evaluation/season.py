@@ -6,13 +6,18 @@ contract independently (:mod:`evaluation.metrics`), and the outcomes the simulat
 the engine are read at the end: mastery, quiz scores, the interest of what was shown.
 
 The policy is one parameter: the engine with a given curriculum (so the engine with and without
-``mastery_feedback`` differ by one argument), or ``None`` for a portal that shows a random
-feasible list that fits the time (the reference).
+``mastery_feedback`` differ by one argument); a *peer + guarantees* portal, any ranker of
+:mod:`evaluation.baselines` (``fit(train)``, ``rank(member, day, candidates, k)``) whose order the
+engine turns into the day's list with its hard rules and budget fitter
+(:meth:`recsys.Engine.daily_from`), so the peer is held to the same guarantees and differs from
+the engine by its order alone; or a portal that shows a random feasible list that fits the time
+(the reference, which keeps no cool-down).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import shutil
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -23,9 +28,9 @@ import numpy as np
 from evaluation import metrics
 from evaluation.simulator import Simulator
 from recsys.curriculum import Curriculum
-from recsys.records import TZ, Item
+from recsys.records import TZ, Event, Item, Member
 
-__all__ = ["SeasonResult", "run_season"]
+__all__ = ["SeasonResult", "run_season", "peer_order"]
 
 
 @dataclass
@@ -49,6 +54,9 @@ class SeasonResult:
         mastery_end: The same after it.
         required_progress: Required-topic progress per member over the season.
         situation: Each member's situation; roles: each member's roles.
+        days: Days of the season.
+        completions: First-time completions per member (every member, 0 if none).
+        shown: The item ids of every list served, in order.
     """
 
     policy: str
@@ -66,6 +74,19 @@ class SeasonResult:
     required_progress: dict[str, float] = field(default_factory=dict)
     situation: dict[str, str] = field(default_factory=dict)
     roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    days: int = 0
+    completions: dict[str, int] = field(default_factory=dict)
+    shown: list[list[str]] = field(default_factory=list)
+
+    def completions_per_member_day(self, members: list[str] | None = None) -> float:
+        """First-time completions per member and day of the season (of ``members``, default all)."""
+        ids = list(self.completions) if members is None else members
+        return sum(self.completions[m] for m in ids) / (len(ids) * self.days) if ids and self.days else math.nan
+
+    def reached(self, members: list[str] | None = None) -> float:
+        """Share of members (of ``members``, default all) who completed something new in the season."""
+        ids = list(self.completions) if members is None else members
+        return sum(self.completions[m] > 0 for m in ids) / len(ids) if ids else math.nan
 
 
 def _random_list(sim: Simulator, member_id: str, day: dt.date, rng: np.random.Generator) -> list[Item]:
@@ -81,6 +102,17 @@ def _random_list(sim: Simulator, member_id: str, day: dt.date, rng: np.random.Ge
     return out
 
 
+def peer_order(ranker, member: Member, day: dt.date, candidates: list[str]) -> list[str]:
+    """A peer's full order of ``candidates``: what it ranks first, then what it gives no answer
+    for (item-kNN and ALS say nothing of some members and items) in a seeded random order, as a
+    portal falls back when its recommender is silent."""
+    ranked = [i for i in ranker.rank(member, day, candidates, len(candidates)) if i in set(candidates)]
+    seen = set(ranked)
+    rest = [i for i in candidates if i not in seen]
+    rng = np.random.default_rng([day.toordinal(), *member.id.encode()])
+    return list(dict.fromkeys(ranked)) + [rest[n] for n in rng.permutation(len(rest))]
+
+
 def run_season(
     sim: Simulator,
     start: dt.date,
@@ -92,6 +124,8 @@ def run_season(
     curriculum: Curriculum | None = None,
     warmup_days: int = 28,
     policy: str = "engine",
+    ranker=None,
+    refit_days: int = 7,
 ) -> SeasonResult:
     """Run one season.
 
@@ -105,6 +139,10 @@ def run_season(
         curriculum: The engine's curriculum policy (``None``: the built-in one).
         warmup_days: Days of random-portal history before the season, given to the engine.
         policy: A name for the report; ``"random"`` uses the reference portal instead of the engine.
+        ranker: A peer (see :mod:`evaluation.baselines`) whose order the engine packs under its
+            guarantees (:meth:`recsys.Engine.daily_from`) instead of ranking itself.
+        refit_days: The peer is fitted on every event so far on the first day and then every
+            ``refit_days`` days (a portal's nightly or weekly training job).
     """
     warm = sim.log_history(start - dt.timedelta(days=warmup_days), warmup_days)
     engine = None
@@ -138,14 +176,24 @@ def run_season(
             last_shown[e.member][e.item] = e.at.astimezone(TZ).date()
         elif e.kind in ("start", "progress", "complete"):
             started[e.member].add(e.item)
+    log: list[Event] = list(warm)
+    catalogue = sorted(sim.items)
     try:
         for n in range(days):
             day = start + dt.timedelta(days=n)
+            if ranker is not None and n % max(1, refit_days) == 0:
+                from evaluation.baselines import TrainData
+
+                ranker.fit(TrainData(list(sim.items.values()), sim.member_records(), list(log)))
             for s in sim.members:
                 m = s.member
                 if not sim.is_active(m.id):
                     continue
-                if engine is not None:
+                if ranker is not None:
+                    known = set(s.completed)  # what the portal's records say the member completed
+                    order = peer_order(ranker, m, day, [i for i in catalogue if i not in known])
+                    items = [e.item for e in engine.daily_from(m.id, order, day).entries]
+                elif engine is not None:
                     items = [e.item for e in engine.daily(m.id, day).entries]
                 else:
                     items = _random_list(sim, m.id, day, rng)
@@ -178,6 +226,8 @@ def run_season(
                         it = sim.items[e.item]
                         for t in it.topics:
                             studied[m.id][t] += it.minutes / 60
+                result.shown.append([it.id for it in items])
+                log.extend(events)
                 if engine is not None and events:
                     engine.record(events)
     finally:
@@ -185,8 +235,10 @@ def run_season(
             engine.close()
             shutil.rmtree(folder, ignore_errors=True)
     result.mastery_end = sim.mean_mastery()
+    result.days = days
     for s in sim.members:
         m = s.member
+        result.completions[m.id] = done[m.id]
         result.situation[m.id] = m.situation
         result.roles[m.id] = m.roles
         if shown[m.id]:
