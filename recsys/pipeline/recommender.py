@@ -14,7 +14,7 @@ from recsys.pipeline.candidates import CandidateSelector
 from recsys.pipeline.context import PlanContext, Pool
 from recsys.pipeline.diversity import MMRReranker
 from recsys.pipeline.feasibility import FeasibilityFilter
-from recsys.pipeline.masks import hard_rules
+from recsys.pipeline.masks import REASONS, hard_rules, reach_mask
 from recsys.pipeline.scoring import Scorer
 from recsys.records import TZ
 from recsys.results import StudyEntry, StudyList
@@ -83,15 +83,7 @@ class Recommender:
             )
         )
         upcoming = self._upcoming(ctx, candidates, picked.rows)
-        notes: list[str] = []
-        if not entries:
-            if not len(feasible):
-                done_all = len(ctx.done) >= len(ctx.items) or dropped.keys() <= {"completed", "duplicate"}
-                notes.append(explain.empty_done() if done_all else explain.empty_nothing())
-            else:
-                feasible, _ = self.filter(ctx, candidates)  # all of them: the shortest may be past the limit
-                shortest = int(ctx.items.columns.minutes[feasible.rows].min())
-                notes.append(explain.empty_budget(ctx.budget, shortest) if shortest > ctx.budget else explain.empty_nothing())
+        notes = [self._empty_note(ctx)] if not entries else []
         return StudyList(
             member=ctx.profile.member.id, day=ctx.day, budget=ctx.budget,
             entries=entries, upcoming=upcoming, notes=tuple(notes),
@@ -125,6 +117,28 @@ class Recommender:
             scored.score = by_row[scored.rows]
             ranked = scored.take(np.lexsort((cols.id_rank[scored.rows], -scored.score)))
             return self._plan(ctx, candidates, feasible, ranked)
+
+    def _empty_note(self, ctx: PlanContext) -> str:
+        """Why a list is empty, from the whole catalogue (an empty list is rare; the search's
+        candidates alone can miss what is open). "Less time than the shortest item" only when an
+        online item is open but longer than the day; "all studied" when every online item the
+        member's record lets them take, published and not expired, is completed (or the same
+        content as a completed one), whatever offline activities remain."""
+        cols = ctx.items.columns
+        every = Pool(np.arange(len(cols), dtype=np.int64), np.zeros(len(cols), dtype=np.int64))
+        open_, _ = self.filter(ctx, every)
+        online = open_.rows[~cols.offline[open_.rows]]
+        if len(online):
+            shortest = int(cols.minutes[online].min())
+            return explain.empty_budget(ctx.budget, shortest) if shortest > ctx.budget else explain.empty_nothing()
+        codes = hard_rules(ctx)
+        live = ~np.isin(codes, [REASONS.index(r) for r in ("unpublished", "expired")])
+        could = ~cols.offline & live & reach_mask(cols, ctx.profile.member) & ctx.items.indexed
+        # Open by the rules but not by the filter: the same content as something completed.
+        is_open = np.zeros(len(cols), dtype=bool)
+        is_open[open_.rows] = True
+        left = could & (codes != REASONS.index("completed")) & ~((codes == 0) & ~is_open)
+        return explain.empty_done() if not left.any() else explain.empty_nothing()
 
     def rank(self, ctx: PlanContext, k: int) -> Pool:
         """The ``k`` best feasible candidates that fit the day, before packing, best first."""

@@ -35,6 +35,7 @@ from recsys.curriculum import Curriculum
 from recsys.catalogue import Catalogue, Columns
 from recsys.embedding.index import VectorIndex
 from recsys.pipeline import rules_context
+from recsys.pipeline.explain import book_title
 from recsys.pipeline.masks import ReachMasks, StaticRules, hard_rules, reach_mask
 from recsys.orgs import display_org
 from recsys.records import TZ, Event, Item, Member
@@ -841,7 +842,7 @@ def format_coverage(report: CoverageReport, *, limit: int = 8) -> str:
                  + "，".join(f"{NEVER_SERVED_REASONS[r]} {n}" for r, n in reasons.most_common()) + "）")
     lines.append(f"疑似重复：{len(report.duplicates)} 组（相似度阈值 {report.duplicate_threshold}）")
     for refs, s in report.duplicates[:limit]:
-        lines.append("  · " + " ≈ ".join(f"《{r.title}》[{r.id}]" for r in refs) + f"（{s:.3f}）")
+        lines.append("  · " + " ≈ ".join(f"{book_title(r.title)}[{r.id}]" for r in refs) + f"（{s:.3f}）")
     totals = Counter()
     for flags in report.reach.values():
         for k, v in flags.items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from recsys.pipeline.explain import book_title
 from recsys.records import Item
 from recsys.results import StudyList, StudyPath
 
@@ -31,8 +32,8 @@ def linked_title(item: Item, *, markdown: bool = False) -> str:
     in markdown; in text ``《标题》`` followed by the address (chat clients make it a link)."""
     if markdown:
         title = item.title.translate(_MARKDOWN_TITLE)
-        return f"[{title}]({item.url.translate(_MARKDOWN_URL)})" if item.url else f"《{title}》"
-    return f"《{item.title}》 {item.url}" if item.url else f"《{item.title}》"
+        return f"[{title}]({item.url.translate(_MARKDOWN_URL)})" if item.url else book_title(title)
+    return f"{book_title(item.title)} {item.url}" if item.url else book_title(item.title)
 
 
 def fit_sections(head: Sequence[str], sections: Sequence[tuple[str | None, Sequence[str]]],

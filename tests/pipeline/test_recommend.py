@@ -9,7 +9,7 @@ import pytest
 from factories import make_item
 from recsys import Engine, Event, Member, NotFoundError, ValidationError
 from recsys.curriculum import Curriculum, RolePolicy
-from recsys.records import TZ, Schedule
+from recsys.records import TZ, Item, Schedule
 
 DAY = dt.date(2026, 10, 1)
 ORG = "hxny.fdgs.zb-yunxing"
@@ -297,3 +297,25 @@ def test_search_and_similar_with_a_member_use_the_same_filters(open_engine):
     # An organisation sees shared items and its own, not another enterprise's.
     assert "other" not in {h.item.id for h in eng.search("党史", k=30, org="hxny")}
     assert "other" in {h.item.id for h in eng.search("党史", k=30, org="zjjt.xmb.zb-xian")}
+
+
+def test_nothing_left_to_study_is_said_so_even_with_a_long_activity_open(open_engine):
+    """An activity longer than the day is open, but every online item is studied: the note says
+    all is studied, not that the day is shorter than the shortest item."""
+    items = topic_items("党史", 2, "ds", minutes=20) + [
+        Item(id="act", title="红色教育基地现场教学", body="党史现场教学", kind="activity", mode="offline",
+             minutes=180, topics=("党史",), published=DAY - dt.timedelta(days=30),
+             schedule=Schedule(at(DAY, 9), at(DAY, 12), "太原·红色教育基地", None)),
+    ]
+    m = member(interests=("党史",), daily_minutes=30)
+    eng = open_engine(items, [m])
+    eng.record([Event(member="m1", item=i.id, kind="complete", at=at(DAY - dt.timedelta(days=1)))
+                for i in items if i.mode == "online"])
+    lst = eng.daily("m1", day=DAY)
+    assert lst.entries == () and "已全部学完" in lst.notes[0]
+    # One online item left, longer than the day: then the time is what is short.
+    longer = make_item("long", "党史长课", TEXT["党史"][1] + "长课", topics=("党史",), minutes=45)
+    eng.add_items([longer])
+    lst = eng.daily("m1", day=DAY + dt.timedelta(days=1))
+    assert lst.entries == () and "少于最短可学内容（45 分钟）" in lst.notes[0]
+
