@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from recsys.exceptions import ValidationError
-from recsys.records import Member
+from recsys.records import SITUATIONS, Item, Member
 from recsys.vocabulary import Vocabulary
 from recsys.learning.rules import AlertRules, HourRules, MasteryRules, PointRules, parse_rules, rules_to_dict
 
@@ -129,6 +129,10 @@ class Curriculum:
             this total, leaving room for the member's own interests.
         birthday_keywords: Words in a title marking political-birthday content, which appears
             only in the week of a member's joining anniversary.
+        situation_keywords: Words in a title marking content meant for members in a situation
+            (``mobile``: 流动党员, ``infirm``: 年老体弱 ...): an item whose title names one and
+            that targets no roles goes only to members in that situation. An item that targets
+            roles is left to them (a guide for secretaries on managing mobile members is theirs).
         fresh_days: Half-life in days of the freshness of current-affairs topics.
         current_topics: Topics whose items age (current affairs); theory does not.
         mastery_feedback: Whether the quiz-based mastery estimate steers the lists (weak topics
@@ -151,6 +155,8 @@ class Curriculum:
     case_every_days: int = 7
     max_required_share: float = 0.8
     birthday_keywords: tuple[str, ...] = ("政治生日", "入党纪念日")
+    situation_keywords: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: {
+        "mobile": ("流动党员",), "infirm": ("年老体弱", "行动不便", "送学上门")})
     fresh_days: float = 30.0
     current_topics: tuple[str, ...] = ("形势政策",)
     mastery_feedback: bool = True
@@ -223,6 +229,12 @@ class Curriculum:
     def is_birthday_item(self, title: str) -> bool:
         return any(k in title for k in self.birthday_keywords)
 
+    def item_situations(self, item: Item) -> frozenset[str]:
+        """The situations an item is meant for by :attr:`situation_keywords` (empty: everyone)."""
+        if item.roles:
+            return frozenset()
+        return frozenset(s for s, words in self.situation_keywords.items() if any(w in item.title for w in words))
+
     @staticmethod
     def in_birthday_week(member: Member, day: dt.date) -> bool:
         """Whether ``day`` is within three days of the member's joining anniversary."""
@@ -264,8 +276,8 @@ class Curriculum:
             raise ValidationError("curriculum must be a JSON object", source=source)
         base = cls()
         known = {"roles", "orgs", "cooldown_days", "case_every_days", "max_required_share",
-                 "birthday_keywords", "fresh_days", "current_topics", "mastery_feedback",
-                 "vocabulary", "go_live", *_RULES}
+                 "birthday_keywords", "situation_keywords", "fresh_days", "current_topics",
+                 "mastery_feedback", "vocabulary", "go_live", *_RULES}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValidationError(f"unknown setting(s) {unknown}", source=source, field=unknown[0])
@@ -295,6 +307,16 @@ class Curriculum:
                 if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
                     raise ValidationError(f"{name} must be a list of text", source=source, field=name)
                 out = replace(out, **{name: tuple(value)})
+        if "situation_keywords" in data:
+            value = _mapping(data["situation_keywords"], source, "situation_keywords")
+            for situation, words in value.items():
+                if situation not in SITUATIONS or situation == "regular":
+                    raise ValidationError(f"situation_keywords: {situation!r} is not one of mobile, infirm",
+                                          source=source, field="situation_keywords")
+                if not isinstance(words, list) or not all(isinstance(w, str) and w for w in words):
+                    raise ValidationError(f"situation_keywords.{situation} must be a list of text",
+                                          source=source, field="situation_keywords")
+            out = replace(out, situation_keywords={k: tuple(v) for k, v in value.items()})
         if "mastery_feedback" in data:
             if not isinstance(data["mastery_feedback"], bool):
                 raise ValidationError(f"mastery_feedback must be true or false, got {data['mastery_feedback']!r}",
@@ -326,6 +348,7 @@ class Curriculum:
             "case_every_days": self.case_every_days,
             "max_required_share": self.max_required_share,
             "birthday_keywords": list(self.birthday_keywords),
+            "situation_keywords": {k: list(v) for k, v in self.situation_keywords.items()},
             "fresh_days": self.fresh_days,
             "current_topics": list(self.current_topics),
             "mastery_feedback": self.mastery_feedback,

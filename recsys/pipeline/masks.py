@@ -29,7 +29,7 @@ __all__ = ["REASONS", "hard_rules", "static_rules", "static_key", "reach_mask", 
 
 #: The rules in the order they are checked; a code is an index into this tuple.
 REASONS: tuple[str | None, ...] = (
-    None, "completed", "disliked", "cooldown", "unpublished", "expired", "role", "org", "prerequisite",
+    None, "completed", "disliked", "cooldown", "unpublished", "expired", "role", "org", "situation", "prerequisite",
     "birthday", "offline", "location", "past", "date", "full",
 )
 _CODE = {r: k for k, r in enumerate(REASONS) if r}
@@ -45,12 +45,26 @@ def _member_columns(cols, m: Member) -> tuple[list[int], np.ndarray, int]:
     return member_roles, owner_ok, member_city
 
 
+def _other_situation(cols, cur, m: Member) -> np.ndarray:
+    """Items meant for a situation the member is not in (see
+    :meth:`recsys.curriculum.Curriculum.item_situations`): untargeted, naming another situation
+    and not the member's."""
+    other = np.zeros(len(cols), dtype=bool)
+    for situation, words in cur.situation_keywords.items():
+        if situation != m.situation and words:
+            other |= cols.title_flag(tuple(words))
+    mine = tuple(cur.situation_keywords.get(m.situation, ()))
+    if mine:
+        other &= ~cols.title_flag(mine)
+    return other & ~cols.targeted
+
+
 def static_key(member: Member, ctx: PlanContext) -> Hashable:
     """What :func:`static_rules` reads of a member, in the catalogue's codes: members with equal
     keys get equal codes (they may differ in organisation, for instance, and see the same items)."""
     roles, owner_ok, city = _member_columns(ctx.items.columns, member)
     return (tuple(roles), owner_ok.tobytes(), member.offline, city if member.location else None,
-            ctx.curriculum.in_birthday_week(member, ctx.day))
+            ctx.curriculum.in_birthday_week(member, ctx.day), member.situation)
 
 
 def reach_mask(cols, member: Member) -> np.ndarray:
@@ -62,8 +76,9 @@ def reach_mask(cols, member: Member) -> np.ndarray:
 
 
 def static_rules(ctx: PlanContext, rows: np.ndarray | None = None, *, for_day: bool = True) -> np.ndarray:
-    """Codes of the rules that read no history: published, expired, role, organisation, birthday
-    week, offline attendance, city, past, date, and seats (as if the member had not enrolled).
+    """Codes of the rules that read no history: published, expired, role, organisation, situation,
+    birthday week, offline attendance, city, past, date, and seats (as if the member had not
+    enrolled).
 
     Args:
         ctx: The planning context (only its member, day, curriculum, catalogue and seats are read).
@@ -94,6 +109,7 @@ def static_rules(ctx: PlanContext, rows: np.ndarray | None = None, *, for_day: b
         ("expired", cols.expires[rows] < day),
         ("role", cols.targeted[rows] & ~holds_role),
         ("org", ~owner_ok[cols.owner[rows]]),
+        ("situation", _other_situation(cols, cur, m)[rows]),
         ("birthday", cols.title_flag(cur.birthday_keywords)[rows] & (not cur.in_birthday_week(m, ctx.day))),
         ("offline", offline & (not m.offline)),
         ("location", offline & bool(m.location) & (city >= 0) & (city != member_city)),

@@ -132,7 +132,7 @@ class Recommender:
             shortest = int(cols.minutes[online].min())
             return explain.empty_budget(ctx.budget, shortest) if shortest > ctx.budget else explain.empty_nothing()
         codes = hard_rules(ctx)
-        live = ~np.isin(codes, [REASONS.index(r) for r in ("unpublished", "expired")])
+        live = ~np.isin(codes, [REASONS.index(r) for r in ("unpublished", "expired", "situation")])
         could = ~cols.offline & live & reach_mask(cols, ctx.profile.member) & ctx.items.indexed
         # Open by the rules but not by the filter: the same content as something completed.
         is_open = np.zeros(len(cols), dtype=bool)

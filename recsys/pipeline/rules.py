@@ -61,6 +61,9 @@ def infeasibility(item: Item, ctx: PlanContext, *, for_day: bool = True) -> str 
         return "role"
     if item.org is not None and not (m.org == item.org or m.org.startswith(item.org + ".")):
         return "org"
+    situations = ctx.curriculum.item_situations(item)
+    if situations and m.situation not in situations:
+        return "situation"
     done = ctx.done
     if any(r not in done for r in item.requires):
         return "prerequisite"

@@ -34,10 +34,12 @@ def members(draw, id_: str):
     joined = draw(st.none() | st.integers(-4000, 4000).map(_date)
                   | st.tuples(st.integers(1, 40), st.integers(-5, 5)).map(
                       lambda yd: _date(yd[1]).replace(year=DAY.year - yd[0])))
+    situation = draw(st.sampled_from(["regular", "regular", "mobile", "infirm"]))
     return Member(
         id=id_, name="张三", org=draw(st.sampled_from(ORGS)),
         roles=tuple(draw(st.lists(st.sampled_from(ROLES), min_size=1, max_size=3, unique=True))),
-        offline=draw(st.booleans()), location=draw(st.sampled_from(["太原", "大同", None])), joined=joined,
+        offline=situation == "regular" and draw(st.booleans()), situation=situation,
+        location=draw(st.sampled_from(["太原", "大同", None])), joined=joined,
     )
 
 
@@ -58,7 +60,8 @@ def worlds(draw):
         expires = draw(st.none() | st.integers(-5, 30).map(_date))
         if expires is not None and expires < published:
             expires = published
-        title = draw(st.sampled_from(["学习材料", "过政治生日", "入党纪念日活动", "专题党课"])) + str(k)
+        title = draw(st.sampled_from(["学习材料", "过政治生日", "入党纪念日活动", "专题党课", "流动党员线上组织生活指南",
+                                      "年老体弱党员送学上门", "流动党员与年老体弱党员学习手册"])) + str(k)
         items.append(Item(
             id=id_, title=title, body="", kind="activity" if offline else draw(st.sampled_from(["article", "quiz"])),
             mode="offline" if offline else "online", minutes=draw(st.integers(5, 90)),

@@ -319,3 +319,27 @@ def test_nothing_left_to_study_is_said_so_even_with_a_long_activity_open(open_en
     lst = eng.daily("m1", day=DAY + dt.timedelta(days=1))
     assert lst.entries == () and "少于最短可学内容（45 分钟）" in lst.notes[0]
 
+
+def test_content_meant_for_a_situation_goes_only_to_members_in_it(open_engine):
+    """流动党员… with no role targeting is for mobile members; a guide for secretaries on
+    managing mobile members is left to its roles. The per-item rule and the columns agree."""
+    guide = make_item("guide", "流动党员线上组织生活指南", "流动党员如何参加线上组织生活。", topics=("党务工作",), minutes=10)
+    manage = make_item("manage", "流动党员管理工作要点", "支部如何管理流动党员。", topics=("党务工作",), minutes=10,
+                       roles=("branch_secretary",))
+    home = make_item("home", "年老体弱党员送学上门学习材料", "送学上门。", topics=("党史",), minutes=10)
+    plain = make_item("plain", "党史故事", TEXT["党史"][1], topics=("党史",), minutes=10)
+    members = [
+        member("reg", roles=("member", "branch_secretary"), daily_minutes=60),
+        member("mob", roles=("member",), situation="mobile", offline=False, daily_minutes=60),
+        member("old", roles=("member",), situation="infirm", offline=False, daily_minutes=60),
+    ]
+    eng = open_engine([guide, manage, home, plain], members)
+    shown = {m.id: {e.item.id for e in eng.daily(m.id, day=DAY, preview=True).entries} for m in members}
+    assert shown["reg"] == {"manage", "plain"}
+    assert shown["mob"] == {"guide", "plain"}
+    assert shown["old"] == {"home", "plain"}
+    cur = Curriculum()
+    assert cur.item_situations(guide) == {"mobile"} and cur.item_situations(manage) == set()
+    assert Curriculum.from_dict({"situation_keywords": {"mobile": ["外出务工党员"]}}).item_situations(guide) == set()
+    with pytest.raises(ValidationError):
+        Curriculum.from_dict({"situation_keywords": {"regular": ["在岗"]}})
