@@ -233,6 +233,8 @@ def _gaps(results: dict) -> list[str]:
             if not all(v.values()):
                 continue
             reg = v["regular"][0]
+            if not reg > 0:  # no answer for these members (ALS, item-kNN at cold start)
+                continue
             lines.append(
                 f"| {protocol} | {method} | {reg:.3f} ± {v['regular'][1]:.3f} | {v['mobile'][0]:.3f} ± {v['mobile'][1]:.3f} | "
                 f"{v['infirm'][0]:.3f} ± {v['infirm'][1]:.3f} | {v['mobile'][0] / reg:.2f} | {v['infirm'][0] / reg:.2f} |")
