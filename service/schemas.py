@@ -589,7 +589,7 @@ class CoverageReportOut(BaseModel):
     exposure: dict[str, Any] = Field(description="served (per item, last 30/90 days), gini, never_served (with "
                                      "reason), rarely_served.")
     duplicates: dict[str, Any] = Field(description="threshold and clusters of near-duplicate items.")
-    reach: dict[str, Any] = Field(description="Per branch, members flagged: no_feasible_list, required_unreachable, "
+    reach: dict[str, Any] = Field(description="Per branch, members flagged: no_feasible_list, studied_all, required_unreachable, "
                                   "no_impression_14/30, no_completion_14/30, mobile_no_online.")
 
 

@@ -36,7 +36,7 @@ from recsys.catalogue import Catalogue, Columns
 from recsys.embedding.index import VectorIndex
 from recsys.pipeline import rules_context
 from recsys.pipeline.explain import book_title
-from recsys.pipeline.masks import ReachMasks, StaticRules, hard_rules, reach_mask
+from recsys.pipeline.masks import REASONS, ReachMasks, StaticRules, hard_rules, reach_mask
 from recsys.orgs import display_org
 from recsys.records import TZ, Event, Item, Member
 
@@ -260,6 +260,7 @@ class CoverageReport:
 #: Member flags of the reach section, with their Chinese labels.
 REACH_FLAGS: Mapping[str, str] = {
     "no_feasible_list": "无法生成可行清单",
+    "studied_all": "线上内容已全部学完",
     "required_unreachable": "必修主题无可学内容",
     "no_impression_14": "14天无推送",
     "no_impression_30": "30天无推送",
@@ -641,6 +642,7 @@ def _reach(
 
     cols = catalogue.columns
     static_today, static_any_day = StaticRules(), StaticRules(for_day=False)
+    reach_of = ReachMasks(cols)
     rows_of: dict[str, np.ndarray] = {}
 
     def topic_rows(topic: str) -> np.ndarray:
@@ -666,9 +668,16 @@ def _reach(
                             duplicate_threshold=data.duplicate_threshold)
         # The hard rules for the whole catalogue at once, for the day and for any day; the part
         # that reads no history is shared by members alike.
-        today = hard_rules(ctx, static=static_today(ctx)) == 0
+        codes = hard_rules(ctx, static=static_today(ctx))
+        today = codes == 0
         if not (today & (cols.minutes <= m.daily_minutes)).any():
             row["no_feasible_list"].append(m.id)
+        # Nothing left to study: every online item the member's record lets them take (published,
+        # not expired) is completed; new content is what they need.
+        if not (today & ~cols.offline).any():  # else something online is open: not all studied
+            could = ~cols.offline & reach_of(m) & ~np.isin(codes, _NOT_YET)
+            if could.any() and (codes[could] == _COMPLETED).all():
+                row["studied_all"].append(m.id)
         # What is open today is open on some day: the any-day rules are needed only for the
         # required topics with nothing open today.
         required = [t for t in policy_of(m).required if not today[topic_rows(t)].any()]
@@ -690,6 +699,10 @@ def _reach(
             row["mobile_no_online"].append(m.id)
     reach = {b: {k: tuple(v) for k, v in f.items()} for b, f in sorted(flags.items())}
     return reach, unreachable, dict(sorted(branch_members.items())), impressions
+
+
+_NOT_YET = [REASONS.index(r) for r in ("unpublished", "expired", "situation")]
+_COMPLETED = REASONS.index("completed")
 
 
 def _histories(data: CoverageInputs, members: Sequence[Member], end: dt.datetime, block: int = 1_000):

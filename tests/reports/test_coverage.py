@@ -400,3 +400,19 @@ def test_an_activity_announced_beside_a_list_was_shown(world):
     world.store.put_served([ServedList("m3", later, "minutes=60", "0:0", lst.to_dict(), 0.0)])
     after = world.coverage(day=later)
     assert "a1" not in after.never_served and after.served[30]["a1"] == 1
+
+
+def test_members_with_nothing_left_to_study_are_told_to_the_editor(tmp_path):
+    """Every online item a member may take is completed: the editor sees them under
+    studied_all (new content is what they need), not merely as without a feasible list."""
+    items = [make_item("a", "党史故事一", "南湖红船", topics=("党史",)),
+             make_item("b", "党史故事二", "遵义会议", topics=("党史",)),
+             make_item("c", "书记专题", "支部工作", topics=("党务工作",), roles=("branch_secretary",))]
+    with Engine.open(tmp_path / "s", encoder="tfidf") as eng:
+        eng.add_items(items)
+        eng.upsert_members([Member(id=m, name="张三", org="t.zb1", roles=("member",)) for m in ("m1", "m2")])
+        eng.record([Event(member="m1", item=i, kind="complete", at=dt.datetime(2026, 6, 1, 20, tzinfo=TZ))
+                    for i in ("a", "b")])  # c is for secretaries: m1 has studied all there is for them
+        report = eng.coverage(day=DAY)
+    assert report.reach["t.zb1"]["studied_all"] == ("m1",)
+    assert "线上内容已全部学完 1 人" in format_coverage(report)
