@@ -184,15 +184,52 @@ def _offline(settings: Settings, items, templates, base: Path, work: Path, vecto
                 per_seed[(split.name, method.name)].append(_list_metrics(split, recs, vectors, expected, catalogue, sim))
                 for m, scores in M.user_scores(recs, split.truth, K).items():
                     rows.append({"seed": seed, "protocol": split.name, "method": method.name, "member": m,
-                                 "situation": by_id[m].situation, "roles": list(by_id[m].roles), **scores})
+                                 "situation": by_id[m].situation, "roles": list(by_id[m].roles),
+                                 "relevant": len(split.truth[m]), "minutes": by_id[m].daily_minutes, **scores})
                 log(f"seed {seed} {split.name:13s} {method.name:17s} ndcg@10 "
                     f"{per_seed[(split.name, method.name)][-1]['ndcg']:.4f} ({time.perf_counter() - t0:.1f} s)")
+            if split.name == "temporal":
+                rows.extend(_records_as_regular(split, seed, items, base, work, settings.encoder))
     summary: dict[str, dict[str, dict[str, list[float]]]] = defaultdict(dict)
     for (protocol, method), values in per_seed.items():
         summary[protocol][method] = {
             name: list(confidence_interval([v[name] for v in values])) for name in values[0]
         }
     return summary, rows, {p: c for p, c in counts.items()}
+
+
+#: The engine given every member's record as a regular member's (see :func:`_records_as_regular`).
+AS_REGULAR = "engine, records as regular"
+
+
+def _records_as_regular(split: Split, seed: int, items, base: Path, work: Path, encoder: str) -> list[dict]:
+    """Per-member scores of the engine when every member's record says ``regular`` (can attend
+    offline), with the same history, truth and candidates: if a situation's NDCG does not move,
+    the engine does not rank those members' online lists differently, and a gap between
+    situations comes from the members themselves (how much they study, their time)."""
+    members = [dataclasses.replace(m, situation="regular", offline=True) for m in split.train.members]
+    by_id = {m.id: m for m in split.train.members}
+    regular = {m.id: m for m in members}
+    method = B.EngineRanker(base, work / f"engine-as-regular-{seed}", encoder=encoder)
+    method.fit(dataclasses.replace(split.train, members=members))
+    try:
+        recs = {m: method.rank(regular[m], split.day[m], candidates_for(split, by_id[m], items), K)
+                for m in sorted(split.truth)}
+    finally:
+        method.close()
+    return [{"seed": seed, "protocol": split.name, "method": AS_REGULAR, "member": m,
+             "situation": by_id[m].situation, "roles": list(by_id[m].roles), "relevant": len(split.truth[m]),
+             "minutes": by_id[m].daily_minutes, **scores}
+            for m, scores in M.user_scores(recs, split.truth, K).items()]
+
+
+def _situation_profile(rows: list[dict]) -> dict[str, dict[str, float]]:
+    """Per situation, of the members evaluated on the temporal split: held-out completions and
+    daily minutes per member (what NDCG@10 depends on besides the ranking)."""
+    mine = [r for r in rows if r["protocol"] == "temporal" and r["method"] == "engine"]
+    return {sit: {"members": len(v), "relevant": float(np.mean([r["relevant"] for r in v])),
+                  "minutes": float(np.mean([r["minutes"] for r in v]))}
+            for sit in ("regular", "mobile", "infirm") if (v := [r for r in mine if r["situation"] == sit])}
 
 
 def _breakdown(rows: list[dict], key: Callable[[dict], list[str]], protocol: str) -> dict[str, dict[str, list[float]]]:
@@ -351,6 +388,7 @@ def run(settings: Settings = QUICK, *, out: Path | None = None, work: Path | Non
         "evaluated_members": counts,
         "by_situation": {p: _breakdown(rows, lambda r: [r["situation"]], p) for p in PROTOCOLS},
         "by_role": {p: _breakdown(rows, lambda r: r["roles"], p) for p in PROTOCOLS},
+        "situation_profile": _situation_profile(rows),
         "season": season,
     }
     results["floors"] = check_floors(results)

@@ -40,6 +40,15 @@ def test_quick_evaluation_meets_every_floor(quick_run):
     methods = set(results["offline"]["temporal"])
     assert {"engine", "random", "popular", "newest", "curriculum", "tfidf-content",
             "implicit-als", "lenskit-pop", "lenskit-item-knn"} <= methods
+    # Every peer also ran the season as a portal held to the engine's guarantees, and kept them.
+    peers = {name.removesuffix(" + guarantees") for name in results["season"] if name.endswith(" + guarantees")}
+    assert peers == methods - {"engine"}
+    for name in peers:
+        season = results["season"][f"{name} + guarantees"]
+        assert season["lists"] > 0 and season["fill"][0] > 0.5
+        assert season["repeat_violations"] == season["feasibility_violations"] == season["over_budget"] == 0
+    assert {"regular", "mobile", "infirm"} <= set(results["season"]["engine"]["by_situation"])
+    assert "engine, records as regular" in results["by_situation"]["temporal"]["mobile"]
     assert results["seconds"] < 240
 
 
@@ -47,9 +56,10 @@ def test_quick_evaluation_writes_the_report_and_plots(quick_run):
     _, out = quick_run
     text = (out / "RESULTS.md").read_text(encoding="utf-8")
     for heading in ("## Headline", "### Temporal split", "### Leave-last-3-out", "### Cold start",
-                    "## By situation", "## By role", "## Season", "## Floors"):
+                    "## By situation", "## By role", "## No one left behind", "## Season",
+                    "## Season: the engine against every peer + guarantees", "## Floors"):
         assert heading in text
-    for png in ("quality-ndcg.png", "quality-situations.png", "quality-season.png"):
+    for png in ("quality-ndcg.png", "quality-situations.png", "quality-season.png", "quality-peers.png"):
         data = (out / "results" / png).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
 
