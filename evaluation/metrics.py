@@ -293,14 +293,17 @@ def _offline_dates(item: Item) -> tuple[dt.date, dt.date]:
 
 
 def feasibility_violations(
-    items: Sequence[Item], member: Member, day: dt.date, completed: Collection[str] = ()
+    items: Sequence[Item], member: Member, day: dt.date, completed: Collection[str] = (),
+    situation_words: Mapping[str, Sequence[str]] | None = None,
 ) -> list[tuple[str, str]]:
     """``(item id, rule)`` for every item of a day's list that breaks a feasibility guarantee.
 
     Rules (contract, guarantee 3): ``offline`` (offline item for a member who cannot attend),
     ``date`` (offline item outside its dates), ``expired``, ``unpublished``, ``role`` (targeted
     at roles the member does not hold), ``org`` (owned by an organisation the member is not
-    in), ``prerequisite`` (a required item not completed).
+    in), ``prerequisite`` (a required item not completed); with ``situation_words`` (situation
+    to title words, as a curriculum's ``situation_keywords``), ``situation`` (an item that targets
+    no roles, whose title names situations, none of them the member's).
     """
     done = set(completed)
     out: list[tuple[str, str]] = []
@@ -322,6 +325,9 @@ def feasibility_violations(
             out.append((it.id, "org"))
         if any(r not in done for r in it.requires):
             out.append((it.id, "prerequisite"))
+        named = {sit for sit, words in (situation_words or {}).items() if any(w in it.title for w in words)}
+        if not it.roles and named and member.situation not in named:
+            out.append((it.id, "situation"))
     return out
 
 

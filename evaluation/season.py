@@ -205,7 +205,7 @@ def run_season(
                 result.repeat_violations += metrics.repeat_violations([it.id for it in items], before, allowed)
                 result.repeat_violations += metrics.cooldown_violations(
                     [it.id for it in items], day, last_shown[m.id], started[m.id], cur.cooldown_days)
-                for _, rule in metrics.feasibility_violations(items, m, day, before):
+                for _, rule in metrics.feasibility_violations(items, m, day, before, cur.situation_keywords):
                     result.feasibility_violations[rule] = result.feasibility_violations.get(rule, 0) + 1
                 minutes = [it.minutes for it in items]
                 result.fill.append(metrics.budget_fill_ratio(minutes, m.daily_minutes))

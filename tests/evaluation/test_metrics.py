@@ -136,6 +136,15 @@ def test_feasibility_violations_name_each_rule():
     regular = Member.from_dict({"id": "r", "name": "n", "org": "ent.b1", "offline": True})
     assert M.feasibility_violations([offline], regular, day) == []
     assert M.feasibility_violations([offline], regular, day + dt.timedelta(days=1)) == [("off", "date")]
+    # Content for a situation, by title words: only untargeted items, and only for others.
+    words = {"mobile": ["流动党员"], "infirm": ["年老体弱"]}
+    guide = _item("guide", title="流动党员线上组织生活指南")
+    home = _item("home", title="年老体弱党员送学上门")
+    managing = _item("managing", title="流动党员管理要点", roles=["member"])
+    assert M.feasibility_violations([guide, home, managing], member, day, situation_words=words) == [("home", "situation")]
+    assert M.feasibility_violations([guide, home], regular, day, situation_words=words) == [
+        ("guide", "situation"), ("home", "situation")]
+    assert M.feasibility_violations([guide], regular, day) == []  # without the words, no such rule
 
 
 def test_own_metrics_known_answers():
