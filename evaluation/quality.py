@@ -294,6 +294,8 @@ def _group_figures(runs: list[SeasonResult], keep: Callable[[SeasonResult, str],
         "per_member_day": (sum(r.completions[m] for r, ids in zip(runs, members) for m in ids)
                            / sum(len(ids) * r.days for r, ids in zip(runs, members))) if n else math.nan,
         "reached": sum(r.completions[m] > 0 for r, ids in zip(runs, members) for m in ids) / n if n else math.nan,
+        "weekly_reach": (sum(r.weekly_reach(ids) * len(ids) for r, ids in zip(runs, members) if ids) / n
+                         if n else math.nan),
     }
 
 
@@ -320,6 +322,7 @@ def _season_summary(runs: list[SeasonResult], catalogue: list[str]) -> dict:
         "required_progress": confidence_interval([float(np.mean(list(r.required_progress.values()))) for r in runs]),
         "per_member_day": confidence_interval([r.completions_per_member_day() for r in runs]),
         "reached": confidence_interval([r.reached() for r in runs]),
+        "weekly_reach": confidence_interval([r.weekly_reach() for r in runs]),
         "coverage": confidence_interval([M.catalogue_coverage(r.shown, catalogue) for r in runs]),
         "gini": confidence_interval([M.exposure_gini(r.shown, catalogue) for r in runs]),
         "by_situation": {sit: _group_figures(runs, lambda r, m, sit=sit: r.situation[m] == sit)

@@ -181,15 +181,17 @@ def _peer_table(season: dict) -> list[str]:
     are held to the same rules and packing."""
     names = [n for n in season if n == "engine" or n.endswith(" + guarantees")]
     lines = ["| portal | completions per member-day | required-topic progress (share of pro-rata target) | "
-             "members reached | mobile reached | infirm reached | catalogue coverage | exposure Gini | "
+             "members reached / member-weeks reached | mobile | infirm | catalogue coverage | exposure Gini | "
              "violations (repeat / feasibility / over budget) | budget fill |",
              "|---" * 10 + "|"]
     for name in sorted(names, key=lambda n: (n != "engine", -season[n]["per_member_day"][0])):
         s = season[name]
         sit = s["by_situation"]
         lines.append(
-            f"| {name} | {_ci(s['per_member_day'])} | {_ci(s['required_progress'])} | {_ci(s['reached'])} | "
-            f"{_pct(sit['mobile']['reached'])} | {_pct(sit['infirm']['reached'])} | {_ci(s['coverage'])} | "
+            f"| {name} | {_ci(s['per_member_day'])} | {_ci(s['required_progress'])} | "
+            f"{_pct(s['reached'][0])} / {_ci(s['weekly_reach'])} | "
+            f"{_pct(sit['mobile']['reached'])} / {_pct(sit['mobile']['weekly_reach'])} | "
+            f"{_pct(sit['infirm']['reached'])} / {_pct(sit['infirm']['weekly_reach'])} | {_ci(s['coverage'])} | "
             f"{_ci(s['gini'])} | {s['repeat_violations']} / {s['feasibility_violations']} / {s['over_budget']} | "
             f"{_ci(s['fill'])} |")
     peers = [n for n in names if n != "engine"]
@@ -356,7 +358,8 @@ def markdown(results: dict, images: str = "results/") -> str:
         "order) is turned into the day's list by the engine's hard rules, near-duplicate check and "
         "budget fitter (`Engine.daily_from`): the same guarantees, only the order differs. Peers are "
         f"refitted on every event so far every {s.get('season_refit_days', 7)} days. Completions per member-day = first-time "
-        "completions / (members × days); members reached = share who completed anything new; "
+        "completions / (members × days); members reached = share who completed anything new in the "
+        "season; member-weeks reached = share of (member, week) with something new completed; "
         "coverage and Gini over the online catalogue of every list served; violations checked "
         "independently of the engine (`evaluation/metrics.py`).",
         "",

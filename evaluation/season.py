@@ -56,6 +56,8 @@ class SeasonResult:
         situation: Each member's situation; roles: each member's roles.
         days: Days of the season.
         completions: First-time completions per member (every member, 0 if none).
+        weeks_reached: Per member, the weeks of the season (0-based) in which they completed
+            something new.
         shown: The item ids of every list served, in order.
     """
 
@@ -77,6 +79,7 @@ class SeasonResult:
     days: int = 0
     completions: dict[str, int] = field(default_factory=dict)
     shown: list[list[str]] = field(default_factory=list)
+    weeks_reached: dict[str, set[int]] = field(default_factory=dict)
 
     def completions_per_member_day(self, members: list[str] | None = None) -> float:
         """First-time completions per member and day of the season (of ``members``, default all)."""
@@ -87,6 +90,15 @@ class SeasonResult:
         """Share of members (of ``members``, default all) who completed something new in the season."""
         ids = list(self.completions) if members is None else members
         return sum(self.completions[m] > 0 for m in ids) / len(ids) if ids else math.nan
+
+    def weekly_reach(self, members: list[str] | None = None) -> float:
+        """Share of member-weeks (of ``members``, default all) with something new completed: a
+        member left without study for a week counts, even if reached in another."""
+        ids = list(self.completions) if members is None else members
+        weeks = math.ceil(self.days / 7)
+        if not ids or not weeks:
+            return math.nan
+        return sum(len(self.weeks_reached.get(m, ())) for m in ids) / (len(ids) * weeks)
 
 
 def _random_list(sim: Simulator, member_id: str, day: dt.date, rng: np.random.Generator) -> list[Item]:
@@ -223,6 +235,7 @@ def run_season(
                         started[m.id].add(e.item)
                     if e.kind == "complete" and e.item not in before:
                         done[m.id] += 1
+                        result.weeks_reached.setdefault(m.id, set()).add(n // 7)
                         it = sim.items[e.item]
                         for t in it.topics:
                             studied[m.id][t] += it.minutes / 60

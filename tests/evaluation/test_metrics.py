@@ -160,3 +160,13 @@ def test_own_metrics_known_answers():
         M.budget_fill_ratio([10], 0)
     assert M.required_topic_progress({"党史": 30, "安全生产": 5}, {"党史": 20, "安全生产": 10}) == 0.75
     assert M.required_topic_progress({}, {}) == 1.0
+
+
+def test_season_reach_known_answers():
+    from evaluation.season import SeasonResult
+
+    # Two members over 14 days (two weeks): one studied in week 0 only (3 items), one never.
+    r = SeasonResult("p", days=14, completions={"a": 3, "b": 0}, weeks_reached={"a": {0}})
+    assert r.completions_per_member_day() == 3 / 28
+    assert r.reached() == 0.5 and r.reached(["a"]) == 1.0
+    assert r.weekly_reach() == 1 / 4 and r.weekly_reach(["a"]) == 1 / 2 and r.weekly_reach(["b"]) == 0.0
