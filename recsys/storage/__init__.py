@@ -13,7 +13,7 @@ Example:
     >>> from recsys.storage import open_store
     >>> store = open_store("memory://")
     >>> store.revisions()
-    Revisions(items=0, members=0, activity=0)
+    Revisions(items=0, members=0, activity=0, models=0)
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pathlib import Path
 from recsys.exceptions import StoreError
 from recsys.storage._shared import redacted
 from recsys.storage.base import (
+    Artefact,
     EmbeddingCache,
     History,
     ItemChanges,
@@ -48,6 +49,7 @@ __all__ = [
     "History",
     "ServedList",
     "MemberRemoval",
+    "Artefact",
     "SQLiteStore",
     "MemoryStore",
     "SQLiteEmbeddingCache",

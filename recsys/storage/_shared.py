@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import inspect
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from recsys.records import Event, Item, Member
 
 __all__ = [
     "RESERVED_META",
+    "check_artefact",
     "check_meta",
     "check_pseudonym",
     "check_org_names",
@@ -42,7 +44,20 @@ __all__ = [
 ]
 
 #: Metadata keys the store keeps for itself (its schema and counters, read with ``revisions()``).
-RESERVED_META = frozenset({"schema", "rev", "members_rev", "activity_seq"})
+RESERVED_META = frozenset({"schema", "rev", "members_rev", "activity_seq", "models_rev"})
+
+_ARTEFACT_NAME = re.compile(r"[a-z0-9_.-]{1,64}")
+
+
+def check_artefact(name: str, data: bytes, activity: int) -> None:
+    """Refuse an artefact write with a malformed name, data that is not bytes or a negative
+    activity sequence."""
+    if not isinstance(name, str) or not _ARTEFACT_NAME.fullmatch(name):
+        raise ValidationError(f"artefact names are 1-64 of [a-z0-9_.-], got {name!r}", source="artefact")
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ValidationError(f"artefact data must be bytes, got {type(data).__name__}", source="artefact", field=name)
+    if isinstance(activity, bool) or not isinstance(activity, int) or activity < 0:
+        raise ValidationError(f"activity must be a whole number >= 0, got {activity!r}", source="artefact", field=name)
 
 
 def check_meta(values: Mapping[str, str | None]) -> None:

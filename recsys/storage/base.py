@@ -37,6 +37,7 @@ __all__ = [
     "History",
     "ServedList",
     "MemberRemoval",
+    "Artefact",
     "text_hash",
     "member_state",
 ]
@@ -80,11 +81,14 @@ class Revisions:
         items: Bumped by every item write (see :meth:`Store.item_changes`).
         members: Bumped by every member write.
         activity: Sequence number of the last event other than an impression (0 for none).
+        models: Bumped by every :meth:`Store.put_artefact` (a trained model stored or replaced),
+            so a process serving lists knows to load the new one without reading it per request.
     """
 
     items: int
     members: int
     activity: int
+    models: int = 0
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,23 @@ class MemberRemoval:
 
     def to_dict(self) -> dict[str, Any]:
         return {"member": self.member, "events": self.events, "served": self.served, "pseudonym": self.pseudonym}
+
+
+@dataclass(frozen=True)
+class Artefact:
+    """A named binary artefact kept with the store: a trained model (see :mod:`recsys.models`).
+
+    Attributes:
+        name: Its name (``[a-z0-9_.-]``, at most 64 characters).
+        data: Its bytes, as the trainer wrote them (the store does not read them).
+        activity: The activity sequence (:attr:`Revisions.activity`) it was trained up to.
+        created: When it was stored (seconds since the epoch).
+    """
+
+    name: str
+    data: bytes
+    activity: int
+    created: float
 
 
 @runtime_checkable
@@ -376,6 +397,22 @@ class Store(Protocol):
 
     def served_on(self, day: dt.date) -> set[tuple[str, str]]:
         """``(member, request)`` of every list served for ``day``: what a resumed batch skips."""
+        ...
+
+    # -- trained models ---------------------------------------------------------------------
+
+    def put_artefact(self, name: str, data: bytes, activity: int) -> None:
+        """Keep ``data`` under ``name`` (replacing what was there) with the activity sequence it
+        was trained up to, and bump :attr:`Revisions.models`, in one transaction.
+
+        Raises:
+            ValidationError: A malformed name, ``data`` not bytes, or a negative ``activity``;
+                nothing is written then.
+        """
+        ...
+
+    def get_artefact(self, name: str) -> Artefact | None:
+        """The artefact stored under ``name``, or None."""
         ...
 
     # -- caches -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ import numpy as np
 from recsys.records import Event, Item, Member
 from recsys.storage._shared import (
     check_impressions,
+    check_artefact,
     check_meta,
     check_org_names,
     check_pseudonym,
@@ -29,6 +31,7 @@ from recsys.storage._shared import (
     served_item_ids,
 )
 from recsys.storage.base import (
+    Artefact,
     History,
     ItemChanges,
     MemberRemoval,
@@ -65,7 +68,7 @@ class MemoryStore:
     Example:
         >>> store = MemoryStore()
         >>> store.revisions()
-        Revisions(items=0, members=0, activity=0)
+        Revisions(items=0, members=0, activity=0, models=0)
     """
 
     def __init__(self) -> None:
@@ -84,6 +87,8 @@ class MemoryStore:
         self._activity = 0
         self._served: dict[tuple[str, dt.date, str], _Served] = {}
         self._org_names: dict[str, str] = {}
+        self._artefacts: dict[str, Artefact] = {}
+        self._models_rev = 0
         self._cache = MemoryEmbeddingCache()
 
     def __repr__(self) -> str:
@@ -117,7 +122,8 @@ class MemoryStore:
 
     def revisions(self) -> Revisions:
         with self._lock:
-            return Revisions(items=self._item_rev, members=self._members_rev, activity=self._activity)
+            return Revisions(items=self._item_rev, members=self._members_rev, activity=self._activity,
+                             models=self._models_rev)
 
     # -- items ---------------------------------------------------------------------------
 
@@ -385,6 +391,18 @@ class MemoryStore:
     def served_on(self, day: dt.date) -> set[tuple[str, str]]:
         with self._lock:
             return {(member, request) for member, served_day, request in self._served if served_day == day}
+
+    # -- trained models ------------------------------------------------------------------
+
+    def put_artefact(self, name: str, data: bytes, activity: int) -> None:
+        check_artefact(name, data, activity)
+        with self._lock:
+            self._artefacts[name] = Artefact(name, bytes(data), activity, time.time())
+            self._models_rev += 1
+
+    def get_artefact(self, name: str) -> Artefact | None:
+        with self._lock:
+            return self._artefacts.get(name)
 
     # -- caches --------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
@@ -40,6 +41,7 @@ from recsys.storage._shared import (
     SCAN_SQL,
     DamagedRow,
     check_impressions,
+    check_artefact,
     check_meta,
     check_org_names,
     check_vectors,
@@ -58,6 +60,7 @@ from recsys.storage._shared import (
     stored_vector,
 )
 from recsys.storage.base import (
+    Artefact,
     History,
     ItemChanges,
     MemberRemoval,
@@ -134,6 +137,16 @@ _MIGRATIONS = (
     """
     CREATE TABLE org_names (org text COLLATE "C" PRIMARY KEY, name text NOT NULL);
     """,
+    # 4: trained models (recsys train), with a counter that tells serving processes to reload.
+    """
+    CREATE TABLE artefacts (
+        name text COLLATE "C" PRIMARY KEY,
+        data bytea NOT NULL,
+        activity bigint NOT NULL,
+        created double precision NOT NULL
+    );
+    INSERT INTO counters VALUES ('models_rev', 0);
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -189,7 +202,7 @@ class PostgresStore:
     Example:
         >>> store = PostgresStore("postgresql://recsys@db.internal:5432/recsys")  # doctest: +SKIP
         >>> store.revisions()                                                     # doctest: +SKIP
-        Revisions(items=0, members=0, activity=0)
+        Revisions(items=0, members=0, activity=0, models=0)
     """
 
     def __init__(self, url: str, *, pool_size: int = 8, connect_timeout: int = 10, wait_timeout: float = 10) -> None:
@@ -279,9 +292,10 @@ class PostgresStore:
     def revisions(self) -> Revisions:
         with self._transaction() as cur:
             values = dict(cur.execute(
-                "SELECT name, value FROM counters WHERE name IN ('rev', 'members_rev', 'activity_seq')"
+                "SELECT name, value FROM counters WHERE name IN ('rev', 'members_rev', 'activity_seq', 'models_rev')"
             ).fetchall())
-        return Revisions(items=values["rev"], members=values["members_rev"], activity=values["activity_seq"])
+        return Revisions(items=values["rev"], members=values["members_rev"], activity=values["activity_seq"],
+                         models=values["models_rev"])
 
     @staticmethod
     def _bump(cur: psycopg.Cursor, name: str, by: int = 1) -> int:
@@ -664,6 +678,24 @@ class PostgresStore:
     def served_on(self, day: dt.date) -> set[tuple[str, str]]:
         with self._transaction() as cur:
             return {(m, r) for m, r in cur.execute("SELECT member, request FROM served WHERE day = %s", (day,))}
+
+    # -- trained models ------------------------------------------------------------------
+
+    @_guarded
+    def put_artefact(self, name: str, data: bytes, activity: int) -> None:
+        check_artefact(name, data, activity)
+        with self._transaction() as cur:
+            cur.execute(
+                "INSERT INTO artefacts VALUES (%s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET "
+                "data = excluded.data, activity = excluded.activity, created = excluded.created",
+                (name, bytes(data), activity, time.time()))
+            self._bump(cur, "models_rev")
+
+    @_guarded
+    def get_artefact(self, name: str) -> Artefact | None:
+        with self._transaction() as cur:
+            row = cur.execute("SELECT data, activity, created FROM artefacts WHERE name = %s", (name,)).fetchone()
+        return None if row is None else Artefact(name, bytes(row[0]), int(row[1]), float(row[2]))
 
     # -- caches --------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +36,7 @@ from recsys.storage._shared import (
     SCAN_SQL,
     DamagedRow,
     check_impressions,
+    check_artefact,
     check_meta,
     check_org_names,
     check_vectors,
@@ -53,6 +55,7 @@ from recsys.storage._shared import (
 from recsys.storage._connections import ThreadConnections, read_only_connection
 from recsys.storage._sqlite_errors import sqlite_errors
 from recsys.storage.base import (
+    Artefact,
     History,
     ItemChanges,
     MemberRemoval,
@@ -111,6 +114,9 @@ CREATE INDEX IF NOT EXISTS served_day ON served (day);
 -- Display names of organisations (reports show them instead of dotted codes). Created on
 -- opening an older store too: the schema version counts changes an older recsys cannot read.
 CREATE TABLE IF NOT EXISTS org_names (org TEXT PRIMARY KEY, name TEXT NOT NULL);
+-- Trained models (recsys train), by name, with the activity sequence they were trained up to.
+CREATE TABLE IF NOT EXISTS artefacts (name TEXT PRIMARY KEY, data BLOB NOT NULL, activity INTEGER NOT NULL,
+                                      created REAL NOT NULL);
 """
 
 _EVENT_FIELDS = ("id", "member", "item", "kind", "value", "at", "ts")  # as :func:`event_row` gives them
@@ -141,7 +147,7 @@ class SQLiteStore:
     Example:
         >>> store = SQLiteStore("recsys-data")           # doctest: +SKIP
         >>> store.revisions()                            # doctest: +SKIP
-        Revisions(items=0, members=0, activity=0)
+        Revisions(items=0, members=0, activity=0, models=0)
     """
 
     DB_NAME = "recsys.sqlite"
@@ -295,14 +301,14 @@ class SQLiteStore:
     def revisions(self) -> Revisions:
         """The item and member revisions and the activity sequence, in one statement."""
         values = dict(self._db().execute(
-            "SELECT key, value FROM meta WHERE key IN ('rev', 'members_rev', 'activity_seq')"
+            "SELECT key, value FROM meta WHERE key IN ('rev', 'members_rev', 'activity_seq', 'models_rev')"
         ).fetchall())
         activity = values.get("activity_seq")
         if activity is None:  # pragma: no cover - kept from open on; only a store edited by hand lacks it
             with self._transaction() as db:
                 activity = self._keep_activity_seq(db)
         return Revisions(items=int(values.get("rev", 0)), members=int(values.get("members_rev", 0)),
-                         activity=int(activity))
+                         activity=int(activity), models=int(values.get("models_rev", 0)))
 
     @staticmethod
     def _keep_activity_seq(db: sqlite3.Connection) -> int:
@@ -700,6 +706,21 @@ class SQLiteStore:
     def served_on(self, day: dt.date) -> set[tuple[str, str]]:
         rows = self._db().execute("SELECT member, request FROM served WHERE day = ?", (day.isoformat(),))
         return {(member, request) for member, request in rows}
+
+    # -- trained models ------------------------------------------------------------------
+
+    @_guarded
+    def put_artefact(self, name: str, data: bytes, activity: int) -> None:
+        check_artefact(name, data, activity)
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO artefacts VALUES (?, ?, ?, ?)", (name, bytes(data), activity, time.time()))
+            db.execute("INSERT INTO meta VALUES ('models_rev', '1') "
+                       "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+
+    @_guarded
+    def get_artefact(self, name: str) -> Artefact | None:
+        row = self._db().execute("SELECT data, activity, created FROM artefacts WHERE name = ?", (name,)).fetchone()
+        return None if row is None else Artefact(name, bytes(row[0]), int(row[1]), float(row[2]))
 
     # -- caches --------------------------------------------------------------------------
 

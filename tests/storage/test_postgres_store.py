@@ -79,6 +79,8 @@ def test_an_older_schema_is_upgraded_and_keeps_its_data(postgres):
     with psycopg.connect(url) as conn:  # back to version 1: before the embedding cache moved in
         conn.execute("DROP TABLE embeddings")
         conn.execute("DROP TABLE org_names")
+        conn.execute("DROP TABLE artefacts")
+        conn.execute("DELETE FROM counters WHERE name = 'models_rev'")
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
     store = open_store(url)
     try:
@@ -87,6 +89,8 @@ def test_an_older_schema_is_upgraded_and_keeps_its_data(postgres):
         assert store.embedding_cache().get_many("model", [b"k"]).keys() == {b"k"}
         store.set_org_names({"b1": "运行党支部"})
         assert store.org_names() == {"b1": "运行党支部"}
+        store.put_artefact("ranking", b"model", 3)
+        assert store.get_artefact("ranking").data == b"model" and store.revisions().models == 1
     finally:
         store.close()
     with psycopg.connect(url) as conn:

@@ -518,6 +518,27 @@ def test_keep_meta_sets_a_key_once_and_everyone_gets_the_first_value(store):
     assert len(set(got)) == 1 and got[0] == store.get_meta("pseudonym_secret")
 
 
+def test_artefacts_round_trip_bytes_and_bump_the_models_revision(store):
+    assert store.get_artefact("ranking") is None
+    before = store.revisions()
+    blob = bytes(range(256)) * 3  # every byte value, NULs included
+    store.put_artefact("ranking", blob, 7)
+    got = store.get_artefact("ranking")
+    assert (got.name, got.data, got.activity) == ("ranking", blob, 7) and got.created > 0
+    after = store.revisions()
+    assert after.models == before.models + 1
+    assert (after.items, after.members, after.activity) == (before.items, before.members, before.activity)
+    store.put_artefact("ranking", b"v2", 9)  # replaced, not added
+    assert (store.get_artefact("ranking").data, store.get_artefact("ranking").activity) == (b"v2", 9)
+    assert store.revisions().models == before.models + 2
+    for bad in (("Bad Name", b"x", 1), ("ok", "text", 1), ("ok", b"x", -1), ("", b"x", 0)):
+        with pytest.raises(ValidationError):
+            store.put_artefact(*bad)
+    assert store.get_artefact("ok") is None and store.revisions().models == before.models + 2
+    with pytest.raises(ValidationError):
+        store.set_meta({"models_rev": "0"})  # the counter is the store's own
+
+
 def test_embedding_cache_round_trip(store):
     cache = store.embedding_cache()
     assert store.embedding_cache() is cache
