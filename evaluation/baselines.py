@@ -32,6 +32,7 @@ __all__ = [
     "ContentRanker",
     "ImplicitALSRanker",
     "LenskitRanker",
+    "EASERanker",
     "EngineRanker",
 ]
 
@@ -214,6 +215,39 @@ class ImplicitALSRanker:
         return [names[int(n)] for n in found]
 
 
+class EASERanker:
+    """EASE^R (Steck 2019) on completions, in closed form: ``B = -P / diag(P)``, ``P = (XᵀX + λI)⁻¹``,
+    zero diagonal; a member's scores are their completions times ``B``. ``λ = 250`` (RecBole's
+    default), not tuned here. Members without training completions get no list."""
+
+    name = "ease"
+
+    def __init__(self, l2: float = 250.0) -> None:
+        self.l2 = l2
+
+    def fit(self, train: TrainData) -> EASERanker:
+        weights = _interactions(train)
+        self.items_ = {it.id: n for n, it in enumerate(train.items)}
+        users = sorted({u for u, _ in weights})
+        self.users_ = {u: n for n, u in enumerate(users)}
+        x = np.zeros((len(users), len(self.items_)))
+        for (u, i), _w in weights.items():
+            x[self.users_[u], self.items_[i]] = 1.0
+        gram = x.T @ x + self.l2 * np.eye(x.shape[1])
+        p = np.linalg.inv(gram)
+        self.b_ = -p / np.diag(p)[None, :]
+        np.fill_diagonal(self.b_, 0.0)
+        self.x_ = x
+        return self
+
+    def rank(self, member: Member, day: dt.date, candidates: Sequence[str], k: int) -> list[str]:
+        u = self.users_.get(member.id)
+        if u is None or not candidates:
+            return []
+        scores = self.x_[u] @ self.b_
+        return sorted(candidates, key=lambda i: (-scores[self.items_[i]], i))[:k]
+
+
 class LenskitRanker:
     """A ``lenskit`` top-N pipeline: ``"pop"`` (PopScorer) or ``"item-knn"`` (ItemKNNScorer on
     implicit feedback, 20 neighbours). Item-kNN returns nothing for members without history."""
@@ -273,8 +307,12 @@ class EngineRanker:
 
     name = "engine"
 
-    def __init__(self, base: Path, folder: Path, encoder: str = "tfidf", curriculum: Curriculum | None = None) -> None:
+    def __init__(self, base: Path, folder: Path, encoder: str = "tfidf", curriculum: Curriculum | None = None,
+                 train: bool = True) -> None:
         self.base, self.folder, self.encoder, self.curriculum = Path(base), Path(folder), encoder, curriculum
+        self.train = train
+        if not train:
+            self.name = "engine, untrained"
 
     def fit(self, train: TrainData) -> EngineRanker:
         from recsys.engine import Engine
@@ -286,6 +324,14 @@ class EngineRanker:
         self.engine_.upsert_members(train.members)
         if train.events:
             self.engine_.record(train.events)
+        if self.train:
+            # As an operator would after loading history: `recsys train` on the engine's own store.
+            from recsys.models.training import NotEnoughHistory
+
+            try:
+                self.training_ = self.engine_.train()
+            except NotEnoughHistory:
+                self.training_ = None
         return self
 
     def rank(self, member: Member, day: dt.date, candidates: Sequence[str], k: int) -> list[str]:

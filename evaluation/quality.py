@@ -90,6 +90,7 @@ def confidence_interval(values: list[float], level: float = 0.95) -> tuple[float
 def _methods(seed: int, base: Path, work: Path, encoder: str) -> list:
     return [
         B.EngineRanker(base, work / f"engine-{seed}", encoder=encoder),
+        B.EngineRanker(base, work / f"engine-untrained-{seed}", encoder=encoder, train=False),
         B.RandomRanker(seed),
         B.PopularRanker(),
         B.NewestRanker(),
@@ -98,6 +99,7 @@ def _methods(seed: int, base: Path, work: Path, encoder: str) -> list:
         B.ImplicitALSRanker(seed=seed),
         B.LenskitRanker("pop"),
         B.LenskitRanker("item-knn"),
+        B.EASERanker(),
     ]
 
 

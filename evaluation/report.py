@@ -11,7 +11,7 @@ from recsys.curriculum import ROLE_NAMES
 __all__ = ["write_report", "plot"]
 
 ROOT = Path(__file__).resolve().parent
-METHOD_ORDER = ("engine", "random", "popular", "newest", "curriculum", "tfidf-content",
+METHOD_ORDER = ("engine", "engine, untrained", "ease", "random", "popular", "newest", "curriculum", "tfidf-content",
                 "implicit-als", "lenskit-pop", "lenskit-item-knn")
 SITUATION_NAMES = {"regular": "一般", "mobile": "流动党员", "infirm": "年老体弱"}
 

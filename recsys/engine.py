@@ -23,6 +23,9 @@ from recsys.embedding.encoders import DEFAULT_ENCODER, CachedEncoder, Encoder, g
 from recsys.embedding.index import FaissIndex
 from recsys.exceptions import NotFoundError, StoreError, ValidationError
 from recsys.ingest.loaders import as_records, check_unique_ids, combine
+from recsys.models.ranking import RankingModel
+from recsys.models.training import TrainConfig, TrainReport, is_stale
+from recsys.models.training import train as train_ranking
 from recsys.pipeline import Recommender
 from recsys.pipeline.collaborative import CollaborativeModel
 from recsys.records import Event, Item, Member
@@ -221,6 +224,41 @@ class Engine:
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Embed short texts (topics, role descriptions) on the query side; cached."""
         return self._world.encode_queries(texts)
+
+    # -- training ----------------------------------------------------------------------------
+
+    def train(self, config: TrainConfig | None = None, *, if_stale: bool = False) -> TrainReport | None:
+        """Learn the ranking model from the store's events and keep it with the store: EASE^R
+        and iALS scores as candidate sources and features, and a blend of the scorer's features
+        learnt on the last weeks of the store's own history, kept only where it orders those
+        weeks better than the hand-set weights (see :mod:`recsys.models.training`).
+
+        Lists use the model from the next request on, in this process and in every other one
+        serving the store. Without a model, lists use the hand-set weights and the item-kNN
+        co-completion, as before. Training runs outside the engine's lock except to plan a block
+        of members at a time, so lists keep being served meanwhile.
+
+        Args:
+            config: Settings (default :class:`recsys.models.TrainConfig`).
+            if_stale: Train only if there is no model, or activity grew by about a sixteenth
+                since it was trained (what the nightly ``recsys batch`` does); else return None.
+
+        Returns:
+            What training measured (a :class:`recsys.models.TrainReport`), or None if skipped.
+
+        Raises:
+            NotEnoughHistory: (a ValidationError) too few positive events to learn from;
+                nothing is stored and lists keep the hand-set weights.
+        """
+        if if_stale:
+            found = self.ranking_model()
+            if not is_stale(None if found is None else found.activity, self.store.revisions().activity):
+                return None
+        return train_ranking(self._world, config)
+
+    def ranking_model(self) -> RankingModel | None:
+        """The store's trained ranking model (None: never trained; lists use the hand-set blend)."""
+        return self._world.snapshot().ranking
 
     # -- writes ----------------------------------------------------------------------------
 

@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="plan on N processes of this machine (a worker per core is what planning can use); "
                         "with --ray, the number of Ray workers")
 
+    p = sub.add_parser("train", parents=[common],
+                       help="learn the ranking model (EASE^R, iALS, the blend) from the store's events and keep it there")
+    p.add_argument("--if-stale", action="store_true",
+                   help="only if never trained, or activity grew by about a sixteenth since (for a nightly job)")
+    p.add_argument("--json", action="store_true", help="print what training measured as JSON")
+
     p = sub.add_parser("coverage", parents=[common], help="coverage for editors: gaps, exposure, members not reached")
     p.add_argument("--html", metavar="FILE", help="write the report as a self-contained HTML page")
     p.add_argument("--xlsx", metavar="FILE", help="write every table of the report to an Excel workbook")
@@ -410,6 +416,35 @@ def _cmd_batch(args: argparse.Namespace) -> int:
             report = engine.batch(day=args.day, org=args.org, chunk=args.chunk, progress=bar.update, cluster=args.ray,
                                   workers=args.workers)
     print(report.summary())
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from recsys.models.training import NotEnoughHistory
+
+    with _open(args) as engine:
+        try:
+            report = engine.train(if_stale=args.if_stale)
+        except NotEnoughHistory as exc:
+            # Not a failure of the store: lists keep the hand-set weights (exit 0, so a nightly
+            # `recsys train && recsys batch` goes on); the reason is on stderr.
+            print(f"recsys: not trained: {_one_line(str(exc))}", file=sys.stderr)
+            return 0
+    if report is None:
+        print("ranking model is current; not trained again (drop --if-stale to train anyway)")
+        return 0
+    if args.json:
+        _print_json(report.to_dict())
+        return 0
+    print(f"trained on {report.positive} positive pairs of {report.members} members, {report.items} items "
+          f"(activity up to {report.activity}) in {report.seconds:.1f} s")
+    if report.ndcg_hand is not None:
+        print(f"validation (last days of the store's own history, {report.validation_members} members): "
+              f"NDCG@10 hand-set {report.ndcg_hand:.4f}, learned {report.ndcg_learned:.4f}; "
+              f"lists use the {report.blend} blend")
+    else:
+        print("too few members with recent history to learn a blend: lists use the hand-set blend "
+              "with the EASE^R and iALS scores")
     return 0
 
 
@@ -793,6 +828,7 @@ _COMMANDS = {
     "batch": _cmd_batch,
     "stats": _cmd_stats,
     "digest": _cmd_digest,
+    "train": _cmd_train,
     "push": _cmd_push,
     "progress": _cmd_progress,
     "coverage": _cmd_coverage,

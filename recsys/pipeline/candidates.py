@@ -24,6 +24,8 @@ class CandidateConfig:
         popular: Most popular branch items taken.
         related: Most co-completed items taken (see :mod:`recsys.pipeline.collaborative`).
         role_popular: Most completed items among the member's roles taken.
+        trained: Best EASE^R items and best iALS items taken each, when the store has a trained
+            ranking model (see :mod:`recsys.models.ranking`).
     """
 
     per_query: int = 100
@@ -31,6 +33,7 @@ class CandidateConfig:
     popular: int = 50
     related: int = 100
     role_popular: int = 50
+    trained: int = 100
 
 
 class CandidateSelector(Component[CandidateConfig]):
@@ -89,6 +92,13 @@ class CandidateSelector(Component[CandidateConfig]):
             add(related[related >= 0], np.flatnonzero(related >= 0))
             popular = model.rows(cols.ids, model.role_top_at(p.member.roles, cfg.role_popular))
             add(popular[popular >= 0], np.flatnonzero(popular >= 0))
+        ranking = ctx.ranking
+        if ranking is not None:
+            positive = {i: w for i, w in p.history.interest.items() if w > 0}
+            collab = ranking.collaborative
+            done = collab.positions(list(ctx.done))
+            top = collab.rows(cols.ids, ranking.top_at(positive, cfg.trained, done[done >= 0]))
+            add(top[top >= 0], cfg.per_query // 2)
         add_ids(p.history.started)
         if ctx.curriculum.mastery_feedback:
             add_ids(i for i, review in p.reviews.items() if review.due <= ctx.day)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,6 +15,9 @@ from recsys.embedding.index import VectorIndex
 from recsys.pipeline.collaborative import CollaborativeModel
 from recsys.pipeline.profile import Profile, build_profile
 from recsys.records import Event, Item, Member
+
+if TYPE_CHECKING:
+    from recsys.models.ranking import RankingModel
 
 __all__ = ["PlanContext", "Pool", "rules_context"]
 
@@ -39,6 +43,8 @@ class PlanContext:
         duplicate_threshold: Cosine at or above which two items are the same content.
         collaborative: What every member of the store completes (co-completion and role-aware
             popularity), or None to go without.
+        ranking: The store's trained ranking model (EASE^R, iALS, the learned blend; see
+            :mod:`recsys.models.ranking`), or None: the hand-set blend without those scores.
         static_rules: The codes of the rules that read no history for the whole catalogue,
             ``static_rules(ctx, for_day)``, shared by members planned on the same day with the
             same seats (a :class:`recsys.pipeline.masks.StaticRules`); None computes them per
@@ -61,6 +67,7 @@ class PlanContext:
     duplicate_threshold: float = 0.95
     upcoming_days: int = 14
     collaborative: CollaborativeModel | None = None
+    ranking: RankingModel | None = None
     static_rules: Callable[[PlanContext, bool], np.ndarray] | None = None
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -10,7 +11,7 @@ import recsys.pipeline.explain as explain
 from recsys.pipeline.component import Component
 from recsys.pipeline.context import PlanContext, Pool
 
-__all__ = ["Scorer", "ScorerConfig", "ScoreWeights"]
+__all__ = ["Scorer", "ScorerConfig", "ScoreWeights", "SIGNALS", "PREFERENCE", "blend_parts"]
 
 
 def _rescale(values: np.ndarray) -> np.ndarray:
@@ -47,6 +48,12 @@ class ScoreWeights:
     # together and what members of the same roles complete predicted held-out completions best.
     cooccur: float = 2.0
     role_popular: float = 1.0
+    # The trained models (recsys train), when a store has them and no learned blend: EASE^R and
+    # iALS scores are scaled to [0, 1] by the best candidate, as co-completion is.
+    ease: float = 1.5
+    ials: float = 1.0
+    popularity: float = 0.0
+    fit: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,26 @@ class ScorerConfig:
 #: The blend's signals, in the order they are added up (fixed, so a score is the same number
 #: whichever signals an item has).
 SIGNALS = ("relevance", "need", "fresh", "level", "weak", "review", "collab", "cooccur", "role_popular",
-           "case", "resume", "offline", "birthday", "prepare", "negative", "rotation")
+           "case", "resume", "offline", "birthday", "prepare", "negative", "rotation", "ease", "ials", "popularity",
+           "fit")
+#: The signals that say what the member will take up: a learned blend (:mod:`recsys.models`)
+#: replaces their hand-set weights. The others carry the plan's own goals (required topics behind
+#: pace, reviews, the day's activities, rotation, the case mix) and keep their weights.
+PREFERENCE = ("relevance", "fresh", "level", "collab", "cooccur", "role_popular", "ease", "ials", "popularity", "fit")
+
+
+def blend_parts(w: ScoreWeights, s: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The hand-set blend split in two: the preference part (:data:`PREFERENCE`) and the plan's
+    part (the rest, negative and rotation as penalties); their sum orders lists without a learned
+    blend."""
+    pref = 0
+    plan = 0
+    for name in SIGNALS:
+        if name in PREFERENCE:
+            pref = pref + getattr(w, name) * s[name]
+        else:
+            plan = plan + getattr(w, name) * s[name]
+    return pref, plan - 2 * (w.negative * s["negative"] + w.rotation * s["rotation"])
 
 
 class Scorer(Component[ScorerConfig]):
@@ -148,6 +174,7 @@ class Scorer(Component[ScorerConfig]):
         else:
             negative = np.zeros(n)
         cooccur, cooccur_anchor, role_pop, role_best = self._collaborative(ctx, pool)
+        ease, ials, popularity = self._trained(ctx, pool)
 
         z = np.zeros(n)
         s: dict[str, np.ndarray] = dict.fromkeys(SIGNALS, z)
@@ -192,12 +219,20 @@ class Scorer(Component[ScorerConfig]):
             on_subject = (topics & cols.topics[prep][prep_arg]).any(axis=1)
             s["prepare"] = (~offline & (prep_sims >= prep_cut) & (prep_sims > 0) & on_subject).astype(np.float64)
         s["negative"] = negative
+        s["ease"], s["ials"], s["popularity"] = ease, ials, popularity
+        s["fit"] = np.minimum(cols.minutes[rows] / max(ctx.budget, 1), 1.5)
         if ctx.recent_topics:
             s["rotation"] = (cols.topic_codes(ctx.recent_topics)[np.maximum(main, 0)] & (main >= 0)).astype(np.float64)
-        score = 0
-        for name in SIGNALS:
-            score = score + getattr(w, name) * s[name]
-        pool.score = score - 2 * (w.negative * s["negative"] + w.rotation * s["rotation"])
+        blend = ctx.ranking.blend if ctx.ranking is not None else None
+        if blend is None:
+            score = 0
+            for name in SIGNALS:
+                score = score + getattr(w, name) * s[name]
+            pool.score = score - 2 * (w.negative * s["negative"] + w.rotation * s["rotation"])
+        else:
+            # The learned blend orders by preference; the plan's goals are added as before.
+            pref, plan = blend_parts(w, s)
+            pool.score = blend.apply(s, np.broadcast_to(pref, n)) + plan
 
         # What the reasons read: "related to what you studied" only for the closest tenth, not
         # for anything ranked; likewise "others who studied X study this" and "members of your
@@ -308,6 +343,30 @@ class Scorer(Component[ScorerConfig]):
         # Index -1 reads the trailing None: no anchor, no role.
         return (cooccur / cooccur.max() if cooccur.max() > 0 else cooccur, np.array(names + [None], dtype=object)[anchor],
                 role_pop / role_pop.max() if role_pop.max() > 0 else role_pop, np.array(roles + [None], dtype=object)[best])
+
+
+    @staticmethod
+    def _trained(ctx: PlanContext, pool: Pool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """EASE^R and iALS scores with the member's history, each scaled to [0, 1] by the best
+        candidate (0 where nothing links; negative scores count as none), and each candidate's
+        store-wide popularity (share of members who took it up, scaled by the best): all zero
+        without a trained model."""
+        model = ctx.ranking
+        n = len(pool)
+        if model is None:
+            return np.zeros(n), np.zeros(n), np.zeros(n)
+        collab = model.collaborative
+        pos = collab.positions(ctx.items.columns.ids)[pool.rows]
+        positive = {i: w for i, w in ctx.profile.history.interest.items() if w > 0}
+        ease, ials = model.scores_at(positive, pos)
+        popularity = np.where(pos >= 0, collab.overall_[np.maximum(pos, 0)], 0.0).astype(np.float64)
+
+        def scaled(v: np.ndarray) -> np.ndarray:
+            v = np.maximum(v, 0.0)
+            top = v.max() if len(v) else 0.0
+            return v / top if top > 0 else v
+
+        return scaled(ease), scaled(ials), scaled(popularity)
 
 
 def _quantile(values: np.ndarray, q: float) -> float:

@@ -23,6 +23,8 @@ from recsys.curriculum import Curriculum
 from recsys.embedding.encoders import Encoder
 from recsys.embedding.index import VectorIndex
 from recsys.pipeline import PlanContext, Recommender, rules_context
+from recsys.exceptions import ModelError
+from recsys.models.ranking import ARTEFACT, RankingModel
 from recsys.pipeline.collaborative import POSITIVE_KINDS, CollaborativeModel, snapshot_seq
 from recsys.pipeline.masks import StaticRules
 from recsys.pipeline.profile import build_profile, day_end
@@ -60,6 +62,8 @@ class Snapshot:
     index: VectorIndex
     #: None in a snapshot taken for the hard rules only.
     collaborative: CollaborativeModel | None
+    #: The store's trained ranking model (``recsys train``), or None.
+    ranking: RankingModel | None = None
 
 
 class World:
@@ -99,6 +103,8 @@ class World:
         self._collab: CollaborativeModel | None = None
         self._collab_key: tuple[int, int] | None = None
         self.collab_build_seconds = 0.0
+        self._ranking: RankingModel | None = None
+        self._ranking_key: int | None = None
 
     def snapshot(self, *, collaborative: bool = True) -> Snapshot:
         """The catalogue, index and collaborative model as of now: one read of the store's
@@ -106,8 +112,33 @@ class World:
         with self.lock:
             revisions = self.store.revisions()
             index, catalogue = self.items.current(revisions.items)
-            model = self._collaborative(revisions) if collaborative else None
-            return Snapshot(revisions, catalogue, index, model)
+            ranking = self._trained(revisions) if collaborative else None
+            if ranking is not None:
+                model = ranking.collaborative  # learnt by training: nothing to build here
+            else:
+                model = self._collaborative(revisions) if collaborative else None
+            return Snapshot(revisions, catalogue, index, model, ranking)
+
+    def _trained(self, revisions: Revisions) -> RankingModel | None:
+        # Read again only when a model was stored since (by this process or another): reading is
+        # a blob and a few arrays, never a fit.
+        if self._ranking_key != revisions.models:
+            self._ranking_key = revisions.models
+            self._ranking = None
+            if revisions.models:
+                found = self.store.get_artefact(ARTEFACT)
+                if found is not None:
+                    try:
+                        self._ranking = RankingModel.from_bytes(found.data)
+                    except ModelError as exc:  # lists go on with the hand-set blend
+                        log.warning("%s", exc)
+        return self._ranking
+
+    def use_ranking(self, model: RankingModel | None, models_rev: int) -> None:
+        """Serve with ``model`` from the store's models revision ``models_rev`` on (what training
+        in this process just stored), without reading it back."""
+        with self.lock:
+            self._ranking, self._ranking_key = model, models_rev
 
     def unmoved(self, snap: Snapshot) -> bool:
         """Whether the index is still as ``snap`` saw it (nothing caught up since), so planning
@@ -198,6 +229,6 @@ def plan_context(
         curriculum=world.curriculum, encode_queries=world.encode_queries,
         seats_taken=seats_taken, branch_counts=counts, branch_active=active,
         planned=planned, recent_topics=recent_topics, prep_targets=prep_targets,
-        duplicate_threshold=world.duplicate_threshold, collaborative=snap.collaborative,
+        duplicate_threshold=world.duplicate_threshold, collaborative=snap.collaborative, ranking=snap.ranking,
         static_rules=static_rules,
     )

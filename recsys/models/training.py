@@ -1,0 +1,301 @@
+"""``recsys train``: learn the ranking model from a store's own events and keep it there.
+
+1. **Validation split from the store's own history.** The last ``validation_days`` days of
+   events are held out: the targets are the items each member took up then (complete, attend,
+   a quiz, a good rating, a finished video) and had not before. Nothing else is read: a held-out
+   test set of an evaluation never reaches training, since training sees only the store.
+2. **Features as lists see them.** The collaborative model, EASE^R and iALS are fitted on the
+   events before the cut; every member with targets (at most ``max_members``, a fixed sample) is
+   planned on the cut day with the engine's own candidate selection, hard rules and scorer, and
+   each candidate's signals are one row, labelled by whether it is a target.
+3. **The blend, decided by measurement.** A logistic regression over the preference signals is
+   fitted on two thirds of those members; on the other third, NDCG@10 of the candidates ordered
+   by the learned blend is compared with the hand-set blend. The learned blend is kept only if it
+   does better (then refitted on every member); otherwise lists keep the hand-set weights. The
+   EASE^R ridge is chosen the same way, on the same split.
+4. **The served model.** The collaborative model, EASE^R and iALS are fitted again on every
+   event and stored, with the blend, as the artefact ``ranking``
+   (:meth:`recsys.storage.Store.put_artefact`).
+
+The hard rules never depend on any of this: the blend only orders what they let through.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys.exceptions import ValidationError
+from recsys.models.ease import EASE
+from recsys.models.ranking import ARTEFACT, LearnedBlend, RankingModel, fit_ials
+from recsys.pipeline.collaborative import POSITIVE_KINDS, CollaborativeModel, is_positive
+from recsys.pipeline.scoring import PREFERENCE, blend_parts
+from recsys.records import TZ, Event
+
+__all__ = ["TrainConfig", "TrainReport", "train", "NotEnoughHistory", "is_stale"]
+
+log = logging.getLogger(__name__)
+
+
+class NotEnoughHistory(ValidationError):
+    """The store has too little history to learn from (lists keep the hand-set weights)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of :func:`train`.
+
+    Attributes:
+        validation_days: Days at the end of the history held out as validation targets.
+        min_positive: Fewest positive (member, item) pairs to train at all.
+        min_members: Fewest members with validation targets to learn a blend.
+        max_members: Most members planned to learn the blend (a fixed sample beyond).
+        ease_l2: EASE^R ridges tried; the best on validation is kept.
+        ease_max_items: Most items EASE^R is learnt over (see :mod:`recsys.models.ease`).
+        factors: iALS factors.
+        iterations: iALS sweeps.
+        ials_l2: iALS regularization.
+        ials_alpha: iALS confidence scale.
+        c: Inverse regularization of the blend's logistic regression.
+        scales: Spreads of the learned order against the plan's terms tried (see
+            :attr:`recsys.models.LearnedBlend.scale`); the best on validation is kept.
+        seed: Seeds iALS and the member split.
+    """
+
+    validation_days: int = 14
+    min_positive: int = 50
+    min_members: int = 20
+    max_members: int = 3000
+    ease_l2: tuple[float, ...] = (20.0, 80.0, 300.0)
+    ease_max_items: int = 8000
+    factors: int = 32
+    iterations: int = 15
+    ials_l2: float = 0.05
+    ials_alpha: float = 10.0
+    c: float = 1.0
+    scales: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
+    seed: int = 0
+
+
+@dataclass
+class TrainReport:
+    """What training did and measured."""
+
+    activity: int
+    members: int
+    items: int
+    positive: int
+    validation_members: int = 0
+    ease_l2: float | None = None
+    ndcg_hand: float | None = None
+    ndcg_learned: float | None = None
+    blend: str = "hand"
+    blend_scale: float | None = None
+    ease_items: int = 0
+    seconds: float = 0.0
+    coef: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _day(e: Event) -> dt.date:
+    return e.at.astimezone(TZ).date()
+
+
+def _interactions(events: Sequence[Event]) -> list[tuple[str, str, str, float | None]]:
+    return [(e.member, e.item, e.kind, e.value) for e in events if e.kind in POSITIVE_KINDS]
+
+
+def _matrix(model: CollaborativeModel, rows: list[tuple[str, str, str, float | None]]) -> sp.csr_matrix:
+    """Members × model positions, 1 for a positive pair (members in id order)."""
+    pairs = sorted({(m, i) for m, i, k, v in rows if is_positive(k, v) and i in model.item_index_})
+    members = sorted({m for m, _ in pairs})
+    index = {m: n for n, m in enumerate(members)}
+    r = np.array([index[m] for m, _ in pairs], dtype=np.int64)
+    c = np.array([model.item_index_[i] for _, i in pairs], dtype=np.int64)
+    return sp.csr_matrix((np.ones(len(pairs), dtype=np.float32), (r, c)), shape=(len(members), len(model.item_ids_)))
+
+
+def _fit_models(rows, roles, cfg: TrainConfig, l2: float) -> RankingModel:
+    collab = CollaborativeModel().fit(rows, roles)
+    x = _matrix(collab, rows)
+    ease = EASE(l2=l2, max_items=cfg.ease_max_items).fit(x) if x.nnz else None
+    factors = fit_ials(x, cfg.factors, cfg.iterations, cfg.ials_l2, cfg.ials_alpha, cfg.seed)
+    return RankingModel(collab, None if ease is None else ease.weights_, factors, cfg.ials_l2, cfg.ials_alpha)
+
+
+def _ndcg(scores: np.ndarray, labels: np.ndarray, k: int = 10) -> float:
+    order = np.argsort(-scores, kind="stable")[:k]
+    gains = labels[order] / np.log2(np.arange(2, len(order) + 2))
+    ideal = np.sort(labels)[::-1][:k] / np.log2(np.arange(2, min(k, len(labels)) + 2))
+    return float(gains.sum() / ideal.sum()) if ideal.sum() > 0 else 0.0
+
+
+def train(world, config: TrainConfig | None = None, *, store_model: bool = True) -> TrainReport:
+    """Learn the ranking model from the store behind ``world`` and keep it there.
+
+    Args:
+        world: The engine's :class:`recsys.serving.world.World`.
+        config: Settings (default :class:`TrainConfig`).
+        store_model: Store the model and serve with it (False: measure only).
+
+    Returns:
+        The :class:`TrainReport`.
+
+    Raises:
+        NotEnoughHistory: fewer than ``min_positive`` positive pairs (nothing is stored).
+    """
+    from recsys.serving.world import Snapshot, branch_activity, plan_context  # serving imports this module
+
+    cfg = config or TrainConfig()
+    started = time.perf_counter()
+    store = world.store
+    revisions = store.revisions()
+    events = store.events()
+    roles = store.member_roles()
+    rows = _interactions(events)
+    positive = len({(m, i) for m, i, k, v in rows if is_positive(k, v)})
+    report = TrainReport(activity=revisions.activity, members=len(roles), items=store.count_items(), positive=positive)
+    if positive < cfg.min_positive:
+        raise NotEnoughHistory(
+            f"the store holds {positive} positive events (completions, attendance, quizzes, good ratings) of "
+            f"distinct member and item, fewer than the {cfg.min_positive} training needs: lists keep the "
+            "hand-set weights; train again when members have studied more")
+
+    l2 = cfg.ease_l2[len(cfg.ease_l2) // 2]
+    blend = None
+    pos_days = [_day(e) for e in events if e.kind in POSITIVE_KINDS and is_positive(e.kind, e.value)]
+    cut = max(pos_days) - dt.timedelta(days=cfg.validation_days - 1)
+    before = [e for e in events if _day(e) < cut]
+    done_before: dict[str, set[str]] = {}
+    for m, i, k, v in _interactions(before):
+        if is_positive(k, v):
+            done_before.setdefault(m, set()).add(i)
+    targets: dict[str, set[str]] = {}
+    for e in events:
+        if _day(e) >= cut and is_positive(e.kind, e.value) and e.item not in done_before.get(e.member, ()):
+            targets.setdefault(e.member, set()).add(e.item)
+    chosen = sorted(targets, key=lambda m: hashlib.blake2b(f"{cfg.seed}:{m}".encode(), digest_size=8).digest())
+    chosen = sorted(chosen[: cfg.max_members])
+    report.validation_members = len(chosen)
+
+    if len(chosen) >= cfg.min_members and _interactions(before):
+        members = store.get_members(chosen)
+        by_member: dict[str, list[Event]] = {m: [] for m in chosen}
+        for e in before:
+            if e.member in by_member:
+                by_member[e.member].append(e)
+        base = world.snapshot(collaborative=False)
+        rows_before = _interactions(before)
+        scorer = world.recommender.scorer
+        w = scorer.config.weights
+        fit_half = {m for n, m in enumerate(chosen) if n % 3 != 2}
+        best = None
+        for trial_l2 in cfg.ease_l2:
+            model = _fit_models(rows_before, roles, cfg, trial_l2)
+            snap = Snapshot(revisions, base.catalogue, base.index, model.collaborative, model)
+            ctxs = [plan_context(world, snap, members[m], cut, members[m].daily_minutes, by_member[m], {},
+                                 branch=branch_activity(store, members[m].org, cut - dt.timedelta(days=1)))
+                    for m in chosen if m in members]
+            feats, labels, groups, hand = [], [], [], []
+            rec = world.recommender
+            scoredall = []
+            # The index is read under the engine's lock, a block of members at a time, so requests
+            # wait for one block at most, never for the whole of training.
+            for start in range(0, len(ctxs), 64):
+                block = ctxs[start:start + 64]
+                with world.lock, rec._one_blas_thread():
+                    scoredall.extend((ctx, scorer(ctx, rec.filter(ctx, pool, limit=scorer.config.max_scored)[0]))
+                                     for ctx, pool in zip(block, rec.selector.many(block)))
+            for ctx, scored in scoredall:
+                if not len(scored):
+                    continue
+                s = scored.signals
+                ids = ctx.items.columns.ids
+                want = targets[ctx.profile.member.id]
+                labels.append(np.array([ids[r] in want for r in scored.rows.tolist()], dtype=np.float64))
+                feats.append(np.column_stack([np.asarray(s[f], dtype=np.float64) for f in PREFERENCE]))
+                pref, plan = blend_parts(w, s)
+                hand.append((np.broadcast_to(pref, len(scored)).astype(np.float64),
+                             np.broadcast_to(plan, len(scored)).astype(np.float64), scored.score))
+                groups.append(ctx.profile.member.id)
+            check = [n for n, m in enumerate(groups) if m not in fit_half and labels[n].any()]
+            if not check:
+                break
+            ndcg_hand = float(np.mean([_ndcg(hand[n][2], labels[n]) for n in check]))
+            fitted = _fit_blend([feats[n] for n, m in enumerate(groups) if m in fit_half],
+                                [labels[n] for n, m in enumerate(groups) if m in fit_half], cfg)
+            ndcg_learned, scale = ndcg_hand, 1.0
+            for trial_scale in cfg.scales if fitted is not None else ():
+                trial = dataclasses.replace(fitted, scale=trial_scale)
+                got = float(np.mean([
+                    _ndcg(trial.apply(dict(zip(PREFERENCE, feats[n].T)), hand[n][0]) + hand[n][1], labels[n])
+                    for n in check]))
+                if got > ndcg_learned:
+                    ndcg_learned, scale = got, trial_scale
+            log.info("EASE l2 %g: validation NDCG@10 hand %.4f, learned %.4f (scale %g)", trial_l2, ndcg_hand,
+                     ndcg_learned, scale)
+            score = max(ndcg_hand, ndcg_learned)
+            if best is None or score > best[0]:
+                best = (score, trial_l2, ndcg_hand, ndcg_learned, scale, feats, labels)
+        if best is not None:
+            _, l2, report.ndcg_hand, report.ndcg_learned, scale, feats, labels = best
+            if report.ndcg_learned > report.ndcg_hand:
+                blend = _fit_blend(feats, labels, cfg)
+                blend = None if blend is None else dataclasses.replace(blend, scale=scale)
+                report.blend_scale = scale
+                report.blend = "learned" if blend is not None else "hand"
+                if blend is not None:
+                    report.coef = {f: round(float(c), 4) for f, c in zip(blend.features, blend.coef)}
+    report.ease_l2 = l2
+
+    final = _fit_models(rows, roles, cfg, l2)
+    final.blend, final.activity = blend, revisions.activity
+    report.ease_items = int(np.count_nonzero(np.diff(final.ease.indptr))) if final.ease is not None else 0
+    report.seconds = round(time.perf_counter() - started, 2)
+    final.info = report.to_dict()
+    if store_model:
+        store.put_artefact(ARTEFACT, final.to_bytes(), revisions.activity)
+        world.use_ranking(final, store.revisions().models)
+    log.info("trained ranking model: %s", report.to_dict())
+    return report
+
+
+def _fit_blend(feats: list[np.ndarray], labels: list[np.ndarray], cfg: TrainConfig) -> LearnedBlend | None:
+    """Logistic regression of the labels on the features (standardised to fit, coefficients
+    brought back to the raw features); None without both classes."""
+    if not feats:
+        return None
+    x = np.concatenate(feats)
+    y = np.concatenate(labels)
+    if y.min() == y.max():
+        return None
+    from sklearn.linear_model import LogisticRegression
+
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std = np.where(std > 1e-9, std, 1.0)
+    lr = LogisticRegression(C=cfg.c, max_iter=1000, class_weight="balanced")
+    lr.fit((x - mean) / std, y)
+    coef = lr.coef_[0] / std
+    return LearnedBlend(PREFERENCE, coef, float(lr.intercept_[0] - (coef * mean).sum()))
+
+
+def is_stale(model_activity: int | None, activity: int) -> bool:
+    """Whether a model trained up to ``model_activity`` should be trained again at ``activity``:
+    never trained, or the activity grew past the next step of
+    :func:`recsys.pipeline.collaborative.snapshot_seq` (about 1/16 of the store's growth)."""
+    from recsys.pipeline.collaborative import snapshot_seq
+
+    if model_activity is None:
+        return True
+    return snapshot_seq(activity) > snapshot_seq(model_activity) and activity > model_activity
+
