@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, metavar="N",
                    help="plan on N processes of this machine (a worker per core is what planning can use); "
                         "with --ray, the number of Ray workers")
+    p.add_argument("--no-train", action="store_true",
+                   help="do not train the ranking model first (by default it is trained when missing or stale, "
+                        "as `recsys train --if-stale`)")
 
     p = sub.add_parser("train", parents=[common],
                        help="learn the ranking model (EASE^R, iALS, the blend) from the store's events and keep it there")
@@ -409,7 +412,17 @@ def _cmd_path(args: argparse.Namespace) -> int:
 def _cmd_batch(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from recsys.models.training import NotEnoughHistory
+
     with _open(args) as engine:
+        if not args.no_train:
+            try:
+                trained = engine.train(if_stale=True)
+            except NotEnoughHistory:
+                trained = None  # lists keep the hand-set weights
+            if trained is not None:
+                print(f"ranking model trained on {trained.positive} positive pairs ({trained.blend} blend) "
+                      f"in {trained.seconds:.1f} s")
         total = engine.stats()["members"] if args.org is None else None
         # The bar goes to stderr and only to a terminal: logs of a nightly job stay clean.
         with tqdm(total=total, unit="人", desc="每日清单", disable=None) as bar:

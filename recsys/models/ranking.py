@@ -88,6 +88,8 @@ class RankingModel:
         ials_l2: iALS regularization.
         ials_alpha: iALS confidence scale.
         blend: The learned blend, or None.
+        cold_blend: The learned blend for members without positive history (fitted on members
+            planned as if they had none), or None: ``blend`` (or the hand-set one) then.
         activity: The store's activity sequence the model was trained up to.
         info: What training measured (JSON-able), for ``recsys train`` and the README.
     """
@@ -98,6 +100,7 @@ class RankingModel:
     ials_l2: float = 0.05
     ials_alpha: float = 10.0
     blend: LearnedBlend | None = None
+    cold_blend: LearnedBlend | None = None
     activity: int = 0
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -194,9 +197,10 @@ class RankingModel:
             _put_sparse(arrays, "ease", self.ease)
         if self.item_factors is not None:
             arrays["item_factors"] = self.item_factors.astype(np.float32)
-        if self.blend is not None:
-            arrays["blend_features"] = np.array(self.blend.features, dtype=str)
-            arrays["blend_coef"] = np.append(self.blend.coef.astype(np.float64), [self.blend.intercept, self.blend.scale])
+        for name, blend in (("blend", self.blend), ("cold_blend", self.cold_blend)):
+            if blend is not None:
+                arrays[f"{name}_features"] = np.array(blend.features, dtype=str)
+                arrays[f"{name}_coef"] = np.append(blend.coef.astype(np.float64), [blend.intercept, blend.scale])
         out = io.BytesIO()
         np.savez_compressed(out, **arrays)
         return out.getvalue()
@@ -222,16 +226,18 @@ class RankingModel:
                 c.overall_ = z["overall"]
                 c.neighbours_ = _get_sparse(z, "knn")
                 c.roles_ = {str(r): z["role_shares"][n] for n, r in enumerate(z["role_names"].tolist())}
-                blend = None
-                if "blend_coef" in z:
-                    coef = z["blend_coef"]
-                    blend = LearnedBlend(tuple(str(f) for f in z["blend_features"].tolist()), coef[:-2], float(coef[-2]),
-                                         float(coef[-1]))
+                blends = {}
+                for name in ("blend", "cold_blend"):
+                    if f"{name}_coef" in z:
+                        coef = z[f"{name}_coef"]
+                        blends[name] = LearnedBlend(tuple(str(f) for f in z[f"{name}_features"].tolist()), coef[:-2],
+                                                    float(coef[-2]), float(coef[-1]))
                 return cls(
                     collaborative=c,
                     ease=_get_sparse(z, "ease") if "ease_data" in z else None,
                     item_factors=z["item_factors"] if "item_factors" in z else None,
-                    ials_l2=l2, ials_alpha=alpha, blend=blend, activity=int(activity),
+                    ials_l2=l2, ials_alpha=alpha, blend=blends.get("blend"), cold_blend=blends.get("cold_blend"),
+                    activity=int(activity),
                     info=json.loads(str(z["info"])),
                 )
         except ModelError:

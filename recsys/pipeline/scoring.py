@@ -54,6 +54,8 @@ class ScoreWeights:
     ials: float = 1.0
     popularity: float = 0.0
     fit: float = 0.0
+    topic_history: float = 0.0
+    topic_match: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -82,11 +84,12 @@ class ScorerConfig:
 #: whichever signals an item has).
 SIGNALS = ("relevance", "need", "fresh", "level", "weak", "review", "collab", "cooccur", "role_popular",
            "case", "resume", "offline", "birthday", "prepare", "negative", "rotation", "ease", "ials", "popularity",
-           "fit")
+           "fit", "topic_history", "topic_match")
 #: The signals that say what the member will take up: a learned blend (:mod:`recsys.models`)
 #: replaces their hand-set weights. The others carry the plan's own goals (required topics behind
 #: pace, reviews, the day's activities, rotation, the case mix) and keep their weights.
-PREFERENCE = ("relevance", "fresh", "level", "collab", "cooccur", "role_popular", "ease", "ials", "popularity", "fit")
+PREFERENCE = ("relevance", "fresh", "level", "collab", "cooccur", "role_popular", "ease", "ials", "popularity", "fit",
+              "topic_history", "topic_match")
 
 
 def blend_parts(w: ScoreWeights, s: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -221,9 +224,14 @@ class Scorer(Component[ScorerConfig]):
         s["negative"] = negative
         s["ease"], s["ials"], s["popularity"] = ease, ials, popularity
         s["fit"] = np.minimum(cols.minutes[rows] / max(ctx.budget, 1), 1.5)
+        s["topic_history"] = _topic_history(ctx, topics)
+        s["topic_match"] = topic_match
         if ctx.recent_topics:
             s["rotation"] = (cols.topic_codes(ctx.recent_topics)[np.maximum(main, 0)] & (main >= 0)).astype(np.float64)
-        blend = ctx.ranking.blend if ctx.ranking is not None else None
+        blend = None
+        if ctx.ranking is not None:
+            cold = not any(v > 0 for v in p.history.interest.values())
+            blend = ctx.ranking.cold_blend if cold and ctx.ranking.cold_blend is not None else ctx.ranking.blend
         if blend is None:
             score = 0
             for name in SIGNALS:
@@ -367,6 +375,20 @@ class Scorer(Component[ScorerConfig]):
             return v / top if top > 0 else v
 
         return scaled(ease), scaled(ials), scaled(popularity)
+
+
+def _topic_history(ctx: PlanContext, topics: np.ndarray) -> np.ndarray:
+    """The share of the member's positive history (by weight) on each candidate's topics: the
+    topics they keep coming back to, read from behaviour rather than from what they stated."""
+    cols = ctx.items.columns
+    history = {i: w for i, w in ctx.profile.history.interest.items() if w > 0 and i in cols.row}
+    if not history or not topics.shape[1]:
+        return np.zeros(len(topics))
+    rows = cols.rows(list(history))
+    weights = np.array(list(history.values()), dtype=np.float64)
+    per_topic = weights @ cols.topics[rows].astype(np.float64)
+    share = per_topic / max(weights.sum(), 1e-9)
+    return (topics * share[None, :]).max(axis=1, initial=0.0)
 
 
 def _quantile(values: np.ndarray, q: float) -> float:

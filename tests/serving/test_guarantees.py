@@ -12,10 +12,16 @@ import contextlib
 import datetime as dt
 import tempfile
 
+import numpy as np
+import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recsys import Engine, Event, Item, Member, StudyList
+from recsys.models import LearnedBlend, RankingModel
+from recsys.models.ranking import ARTEFACT
+from recsys.pipeline.collaborative import CollaborativeModel
+from recsys.pipeline.scoring import PREFERENCE
 from recsys.records import TZ, Schedule
 
 START = dt.date(2026, 12, 1)
@@ -160,9 +166,23 @@ def check_day(lst: StudyList, member: Member, catalogue: dict, events, done_befo
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
+def any_model(events, member: Member, seed: int) -> RankingModel:
+    """A trained ranking model with arbitrary weights (any sign, any scale): whatever a blend
+    learns, the rules must hold."""
+    rng = np.random.default_rng(seed)
+    collab = CollaborativeModel().fit([(e.member, e.item, e.kind, e.value) for e in events],
+                                      {member.id: list(member.roles)})
+    n = len(collab.item_ids_)
+    ease = sp.random(n, n, density=0.5, random_state=seed, format="csr", dtype=np.float32) if n else None
+    factors = rng.standard_normal((n, 4)).astype(np.float32) if n else None
+    blend = LearnedBlend(PREFERENCE, rng.normal(0, 5, len(PREFERENCE)), 0.0, float(rng.choice([0.5, 1.0, 8.0])))
+    return RankingModel(collab, ease, factors, blend=blend if rng.random() < 0.8 else None)
+
+
 @contextlib.contextmanager
-def store(catalogue, member, events):
-    """An engine on a temporary store holding these records, closed afterwards."""
+def store(catalogue, member, events, model_seed: int | None = None):
+    """An engine on a temporary store holding these records (and, with ``model_seed``, a trained
+    ranking model of arbitrary weights), closed afterwards."""
     with tempfile.TemporaryDirectory() as folder:
         # Generated texts share words: only exact copies are duplicates in these tests.
         eng = Engine.open(folder, encoder="tfidf", duplicate_threshold=0.9999)
@@ -171,6 +191,8 @@ def store(catalogue, member, events):
             eng.upsert_members([member])
             if events:
                 eng.record(events)
+            if model_seed is not None:
+                eng.store.put_artefact(ARTEFACT, any_model(events, member, model_seed).to_bytes(), 0)
             yield eng
         finally:
             eng.close()
@@ -183,8 +205,9 @@ def test_daily_lists_keep_the_guarantees(data):
     member = data.draw(members())
     events = data.draw(histories(catalogue))
     minutes = data.draw(st.one_of(st.none(), st.integers(1, 600)))
+    model_seed = data.draw(st.one_of(st.none(), st.integers(0, 2**16)))
     by_id = {i.id: i for i in catalogue}
-    with store(catalogue, member, events) as eng:
+    with store(catalogue, member, events, model_seed) as eng:
         for offset in (0, 1, 15):
             day = START + dt.timedelta(days=offset)
             lst = eng.daily("m1", day=day, minutes=minutes)
@@ -201,8 +224,9 @@ def test_paths_of_thirty_days_keep_the_guarantees(data):
     member = data.draw(members())
     events = data.draw(histories(catalogue))
     minutes = data.draw(st.one_of(st.none(), st.integers(5, 600)))
+    model_seed = data.draw(st.one_of(st.none(), st.integers(0, 2**16)))
     by_id = {i.id: i for i in catalogue}
-    with store(catalogue, member, events) as eng:
+    with store(catalogue, member, events, model_seed) as eng:
         path = eng.path("m1", start=START, days=30, minutes=minutes)
         assert len(path.days) == 30
         assert [d.day for d in path.days] == [START + dt.timedelta(days=n) for n in range(30)]
