@@ -49,12 +49,17 @@ class LearnedBlend:
         intercept: The constant (does not change an order; kept for the probability).
         scale: How far the learned order spreads against the plan's own terms, in spreads of the
             hand-set preference score (chosen on validation by ``recsys train``).
+        need_scale: The factor on curriculum need (required topics behind pace) that goes with
+            ``scale``: 1 keeps need's hand-set weight however far the order spreads (best for
+            predicting completions), ``scale`` keeps need's weight against preference as in the
+            hand-set blend (best for required-topic progress); see ``TrainConfig.need_spread``.
     """
 
     features: tuple[str, ...]
     coef: np.ndarray
     intercept: float = 0.0
     scale: float = 1.0
+    need_scale: float = 1.0
 
     def logit(self, signals: Mapping[str, np.ndarray], n: int) -> np.ndarray:
         """The model's logit for ``n`` candidates from their signals (a missing signal reads 0)."""
@@ -147,7 +152,8 @@ class RankingModel:
         if self.ease is None:
             return None
         _, col, val = _gather(self.ease, rows)
-        return np.bincount(col, weights=val.astype(np.float64), minlength=self.ease.shape[1])
+        # As floats even when no weight is read (numpy counts an empty input as integers).
+        return np.bincount(col, weights=val.astype(np.float64), minlength=self.ease.shape[1]).astype(np.float64)
 
     def _ease_at(self, rows: np.ndarray, pos: np.ndarray) -> np.ndarray:
         vec = self._ease_vector(rows) if len(rows) else None
@@ -200,7 +206,7 @@ class RankingModel:
         for name, blend in (("blend", self.blend), ("cold_blend", self.cold_blend)):
             if blend is not None:
                 arrays[f"{name}_features"] = np.array(blend.features, dtype=str)
-                arrays[f"{name}_coef"] = np.append(blend.coef.astype(np.float64), [blend.intercept, blend.scale])
+                arrays[f"{name}_coef"] = np.append(blend.coef.astype(np.float64), [blend.intercept, blend.scale, blend.need_scale])
         out = io.BytesIO()
         np.savez_compressed(out, **arrays)
         return out.getvalue()
@@ -230,8 +236,8 @@ class RankingModel:
                 for name in ("blend", "cold_blend"):
                     if f"{name}_coef" in z:
                         coef = z[f"{name}_coef"]
-                        blends[name] = LearnedBlend(tuple(str(f) for f in z[f"{name}_features"].tolist()), coef[:-2],
-                                                    float(coef[-2]), float(coef[-1]))
+                        blends[name] = LearnedBlend(tuple(str(f) for f in z[f"{name}_features"].tolist()), coef[:-3],
+                                                    float(coef[-3]), float(coef[-2]), float(coef[-1]))
                 return cls(
                     collaborative=c,
                     ease=_get_sparse(z, "ease") if "ease_data" in z else None,

@@ -68,6 +68,9 @@ class TrainConfig:
         scales: Spreads of the learned order against the plan's terms tried (see
             :attr:`recsys.models.LearnedBlend.scale`); the best on validation is kept.
         features: The scorer's preference signals the blend is learnt over.
+        need_spread: Curriculum need is multiplied by ``scale ** need_spread`` when the learned
+            order is spread by ``scale``: 0 leaves need at its hand-set weight (completions
+            first), 1 spreads it as far (required topics first). Measured in README, Training.
         cold_blend: Also learn a blend for members without history (see
             :attr:`recsys.models.RankingModel.cold_blend`). Off by default: on the cold-start
             protocol of ``recsys evaluate`` (3 seeds) it did no better than the members' blend.
@@ -87,6 +90,7 @@ class TrainConfig:
     c: float = 1.0
     scales: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0)
     features: tuple[str, ...] = PREFERENCE
+    need_spread: float = 0.5
     cold_blend: bool = False
     seed: int = 0
 
@@ -281,7 +285,8 @@ def _examples(world, snap, members, events, day: dt.date, targets: dict[str, set
         feats.append(np.column_stack([np.asarray(s[f], dtype=np.float64) for f in features]))
         pref, plan = blend_parts(w, s)
         hand.append((np.broadcast_to(pref, len(scored)).astype(np.float64),
-                     np.broadcast_to(plan, len(scored)).astype(np.float64), scored.score))
+                     np.broadcast_to(plan, len(scored)).astype(np.float64), scored.score,
+                     w.need * np.asarray(s["need"], dtype=np.float64)))
         groups.append(ctx.profile.member.id)
     return (feats, labels, groups, hand) if groups else None
 
@@ -300,15 +305,17 @@ def _choose(found, fit_half: set[str], cfg: TrainConfig) -> tuple[float, float, 
                         [labels[n] for n, m in enumerate(groups) if m in fit_half], cfg)
     ndcg_learned, scale = ndcg_hand, 1.0
     for trial_scale in cfg.scales if fitted is not None else ():
-        trial = dataclasses.replace(fitted, scale=trial_scale)
-        got = float(np.mean([_ndcg(trial.apply(dict(zip(features, feats[n].T)), hand[n][0]) + hand[n][1],
-                                   labels[n]) for n in check]))
+        trial = dataclasses.replace(fitted, scale=trial_scale, need_scale=trial_scale ** cfg.need_spread)
+        # As the scorer combines them.
+        got = float(np.mean([_ndcg(trial.apply(dict(zip(features, feats[n].T)), hand[n][0]) + hand[n][1]
+                                   + (trial.need_scale - 1.0) * hand[n][3], labels[n]) for n in check]))
         if got > ndcg_learned:
             ndcg_learned, scale = got, trial_scale
     if ndcg_learned <= ndcg_hand:
         return ndcg_hand, ndcg_learned, scale, None
     blend = _fit_blend(feats, labels, cfg)
-    return ndcg_hand, ndcg_learned, scale, None if blend is None else dataclasses.replace(blend, scale=scale)
+    return ndcg_hand, ndcg_learned, scale, None if blend is None else dataclasses.replace(
+        blend, scale=scale, need_scale=scale ** cfg.need_spread)
 
 
 def _fit_blend(feats: list[np.ndarray], labels: list[np.ndarray], cfg: TrainConfig) -> LearnedBlend | None:

@@ -239,8 +239,10 @@ class Scorer(Component[ScorerConfig]):
             pool.score = score - 2 * (w.negative * s["negative"] + w.rotation * s["rotation"])
         else:
             # The learned blend orders by preference; the plan's goals are added as before.
+            # Curriculum need spreads with the learned order as far as the blend says (see
+            # LearnedBlend.need_scale), so required topics keep weighing against preference.
             pref, plan = blend_parts(w, s)
-            pool.score = blend.apply(s, np.broadcast_to(pref, n)) + plan
+            pool.score = blend.apply(s, np.broadcast_to(pref, n)) + plan + (blend.need_scale - 1.0) * w.need * s["need"]
 
         # What the reasons read: "related to what you studied" only for the closest tenth, not
         # for anything ranked; likewise "others who studied X study this" and "members of your
@@ -361,7 +363,7 @@ class Scorer(Component[ScorerConfig]):
         without a trained model."""
         model = ctx.ranking
         n = len(pool)
-        if model is None:
+        if model is None or not model.collaborative.item_ids_:
             return np.zeros(n), np.zeros(n), np.zeros(n)
         collab = model.collaborative
         pos = collab.positions(ctx.items.columns.ids)[pool.rows]

@@ -63,3 +63,16 @@ def test_an_empty_matrix_gives_no_weights_and_bad_settings_are_refused():
     for bad in ({"l2": 0}, {"keep": 0}, {"max_items": 0}):
         with pytest.raises(ValidationError):
             EASE(**bad)
+
+
+def test_a_history_of_items_without_weights_scores_nothing_and_ranks_nothing():
+    from recsys.models import RankingModel
+    from recsys.pipeline.collaborative import CollaborativeModel
+
+    collab = CollaborativeModel().fit([("m1", "a", "complete", None), ("m2", "b", "complete", None)],
+                                      {"m1": ["member"], "m2": ["member"]})
+    empty = sp.csr_matrix((2, 2), dtype=np.float32)  # EASE learnt nothing (beyond its cap, say)
+    model = RankingModel(collab, empty, None)
+    ease, ials = model.scores_at({"a": 1.0}, np.array([0, 1, -1]))
+    assert ease.tolist() == [0.0, 0.0, 0.0] and ials.tolist() == [0.0, 0.0, 0.0]
+    assert model.top_at({"a": 1.0}, 5).tolist() == []
