@@ -22,9 +22,9 @@ from recsys.catalogue import Catalogue
 from recsys.curriculum import Curriculum
 from recsys.embedding.encoders import Encoder
 from recsys.embedding.index import VectorIndex
-from recsys.pipeline import PlanContext, Recommender, rules_context
 from recsys.exceptions import ModelError
 from recsys.models.ranking import ARTEFACT, RankingModel
+from recsys.pipeline import PlanContext, Recommender, rules_context
 from recsys.pipeline.collaborative import POSITIVE_KINDS, CollaborativeModel, snapshot_seq
 from recsys.pipeline.masks import StaticRules
 from recsys.pipeline.profile import build_profile, day_end
