@@ -28,6 +28,7 @@ import numpy as np
 from evaluation import metrics
 from evaluation.simulator import Simulator
 from recsys.curriculum import Curriculum
+from recsys.models.training import NotEnoughHistory
 from recsys.records import TZ, Event, Item, Member
 
 __all__ = ["SeasonResult", "run_season", "peer_order"]
@@ -138,6 +139,7 @@ def run_season(
     policy: str = "engine",
     ranker=None,
     refit_days: int = 7,
+    train: bool = True,
 ) -> SeasonResult:
     """Run one season.
 
@@ -153,6 +155,8 @@ def run_season(
         policy: A name for the report; ``"random"`` uses the reference portal instead of the engine.
         ranker: A peer (see :mod:`evaluation.baselines`) whose order the engine packs under its
             guarantees (:meth:`recsys.Engine.daily_from`) instead of ranking itself.
+        train: For the engine ranking itself: train its model (:meth:`recsys.Engine.train`,
+            when missing or stale) every ``refit_days``, as the nightly batch does.
         refit_days: The peer is fitted on every event so far on the first day and then every
             ``refit_days`` days (a portal's nightly or weekly training job).
     """
@@ -197,6 +201,13 @@ def run_season(
                 from evaluation.baselines import TrainData
 
                 ranker.fit(TrainData(list(sim.items.values()), sim.member_records(), list(log)))
+            elif ranker is None and engine is not None and train and n % max(1, refit_days) == 0:
+                # As a nightly `recsys batch` does, on the peers' refit days: train if the model is
+                # missing or the activity grew since (too little history: the hand-set blend).
+                try:
+                    engine.train(if_stale=True)
+                except NotEnoughHistory:
+                    pass
             for s in sim.members:
                 m = s.member
                 if not sim.is_active(m.id):

@@ -70,7 +70,8 @@ class TrainConfig:
         features: The scorer's preference signals the blend is learnt over.
         need_spread: Curriculum need is multiplied by ``scale ** need_spread`` when the learned
             order is spread by ``scale``: 0 leaves need at its hand-set weight (completions
-            first), 1 spreads it as far (required topics first). Measured in README, Training.
+            first), 1 spreads it as far (required topics first; the default, since the required
+            hours are what a member's year is held to). Measured in README, Training.
         cold_blend: Also learn a blend for members without history (see
             :attr:`recsys.models.RankingModel.cold_blend`). Off by default: on the cold-start
             protocol of ``recsys evaluate`` (3 seeds) it did no better than the members' blend.
@@ -90,7 +91,7 @@ class TrainConfig:
     c: float = 1.0
     scales: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0)
     features: tuple[str, ...] = PREFERENCE
-    need_spread: float = 0.5
+    need_spread: float = 1.0
     cold_blend: bool = False
     seed: int = 0
 
