@@ -254,7 +254,7 @@ def _season(settings: Settings, items, templates, base: Path, work: Path, log: C
 
     policies = [
         ("engine", None, None),
-        ("engine, untrained", None, None),
+        ("engine, trained", None, None),
         ("engine, mastery_feedback=False", dataclasses.replace(Curriculum(), mastery_feedback=False), None),
         ("random portal", None, None),
     ]
@@ -269,7 +269,7 @@ def _season(settings: Settings, items, templates, base: Path, work: Path, log: C
             r = run_season(sim, SEASON_START, settings.season_days, base=base, folder=work / f"season-{seed}",
                            encoder=settings.encoder, curriculum=curriculum,
                            policy="random" if name == "random portal" else "engine", ranker=ranker,
-                           refit_days=settings.season_refit_days, train=name != "engine, untrained")
+                           refit_days=settings.season_refit_days, train=name == "engine, trained")
             r.policy = name
             results[name].append(r)
             log(f"season seed {seed} {name}: {r.lists} lists ({time.perf_counter() - t0:.1f} s)")
@@ -340,7 +340,7 @@ def check_floors(results: dict) -> list[dict]:
     season = results["season"]
     offline = results["offline"]
     floors = []
-    for name in ("engine", "engine, untrained", "engine, mastery_feedback=False"):
+    for name in [n for n in ("engine", "engine, trained", "engine, mastery_feedback=False") if n in season]:
         s = season[name]
         floors.append({"floor": f"{name}: zero repeat, feasibility and over-budget violations in the season",
                        "value": s["repeat_violations"] + s["feasibility_violations"] + s["over_budget"],

@@ -102,9 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, metavar="N",
                    help="plan on N processes of this machine (a worker per core is what planning can use); "
                         "with --ray, the number of Ray workers")
-    p.add_argument("--no-train", action="store_true",
-                   help="do not train the ranking model first (by default it is trained when missing or stale, "
-                        "as `recsys train --if-stale`)")
+    p.add_argument("--train", action="store_true",
+                   help="train the ranking model first when missing or stale (as `recsys train --if-stale`); "
+                        "a trained model orders by what members complete, at some cost to required topics")
 
     p = sub.add_parser("train", parents=[common],
                        help="learn the ranking model (EASE^R, iALS, the blend) from the store's events and keep it there")
@@ -415,7 +415,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     from recsys.models.training import NotEnoughHistory
 
     with _open(args) as engine:
-        if not args.no_train:
+        if args.train:
             try:
                 trained = engine.train(if_stale=True)
             except NotEnoughHistory:
