@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from recsys.pipeline import infeasibility
+from recsys.pipeline import PlanContext, infeasibility
 from recsys.records import TZ, Event, Member
 from recsys.results import SearchHit, StudyList, StudyPath
 from recsys.serving.world import (
@@ -81,18 +81,26 @@ def daily(world: World, member: Member, day: dt.date, budget: int, *, preview: b
         if reused is not None:
             return reused
     history = store.history(member.id)
+    result = _plan_day(world, member, day, budget, history.events, lambda snap, ctx: world.recommender(ctx))
+    if not preview:
+        store.put_served([served_record(result, history.state)], impressions_of(result))
+    return result
+
+
+def _plan_day(world: World, member: Member, day: dt.date, budget: int, events: Sequence[Event],
+              plan: Callable[[Snapshot, PlanContext], StudyList]) -> StudyList:
+    """``plan`` of the member's day from ``events``: the day's seats and the branch's activity
+    read before the engine's lock, the context built and planned under it."""
+    store = world.store
     snap = world.snapshot()
     seats = seats_for(store, snap.catalogue, day, day)
     branch = branch_activity(store, member.org, day)
     with world.lock:
         if not world.unmoved(snap):  # a write moved the index meanwhile: plan on the new one
             snap = world.snapshot()
-        ctx = plan_context(world, snap, member, day, budget, history.events, seats, branch=branch,
-                           prep_targets=enrolled_ahead(history.events, snap.catalogue, day))
-        result = world.recommender(ctx)
-    if not preview:
-        store.put_served([served_record(result, history.state)], impressions_of(result))
-    return result
+        ctx = plan_context(world, snap, member, day, budget, events, seats, branch=branch,
+                           prep_targets=enrolled_ahead(events, snap.catalogue, day))
+        return plan(snap, ctx)
 
 
 def daily_from(world: World, member: Member, day: dt.date, budget: int, scores: Mapping[str, float], *,
@@ -101,19 +109,14 @@ def daily_from(world: World, member: Member, day: dt.date, budget: int, scores: 
 
     As :func:`daily`, only planning holds the engine's lock."""
     store = world.store
-    history = store.history(member.id)
-    snap = world.snapshot()
-    seats = seats_for(store, snap.catalogue, day, day)
-    branch = branch_activity(store, member.org, day)
-    with world.lock:
-        if not world.unmoved(snap):  # a write moved the index meanwhile: plan on the new one
-            snap = world.snapshot()
+
+    def ranked(snap: Snapshot, ctx: PlanContext) -> StudyList:
         row = snap.catalogue.columns.row
         known = [i for i in scores if i in row]
         rows = np.array([row[i] for i in known], dtype=np.int64)
-        ctx = plan_context(world, snap, member, day, budget, history.events, seats, branch=branch,
-                           prep_targets=enrolled_ahead(history.events, snap.catalogue, day))
-        result = world.recommender.from_ranking(ctx, rows, np.array([scores[i] for i in known], dtype=np.float64))
+        return world.recommender.from_ranking(ctx, rows, np.array([scores[i] for i in known], dtype=np.float64))
+
+    result = _plan_day(world, member, day, budget, store.history(member.id).events, ranked)
     if not preview:
         # Impressions start the cool-down as for any list; the list itself is not kept as the
         # day's served list, which stays the engine's own.
