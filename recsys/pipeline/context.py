@@ -128,6 +128,14 @@ class Pool:
             self.vectors, self.vector_at = self.vectors[self.vector_at], None
         return self.vectors
 
+    def products(self, ctx: PlanContext, queries: np.ndarray) -> np.ndarray:
+        """``read_vectors(ctx) @ queries.T``, without gathering the vectors after a cut: the
+        product is taken over the larger matrix read before and its rows picked (a few columns
+        copied instead of every dimension of every candidate)."""
+        if self.vectors is not None and self.vector_at is not None and len(self.vector_at) * 2 > len(self.vectors):
+            return (self.vectors @ queries.T)[self.vector_at]
+        return self.read_vectors(ctx) @ queries.T
+
     def items(self, ctx: PlanContext) -> list[Item]:
         """The candidates' items, in order."""
         return ctx.items.at(self.rows)

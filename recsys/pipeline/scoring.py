@@ -134,7 +134,6 @@ class Scorer(Component[ScorerConfig]):
             return pool
         p, w, cur = ctx.profile, self.config.weights, ctx.curriculum
         rows = pool.rows
-        x = pool.read_vectors(ctx)
         # How close each online item is to the offline activities the member will attend soon,
         # so the plan can pair reading with the visit.
         prep = cols.rows(t.id for t in ctx.prep_targets)
@@ -145,7 +144,7 @@ class Scorer(Component[ScorerConfig]):
         if p.negative is not None:
             groups.append(p.negative[None, :])
         groups = [g for g in groups if len(g)]
-        sims_all = x @ np.concatenate(groups).T if groups else np.zeros((n, 0), dtype=np.float32)
+        sims_all = pool.products(ctx, np.concatenate(groups)) if groups else np.zeros((n, 0), dtype=np.float32)
         parts = iter(np.split(sims_all, np.cumsum([len(g) for g in groups])[:-1], axis=1))
 
         def best(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
