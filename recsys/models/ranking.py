@@ -199,6 +199,12 @@ class RankingModel:
             "info": np.array(json.dumps(self.info, ensure_ascii=False)),
         }
         _put_sparse(arrays, "knn", c.neighbours_)
+        # What reasons rest on (see CollaborativeModel.co_completers); a model stored without
+        # them gives no reason of "others study this" until it is trained again.
+        if c.co_counts_ is not None:
+            _put_sparse(arrays, "knn_counts", c.co_counts_)
+        if roles and c.role_done_:
+            arrays["role_done"] = np.stack([c.role_done_[r] for r in roles])
         if self.ease is not None:
             _put_sparse(arrays, "ease", self.ease)
         if self.item_factors is not None:
@@ -232,6 +238,10 @@ class RankingModel:
                 c.overall_ = z["overall"]
                 c.neighbours_ = _get_sparse(z, "knn")
                 c.roles_ = {str(r): z["role_shares"][n] for n, r in enumerate(z["role_names"].tolist())}
+                if "knn_counts_data" in z:
+                    c.co_counts_ = _get_sparse(z, "knn_counts")
+                if "role_done" in z:
+                    c.role_done_ = {str(r): z["role_done"][n] for n, r in enumerate(z["role_names"].tolist())}
                 blends = {}
                 for name in ("blend", "cold_blend"):
                     if f"{name}_coef" in z:

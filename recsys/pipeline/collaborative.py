@@ -108,6 +108,9 @@ class CollaborativeModel:
         self.role_prior = role_prior
         self._aligned: tuple[Sequence[str], tuple[np.ndarray, np.ndarray]] | None = None
         self._role_top: dict[tuple[str, ...], np.ndarray] = {}  # members share roles: kept per set
+        # How many members each link rests on (a model read from an older store may lack them).
+        self.co_counts_: sp.csr_matrix | None = None
+        self.role_done_: dict[str, np.ndarray] = {}
 
     def fit(
         self,
@@ -164,6 +167,8 @@ class CollaborativeModel:
             order = np.lexsort((co.indices[lo:hi], -sims[lo:hi]))[self.neighbours:]
             keep[lo + order] = False
         indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=n))])
+        # The co-completer counts behind the kept similarities: what a reason rests on.
+        self.co_counts_ = sp.csr_matrix((counts[keep].astype(np.float32), co.indices[keep], indptr), shape=(n, n))
         return sp.csr_matrix((sims[keep].astype(np.float32), co.indices[keep], indptr), shape=(n, n))
 
     def _fit_roles(self, x: sp.csr_matrix, members: list[str], member_roles: Mapping[str, Sequence[str]]) -> None:
@@ -171,12 +176,13 @@ class CollaborativeModel:
         overall = self.completers_ / total
         self.overall_ = overall.astype(np.float32)
         roles = sorted({r for rs in member_roles.values() for r in rs})
-        self.roles_ = {}
+        self.roles_, self.role_done_ = {}, {}
         for role in roles:
             holders = np.array([n for n, m in enumerate(members) if role in member_roles.get(m, ())], dtype=np.int64)
             done = np.asarray(x[holders].sum(axis=0)).ravel()
             share = (done + self.role_prior * overall) / (len(holders) + self.role_prior)
             self.roles_[role] = share.astype(np.float32)
+            self.role_done_[role] = done.astype(np.int32)
 
     # -- lookups -------------------------------------------------------------------------
     #
@@ -315,6 +321,25 @@ class CollaborativeModel:
     def role_top(self, roles: Sequence[str], n: int) -> list[str]:
         """The ``n`` items most completed by members holding ``roles``, best first (ties by id)."""
         return [self.item_ids_[i] for i in self.role_top_at(roles, n).tolist()]
+
+    # -- support: how many members a signal rests on -------------------------------------
+
+    def co_completers(self, item_a: str, item_b: str) -> int:
+        """How many members completed both items, if ``item_b`` is among ``item_a``'s kept
+        neighbours (else 0: the model keeps no count for pairs it does not link)."""
+        counts = self.co_counts_
+        a, b = self.item_index_.get(item_a), self.item_index_.get(item_b)
+        if counts is None or a is None or b is None:
+            return 0
+        lo, hi = counts.indptr[a], counts.indptr[a + 1]
+        at = np.flatnonzero(counts.indices[lo:hi] == b)
+        return int(round(float(counts.data[lo + at[0]]))) if len(at) else 0
+
+    def role_completers(self, role: str, item_id: str) -> int:
+        """How many members holding ``role`` completed the item."""
+        done = self.role_done_.get(role)
+        pos = self.item_index_.get(item_id)
+        return 0 if done is None or pos is None else int(done[pos])
 
     def similar_items(self, item_id: str, n: int = 10) -> list[tuple[str, float]]:
         """The items most co-completed with ``item_id``, with their similarity, best first."""

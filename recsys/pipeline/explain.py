@@ -45,8 +45,10 @@ def required_topic(role_name: str, topic: str, remaining: float) -> str:
     return f"{whose}：{topic}"
 
 
-def related_to(title: str) -> str:
-    return f"与你近期学习的{book_title(title)}相关"
+def related_to(title: str, *, attended: bool = False) -> str:
+    """"Related to what you studied lately"; an activity the member attended was taken part in,
+    not studied."""
+    return f"与你近期{'参加' if attended else '学习'}的{book_title(title)}相关"
 
 
 def stated_interest(topic: str) -> str:

@@ -72,11 +72,15 @@ class ScorerConfig:
             stated interests (the role descriptions keep 0.15, the history has the rest). Stated
             interests are weighed nearly as much as history: history from what a portal happened
             to show dilutes interest (measured in evaluation/discussion.md).
+        min_reason_support: A reason that others study an item (the branch, those who studied
+            the same, those of the member's role) is given only when at least this many members
+            did: below that it is hearsay, whatever the signal says.
     """
 
     weights: ScoreWeights = field(default_factory=ScoreWeights)
     min_branch_members: int = 3
     max_scored: int = 400
+    min_reason_support: int = 5
     stated_share: float = 0.45
 
 
@@ -271,6 +275,7 @@ class Scorer(Component[ScorerConfig]):
         interests = set(p.member.interests)
         needs = _needs(ctx)
         roles = {r: cur.role_name(r) for r in p.member.roles}
+        model, support = ctx.collaborative, self.config.min_reason_support
         out = []
         for n, it in enumerate(pool.items(ctx)):
             relevance = float(s["relevance"][n])
@@ -280,7 +285,7 @@ class Scorer(Component[ScorerConfig]):
                 # "Studied" only of what the member did study (not an activity merely enrolled in).
                 studied = anchor is not None and (anchor.id in p.history.completed or anchor.id in p.history.started)
                 if studied and anchor.id != it.id:
-                    reasons.append((w.relevance * relevance, explain.related_to(anchor.title)))
+                    reasons.append((w.relevance * relevance, explain.related_to(anchor.title, attended=not anchor.online)))
             if s["topic_match"][n]:
                 topic = next(t for t in it.topics if t in interests)
                 reasons.append((w.relevance * relevance * 0.9, explain.stated_interest(topic)))
@@ -306,15 +311,20 @@ class Scorer(Component[ScorerConfig]):
             if s["review"][n]:
                 review = p.reviews[it.id]
                 reasons.append((w.review + 3, explain.review(it.title, review.last_score, (review.due - review.since).days)))
-            if s["collab"][n]:
+            # "Others study this" only where enough members do (the signals themselves may rest
+            # on fewer: a hint to the ranking is not a claim to the member).
+            if s["collab"][n] and ctx.branch_counts.get(it.id, 0) >= support:
                 reasons.append((w.collab * float(s["collab"][n]) + 0.1, explain.branch_popular()))
-            if s["cooccur_hot"][n]:
-                anchor = ctx.items.get(s["cooccur_anchor"][n] or "")
+            anchor_id = s["cooccur_anchor"][n]
+            if s["cooccur_hot"][n] and anchor_id and model.co_completers(anchor_id, it.id) >= support:
+                anchor = ctx.items.get(anchor_id)
                 reasons.append((w.cooccur * float(s["cooccur"][n]),
                                 explain.peers_also_studied(anchor.title if anchor else None)))
-            if s["role_hot"][n] and s["role_best"][n] != "member":  # every member is a 党员: says nothing
+            role = s["role_best"][n]
+            if (s["role_hot"][n] and role != "member"  # every member is a 党员: says nothing
+                    and model.role_completers(role, it.id) >= support):
                 reasons.append((w.role_popular * float(s["role_popular"][n]) * 0.8,
-                                explain.role_popular(cur.role_name(s["role_best"][n]))))
+                                explain.role_popular(cur.role_name(role))))
             if s["case"][n]:
                 reasons.append((w.case * 0.5, explain.case_mix(cur.case_every_days)))
             if s["resume"][n]:

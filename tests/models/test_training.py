@@ -130,6 +130,11 @@ def test_the_model_round_trips_through_bytes(trained_store):
         np.testing.assert_allclose(a, b, rtol=1e-6)
     assert again.top_at(history, 5).tolist() == model.top_at(history, 5).tolist()
     assert (again.blend is None) == (model.blend is None) and again.info == model.info
+    # What the reasons rest on survives too.
+    c, d = model.collaborative, again.collaborative
+    assert (c.co_counts_ != d.co_counts_).nnz == 0 and c.co_counts_.nnz > 0
+    assert c.role_done_.keys() == d.role_done_.keys()
+    assert all(np.array_equal(c.role_done_[r], d.role_done_[r]) for r in c.role_done_)
 
 
 def test_staleness_follows_the_activity_snapshots():

@@ -46,32 +46,54 @@ def member(id_: str, roles=("member",)) -> Member:
     return Member(id=id_, name=id_, org="hx.b1", roles=roles, daily_minutes=30)
 
 
-def _co_completion_store(path) -> Engine:
-    """m1 studied ``a``, m7 studied ``b``. Three peers completed ``a`` and ``ta`` together,
-    three others ``b`` and ``tb``: ``ta`` and ``tb`` are equally popular, but ``ta`` is the obvious
-    neighbour of m1's history and ``tb`` of m7's."""
+def _co_completion_store(path, peers: int = 3) -> Engine:
+    """m1 studied ``a``, m7 studied ``b``. ``peers`` members completed ``a`` and ``ta`` together,
+    as many others ``b`` and ``tb``: ``ta`` and ``tb`` are equally popular, but ``ta`` is the
+    obvious neighbour of m1's history and ``tb`` of m7's."""
     eng = Engine.open(path, encoder="tfidf")
     eng.add_items(CATALOGUE)
-    eng.upsert_members([member(f"m{n}") for n in range(1, 10)])
+    extra = [f"p{n}" for n in range(2 * max(peers - 3, 0))]
+    eng.upsert_members([member(f"m{n}") for n in range(1, 10)] + [member(m) for m in extra])
     first = DAY - dt.timedelta(days=5)
     events = [Event("m1", "a", "complete", at(first)), Event("m7", "b", "complete", at(first))]
-    for peer in ("m2", "m3", "m4"):
+    for peer in ["m2", "m3", "m4", *extra[::2]][:peers]:
         events += [Event(peer, "a", "complete", at(first)), Event(peer, "ta", "complete", at(first, 21))]
-    for peer in ("m5", "m6", "m8"):
+    for peer in ["m5", "m6", "m8", *extra[1::2]][:peers]:
         events += [Event(peer, "b", "complete", at(first)), Event(peer, "tb", "complete", at(first, 21))]
     eng.record(events)
     return eng
 
 
 def test_co_completion_puts_the_obvious_neighbour_first(tmp_path):
-    with _co_completion_store(tmp_path / "s") as eng:
+    with _co_completion_store(tmp_path / "s", peers=5) as eng:
         model = eng.collaborative()
         assert model.similar_items("a", 1)[0][0] == "ta"
         assert model.similar_items("b", 1)[0][0] == "tb"
+        assert model.co_completers("a", "ta") == 5 and model.co_completers("a", "tb") == 0
         assert [h.item.id for h in eng.rank("m1", day=DAY)][0] == "ta"
         assert [h.item.id for h in eng.rank("m7", day=DAY)][0] == "tb"
         entry = next(e for e in eng.daily("m1", day=DAY).entries if e.item.id == "ta")
         assert "学过《红色家书选读》的同志也在学这一内容" in entry.reasons
+
+
+def test_others_study_this_is_said_only_where_a_handful_of_members_do(tmp_path):
+    # Three co-completers move the ranking just the same, but are too few to tell the member.
+    with _co_completion_store(tmp_path / "s", peers=3) as eng:
+        assert eng.collaborative().co_completers("a", "ta") == 3
+        assert [h.item.id for h in eng.rank("m1", day=DAY)][0] == "ta"
+        entry = next(e for e in eng.daily("m1", day=DAY).entries if e.item.id == "ta")
+        assert not any("同志也在学" in r or "常学" in r for r in entry.reasons), entry.reasons
+
+
+def test_role_popularity_counts_the_members_of_the_role_behind_it():
+    roles = {f"s{n}": ["branch_secretary"] for n in range(6)} | {"f1": ["frontline"]}
+    rows = [(f"s{n}", "s", "complete", None) for n in range(6)] + [("s0", "f", "complete", None),
+                                                                   ("f1", "f", "complete", None)]
+    model = CollaborativeModel().fit(rows, roles)
+    assert model.role_completers("branch_secretary", "s") == 6
+    assert model.role_completers("branch_secretary", "f") == 1
+    assert model.role_completers("frontline", "s") == 0
+    assert model.role_completers("nobody", "s") == 0 and model.role_completers("frontline", "zz") == 0
 
 
 def test_role_popularity_follows_the_members_of_the_role():

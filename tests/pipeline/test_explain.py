@@ -14,6 +14,11 @@ def test_titles_take_book_title_marks_once_and_nested_titles_the_inner_marks():
     assert "《《" not in explain.peers_also_studied("《红色家书》选读")
 
 
+def test_an_activity_attended_was_taken_part_in_not_studied():
+    assert explain.related_to("12月主题党日", attended=True) == "与你近期参加的《12月主题党日》相关"
+    assert explain.related_to("12月主题党日") == "与你近期学习的《12月主题党日》相关"
+
+
 def test_a_membership_standing_is_not_called_a_post():
     assert explain.required_topic("党员", "党史", 3.2) == "作为党员的必修主题：党史，本年度还差 3.2 学时"
     assert explain.required_topic("离退休党员", "形势政策", 0) == "作为离退休党员的必修主题：形势政策"
