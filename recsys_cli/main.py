@@ -793,6 +793,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
     from recsys import Engine
     from recsys.storage import open_store
+    from recsys.models.ranking import ARTEFACT
     from recsys.storage.migrate import copy_store, count_store, existing_store
 
     source = open_store(existing_store(args.source))
@@ -803,7 +804,8 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
             if source.url == target.url:
                 print(f"recsys: error: {names[0]} and {names[1]} are the same store", file=sys.stderr)
                 return 2
-            copied = copy_store(source, target, progress=lambda what, n: print(f"copied {n} {what}", file=sys.stderr))
+            copied = copy_store(source, target, progress=lambda what, n: print(f"copied {n} {what}", file=sys.stderr),
+                                artefacts=(ARTEFACT,))
             expected = count_store(source)
             members = sorted(m.id for m in source.iter_members())
         finally:

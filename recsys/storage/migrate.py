@@ -2,11 +2,13 @@
 
 Everything goes through the :class:`~recsys.storage.base.Store` protocol, so any backend copies
 to any other: items with their vectors (nothing is embedded again), members, events in the
-order recorded, served lists, and the store settings (encoder, dimension). The embedding cache is not
-copied: it is only a cache, and every stored item already has its vector.
+order recorded, served lists, the store settings (encoder, dimension) and the named artefacts
+(trained models) the caller asks for. The embedding cache is not copied: it is only a cache, and
+every stored item already has its vector.
 
 Events keep their order and so their sequence numbers (every backend numbers events without
-gaps), hence members' state tokens: a served list current in the source is current in the copy.
+gaps), hence members' state tokens: a served list current in the source is current in the copy,
+and so is a trained model (it names the sequence number it was trained up to).
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ def copy_store(
     *,
     chunk: int = 20_000,
     progress: Callable[[str, int], None] | None = None,
+    artefacts: Sequence[str] = (),
 ) -> StoreCounts:
     """Copy everything ``source`` holds into the empty store ``target``.
 
@@ -86,6 +89,8 @@ def copy_store(
         target: An empty store (no items, members, events or served lists).
         chunk: Records written per transaction.
         progress: Called with what was copied (``"items"``, ``"members"``, ...) and how many.
+        artefacts: Names of artefacts to copy where the source has them (the library's trained
+            models: :data:`recsys.models.ranking.ARTEFACT`); the store does not know what they are.
 
     Returns:
         The counts of the target after the copy.
@@ -128,6 +133,13 @@ def copy_store(
     for part in _parts(served, chunk):
         target.put_served(part)
     report("served lists", len(served))
+
+    # After the events: a model trained up to sequence number n is current in a copy holding them.
+    kept = [a for a in map(source.get_artefact, artefacts) if a is not None]
+    for artefact in kept:
+        target.put_artefact(artefact.name, artefact.data, artefact.activity)
+    if kept:
+        report("trained models", len(kept))
     return count_store(target)
 
 

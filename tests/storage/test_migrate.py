@@ -4,11 +4,13 @@ each holds and by the lists each serves."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 
 import pytest
 
 from corpus import load_events, load_items, load_members
 from recsys import Engine
+from recsys.models.ranking import ARTEFACT
 from recsys.storage import open_store
 from recsys.storage.migrate import count_store
 from recsys_cli import main
@@ -94,3 +96,21 @@ def test_organisation_names_opening_balances_and_pseudonyms_survive_a_copy(tmp_p
         assert engine.org_names() == {"hxny": "华能新能源党委"}
         assert [(b.member, b.hours) for b in engine.opening_balances()] == [(first, 12.0)]
         assert engine.remove_member(second, keep_history=True).pseudonym == pseudonym
+
+
+@pytest.mark.slow
+def test_a_trained_model_goes_with_the_copy_and_serves_the_same_lists(sample_store, tmp_path, capsys):
+    folder, _ = sample_store
+    source, copy = tmp_path / "trained", tmp_path / "copy"
+    shutil.copytree(folder, source)
+    with Engine.open(source) as engine:
+        assert engine.train() is not None
+        model = engine.store.get_artefact(ARTEFACT)
+    # migrate compares the lists each store serves: a copy without the model would differ.
+    assert main(["migrate", str(source), str(copy), "--sample", "8", "--day", DAY.isoformat()]) == 0
+    assert "copied 1 trained models" in capsys.readouterr().err
+    with Engine.open(copy) as engine:
+        assert engine.store.get_artefact(ARTEFACT).data == model.data
+        assert engine.store.get_artefact(ARTEFACT).activity == model.activity
+        assert engine.ranking_model() is not None
+        assert engine.train(if_stale=True) is None  # current in the copy: nothing to retrain
