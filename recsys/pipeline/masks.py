@@ -22,6 +22,7 @@ from collections.abc import Hashable
 
 import numpy as np
 
+from recsys.curriculum import Curriculum
 from recsys.pipeline.context import PlanContext
 from recsys.records import TZ, Member
 
@@ -67,12 +68,14 @@ def static_key(member: Member, ctx: PlanContext) -> Hashable:
             ctx.curriculum.in_birthday_week(member, ctx.day), member.situation)
 
 
-def reach_mask(cols, member: Member) -> np.ndarray:
+def reach_mask(cols, member: Member, curriculum: Curriculum | None = None) -> np.ndarray:
     """Items the member could ever take by their record alone: targeted at a role they hold, of
-    an organisation they see, and online unless they attend offline activities."""
+    an organisation they see, online unless they attend offline activities, and, given the
+    curriculum, not meant for a situation other than theirs (see :func:`static_rules`)."""
     roles, owner_ok, _ = _member_columns(cols, member)
     holds = cols.roles[:, roles].any(axis=1) if roles else np.zeros(len(cols), dtype=bool)
-    return (~cols.targeted | holds) & owner_ok[cols.owner] & (~cols.offline | member.offline)
+    mask = (~cols.targeted | holds) & owner_ok[cols.owner] & (~cols.offline | member.offline)
+    return mask if curriculum is None else mask & ~_other_situation(cols, curriculum, member)
 
 
 def static_rules(ctx: PlanContext, rows: np.ndarray | None = None, *, for_day: bool = True) -> np.ndarray:
@@ -240,11 +243,13 @@ class ReachMasks:
 
     Args:
         cols: The catalogue's columns.
+        curriculum: As for :func:`reach_mask` (then the member's situation is part of the kind).
         most: Masks kept (each one boolean per item).
     """
 
-    def __init__(self, cols, *, most: int = 256) -> None:
+    def __init__(self, cols, curriculum: Curriculum | None = None, *, most: int = 256) -> None:
         self.cols = cols
+        self.curriculum = curriculum
         self.most = most
         self._owners: dict[str, bytes] = {}
         self._roles: dict[tuple[str, ...], tuple[int, ...]] = {}
@@ -259,14 +264,14 @@ class ReachMasks:
         if roles is None:
             names = self.cols.role_names
             roles = self._roles[member.roles] = tuple(sorted({names.index(r) for r in member.roles if r in names}))
-        return roles, owners, member.offline
+        return roles, owners, member.offline, None if self.curriculum is None else member.situation
 
     def __call__(self, member: Member) -> np.ndarray:
         """:func:`reach_mask` of ``member`` (shared with its kind: do not change it)."""
         key = self.key(member)
         mask = self._masks.get(key)
         if mask is None:
-            mask = self._masks[key] = reach_mask(self.cols, member)
+            mask = self._masks[key] = reach_mask(self.cols, member, self.curriculum)
             mask.flags.writeable = False
             if len(self._masks) > self.most:
                 self._masks.popitem(last=False)

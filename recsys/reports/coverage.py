@@ -419,8 +419,8 @@ def build_coverage(
     # One pass over the members' histories, a block at a time: who is reached, and what they
     # were shown as impressions recorded as events.
     reach, unreachable, branch_members, impressions = _reach(data, members, day)
-    served, never, rarely, gini_by, n_lists = _exposure(data.served, impressions, items,
-                                                         catalogue.columns, members, day, blocked, rare_share)
+    served, never, rarely, gini_by, n_lists = _exposure(data.served, impressions, items, catalogue.columns,
+                                                         data.curriculum, members, day, blocked, rare_share)
 
     def ref(i: str, value: float | None = None) -> ItemRef:
         return ItemRef(i, items[i].title, value)
@@ -478,7 +478,7 @@ def _supply(
     # attendance): one mask over the catalogue per kind of member, one sum per topic.
     topic_rows = {t: cols.rows(it.id for it in its) for t, its in by_topic.items()}
     minutes = cols.minutes.astype(np.int64)
-    reach = ReachMasks(cols)
+    reach = ReachMasks(cols, curriculum)
     # Per kind of member, the hours of every topic they can reach: a few floats a kind, where a
     # mask a kind would hold a gigabyte for a group of thousands of kinds over 100,000 items.
     hours: dict[Hashable, dict[str, float]] = {}
@@ -572,6 +572,7 @@ def _exposure(
     impressions: Iterable[tuple[str, dt.date, str]],
     items: Mapping[str, Item],
     cols: Columns,
+    curriculum: Curriculum,
     members: Sequence[Member],
     day: dt.date,
     blocked: set[str],
@@ -599,9 +600,9 @@ def _exposure(
     # Who could take an item at all, over every kind of member (members alike counted once).
     roles_held = {r for m in members for r in m.roles}
     audience = np.zeros(len(cols), dtype=bool)
-    reach = ReachMasks(cols, most=0)
+    reach = ReachMasks(cols, curriculum, most=0)
     for m in {reach.key(m): m for m in members}.values():
-        audience |= reach_mask(cols, m)
+        audience |= reach_mask(cols, m, curriculum)
     never: dict[str, str] = {}
     for i, it in sorted(items.items()):
         if counts90.get(i):
@@ -642,7 +643,7 @@ def _reach(
 
     cols = catalogue.columns
     static_today, static_any_day = StaticRules(), StaticRules(for_day=False)
-    reach_of = ReachMasks(cols)
+    reach_of = ReachMasks(cols, data.curriculum)
     rows_of: dict[str, np.ndarray] = {}
 
     def topic_rows(topic: str) -> np.ndarray:

@@ -155,6 +155,12 @@ def test_static_codes_shared_between_members_alike_stay_right(world, other, cool
                 and (it.org is None or other.org == it.org or other.org.startswith(it.org + "."))
                 and (it.mode == "online" or other.offline) for it in catalogue.values()]
     assert list(reach_mask(catalogue.columns, other)) == expected
+    # With the curriculum, content meant for another situation (by its title) reaches nobody else.
+    def for_them(it):
+        meant = curriculum.item_situations(it)
+        return bool(it.roles) or not meant or other.situation in meant
+    assert list(reach_mask(catalogue.columns, other, curriculum)) == [
+        ok and for_them(it) for ok, it in zip(expected, catalogue.values())]
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -163,11 +169,12 @@ def test_reach_masks_shared_by_kind_equal_each_members_own(world, people):
     """Coverage shares reach masks between members of one kind: each member's must be their own."""
     items = world[0]
     cols = Catalogue.build({it.id: it for it in items}).columns
-    shared = ReachMasks(cols, most=2)  # small: masks are dropped and made again
-    for m in people + people[::-1]:
-        assert list(shared(m)) == list(reach_mask(cols, m))
-    for a in people:
-        for b in people:
-            if shared.key(a) == shared.key(b):
-                assert list(reach_mask(cols, a)) == list(reach_mask(cols, b))
+    for curriculum in (None, Curriculum()):
+        shared = ReachMasks(cols, curriculum, most=2)  # small: masks are dropped and made again
+        for m in people + people[::-1]:
+            assert list(shared(m)) == list(reach_mask(cols, m, curriculum))
+        for a in people:
+            for b in people:
+                if shared.key(a) == shared.key(b):
+                    assert list(reach_mask(cols, a, curriculum)) == list(reach_mask(cols, b, curriculum))
 

@@ -416,3 +416,16 @@ def test_members_with_nothing_left_to_study_are_told_to_the_editor(tmp_path):
         report = eng.coverage(day=DAY)
     assert report.reach["t.zb1"]["studied_all"] == ("m1",)
     assert "线上内容已全部学完 1 人" in format_coverage(report)
+
+
+def test_content_for_a_situation_nobody_is_in_has_no_audience(tmp_path):
+    """A guide for 流动党员 in a group without mobile members was never shown because nobody could
+    be shown it, not because other items won: the editor should retarget it, not promote it."""
+    items = [make_item("a", "党史故事", "南湖红船", topics=("党史",)),
+             make_item("mob", "流动党员线上组织生活指南", "线上参加组织生活", topics=("党务工作",))]
+    with Engine.open(tmp_path / "s", encoder="tfidf") as eng:
+        eng.add_items(items)
+        eng.upsert_members([Member(id="m1", name="张三", org="t.zb1", roles=("member",))])
+        assert eng.coverage(day=DAY).never_served["mob"] == "no_audience"
+        eng.upsert_members([Member(id="m2", name="李四", org="t.zb1", roles=("member",), situation="mobile", offline=False)])
+        assert eng.coverage(day=DAY).never_served["mob"] == "out_competed"
