@@ -255,7 +255,7 @@ def _season(settings: Settings, items, templates, base: Path, work: Path, log: C
     policies = [
         ("engine", None, None),
         ("engine, trained", None, None),
-        ("engine, mastery_feedback=False", dataclasses.replace(Curriculum(), mastery_feedback=False), None),
+        ("engine, mastery_feedback=True", dataclasses.replace(Curriculum(), mastery_feedback=True), None),
         ("random portal", None, None),
     ]
     catalogue = [it.id for it in items if it.mode == "online"]
@@ -340,7 +340,7 @@ def check_floors(results: dict) -> list[dict]:
     season = results["season"]
     offline = results["offline"]
     floors = []
-    for name in [n for n in ("engine", "engine, trained", "engine, mastery_feedback=False") if n in season]:
+    for name in [n for n in ("engine", "engine, trained", "engine, mastery_feedback=True") if n in season]:
         s = season[name]
         floors.append({"floor": f"{name}: zero repeat, feasibility and over-budget violations in the season",
                        "value": s["repeat_violations"] + s["feasibility_violations"] + s["over_budget"],

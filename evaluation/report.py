@@ -307,7 +307,7 @@ def markdown(results: dict, images: str = "results/") -> str:
         "  (20 neighbours, implicit feedback). Peers use fixed, untuned settings. ALS and item-kNN have no",
         "  answer for members without history (cold start: `answered` = share of members given a list).",
         "- **Season** (`evaluation/season.py`): the engine's own daily lists drive the members; each list is",
-        "  checked against the contract independently; the engine with `mastery_feedback` on and off (one",
+        "  checked against the contract independently; the engine with `mastery_feedback` off (the default) and on (one",
         "  argument) and a random feasible portal that fills the time.",
         "- Columns: ranking metrics at 10 as Microsoft Recommenders defines them; catalogue coverage and",
         "  exposure Gini over the online catalogue; ILD = mean pairwise cosine distance within a list",

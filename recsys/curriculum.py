@@ -137,7 +137,9 @@ class Curriculum:
         current_topics: Topics whose items age (current affairs); theory does not.
         mastery_feedback: Whether the quiz-based mastery estimate steers the lists (weak topics
             get more and easier items, mastered ones the next level) and missed quizzes come
-            back for review. Off, the estimate is still kept and reported, but lists ignore it.
+            back for review. Off (the default), the estimate is still kept and reported, but
+            lists ignore it: in the simulated season it improved no hidden outcome (completion
+            rate, mastery gain, required-topic progress), see ``evaluation/RESULTS.md``.
         hours: How study hours are counted.
         points: How points are earned.
         mastery: The mastery estimate and review schedule.
@@ -159,7 +161,7 @@ class Curriculum:
         "mobile": ("流动党员",), "infirm": ("年老体弱", "行动不便", "送学上门")})
     fresh_days: float = 30.0
     current_topics: tuple[str, ...] = ("形势政策",)
-    mastery_feedback: bool = True
+    mastery_feedback: bool = False
     hours: HourRules = field(default_factory=HourRules)
     points: PointRules = field(default_factory=PointRules)
     mastery: MasteryRules = field(default_factory=MasteryRules)

@@ -33,7 +33,7 @@ def test_quick_evaluation_meets_every_floor(quick_run):
     assert proc.returncode == 0, proc.stderr[-2000:]
     results = json.loads((out / "results" / "quality.json").read_text(encoding="utf-8"))
     assert results["ok"] and all(f["ok"] for f in results["floors"])
-    for name in ("engine", "engine, mastery_feedback=False"):
+    for name in ("engine", "engine, mastery_feedback=True"):
         season = results["season"][name]
         assert season["lists"] > 0
         assert season["repeat_violations"] == season["feasibility_violations"] == season["over_budget"] == 0
@@ -69,7 +69,7 @@ def _results(**season):
             "fill": [0.95, 0.01], "required_progress": [0.6, 0.1]}
     table = {"ndcg": [0.1, 0.01]}
     return {
-        "season": {"engine": {**base, **season}, "engine, mastery_feedback=False": dict(base),
+        "season": {"engine": {**base, **season}, "engine, mastery_feedback=True": dict(base),
                    "random portal": {**base, "required_progress": [0.4, 0.1]}},
         "offline": {"cold-start": {"engine": table, "random": {"ndcg": [0.05, 0.01]}, "newest": {"ndcg": [0.05, 0.01]}}},
     }

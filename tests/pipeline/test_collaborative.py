@@ -175,7 +175,8 @@ READING = [item(f"r{n}", f"党史读本第{n}章", minutes=10) for n in range(1,
 def _reviews_in_list(tmp_path, per_day: int) -> int:
     eng = Engine.open(tmp_path / f"cap{per_day}", encoder="tfidf")
     cur = eng.curriculum
-    eng.curriculum = dataclasses.replace(cur, mastery=dataclasses.replace(cur.mastery, reviews_per_day=per_day))
+    eng.curriculum = dataclasses.replace(cur, mastery_feedback=True,  # reviews come back only with it on
+                                         mastery=dataclasses.replace(cur.mastery, reviews_per_day=per_day))
     with eng:
         eng.add_items(QUIZZES + READING)
         eng.upsert_members([member("m1")])
@@ -187,6 +188,7 @@ def _reviews_in_list(tmp_path, per_day: int) -> int:
 
 
 def test_reviews_per_day_caps_the_reviews_in_a_list(tmp_path):
+    assert Curriculum().mastery_feedback is False  # off by default: measured to help no outcome
     assert _reviews_in_list(tmp_path, 3) == 3  # with room for all, all come back ...
     assert _reviews_in_list(tmp_path, 1) == 1  # ... the default lets one through ...
     assert _reviews_in_list(tmp_path, 0) == 0  # ... and 0 turns reviews off in the lists

@@ -13,6 +13,8 @@ DAY = "2026-03-31"
 @pytest.fixture
 def world(tmp_path):
     keys = make_keys(tmp_path / "store" / "keys.json")
+    # Quizzes steer these members' lists and missed ones come back for review (off by default).
+    (tmp_path / "store" / "curriculum.json").write_text('{"mastery_feedback": true}', encoding="utf-8")
     with app_client(tmp_path / "store") as client:
         seed(client, keys)
         events = [
