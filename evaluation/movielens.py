@@ -226,8 +226,12 @@ def _scores(split: Split, recs: dict[str, list[str]], catalogue: list[str]) -> d
 
 
 def evaluate_split(split: Split, ranked_by: Sequence, items: Sequence[Item],
-                   log: Callable[[str], None] = print) -> dict[str, dict[str, float]]:
-    """Every method's scores on one split; every method ranks the same candidates."""
+                   log: Callable[[str], None] = print, trained: list | None = None) -> dict[str, dict[str, float]]:
+    """Every method's scores on one split; every method ranks the same candidates.
+
+    ``trained``, if given, receives what ``engine.train()`` reported (None: too little history),
+    so the report can say whether the learned blend was kept or the hand-set weights stayed.
+    """
     by_id = {m.id: m for m in split.train.members}
     evaluated = sorted(split.truth)
     candidates = {m: candidates_for(split, by_id[m], items) for m in evaluated}
@@ -241,6 +245,11 @@ def evaluate_split(split: Split, ranked_by: Sequence, items: Sequence[Item],
         finally:
             if isinstance(method, B.EngineRanker):
                 method.close()
+        report = getattr(method, "training_", None)
+        if trained is not None and isinstance(method, B.EngineRanker) and method.train:
+            trained.append(None if report is None else {
+                "blend": report.blend, "cold_blend": report.cold_blend, "validation_members": report.validation_members,
+                "ndcg_hand": report.ndcg_hand, "ndcg_learned": report.ndcg_learned, "ease_items": report.ease_items})
         out[method.name] = _scores(split, recs, catalogue)
         log(f"{split.name:13s} {method.name:17s} ndcg@10 {out[method.name]['ndcg']:.4f} "
             f"({time.perf_counter() - t0:.1f} s)")
@@ -271,6 +280,7 @@ def run(settings: Settings = FULL, *, out: Path | None = None, work: Path | None
     ratings = load_ratings() if ratings is None else ratings
     per_seed: dict[tuple[str, str], list[dict[str, float]]] = {}
     counts: dict[str, list[dict[str, int]]] = {}
+    trained: dict[str, list[dict | None]] = {}
     base = None
     for seed in range(settings.seeds):
         users = sample_users(ratings, settings, seed)
@@ -283,7 +293,8 @@ def run(settings: Settings = FULL, *, out: Path | None = None, work: Path | None
                  "held_out": sum(len(v) for v in split.truth.values()),
                  "train_completions": sum(len(v) for v in split.completed.values())})
             log(f"seed {seed} {split.name}: {counts[split.name][-1]}")
-            found = evaluate_split(split, methods(seed, base, work, settings.encoder), items, log)
+            found = evaluate_split(split, methods(seed, base, work, settings.encoder), items, log,
+                                   trained.setdefault(split.name, []))
             for name, scores in found.items():
                 per_seed.setdefault((split.name, name), []).append(scores)
     offline: dict[str, dict[str, dict[str, list[float]]]] = {}
@@ -293,7 +304,7 @@ def run(settings: Settings = FULL, *, out: Path | None = None, work: Path | None
     from evaluation.machine import describe, write_results
 
     results = {"settings": dataclasses.asdict(settings), "data": _describe(ratings, items),
-               "offline": offline, "evaluated": counts, "machine": describe(),
+               "offline": offline, "evaluated": counts, "training": trained, "machine": describe(),
                "seconds": round(time.perf_counter() - started, 1)}
     out.mkdir(parents=True, exist_ok=True)
     write_results(out, "movielens", results, markdown(results).splitlines())
@@ -320,6 +331,22 @@ def _ci(pair: Sequence[float]) -> str:
     if mean is None or math.isnan(mean):
         return "n/a"
     return f"{mean:.4f}" if half is None or math.isnan(half) else f"{mean:.4f} ± {half:.4f}"
+
+
+def _cell(scores: dict, metric: str) -> str:
+    # A method that gave nobody a list has no accuracy, coverage or concentration to report.
+    if metric != "answered" and scores["answered"][0] == 0:
+        return "no answer"
+    return _ci(scores[metric])
+
+
+def _training(results: dict) -> list[str]:
+    """What ``engine.train()`` kept, per protocol: the learned blend or the hand-set weights."""
+    out = []
+    for protocol, runs in results.get("training", {}).items():
+        kept = [r["blend"] if r else "not trained (too little history)" for r in runs]
+        out.append(f"- {PROTOCOL_NAMES.get(protocol, protocol)}: blend kept per seed: {', '.join(kept)}.")
+    return out
 
 
 def _headline(results: dict) -> list[str]:
@@ -379,13 +406,19 @@ def markdown(results: dict, heading: str = "##") -> str:
         "",
         *_headline(results),
         "",
+        "What `engine.train()` kept for the trained engine (`learned`: the blend learnt on the last "
+        "weeks of the training events ordered them better than the hand-set weights; `hand`: it did not, "
+        "or too few members to judge; EASE^R and iALS features are trained either way):",
+        "",
+        *_training(results),
+        "",
     ]
     for protocol, table in results["offline"].items():
         methods = [m for m in ORDER if m in table] + sorted(set(table) - set(ORDER))
         lines += [f"{heading}# {PROTOCOL_NAMES.get(protocol, protocol)} (MovieLens)", "",
                   "| method | " + " | ".join(c for _, c in COLUMNS) + " |",
                   "|---" * (len(COLUMNS) + 1) + "|"]
-        lines += [f"| {m} | " + " | ".join(_ci(table[m][k]) for k, _ in COLUMNS) + " |" for m in methods]
+        lines += [f"| {m} | " + " | ".join(_cell(table[m], k) for k, _ in COLUMNS) + " |" for m in methods]
         lines.append("")
     return "\n".join(lines)
 
