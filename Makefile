@@ -16,7 +16,7 @@ install: $(STAMP)
 # page tests (never a browser downloaded by a test tool), and the PostgreSQL server the storage
 # tests start a throwaway cluster of.
 FONT_PACKAGES   := fonts-wqy-microhei
-SYSTEM_PACKAGES := chromium postgresql $(FONT_PACKAGES)
+SYSTEM_PACKAGES := chromium postgresql wrk $(FONT_PACKAGES)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 define apt_install_missing
 	@missing="$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done)"; \
