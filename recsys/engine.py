@@ -329,7 +329,7 @@ class Engine:
                    for n, b in enumerate(batch, start=1) if b.member not in known]
         if unknown:
             raise combine(unknown)
-        with self._world.lock:  # read, merge and write the set as one step
+        with self._world.write_lock:  # read, merge and write the set as one step (reads go on)
             kept = {b.key: b for b in self.opening_balances()}
             kept.update((b.key, b) for b in batch)
             self.store.set_meta(_balances_meta(kept.values()))
@@ -383,7 +383,7 @@ class Engine:
         """
         self.member(member_id)  # NotFoundError before a pseudonym secret is made for nothing
         alias = pseudonym(self.store, member_id) if keep_history else None
-        with self._world.lock:  # the balances are read and written back as one step, as in record_balances
+        with self._world.write_lock:  # the balances are read and written back as one step, as in record_balances
             balances = self.opening_balances()
             meta = {}
             if any(b.member == member_id for b in balances):

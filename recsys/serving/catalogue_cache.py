@@ -11,6 +11,7 @@ restart does not rebuild it.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +20,9 @@ from recsys.catalogue import Catalogue
 from recsys.embedding.index import FaissIndex
 from recsys.exceptions import StoreError
 from recsys.records import Item
-from recsys.storage import Store
+from recsys.storage import ItemChanges, Store
 
-__all__ = ["CatalogueCache", "INDEX_FILE"]
+__all__ = ["CatalogueCache", "ItemsAhead", "INDEX_FILE"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,14 @@ log = logging.getLogger(__name__)
 INDEX_FILE = "index.npz"
 #: Unsaved index changes after which a write saves the index file.
 SAVE_EVERY = 2000
+
+
+@dataclass(frozen=True)
+class ItemsAhead:
+    """Item changes read from the store after revision ``since``, before they are applied."""
+
+    since: int
+    changes: ItemChanges
 
 
 class CatalogueCache:
@@ -62,8 +71,18 @@ class CatalogueCache:
     def index_file(self) -> Path | None:
         return None if self.store.files is None else self.store.files / INDEX_FILE
 
-    def current(self, rev: int) -> tuple[FaissIndex, Catalogue]:
-        """The index and catalogue at store revision ``rev`` (caught up if behind)."""
+    def read_ahead(self) -> ItemsAhead | None:
+        """The item changes since the cache's revision, read from the store without changing the
+        cache: a writer reads them before it takes the engine's lock, and :meth:`current` applies
+        them if the cache has not moved meanwhile. None if the cache is not loaded yet."""
+        since = self.rev_
+        if self.index_ is None or since == self.store.revisions().items:
+            return None
+        return ItemsAhead(since, self.store.item_changes(since, self.dim))
+
+    def current(self, rev: int, ahead: ItemsAhead | None = None) -> tuple[FaissIndex, Catalogue]:
+        """The index and catalogue at store revision ``rev`` (caught up if behind, from
+        ``ahead`` first where it starts at the cache's revision)."""
         if self.index_ is None:
             # All or nothing: a read that fails (a damaged row, a store gone away) leaves nothing
             # set, so the next call loads again rather than serving an empty catalogue.
@@ -71,24 +90,30 @@ class CatalogueCache:
             items = {it.id: it for it in self.store.iter_items()}  # not in the index file: read once
             self.index_, self.rev_, self._items = index, loaded, items
         changed: list[str] = []
+        if ahead is not None and ahead.since == self.rev_ and ahead.changes.rev <= rev:
+            changed += self._apply(ahead.changes)
         if rev != self.rev_:
-            changes = self.store.item_changes(self.rev_, self.dim)
-            changed = [it.id for it, _ in changes.upserted]
-            if changes.upserted:
-                self.index_.add([it.id for it, _ in changes.upserted], np.stack([v for _, v in changes.upserted]))
-            self.index_.remove(changes.removed)
-            # Copy on write: a reader holding the previous catalogue keeps a consistent one.
-            items = dict(self._items)
-            items.update((it.id, it) for it, _ in changes.upserted)
-            for id_ in changes.removed:
-                items.pop(id_, None)
-            self._items = items
-            self._unsaved += len(changes.upserted) + len(changes.removed)
-            self.rev_ = changes.rev
+            changed += self._apply(self.store.item_changes(self.rev_, self.dim))
         if self._view is None or self._view.items is not self._items:
             # From the previous view when there is one: only what the changed items touch is redone.
             self._view = Catalogue.build(self._items, self.index_, previous=self._view, changed=changed)
         return self.index_, self._view
+
+    def _apply(self, changes: ItemChanges) -> list[str]:
+        """Take in item changes read since the cache's revision; the ids upserted."""
+        changed = [it.id for it, _ in changes.upserted]
+        if changes.upserted:
+            self.index_.add(changed, np.stack([v for _, v in changes.upserted]))
+        self.index_.remove(changes.removed)
+        # Copy on write: a reader holding the previous catalogue keeps a consistent one.
+        items = dict(self._items)
+        items.update((it.id, it) for it, _ in changes.upserted)
+        for id_ in changes.removed:
+            items.pop(id_, None)
+        self._items = items
+        self._unsaved += len(changes.upserted) + len(changes.removed)
+        self.rev_ = changes.rev
+        return changed
 
     def _load(self, rev: int) -> tuple[FaissIndex, int]:
         path = self.index_file

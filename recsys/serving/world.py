@@ -9,11 +9,12 @@ builds the pipeline's input from those without another read.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,7 +30,7 @@ from recsys.pipeline.collaborative import POSITIVE_KINDS, CollaborativeModel, sn
 from recsys.pipeline.masks import StaticRules
 from recsys.pipeline.profile import build_profile, day_end
 from recsys.records import TZ, Event, Item, Member
-from recsys.serving.catalogue_cache import CatalogueCache
+from recsys.serving.catalogue_cache import CatalogueCache, ItemsAhead
 from recsys.storage import Revisions, Store
 
 __all__ = [
@@ -70,7 +71,9 @@ class World:
     """The shared state of an engine: its store, encoder, policy and pipeline, and the in-memory
     views of the store (index, catalogue, collaborative model) kept current.
 
-    Reads that use the index must hold :attr:`lock`: writes change the index in place.
+    Reads that use the index must hold :attr:`lock`: writes change the index in place. Writes
+    of items hold :attr:`write_lock` while they check and write the store, and :attr:`lock` only
+    while the index takes in what they wrote, so reads never wait behind a database write.
 
     Args:
         store: The store.
@@ -99,6 +102,8 @@ class World:
         self.recommender = recommender
         self.duplicate_threshold = duplicate_threshold
         self.lock = threading.RLock()
+        self.write_lock = threading.Lock()  # writers of items, one at a time; never taken by reads
+        self._writer: int | None = None  # the thread holding it (see writing())
         self.items = CatalogueCache(store, dim, hnsw_threshold=hnsw_threshold)
         self._collab: CollaborativeModel | None = None
         self._collab_key: tuple[int, int] | None = None
@@ -106,18 +111,37 @@ class World:
         self._ranking: RankingModel | None = None
         self._ranking_key: int | None = None
 
-    def snapshot(self, *, collaborative: bool = True) -> Snapshot:
+    def snapshot(self, *, collaborative: bool = True, ahead: ItemsAhead | None = None) -> Snapshot:
         """The catalogue, index and collaborative model as of now: one read of the store's
-        counters, plus whatever changed since the last snapshot."""
+        counters, plus whatever changed since the last snapshot (``ahead``: item changes already
+        read, see :meth:`CatalogueCache.read_ahead`)."""
         with self.lock:
             revisions = self.store.revisions()
-            index, catalogue = self.items.current(revisions.items)
+            writer = self._writer
+            if writer is not None and writer != threading.get_ident() and self.items.view is not None:
+                # A write of this process is under way and brings the index up to date itself
+                # before it returns: until then a read keeps the catalogue from before it rather
+                # than catching up (reading the written rows) under the lock in its place.
+                index, catalogue = self.items.index_, self.items.view
+            else:
+                index, catalogue = self.items.current(revisions.items, ahead)
             ranking = self._trained(revisions) if collaborative else None
             if ranking is not None:
                 model = ranking.collaborative  # learnt by training: nothing to build here
             else:
                 model = self._collaborative(revisions) if collaborative else None
             return Snapshot(revisions, catalogue, index, model, ranking)
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold :attr:`write_lock` for a write of items: reads meanwhile use the catalogue from
+        before it (see :meth:`snapshot`) until the write brings the index up to date."""
+        with self.write_lock:
+            self._writer = threading.get_ident()
+            try:
+                yield
+            finally:
+                self._writer = None
 
     def _trained(self, revisions: Revisions) -> RankingModel | None:
         # Read again only when a model was stored since (by this process or another): reading is

@@ -27,16 +27,20 @@ def add_items(world: World, batch: Sequence[Item], *, progress: bool = False) ->
     if not batch:
         return 0
     check_unique_ids(batch, "item")
-    # Embedding is the slow part of a write, so it runs before the engine's lock is taken: lists
-    # and searches are held only behind the database write and the index catching up.
+    # Embedding is the slow part of a write, so it runs before any lock is taken; the database
+    # write holds only the writers' lock: lists and searches wait for nothing but the index
+    # taking in the changed rows.
     fresh = _embedded(world, batch, {}, progress)
-    with world.lock:
+    with world.writing():
         # A write that landed meanwhile may have changed or removed some of these items: their
         # vectors are made now (rare; none else is embedded twice).
         fresh = _embedded(world, batch, fresh, False)
-        index = world.snapshot(collaborative=False).index if len(fresh) < len(batch) else None
-        vectors = np.stack([fresh[it.id] if it.id in fresh else index.vector(it.id) for it in batch])
-        world.store.upsert_items(batch, vectors)
+        if len(fresh) < len(batch):  # unchanged text keeps its vector: read from the index
+            with world.lock:
+                index = world.snapshot(collaborative=False).index
+                kept = {it.id: index.vector(it.id) for it in batch if it.id not in fresh}
+            fresh = {**fresh, **kept}
+        world.store.upsert_items(batch, np.stack([fresh[it.id] for it in batch]))
         _after_write(world)
     return len(batch)
 
@@ -68,13 +72,17 @@ def _embed(world: World, texts: list[str], progress: bool) -> list[np.ndarray]:
 
 
 def _after_write(world: World) -> None:
-    world.snapshot(collaborative=False)  # an item is searchable once the write returns
-    world.items.save()
+    # An item is searchable once the write returns. The changed rows are read from the store
+    # first, without the readers' lock; under it the index only takes them in.
+    ahead = world.items.read_ahead()
+    with world.lock:
+        world.snapshot(collaborative=False, ahead=ahead)
+        world.items.save()
 
 
 def remove_item(world: World, item_id: str) -> None:
     """Remove an item (its events stay, as history). Raises :class:`NotFoundError`."""
-    with world.lock:
+    with world.writing():
         if not world.store.item_ids([item_id]):
             raise NotFoundError("item", item_id)
         world.store.remove_items([item_id])
