@@ -45,7 +45,6 @@ from recsys.storage._shared import (
     event_from_row,
     event_row,
     event_tenants,
-    first_of_each_id,
     guarded,
     remove_member_rows,
     scan_sql,
@@ -723,32 +722,37 @@ class SQLiteStore:
         """Keep served lists and record their impressions in one transaction.
 
         The impressions go in by multi-row ``INSERT OR IGNORE`` statements, so a day's batch of
-        lists costs a few statements, and an impression already recorded (same id) is skipped.
-        They never move the activity sequence.
+        lists costs a few statements, and an impression already recorded (same id in the member's
+        tenant) is skipped. They never move the activity sequence.
 
         The commit does not wait for the disk (see :meth:`_transaction`): a served list is the
         plan of the member's state, made again the same if lost with the machine, and its
         impressions only start cool-downs. Events that members and portals send stay synced.
         """
         check_impressions(impressions)
+        rows = [(n, *event_row(e)) for n, e in enumerate(impressions)]
         with self._transaction(wait_for_disk=False) as db:
-            tenants = event_tenants(impressions, self._member_orgs(db, [e.member for e in impressions]))
-            rows = [(*event_row(e), tenant) for e, tenant in first_of_each_id(impressions, tenants)]
             db.executemany(
                 "INSERT OR REPLACE INTO served VALUES (?, ?, ?, ?, ?, ?)",
                 [(s.member, s.day.isoformat(), s.request, s.state, dumps(s.payload), s.created) for s in lists],
             )
-            per_row = len(_EVENT_FIELDS)
+            per_row = len(rows[0]) if rows else 1  # the position in the batch, then event_row
             per_statement = max(1, min(500, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // per_row))
             marks = "(" + ",".join("?" * per_row) + ")"
             for chunk in _chunks(rows, per_statement):
-                # Recorded ids are filtered out rather than left to OR IGNORE: an ignored row still
-                # uses up a sequence number, and the sequence must count only what is stored.
+                # Each impression takes its member's tenant in the statement itself (a list costs
+                # no extra statement), the first of an id in a tenant stays, and recorded ones are
+                # filtered out rather than left to OR IGNORE: an ignored row still uses up a
+                # sequence number, and the sequence must count only what is stored.
                 db.execute(
                     f"INSERT OR IGNORE INTO events ({_EVENT_COLUMNS})"
-                    f" SELECT * FROM (VALUES {','.join([marks] * len(chunk))}) AS new"
-                    " WHERE NOT EXISTS (SELECT 1 FROM events WHERE events.tenant = new.column8"
-                    " AND events.id = new.column1)",
+                    " SELECT column2, column3, column4, column5, column6, column7, column8, tenant FROM ("
+                    "  SELECT *, ROW_NUMBER() OVER (PARTITION BY tenant, column2 ORDER BY column1) AS nth FROM ("
+                    "   SELECT new.*, recsys_tenant((SELECT org FROM members WHERE members.id = new.column3)) AS tenant"
+                    f"   FROM (VALUES {','.join([marks] * len(chunk))}) AS new)) AS fresh"
+                    " WHERE nth = 1 AND NOT EXISTS (SELECT 1 FROM events"
+                    "  WHERE events.tenant = fresh.tenant AND events.id = fresh.column2)"
+                    " ORDER BY column1",
                     [value for row in chunk for value in row],
                 )
 
