@@ -173,8 +173,10 @@ def event_tenants(events: Sequence[Event], member_orgs: Mapping[str, str],
     return tenants
 
 
-def conflict(event_id: str) -> ConflictError:
-    return ConflictError(f"event id {event_id!r} is already recorded with different content", record=event_id)
+def conflict(event_id: str, line: int | None = None) -> ConflictError:
+    """The conflict of an event id reused with other content, at its 1-based ``line`` in the batch."""
+    return ConflictError(f"event id {event_id!r} is already recorded with different content", record=event_id,
+                         line=line)
 
 
 def dumps(data: Any) -> str:

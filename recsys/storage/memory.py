@@ -262,12 +262,12 @@ class MemoryStore:
             # Check the whole batch before writing any of it: a conflict writes nothing.
             new: list[tuple[Event, str]] = []
             seen: dict[tuple[str, str], Event] = {}
-            for e, tenant in zip(events, tenants):
+            for line, (e, tenant) in enumerate(zip(events, tenants), start=1):
                 if e.id is not None:
                     old = self._by_id.get((tenant, e.id)) or seen.get((tenant, e.id))
                     if old is not None:
                         if event_content(old) != event_content(e):
-                            raise conflict(e.id)
+                            raise conflict(e.id, line)
                         continue
                     seen[tenant, e.id] = e
                 new.append((e, tenant))

@@ -476,8 +476,8 @@ class PostgresStore:
         """
         with self._transaction() as cur:
             tenants = event_tenants(events, self._member_orgs(cur, events) if tenants is None else {}, tenants)
-            new = _new_in_batch(events, tenants)
-            added, activity = self._write_events(cur, new, check=True)
+            new, lines = _new_in_batch(events, tenants)
+            added, activity = self._write_events(cur, new, check=True, lines=lines)
             if activity is not None:
                 cur.execute("UPDATE counters SET value = %s WHERE name = 'activity_seq'", (activity,))
         return added
@@ -492,12 +492,13 @@ class PostgresStore:
 
     @staticmethod
     def _write_events(cur: psycopg.Cursor, events: Sequence[tuple[Event, str]], *,
-                      check: bool) -> tuple[int, int | None]:
+                      check: bool, lines: Sequence[int] | None = None) -> tuple[int, int | None]:
         """Append the events (with their tenants) whose id their tenant does not hold yet, with
         COPY straight into the table.
 
         Returns how many were stored and the sequence number of the last one other than an
-        impression (None if none). With ``check``, a stored id with other content is a conflict.
+        impression (None if none). With ``check``, a stored id with other content is a conflict,
+        named by its place in the caller's batch (``lines``, one per event) when given.
         """
         if not events:
             return 0, None
@@ -515,10 +516,10 @@ class PostgresStore:
                 ([t for t, _ in keys], [i for _, i in keys]))
         } if keys else {}
         new = []
-        for e, tenant in events:
+        for k, (e, tenant) in enumerate(events):
             if e.id is not None and (tenant, e.id) in stored:
                 if check and stored[tenant, e.id] != event_content(e):
-                    raise conflict(e.id)
+                    raise conflict(e.id, None if lines is None else lines[k])
                 continue  # a retry: stored already
             new.append((e, tenant))
         if not new:
@@ -790,18 +791,20 @@ def _configure(conn: psycopg.Connection) -> None:
     conn.commit()
 
 
-def _new_in_batch(events: Sequence[Event], tenants: Sequence[str]) -> list[tuple[Event, str]]:
-    """The batch with its tenants, without repeats of an id in a tenant (the first stays); a
-    repeat with other content is a conflict, found before anything is written."""
+def _new_in_batch(events: Sequence[Event], tenants: Sequence[str]) -> tuple[list[tuple[Event, str]], list[int]]:
+    """The batch with its tenants, without repeats of an id in a tenant (the first stays), and
+    the 1-based line of each in the batch; a repeat with other content is a conflict, found
+    before anything is written."""
     seen: dict[tuple[str, str], Event] = {}
-    new = []
-    for e, tenant in zip(events, tenants):
+    new, lines = [], []
+    for line, (e, tenant) in enumerate(zip(events, tenants), start=1):
         if e.id is not None:
             first = seen.get((tenant, e.id))
             if first is not None:
                 if event_content(first) != event_content(e):
-                    raise conflict(e.id)
+                    raise conflict(e.id, line)
                 continue
             seen[tenant, e.id] = e
         new.append((e, tenant))
-    return new
+        lines.append(line)
+    return new, lines

@@ -547,14 +547,14 @@ class SQLiteStore:
             tenants = event_tenants(events, orgs, tenants)
             added = 0
             activity = None
-            for e, tenant in zip(events, tenants):
+            for line, (e, tenant) in enumerate(zip(events, tenants), start=1):
                 if e.id is not None:
                     old = db.execute(
                         "SELECT member, item, kind, value, ts FROM events WHERE tenant = ? AND id = ?", (tenant, e.id)
                     ).fetchone()
                     if old is not None:
                         if old != (e.member, e.item, e.kind, e.value, e.at.timestamp()):
-                            raise conflict(e.id)
+                            raise conflict(e.id, line)
                         continue
                 cursor = db.execute(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                     (*event_row(e), tenant))

@@ -174,6 +174,10 @@ def test_two_enterprises_events_may_share_an_id(tmp_path, capsys):
     with Engine.open(store) as engine:
         assert sorted((e.member, e.id) for e in engine.events()) == [("m1", "e1"), ("m2", "e1")]
     capsys.readouterr()
+    # A conflict is named by its line, though another enterprise's event (a retry) shares its id.
+    clash = jsonl(tmp_path / "clash.jsonl", [{**event, "member": "m2"}, {**event, "kind": "skip"}])
+    assert main(["events", clash, "--store", store]) == 2
+    assert capsys.readouterr().err.startswith(f"recsys: error: {clash}:2, id 'e1': ")
     # Within one enterprise an id is one event: twice in a batch is refused, naming the line.
     twice = jsonl(tmp_path / "twice.jsonl", [{**event, "id": "e5"}, {**event, "id": "e5", "member": "m3"}])
     assert main(["events", twice, "--store", store]) == 2

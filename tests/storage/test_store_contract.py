@@ -342,12 +342,13 @@ def test_within_a_tenant_a_retry_is_skipped_and_other_content_conflicts(store):
     assert store.record_events([event("m1", "a", "complete", id_="e1")]) == 0
     before = (store.revisions(), store.events())
     # m3 is of another branch of the same enterprise: the same tenant, so the same id space.
-    with pytest.raises(ConflictError, match="'e1'"):
+    with pytest.raises(ConflictError, match="'e1'") as caught:
         store.record_events([event("m2", "a", "complete", id_="e1"), event("m3", "a", "complete", id_="e1")])
+    assert caught.value.line == 2  # the id alone does not tell which of the batch it was
     assert (store.revisions(), store.events()) == before  # all or nothing: zjjt's e1 is not written either
-    with pytest.raises(ConflictError, match="'e9'"):  # in one batch as well
+    with pytest.raises(ConflictError, match="'e9'") as caught:  # in one batch as well
         store.record_events([event("m1", "a", "start", id_="e9"), event("m3", "a", "skip", id_="e9")])
-    assert (store.revisions(), store.events()) == before
+    assert caught.value.line == 2 and (store.revisions(), store.events()) == before
 
 
 def test_impressions_are_recorded_once_per_tenant(store):
