@@ -507,14 +507,17 @@ class PostgresStore:
         # events can be numbered here. The unique constraint on (tenant, id) stays the guarantee
         # that an id is stored once whatever happens to the lock.
         base = cur.execute("SELECT value FROM counters WHERE name = 'seq' FOR UPDATE").fetchone()[0]
-        keys = [(tenant, e.id) for e, tenant in events if e.id is not None]
-        stored = {
-            (row[0], row[1]): row[2:] for row in cur.execute(
-                "SELECT e.tenant, e.id, e.member, e.item, e.kind, e.value, e.ts"
-                " FROM unnest(%s::text[], %s::text[]) AS k (tenant, id)"
-                " JOIN events e ON e.tenant = k.tenant AND e.id = k.id",
-                ([t for t, _ in keys], [i for _, i in keys]))
-        } if keys else {}
+        ids: dict[str, list[str]] = {}  # by tenant: a batch is mostly one tenant's
+        for e, tenant in events:
+            if e.id is not None:
+                ids.setdefault(tenant, []).append(e.id)
+        stored = {}
+        for tenant, keys in ids.items():
+            # One index scan per tenant over (tenant, id), the ids as an array (a join with an
+            # unnest of pairs was planned as a scan of the whole table).
+            for row in cur.execute("SELECT id, member, item, kind, value, ts FROM events"
+                                   " WHERE tenant = %s AND id = ANY(%s)", (tenant, keys)):
+                stored[tenant, row[0]] = row[1:]
         new = []
         for k, (e, tenant) in enumerate(events):
             if e.id is not None and (tenant, e.id) in stored:
