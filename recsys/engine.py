@@ -299,14 +299,17 @@ class Engine:
     def record(self, events: Iterable[Event | Mapping[str, Any]]) -> int:
         """Record events; the whole batch or nothing.
 
-        Events carrying an ``id`` are idempotent: a retried batch is not counted twice.
+        Events carrying an ``id`` are idempotent: a retried batch is not counted twice. Ids are
+        unique per tenant, the member's enterprise (:func:`recsys.records.tenant_of` of their
+        organisation): two enterprises may use the same id for their own events.
 
         Returns:
             How many events were new.
 
         Raises:
-            ValidationError: a malformed event, or one naming an unknown member or item.
-            ConflictError: an event id already recorded with different content.
+            ValidationError: a malformed event, one naming an unknown member or item, or an id
+                twice in the batch within one tenant.
+            ConflictError: an event id the member's tenant already holds with different content.
         """
         return writes.record_events(self._world, as_records(events, Event))
 

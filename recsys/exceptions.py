@@ -107,11 +107,14 @@ class ConflictError(RecsysError):
         message: What conflicts, and with what.
         record: The id of the record of the write that conflicts, when known (so a caller that
             read it from a file can name the file and line).
+        line: Its 1-based position in the batch written, when known: an event id may repeat in
+            a batch (once per tenant), so the id alone may not tell which record it was.
     """
 
-    def __init__(self, message: str, *, record: str | None = None) -> None:
+    def __init__(self, message: str, *, record: str | None = None, line: int | None = None) -> None:
         super().__init__(message)
         self.record = record
+        self.line = line
 
 
 class StoreError(RecsysError):

@@ -34,6 +34,7 @@ __all__ = [
     "Item",
     "Member",
     "Event",
+    "tenant_of",
     "parse_date",
     "parse_datetime",
 ]
@@ -552,6 +553,19 @@ def _check_questions(id_: str, kind: str, value: Any) -> tuple[Question, ...]:
     return tuple(out)
 
 
+def tenant_of(org: str | None) -> str:
+    """The tenant of an organisation: its top level, the enterprise (``hxny`` for ``hxny.fdgs``).
+
+    Event ids are unique within a tenant, so two enterprises never learn of each other's ids.
+    No organisation (shared content) is the empty tenant ``""``.
+
+    Example:
+        >>> tenant_of("hxny.fdgs.zb-yunxing")
+        'hxny'
+    """
+    return "" if org is None else org.split(".", 1)[0]
+
+
 @dataclass(frozen=True)
 class Member:
     """A party member.
@@ -581,6 +595,11 @@ class Member:
         "daily_minutes", "joined", "situation",
     )
     REQUIRED: ClassVar[tuple[str, ...]] = ("id", "name", "org")
+
+    @property
+    def tenant(self) -> str:
+        """The enterprise the member belongs to (see :func:`tenant_of`)."""
+        return tenant_of(self.org)
 
     def __post_init__(self) -> None:
         r = "member"

@@ -306,8 +306,8 @@ def _written(batches, write):
         raise combine([p.located(source=origins[p.line - 1][0], line=origins[p.line - 1][1]) if p.line else p
                        for p in exc.problems or [exc]]) from None
     except ConflictError as exc:
-        at = next((n for n, r in enumerate(records) if exc.record is not None and getattr(r, "id", None) == exc.record),
-                  None)
+        at = exc.line - 1 if exc.line is not None and 0 < exc.line <= len(records) else next(
+            (n for n, r in enumerate(records) if exc.record is not None and getattr(r, "id", None) == exc.record), None)
         if at is None:
             raise
         source, line = origins[at]

@@ -310,7 +310,8 @@ class EventIn(_Input):
 
     id: Id | None = Field(
         None, description="Idempotency key: an event id already recorded with the same content is skipped, "
-        "with other content it is a 409. Event ids are global to the store: use UUIDs or prefix them.",
+        "with other content it is a 409. Ids are unique per enterprise (the top level of the member's "
+        "organisation): another enterprise may use the same id, and neither learns that the other did.",
         examples=["m001-20261201-01"],
     )
     member: Id = Field(description="Member id (of the key's organisation).", examples=["m001"])

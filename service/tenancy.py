@@ -7,8 +7,10 @@ items of its organisations. Shared items (no organisation) are written only by a
 a key with no organisation, which sees and writes shared items and nothing else; a tenant's key,
 admin or not, can neither replace nor remove a shared item, nor claim its id for itself.
 
-Something a key may not see is reported exactly as something that does not exist, so ids of
-other tenants cannot be probed.
+Something a key may not see is reported exactly as something that does not exist. Event ids are
+unique per tenant (the store keys them by the member's enterprise), so another tenant's never
+conflict. Member and item ids are still unique across the store: writing one another tenant
+holds is a 409, which tells that it exists (see the README, *Tenancy*).
 """
 
 from __future__ import annotations

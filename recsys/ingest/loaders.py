@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -273,11 +273,14 @@ def _validate(rows: Iterable[tuple[int, Any]], record_type: type[R], source: str
             lines.append(line)
         except ValidationError as exc:
             problems.append(exc.located(source=source, line=line))
-    # Events may omit their id; every other record has one.
+    # Events may omit their id; every other record has one. An event's id is unique in its
+    # member's tenant, which a file does not tell: one member's events surely share a tenant,
+    # and the engine checks the rest when it knows the members.
     keyed = [(line, r) for line, r in zip(lines, records) if r.id is not None]
     try:
         check_unique_ids([r for _, r in keyed], record_type.__name__.lower(), source=source,
-                         lines=[line for line, _ in keyed])
+                         lines=[line for line, _ in keyed],
+                         scope=(lambda e: e.member) if record_type is Event else None)
     except ValidationError as exc:
         problems.extend(exc.problems)
     return records, lines, problems
@@ -317,20 +320,28 @@ def as_records(records: Iterable[Any], record_type: type[R]) -> list[R]:
 
 
 def check_unique_ids(
-    records: Sequence[Any], kind: str, *, source: str = "batch", lines: Sequence[int] | None = None
+    records: Sequence[Any], kind: str, *, source: str = "batch", lines: Sequence[int] | None = None,
+    scope: Callable[[Any], Hashable] | None = None,
 ) -> None:
-    """Raise if two records of one batch share an id (which one should win is ambiguous)."""
-    seen: dict[str, int] = {}
+    """Raise if two records of one batch share an id (which one should win is ambiguous).
+
+    Args:
+        scope: Where ids are unique, for records whose ids are not unique across the store (an
+            event's id is unique in its member's tenant): two records clash only if their id and
+            their scope are the same.
+    """
+    seen: dict[tuple[Hashable, str], int] = {}
     problems = []
     for pos, record in enumerate(records):
         line = lines[pos] if lines is not None else pos + 1
-        if record.id in seen:
+        key = (None if scope is None else scope(record), record.id)
+        if key in seen:
             problems.append(ValidationError(
-                f"duplicate {kind} id in one batch (first at {seen[record.id]})",
+                f"duplicate {kind} id in one batch (first at {seen[key]})",
                 source=source, line=line, record=record.id, field="id",
             ))
         else:
-            seen[record.id] = line
+            seen[key] = line
     if problems:
         raise combine(problems)
 

@@ -90,10 +90,15 @@ def remove_item(world: World, item_id: str) -> None:
 
 
 def record_events(world: World, batch: Sequence[Event]) -> int:
-    """Record validated events naming known members and items; returns how many were new."""
+    """Record validated events naming known members and items; returns how many were new.
+
+    An id may appear once per tenant in a batch: the store keeps ids per tenant (the top level
+    of the member's organisation), so two enterprises' events may share one.
+    """
+    members = world.store.get_members(list({e.member for e in batch}))
     keyed = [e for e in batch if e.id is not None]
-    check_unique_ids(keyed, "event", lines=[n for n, e in enumerate(batch, 1) if e.id is not None])
-    members = world.store.member_ids(list({e.member for e in batch}))
+    check_unique_ids(keyed, "event", lines=[n for n, e in enumerate(batch, 1) if e.id is not None],
+                     scope=lambda e: members[e.member].tenant if e.member in members else "")
     items = world.store.item_ids(list({e.item for e in batch}))
     problems = []
     for n, e in enumerate(batch, start=1):

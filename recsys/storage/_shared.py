@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 
 from recsys.exceptions import ConflictError, RecsysError, StoreError, ValidationError
-from recsys.records import Event, Item, Member
+from recsys.records import Event, Item, Member, tenant_of
 
 __all__ = [
     "RESERVED_META",
@@ -28,6 +28,7 @@ __all__ = [
     "check_vectors",
     "check_impressions",
     "event_content",
+    "event_tenants",
     "conflict",
     "dumps",
     "served_item_ids",
@@ -40,6 +41,7 @@ __all__ = [
     "stored_vector",
     "DamagedRow",
     "SCAN_SQL",
+    "scan_sql",
     "damaged_rows",
 ]
 
@@ -149,8 +151,32 @@ def event_content(e: Event) -> tuple[str, str, str, float | None, float]:
     return (e.member, e.item, e.kind, e.value, e.at.timestamp())
 
 
-def conflict(event_id: str) -> ConflictError:
-    return ConflictError(f"event id {event_id!r} is already recorded with different content", record=event_id)
+def event_tenants(events: Sequence[Event], member_orgs: Mapping[str, str],
+                  tenants: Sequence[str] | None = None) -> list[str]:
+    """The tenant of each event, under which its id is unique: as given (a copy of a store keeps
+    the source's), else the top level of its member's organisation as the store holds it now
+    (``member_orgs``: id -> org), and ``""`` for a member the store does not hold.
+
+    Raises:
+        ValidationError: ``tenants`` is not one tenant (text without a dot) per event.
+    """
+    if tenants is None:
+        return [tenant_of(member_orgs[e.member]) if e.member in member_orgs else "" for e in events]
+    tenants = list(tenants)
+    if len(tenants) != len(events):
+        raise ValidationError(f"tenants must give one tenant per event: got {len(tenants)} for {len(events)}",
+                              source="record_events", field="tenants")
+    for position, tenant in enumerate(tenants, 1):
+        if not isinstance(tenant, str) or "." in tenant:
+            raise ValidationError(f"a tenant is a top-level organisation (text without a dot), got {tenant!r}",
+                                  source="record_events", line=position, field="tenants")
+    return tenants
+
+
+def conflict(event_id: str, line: int | None = None) -> ConflictError:
+    """The conflict of an event id reused with other content, at its 1-based ``line`` in the batch."""
+    return ConflictError(f"event id {event_id!r} is already recorded with different content", record=event_id,
+                         line=line)
 
 
 def dumps(data: Any) -> str:
@@ -179,14 +205,15 @@ def event_from_row(row: Sequence[Any]) -> Event:
     return Event.stored(id=id_, member=member, item=item, kind=kind, value=value, at=dt.datetime.fromisoformat(at))
 
 
-def first_of_each_id(events: Sequence[Event]) -> list[Event]:
-    """The events without repeats of an id (the first of each stays)."""
-    seen: set[str | None] = set()
+def first_of_each_id(events: Sequence[Event], tenants: Sequence[str]) -> list[tuple[Event, str]]:
+    """The events with their tenants, without repeats of an id within a tenant (the first of
+    each stays)."""
+    seen: set[tuple[str, str | None]] = set()
     first = []
-    for e in events:
-        if e.id not in seen:
-            seen.add(e.id)
-            first.append(e)
+    for e, tenant in zip(events, tenants):
+        if (tenant, e.id) not in seen:
+            seen.add((tenant, e.id))
+            first.append((e, tenant))
     return first
 
 
@@ -265,8 +292,8 @@ class DamagedRow:
 
     Attributes:
         table: ``items``, ``members``, ``events`` or ``served``.
-        id: The row's record id (an event without one: ``#`` and its sequence number; a served
-            list: ``member/day/request``).
+        id: The row's record id (an event: ``tenant/id``, or its id alone in the empty tenant,
+            or ``#`` and its sequence number without one; a served list: ``member/day/request``).
         problem: What is wrong with it.
     """
 
@@ -278,13 +305,20 @@ class DamagedRow:
         return f"{self.table} {self.id!r}: {self.problem}"
 
 
-#: The SELECTs whose rows :func:`damaged_rows` reads, the same on every SQL backend.
+#: The SELECTs whose rows :func:`damaged_rows` reads, the same on every SQL backend (``{tenant}``:
+#: what gives an event's tenant, see :func:`scan_sql`).
 SCAN_SQL = {
     "items": "SELECT id, data, vector FROM items ORDER BY id",
     "members": "SELECT id, data FROM members ORDER BY id",
-    "events": "SELECT id, member, item, kind, value, at, seq FROM events ORDER BY seq",
+    "events": "SELECT id, member, item, kind, value, at, {tenant}, seq FROM events ORDER BY seq",
     "served": "SELECT member, day, request, payload FROM served ORDER BY day, member, request",
 }
+
+
+def scan_sql(tenant: str = "tenant") -> dict[str, str]:
+    """:data:`SCAN_SQL` with ``tenant`` as the SQL of an event's tenant (a column, or how an
+    older schema without one derives it)."""
+    return {table: sql.replace("{tenant}", tenant) for table, sql in SCAN_SQL.items()}
 
 
 def damaged_rows(rows: Mapping[str, Iterable[Sequence[Any]]], dim: int | None, where: object) -> list[DamagedRow]:
@@ -307,10 +341,11 @@ def damaged_rows(rows: Mapping[str, Iterable[Sequence[Any]]], dim: int | None, w
             parsed("items", id_, lambda: stored_vector(id_, bytes(vector), dim, where))
     for id_, data in rows.get("members", ()):
         parsed("members", id_, lambda: stored_record(Member, id_, data, where))
-    for *row, seq in rows.get("events", ()):
-        # Checked in full: reading a history trusts what was checked on the way in.
-        parsed("events", row[0] if row[0] is not None else f"#{seq}",
-               lambda: Event(**vars(event_from_row(row))))
+    for *row, tenant, seq in rows.get("events", ()):
+        # Checked in full: reading a history trusts what was checked on the way in. Ids repeat
+        # across tenants, so a row is named with its tenant ("/" is in neither).
+        label = f"#{seq}" if row[0] is None else f"{tenant}/{row[0]}" if tenant else row[0]
+        parsed("events", label, lambda: Event(**vars(event_from_row(row))))
     for member, day, request, payload in rows.get("served", ()):
         parsed("served", f"{member}/{day}/{request}", lambda: json.loads(payload)["entries"])
     return found

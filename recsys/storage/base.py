@@ -14,6 +14,11 @@ Consistency rules every backend keeps:
 - Every member write bumps the member revision; every event other than an impression moves the
   activity sequence. Serving a list (which records impressions) moves neither, so models derived
   from activity stay put while lists are served.
+- Event ids are unique per tenant, not across the store. An event's tenant is the top level of
+  its member's organisation (:func:`recsys.records.tenant_of`) as the store holds the member
+  when the event is recorded, ``""`` for a member it does not hold; it stays with the event
+  (when the member moves or is removed under a pseudonym, and in a copy of the store). So two
+  enterprises may record the same id, and neither learns from a conflict that the other did.
 """
 
 from __future__ import annotations
@@ -309,12 +314,21 @@ class Store(Protocol):
 
     # -- events -----------------------------------------------------------------------------
 
-    def record_events(self, events: Sequence[Event]) -> int:
+    def record_events(self, events: Sequence[Event], *, tenants: Sequence[str] | None = None) -> int:
         """Store events all or nothing; return how many were new.
 
-        An event whose id is already stored with the same content is a retry and is skipped; the
-        same id with other content raises :class:`recsys.exceptions.ConflictError` and nothing
-        is written.
+        An event whose id its tenant already holds with the same content is a retry and is
+        skipped; the same id with other content raises :class:`recsys.exceptions.ConflictError`
+        and nothing is written. The same id in another tenant is another event.
+
+        Args:
+            events: The events, in the order to record them.
+            tenants: The tenant of each event, as :meth:`recorded_tenants` gives them (a copy of a
+                store keeps its tenants); by default each event's member's (see the module).
+
+        Raises:
+            ConflictError: as above.
+            ValidationError: ``tenants`` does not give one tenant (text without a dot) per event.
         """
         ...
 
@@ -351,6 +365,11 @@ class Store(Protocol):
         :meth:`interactions` and the state tokens follow (what a copy of the store keeps)."""
         ...
 
+    def recorded_tenants(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, str]]:
+        """``(sequence number, tenant)`` of the events :meth:`recorded_events` gives for the same
+        arguments: what a copy of the store passes to :meth:`record_events`."""
+        ...
+
     def interactions(self, until_seq: int, kinds: Iterable[str]) -> list[tuple[str, str, str, float | None]]:
         """``(member, item, kind, value)`` of the events of ``kinds`` up to sequence number
         ``until_seq``, in the order recorded."""
@@ -377,10 +396,10 @@ class Store(Protocol):
         """Keep served lists (replacing any of the same member, day and request) and record
         their impressions, in one transaction.
 
-        Impressions already recorded (by id) are skipped and use up no sequence number; recorded
-        ones never move the activity sequence. A backend may commit this write without waiting
-        for the disk (a served list is made again the same from the rest of the store), never
-        the events of :meth:`record_events`.
+        Impressions already recorded (by id, in their member's tenant) are skipped and use up no
+        sequence number; recorded ones never move the activity sequence. A backend may commit
+        this write without waiting for the disk (a served list is made again the same from the
+        rest of the store), never the events of :meth:`record_events`.
 
         Raises:
             ValidationError: An event is not an impression, or has no id; nothing is written then.

@@ -28,6 +28,7 @@ from recsys.storage._shared import (
     conflict,
     dumps,
     event_content,
+    event_tenants,
     served_item_ids,
 )
 from recsys.storage.base import (
@@ -82,7 +83,8 @@ class MemoryStore:
         self._members: dict[str, Member] = {}
         self._members_rev = 0
         self._events: list[tuple[int, Event]] = []  # (sequence number, event) in the order recorded
-        self._by_id: dict[str, Event] = {}
+        self._by_id: dict[tuple[str, str], Event] = {}  # by (tenant, id): ids are unique per tenant
+        self._tenants: dict[int, str] = {}  # sequence number -> tenant
         self._seq = 0
         self._activity = 0
         self._served: dict[tuple[str, dt.date, str], _Served] = {}
@@ -225,9 +227,11 @@ class MemoryStore:
                     continue
                 touched += 1
                 if e.id is not None:
-                    del self._by_id[e.id]
-                if pseudonym is not None:
+                    del self._by_id[self._tenants[seq], e.id]
+                if pseudonym is not None:  # kept in its tenant, without its id
                     kept.append((seq, Event.stored(pseudonym, e.item, e.kind, e.at, e.value)))
+                else:
+                    del self._tenants[seq]
             self._events = kept
             served = [key for key in self._served if key[0] == member]
             for key in served:
@@ -252,29 +256,35 @@ class MemoryStore:
 
     # -- events --------------------------------------------------------------------------
 
-    def record_events(self, events: Sequence[Event]) -> int:
+    def record_events(self, events: Sequence[Event], *, tenants: Sequence[str] | None = None) -> int:
         with self._lock:
+            tenants = event_tenants(events, self._member_orgs(events), tenants)
             # Check the whole batch before writing any of it: a conflict writes nothing.
-            new: list[Event] = []
-            seen: dict[str, Event] = {}
-            for e in events:
+            new: list[tuple[Event, str]] = []
+            seen: dict[tuple[str, str], Event] = {}
+            for line, (e, tenant) in enumerate(zip(events, tenants), start=1):
                 if e.id is not None:
-                    old = self._by_id.get(e.id) or seen.get(e.id)
+                    old = self._by_id.get((tenant, e.id)) or seen.get((tenant, e.id))
                     if old is not None:
                         if event_content(old) != event_content(e):
-                            raise conflict(e.id)
+                            raise conflict(e.id, line)
                         continue
-                    seen[e.id] = e
-                new.append(e)
-            for e in new:
-                self._append(e)
+                    seen[tenant, e.id] = e
+                new.append((e, tenant))
+            for e, tenant in new:
+                self._append(e, tenant)
             return len(new)
 
-    def _append(self, e: Event) -> None:
+    def _member_orgs(self, events: Sequence[Event]) -> dict[str, str]:
+        """The organisation of each member of ``events`` the store holds."""
+        return {e.member: self._members[e.member].org for e in events if e.member in self._members}
+
+    def _append(self, e: Event, tenant: str) -> None:
         self._seq += 1
         self._events.append((self._seq, e))
+        self._tenants[self._seq] = tenant
         if e.id is not None:
-            self._by_id[e.id] = e
+            self._by_id[tenant, e.id] = e
         if e.kind != "impression":
             self._activity = self._seq
 
@@ -319,6 +329,10 @@ class MemoryStore:
     def recorded_events(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, Event]]:
         with self._lock:
             return [(seq, e) for seq, e in self._events if seq > after][:limit]
+
+    def recorded_tenants(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, str]]:
+        with self._lock:
+            return [(seq, self._tenants[seq]) for seq, _ in self._events if seq > after][:limit]
 
     def interactions(self, until_seq: int, kinds: Iterable[str]) -> list[tuple[str, str, str, float | None]]:
         wanted = set(kinds)
@@ -374,9 +388,9 @@ class MemoryStore:
         encoded = {(s.member, s.day, s.request): _Served(s.state, dumps(s.payload), s.created) for s in lists}
         with self._lock:
             self._served.update(encoded)
-            for e in impressions:
-                if e.id not in self._by_id:
-                    self._append(e)
+            for e, tenant in zip(impressions, event_tenants(impressions, self._member_orgs(impressions))):
+                if (tenant, e.id) not in self._by_id:
+                    self._append(e, tenant)
 
     def served_between(
         self, first: dt.date, last: dt.date, *, upcoming: bool = False

@@ -8,7 +8,8 @@ every stored item already has its vector.
 
 Events keep their order and so their sequence numbers (every backend numbers events without
 gaps), hence members' state tokens: a served list current in the source is current in the copy,
-and so is a trained model (it names the sequence number it was trained up to).
+and so is a trained model (it names the sequence number it was trained up to). They keep their
+tenants too, under which their ids are unique.
 """
 
 from __future__ import annotations
@@ -122,10 +123,15 @@ def copy_store(
     report("members", len(members))
 
     # In the order recorded, a page at a time: the collaborative model reads that order, and an
-    # empty target then numbers the events as the source does.
+    # empty target then numbers the events as the source does. Each event keeps its tenant, which
+    # its member (moved since, or removed) may no longer tell.
     copied, after = 0, 0
     while page := source.recorded_events(after, chunk):
-        target.record_events([e for _, e in page])
+        tenants = source.recorded_tenants(after, chunk)
+        if [seq for seq, _ in tenants] != [seq for seq, _ in page]:
+            raise StoreError(f"the source {source.url} changed while its events were copied: copy it again "
+                             "into an empty store while nothing writes to it")
+        target.record_events([e for _, e in page], tenants=[tenant for _, tenant in tenants])
         copied, after = copied + len(page), page[-1][0]
     report("events", copied)
 

@@ -11,8 +11,8 @@ How it stays correct with several writers:
 - Counters are rows of ``counters`` bumped with ``UPDATE ... RETURNING``, so two writers never
   lose each other's bump; the row lock also orders item revisions, so a reader's snapshot never
   sees revision ``r`` without every write up to ``r``.
-- Event ids are unique by constraint and written with ``INSERT ... ON CONFLICT (id) DO NOTHING``,
-  so two processes retrying the same batch store it once. Event writers also take the ``seq``
+- Event ids are unique per tenant by constraint (``UNIQUE (tenant, id)``), so two processes
+  retrying the same batch store it once. Event writers also take the ``seq``
   counter's row lock: sequence numbers stay gapless (a database sequence would leak numbers on
   every rollback and skipped retry), which keeps members' state tokens the same on every backend.
 - Bulk writes (events, served lists and their impressions) go through ``COPY`` into a
@@ -38,7 +38,6 @@ from recsys.exceptions import ConflictError, MissingExtraError, StoreError
 from recsys.records import Event, Item, Member
 from recsys.storage._shared import (
     RESERVED_META,
-    SCAN_SQL,
     DamagedRow,
     check_impressions,
     check_artefact,
@@ -51,10 +50,12 @@ from recsys.storage._shared import (
     event_content,
     event_from_row,
     event_row,
+    event_tenants,
     first_of_each_id,
     guarded,
     redacted,
     remove_member_rows,
+    scan_sql,
     served_item_ids,
     stored_record,
     stored_vector,
@@ -147,6 +148,16 @@ _MIGRATIONS = (
     );
     INSERT INTO counters VALUES ('models_rev', 0);
     """,
+    # 5: event ids are unique per tenant (the top level of the member's organisation), no longer
+    # across the store, so enterprises never learn of each other's ids. Each event takes its
+    # member's tenant; those of members removed under a pseudonym have no id left, so their
+    # tenant ('') binds nothing.
+    """
+    ALTER TABLE events ADD COLUMN tenant text COLLATE "C" NOT NULL DEFAULT '';
+    UPDATE events SET tenant = split_part(members.org, '.', 1) FROM members WHERE members.id = events.member;
+    ALTER TABLE events DROP CONSTRAINT events_id_key;
+    ALTER TABLE events ADD CONSTRAINT events_tenant_id_key UNIQUE (tenant, id);
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -161,7 +172,7 @@ CREATE TEMP TABLE new_served (
 ) ON COMMIT DELETE ROWS;
 """
 
-_EVENT_COLUMNS = "id, member, item, kind, value, at, ts"  # as :func:`event_row` gives them
+_EVENT_COLUMNS = "id, member, item, kind, value, at, ts, tenant"  # as :func:`event_row` gives them, then the tenant
 
 
 @contextmanager
@@ -457,54 +468,72 @@ class PostgresStore:
     # -- events --------------------------------------------------------------------------
 
     @_guarded
-    def record_events(self, events: Sequence[Event]) -> int:
+    def record_events(self, events: Sequence[Event], *, tenants: Sequence[str] | None = None) -> int:
         """Store events in one transaction; return how many were new.
 
-        A retry (same id, same content) is skipped; the same id with other content is a
-        :class:`~recsys.exceptions.ConflictError` and nothing of the batch is written.
+        A retry (same id in the same tenant, same content) is skipped; the same id with other
+        content is a :class:`~recsys.exceptions.ConflictError` and nothing of the batch is written.
         """
-        new = _new_in_batch(events)
         with self._transaction() as cur:
-            added, activity = self._write_events(cur, new, check=True)
+            tenants = event_tenants(events, self._member_orgs(cur, events) if tenants is None else {}, tenants)
+            new, lines = _new_in_batch(events, tenants)
+            added, activity = self._write_events(cur, new, check=True, lines=lines)
             if activity is not None:
                 cur.execute("UPDATE counters SET value = %s WHERE name = 'activity_seq'", (activity,))
         return added
 
     @staticmethod
-    def _write_events(cur: psycopg.Cursor, events: Sequence[Event], *, check: bool) -> tuple[int, int | None]:
-        """Append the events whose id is not stored yet, with COPY straight into the table.
+    def _member_orgs(cur: psycopg.Cursor, events: Sequence[Event]) -> dict[str, str]:
+        """The organisation of each member of ``events`` the store holds."""
+        members = list({e.member for e in events})
+        if not members:
+            return {}
+        return dict(cur.execute("SELECT id, org FROM members WHERE id = ANY(%s)", (members,)).fetchall())
+
+    @staticmethod
+    def _write_events(cur: psycopg.Cursor, events: Sequence[tuple[Event, str]], *,
+                      check: bool, lines: Sequence[int] | None = None) -> tuple[int, int | None]:
+        """Append the events (with their tenants) whose id their tenant does not hold yet, with
+        COPY straight into the table.
 
         Returns how many were stored and the sequence number of the last one other than an
-        impression (None if none). With ``check``, a stored id with other content is a conflict.
+        impression (None if none). With ``check``, a stored id with other content is a conflict,
+        named by its place in the caller's batch (``lines``, one per event) when given.
         """
         if not events:
             return 0, None
         # The lock that keeps sequence numbers gapless: event writers take turns from here on, so
         # the ids found stored now are all there will be until this transaction ends, and the new
-        # events can be numbered here. The unique constraint on id stays the guarantee that an
-        # id is stored once whatever happens to the lock.
+        # events can be numbered here. The unique constraint on (tenant, id) stays the guarantee
+        # that an id is stored once whatever happens to the lock.
         base = cur.execute("SELECT value FROM counters WHERE name = 'seq' FOR UPDATE").fetchone()[0]
-        ids = [e.id for e in events if e.id is not None]
-        stored = dict(
-            (row[0], row[1:]) for row in cur.execute(
-                "SELECT id, member, item, kind, value, ts FROM events WHERE id = ANY(%s)", (ids,))
-        ) if ids else {}
+        ids: dict[str, list[str]] = {}  # by tenant: a batch is mostly one tenant's
+        for e, tenant in events:
+            if e.id is not None:
+                ids.setdefault(tenant, []).append(e.id)
+        stored = {}
+        for tenant, keys in ids.items():
+            # One index scan per tenant over (tenant, id), the ids as an array (a join with an
+            # unnest of pairs was planned as a scan of the whole table).
+            for row in cur.execute("SELECT id, member, item, kind, value, ts FROM events"
+                                   " WHERE tenant = %s AND id = ANY(%s)", (tenant, keys)):
+                stored[tenant, row[0]] = row[1:]
         new = []
-        for e in events:
-            if e.id is not None and e.id in stored:
-                if check and stored[e.id] != event_content(e):
-                    raise conflict(e.id)
+        for k, (e, tenant) in enumerate(events):
+            if e.id is not None and (tenant, e.id) in stored:
+                if check and stored[tenant, e.id] != event_content(e):
+                    raise conflict(e.id, None if lines is None else lines[k])
                 continue  # a retry: stored already
-            new.append(e)
+            new.append((e, tenant))
         if not new:
             return 0, None
         with cur.copy(f"COPY events (seq, {_EVENT_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(["int8", "text", "text", "text", "text", "float8", "text", "float8"])
-            for seq, e in enumerate(new, start=base + 1):
-                copy.write_row((seq, *event_row(e)))
+            copy.set_types(["int8", "text", "text", "text", "text", "float8", "text", "float8", "text"])
+            for seq, (e, tenant) in enumerate(new, start=base + 1):
+                copy.write_row((seq, *event_row(e), tenant))
         last = base + len(new)
         cur.execute("UPDATE counters SET value = %s WHERE name = 'seq'", (last,))
-        activity = next((base + 1 + k for k in range(len(new) - 1, -1, -1) if new[k].kind != "impression"), None)
+        activity = next((base + 1 + k for k in range(len(new) - 1, -1, -1) if new[k][0].kind != "impression"), None)
         return len(new), activity
 
     @_guarded
@@ -578,6 +607,12 @@ class PostgresStore:
                 (after, limit),
             ).fetchall()
         return [(row[0], event_from_row(row[1:])) for row in rows]
+
+    @_guarded
+    def recorded_tenants(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, str]]:
+        with self._transaction() as cur:
+            return cur.execute("SELECT seq, tenant FROM events WHERE seq > %s ORDER BY seq LIMIT %s",
+                               (after, limit)).fetchall()
 
     @_guarded
     def interactions(self, until_seq: int, kinds: Iterable[str]) -> list[tuple[str, str, str, float | None]]:
@@ -661,7 +696,8 @@ class PostgresStore:
                     " ON CONFLICT (member, day, request) DO UPDATE SET state = excluded.state,"
                     " payload = excluded.payload, created = excluded.created"
                 )
-            self._write_events(cur, first_of_each_id(impressions), check=False)
+            tenants = event_tenants(impressions, self._member_orgs(cur, impressions))
+            self._write_events(cur, first_of_each_id(impressions, tenants), check=False)
 
     @_guarded
     def served_between(
@@ -709,7 +745,7 @@ class PostgresStore:
     @_guarded
     def damaged_rows(self, dim: int | None) -> list[DamagedRow]:
         """Every row that does not parse, each table read through a server-side cursor."""
-        return damaged_rows({table: self._stream(sql) for table, sql in SCAN_SQL.items()}, dim, self.url)
+        return damaged_rows({table: self._stream(sql) for table, sql in scan_sql().items()}, dim, self.url)
 
     def repair_indexes(self) -> None:
         """Nothing done: rebuilding PostgreSQL's indexes (``REINDEX``) needs the tables' owner;
@@ -758,18 +794,20 @@ def _configure(conn: psycopg.Connection) -> None:
     conn.commit()
 
 
-def _new_in_batch(events: Sequence[Event]) -> list[Event]:
-    """The batch without repeats of an id inside it (the first stays); a repeat with other
-    content is a conflict, found before anything is written."""
-    seen: dict[str, Event] = {}
-    new = []
-    for e in events:
+def _new_in_batch(events: Sequence[Event], tenants: Sequence[str]) -> tuple[list[tuple[Event, str]], list[int]]:
+    """The batch with its tenants, without repeats of an id in a tenant (the first stays), and
+    the 1-based line of each in the batch; a repeat with other content is a conflict, found
+    before anything is written."""
+    seen: dict[tuple[str, str], Event] = {}
+    new, lines = [], []
+    for line, (e, tenant) in enumerate(zip(events, tenants), start=1):
         if e.id is not None:
-            first = seen.get(e.id)
+            first = seen.get((tenant, e.id))
             if first is not None:
                 if event_content(first) != event_content(e):
-                    raise conflict(e.id)
+                    raise conflict(e.id, line)
                 continue
-            seen[e.id] = e
-        new.append(e)
-    return new
+            seen[tenant, e.id] = e
+        new.append((e, tenant))
+        lines.append(line)
+    return new, lines

@@ -30,10 +30,9 @@ from typing import Any
 import numpy as np
 
 from recsys.exceptions import StoreError
-from recsys.records import Event, Item, Member
+from recsys.records import Event, Item, Member, tenant_of
 from recsys.storage._shared import (
     RESERVED_META,
-    SCAN_SQL,
     DamagedRow,
     check_impressions,
     check_artefact,
@@ -45,9 +44,10 @@ from recsys.storage._shared import (
     dumps,
     event_from_row,
     event_row,
-    first_of_each_id,
+    event_tenants,
     guarded,
     remove_member_rows,
+    scan_sql,
     served_item_ids,
     stored_record,
     stored_vector,
@@ -69,7 +69,32 @@ from recsys.storage.embeddings import SQLiteEmbeddingCache
 
 __all__ = ["SQLiteStore"]
 
-SCHEMA_VERSION = 1
+#: 2: event ids are unique per tenant (``UNIQUE (tenant, id)``), no longer across the store.
+SCHEMA_VERSION = 2
+
+# Event ids are unique within a tenant, the top level of the member's organisation when the event
+# was recorded (kept when the member is removed under a pseudonym): two enterprises may both
+# use an id, and neither learns that the other did.
+_EVENTS = """
+CREATE TABLE IF NOT EXISTS {name} (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT,
+    member TEXT NOT NULL,
+    item TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    value REAL,
+    at TEXT NOT NULL,
+    ts REAL NOT NULL,
+    tenant TEXT NOT NULL DEFAULT '',
+    UNIQUE (tenant, id)
+)"""
+
+_EVENT_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS events_member ON events (member, ts)",
+    "CREATE INDEX IF NOT EXISTS events_item ON events (item, kind)",
+    # Covers the branch's completions (collaborative signal) without touching the table.
+    "CREATE INDEX IF NOT EXISTS events_member_kind ON events (member, kind, ts, item)",
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -86,20 +111,6 @@ CREATE TABLE IF NOT EXISTS removed_items (id TEXT PRIMARY KEY, rev INTEGER NOT N
 CREATE INDEX IF NOT EXISTS removed_rev ON removed_items (rev);
 CREATE TABLE IF NOT EXISTS members (id TEXT PRIMARY KEY, data TEXT NOT NULL, org TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS members_org ON members (org);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT UNIQUE,
-    member TEXT NOT NULL,
-    item TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    value REAL,
-    at TEXT NOT NULL,
-    ts REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_member ON events (member, ts);
-CREATE INDEX IF NOT EXISTS events_item ON events (item, kind);
--- Covers the branch's completions (collaborative signal) without touching the table.
-CREATE INDEX IF NOT EXISTS events_member_kind ON events (member, kind, ts, item);
 CREATE TABLE IF NOT EXISTS served (
     member TEXT NOT NULL,
     day TEXT NOT NULL,
@@ -117,12 +128,39 @@ CREATE TABLE IF NOT EXISTS org_names (org TEXT PRIMARY KEY, name TEXT NOT NULL);
 -- Trained models (recsys train), by name, with the activity sequence they were trained up to.
 CREATE TABLE IF NOT EXISTS artefacts (name TEXT PRIMARY KEY, data BLOB NOT NULL, activity INTEGER NOT NULL,
                                       created REAL NOT NULL);
-"""
+""" + _EVENTS.format(name="events") + ";\n" + ";\n".join(_EVENT_INDEXES) + ";\n"
 
-_EVENT_FIELDS = ("id", "member", "item", "kind", "value", "at", "ts")  # as :func:`event_row` gives them
+_EVENT_FIELDS = ("id", "member", "item", "kind", "value", "at", "ts", "tenant")  # event_row, then the tenant
 _EVENT_COLUMNS = ", ".join(_EVENT_FIELDS)
 
 _guarded = guarded(lambda store: sqlite_errors(store._db_file))
+
+#: An event's tenant where the table has no column for it (a schema 1 store opened read-only):
+#: its member's, as the upgrade fills it.
+_DERIVED_TENANT = "recsys_tenant((SELECT org FROM members WHERE members.id = events.member))"
+
+
+def _scope_event_ids_by_tenant(db: sqlite3.Connection) -> None:
+    """Upgrade a schema 1 store inside the opening transaction: event ids, unique across the store
+    until then, become unique per tenant. SQLite cannot drop the old UNIQUE (id), so the table is
+    rebuilt (create, copy, drop, rename) and each event takes the tenant of its member; the events
+    of members removed under a pseudonym have no id left, so their tenant (``""``) binds nothing.
+    Sequence numbers are kept, and so is the highest ever given, so none is given twice."""
+    given = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+    db.execute("DROP TABLE IF EXISTS events_by_tenant")
+    db.execute(_EVENTS.format(name="events_by_tenant"))
+    db.execute(
+        f"INSERT INTO events_by_tenant (seq, {', '.join(_EVENT_FIELDS)})"
+        " SELECT seq, id, member, item, kind, value, at, ts, " + _DERIVED_TENANT + " FROM events ORDER BY seq"
+    )
+    db.execute("DROP TABLE events")
+    db.execute("ALTER TABLE events_by_tenant RENAME TO events")
+    for index in _EVENT_INDEXES:
+        db.execute(index)
+    if given is not None:
+        db.execute("DELETE FROM sqlite_sequence WHERE name = 'events'")
+        db.execute("INSERT INTO sqlite_sequence (name, seq) SELECT 'events', MAX(?, COALESCE(MAX(seq), 0)) FROM events",
+                   (given[0],))
 
 
 class SQLiteStore:
@@ -163,6 +201,7 @@ class SQLiteStore:
         self._connections = ThreadConnections(self._connect)
         self._lock = threading.Lock()
         self._cache: SQLiteEmbeddingCache | None = None
+        self._tenant_sql = "tenant"  # what gives an event's tenant in a query
         if read_only:
             if not self._db_file.is_file():
                 raise StoreError(f"no store at {self.files} (no {self.DB_NAME} there): give an existing store folder")
@@ -190,6 +229,8 @@ class SQLiteStore:
             if found is None or int(found[0]) > SCHEMA_VERSION:
                 raise StoreError(f"store {self.files} is not a recsys store of this version (schema "
                                  f"{found[0] if found else 'missing'}): upgrade recsys, or give the store's folder")
+            if int(found[0]) < 2:  # read as it is: tenants derived as the upgrade would fill them
+                self._tenant_sql = _DERIVED_TENANT
             return
         self._db().executescript(_SCHEMA)
         with self._transaction() as db:
@@ -197,6 +238,9 @@ class SQLiteStore:
             schema = int(db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0])
             if schema > SCHEMA_VERSION:
                 raise StoreError(f"store {self.files} was written by a newer recsys (schema {schema}): upgrade recsys")
+            if schema < 2:
+                _scope_event_ids_by_tenant(db)
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
             db.execute("INSERT OR IGNORE INTO meta VALUES ('rev', '0')")
             self._keep_activity_seq(db)
 
@@ -212,6 +256,8 @@ class SQLiteStore:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA busy_timeout=60000")
+            # The tenant of an organisation, for SQL that fills or derives events' tenants.
+            db.create_function("recsys_tenant", 1, tenant_of, deterministic=True)
         except sqlite3.Error:
             db.close()
             raise
@@ -489,32 +535,44 @@ class SQLiteStore:
     # -- events --------------------------------------------------------------------------
 
     @_guarded
-    def record_events(self, events: Sequence[Event]) -> int:
+    def record_events(self, events: Sequence[Event], *, tenants: Sequence[str] | None = None) -> int:
         """Store events in one transaction; return how many were new.
 
-        An event whose id is already stored with the same content is a retry and is skipped; the
-        same id with different content is a :class:`~recsys.exceptions.ConflictError` and nothing
-        is written.
+        An event whose id its tenant already holds with the same content is a retry and is
+        skipped; the same id with different content is a :class:`~recsys.exceptions.ConflictError`
+        and nothing is written.
         """
         with self._transaction() as db:
+            orgs = self._member_orgs(db, [e.member for e in events]) if tenants is None else {}
+            tenants = event_tenants(events, orgs, tenants)
             added = 0
             activity = None
-            for e in events:
+            for line, (e, tenant) in enumerate(zip(events, tenants), start=1):
                 if e.id is not None:
                     old = db.execute(
-                        "SELECT member, item, kind, value, ts FROM events WHERE id = ?", (e.id,)
+                        "SELECT member, item, kind, value, ts FROM events WHERE tenant = ? AND id = ?", (tenant, e.id)
                     ).fetchone()
                     if old is not None:
                         if old != (e.member, e.item, e.kind, e.value, e.at.timestamp()):
-                            raise conflict(e.id)
+                            raise conflict(e.id, line)
                         continue
-                cursor = db.execute(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", event_row(e))
+                cursor = db.execute(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                    (*event_row(e), tenant))
                 added += 1
                 if e.kind != "impression":
                     activity = cursor.lastrowid
             if activity is not None:
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('activity_seq', ?)", (str(activity),))
         return added
+
+    @staticmethod
+    def _member_orgs(db: sqlite3.Connection, members: Iterable[str]) -> dict[str, str]:
+        """The organisation of each of ``members`` the store holds (inside a transaction)."""
+        orgs: dict[str, str] = {}
+        for chunk in _chunks(list(dict.fromkeys(members))):
+            marks = ",".join("?" * len(chunk))
+            orgs.update(db.execute(f"SELECT id, org FROM members WHERE id IN ({marks})", chunk).fetchall())
+        return orgs
 
     @_guarded
     def events(
@@ -584,6 +642,12 @@ class SQLiteStore:
             "SELECT seq, id, member, item, kind, value, at FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
         )
         return [(row[0], event_from_row(row[1:])) for row in rows]
+
+    @_guarded
+    def recorded_tenants(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, str]]:
+        return self._db().execute(
+            f"SELECT seq, {self._tenant_sql} FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
+        ).fetchall()
 
     @_guarded
     def interactions(self, until_seq: int, kinds: Iterable[str]) -> list[tuple[str, str, str, float | None]]:
@@ -658,30 +722,37 @@ class SQLiteStore:
         """Keep served lists and record their impressions in one transaction.
 
         The impressions go in by multi-row ``INSERT OR IGNORE`` statements, so a day's batch of
-        lists costs a few statements, and an impression already recorded (same id) is skipped.
-        They never move the activity sequence.
+        lists costs a few statements, and an impression already recorded (same id in the member's
+        tenant) is skipped. They never move the activity sequence.
 
         The commit does not wait for the disk (see :meth:`_transaction`): a served list is the
         plan of the member's state, made again the same if lost with the machine, and its
         impressions only start cool-downs. Events that members and portals send stay synced.
         """
         check_impressions(impressions)
-        rows = [event_row(e) for e in first_of_each_id(impressions)]
+        rows = [(n, *event_row(e)) for n, e in enumerate(impressions)]
         with self._transaction(wait_for_disk=False) as db:
             db.executemany(
                 "INSERT OR REPLACE INTO served VALUES (?, ?, ?, ?, ?, ?)",
                 [(s.member, s.day.isoformat(), s.request, s.state, dumps(s.payload), s.created) for s in lists],
             )
-            per_row = len(_EVENT_FIELDS)
+            per_row = len(rows[0]) if rows else 1  # the position in the batch, then event_row
             per_statement = max(1, min(500, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // per_row))
             marks = "(" + ",".join("?" * per_row) + ")"
             for chunk in _chunks(rows, per_statement):
-                # Recorded ids are filtered out rather than left to OR IGNORE: an ignored row still
-                # uses up a sequence number, and the sequence must count only what is stored.
+                # Each impression takes its member's tenant in the statement itself (a list costs
+                # no extra statement), the first of an id in a tenant stays, and recorded ones are
+                # filtered out rather than left to OR IGNORE: an ignored row still uses up a
+                # sequence number, and the sequence must count only what is stored.
                 db.execute(
                     f"INSERT OR IGNORE INTO events ({_EVENT_COLUMNS})"
-                    f" SELECT * FROM (VALUES {','.join([marks] * len(chunk))}) AS new"
-                    " WHERE NOT EXISTS (SELECT 1 FROM events WHERE events.id = new.column1)",
+                    " SELECT column2, column3, column4, column5, column6, column7, column8, tenant FROM ("
+                    "  SELECT *, ROW_NUMBER() OVER (PARTITION BY tenant, column2 ORDER BY column1) AS nth FROM ("
+                    "   SELECT new.*, recsys_tenant((SELECT org FROM members WHERE members.id = new.column3)) AS tenant"
+                    f"   FROM (VALUES {','.join([marks] * len(chunk))}) AS new)) AS fresh"
+                    " WHERE nth = 1 AND NOT EXISTS (SELECT 1 FROM events"
+                    "  WHERE events.tenant = fresh.tenant AND events.id = fresh.column2)"
+                    " ORDER BY column1",
                     [value for row in chunk for value in row],
                 )
 
@@ -782,7 +853,8 @@ class SQLiteStore:
     def damaged_rows(self, dim: int | None) -> list[DamagedRow]:
         """Every row that does not parse (see :func:`recsys.storage._shared.damaged_rows`)."""
         with self._snapshot() as db:
-            return damaged_rows({table: db.execute(sql) for table, sql in SCAN_SQL.items()}, dim, self._db_file)
+            scans = scan_sql(self._tenant_sql)
+            return damaged_rows({table: db.execute(sql) for table, sql in scans.items()}, dim, self._db_file)
 
     @_guarded
     def repair_indexes(self) -> None:

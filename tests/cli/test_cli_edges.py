@@ -161,6 +161,29 @@ def test_an_event_conflict_names_file_and_line(tmp_path, capsys):
         assert [e.id for e in engine.events()] == ["e1"]  # e2, on the line before, was not written either
 
 
+def test_two_enterprises_events_may_share_an_id(tmp_path, capsys):
+    store = str(tmp_path / "store")
+    assert main(["ingest", jsonl(tmp_path / "items.jsonl", [ITEM]), "--store", store, "--encoder", "tfidf"]) == 0
+    members = [{"id": "m1", "name": "张伟", "org": "hx.b1"}, {"id": "m2", "name": "陈静", "org": "zj.b1"},
+               {"id": "m3", "name": "李娜", "org": "hx.b2"}]
+    assert main(["members", jsonl(tmp_path / "m.jsonl", members), "--store", store]) == 0
+    event = {"id": "e1", "member": "m1", "item": "a1", "kind": "complete", "at": "2026-01-02T10:00:00"}
+    assert main(["events", jsonl(tmp_path / "hx.jsonl", [event]), "--store", store]) == 0
+    both = jsonl(tmp_path / "both.jsonl", [{**event, "member": "m2"}, event])  # zj's e1, then a retry of hx's
+    assert main(["events", both, "--store", store]) == 0
+    with Engine.open(store) as engine:
+        assert sorted((e.member, e.id) for e in engine.events()) == [("m1", "e1"), ("m2", "e1")]
+    capsys.readouterr()
+    # A conflict is named by its line, though another enterprise's event (a retry) shares its id.
+    clash = jsonl(tmp_path / "clash.jsonl", [{**event, "member": "m2"}, {**event, "kind": "skip"}])
+    assert main(["events", clash, "--store", store]) == 2
+    assert capsys.readouterr().err.startswith(f"recsys: error: {clash}:2, id 'e1': ")
+    # Within one enterprise an id is one event: twice in a batch is refused, naming the line.
+    twice = jsonl(tmp_path / "twice.jsonl", [{**event, "id": "e5"}, {**event, "id": "e5", "member": "m3"}])
+    assert main(["events", twice, "--store", store]) == 2
+    assert f"{twice}:2" in capsys.readouterr().err
+
+
 @pytest.fixture
 def frozen_store(tmp_path):
     """A store nobody may write, root included (the immutable attribute on it and its files)."""

@@ -105,3 +105,5 @@ def test_events_without_ids_may_repeat_but_ids_may_not(tmp_path):
     assert len(read_events(write_jsonl(tmp_path / "e.jsonl", [ev, ev]))) == 2
     with pytest.raises(ValidationError, match="duplicate event id"):
         read_events(write_jsonl(tmp_path / "e2.jsonl", [dict(ev, id="e1"), dict(ev, id="e1")]))
+    # Ids are unique per enterprise, which only the store's members tell: another member's may repeat.
+    assert len(read_events(write_jsonl(tmp_path / "e3.jsonl", [dict(ev, id="e1"), dict(ev, id="e1", member="m2")]))) == 2

@@ -239,6 +239,23 @@ def test_event_id_reused_with_other_content_is_409(world):
     assert error["code"] == "conflict" and "'c1'" in error["message"]
 
 
+def test_two_tenants_may_post_the_same_event_id_and_each_sees_only_its_own(world):
+    client, keys, _ = world
+    ours, theirs = event("shared-1", member="m-a"), event("shared-1", member="m-b", kind="start")
+    for key, body in ((keys.a, ours), (keys.b, theirs)):  # no 409 telling either of the other's id
+        answer = client.post("/v1/events", json=[body], headers=bearer(key))
+        assert answer.json() == {"received": 1, "recorded": 1, "duplicates": 0}, answer.text
+    assert client.post("/v1/events", json=[theirs], headers=bearer(keys.b)).json()["duplicates"] == 1  # a retry
+    seen = {who: client.get(f"/v1/members/{member}/events", headers=bearer(getattr(keys, who))).json()["events"]
+            for who, member in (("a", "m-a"), ("b", "m-b"))}
+    assert [(e["id"], e["member"], e["kind"]) for e in seen["a"]] == [("shared-1", "m-a", "complete")]
+    assert [(e["id"], e["member"], e["kind"]) for e in seen["b"]] == [("shared-1", "m-b", "start")]
+    assert client.get("/v1/members/m-b/events", headers=bearer(keys.a)).status_code == 404
+    # Within one enterprise the id is taken, whichever of its units used it.
+    error = error_of(client.post("/v1/events", json=[event("shared-1", member="m-a3")], headers=bearer(keys.a)), 409)
+    assert "'shared-1'" in error["message"]
+
+
 def test_a_rejected_batch_lists_every_bad_record_and_writes_nothing(world):
     client, keys, store = world
     batch = [

@@ -16,7 +16,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from recsys import Engine, Event, Item, Member, StoreError
+from recsys import ConflictError, Engine, Event, Item, Member, StoreError
 from recsys.records import TZ
 from recsys.storage import Revisions, open_store
 from recsys.storage.postgres import SCHEMA_VERSION, PostgresStore
@@ -81,6 +81,7 @@ def test_an_older_schema_is_upgraded_and_keeps_its_data(postgres):
         conn.execute("DROP TABLE org_names")
         conn.execute("DROP TABLE artefacts")
         conn.execute("DELETE FROM counters WHERE name = 'models_rev'")
+        _event_ids_across_the_store(conn)
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
     store = open_store(url)
     try:
@@ -91,6 +92,42 @@ def test_an_older_schema_is_upgraded_and_keeps_its_data(postgres):
         assert store.org_names() == {"b1": "运行党支部"}
         store.put_artefact("ranking", b"model", 3)
         assert store.get_artefact("ranking").data == b"model" and store.revisions().models == 1
+    finally:
+        store.close()
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == str(SCHEMA_VERSION)
+
+
+def _event_ids_across_the_store(conn: psycopg.Connection) -> None:
+    """The events table as schema 4 and before made it: ids unique across the store, no tenant."""
+    conn.execute("ALTER TABLE events DROP CONSTRAINT events_tenant_id_key")
+    conn.execute("ALTER TABLE events DROP COLUMN tenant")
+    conn.execute("ALTER TABLE events ADD CONSTRAINT events_id_key UNIQUE (id)")
+
+
+def test_a_schema_4_store_gets_event_ids_scoped_per_tenant(postgres):
+    url = postgres.new_database()
+    store = open_store(url)
+    store.upsert_members([Member(id="m-a", name="张伟", org="hxny.fdgs"), Member(id="m-b", name="陈静", org="zjjt"),
+                          Member(id="m-gone", name="王五", org="hxny.jt")])
+    store.record_events([Event(id="e1", member="m-a", item="i1", kind="complete", at=T0),
+                         Event(id="e2", member="m-b", item="i1", kind="complete", at=T0),
+                         Event(id="e3", member="m-gone", item="i2", kind="start", at=T0)])
+    store.remove_member("m-gone", pseudonym="anon:1")
+    store.close()
+    with psycopg.connect(url) as conn:
+        _event_ids_across_the_store(conn)
+        conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema'")
+    store = open_store(url)
+    try:
+        assert [(e.id, e.member) for e in store.events()] == [("e1", "m-a"), ("e2", "m-b"), (None, "anon:1")]
+        assert store.recorded_tenants() == [(1, "hxny"), (2, "zjjt"), (3, "")]
+        # The new rule: the other tenant may use e1; within hxny, a retry is skipped, a change a conflict.
+        assert store.record_events([Event(id="e1", member="m-b", item="i2", kind="start", at=T0)]) == 1
+        assert store.record_events([Event(id="e1", member="m-a", item="i1", kind="complete", at=T0)]) == 0
+        with pytest.raises(ConflictError, match="'e1'"):
+            store.record_events([Event(id="e1", member="m-a", item="i1", kind="skip", at=T0)])
+        assert store.count_events() == 4 and store.revisions().activity == 4
     finally:
         store.close()
     with psycopg.connect(url) as conn:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 
 import numpy as np
 import pytest
 
-from recsys import Event, Member, StoreError
+from recsys import ConflictError, Event, Member, StoreError
 from recsys.records import TZ
 from recsys.storage import Revisions, ServedList, SQLiteStore, open_store
 from recsys.storage._sqlite_errors import sqlite_errors
@@ -112,6 +113,90 @@ def test_a_store_written_before_the_activity_sequence_was_kept_is_scanned_once(t
     statements.clear()
     assert reopened.revisions().activity == 1 and len(statements) == 1
     reopened.close()
+
+
+#: A store as schema 1 left it: event ids unique across the store.
+SCHEMA_1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE items (id TEXT PRIMARY KEY, data TEXT NOT NULL, text_hash BLOB NOT NULL, vector BLOB NOT NULL,
+                    org TEXT, rev INTEGER NOT NULL);
+CREATE INDEX items_rev ON items (rev);
+CREATE TABLE removed_items (id TEXT PRIMARY KEY, rev INTEGER NOT NULL);
+CREATE INDEX removed_rev ON removed_items (rev);
+CREATE TABLE members (id TEXT PRIMARY KEY, data TEXT NOT NULL, org TEXT NOT NULL);
+CREATE INDEX members_org ON members (org);
+CREATE TABLE served (member TEXT NOT NULL, day TEXT NOT NULL, request TEXT NOT NULL, state TEXT NOT NULL,
+                     payload TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (member, day, request));
+CREATE INDEX served_day ON served (day);
+CREATE TABLE org_names (org TEXT PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE artefacts (name TEXT PRIMARY KEY, data BLOB NOT NULL, activity INTEGER NOT NULL, created REAL NOT NULL);
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT UNIQUE,
+    member TEXT NOT NULL,
+    item TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    value REAL,
+    at TEXT NOT NULL,
+    ts REAL NOT NULL
+);
+CREATE INDEX events_member ON events (member, ts);
+CREATE INDEX events_item ON events (item, kind);
+CREATE INDEX events_member_kind ON events (member, kind, ts, item);
+INSERT INTO meta VALUES ('schema', '1'), ('rev', '0'), ('activity_seq', '7');
+"""
+
+
+def schema_1_store(folder) -> None:
+    """Two tenants' members, their events (e1 in hxny, e2 in zjjt), a removed member's event kept
+    under a pseudonym without its id, and sequence numbers given up to 9 (the last ones removed)."""
+    folder.mkdir()
+    db = sqlite3.connect(folder / SQLiteStore.DB_NAME)
+    db.executescript(SCHEMA_1)
+    for member in (Member(id="m-a", name="张伟", org="hxny.fdgs"), Member(id="m-b", name="陈静", org="zjjt")):
+        db.execute("INSERT INTO members VALUES (?, ?, ?)", (member.id, json.dumps(member.to_dict()), member.org))
+    for seq, (id_, member, kind) in enumerate([("e1", "m-a", "complete"), ("e2", "m-b", "complete"),
+                                               (None, "anon:1", "start"), ("imp-1", "m-a", "impression")], 1):
+        db.execute("INSERT INTO events VALUES (?, ?, ?, 'i1', ?, NULL, ?, ?)",
+                   (seq * 2 - 1, id_, member, kind, T0.isoformat(), T0.timestamp()))
+    db.execute("UPDATE sqlite_sequence SET seq = 9 WHERE name = 'events'")
+    db.commit()
+    db.close()
+
+
+def test_a_schema_1_store_gets_event_ids_scoped_per_tenant(tmp_path):
+    schema_1_store(tmp_path / "old")
+    store = SQLiteStore(tmp_path / "old")
+    try:
+        assert [(e.id, e.member) for e in store.events()] == [
+            ("e1", "m-a"), ("e2", "m-b"), (None, "anon:1"), ("imp-1", "m-a")]
+        assert store.recorded_tenants() == [(1, "hxny"), (3, "zjjt"), (5, ""), (7, "hxny")]
+        assert store.revisions().activity == 7 and store.integrity_problems() == []
+        # The new rule: zjjt may use e1; within hxny, a retry is skipped and a change is a conflict.
+        assert store.record_events([Event(id="e1", member="m-b", item="i2", kind="start", at=T0)]) == 1
+        assert store.record_events([Event(id="e1", member="m-a", item="i1", kind="complete", at=T0)]) == 0
+        with pytest.raises(ConflictError, match="'e1'"):
+            store.record_events([Event(id="e1", member="m-a", item="i1", kind="skip", at=T0)])
+        assert store.recorded_events(after=7) == [(10, store.events("m-b")[-1])]  # no number given twice
+        assert store.get_meta("schema") is None and store._db().execute(
+            "SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("2",)
+        indexes = {r[0] for r in store._db().execute("SELECT name FROM sqlite_master WHERE tbl_name = 'events'")}
+        assert {"events_member", "events_item", "events_member_kind"} <= indexes
+    finally:
+        store.close()
+
+
+def test_a_schema_1_store_opened_read_only_is_read_as_it_is(tmp_path):
+    schema_1_store(tmp_path / "old")
+    before = (tmp_path / "old" / SQLiteStore.DB_NAME).read_bytes()
+    store = SQLiteStore(tmp_path / "old", read_only=True)
+    try:
+        assert [e.id for e in store.events()] == ["e1", "e2", None, "imp-1"]
+        assert store.recorded_tenants() == [(1, "hxny"), (3, "zjjt"), (5, ""), (7, "hxny")]
+        assert store.damaged_rows(None) == []
+    finally:
+        store.close()
+    assert (tmp_path / "old" / SQLiteStore.DB_NAME).read_bytes() == before
 
 
 def test_a_file_that_is_not_a_database_is_a_store_error_naming_it(tmp_path):

@@ -315,6 +315,98 @@ def test_a_reused_event_id_conflicts_and_nothing_of_the_batch_is_written(store, 
     assert (store.revisions(), store.events()) == before
 
 
+# -- event ids are scoped per tenant (the top level of the member's organisation) -------------
+
+
+def two_tenants(store):
+    """hxny with two branches (m1, m3) and zjjt (m2)."""
+    store.upsert_members([member("m1", "hxny.fdgs"), member("m3", "hxny.jt"), member("m2", "zjjt.zb1")])
+
+
+def test_two_tenants_may_record_the_same_event_id(store):
+    two_tenants(store)
+    assert store.record_events([event("m1", "a", "complete", id_="e1")]) == 1
+    assert store.record_events([event("m2", "b", "start", 5, id_="e1")]) == 1  # another event, no conflict
+    # in one batch too, and each is then a retry in its own tenant
+    assert store.record_events([event("m1", "c", "start", id_="e2"), event("m2", "c", "skip", id_="e2")]) == 2
+    assert store.record_events([event("m2", "b", "start", 5, id_="e1"), event("m1", "c", "start", id_="e2")]) == 0
+    assert [(e.id, e.member) for e in store.events()] == [("e1", "m1"), ("e2", "m1"), ("e2", "m2"), ("e1", "m2")]
+    assert store.recorded_tenants() == [(1, "hxny"), (2, "zjjt"), (3, "hxny"), (4, "zjjt")]
+    assert store.recorded_tenants(after=1, limit=2) == [(2, "zjjt"), (3, "hxny")]
+    assert store.revisions().activity == 4
+
+
+def test_within_a_tenant_a_retry_is_skipped_and_other_content_conflicts(store):
+    two_tenants(store)
+    store.record_events([event("m1", "a", "complete", id_="e1")])
+    assert store.record_events([event("m1", "a", "complete", id_="e1")]) == 0
+    before = (store.revisions(), store.events())
+    # m3 is of another branch of the same enterprise: the same tenant, so the same id space.
+    with pytest.raises(ConflictError, match="'e1'") as caught:
+        store.record_events([event("m2", "a", "complete", id_="e1"), event("m3", "a", "complete", id_="e1")])
+    assert caught.value.line == 2  # the id alone does not tell which of the batch it was
+    assert (store.revisions(), store.events()) == before  # all or nothing: zjjt's e1 is not written either
+    with pytest.raises(ConflictError, match="'e9'") as caught:  # in one batch as well
+        store.record_events([event("m1", "a", "start", id_="e9"), event("m3", "a", "skip", id_="e9")])
+    assert caught.value.line == 2 and (store.revisions(), store.events()) == before
+
+
+def test_impressions_are_recorded_once_per_tenant(store):
+    two_tenants(store)
+    store.put_served([served("m1", DAY)], [event("m1", "a", "impression", id_="imp-a")])
+    store.put_served([served("m2", DAY)], [event("m2", "a", "impression", id_="imp-a"),
+                                           event("m2", "a", "impression", id_="imp-a")])
+    store.put_served([], [event("m1", "a", "impression", id_="imp-a")])  # a retry in hxny
+    assert store.recorded_tenants() == [(1, "hxny"), (2, "zjjt")]
+    assert store.record_events([event("m1", "a", "impression", id_="imp-a")]) == 0  # hxny holds it
+    with pytest.raises(ConflictError):  # for another member of hxny, it is taken
+        store.record_events([event("m3", "a", "impression", id_="imp-a")])
+
+
+def test_an_event_keeps_its_tenant_when_its_member_moves_or_is_removed(store):
+    two_tenants(store)
+    store.record_events([event("m1", "a", "complete", id_="e1"), event("m3", "a", "start", id_="e3"),
+                         event("nobody", "a", "start", id_="e1")])  # a member the store does not hold: ""
+    store.upsert_members([member("m1", "zjjt.zb1")])  # moved to the other enterprise
+    store.remove_member("m3", pseudonym="anon:3")
+    assert store.recorded_tenants() == [(1, "hxny"), (2, "hxny"), (3, "")]
+    # m1's events from now on are zjjt's: e1 there is new; hxny's e1 is held still
+    assert store.record_events([event("m1", "a", "complete", id_="e1")]) == 1
+    with pytest.raises(ConflictError):
+        store.record_events([event("m3", "b", "start", id_="e1")], tenants=["hxny"])
+    assert store.record_events([event("m3", "a", "start", id_="e3")], tenants=["hxny"]) == 1  # its id was dropped
+
+
+def test_given_tenants_are_kept_and_checked(store):
+    assert store.record_events([event("m1", "a", "start", id_="e1"), event("m1", "a", "start", id_="e1")],
+                               tenants=["hxny", "zjjt"]) == 2
+    assert store.recorded_tenants() == [(1, "hxny"), (2, "zjjt")]
+    before = (store.revisions(), store.events())
+    for bad in (["hxny"], ["hxny.fdgs", "zjjt"], [None, "zjjt"]):
+        with pytest.raises(ValidationError, match="tenant"):
+            store.record_events([event("m1", "b", "start"), event("m2", "b", "start")], tenants=bad)
+    assert (store.revisions(), store.events()) == before
+
+
+def test_a_copy_of_the_store_keeps_every_events_tenant(store):
+    from recsys.storage.migrate import copy_store
+
+    source = MemoryStore()
+    two_tenants(source)
+    source.record_events([event("m1", "a", "complete", id_="e1"), event("m2", "a", "complete", id_="e1"),
+                          event("m3", "b", "start", id_="e3")])
+    source.upsert_members([member("m1", "zjjt.zb1")])
+    source.remove_member("m3", pseudonym="anon:3")
+    copy_store(source, store, chunk=2)  # into this backend, a page of two at a time
+    assert store.recorded_events() == source.recorded_events()
+    assert store.recorded_tenants() == source.recorded_tenants() == [(1, "hxny"), (2, "zjjt"), (3, "hxny")]
+    back = MemoryStore()
+    copy_store(store, back)  # and out of it
+    assert back.recorded_tenants() == source.recorded_tenants()
+    with pytest.raises(ConflictError):  # hxny's e1 is still held in the copy, under hxny
+        store.record_events([event("m9", "b", "start", id_="e1")], tenants=["hxny"])
+
+
 def test_history_state_moves_on_activity_not_on_impressions(store):
     assert store.history("m1").state == "0:0"
     store.record_events([event("m1", "a", "complete", minutes=5)])  # sequence 1
@@ -652,6 +744,7 @@ def _answers(store: Store, revs: list[int]) -> dict:
         "members": list(store.iter_members()),
         "interactions": store.interactions(store.revisions().activity, ["complete", "rate", "start"]),
         "recorded": store.recorded_events(),
+        "tenants": store.recorded_tenants(),
         "enrolments": store.enrolments(IDS),
         "branch": store.branch_completions("b1", T0, T0 + dt.timedelta(minutes=2)),
         "served": store.served_between(DAY, DAY),
