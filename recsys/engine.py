@@ -162,7 +162,8 @@ class Engine:
 
     def close(self) -> None:
         """Save the index file and close the store."""
-        with self._world.lock:
+        # After any write in progress (writers hold only their own lock while writing the store).
+        with self._world.write_lock, self._world.lock:
             self._world.items.save(force=True)
             self.store.close()  # its embedding cache too
 

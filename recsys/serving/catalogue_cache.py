@@ -60,12 +60,19 @@ class CatalogueCache:
         self.rev_ = 0
         self._items: dict[str, Item] = {}
         self._view: Catalogue | None = None
+        self._changed: list[str] = []  # ids upserted since the view was last built
         self._unsaved = 0
 
     @property
     def view(self) -> Catalogue | None:
         """The catalogue last returned by :meth:`current`: a new object whenever the index moved."""
         return self._view
+
+    @property
+    def settled(self) -> bool:
+        """Whether :attr:`view` was built from the items and index as they are now (a build that
+        failed after changes were taken in leaves them apart until the next :meth:`current`)."""
+        return self._view is not None and self._view.items is self._items
 
     @property
     def index_file(self) -> Path | None:
@@ -89,14 +96,16 @@ class CatalogueCache:
             index, loaded = self._load(rev)
             items = {it.id: it for it in self.store.iter_items()}  # not in the index file: read once
             self.index_, self.rev_, self._items = index, loaded, items
-        changed: list[str] = []
-        if ahead is not None and ahead.since == self.rev_ and ahead.changes.rev <= rev:
-            changed += self._apply(ahead.changes)
         if rev != self.rev_:
-            changed += self._apply(self.store.item_changes(self.rev_, self.dim))
+            # Every read of the store before anything changes, so a read that fails leaves the
+            # cache as it was: the changes read ahead if they reach exactly ``rev``, else one read.
+            fits = ahead is not None and ahead.since == self.rev_ and ahead.changes.rev == rev
+            self._changed += self._apply(ahead.changes if fits else self.store.item_changes(self.rev_, self.dim))
         if self._view is None or self._view.items is not self._items:
-            # From the previous view when there is one: only what the changed items touch is redone.
-            self._view = Catalogue.build(self._items, self.index_, previous=self._view, changed=changed)
+            # From the previous view when there is one: only what the changed items touch is redone
+            # (kept until a build succeeds, so a failed one is redone with them).
+            self._view = Catalogue.build(self._items, self.index_, previous=self._view, changed=self._changed)
+            self._changed = []
         return self.index_, self._view
 
     def _apply(self, changes: ItemChanges) -> list[str]:

@@ -117,7 +117,7 @@ def enroll(world: World, member: Member, item: Item, at: dt.datetime | None = No
     if schedule is None:
         raise ValidationError(f"item {item.id!r} is not an offline activity with a schedule; only those take enrolments",
                               field="item")
-    with world.lock:
+    with world.write_lock:  # seats are counted and taken as one step; reads go on
         if item.id in enrolled_in(world.store.events(member.id)):
             return False
         if schedule.ends <= at:
@@ -138,7 +138,7 @@ def withdraw(world: World, member: Member, item: Item, at: dt.datetime | None = 
     Returns:
         True if a seat was given back, False if the member held none.
     """
-    with world.lock:
+    with world.write_lock:
         if item.id not in enrolled_in(world.store.events(member.id)):
             return False
         world.store.record_events([Event(id=None, member=member.id, item=item.id, kind="enroll", value=0.0,

@@ -118,7 +118,7 @@ class World:
         with self.lock:
             revisions = self.store.revisions()
             writer = self._writer
-            if writer is not None and writer != threading.get_ident() and self.items.view is not None:
+            if writer is not None and writer != threading.get_ident() and self.items.settled:
                 # A write of this process is under way and brings the index up to date itself
                 # before it returns: until then a read keeps the catalogue from before it rather
                 # than catching up (reading the written rows) under the lock in its place.

@@ -169,3 +169,79 @@ def test_a_read_during_a_write_sees_the_catalogue_from_before_it(store):
     finally:
         release.set()
         engine.close()
+
+
+def test_a_failed_catch_up_changes_nothing_and_the_next_read_gets_every_change(store):
+    """Another process writes while this one writes too, and reading its rows fails once: the
+    catalogue must then be as before, and the next read must show both writes in full (their
+    topics and publication lists too, not only the search index)."""
+    from recsys.catalogue import Catalogue
+
+    engine, other = Engine.open(store, encoder="tfidf"), Engine.open(store, encoder="tfidf")
+    try:
+        engine.catalogue()
+        items = engine._world.items
+        read_ahead, changes = items.read_ahead, engine.store.item_changes
+
+        def other_writes_then_a_read_fails():
+            ahead = read_ahead()
+            other.add_items([make_item("other1", "其他单位的文章", "其他单位", topics=("其他",))])
+
+            def failing(since, dim):
+                engine.store.item_changes = changes  # once
+                raise StoreError("database is locked")
+
+            engine.store.item_changes = failing
+            return ahead
+
+        items.read_ahead = other_writes_then_a_read_fails
+        with pytest.raises(StoreError):
+            engine.add_items([make_item("new1", "新时代党建工作要点", "支部建设", topics=("新主题",))])
+        items.read_ahead = read_ahead
+        catalogue = engine.catalogue()
+        rebuilt = Catalogue.build(dict(catalogue.items), items.index_)
+        assert {"new1", "other1"} <= set(catalogue.items)
+        assert catalogue.by_topic.get("新主题") == rebuilt.by_topic.get("新主题") == ("new1",)
+        assert catalogue.by_topic.get("其他") == ("other1",)
+        assert catalogue._published == rebuilt._published
+    finally:
+        engine.close()
+        other.close()
+
+
+def test_close_waits_for_a_write_in_progress(store):
+    import threading
+
+    engine = Engine.open(store, encoder="tfidf")
+    engine.catalogue()
+    inside, release = threading.Event(), threading.Event()
+    upsert = engine.store.upsert_items
+
+    def slow_upsert(items, vectors):
+        rev = upsert(items, vectors)
+        inside.set()
+        release.wait(30)
+        return rev
+
+    engine.store.upsert_items = slow_upsert
+    errors: list[BaseException] = []
+
+    def write():
+        try:
+            engine.add_items([make_item("new1", "新时代党建工作要点", "支部建设")])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert inside.wait(30)
+    closer = threading.Thread(target=engine.close)
+    closer.start()
+    closer.join(1)
+    assert closer.is_alive()  # the store is not closed under the writer
+    release.set()
+    writer.join(30)
+    closer.join(30)
+    assert not errors and not closer.is_alive()
+    with Engine.open(store, encoder="tfidf") as again:
+        assert "new1" in again.catalogue()
