@@ -13,7 +13,7 @@ every answer by status, and the latencies of the answered (200) and of the refus
 as the clients saw them and as the server's request log has them (from the request's arrival at
 the app to its answer: what the server controls; the clients share the machine's cores with the
 server, so what they see also holds their own wait for a core). A 503 must carry
-``Retry-After``. Writes ``load.json`` and ``load.md`` to ``evaluation/results``.
+``Retry-After``. Writes ``load.json`` and ``load.md`` (``load-wrk.*`` with wrk) to ``evaluation/results``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import numpy as np
 
 from evaluation.machine import describe, describe_markdown, write_results
 
-__all__ = ["measure", "main"]
+__all__ = ["measure", "markdown", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = "2026-12-01"
@@ -232,20 +232,13 @@ def measure(clients: int, seconds: float, workers: int, *, max_concurrent: int =
     }
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clients", type=int, default=200)
-    parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--max-concurrent", type=int, default=16, help="RECSYS_MAX_CONCURRENT of the server")
-    parser.add_argument("--queue-seconds", type=float, default=1.0, help="RECSYS_QUEUE_SECONDS of the server")
-    parser.add_argument("--client", choices=("httpx", "wrk"), default="httpx",
-                        help="the load generator: Python's httpx in this process, or wrk")
-    parser.add_argument("--out", type=Path, default=ROOT / "evaluation" / "results")
-    args = parser.parse_args(argv)
-    r = measure(args.clients, args.seconds, args.workers, max_concurrent=args.max_concurrent,
-                queue_seconds=args.queue_seconds, client=args.client)
-    lines = [
+def markdown(r: dict) -> list[str]:
+    """The report of one run (:func:`measure`'s result) as Markdown lines."""
+
+    def s_(value: float | None) -> str:
+        return "–" if value is None else f"{value} s"
+
+    return [
         "# Load: concurrent clients against recsys serve",
         "",
         f"`python -m evaluation.load --clients {r['clients']} --seconds {r['seconds']:g} --workers {r['workers']} "
@@ -261,15 +254,31 @@ def main(argv: list[str] | None = None) -> None:
         "",
         "| latency | 200 p50 | 200 p99 | 503 p99 |",
         "|---|---:|---:|---:|",
-        f"| at the server (request log) | {r['server_answered_p50_s']} s | {r['server_answered_p99_s']} s | "
-        f"{r['server_refused_p99_s']} s |",
-        f"| at the clients (same machine{', every status' if r['client'] == 'wrk' else ''}) | {r['answered_p50_s']} s | "
-        f"{r['answered_p99_s']} s | {r['refused_p99_s']} s |",
+        f"| at the server (request log) | {s_(r['server_answered_p50_s'])} | {s_(r['server_answered_p99_s'])} | "
+        f"{s_(r['server_refused_p99_s'])} |",
+        f"| at the clients (same machine{', every status' if r['client'] == 'wrk' else ''}) | "
+        f"{s_(r['answered_p50_s'])} | {s_(r['answered_p99_s'])} | {s_(r['refused_p99_s'])} |",
         "",
         describe_markdown(),
         "",
     ]
-    write_results(args.out, "load", r, lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--max-concurrent", type=int, default=16, help="RECSYS_MAX_CONCURRENT of the server")
+    parser.add_argument("--queue-seconds", type=float, default=1.0, help="RECSYS_QUEUE_SECONDS of the server")
+    parser.add_argument("--client", choices=("httpx", "wrk"), default="httpx",
+                        help="the load generator: Python's httpx in this process, or wrk")
+    parser.add_argument("--out", type=Path, default=ROOT / "evaluation" / "results")
+    args = parser.parse_args(argv)
+    r = measure(args.clients, args.seconds, args.workers, max_concurrent=args.max_concurrent,
+                queue_seconds=args.queue_seconds, client=args.client)
+    lines = markdown(r)
+    write_results(args.out, "load" if r["client"] == "httpx" else f"load-{r['client']}", r, lines)
 
 
 if __name__ == "__main__":
