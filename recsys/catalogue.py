@@ -494,6 +494,13 @@ class Columns:
         found = np.fromiter((get(i, -1) for i in ids), dtype=np.int64)
         return found[found >= 0]
 
+    def lookup(self, values: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        """Each id of ``values`` with its row (-1 if not in the catalogue) and its value, as two
+        arrays in the mapping's order (one pass over a branch's counts, not one per use)."""
+        get = self.row.get
+        rows = np.fromiter((get(i, -1) for i in values), dtype=np.int64, count=len(values))
+        return rows, np.fromiter(values.values(), dtype=np.float64, count=len(values))
+
     def topic_codes(self, topics) -> np.ndarray:
         """A boolean vector over :attr:`topic_names`: True for those of ``topics``."""
         wanted = set(topics)

@@ -88,3 +88,14 @@ def test_a_replaced_item_moves_to_its_new_codes():
     assert new.topic_names == ("党章", "廉洁从业") and new.role_names == ()
     assert new.kinds == ("case", "quiz") and new.kinds[new.kind[0]] == "quiz"
     assert new.topics[0].tolist() == [False, True] and not new.targeted.any()
+
+
+def test_lookup_gives_rows_and_values_in_the_mappings_order():
+    a = Item(id="a", title="党课", body="", kind="article", minutes=10, published=DAY)
+    b = Item(id="b", title="案例", body="", kind="case", minutes=10, published=DAY)
+    cols = Columns.build({"a": a, "b": b})
+    rows, values = cols.lookup({"b": 3, "gone": 7, "a": 1})
+    # Known answers: an id outside the catalogue keeps its place with row -1.
+    assert rows.tolist() == [cols.row["b"], -1, cols.row["a"]] and values.tolist() == [3.0, 7.0, 1.0]
+    rows, values = cols.lookup({})
+    assert rows.shape == values.shape == (0,)

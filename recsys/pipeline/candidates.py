@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,7 +82,11 @@ class CandidateSelector(Component[CandidateConfig]):
             on_topic = items.topic_rows(topic)[: cfg.per_query]
             add(on_topic, np.arange(len(on_topic)))
         add(items.offline_rows_between(ctx.day, ctx.day + dt.timedelta(days=ctx.upcoming_days)))
-        add_ids(i for i, _ in Counter(ctx.branch_counts).most_common(cfg.popular))
+        if ctx.branch_counts:
+            # Counter.most_common's order (most first, ties in the mapping's order), in one pass.
+            at, counts = cols.lookup(ctx.branch_counts)
+            popular = at[np.argsort(-counts, kind="stable")[: cfg.popular]]
+            add(popular[popular >= 0])
         model = ctx.collaborative
         if model is not None:
             positive = {i: w for i, w in p.history.interest.items() if w > 0}

@@ -58,6 +58,6 @@ class FeasibilityFilter:
         if not dropped["duplicate"]:
             del dropped["duplicate"]
         checked = kept.take(slice(0, start))
-        checked.vectors = np.concatenate(read)
+        checked.vectors = read[0] if len(read) == 1 else np.concatenate(read)
         kept = checked.take(np.flatnonzero(keep[:start]))
         return (kept if limit is None else kept.take(slice(0, limit))), dropped

@@ -207,8 +207,9 @@ class Scorer(Component[ScorerConfig]):
         s["review"] = cols.flag(_reviews_due(ctx))[rows].astype(np.float64)
         branch_ok = ctx.branch_active >= self.config.min_branch_members
         if branch_ok and ctx.branch_counts:
+            at, values = cols.lookup(ctx.branch_counts)
             counts = np.zeros(len(cols))
-            counts[cols.rows(ctx.branch_counts)] = [ctx.branch_counts[i] for i in ctx.branch_counts if i in cols.row]
+            counts[at[at >= 0]] = values[at >= 0]
             counts = counts[rows]
             s["collab"] = np.where(counts >= 2, counts / max(ctx.branch_active, 1), 0.0)
         s["cooccur"], s["role_popular"] = cooccur, role_pop
