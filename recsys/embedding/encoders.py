@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import logging
 import math
 import os
@@ -57,6 +58,7 @@ __all__ = [
     "spec_for_name",
     "MAX_TEXT_CHARS",
     "clip_text",
+    "pooled_dim",
 ]
 
 log = logging.getLogger(__name__)
@@ -92,6 +94,32 @@ class Encoder(Protocol):
     def encode(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
         """Embed ``texts``; return a ``(len(texts), dim)`` float32 matrix with unit rows."""
         ...
+
+
+#: The sentence-transformers modules that leave the transformer's pooled width as it is.
+_SAME_WIDTH = {"sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
+               "sentence_transformers.models.Normalize"}
+
+
+def pooled_dim(folder: str | os.PathLike[str]) -> int | None:
+    """The width of a sentence-transformers model's vectors, read from its folder's configuration
+    without loading the model; None when the folder does not say (no folder, another layout, or
+    a module that may change the width, such as a dense layer).
+
+    Opening a store needs only the width: loading a model to learn it cost seconds and hundreds
+    of megabytes in every process that then never encoded a text (lists read stored vectors and
+    cached query vectors)."""
+    folder = Path(folder)
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+        if not modules or any(m.get("type") not in _SAME_WIDTH for m in modules):
+            return None
+        pooling = next(m for m in modules if m["type"].endswith(".Pooling"))
+        config = json.loads((folder / pooling["path"] / "config.json").read_text(encoding="utf-8"))
+        dim = config["word_embedding_dimension"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, StopIteration):
+        return None
+    return dim if isinstance(dim, int) and not isinstance(dim, bool) and dim > 0 else None
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -130,6 +158,7 @@ class SentenceTransformerEncoder:
         self.passage_prompt = passage_prompt
         self.threads = threads
         self._model = None
+        self._dim: int | None = None
         self._lock = threading.Lock()
 
     def _load(self):
@@ -154,9 +183,13 @@ class SentenceTransformerEncoder:
 
     @property
     def dim(self) -> int:
-        model = self._load()
-        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        return int(get_dim())
+        if self._dim is None:
+            self._dim = pooled_dim(self.model) if os.path.isdir(self.model) else None
+        if self._dim is None:
+            model = self._load()
+            get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+            self._dim = int(get_dim())
+        return self._dim
 
     def _prompt(self, query: bool) -> dict[str, str]:
         explicit = self.query_prompt if query else self.passage_prompt
@@ -193,9 +226,12 @@ def e5_small_f32(cache_dir: str | os.PathLike[str] | None = None, **kwargs) -> S
 
 def e5_small(cache_dir: str | os.PathLike[str] | None = None, **kwargs) -> OnnxEncoder:
     """The default encoder: multilingual-e5-small with int8 weights, run by ONNX Runtime."""
+    from recsys.embedding._e5 import e5_model_dir
     from recsys.embedding._onnx import e5_int8_dir
 
     path = e5_int8_dir(cache_dir)  # raises ModelConversionError, a ModelError
+    # The int8 graph keeps the float32 model's width, which its folder states.
+    kwargs.setdefault("dim", pooled_dim(e5_model_dir(cache_dir)))
     return OnnxEncoder(path, name=f"e5-small-int8:{path.name}", **kwargs)
 
 
@@ -213,6 +249,8 @@ class OnnxEncoder:
         max_tokens: Longer texts are truncated (the special tokens included).
         query_prompt, passage_prompt: Prefixes for the two sides (e5's by default).
         threads: ONNX Runtime intra-op threads; default: all physical cores.
+        dim: The width of the vectors, if known: then the model is loaded only when a text is
+            encoded (else asking :attr:`dim` loads it).
     """
 
     def __init__(
@@ -225,6 +263,7 @@ class OnnxEncoder:
         query_prompt: str = "query: ",
         passage_prompt: str = "passage: ",
         threads: int | None = None,
+        dim: int | None = None,
     ) -> None:
         self.path = Path(path)
         self.name = name or f"onnx:{self.path.name}"
@@ -235,11 +274,14 @@ class OnnxEncoder:
         self.threads = threads
         self._session = None
         self._tokenizer = None
+        self._dim = dim
         self._lock = threading.Lock()
 
     @property
     def dim(self) -> int:
-        return int(self._load()[1].get_outputs()[0].shape[-1])
+        if self._dim is None:
+            self._dim = int(self._load()[1].get_outputs()[0].shape[-1])
+        return self._dim
 
     def _load(self):
         with self._lock:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -153,3 +157,57 @@ def test_any_sentence_transformers_folder_loads_by_path():
     enc = get_encoder(str(path))  # a local folder, as a user brings bge-zh or the like
     x = enc.encode(TEXTS)
     assert x.shape == (3, 384) and x[0] @ x[1] > x[0] @ x[2]
+
+
+def test_a_models_width_is_read_from_its_folder(tmp_path):
+    from recsys.embedding.encoders import pooled_dim
+
+    def folder(name, modules, width=384):
+        path = tmp_path / name
+        (path / "1_Pooling").mkdir(parents=True)
+        (path / "modules.json").write_text(json.dumps(modules), encoding="utf-8")
+        (path / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": width}), encoding="utf-8")
+        return path
+
+    plain = [{"type": "sentence_transformers.models.Transformer", "path": ""},
+             {"type": "sentence_transformers.models.Pooling", "path": "1_Pooling"},
+             {"type": "sentence_transformers.models.Normalize", "path": "2_Normalize"}]
+    assert pooled_dim(folder("plain", plain)) == 384
+    assert pooled_dim(folder("wide", plain, 1024)) == 1024
+    # A dense layer may change the width: the folder cannot say, so the model must be loaded.
+    dense = plain[:2] + [{"type": "sentence_transformers.models.Dense", "path": "2_Dense"}]
+    assert pooled_dim(folder("dense", dense)) is None
+    assert pooled_dim(folder("odd", plain, "384")) is None
+    assert pooled_dim(tmp_path / "missing") is None
+    assert pooled_dim(folder("empty", [])) is None
+
+
+@pytest.mark.slow
+def test_the_e5_encoders_state_their_width_without_loading_a_model_and_it_is_the_models():
+    # In a fresh interpreter: this one may have loaded a runtime for other tests.
+    code = ("import sys; from recsys import get_encoder; "
+            "dims = [get_encoder(s).dim for s in ('e5-small', 'e5-small-f32')]; "
+            "print(dims, 'onnxruntime' in sys.modules, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["[384,", "384]", "False", "False"]
+    for spec in ("e5-small", "e5-small-f32"):
+        enc = get_encoder(spec)
+        assert enc.encode(TEXTS[:1]).shape == (1, enc.dim)
+
+
+@pytest.mark.slow
+def test_a_process_serving_lists_from_a_store_loads_no_model(tmp_path, sample_items, sample_member):
+    from recsys import Engine
+
+    with Engine.open(tmp_path / "store", encoder="e5-small") as engine:
+        engine.add_items(sample_items)
+        engine.upsert_members([sample_member])
+        first = engine.path(sample_member.id, days=3, start="2026-06-15")  # embeds the member's queries once
+    # Another process opens the store and plans the same days: the items' vectors are stored and
+    # the queries' cached, so the model is never loaded (a worker saves its memory and start-up).
+    code = ("import sys; from recsys import Engine; "
+            f"e = Engine.open({str(tmp_path / 'store')!r}); "
+            f"p = e.path({sample_member.id!r}, days=3, start='2026-06-15'); "
+            "print(len(p.days), sum(len(d.entries) for d in p.days), 'onnxruntime' in sys.modules, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == [str(len(first.days)), str(sum(len(d.entries) for d in first.days)), "False", "False"]
