@@ -190,6 +190,14 @@ class Curriculum:
                 return best[1]
         return self.roles.get(role)
 
+    def query_texts(self) -> list[str]:
+        """The texts planning embeds on the query side for any member: every role description
+        (organisations' own included) and every required topic, each once, in a fixed order."""
+        policies = [*self.roles.values(), *(p for roles in self.orgs.values() for p in roles.values())]
+        texts = [p.description for p in policies if p.description]
+        texts += [t for p in policies for t in p.required]
+        return list(dict.fromkeys(texts))
+
     def role_name(self, role: str) -> str:
         policy = self.roles.get(role)
         return policy.name if policy else ROLE_NAMES.get(role, role)

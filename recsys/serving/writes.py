@@ -31,6 +31,11 @@ def add_items(world: World, batch: Sequence[Item], *, progress: bool = False) ->
     # write holds only the writers' lock: lists and searches wait for nothing but the index
     # taking in the changed rows.
     fresh = _embedded(world, batch, {}, progress)
+    if fresh:
+        # The model is loaded now in any case: embed what lists will ask on the query side too,
+        # so that a process that only plans lists finds every query vector in the cache and
+        # never loads the model (hundreds of megabytes and seconds per worker).
+        world.encode_queries(_query_texts(world, batch))
     with world.writing():
         # A write that landed meanwhile may have changed or removed some of these items: their
         # vectors are made now (rare; none else is embedded twice).
@@ -43,6 +48,12 @@ def add_items(world: World, batch: Sequence[Item], *, progress: bool = False) ->
         world.store.upsert_items(batch, np.stack([fresh[it.id] for it in batch]))
         _after_write(world)
     return len(batch)
+
+
+def _query_texts(world: World, batch: Sequence[Item]) -> list[str]:
+    """The curriculum's role descriptions and required topics, and the topics of ``batch`` (the
+    stated interests members choose from)."""
+    return list(dict.fromkeys([*world.curriculum.query_texts(), *(t for it in batch for t in it.topics)]))
 
 
 def _embedded(world: World, batch: Sequence[Item], fresh: dict[str, np.ndarray],

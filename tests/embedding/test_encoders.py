@@ -200,14 +200,16 @@ def test_a_process_serving_lists_from_a_store_loads_no_model(tmp_path, sample_it
     from recsys import Engine
 
     with Engine.open(tmp_path / "store", encoder="e5-small") as engine:
-        engine.add_items(sample_items)
+        engine.add_items(sample_items)  # embeds, with the items, the texts lists ask on the query side
         engine.upsert_members([sample_member])
-        first = engine.path(sample_member.id, days=3, start="2026-06-15")  # embeds the member's queries once
-    # Another process opens the store and plans the same days: the items' vectors are stored and
-    # the queries' cached, so the model is never loaded (a worker saves its memory and start-up).
+    # Another process opens the store and plans: the items' vectors are stored and the queries'
+    # cached, so the model is never loaded (a worker saves its memory and start-up).
     code = ("import sys; from recsys import Engine; "
             f"e = Engine.open({str(tmp_path / 'store')!r}); "
             f"p = e.path({sample_member.id!r}, days=3, start='2026-06-15'); "
             "print(len(p.days), sum(len(d.entries) for d in p.days), 'onnxruntime' in sys.modules, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    with Engine.open(tmp_path / "store") as engine:
+        first = engine.path(sample_member.id, days=3, start="2026-06-15")
     assert out == [str(len(first.days)), str(sum(len(d.entries) for d in first.days)), "False", "False"]
+    assert sum(len(d.entries) for d in first.days) > 0

@@ -343,3 +343,13 @@ def test_content_meant_for_a_situation_goes_only_to_members_in_it(open_engine):
     assert Curriculum.from_dict({"situation_keywords": {"mobile": ["外出务工党员"]}}).item_situations(guide) == set()
     with pytest.raises(ValidationError):
         Curriculum.from_dict({"situation_keywords": {"regular": ["在岗"]}})
+
+
+def test_the_curriculums_query_texts_are_every_description_and_required_topic_once():
+    cur = Curriculum(
+        roles={"a": RolePolicy("a", "甲", "甲的职责", required={"党史": 0.5, "党章": 0.2}),
+               "b": RolePolicy("b", "乙", "", required={"党史": 0.3})},
+        orgs={"hxny": {"a": RolePolicy("a", "甲", "甲在本企业的职责", required={"安全生产": 0.4})}},
+    )
+    # Known answer: descriptions first (an empty one left out), then topics, each once.
+    assert cur.query_texts() == ["甲的职责", "甲在本企业的职责", "党史", "党章", "安全生产"]

@@ -24,14 +24,19 @@ from recsys.records import TZ
 
 
 class CountingEncoder(HashingTfidfEncoder):
-    """The model-free encoder, counting the texts it is asked to embed."""
+    """The model-free encoder, counting the texts it is asked to embed (items' texts in
+    ``calls``, query texts in ``queries``)."""
 
     def __init__(self):
         super().__init__(dim=256)
         self.calls = 0
+        self.queries: list[str] = []
 
     def encode(self, texts, *, query=False):
-        self.calls += len(texts)
+        if query:
+            self.queries += texts
+        else:
+            self.calls += len(texts)
         return super().encode(texts, query=query)
 
 
@@ -90,8 +95,11 @@ def test_unchanged_items_are_not_embedded_again(tmp_path, sample_items):
     with Engine.open(tmp_path / "s", encoder=enc) as eng:
         eng.add_items(sample_items)
         assert enc.calls == 5
+        # With the items, what lists ask on the query side: role descriptions and topics, once.
+        asked = eng.curriculum.query_texts() + [t for it in sample_items for t in it.topics]
+        assert sorted(enc.queries) == sorted(set(asked))
         eng.add_items(sample_items)  # same text: nothing to embed
-        assert enc.calls == 5
+        assert enc.calls == 5 and len(enc.queries) == len(set(asked))
         eng.add_items([make_item("safety", "安全生产月活动要点", sample_items[0].body, level=2)])
         assert enc.calls == 5  # metadata changed, text did not
         eng.remove_item("integrity")
