@@ -202,3 +202,24 @@ def test_reviews_per_day_is_configurable_in_json():
     with pytest.raises(ValidationError) as caught:
         Curriculum.from_dict({"mastery": {"reviews_per_day": -1}}, source="cur.json")
     assert caught.value.field == "mastery.reviews_per_day"
+
+
+@given(st.lists(st.tuples(st.integers(0, 11), st.integers(0, 14)), max_size=120),
+       st.integers(min_value=1, max_value=40), st.integers(min_value=1, max_value=4))
+def test_neighbours_fitted_a_block_at_a_time_equal_those_fitted_at_once(pairs, block, neighbours):
+    rows = [(f"m{m}", f"i{i:02d}", "complete", None) for m, i in pairs]
+    roles = {f"m{m}": ["member"] for m in range(12)}
+    whole = CollaborativeModel(neighbours=neighbours, block=10**9).fit(rows, roles)
+    parts = CollaborativeModel(neighbours=neighbours, block=block).fit(rows, roles)
+    for name in ("neighbours_", "co_counts_"):
+        a, b = getattr(whole, name), getattr(parts, name)
+        assert a.shape == b.shape and (a.indptr == b.indptr).all() and (a.indices == b.indices).all()
+        assert (a.data == b.data).all() and a.data.dtype == b.data.dtype
+
+
+def test_an_item_is_never_its_own_neighbour_and_each_keeps_its_best():
+    # Known answer: a and b are completed by the same three members, c by one of them.
+    rows = [(m, i, "complete", None) for m in ("m1", "m2", "m3") for i in ("a", "b")] + [("m1", "c", "complete", None)]
+    model = CollaborativeModel(neighbours=1, block=1).fit(rows, {})
+    assert model.related_top({"a": 1.0}, 5) == ["b"] and model.related_top({"c": 1.0}, 5) == ["a"]
+    assert model.co_completers("a", "b") == 3 and model.co_completers("a", "a") == 0
