@@ -12,8 +12,10 @@ What it measures (``run``), and the floor each figure is set against:
    the store with the most members, measured on a sample of its members (a full pass is
    extrapolated and labelled so), against the dense matrix product members × items × dim
    (numpy/BLAS): the arithmetic limit of scoring every item for every member.
-5. **Peak memory**: the process's peak resident set after each part, and the Python heap peak
-   (tracemalloc) of one ``daily()`` request per store.
+5. **Peak memory**: each part runs in a fresh process (spawned), so a part's peak resident set is
+   its own: the encoders' models, the search indexes, and each store's serving (opened, lists
+   served, models built) are measured apart rather than piled up in one process; plus the Python
+   heap peak (tracemalloc) of one ``daily()`` request per store.
 
 Full sizes use the default e5 vectors; the synthetic stores are built the first time and kept in
 ``evaluation/out``, and ``bench.md`` records how long the run took. ``--quick`` uses the
@@ -268,13 +270,75 @@ def bench_batch(engine, members: int, sample: int) -> dict:
     return out
 
 
-def bench_daily(sizes: Sizes, work: Path, base) -> tuple[list[dict], dict]:
-    """The three one-factor sweeps around the base store, and the batch benchmark.
+def _in_child(part, *args):
+    """``part(*args)`` in a fresh (spawned) process, with that process's peak resident set in MiB:
+    what one part holds, not what the parts before it left behind."""
+    import multiprocessing
 
-    ``base`` is the encoder of the synthetic catalogues' template texts and of queries.
-    """
+    ctx = multiprocessing.get_context("spawn")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_run_part, args=(send, part, args))
+    child.start()
+    try:
+        ok, found, peak = receive.recv()
+    except EOFError:  # the child died without a word (killed, out of memory)
+        child.join()
+        raise RuntimeError(f"benchmark part {part.__name__} ended with exit code {child.exitcode}") from None
+    child.join()
+    if not ok:
+        raise RuntimeError(f"benchmark part {part.__name__} failed: {found}")
+    return found, peak
+
+
+def _run_part(send, part, args) -> None:
+    try:
+        found = part(*args)
+    except Exception as exc:  # reported to the parent, which raises it there
+        send.send((False, f"{type(exc).__name__}: {exc}", _peak_rss_mib()))
+    else:
+        send.send((True, found, _peak_rss_mib()))
+    send.close()
+
+
+def _search_part(sizes: Sizes, work: Path) -> list[dict]:
+    from corpus import load_items
+    from evaluation.workload import QUERIES
+
+    base = _base_encoder(sizes.encoder, work)
+    base_vectors = base.encode([i.text for i in load_items()])
+    queries = base.encode(QUERIES * 5, query=True)
+    return bench_search(sizes, base_vectors, queries)
+
+
+def _store_part(sizes: Sizes, key: tuple[int, int, int], work: Path) -> dict:
     from evaluation.synthetic import build_store
 
+    started = time.perf_counter()
+    engine = build_store(_store_path(sizes, *key, work), *key, _base_encoder(sizes.encoder, work))
+    opened = time.perf_counter() - started
+    try:
+        found = bench_store(engine, key[1], sizes.requests, seed=sum(key))
+    finally:
+        engine.close()
+    found["open_s"] = round(opened, 1)
+    return found
+
+
+def _batch_part(sizes: Sizes, key: tuple[int, int, int], work: Path) -> dict:
+    from evaluation.synthetic import build_store
+
+    engine = build_store(_store_path(sizes, *key, work), *key, _base_encoder(sizes.encoder, work))
+    try:
+        found = bench_batch(engine, key[1], sizes.batch_sample)
+    finally:
+        engine.close()
+    found["events"] = key[2]
+    return found
+
+
+def bench_daily(sizes: Sizes, work: Path) -> tuple[list[dict], dict]:
+    """The three one-factor sweeps around the base store, and the batch benchmark, each store
+    served by a process of its own."""
     b_items, b_members, b_events = sizes.base
     plan = ([("items", (n, b_members, b_events)) for n in sizes.items]
             + [("members", (b_items, n, b_events)) for n in sizes.members]
@@ -283,23 +347,13 @@ def bench_daily(sizes: Sizes, work: Path, base) -> tuple[list[dict], dict]:
     rows = []
     for sweep, key in plan:
         if key not in measured:
-            started = time.perf_counter()
-            engine = build_store(_store_path(sizes, *key, work), *key, base)
-            opened = time.perf_counter() - started
-            measured[key] = bench_store(engine, key[1], sizes.requests, seed=sum(key))
-            measured[key]["open_s"] = round(opened, 1)
-            measured[key]["peak_rss_mib"] = _peak_rss_mib()
-            engine.close()
-            print(f"daily {key}: {measured[key]['daily']} floor {measured[key]['bare_faiss_top150']}")
+            found, peak = _in_child(_store_part, sizes, key, work)
+            measured[key] = {**found, "peak_rss_mib": peak}
+            print(f"daily {key}: {found['daily']} floor {found['bare_faiss_top150']}, peak {peak:,.0f} MiB")
         rows.append({"sweep": sweep, "items": key[0], "members": key[1], "events": key[2], **measured[key]})
     batch_key = (b_items, max(sizes.members), b_events)
-    engine = build_store(_store_path(sizes, *batch_key, work), *batch_key, base)
-    try:
-        batch = bench_batch(engine, batch_key[1], sizes.batch_sample)
-        batch["events"] = batch_key[2]
-        batch["peak_rss_mib"] = _peak_rss_mib()
-    finally:
-        engine.close()
+    batch, peak = _in_child(_batch_part, sizes, batch_key, work)
+    batch["peak_rss_mib"] = peak
     return rows, batch
 
 
@@ -316,7 +370,6 @@ def run(sizes: Sizes = FULL, *, out: Path | None = None, work: Path | None = Non
     Returns:
         The results, as written to ``bench.json``.
     """
-    from evaluation.workload import QUERIES
     from evaluation.machine import describe
 
     out = Path(out) if out is not None else (QUICK_OUT if quick else RESULTS)
@@ -326,17 +379,16 @@ def run(sizes: Sizes = FULL, *, out: Path | None = None, work: Path | None = Non
     started = time.perf_counter()
     results: dict = {"machine": describe(), "quick": quick, "sizes": asdict(sizes),
                      "command": "recsys bench --quick" if quick else "recsys bench"}
-    results["encoding_passages_per_s"] = bench_encoding(sizes)
-    results["peak_rss_mib"] = {"encoding": _peak_rss_mib()}
-    from corpus import load_items
-
-    base = _base_encoder(sizes.encoder, work)
-    base_vectors = base.encode([i.text for i in load_items()])
-    queries = base.encode(QUERIES * 5, query=True)
-    results["search"] = bench_search(sizes, base_vectors, queries)
-    results["peak_rss_mib"]["search"] = _peak_rss_mib()
-    results["daily"], results["batch"] = bench_daily(sizes, work, base)
-    results["peak_rss_mib"]["daily_and_batch"] = _peak_rss_mib()
+    results["encoding_passages_per_s"], encoding_peak = _in_child(bench_encoding, sizes)
+    results["search"], search_peak = _in_child(_search_part, sizes, work)
+    results["daily"], results["batch"] = bench_daily(sizes, work)
+    reference = next((r for r in results["daily"] if (r["items"], r["members"], r["events"]) == sizes.base), None)
+    results["peak_rss_mib"] = {
+        "encoding": encoding_peak, "search": search_peak,
+        "stores": max(r["peak_rss_mib"] for r in results["daily"]),
+        "reference_store": None if reference is None else reference["peak_rss_mib"],
+        "batch": results["batch"]["peak_rss_mib"],
+    }
     from evaluation import encoders
 
     if sizes.encoder_choice and encoders.BANK.is_file():  # the bank is outside the project
@@ -468,7 +520,8 @@ def markdown(results: dict, heading: str = "#", images: str = "") -> str:
         "members sweep, events per member fall as members grow). A first request runs the whole pipeline "
         "and stores the list with its impressions (an fsync'd SQLite write); asked again, the stored list "
         "comes back. Heap per request: the Python allocation peak of one request (tracemalloc); peak RSS: "
-        "the process so far.",
+        "the peak resident set of the process that served the store (each store is served by a fresh "
+        "process).",
         "",
         f"![daily latency]({images}bench-daily.png)",
         "",
@@ -492,12 +545,25 @@ def markdown(results: dict, heading: str = "#", images: str = "") -> str:
         "",
         f"![batch throughput]({images}bench-batch.png)",
         "",
-        f"Peak resident memory of the benchmark process: {results['peak_rss_mib']['daily_and_batch']:,.0f} MiB "
-        f"(after encoding {results['peak_rss_mib']['encoding']:,.0f} MiB, after search "
-        f"{results['peak_rss_mib']['search']:,.0f} MiB).",
+        _peaks(results["peak_rss_mib"], s["base"]),
         "",
     ]
     return "\n".join(lines)
+
+
+def _peaks(peaks: dict, base) -> str:
+    """The memory sentence: per part (results since each part ran in a process of its own), or
+    the one process of older results."""
+    if "daily_and_batch" in peaks:
+        return (f"Peak resident memory of the benchmark process: {peaks['daily_and_batch']:,.0f} MiB "
+                f"(after encoding {peaks['encoding']:,.0f} MiB, after search {peaks['search']:,.0f} MiB).")
+    reference = "" if peaks["reference_store"] is None else (
+        f" (the base store of {base[0]:,} items, {base[1]:,} members and {base[2]:,} events: "
+        f"{peaks['reference_store']:,.0f} MiB)")
+    return (f"Peak resident memory, each part in a process of its own: serving a store at most "
+            f"{peaks['stores']:,.0f} MiB{reference}; the batch {peaks['batch']:,.0f} MiB; the search "
+            f"indexes {peaks['search']:,.0f} MiB; timing the encoders, every model loaded in turn, "
+            f"{peaks['encoding']:,.0f} MiB.")
 
 
 def markdown_section(results_dir: Path = RESULTS, heading: str = "##") -> str:

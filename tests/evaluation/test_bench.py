@@ -137,3 +137,17 @@ def test_tfidf_neighbours_share_knowledge_points_far_above_chance(tmp_path, quiz
     assert row["duplicates"]["all"]["positives"] > 0
     assert row["duplicates"]["all"]["best"]["recall"] > 0.9
     assert (tmp_path / "encoders.md").is_file()
+
+
+def test_each_part_reports_the_peak_of_its_own_process(quick):
+    _, results = quick
+    peaks = results["peak_rss_mib"]
+    assert set(peaks) == {"encoding", "search", "stores", "reference_store", "batch"}
+    assert peaks["stores"] == max(r["peak_rss_mib"] for r in results["daily"])
+    base = next(r for r in results["daily"] if (r["items"], r["members"], r["events"]) == tuple(bench.QUICK.base))
+    assert peaks["reference_store"] == base["peak_rss_mib"] and all(v > 0 for v in peaks.values())
+
+
+def test_a_failing_part_is_reported_by_the_parent():
+    with pytest.raises(RuntimeError, match="bench_encoding failed: .*"):
+        bench._in_child(bench.bench_encoding, None)
