@@ -16,11 +16,17 @@ child's peak resident set after each step:
 3. 150 first requests of the day;
 4. a batch of 2,000 members (``Engine.batch``: blocks of histories read, lists written);
 5. the coverage report of the whole store.
+
+It does so twice on the same copy, in two processes one after the other: the first opens a store
+no process has served from (its query texts not yet embedded), the second a store in use (the
+first's lists stored and query vectors cached) and plans the next day, as a service worker or the
+next night's batch does.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import multiprocessing
 import random
@@ -37,8 +43,8 @@ def _peak_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
-def _serve(path: str, members: int, requests: int, batch: int, coverage: bool, out) -> None:
-    """In the child: open, serve, and send the peaks back."""
+def _serve(path: str, members: int, requests: int, batch: int, coverage: bool, out, day=DAY) -> None:
+    """In the child: open, serve on ``day``, and send the peaks back."""
     from recsys import Engine
 
     peaks = {"started": _peak_mib()}
@@ -46,15 +52,15 @@ def _serve(path: str, members: int, requests: int, batch: int, coverage: bool, o
     peaks["opened"] = _peak_mib()
     rng = random.Random(3)
     sample = [f"u{n:06d}" for n in rng.sample(range(members), requests + batch + 1)]
-    engine.daily(sample[0], DAY)
+    engine.daily(sample[0], day)
     peaks["first_list"] = _peak_mib()
     for m in sample[1:requests + 1]:
-        engine.daily(m, DAY)
+        engine.daily(m, day)
     peaks[f"{requests}_requests"] = _peak_mib()
-    engine.batch(DAY, members=sample[requests + 1:])
+    engine.batch(day, members=sample[requests + 1:])
     peaks[f"batch_{batch}"] = _peak_mib()
     if coverage:
-        engine.coverage(day=DAY)
+        engine.coverage(day=day)
         peaks["coverage"] = _peak_mib()
     engine.close()
     out.send(peaks)
@@ -69,14 +75,16 @@ def measure(items: int, members: int, events: int, *, requests: int = 150, batch
     shutil.rmtree(path, ignore_errors=True)
     shutil.copytree(pristine, path)
     ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: nothing of this one counted
-    receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_serve, args=(str(path), members, requests, batch, coverage, send))
-    child.start()
-    peaks = receive.recv()
-    child.join()
+    runs = []
+    for day in (DAY, DAY + dt.timedelta(days=1)):  # a new store, then the same store in use
+        receive, send = ctx.Pipe(duplex=False)
+        child = ctx.Process(target=_serve, args=(str(path), members, requests, batch, coverage, send, day))
+        child.start()
+        runs.append(receive.recv())
+        child.join()
     shutil.rmtree(path, ignore_errors=True)
     return {"store": {"items": items, "members": members, "events": events, "encoder": "e5-small-f32"},
-            "peak_rss_mib": peaks}
+            "peak_rss_mib": runs[0], "peak_rss_mib_store_in_use": runs[1]}
 
 
 def main(argv: list[str] | None = None) -> dict:
