@@ -20,6 +20,7 @@ from recsys.storage import EmbeddingCache
 from recsys.reports.coverage import CoverageReport
 from recsys.engine import Engine
 from recsys.exceptions import (
+    AmbiguousIdError,
     ConflictError,
     MissingExtraError,
     ModelError,
@@ -62,6 +63,7 @@ __all__ = [
     "RecsysError",
     "ValidationError",
     "NotFoundError",
+    "AmbiguousIdError",
     "ConflictError",
     "StoreError",
     "ModelError",

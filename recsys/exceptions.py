@@ -8,11 +8,14 @@ service maps these classes to status codes in one place.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 __all__ = [
     "RecsysError",
     "ValidationError",
     "NotFoundError",
     "ConflictError",
+    "AmbiguousIdError",
     "StoreError",
     "ModelError",
     "MissingExtraError",
@@ -115,6 +118,25 @@ class ConflictError(RecsysError):
         super().__init__(message)
         self.record = record
         self.line = line
+
+
+class AmbiguousIdError(ValidationError):
+    """An id given without a tenant is held by several tenants (enterprises), so it names no one
+    record: give the tenant (``engine.tenant("hxny")``, or ``tenant=`` to the store).
+
+    Args:
+        kind: ``"member"`` or ``"item"``.
+        id_: The id.
+        tenants: The tenants that hold it.
+    """
+
+    def __init__(self, kind: str, id_: str, tenants: Iterable[str]) -> None:
+        self.kind = kind
+        self.id = id_
+        self.tenants = sorted(tenants)
+        super().__init__(
+            f"{kind} id {id_!r} is held by {len(self.tenants)} enterprises ({', '.join(self.tenants)}): "
+            f"give the enterprise, as engine.tenant({self.tenants[0]!r})")
 
 
 class StoreError(RecsysError):

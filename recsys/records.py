@@ -407,6 +407,11 @@ class Item:
     )
     REQUIRED: ClassVar[tuple[str, ...]] = ("id", "title", "kind", "minutes", "published")
 
+    @property
+    def tenant(self) -> str:
+        """The enterprise that owns the item, ``""`` for a shared one (see :func:`tenant_of`)."""
+        return tenant_of(self.org)
+
     def __post_init__(self) -> None:
         r = "item"
         i = _check_id(r, self.id)

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-from recsys.exceptions import ConflictError, RecsysError, StoreError, ValidationError
+from recsys.exceptions import AmbiguousIdError, ConflictError, RecsysError, StoreError, ValidationError
 from recsys.records import Event, Item, Member, tenant_of
 
 __all__ = [
@@ -30,6 +30,9 @@ __all__ = [
     "event_content",
     "event_tenants",
     "conflict",
+    "holders",
+    "item_clash",
+    "one_per_id",
     "dumps",
     "served_item_ids",
     "event_row",
@@ -95,14 +98,15 @@ def check_pseudonym(pseudonym: str | None, taken: bool) -> None:
                               source="remove_member", field="pseudonym")
 
 
-def remove_member_rows(execute: Callable[..., Any], member: str, pseudonym: str | None, *,
+def remove_member_rows(execute: Callable[..., Any], member: str, pseudonym: str | None, *, tenant: str,
                        mark: str = "?", lock: str = "") -> tuple[int, int] | None:
     """What :meth:`Store.remove_member` does to the rows of a SQL backend, inside its write
-    transaction: the member, their served lists, and their events deleted or moved to
-    ``pseudonym`` without their ids.
+    transaction: the member of ``tenant``, their served lists, and their events in that tenant
+    deleted or moved to ``pseudonym`` without their ids.
 
     Args:
         execute: The transaction's ``execute(sql, params)`` (sqlite3 and psycopg alike).
+        tenant: The member's tenant (another tenant's member of the same id is another member).
         mark: The driver's parameter mark (``?`` or ``%s``).
         lock: What locks the member's row while it is read, where the database can (``FOR UPDATE``).
 
@@ -112,15 +116,17 @@ def remove_member_rows(execute: Callable[..., Any], member: str, pseudonym: str 
     def run(sql: str, *params: Any) -> Any:
         return execute(sql.replace("?", mark), params)
 
-    if run(f"SELECT 1 FROM members WHERE id = ? {lock}", member).fetchone() is None:
+    if run(f"SELECT 1 FROM members WHERE tenant = ? AND id = ? {lock}", tenant, member).fetchone() is None:
         return None
-    check_pseudonym(pseudonym, run("SELECT 1 FROM members WHERE id = ?", pseudonym).fetchone() is not None)
-    run("DELETE FROM members WHERE id = ?", member)
+    check_pseudonym(pseudonym, run("SELECT 1 FROM members WHERE tenant = ? AND id = ?", tenant, pseudonym
+                                   ).fetchone() is not None)
+    run("DELETE FROM members WHERE tenant = ? AND id = ?", tenant, member)
     if pseudonym is None:
-        events = run("DELETE FROM events WHERE member = ?", member).rowcount
+        events = run("DELETE FROM events WHERE tenant = ? AND member = ?", tenant, member).rowcount
     else:
-        events = run("UPDATE events SET member = ?, id = NULL WHERE member = ?", pseudonym, member).rowcount
-    return events, run("DELETE FROM served WHERE member = ?", member).rowcount
+        events = run("UPDATE events SET member = ?, id = NULL WHERE tenant = ? AND member = ?", pseudonym, tenant,
+                     member).rowcount
+    return events, run("DELETE FROM served WHERE tenant = ? AND member = ?", tenant, member).rowcount
 
 
 def check_vectors(items: Sequence[Item], vectors: np.ndarray) -> np.ndarray:
@@ -177,6 +183,45 @@ def conflict(event_id: str, line: int | None = None) -> ConflictError:
     """The conflict of an event id reused with other content, at its 1-based ``line`` in the batch."""
     return ConflictError(f"event id {event_id!r} is already recorded with different content", record=event_id,
                          line=line)
+
+
+def item_clash(item_id: str, shared_holds_it: bool) -> ConflictError:
+    """The conflict of an item id taken across the line between shared items and an enterprise's:
+    shared items are seen by every tenant, so their ids are reserved in all of them (and saying
+    so tells nobody anything they cannot see)."""
+    if shared_holds_it:
+        return ConflictError(f"item id {item_id!r} is a shared item's (org null): give the enterprise's item "
+                             "another id", record=item_id)
+    return ConflictError(f"item id {item_id!r} is used by an enterprise's own item: give the shared item "
+                         "another id", record=item_id)
+
+
+V = TypeVar("V")
+
+
+def holders(rows: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """``id -> the tenants holding it`` (sorted) of ``(id, tenant)`` rows."""
+    out: dict[str, list[str]] = {}
+    for id_, tenant in sorted(rows):
+        out.setdefault(id_, []).append(tenant)
+    return out
+
+
+def one_per_id(kind: str, rows: Iterable[tuple[str, str, V]]) -> dict[str, V]:
+    """``id -> value`` of ``(id, tenant, value)`` rows read without a tenant.
+
+    Raises:
+        AmbiguousIdError: An id is held by more than one tenant.
+    """
+    out: dict[str, V] = {}
+    holders: dict[str, list[str]] = {}
+    for id_, tenant, value in rows:
+        holders.setdefault(id_, []).append(tenant)
+        out[id_] = value
+    for id_, tenants in holders.items():
+        if len(tenants) > 1:
+            raise AmbiguousIdError(kind, id_, tenants)
+    return out
 
 
 def dumps(data: Any) -> str:
@@ -308,10 +353,10 @@ class DamagedRow:
 #: The SELECTs whose rows :func:`damaged_rows` reads, the same on every SQL backend (``{tenant}``:
 #: what gives an event's tenant, see :func:`scan_sql`).
 SCAN_SQL = {
-    "items": "SELECT id, data, vector FROM items ORDER BY id",
-    "members": "SELECT id, data FROM members ORDER BY id",
+    "items": "SELECT id, data, vector, tenant FROM items ORDER BY id, tenant",
+    "members": "SELECT id, data, tenant FROM members ORDER BY id, tenant",
     "events": "SELECT id, member, item, kind, value, at, {tenant}, seq FROM events ORDER BY seq",
-    "served": "SELECT member, day, request, payload FROM served ORDER BY day, member, request",
+    "served": "SELECT member, day, request, payload, tenant FROM served ORDER BY day, member, request, tenant",
 }
 
 
@@ -335,17 +380,21 @@ def damaged_rows(rows: Mapping[str, Iterable[Sequence[Any]]], dim: int | None, w
         except (ValueError, TypeError, KeyError, RecsysError) as exc:
             found.append(DamagedRow(table, id_, f"does not parse ({exc!s})"))
 
-    for id_, data, vector in rows.get("items", ()):
-        parsed("items", id_, lambda: stored_record(Item, id_, data, where))
+    def named(tenant: str, id_: str) -> str:
+        # Ids repeat across tenants, so a row is named with its tenant ("/" is in neither); a
+        # shared item (or an event of no tenant) keeps its bare id.
+        return f"{tenant}/{id_}" if tenant else id_
+
+    for id_, data, vector, tenant in rows.get("items", ()):
+        parsed("items", named(tenant, id_), lambda: stored_record(Item, id_, data, where))
         if dim is not None:
-            parsed("items", id_, lambda: stored_vector(id_, bytes(vector), dim, where))
-    for id_, data in rows.get("members", ()):
-        parsed("members", id_, lambda: stored_record(Member, id_, data, where))
+            parsed("items", named(tenant, id_), lambda: stored_vector(id_, bytes(vector), dim, where))
+    for id_, data, tenant in rows.get("members", ()):
+        parsed("members", named(tenant, id_), lambda: stored_record(Member, id_, data, where))
     for *row, tenant, seq in rows.get("events", ()):
-        # Checked in full: reading a history trusts what was checked on the way in. Ids repeat
-        # across tenants, so a row is named with its tenant ("/" is in neither).
-        label = f"#{seq}" if row[0] is None else f"{tenant}/{row[0]}" if tenant else row[0]
-        parsed("events", label, lambda: Event(**vars(event_from_row(row))))
-    for member, day, request, payload in rows.get("served", ()):
-        parsed("served", f"{member}/{day}/{request}", lambda: json.loads(payload)["entries"])
+        # Checked in full: reading a history trusts what was checked on the way in.
+        parsed("events", f"#{seq}" if row[0] is None else named(tenant, row[0]),
+               lambda: Event(**vars(event_from_row(row))))
+    for member, day, request, payload, tenant in rows.get("served", ()):
+        parsed("served", f"{named(tenant, member)}/{day}/{request}", lambda: json.loads(payload)["entries"])
     return found

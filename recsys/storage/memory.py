@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recsys.records import Event, Item, Member
+from recsys.records import Event, Item, Member, tenant_of
 from recsys.storage._shared import (
     check_impressions,
     check_artefact,
@@ -29,6 +29,9 @@ from recsys.storage._shared import (
     dumps,
     event_content,
     event_tenants,
+    holders,
+    item_clash,
+    one_per_id,
     served_item_ids,
 )
 from recsys.storage.base import (
@@ -77,17 +80,18 @@ class MemoryStore:
         self.files = None
         self._lock = threading.RLock()
         self._meta: dict[str, str] = {}
-        self._items: dict[str, _StoredItem] = {}
-        self._removed: dict[str, int] = {}  # id -> revision that removed it
+        # Members and items by (tenant, id): ids are unique per tenant; shared items are tenant "".
+        self._items: dict[tuple[str, str], _StoredItem] = {}
+        self._removed: dict[tuple[str, str], int] = {}  # (tenant, id) -> revision that removed it
         self._item_rev = 0
-        self._members: dict[str, Member] = {}
+        self._members: dict[tuple[str, str], Member] = {}
         self._members_rev = 0
         self._events: list[tuple[int, Event]] = []  # (sequence number, event) in the order recorded
         self._by_id: dict[tuple[str, str], Event] = {}  # by (tenant, id): ids are unique per tenant
         self._tenants: dict[int, str] = {}  # sequence number -> tenant
         self._seq = 0
         self._activity = 0
-        self._served: dict[tuple[str, dt.date, str], _Served] = {}
+        self._served: dict[tuple[str, str, dt.date, str], _Served] = {}  # (tenant, member, day, request)
         self._org_names: dict[str, str] = {}
         self._artefacts: dict[str, Artefact] = {}
         self._models_rev = 0
@@ -129,55 +133,84 @@ class MemoryStore:
 
     # -- items ---------------------------------------------------------------------------
 
-    def item_hashes(self, ids: Sequence[str]) -> dict[str, bytes]:
+    def _item_keys(self, ids: Sequence[str], tenant: str | None) -> dict[str, tuple[str, str]]:
+        """The key of each of ``ids`` held: in ``tenant`` or shared, or (no tenant) in any one."""
+        if tenant is not None:
+            return {i: k for i in ids for k in ((tenant, i), ("", i)) if k in self._items}
+        wanted = set(ids)
+        return one_per_id("item", ((i, t, (t, i)) for t, i in sorted(self._items) if i in wanted))
+
+    def item_hashes(self, ids: Sequence[str], *, tenant: str | None = None) -> dict[str, bytes]:
         with self._lock:
-            return {i: self._items[i].hash for i in ids if i in self._items}
+            return {i: self._items[k].hash for i, k in self._item_keys(ids, tenant).items()}
 
     def upsert_items(self, items: Sequence[Item], vectors: np.ndarray) -> int:
         vectors = check_vectors(items, vectors)
         with self._lock:
+            held = {i: t for t, i in self._items}
+            for item in items:
+                other = held.get(item.id)
+                if other is not None and (other == "") != (item.tenant == ""):
+                    raise item_clash(item.id, other == "")
             self._item_rev += 1
             for item, vector in zip(items, vectors):
                 frozen = vector.copy()
                 frozen.flags.writeable = False
-                self._items[item.id] = _StoredItem(item, text_hash(item), frozen, self._item_rev)
-                self._removed.pop(item.id, None)
+                self._items[item.tenant, item.id] = _StoredItem(item, text_hash(item), frozen, self._item_rev)
+                self._removed.pop((item.tenant, item.id), None)
             return self._item_rev
 
-    def remove_items(self, ids: Sequence[str]) -> int:
+    def remove_items(self, ids: Sequence[str], *, tenant: str | None = None) -> int:
         with self._lock:
+            keys = self._item_keys(ids, tenant)
             self._item_rev += 1
             for i in ids:
-                self._items.pop(i, None)
+                key = keys.get(i, (tenant or "", i))
+                self._items.pop(key, None)
                 # Logged even for an id never stored, as the database does: harmless to a reader.
-                self._removed[i] = self._item_rev
+                self._removed[key] = self._item_rev
             return self._item_rev
 
-    def get_items(self, ids: Sequence[str]) -> dict[str, Item]:
+    def get_items(self, ids: Sequence[str], *, tenant: str | None = None) -> dict[str, Item]:
         with self._lock:
-            return {i: self._items[i].item for i in ids if i in self._items}
+            return {i: self._items[k].item for i, k in self._item_keys(ids, tenant).items()}
 
-    def item_ids(self, ids: Sequence[str]) -> set[str]:
+    def item_ids(self, ids: Sequence[str], *, tenant: str | None = None) -> set[str]:
         with self._lock:
-            return {i for i in ids if i in self._items}
+            return set(self._item_keys(ids, tenant))
 
-    def iter_items(self) -> Iterator[Item]:
+    def item_tenants(self, ids: Sequence[str]) -> dict[str, list[str]]:
+        wanted = set(ids)
         with self._lock:
-            items = [self._items[i].item for i in sorted(self._items)]
+            return holders((i, t) for t, i in self._items if i in wanted)
+
+    def _sees(self, tenant: str | None, holder: str) -> bool:
+        return tenant is None or holder in (tenant, "")
+
+    def iter_items(self, *, tenant: str | None = None) -> Iterator[Item]:
+        with self._lock:
+            items = [self._items[k].item for k in sorted(self._items, key=lambda k: (k[1], k[0]))
+                     if self._sees(tenant, k[0])]
         return iter(items)
 
-    def count_items(self) -> int:
+    def count_items(self, *, tenant: str | None = None) -> int:
         with self._lock:
-            return len(self._items)
+            return sum(1 for t, _ in self._items if self._sees(tenant, t))
 
-    def item_changes(self, since: int, dim: int) -> ItemChanges:
+    def item_changes(self, since: int, dim: int, *, tenant: str | None = None) -> ItemChanges:
         with self._lock:
-            stored = sorted((s for s in self._items.values() if s.rev > since), key=lambda s: (s.rev, s.item.id))
-            removed = sorted((rev, i) for i, rev in self._removed.items() if rev > since)
+            stored = sorted((s for k, s in self._items.items() if s.rev > since and self._sees(tenant, k[0])),
+                            key=lambda s: (s.rev, s.item.id))
+            if tenant is None:  # a catalogue of every tenant's items needs their ids unique
+                one_per_id("item", ((i, t, None) for t, i in self._items))
+            held = {i for t, i in self._items if self._sees(tenant, t)}
+            # An id another tenant removed is not removed from a view that still holds it.
+            removed = sorted((rev, i) for (t, i), rev in self._removed.items()
+                             if rev > since and self._sees(tenant, t) and i not in held)
             return ItemChanges(
                 rev=self._item_rev,
                 upserted=[(s.item, s.vector.reshape(dim)) for s in stored],
-                removed=[i for _, i in removed],
+                removed=list(dict.fromkeys(i for _, i in removed)),
             )
 
     # -- members -------------------------------------------------------------------------
@@ -185,57 +218,76 @@ class MemoryStore:
     def upsert_members(self, members: Sequence[Member]) -> None:
         with self._lock:
             for m in members:
-                self._members[m.id] = m
+                self._members[m.tenant, m.id] = m
             self._members_rev += 1
 
-    def get_members(self, ids: Sequence[str]) -> dict[str, Member]:
-        with self._lock:
-            return {i: self._members[i] for i in ids if i in self._members}
+    def _member_keys(self, ids: Iterable[str], tenant: str | None) -> dict[str, tuple[str, str]]:
+        """The key of each of ``ids`` held: in ``tenant``, or (no tenant) in any one."""
+        if tenant is not None:
+            return {i: (tenant, i) for i in ids if (tenant, i) in self._members}
+        wanted = set(ids)
+        return one_per_id("member", ((i, t, (t, i)) for t, i in sorted(self._members) if i in wanted))
 
-    def member_ids(self, ids: Sequence[str]) -> set[str]:
+    def get_members(self, ids: Sequence[str], *, tenant: str | None = None) -> dict[str, Member]:
         with self._lock:
-            return {i for i in ids if i in self._members}
+            return {i: self._members[k] for i, k in self._member_keys(ids, tenant).items()}
 
-    def iter_members(self) -> Iterator[Member]:
+    def member_ids(self, ids: Sequence[str], *, tenant: str | None = None) -> set[str]:
         with self._lock:
-            members = [self._members[i] for i in sorted(self._members)]
+            return set(self._member_keys(ids, tenant))
+
+    def member_tenants(self, ids: Sequence[str]) -> dict[str, list[str]]:
+        wanted = set(ids)
+        with self._lock:
+            return holders((i, t) for t, i in self._members if i in wanted)
+
+    def _member_rows(self, tenant: str | None) -> list[Member]:
+        return [self._members[k] for k in sorted(self._members, key=lambda k: (k[1], k[0]))
+                if tenant is None or k[0] == tenant]
+
+    def iter_members(self, *, tenant: str | None = None) -> Iterator[Member]:
+        with self._lock:
+            members = self._member_rows(tenant)
         return iter(members)
 
-    def count_members(self) -> int:
+    def count_members(self, *, tenant: str | None = None) -> int:
         with self._lock:
-            return len(self._members)
+            return len(self._member_rows(tenant))
 
-    def member_roles(self) -> dict[str, list[str]]:
+    def member_roles(self, *, tenant: str | None = None) -> dict[str, list[str]]:
         with self._lock:
-            return {i: list(self._members[i].roles) for i in sorted(self._members)}
+            return {m.id: list(m.roles) for m in self._member_rows(tenant)}
 
     def remove_member(
-        self, member: str, *, pseudonym: str | None = None, meta: Mapping[str, str | None] | None = None
+        self, member: str, *, pseudonym: str | None = None, meta: Mapping[str, str | None] | None = None,
+        tenant: str | None = None,
     ) -> MemberRemoval | None:
         check_meta(meta or {})
         with self._lock:
-            if member not in self._members:
+            key = self._member_keys([member], tenant).get(member)
+            if key is None:
                 return None
-            check_pseudonym(pseudonym, pseudonym in self._members)
-            del self._members[member]
+            tenant = key[0]
+            check_pseudonym(pseudonym, (tenant, pseudonym) in self._members)
+            del self._members[key]
             self._members_rev += 1
             kept: list[tuple[int, Event]] = []
             touched = 0
             for seq, e in self._events:
-                if e.member != member:
+                if e.member != member or self._tenants[seq] != tenant:
                     kept.append((seq, e))
                     continue
                 touched += 1
                 if e.id is not None:
-                    del self._by_id[self._tenants[seq], e.id]
+                    del self._by_id[tenant, e.id]
                 if pseudonym is not None:  # kept in its tenant, without its id
                     kept.append((seq, Event.stored(pseudonym, e.item, e.kind, e.at, e.value)))
                 else:
                     del self._tenants[seq]
             self._events = kept
-            served = [key for key in self._served if key[0] == member]
-            for key in served:
-                del self._served[key]
+            served = [k for k in self._served if k[:2] == key]
+            for k in served:
+                del self._served[k]
             self._write_meta(meta or {})
             return MemberRemoval(member, touched, len(served), pseudonym)
 
@@ -258,7 +310,7 @@ class MemoryStore:
 
     def record_events(self, events: Sequence[Event], *, tenants: Sequence[str] | None = None) -> int:
         with self._lock:
-            tenants = event_tenants(events, self._member_orgs(events), tenants)
+            tenants = event_tenants(events, self._member_orgs(events) if tenants is None else {}, tenants)
             # Check the whole batch before writing any of it: a conflict writes nothing.
             new: list[tuple[Event, str]] = []
             seen: dict[tuple[str, str], Event] = {}
@@ -276,8 +328,13 @@ class MemoryStore:
             return len(new)
 
     def _member_orgs(self, events: Sequence[Event]) -> dict[str, str]:
-        """The organisation of each member of ``events`` the store holds."""
-        return {e.member: self._members[e.member].org for e in events if e.member in self._members}
+        """The organisation of each member of ``events`` the store holds.
+
+        Raises:
+            AmbiguousIdError: A member id is held by several tenants (give ``tenants``).
+        """
+        keys = self._member_keys({e.member for e in events}, None)
+        return {i: self._members[k].org for i, k in keys.items()}
 
     def _append(self, e: Event, tenant: str) -> None:
         self._seq += 1
@@ -288,8 +345,9 @@ class MemoryStore:
         if e.kind != "impression":
             self._activity = self._seq
 
-    def _in_time_order(self, member: str | None = None) -> list[tuple[int, Event]]:
-        rows = [(seq, e) for seq, e in self._events if member is None or e.member == member]
+    def _in_time_order(self, member: str | None = None, tenant: str | None = None) -> list[tuple[int, Event]]:
+        rows = [(seq, e) for seq, e in self._events
+                if (member is None or e.member == member) and (tenant is None or self._tenants[seq] == tenant)]
         return sorted(rows, key=lambda row: (row[1].at.timestamp(), row[0]))
 
     def events(
@@ -298,33 +356,34 @@ class MemoryStore:
         *,
         until: dt.datetime | None = None,
         kinds: Iterable[str] | None = None,
+        tenant: str | None = None,
     ) -> list[Event]:
         wanted = None if kinds is None else set(kinds)
         limit = None if until is None else until.timestamp()
         with self._lock:
             return [
-                e for _, e in self._in_time_order(member)
+                e for _, e in self._in_time_order(member, tenant)
                 if (limit is None or e.at.timestamp() <= limit) and (wanted is None or e.kind in wanted)
             ]
 
-    def history(self, member: str) -> History:
+    def history(self, member: str, *, tenant: str | None = None) -> History:
         with self._lock:
-            rows = self._in_time_order(member)
+            rows = self._in_time_order(member, tenant)
         return History(
             events=[e for _, e in rows],
             state=member_state(seq for seq, e in rows if e.kind != "impression"),
         )
 
-    def histories(self, members: Sequence[str]) -> dict[str, History]:
-        return {m: self.history(m) for m in members}
+    def histories(self, members: Sequence[str], *, tenant: str | None = None) -> dict[str, History]:
+        return {m: self.history(m, tenant=tenant) for m in members}
 
-    def member_state(self, member: str) -> str:
+    def member_state(self, member: str, *, tenant: str | None = None) -> str:
         with self._lock:
-            return member_state(seq for seq, e in self._events if e.member == member and e.kind != "impression")
+            return member_state(seq for seq, e in self._in_time_order(member, tenant) if e.kind != "impression")
 
-    def count_events(self) -> int:
+    def count_events(self, *, tenant: str | None = None) -> int:
         with self._lock:
-            return len(self._events)
+            return len(self._in_time_order(None, tenant))
 
     def recorded_events(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, Event]]:
         with self._lock:
@@ -334,25 +393,31 @@ class MemoryStore:
         with self._lock:
             return [(seq, self._tenants[seq]) for seq, _ in self._events if seq > after][:limit]
 
-    def interactions(self, until_seq: int, kinds: Iterable[str]) -> list[tuple[str, str, str, float | None]]:
+    def interactions(self, until_seq: int, kinds: Iterable[str], *,
+                     tenant: str | None = None) -> list[tuple[str, str, str, float | None]]:
         wanted = set(kinds)
         with self._lock:
             return [
                 (e.member, e.item, e.kind, e.value)
-                for seq, e in self._events if seq <= until_seq and e.kind in wanted
+                for seq, e in self._events
+                if seq <= until_seq and e.kind in wanted and (tenant is None or self._tenants[seq] == tenant)
             ]
 
-    def enrolments(self, items: Sequence[str]) -> dict[str, int]:
+    def enrolments(self, items: Sequence[str], *, tenant: str | None = None) -> dict[str, int]:
         wanted = set(items)
-        latest: dict[tuple[str, str], tuple[float, int, float | None]] = {}
+        latest: dict[tuple[str, str, str], tuple[float, int, float | None]] = {}
         with self._lock:
+            shared = {i for t, i in self._items if t == ""}
             for seq, e in self._events:
-                if e.kind == "enroll" and e.item in wanted:
-                    key, mark = (e.item, e.member), (e.at.timestamp(), seq, e.value)
+                holder = self._tenants[seq]
+                # A shared activity's seats are taken by every tenant's members; one of a
+                # tenant's own, by its own members only.
+                if e.kind == "enroll" and e.item in wanted and (tenant is None or holder == tenant or e.item in shared):
+                    key, mark = (e.item, holder, e.member), (e.at.timestamp(), seq, e.value)
                     if key not in latest or mark[:2] > latest[key][:2]:
                         latest[key] = mark
         out: dict[str, int] = {}
-        for (item, _), (_, _, value) in latest.items():
+        for (item, _, _), (_, _, value) in latest.items():
             if value != 0:  # the latest enroll event decides: value 0 is a withdrawal
                 out[item] = out.get(item, 0) + 1
         return out
@@ -362,49 +427,68 @@ class MemoryStore:
         per_item: dict[str, set[str]] = {}
         with self._lock:
             branch = {m.id for m in self._members.values() if m.org == org}
-            for _, e in self._events:
-                if e.member in branch and e.kind in ("complete", "attend") and lo <= e.at.timestamp() < hi:
+            for seq, e in self._events:
+                if e.member in branch and self._tenants[seq] == tenant_of(org) and e.kind in ("complete", "attend") and lo <= e.at.timestamp() < hi:
                     per_item.setdefault(e.item, set()).add(e.member)
         completers = set().union(*per_item.values())
         return {item: len(members) for item, members in per_item.items()}, len(completers)
 
     # -- served lists --------------------------------------------------------------------
 
-    def get_served(self, member: str, day: dt.date, request: str) -> ServedList | None:
+    def _served_tenant(self, member: str, tenant: str | None) -> str:
+        """The tenant of a member's served lists: as given, else the member's (``""`` unknown)."""
+        if tenant is not None:
+            return tenant
+        key = self._member_keys([member], None).get(member)
+        return "" if key is None else key[0]
+
+    def get_served(self, member: str, day: dt.date, request: str, *, tenant: str | None = None) -> ServedList | None:
         with self._lock:
-            served = self._served.get((member, day, request))
+            found = one_per_id("member", ((member, t, served) for (t, m, d, r), served in self._served.items()
+                                          if (m, d, r) == (member, day, request) and tenant in (None, t)))
+        served = found.get(member)
         if served is None:
             return None
         return ServedList(member, day, request, served.state, json.loads(served.payload), served.created)
 
-    def served_for(self, members: Sequence[str], day: dt.date) -> list[ServedList]:
+    def served_for(self, members: Sequence[str], day: dt.date, *, tenant: str | None = None) -> list[ServedList]:
+        wanted = set(members)
         with self._lock:
-            keys = [k for k in self._served if k[1] == day and k[0] in set(members)]
-        return [s for s in (self.get_served(*k) for k in keys) if s is not None]
+            keys = [k for k in self._served if k[2] == day and k[1] in wanted and tenant in (None, k[0])]
+        return [s for s in (self.get_served(k[1], k[2], k[3], tenant=k[0]) for k in keys) if s is not None]
 
-    def put_served(self, lists: Sequence[ServedList], impressions: Sequence[Event] = ()) -> None:
+    def put_served(self, lists: Sequence[ServedList], impressions: Sequence[Event] = (), *,
+                   tenant: str | None = None) -> None:
         check_impressions(impressions)
         # Encode before taking the lock, so a list that is not JSON writes nothing.
-        encoded = {(s.member, s.day, s.request): _Served(s.state, dumps(s.payload), s.created) for s in lists}
+        encoded = [(s, _Served(s.state, dumps(s.payload), s.created)) for s in lists]
         with self._lock:
-            self._served.update(encoded)
-            for e, tenant in zip(impressions, event_tenants(impressions, self._member_orgs(impressions))):
-                if (tenant, e.id) not in self._by_id:
-                    self._append(e, tenant)
+            # Every tenant found before anything is written: an ambiguous member writes nothing.
+            keys = [(self._served_tenant(s.member, tenant), s.member, s.day, s.request) for s, _ in encoded]
+            tenants = [tenant] * len(impressions) if tenant is not None else \
+                event_tenants(impressions, self._member_orgs(impressions))
+            for key, (_, served) in zip(keys, encoded):
+                self._served[key] = served
+            for e, held in zip(impressions, tenants):
+                if (held, e.id) not in self._by_id:
+                    self._append(e, held)
 
     def served_between(
-        self, first: dt.date, last: dt.date, *, upcoming: bool = False
+        self, first: dt.date, last: dt.date, *, upcoming: bool = False, tenant: str | None = None
     ) -> list[tuple[str, dt.date, list[str]]]:
         with self._lock:
-            keys = sorted((day, member, request) for member, day, request in self._served if first <= day <= last)
+            keys = sorted((day, member, request, t) for t, member, day, request in self._served
+                          if first <= day <= last and (tenant is None or t == tenant))
             return [
-                (member, day, served_item_ids(json.loads(self._served[member, day, request].payload), upcoming=upcoming))
-                for day, member, request in keys
+                (member, day, served_item_ids(json.loads(self._served[t, member, day, request].payload),
+                                              upcoming=upcoming))
+                for day, member, request, t in keys
             ]
 
-    def served_on(self, day: dt.date) -> set[tuple[str, str]]:
+    def served_on(self, day: dt.date, *, tenant: str | None = None) -> set[tuple[str, str]]:
         with self._lock:
-            return {(member, request) for member, served_day, request in self._served if served_day == day}
+            return {(member, request) for t, member, served_day, request in self._served
+                    if served_day == day and (tenant is None or t == tenant)}
 
     # -- trained models ------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from recsys.exceptions import ConflictError, MissingExtraError, StoreError
-from recsys.records import Event, Item, Member
+from recsys.records import Event, Item, Member, tenant_of
 from recsys.storage._shared import (
     RESERVED_META,
     DamagedRow,
@@ -49,6 +49,9 @@ from recsys.storage._shared import (
     dumps,
     event_content,
     event_from_row,
+    holders,
+    item_clash,
+    one_per_id,
     event_row,
     event_tenants,
     first_of_each_id,
@@ -158,6 +161,25 @@ _MIGRATIONS = (
     ALTER TABLE events DROP CONSTRAINT events_id_key;
     ALTER TABLE events ADD CONSTRAINT events_tenant_id_key UNIQUE (tenant, id);
     """,
+    # 6: member and item ids are unique per tenant too: members, items, removed items and served
+    # lists are keyed by (tenant, id), each record taking its organisation's tenant ('' for a
+    # shared item), a served list its member's. A removed item's tenant is unknown (''): every
+    # view drops the id unless it holds it.
+    """
+    ALTER TABLE items ADD COLUMN tenant text COLLATE "C" NOT NULL DEFAULT '';
+    UPDATE items SET tenant = split_part(org, '.', 1) WHERE org IS NOT NULL;
+    ALTER TABLE items DROP CONSTRAINT items_pkey, ADD PRIMARY KEY (tenant, id);
+    CREATE INDEX items_id ON items (id, tenant);
+    ALTER TABLE removed_items ADD COLUMN tenant text COLLATE "C" NOT NULL DEFAULT '';
+    ALTER TABLE removed_items DROP CONSTRAINT removed_items_pkey, ADD PRIMARY KEY (tenant, id);
+    ALTER TABLE members ADD COLUMN tenant text COLLATE "C" NOT NULL DEFAULT '';
+    UPDATE members SET tenant = split_part(org, '.', 1);
+    ALTER TABLE members DROP CONSTRAINT members_pkey, ADD PRIMARY KEY (tenant, id);
+    CREATE INDEX members_id ON members (id, tenant);
+    ALTER TABLE served ADD COLUMN tenant text COLLATE "C" NOT NULL DEFAULT '';
+    UPDATE served SET tenant = members.tenant FROM members WHERE members.id = served.member;
+    ALTER TABLE served DROP CONSTRAINT served_pkey, ADD PRIMARY KEY (tenant, member, day, request);
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -167,7 +189,7 @@ _SCHEMA_LOCK = 0x7265_6373_7973  # "recsys"
 # A per-connection staging table for COPY of served lists; emptied at every commit.
 _STAGING = """
 CREATE TEMP TABLE new_served (
-    ord integer NOT NULL, member text COLLATE "C", day date, request text COLLATE "C",
+    ord integer NOT NULL, tenant text COLLATE "C", member text COLLATE "C", day date, request text COLLATE "C",
     state text, payload text, created double precision
 ) ON COMMIT DELETE ROWS;
 """
@@ -316,82 +338,123 @@ class PostgresStore:
 
     # -- items ---------------------------------------------------------------------------
 
+    @staticmethod
+    def _keyed(cur: psycopg.Cursor, table: str, columns: Sequence[str], ids: Iterable[str], tenant: str | None, *,
+               shared: bool = False, lock: str = "") -> list[tuple]:
+        """``(id, tenant, *columns)`` of the rows of ``table`` with those ``ids``: in ``tenant``
+        (and, with ``shared``, shared ones), or in any tenant when it is None."""
+        scope, args = _scope(tenant, shared=shared)
+        return cur.execute(f"SELECT {', '.join(['id', 'tenant', *columns])} FROM {table}"
+                           f" WHERE id = ANY(%s) AND {scope} {lock}", (list(dict.fromkeys(ids)), *args)).fetchall()
+
+    @staticmethod
+    def _one_each(kind: str, rows: list[tuple]) -> dict[str, tuple]:
+        """``id -> (tenant, *columns)`` of :meth:`_keyed` rows; an id of several tenants is an error."""
+        return one_per_id(kind, ((row[0], row[1], row[1:]) for row in rows))
+
     @_guarded
-    def item_hashes(self, ids: Sequence[str]) -> dict[str, bytes]:
+    def item_hashes(self, ids: Sequence[str], *, tenant: str | None = None) -> dict[str, bytes]:
         with self._transaction() as cur:
-            rows = cur.execute("SELECT id, text_hash FROM items WHERE id = ANY(%s)", (list(ids),)).fetchall()
-        return {id_: bytes(h) for id_, h in rows}
+            found = self._one_each("item", self._keyed(cur, "items", ("text_hash",), ids, tenant, shared=True))
+        return {id_: bytes(h) for id_, (_, h) in found.items()}
 
     @_guarded
     def upsert_items(self, items: Sequence[Item], vectors: np.ndarray) -> int:
         vectors = check_vectors(items, vectors)
         # Last of each id wins, as a row-by-row replace would have it; one row per id lets the
         # upsert be one statement.
-        latest = {it.id: (it, v) for it, v in zip(items, vectors)}
+        latest = {(it.tenant, it.id): (it, v) for it, v in zip(items, vectors)}
         with self._transaction() as cur:
-            rev = self._bump(cur, "rev")
+            rev = self._bump(cur, "rev")  # taken first: item writers take turns, so the check holds
+            held = dict(self._keyed(cur, "items", (), [it.id for it, _ in latest.values()], None))
+            for it, _ in latest.values():
+                if it.id in held and (held[it.id] == "") != (it.tenant == ""):
+                    raise item_clash(it.id, held[it.id] == "")
             cur.executemany(
-                "INSERT INTO items (id, data, text_hash, vector, org, rev) VALUES (%s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (id) DO UPDATE SET data = excluded.data, text_hash = excluded.text_hash,"
+                "INSERT INTO items (tenant, id, data, text_hash, vector, org, rev) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (tenant, id) DO UPDATE SET data = excluded.data, text_hash = excluded.text_hash,"
                 " vector = excluded.vector, org = excluded.org, rev = excluded.rev",
-                [(it.id, dumps(it.to_dict()), text_hash(it), v.tobytes(), it.org, rev) for it, v in latest.values()],
+                [(it.tenant, it.id, dumps(it.to_dict()), text_hash(it), v.tobytes(), it.org, rev)
+                 for it, v in latest.values()],
             )
-            cur.execute("DELETE FROM removed_items WHERE id = ANY(%s)", (list(latest),))
+            cur.execute("DELETE FROM removed_items WHERE (tenant, id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+                        ([t for t, _ in latest], [i for _, i in latest]))
         return rev
 
     @_guarded
-    def remove_items(self, ids: Sequence[str]) -> int:
+    def remove_items(self, ids: Sequence[str], *, tenant: str | None = None) -> int:
         ids = list(dict.fromkeys(ids))
         with self._transaction() as cur:
             rev = self._bump(cur, "rev")
-            cur.execute("DELETE FROM items WHERE id = ANY(%s)", (ids,))
+            held = self._one_each("item", self._keyed(cur, "items", (), ids, tenant, shared=True))
+            tenants = [held[i][0] if i in held else tenant or "" for i in ids]
+            cur.execute("DELETE FROM items WHERE (tenant, id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+                        (tenants, ids))
             cur.execute(
-                "INSERT INTO removed_items SELECT unnest(%s::text[]), %s"
-                " ON CONFLICT (id) DO UPDATE SET rev = excluded.rev",
-                (ids, rev),
+                "INSERT INTO removed_items (tenant, id, rev) SELECT t, i, %s FROM unnest(%s::text[], %s::text[]) AS r(t, i)"
+                " ON CONFLICT (tenant, id) DO UPDATE SET rev = excluded.rev",
+                (rev, tenants, ids),
             )
         return rev
 
     @_guarded
-    def get_items(self, ids: Sequence[str]) -> dict[str, Item]:
+    def get_items(self, ids: Sequence[str], *, tenant: str | None = None) -> dict[str, Item]:
         with self._transaction() as cur:
-            rows = cur.execute("SELECT id, data FROM items WHERE id = ANY(%s)", (list(ids),)).fetchall()
-        return {id_: stored_record(Item, id_, data, self.url) for id_, data in rows}
+            found = self._one_each("item", self._keyed(cur, "items", ("data",), ids, tenant, shared=True))
+        return {id_: stored_record(Item, id_, data, self.url) for id_, (_, data) in found.items()}
 
     @_guarded
-    def item_ids(self, ids: Sequence[str]) -> set[str]:
+    def item_ids(self, ids: Sequence[str], *, tenant: str | None = None) -> set[str]:
         with self._transaction() as cur:
-            return {r[0] for r in cur.execute("SELECT id FROM items WHERE id = ANY(%s)", (list(ids),))}
+            return set(self._one_each("item", self._keyed(cur, "items", (), ids, tenant, shared=True)))
 
     @_guarded
-    def iter_items(self) -> Iterator[Item]:
-        for id_, data in self._stream("SELECT id, data FROM items ORDER BY id"):
+    def item_tenants(self, ids: Sequence[str]) -> dict[str, list[str]]:
+        with self._transaction() as cur:
+            return holders(self._keyed(cur, "items", (), ids, None))
+
+    @_guarded
+    def iter_items(self, *, tenant: str | None = None) -> Iterator[Item]:
+        for id_, data in self._stream("SELECT id, data FROM items WHERE {} ORDER BY id, tenant", tenant, shared=True):
             yield stored_record(Item, id_, data, self.url)
 
-    def _stream(self, sql: str) -> Iterator[tuple]:
+    def _stream(self, sql: str, tenant: str | None = None, *, shared: bool = False) -> Iterator[tuple]:
         """A query's rows, fetched in pages by a server-side cursor, so a catalogue of any size
-        is never all in memory at once."""
+        is never all in memory at once (``{}`` in ``sql``: where the rows of ``tenant`` are kept)."""
+        scope, args = _scope(tenant, shared=shared)
         with self._pool.connection() as conn, conn.transaction(), conn.cursor(name="recsys_stream") as cur:
             cur.itersize = 2000
-            cur.execute(sql)
+            cur.execute(sql.replace("{}", scope), args)
             yield from cur
 
     @_guarded
-    def count_items(self) -> int:
+    def count_items(self, *, tenant: str | None = None) -> int:
+        scope, args = _scope(tenant, shared=True)
         with self._transaction() as cur:
-            return cur.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+            return cur.execute(f"SELECT COUNT(*) FROM items WHERE {scope}", args).fetchone()[0]
 
     @_guarded
-    def item_changes(self, since: int, dim: int) -> ItemChanges:
+    def item_changes(self, since: int, dim: int, *, tenant: str | None = None) -> ItemChanges:
+        scope, args = _scope(tenant, shared=True)
         with self._pool.connection() as conn:
             # One snapshot for the revision and the rows, so they agree.
             with conn.transaction(), conn.cursor() as cur:
                 cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                if tenant is None:  # a catalogue of every tenant's items needs their ids unique
+                    twice = cur.execute("SELECT id, array_agg(tenant) FROM items GROUP BY id HAVING COUNT(*) > 1"
+                                        " LIMIT 1").fetchone()
+                    if twice is not None:
+                        one_per_id("item", ((twice[0], t, None) for t in twice[1]))
                 rev = cur.execute("SELECT value FROM counters WHERE name = 'rev'").fetchone()[0]
-                rows = cur.execute("SELECT id, data, vector FROM items WHERE rev > %s ORDER BY rev, id", (since,))
+                rows = cur.execute(f"SELECT id, data, vector FROM items WHERE rev > %s AND {scope} ORDER BY rev, id",
+                                   (since, *args))
                 upserted = [(stored_record(Item, id_, data, self.url), stored_vector(id_, blob, dim, self.url))
                             for id_, data, blob in rows]
-                rows = cur.execute("SELECT id FROM removed_items WHERE rev > %s ORDER BY rev, id", (since,))
+                # An id another tenant removed is not removed from a view that still holds it.
+                rows = cur.execute(
+                    f"SELECT id FROM removed_items AS r WHERE rev > %s AND {scope} AND NOT EXISTS"
+                    f" (SELECT 1 FROM items WHERE items.id = r.id AND {scope.replace('tenant', 'items.tenant')})"
+                    " GROUP BY id ORDER BY MIN(rev), id", (since, *args, *args))
                 removed = [id_ for (id_,) in rows]
         return ItemChanges(rev, upserted, removed)
 
@@ -399,51 +462,63 @@ class PostgresStore:
 
     @_guarded
     def upsert_members(self, members: Sequence[Member]) -> None:
-        latest = {m.id: m for m in members}  # last of each id wins, as with a row-by-row replace
+        latest = {(m.tenant, m.id): m for m in members}  # last of each wins, as with a row-by-row replace
         with self._transaction() as cur:
             cur.executemany(
-                "INSERT INTO members (id, data, org) VALUES (%s, %s, %s)"
-                " ON CONFLICT (id) DO UPDATE SET data = excluded.data, org = excluded.org",
-                [(m.id, dumps(m.to_dict()), m.org) for m in latest.values()],
+                "INSERT INTO members (tenant, id, data, org) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (tenant, id) DO UPDATE SET data = excluded.data, org = excluded.org",
+                [(m.tenant, m.id, dumps(m.to_dict()), m.org) for m in latest.values()],
             )
             # Models derived from the members (role-aware popularity) see that they changed.
             self._bump(cur, "members_rev")
 
     @_guarded
-    def get_members(self, ids: Sequence[str]) -> dict[str, Member]:
+    def get_members(self, ids: Sequence[str], *, tenant: str | None = None) -> dict[str, Member]:
         with self._transaction() as cur:
-            rows = cur.execute("SELECT id, data FROM members WHERE id = ANY(%s)", (list(ids),)).fetchall()
-        return {id_: stored_record(Member, id_, data, self.url) for id_, data in rows}
+            found = self._one_each("member", self._keyed(cur, "members", ("data",), ids, tenant))
+        return {id_: stored_record(Member, id_, data, self.url) for id_, (_, data) in found.items()}
 
     @_guarded
-    def member_ids(self, ids: Sequence[str]) -> set[str]:
+    def member_ids(self, ids: Sequence[str], *, tenant: str | None = None) -> set[str]:
         with self._transaction() as cur:
-            return {r[0] for r in cur.execute("SELECT id FROM members WHERE id = ANY(%s)", (list(ids),))}
+            return set(self._one_each("member", self._keyed(cur, "members", (), ids, tenant)))
 
     @_guarded
-    def iter_members(self) -> Iterator[Member]:
-        for id_, data in self._stream("SELECT id, data FROM members ORDER BY id"):
+    def member_tenants(self, ids: Sequence[str]) -> dict[str, list[str]]:
+        with self._transaction() as cur:
+            return holders(self._keyed(cur, "members", (), ids, None))
+
+    @_guarded
+    def iter_members(self, *, tenant: str | None = None) -> Iterator[Member]:
+        for id_, data in self._stream("SELECT id, data FROM members WHERE {} ORDER BY id, tenant", tenant):
             yield stored_record(Member, id_, data, self.url)
 
     @_guarded
-    def count_members(self) -> int:
+    def count_members(self, *, tenant: str | None = None) -> int:
+        scope, args = _scope(tenant)
         with self._transaction() as cur:
-            return cur.execute("SELECT COUNT(*) FROM members").fetchone()[0]
+            return cur.execute(f"SELECT COUNT(*) FROM members WHERE {scope}", args).fetchone()[0]
 
     @_guarded
-    def member_roles(self) -> dict[str, list[str]]:
+    def member_roles(self, *, tenant: str | None = None) -> dict[str, list[str]]:
+        scope, args = _scope(tenant)
         with self._transaction() as cur:
-            rows = cur.execute("SELECT id, data::jsonb -> 'roles' FROM members ORDER BY id").fetchall()
+            rows = cur.execute(f"SELECT id, data::jsonb -> 'roles' FROM members WHERE {scope} ORDER BY id, tenant",
+                               args).fetchall()
         return {m: list(roles or []) for m, roles in rows}
 
     @_guarded
     def remove_member(
-        self, member: str, *, pseudonym: str | None = None, meta: Mapping[str, str | None] | None = None
+        self, member: str, *, pseudonym: str | None = None, meta: Mapping[str, str | None] | None = None,
+        tenant: str | None = None,
     ) -> MemberRemoval | None:
         check_meta(meta or {})
         with self._transaction() as cur:
+            held = self._one_each("member", self._keyed(cur, "members", (), [member], tenant)).get(member)
+            if held is None:
+                return None
             # FOR UPDATE: an upsert of the member at the same time waits for this transaction.
-            removed = remove_member_rows(cur.execute, member, pseudonym, mark="%s", lock="FOR UPDATE")
+            removed = remove_member_rows(cur.execute, member, pseudonym, tenant=held[0], mark="%s", lock="FOR UPDATE")
             if removed is None:
                 return None
             self._write_meta(cur, meta or {})
@@ -475,20 +550,25 @@ class PostgresStore:
         content is a :class:`~recsys.exceptions.ConflictError` and nothing of the batch is written.
         """
         with self._transaction() as cur:
-            tenants = event_tenants(events, self._member_orgs(cur, events) if tenants is None else {}, tenants)
+            orgs = self._member_orgs(cur, [e.member for e in events]) if tenants is None else {}
+            tenants = event_tenants(events, orgs, tenants)
             new, lines = _new_in_batch(events, tenants)
             added, activity = self._write_events(cur, new, check=True, lines=lines)
             if activity is not None:
                 cur.execute("UPDATE counters SET value = %s WHERE name = 'activity_seq'", (activity,))
         return added
 
-    @staticmethod
-    def _member_orgs(cur: psycopg.Cursor, events: Sequence[Event]) -> dict[str, str]:
-        """The organisation of each member of ``events`` the store holds."""
-        members = list({e.member for e in events})
+    def _member_orgs(self, cur: psycopg.Cursor, ids: Iterable[str]) -> dict[str, str]:
+        """The organisation of each of the members ``ids`` the store holds.
+
+        Raises:
+            AmbiguousIdError: A member id is held by several tenants (give the tenants).
+        """
+        members = list(dict.fromkeys(ids))
         if not members:
             return {}
-        return dict(cur.execute("SELECT id, org FROM members WHERE id = ANY(%s)", (members,)).fetchall())
+        found = self._one_each("member", self._keyed(cur, "members", ("org",), members, None))
+        return {id_: org for id_, (_, org) in found.items()}
 
     @staticmethod
     def _write_events(cur: psycopg.Cursor, events: Sequence[tuple[Event, str]], *,
@@ -543,8 +623,10 @@ class PostgresStore:
         *,
         until: dt.datetime | None = None,
         kinds: Iterable[str] | None = None,
+        tenant: str | None = None,
     ) -> list[Event]:
-        sql, args = "SELECT id, member, item, kind, value, at FROM events WHERE true", []
+        scope, args = _scope(tenant)
+        sql = f"SELECT id, member, item, kind, value, at FROM events WHERE {scope}"
         if member is not None:
             sql += " AND member = %s"
             args.append(member)
@@ -558,24 +640,26 @@ class PostgresStore:
             return [event_from_row(row) for row in cur.execute(sql + " ORDER BY ts, seq", args)]
 
     @_guarded
-    def history(self, member: str) -> History:
+    def history(self, member: str, *, tenant: str | None = None) -> History:
+        scope, args = _scope(tenant)
         with self._transaction() as cur:
             rows = cur.execute(
-                "SELECT seq, id, member, item, kind, value, at FROM events WHERE member = %s ORDER BY ts, seq",
-                (member,),
+                f"SELECT seq, id, member, item, kind, value, at FROM events WHERE member = %s AND {scope}"
+                " ORDER BY ts, seq", (member, *args),
             ).fetchall()
         # Impressions are left out of the state: serving a list must not make it stale.
         state = member_state(row[0] for row in rows if row[4] != "impression")
         return History(events=[event_from_row(row[1:]) for row in rows], state=state)
 
     @_guarded
-    def histories(self, members: Sequence[str]) -> dict[str, History]:
+    def histories(self, members: Sequence[str], *, tenant: str | None = None) -> dict[str, History]:
         found: dict[str, list] = {m: [] for m in members}
+        scope, args = _scope(tenant)
         with self._transaction() as cur:
             rows = cur.execute(
-                "SELECT seq, id, member, item, kind, value, at FROM events WHERE member = ANY(%s)"
+                f"SELECT seq, id, member, item, kind, value, at FROM events WHERE member = ANY(%s) AND {scope}"
                 " ORDER BY member, ts, seq",
-                (list(found),),
+                (list(found), *args),
             ).fetchall()
         for row in rows:
             found[row[2]].append(row)
@@ -586,18 +670,20 @@ class PostgresStore:
         }
 
     @_guarded
-    def member_state(self, member: str) -> str:
+    def member_state(self, member: str, *, tenant: str | None = None) -> str:
+        scope, args = _scope(tenant)
         with self._transaction() as cur:
             count, last = cur.execute(
-                "SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM events WHERE member = %s AND kind <> 'impression'",
-                (member,),
+                "SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM events WHERE member = %s AND kind <> 'impression'"
+                f" AND {scope}", (member, *args),
             ).fetchone()
         return state_token(count, last)
 
     @_guarded
-    def count_events(self) -> int:
+    def count_events(self, *, tenant: str | None = None) -> int:
+        scope, args = _scope(tenant)
         with self._transaction() as cur:
-            return cur.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+            return cur.execute(f"SELECT COUNT(*) FROM events WHERE {scope}", args).fetchone()[0]
 
     @_guarded
     def recorded_events(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, Event]]:
@@ -615,22 +701,29 @@ class PostgresStore:
                                (after, limit)).fetchall()
 
     @_guarded
-    def interactions(self, until_seq: int, kinds: Iterable[str]) -> list[tuple[str, str, str, float | None]]:
+    def interactions(self, until_seq: int, kinds: Iterable[str], *,
+                     tenant: str | None = None) -> list[tuple[str, str, str, float | None]]:
+        scope, args = _scope(tenant)
         with self._transaction() as cur:
             return cur.execute(
-                "SELECT member, item, kind, value FROM events WHERE seq <= %s AND kind = ANY(%s) ORDER BY seq",
-                (until_seq, list(kinds)),
+                f"SELECT member, item, kind, value FROM events WHERE seq <= %s AND kind = ANY(%s) AND {scope}"
+                " ORDER BY seq", (until_seq, list(kinds), *args),
             ).fetchall()
 
     @_guarded
-    def enrolments(self, items: Sequence[str]) -> dict[str, int]:
+    def enrolments(self, items: Sequence[str], *, tenant: str | None = None) -> dict[str, int]:
+        # A shared activity's seats are taken by every tenant's members, a tenant's own by its own.
+        scope, args = "true", []
+        if tenant is not None:
+            scope, args = "(tenant = %s OR item IN (SELECT id FROM items WHERE tenant = ''))", [tenant]
         with self._transaction() as cur:
             return dict(cur.execute(
                 # A member's latest enroll event decides: value 0 is a withdrawal.
-                "SELECT item, COUNT(*) FROM (SELECT DISTINCT ON (item, member) item, value FROM events"
-                " WHERE kind = 'enroll' AND item = ANY(%s) ORDER BY item, member, ts DESC, seq DESC) latest"
+                "SELECT item, COUNT(*) FROM (SELECT DISTINCT ON (item, tenant, member) item, value FROM events"
+                f" WHERE kind = 'enroll' AND item = ANY(%s) AND {scope}"
+                " ORDER BY item, tenant, member, ts DESC, seq DESC) latest"
                 " WHERE value IS NULL OR value <> 0 GROUP BY item",
-                (list(items),),
+                (list(items), *args),
             ).fetchall())
 
     @_guarded
@@ -638,82 +731,92 @@ class PostgresStore:
         with self._transaction() as cur:
             per_item = dict(cur.execute(
                 "SELECT item, COUNT(DISTINCT member) FROM events"
-                " WHERE member IN (SELECT id FROM members WHERE org = %(org)s)"
+                " WHERE member IN (SELECT id FROM members WHERE org = %(org)s) AND tenant = %(tenant)s"
                 " AND kind IN ('complete', 'attend') AND ts >= %(since)s AND ts < %(until)s GROUP BY item",
-                {"org": org, "since": since.timestamp(), "until": until.timestamp()},
+                {"org": org, "tenant": tenant_of(org), "since": since.timestamp(), "until": until.timestamp()},
             ).fetchall())
             members = cur.execute(
                 "SELECT COUNT(DISTINCT member) FROM events"
-                " WHERE member IN (SELECT id FROM members WHERE org = %(org)s)"
+                " WHERE member IN (SELECT id FROM members WHERE org = %(org)s) AND tenant = %(tenant)s"
                 " AND kind IN ('complete', 'attend') AND ts >= %(since)s AND ts < %(until)s",
-                {"org": org, "since": since.timestamp(), "until": until.timestamp()},
+                {"org": org, "tenant": tenant_of(org), "since": since.timestamp(), "until": until.timestamp()},
             ).fetchone()[0]
         return per_item, members
 
     # -- served lists --------------------------------------------------------------------
 
     @_guarded
-    def get_served(self, member: str, day: dt.date, request: str) -> ServedList | None:
+    def get_served(self, member: str, day: dt.date, request: str, *, tenant: str | None = None) -> ServedList | None:
+        scope, args = _scope(tenant)
         with self._transaction() as cur:
-            row = cur.execute(
-                "SELECT state, payload, created FROM served WHERE member = %s AND day = %s AND request = %s",
-                (member, day, request),
-            ).fetchone()
-        if row is None:
+            rows = cur.execute(
+                "SELECT member, tenant, state, payload, created FROM served WHERE member = %s AND day = %s"
+                f" AND request = %s AND {scope}", (member, day, request, *args),
+            ).fetchall()
+        found = one_per_id("member", ((row[0], row[1], row[2:]) for row in rows)).get(member)
+        if found is None:
             return None
-        state, payload, created = row
+        state, payload, created = found
         return ServedList(member, day, request, state, json.loads(payload), created)
 
     @_guarded
-    def served_for(self, members: Sequence[str], day: dt.date) -> list[ServedList]:
+    def served_for(self, members: Sequence[str], day: dt.date, *, tenant: str | None = None) -> list[ServedList]:
+        scope, args = _scope(tenant)
         with self._transaction() as cur:
             rows = cur.execute(
-                "SELECT member, request, state, payload, created FROM served WHERE day = %s AND member = ANY(%s)",
-                (day, list(dict.fromkeys(members))),
+                "SELECT member, request, state, payload, created FROM served WHERE day = %s AND member = ANY(%s)"
+                f" AND {scope}", (day, list(dict.fromkeys(members)), *args),
             ).fetchall()
         return [ServedList(member, day, request, state, json.loads(payload), created)
                 for member, request, state, payload, created in rows]
 
     @_guarded
-    def put_served(self, lists: Sequence[ServedList], impressions: Sequence[Event] = ()) -> None:
+    def put_served(self, lists: Sequence[ServedList], impressions: Sequence[Event] = (), *,
+                   tenant: str | None = None) -> None:
         """Keep served lists (the last of each member, day and request wins) and record their
         impressions, all by COPY in one transaction, committed without waiting for the disk. An
-        impression already recorded is skipped."""
+        impression already recorded is skipped. Without ``tenant``, each takes its member's."""
         check_impressions(impressions)
-        rows = [(s.member, s.day, s.request, s.state, dumps(s.payload), s.created) for s in lists]
         with self._transaction() as cur:
             # As on SQLite, the commit does not wait for the disk: a served list is made again
             # the same if lost with the server, and the WAL keeps commits in order.
             cur.execute("SET LOCAL synchronous_commit TO off")
-            if rows:
-                with cur.copy("COPY new_served (ord, member, day, request, state, payload, created) FROM STDIN") as copy:
-                    for ord_, row in enumerate(rows):
-                        copy.write_row((ord_, *row))
+            orgs = {} if tenant is not None else \
+                self._member_orgs(cur, [*(s.member for s in lists), *(e.member for e in impressions)])
+            if lists:
+                with cur.copy("COPY new_served (ord, tenant, member, day, request, state, payload, created)"
+                              " FROM STDIN") as copy:
+                    for ord_, s in enumerate(lists):
+                        held = tenant if tenant is not None else tenant_of(orgs[s.member]) if s.member in orgs else ""
+                        copy.write_row((ord_, held, s.member, s.day, s.request, s.state, dumps(s.payload), s.created))
                 cur.execute(
-                    "INSERT INTO served (member, day, request, state, payload, created)"
-                    " SELECT DISTINCT ON (member, day, request) member, day, request, state, payload, created"
-                    " FROM new_served ORDER BY member, day, request, ord DESC"
-                    " ON CONFLICT (member, day, request) DO UPDATE SET state = excluded.state,"
+                    "INSERT INTO served (tenant, member, day, request, state, payload, created)"
+                    " SELECT DISTINCT ON (tenant, member, day, request) tenant, member, day, request, state, payload,"
+                    " created FROM new_served ORDER BY tenant, member, day, request, ord DESC"
+                    " ON CONFLICT (tenant, member, day, request) DO UPDATE SET state = excluded.state,"
                     " payload = excluded.payload, created = excluded.created"
                 )
-            tenants = event_tenants(impressions, self._member_orgs(cur, impressions))
+            tenants = [tenant] * len(impressions) if tenant is not None else event_tenants(impressions, orgs)
             self._write_events(cur, first_of_each_id(impressions, tenants), check=False)
 
     @_guarded
     def served_between(
-        self, first: dt.date, last: dt.date, *, upcoming: bool = False
+        self, first: dt.date, last: dt.date, *, upcoming: bool = False, tenant: str | None = None
     ) -> list[tuple[str, dt.date, list[str]]]:
+        scope, args = _scope(tenant)
         with self._transaction() as cur:
             rows = cur.execute(
-                "SELECT member, day, payload FROM served WHERE day BETWEEN %s AND %s ORDER BY day, member, request",
-                (first, last),
+                f"SELECT member, day, payload FROM served WHERE day BETWEEN %s AND %s AND {scope}"
+                " ORDER BY day, member, request, tenant", (first, last, *args),
             ).fetchall()
         return [(member, day, served_item_ids(json.loads(payload), upcoming=upcoming)) for member, day, payload in rows]
 
     @_guarded
-    def served_on(self, day: dt.date) -> set[tuple[str, str]]:
+    def served_on(self, day: dt.date, *, tenant: str | None = None) -> set[tuple[str, str]]:
+        scope, args = _scope(tenant)
         with self._transaction() as cur:
-            return {(m, r) for m, r in cur.execute("SELECT member, request FROM served WHERE day = %s", (day,))}
+            return {(m, r) for m, r in cur.execute(f"SELECT member, request FROM served WHERE day = %s AND {scope}",
+                                                   (day, *args))}
 
     # -- trained models ------------------------------------------------------------------
 
@@ -786,6 +889,13 @@ class PostgresEmbeddingCache:
 
     def close(self) -> None:
         """Nothing to release: the store owns the connections."""
+
+
+def _scope(tenant: str | None, *, shared: bool = False) -> tuple[str, list[str]]:
+    """A condition (with its arguments) keeping the rows of ``tenant`` (and shared ones)."""
+    if tenant is None:
+        return "true", []
+    return ("tenant IN (%s, '')" if shared else "tenant = %s"), [tenant]
 
 
 def _configure(conn: psycopg.Connection) -> None:

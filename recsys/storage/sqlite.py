@@ -34,6 +34,7 @@ from recsys.records import Event, Item, Member, tenant_of
 from recsys.storage._shared import (
     RESERVED_META,
     DamagedRow,
+    holders as _holders,
     check_impressions,
     check_artefact,
     check_meta,
@@ -46,6 +47,8 @@ from recsys.storage._shared import (
     event_row,
     event_tenants,
     guarded,
+    item_clash,
+    one_per_id,
     remove_member_rows,
     scan_sql,
     served_item_ids,
@@ -70,7 +73,9 @@ from recsys.storage.embeddings import SQLiteEmbeddingCache
 __all__ = ["SQLiteStore"]
 
 #: 2: event ids are unique per tenant (``UNIQUE (tenant, id)``), no longer across the store.
-SCHEMA_VERSION = 2
+#: 3: so are member and item ids: members, items, removed items and served lists are keyed by
+#: (tenant, id), the tenant being the top level of the record's organisation (``""``: shared).
+SCHEMA_VERSION = 3
 
 # Event ids are unique within a tenant, the top level of the member's organisation when the event
 # was recorded (kept when the member is removed under a pseudonym): two enterprises may both
@@ -96,32 +101,63 @@ _EVENT_INDEXES = (
     "CREATE INDEX IF NOT EXISTS events_member_kind ON events (member, kind, ts, item)",
 )
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS items (
-    id TEXT PRIMARY KEY,
+# Member and item ids are unique within a tenant (schema 3), so the records, the log of removed
+# items and the served lists are keyed by (tenant, id); shared items are tenant "". A tenant item
+# may not take a shared item's id nor the reverse (every tenant sees shared items).
+_KEYED_BY_TENANT = {
+    "items": """CREATE TABLE IF NOT EXISTS {name} (
+    tenant TEXT NOT NULL DEFAULT '',
+    id TEXT NOT NULL,
     data TEXT NOT NULL,
     text_hash BLOB NOT NULL,
     vector BLOB NOT NULL,
     org TEXT,
-    rev INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS items_rev ON items (rev);
-CREATE TABLE IF NOT EXISTS removed_items (id TEXT PRIMARY KEY, rev INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS removed_rev ON removed_items (rev);
-CREATE TABLE IF NOT EXISTS members (id TEXT PRIMARY KEY, data TEXT NOT NULL, org TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS members_org ON members (org);
-CREATE TABLE IF NOT EXISTS served (
+    rev INTEGER NOT NULL,
+    PRIMARY KEY (tenant, id)
+)""",
+    "removed_items": """CREATE TABLE IF NOT EXISTS {name} (
+    tenant TEXT NOT NULL DEFAULT '', id TEXT NOT NULL, rev INTEGER NOT NULL, PRIMARY KEY (tenant, id))""",
+    "members": """CREATE TABLE IF NOT EXISTS {name} (
+    tenant TEXT NOT NULL DEFAULT '', id TEXT NOT NULL, data TEXT NOT NULL, org TEXT NOT NULL,
+    PRIMARY KEY (tenant, id))""",
+    "served": """CREATE TABLE IF NOT EXISTS {name} (
+    tenant TEXT NOT NULL DEFAULT '',
     member TEXT NOT NULL,
     day TEXT NOT NULL,
     request TEXT NOT NULL,
     state TEXT NOT NULL,
     payload TEXT NOT NULL,
     created REAL NOT NULL,
-    PRIMARY KEY (member, day, request)
-);
--- A day's lists (a resumed batch, coverage's exposure) without scanning every day's.
-CREATE INDEX IF NOT EXISTS served_day ON served (day);
+    PRIMARY KEY (tenant, member, day, request)
+)""",
+}
+
+#: How a schema 2 table's rows fill the table of schema 3 (and how a read-only connection shows
+#: an older store's table as schema 3 would hold it): each record takes its organisation's tenant,
+#: a served list its member's; a removed item's tenant is unknown ("": every view drops the id
+#: unless it holds it).
+_TENANT_OF_ROWS = {
+    "items": "SELECT recsys_tenant(org) AS tenant, id, data, text_hash, vector, org, rev FROM main.items",
+    "removed_items": "SELECT '' AS tenant, id, rev FROM main.removed_items",
+    "members": "SELECT recsys_tenant(org) AS tenant, id, data, org FROM main.members",
+    "served": "SELECT recsys_tenant((SELECT org FROM main.members WHERE main.members.id = main.served.member))"
+              " AS tenant, member, day, request, state, payload, created FROM main.served",
+}
+
+# Created after an older store's upgrade (some name the tenant column).
+_KEYED_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS items_rev ON items (rev)",
+    "CREATE INDEX IF NOT EXISTS items_id ON items (id, tenant)",  # an id across tenants: clashes, lookups without one
+    "CREATE INDEX IF NOT EXISTS removed_rev ON removed_items (rev)",
+    "CREATE INDEX IF NOT EXISTS members_org ON members (org)",
+    "CREATE INDEX IF NOT EXISTS members_id ON members (id, tenant)",
+    # A day's lists (a resumed batch, coverage's exposure) without scanning every day's.
+    "CREATE INDEX IF NOT EXISTS served_day ON served (day)",
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+""" + ";\n".join(ddl.format(name=name) for name, ddl in _KEYED_BY_TENANT.items()) + """;
 -- Display names of organisations (reports show them instead of dotted codes). Created on
 -- opening an older store too: the schema version counts changes an older recsys cannot read.
 CREATE TABLE IF NOT EXISTS org_names (org TEXT PRIMARY KEY, name TEXT NOT NULL);
@@ -137,7 +173,7 @@ _guarded = guarded(lambda store: sqlite_errors(store._db_file))
 
 #: An event's tenant where the table has no column for it (a schema 1 store opened read-only):
 #: its member's, as the upgrade fills it.
-_DERIVED_TENANT = "recsys_tenant((SELECT org FROM members WHERE members.id = events.member))"
+_DERIVED_TENANT = "recsys_tenant((SELECT org FROM main.members WHERE main.members.id = events.member))"
 
 
 def _scope_event_ids_by_tenant(db: sqlite3.Connection) -> None:
@@ -161,6 +197,30 @@ def _scope_event_ids_by_tenant(db: sqlite3.Connection) -> None:
         db.execute("DELETE FROM sqlite_sequence WHERE name = 'events'")
         db.execute("INSERT INTO sqlite_sequence (name, seq) SELECT 'events', MAX(?, COALESCE(MAX(seq), 0)) FROM events",
                    (given[0],))
+
+
+def _scope_member_and_item_ids_by_tenant(db: sqlite3.Connection) -> None:
+    """Upgrade a schema 2 store inside the opening transaction: member and item ids, unique across
+    the store until then, become unique per tenant. Each keyed table is rebuilt (create, copy,
+    drop, rename), as SQLite cannot change a primary key in place."""
+    for name, ddl in _KEYED_BY_TENANT.items():
+        db.execute(f"DROP TABLE IF EXISTS {name}_by_tenant")
+        db.execute(ddl.format(name=f"{name}_by_tenant"))
+        db.execute(f"INSERT INTO {name}_by_tenant {_TENANT_OF_ROWS[name]}")
+    for name in _KEYED_BY_TENANT:
+        db.execute(f"DROP TABLE {name}")
+        db.execute(f"ALTER TABLE {name}_by_tenant RENAME TO {name}")
+
+
+def _show_as_current(db: sqlite3.Connection, schema: int) -> None:
+    """Show an older store, opened read-only and so not upgraded, as the current schema holds it:
+    temporary views (of this connection only) over its tables, with the tenants an upgrade would
+    fill, shadow the tables of the same name."""
+    for name, rows in _TENANT_OF_ROWS.items():
+        db.execute(f"CREATE TEMP VIEW IF NOT EXISTS {name} AS {rows}")
+    if schema < 2:
+        db.execute("CREATE TEMP VIEW IF NOT EXISTS events AS SELECT seq, id, member, item, kind, value, at, ts, "
+                   + _DERIVED_TENANT + " AS tenant FROM main.events")
 
 
 class SQLiteStore:
@@ -201,7 +261,7 @@ class SQLiteStore:
         self._connections = ThreadConnections(self._connect)
         self._lock = threading.Lock()
         self._cache: SQLiteEmbeddingCache | None = None
-        self._tenant_sql = "tenant"  # what gives an event's tenant in a query
+        self._legacy: int | None = None  # the schema of an older store opened read-only
         if read_only:
             if not self._db_file.is_file():
                 raise StoreError(f"no store at {self.files} (no {self.DB_NAME} there): give an existing store folder")
@@ -229,8 +289,9 @@ class SQLiteStore:
             if found is None or int(found[0]) > SCHEMA_VERSION:
                 raise StoreError(f"store {self.files} is not a recsys store of this version (schema "
                                  f"{found[0] if found else 'missing'}): upgrade recsys, or give the store's folder")
-            if int(found[0]) < 2:  # read as it is: tenants derived as the upgrade would fill them
-                self._tenant_sql = _DERIVED_TENANT
+            if int(found[0]) < SCHEMA_VERSION:  # read as it is: tenants derived as the upgrade fills them
+                self._legacy = int(found[0])
+                _show_as_current(self._db(), self._legacy)
             return
         self._db().executescript(_SCHEMA)
         with self._transaction() as db:
@@ -240,6 +301,10 @@ class SQLiteStore:
                 raise StoreError(f"store {self.files} was written by a newer recsys (schema {schema}): upgrade recsys")
             if schema < 2:
                 _scope_event_ids_by_tenant(db)
+            if schema < 3:
+                _scope_member_and_item_ids_by_tenant(db)
+            for index in _KEYED_INDEXES:
+                db.execute(index)
             db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
             db.execute("INSERT OR IGNORE INTO meta VALUES ('rev', '0')")
             self._keep_activity_seq(db)
@@ -258,6 +323,8 @@ class SQLiteStore:
             db.execute("PRAGMA busy_timeout=60000")
             # The tenant of an organisation, for SQL that fills or derives events' tenants.
             db.create_function("recsys_tenant", 1, tenant_of, deterministic=True)
+            if self._legacy is not None:
+                _show_as_current(db, self._legacy)
         except sqlite3.Error:
             db.close()
             raise
@@ -374,77 +441,118 @@ class SQLiteStore:
 
     # -- items ---------------------------------------------------------------------------
 
-    @_guarded
-    def item_hashes(self, ids: Sequence[str]) -> dict[str, bytes]:
-        """Stored text hashes of those ``ids`` that exist."""
-        out: dict[str, bytes] = {}
-        for chunk in _chunks(ids):
+    def _keyed(self, table: str, columns: Sequence[str], ids: Iterable[str], tenant: str | None, *,
+               shared: bool = False, db: sqlite3.Connection | None = None) -> list[tuple[Any, ...]]:
+        """``(id, tenant, *columns)`` of the rows of ``table`` with those ``ids``: in ``tenant``
+        (and, with ``shared``, shared ones), or in any tenant when it is None."""
+        db = db or self._db()
+        scope, args = "", []
+        if tenant is not None:
+            scope = " AND tenant IN (?, '')" if shared else " AND tenant = ?"
+            args = [tenant]
+        rows: list[tuple[Any, ...]] = []
+        for chunk in _chunks(list(dict.fromkeys(ids))):
             marks = ",".join("?" * len(chunk))
-            for id_, h in self._db().execute(f"SELECT id, text_hash FROM items WHERE id IN ({marks})", chunk):
-                out[id_] = bytes(h)
-        return out
+            rows += db.execute(f"SELECT {', '.join(['id', 'tenant', *columns])} FROM {table} WHERE id IN ({marks}){scope}",
+                               (*chunk, *args)).fetchall()
+        return rows
+
+    @staticmethod
+    def _one_each(kind: str, rows: list[tuple[Any, ...]]) -> dict[str, tuple[Any, ...]]:
+        """``id -> (tenant, *columns)`` of :meth:`_keyed` rows; an id of several tenants is an error."""
+        return one_per_id(kind, ((row[0], row[1], row[1:]) for row in rows))
+
+    @_guarded
+    def item_hashes(self, ids: Sequence[str], *, tenant: str | None = None) -> dict[str, bytes]:
+        """Stored text hashes of those ``ids`` that exist."""
+        found = self._one_each("item", self._keyed("items", ("text_hash",), ids, tenant, shared=True))
+        return {id_: bytes(h) for id_, (_, h) in found.items()}
 
     @_guarded
     def upsert_items(self, items: Sequence[Item], vectors: np.ndarray) -> int:
         """Insert or replace items with their vectors in one transaction; return the new revision."""
         vectors = check_vectors(items, vectors)
         with self._transaction() as db:
+            held = {id_: holder for id_, holder in self._keyed("items", (), [it.id for it in items], None, db=db)}
+            for it in items:
+                if it.id in held and (held[it.id] == "") != (it.tenant == ""):
+                    raise item_clash(it.id, held[it.id] == "")
             rev = self._bump(db)
             db.executemany(
-                "INSERT OR REPLACE INTO items (id, data, text_hash, vector, org, rev) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO items (tenant, id, data, text_hash, vector, org, rev) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (it.id, dumps(it.to_dict()), text_hash(it), v.tobytes(), it.org, rev)
+                    (it.tenant, it.id, dumps(it.to_dict()), text_hash(it), v.tobytes(), it.org, rev)
                     for it, v in zip(items, vectors)
                 ],
             )
-            db.executemany("DELETE FROM removed_items WHERE id = ?", [(it.id,) for it in items])
+            db.executemany("DELETE FROM removed_items WHERE tenant = ? AND id = ?", [(it.tenant, it.id) for it in items])
         return rev
 
     @_guarded
-    def remove_items(self, ids: Sequence[str]) -> int:
+    def remove_items(self, ids: Sequence[str], *, tenant: str | None = None) -> int:
         """Remove items (their events stay, as history); return the new revision."""
         with self._transaction() as db:
+            held = {id_: row[0] for id_, row in
+                    self._one_each("item", self._keyed("items", (), ids, tenant, shared=True, db=db)).items()}
+            keys = [(held.get(i, tenant or ""), i) for i in ids]
             rev = self._bump(db)
-            db.executemany("DELETE FROM items WHERE id = ?", [(i,) for i in ids])
-            db.executemany("INSERT OR REPLACE INTO removed_items VALUES (?, ?)", [(i, rev) for i in ids])
+            db.executemany("DELETE FROM items WHERE tenant = ? AND id = ?", keys)
+            db.executemany("INSERT OR REPLACE INTO removed_items VALUES (?, ?, ?)", [(*k, rev) for k in keys])
         return rev
 
     @_guarded
-    def get_items(self, ids: Sequence[str]) -> dict[str, Item]:
-        out: dict[str, Item] = {}
-        for chunk in _chunks(ids):
-            marks = ",".join("?" * len(chunk))
-            for id_, data in self._db().execute(f"SELECT id, data FROM items WHERE id IN ({marks})", chunk):
-                out[id_] = self._record(Item, id_, data)
-        return out
+    def get_items(self, ids: Sequence[str], *, tenant: str | None = None) -> dict[str, Item]:
+        found = self._one_each("item", self._keyed("items", ("data",), ids, tenant, shared=True))
+        return {id_: self._record(Item, id_, data) for id_, (_, data) in found.items()}
 
     @_guarded
-    def item_ids(self, ids: Sequence[str]) -> set[str]:
+    def item_ids(self, ids: Sequence[str], *, tenant: str | None = None) -> set[str]:
         """Those of ``ids`` that exist."""
-        found: set[str] = set()
-        for chunk in _chunks(ids):
-            marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in self._db().execute(f"SELECT id FROM items WHERE id IN ({marks})", chunk))
-        return found
+        return set(self._one_each("item", self._keyed("items", (), ids, tenant, shared=True)))
 
     @_guarded
-    def iter_items(self) -> Iterator[Item]:
+    def item_tenants(self, ids: Sequence[str]) -> dict[str, list[str]]:
+        """The tenants holding each of ``ids`` that some tenant holds (``""``: shared)."""
+        return _holders(self._keyed("items", (), ids, None))
+
+    @staticmethod
+    def _scope(tenant: str | None, *, shared: bool = False, column: str = "tenant") -> tuple[str, list[str]]:
+        """A condition (with its arguments) keeping the rows of ``tenant`` (and shared ones)."""
+        if tenant is None:
+            return "1=1", []
+        return (f"{column} IN (?, '')" if shared else f"{column} = ?"), [tenant]
+
+    @_guarded
+    def iter_items(self, *, tenant: str | None = None) -> Iterator[Item]:
         """Every item, by id."""
-        for id_, data in self._db().execute("SELECT id, data FROM items ORDER BY id"):
+        where, args = self._scope(tenant, shared=True)
+        for id_, data in self._db().execute(f"SELECT id, data FROM items WHERE {where} ORDER BY id, tenant", args):
             yield self._record(Item, id_, data)
 
     @_guarded
-    def count_items(self) -> int:
-        return self._db().execute("SELECT COUNT(*) FROM items").fetchone()[0]
+    def count_items(self, *, tenant: str | None = None) -> int:
+        where, args = self._scope(tenant, shared=True)
+        return self._db().execute(f"SELECT COUNT(*) FROM items WHERE {where}", args).fetchone()[0]
 
     @_guarded
-    def item_changes(self, since: int, dim: int) -> ItemChanges:
+    def item_changes(self, since: int, dim: int, *, tenant: str | None = None) -> ItemChanges:
         """Everything written to items after revision ``since``, read in one snapshot."""
+        where, args = self._scope(tenant, shared=True)
         with self._snapshot() as db:  # so the revision and the rows agree
+            if tenant is None:  # a catalogue of every tenant's items needs their ids unique
+                twice = db.execute("SELECT id, group_concat(tenant) FROM items GROUP BY id HAVING COUNT(*) > 1"
+                                   " LIMIT 1").fetchone()
+                if twice is not None:
+                    one_per_id("item", ((twice[0], t, None) for t in sorted(twice[1].split(","))))
             rev = int(db.execute("SELECT value FROM meta WHERE key = 'rev'").fetchone()[0])
-            rows = db.execute("SELECT id, data, vector FROM items WHERE rev > ? ORDER BY rev, id", (since,))
+            rows = db.execute(f"SELECT id, data, vector FROM items WHERE rev > ? AND {where} ORDER BY rev, id",
+                              (since, *args))
             upserted = [(self._record(Item, id_, data), self._vector(id_, blob, dim)) for id_, data, blob in rows]
-            rows = db.execute("SELECT id FROM removed_items WHERE rev > ? ORDER BY rev, id", (since,))
+            # An id another tenant removed is not removed from a view that still holds it.
+            rows = db.execute(
+                f"SELECT id FROM removed_items AS r WHERE rev > ? AND {where} AND NOT EXISTS"
+                f" (SELECT 1 FROM items WHERE items.id = r.id AND {where.replace('tenant', 'items.tenant')})"
+                " GROUP BY id ORDER BY MIN(rev), id", (since, *args, *args))
             removed = [id_ for (id_,) in rows]
         return ItemChanges(rev, upserted, removed)
 
@@ -460,8 +568,8 @@ class SQLiteStore:
     def upsert_members(self, members: Sequence[Member]) -> None:
         with self._transaction() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO members (id, data, org) VALUES (?, ?, ?)",
-                [(m.id, dumps(m.to_dict()), m.org) for m in members],
+                "INSERT OR REPLACE INTO members (tenant, id, data, org) VALUES (?, ?, ?, ?)",
+                [(m.tenant, m.id, dumps(m.to_dict()), m.org) for m in members],
             )
             self._bump_members(db)
 
@@ -472,47 +580,52 @@ class SQLiteStore:
                    " ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
 
     @_guarded
-    def get_members(self, ids: Sequence[str]) -> dict[str, Member]:
-        out: dict[str, Member] = {}
-        for chunk in _chunks(ids):
-            marks = ",".join("?" * len(chunk))
-            for id_, data in self._db().execute(f"SELECT id, data FROM members WHERE id IN ({marks})", chunk):
-                out[id_] = self._record(Member, id_, data)
-        return out
+    def get_members(self, ids: Sequence[str], *, tenant: str | None = None) -> dict[str, Member]:
+        found = self._one_each("member", self._keyed("members", ("data",), ids, tenant))
+        return {id_: self._record(Member, id_, data) for id_, (_, data) in found.items()}
 
     @_guarded
-    def member_ids(self, ids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        for chunk in _chunks(ids):
-            marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in self._db().execute(f"SELECT id FROM members WHERE id IN ({marks})", chunk))
-        return found
+    def member_ids(self, ids: Sequence[str], *, tenant: str | None = None) -> set[str]:
+        return set(self._one_each("member", self._keyed("members", (), ids, tenant)))
 
     @_guarded
-    def iter_members(self) -> Iterator[Member]:
+    def member_tenants(self, ids: Sequence[str]) -> dict[str, list[str]]:
+        """The tenants holding each of ``ids`` that some tenant holds."""
+        return _holders(self._keyed("members", (), ids, None))
+
+    @_guarded
+    def iter_members(self, *, tenant: str | None = None) -> Iterator[Member]:
         """Every member, by id."""
-        for id_, data in self._db().execute("SELECT id, data FROM members ORDER BY id"):
+        where, args = self._scope(tenant)
+        for id_, data in self._db().execute(f"SELECT id, data FROM members WHERE {where} ORDER BY id, tenant", args):
             yield self._record(Member, id_, data)
 
     @_guarded
-    def count_members(self) -> int:
-        return self._db().execute("SELECT COUNT(*) FROM members").fetchone()[0]
+    def count_members(self, *, tenant: str | None = None) -> int:
+        where, args = self._scope(tenant)
+        return self._db().execute(f"SELECT COUNT(*) FROM members WHERE {where}", args).fetchone()[0]
 
     @_guarded
-    def member_roles(self) -> dict[str, list[str]]:
+    def member_roles(self, *, tenant: str | None = None) -> dict[str, list[str]]:
         """Every member's roles, without reading the whole records."""
+        where, args = self._scope(tenant)
         return {
             m: json.loads(roles or "[]")
-            for m, roles in self._db().execute("SELECT id, json_extract(data, '$.roles') FROM members ORDER BY id")
+            for m, roles in self._db().execute(
+                f"SELECT id, json_extract(data, '$.roles') FROM members WHERE {where} ORDER BY id, tenant", args)
         }
 
     @_guarded
     def remove_member(
-        self, member: str, *, pseudonym: str | None = None, meta: Mapping[str, str | None] | None = None
+        self, member: str, *, pseudonym: str | None = None, meta: Mapping[str, str | None] | None = None,
+        tenant: str | None = None,
     ) -> MemberRemoval | None:
         check_meta(meta or {})
         with self._transaction() as db:
-            removed = remove_member_rows(db.execute, member, pseudonym)
+            held = self._one_each("member", self._keyed("members", (), [member], tenant, db=db)).get(member)
+            if held is None:
+                return None
+            removed = remove_member_rows(db.execute, member, pseudonym, tenant=held[0])
             if removed is None:
                 return None
             self._write_meta(db, meta or {})
@@ -565,14 +678,14 @@ class SQLiteStore:
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('activity_seq', ?)", (str(activity),))
         return added
 
-    @staticmethod
-    def _member_orgs(db: sqlite3.Connection, members: Iterable[str]) -> dict[str, str]:
-        """The organisation of each of ``members`` the store holds (inside a transaction)."""
-        orgs: dict[str, str] = {}
-        for chunk in _chunks(list(dict.fromkeys(members))):
-            marks = ",".join("?" * len(chunk))
-            orgs.update(db.execute(f"SELECT id, org FROM members WHERE id IN ({marks})", chunk).fetchall())
-        return orgs
+    def _member_orgs(self, db: sqlite3.Connection, members: Iterable[str]) -> dict[str, str]:
+        """The organisation of each of ``members`` the store holds (inside a transaction).
+
+        Raises:
+            AmbiguousIdError: A member id is held by several tenants (give the tenants).
+        """
+        found = self._one_each("member", self._keyed("members", ("org",), members, None, db=db))
+        return {id_: org for id_, (_, org) in found.items()}
 
     @_guarded
     def events(
@@ -581,10 +694,12 @@ class SQLiteStore:
         *,
         until: dt.datetime | None = None,
         kinds: Iterable[str] | None = None,
+        tenant: str | None = None,
     ) -> list[Event]:
         """Events in time order (ties in the order recorded), optionally of one member, up to
-        ``until``, of some kinds."""
-        sql, args = "SELECT id, member, item, kind, value, at FROM events WHERE 1=1", []
+        ``until``, of some kinds, of one tenant."""
+        where, args = self._scope(tenant)
+        sql = f"SELECT id, member, item, kind, value, at FROM events WHERE {where}"
         if member is not None:
             sql += " AND member = ?"
             args.append(member)
@@ -599,10 +714,12 @@ class SQLiteStore:
         return [event_from_row(row) for row in self._db().execute(sql, args)]
 
     @_guarded
-    def history(self, member: str) -> History:
+    def history(self, member: str, *, tenant: str | None = None) -> History:
         """One member's events in time order and their state token, in one statement."""
+        where, args = self._scope(tenant)
         rows = self._db().execute(
-            "SELECT seq, id, member, item, kind, value, at FROM events WHERE member = ? ORDER BY ts, seq", (member,)
+            f"SELECT seq, id, member, item, kind, value, at FROM events WHERE member = ? AND {where} ORDER BY ts, seq",
+            (member, *args),
         ).fetchall()
         # Impressions are left out of the state: serving a list records impressions, which must
         # not make the list just served stale.
@@ -610,13 +727,14 @@ class SQLiteStore:
         return History(events=[event_from_row(row[1:]) for row in rows], state=state)
 
     @_guarded
-    def histories(self, members: Sequence[str]) -> dict[str, History]:
+    def histories(self, members: Sequence[str], *, tenant: str | None = None) -> dict[str, History]:
         rows: dict[str, list] = {m: [] for m in members}
+        where, args = self._scope(tenant)
         for chunk in _chunks(list(rows)):
             marks = ",".join("?" * len(chunk))
             for row in self._db().execute(
-                f"SELECT seq, id, member, item, kind, value, at FROM events WHERE member IN ({marks})"
-                " ORDER BY member, ts, seq", chunk,
+                f"SELECT seq, id, member, item, kind, value, at FROM events WHERE member IN ({marks}) AND {where}"
+                " ORDER BY member, ts, seq", (*chunk, *args),
             ):
                 rows[row[2]].append(row)
         return {
@@ -626,15 +744,18 @@ class SQLiteStore:
         }
 
     @_guarded
-    def member_state(self, member: str) -> str:
+    def member_state(self, member: str, *, tenant: str | None = None) -> str:
+        where, args = self._scope(tenant)
         count, last = self._db().execute(
-            "SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM events WHERE member = ? AND kind != 'impression'", (member,)
+            f"SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM events WHERE member = ? AND kind != 'impression' AND {where}",
+            (member, *args),
         ).fetchone()
         return state_token(count, last)
 
     @_guarded
-    def count_events(self) -> int:
-        return self._db().execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    def count_events(self, *, tenant: str | None = None) -> int:
+        where, args = self._scope(tenant)
+        return self._db().execute(f"SELECT COUNT(*) FROM events WHERE {where}", args).fetchone()[0]
 
     @_guarded
     def recorded_events(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, Event]]:
@@ -646,46 +767,57 @@ class SQLiteStore:
     @_guarded
     def recorded_tenants(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, str]]:
         return self._db().execute(
-            f"SELECT seq, {self._tenant_sql} FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
+            "SELECT seq, tenant FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
         ).fetchall()
 
     @_guarded
-    def interactions(self, until_seq: int, kinds: Iterable[str]) -> list[tuple[str, str, str, float | None]]:
+    def interactions(self, until_seq: int, kinds: Iterable[str], *,
+                     tenant: str | None = None) -> list[tuple[str, str, str, float | None]]:
         """``(member, item, kind, value)`` of the events of ``kinds`` up to sequence number
         ``until_seq``, in the order recorded: the input of the collaborative model."""
         kinds = list(kinds)
+        where, args = self._scope(tenant)
         return self._db().execute(
             f"SELECT member, item, kind, value FROM events WHERE seq <= ? AND kind IN ({','.join('?' * len(kinds))})"
-            " ORDER BY seq",
-            (until_seq, *kinds),
+            f" AND {where} ORDER BY seq",
+            (until_seq, *kinds, *args),
         ).fetchall()
 
     @_guarded
-    def enrolments(self, items: Sequence[str]) -> dict[str, int]:
+    def enrolments(self, items: Sequence[str], *, tenant: str | None = None) -> dict[str, int]:
         """How many distinct members hold a seat in each of ``items`` (offline activities): those
-        whose latest ``enroll`` event is not a withdrawal (value 0)."""
+        whose latest ``enroll`` event is not a withdrawal (value 0). A shared activity's seats
+        are taken by every tenant's members, a tenant's own by its members only."""
         out: dict[str, int] = {}
+        where, args = "1=1", []
+        if tenant is not None:
+            where, args = "(tenant = ? OR item IN (SELECT id FROM items WHERE tenant = ''))", [tenant]
         for chunk in _chunks(items):
             marks = ",".join("?" * len(chunk))
             for item, n in self._db().execute(
                 "SELECT item, COUNT(*) FROM (SELECT item, value, ROW_NUMBER() OVER"
-                " (PARTITION BY item, member ORDER BY ts DESC, seq DESC) AS newest FROM events"
-                f" WHERE kind = 'enroll' AND item IN ({marks}))"
+                " (PARTITION BY item, tenant, member ORDER BY ts DESC, seq DESC) AS newest FROM events"
+                f" WHERE kind = 'enroll' AND item IN ({marks}) AND {where})"
                 " WHERE newest = 1 AND (value IS NULL OR value != 0) GROUP BY item",
-                chunk,
+                (*chunk, *args),
             ):
                 out[item] = n
         return out
+
+    @property
+    def _events_by_member(self) -> str:
+        # The covering index, unless events are a view over a schema 1 store opened read-only.
+        return "events" if self._legacy is not None and self._legacy < 2 else "events INDEXED BY events_member_kind"
 
     @_guarded
     def branch_completions(self, org: str, since: dt.datetime, until: dt.datetime) -> tuple[dict[str, int], int]:
         """Per item, how many members of branch ``org`` completed it in the window; and how many
         members of the branch completed anything."""
         rows = self._db().execute(
-            "SELECT item, member FROM events INDEXED BY events_member_kind"
-            " WHERE member IN (SELECT id FROM members WHERE org = ?)"
+            f"SELECT item, member FROM {self._events_by_member}"
+            " WHERE member IN (SELECT id FROM members WHERE org = ?) AND tenant = ?"
             " AND kind IN ('complete', 'attend') AND ts >= ? AND ts < ?",
-            (org, since.timestamp(), until.timestamp()),
+            (org, tenant_of(org), since.timestamp(), until.timestamp()),
         ).fetchall()
         per_item: dict[str, set[str]] = {}
         for item, member in rows:
@@ -695,30 +827,34 @@ class SQLiteStore:
     # -- served lists --------------------------------------------------------------------
 
     @_guarded
-    def get_served(self, member: str, day: dt.date, request: str) -> ServedList | None:
-        row = self._db().execute(
-            "SELECT state, payload, created FROM served WHERE member = ? AND day = ? AND request = ?",
-            (member, day.isoformat(), request),
-        ).fetchone()
-        if row is None:
+    def get_served(self, member: str, day: dt.date, request: str, *, tenant: str | None = None) -> ServedList | None:
+        where, args = self._scope(tenant)
+        rows = self._db().execute(
+            f"SELECT member, tenant, state, payload, created FROM served WHERE member = ? AND day = ? AND request = ?"
+            f" AND {where}", (member, day.isoformat(), request, *args),
+        ).fetchall()
+        found = one_per_id("member", ((row[0], row[1], row[2:]) for row in rows)).get(member)
+        if found is None:
             return None
-        state, payload, created = row
+        state, payload, created = found
         return ServedList(member, day, request, state, json.loads(payload), created)
 
     @_guarded
-    def served_for(self, members: Sequence[str], day: dt.date) -> list[ServedList]:
+    def served_for(self, members: Sequence[str], day: dt.date, *, tenant: str | None = None) -> list[ServedList]:
         out = []
+        where, args = self._scope(tenant)
         for chunk in _chunks(list(dict.fromkeys(members))):
             marks = ",".join("?" * len(chunk))
             for member, request, state, payload, created in self._db().execute(
-                f"SELECT member, request, state, payload, created FROM served WHERE day = ? AND member IN ({marks})",
-                (day.isoformat(), *chunk),
+                f"SELECT member, request, state, payload, created FROM served WHERE day = ? AND member IN ({marks})"
+                f" AND {where}", (day.isoformat(), *chunk, *args),
             ):
                 out.append(ServedList(member, day, request, state, json.loads(payload), created))
         return out
 
     @_guarded
-    def put_served(self, lists: Sequence[ServedList], impressions: Sequence[Event] = ()) -> None:
+    def put_served(self, lists: Sequence[ServedList], impressions: Sequence[Event] = (), *,
+                   tenant: str | None = None) -> None:
         """Keep served lists and record their impressions in one transaction.
 
         The impressions go in by multi-row ``INSERT OR IGNORE`` statements, so a day's batch of
@@ -731,10 +867,17 @@ class SQLiteStore:
         """
         check_impressions(impressions)
         rows = [(n, *event_row(e)) for n, e in enumerate(impressions)]
+        # Without a tenant, each list and impression takes its member's, inside the statement.
+        holder = "recsys_tenant((SELECT org FROM members WHERE members.id = {member}))" if tenant is None else "?"
+        given = () if tenant is None else (tenant,)
         with self._transaction(wait_for_disk=False) as db:
+            if tenant is None:  # a member id of several tenants names no one member's list
+                self._member_orgs(db, [s.member for s in lists] + [e.member for e in impressions])
             db.executemany(
-                "INSERT OR REPLACE INTO served VALUES (?, ?, ?, ?, ?, ?)",
-                [(s.member, s.day.isoformat(), s.request, s.state, dumps(s.payload), s.created) for s in lists],
+                f"INSERT OR REPLACE INTO served SELECT {holder.format(member='?2')}, ?2, ?3, ?4, ?5, ?6, ?7"
+                if tenant is None else "INSERT OR REPLACE INTO served VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                [(tenant or "", s.member, s.day.isoformat(), s.request, s.state, dumps(s.payload), s.created)
+                 for s in lists],
             )
             per_row = len(rows[0]) if rows else 1  # the position in the batch, then event_row
             per_statement = max(1, min(500, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // per_row))
@@ -748,25 +891,27 @@ class SQLiteStore:
                     f"INSERT OR IGNORE INTO events ({_EVENT_COLUMNS})"
                     " SELECT column2, column3, column4, column5, column6, column7, column8, tenant FROM ("
                     "  SELECT *, ROW_NUMBER() OVER (PARTITION BY tenant, column2 ORDER BY column1) AS nth FROM ("
-                    "   SELECT new.*, recsys_tenant((SELECT org FROM members WHERE members.id = new.column3)) AS tenant"
+                    f"   SELECT new.*, {holder.format(member='new.column3')} AS tenant"
                     f"   FROM (VALUES {','.join([marks] * len(chunk))}) AS new)) AS fresh"
                     " WHERE nth = 1 AND NOT EXISTS (SELECT 1 FROM events"
                     "  WHERE events.tenant = fresh.tenant AND events.id = fresh.column2)"
                     " ORDER BY column1",
-                    [value for row in chunk for value in row],
+                    [*given, *(value for row in chunk for value in row)],
                 )
 
     @_guarded
     def served_between(
-        self, first: dt.date, last: dt.date, *, upcoming: bool = False
+        self, first: dt.date, last: dt.date, *, upcoming: bool = False, tenant: str | None = None
     ) -> list[tuple[str, dt.date, list[str]]]:
         """Daily lists served from ``first`` to ``last`` (inclusive): ``(member, day, item ids)``.
 
         A list asked for with several budgets the same day counts once per request.
         """
+        where, args = self._scope(tenant)
         rows = self._db().execute(
-            "SELECT member, day, payload FROM served WHERE day >= ? AND day <= ? ORDER BY day, member, request",
-            (first.isoformat(), last.isoformat()),
+            f"SELECT member, day, payload FROM served WHERE day >= ? AND day <= ? AND {where}"
+            " ORDER BY day, member, request, tenant",
+            (first.isoformat(), last.isoformat(), *args),
         ).fetchall()
         return [
             (member, dt.date.fromisoformat(day), served_item_ids(json.loads(payload), upcoming=upcoming))
@@ -774,8 +919,10 @@ class SQLiteStore:
         ]
 
     @_guarded
-    def served_on(self, day: dt.date) -> set[tuple[str, str]]:
-        rows = self._db().execute("SELECT member, request FROM served WHERE day = ?", (day.isoformat(),))
+    def served_on(self, day: dt.date, *, tenant: str | None = None) -> set[tuple[str, str]]:
+        where, args = self._scope(tenant)
+        rows = self._db().execute(f"SELECT member, request FROM served WHERE day = ? AND {where}",
+                                  (day.isoformat(), *args))
         return {(member, request) for member, request in rows}
 
     # -- trained models ------------------------------------------------------------------
@@ -853,7 +1000,7 @@ class SQLiteStore:
     def damaged_rows(self, dim: int | None) -> list[DamagedRow]:
         """Every row that does not parse (see :func:`recsys.storage._shared.damaged_rows`)."""
         with self._snapshot() as db:
-            scans = scan_sql(self._tenant_sql)
+            scans = scan_sql()
             return damaged_rows({table: db.execute(sql) for table, sql in scans.items()}, dim, self._db_file)
 
     @_guarded

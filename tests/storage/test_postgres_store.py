@@ -81,6 +81,7 @@ def test_an_older_schema_is_upgraded_and_keeps_its_data(postgres):
         conn.execute("DROP TABLE org_names")
         conn.execute("DROP TABLE artefacts")
         conn.execute("DELETE FROM counters WHERE name = 'models_rev'")
+        _member_and_item_ids_across_the_store(conn)
         _event_ids_across_the_store(conn)
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
     store = open_store(url)
@@ -96,6 +97,18 @@ def test_an_older_schema_is_upgraded_and_keeps_its_data(postgres):
         store.close()
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == str(SCHEMA_VERSION)
+
+
+def _member_and_item_ids_across_the_store(conn: psycopg.Connection) -> None:
+    """Members, items, removed items and served lists as schema 5 and before made them: keyed by
+    id alone, no tenant."""
+    conn.execute("DROP INDEX items_id")
+    conn.execute("DROP INDEX members_id")
+    for table, key in (("items", "id"), ("removed_items", "id"), ("members", "id"),
+                       ("served", "member, day, request")):
+        conn.execute(f"ALTER TABLE {table} DROP CONSTRAINT {table}_pkey")
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN tenant")
+        conn.execute(f"ALTER TABLE {table} ADD PRIMARY KEY ({key})")
 
 
 def _event_ids_across_the_store(conn: psycopg.Connection) -> None:
@@ -116,6 +129,7 @@ def test_a_schema_4_store_gets_event_ids_scoped_per_tenant(postgres):
     store.remove_member("m-gone", pseudonym="anon:1")
     store.close()
     with psycopg.connect(url) as conn:
+        _member_and_item_ids_across_the_store(conn)
         _event_ids_across_the_store(conn)
         conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema'")
     store = open_store(url)
@@ -128,6 +142,43 @@ def test_a_schema_4_store_gets_event_ids_scoped_per_tenant(postgres):
         with pytest.raises(ConflictError, match="'e1'"):
             store.record_events([Event(id="e1", member="m-a", item="i1", kind="skip", at=T0)])
         assert store.count_events() == 4 and store.revisions().activity == 4
+    finally:
+        store.close()
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == str(SCHEMA_VERSION)
+
+
+def test_a_schema_5_store_gets_member_and_item_ids_scoped_per_tenant(postgres):
+    from recsys.storage import ServedList
+
+    url = postgres.new_database()
+    store = open_store(url)
+    store.upsert_members([Member(id="m-a", name="张伟", org="hxny.fdgs"), Member(id="m-b", name="陈静", org="zjjt")])
+    vectors = np.ones((3, 4), dtype=np.float32)
+    store.upsert_items([Item(id=i, title=f"材料{i}", body="正文", kind="article", minutes=10, org=org,
+                             published=dt.date(2026, 1, 1)) for i, org in (("x1", "hxny.fdgs"), ("x2", "zjjt"),
+                                                                            ("s1", None))], vectors)
+    store.put_served([ServedList("m-a", T0.date(), "minutes=30", "0:0", {"entries": []}, 1.0)])
+    store.close()
+    with psycopg.connect(url) as conn:
+        _member_and_item_ids_across_the_store(conn)
+        conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema'")
+    store = open_store(url)
+    try:
+        assert store.member_tenants(["m-a", "m-b"]) == {"m-a": ["hxny"], "m-b": ["zjjt"]}
+        assert store.item_tenants(["x1", "x2", "s1"]) == {"x1": ["hxny"], "x2": ["zjjt"], "s1": [""]}
+        assert store.get_served("m-a", T0.date(), "minutes=30", tenant="hxny") is not None
+        # The new rule: zjjt may hold m-a and x1 of its own; hxny's stay as they were.
+        store.upsert_members([Member(id="m-a", name="李娜", org="zjjt.b1")])
+        store.upsert_items([Item(id="x1", title="浙江的x1", body="正文", kind="article", minutes=5, org="zjjt",
+                                 published=dt.date(2026, 1, 1))], vectors[:1])
+        assert store.get_members(["m-a"], tenant="hxny")["m-a"].name == "张伟"
+        assert store.get_members(["m-a"], tenant="zjjt")["m-a"].name == "李娜"
+        assert store.get_items(["x1"], tenant="zjjt")["x1"].title == "浙江的x1"
+        assert store.get_items(["x1", "s1"], tenant="hxny").keys() == {"x1", "s1"}
+        with pytest.raises(ConflictError, match="shared"):
+            store.upsert_items([Item(id="s1", title="抢占", body="正文", kind="article", minutes=5, org="hxny",
+                                     published=dt.date(2026, 1, 1))], vectors[:1])
     finally:
         store.close()
     with psycopg.connect(url) as conn:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sqlite3
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
-from recsys import ConflictError, Event, Member, StoreError
+from recsys import ConflictError, Event, Item, Member, StoreError
 from recsys.records import TZ
 from recsys.storage import Revisions, ServedList, SQLiteStore, open_store
 from recsys.storage._sqlite_errors import sqlite_errors
@@ -179,24 +181,96 @@ def test_a_schema_1_store_gets_event_ids_scoped_per_tenant(tmp_path):
             store.record_events([Event(id="e1", member="m-a", item="i1", kind="skip", at=T0)])
         assert store.recorded_events(after=7) == [(10, store.events("m-b")[-1])]  # no number given twice
         assert store.get_meta("schema") is None and store._db().execute(
-            "SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("2",)
+            "SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("3",)
         indexes = {r[0] for r in store._db().execute("SELECT name FROM sqlite_master WHERE tbl_name = 'events'")}
         assert {"events_member", "events_item", "events_member_kind"} <= indexes
     finally:
         store.close()
 
 
+@contextlib.contextmanager
+def read_only_and_unchanged(folder) -> Iterator[SQLiteStore]:
+    """The store in ``folder`` opened read-only; checked afterwards to be byte for byte as it was."""
+    before = (folder / SQLiteStore.DB_NAME).read_bytes()
+    store = SQLiteStore(folder, read_only=True)
+    try:
+        yield store
+    finally:
+        store.close()
+    assert (folder / SQLiteStore.DB_NAME).read_bytes() == before
+
+
 def test_a_schema_1_store_opened_read_only_is_read_as_it_is(tmp_path):
     schema_1_store(tmp_path / "old")
-    before = (tmp_path / "old" / SQLiteStore.DB_NAME).read_bytes()
-    store = SQLiteStore(tmp_path / "old", read_only=True)
-    try:
+    with read_only_and_unchanged(tmp_path / "old") as store:
         assert [e.id for e in store.events()] == ["e1", "e2", None, "imp-1"]
         assert store.recorded_tenants() == [(1, "hxny"), (3, "zjjt"), (5, ""), (7, "hxny")]
         assert store.damaged_rows(None) == []
+
+
+#: A store as schema 2 left it: event ids per tenant, member and item ids across the store.
+SCHEMA_2 = SCHEMA_1.replace("    id TEXT UNIQUE,", "    id TEXT,").replace(
+    "    ts REAL NOT NULL\n);", "    ts REAL NOT NULL,\n    tenant TEXT NOT NULL DEFAULT '',\n    UNIQUE (tenant, id)\n);").replace(
+    "('schema', '1')", "('schema', '2')")
+
+
+def _item(id_: str, org: str | None, title: str = "材料") -> Item:
+    return Item(id=id_, title=title, body="正文", kind="article", minutes=10, org=org, published=dt.date(2026, 1, 1))
+
+
+def schema_2_store(folder) -> None:
+    """Members and items of two tenants and a shared item, a removed item, a served list and events."""
+    folder.mkdir()
+    db = sqlite3.connect(folder / SQLiteStore.DB_NAME)
+    db.executescript(SCHEMA_2)
+    for m in (Member(id="m-a", name="张伟", org="hxny.fdgs"), Member(id="m-b", name="陈静", org="zjjt")):
+        db.execute("INSERT INTO members VALUES (?, ?, ?)", (m.id, json.dumps(m.to_dict()), m.org))
+    for it in (_item("x1", "hxny.fdgs"), _item("x2", "zjjt"), _item("s1", None)):
+        db.execute("INSERT INTO items VALUES (?, ?, ?, ?, ?, 1)",
+                   (it.id, json.dumps(it.to_dict(), default=str), b"h" * 16, np.ones(4, dtype=np.float32).tobytes(),
+                    it.org))
+    db.execute("INSERT INTO removed_items VALUES ('gone', 1)")
+    db.execute("UPDATE meta SET value = '1' WHERE key = 'rev'")
+    db.execute("INSERT INTO served VALUES ('m-a', '2026-03-02', 'minutes=30', '0:0', '{\"entries\": []}', 1.0)")
+    db.execute("INSERT INTO events (id, member, item, kind, value, at, ts, tenant)"
+               " VALUES ('e1', 'm-a', 'x1', 'complete', NULL, ?, ?, 'hxny')", (T0.isoformat(), T0.timestamp()))
+    db.commit()
+    db.close()
+
+
+def test_a_schema_2_store_gets_member_and_item_ids_scoped_per_tenant(tmp_path):
+    schema_2_store(tmp_path / "old")
+    store = SQLiteStore(tmp_path / "old")
+    try:
+        assert store._db().execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("3",)
+        assert store.member_tenants(["m-a", "m-b"]) == {"m-a": ["hxny"], "m-b": ["zjjt"]}
+        assert store.item_tenants(["x1", "x2", "s1"]) == {"x1": ["hxny"], "x2": ["zjjt"], "s1": [""]}
+        assert store.get_served("m-a", dt.date(2026, 3, 2), "minutes=30", tenant="hxny") is not None
+        assert store.item_changes(0, 4, tenant="zjjt").removed == ["gone"]
+        assert [e.id for e in store.history("m-a", tenant="hxny").events] == ["e1"]
+        # The new rule: zjjt may hold m-a and x1 of its own; hxny's stay as they were.
+        store.upsert_members([Member(id="m-a", name="李娜", org="zjjt.b1")])
+        store.upsert_items([_item("x1", "zjjt", "浙江的x1")], np.ones((1, 4), dtype=np.float32))
+        assert store.get_members(["m-a"], tenant="hxny")["m-a"].name == "张伟"
+        assert store.get_items(["x1"], tenant="zjjt")["x1"].title == "浙江的x1"
+        assert store.get_items(["x1"], tenant="hxny")["x1"].title == "材料"
+        with pytest.raises(ConflictError, match="shared"):
+            store.upsert_items([_item("s1", "hxny")], np.ones((1, 4), dtype=np.float32))
+        indexes = {r[0] for r in store._db().execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert {"items_rev", "items_id", "removed_rev", "members_org", "members_id", "served_day"} <= indexes
+        assert store.integrity_problems() == [] and store.damaged_rows(4) == []
     finally:
         store.close()
-    assert (tmp_path / "old" / SQLiteStore.DB_NAME).read_bytes() == before
+
+
+def test_a_schema_2_store_opened_read_only_is_read_as_the_upgrade_would_hold_it(tmp_path):
+    schema_2_store(tmp_path / "old")
+    with read_only_and_unchanged(tmp_path / "old") as store:
+        assert store.member_tenants(["m-a", "m-b"]) == {"m-a": ["hxny"], "m-b": ["zjjt"]}
+        assert [i.id for i in store.iter_items(tenant="hxny")] == ["s1", "x1"]
+        assert store.get_served("m-a", dt.date(2026, 3, 2), "minutes=30", tenant="hxny") is not None
+        assert store.branch_completions("hxny.fdgs", T0, T0 + dt.timedelta(hours=1)) == ({"x1": 1}, 1)
+        assert store.damaged_rows(4) == []
 
 
 def test_a_file_that_is_not_a_database_is_a_store_error_naming_it(tmp_path):

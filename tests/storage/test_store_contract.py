@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recsys import ConflictError, Event, Item, Member, Schedule, StoreError, ValidationError
+from recsys import AmbiguousIdError, ConflictError, Event, Item, Member, Schedule, StoreError, ValidationError
 from recsys.records import TZ
 from recsys.storage import (
     EmbeddingCache,
@@ -323,6 +323,90 @@ def two_tenants(store):
     store.upsert_members([member("m1", "hxny.fdgs"), member("m3", "hxny.jt"), member("m2", "zjjt.zb1")])
 
 
+# -- member and item ids per tenant ----------------------------------------------------------
+
+
+def test_two_tenants_each_hold_their_own_member_of_one_id(store):
+    store.upsert_members([member("m001", "hxny.fdgs"), member("m001", "zjjt.zb1", roles=("cadre",)),
+                          member("m2", "zjjt.zb1")])
+    assert store.count_members() == 3 and store.member_tenants(["m001", "m2", "x"]) == {
+        "m001": ["hxny", "zjjt"], "m2": ["zjjt"]}
+    assert store.get_members(["m001"], tenant="hxny")["m001"].org == "hxny.fdgs"
+    assert store.get_members(["m001", "m2"], tenant="zjjt")["m001"].roles == ("cadre",)
+    assert store.get_members(["m2"], tenant="hxny") == {} and store.member_ids(["m2"], tenant="hxny") == set()
+    assert [m.org for m in store.iter_members(tenant="zjjt")] == ["zjjt.zb1", "zjjt.zb1"]
+    assert store.member_roles(tenant="hxny") == {"m001": ["member"]}
+    with pytest.raises(AmbiguousIdError, match="'m001' is held by 2 enterprises \\(hxny, zjjt\\)"):
+        store.get_members(["m001"])
+    assert store.get_members(["m2"]) == {"m2": store.get_members(["m2"], tenant="zjjt")["m2"]}  # unique: as before
+
+    # Each m001's events, served lists and state are its own tenant's.
+    store.record_events([event("m001", "a", "complete", id_="e1"), event("m001", "b", "complete", 1, id_="e1")],
+                        tenants=["hxny", "zjjt"])
+    store.put_served([served("m001", DAY, items=("a",))], [event("m001", "a", "impression", 2, id_="imp")],
+                     tenant="hxny")
+    store.put_served([served("m001", DAY, items=("b",))], tenant="zjjt")
+    assert [e.item for e in store.history("m001", tenant="hxny").events] == ["a", "a"]
+    assert [e.item for e in store.history("m001", tenant="zjjt").events] == ["b"]
+    assert store.member_state("m001", tenant="zjjt") == "1:2" and store.count_events(tenant="hxny") == 2
+    assert store.get_served("m001", DAY, "minutes=30", tenant="zjjt").payload["entries"][0]["item"]["id"] == "b"
+    assert store.served_between(DAY, DAY, tenant="hxny") == [("m001", DAY, ["a"])]
+    assert store.served_on(DAY, tenant="zjjt") == {("m001", "minutes=30")}
+    assert store.interactions(9, ["complete"], tenant="zjjt") == [("m001", "b", "complete", None)]
+    with pytest.raises(AmbiguousIdError):  # which m001's list, without a tenant?
+        store.get_served("m001", DAY, "minutes=30")
+
+    # Removing hxny's m001 leaves zjjt's, with its events and list.
+    removed = store.remove_member("m001", tenant="hxny")
+    assert (removed.events, removed.served) == (2, 1)
+    assert store.member_tenants(["m001"]) == {"m001": ["zjjt"]}
+    assert len(store.history("m001", tenant="zjjt").events) == 1
+    assert store.get_served("m001", DAY, "minutes=30") is not None  # one m001 left: unambiguous again
+
+
+def test_two_tenants_each_hold_their_own_item_of_one_id_and_shared_ids_are_reserved(store):
+    store.upsert_items([item("x1", "海南的x1", org="hxny.fdgs"), item("x1", "浙江的x1", org="zjjt"),
+                        item("s1", org=None)], vectors(3))
+    assert store.count_items() == 3 and store.count_items(tenant="hxny") == 2
+    assert store.item_tenants(["x1", "s1"]) == {"x1": ["hxny", "zjjt"], "s1": [""]}
+    assert store.get_items(["x1", "s1"], tenant="zjjt")["x1"].title == "浙江的x1"
+    assert store.get_items(["x1", "s1"], tenant="hxny").keys() == {"x1", "s1"}
+    assert [(i.id, i.org) for i in store.iter_items(tenant="hxny")] == [("s1", None), ("x1", "hxny.fdgs")]
+    assert store.get_items(["x1"], tenant="") == {}  # the platform's view: shared items only
+    with pytest.raises(AmbiguousIdError, match="item id 'x1'"):
+        store.get_items(["x1"])
+    with pytest.raises(AmbiguousIdError):  # a catalogue of every tenant cannot hold both x1
+        store.item_changes(0, DIM)
+    changes = store.item_changes(0, DIM, tenant="zjjt")
+    assert [(i.id, i.title) for i, _ in changes.upserted] == [("s1", "学习材料s1"), ("x1", "浙江的x1")]
+
+    # A tenant item may not take a shared item's id, nor a shared item a tenant's (every tenant
+    # sees shared items, so saying so tells nothing hidden); nothing of the batch is written.
+    before = store.revisions()
+    with pytest.raises(ConflictError, match="'s1' is a shared item's"):
+        store.upsert_items([item("y", org="hxny"), item("s1", org="hxny")], vectors(2))
+    with pytest.raises(ConflictError, match="'x1' is used by an enterprise's own item"):
+        store.upsert_items([item("x1", org=None)], vectors(1))
+    assert store.revisions() == before and store.item_ids(["y"], tenant="hxny") == set()
+
+    # Removing hxny's x1 leaves zjjt's: zjjt's view does not drop it, hxny's does.
+    rev = store.remove_items(["x1"], tenant="hxny")
+    assert store.item_tenants(["x1"]) == {"x1": ["zjjt"]}
+    assert store.item_changes(rev - 1, DIM, tenant="hxny").removed == ["x1"]
+    assert store.item_changes(rev - 1, DIM, tenant="zjjt").removed == []
+    assert store.item_changes(rev - 1, DIM).removed == []  # unscoped: x1 is zjjt's, still there
+
+
+def test_seats_of_a_tenants_activity_are_its_own_and_those_of_a_shared_one_everyones(store):
+    store.upsert_members([member("m1", "hxny.fdgs"), member("m1", "zjjt.zb1"), member("m2", "zjjt.zb1")])
+    store.upsert_items([item("act", org="hxny"), item("act", org="zjjt"), item("s-act", org=None)], vectors(3))
+    store.record_events([event("m1", "act", "enroll"), event("m1", "s-act", "enroll"),
+                         event("m1", "act", "enroll"), event("m2", "act", "enroll"), event("m1", "s-act", "enroll")],
+                        tenants=["hxny", "hxny", "zjjt", "zjjt", "zjjt"])
+    assert store.enrolments(["act", "s-act"], tenant="hxny") == {"act": 1, "s-act": 2}
+    assert store.enrolments(["act", "s-act"], tenant="zjjt") == {"act": 2, "s-act": 2}
+
+
 def test_two_tenants_may_record_the_same_event_id(store):
     two_tenants(store)
     assert store.record_events([event("m1", "a", "complete", id_="e1")]) == 1
@@ -363,15 +447,18 @@ def test_impressions_are_recorded_once_per_tenant(store):
         store.record_events([event("m3", "a", "impression", id_="imp-a")])
 
 
-def test_an_event_keeps_its_tenant_when_its_member_moves_or_is_removed(store):
+def test_an_event_keeps_its_tenant_when_its_member_is_removed_or_another_tenant_takes_the_id(store):
     two_tenants(store)
     store.record_events([event("m1", "a", "complete", id_="e1"), event("m3", "a", "start", id_="e3"),
                          event("nobody", "a", "start", id_="e1")])  # a member the store does not hold: ""
-    store.upsert_members([member("m1", "zjjt.zb1")])  # moved to the other enterprise
+    store.upsert_members([member("m1", "zjjt.zb1")])  # zjjt's own m1: another member, hxny's stays
     store.remove_member("m3", pseudonym="anon:3")
     assert store.recorded_tenants() == [(1, "hxny"), (2, "hxny"), (3, "")]
-    # m1's events from now on are zjjt's: e1 there is new; hxny's e1 is held still
-    assert store.record_events([event("m1", "a", "complete", id_="e1")]) == 1
+    with pytest.raises(AmbiguousIdError, match="hxny, zjjt"):  # m1 names two members now
+        store.record_events([event("m1", "a", "complete", id_="e1")])
+    # zjjt's m1 records e1 in zjjt: new there; hxny's e1 is held still
+    assert store.record_events([event("m1", "a", "complete", id_="e1")], tenants=["zjjt"]) == 1
+    assert [e.id for e in store.history("m1", tenant="hxny").events] == ["e1"]
     with pytest.raises(ConflictError):
         store.record_events([event("m3", "b", "start", id_="e1")], tenants=["hxny"])
     assert store.record_events([event("m3", "a", "start", id_="e3")], tenants=["hxny"]) == 1  # its id was dropped
@@ -692,7 +779,10 @@ def test_open_store_refuses_a_malformed_url(url, message):
 IDS = ["a", "b", "c", "d"]
 MEMBERS = ["m1", "m2", "m3"]
 
-_items = st.lists(st.sampled_from(IDS), min_size=1, max_size=3).map(lambda ids: ("items", ids))
+# Items shared or of a tenant, members of two tenants (b1, b2): the same ids in several tenants,
+# clashes of shared and tenant items, and reads without a tenant that find an id ambiguous.
+_items = st.tuples(st.lists(st.sampled_from(IDS), min_size=1, max_size=3), st.sampled_from([None, "b1", "b2"])).map(
+    lambda ids_org: ("items", ids_org))
 _removals = st.lists(st.sampled_from(IDS), max_size=2).map(lambda ids: ("remove", ids))
 _members = st.lists(st.tuples(st.sampled_from(MEMBERS), st.sampled_from(["b1", "b2"])), min_size=1, max_size=2).map(
     lambda ms: ("members", ms))
@@ -715,9 +805,10 @@ def _apply(store: Store, op: tuple) -> object:
     kind, args = op
     try:
         if kind == "items":
+            ids, org = args
             # The vector depends on the id and the write, so a replaced item has a new vector.
-            return store.upsert_items([item(i, f"{i}-{len(args)}") for i in args],
-                                      np.array([[IDS.index(i), len(args), 0.5, -1] for i in args], dtype=np.float32))
+            return store.upsert_items([item(i, f"{i}-{len(ids)}", org=org) for i in ids],
+                                      np.array([[IDS.index(i), len(ids), 0.5, -1] for i in ids], dtype=np.float32))
         if kind == "remove":
             return store.remove_items(args)
         if kind == "members":
@@ -733,8 +824,8 @@ def _apply(store: Store, op: tuple) -> object:
 def _answers(store: Store, revs: list[int]) -> dict:
     changes = {}
     for since in revs:
-        c = store.item_changes(since, DIM)
-        changes[since] = (c.rev, [(it, v.tobytes()) for it, v in c.upserted], c.removed)
+        c = _answered(lambda: store.item_changes(since, DIM))
+        changes[since] = c if isinstance(c, type) else (c.rev, [(it, v.tobytes()) for it, v in c.upserted], c.removed)
     return {
         "revisions": store.revisions(),
         "events": store.events(),
@@ -748,6 +839,40 @@ def _answers(store: Store, revs: list[int]) -> dict:
         "enrolments": store.enrolments(IDS),
         "branch": store.branch_completions("b1", T0, T0 + dt.timedelta(minutes=2)),
         "served": store.served_between(DAY, DAY),
+        "scoped": {tenant: _scoped_answers(store, tenant, revs) for tenant in ("", "b1", "b2")},
+    }
+
+
+def _answered(read) -> object:
+    """What a read answered, or the error class it raised (an id of several tenants)."""
+    try:
+        return read()
+    except ValidationError as exc:
+        return type(exc)
+
+
+def _scoped_answers(store: Store, tenant: str, revs: list[int]) -> dict:
+    """What one tenant's reads answer; and what reads without a tenant answer, ids ambiguous or not."""
+    changes = {}
+    for since in revs:
+        c = store.item_changes(since, DIM, tenant=tenant)
+        changes[since] = (c.rev, [(it, v.tobytes()) for it, v in c.upserted], c.removed)
+    return {
+        "changes": changes,
+        "items": list(store.iter_items(tenant=tenant)),
+        "got items": store.get_items(IDS, tenant=tenant),
+        "members": list(store.iter_members(tenant=tenant)),
+        "got members": store.get_members(MEMBERS, tenant=tenant),
+        "histories": store.histories(MEMBERS, tenant=tenant),
+        "served": store.served_between(DAY, DAY, tenant=tenant),
+        "got served": [store.get_served(m, DAY, "minutes=30", tenant=tenant) for m in MEMBERS],
+        "enrolments": store.enrolments(IDS, tenant=tenant),
+        "interactions": store.interactions(store.revisions().activity, ["complete", "rate"], tenant=tenant),
+        "counts": (store.count_items(tenant=tenant), store.count_members(tenant=tenant),
+                   store.count_events(tenant=tenant)),
+        "holders": (store.item_tenants(IDS), store.member_tenants(MEMBERS)),
+        "unscoped": (_answered(lambda: store.get_items(IDS)), _answered(lambda: store.get_members(MEMBERS)),
+                     _answered(lambda: [store.get_served(m, DAY, "minutes=30") for m in MEMBERS])),
     }
 
 
