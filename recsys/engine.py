@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -21,14 +22,14 @@ from recsys.credits import OpeningBalance
 from recsys.curriculum import Curriculum
 from recsys.embedding.encoders import DEFAULT_ENCODER, CachedEncoder, Encoder, get_encoder, spec_for_name
 from recsys.embedding.index import FaissIndex
-from recsys.exceptions import NotFoundError, StoreError, ValidationError
+from recsys.exceptions import NotFoundError, StoreError, TokenError, ValidationError
 from recsys.ingest.loaders import as_records, check_unique_ids, combine
 from recsys.models.ranking import RankingModel
 from recsys.models.training import TrainConfig, TrainReport, is_stale
 from recsys.models.training import train as train_ranking
 from recsys.pipeline import Recommender
 from recsys.pipeline.collaborative import CollaborativeModel
-from recsys.records import Event, Item, Member
+from recsys.records import Event, Item, Member, tenant_of
 from recsys.reports.alerts import Alert, find_alerts
 from recsys.reports.coverage import CoverageInputs, CoverageReport, build_coverage
 from recsys.reports.digest import Digest, build_digest
@@ -43,18 +44,22 @@ from recsys.serving.world import World, enrolled_in
 from recsys.orgs import OrgName
 from recsys.pseudonyms import pseudonym
 from recsys.storage import MemberRemoval, Store, open_store
+from recsys.storage._shared import BALANCES_META
+from recsys.storage.tenant import TenantStore
 from recsys.tokens import DEFAULT_TOKEN_HOURS, MemberTokens, TokenClaims
 
 __all__ = ["Engine", "visible_to", "MAX_PATH_DAYS"]
 
 #: The store setting holding the opening balances (JSON).
-_BALANCES = "opening_balances"
+_BALANCES = BALANCES_META
 
 
-def _balances_meta(balances: Iterable[OpeningBalance]) -> dict[str, str]:
-    """The opening balances as the one setting they are kept in (the storage slot has no table
-    for them; see README, Learning records), by member, year and topic."""
-    return {_BALANCES: json.dumps([b.to_dict() for b in sorted(balances, key=lambda b: b.key)], ensure_ascii=False)}
+def _balances_meta(balances: Iterable[tuple[str, OpeningBalance]]) -> dict[str, str]:
+    """The opening balances, each with its member's tenant, as the one setting they are kept in
+    (the storage slot has no table for them; see README, Learning records), by tenant, member,
+    year and topic."""
+    ordered = sorted(balances, key=lambda tb: (tb[0], tb[1].key))
+    return {_BALANCES: json.dumps([{**b.to_dict(), "tenant": t} for t, b in ordered], ensure_ascii=False)}
 
 
 class Engine:
@@ -62,10 +67,19 @@ class Engine:
 
     Open one with :meth:`open`; it is safe to share between threads.
 
+    Member and item ids are unique per enterprise (the top level of an organisation,
+    :func:`recsys.records.tenant_of`), not across the store. An engine opened on a store answers
+    for the whole store: an id that only one enterprise uses names that record, as it always
+    did; an id that several use raises :class:`recsys.exceptions.AmbiguousIdError`, and so does
+    anything that needs every item at once (lists, search) once two enterprises share an item
+    id. :meth:`tenant` gives the engine as one enterprise sees it, where ids are never
+    ambiguous; the HTTP service always uses it.
+
     Example:
         >>> engine = Engine.open("recsys-data", encoder="tfidf")  # doctest: +SKIP
         >>> engine.add_items(read_items("items.jsonl"))           # doctest: +SKIP
         >>> [h.item.title for h in engine.search("廉洁从业", k=3)]  # doctest: +SKIP
+        >>> engine.tenant("hxny").daily("m001")                   # doctest: +SKIP
     """
 
     def __init__(
@@ -95,6 +109,16 @@ class Engine:
             store, encoder, curriculum or Curriculum(), recommender or Recommender(),
             dim=encoder.dim, duplicate_threshold=duplicate_threshold, hnsw_threshold=hnsw_threshold,
         )
+        self._hnsw_threshold = hnsw_threshold
+        #: The enterprise this engine is a view of (see :meth:`tenant`), None for the whole store.
+        self._tenant: str | None = None
+        self._views: dict[str, Engine] = {}
+        self._views_lock = threading.Lock()
+        # The opening balances are one setting of the whole store, read and written back as one
+        # step: every view of the store takes this one lock for it.
+        self._balances_lock = threading.Lock()
+        #: The whole store's engine a view opened by ``Engine.open(..., tenant=)`` closes with itself.
+        self._owner: Engine | None = None
 
     # -- opening and closing -------------------------------------------------------------
 
@@ -108,6 +132,7 @@ class Engine:
         curriculum: Curriculum | str | os.PathLike[str] | None = None,
         duplicate_threshold: float | None = None,
         read_only: bool = False,
+        tenant: str | None = None,
     ) -> Engine:
         """Open (or create) the store at ``path``.
 
@@ -126,6 +151,8 @@ class Engine:
             read_only: Open an existing folder store for reading only: lists with
                 ``preview=True``, search, reports; a write raises StoreError (see
                 :class:`recsys.storage.SQLiteStore`).
+            tenant: Open one enterprise's view of the store (:meth:`tenant`) rather than the
+                whole store's engine; closing the view closes the store.
 
         Raises:
             StoreError: if the store cannot be opened, or holds embeddings of another encoder.
@@ -158,14 +185,71 @@ class Engine:
         engine = cls(store, CachedEncoder(enc, store.embedding_cache()), hnsw_threshold=hnsw_threshold,
                      curriculum=curriculum, duplicate_threshold=duplicate_threshold)
         engine._url = os.fspath(path)  # as given, password included: for workers opening the same store
-        return engine
+        if tenant is None:
+            return engine
+        view = engine.tenant(tenant)
+        view._owner = engine
+        return view
+
+    def tenant(self, org: str) -> Engine:
+        """This engine as one enterprise sees it: its members (with their events, lists and
+        progress) and its own items, plus the shared ones (``org`` null).
+
+        Member and item ids are unique per enterprise, so another enterprise's ``m001`` or
+        ``x1`` is not there at all: it answers as a missing id does, and an id of the view's
+        own never conflicts with it. Writes through the view are refused for records of
+        another enterprise, or shared items (those belong to the whole store's engine, or to the
+        platform's view ``engine.tenant("")``, which holds shared items and no members).
+
+        The view shares the store, encoder, curriculum and pipeline; it keeps its own catalogue
+        and index in memory (built from the store on first use, then kept current as the whole
+        store's are) and its own collaborative model, from its enterprise's events only. Views are
+        kept: asking again for one returns the same object.
+
+        Args:
+            org: The enterprise, or any organisation under it (``"hxny.fdgs"`` gives ``"hxny"``);
+                ``""`` for the platform's view of shared items.
+
+        Raises:
+            ValidationError: this engine is already a view of another enterprise.
+
+        Example:
+            >>> engine.tenant("hxny").daily("m001")      # doctest: +SKIP
+        """
+        name = tenant_of(org) if org else ""
+        if self._tenant is not None:
+            if name == self._tenant:
+                return self
+            raise ValidationError(f"this engine is a view of enterprise {self._tenant!r}; open enterprise "
+                                  f"{name!r} from the whole store's engine", field="tenant")
+        with self._views_lock:
+            view = self._views.get(name)
+            if view is None:
+                view = Engine(TenantStore(self.store, name), self.encoder, hnsw_threshold=self._hnsw_threshold,
+                              curriculum=self.curriculum, recommender=self.recommender,
+                              duplicate_threshold=self.duplicate_threshold)
+                view._url, view._tenant, view._balances_lock = self._url, name, self._balances_lock
+                self._views[name] = view
+            return view
+
+    def views(self) -> list[Engine]:
+        """The enterprises' views opened so far (see :meth:`tenant`), by enterprise."""
+        with self._views_lock:
+            return [self._views[name] for name in sorted(self._views)]
+
+    @property
+    def enterprise(self) -> str | None:
+        """The enterprise this engine is a view of (see :meth:`tenant`); None for the whole store."""
+        return self._tenant
 
     def close(self) -> None:
         """Save the index file and close the store."""
         # After any write in progress (writers hold only their own lock while writing the store).
         with self._world.write_lock, self._world.lock:
             self._world.items.save(force=True)
-            self.store.close()  # its embedding cache too
+            self.store.close()  # its embedding cache too (a view's store closes nothing)
+        if self._owner is not None:
+            self._owner.close()
 
     def __enter__(self) -> Engine:
         return self
@@ -191,6 +275,8 @@ class Engine:
     @curriculum.setter
     def curriculum(self, curriculum: Curriculum) -> None:
         self._world.curriculum = curriculum
+        for view in list(self._views.values()):  # one policy for the whole store
+            view.curriculum = curriculum
 
     @property
     def recommender(self) -> Recommender:
@@ -251,6 +337,9 @@ class Engine:
             NotEnoughHistory: (a ValidationError) too few positive events to learn from;
                 nothing is stored and lists keep the hand-set weights.
         """
+        if self._tenant is not None:
+            raise ValidationError(f"a view of enterprise {self._tenant!r} does not train: train the whole store's "
+                                  "engine (recsys train), whose model serves every enterprise", field="tenant")
         if if_stale:
             found = self.ranking_model()
             if not is_stale(None if found is None else found.activity, self.store.revisions().activity):
@@ -333,16 +422,27 @@ class Engine:
                    for n, b in enumerate(batch, start=1) if b.member not in known]
         if unknown:
             raise combine(unknown)
-        with self._world.write_lock:  # read, merge and write the set as one step (reads go on)
-            kept = {b.key: b for b in self.opening_balances()}
-            kept.update((b.key, b) for b in batch)
-            self.store.set_meta(_balances_meta(kept.values()))
+        with self._balances_lock:  # read, merge and write the set as one step (reads go on)
+            kept = {(t, b.key): (t, b) for t, b in self._tagged_balances()}
+            kept.update(((known[b.member].tenant, b.key), (known[b.member].tenant, b)) for b in batch)
+            self._whole_store.set_meta(_balances_meta(kept.values()))
         return len(batch)
 
+    @property
+    def _whole_store(self) -> Store:
+        """The store underneath a view (see :meth:`tenant`), or this engine's."""
+        return self.store.whole if isinstance(self.store, TenantStore) else self.store
+
+    def _tagged_balances(self) -> list[tuple[str, OpeningBalance]]:
+        """Every opening balance of the store with its member's tenant."""
+        stored = json.loads(self._whole_store.get_meta(_BALANCES) or "[]")
+        return [(data.pop("tenant", ""), OpeningBalance.from_dict(data)) for data in stored]
+
     def opening_balances(self, member_id: str | None = None) -> list[OpeningBalance]:
-        """The opening balances recorded, of one member or of all, by member, year and topic."""
-        stored = json.loads(self.store.get_meta(_BALANCES) or "[]")
-        return [b for b in map(OpeningBalance.from_dict, stored) if member_id is None or b.member == member_id]
+        """The opening balances recorded, of one member or of all, by member, year and topic (a
+        view's: its enterprise's members')."""
+        return [b for t, b in self._tagged_balances()
+                if (self._tenant is None or t == self._tenant) and (member_id is None or b.member == member_id)]
 
     def set_org_names(self, names: Iterable[OrgName | Mapping[str, Any]]) -> int:
         """Give organisations display names, which reports, digests and alerts show instead of
@@ -385,13 +485,13 @@ class Engine:
             >>> engine.remove_member("m001", keep_history=True).pseudonym   # doctest: +SKIP
             'anon:4f0c2a9e1b7d5c3a8e6f0b1d'
         """
-        self.member(member_id)  # NotFoundError before a pseudonym secret is made for nothing
+        tenant = self.member(member_id).tenant  # NotFoundError before a pseudonym secret is made for nothing
         alias = pseudonym(self.store, member_id) if keep_history else None
-        with self._world.write_lock:  # the balances are read and written back as one step, as in record_balances
-            balances = self.opening_balances()
+        with self._balances_lock:  # the balances are read and written back as one step, as in record_balances
+            balances = self._tagged_balances()
             meta = {}
-            if any(b.member == member_id for b in balances):
-                meta = _balances_meta(b for b in balances if b.member != member_id)
+            if any((t, b.member) == (tenant, member_id) for t, b in balances):
+                meta = _balances_meta((t, b) for t, b in balances if (t, b.member) != (tenant, member_id))
             removed = self.store.remove_member(member_id, pseudonym=alias, meta=meta)
         if removed is None:  # removed by another process since it was read
             raise NotFoundError("member", member_id)
@@ -611,6 +711,9 @@ class Engine:
             raise ValidationError(f"workers must be a whole number of at least 1, got {workers!r}", field="workers")
         if cluster is None and (workers or 1) == 1:
             return batch.serve_day(self._world, ids, day, chunk=chunk, progress=progress)
+        if self._tenant is not None:  # workers open the store by URL: the whole store's engine
+            raise ValidationError(f"a view of enterprise {self._tenant!r} batches in this process: give no "
+                                  "workers or cluster", field="workers")
         started = time.perf_counter()
         if cluster is None:
             served, skipped, _ = distributed.serve_day_in_processes(
@@ -822,15 +925,33 @@ class Engine:
             ValidationError: a lifetime out of range.
         """
         member = self.member(member_id)
-        return MemberTokens(self.store).issue(member.id, hours=hours)
+        # A view's token names the enterprise too: the member id alone may name several members.
+        return MemberTokens(self.store).issue(member.id, hours=hours, tenant=self._tenant)
 
     def check_member_token(self, token: str, now: dt.datetime | None = None) -> TokenClaims:
         """The claims of a valid member token.
 
         Raises:
-            TokenError: a malformed, tampered, rotated-out or expired token.
+            TokenError: a malformed, tampered, rotated-out or expired token, or (on a view) one
+                issued for another enterprise.
         """
-        return MemberTokens(self.store).verify(token, now=now)
+        claims = MemberTokens(self.store).verify(token, now=now)
+        if self._tenant is not None and claims.tenant not in (None, self._tenant):
+            raise TokenError("the member token is not valid (altered, or its secret was rotated): "
+                             "ask the portal for a new link")
+        return claims
+
+    def token_member(self, token: str, now: dt.datetime | None = None) -> tuple[Engine, Member]:
+        """The member a valid member token acts for, with the engine that serves them: the view
+        of their enterprise when the token names one (see :meth:`tenant`).
+
+        Raises:
+            TokenError: as :meth:`check_member_token`.
+            NotFoundError: the member is no longer stored.
+        """
+        claims = self.check_member_token(token, now)
+        engine = self if claims.tenant is None else self.tenant(claims.tenant)
+        return engine, engine.member(claims.member)
 
     def rotate_token_secret(self) -> None:
         """Sign member tokens with a new secret: every token issued before is refused."""

@@ -51,10 +51,14 @@ class TokenClaims:
     Attributes:
         member: The member the token acts for.
         expires: When it stops being accepted (UTC).
+        tenant: The member's enterprise, for a token issued by an enterprise's view of the store
+            (member ids are unique per enterprise); None for one issued without (see
+            :meth:`recsys.Engine.tenant`).
     """
 
     member: str
     expires: dt.datetime
+    tenant: str | None = None
 
 
 def _b64(data: bytes) -> str:
@@ -87,13 +91,15 @@ class MemberTokens:
         self.store.set_meta({SECRET_META: secrets.token_hex(32)})
 
     def issue(self, member: str, *, hours: float = DEFAULT_TOKEN_HOURS,
-              now: dt.datetime | None = None) -> tuple[str, dt.datetime]:
+              now: dt.datetime | None = None, tenant: str | None = None) -> tuple[str, dt.datetime]:
         """A token acting for ``member`` for ``hours``.
 
         Args:
             member: The member id (the caller checks it exists and may be acted for).
             hours: Lifetime, more than 0 and at most :data:`MAX_TOKEN_HOURS`.
             now: The issue time (default: now); for tests.
+            tenant: The member's enterprise, carried in the token (member ids repeat across
+                enterprises); None for a token of a store without enterprises to tell apart.
 
         Returns:
             The token and its expiry (UTC, whole seconds).
@@ -106,8 +112,10 @@ class MemberTokens:
                                   f"got {hours:g}", field="hours")
         now = now or _now()
         expires = (now + dt.timedelta(hours=hours)).replace(microsecond=0)
-        payload = _b64(json.dumps({"m": member, "exp": int(expires.timestamp())},
-                                  separators=(",", ":")).encode("utf-8"))
+        claims: dict[str, object] = {"m": member, "exp": int(expires.timestamp())}
+        if tenant is not None:
+            claims["t"] = tenant
+        payload = _b64(json.dumps(claims, separators=(",", ":")).encode("utf-8"))
         secret = self._secret(create=True)
         return f"{TOKEN_PREFIX}.{payload}.{self._sign(secret, payload)}", expires
 
@@ -136,8 +144,9 @@ class MemberTokens:
         try:
             data = json.loads(_unb64(payload))
             member, expires = str(data["m"]), dt.datetime.fromtimestamp(int(data["exp"]), dt.timezone.utc)
+            tenant = None if data.get("t") is None else str(data["t"])
         except (ValueError, KeyError, TypeError) as exc:  # signed by us, so only a bug gets here
             raise TokenError("the member token is malformed: ask the portal for a new link") from exc
         if (now or _now()) >= expires:
             raise TokenError(f"the member token expired at {expires.isoformat()}: ask the portal for a new link")
-        return TokenClaims(member=member, expires=expires)
+        return TokenClaims(member=member, expires=expires, tenant=tenant)

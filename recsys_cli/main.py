@@ -25,6 +25,11 @@ def _store_options() -> argparse.ArgumentParser:
         "--encoder", metavar="NAME",
         help="encoder for a new store: e5-small (default), tfidf, or a sentence-transformers model",
     )
+    common.add_argument(
+        "--tenant", metavar="ENTERPRISE",
+        help="work as one enterprise sees the store (member and item ids are unique per enterprise): "
+             "needed where an id is used by several",
+    )
     return common
 
 
@@ -246,7 +251,7 @@ def _open(args: argparse.Namespace, *, create: bool = False):
         folder = store_folder(store)
         read_only = folder is not None and not all(
             os.access(path, os.W_OK) for path in (folder, folder / "recsys.sqlite"))
-    return Engine.open(store, encoder=args.encoder, read_only=read_only)
+    return Engine.open(store, encoder=args.encoder, read_only=read_only, tenant=getattr(args, "tenant", None))
 
 
 def _print_json(data: Any) -> None:
@@ -807,7 +812,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
             copied = copy_store(source, target, progress=lambda what, n: print(f"copied {n} {what}", file=sys.stderr),
                                 artefacts=(ARTEFACT,))
             expected = count_store(source)
-            members = sorted(m.id for m in source.iter_members())
+            members = sorted((m.tenant, m.id) for m in source.iter_members())
         finally:
             target.close()
     finally:
@@ -815,12 +820,13 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     if copied != expected:
         print(f"recsys: error: the copy holds {copied}, the source {expected}", file=sys.stderr)
         return 1
-    # The copy is checked through the engine, as a portal would use it: the same lists.
+    # The copy is checked through the engine, as a portal would use it (in the member's
+    # enterprise's view: ids are unique per enterprise): the same lists.
     sample = random.Random(0).sample(members, min(args.sample, len(members)))
     with Engine.open(args.source) as before, Engine.open(args.target) as after:
-        for member in sample:
-            want = before.daily(member, day=args.day, preview=True).to_dict()
-            got = after.daily(member, day=args.day, preview=True).to_dict()
+        for tenant, member in sample:
+            want = before.tenant(tenant).daily(member, day=args.day, preview=True).to_dict()
+            got = after.tenant(tenant).daily(member, day=args.day, preview=True).to_dict()
             if got != want:
                 print(f"recsys: error: member {member}'s daily list differs between {names[0]} and {names[1]}",
                       file=sys.stderr)
@@ -861,13 +867,14 @@ _COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    from recsys.exceptions import RecsysError
+    from recsys.exceptions import AmbiguousIdError, RecsysError
 
     args = build_parser().parse_args(argv)
     try:
         return _COMMANDS[args.command](args)
     except RecsysError as exc:
-        print(f"recsys: error: {_one_line(str(exc))}", file=sys.stderr)
+        hint = f"; give --tenant {exc.tenants[0]}" if isinstance(exc, AmbiguousIdError) else ""
+        print(f"recsys: error: {_one_line(str(exc))}{hint}", file=sys.stderr)
         # The first line is the reason; when a file has several problems, each follows on a line.
         problems = getattr(exc, "problems", [])
         for problem in problems if len(problems) > 1 else []:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
@@ -22,6 +22,7 @@ from fastapi_offline import FastAPIOffline
 
 from recsys import Engine, __version__
 from recsys.exceptions import ModelError, StoreError
+from recsys.records import tenant_of
 from recsys.storage import redacted
 from service.deps import reject_unknown_query
 from service.errors import install_error_handlers
@@ -73,11 +74,14 @@ class Readiness:
         self.status, self.detail = "failed", detail
 
     def check(self, engine: Engine) -> None:
-        """Read the store now (its counters, and the catalogue brought up to date with the
-        database) and, until it has loaded once, the model; set the status from what happened.
-        The detail names what failed, never a path (it is open without a key)."""
+        """Read the store now (its counters, and the catalogue of every enterprise's view opened
+        so far, the platform's included, brought up to date with the database) and, until it has
+        loaded once, the model; set the status from what happened. The detail names what failed,
+        never a path (it is open without a key)."""
         try:
-            engine.catalogue()
+            engine.tenant("")  # the platform's, so there is one to read before any enterprise's
+            for view in engine.views():
+                view.catalogue()
             if not self.model_loaded:
                 # Straight to the model: the embedding cache would answer a cached text without loading it.
                 model = getattr(engine.encoder, "encoder", engine.encoder)
@@ -92,11 +96,16 @@ class Readiness:
             self.ready()
 
 
-def _warm_up(engine: Engine, readiness: Readiness) -> None:
+def _warm_up(engine: Engine, readiness: Readiness, tenants: Iterable[str]) -> None:
+    # Requests work in their enterprise's view of the engine (member and item ids are unique per
+    # enterprise); those of the keys known now are loaded before the first request.
+    for tenant in tenants:
+        engine.tenant(tenant)
     readiness.check(engine)
     readiness.warmed = True
     if readiness.status == "ready":
-        log.info("ready: %d items, encoder %s", len(engine.catalogue()), engine.encoder.name)
+        log.info("ready: %d shared items, %d enterprises' views, encoder %s", len(engine.tenant("").catalogue()),
+                 len(engine.views()) - 1, engine.encoder.name)
 
 
 @asynccontextmanager
@@ -111,7 +120,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.keys = keys
     app.state.engine = engine
     readiness = app.state.readiness
-    warm = threading.Thread(target=_warm_up, args=(engine, readiness), name="recsys-warm-up", daemon=True)
+    tenants = sorted({tenant_of(k.org) for k in keys.keys() if k.active and k.org})
+    warm = threading.Thread(target=_warm_up, args=(engine, readiness, tenants), name="recsys-warm-up", daemon=True)
     warm.start()
     try:
         yield

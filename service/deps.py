@@ -26,7 +26,8 @@ __all__ = [
     "get_settings", "get_engine", "get_keys", "get_metrics", "get_tenant", "get_page_admin",
     "get_visible_member", "get_visible_item", "get_for_member", "limit_batch", "reject_unknown_query",
     "SettingsDep", "EngineDep", "KeysDep", "MetricsDep", "TenantDep", "PageAdminDep",
-    "VisibleMemberDep", "VisibleItemDep", "ForMemberDep",
+    "VisibleMemberDep", "VisibleItemDep", "ForMemberDep", "scoped", "get_tenant_engine", "get_admin_engine",
+    "TenantEngineDep", "AdminEngineDep",
 ]
 
 _bearer = HTTPBearer(
@@ -126,6 +127,25 @@ TenantDep = Annotated[Tenant, Depends(get_tenant)]
 PageAdminDep = Annotated[Tenant, Depends(get_page_admin)]
 
 
+def scoped(engine: Engine, org: str | None) -> Engine:
+    """The engine as the key's enterprise sees it (:meth:`recsys.Engine.tenant`); the platform's
+    view of shared items for a platform key. Member and item ids are unique per enterprise, so
+    every route works in one: another enterprise's ids are not there at all."""
+    return engine.tenant(org or "")
+
+
+def get_tenant_engine(engine: EngineDep, tenant: TenantDep) -> Engine:
+    return scoped(engine, tenant.org)
+
+
+def get_admin_engine(engine: EngineDep, tenant: PageAdminDep) -> Engine:
+    return scoped(engine, tenant.org)
+
+
+TenantEngineDep = Annotated[Engine, Depends(get_tenant_engine)]
+AdminEngineDep = Annotated[Engine, Depends(get_admin_engine)]
+
+
 # The path parameters live here, not in the handlers, so every route under /{member_id} or
 # /{item_id} checks visibility the same way: another tenant's record answers the same 404 as a
 # missing one, and no handler can forget the check.
@@ -135,7 +155,7 @@ def get_visible_member(member_id: MemberIdPath, engine: EngineDep, tenant: Tenan
     Raises:
         NotFoundError: no such member, or one of another organisation (answered alike).
     """
-    return visible_member(engine, tenant, member_id)
+    return visible_member(scoped(engine, tenant.org), tenant, member_id)
 
 
 def get_visible_item(item_id: ItemIdPath, engine: EngineDep, tenant: TenantDep) -> Item:
@@ -144,7 +164,7 @@ def get_visible_item(item_id: ItemIdPath, engine: EngineDep, tenant: TenantDep) 
     Raises:
         NotFoundError: no such item, or one the key cannot see (answered alike).
     """
-    return visible_item(engine, tenant, item_id)
+    return visible_item(scoped(engine, tenant.org), tenant, item_id)
 
 
 def get_for_member(engine: EngineDep, tenant: TenantDep, member: ForMember = None) -> str | None:
@@ -154,7 +174,7 @@ def get_for_member(engine: EngineDep, tenant: TenantDep, member: ForMember = Non
         NotFoundError: no such member, or one of another organisation (answered alike).
     """
     if member is not None:
-        visible_member(engine, tenant, member)
+        visible_member(scoped(engine, tenant.org), tenant, member)
     return member
 
 

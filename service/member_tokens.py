@@ -22,18 +22,19 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from recsys.exceptions import NotFoundError, TokenError
+from recsys import Engine
+from recsys.exceptions import AmbiguousIdError, NotFoundError, TokenError
 from recsys.records import Member
 from recsys.tokens import TOKEN_PREFIX
 # The key scheme itself, so the schema offers a key *or* a token on the member routes.
 from service.deps import _bearer as key_scheme
-from service.deps import EngineDep, KeysDep, get_tenant
+from service.deps import EngineDep, KeysDep, get_tenant, scoped
 from service.errors import Unauthorized
 from service.openapi import MemberIdPath
 from service.tenancy import Tenant, visible_member
 
 __all__ = ["is_member_token", "member_from_token", "get_member_access", "MemberAccessDep", "MemberCorsMiddleware",
-           "MEMBER_ROUTES"]
+           "MEMBER_ROUTES", "get_member_engine", "MemberEngineDep"]
 
 _either = HTTPBearer(
     auto_error=False,
@@ -50,19 +51,19 @@ def is_member_token(secret: str | None) -> bool:
     return bool(secret) and secret.startswith(TOKEN_PREFIX + ".")
 
 
-def member_from_token(request: Request, engine, token: str) -> Member:
-    """The member a valid token acts for.
+def member_from_token(request: Request, engine: Engine, token: str) -> Member:
+    """The member a valid token acts for (in their enterprise, which the token names).
 
     Raises:
         Unauthorized: a malformed, tampered, rotated-out or expired token, or one for a member
-            no longer stored.
+            no longer stored (or, from before enterprises were named in tokens, for an id that
+            several enterprises use now).
     """
     try:
-        claims = engine.check_member_token(token)
-        member = engine.member(claims.member)
+        _, member = engine.token_member(token)
     except TokenError as exc:
         raise Unauthorized(str(exc)) from None
-    except NotFoundError:
+    except (NotFoundError, AmbiguousIdError):
         raise Unauthorized("the member token names a member who is no longer registered") from None
     # For the request log: the member's organisation, and no key.
     request.state.tenant = Tenant(org=member.org, admin=False, key_id="member-token")
@@ -91,10 +92,18 @@ def get_member_access(
             raise NotFoundError("member", member_id)
         return member
     tenant = get_tenant(request, keys, credentials)
-    return visible_member(engine, tenant, member_id)
+    return visible_member(scoped(engine, tenant.org), tenant, member_id)
 
 
 MemberAccessDep = Annotated[Member, Depends(get_member_access)]
+
+
+def get_member_engine(engine: EngineDep, member: MemberAccessDep) -> Engine:
+    """The engine as the member's enterprise sees it (a key acting for them is of the same one)."""
+    return scoped(engine, member.org)
+
+
+MemberEngineDep = Annotated[Engine, Depends(get_member_engine)]
 
 
 class MemberCorsMiddleware:

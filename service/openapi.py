@@ -19,8 +19,9 @@ _WHY = {
     403: "The key may not do this (another organisation's records; shared items without a platform key; "
          "a platform key outside /v1/items).",
     404: "No such record, or one of another organisation (answered exactly alike).",
-    409: "Conflicts with what is stored: an event id reused in this enterprise with other content, or a "
-         "member or item id used by another organisation.",
+    409: "Conflicts with what is stored: an event id reused in this enterprise with other content, a member "
+         "or item id another unit of this enterprise holds, or (platform key) a shared item taking the id of "
+         "an enterprise's item. Ids are per enterprise: another enterprise's never conflict.",
     413: "The body is over the size limit, or the batch over the record limit; the message names the limit.",
     422: "Invalid input; `details` names each offending record (by 0-based index and id, or by line for a "
          "CSV or workbook body) and field.",

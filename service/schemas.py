@@ -166,7 +166,9 @@ class ItemIn(_Input):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_ITEM_EXAMPLE]})
 
-    id: Id = Field(description="Item id: 1-128 of `A-Za-z0-9._:-`.", examples=["dis-012"])
+    id: Id = Field(description="Item id: 1-128 of `A-Za-z0-9._:-`; unique per enterprise (another enterprise "
+                   "may use the same id for its own item), and a shared item's id is reserved in every one.",
+                   examples=["dis-012"])
     title: Text = Field(description="Title, shown in lists.", examples=["廉洁从业“十不准”解读"])
     body: str = Field("", description="The content or its summary (any length); embedded with the title.",
                       examples=["结合国企采购、招投标等关键环节，逐条解读廉洁从业规定。"])
@@ -247,7 +249,8 @@ class MemberIn(_Input):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_MEMBER_EXAMPLE]})
 
-    id: Id = Field(description="Member id: 1-128 of `A-Za-z0-9._:-`.", examples=["m001"])
+    id: Id = Field(description="Member id: 1-128 of `A-Za-z0-9._:-`; unique per enterprise (another "
+                   "enterprise may have its own member of the same id).", examples=["m001"])
     name: Text = Field(description="Name.", examples=["李志刚"])
     org: Id = Field(description="The member's branch (dotted path); within the key's organisation.",
                     examples=["hxny.fdgs.zb-yunxing"])

@@ -7,10 +7,15 @@ items of its organisations. Shared items (no organisation) are written only by a
 a key with no organisation, which sees and writes shared items and nothing else; a tenant's key,
 admin or not, can neither replace nor remove a shared item, nor claim its id for itself.
 
-Something a key may not see is reported exactly as something that does not exist. Event ids are
-unique per tenant (the store keys them by the member's enterprise), so another tenant's never
-conflict. Member and item ids are still unique across the store: writing one another tenant
-holds is a 409, which tells that it exists (see the README, *Tenancy*).
+Something a key may not see is reported exactly as something that does not exist. Member, item
+and event ids are unique per tenant (the enterprise: the top level of the key's organisation),
+and every request works in its enterprise's view of the engine (:meth:`recsys.Engine.tenant`),
+where another enterprise's ids are not there at all: writing one answers as writing an unused id
+does, reading one as reading a missing one. Within an enterprise an id is one record whichever
+unit holds it, so a unit writing a sibling unit's id it cannot see gets a 409. Shared items are
+seen by every tenant, so their ids are reserved in all of them: a tenant's item taking one is a
+403 naming the shared item, a shared item taking a tenant's id a 409 saying an enterprise's item
+holds it (see the README, *Tenancy*).
 """
 
 from __future__ import annotations
@@ -126,8 +131,8 @@ def _raise(forbidden: list[dict[str, Any]], taken: list[dict[str, Any]], kind: s
     if taken:
         n = len(taken)
         raise Conflict(
-            f"record {taken[0]['index']}: {kind} id {taken[0]['id']!r} is already used by another "
-            f"organisation; choose another id" + (f" (and {n - 1} more)" if n > 1 else "") + "; nothing was written",
+            f"record {taken[0]['index']}: {kind} id {taken[0]['id']!r} is already used by another unit "
+            f"of this enterprise; choose another id" + (f" (and {n - 1} more)" if n > 1 else "") + "; nothing was written",
             details=taken,
         )
 
@@ -144,7 +149,8 @@ def check_item_writes(tenant: Tenant, items: Sequence[Mapping[str, Any]], existi
         Forbidden: an item's organisation is outside the key's, or shared for a tenant's key
             (admin or not), or of an organisation for a platform key, or the item replaces one
             the key can see but not write (a shared one, for a tenant's key).
-        Conflict: an item would replace another tenant's item (one the key cannot see).
+        Conflict: an item would replace one of another unit of the key's enterprise that the key
+            cannot see (``existing`` holds the enterprise's items only).
     """
     forbidden, taken = [], []
     for n, data in enumerate(items):
@@ -158,7 +164,7 @@ def check_item_writes(tenant: Tenant, items: Sequence[Mapping[str, Any]], existi
                 forbidden.append(_problem(n, id_, "id", f"{_owner(old)}; this key may not replace it"
                                           + (" (only a platform key may)" if old.org is None else "")))
             else:
-                taken.append(_problem(n, id_, "id", f"item id {id_!r} is already used by another organisation"))
+                taken.append(_problem(n, id_, "id", f"item id {id_!r} is already used by another unit of this enterprise"))
     _raise(forbidden, taken, "item")
 
 
@@ -183,7 +189,7 @@ def check_member_writes(tenant: Tenant, members: Sequence[Mapping[str, Any]], ex
 
     Raises:
         Forbidden: a member's organisation is outside the key's.
-        Conflict: a member would replace another tenant's member.
+        Conflict: a member would replace one of another unit of the key's enterprise.
     """
     forbidden, taken = [], []
     for n, data in enumerate(members):
@@ -193,7 +199,7 @@ def check_member_writes(tenant: Tenant, members: Sequence[Mapping[str, Any]], ex
             continue
         old = existing.get(id_)
         if old is not None and not tenant.sees_member(old):
-            taken.append(_problem(n, id_, "id", f"member id {id_!r} is already used by another organisation"))
+            taken.append(_problem(n, id_, "id", f"member id {id_!r} is already used by another unit of this enterprise"))
     _raise(forbidden, taken, "member")
 
 

@@ -46,6 +46,8 @@ __all__ = [
     "SCAN_SQL",
     "scan_sql",
     "damaged_rows",
+    "BALANCES_META",
+    "tag_balances",
 ]
 
 #: Metadata keys the store keeps for itself (its schema and counters, read with ``revisions()``).
@@ -398,3 +400,25 @@ def damaged_rows(rows: Mapping[str, Iterable[Sequence[Any]]], dim: int | None, w
     for member, day, request, payload, tenant in rows.get("served", ()):
         parsed("served", f"{named(tenant, member)}/{day}/{request}", lambda: json.loads(payload)["entries"])
     return found
+
+
+#: The setting in which the engine keeps members' opening balances (a JSON list).
+BALANCES_META = "opening_balances"
+
+
+def tag_balances(stored: str, member_orgs: Mapping[str, str]) -> str:
+    """The opening balances setting with each balance tagged with its member's tenant, as the
+    engine keeps them once member ids are unique per tenant (an upgrade, when ids were unique
+    across the store): ``""`` for a member the store does not hold; text that is not a JSON
+    list is kept as it is."""
+    try:
+        balances = json.loads(stored)
+    except ValueError:
+        return stored
+    if not isinstance(balances, list):
+        return stored
+    for balance in balances:
+        if isinstance(balance, dict) and "tenant" not in balance:
+            org = member_orgs.get(balance.get("member"))  # type: ignore[arg-type]
+            balance["tenant"] = tenant_of(org) if org is not None else ""
+    return json.dumps(balances, ensure_ascii=False)

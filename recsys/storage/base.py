@@ -19,6 +19,17 @@ Consistency rules every backend keeps:
   when the event is recorded, ``""`` for a member it does not hold; it stays with the event
   (when the member moves or is removed under a pseudonym, and in a copy of the store). So two
   enterprises may record the same id, and neither learns from a conflict that the other did.
+- Member and item ids are unique per tenant too: a member's tenant is the top level of their
+  organisation, an item's that of its owner, ``""`` for a shared item (``org`` null). Members,
+  items and served lists are kept by (tenant, id). Every tenant sees the shared items, so their
+  ids are reserved in every tenant: a tenant item may not take a shared item's id, nor a shared
+  item a tenant's (:class:`recsys.exceptions.ConflictError`, saying which).
+- Reads take an optional ``tenant``. With one, they answer for that tenant alone: its members,
+  their events and served lists, its own items and the shared ones (``""``: shared items only).
+  Without one, they answer across tenants as before; an id several tenants hold is then an
+  :class:`recsys.exceptions.AmbiguousIdError` where one record was asked for (and in
+  :meth:`Store.item_changes`, which builds a catalogue keyed by id), never an arbitrary one.
+  :class:`recsys.storage.tenant.TenantStore` is one tenant's view of a store.
 """
 
 from __future__ import annotations
@@ -225,7 +236,7 @@ class Store(Protocol):
 
     # -- items ------------------------------------------------------------------------------
 
-    def item_hashes(self, ids: Sequence[str]) -> dict[str, bytes]:
+    def item_hashes(self, ids: Sequence[str], *, tenant: str | None = None) -> dict[str, bytes]:
         """Stored text hashes (:func:`text_hash`) of those ``ids`` that exist."""
         ...
 
@@ -237,27 +248,36 @@ class Store(Protocol):
         """
         ...
 
-    def remove_items(self, ids: Sequence[str]) -> int:
+    def remove_items(self, ids: Sequence[str], *, tenant: str | None = None) -> int:
         """Remove items (their events stay, as history); return the new revision."""
         ...
 
-    def get_items(self, ids: Sequence[str]) -> dict[str, Item]: ...
+    def get_items(self, ids: Sequence[str], *, tenant: str | None = None) -> dict[str, Item]: ...
 
-    def item_ids(self, ids: Sequence[str]) -> set[str]:
+    def item_tenants(self, ids: Sequence[str]) -> dict[str, list[str]]:
+        """The tenants holding each of ``ids`` that any holds (``""``: shared), sorted: what a
+        caller without a tenant needs to say which to give."""
+        ...
+
+    def item_ids(self, ids: Sequence[str], *, tenant: str | None = None) -> set[str]:
         """Those of ``ids`` that exist."""
         ...
 
-    def iter_items(self) -> Iterator[Item]:
-        """Every item, by id."""
+    def iter_items(self, *, tenant: str | None = None) -> Iterator[Item]:
+        """Every item, by id (then tenant)."""
         ...
 
-    def count_items(self) -> int: ...
+    def count_items(self, *, tenant: str | None = None) -> int: ...
 
-    def item_changes(self, since: int, dim: int) -> ItemChanges:
+    def item_changes(self, since: int, dim: int, *, tenant: str | None = None) -> ItemChanges:
         """Every item write after revision ``since`` (vectors of ``dim`` floats), read in one snapshot.
 
         ``upserted`` holds the items as they are now, ``removed`` the ids removed and not re-added
-        since; both ordered by revision, then id.
+        since; both ordered by revision, then id. An id removed in one tenant is not in
+        ``removed`` of a read that still sees it held (in another tenant, without ``tenant``).
+
+        Raises:
+            AmbiguousIdError: without ``tenant``, when several tenants hold an item id.
         """
         ...
 
@@ -265,24 +285,30 @@ class Store(Protocol):
 
     def upsert_members(self, members: Sequence[Member]) -> None: ...
 
-    def get_members(self, ids: Sequence[str]) -> dict[str, Member]: ...
+    def get_members(self, ids: Sequence[str], *, tenant: str | None = None) -> dict[str, Member]: ...
 
-    def member_ids(self, ids: Sequence[str]) -> set[str]: ...
-
-    def iter_members(self) -> Iterator[Member]:
-        """Every member, by id."""
+    def member_tenants(self, ids: Sequence[str]) -> dict[str, list[str]]:
+        """The tenants holding each of ``ids`` that any holds, sorted."""
         ...
 
-    def count_members(self) -> int: ...
+    def member_ids(self, ids: Sequence[str], *, tenant: str | None = None) -> set[str]: ...
 
-    def member_roles(self) -> dict[str, list[str]]:
+    def iter_members(self, *, tenant: str | None = None) -> Iterator[Member]:
+        """Every member, by id (then tenant)."""
+        ...
+
+    def count_members(self, *, tenant: str | None = None) -> int: ...
+
+    def member_roles(self, *, tenant: str | None = None) -> dict[str, list[str]]:
         """Every member's roles, by member id."""
         ...
 
     def remove_member(
-        self, member: str, *, pseudonym: str | None = None, meta: Mapping[str, str | None] | None = None
+        self, member: str, *, pseudonym: str | None = None, meta: Mapping[str, str | None] | None = None,
+        tenant: str | None = None,
     ) -> MemberRemoval | None:
-        """Remove a member with their served lists and their events, in one transaction.
+        """Remove a member (of ``tenant``) with their served lists and their events in their
+        tenant, in one transaction.
 
         Without ``pseudonym`` their events are deleted. With it they are kept for statistics
         under that id instead, without their event ids (an impression's id names its member).
@@ -338,26 +364,28 @@ class Store(Protocol):
         *,
         until: dt.datetime | None = None,
         kinds: Iterable[str] | None = None,
+        tenant: str | None = None,
     ) -> list[Event]:
-        """Events in time order (ties in the order recorded), of one member or all, up to ``until``."""
+        """Events in time order (ties in the order recorded), of one member or all, up to ``until``
+        (of ``tenant``: recorded in it)."""
         ...
 
-    def history(self, member: str) -> History:
+    def history(self, member: str, *, tenant: str | None = None) -> History:
         """One member's events in time order and their state token, in one read."""
         ...
 
-    def histories(self, members: Sequence[str]) -> dict[str, History]:
+    def histories(self, members: Sequence[str], *, tenant: str | None = None) -> dict[str, History]:
         """:meth:`history` of each of ``members`` (an empty one for a member without events), read
         together: a block of a day's batch reads its histories in a few statements, not one
         per member."""
         ...
 
-    def member_state(self, member: str) -> str:
+    def member_state(self, member: str, *, tenant: str | None = None) -> str:
         """The member's state token alone (what :meth:`history` gives, without the events): all a
         request for a list already served needs to know it is still valid."""
         ...
 
-    def count_events(self) -> int: ...
+    def count_events(self, *, tenant: str | None = None) -> int: ...
 
     def recorded_events(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, Event]]:
         """``(sequence number, event)`` in the order recorded: the first ``limit`` after sequence
@@ -370,13 +398,15 @@ class Store(Protocol):
         arguments: what a copy of the store passes to :meth:`record_events`."""
         ...
 
-    def interactions(self, until_seq: int, kinds: Iterable[str]) -> list[tuple[str, str, str, float | None]]:
+    def interactions(self, until_seq: int, kinds: Iterable[str], *,
+                     tenant: str | None = None) -> list[tuple[str, str, str, float | None]]:
         """``(member, item, kind, value)`` of the events of ``kinds`` up to sequence number
         ``until_seq``, in the order recorded."""
         ...
 
-    def enrolments(self, items: Sequence[str]) -> dict[str, int]:
-        """How many distinct members enrolled in each of ``items`` (those with any)."""
+    def enrolments(self, items: Sequence[str], *, tenant: str | None = None) -> dict[str, int]:
+        """How many distinct members enrolled in each of ``items`` (those with any): with
+        ``tenant``, its own members in its own items, every tenant's in shared ones."""
         ...
 
     def branch_completions(self, org: str, since: dt.datetime, until: dt.datetime) -> tuple[dict[str, int], int]:
@@ -386,15 +416,17 @@ class Store(Protocol):
 
     # -- served lists -----------------------------------------------------------------------
 
-    def get_served(self, member: str, day: dt.date, request: str) -> ServedList | None: ...
+    def get_served(self, member: str, day: dt.date, request: str, *,
+                   tenant: str | None = None) -> ServedList | None: ...
 
-    def served_for(self, members: Sequence[str], day: dt.date) -> list[ServedList]:
+    def served_for(self, members: Sequence[str], day: dt.date, *, tenant: str | None = None) -> list[ServedList]:
         """The lists served to any of ``members`` on ``day`` (every request), read together."""
         ...
 
-    def put_served(self, lists: Sequence[ServedList], impressions: Sequence[Event] = ()) -> None:
+    def put_served(self, lists: Sequence[ServedList], impressions: Sequence[Event] = (), *,
+                   tenant: str | None = None) -> None:
         """Keep served lists (replacing any of the same member, day and request) and record
-        their impressions, in one transaction.
+        their impressions, in one transaction, in ``tenant`` (by default each member's).
 
         Impressions already recorded (by id, in their member's tenant) are skipped and use up no
         sequence number; recorded ones never move the activity sequence. A backend may commit
@@ -407,14 +439,14 @@ class Store(Protocol):
         ...
 
     def served_between(
-        self, first: dt.date, last: dt.date, *, upcoming: bool = False
+        self, first: dt.date, last: dt.date, *, upcoming: bool = False, tenant: str | None = None
     ) -> list[tuple[str, dt.date, list[str]]]:
         """Lists served from ``first`` to ``last`` inclusive: ``(member, day, item ids)`` by day
         and member (a list served for several requests the same day counts once per request).
         With ``upcoming``, the ids include the activities the list announced beside its entries."""
         ...
 
-    def served_on(self, day: dt.date) -> set[tuple[str, str]]:
+    def served_on(self, day: dt.date, *, tenant: str | None = None) -> set[tuple[str, str]]:
         """``(member, request)`` of every list served for ``day``: what a resumed batch skips."""
         ...
 

@@ -107,17 +107,22 @@ def copy_store(
     target.set_meta({key: value for key, value in settings.items() if value is not None})
     target.set_org_names(source.org_names())
 
+    members = list(source.iter_members())
+    # Member and item ids are unique per tenant: the copy goes tenant by tenant ("" first: the
+    # shared items, and the served lists of members the store does not hold).
+    tenants = sorted({""} | {m.tenant for m in members} | {it.tenant for it in source.iter_items()})
     if source.count_items():
         dim = int(settings["dim"] or 0)
         if dim <= 0:
             raise StoreError(f"the source {source.url} holds items but no vector dimension: open it with its "
                              "encoder once (recsys stats --store ...), then migrate")
-        upserted = source.item_changes(0, dim).upserted
+        # Each tenant's view holds its own items and the shared ones: the shared ones from "" only.
+        upserted = [(it, v) for tenant in tenants for it, v in source.item_changes(0, dim, tenant=tenant).upserted
+                    if it.tenant == tenant]
         for part in _parts(upserted, chunk):
             target.upsert_items([it for it, _ in part], np.stack([v for _, v in part]))
         report("items", len(upserted))
 
-    members = list(source.iter_members())
     for part in _parts(members, chunk):
         target.upsert_members(part)
     report("members", len(members))
@@ -135,10 +140,13 @@ def copy_store(
         copied, after = copied + len(page), page[-1][0]
     report("events", copied)
 
-    served = _served_lists(source)
-    for part in _parts(served, chunk):
-        target.put_served(part)
-    report("served lists", len(served))
+    copied = 0
+    for tenant in tenants:
+        served = _served_lists(source, tenant)
+        for part in _parts(served, chunk):
+            target.put_served(part, tenant=tenant)
+        copied += len(served)
+    report("served lists", copied)
 
     # After the events: a model trained up to sequence number n is current in a copy holding them.
     kept = [a for a in map(source.get_artefact, artefacts) if a is not None]
@@ -149,11 +157,11 @@ def copy_store(
     return count_store(target)
 
 
-def _served_lists(store: Store) -> list[ServedList]:
+def _served_lists(store: Store, tenant: str) -> list[ServedList]:
     lists = []
-    for day in sorted({day for _, day, _ in store.served_between(*_EVERY_DAY)}):
-        for member, request in sorted(store.served_on(day)):
-            found = store.get_served(member, day, request)
+    for day in sorted({day for _, day, _ in store.served_between(*_EVERY_DAY, tenant=tenant)}):
+        for member, request in sorted(store.served_on(day, tenant=tenant)):
+            found = store.get_served(member, day, request, tenant=tenant)
             if found is not None:
                 lists.append(found)
     return lists

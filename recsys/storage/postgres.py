@@ -164,8 +164,15 @@ _MIGRATIONS = (
     # 6: member and item ids are unique per tenant too: members, items, removed items and served
     # lists are keyed by (tenant, id), each record taking its organisation's tenant ('' for a
     # shared item), a served list its member's. A removed item's tenant is unknown (''): every
-    # view drops the id unless it holds it.
+    # view drops the id unless it holds it. The opening balances the engine keeps in one setting
+    # take their member's tenant too.
     """
+    UPDATE meta SET value = (
+        SELECT COALESCE(jsonb_agg(b.value || jsonb_build_object('tenant', COALESCE(
+            (SELECT split_part(m.org, '.', 1) FROM members m WHERE m.id = b.value ->> 'member'), ''))
+            ORDER BY b.ordinality), '[]'::jsonb)::text
+        FROM jsonb_array_elements(meta.value::jsonb) WITH ORDINALITY AS b)
+    WHERE key = 'opening_balances' AND jsonb_typeof(value::jsonb) = 'array';
     ALTER TABLE items ADD COLUMN tenant text COLLATE "C" NOT NULL DEFAULT '';
     UPDATE items SET tenant = split_part(org, '.', 1) WHERE org IS NOT NULL;
     ALTER TABLE items DROP CONSTRAINT items_pkey, ADD PRIMARY KEY (tenant, id);

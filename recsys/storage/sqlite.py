@@ -34,6 +34,7 @@ from recsys.records import Event, Item, Member, tenant_of
 from recsys.storage._shared import (
     RESERVED_META,
     DamagedRow,
+    BALANCES_META,
     holders as _holders,
     check_impressions,
     check_artefact,
@@ -52,6 +53,7 @@ from recsys.storage._shared import (
     remove_member_rows,
     scan_sql,
     served_item_ids,
+    tag_balances,
     stored_record,
     stored_vector,
 )
@@ -202,7 +204,12 @@ def _scope_event_ids_by_tenant(db: sqlite3.Connection) -> None:
 def _scope_member_and_item_ids_by_tenant(db: sqlite3.Connection) -> None:
     """Upgrade a schema 2 store inside the opening transaction: member and item ids, unique across
     the store until then, become unique per tenant. Each keyed table is rebuilt (create, copy,
-    drop, rename), as SQLite cannot change a primary key in place."""
+    drop, rename), as SQLite cannot change a primary key in place. The opening balances the
+    engine keeps in one setting take their member's tenant too (see :func:`tag_balances`)."""
+    found = db.execute("SELECT value FROM meta WHERE key = ?", (BALANCES_META,)).fetchone()
+    if found is not None:
+        orgs = dict(db.execute("SELECT id, org FROM members").fetchall())
+        db.execute("UPDATE meta SET value = ? WHERE key = ?", (tag_balances(found[0], orgs), BALANCES_META))
     for name, ddl in _KEYED_BY_TENANT.items():
         db.execute(f"DROP TABLE IF EXISTS {name}_by_tenant")
         db.execute(ddl.format(name=f"{name}_by_tenant"))
@@ -867,18 +874,26 @@ class SQLiteStore:
         """
         check_impressions(impressions)
         rows = [(n, *event_row(e)) for n, e in enumerate(impressions)]
-        # Without a tenant, each list and impression takes its member's, inside the statement.
-        holder = "recsys_tenant((SELECT org FROM members WHERE members.id = {member}))" if tenant is None else "?"
+        # Without a tenant, each list and impression takes its member's inside the statement (a
+        # list costs no extra statement): "" for a member the store does not hold, and NULL for
+        # an id several tenants hold, which the served table refuses (NOT NULL).
+        holder = "?" if tenant is not None else (
+            "(SELECT CASE COUNT(*) WHEN 0 THEN '' WHEN 1 THEN recsys_tenant(MAX(org)) END"
+            " FROM members WHERE members.id = {member})")
         given = () if tenant is None else (tenant,)
         with self._transaction(wait_for_disk=False) as db:
-            if tenant is None:  # a member id of several tenants names no one member's list
-                self._member_orgs(db, [s.member for s in lists] + [e.member for e in impressions])
-            db.executemany(
-                f"INSERT OR REPLACE INTO served SELECT {holder.format(member='?2')}, ?2, ?3, ?4, ?5, ?6, ?7"
-                if tenant is None else "INSERT OR REPLACE INTO served VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                [(tenant or "", s.member, s.day.isoformat(), s.request, s.state, dumps(s.payload), s.created)
-                 for s in lists],
-            )
+            try:
+                db.executemany(
+                    f"INSERT INTO served SELECT {'?1' if tenant is not None else holder.format(member='?2')},"
+                    " ?2, ?3, ?4, ?5, ?6, ?7 WHERE true ON CONFLICT (tenant, member, day, request) DO UPDATE"
+                    " SET state = excluded.state, payload = excluded.payload, created = excluded.created",
+                    [(tenant or "", s.member, s.day.isoformat(), s.request, s.state, dumps(s.payload), s.created)
+                     for s in lists],
+                )
+            except sqlite3.IntegrityError:
+                if tenant is None:  # a member id of several tenants names no one member's list
+                    self._member_orgs(db, [s.member for s in lists])
+                raise
             per_row = len(rows[0]) if rows else 1  # the position in the batch, then event_row
             per_statement = max(1, min(500, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // per_row))
             marks = "(" + ",".join("?" * per_row) + ")"

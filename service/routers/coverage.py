@@ -18,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from recsys.reports.coverage_html import render_html
-from service.deps import EngineDep, PageAdminDep, TenantDep
+from service.deps import AdminEngineDep, PageAdminDep, TenantDep, TenantEngineDep
 from service.openapi import error_responses
 from service.routers.progress import OrgQuery
 from service.schemas import FIRST_YEAR, LAST_YEAR, CoverageReportOut, Date
@@ -36,7 +36,7 @@ AsOf = Annotated[Date | None, Query(
 
 @router.get("/v1/coverage", response_model=CoverageReportOut, summary="Coverage report (JSON)",
             responses=error_responses(401, 404, 422))
-def coverage(engine: EngineDep, tenant: TenantDep, day: AsOf = None, org: OrgQuery = None) -> dict:
+def coverage(engine: TenantEngineDep, tenant: TenantDep, day: AsOf = None, org: OrgQuery = None) -> dict:
     """What content is missing for which roles and topics, which items nobody is shown, and which
     members are not reached, for the key's organisation (or a unit under it), as of ``day``."""
     scope = visible_org(tenant, org) if org is not None else tenant.org
@@ -49,7 +49,7 @@ def coverage(engine: EngineDep, tenant: TenantDep, day: AsOf = None, org: OrgQue
                              "description": "The report as a self-contained page."},
                        **error_responses(401, 403, 404, 422)})
 async def coverage_page(
-    engine: EngineDep,
+    engine: AdminEngineDep,
     tenant: PageAdminDep,
     day: AsOf = None,
     org: OrgQuery = None,

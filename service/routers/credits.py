@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends
 
 from recsys.exceptions import ValidationError
 from recsys.ingest.loaders import combine
-from service.deps import EngineDep, MetricsDep, TenantDep, limit_batch
+from service.deps import TenantEngineDep, MetricsDep, TenantDep, limit_batch
 from service.openapi import error_responses
 from service.schemas import OpeningBalanceIn, WriteResult, as_json
 
@@ -38,7 +38,7 @@ _EXAMPLES = {
 def post_credits(
     balances: Annotated[list[OpeningBalanceIn], Body(description="The balances; all are written or none.",
                                                      openapi_examples=_EXAMPLES)],
-    engine: EngineDep,
+    engine: TenantEngineDep,
     tenant: TenantDep,
     metrics: MetricsDep,
 ) -> WriteResult:

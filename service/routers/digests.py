@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
 from recsys.reports.digest import WECOM_MARKDOWN_BYTES, format_digest
-from service.deps import EngineDep, TenantDep
+from service.deps import TenantEngineDep, TenantDep
 from service.openapi import MaxBytes, MessageFormat, error_responses
 from service.routers.progress import Day, OrgPath
 from service.schemas import DigestOut
@@ -35,7 +35,7 @@ _EXAMPLE = (
 )
 def digest(
     org: OrgPath,
-    engine: EngineDep,
+    engine: TenantEngineDep,
     tenant: TenantDep,
     day: Day = None,
     format_: MessageFormat = "json",

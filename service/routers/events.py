@@ -10,7 +10,7 @@ from recsys.exceptions import ValidationError
 from recsys.ingest.loaders import combine, parse_records
 from recsys.records import Event
 from service.bodies import body_lines, check_warnings, tabular_body, tabular_route
-from service.deps import EngineDep, MetricsDep, TenantDep, limit_batch
+from service.deps import TenantEngineDep, MetricsDep, TenantDep, limit_batch
 from service.errors import TABLE_SOURCE
 from service.openapi import Sheet, Strict, error_responses
 from service.schemas import EventIn, EventsResult, as_json
@@ -46,7 +46,7 @@ def post_events(
     events: Annotated[list[EventIn], Body(description="The events; all are recorded or none.",
                                            openapi_examples=_EXAMPLES)],
     request: Request,
-    engine: EngineDep,
+    engine: TenantEngineDep,
     tenant: TenantDep,
     metrics: MetricsDep,
     strict: Strict = False,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from recsys.ingest.loaders import as_records
 from recsys.records import Item
 from service.bodies import check_warnings, tabular_body, tabular_route
-from service.deps import EngineDep, ForMemberDep, MetricsDep, TenantDep, VisibleItemDep, limit_batch
+from service.deps import TenantEngineDep, ForMemberDep, MetricsDep, TenantDep, VisibleItemDep, limit_batch
 from service.openapi import HitCount, Limit, Offset, Sheet, Strict, error_responses
 from service.schemas import ItemIn, ItemOut, ItemPage, ItemPatch, SimilarResult, WriteResult, as_json
 from service.tenancy import check_item_removal, check_item_writes
@@ -52,7 +52,7 @@ _EXAMPLES = {
 def put_items(
     items: Annotated[list[ItemIn], Body(description="The items; all are written or none.", openapi_examples=_EXAMPLES)],
     request: Request,
-    engine: EngineDep,
+    engine: TenantEngineDep,
     tenant: TenantDep,
     metrics: MetricsDep,
     strict: Strict = False,
@@ -75,7 +75,7 @@ def put_items(
 
 
 @router.get("", response_model=ItemPage, summary="List items", responses=error_responses(401, 422))
-def list_items(engine: EngineDep, tenant: TenantDep, offset: Offset = 0, limit: Limit = 50) -> ItemPage:
+def list_items(engine: TenantEngineDep, tenant: TenantDep, offset: Offset = 0, limit: Limit = 50) -> ItemPage:
     """The items this key can see (shared ones and its organisations'), by id, one page at a time."""
     catalogue = engine.catalogue()
     ids = sorted(it.id for it in catalogue.values() if tenant.sees_item(it))
@@ -101,7 +101,7 @@ def patch_item(
                                        openapi_examples={"link": {"summary": "补上课程链接、延长下架日期", "value": {
                                            "url": "https://dangjian.example.com/course/dis-012",
                                            "expires": "2027-06-30"}}})],
-    engine: EngineDep,
+    engine: TenantEngineDep,
     tenant: TenantDep,
     metrics: MetricsDep,
 ) -> dict:
@@ -123,7 +123,7 @@ def patch_item(
     summary="Remove an item",
     responses=error_responses(401, 403, 404, 422),
 )
-def delete_item(item: VisibleItemDep, engine: EngineDep, tenant: TenantDep, metrics: MetricsDep) -> Response:
+def delete_item(item: VisibleItemDep, engine: TenantEngineDep, tenant: TenantDep, metrics: MetricsDep) -> Response:
     """Remove an item from the catalogue; its events stay, as history. Shared items need a
     platform key (`recsys keys add --platform`); items of an organisation above the key's cannot be removed with it."""
     check_item_removal(tenant, item)
@@ -140,7 +140,7 @@ def delete_item(item: VisibleItemDep, engine: EngineDep, tenant: TenantDep, metr
 )
 def similar_items(
     item: VisibleItemDep,
-    engine: EngineDep,
+    engine: TenantEngineDep,
     tenant: TenantDep,
     member: ForMemberDep,
     k: HitCount = 10,

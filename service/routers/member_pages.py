@@ -22,9 +22,9 @@ from recsys.exceptions import NotFoundError, ValidationError
 from recsys.ingest.loaders import combine, parse_records
 from recsys.records import TZ, Event
 from recsys.serving.search import visible_to
-from service.deps import EngineDep, MetricsDep, VisibleMemberDep
+from service.deps import EngineDep, MetricsDep, TenantEngineDep, VisibleMemberDep
 from service.errors import Unauthorized
-from service.member_tokens import MemberAccessDep, member_from_token
+from service.member_tokens import MemberAccessDep, MemberEngineDep, member_from_token
 from service.openapi import ItemIdPath, error_responses
 from service.schemas import (
     EnrolmentOut,
@@ -61,7 +61,7 @@ def static_files() -> StaticFiles:
              responses=error_responses(400, 401, 404, 422))
 def member_token(
     member: VisibleMemberDep,
-    engine: EngineDep,
+    engine: TenantEngineDep,
     body: Annotated[MemberTokenIn | None, Body(description="The lifetime; default 12 hours.")] = None,
 ) -> MemberTokenOut:
     """Trade the organisation key for a short-lived token (default 12 h, at most 7 days) that acts
@@ -75,7 +75,7 @@ def member_token(
 
 @router.get("/v1/members/{member_id}/page", summary="What the member's page shows",
             responses=error_responses(401, 404, 422))
-def member_page(member: MemberAccessDep, engine: EngineDep) -> dict:
+def member_page(member: MemberAccessDep, engine: MemberEngineDep) -> dict:
     """Today's list as served (stored, impressions recorded), activities ahead with seats left,
     this year's hours against the target with the pace, points, and quizzes due for review.
     Takes the member's token or an organisation key."""
@@ -86,7 +86,7 @@ def member_page(member: MemberAccessDep, engine: EngineDep) -> dict:
              response_model_exclude_defaults=True, responses=error_responses(400, 401, 404, 409, 422))
 def member_events(
     member: MemberAccessDep,
-    engine: EngineDep,
+    engine: MemberEngineDep,
     metrics: MetricsDep,
     events: Annotated[list[MemberEventIn], Body(description="The member's events; all are recorded or none.",
                                                  max_length=100)],
@@ -131,7 +131,7 @@ def _visible_item(engine, member, item_id: str):
 
 @router.put("/v1/members/{member_id}/enrolments/{item_id}", response_model=EnrolmentOut,
             summary="Enrol the member in an activity (报名)", responses=error_responses(401, 404, 409, 422))
-def enroll(member: MemberAccessDep, item_id: ItemIdPath, engine: EngineDep) -> EnrolmentOut:
+def enroll(member: MemberAccessDep, item_id: ItemIdPath, engine: MemberEngineDep) -> EnrolmentOut:
     """Take a seat in an offline activity for the member. A 409 says why not: the activity is
     full or over, or the member does not attend offline activities. Enrolling again is a no-op."""
     item = _visible_item(engine, member, item_id)
@@ -140,7 +140,7 @@ def enroll(member: MemberAccessDep, item_id: ItemIdPath, engine: EngineDep) -> E
 
 @router.delete("/v1/members/{member_id}/enrolments/{item_id}", response_model=EnrolmentOut,
                summary="Withdraw the member from an activity (取消报名)", responses=error_responses(401, 404, 422))
-def withdraw(member: MemberAccessDep, item_id: ItemIdPath, engine: EngineDep) -> EnrolmentOut:
+def withdraw(member: MemberAccessDep, item_id: ItemIdPath, engine: MemberEngineDep) -> EnrolmentOut:
     """Give the member's seat back (recorded as an `enroll` event with value 0)."""
     item = _visible_item(engine, member, item_id)
     return _enrolment(engine, member, item.id, engine.withdraw(member.id, item.id))

@@ -12,8 +12,8 @@ from recsys.records import Member
 from recsys.serving.event_pages import MAX_EVENT_PAGE
 from recsys.serving.text import format_list
 from service.bodies import check_warnings, tabular_body, tabular_route
-from service.deps import EngineDep, MetricsDep, TenantDep, VisibleMemberDep, limit_batch
-from service.member_tokens import MemberAccessDep
+from service.deps import MetricsDep, TenantDep, TenantEngineDep, VisibleMemberDep, limit_batch
+from service.member_tokens import MemberAccessDep, MemberEngineDep
 from service.keys import org_within
 from service.openapi import Limit, MaxBytes, MessageFormat, Minutes, Offset, Sheet, Strict, error_responses
 from service.schemas import (
@@ -75,7 +75,7 @@ def put_members(
     members: Annotated[list[MemberIn], Body(description="The members; all are written or none.",
                                              openapi_examples=_EXAMPLES)],
     request: Request,
-    engine: EngineDep,
+    engine: TenantEngineDep,
     tenant: TenantDep,
     metrics: MetricsDep,
     strict: Strict = False,
@@ -96,7 +96,7 @@ def put_members(
 
 @router.get("", response_model=MemberPage, summary="List members", responses=error_responses(401, 422))
 def list_members(
-    engine: EngineDep,
+    engine: TenantEngineDep,
     tenant: TenantDep,
     offset: Offset = 0,
     limit: Limit = 50,
@@ -130,7 +130,7 @@ def patch_member(
     changes: Annotated[MemberPatch, Body(description="The fields to change; the others keep their values.",
                                          openapi_examples={"interests": {"summary": "调整关注主题和每日学习时间", "value": {
                                              "interests": ["党史", "安全生产"], "daily_minutes": 20}}})],
-    engine: EngineDep,
+    engine: TenantEngineDep,
     tenant: TenantDep,
     metrics: MetricsDep,
 ) -> dict:
@@ -153,7 +153,7 @@ def patch_member(
 )
 def delete_member(
     member: VisibleMemberDep,
-    engine: EngineDep,
+    engine: TenantEngineDep,
     metrics: MetricsDep,
     keep_history: Annotated[bool, Query(
         description="Keep the member's events for statistics under a pseudonym (a stable id that does not "
@@ -176,7 +176,7 @@ def delete_member(
 )
 def list_member_events(
     member: MemberAccessDep,
-    engine: EngineDep,
+    engine: MemberEngineDep,
     limit: Annotated[int, Query(ge=1, le=MAX_EVENT_PAGE, description=f"Page size, 1-{MAX_EVENT_PAGE}.",
                                 examples=[100])] = 100,
     offset: Offset = 0,
@@ -205,7 +205,7 @@ def list_member_events(
 )
 def daily(
     member: MemberAccessDep,
-    engine: EngineDep,
+    engine: MemberEngineDep,
     metrics: MetricsDep,
     day: Annotated[Date | None, Query(
         description=f"The day (YYYY-MM-DD, years {FIRST_YEAR}-{LAST_YEAR}); default: today in Asia/Shanghai.",
@@ -238,7 +238,7 @@ def daily(
 )
 def path(
     member: MemberAccessDep,
-    engine: EngineDep,
+    engine: MemberEngineDep,
     metrics: MetricsDep,
     start: Annotated[Date | None, Query(
         description=f"First day (YYYY-MM-DD, years {FIRST_YEAR}-{LAST_YEAR}); default: today.",

@@ -10,7 +10,7 @@ from recsys.exceptions import ValidationError
 from recsys.ingest.loaders import combine
 from recsys.orgs import OrgName
 from service.bodies import tabular_body, tabular_route
-from service.deps import EngineDep, MetricsDep, TenantDep, limit_batch
+from service.deps import TenantEngineDep, MetricsDep, TenantDep, limit_batch
 from service.keys import org_within
 from service.openapi import Sheet, error_responses
 from service.schemas import OrgNameIn, OrgNamesOut, WriteResult, as_json
@@ -43,7 +43,7 @@ _EXAMPLES = {
 def put_org_names(
     names: Annotated[list[OrgNameIn], Body(description="The names; all are written or none.",
                                            openapi_examples=_EXAMPLES)],
-    engine: EngineDep,
+    engine: TenantEngineDep,
     tenant: TenantDep,
     metrics: MetricsDep,
     sheet: Sheet = None,
@@ -65,7 +65,7 @@ def put_org_names(
 
 @router.get("/v1/orgs", response_model=OrgNamesOut, summary="Display names of organisations",
             responses=error_responses(401, 422))
-def get_org_names(engine: EngineDep, tenant: TenantDep) -> OrgNamesOut:
+def get_org_names(engine: TenantEngineDep, tenant: TenantDep) -> OrgNamesOut:
     """The display names of the key's organisation and the units under it, by code."""
     names = engine.org_names()
     return OrgNamesOut(names={org: name for org, name in names.items() if org_within(org, tenant.org)})

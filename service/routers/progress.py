@@ -14,8 +14,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from recsys.records import TZ
-from service.deps import EngineDep, TenantDep
-from service.member_tokens import MemberAccessDep
+from service.deps import TenantDep, TenantEngineDep
+from service.member_tokens import MemberAccessDep, MemberEngineDep
 from service.openapi import error_responses
 from service.schemas import (
     FIRST_YEAR,
@@ -49,7 +49,7 @@ OrgPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=128, description="O
 
 @router.get("/v1/members/{member_id}/progress", response_model=MemberProgressOut,
             summary="A member's learning records", responses=error_responses(401, 404, 422))
-def member_progress(member: MemberAccessDep, engine: EngineDep, day: Day = None) -> dict:
+def member_progress(member: MemberAccessDep, engine: MemberEngineDep, day: Day = None) -> dict:
     """The member's hours this year against their role's target (pace, projection, by topic,
     kind, mode and month, each entry with the event that earned it), their points (each traced
     to its events), the quiz-based mastery per topic and the quizzes waiting for review."""
@@ -58,7 +58,7 @@ def member_progress(member: MemberAccessDep, engine: EngineDep, day: Day = None)
 
 @router.get("/v1/orgs/{org}/progress", response_model=OrgProgressOut,
             summary="An organisation's progress by branch", responses=error_responses(401, 404, 422))
-def org_progress(org: OrgPath, engine: EngineDep, tenant: TenantDep, day: Day = None) -> dict:
+def org_progress(org: OrgPath, engine: TenantEngineDep, tenant: TenantDep, day: Day = None) -> dict:
     """Hours against targets, members behind pace and a points leaderboard for each branch of the
     organisation (the key's own or a unit under it)."""
     return engine.org_progress(visible_org(tenant, org), day=day).to_dict()
@@ -67,7 +67,7 @@ def org_progress(org: OrgPath, engine: EngineDep, tenant: TenantDep, day: Day = 
 @router.get("/v1/alerts", response_model=AlertsOut, summary="Alerts for party-affairs workers",
             responses=error_responses(401, 404, 422))
 def alerts(
-    engine: EngineDep,
+    engine: TenantEngineDep,
     tenant: TenantDep,
     day: Day = None,
     org: OrgQuery = None,
@@ -83,7 +83,7 @@ def alerts(
 
 @router.get("/v1/content-feedback", response_model=ContentFeedbackOut, summary="Items to fix or retire, per role",
             responses=error_responses(401, 404, 422))
-def content_feedback(engine: EngineDep, tenant: TenantDep, org: OrgQuery = None) -> dict:
+def content_feedback(engine: TenantEngineDep, tenant: TenantDep, org: OrgQuery = None) -> dict:
     """Items the organisation's members of a role rarely finish, often skip or rate low, counted
     per member, so editors can fix or retire them. Only items the key can see are listed."""
     scope = visible_org(tenant, org) if org is not None else tenant.org

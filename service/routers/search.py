@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from service.deps import EngineDep, ForMemberDep, TenantDep
+from service.deps import ForMemberDep, TenantDep, TenantEngineDep
 from service.openapi import HitCount, error_responses
 from service.schemas import NOT_BLANK, SearchResult
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1/search", tags=["search"])
 
 @router.get("", response_model=SearchResult, summary="Search items by text", responses=error_responses(401, 404, 422))
 def search(
-    engine: EngineDep,
+    engine: TenantEngineDep,
     tenant: TenantDep,
     q: Annotated[str, Query(min_length=1, max_length=500, pattern=NOT_BLANK,
                             description="The query text (1-500 characters).", examples=["有限空间作业安全"])],

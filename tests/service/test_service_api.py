@@ -256,6 +256,54 @@ def test_two_tenants_may_post_the_same_event_id_and_each_sees_only_its_own(world
     assert "'shared-1'" in error["message"]
 
 
+def test_two_enterprises_each_hold_member_m001_and_item_x1_and_see_only_their_own(world):
+    client, keys, _ = world
+    own = {"a": ("hxny.fdgs.zb-yunxing", "华能风电场安全生产微课"), "b": ("zjjt.zb1", "浙江集团安全生产案例")}
+    for who, (org, title) in own.items():  # the second writer learns nothing of the first
+        h = bearer(getattr(keys, who))
+        item = {"id": "x1", "title": title, "body": f"{title}：落实安全生产责任制，隐患排查治理。", "kind": "article",
+                "minutes": 10, "topics": ["安全生产"], "published": "2026-01-01", "org": org}
+        assert client.put("/v1/items", json=[item], headers=h).json() == {"written": 1}
+        member = {"id": "m001", "name": "张伟" if who == "a" else "陈静", "org": org, "roles": ["member"],
+                  "interests": ["安全生产"], "daily_minutes": 30}
+        assert client.put("/v1/members", json=[member], headers=h).json()["written"] == 1
+        posted = client.post("/v1/events", json=[event("ev-1", member="m001", item="x1", kind="start")], headers=h)
+        assert posted.json() == {"received": 1, "recorded": 1, "duplicates": 0}
+    for who, (org, title) in own.items():
+        h = bearer(getattr(keys, who))
+        assert client.get("/v1/items/x1", headers=h).json()["title"] == title
+        assert client.get("/v1/members/m001", headers=h).json()["org"] == org
+        events = client.get("/v1/members/m001/events", headers=h).json()["events"]
+        assert [(e["id"], e["item"]) for e in events] == [("ev-1", "x1")]
+        daily = client.get(f"/v1/members/m001/daily?day={DAY}", headers=h).json()
+        titles = {e["item"]["id"]: e["item"]["title"] for e in daily["entries"]}
+        assert titles.get("x1") == title and daily["member"] == "m001"  # the started item, its own
+        assert client.get(f"/v1/members/m001/progress?day={DAY}", headers=h).status_code == 200
+        token = client.post("/v1/members/m001/token", headers=h).json()["token"]
+        page = client.get(f"/v1/members/m001/daily?day={DAY}", headers=bearer(token)).json()
+        assert {e["item"]["id"]: e["item"]["title"] for e in page["entries"]}.get("x1") == title
+    # Writing another enterprise's ids answers exactly as writing ids nobody uses.
+    h = bearer(keys.b)
+    for taken, fresh in (("m-a", "m-fresh"), ("a-item", "i-fresh")):
+        kind = "members" if taken.startswith("m-") else "items"
+        bodies = [{"id": i, "name": "赵六", "org": "zjjt.zb1"} if kind == "members" else
+                  {**B_ITEMS[0], "id": i} for i in (taken, fresh)]
+        answers = [client.put(f"/v1/{kind}", json=[body], headers=h) for body in bodies]
+        assert [(a.status_code, a.json()) for a in answers] == [(200, answers[1].json())] * 2
+    # hxny's m-a and a-item are as they were.
+    assert client.get("/v1/members/m-a", headers=bearer(keys.a)).json()["org"] == "hxny.fdgs.zb-yunxing"
+    assert client.get("/v1/items/a-item", headers=bearer(keys.a)).json()["org"] == "hxny"
+
+
+def test_a_shared_items_id_is_reserved_in_every_enterprise_and_the_refusal_says_so(world):
+    client, keys, _ = world
+    taken = error_of(client.put("/v1/items", json=[{**B_ITEMS[0], "id": "safety"}], headers=bearer(keys.b)), 403)
+    assert "'safety' is shared by the platform" in taken["message"]
+    shared = error_of(client.put("/v1/items", json=[{**SHARED_ITEMS[0], "id": "b-item"}],
+                                 headers=bearer(keys.platform)), 409)
+    assert "'b-item' is used by an enterprise's own item" in shared["message"]
+
+
 def test_a_rejected_batch_lists_every_bad_record_and_writes_nothing(world):
     client, keys, store = world
     batch = [
@@ -348,10 +396,8 @@ CROSS_TENANT = [
     ("a", "PUT", "/v1/items", [SHARED_ITEMS[0]], 403),  # overwrite a shared item
     ("branch", "DELETE", "/v1/items/a-item", None, 403),  # visible (owned above), not writable
     ("a", "DELETE", "/v1/items/safety", None, 403),  # shared, not a platform key
-    ("a", "PUT", "/v1/items", [{**A_ITEMS[0], "id": "b-item"}], 409),  # b's id, org hxny
     ("a", "PUT", "/v1/members", [{"id": "m-x", "name": "赵六", "org": "zjjt.zb1"}], 403),
     ("branch", "PUT", "/v1/members", [{"id": "m-x", "name": "赵六", "org": "hxny.jt"}], 403),
-    ("a", "PUT", "/v1/members", [{"id": "m-b", "name": "陈静", "org": "hxny.jt"}], 409),  # b's member id
 ]
 
 

@@ -8,6 +8,7 @@ with its own connections) written from threads: to the server they are the same.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -162,12 +163,16 @@ def test_a_schema_5_store_gets_member_and_item_ids_scoped_per_tenant(postgres):
     store.close()
     with psycopg.connect(url) as conn:
         _member_and_item_ids_across_the_store(conn)
+        conn.execute("INSERT INTO meta VALUES ('opening_balances', %s)",
+                     ('[{"member": "m-b", "year": 2026, "hours": 2.0}, {"member": "gone", "year": 2026, "hours": 1}]',))
         conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema'")
     store = open_store(url)
     try:
         assert store.member_tenants(["m-a", "m-b"]) == {"m-a": ["hxny"], "m-b": ["zjjt"]}
         assert store.item_tenants(["x1", "x2", "s1"]) == {"x1": ["hxny"], "x2": ["zjjt"], "s1": [""]}
         assert store.get_served("m-a", T0.date(), "minutes=30", tenant="hxny") is not None
+        assert [(b["member"], b["tenant"]) for b in json.loads(store.get_meta("opening_balances"))] == [
+            ("m-b", "zjjt"), ("gone", "")]
         # The new rule: zjjt may hold m-a and x1 of its own; hxny's stay as they were.
         store.upsert_members([Member(id="m-a", name="李娜", org="zjjt.b1")])
         store.upsert_items([Item(id="x1", title="浙江的x1", body="正文", kind="article", minutes=5, org="zjjt",

@@ -230,6 +230,8 @@ def schema_2_store(folder) -> None:
                    (it.id, json.dumps(it.to_dict(), default=str), b"h" * 16, np.ones(4, dtype=np.float32).tobytes(),
                     it.org))
     db.execute("INSERT INTO removed_items VALUES ('gone', 1)")
+    db.execute("INSERT INTO meta VALUES ('opening_balances', ?)",
+               (json.dumps([{"member": "m-a", "year": 2026, "hours": 2.0}, {"member": "gone", "year": 2026, "hours": 1.0}]),))
     db.execute("UPDATE meta SET value = '1' WHERE key = 'rev'")
     db.execute("INSERT INTO served VALUES ('m-a', '2026-03-02', 'minutes=30', '0:0', '{\"entries\": []}', 1.0)")
     db.execute("INSERT INTO events (id, member, item, kind, value, at, ts, tenant)"
@@ -248,6 +250,7 @@ def test_a_schema_2_store_gets_member_and_item_ids_scoped_per_tenant(tmp_path):
         assert store.get_served("m-a", dt.date(2026, 3, 2), "minutes=30", tenant="hxny") is not None
         assert store.item_changes(0, 4, tenant="zjjt").removed == ["gone"]
         assert [e.id for e in store.history("m-a", tenant="hxny").events] == ["e1"]
+        assert [b["tenant"] for b in json.loads(store.get_meta("opening_balances"))] == ["hxny", ""]
         # The new rule: zjjt may hold m-a and x1 of its own; hxny's stay as they were.
         store.upsert_members([Member(id="m-a", name="李娜", org="zjjt.b1")])
         store.upsert_items([_item("x1", "zjjt", "浙江的x1")], np.ones((1, 4), dtype=np.float32))

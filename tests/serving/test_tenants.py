@@ -1,0 +1,106 @@
+"""Member and item ids per enterprise, through the engine: an enterprise's view, the whole store's
+engine where ids are unique (single-tenant use unchanged) and where they are not."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from factories import make_item
+from recsys import AmbiguousIdError, Engine, Member, NotFoundError, ValidationError
+
+DAY = dt.date(2026, 3, 2)
+
+
+def member(id_: str, org: str, **fields) -> Member:
+    return Member(id=id_, name="张伟", org=org, roles=("member",), daily_minutes=30, **fields)
+
+
+@pytest.fixture
+def two(tmp_path):
+    """A folder store with shared items and, in hxny and in zjjt, each its own m001 and x1."""
+    engine = Engine.open(tmp_path / "store", encoder="tfidf")
+    engine.tenant("").add_items([make_item("s1", "党史学习教育专题课", "学习党史，赓续红色血脉。"),
+                                 make_item("s2", "廉洁从业警示教育", "严守纪律规矩，筑牢拒腐防变防线。")])
+    for tenant, title in (("hxny", "华能风电场安全生产微课"), ("zjjt", "浙江集团数字化转型案例")):
+        view = engine.tenant(tenant)
+        view.add_items([make_item("x1", title, f"{title}。", org=tenant)])
+        view.upsert_members([member("m001", f"{tenant}.b1")])
+        view.record([{"id": "ev1", "member": "m001", "item": "x1", "kind": "start", "at": "2026-03-01T20:00:00"}])
+    yield engine
+    engine.close()
+
+
+def test_each_enterprise_sees_its_own_member_and_item_of_one_id(two):
+    hxny, zjjt = two.tenant("hxny.b1"), two.tenant("zjjt")  # any unit names its enterprise's view
+    assert hxny is two.tenant("hxny") and hxny.enterprise == "hxny" and two.enterprise is None
+    assert hxny.item("x1").title == "华能风电场安全生产微课" and zjjt.item("x1").title == "浙江集团数字化转型案例"
+    assert hxny.member("m001").org == "hxny.b1" and zjjt.member("m001").org == "zjjt.b1"
+    for view, title in ((hxny, "华能风电场安全生产微课"), (zjjt, "浙江集团数字化转型案例")):
+        assert [(e.item, e.kind) for e in view.events("m001")] == [("x1", "start")]
+        entries = {e.item.id: e.item.title for e in view.daily("m001", DAY).entries}
+        assert entries["x1"] == title and set(entries) <= {"x1", "s1", "s2"}  # its own and the shared
+        assert view.daily("m001", DAY) == view.daily("m001", DAY)  # served once, the same again
+        assert view.progress("m001", DAY).member == view.member("m001")
+        assert sorted(i.id for i in view.items()) == ["s1", "s2", "x1"] and view.stats()["members"] == 1
+    # A served list's impressions stay in their enterprise.
+    assert {e.kind for e in hxny.events("m001")} == {"start", "impression"}
+    assert [e.kind for e in zjjt.events("m001")].count("impression") == len(zjjt.daily("m001", DAY).entries)
+
+
+def test_a_view_holds_nothing_of_another_enterprise_and_writes_only_its_own(two):
+    hxny = two.tenant("hxny")
+    two.tenant("zjjt").upsert_members([member("m-z", "zjjt.b2")])
+    with pytest.raises(NotFoundError, match="no member with id 'm-z'"):
+        hxny.member("m-z")
+    with pytest.raises(ValidationError, match="outside enterprise 'hxny'"):
+        hxny.upsert_members([member("m-z", "zjjt.b2")])
+    with pytest.raises(ValidationError, match="outside enterprise 'hxny'"):
+        hxny.add_items([make_item("s3", "共享", "共享的正文")])  # shared items belong to the platform's view
+    assert two.tenant("").members() == [] and {i.id for i in two.tenant("").items()} == {"s1", "s2"}
+    with pytest.raises(ValidationError, match="view of enterprise 'hxny'"):
+        hxny.tenant("zjjt")
+    # Removing hxny's m001 leaves zjjt's, with its history.
+    hxny.remove_member("m001")
+    assert two.tenant("zjjt").member("m001").org == "zjjt.b1" and two.tenant("zjjt").events("m001")
+
+
+def test_the_whole_store_engine_refuses_an_id_of_several_enterprises_and_names_them(two):
+    with pytest.raises(AmbiguousIdError, match=r"member id 'm001' is held by 2 enterprises \(hxny, zjjt\)") as caught:
+        two.daily("m001", DAY)
+    assert caught.value.tenants == ["hxny", "zjjt"] and isinstance(caught.value, ValidationError)
+    with pytest.raises(AmbiguousIdError, match="item id 'x1'"):
+        two.item("x1")
+    with pytest.raises(AmbiguousIdError, match="engine.tenant"):  # every item at once: which x1?
+        two.search("安全生产")
+    assert two.item("s1").org is None  # an id only one holds still names its record
+
+
+def test_a_single_enterprise_store_is_served_as_before_and_as_its_view(tmp_path, sample_items):
+    with Engine.open(tmp_path / "one", encoder="tfidf") as engine:
+        engine.add_items(sample_items)
+        engine.upsert_members([member("m001", "hxny.b1", interests=("安全生产",))])
+        whole = engine.daily("m001", DAY, preview=True).to_dict()
+        assert whole["entries"] and engine.member("m001").org == "hxny.b1"
+        assert engine.tenant("hxny").daily("m001", DAY, preview=True).to_dict() == whole
+
+
+def test_a_view_opened_with_the_store_closes_it_and_tokens_name_the_enterprise(two, tmp_path):
+    token, _ = two.tenant("zjjt").member_token("m001")
+    engine, found = two.token_member(token)
+    assert engine is two.tenant("zjjt") and found.org == "zjjt.b1"
+    with pytest.raises(Exception, match="not valid"):  # a token of zjjt is not hxny's
+        two.tenant("hxny").check_member_token(token)
+    two.close()
+    with Engine.open(tmp_path / "store", tenant="hxny") as view:
+        assert view.enterprise == "hxny" and view.member("m001").org == "hxny.b1"
+
+
+def test_opening_balances_are_kept_per_enterprise(two):
+    for tenant, hours in (("hxny", 3.0), ("zjjt", 5.0)):
+        two.tenant(tenant).record_balances([{"member": "m001", "year": 2026, "hours": hours}])
+    assert [b.hours for b in two.tenant("hxny").opening_balances("m001")] == [3.0]
+    assert [b.hours for b in two.tenant("zjjt").opening_balances()] == [5.0]
+    two.tenant("hxny").remove_member("m001")
+    assert two.tenant("hxny").opening_balances() == [] and len(two.opening_balances()) == 1
