@@ -243,13 +243,21 @@ class Engine:
         return self._tenant
 
     def close(self) -> None:
-        """Save the index file and close the store."""
+        """Save the index file (and those of the enterprises' views) and close the store.
+
+        A view's own close saves its index and leaves the store open (it belongs to the whole
+        store's engine), unless the view was opened with the store (``Engine.open(...,
+        tenant=)``): then it closes the store too."""
+        if self._owner is not None:
+            owner, self._owner = self._owner, None
+            owner.close()
+            return
+        for view in self.views():
+            view.close()
         # After any write in progress (writers hold only their own lock while writing the store).
         with self._world.write_lock, self._world.lock:
             self._world.items.save(force=True)
             self.store.close()  # its embedding cache too (a view's store closes nothing)
-        if self._owner is not None:
-            self._owner.close()
 
     def __enter__(self) -> Engine:
         return self
@@ -422,7 +430,9 @@ class Engine:
                    for n, b in enumerate(batch, start=1) if b.member not in known]
         if unknown:
             raise combine(unknown)
-        with self._balances_lock:  # read, merge and write the set as one step (reads go on)
+        # Read, merge and write the set as one step (reads go on): the writers' lock, as before,
+        # and the store's balances lock, which every enterprise's view shares.
+        with self._world.write_lock, self._balances_lock:
             kept = {(t, b.key): (t, b) for t, b in self._tagged_balances()}
             kept.update(((known[b.member].tenant, b.key), (known[b.member].tenant, b)) for b in batch)
             self._whole_store.set_meta(_balances_meta(kept.values()))
@@ -487,7 +497,7 @@ class Engine:
         """
         tenant = self.member(member_id).tenant  # NotFoundError before a pseudonym secret is made for nothing
         alias = pseudonym(self.store, member_id) if keep_history else None
-        with self._balances_lock:  # the balances are read and written back as one step, as in record_balances
+        with self._world.write_lock, self._balances_lock:  # balances read and written back as one step
             balances = self._tagged_balances()
             meta = {}
             if any((t, b.member) == (tenant, member_id) for t, b in balances):

@@ -55,9 +55,18 @@ class TenantStore:
         self.whole = store
         self.tenant = tenant
         self.url = store.url
-        # Derived files (the vector index) of a folder store belong to the whole store's engine:
-        # a view keeps its index in memory.
+        self.read_only = bool(getattr(store, "read_only", False))
+        # A view's derived files (its vector index, a cache of its items) go in a folder of their
+        # own inside a folder store, so a process starting again loads them rather than building
+        # the index anew; named by the tenant's bytes, so any code makes a safe folder name.
         self.files: Path | None = None
+        if store.files is not None and not self.read_only:
+            folder = store.files / "tenants" / f"t-{tenant.encode('utf-8').hex()}"
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError:  # the index is then kept in memory only
+                folder = None
+            self.files = folder
 
     def __repr__(self) -> str:
         return f"TenantStore({self.whole!r}, {self.tenant!r})"

@@ -92,9 +92,12 @@ def test_a_view_opened_with_the_store_closes_it_and_tokens_name_the_enterprise(t
     assert engine is two.tenant("zjjt") and found.org == "zjjt.b1"
     with pytest.raises(Exception, match="not valid"):  # a token of zjjt is not hxny's
         two.tenant("hxny").check_member_token(token)
-    two.close()
+    listed = two.tenant("hxny").daily("m001", DAY, preview=True).to_dict()
+    two.close()  # the views' indexes are saved in the store folder, one folder per enterprise
+    assert len(list((tmp_path / "store" / "tenants").glob("t-*/index.npz"))) == 3  # shared, hxny, zjjt
     with Engine.open(tmp_path / "store", tenant="hxny") as view:
         assert view.enterprise == "hxny" and view.member("m001").org == "hxny.b1"
+        assert view.daily("m001", DAY, preview=True).to_dict() == listed
 
 
 def test_opening_balances_are_kept_per_enterprise(two):
