@@ -110,15 +110,15 @@ def copy_store(
     members = list(source.iter_members())
     # Member and item ids are unique per tenant: the copy goes tenant by tenant ("" first: the
     # shared items, and the served lists of members the store does not hold).
-    tenants = sorted({""} | {m.tenant for m in members} | {it.tenant for it in source.iter_items()})
+    enterprises = sorted({""} | {m.tenant for m in members} | {it.tenant for it in source.iter_items()})
     if source.count_items():
         dim = int(settings["dim"] or 0)
         if dim <= 0:
             raise StoreError(f"the source {source.url} holds items but no vector dimension: open it with its "
                              "encoder once (recsys stats --store ...), then migrate")
         # Each tenant's view holds its own items and the shared ones: the shared ones from "" only.
-        upserted = [(it, v) for tenant in tenants for it, v in source.item_changes(0, dim, tenant=tenant).upserted
-                    if it.tenant == tenant]
+        upserted = [(it, v) for tenant in enterprises
+                    for it, v in source.item_changes(0, dim, tenant=tenant).upserted if it.tenant == tenant]
         for part in _parts(upserted, chunk):
             target.upsert_items([it for it, _ in part], np.stack([v for _, v in part]))
         report("items", len(upserted))
@@ -141,7 +141,7 @@ def copy_store(
     report("events", copied)
 
     copied = 0
-    for tenant in tenants:
+    for tenant in enterprises:
         served = _served_lists(source, tenant)
         for part in _parts(served, chunk):
             target.put_served(part, tenant=tenant)

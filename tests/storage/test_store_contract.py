@@ -484,7 +484,16 @@ def test_a_copy_of_the_store_keeps_every_events_tenant(store):
                           event("m3", "b", "start", id_="e3")])
     source.upsert_members([member("m1", "zjjt.zb1")])
     source.remove_member("m3", pseudonym="anon:3")
+    # Each enterprise's own m1 and x1, with their lists, beside a shared item.
+    source.set_meta({"dim": str(DIM)})
+    source.upsert_items([item("x1", "海南", org="hxny"), item("x1", "浙江", org="zjjt"), item("s1")], vectors(3))
+    for tenant, title in (("hxny", "海南"), ("zjjt", "浙江")):
+        source.put_served([served("m1", DAY, items=(title,))], tenant=tenant)
     copy_store(source, store, chunk=2)  # into this backend, a page of two at a time
+    assert store.item_tenants(["x1", "s1"]) == {"x1": ["hxny", "zjjt"], "s1": [""]}
+    assert store.get_items(["x1"], tenant="zjjt")["x1"].title == "浙江"
+    for tenant, title in (("hxny", "海南"), ("zjjt", "浙江")):
+        assert store.served_between(DAY, DAY, tenant=tenant) == [("m1", DAY, [title])]
     assert store.recorded_events() == source.recorded_events()
     assert store.recorded_tenants() == source.recorded_tenants() == [(1, "hxny"), (2, "zjjt"), (3, "hxny")]
     back = MemoryStore()
