@@ -183,7 +183,7 @@ def test_a_schema_1_store_gets_event_ids_scoped_per_tenant(tmp_path):
         assert store.get_meta("schema") is None and store._db().execute(
             "SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("3",)
         indexes = {r[0] for r in store._db().execute("SELECT name FROM sqlite_master WHERE tbl_name = 'events'")}
-        assert {"events_member", "events_item", "events_member_kind"} <= indexes
+        assert {"events_member", "events_item", "events_member_kind_tenant"} <= indexes and "events_member_kind" not in indexes
     finally:
         store.close()
 
@@ -327,3 +327,20 @@ def test_the_embedding_cache_is_one_per_store_on_its_own_file(tmp_path):
     cache = store.embedding_cache()
     assert store.embedding_cache() is cache and cache.path == tmp_path / "s" / SQLiteStore.CACHE_NAME
     store.close()
+
+
+def test_a_branchs_completions_are_read_from_the_index_alone(tmp_path):
+    store = SQLiteStore(tmp_path / "s")
+    try:
+        # The members of a branch are named by (tenant, id): the tenant must be in the covering
+        # index, or every completion of the window is read from the table too.
+        since = dt.datetime(2026, 1, 1, tzinfo=TZ)
+        plan = store._db().execute(
+            f"EXPLAIN QUERY PLAN SELECT item, member FROM {store._events_by_member}"
+            " WHERE member IN (SELECT id FROM members WHERE org = ?) AND tenant = ?"
+            " AND kind IN ('complete', 'attend') AND ts >= ? AND ts < ?",
+            ("hxny.a", "hxny", since.timestamp(), since.timestamp() + 86400)).fetchall()
+        assert any("COVERING INDEX events_member_kind_tenant" in row[-1] for row in plan), plan
+        assert store.branch_completions("hxny.a", since, since + dt.timedelta(days=1)) == ({}, 0)
+    finally:
+        store.close()
