@@ -22,7 +22,7 @@ from recsys.credits import OpeningBalance
 from recsys.curriculum import Curriculum
 from recsys.embedding.encoders import DEFAULT_ENCODER, CachedEncoder, Encoder, get_encoder, spec_for_name
 from recsys.embedding.index import FaissIndex
-from recsys.exceptions import NotFoundError, StoreError, TokenError, ValidationError
+from recsys.exceptions import AmbiguousIdError, NotFoundError, StoreError, TokenError, ValidationError
 from recsys.ingest.loaders import as_records, check_unique_ids, combine
 from recsys.models.ranking import RankingModel
 from recsys.models.training import TrainConfig, TrainReport, is_stale
@@ -542,7 +542,13 @@ class Engine:
         return list(self.store.iter_members())
 
     def events(self, member_id: str | None = None) -> list[Event]:
-        """Recorded events in time order, of one member or of all."""
+        """Recorded events in time order, of one member or of all.
+
+        Raises:
+            AmbiguousIdError: ``member_id`` is held by several enterprises (ask a view).
+        """
+        if member_id is not None:
+            self._unambiguous([member_id])
         return self.store.events(member_id)
 
     def member_events(self, member_id: str, *, limit: int = 100, offset: int = 0,
@@ -839,11 +845,16 @@ class Engine:
         """
         day = as_day(day)
         store = self.store
+
+        def histories(ids: Sequence[str]) -> dict[str, list[Event]]:
+            self._unambiguous(ids)
+            return {m: h.events for m, h in store.histories(ids).items()}
+
         with self._world.lock:  # reach checks read the index throughout, and writes change it in place
             snap = self._world.snapshot(collaborative=False)
             data = CoverageInputs(
                 catalogue=snap.catalogue, index=snap.index, members=self.members(),
-                histories=lambda ids: {m: h.events for m, h in store.histories(ids).items()},
+                histories=histories,
                 # An activity announced beside a list was shown to the member as much as an entry.
                 served=store.served_between(day - dt.timedelta(days=89), day, upcoming=True),
                 seats_taken=store.enrolments(snap.catalogue.offline_ids), curriculum=self.curriculum,
@@ -852,9 +863,23 @@ class Engine:
             )
             return build_coverage(data, org=org, day=day, duplicate_threshold=duplicate_threshold)
 
+    def _unambiguous(self, ids: Sequence[str]) -> None:
+        """Refuse member ids held by several enterprises before events are read by id: a read
+        without the enterprise would merge two members' events into one wrong answer. A view
+        (see :meth:`tenant`) holds one enterprise, so its ids never repeat.
+
+        Raises:
+            AmbiguousIdError: for the first such id.
+        """
+        if self._tenant is None:
+            shared = next(((i, t) for i, t in self.store.member_tenants(ids).items() if len(t) > 1), None)
+            if shared is not None:
+                raise AmbiguousIdError("member", *shared)
+
     def _org_members(self, org: str | None) -> tuple[list[Member], dict[str, list[Event]]]:
         """The members of ``org`` (default: everyone) and their events, in one read of each."""
         members = [m for m in self.store.iter_members() if org is None or in_org(m, org)]
+        self._unambiguous([m.id for m in members])
         wanted = {m.id: [] for m in members}
         for e in self.store.events():
             if e.member in wanted:

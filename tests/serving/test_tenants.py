@@ -107,3 +107,26 @@ def test_opening_balances_are_kept_per_enterprise(two):
     assert [b.hours for b in two.tenant("zjjt").opening_balances()] == [5.0]
     two.tenant("hxny").remove_member("m001")
     assert two.tenant("hxny").opening_balances() == [] and len(two.opening_balances()) == 1
+
+
+def test_whole_store_reports_refuse_rather_than_merge_two_members_of_one_id(tmp_path):
+    # hxny's and zjjt's m001 each completed a shared course: read by id alone, their events would
+    # be one member's. The whole store's reports refuse; each enterprise's view answers for its own.
+    engine = Engine.open(tmp_path / "store", encoder="tfidf")
+    engine.tenant("").add_items([make_item("s1", "党史学习教育专题课", "学习党史，赓续红色血脉。")])
+    for tenant in ("hxny", "zjjt"):
+        view = engine.tenant(tenant)
+        view.upsert_members([member("m001", f"{tenant}.b1")])
+        view.record([{"id": "ev1", "member": "m001", "item": "s1", "kind": "complete", "at": "2026-03-01T20:00:00"}])
+    try:
+        for report in (lambda: engine.org_progress("hxny", day=DAY), lambda: engine.alerts(day=DAY),
+                       lambda: engine.coverage(day=DAY), lambda: engine.events("m001")):
+            with pytest.raises(AmbiguousIdError, match=r"member id 'm001' .*\(hxny, zjjt\)"):
+                report()
+        for tenant in ("hxny", "zjjt"):
+            view = engine.tenant(tenant)
+            assert view.coverage(day=DAY).counts["members"] == 1
+            assert len(view.events("m001")) == 1  # its own completion, not both
+            assert view.org_progress(tenant, day=DAY).to_dict()["members"] == 1
+    finally:
+        engine.close()
