@@ -11,7 +11,7 @@ import recsys.pipeline.explain as explain
 from recsys.pipeline.component import Component
 from recsys.pipeline.context import PlanContext, Pool
 
-__all__ = ["Scorer", "ScorerConfig", "ScoreWeights", "SIGNALS", "PREFERENCE", "blend_parts"]
+__all__ = ["Scorer", "ScorerConfig", "ScoreWeights", "SIGNALS", "PREFERENCE", "PENALTIES", "blend_parts"]
 
 
 def _rescale(values: np.ndarray) -> np.ndarray:
@@ -91,23 +91,29 @@ SIGNALS = ("relevance", "need", "fresh", "level", "weak", "review", "collab", "c
            "fit", "topic_history", "topic_match")
 #: The signals that say what the member will take up: a learned blend (:mod:`recsys.models`)
 #: replaces their hand-set weights. The others carry the plan's own goals (required topics behind
-#: pace, reviews, the day's activities, rotation, the case mix) and keep their weights.
+#: pace, reviews, the day's activities, rotation, the case mix) and keep their weights. Whether a
+#: member goes back to what they started, and turns from what is like what they skipped, is a
+#: question of preference the history answers: on the evaluation's leave-last-3-out protocol the
+#: hand-set weights of both cost the untrained engine more than anything else in its score.
 PREFERENCE = ("relevance", "fresh", "level", "collab", "cooccur", "role_popular", "ease", "ials", "popularity", "fit",
-              "topic_history", "topic_match")
+              "topic_history", "topic_match", "resume", "negative")
+#: Signals the hand-set blend subtracts (their weight is a penalty).
+PENALTIES = ("negative", "rotation")
 
 
 def blend_parts(w: ScoreWeights, s: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """The hand-set blend split in two: the preference part (:data:`PREFERENCE`) and the plan's
-    part (the rest, negative and rotation as penalties); their sum orders lists without a learned
-    blend."""
+    part (the rest); :data:`PENALTIES` count against an item. Their sum orders lists without a
+    learned blend."""
     pref = 0
     plan = 0
     for name in SIGNALS:
+        term = (-1 if name in PENALTIES else 1) * getattr(w, name) * s[name]
         if name in PREFERENCE:
-            pref = pref + getattr(w, name) * s[name]
+            pref = pref + term
         else:
-            plan = plan + getattr(w, name) * s[name]
-    return pref, plan - 2 * (w.negative * s["negative"] + w.rotation * s["rotation"])
+            plan = plan + term
+    return pref, plan
 
 
 class Scorer(Component[ScorerConfig]):
@@ -236,16 +242,13 @@ class Scorer(Component[ScorerConfig]):
         if ctx.ranking is not None:
             cold = not any(v > 0 for v in p.history.interest.values())
             blend = ctx.ranking.cold_blend if cold and ctx.ranking.cold_blend is not None else ctx.ranking.blend
+        pref, plan = blend_parts(w, s)
         if blend is None:
-            score = 0
-            for name in SIGNALS:
-                score = score + getattr(w, name) * s[name]
-            pool.score = score - 2 * (w.negative * s["negative"] + w.rotation * s["rotation"])
+            pool.score = np.broadcast_to(pref + plan, n).astype(np.float64)
         else:
             # The learned blend orders by preference; the plan's goals are added as before.
             # Curriculum need spreads with the learned order as far as the blend says (see
             # LearnedBlend.need_scale), so required topics keep weighing against preference.
-            pref, plan = blend_parts(w, s)
             pool.score = blend.apply(s, np.broadcast_to(pref, n)) + plan + (blend.need_scale - 1.0) * w.need * s["need"]
 
         # What the reasons read: "related to what you studied" only for the closest tenth, not

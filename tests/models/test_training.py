@@ -157,3 +157,30 @@ def test_the_train_command(trained_store, tmp_path, capsys):
         eng.add_items(catalogue())
     assert main(["train", "--store", str(small)]) == 0  # not an error: lists keep the hand-set weights
     assert "not trained" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_whether_members_go_back_to_what_they_started_is_learnt_from_the_history(tmp_path):
+    # Every member opens four items of the other group, reads a little and never goes back: the
+    # hand-set blend still offers them first ("continue where you left off"); a store whose
+    # history says otherwise learns to weigh a started item down.
+    members, events = population()
+    rng = np.random.default_rng(3)
+    for m in members:
+        other = 1 - int(m.id[1:]) % GROUPS
+        for k in rng.choice(PER_GROUP, size=4, replace=False).tolist():
+            when = at(DAY - dt.timedelta(days=int(rng.integers(20, 40))))
+            events += [Event(member=m.id, item=f"g{other}-{k:02d}", kind="start", at=when),
+                       Event(member=m.id, item=f"g{other}-{k:02d}", kind="progress", value=0.2,
+                             at=when + dt.timedelta(minutes=3))]
+    with Engine.open(tmp_path / "store", encoder="tfidf") as eng:
+        eng.add_items(catalogue())
+        eng.upsert_members(members)
+        eng.record(events)
+        started = {e.item for e in eng.events("m00") if e.kind == "start"} - {
+            e.item for e in eng.events("m00") if e.kind == "complete"}
+        hand = [h.item.id for h in eng.rank("m00", DAY, k=10)]
+        report = eng.train()
+        trained = [h.item.id for h in eng.rank("m00", DAY, k=10)]
+    assert report.blend == "learned" and report.coef["resume"] < 0
+    assert len(started & set(hand)) > len(started & set(trained))
