@@ -105,8 +105,8 @@ def plot(results: dict, folder: Path) -> list[str]:
         axes[1].legend(fontsize=7)
         save_figure(fig, folder, "quality-season.png", names)
 
-        portals = sorted((n for n in every if n == "engine" or n.endswith(" + guarantees")),
-                         key=lambda n: (n != "engine", n))
+        portals = sorted((n for n in every if n in ENGINES or n.endswith(" + guarantees")),
+                         key=lambda n: (n not in ENGINES, n))
         if len(portals) > 1:
             fig, ax = plt.subplots(figsize=(11, 4))
             for n, key in enumerate(("per_member_day", "required_progress", "coverage")):
@@ -176,15 +176,20 @@ def _season_table(season: dict) -> list[str]:
     return lines
 
 
+#: The engine's own policies set against the peers + guarantees: as installed (hand-set blend
+#: until trained) and trained nightly (``recsys batch --train``).
+ENGINES = ("engine", "engine, trained")
+
+
 def _peer_table(season: dict) -> list[str]:
     """The engine against every peer + guarantees: what a portal gets from each ranking when all
     are held to the same rules and packing."""
-    names = [n for n in season if n == "engine" or n.endswith(" + guarantees")]
+    names = [n for n in season if n in ENGINES or n.endswith(" + guarantees")]
     lines = ["| portal | completions per member-day | required-topic progress (share of pro-rata target) | "
              "members reached / member-weeks reached | mobile | infirm | catalogue coverage | exposure Gini | "
              "violations (repeat / feasibility / over budget) | budget fill |",
              "|---" * 10 + "|"]
-    for name in sorted(names, key=lambda n: (n != "engine", -season[n]["per_member_day"][0])):
+    for name in sorted(names, key=lambda n: (n not in ENGINES, -season[n]["per_member_day"][0])):
         s = season[name]
         sit = s["by_situation"]
         lines.append(
@@ -194,15 +199,16 @@ def _peer_table(season: dict) -> list[str]:
             f"{_pct(sit['infirm']['reached'])} / {_pct(sit['infirm']['weekly_reach'])} | {_ci(s['coverage'])} | "
             f"{_ci(s['gini'])} | {s['repeat_violations']} / {s['feasibility_violations']} / {s['over_budget']} | "
             f"{_ci(s['fill'])} |")
-    peers = [n for n in names if n != "engine"]
-    if "engine" in season and peers:
-        eng = season["engine"]
+    peers = [n for n in names if n not in ENGINES]
+    engines = [n for n in ENGINES if n in season]
+    if engines and peers:
         lines.append("")
         for key, label in (("per_member_day", "completions per member-day"),
                            ("required_progress", "required-topic progress")):
             best = max(peers, key=lambda n: season[n][key][0])
-            lines.append(f"- {label}: engine {eng[key][0]:.4f}, best peer + guarantees {best} "
-                         f"{season[best][key][0]:.4f} ({eng[key][0] / season[best][key][0]:.2f}×).")
+            mine = ", ".join(f"{n} {season[n][key][0]:.4f} ({season[n][key][0] / season[best][key][0]:.2f}×)"
+                             for n in engines)
+            lines.append(f"- {label}: best peer + guarantees {best} {season[best][key][0]:.4f}; {mine}.")
     return lines
 
 
@@ -357,7 +363,9 @@ def markdown(results: dict, images: str = "results/") -> str:
         "Each peer's order of the catalogue (what it gives no answer for follows in a seeded random "
         "order) is turned into the day's list by the engine's hard rules, near-duplicate check and "
         "budget fitter (`Engine.daily_from`): the same guarantees, only the order differs. Peers are "
-        f"refitted on every event so far every {s.get('season_refit_days', 7)} days. Completions per member-day = first-time "
+        f"refitted on every event so far every {s.get('season_refit_days', 7)} days, and the trained engine "
+        "(`engine, trained`) retrains on the same days when its activity grew (`recsys batch --train`); "
+        "`engine` is the engine as installed, with the hand-set blend. Completions per member-day = first-time "
         "completions / (members × days); members reached = share who completed anything new in the "
         "season; member-weeks reached = share of (member, week) with something new completed; "
         "coverage and Gini over the online catalogue of every list served; violations checked "
