@@ -94,7 +94,10 @@ class RankingModel:
         ials_alpha: iALS confidence scale.
         blend: The learned blend, or None.
         cold_blend: The learned blend for members without positive history (fitted on members
-            planned as if they had none), or None: ``blend`` (or the hand-set one) then.
+            planned as if they had none), or None: the hand-set weights then. ``blend`` is
+            learnt on members with history and leans on signals a newcomer lacks (their history's
+            topics, co-completion, EASE^R), against store-wide popularity, which is most of what a
+            newcomer's list has to go on.
         activity: The store's activity sequence the model was trained up to.
         info: What training measured (JSON-able), for ``recsys train`` and the README.
     """

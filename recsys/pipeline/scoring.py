@@ -241,7 +241,7 @@ class Scorer(Component[ScorerConfig]):
         blend = None
         if ctx.ranking is not None:
             cold = not any(v > 0 for v in p.history.interest.values())
-            blend = ctx.ranking.cold_blend if cold and ctx.ranking.cold_blend is not None else ctx.ranking.blend
+            blend = ctx.ranking.cold_blend if cold else ctx.ranking.blend
         pref, plan = blend_parts(w, s)
         if blend is None:
             pool.score = np.broadcast_to(pref + plan, n).astype(np.float64)

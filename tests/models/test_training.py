@@ -73,6 +73,8 @@ def test_training_is_kept_with_the_store_and_a_reopened_engine_ranks_with_it(tra
         report = eng.train()
         assert report.positive == 40 * 12 + 3 and report.validation_members > 20
         assert report.blend in ("hand", "learned") and report.ndcg_hand is not None
+        # Newcomers' blend is measured the same way: the members planned as if without history.
+        assert report.cold_blend in ("hand", "learned") and report.cold_ndcg_hand is not None
     with Engine.open(trained_store) as eng:
         model = eng.ranking_model()
         assert model is not None and model.activity == eng.store.revisions().activity
@@ -184,3 +186,20 @@ def test_whether_members_go_back_to_what_they_started_is_learnt_from_the_history
         trained = [h.item.id for h in eng.rank("m00", DAY, k=10)]
     assert report.blend == "learned" and report.coef["resume"] < 0
     assert len(started & set(hand)) > len(started & set(trained))
+
+
+@pytest.mark.slow
+def test_a_member_without_history_keeps_the_hand_set_blend_on_a_trained_store(trained_store):
+    # The learned blend is fitted on members with history; a newcomer has none of the signals it
+    # leans on, so without a blend learnt for newcomers their list keeps the hand-set weights:
+    # the same as from the same model with its blend taken out.
+    with Engine.open(trained_store) as eng:
+        eng.upsert_members([Member(id="newest", name="刚入党的同志", org="b1", roles=("member",), daily_minutes=60)])
+        report = eng.train(TrainConfig(cold_blend=False))
+        model = eng.ranking_model()
+        assert report.blend == "learned" and model.blend is not None and model.cold_blend is None
+        newcomer = [(h.item.id, h.score) for h in eng.rank("newest", DAY, k=20)]
+        member = [(h.item.id, h.score) for h in eng.rank("new", DAY, k=20)]
+        model.blend = None
+        assert [(h.item.id, h.score) for h in eng.rank("newest", DAY, k=20)] == newcomer
+        assert [(h.item.id, h.score) for h in eng.rank("new", DAY, k=20)] != member
