@@ -143,21 +143,28 @@ class EventColumns:
         return len(self.member)
 
     @classmethod
-    def from_rows(cls, members: Sequence[str], rows: Sequence[tuple[str, str, str, float, int]]) -> EventColumns:
+    def from_rows(cls, members: Sequence[str], rows: Iterable[tuple[str, str, str, float, int]]) -> EventColumns:
         """The columns of ``members`` from their events' ``member, item, kind, ts, seq`` rows in any
         order (``seq``: the order recorded): a backend reads them unsorted and one sort here puts
-        them in the order of :meth:`Store.history`, which costs less than sorting them in SQL."""
+        them in the order of :meth:`Store.history`, which costs less than sorting them in SQL.
+
+        ``rows`` is best a cursor: each row is taken apart as it comes and dropped, where a list
+        of tens of thousands of row tuples, all alive at once, would set off the collector's
+        full passes over a large process (they cost more than the read)."""
         asked = tuple(dict.fromkeys(members))
-        if not rows:
-            return cls(asked, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object),
-                       np.zeros(0, dtype=object), np.zeros(0, dtype=np.float64))
-        member, item, kind, ts, seq = zip(*rows)
         place = {m: n for n, m in enumerate(asked)}
-        position = np.fromiter(map(place.__getitem__, member), dtype=np.int64, count=len(member))
+        position, item, kind, ts, seq = [], [], [], [], []
+        for m, i, k, t, s in rows:
+            position.append(place[m])
+            item.append(i)
+            kind.append(k)
+            ts.append(t)
+            seq.append(s)
         at = np.array(ts, dtype=np.float64)
-        order = np.lexsort((np.array(seq, dtype=np.int64), at, position))
-        return cls(asked, position[order], np.array(item, dtype=object)[order],
-                   np.array(kind, dtype=object)[order], at[order])
+        where = np.array(position, dtype=np.int64)
+        order = np.lexsort((np.array(seq, dtype=np.int64), at, where))
+        return cls(asked, where[order], np.array(item, dtype=object)[order], np.array(kind, dtype=object)[order],
+                   at[order])
 
 
 @dataclass(frozen=True)

@@ -381,9 +381,9 @@ class MemoryStore:
     def history_columns(self, members: Sequence[str], *, tenant: str | None = None) -> EventColumns:
         wanted = set(members)
         with self._lock:
-            rows = [(e.member, e.item, e.kind, e.at.timestamp(), seq) for seq, e in self._events
-                    if e.member in wanted and (tenant is None or self._tenants[seq] == tenant)]
-        return EventColumns.from_rows(members, rows)
+            return EventColumns.from_rows(members, (
+                (e.member, e.item, e.kind, e.at.timestamp(), seq) for seq, e in self._events
+                if e.member in wanted and (tenant is None or self._tenants[seq] == tenant)))
 
     def member_state(self, member: str, *, tenant: str | None = None) -> str:
         with self._lock:

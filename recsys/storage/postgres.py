@@ -681,11 +681,9 @@ class PostgresStore:
     def history_columns(self, members: Sequence[str], *, tenant: str | None = None) -> EventColumns:
         scope, args = _scope(tenant)
         with self._transaction() as cur:
-            rows = cur.execute(
-                f"SELECT member, item, kind, ts, seq FROM events WHERE member = ANY(%s) AND {scope}",
-                (list(dict.fromkeys(members)), *args),
-            ).fetchall()
-        return EventColumns.from_rows(members, rows)
+            cur.execute(f"SELECT member, item, kind, ts, seq FROM events WHERE member = ANY(%s) AND {scope}",
+                        (list(dict.fromkeys(members)), *args))
+            return EventColumns.from_rows(members, cur)
 
     @_guarded
     def member_state(self, member: str, *, tenant: str | None = None) -> str:

@@ -17,6 +17,7 @@ Layout::
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 import sqlite3
@@ -760,13 +761,12 @@ class SQLiteStore:
         # Unsorted, and only columns the (member, kind, ts, item, tenant) index holds (seq is its
         # rowid): SQLite answers from the index alone, and the sort is one lexsort after.
         where, args = self._scope(tenant)
-        rows: list[tuple[str, str, str, float, int]] = []
-        for chunk in _chunks(list(dict.fromkeys(members))):
-            marks = ",".join("?" * len(chunk))
-            rows += self._db().execute(
-                f"SELECT member, item, kind, ts, seq FROM events WHERE member IN ({marks}) AND {where}",
-                (*chunk, *args),
-            ).fetchall()
+        db = self._db()
+        rows = itertools.chain.from_iterable(
+            db.execute(f"SELECT member, item, kind, ts, seq FROM events WHERE member IN ({','.join('?' * len(chunk))})"
+                       f" AND {where}", (*chunk, *args))
+            for chunk in _chunks(list(dict.fromkeys(members)))
+        )
         return EventColumns.from_rows(members, rows)
 
     @_guarded
