@@ -574,9 +574,29 @@ def _offline_upcoming(
 
 # -- 3. exposure ------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class _Shown:
+    """Impressions recorded as events, as columns: member ids, Shanghai days (ordinals) and item
+    ids (a member, day and item may repeat)."""
+
+    member: np.ndarray
+    day: np.ndarray
+    item: np.ndarray
+
+    @classmethod
+    def joined(cls, parts: Sequence[_Shown]) -> _Shown:
+        if not parts:
+            return cls(np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object))
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("member", "day", "item")))
+
+    def as_set(self) -> set[tuple[str, dt.date, str]]:
+        """``(member, day, item)`` as :func:`_reach_by_member` gives them."""
+        return set(zip(self.member.tolist(), map(dt.date.fromordinal, self.day.tolist()), self.item.tolist()))
+
+
 def _exposure(
     all_lists: Sequence[tuple[str, dt.date, list[str]]],
-    impressions: Iterable[tuple[str, dt.date, str]],
+    impressions: _Shown,
     items: Mapping[str, Item],
     cols: Columns,
     curriculum: Curriculum,
@@ -585,24 +605,37 @@ def _exposure(
     blocked: set[str],
     rare_share: float,
 ) -> tuple[dict[int, dict[str, int]], dict[str, str], list[tuple[str, int]], dict[int, float], int]:
-    scope = {m.id for m in members}
+    scope = {m.id: k for k, m in enumerate(members)}
     start = day - dt.timedelta(days=89)
     lists = [row for row in all_lists if row[0] in scope and start <= row[1] <= day]
     # Every way a member was shown an item, once per member, item and day: the entries and the
     # announced activities of stored lists, and impressions recorded as events (history imported
-    # from another system, or shown by a portal outside recsys's lists).
-    shown = {(member, d, i) for member, d, ids in lists for i in ids if i in items}
-    shown.update(t for t in impressions if t[0] in scope and t[2] in items and start <= t[1] <= day)
+    # from another system, or shown by a portal outside recsys's lists). Each is one integer
+    # (member, day of the 90, item in id order), so that "once" is one np.unique.
+    ids = sorted(items)
+    place = {i: k for k, i in enumerate(ids)}
+    listed = [(scope[member], d.toordinal(), place[i]) for member, d, entries in lists for i in entries if i in place]
+    n = len(impressions.member)
+    who = np.fromiter(map(scope.get, impressions.member, repeat(-1)), dtype=np.int64, count=n)
+    what = np.fromiter(map(place.get, impressions.item, repeat(-1)), dtype=np.int64, count=n)
+    when = impressions.day
+    keep = (who >= 0) & (what >= 0) & (when >= start.toordinal()) & (when <= day.toordinal())
+    by_list = np.array(listed, dtype=np.int64).reshape(-1, 3)
+    who = np.concatenate([by_list[:, 0], who[keep]])
+    offset = np.concatenate([by_list[:, 1], when[keep]]) - start.toordinal()
+    what = np.concatenate([by_list[:, 2], what[keep]])
+    once = np.unique((who * 90 + offset) * max(len(ids), 1) + what)
+    what, offset = once % max(len(ids), 1), once // max(len(ids), 1) % 90
     served: dict[int, dict[str, int]] = {}
     gini_by: dict[int, float] = {}
     for window in (30, 90):
         first = day - dt.timedelta(days=window - 1)
-        counts = Counter(i for _, d, i in shown if d >= first)
-        served[window] = dict(sorted(counts.items()))
+        counts = np.bincount(what[offset >= 90 - window], minlength=len(ids))
+        served[window] = {ids[k]: int(counts[k]) for k in np.flatnonzero(counts).tolist()}
         # Concentration among items that could have been shown during the window.
-        eligible = [i for i, it in items.items()
+        eligible = [place[i] for i, it in items.items()
                     if it.published <= day and (it.expires is None or it.expires >= first)]
-        gini_by[window] = round(gini(counts.get(i, 0) for i in eligible), 4)
+        gini_by[window] = round(gini(counts[eligible].tolist()), 4)
     counts90 = served[90]
     # Who could take an item at all, over every kind of member (members alike counted once).
     roles_held = {r for m in members for r in m.roles}
@@ -637,11 +670,10 @@ def _exposure(
 
 def _reach(
     data: CoverageInputs, members: Sequence[Member], day: dt.date
-) -> tuple[dict[str, dict[str, tuple[str, ...]]], dict[str, tuple[str, ...]], dict[str, int],
-           set[tuple[str, dt.date, str]]]:
+) -> tuple[dict[str, dict[str, tuple[str, ...]]], dict[str, tuple[str, ...]], dict[str, int], _Shown]:
     """Which members the rules leave without a list or a required topic, and who was not shown or
     did not study anything lately, by branch; with the impressions recorded as events in the 90
-    days up to ``day``, as ``(member, day, item)``.
+    days up to ``day`` (as columns).
 
     The answers of :func:`_reach_by_member`, the readable reference, over a block of members at
     a time: their events are read as columns (no event object each) and the times last seen are
@@ -653,16 +685,16 @@ def _reach(
     cols = catalogue.columns
     # Row -1 (an item the catalogue no longer holds) reads the last entry: not online.
     online = np.array([catalogue.items[i].online for i in cols.ids] + [False], dtype=bool)
-    open_today = _OpenToday(data, day)
     rules = _MemberRules(data, day)
+    open_today = _OpenToday(data, day, rules.topic_rows)
     policy_of = data.curriculum.for_member
     flags: dict[str, dict[str, list[str]]] = defaultdict(lambda: {k: [] for k in REACH_FLAGS})
     unreachable: dict[str, tuple[str, ...]] = {}
     branch_members: Counter = Counter()
-    impressions: set[tuple[str, dt.date, str]] = set()
+    impressions: list[_Shown] = []
     for part, found in _history_blocks(data, members):
         seen = _BlockHistory(found, end, cols.row, online)
-        impressions.update(seen.impressions(end - dt.timedelta(days=90)))
+        impressions.append(seen.impressions(end - dt.timedelta(days=90)))
         index = {member: k for k, member in enumerate(found.members)}
         place = [index[m.id] for m in part]
         decided = [open_today(m, seen.named[p], policy_of(m).required) for m, p in zip(part, place)]
@@ -684,7 +716,7 @@ def _reach(
             if m.situation == "mobile" and no_online_month[p]:
                 row["mobile_no_online"].append(m.id)
     reach = {b: {k: tuple(v) for k, v in f.items()} for b, f in sorted(flags.items())}
-    return reach, unreachable, dict(sorted(branch_members.items())), impressions
+    return reach, unreachable, dict(sorted(branch_members.items())), _Shown.joined(impressions)
 
 
 def _reach_by_member(
@@ -800,8 +832,8 @@ class _OpenToday:
     rules answer.
     """
 
-    def __init__(self, data: CoverageInputs, day: dt.date) -> None:
-        self.data, self.day = data, day
+    def __init__(self, data: CoverageInputs, day: dt.date, topic_rows: Callable[[str], np.ndarray]) -> None:
+        self.data, self.day, self.topic_rows = data, day, topic_rows
         cols = data.catalogue.columns
         self.cols = cols
         self.free = ~(np.bincount(cols.req_item, minlength=len(cols)) > 0)
@@ -859,8 +891,7 @@ class _KindRows:
     def topic(self, topic: str) -> list[int]:
         found = self._topics.get(topic)
         if found is None:
-            catalogue = self.owner.data.catalogue
-            rows = catalogue.columns.rows(catalogue.by_topic.get(topic, ()))
+            rows = self.owner.topic_rows(topic)
             found = self._topics[topic] = rows[self.open[rows]].tolist()
         return found
 
@@ -896,14 +927,12 @@ class _BlockHistory:
         """Per member: never, or last before ``since`` (seconds since the epoch)."""
         return self.last[key] < since
 
-    def impressions(self, start: dt.datetime) -> Iterator[tuple[str, dt.date, str]]:
-        """``(member, Shanghai day, item)`` of the impressions from ``start``."""
+    def impressions(self, start: dt.datetime) -> _Shown:
+        """The impressions from ``start``, on their Shanghai days."""
         sel = self.impression & (self.at >= start.timestamp())
         times, which = np.unique(self.at[sel], return_inverse=True)
-        days = [dt.datetime.fromtimestamp(t, TZ).date() for t in times.tolist()]
-        members = self.members
-        return zip(map(members.__getitem__, self.member[sel].tolist()), map(days.__getitem__, which.tolist()),
-                   self.item[sel].tolist())
+        days = np.array([dt.datetime.fromtimestamp(t, TZ).toordinal() for t in times.tolist()], dtype=np.int64)
+        return _Shown(np.array(self.members, dtype=object)[self.member[sel]], days[which].reshape(-1), self.item[sel])
 
 
 def _history_blocks(data: CoverageInputs, members: Sequence[Member], block: int = 1_000

@@ -103,4 +103,7 @@ def test_reach_by_block_equals_member_by_member(tmp_path_factory, inputs, world,
         inputs.clear()
         engine.coverage(day=day)
     data = inputs[0]
-    assert _reach(data, list(data.members), day) == _reach_by_member(data, list(data.members), day)
+    *found, shown = _reach(data, list(data.members), day)
+    *expected, impressions = _reach_by_member(data, list(data.members), day)
+    assert found == expected
+    assert shown.as_set() == impressions
