@@ -490,34 +490,39 @@ def _supply(
     # mask a kind would hold a gigabyte for a group of thousands of kinds over 100,000 items.
     hours: dict[Hashable, dict[str, float]] = {}
 
-    def own_hours(m: Member, topic: str) -> float:
+    def own_hours(m: Member) -> dict[str, float]:
         kind = reach.key(m)
         found = hours.get(kind)
         if found is None:
             mask = reach(m)
             found = hours[kind] = {t: float(minutes[rows][mask[rows]].sum()) / 60 for t, rows in topic_rows.items()}
-        return found.get(topic, 0.0)
+        return found
 
-    policy_of = curriculum.for_member
+    policy_of, role_of = curriculum.for_member, curriculum.role
     for m in members:
         policy = policy_of(m)
+        own = None  # the member's hours by topic, once they hold a role with a target
         for role in m.roles:
-            rp = curriculum.role(role, m.org)
+            rp = role_of(role, m.org)
             if rp is None:
                 continue
             for topic in rp.required:
                 target = policy.topic_target(topic)
                 if target <= 0:
                     continue  # no hard requirement (e.g. infirm members)
-                cell = cells.setdefault((role, topic), {"members": [], "target": 0.0, "demand": 0.0, "short": [],
-                                                        "shortfall": 0.0})
+                cell = cells.get((role, topic))
+                if cell is None:
+                    cell = cells[role, topic] = {"members": [], "target": 0.0, "demand": 0.0, "short": [],
+                                                 "shortfall": 0.0}
                 cell["members"].append(m.id)
                 cell["target"] = max(cell["target"], target)
                 cell["demand"] += target
-                own = own_hours(m, topic)
-                if own + 1e-9 < target:
+                if own is None:
+                    own = own_hours(m)
+                mine = own.get(topic, 0.0)
+                if mine + 1e-9 < target:
                     cell["short"].append(m.id)
-                    cell["shortfall"] = max(cell["shortfall"], target - own)
+                    cell["shortfall"] = max(cell["shortfall"], target - mine)
     out = []
     for (role, topic), c in sorted(cells.items()):
         online = {str(lv): 0.0 for lv in _LEVELS}
