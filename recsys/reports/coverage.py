@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from bisect import bisect_right
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import repeat
@@ -36,7 +36,7 @@ import numpy as np
 from recsys.curriculum import Curriculum
 from recsys.catalogue import Catalogue, Columns
 from recsys.embedding.index import VectorIndex
-from recsys.pipeline import rules_context
+from recsys.pipeline import PlanContext, rules_context
 from recsys.pipeline.explain import book_title
 from recsys.pipeline.masks import REASONS, ReachMasks, StaticRules, hard_rules, reach_mask, static_key, static_rules
 from recsys.orgs import display_org
@@ -674,7 +674,7 @@ def _exposure(
 # -- 5. members not reached ----------------------------------------------------------------
 
 def _reach(
-    data: CoverageInputs, members: Sequence[Member], day: dt.date
+    data: CoverageInputs, members: Sequence[Member], day: dt.date, *, first: int = 1024, kinds: int = 512
 ) -> tuple[dict[str, dict[str, tuple[str, ...]]], dict[str, tuple[str, ...]], dict[str, int], _Shown]:
     """Which members the rules leave without a list or a required topic, and who was not shown or
     did not study anything lately, by branch; with the impressions recorded as events in the 90
@@ -684,14 +684,15 @@ def _reach(
     a time: their events are read as columns (no event object each) and the times last seen are
     array reductions. The hard rules run for a member only when :class:`_OpenToday` cannot tell
     from their kind's shared codes that something is open to them (few members: those whose
-    history closes all that is open to their kind for a question)."""
+    history closes all that is open to their kind for a question); ``first`` and ``kinds`` are
+    its bounds."""
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), TZ)
     catalogue = data.catalogue
     cols = catalogue.columns
     # Row -1 (an item the catalogue no longer holds) reads the last entry: not online.
     online = np.array([catalogue.items[i].online for i in cols.ids] + [False], dtype=bool)
     rules = _MemberRules(data, day)
-    open_today = _OpenToday(data, day, rules.topic_rows)
+    open_today = _OpenToday(rules, first=first, most=kinds)
     policy_of = data.curriculum.for_member
     flags: dict[str, dict[str, list[str]]] = defaultdict(lambda: {k: [] for k in REACH_FLAGS})
     unreachable: dict[str, tuple[str, ...]] = {}
@@ -783,13 +784,18 @@ class _MemberRules:
             found = self._rows_of[topic] = catalogue.columns.rows(catalogue.by_topic.get(topic, ()))
         return found
 
+    def context(self, m: Member, events: Sequence[Event] = ()) -> PlanContext:
+        """What the hard rules read of ``m`` with their events up to the end of the day."""
+        data = self.data
+        return rules_context(m, self.day, events, items=data.catalogue, index=data.index,
+                             curriculum=data.curriculum, seats_taken=data.seats_taken,
+                             duplicate_threshold=data.duplicate_threshold)
+
     def __call__(self, m: Member, events: Sequence[Event]) -> tuple[bool, bool, tuple[str, ...]]:
         """``(no feasible list, studied all, required topics unreachable)`` for ``m`` with their
         events up to the end of the day."""
-        data, cols = self.data, self.data.catalogue.columns
-        ctx = rules_context(m, self.day, events, items=data.catalogue, index=data.index,
-                            curriculum=data.curriculum, seats_taken=data.seats_taken,
-                            duplicate_threshold=data.duplicate_threshold)
+        cols = self.data.catalogue.columns
+        ctx = self.context(m, events)
         # The hard rules for the whole catalogue at once, for the day and for any day; the part
         # that reads no history is shared by members alike.
         codes = hard_rules(ctx, static=self.static_today(ctx))
@@ -835,31 +841,36 @@ class _OpenToday:
     rows, one is not named: a handful of set lookups a member settles each question, and when
     none is found (everything open to the kind is in the member's history) the member's own
     rules answer.
+
+    Args:
+        rules: The report's rules (their data, day, contexts and topic rows).
+        first: Rows kept per kind and question. A row found among them proves the answer; a
+            member whose history names all of them (a history longer than ``first`` items) gets
+            their own rules.
+        most: Kinds of member kept (the least recently used beyond are computed again if asked):
+            each holds a flag per item, as :class:`~recsys.pipeline.masks.StaticRules` does.
     """
 
-    def __init__(self, data: CoverageInputs, day: dt.date, topic_rows: Callable[[str], np.ndarray]) -> None:
-        self.data, self.day, self.topic_rows = data, day, topic_rows
-        cols = data.catalogue.columns
-        self.cols = cols
+    def __init__(self, rules: _MemberRules, *, first: int = 1024, most: int = 512) -> None:
+        self.rules, self.first, self.most = rules, first, most
+        cols = rules.data.catalogue.columns
         self.free = ~(np.bincount(cols.req_item, minlength=len(cols)) > 0)
-        self._kinds: dict[Hashable, _KindRows] = {}
-        self._template: Any = None
-
-    def _context(self, m: Member, events: Sequence[Event] = ()) -> Any:
-        data = self.data
-        return rules_context(m, self.day, events, items=data.catalogue, index=data.index,
-                             curriculum=data.curriculum, seats_taken=data.seats_taken,
-                             duplicate_threshold=data.duplicate_threshold)
+        self._kinds: OrderedDict[Hashable, _KindRows] = OrderedDict()
+        self._template: PlanContext | None = None
 
     def kind(self, m: Member) -> _KindRows:
         # static_key reads the member it is given and only the catalogue, curriculum and day of
         # the context: one context of the day names every member's kind.
         if self._template is None:
-            self._template = self._context(m)
+            self._template = self.rules.context(m)
         key = static_key(m, self._template)
         found = self._kinds.get(key)
         if found is None:
-            found = self._kinds[key] = _KindRows(self, static_rules(self._context(m)) == 0)
+            found = self._kinds[key] = _KindRows(self, static_rules(self.rules.context(m)) == 0)
+            if len(self._kinds) > self.most:
+                self._kinds.popitem(last=False)
+        else:
+            self._kinds.move_to_end(key)
         return found
 
     def __call__(self, m: Member, named: set[int], required: Iterable[str]) -> bool:
@@ -869,35 +880,36 @@ class _OpenToday:
         need = len(named) + 1
         # named.issuperset(rows): every row of the few looked at is in the member's history.
         fits = kind.by_minutes[:min(bisect_right(kind.minutes, m.daily_minutes), need)]
-        if named.issuperset(fits) or named.issuperset(kind.online[:need]):
+        if named.issuperset(fits.tolist()) or named.issuperset(kind.online[:need].tolist()):
             return False
         topic = kind.topic
         for t in required:
-            if named.issuperset(topic(t)[:need]):
+            if named.issuperset(topic(t)[:need].tolist()):
                 return False
         return True
 
 
 class _KindRows:
-    """The rows open to a kind of member whatever their history (open in the kind's static codes,
-    requiring nothing), as lists: by minutes (with the minutes, ascending), online, by topic."""
+    """The first rows open to a kind of member whatever their history (open in the kind's static
+    codes, requiring nothing): by minutes (with the minutes, ascending), online, by topic."""
 
     def __init__(self, owner: _OpenToday, open_: np.ndarray) -> None:
-        cols = owner.cols
+        cols = owner.rules.data.catalogue.columns
+        first = owner.first
         self.owner = owner
         self.open = open_ & owner.free
         rows = np.flatnonzero(self.open)
-        order = np.argsort(cols.minutes[rows], kind="stable")
-        self.by_minutes: list[int] = rows[order].tolist()
+        order = np.argsort(cols.minutes[rows], kind="stable")[:first]
+        self.by_minutes = rows[order].astype(np.int32)
         self.minutes: list[int] = cols.minutes[rows][order].tolist()
-        self.online: list[int] = np.flatnonzero(self.open & ~cols.offline).tolist()
-        self._topics: dict[str, list[int]] = {}
+        self.online = np.flatnonzero(self.open & ~cols.offline)[:first].astype(np.int32)
+        self._topics: dict[str, np.ndarray] = {}
 
-    def topic(self, topic: str) -> list[int]:
+    def topic(self, topic: str) -> np.ndarray:
         found = self._topics.get(topic)
         if found is None:
-            rows = self.owner.topic_rows(topic)
-            found = self._topics[topic] = rows[self.open[rows]].tolist()
+            rows = self.owner.rules.topic_rows(topic)
+            found = self._topics[topic] = rows[self.open[rows]][:self.owner.first].astype(np.int32)
         return found
 
 
