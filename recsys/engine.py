@@ -43,7 +43,7 @@ from recsys.serving.search import visible_to
 from recsys.serving.world import World, enrolled_in
 from recsys.orgs import OrgName
 from recsys.pseudonyms import pseudonym
-from recsys.storage import MemberRemoval, Store, open_store
+from recsys.storage import EventColumns, MemberRemoval, Store, open_store
 from recsys.storage._shared import BALANCES_META
 from recsys.storage.tenant import TenantStore
 from recsys.tokens import DEFAULT_TOKEN_HOURS, MemberTokens, TokenClaims
@@ -850,11 +850,15 @@ class Engine:
             self._unambiguous(ids)
             return {m: h.events for m, h in store.histories(ids).items()}
 
+        def history_columns(ids: Sequence[str]) -> EventColumns:
+            self._unambiguous(ids)
+            return store.history_columns(ids)
+
         with self._world.lock:  # reach checks read the index throughout, and writes change it in place
             snap = self._world.snapshot(collaborative=False)
             data = CoverageInputs(
                 catalogue=snap.catalogue, index=snap.index, members=self.members(),
-                histories=histories,
+                histories=histories, history_columns=history_columns,
                 # An activity announced beside a list was shown to the member as much as an entry.
                 served=store.served_between(day - dt.timedelta(days=89), day, upcoming=True),
                 seats_taken=store.enrolments(snap.catalogue.offline_ids), curriculum=self.curriculum,

@@ -28,6 +28,7 @@ from recsys.storage._shared import redacted
 from recsys.storage.base import (
     Artefact,
     EmbeddingCache,
+    EventColumns,
     History,
     ItemChanges,
     MemberRemoval,
@@ -47,6 +48,7 @@ __all__ = [
     "ItemChanges",
     "Revisions",
     "History",
+    "EventColumns",
     "ServedList",
     "MemberRemoval",
     "Artefact",

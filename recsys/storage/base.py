@@ -51,6 +51,7 @@ __all__ = [
     "ItemChanges",
     "Revisions",
     "History",
+    "EventColumns",
     "ServedList",
     "MemberRemoval",
     "Artefact",
@@ -113,6 +114,57 @@ class History:
 
     events: list[Event]
     state: str
+
+
+@dataclass(frozen=True)
+class EventColumns:
+    """The events of a block of members as columns: who, which item, what kind and when, without
+    an :class:`~recsys.records.Event` per event (building those and parsing their times costs
+    more than the read itself, and a report over thousands of members reads only these four).
+
+    Attributes:
+        members: The members asked for, each once, in the order first asked.
+        member: Per event, its member's position in ``members`` (int64).
+        item: Per event, the item id (an object array of str).
+        kind: Per event, the kind (an object array of str).
+        at: Per event, the instant in seconds since the epoch (float64, ``Event.at.timestamp()``).
+
+    The events are grouped by member in the order of ``members``, each member's in time order
+    (ties in the order recorded), as :meth:`Store.history` gives them.
+    """
+
+    members: tuple[str, ...]
+    member: np.ndarray
+    item: np.ndarray
+    kind: np.ndarray
+    at: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.member)
+
+    @classmethod
+    def from_rows(cls, members: Sequence[str], rows: Iterable[tuple[str, str, str, float, int]]) -> EventColumns:
+        """The columns of ``members`` from their events' ``member, item, kind, ts, seq`` rows in any
+        order (``seq``: the order recorded): a backend reads them unsorted and one sort here puts
+        them in the order of :meth:`Store.history`, which costs less than sorting them in SQL.
+
+        ``rows`` is best a cursor: each row is taken apart as it comes and dropped, where a list
+        of tens of thousands of row tuples, all alive at once, would set off the collector's
+        full passes over a large process (they cost more than the read)."""
+        asked = tuple(dict.fromkeys(members))
+        place = {m: n for n, m in enumerate(asked)}
+        position, item, kind, ts, seq = [], [], [], [], []
+        for m, i, k, t, s in rows:
+            position.append(place[m])
+            item.append(i)
+            kind.append(k)
+            ts.append(t)
+            seq.append(s)
+        at = np.array(ts, dtype=np.float64)
+        where = np.array(position, dtype=np.int64)
+        order = np.lexsort((np.array(seq, dtype=np.int64), at, where))
+        return cls(asked, where[order], np.array(item, dtype=object)[order], np.array(kind, dtype=object)[order],
+                   at[order])
 
 
 @dataclass(frozen=True)
@@ -378,6 +430,11 @@ class Store(Protocol):
         """:meth:`history` of each of ``members`` (an empty one for a member without events), read
         together: a block of a day's batch reads its histories in a few statements, not one
         per member."""
+        ...
+
+    def history_columns(self, members: Sequence[str], *, tenant: str | None = None) -> EventColumns:
+        """The events of ``members`` as :class:`EventColumns`: what :meth:`histories` reads, in
+        the same order, for a reader that needs no :class:`~recsys.records.Event` objects."""
         ...
 
     def member_state(self, member: str, *, tenant: str | None = None) -> str:

@@ -36,6 +36,7 @@ from recsys.storage._shared import (
 )
 from recsys.storage.base import (
     Artefact,
+    EventColumns,
     History,
     ItemChanges,
     MemberRemoval,
@@ -376,6 +377,13 @@ class MemoryStore:
 
     def histories(self, members: Sequence[str], *, tenant: str | None = None) -> dict[str, History]:
         return {m: self.history(m, tenant=tenant) for m in members}
+
+    def history_columns(self, members: Sequence[str], *, tenant: str | None = None) -> EventColumns:
+        wanted = set(members)
+        with self._lock:
+            return EventColumns.from_rows(members, (
+                (e.member, e.item, e.kind, e.at.timestamp(), seq) for seq, e in self._events
+                if e.member in wanted and (tenant is None or self._tenants[seq] == tenant)))
 
     def member_state(self, member: str, *, tenant: str | None = None) -> str:
         with self._lock:

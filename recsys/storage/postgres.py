@@ -65,6 +65,7 @@ from recsys.storage._shared import (
 )
 from recsys.storage.base import (
     Artefact,
+    EventColumns,
     History,
     ItemChanges,
     MemberRemoval,
@@ -675,6 +676,14 @@ class PostgresStore:
                        state=member_state(row[0] for row in history if row[4] != "impression"))
             for m, history in found.items()
         }
+
+    @_guarded
+    def history_columns(self, members: Sequence[str], *, tenant: str | None = None) -> EventColumns:
+        scope, args = _scope(tenant)
+        with self._transaction() as cur:
+            cur.execute(f"SELECT member, item, kind, ts, seq FROM events WHERE member = ANY(%s) AND {scope}",
+                        (list(dict.fromkeys(members)), *args))
+            return EventColumns.from_rows(members, cur)
 
     @_guarded
     def member_state(self, member: str, *, tenant: str | None = None) -> str:

@@ -26,6 +26,7 @@ from recsys.records import Event, Item, Member, tenant_of
 from recsys.storage.base import (
     Artefact,
     EmbeddingCache,
+    EventColumns,
     History,
     ItemChanges,
     MemberRemoval,
@@ -188,6 +189,9 @@ class TenantStore:
 
     def histories(self, members: Sequence[str]) -> dict[str, History]:
         return self.whole.histories(members, tenant=self.tenant)
+
+    def history_columns(self, members: Sequence[str]) -> EventColumns:
+        return self.whole.history_columns(members, tenant=self.tenant)
 
     def member_state(self, member: str) -> str:
         return self.whole.member_state(member, tenant=self.tenant)

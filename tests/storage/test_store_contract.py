@@ -533,6 +533,34 @@ def test_histories_of_a_block_equal_each_history(store):
     assert store.histories([]) == {}
 
 
+def _columns(found) -> list[tuple[str, list[tuple[str, str, float]]]]:
+    """:class:`EventColumns` as plain data: each member asked with their events' item, kind, time."""
+    assert found.member.dtype == np.int64 and found.at.dtype == np.float64 and len(found) == len(found.item)
+    return [(m, [(found.item[n], found.kind[n], float(found.at[n])) for n in np.flatnonzero(found.member == k)])
+            for k, m in enumerate(found.members)]
+
+
+def _history_columns(store, members, **tenant) -> list[tuple[str, list[tuple[str, str, float]]]]:
+    """What :meth:`Store.histories` holds, in the form of :func:`_columns`."""
+    return [(m, [(e.item, e.kind, e.at.timestamp()) for e in h.events])
+            for m, h in store.histories(members, **tenant).items()]
+
+
+def test_history_columns_hold_the_histories_of_a_block(store):
+    store.record_events([
+        event("m1", "a", "complete", minutes=5), event("m2", "b", "start", minutes=9),
+        event("m1", "b", "impression", minutes=1), event("m1", "c", "start", minutes=-3),
+        event("m1", "d", "skip", minutes=1),  # the same time as b: the order recorded decides
+    ])
+    found = store.history_columns(["m2", "m1", "nobody", "m1"])
+    assert found.members == ("m2", "m1", "nobody")
+    assert _columns(found) == _history_columns(store, ["m2", "m1", "nobody"])
+    assert [found.item[n] for n in np.flatnonzero(found.member == 1)] == ["c", "b", "d", "a"]
+    assert found.at[0] == (T0 + dt.timedelta(minutes=9)).timestamp()
+    empty = store.history_columns([])
+    assert empty.members == () and len(empty) == 0
+
+
 def test_interactions_up_to_a_sequence_number_in_record_order(store):
     store.record_events([
         event("m1", "a", "complete", minutes=9),  # 1
@@ -839,6 +867,7 @@ def _answers(store: Store, revs: list[int]) -> dict:
         "revisions": store.revisions(),
         "events": store.events(),
         "histories": {m: store.history(m) for m in MEMBERS},
+        "columns": _columns(store.history_columns(MEMBERS)),
         "changes": changes,
         "items": list(store.iter_items()),
         "members": list(store.iter_members()),
@@ -866,6 +895,8 @@ def _scoped_answers(store: Store, tenant: str, revs: list[int]) -> dict:
     for since in revs:
         c = store.item_changes(since, DIM, tenant=tenant)
         changes[since] = (c.rev, [(it, v.tobytes()) for it, v in c.upserted], c.removed)
+    columns = _columns(store.history_columns(MEMBERS, tenant=tenant))
+    assert columns == _history_columns(store, MEMBERS, tenant=tenant)  # the same events, in the same order
     return {
         "changes": changes,
         "items": list(store.iter_items(tenant=tenant)),
@@ -873,6 +904,7 @@ def _scoped_answers(store: Store, tenant: str, revs: list[int]) -> dict:
         "members": list(store.iter_members(tenant=tenant)),
         "got members": store.get_members(MEMBERS, tenant=tenant),
         "histories": store.histories(MEMBERS, tenant=tenant),
+        "columns": columns,
         "served": store.served_between(DAY, DAY, tenant=tenant),
         "got served": [store.get_served(m, DAY, "minutes=30", tenant=tenant) for m in MEMBERS],
         "enrolments": store.enrolments(IDS, tenant=tenant),
