@@ -261,36 +261,37 @@ def _examples(world, snap, members, events, day: dt.date, targets: dict[str, set
     from recsys.serving.world import branch_activity, plan_context
 
     store = world.store
-    ctxs = [plan_context(world, snap, m, day, m.daily_minutes, events[m.id], {},
-                         branch=branch_activity(store, m.org, day - dt.timedelta(days=1))) for m in members]
     rec = world.recommender
     scorer = rec.scorer
     w = scorer.config.weights
-    scored_all = []
-    # The index is read under the engine's lock, a block of members at a time, so requests wait for
-    # one block at most, never for the whole of training.
-    for start in range(0, len(ctxs), 64):
-        block = ctxs[start:start + 64]
-        with world.lock, rec._one_blas_thread():
-            scored_all.extend((ctx, scorer(ctx, rec.filter(ctx, pool, limit=scorer.config.max_scored)[0]))
-                              for ctx, pool in zip(block, rec.selector.many(block)))
     feats, labels, groups, hand = [], [], [], []
-    for ctx, scored in scored_all:
-        ids = ctx.items.columns.ids
-        if done is not None:
-            skip = done.get(ctx.profile.member.id, set())
-            scored = scored.take(np.array([ids[r] not in skip for r in scored.rows.tolist()], dtype=bool))
-        if not len(scored):
-            continue
-        s = scored.signals
-        want = targets[ctx.profile.member.id]
-        labels.append(np.array([ids[r] in want for r in scored.rows.tolist()], dtype=np.float64))
-        feats.append(np.column_stack([np.asarray(s[f], dtype=np.float64) for f in features]))
-        pref, plan = blend_parts(w, s)
-        hand.append((np.broadcast_to(pref, len(scored)).astype(np.float64),
-                     np.broadcast_to(plan, len(scored)).astype(np.float64), scored.score,
-                     w.need * np.asarray(s["need"], dtype=np.float64)))
-        groups.append(ctx.profile.member.id)
+    # A block of members at a time, planned and taken apart into rows before the next: a planning
+    # context holds the member's history and every candidate's signals, and holding all of them
+    # until the end is what made training on 100,000 members peak at gigabytes. The index is read
+    # under the engine's lock one block at a time, so requests wait for one block at most.
+    for start in range(0, len(members), 64):
+        block = [plan_context(world, snap, m, day, m.daily_minutes, events[m.id], {},
+                              branch=branch_activity(store, m.org, day - dt.timedelta(days=1)))
+                 for m in members[start:start + 64]]
+        with world.lock, rec._one_blas_thread():
+            scored_block = [(ctx, scorer(ctx, rec.filter(ctx, pool, limit=scorer.config.max_scored)[0]))
+                            for ctx, pool in zip(block, rec.selector.many(block))]
+        for ctx, scored in scored_block:
+            ids = ctx.items.columns.ids
+            if done is not None:
+                skip = done.get(ctx.profile.member.id, set())
+                scored = scored.take(np.array([ids[r] not in skip for r in scored.rows.tolist()], dtype=bool))
+            if not len(scored):
+                continue
+            s = scored.signals
+            want = targets[ctx.profile.member.id]
+            labels.append(np.array([ids[r] in want for r in scored.rows.tolist()], dtype=np.float64))
+            feats.append(np.column_stack([np.asarray(s[f], dtype=np.float64) for f in features]))
+            pref, plan = blend_parts(w, s)
+            hand.append((np.broadcast_to(pref, len(scored)).astype(np.float64),
+                         np.broadcast_to(plan, len(scored)).astype(np.float64), scored.score.copy(),
+                         w.need * np.asarray(s["need"], dtype=np.float64)))
+            groups.append(ctx.profile.member.id)
     return (feats, labels, groups, hand) if groups else None
 
 
