@@ -19,7 +19,8 @@ from factories import make_item
 from recsys import Engine, Event, Member, Schedule
 from recsys.curriculum import Curriculum
 from recsys.records import TZ
-from recsys.reports.coverage import CoverageInputs, _reach, _reach_by_member
+from recsys.reports.coverage import CoverageInputs
+from recsys.reports.reach import reach_by_member, reach_in_blocks
 
 DAY = dt.date(2026, 6, 15)
 TOPICS = ("党史", "廉洁从业", "安全生产")
@@ -103,10 +104,10 @@ def test_reach_by_block_equals_member_by_member(tmp_path_factory, inputs, world,
         inputs.clear()
         engine.coverage(day=day)
     data = inputs[0]
-    *expected, impressions = _reach_by_member(data, list(data.members), day)
+    *expected, impressions = reach_by_member(data, list(data.members), day)
     # Also with the rows kept per kind of member cut to two and one kind kept: a member whose
     # history names both rows of a question gets their own rules, and kinds are made again.
     for bounds in ({}, {"first": 2, "kinds": 1}):
-        *found, shown = _reach(data, list(data.members), day, **bounds)
+        *found, shown = reach_in_blocks(data, list(data.members), day, **bounds)
         assert found == expected
         assert shown.as_set() == impressions
