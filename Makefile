@@ -7,16 +7,17 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install system fonts model demo test bench clean
+.PHONY: install system runtime model demo test bench clean
 
 install: $(STAMP)
 
-# Debian packages, each installed only when missing: a CJK font so Chinese labels render in the
-# coverage page's charts (`make demo` leaves `recsys coverage --html` working), chromium for the
-# page tests (never a browser downloaded by a test tool), and the PostgreSQL server the storage
-# tests start a throwaway cluster of.
-FONT_PACKAGES   := fonts-wqy-microhei
-SYSTEM_PACKAGES := chromium postgresql wrk $(FONT_PACKAGES)
+# Debian packages, each installed only when missing. What `make demo` needs for every command to
+# work: a CJK font so Chinese labels render in the coverage page's charts (`recsys coverage
+# --html`), and the OpenMP runtime LightGBM's wheel links to (`recsys train`). What the tests add:
+# chromium for the page tests (never a browser downloaded by a test tool), and the PostgreSQL
+# server the storage tests start a throwaway cluster of.
+RUNTIME_PACKAGES := fonts-wqy-microhei libgomp1
+SYSTEM_PACKAGES  := chromium postgresql wrk $(RUNTIME_PACKAGES)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 define apt_install_missing
 	@missing="$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done)"; \
@@ -27,8 +28,8 @@ define apt_install_missing
 endef
 system:
 	$(call apt_install_missing,$(SYSTEM_PACKAGES))
-fonts:
-	$(call apt_install_missing,$(FONT_PACKAGES))
+runtime:
+	$(call apt_install_missing,$(RUNTIME_PACKAGES))
 
 # torch first and pinned: this machine's pip takes the CPU build from local disk, whereas an
 # unpinned torch pulled by another package would be a multi-GB CUDA build.
@@ -43,7 +44,7 @@ $(STAMP): pyproject.toml constraints.txt
 model: $(STAMP)
 	$(PY) -m recsys model
 
-demo: model fonts
+demo: model runtime
 	$(PY) -m recsys demo --store recsys-data
 
 test: model system

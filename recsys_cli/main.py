@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="learn the ranking model (EASE^R, iALS, the blend) from the store's events and keep it there")
     p.add_argument("--if-stale", action="store_true",
                    help="only if never trained, or activity grew by about a sixteenth since (for a nightly job)")
+    p.add_argument("--trees", action="store_true",
+                   help="also try gradient-boosted trees as the blend (needs lightgbm; kept only where they "
+                        "beat the logistic blend on held-out members)")
     p.add_argument("--json", action="store_true", help="print what training measured as JSON")
 
     p = sub.add_parser("coverage", parents=[common], help="coverage for editors: gaps, exposure, members not reached")
@@ -438,11 +441,11 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from recsys.models.training import NotEnoughHistory
+    from recsys.models.training import NotEnoughHistory, TrainConfig
 
     with _open(args) as engine:
         try:
-            report = engine.train(if_stale=args.if_stale)
+            report = engine.train(TrainConfig(trees=True) if args.trees else None, if_stale=args.if_stale)
         except NotEnoughHistory as exc:
             # Not a failure of the store: lists keep the hand-set weights (exit 0, so a nightly
             # `recsys train && recsys batch` goes on); the reason is on stderr.
@@ -459,7 +462,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if report.ndcg_hand is not None:
         print(f"validation (last days of the store's own history, {report.validation_members} members): "
               f"NDCG@10 hand-set {report.ndcg_hand:.4f}, learned {report.ndcg_learned:.4f}; "
-              f"lists use the {report.blend} blend")
+              f"lists use the {report.blend} blend"
+              + (f" ({'gradient-boosted trees' if report.blend_model == 'trees' else 'logistic'})"
+                 if report.blend_model else ""))
     else:
         print("too few members with recent history to learn a blend: lists use the hand-set blend "
               "with the EASE^R and iALS scores")

@@ -18,10 +18,12 @@ It is written with ``np.savez`` (no pickles) as the store artefact ``ranking`` (
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -41,11 +43,16 @@ FORMAT = 1
 
 @dataclass(frozen=True)
 class LearnedBlend:
-    """A logistic model of "the member takes this item up" over the scorer's preference features.
+    """A model of "the member takes this item up" over the scorer's preference features: logistic
+    (one weight per feature) or, given ``trees``, gradient-boosted trees (LightGBM), which can
+    weigh a feature differently by the others (a started item by how close it is to the
+    member's interests, say). ``recsys train`` keeps the trees only where they beat the logistic
+    model on held-out members.
 
     Attributes:
         features: The scorer's signal names, in the order of ``coef``.
-        coef: One weight per feature (on the features as the scorer computes them).
+        coef: One weight per feature (on the features as the scorer computes them); unused
+            where ``trees`` is given.
         intercept: The constant (does not change an order; kept for the probability).
         scale: How far the learned order spreads against the plan's own terms, in spreads of the
             hand-set preference score (chosen on validation by ``recsys train``).
@@ -53,6 +60,11 @@ class LearnedBlend:
             ``scale``: 1 keeps need's hand-set weight however far the order spreads (best for
             predicting completions), ``scale`` keeps need's weight against preference as in the
             hand-set blend (best for required-topic progress); see ``TrainConfig.need_spread``.
+        trees: A LightGBM model in its own text format, over ``features`` in that order (None:
+            the logistic model). The trees read each feature as its place among the member's
+            candidates (:func:`standing`), not its value: the collaborative models are fitted
+            again on every event for serving, which moves their values, and a tree's cut on a
+            value learnt before that no longer falls where it did.
     """
 
     features: tuple[str, ...]
@@ -60,9 +72,23 @@ class LearnedBlend:
     intercept: float = 0.0
     scale: float = 1.0
     need_scale: float = 1.0
+    trees: str | None = None
+
+    @cached_property
+    def _booster(self) -> Any:
+        import lightgbm
+
+        return lightgbm.Booster(model_str=self.trees)
 
     def logit(self, signals: Mapping[str, np.ndarray], n: int) -> np.ndarray:
         """The model's logit for ``n`` candidates from their signals (a missing signal reads 0)."""
+        if self.trees is not None:
+            zero = np.zeros(n)
+            x = np.column_stack([np.broadcast_to(np.asarray(signals.get(f, zero), dtype=np.float64), n)
+                                 for f in self.features]) if n else np.zeros((0, len(self.features)))
+            # One thread: a list's hundred-odd candidates are less work than waking a second.
+            return np.asarray(self._booster.predict(standing(x), raw_score=True, num_threads=1),
+                              dtype=np.float64) if n else zero
         out = np.full(n, float(self.intercept))
         for name, w in zip(self.features, self.coef.tolist()):
             if name in signals:
@@ -80,6 +106,17 @@ class LearnedBlend:
             return np.asarray(hand, dtype=np.float64)
         scale = max(float(np.std(hand)), 1e-3) * self.scale
         return float(np.mean(hand)) + (logit - logit.mean()) / spread * scale
+
+
+def standing(x: np.ndarray) -> np.ndarray:
+    """Each column of one member's candidates (rows) as the candidates' places on it, from 0 (the
+    lowest) to 1 (the highest), ties sharing their mean place; 0.5 for a single candidate."""
+    n = len(x)
+    if n < 2:
+        return np.full(np.shape(x), 0.5)
+    from scipy.stats import rankdata
+
+    return (rankdata(x, axis=0, method="average") - 1.0) / (n - 1)
 
 
 @dataclass
@@ -216,6 +253,9 @@ class RankingModel:
             if blend is not None:
                 arrays[f"{name}_features"] = np.array(blend.features, dtype=str)
                 arrays[f"{name}_coef"] = np.append(blend.coef.astype(np.float64), [blend.intercept, blend.scale, blend.need_scale])
+                if blend.trees is not None:
+                    arrays[f"{name}_trees"] = np.array(blend.trees)
+                    arrays[f"{name}_trees_sha256"] = np.array(_digest(blend.trees))
         out = io.BytesIO()
         np.savez_compressed(out, **arrays)
         return out.getvalue()
@@ -249,8 +289,15 @@ class RankingModel:
                 for name in ("blend", "cold_blend"):
                     if f"{name}_coef" in z:
                         coef = z[f"{name}_coef"]
+                        trees = str(z[f"{name}_trees"]) if f"{name}_trees" in z else None
+                        if trees is not None and _digest(trees) != str(z[f"{name}_trees_sha256"]):
+                            raise ModelError("the stored ranking model's trees do not match their checksum: "
+                                             "run `recsys train` again")
                         blends[name] = LearnedBlend(tuple(str(f) for f in z[f"{name}_features"].tolist()), coef[:-3],
-                                                    float(coef[-3]), float(coef[-2]), float(coef[-1]))
+                                                    float(coef[-3]), float(coef[-2]), float(coef[-1]), trees)
+                for blend in blends.values():
+                    if blend.trees is not None:
+                        _load_trees(blend)
                 return cls(
                     collaborative=c,
                     ease=_get_sparse(z, "ease") if "ease_data" in z else None,
@@ -263,6 +310,24 @@ class RankingModel:
             raise
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(f"the stored ranking model cannot be read ({exc}): run `recsys train` again") from exc
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _load_trees(blend: LearnedBlend) -> None:
+    """Read a blend's trees now, so a model that cannot be used is refused when the store opens
+    (lists then keep the hand-set weights), never in the middle of a request. Their checksum is
+    checked first: LightGBM ends the whole process on a model text cut short, where it should
+    raise."""
+    try:
+        blend._booster
+    except ImportError as exc:
+        raise ModelError("the stored ranking model's blend needs lightgbm, which is not installed: "
+                         "install it or run `recsys train` again") from exc
+    except Exception as exc:  # lightgbm raises its own error on a damaged model text
+        raise ModelError(f"the stored ranking model's trees cannot be read ({exc}): run `recsys train` again") from exc
 
 
 def _put_sparse(arrays: dict[str, np.ndarray], name: str, m: sp.csr_matrix) -> None:

@@ -4,6 +4,8 @@ every engine opening the store, and a store without one still serves lists."""
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
 
 import numpy as np
 import pytest
@@ -11,8 +13,10 @@ import pytest
 from recsys import Engine, Event, Item, Member
 from recsys.exceptions import ValidationError
 from recsys.models import RankingModel
-from recsys.models.ranking import ARTEFACT
-from recsys.models.training import NotEnoughHistory, TrainConfig, is_stale
+from recsys.models.ranking import ARTEFACT, standing
+from recsys.exceptions import ModelError
+from recsys.models.training import NotEnoughHistory, TrainConfig, _choose, is_stale
+from recsys.pipeline.scoring import PREFERENCE
 from recsys.records import TZ
 from recsys_cli import main
 
@@ -154,6 +158,9 @@ def test_the_train_command(trained_store, tmp_path, capsys):
     assert "trained on 483 positive pairs" in out and "NDCG@10" in out
     assert main(["train", "--store", str(trained_store), "--if-stale"]) == 0
     assert "current" in capsys.readouterr().out
+    # Trees asked for, but this small store's members have too few targets for them.
+    assert main(["train", "--store", str(trained_store), "--trees", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["blend_model"] in (None, "logistic")
     small = tmp_path / "small"
     with Engine.open(small, encoder="tfidf") as eng:
         eng.add_items(catalogue())
@@ -203,3 +210,76 @@ def test_a_member_without_history_keeps_the_hand_set_blend_on_a_trained_store(tr
         model.blend = None
         assert [(h.item.id, h.score) for h in eng.rank("newest", DAY, k=20)] == newcomer
         assert [(h.item.id, h.score) for h in eng.rank("new", DAY, k=20)] != member
+
+
+def candidates_where(rule, members: int = 240, per: int = 40, seed: int = 0):
+    """Training examples as the planner gives them: each member's candidates with random
+    preference signals, a target where ``rule`` says so, and a hand-set score that knows nothing."""
+    rng = np.random.default_rng(seed)
+    feats, labels, groups, hand = [], [], [], []
+    for m in range(members):
+        x = rng.random((per, len(PREFERENCE)))
+        feats.append(x)
+        labels.append(rule(x).astype(np.float64))
+        groups.append(f"m{m:03d}")
+        zero = np.zeros(per)
+        hand.append((zero, zero, rng.random(per), zero))
+    return (feats, labels, groups, hand), {g for n, g in enumerate(groups) if n % 3 != 2}
+
+
+def test_trees_are_kept_where_a_signal_counts_only_beside_another():
+    # Members take an item up when exactly one of two signals is high (and a third is): no weight
+    # per signal can say that, trees can. Trees are kept, and order the held-out members better.
+    def rule(x):
+        return ((x[:, 0] > 0.5) != (x[:, 1] > 0.5)) & (x[:, 2] > 0.6)
+
+    found, fit = candidates_where(rule)
+    hand, learned, _, blend = _choose(found, fit, TrainConfig(trees=True, trees_min_positive=100))
+    assert blend is not None and blend.trees is not None and learned > hand + 0.3
+    _, logistic, _, linear = _choose(found, fit, TrainConfig())  # the default: no trees
+    assert linear is not None and linear.trees is None and learned > logistic + 0.2
+    # Too few targets for trees to be tried: the logistic model, as without them.
+    assert _choose(found, fit, TrainConfig(trees=True, trees_min_positive=10**6))[3].trees is None
+
+
+def test_trees_read_where_a_candidate_stands_not_the_value():
+    assert standing(np.array([[3.0], [1.0], [2.0], [2.0]])).ravel().tolist() == [1.0, 0.0, 0.5, 0.5]
+    assert standing(np.array([[7.0, 1.0]])).tolist() == [[0.5, 0.5]]
+    # Refitted on more events, the collaborative models give larger values in the same order:
+    # the trees order the candidates as before.
+    found, fit = candidates_where(lambda x: (x[:, 0] > 0.5) != (x[:, 1] > 0.5), members=120)
+    blend = _choose(found, fit, TrainConfig(trees=True, trees_min_positive=0))[3]
+    assert blend is not None and blend.trees is not None
+    signals = dict(zip(PREFERENCE, found[0][0].T))
+    grown = {f: 3.0 * v + 1.0 for f, v in signals.items()}
+    np.testing.assert_array_equal(blend.logit(grown, 40), blend.logit(signals, 40))
+
+
+@pytest.mark.slow
+def test_a_blend_of_trees_is_kept_with_the_store_and_a_damaged_one_is_refused(trained_store):
+    found, fit = candidates_where(lambda x: (x[:, 0] > 0.5) != (x[:, 1] > 0.5), members=120)
+    blend = _choose(found, fit, TrainConfig(trees=True, trees_min_positive=0, scales=(2.0,)))[3]
+    assert blend is not None and blend.trees is not None and blend.scale == 2.0
+    signals = dict(zip(PREFERENCE, found[0][0].T))
+    with Engine.open(trained_store) as eng:
+        eng.train(TrainConfig(ease_l2=(50.0,)))
+        model = eng.ranking_model()
+        model.blend = blend
+        eng.store.put_artefact(ARTEFACT, model.to_bytes(), model.activity)
+    with Engine.open(trained_store) as eng:
+        again = eng.ranking_model()
+        assert again is not None and again.blend.trees == blend.trees and again.blend.scale == 2.0
+        np.testing.assert_allclose(again.blend.logit(signals, 40), blend.logit(signals, 40))
+        assert eng.daily("m00", day=DAY).entries
+    # A model text cut short is refused when read (by its checksum: LightGBM would end the
+    # process), so lists keep the hand-set weights rather than fail.
+    stored = dict(np.load(io.BytesIO(model.to_bytes()), allow_pickle=False))
+    stored["blend_trees"] = np.array(blend.trees[: len(blend.trees) // 2])
+    damaged = io.BytesIO()
+    np.savez_compressed(damaged, **stored)
+    with pytest.raises(ModelError, match="checksum"):
+        RankingModel.from_bytes(damaged.getvalue())
+    with Engine.open(trained_store) as eng:
+        eng.store.put_artefact(ARTEFACT, damaged.getvalue(), model.activity)
+    with Engine.open(trained_store) as eng:
+        assert eng.ranking_model() is None and eng.daily("m00", day=DAY).entries

@@ -9,6 +9,7 @@ days after the member last did it, by the number of failed attempts) has passed,
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import tempfile
 
@@ -176,6 +177,13 @@ def any_model(events, member: Member, seed: int) -> RankingModel:
     ease = sp.random(n, n, density=0.5, random_state=seed, format="csr", dtype=np.float32) if n else None
     factors = rng.standard_normal((n, 4)).astype(np.float32) if n else None
     blend = LearnedBlend(PREFERENCE, rng.normal(0, 5, len(PREFERENCE)), 0.0, float(rng.choice([0.5, 1.0, 8.0])))
+    if rng.random() < 0.3:  # trees of arbitrary shape: fitted to random labels
+        import lightgbm
+
+        booster = lightgbm.train({"objective": "binary", "num_leaves": 7, "min_data_in_leaf": 5, "verbosity": -1,
+                                  "num_threads": 1, "seed": seed},
+                                 lightgbm.Dataset(rng.random((400, len(PREFERENCE))), rng.random(400) < 0.3), 20)
+        blend = dataclasses.replace(blend, trees=booster.model_to_string())
     return RankingModel(collab, ease, factors, blend=blend if rng.random() < 0.8 else None)
 
 
