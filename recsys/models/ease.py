@@ -62,14 +62,39 @@ class EASE:
         sub = x[:, kept]
         gram = (sub.T @ sub).toarray()
         gram[np.diag_indices_from(gram)] += self.l2
-        p = np.linalg.inv(gram)
-        del gram  # at 8,000 items each dense matrix is 512 MiB: keep as few alive as the algebra needs
+        p = _inverse_in_place(gram)
         # B = -P / diag(P), in place (dividing by the negated diagonal gives the same numbers).
         b = p
         b /= -np.diag(p)[None, :]
         np.fill_diagonal(b, 0.0)
         self.weights_ = _top_per_row(b, kept, n, self.keep)
         return self
+
+
+def _inverse_in_place(gram: np.ndarray) -> np.ndarray:
+    """The inverse of the symmetric positive definite ``gram`` (a Gram matrix plus a ridge),
+    written over it: Cholesky, then the inverse from the factor (LAPACK ``potrf``, ``potri``).
+    At 8,000 items each dense matrix is 512 MiB; ``np.linalg.inv`` held three of them (the
+    matrix, an identity to solve against and the result), this holds the one."""
+    from scipy.linalg import lapack
+
+    n = len(gram)
+    # LAPACK works on columns: the transpose of a C-ordered matrix is a column-ordered view of
+    # the same memory, and of a symmetric matrix, the matrix itself.
+    c, info = lapack.dpotrf(gram.T, lower=True, overwrite_a=True, clean=False)
+    if info == 0:
+        c, info = lapack.dpotri(c, lower=True, overwrite_c=True)
+    if info != 0:
+        raise ValidationError(f"EASE's regularised Gram matrix is not positive definite (LAPACK info {info}): "
+                              "raise the ridge (TrainConfig.ease_l2)")
+    # potri fills the lower triangle only: mirror it to the upper one, a block of columns at a time.
+    for first in range(0, n, 512):
+        last = min(first + 512, n)
+        c[first:last, last:] = c[last:, first:last].T
+        block = c[first:last, first:last]
+        upper = np.triu_indices(last - first, 1)
+        block[upper] = block.T[upper]
+    return c.T  # symmetric: row-ordered again, with no copy
 
 
 def _top_per_row(b: np.ndarray, kept: np.ndarray, n: int, keep: int) -> sp.csr_matrix:
