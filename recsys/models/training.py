@@ -148,8 +148,21 @@ def _day(e: Event) -> dt.date:
     return e.at.astimezone(TZ).date()
 
 
-def _interactions(events: Sequence[Event]) -> list[tuple[str, str, str, float | None]]:
-    return [(e.member, e.item, e.kind, e.value) for e in events if e.kind in POSITIVE_KINDS]
+def _positive_events(store, page: int = 10_000) -> list[tuple[str, str, str, float | None, int]]:
+    """``(member, item, kind, value, Shanghai day ordinal)`` of every event that says a member took
+    an item up (:func:`~recsys.pipeline.collaborative.is_positive`), read a page of the log at a
+    time: the whole log as events at once held 640 MiB at a million events, and training needs
+    only these. Ids are shared between rows, not one string per event."""
+    out: list[tuple[str, str, str, float | None, int]] = []
+    ids: dict[str, str] = {}
+    after = 0
+    while batch := store.recorded_events(after, page):
+        for _, e in batch:
+            if e.kind in POSITIVE_KINDS and is_positive(e.kind, e.value):
+                out.append((ids.setdefault(e.member, e.member), ids.setdefault(e.item, e.item),
+                            ids.setdefault(e.kind, e.kind), e.value, _day(e).toordinal()))
+        after = batch[-1][0]
+    return out
 
 
 def _matrix(model: CollaborativeModel, rows: list[tuple[str, str, str, float | None]]) -> sp.csr_matrix:
@@ -197,10 +210,10 @@ def train(world, config: TrainConfig | None = None, *, store_model: bool = True)
     started = time.perf_counter()
     store = world.store
     revisions = store.revisions()
-    events = store.events()
+    taken_up = _positive_events(store)
     roles = store.member_roles()
-    rows = _interactions(events)
-    positive = len({(m, i) for m, i, k, v in rows if is_positive(k, v)})
+    rows = [(m, i, k, v) for m, i, k, v, _ in taken_up]
+    positive = len({(m, i) for m, i, *_ in taken_up})
     report = TrainReport(activity=revisions.activity, members=len(roles), items=store.count_items(), positive=positive)
     if positive < cfg.min_positive:
         raise NotEnoughHistory(
@@ -210,29 +223,26 @@ def train(world, config: TrainConfig | None = None, *, store_model: bool = True)
 
     l2 = cfg.ease_l2[len(cfg.ease_l2) // 2]
     blend = cold_blend = None
-    pos_days = [_day(e) for e in events if e.kind in POSITIVE_KINDS and is_positive(e.kind, e.value)]
-    cut = max(pos_days) - dt.timedelta(days=cfg.validation_days - 1)
-    before = [e for e in events if _day(e) < cut]
+    cut = max(d for *_, d in taken_up) - (cfg.validation_days - 1)  # day ordinals
+    rows_before = [(m, i, k, v) for m, i, k, v, d in taken_up if d < cut]
     done_before: dict[str, set[str]] = {}
-    for m, i, k, v in _interactions(before):
-        if is_positive(k, v):
-            done_before.setdefault(m, set()).add(i)
+    for m, i, _, _ in rows_before:
+        done_before.setdefault(m, set()).add(i)
     targets: dict[str, set[str]] = {}
-    for e in events:
-        if _day(e) >= cut and is_positive(e.kind, e.value) and e.item not in done_before.get(e.member, ()):
-            targets.setdefault(e.member, set()).add(e.item)
+    for m, i, _, _, d in taken_up:
+        if d >= cut and i not in done_before.get(m, ()):
+            targets.setdefault(m, set()).add(i)
+    cut = dt.date.fromordinal(cut)
     chosen = sorted(targets, key=lambda m: hashlib.blake2b(f"{cfg.seed}:{m}".encode(), digest_size=8).digest())
     chosen = sorted(chosen[: cfg.max_members])
     report.validation_members = len(chosen)
 
-    if len(chosen) >= cfg.min_members and _interactions(before):
+    if len(chosen) >= cfg.min_members and rows_before:
         members = store.get_members(chosen)
-        by_member: dict[str, list[Event]] = {m: [] for m in chosen}
-        for e in before:
-            if e.member in by_member:
-                by_member[e.member].append(e)
+        # The validation members' whole histories (every kind of event) before the cut, as
+        # they are planned from.
+        by_member = {m: [e for e in h.events if _day(e) < cut] for m, h in store.histories(chosen).items()}
         base = world.snapshot(collaborative=False)
-        rows_before = _interactions(before)
         fit_half = {m for n, m in enumerate(chosen) if n % 3 != 2}
         best = None
         for trial_l2 in cfg.ease_l2:
