@@ -79,9 +79,11 @@ def _inverse_in_place(gram: np.ndarray) -> np.ndarray:
     from scipy.linalg import lapack
 
     n = len(gram)
-    # LAPACK works on columns: the transpose of a C-ordered matrix is a column-ordered view of
-    # the same memory, and of a symmetric matrix, the matrix itself.
-    c, info = lapack.dpotrf(gram.T, lower=True, overwrite_a=True, clean=False)
+    # LAPACK works on columns and copies anything else. A symmetric matrix is its own transpose,
+    # so a row-ordered one is handed over as its transpose: a column-ordered view of the same
+    # memory. (A sparse product's ``toarray()`` is column-ordered already.)
+    a = gram if gram.flags.f_contiguous else gram.T
+    c, info = lapack.dpotrf(a, lower=True, overwrite_a=True, clean=False)
     if info == 0:
         c, info = lapack.dpotri(c, lower=True, overwrite_c=True)
     if info != 0:

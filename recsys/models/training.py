@@ -246,6 +246,10 @@ def train(world, config: TrainConfig | None = None, *, store_model: bool = True)
         fit_half = {m for n, m in enumerate(chosen) if n % 3 != 2}
         best = None
         for trial_l2 in cfg.ease_l2:
+            # The last trial's model and examples are let go before this one's are made: beside
+            # the best trial's snapshot, one trial's arrays at a time (three trials' examples and
+            # EASE^R's inverse, held together, were most of the peak at 100,000 members).
+            model = snap = found = None
             model = _fit_models(rows_before, roles, cfg, trial_l2)
             snap = Snapshot(revisions, base.catalogue, base.index, model.collaborative, model)
             found = _examples(world, snap, [members[m] for m in chosen if m in members], by_member, cut, targets,
@@ -273,6 +277,7 @@ def train(world, config: TrainConfig | None = None, *, store_model: bool = True)
                 report.cold_blend = "learned" if cold_blend is not None else "hand"
     report.ease_l2 = l2
 
+    model = snap = found = best = None  # the validation's arrays, before the final fit
     final = _fit_models(rows, roles, cfg, l2)
     final.blend, final.cold_blend, final.activity = blend, cold_blend, revisions.activity
     report.ease_items = int(np.count_nonzero(np.diff(final.ease.indptr))) if final.ease is not None else 0

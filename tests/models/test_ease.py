@@ -8,6 +8,7 @@ import scipy.sparse as sp
 
 from recsys.exceptions import ValidationError
 from recsys.models import EASE
+from recsys.models.ease import _inverse_in_place
 
 
 def matrix(rows: list[list[int]]) -> sp.csr_matrix:
@@ -76,3 +77,17 @@ def test_a_history_of_items_without_weights_scores_nothing_and_ranks_nothing():
     ease, ials = model.scores_at({"a": 1.0}, np.array([0, 1, -1]))
     assert ease.tolist() == [0.0, 0.0, 0.0] and ials.tolist() == [0.0, 0.0, 0.0]
     assert model.top_at({"a": 1.0}, 5).tolist() == []
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_the_inverse_is_the_closed_forms_and_is_written_over_the_gram_matrix(order):
+    # At 8,000 items each dense copy is 512 MiB: the inverse must take the Gram matrix's memory,
+    # whichever order it comes in (a sparse product's toarray() gives column order).
+    x = sp.random(600, 120, density=0.05, random_state=3, format="csr")
+    gram = np.array((x.T @ x).toarray(), order=order)
+    gram[np.diag_indices_from(gram)] += 5.0
+    expected = np.linalg.inv(gram)
+    memory = gram.__array_interface__["data"][0]
+    found = _inverse_in_place(gram)
+    np.testing.assert_allclose(found, expected, rtol=1e-10, atol=1e-14)
+    assert found.__array_interface__["data"][0] == memory and found.flags.c_contiguous
