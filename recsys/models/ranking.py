@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -33,6 +34,8 @@ from recsys.exceptions import ModelError
 from recsys.pipeline.collaborative import CollaborativeModel, _gather
 
 __all__ = ["RankingModel", "LearnedBlend", "ARTEFACT", "FORMAT"]
+
+log = logging.getLogger(__name__)
 
 #: The store artefact the model is kept under.
 ARTEFACT = "ranking"
@@ -252,10 +255,15 @@ class RankingModel:
         for name, blend in (("blend", self.blend), ("cold_blend", self.cold_blend)):
             if blend is not None:
                 arrays[f"{name}_features"] = np.array(blend.features, dtype=str)
-                arrays[f"{name}_coef"] = np.append(blend.coef.astype(np.float64), [blend.intercept, blend.scale, blend.need_scale])
-                if blend.trees is not None:
+                settings = [blend.intercept, blend.scale, blend.need_scale]
+                if blend.trees is None:
+                    arrays[f"{name}_coef"] = np.append(blend.coef.astype(np.float64), settings)
+                else:
+                    # Under their own keys, not ``_coef``: a recsys that predates trees reads no
+                    # blend (the hand-set weights), rather than zero weights with a stretched need.
                     arrays[f"{name}_trees"] = np.array(blend.trees)
                     arrays[f"{name}_trees_sha256"] = np.array(_digest(blend.trees))
+                    arrays[f"{name}_trees_settings"] = np.array(settings, dtype=np.float64)
         out = io.BytesIO()
         np.savez_compressed(out, **arrays)
         return out.getvalue()
@@ -285,19 +293,20 @@ class RankingModel:
                     c.co_counts_ = _get_sparse(z, "knn_counts")
                 if "role_done" in z:
                     c.role_done_ = {str(r): z["role_done"][n] for n, r in enumerate(z["role_names"].tolist())}
-                blends = {}
+                blends: dict[str, LearnedBlend | None] = {}
                 for name in ("blend", "cold_blend"):
+                    features = tuple(str(f) for f in z[f"{name}_features"].tolist()) if f"{name}_features" in z else ()
                     if f"{name}_coef" in z:
                         coef = z[f"{name}_coef"]
-                        trees = str(z[f"{name}_trees"]) if f"{name}_trees" in z else None
-                        if trees is not None and _digest(trees) != str(z[f"{name}_trees_sha256"]):
+                        blends[name] = LearnedBlend(features, coef[:-3], float(coef[-3]), float(coef[-2]), float(coef[-1]))
+                    elif f"{name}_trees" in z:
+                        trees = str(z[f"{name}_trees"])
+                        if _digest(trees) != str(z[f"{name}_trees_sha256"]):
                             raise ModelError("the stored ranking model's trees do not match their checksum: "
                                              "run `recsys train` again")
-                        blends[name] = LearnedBlend(tuple(str(f) for f in z[f"{name}_features"].tolist()), coef[:-3],
-                                                    float(coef[-3]), float(coef[-2]), float(coef[-1]), trees)
-                for blend in blends.values():
-                    if blend.trees is not None:
-                        _load_trees(blend)
+                        intercept, scale, need_scale = z[f"{name}_trees_settings"].tolist()
+                        blends[name] = _load_trees(LearnedBlend(features, np.zeros(len(features)), intercept, scale,
+                                                                need_scale, trees))
                 return cls(
                     collaborative=c,
                     ease=_get_sparse(z, "ease") if "ease_data" in z else None,
@@ -316,18 +325,22 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _load_trees(blend: LearnedBlend) -> None:
+def _load_trees(blend: LearnedBlend) -> LearnedBlend | None:
     """Read a blend's trees now, so a model that cannot be used is refused when the store opens
-    (lists then keep the hand-set weights), never in the middle of a request. Their checksum is
-    checked first: LightGBM ends the whole process on a model text cut short, where it should
-    raise."""
+    (lists then keep the hand-set weights), never in the middle of a request. (Their checksum is
+    checked before: LightGBM ends the whole process on a model text cut short, where it should
+    raise.) Where LightGBM cannot be loaded, that blend alone is dropped, with a warning: the
+    rest of the model (EASE^R, iALS, co-completion) still serves."""
     try:
         blend._booster
-    except ImportError as exc:
-        raise ModelError("the stored ranking model's blend needs lightgbm, which is not installed: "
-                         "install it or run `recsys train` again") from exc
+    except (ImportError, OSError) as exc:  # not installed, or its OpenMP runtime missing
+        log.warning("the stored ranking model's blend is gradient-boosted trees, and lightgbm cannot be "
+                    "loaded here (%s): this process orders lists by the hand-set weights; install "
+                    "'recsys[trees]' on every process serving the store", exc)
+        return None
     except Exception as exc:  # lightgbm raises its own error on a damaged model text
         raise ModelError(f"the stored ranking model's trees cannot be read ({exc}): run `recsys train` again") from exc
+    return blend
 
 
 def _put_sparse(arrays: dict[str, np.ndarray], name: str, m: sp.csr_matrix) -> None:

@@ -136,6 +136,7 @@ class TrainReport:
     cold_ndcg_hand: float | None = None
     cold_ndcg_learned: float | None = None
     cold_blend: str = "hand"
+    cold_blend_model: str | None = None
     ease_items: int = 0
     seconds: float = 0.0
     coef: dict[str, float] = field(default_factory=dict)
@@ -207,6 +208,8 @@ def train(world, config: TrainConfig | None = None, *, store_model: bool = True)
     from recsys.serving.world import Snapshot  # serving imports this module
 
     cfg = config or TrainConfig()
+    if cfg.trees:
+        _lightgbm()  # before minutes of reading and fitting, not after
     started = time.perf_counter()
     store = world.store
     revisions = store.revisions()
@@ -265,7 +268,7 @@ def train(world, config: TrainConfig | None = None, *, store_model: bool = True)
             report.blend_scale = scale if blend is not None else None
             report.blend = "learned" if blend is not None else "hand"
             if blend is not None:
-                report.blend_model = "trees" if blend.trees is not None else "logistic"
+                report.blend_model = _model_name(blend)
                 if blend.trees is None:
                     report.coef = {f: round(float(c), 4) for f, c in zip(blend.features, blend.coef)}
             # Members without history: the same members planned as if they had none (their roles and
@@ -275,6 +278,7 @@ def train(world, config: TrainConfig | None = None, *, store_model: bool = True)
             if found is not None:
                 report.cold_ndcg_hand, report.cold_ndcg_learned, cold_scale, cold_blend = _choose(found, fit_half, cfg)
                 report.cold_blend = "learned" if cold_blend is not None else "hand"
+                report.cold_blend_model = _model_name(cold_blend)
     report.ease_l2 = l2
 
     model = snap = found = best = None  # the validation's arrays, before the final fit
@@ -400,17 +404,30 @@ def _fit_trees(feats: list[np.ndarray], labels: list[np.ndarray], cfg: TrainConf
     if stacked is None:
         return None
     x, y = stacked
-    try:
-        import lightgbm
-    except ImportError as exc:
-        raise ValidationError("trees as the blend need lightgbm: pip install 'recsys[trees]'") from exc
-
+    lightgbm = _lightgbm()
+    # deterministic with a fixed histogram layout (LightGBM's advice): the same store trains the
+    # same trees on every machine.
     params = {"objective": "binary", "learning_rate": cfg.tree_rate, "num_leaves": cfg.tree_leaves,
               "min_data_in_leaf": cfg.tree_min_leaf, "num_threads": 1, "deterministic": True,
-              "seed": cfg.seed, "verbosity": -1}
+              "force_row_wise": True, "seed": cfg.seed, "verbosity": -1}
     booster = lightgbm.train(params, lightgbm.Dataset(x, y, feature_name=list(cfg.features)),
                              num_boost_round=cfg.tree_rounds)
     return LearnedBlend(tuple(cfg.features), np.zeros(len(cfg.features)), trees=booster.model_to_string())
+
+
+def _model_name(blend: LearnedBlend | None) -> str | None:
+    return None if blend is None else "trees" if blend.trees is not None else "logistic"
+
+
+def _lightgbm():
+    """The lightgbm module, or a clear error: not installed, or its OpenMP runtime (libgomp)
+    missing, which lightgbm reports as an OSError when it loads its library."""
+    try:
+        import lightgbm
+    except (ImportError, OSError) as exc:
+        raise ValidationError(f"trees as the blend need lightgbm, which cannot be loaded ({exc}): "
+                              "pip install 'recsys[trees]' (and the libgomp1 package)", field="trees") from exc
+    return lightgbm
 
 
 def is_stale(model_activity: int | None, activity: int) -> bool:

@@ -9,6 +9,7 @@ derived files (the vector index) live in memory only.
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 import json
 import threading
 import time
@@ -395,11 +396,18 @@ class MemoryStore:
 
     def recorded_events(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, Event]]:
         with self._lock:
-            return [(seq, e) for seq, e in self._events if seq > after][:limit]
+            start = self._after(after)
+            return self._events[start:start + limit]
 
     def recorded_tenants(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, str]]:
         with self._lock:
-            return [(seq, self._tenants[seq]) for seq, _ in self._events if seq > after][:limit]
+            start = self._after(after)
+            return [(seq, self._tenants[seq]) for seq, _ in self._events[start:start + limit]]
+
+    def _after(self, seq: int) -> int:
+        """Where the events recorded after ``seq`` start (kept in the order recorded): a page of
+        the log costs its own length, not the whole log's."""
+        return bisect_right(self._events, seq, key=lambda row: row[0])
 
     def interactions(self, until_seq: int, kinds: Iterable[str], *,
                      tenant: str | None = None) -> list[tuple[str, str, str, float | None]]:

@@ -91,3 +91,4 @@ def test_the_inverse_is_the_closed_forms_and_is_written_over_the_gram_matrix(ord
     found = _inverse_in_place(gram)
     np.testing.assert_allclose(found, expected, rtol=1e-10, atol=1e-14)
     assert found.__array_interface__["data"][0] == memory and found.flags.c_contiguous
+    assert np.array_equal(found, found.T)  # exactly symmetric: the triangle LAPACK left is mirrored

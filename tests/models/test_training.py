@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -15,7 +16,8 @@ from recsys.exceptions import ValidationError
 from recsys.models import RankingModel
 from recsys.models.ranking import ARTEFACT, standing
 from recsys.exceptions import ModelError
-from recsys.models.training import NotEnoughHistory, TrainConfig, _choose, is_stale
+from recsys.models.training import NotEnoughHistory, TrainConfig, _choose, _positive_events, is_stale
+from recsys.pipeline.collaborative import is_positive
 from recsys.pipeline.scoring import PREFERENCE
 from recsys.records import TZ
 from recsys_cli import main
@@ -266,6 +268,8 @@ def test_a_blend_of_trees_is_kept_with_the_store_and_a_damaged_one_is_refused(tr
         model = eng.ranking_model()
         model.blend = blend
         eng.store.put_artefact(ARTEFACT, model.to_bytes(), model.activity)
+    # A recsys from before trees finds no logistic weights to misread: it keeps the hand-set blend.
+    assert "blend_coef" not in np.load(io.BytesIO(model.to_bytes()), allow_pickle=False).files
     with Engine.open(trained_store) as eng:
         again = eng.ranking_model()
         assert again is not None and again.blend.trees == blend.trees and again.blend.scale == 2.0
@@ -283,3 +287,32 @@ def test_a_blend_of_trees_is_kept_with_the_store_and_a_damaged_one_is_refused(tr
         eng.store.put_artefact(ARTEFACT, damaged.getvalue(), model.activity)
     with Engine.open(trained_store) as eng:
         assert eng.ranking_model() is None and eng.daily("m00", day=DAY).entries
+
+
+def test_where_lightgbm_cannot_load_only_the_trees_are_dropped_and_training_says_so(trained_store, monkeypatch):
+    found, fit = candidates_where(lambda x: (x[:, 0] > 0.5) != (x[:, 1] > 0.5), members=120)
+    blend = _choose(found, fit, TrainConfig(trees=True, trees_min_positive=0))[3]
+    with Engine.open(trained_store) as eng:
+        eng.train(TrainConfig(ease_l2=(50.0,)))
+        model = eng.ranking_model()
+    model.blend = blend
+    stored = model.to_bytes()
+    monkeypatch.setitem(sys.modules, "lightgbm", None)  # import lightgbm now fails, as where it is absent
+    again = RankingModel.from_bytes(stored)
+    assert again.blend is None and again.ease is not None and again.item_factors is not None
+    with Engine.open(trained_store) as eng:
+        before = eng.store.get_artefact(ARTEFACT)
+        with pytest.raises(ValidationError, match=r"recsys\[trees\]"):
+            eng.train(TrainConfig(trees=True))
+        assert eng.store.get_artefact(ARTEFACT) == before  # refused before anything was read or stored
+
+
+def test_training_pages_through_the_log_and_keeps_every_positive_event(trained_store):
+    with Engine.open(trained_store) as eng:
+        eng.record([Event(member="m01", item="g1-00", kind="rate", value=2.0, at=at(DAY)),
+                    Event(member="m01", item="g1-01", kind="progress", value=0.97, at=at(DAY))])
+        expected = sorted((e.member, e.item, e.kind, e.value, e.at.astimezone(TZ).date().toordinal())
+                          for e in eng.store.events() if is_positive(e.kind, e.value))
+        for page in (1, 7, 10_000):  # pages ending mid-member, and one page for everything
+            assert sorted(_positive_events(eng.store, page=page)) == expected
+    assert len(expected) == 40 * 12 + 3 + 1

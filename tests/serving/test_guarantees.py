@@ -14,6 +14,7 @@ import datetime as dt
 import tempfile
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -178,8 +179,7 @@ def any_model(events, member: Member, seed: int) -> RankingModel:
     factors = rng.standard_normal((n, 4)).astype(np.float32) if n else None
     blend = LearnedBlend(PREFERENCE, rng.normal(0, 5, len(PREFERENCE)), 0.0, float(rng.choice([0.5, 1.0, 8.0])))
     if rng.random() < 0.3:  # trees of arbitrary shape: fitted to random labels
-        import lightgbm
-
+        lightgbm = pytest.importorskip("lightgbm")
         booster = lightgbm.train({"objective": "binary", "num_leaves": 7, "min_data_in_leaf": 5, "verbosity": -1,
                                   "num_threads": 1, "seed": seed},
                                  lightgbm.Dataset(rng.random((400, len(PREFERENCE))), rng.random(400) < 0.3), 20)
