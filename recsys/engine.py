@@ -24,7 +24,7 @@ from recsys.embedding.encoders import DEFAULT_ENCODER, CachedEncoder, Encoder, g
 from recsys.embedding.index import FaissIndex
 from recsys.exceptions import AmbiguousIdError, NotFoundError, StoreError, TokenError, ValidationError
 from recsys.ingest.loaders import as_records, check_unique_ids, combine
-from recsys.models.ranking import RankingModel
+from recsys.models.ranking import ARTEFACT, RankingModel
 from recsys.models.training import TrainConfig, TrainReport, is_stale
 from recsys.models.training import train as train_ranking
 from recsys.pipeline import Recommender
@@ -203,8 +203,9 @@ class Engine:
 
         The view shares the store, encoder, curriculum and pipeline; it keeps its own catalogue
         and index in memory (built from the store on first use, then kept current as the whole
-        store's are) and its own collaborative model, from its enterprise's events only. Views are
-        kept: asking again for one returns the same object.
+        store's are) and its own collaborative model, from its enterprise's events only. It is
+        ranked with its own trained model once it has one (:meth:`train` on the view), else with
+        the whole store's. Views are kept: asking again for one returns the same object.
 
         Args:
             org: The enterprise, or any organisation under it (``"hxny.fdgs"`` gives ``"hxny"``);
@@ -333,6 +334,11 @@ class Engine:
         co-completion, as before. Training runs outside the engine's lock except to plan a block
         of members at a time, so lists keep being served meanwhile.
 
+        An enterprise's view (:meth:`tenant`) trains a model of its own, from its own members'
+        events alone, which then serves that view (the HTTP service, ``--tenant``). A view
+        without one is served by the whole store's model, learnt from every enterprise's
+        members. A store where two enterprises use one member id trains per enterprise only.
+
         Args:
             config: Settings (default :class:`recsys.models.TrainConfig`).
             if_stale: Train only if there is no model, or activity grew by about a sixteenth
@@ -345,17 +351,20 @@ class Engine:
             NotEnoughHistory: (a ValidationError) too few positive events to learn from;
                 nothing is stored and lists keep the hand-set weights.
         """
-        if self._tenant is not None:
-            raise ValidationError(f"a view of enterprise {self._tenant!r} does not train: train the whole store's "
-                                  "engine (recsys train), whose model serves every enterprise", field="tenant")
         if if_stale:
-            found = self.ranking_model()
-            if not is_stale(None if found is None else found.activity, self.store.revisions().activity):
+            if self._tenant is not None:  # the whole store's model, served meanwhile, is not the view's own
+                own = self.store.own_artefact(ARTEFACT)
+                activity = None if own is None else own.activity
+            else:
+                found = self.ranking_model()
+                activity = None if found is None else found.activity
+            if not is_stale(activity, self.store.revisions().activity):
                 return None
         return train_ranking(self._world, config)
 
     def ranking_model(self) -> RankingModel | None:
-        """The store's trained ranking model (None: never trained; lists use the hand-set blend)."""
+        """The trained ranking model lists use (None: never trained; lists use the hand-set
+        blend): for an enterprise's view, its own if it has one (see :meth:`train`)."""
         return self._world.snapshot().ranking
 
     # -- writes ----------------------------------------------------------------------------
@@ -693,7 +702,7 @@ class Engine:
                 encoder and curriculum.
             workers: Spread the members over this many processes of this machine (planning is
                 Python-bound: one process plans on one core), each opening the store as
-                ``cluster`` workers do. None or 1: this process. With ``cluster``, the number of
+                ``cluster`` workers do (a view's workers open the same view). None or 1: this process. With ``cluster``, the number of
                 Ray workers. The workers are started fresh (spawned), so a script calling this
                 must do so under ``if __name__ == "__main__":``, as for any process pool.
 
@@ -727,17 +736,14 @@ class Engine:
             raise ValidationError(f"workers must be a whole number of at least 1, got {workers!r}", field="workers")
         if cluster is None and (workers or 1) == 1:
             return batch.serve_day(self._world, ids, day, chunk=chunk, progress=progress)
-        if self._tenant is not None:  # workers open the store by URL: the whole store's engine
-            raise ValidationError(f"a view of enterprise {self._tenant!r} batches in this process: give no "
-                                  "workers or cluster", field="workers")
         started = time.perf_counter()
         if cluster is None:
             served, skipped, _ = distributed.serve_day_in_processes(
-                self._url, ids, day, workers=workers, chunk=chunk, progress=progress)
+                self._url, ids, day, workers=workers, chunk=chunk, progress=progress, tenant=self._tenant)
         else:
             served, skipped, _ = distributed.serve_day_on_ray(
                 self._url, ids, day, address=None if cluster == "local" else cluster, workers=workers, chunk=chunk,
-                progress=progress)
+                progress=progress, tenant=self._tenant)
         return batch.BatchReport(day, len(ids), served, skipped, time.perf_counter() - started,
                                  batch.floor_seconds(self._world, served))
 

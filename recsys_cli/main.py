@@ -112,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "a trained model orders by what members complete, at some cost to required topics")
 
     p = sub.add_parser("train", parents=[common],
-                       help="learn the ranking model (EASE^R, iALS, the blend) from the store's events and keep it there")
+                       help="learn the ranking model (EASE^R, iALS, the blend) from the store's events and keep it there "
+                            "(with --tenant: that enterprise's own model, from its members alone)")
     p.add_argument("--if-stale", action="store_true",
                    help="only if never trained, or activity grew by about a sixteenth since (for a nightly job)")
     p.add_argument("--trees", action="store_true",
@@ -805,6 +806,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     from recsys.storage import open_store
     from recsys.models.ranking import ARTEFACT
     from recsys.storage.migrate import copy_store, count_store, existing_store
+    from recsys.storage.tenant import tenant_artefact
 
     source = open_store(existing_store(args.source))
     try:
@@ -814,10 +816,12 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
             if source.url == target.url:
                 print(f"recsys: error: {names[0]} and {names[1]} are the same store", file=sys.stderr)
                 return 2
-            copied = copy_store(source, target, progress=lambda what, n: print(f"copied {n} {what}", file=sys.stderr),
-                                artefacts=(ARTEFACT,))
-            expected = count_store(source)
             members = sorted((m.tenant, m.id) for m in source.iter_members())
+            # The whole store's model and each enterprise's own (see Engine.train).
+            models = [ARTEFACT, *(tenant_artefact(ARTEFACT, t) for t in sorted({t for t, _ in members}))]
+            copied = copy_store(source, target, progress=lambda what, n: print(f"copied {n} {what}", file=sys.stderr),
+                                artefacts=models)
+            expected = count_store(source)
         finally:
             target.close()
     finally:

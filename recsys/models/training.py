@@ -218,7 +218,7 @@ def train(world, config: TrainConfig | None = None, *, store_model: bool = True)
     rows = [(m, i, k, v) for m, i, k, v, _ in taken_up]
     positive = len({(m, i) for m, i, *_ in taken_up})
     report = TrainReport(activity=revisions.activity, members=len(roles), items=store.count_items(), positive=positive)
-    if positive < cfg.min_positive:
+    if positive < max(cfg.min_positive, 1):  # nothing at all to learn from, whatever the setting
         raise NotEnoughHistory(
             f"the store holds {positive} positive events (completions, attendance, quizzes, good ratings) of "
             f"distinct member and item, fewer than the {cfg.min_positive} training needs: lists keep the "

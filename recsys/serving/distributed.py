@@ -41,10 +41,11 @@ class _ShardServer:
     an engine, with its index and collaborative model, costs seconds: once per worker, not per
     shard)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, tenant: str | None = None) -> None:
         from recsys import Engine
 
-        self.engine = Engine.open(url)  # the store names its own encoder
+        # The store names its own encoder; an enterprise's batch runs on its view in every worker.
+        self.engine = Engine.open(url, tenant=tenant)
 
     def serve(self, member_ids: list[str], day: dt.date, chunk: int,
               after_block: Callable[[int], None] | None) -> tuple[int, int]:
@@ -68,9 +69,9 @@ def _check_shared(url: str) -> None:
 _worker: _ShardServer | None = None
 
 
-def _open_worker(url: str) -> None:
+def _open_worker(url: str, tenant: str | None) -> None:
     global _worker
-    _worker = _ShardServer(url)
+    _worker = _ShardServer(url, tenant)
 
 
 def _serve_shard(member_ids: list[str], day: dt.date, chunk: int) -> tuple[int, int]:
@@ -86,6 +87,7 @@ def serve_day_in_processes(
     workers: int,
     chunk: int = 256,
     progress: Callable[[int], None] | None = None,
+    tenant: str | None = None,
 ) -> tuple[int, int, int]:
     """As :func:`serve_day_on_ray`, on ``workers`` processes of this machine (started fresh, not
     forked: the parent's threads and open database handles stay its own).
@@ -105,7 +107,7 @@ def serve_day_in_processes(
     parts = shards(member_ids, workers)
     served = skipped = 0
     with ProcessPoolExecutor(min(workers, len(parts)), mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_open_worker, initargs=(url,)) as pool:
+                             initializer=_open_worker, initargs=(url, tenant)) as pool:
         for done in as_completed([pool.submit(_serve_shard, part, day, chunk) for part in parts]):
             s, k = done.result()
             served, skipped = served + s, skipped + k
@@ -126,6 +128,7 @@ def serve_day_on_ray(
     chunk: int = 256,
     progress: Callable[[int], None] | None = None,
     after_block: Callable[[int], None] | None = None,
+    tenant: str | None = None,
 ) -> tuple[int, int, int]:
     """Compute and store the day's list of every member of ``member_ids`` not yet served, on Ray.
 
@@ -140,6 +143,8 @@ def serve_day_on_ray(
         progress: Called on the driver with the number of members of each shard finished.
         after_block: Called in a worker after each block of its shard (e.g. for the worker's own
             log); it travels to the workers, so it must be picklable.
+        tenant: The enterprise whose members these are: each worker opens its view (member
+            ids are unique per enterprise only); None for the whole store.
 
     Returns:
         ``(served, skipped, shards)``: lists stored by this run, members skipped as already
@@ -167,7 +172,7 @@ def serve_day_on_ray(
         # A worker that dies is restarted and its shard retried (the batch skips what it had
         # stored); an exception inside a shard is not retried: it would recur, and surfaces.
         server = ray.remote(num_cpus=1, max_restarts=3, max_task_retries=3)(_ShardServer)
-        actors = [server.remote(url) for _ in range(min(count, len(parts)))]
+        actors = [server.remote(url, tenant) for _ in range(min(count, len(parts)))]
         served = skipped = 0
         for s, k in ActorPool(actors).map_unordered(
             lambda actor, part: actor.serve.remote(part, day, chunk, after_block), parts

@@ -15,6 +15,7 @@ store underneath belongs to the engine that made the view.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,20 @@ from recsys.storage.base import (
     Store,
 )
 
-__all__ = ["TenantStore"]
+__all__ = ["TenantStore", "tenant_artefact"]
+
+
+def tenant_artefact(name: str, tenant: str) -> str:
+    """The name artefact ``name`` of enterprise ``tenant`` is kept under in the whole store.
+
+    Artefact names are short lower-case text and enterprise codes are not (``HXNY`` and ``hxny``
+    are two enterprises), so the enterprise is named by a digest of its code.
+
+    Example:
+        >>> tenant_artefact("ranking", "hxny")
+        'ranking.t-c755bf11cff5f42e'
+    """
+    return f"{name}.t-{hashlib.blake2b(tenant.encode('utf-8'), digest_size=8).hexdigest()}"
 
 
 class TenantStore:
@@ -206,14 +220,17 @@ class TenantStore:
         return [tenant for _, tenant in self._recorded(after, limit)]
 
     def _recorded(self, after: int, limit: int) -> list[tuple[tuple[int, Event], tuple[int, str]]]:
-        """This tenant's events in the order recorded, read in pages of the whole store's."""
+        """This tenant's events in the order recorded, read in pages of the whole store's. The
+        two reads of a page are matched by sequence number, not by position: an event recorded
+        or removed between them would otherwise shift every later event onto another's tenant."""
         found: list[tuple[tuple[int, Event], tuple[int, str]]] = []
         while len(found) < limit:
             page = self.whole.recorded_events(after, limit)
             if not page:
                 break
-            tenants = self.whole.recorded_tenants(after, limit)
-            found += [(row, held) for row, held in zip(page, tenants) if held[1] == self.tenant]
+            tenants = dict(self.whole.recorded_tenants(after, limit))
+            found += [(row, (row[0], tenants[row[0]])) for row in page
+                      if row[0] in tenants and tenants[row[0]] == self.tenant]
             after = page[-1][0]
         return found[:limit]
 
@@ -249,12 +266,17 @@ class TenantStore:
     # -- trained models ---------------------------------------------------------------------
 
     def put_artefact(self, name: str, data: bytes, activity: int) -> None:
-        # A model is trained on the whole store (recsys train) and serves every view.
-        raise ValidationError(f"a view of enterprise {self.tenant!r} does not train: train the whole store "
-                              "(recsys train)", source="artefact", field=name)
+        # An enterprise's own model (trained on its view) is kept under a name of its own.
+        self.whole.put_artefact(tenant_artefact(name, self.tenant), data, activity)
 
     def get_artefact(self, name: str) -> Artefact | None:
-        return self.whole.get_artefact(name)
+        """The enterprise's own artefact ``name`` if it has one, else the whole store's (a model
+        trained on the whole store serves every enterprise that has none of its own)."""
+        return self.own_artefact(name) or self.whole.get_artefact(name)
+
+    def own_artefact(self, name: str) -> Artefact | None:
+        """The artefact ``name`` kept for this enterprise alone (see :func:`tenant_artefact`), or None."""
+        return self.whole.get_artefact(tenant_artefact(name, self.tenant))
 
     # -- caches and integrity ---------------------------------------------------------------
 

@@ -3,6 +3,7 @@ every engine opening the store, and a store without one still serves lists."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -11,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from recsys import Engine, Event, Item, Member
+from recsys import AmbiguousIdError, Engine, Event, Item, Member
 from recsys.exceptions import ValidationError
 from recsys.models import RankingModel
 from recsys.models.ranking import ARTEFACT, standing
@@ -160,6 +161,9 @@ def test_the_train_command(trained_store, tmp_path, capsys):
     assert "trained on 483 positive pairs" in out and "NDCG@10" in out
     assert main(["train", "--store", str(trained_store), "--if-stale"]) == 0
     assert "current" in capsys.readouterr().out
+    # The enterprise's own model: the whole store's, which serves it meanwhile, is not its own.
+    assert main(["train", "--store", str(trained_store), "--tenant", "b1", "--if-stale"]) == 0
+    assert "trained on 483 positive pairs" in capsys.readouterr().out
     # Trees asked for, but this small store's members have too few targets for them.
     assert main(["train", "--store", str(trained_store), "--trees", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["blend_model"] in (None, "logistic")
@@ -212,6 +216,75 @@ def test_a_member_without_history_keeps_the_hand_set_blend_on_a_trained_store(tr
         model.blend = None
         assert [(h.item.id, h.score) for h in eng.rank("newest", DAY, k=20)] == newcomer
         assert [(h.item.id, h.score) for h in eng.rank("new", DAY, k=20)] != member
+
+
+def two_enterprises(folder) -> None:
+    """hxny and zjjt each hold members m00-m39 and items g0-00...g1-19 of their own, under the
+    same ids. In hxny a group's members complete that group's items; in zjjt the items are
+    dealt out otherwise: group 0's members complete g0-00...09 and g1-00...09."""
+    members, events = population()
+
+    def dealt(item: str) -> str:
+        g, k = int(item[1]), int(item[3:])
+        return f"g{k % 2}-{g * 10 + k // 2:02d}"
+
+    with Engine.open(folder, encoder="tfidf") as eng:
+        for tenant, name in (("hxny", str), ("zjjt", dealt)):
+            view = eng.tenant(tenant)
+            view.add_items([dataclasses.replace(i, org=tenant) for i in catalogue()])
+            view.upsert_members([dataclasses.replace(m, org=f"{tenant}.b1") for m in members])
+            view.record([dataclasses.replace(e, item=name(e.item)) for e in events])
+
+
+@pytest.mark.slow
+def test_each_enterprise_trains_its_own_model_from_its_own_members(tmp_path):
+    two_enterprises(tmp_path / "store")
+    with Engine.open(tmp_path / "store") as eng:
+        # One member id in two enterprises: the whole store cannot tell their histories apart.
+        with pytest.raises(AmbiguousIdError, match=r"engine.tenant\('hxny'\)"):
+            eng.train()
+        hxny, zjjt = eng.tenant("hxny"), eng.tenant("zjjt")
+        before = zjjt.daily("m00", DAY, preview=True)
+        report = hxny.train()
+        assert (report.members, report.items, report.positive) == (40, 40, 40 * 12)
+        assert hxny.ranking_model() is not None and zjjt.ranking_model() is None
+        assert eng.store.get_artefact(ARTEFACT) is None  # nothing under the whole store's name
+        assert zjjt.daily("m00", DAY, preview=True) == before  # another enterprise's model moves nothing here
+        assert hxny.train(if_stale=True) is None
+        second = zjjt.train(if_stale=True)  # stale: it has no model of its own
+        assert second.members == 40
+        # Each model links the items its own members complete together.
+        hxny_related = set(hxny.ranking_model().collaborative.related_top({"g0-00": 1.0}, 8))
+        zjjt_related = set(zjjt.ranking_model().collaborative.related_top({"g0-00": 1.0}, 8))
+        assert len(hxny_related) == len(zjjt_related) == 8
+        assert all(i.startswith("g0-") for i in hxny_related)
+        assert zjjt_related <= {f"g{g}-{k:02d}" for g in (0, 1) for k in range(10)}
+        assert any(i.startswith("g1-") for i in zjjt_related)
+        for view in (hxny, zjjt):
+            collab = view.ranking_model().collaborative
+            assert collab.completers_.sum() == 40 * 12  # m00-m39 of one enterprise, never 80 merged
+    with Engine.open(tmp_path / "store") as eng:  # kept with the store, each under its enterprise
+        assert eng.tenant("hxny").ranking_model().info == report.to_dict()
+        assert eng.tenant("zjjt").ranking_model().info == second.to_dict()
+
+
+@pytest.mark.slow
+def test_a_view_is_served_by_the_whole_store_model_until_it_trains_its_own(trained_store):
+    with Engine.open(trained_store) as eng:
+        whole = eng.train()
+        view = eng.tenant("b1")
+        assert view.ranking_model().info == whole.to_dict()  # no model of its own: the whole store's
+        assert view.rank("new", DAY, k=10) == eng.rank("new", DAY, k=10)
+        own = view.train(TrainConfig(ease_l2=(50.0,)), if_stale=True)  # stale: it has none of its own
+        assert own is not None and view.ranking_model().info == own.to_dict()
+        assert eng.ranking_model().info == whole.to_dict()  # the whole store's model stays
+
+
+def test_training_an_empty_store_says_there_is_nothing_to_learn_from(tmp_path):
+    with Engine.open(tmp_path / "s", encoder="tfidf") as eng:
+        with pytest.raises(NotEnoughHistory, match="holds 0 positive events"):
+            eng.train(TrainConfig(min_positive=0))
+        assert eng.ranking_model() is None
 
 
 def candidates_where(rule, members: int = 240, per: int = 40, seed: int = 0):

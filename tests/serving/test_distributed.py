@@ -90,6 +90,27 @@ def test_lists_on_processes_equal_the_single_process_batch(stores):
 
 
 @pytest.mark.slow
+def test_an_enterprise_batches_on_processes_each_opening_its_view(tmp_path):
+    # Enterprise u holds members of t's ids: a worker on the whole store could not tell them apart.
+    ids = _build(tmp_path / "workers")
+    with Engine.open(tmp_path / "workers") as engine:
+        engine.tenant("u").upsert_members([Member(id=m, name="同名", org="u.zb", roles=("member",), daily_minutes=30)
+                                           for m in ids[:10]])
+    shutil.copytree(tmp_path / "workers", tmp_path / "alone")
+    with Engine.open(tmp_path / "workers", tenant="t") as view:
+        report = view.batch(DAY, workers=2, chunk=5)
+    with Engine.open(tmp_path / "alone", tenant="t") as view:
+        view.batch(DAY)
+    assert (report.served, report.members) == (len(ids), len(ids))
+    lists = []
+    for folder in ("workers", "alone"):
+        with Engine.open(tmp_path / folder) as engine:
+            lists.append({s.member: s.payload for s in engine.store.served_for(ids, DAY, tenant="t")})
+            assert engine.store.served_for(ids, DAY, tenant="u") == []  # u's members were not t's batch
+    assert lists[0] == lists[1] and len(lists[0]) == len(ids)
+
+
+@pytest.mark.slow
 def test_lists_on_ray_equal_the_single_process_batch(cluster):
     base, ids = cluster
     with Engine.open(base / "ray") as engine:

@@ -9,6 +9,7 @@ import pytest
 
 from factories import make_item
 from recsys import AmbiguousIdError, Engine, Member, NotFoundError, ValidationError
+from recsys.storage.tenant import TenantStore
 
 DAY = dt.date(2026, 3, 2)
 
@@ -130,3 +131,26 @@ def test_whole_store_reports_refuse_rather_than_merge_two_members_of_one_id(tmp_
             assert view.org_progress(tenant, day=DAY).to_dict()["members"] == 1
     finally:
         engine.close()
+
+
+def test_a_views_log_pairs_each_event_with_its_own_tenant_when_events_go_between_two_reads(two):
+    """The view reads a page of the whole store's log and of its tenants in two calls; a member
+    removed between them must not shift another enterprise's events into this one's."""
+    whole = two.store
+
+    class Removing:  # the whole store, with a removal landing between the two reads of a page
+        def __getattr__(self, name):
+            return getattr(whole, name)
+
+        def recorded_tenants(self, after=0, limit=10_000):
+            if not getattr(self, "removed", False):
+                self.removed = True
+                whole.remove_member("m001", tenant="hxny")
+            return whole.recorded_tenants(after, limit)
+
+    two.tenant("zjjt").record([{"id": "ev2", "member": "m001", "item": "s1", "kind": "complete",
+                                "at": "2026-03-01T21:00:00"}])
+    seen = TenantStore(Removing(), "zjjt").recorded_events()
+    assert [(e.id, e.member, e.item) for _, e in seen] == [("ev1", "m001", "x1"), ("ev2", "m001", "s1")]
+    assert seen == TenantStore(whole, "zjjt").recorded_events()  # zjjt's own rows, by sequence number
+    assert TenantStore(whole, "hxny").recorded_events() == []

@@ -10,6 +10,7 @@ import pytest
 
 from corpus import load_events, load_items, load_members
 from recsys import Engine
+from recsys.models import TrainConfig
 from recsys.models.ranking import ARTEFACT
 from recsys.storage import open_store
 from recsys.storage.migrate import count_store
@@ -103,14 +104,19 @@ def test_a_trained_model_goes_with_the_copy_and_serves_the_same_lists(sample_sto
     folder, _ = sample_store
     source, copy = tmp_path / "trained", tmp_path / "copy"
     shutil.copytree(folder, source)
+    tenant = load_members()[0].tenant
     with Engine.open(source) as engine:
         assert engine.train() is not None
         model = engine.store.get_artefact(ARTEFACT)
-    # migrate compares the lists each store serves: a copy without the model would differ.
+        assert engine.tenant(tenant).train(TrainConfig(ease_l2=(50.0,))) is not None  # the enterprise's own
+        own = engine.tenant(tenant).store.own_artefact(ARTEFACT)
+    # migrate compares the lists each store serves: a copy without the models would differ.
     assert main(["migrate", str(source), str(copy), "--sample", "8", "--day", DAY.isoformat()]) == 0
-    assert "copied 1 trained models" in capsys.readouterr().err
+    assert "copied 2 trained models" in capsys.readouterr().err
     with Engine.open(copy) as engine:
         assert engine.store.get_artefact(ARTEFACT).data == model.data
         assert engine.store.get_artefact(ARTEFACT).activity == model.activity
+        assert engine.tenant(tenant).store.own_artefact(ARTEFACT).data == own.data
         assert engine.ranking_model() is not None
         assert engine.train(if_stale=True) is None  # current in the copy: nothing to retrain
+        assert engine.tenant(tenant).train(if_stale=True) is None
