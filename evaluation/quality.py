@@ -25,6 +25,7 @@ import numpy as np
 
 from evaluation import baselines as B
 from evaluation import metrics as M
+from evaluation.ceilings import CEILING, HiddenCeiling, RecordsCeiling
 from evaluation.protocols import Split, candidates_for, cold_start_split, leave_last_k_out, temporal_split
 from evaluation.season import SeasonResult, run_season
 from evaluation.simulator import Simulator
@@ -176,7 +177,7 @@ def _offline(settings: Settings, items, templates, base: Path, work: Path, vecto
             popular = B.PopularRanker().fit(split.train)
             expected = {m: popular.rank(by_id[m], split.day[m], candidates_for(split, by_id[m], items), K)
                         for m in split.truth}
-            for method in _methods(seed, base, work, settings.encoder):
+            for method in [*_methods(seed, base, work, settings.encoder), HiddenCeiling(sim), RecordsCeiling(sim)]:
                 t0 = time.perf_counter()
                 method.fit(split.train)
                 recs = {m: method.rank(by_id[m], split.day[m], candidates_for(split, by_id[m], items), K)
@@ -184,7 +185,8 @@ def _offline(settings: Settings, items, templates, base: Path, work: Path, vecto
                 if isinstance(method, B.EngineRanker):
                     method.close()
                 per_seed[(split.name, method.name)].append(_list_metrics(split, recs, vectors, expected, catalogue, sim))
-                for m, scores in M.user_scores(recs, split.truth, K).items():
+                # Ceilings stand beside the main tables only: the groups' tables compare methods.
+                for m, scores in ({} if method.name.startswith(CEILING) else M.user_scores(recs, split.truth, K)).items():
                     rows.append({"seed": seed, "protocol": split.name, "method": method.name, "member": m,
                                  "situation": by_id[m].situation, "roles": list(by_id[m].roles),
                                  "relevant": len(split.truth[m]), "minutes": by_id[m].daily_minutes, **scores})

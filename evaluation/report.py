@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+from evaluation.ceilings import CEILING
 from recsys.curriculum import ROLE_NAMES
 
 __all__ = ["write_report", "plot"]
@@ -17,8 +18,9 @@ SITUATION_NAMES = {"regular": "一般", "mobile": "流动党员", "infirm": "年
 
 
 def _ordered(methods) -> list[str]:
-    """Methods in the report's order, those it does not know (newer peers) after, by name."""
-    found = set(methods)
+    """Methods in the report's order, those it does not know (newer peers) after, by name; the
+    ceilings (:mod:`evaluation.ceilings`) are not methods and are left out."""
+    found = {m for m in methods if not m.startswith(CEILING)}
     return [m for m in METHOD_ORDER if m in found] + sorted(found - set(METHOD_ORDER))
 
 
@@ -130,7 +132,8 @@ def _offline_tables(results: dict) -> list[str]:
         lines += [f"### {titles.get(protocol, protocol)} (members evaluated per seed: {n})", "",
                   "| method | NDCG@10 | P@10 | R@10 | MAP@10 | MRR@10 | HR@10 | coverage | Gini | ILD | novelty | serendipity | hidden interest | answered |",
                   "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-        ranked = sorted(table, key=lambda m: -table[m]["ndcg"][0])
+        # The ceilings last, below the methods: they read what no method may.
+        ranked = sorted(table, key=lambda m: (m.startswith(CEILING), -table[m]["ndcg"][0]))
         for m in ranked:
             r = table[m]
             if r["answered"][0] == 0:
@@ -268,11 +271,14 @@ def _headline(results: dict) -> list[str]:
     out = []
     for protocol, table in results["offline"].items():
         eng = table["engine"]["ndcg"][0]
-        others = {m: v["ndcg"][0] for m, v in table.items() if m != "engine"}
+        others = {m: v["ndcg"][0] for m, v in table.items() if m != "engine" and not m.startswith(CEILING)}
         best = max(others, key=others.get)
         beaten = sorted(m for m, v in others.items() if v > eng)
+        ceilings = {m[len(CEILING):].strip(): v["ndcg"][0] for m, v in table.items() if m.startswith(CEILING)}
+        reach = "".join(f"; ceiling, {name}: {v:.4f} (the engine {eng / v:.0%} of it, {best} {others[best] / v:.0%})"
+                        for name, v in sorted(ceilings.items()) if v > 0)
         out.append(f"- {protocol}: engine NDCG@10 {eng:.4f}; best other {best} {others[best]:.4f}; "
-                   f"methods above the engine: {', '.join(beaten) if beaten else 'none'}.")
+                   f"methods above the engine: {', '.join(beaten) if beaten else 'none'}{reach}.")
     return out
 
 
@@ -304,7 +310,8 @@ def markdown(results: dict, images: str = "results/") -> str:
         "  ratings; quiz scores rise with the hidden mastery of the topic, which grows with study at a suitable level.",
         "- **Offline protocols** (`evaluation/protocols.py`) on a history logged by a portal that shows each",
         "  active member 6 random feasible online items a day (an exposure that favours no method):",
-        "  temporal split, leave-last-3-out, cold start (30 % of evaluated members lose their history).",
+        "  temporal split, leave-last-3-out, cold start (30 % of evaluated members lose their history; what",
+        "  they had completed stays out of their candidates, as for a member who has just arrived).",
         "  Every method ranks the same candidates (feasible online items not completed, by the independent",
         "  check in `evaluation/metrics.py`), top 10; truth = online items completed in the held-out part.",
         "- **Methods** (`evaluation/baselines.py`): the engine (`Engine.rank`: the daily pipeline without the",
@@ -312,6 +319,12 @@ def markdown(results: dict, images: str = "results/") -> str:
         "  (character n-grams), `implicit` ALS (32 factors, 20 iterations), `lenskit` popularity and item-kNN",
         "  (20 neighbours, implicit feedback). Peers use fixed, untuned settings. ALS and item-kNN have no",
         "  answer for members without history (cold start: `answered` = share of members given a list).",
+        "- **Ceilings** (`evaluation/ceilings.py`, last in each table, never counted as peers): candidates",
+        "  ranked by the simulator's own chance that the member completes each (the item fits the day's time",
+        "  and they finish it, given interest and level against mastery), read from the hidden tastes and",
+        "  mastery (*hidden tastes*), or estimated from the member's records alone with the formula known",
+        "  (*records only*: each topic's taste and mastery averaged over members who likewise did or did not",
+        "  state it and whose roles are or are not tied to it). What exposure and chance leave to any ranking.",
         "- **Season** (`evaluation/season.py`): the engine's own daily lists drive the members; each list is",
         "  checked against the contract independently; the engine with `mastery_feedback` off (the default) and on (one",
         "  argument) and a random feasible portal that fills the time.",

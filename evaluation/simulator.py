@@ -71,6 +71,35 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
+#: The day's time is the member's daily minutes times a draw from this range.
+DAY_SPREAD = (0.7, 1.3)
+
+
+def topic_interest(tastes: Sequence[float]) -> float:
+    """An item's topic taste from the member's taste for each of its topics, main topic first."""
+    tastes = list(tastes) or [0.0]
+    return tastes[0] if len(tastes) == 1 else 0.7 * tastes[0] + 0.3 * max(tastes[1:])
+
+
+def level_for(mastery: float) -> int:
+    """The level (1-3) that suits a mastery of a topic."""
+    return 1 + min(2, int(3 * mastery))
+
+
+def finish_probability(interest: float, level_gap: int) -> float:
+    """The chance that a member who starts on an online item finishes it, as :meth:`Simulator.act`
+    draws it: rising with interest, falling as the item's level is further from the suitable one."""
+    return _sigmoid(4 * (interest - 0.45) + (0.4 if level_gap == 0 else -0.6 * level_gap))
+
+
+def fits_day(minutes: int, daily_minutes: int) -> float:
+    """The chance that an item of ``minutes`` fits a fresh day's time (:data:`DAY_SPREAD`; five
+    minutes over is let pass, as :meth:`Simulator.act` does)."""
+    low, high = DAY_SPREAD
+    need = (minutes - 5) / max(daily_minutes, 1)
+    return min(1.0, max(0.0, (high - need) / (high - low)))
+
+
 @dataclass
 class SimMember:
     """A simulated member: the record the engine sees, and the truth it does not.
@@ -185,13 +214,21 @@ class Simulator:
     def interest(self, member_id: str, item: Item) -> float:
         """The member's hidden interest in an item, in [0, 1]."""
         s = self.by_id[member_id]
-        topics = [s.topic_taste.get(t, 0.0) for t in item.topics] or [0.0]
-        topic = topics[0] if len(topics) == 1 else 0.7 * topics[0] + 0.3 * max(topics[1:])
+        topic = topic_interest([s.topic_taste.get(t, 0.0) for t in item.topics])
         return self.topic_weight * topic + (1 - self.topic_weight) * float(s.facet_taste[self.facets[item.id]])
 
     def suitable_level(self, member_id: str, topic: str) -> int:
         """The level that suits the member's hidden mastery of a topic (1-3)."""
-        return 1 + min(2, int(3 * self.by_id[member_id].mastery.get(topic, 0.0)))
+        return level_for(self.by_id[member_id].mastery.get(topic, 0.0))
+
+    def completion_chance(self, member_id: str, item: Item) -> float:
+        """The hidden chance that the member completes an online item shown first on a day, as of
+        now: that it fits the day's time, times the chance of finishing it (what :meth:`act`
+        draws). The evaluation's ceiling (:mod:`evaluation.ceilings`) ranks by it."""
+        s = self.by_id[member_id]
+        main = item.topics[0] if item.topics else ""
+        gap = abs(item.level - self.suitable_level(member_id, main))
+        return fits_day(item.minutes, s.member.daily_minutes) * finish_probability(self.interest(member_id, item), gap)
 
     def quiz_probability(self, member_id: str, topic: str, level: int) -> float:
         """Chance of answering one question of a quiz of ``level`` on ``topic`` right."""
@@ -235,7 +272,7 @@ class Simulator:
         """
         s, rng = self.by_id[member_id], self.rng
         m = s.member
-        time_left = m.daily_minutes * float(rng.uniform(0.7, 1.3))
+        time_left = m.daily_minutes * float(rng.uniform(*DAY_SPREAD))
         clock = dt.datetime.combine(day, dt.time(19), TZ)
         events: list[Event] = []
 
@@ -268,7 +305,7 @@ class Simulator:
             if item.minutes > time_left + 5:
                 continue
             fit = abs(item.level - self.suitable_level(m.id, main))
-            p_finish = _sigmoid(4 * (interest - 0.45) + (0.4 if fit == 0 else -0.6 * fit))
+            p_finish = finish_probability(interest, fit)
             roll = float(rng.random())
             if roll < p_finish:
                 emit(item, "start")

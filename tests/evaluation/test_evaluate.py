@@ -42,7 +42,11 @@ def test_quick_evaluation_meets_every_floor(quick_run):
             "implicit-als", "lenskit-pop", "lenskit-item-knn"} <= methods
     # Every peer also ran the season as a portal held to the engine's guarantees, and kept them.
     peers = {name.removesuffix(" + guarantees") for name in results["season"] if name.endswith(" + guarantees")}
-    assert peers == methods - {"engine", "engine, untrained"}  # the engine's own rows are not peers
+    ceilings = {"ceiling: hidden tastes", "ceiling: records only"}
+    assert peers == methods - {"engine", "engine, untrained"} - ceilings  # neither the engine's rows nor ceilings
+    for protocol, table in results["offline"].items():  # reading the hidden tastes beats chance everywhere
+        assert ceilings <= set(table) and table["ceiling: hidden tastes"]["ndcg"][0] > table["random"]["ndcg"][0]
+    assert "ceiling:" not in "".join(results["by_situation"]["temporal"]["mobile"])  # groups compare methods only
     for name in peers:
         season = results["season"][f"{name} + guarantees"]
         assert season["lists"] > 0 and season["fill"][0] > 0.5

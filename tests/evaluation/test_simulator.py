@@ -138,3 +138,24 @@ def test_logged_history_shows_only_feasible_online_items(items, templates):
         if e.kind == "complete":
             done.setdefault(e.member, set()).add(e.item)
     assert [e.at for e in events] == sorted(e.at for e in events)
+
+
+def test_the_completion_chance_ceilings_read_is_the_chance_members_act_on(items, templates):
+    sim = Simulator(items, templates, n_members=4, seed=2)
+    s = sim.members[0]
+    fits = [it for it in items if it.mode == "online" and it.kind == "article" and it.minutes <= s.member.daily_minutes]
+    too_long = Item.from_dict({"id": "long", "title": "长课", "body": "党史长课", "kind": "video", "mode": "online",
+                               "minutes": int(1.3 * s.member.daily_minutes) + 6, "topics": ["党史"], "level": 1,
+                               "published": "2026-01-01"})
+    half = dataclasses.replace(too_long, id="half", minutes=s.member.daily_minutes + 5)  # fits one day in two
+    for extra in (too_long, half):
+        sim.items[extra.id], sim.facets[extra.id] = extra, 0
+    assert sim.completion_chance(s.member.id, too_long) == 0.0  # never fits the day, whatever the draw
+    mastery = dict(s.mastery)
+    best, worst = (f(fits, key=lambda it: sim.interest(s.member.id, it)) for f in (max, min))
+    for item in (best, worst, half):
+        done, chance = 0, sim.completion_chance(s.member.id, item)
+        for n in range(2000):
+            s.mastery, s.completed = dict(mastery), {}  # the same member each time: nothing learnt, nothing done
+            done += any(e.kind == "complete" for e in sim.act(s.member.id, dt.date(2026, 9, 7), [item]))
+        assert abs(done / 2000 - chance) < 0.035, item.id
