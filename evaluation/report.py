@@ -180,7 +180,7 @@ def _season_table(season: dict) -> list[str]:
 
 
 #: The engine's own policies set against the peers + guarantees: as installed (hand-set blend
-#: until trained) and trained nightly (``recsys batch --train``).
+#: until trained) and trained nightly (``recsys batch``).
 ENGINES = ("engine", "engine, trained")
 
 
@@ -377,8 +377,8 @@ def markdown(results: dict, images: str = "results/") -> str:
         "order) is turned into the day's list by the engine's hard rules, near-duplicate check and "
         "budget fitter (`Engine.daily_from`): the same guarantees, only the order differs. Peers are "
         f"refitted on every event so far every {s.get('season_refit_days', 7)} days, and the trained engine "
-        "(`engine, trained`) retrains on the same days when its activity grew (`recsys batch --train`); "
-        "`engine` is the engine as installed, with the hand-set blend. Completions per member-day = first-time "
+        "(`engine, trained`) retrains on the same days when its activity grew (`recsys batch`); "
+        "`engine` is the engine never trained, with the hand-set blend. Completions per member-day = first-time "
         "completions / (members × days); members reached = share who completed anything new in the "
         "season; member-weeks reached = share of (member, week) with something new completed; "
         "coverage and Gini over the online catalogue of every list served; violations checked "

@@ -156,7 +156,7 @@ def run_season(
         ranker: A peer (see :mod:`evaluation.baselines`) whose order the engine packs under its
             guarantees (:meth:`recsys.Engine.daily_from`) instead of ranking itself.
         train: For the engine ranking itself: train its model (:meth:`recsys.Engine.train`,
-            when missing or stale) every ``refit_days``, as ``recsys batch --train`` does nightly.
+            when missing or stale) every ``refit_days``, as ``recsys batch`` does nightly.
         refit_days: The peer is fitted on every event so far on the first day and then every
             ``refit_days`` days (a portal's nightly or weekly training job).
     """
@@ -202,7 +202,7 @@ def run_season(
 
                 ranker.fit(TrainData(list(sim.items.values()), sim.member_records(), list(log)))
             elif ranker is None and engine is not None and train and n % max(1, refit_days) == 0:
-                # As a nightly `recsys batch --train` does, on the peers' refit days: train if the
+                # As a nightly `recsys batch` does, on the peers' refit days: train if the
                 # model is missing or the activity grew since (too little history: hand-set blend).
                 try:
                     engine.train(if_stale=True)

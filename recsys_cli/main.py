@@ -107,9 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, metavar="N",
                    help="plan on N processes of this machine (a worker per core is what planning can use); "
                         "with --ray, the number of Ray workers")
-    p.add_argument("--train", action="store_true",
-                   help="train the ranking model first when missing or stale (as `recsys train --if-stale`); "
-                        "a trained model orders by what members complete, at some cost to required topics")
+    p.add_argument("--train", action=argparse.BooleanOptionalAction, default=True,
+                   help="first train the ranking model when missing or stale, as `recsys train --if-stale` "
+                        "(default); --no-train serves with whatever model the store has")
 
     p = sub.add_parser("train", parents=[common],
                        help="learn the ranking model (EASE^R, iALS, the blend) from the store's events and keep it there "

@@ -174,6 +174,24 @@ def test_the_train_command(trained_store, tmp_path, capsys):
     assert "not trained" in capsys.readouterr().err
 
 
+def test_the_nightly_batch_trains_first_when_stale_unless_told_not_to(trained_store, tmp_path, capsys):
+    import shutil
+
+    untouched = tmp_path / "untouched"
+    shutil.copytree(trained_store, untouched)
+    assert main(["batch", "--store", str(untouched), "--day", DAY.isoformat(), "--no-train"]) == 0
+    assert "trained" not in capsys.readouterr().out
+    with Engine.open(untouched) as eng:
+        assert eng.store.get_artefact(ARTEFACT) is None  # lists served, no model made
+    assert main(["batch", "--store", str(trained_store), "--day", DAY.isoformat()]) == 0
+    assert "ranking model trained on 483 positive pairs" in capsys.readouterr().out
+    with Engine.open(trained_store) as eng:
+        assert eng.ranking_model() is not None
+    nextday = (DAY + dt.timedelta(days=1)).isoformat()
+    assert main(["batch", "--store", str(trained_store), "--day", nextday]) == 0  # current: not again
+    assert "ranking model trained" not in capsys.readouterr().out
+
+
 @pytest.mark.slow
 def test_whether_members_go_back_to_what_they_started_is_learnt_from_the_history(tmp_path):
     # Every member opens four items of the other group, reads a little and never goes back: the
