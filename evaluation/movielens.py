@@ -392,7 +392,8 @@ def markdown(results: dict, heading: str = "##") -> str:
         f"of the log), leave-last-{s['leave_out']}-out, cold start ({s['cold_share']:.0%} of the temporal "
         "split's members lose their history). Truth = movies completed (rated "
         f"{s['good_rating']:g}+) in the held-out part; candidates = catalogue movies the member has not "
-        "completed in training; top 10.",
+        "completed before the cut (at cold start too, though the methods are not told: a member who has "
+        "just arrived has completed none of it); top 10.",
         f"- **Sampling and intervals**: {s['seeds']} seeds, each a sample of {s['user_share']:.0%} of the "
         "users drawn without replacement; ± is the 95 % Student-t half-width over seeds. Peers as in "
         "the simulator's tables, untuned; newest-first and curriculum order are left out (every movie "
