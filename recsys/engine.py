@@ -22,10 +22,10 @@ from recsys.credits import OpeningBalance
 from recsys.curriculum import Curriculum
 from recsys.embedding.encoders import DEFAULT_ENCODER, CachedEncoder, Encoder, get_encoder, spec_for_name
 from recsys.embedding.index import FaissIndex
-from recsys.exceptions import AmbiguousIdError, NotFoundError, StoreError, TokenError, ValidationError
+from recsys.exceptions import AmbiguousIdError, ModelError, NotFoundError, StoreError, TokenError, ValidationError
 from recsys.ingest.loaders import as_records, check_unique_ids, combine
 from recsys.models.ranking import ARTEFACT, RankingModel
-from recsys.models.training import TrainConfig, TrainReport, is_stale
+from recsys.models.training import TrainConfig, TrainReport, activity_of, is_stale
 from recsys.models.training import train as train_ranking
 from recsys.pipeline import Recommender
 from recsys.pipeline.collaborative import CollaborativeModel
@@ -203,9 +203,10 @@ class Engine:
 
         The view shares the store, encoder, curriculum and pipeline; it keeps its own catalogue
         and index in memory (built from the store on first use, then kept current as the whole
-        store's are) and its own collaborative model, from its enterprise's events only. It is
-        ranked with its own trained model once it has one (:meth:`train` on the view), else with
-        the whole store's. Views are kept: asking again for one returns the same object.
+        store's are) and, untrained, its own collaborative model from its enterprise's events
+        only. Trained, it is ranked with its own model once it has one (:meth:`train` on the
+        view), else with the whole store's, whose co-completion and role popularity come from
+        every enterprise's members. Views are kept: asking again for one returns the same object.
 
         Args:
             org: The enterprise, or any organisation under it (``"hxny.fdgs"`` gives ``"hxny"``);
@@ -335,9 +336,11 @@ class Engine:
         of members at a time, so lists keep being served meanwhile.
 
         An enterprise's view (:meth:`tenant`) trains a model of its own, from its own members'
-        events alone, which then serves that view (the HTTP service, ``--tenant``). A view
+        events alone, which then ranks that enterprise's members (in its view and in the whole
+        store's engine alike); ``if_stale`` then follows the growth of its own events. A view
         without one is served by the whole store's model, learnt from every enterprise's
-        members. A store where two enterprises use one member id trains per enterprise only.
+        members. A store where two enterprises hold one member or item id trains per enterprise
+        only (the whole store raises :class:`~recsys.exceptions.AmbiguousIdError`).
 
         Args:
             config: Settings (default :class:`recsys.models.TrainConfig`).
@@ -354,11 +357,14 @@ class Engine:
         if if_stale:
             if self._tenant is not None:  # the whole store's model, served meanwhile, is not the view's own
                 own = self.store.own_artefact(ARTEFACT)
-                activity = None if own is None else own.activity
+                try:  # one this version cannot read is as good as none
+                    trained = None if own is None else RankingModel.from_bytes(own.data).activity
+                except ModelError:
+                    trained = None
             else:
                 found = self.ranking_model()
-                activity = None if found is None else found.activity
-            if not is_stale(activity, self.store.revisions().activity):
+                trained = None if found is None else found.activity
+            if not is_stale(trained, activity_of(self.store)):
                 return None
         return train_ranking(self._world, config)
 

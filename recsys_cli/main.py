@@ -429,6 +429,10 @@ def _cmd_batch(args: argparse.Namespace) -> int:
                 trained = engine.train(if_stale=True)
             except NotEnoughHistory:
                 trained = None  # lists keep the hand-set weights
+            except Exception as exc:  # noqa: BLE001 - the day's lists matter more than a fresher model
+                print(f"recsys: warning: not trained, lists use the model the store has: {_one_line(str(exc))}",
+                      file=sys.stderr)
+                trained = None
             if trained is not None:
                 print(f"ranking model trained on {trained.positive} positive pairs ({trained.blend} blend) "
                       f"in {trained.seconds:.1f} s")
@@ -804,9 +808,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
     from recsys import Engine
     from recsys.storage import open_store
-    from recsys.models.ranking import ARTEFACT
     from recsys.storage.migrate import copy_store, count_store, existing_store
-    from recsys.storage.tenant import tenant_artefact
 
     source = open_store(existing_store(args.source))
     try:
@@ -817,10 +819,10 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
                 print(f"recsys: error: {names[0]} and {names[1]} are the same store", file=sys.stderr)
                 return 2
             members = sorted((m.tenant, m.id) for m in source.iter_members())
-            # The whole store's model and each enterprise's own (see Engine.train).
-            models = [ARTEFACT, *(tenant_artefact(ARTEFACT, t) for t in sorted({t for t, _ in members}))]
+            # The whole store's model and each enterprise's own (see Engine.train), whatever else
+            # was kept beside them too.
             copied = copy_store(source, target, progress=lambda what, n: print(f"copied {n} {what}", file=sys.stderr),
-                                artefacts=models)
+                                artefacts=source.artefact_names())
             expected = count_store(source)
         finally:
             target.close()

@@ -33,12 +33,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.exceptions import ValidationError
+from recsys.exceptions import AmbiguousIdError, ValidationError
 from recsys.models.ease import EASE
 from recsys.models.ranking import ARTEFACT, LearnedBlend, RankingModel, fit_ials, standing
 from recsys.pipeline.collaborative import POSITIVE_KINDS, CollaborativeModel, is_positive
 from recsys.pipeline.scoring import PREFERENCE, blend_parts
-from recsys.records import TZ, Event
+from recsys.records import TZ, Event, tenant_of
+from recsys.storage.tenant import TenantStore
 
 __all__ = ["TrainConfig", "TrainReport", "train", "NotEnoughHistory", "is_stale"]
 
@@ -204,6 +205,8 @@ def train(world, config: TrainConfig | None = None, *, store_model: bool = True)
 
     Raises:
         NotEnoughHistory: fewer than ``min_positive`` positive pairs (nothing is stored).
+        AmbiguousIdError: (the whole store) a member or item id held by several enterprises:
+            their histories or items would be merged into one; train each enterprise's view.
     """
     from recsys.serving.world import Snapshot  # serving imports this module
 
@@ -212,16 +215,20 @@ def train(world, config: TrainConfig | None = None, *, store_model: bool = True)
         _lightgbm()  # before minutes of reading and fitting, not after
     started = time.perf_counter()
     store = world.store
+    if not isinstance(store, TenantStore):
+        _one_enterprise_per_id(store)
     revisions = store.revisions()
+    activity = activity_of(store)
     taken_up = _positive_events(store)
     roles = store.member_roles()
     rows = [(m, i, k, v) for m, i, k, v, _ in taken_up]
     positive = len({(m, i) for m, i, *_ in taken_up})
-    report = TrainReport(activity=revisions.activity, members=len(roles), items=store.count_items(), positive=positive)
-    if positive < max(cfg.min_positive, 1):  # nothing at all to learn from, whatever the setting
+    report = TrainReport(activity=activity, members=len(roles), items=store.count_items(), positive=positive)
+    floor = max(cfg.min_positive, 1)  # nothing at all to learn from, whatever the setting
+    if positive < floor:
         raise NotEnoughHistory(
             f"the store holds {positive} positive events (completions, attendance, quizzes, good ratings) of "
-            f"distinct member and item, fewer than the {cfg.min_positive} training needs: lists keep the "
+            f"distinct member and item, fewer than the {floor} training needs: lists keep the "
             "hand-set weights; train again when members have studied more")
 
     l2 = cfg.ease_l2[len(cfg.ease_l2) // 2]
@@ -283,12 +290,12 @@ def train(world, config: TrainConfig | None = None, *, store_model: bool = True)
 
     model = snap = found = best = None  # the validation's arrays, before the final fit
     final = _fit_models(rows, roles, cfg, l2)
-    final.blend, final.cold_blend, final.activity = blend, cold_blend, revisions.activity
+    final.blend, final.cold_blend, final.activity = blend, cold_blend, activity
     report.ease_items = int(np.count_nonzero(np.diff(final.ease.indptr))) if final.ease is not None else 0
     report.seconds = round(time.perf_counter() - started, 2)
     final.info = report.to_dict()
     if store_model:
-        store.put_artefact(ARTEFACT, final.to_bytes(), revisions.activity)
+        store.put_artefact(ARTEFACT, final.to_bytes(), activity)
         world.use_ranking(final, store.revisions().models)
     log.info("trained ranking model: %s", report.to_dict())
     return report
@@ -428,6 +435,26 @@ def _lightgbm():
         raise ValidationError(f"trees as the blend need lightgbm, which cannot be loaded ({exc}): "
                               "pip install 'recsys[trees]' (and the libgomp1 package)", field="trees") from exc
     return lightgbm
+
+
+def _one_enterprise_per_id(store) -> None:
+    """Refuse, before anything is read or fitted, a whole store where two enterprises hold one
+    member or item id: the log names members and items by id alone, so their histories (or
+    items) would be learnt as one."""
+    for kind, records in (("member", store.iter_members()), ("item", store.iter_items())):
+        held: dict[str, str] = {}
+        for r in records:
+            tenant = tenant_of(r.org)
+            if held.setdefault(r.id, tenant) != tenant:
+                raise AmbiguousIdError(kind, r.id, {held[r.id], tenant})
+
+
+def activity_of(store) -> int:
+    """What a model's staleness is measured on: the store's activity sequence, or for an
+    enterprise's view the number of its own events (the sequence is the whole store's, moved by
+    every enterprise: another's events would make a view stale, and a small enterprise in a large
+    store would never be). A view's count includes the impressions of its served lists."""
+    return store.count_events() if isinstance(store, TenantStore) else store.revisions().activity
 
 
 def is_stale(model_activity: int | None, activity: int) -> bool:

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -32,6 +32,7 @@ from recsys.pipeline.profile import build_profile, day_end
 from recsys.records import TZ, Event, Item, Member
 from recsys.serving.catalogue_cache import CatalogueCache, ItemsAhead
 from recsys.storage import Revisions, Store
+from recsys.storage.tenant import TENANT_MARK, tenant_artefact
 
 __all__ = [
     "World",
@@ -65,6 +66,10 @@ class Snapshot:
     collaborative: CollaborativeModel | None
     #: The store's trained ranking model (``recsys train``), or None.
     ranking: RankingModel | None = None
+    #: The whole store's engine only: each enterprise's own model (trained on its view), by its
+    #: artefact name (:func:`recsys.storage.tenant.tenant_artefact`); its members are planned
+    #: with it, as its view plans them.
+    enterprise_rankings: Mapping[str, RankingModel] = field(default_factory=dict)
 
 
 class World:
@@ -110,6 +115,7 @@ class World:
         self.collab_build_seconds = 0.0
         self._ranking: RankingModel | None = None
         self._ranking_key: int | None = None
+        self._enterprise_rankings: dict[str, RankingModel] = {}
 
     def snapshot(self, *, collaborative: bool = True, ahead: ItemsAhead | None = None) -> Snapshot:
         """The catalogue, index and collaborative model as of now: one read of the store's
@@ -130,7 +136,8 @@ class World:
                 model = ranking.collaborative  # learnt by training: nothing to build here
             else:
                 model = self._collaborative(revisions) if collaborative else None
-            return Snapshot(revisions, catalogue, index, model, ranking)
+            return Snapshot(revisions, catalogue, index, model, ranking,
+                            self._enterprise_rankings if collaborative else {})
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
@@ -148,15 +155,25 @@ class World:
         # a blob and a few arrays, never a fit.
         if self._ranking_key != revisions.models:
             self._ranking_key = revisions.models
-            self._ranking = None
+            self._ranking, self._enterprise_rankings = None, {}
             if revisions.models:
-                found = self.store.get_artefact(ARTEFACT)
-                if found is not None:
-                    try:
-                        self._ranking = RankingModel.from_bytes(found.data)
-                    except ModelError as exc:  # lists go on with the hand-set blend
-                        log.warning("%s", exc)
+                self._ranking = self._read_model(ARTEFACT)
+                # The whole store's engine plans each enterprise's members with its own model
+                # where it has one, as its view does (a view's store names only its own).
+                for name in self.store.artefact_names():
+                    if name.startswith(ARTEFACT + TENANT_MARK) and (model := self._read_model(name)) is not None:
+                        self._enterprise_rankings[name] = model
         return self._ranking
+
+    def _read_model(self, name: str) -> RankingModel | None:
+        found = self.store.get_artefact(name)
+        if found is None:
+            return None
+        try:
+            return RankingModel.from_bytes(found.data)
+        except ModelError as exc:  # lists go on with the hand-set blend
+            log.warning("%s", exc)
+            return None
 
     def use_ranking(self, model: RankingModel | None, models_rev: int) -> None:
         """Serve with ``model`` from the store's models revision ``models_rev`` on (what training
@@ -245,6 +262,11 @@ def plan_context(
                              curriculum=world.curriculum, seats_taken=seats_taken,
                              duplicate_threshold=world.duplicate_threshold, budget=budget, planned=planned)
     index = snap.index
+    ranking, collaborative = snap.ranking, snap.collaborative
+    if snap.enterprise_rankings:
+        own = snap.enterprise_rankings.get(tenant_artefact(ARTEFACT, member.tenant))
+        if own is not None:
+            ranking, collaborative = own, own.collaborative
     profile = build_profile(member, day, events, snap.catalogue, snap.catalogue.vectors_of, world.encode_queries,
                             world.curriculum)
     counts, active = ({}, 0) if branch is None else branch
@@ -253,6 +275,6 @@ def plan_context(
         curriculum=world.curriculum, encode_queries=world.encode_queries,
         seats_taken=seats_taken, branch_counts=counts, branch_active=active,
         planned=planned, recent_topics=recent_topics, prep_targets=prep_targets,
-        duplicate_threshold=world.duplicate_threshold, collaborative=snap.collaborative, ranking=snap.ranking,
+        duplicate_threshold=world.duplicate_threshold, collaborative=collaborative, ranking=ranking,
         static_rules=static_rules,
     )

@@ -523,6 +523,10 @@ class Store(Protocol):
         """The artefact stored under ``name``, or None."""
         ...
 
+    def artefact_names(self) -> list[str]:
+        """The names of every artefact kept, in order (what a copy of the store carries over)."""
+        ...
+
     # -- caches -----------------------------------------------------------------------------
 
     def embedding_cache(self) -> EmbeddingCache:

@@ -514,6 +514,10 @@ class MemoryStore:
             self._artefacts[name] = Artefact(name, bytes(data), activity, time.time())
             self._models_rev += 1
 
+    def artefact_names(self) -> list[str]:
+        with self._lock:
+            return sorted(self._artefacts)
+
     def get_artefact(self, name: str) -> Artefact | None:
         with self._lock:
             return self._artefacts.get(name)

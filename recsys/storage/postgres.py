@@ -847,6 +847,10 @@ class PostgresStore:
             self._bump(cur, "models_rev")
 
     @_guarded
+    def artefact_names(self) -> list[str]:
+        with self._transaction() as cur:
+            return [row[0] for row in cur.execute("SELECT name FROM artefacts ORDER BY name COLLATE \"C\"").fetchall()]
+
     def get_artefact(self, name: str) -> Artefact | None:
         with self._transaction() as cur:
             row = cur.execute("SELECT data, activity, created FROM artefacts WHERE name = %s", (name,)).fetchone()

@@ -973,6 +973,10 @@ class SQLiteStore:
                        "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
 
     @_guarded
+    def artefact_names(self) -> list[str]:
+        return [row[0] for row in self._db().execute("SELECT name FROM artefacts ORDER BY name")]
+
+    @_guarded
     def get_artefact(self, name: str) -> Artefact | None:
         row = self._db().execute("SELECT data, activity, created FROM artefacts WHERE name = ?", (name,)).fetchone()
         return None if row is None else Artefact(name, bytes(row[0]), int(row[1]), float(row[2]))

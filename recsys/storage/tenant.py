@@ -36,7 +36,10 @@ from recsys.storage.base import (
     Store,
 )
 
-__all__ = ["TenantStore", "tenant_artefact"]
+__all__ = ["TenantStore", "tenant_artefact", "TENANT_MARK"]
+
+#: What follows an artefact's name in the name of an enterprise's own (see :func:`tenant_artefact`).
+TENANT_MARK = ".t-"
 
 
 def tenant_artefact(name: str, tenant: str) -> str:
@@ -49,7 +52,7 @@ def tenant_artefact(name: str, tenant: str) -> str:
         >>> tenant_artefact("ranking", "hxny")
         'ranking.t-c755bf11cff5f42e'
     """
-    return f"{name}.t-{hashlib.blake2b(tenant.encode('utf-8'), digest_size=8).hexdigest()}"
+    return f"{name}{TENANT_MARK}{hashlib.blake2b(tenant.encode('utf-8'), digest_size=8).hexdigest()}"
 
 
 class TenantStore:
@@ -273,6 +276,12 @@ class TenantStore:
         """The enterprise's own artefact ``name`` if it has one, else the whole store's (a model
         trained on the whole store serves every enterprise that has none of its own)."""
         return self.own_artefact(name) or self.whole.get_artefact(name)
+
+    def artefact_names(self) -> list[str]:
+        """The names this view reads an artefact under: its own and the whole store's, never
+        another enterprise's."""
+        own = tenant_artefact("", self.tenant)
+        return sorted({n.removesuffix(own) for n in self.whole.artefact_names() if TENANT_MARK not in n or n.endswith(own)})
 
     def own_artefact(self, name: str) -> Artefact | None:
         """The artefact ``name`` kept for this enterprise alone (see :func:`tenant_artefact`), or None."""

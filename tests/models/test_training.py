@@ -236,10 +236,11 @@ def test_a_member_without_history_keeps_the_hand_set_blend_on_a_trained_store(tr
         assert [(h.item.id, h.score) for h in eng.rank("new", DAY, k=20)] != member
 
 
-def two_enterprises(folder) -> None:
+def two_enterprises(folder, prefix: bool = False) -> None:
     """hxny and zjjt each hold members m00-m39 and items g0-00...g1-19 of their own, under the
-    same ids. In hxny a group's members complete that group's items; in zjjt the items are
-    dealt out otherwise: group 0's members complete g0-00...09 and g1-00...09."""
+    same ids (``prefix``: ids led by the enterprise's first letter, so no id is shared). In hxny
+    a group's members complete that group's items; in zjjt the items are dealt out otherwise:
+    group 0's members complete g0-00...09 and g1-00...09."""
     members, events = population()
 
     def dealt(item: str) -> str:
@@ -248,10 +249,11 @@ def two_enterprises(folder) -> None:
 
     with Engine.open(folder, encoder="tfidf") as eng:
         for tenant, name in (("hxny", str), ("zjjt", dealt)):
+            lead = tenant[0] if prefix else ""
             view = eng.tenant(tenant)
-            view.add_items([dataclasses.replace(i, org=tenant) for i in catalogue()])
-            view.upsert_members([dataclasses.replace(m, org=f"{tenant}.b1") for m in members])
-            view.record([dataclasses.replace(e, item=name(e.item)) for e in events])
+            view.add_items([dataclasses.replace(i, id=lead + i.id, org=tenant) for i in catalogue()])
+            view.upsert_members([dataclasses.replace(m, id=lead + m.id, org=f"{tenant}.b1") for m in members])
+            view.record([dataclasses.replace(e, member=lead + e.member, item=lead + name(e.item)) for e in events])
 
 
 @pytest.mark.slow
@@ -287,6 +289,45 @@ def test_each_enterprise_trains_its_own_model_from_its_own_members(tmp_path):
 
 
 @pytest.mark.slow
+def test_the_whole_store_plans_an_enterprises_members_with_its_own_model_as_its_view_does(tmp_path):
+    two_enterprises(tmp_path / "store", prefix=True)
+    with Engine.open(tmp_path / "store") as eng:
+        whole = eng.train()
+        assert whole.members == 80
+        hxny, zjjt = eng.tenant("hxny"), eng.tenant("zjjt")
+        zjjt_before = [(h.item.id, h.score) for h in zjjt.rank("zm00", DAY, k=10)]
+        hxny_before = [(h.item.id, h.score) for h in hxny.rank("hm00", DAY, k=10)]
+        own = hxny.train()
+        assert own.members == 40 and hxny.ranking_model().info == own.to_dict()
+        for member, view in (("hm00", hxny), ("hm01", hxny), ("zm00", zjjt)):
+            assert [(h.item.id, h.score) for h in eng.rank(member, DAY, k=10)] == \
+                [(h.item.id, h.score) for h in view.rank(member, DAY, k=10)]
+            assert eng.daily(member, DAY, preview=True) == view.daily(member, DAY, preview=True)
+        assert [(h.item.id, h.score) for h in hxny.rank("hm00", DAY, k=10)] != hxny_before  # its own model now
+        assert [(h.item.id, h.score) for h in zjjt.rank("zm00", DAY, k=10)] == zjjt_before  # still the whole store's
+        # Staleness is each enterprise's own: zjjt's events do not make hxny's model stale.
+        zjjt.record([{"member": f"zm{m:02d}", "item": f"zg1-{k:02d}", "kind": "start", "at": "2026-06-09T20:00:00"}
+                     for m in range(40) for k in range(6)])  # the store's log grows by a quarter
+        assert hxny.train(if_stale=True) is None
+        hxny.store.whole.put_artefact(hxny.store.own_artefact(ARTEFACT).name, b"damaged", 10**6)
+        assert hxny.train(if_stale=True) is not None  # one it cannot read is as good as none
+
+
+def test_the_whole_store_refuses_to_train_where_an_id_is_two_enterprises_members(tmp_path):
+    members, events = population()
+    with Engine.open(tmp_path / "store", encoder="tfidf") as eng:
+        eng.add_items(catalogue())
+        eng.upsert_members(members)
+        eng.record(events)
+        # zjjt's one member shares an id with one of b1's, and has no history at all.
+        eng.tenant("zjjt").upsert_members([Member(id="m05", name="同名", org="zjjt.b", roles=("member",))])
+        with pytest.raises(AmbiguousIdError, match=r"member id 'm05' is held by 2 enterprises \(b1, zjjt\)"):
+            eng.train()
+        assert eng.store.get_artefact(ARTEFACT) is None
+        assert eng.tenant("b1").train(TrainConfig(ease_l2=(50.0,))).members == 40
+
+
+@pytest.mark.slow
 def test_a_view_is_served_by_the_whole_store_model_until_it_trains_its_own(trained_store):
     with Engine.open(trained_store) as eng:
         whole = eng.train()
@@ -300,7 +341,7 @@ def test_a_view_is_served_by_the_whole_store_model_until_it_trains_its_own(train
 
 def test_training_an_empty_store_says_there_is_nothing_to_learn_from(tmp_path):
     with Engine.open(tmp_path / "s", encoder="tfidf") as eng:
-        with pytest.raises(NotEnoughHistory, match="holds 0 positive events"):
+        with pytest.raises(NotEnoughHistory, match="holds 0 positive events .* fewer than the 1 training needs"):
             eng.train(TrainConfig(min_positive=0))
         assert eng.ranking_model() is None
 

@@ -751,6 +751,8 @@ def test_artefacts_round_trip_bytes_and_bump_the_models_revision(store):
         with pytest.raises(ValidationError):
             store.put_artefact(*bad)
     assert store.get_artefact("ok") is None and store.revisions().models == before.models + 2
+    store.put_artefact("a.t-1", b"", 0)
+    assert store.artefact_names() == ["a.t-1", "ranking"]  # every name kept, in order
     with pytest.raises(ValidationError):
         store.set_meta({"models_rev": "0"})  # the counter is the store's own
 
