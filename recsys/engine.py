@@ -337,7 +337,8 @@ class Engine:
 
         An enterprise's view (:meth:`tenant`) trains a model of its own, from its own members'
         events alone, which then ranks that enterprise's members (in its view and in the whole
-        store's engine alike); ``if_stale`` then follows the growth of its own events. A view
+        store's engine alike); ``if_stale`` then follows the growth of its own events of the
+        kinds training learns from. A view
         without one is served by the whole store's model, learnt from every enterprise's
         members. A store where two enterprises hold one member or item id trains per enterprise
         only (the whole store raises :class:`~recsys.exceptions.AmbiguousIdError`).

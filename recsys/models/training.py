@@ -451,10 +451,13 @@ def _one_enterprise_per_id(store) -> None:
 
 def activity_of(store) -> int:
     """What a model's staleness is measured on: the store's activity sequence, or for an
-    enterprise's view the number of its own events (the sequence is the whole store's, moved by
-    every enterprise: another's events would make a view stale, and a small enterprise in a large
-    store would never be). A view's count includes the impressions of its served lists."""
-    return store.count_events() if isinstance(store, TenantStore) else store.revisions().activity
+    enterprise's view the number of its own events of the kinds training learns from (the
+    sequence is the whole store's, moved by every enterprise: another's events would make a view
+    stale, and a small enterprise in a large store would never be; served lists' impressions
+    move neither)."""
+    if isinstance(store, TenantStore):
+        return len(store.interactions(store.revisions().activity, POSITIVE_KINDS))
+    return store.revisions().activity
 
 
 def is_stale(model_activity: int | None, activity: int) -> bool:

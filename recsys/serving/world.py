@@ -154,16 +154,18 @@ class World:
         # Read again only when a model was stored since (by this process or another): reading is
         # a blob and a few arrays, never a fit.
         if self._ranking_key != revisions.models:
-            self._ranking_key = revisions.models
-            self._ranking, self._enterprise_rankings = None, {}
+            ranking, by_enterprise = None, {}
             if revisions.models:
-                self._ranking = self._read_model(ARTEFACT)
-                # The whole store's engine plans each enterprise's members with its own model
-                # where it has one, as its view does (a view's store names only its own).
-                for name in self.store.artefact_names():
-                    if name.startswith(ARTEFACT + TENANT_MARK) and (model := self._read_model(name)) is not None:
-                        self._enterprise_rankings[name] = model
+                ranking, by_enterprise = self._read_model(ARTEFACT), self._enterprise_models()
+            # Kept only once every read succeeded: a read that fails is tried again next time.
+            self._ranking, self._enterprise_rankings, self._ranking_key = ranking, by_enterprise, revisions.models
         return self._ranking
+
+    def _enterprise_models(self) -> dict[str, RankingModel]:
+        """Each enterprise's own model by artefact name: the whole store's engine plans an
+        enterprise's members with it, as their view does (a view's store names only its own)."""
+        return {name: model for name in self.store.artefact_names()
+                if name.startswith(ARTEFACT + TENANT_MARK) and (model := self._read_model(name)) is not None}
 
     def _read_model(self, name: str) -> RankingModel | None:
         found = self.store.get_artefact(name)
@@ -177,9 +179,11 @@ class World:
 
     def use_ranking(self, model: RankingModel | None, models_rev: int) -> None:
         """Serve with ``model`` from the store's models revision ``models_rev`` on (what training
-        in this process just stored), without reading it back."""
+        in this process just stored), without reading it back, beside each enterprise's own
+        models as the store holds them (read before the lock is taken)."""
+        by_enterprise = self._enterprise_models()
         with self.lock:
-            self._ranking, self._ranking_key = model, models_rev
+            self._ranking, self._enterprise_rankings, self._ranking_key = model, by_enterprise, models_rev
 
     def unmoved(self, snap: Snapshot) -> bool:
         """Whether the index is still as ``snap`` saw it (nothing caught up since), so planning

@@ -851,6 +851,7 @@ class PostgresStore:
         with self._transaction() as cur:
             return [row[0] for row in cur.execute("SELECT name FROM artefacts ORDER BY name COLLATE \"C\"").fetchall()]
 
+    @_guarded
     def get_artefact(self, name: str) -> Artefact | None:
         with self._transaction() as cur:
             row = cur.execute("SELECT data, activity, created FROM artefacts WHERE name = %s", (name,)).fetchone()

@@ -309,8 +309,14 @@ def test_the_whole_store_plans_an_enterprises_members_with_its_own_model_as_its_
         zjjt.record([{"member": f"zm{m:02d}", "item": f"zg1-{k:02d}", "kind": "start", "at": "2026-06-09T20:00:00"}
                      for m in range(40) for k in range(6)])  # the store's log grows by a quarter
         assert hxny.train(if_stale=True) is None
+        hxny.batch(DAY)  # the day's lists served: impressions are not what a model learns from
+        assert hxny.train(if_stale=True) is None
         hxny.store.whole.put_artefact(hxny.store.own_artefact(ARTEFACT).name, b"damaged", 10**6)
         assert hxny.train(if_stale=True) is not None  # one it cannot read is as good as none
+    with Engine.open(tmp_path / "store") as eng:  # a fresh engine, training the whole store in-process
+        eng.train(TrainConfig(ease_l2=(50.0,)))
+        assert [(h.item.id, h.score) for h in eng.rank("hm00", DAY, k=10)] == \
+            [(h.item.id, h.score) for h in eng.tenant("hxny").rank("hm00", DAY, k=10)]
 
 
 def test_the_whole_store_refuses_to_train_where_an_id_is_two_enterprises_members(tmp_path):
