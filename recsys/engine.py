@@ -374,6 +374,17 @@ class Engine:
         blend): for an enterprise's view, its own if it has one (see :meth:`train`)."""
         return self._world.snapshot().ranking
 
+    def forget_model(self) -> bool:
+        """Remove the trained ranking model, in this process and every other one serving the
+        store (from their next request on). For an enterprise's view, its own model: its members
+        go back to the whole store's model, or the hand-set blend without one. For the whole
+        store, the whole store's model: enterprises with their own keep them.
+
+        Returns:
+            False if there was none to remove.
+        """
+        return self.store.remove_artefact(ARTEFACT)
+
     # -- writes ----------------------------------------------------------------------------
 
     def add_items(self, items: Iterable[Item | Mapping[str, Any]], *, progress: bool = False) -> int:

@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also try gradient-boosted trees as the blend (needs lightgbm; kept only where they "
                         "beat the logistic blend on held-out members)")
     p.add_argument("--json", action="store_true", help="print what training measured as JSON")
+    p.add_argument("--forget", action="store_true",
+                   help="remove the trained model instead (with --tenant: that enterprise's own, so its members "
+                        "go back to the whole store's model)")
 
     p = sub.add_parser("coverage", parents=[common], help="coverage for editors: gaps, exposure, members not reached")
     p.add_argument("--html", metavar="FILE", help="write the report as a self-contained HTML page")
@@ -449,6 +452,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from recsys.models.training import NotEnoughHistory, TrainConfig
 
     with _open(args) as engine:
+        if args.forget:
+            if not engine.forget_model():
+                print("no trained model to remove")
+                return 0
+            print("trained model removed: lists use " + ("the whole store's model, if it has one"
+                                                         if engine.enterprise is not None else
+                                                         "the hand-set blend (enterprises with their own keep them)"))
+            return 0
         try:
             report = engine.train(TrainConfig(trees=True) if args.trees else None, if_stale=args.if_stale)
         except NotEnoughHistory as exc:

@@ -527,6 +527,12 @@ class Store(Protocol):
         """The names of every artefact kept, in order (what a copy of the store carries over)."""
         ...
 
+    def remove_artefact(self, name: str) -> bool:
+        """Remove the artefact ``name``, bumping :attr:`Revisions.models` in the same transaction
+        (every process serving the store lets the model go); False, and nothing changed, if there
+        was none."""
+        ...
+
     # -- caches -----------------------------------------------------------------------------
 
     def embedding_cache(self) -> EmbeddingCache:

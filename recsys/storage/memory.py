@@ -518,6 +518,13 @@ class MemoryStore:
         with self._lock:
             return sorted(self._artefacts)
 
+    def remove_artefact(self, name: str) -> bool:
+        with self._lock:
+            if self._artefacts.pop(name, None) is None:
+                return False
+            self._models_rev += 1
+            return True
+
     def get_artefact(self, name: str) -> Artefact | None:
         with self._lock:
             return self._artefacts.get(name)

@@ -847,6 +847,14 @@ class PostgresStore:
             self._bump(cur, "models_rev")
 
     @_guarded
+    def remove_artefact(self, name: str) -> bool:
+        with self._transaction() as cur:
+            if not cur.execute("DELETE FROM artefacts WHERE name = %s", (name,)).rowcount:
+                return False
+            self._bump(cur, "models_rev")
+            return True
+
+    @_guarded
     def artefact_names(self) -> list[str]:
         with self._transaction() as cur:
             return [row[0] for row in cur.execute("SELECT name FROM artefacts ORDER BY name COLLATE \"C\"").fetchall()]

@@ -973,6 +973,15 @@ class SQLiteStore:
                        "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
 
     @_guarded
+    def remove_artefact(self, name: str) -> bool:
+        with self._transaction() as db:
+            if not db.execute("DELETE FROM artefacts WHERE name = ?", (name,)).rowcount:
+                return False
+            db.execute("INSERT INTO meta VALUES ('models_rev', '1') "
+                       "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+            return True
+
+    @_guarded
     def artefact_names(self) -> list[str]:
         return [row[0] for row in self._db().execute("SELECT name FROM artefacts ORDER BY name")]
 

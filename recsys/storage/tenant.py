@@ -283,6 +283,10 @@ class TenantStore:
         own = tenant_artefact("", self.tenant)
         return sorted({n.removesuffix(own) for n in self.whole.artefact_names() if TENANT_MARK not in n or n.endswith(own)})
 
+    def remove_artefact(self, name: str) -> bool:
+        """Remove this enterprise's own artefact ``name`` (never the whole store's)."""
+        return self.whole.remove_artefact(tenant_artefact(name, self.tenant))
+
     def own_artefact(self, name: str) -> Artefact | None:
         """The artefact ``name`` kept for this enterprise alone (see :func:`tenant_artefact`), or None."""
         return self.whole.get_artefact(tenant_artefact(name, self.tenant))

@@ -345,6 +345,24 @@ def test_a_view_is_served_by_the_whole_store_model_until_it_trains_its_own(train
         assert eng.ranking_model().info == whole.to_dict()  # the whole store's model stays
 
 
+@pytest.mark.slow
+def test_a_model_is_forgotten_and_the_enterprise_goes_back_to_the_whole_stores(trained_store, capsys):
+    with Engine.open(trained_store) as eng:
+        whole = eng.train(TrainConfig(ease_l2=(50.0,)))
+        view = eng.tenant("b1")
+        own = view.train(TrainConfig(ease_l2=(250.0,)))
+        assert view.ranking_model().info == own.to_dict()
+        assert view.forget_model() and not view.forget_model()  # its own only, once
+        assert view.ranking_model().info == whole.to_dict()  # back to the whole store's
+    assert main(["train", "--store", str(trained_store), "--tenant", "b1", "--forget"]) == 0
+    assert "no trained model to remove" in capsys.readouterr().out
+    assert main(["train", "--store", str(trained_store), "--forget"]) == 0
+    assert "trained model removed" in capsys.readouterr().out
+    with Engine.open(trained_store) as eng:
+        assert eng.ranking_model() is None and eng.tenant("b1").ranking_model() is None
+        assert eng.daily("new", DAY).entries  # lists go on with the hand-set blend
+
+
 def test_training_an_empty_store_says_there_is_nothing_to_learn_from(tmp_path):
     with Engine.open(tmp_path / "s", encoder="tfidf") as eng:
         with pytest.raises(NotEnoughHistory, match="holds 0 positive events .* fewer than the 1 training needs"):

@@ -753,6 +753,10 @@ def test_artefacts_round_trip_bytes_and_bump_the_models_revision(store):
     assert store.get_artefact("ok") is None and store.revisions().models == before.models + 2
     store.put_artefact("a.t-1", b"", 0)
     assert store.artefact_names() == ["a.t-1", "ranking"]  # every name kept, in order
+    models = store.revisions().models
+    assert store.remove_artefact("a.t-1") and store.get_artefact("a.t-1") is None
+    assert not store.remove_artefact("a.t-1") and store.artefact_names() == ["ranking"]
+    assert store.revisions().models == models + 1  # bumped by the removal only
     with pytest.raises(ValidationError):
         store.set_meta({"models_rev": "0"})  # the counter is the store's own
 
