@@ -38,7 +38,7 @@ from recsys.models.ease import EASE
 from recsys.models.ranking import ARTEFACT, LearnedBlend, RankingModel, fit_ials, standing
 from recsys.pipeline.collaborative import POSITIVE_KINDS, CollaborativeModel, is_positive
 from recsys.pipeline.scoring import PREFERENCE, blend_parts
-from recsys.records import TZ, Event, tenant_of
+from recsys.records import TZ, Event
 from recsys.storage.tenant import TenantStore
 
 __all__ = ["TrainConfig", "TrainReport", "train", "NotEnoughHistory", "is_stale"]
@@ -215,12 +215,12 @@ def train(world, config: TrainConfig | None = None, *, store_model: bool = True)
         _lightgbm()  # before minutes of reading and fitting, not after
     started = time.perf_counter()
     store = world.store
+    roles = store.member_roles()
     if not isinstance(store, TenantStore):
-        _one_enterprise_per_id(store)
+        _one_enterprise_per_id(world, roles)
     revisions = store.revisions()
     activity = activity_of(store)
     taken_up = _positive_events(store)
-    roles = store.member_roles()
     rows = [(m, i, k, v) for m, i, k, v, _ in taken_up]
     positive = len({(m, i) for m, i, *_ in taken_up})
     report = TrainReport(activity=activity, members=len(roles), items=store.count_items(), positive=positive)
@@ -437,16 +437,15 @@ def _lightgbm():
     return lightgbm
 
 
-def _one_enterprise_per_id(store) -> None:
-    """Refuse, before anything is read or fitted, a whole store where two enterprises hold one
-    member or item id: the log names members and items by id alone, so their histories (or
-    items) would be learnt as one."""
-    for kind, records in (("member", store.iter_members()), ("item", store.iter_items())):
-        held: dict[str, str] = {}
-        for r in records:
-            tenant = tenant_of(r.org)
-            if held.setdefault(r.id, tenant) != tenant:
-                raise AmbiguousIdError(kind, r.id, {held[r.id], tenant})
+def _one_enterprise_per_id(world, members) -> None:
+    """Refuse, before the log is read, a whole store where two enterprises hold one member or
+    item id: the log names members and items by id alone, so their histories (or items) would
+    be learnt as one. The whole store's catalogue already refuses a shared item id (and is the
+    one validation plans with); ``members`` are the store's member ids."""
+    world.snapshot(collaborative=False)
+    for member, tenants in world.store.member_tenants(list(members)).items():
+        if len(tenants) > 1:
+            raise AmbiguousIdError("member", member, tenants)
 
 
 def activity_of(store) -> int:
