@@ -27,7 +27,7 @@ import datetime as dt
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -68,6 +68,9 @@ class TrainConfig:
         c: Inverse regularization of the blend's logistic regression.
         scales: Spreads of the learned order against the plan's terms tried (see
             :attr:`recsys.models.LearnedBlend.scale`); the best on validation is kept.
+        folds: The validation members are split in this many folds; each is held out in turn
+            while the blend is fitted on the others, and the choices (learned or hand-set blend,
+            its spread, EASE^R's ridge) rest on every member held out once.
         features: The scorer's preference signals the blend is learnt over.
         need_spread: Curriculum need is multiplied by ``scale ** need_spread`` when the learned
             order is spread by ``scale``: 0 leaves need at its hand-set weight (completions
@@ -107,6 +110,7 @@ class TrainConfig:
     ials_alpha: float = 10.0
     c: float = 1.0
     scales: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0)
+    folds: int = 3
     features: tuple[str, ...] = PREFERENCE
     need_spread: float = 1.0
     cold_blend: bool = True
@@ -253,7 +257,7 @@ def train(world, config: TrainConfig | None = None, *, store_model: bool = True)
         # they are planned from.
         by_member = {m: [e for e in h.events if _day(e) < cut] for m, h in store.histories(chosen).items()}
         base = world.snapshot(collaborative=False)
-        fit_half = {m for n, m in enumerate(chosen) if n % 3 != 2}
+        folds = {m: n % cfg.folds for n, m in enumerate(chosen)}
         best = None
         for trial_l2 in cfg.ease_l2:
             # The last trial's model and examples are let go before this one's are made: beside
@@ -266,7 +270,7 @@ def train(world, config: TrainConfig | None = None, *, store_model: bool = True)
                               cfg.features)
             if found is None:
                 break
-            choice = _choose(found, fit_half, cfg)
+            choice = _choose(found, folds, cfg)
             log.info("EASE l2 %g: validation NDCG@10 hand %.4f, learned %.4f (scale %g)", trial_l2, *choice[:3])
             if best is None or max(choice[:2]) > max(best[1][:2]):
                 best = (trial_l2, choice, snap)
@@ -283,7 +287,7 @@ def train(world, config: TrainConfig | None = None, *, store_model: bool = True)
             found = _examples(world, snap, [members[m] for m in chosen if m in members],
                               {m: [] for m in chosen}, cut, targets, cfg.features, done_before) if cfg.cold_blend else None
             if found is not None:
-                report.cold_ndcg_hand, report.cold_ndcg_learned, cold_scale, cold_blend = _choose(found, fit_half, cfg)
+                report.cold_ndcg_hand, report.cold_ndcg_learned, cold_scale, cold_blend = _choose(found, folds, cfg)
                 report.cold_blend = "learned" if cold_blend is not None else "hand"
                 report.cold_blend_model = _model_name(cold_blend)
     report.ease_l2 = l2
@@ -344,32 +348,53 @@ def _examples(world, snap, members, events, day: dt.date, targets: dict[str, set
     return (feats, labels, groups, hand) if groups else None
 
 
-def _choose(found, fit_half: set[str], cfg: TrainConfig) -> tuple[float, float, float, LearnedBlend | None]:
-    """Fit the blend on ``fit_half``'s members, compare it with the hand-set blend on the others
-    (NDCG@10 over their candidates, each spread in ``cfg.scales`` tried), and refit the winner
-    on everyone: (hand NDCG, learned NDCG, spread, blend or None where the hand-set one is as good).
-    The logistic model is fitted always, trees where ``cfg`` asks and there are enough targets."""
+def _choose(found, folds: Mapping[str, int], cfg: TrainConfig) -> tuple[float, float, float, LearnedBlend | None]:
+    """Choose between the hand-set blend and a learned one by cross-validation over members:
+    for each fold in ``folds`` (member id -> fold), fit on the other folds' members and order
+    this fold's candidates with every spread in ``cfg.scales``; the learned blend is kept, at the
+    spread that did best, only where its NDCG@10 over every held-out member beats the hand-set
+    blend's, then refitted on everyone: (hand NDCG, learned NDCG, spread, blend or None where the
+    hand-set one is as good). The logistic model is fitted always, trees where ``cfg`` asks and
+    each fold's fitted members have enough targets.
+
+    Every member is held out once, so the choice rests on all of them rather than a third: with
+    one split, a hundred-odd validation members flipped the choice from seed to seed of the same
+    simulated population (``evaluation/discussion.md``)."""
     feats, labels, groups, hand = found
     features = cfg.features
-    check = [n for n, m in enumerate(groups) if m not in fit_half and labels[n].any()]
+    fold_of = [folds.get(m) for m in groups]
+    check = [n for n, f in enumerate(fold_of) if f is not None and labels[n].any()]
     if not check:
         return 0.0, 0.0, 1.0, None
     ndcg_hand = float(np.mean([_ndcg(hand[n][2], labels[n]) for n in check]))
-    fit_x = [feats[n] for n, m in enumerate(groups) if m in fit_half]
-    fit_y = [labels[n] for n, m in enumerate(groups) if m in fit_half]
     fits = [_fit_blend]
-    if cfg.trees and sum(int(y.sum()) for y in fit_y) >= cfg.trees_min_positive:
+    if cfg.trees:
         fits.append(_fit_trees)
+    # NDCG of each (fit, spread) summed over the held-out members of every fold.
+    totals = {(fit, scale): 0.0 for fit in fits for scale in cfg.scales}
+    usable = dict.fromkeys(fits, True)
+    for fold in sorted({fold_of[n] for n in check}):
+        held = [n for n in check if fold_of[n] == fold]
+        fit_x = [feats[n] for n, f in enumerate(fold_of) if f is not None and f != fold]
+        fit_y = [labels[n] for n, f in enumerate(fold_of) if f is not None and f != fold]
+        for fit in fits:
+            if fit is _fit_trees and sum(int(y.sum()) for y in fit_y) < cfg.trees_min_positive:
+                usable[fit] = False
+            fitted = fit(fit_x, fit_y, cfg) if usable[fit] else None
+            if fitted is None:
+                usable[fit] = False
+                continue
+            for trial_scale in cfg.scales:
+                trial = dataclasses.replace(fitted, scale=trial_scale, need_scale=trial_scale ** cfg.need_spread)
+                # As the scorer combines them.
+                totals[(fit, trial_scale)] += sum(
+                    _ndcg(trial.apply(dict(zip(features, feats[n].T)), hand[n][0]) + hand[n][1]
+                          + (trial.need_scale - 1.0) * hand[n][3], labels[n]) for n in held)
     ndcg_learned, scale, winner = ndcg_hand, 1.0, None
-    for fit in fits:
-        fitted = fit(fit_x, fit_y, cfg)
-        for trial_scale in cfg.scales if fitted is not None else ():
-            trial = dataclasses.replace(fitted, scale=trial_scale, need_scale=trial_scale ** cfg.need_spread)
-            # As the scorer combines them.
-            got = float(np.mean([_ndcg(trial.apply(dict(zip(features, feats[n].T)), hand[n][0]) + hand[n][1]
-                                       + (trial.need_scale - 1.0) * hand[n][3], labels[n]) for n in check]))
-            if got > ndcg_learned:
-                ndcg_learned, scale, winner = got, trial_scale, fit
+    for (fit, trial_scale), total in totals.items():
+        got = total / len(check)
+        if usable[fit] and got > ndcg_learned:
+            ndcg_learned, scale, winner = got, trial_scale, fit
     if winner is None:
         return ndcg_hand, ndcg_learned, scale, None
     blend = winner(feats, labels, cfg)

@@ -382,7 +382,30 @@ def candidates_where(rule, members: int = 240, per: int = 40, seed: int = 0):
         groups.append(f"m{m:03d}")
         zero = np.zeros(per)
         hand.append((zero, zero, rng.random(per), zero))
-    return (feats, labels, groups, hand), {g for n, g in enumerate(groups) if n % 3 != 2}
+    return (feats, labels, groups, hand), {g: n % 3 for n, g in enumerate(groups)}
+
+
+def test_the_blend_is_chosen_on_every_member_held_out_once():
+    # Members take up exactly the items whose first signal is high: a blend fitted on the other
+    # folds orders every held-out member's candidates perfectly, the hand-set scores (random) do
+    # not; the learned NDCG is over all members, so it is 1 (to rounding).
+    found, folds = candidates_where(lambda x: x[:, 0] > 0.8, members=60)
+    hand, learned, _, blend = _choose(found, folds, TrainConfig())
+    assert blend is not None and learned == pytest.approx(1.0, abs=1e-3) and hand < 0.8
+    # A member in no fold is neither fitted on nor held out: with every member but one left out
+    # there is nothing to choose with.
+    assert _choose(found, {}, TrainConfig())[3] is None
+    # Fitted on members whose choices run the other way, the held-out fold is ordered worst first:
+    # its members never inform their own held-out scores.
+    feats, labels, groups, hand_parts = found
+    flipped = [np.array(y, copy=True) for y in labels]
+    for n, g in enumerate(groups):
+        if folds[g] != 0:
+            flipped[n] = (feats[n][:, 0] < 0.2).astype(np.float64)
+    only_first = {g: 0 for g in groups if folds[g] == 0}
+    only_first.update({g: 1 for g in groups if folds[g] != 0})
+    _, learned_flipped, _, _ = _choose((feats, flipped, groups, hand_parts), only_first, TrainConfig())
+    assert learned_flipped < 0.5
 
 
 def test_trees_are_kept_where_a_signal_counts_only_beside_another():
