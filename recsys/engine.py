@@ -45,7 +45,7 @@ from recsys.orgs import OrgName
 from recsys.pseudonyms import pseudonym
 from recsys.storage import EventColumns, MemberRemoval, Store, open_store
 from recsys.storage._shared import BALANCES_META
-from recsys.storage.tenant import TenantStore
+from recsys.storage.tenant import TENANT_MARK, TenantStore, tenant_artefact
 from recsys.tokens import DEFAULT_TOKEN_HOURS, MemberTokens, TokenClaims
 
 __all__ = ["Engine", "visible_to", "MAX_PATH_DAYS"]
@@ -368,6 +368,25 @@ class Engine:
             if not is_stale(trained, activity_of(self.store)):
                 return None
         return train_ranking(self._world, config)
+
+    def enterprise_models(self) -> list[str]:
+        """The enterprises with a ranking model of their own (trained by :meth:`train` on
+        their view), by code; a view gives its own enterprise if it has one. A nightly job of the
+        whole store trains these again when they are stale, beside the whole store's model
+        (``recsys batch`` does): each is kept current from its own members' events.
+
+        Example:
+            >>> for code in engine.enterprise_models():          # doctest: +SKIP
+            ...     engine.tenant(code).train(if_stale=True)
+        """
+        if self._tenant is not None:
+            return [self._tenant] if self.store.own_artefact(ARTEFACT) is not None else []
+        names = set(self.store.artefact_names())
+        if not any(TENANT_MARK in n for n in names):
+            return []
+        held = self.store.member_tenants(list(self.store.member_roles()))
+        codes = {t for tenants in held.values() for t in tenants}
+        return sorted(t for t in codes if tenant_artefact(ARTEFACT, t) in names)
 
     def ranking_model(self) -> RankingModel | None:
         """The trained ranking model lists use (None: never trained; lists use the hand-set

@@ -109,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "with --ray, the number of Ray workers")
     p.add_argument("--train", action=argparse.BooleanOptionalAction, default=True,
                    help="first train the ranking model when missing or stale, as `recsys train --if-stale` "
-                        "(default); --no-train serves with whatever model the store has")
+                        "(default), and every enterprise's own model (see train --tenant) that is stale; "
+                        "--no-train serves with whatever models the store has")
 
     p = sub.add_parser("train", parents=[common],
                        help="learn the ranking model (EASE^R, iALS, the blend) from the store's events and keep it there "
@@ -426,19 +427,26 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
     from recsys.models.training import NotEnoughHistory
 
+    def train(engine, whose: str = "") -> None:
+        try:
+            trained = engine.train(if_stale=True)
+        except NotEnoughHistory:
+            trained = None  # lists keep the hand-set weights
+        except Exception as exc:  # noqa: BLE001 - the day's lists matter more than a fresher model
+            print(f"recsys: warning: {whose}not trained, lists use the model the store has: {_one_line(str(exc))}",
+                  file=sys.stderr)
+            trained = None
+        if trained is not None:
+            print(f"{whose}ranking model trained on {trained.positive} positive pairs ({trained.blend} blend) "
+                  f"in {trained.seconds:.1f} s")
+
     with _open(args) as engine:
         if args.train:
-            try:
-                trained = engine.train(if_stale=True)
-            except NotEnoughHistory:
-                trained = None  # lists keep the hand-set weights
-            except Exception as exc:  # noqa: BLE001 - the day's lists matter more than a fresher model
-                print(f"recsys: warning: not trained, lists use the model the store has: {_one_line(str(exc))}",
-                      file=sys.stderr)
-                trained = None
-            if trained is not None:
-                print(f"ranking model trained on {trained.positive} positive pairs ({trained.blend} blend) "
-                      f"in {trained.seconds:.1f} s")
+            train(engine)
+            if getattr(args, "tenant", None) is None:
+                # Enterprises with a model of their own keep it current from their own events.
+                for code in engine.enterprise_models():
+                    train(engine.tenant(code), f"enterprise {code}: ")
         total = engine.stats()["members"] if args.org is None else None
         # The bar goes to stderr and only to a terminal: logs of a nightly job stay clean.
         with tqdm(total=total, unit="人", desc="每日清单", disable=None) as bar:

@@ -495,3 +495,34 @@ def test_training_pages_through_the_log_and_keeps_every_positive_event(trained_s
         for page in (1, 7, 10_000):  # pages ending mid-member, and one page for everything
             assert sorted(_positive_events(eng.store, page=page)) == expected
     assert len(expected) == 40 * 12 + 3 + 1
+
+
+@pytest.mark.slow
+def test_the_whole_store_batch_keeps_every_enterprise_model_current(trained_store, capsys):
+    from recsys.storage.tenant import tenant_artefact
+
+    own = tenant_artefact(ARTEFACT, "b1")
+    with Engine.open(trained_store) as eng:
+        assert eng.enterprise_models() == []
+        eng.train(TrainConfig(ease_l2=(50.0,)))
+        eng.tenant("b1").train(TrainConfig(ease_l2=(50.0,)))
+        assert eng.enterprise_models() == ["b1"] and eng.tenant("b1").enterprise_models() == ["b1"]
+        assert eng.tenant("zjjt").enterprise_models() == []
+        trained_at = eng.store.get_artefact(own).activity
+        # b1's members go on studying: a tenth more completions, of the other group's items.
+        eng.record([Event(member=f"m{m:02d}", item=f"g{1 - m % GROUPS}-{m % PER_GROUP:02d}", kind="complete",
+                          at=at(DAY)) for m in range(40)] +
+                   [Event(member=f"m{m:02d}", item=f"g{1 - m % GROUPS}-{(m + 7) % PER_GROUP:02d}", kind="complete",
+                          at=at(DAY)) for m in range(40)])
+    nextday = (DAY + dt.timedelta(days=1)).isoformat()
+    assert main(["batch", "--store", str(trained_store), "--day", nextday]) == 0
+    out = capsys.readouterr().out
+    assert "enterprise b1: ranking model trained" in out
+    with Engine.open(trained_store) as eng:
+        assert eng.store.get_artefact(own).activity > trained_at
+    # Current now: neither is trained again.
+    later = (DAY + dt.timedelta(days=2)).isoformat()
+    assert main(["batch", "--store", str(trained_store), "--day", later]) == 0
+    assert "trained" not in capsys.readouterr().out
+    with Engine.open(trained_store) as eng:
+        assert eng.tenant("b1").forget_model() and eng.enterprise_models() == []
