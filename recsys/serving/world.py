@@ -32,7 +32,7 @@ from recsys.pipeline.profile import build_profile, day_end
 from recsys.records import TZ, Event, Item, Member
 from recsys.serving.catalogue_cache import CatalogueCache, ItemsAhead
 from recsys.storage import Revisions, Store
-from recsys.storage.tenant import TENANT_MARK, tenant_artefact
+from recsys.storage.tenant import TENANT_MARK, TenantStore, tenant_artefact
 
 __all__ = [
     "World",
@@ -168,14 +168,20 @@ class World:
                 if name.startswith(ARTEFACT + TENANT_MARK) and (model := self._read_model(name)) is not None}
 
     def _read_model(self, name: str) -> RankingModel | None:
-        found = self.store.get_artefact(name)
-        if found is None:
-            return None
-        try:
-            return RankingModel.from_bytes(found.data)
-        except ModelError as exc:  # lists go on with the hand-set blend
-            log.warning("%s", exc)
-            return None
+        # A view reads its enterprise's own model, else the whole store's: where the own one
+        # cannot be read, as where there is none, so that the view plans its members with the
+        # model the whole store's engine plans them with.
+        store = self.store
+        stored = ([store.own_artefact(name), store.whole.get_artefact(name)] if isinstance(store, TenantStore)
+                  else [store.get_artefact(name)])
+        for found in stored:
+            if found is None:
+                continue
+            try:
+                return RankingModel.from_bytes(found.data)
+            except ModelError as exc:  # the next one, or lists go on with the hand-set blend
+                log.warning("%s", exc)
+        return None
 
     def use_ranking(self, model: RankingModel | None, models_rev: int) -> None:
         """Serve with ``model`` from the store's models revision ``models_rev`` on (what training

@@ -526,3 +526,21 @@ def test_the_whole_store_batch_keeps_every_enterprise_model_current(trained_stor
     assert "trained" not in capsys.readouterr().out
     with Engine.open(trained_store) as eng:
         assert eng.tenant("b1").forget_model() and eng.enterprise_models() == []
+
+
+@pytest.mark.slow
+def test_an_enterprise_model_that_cannot_be_read_gives_way_to_the_whole_store_model(trained_store):
+    from recsys.storage.tenant import tenant_artefact
+
+    with Engine.open(trained_store) as eng:
+        whole = eng.train(TrainConfig(ease_l2=(50.0,)))
+        eng.store.put_artefact(tenant_artefact(ARTEFACT, "b1"), b"written by a newer version", 0)
+    with Engine.open(trained_store) as eng:
+        view = eng.tenant("b1")
+        # Both engines plan b1's members with the whole store's model (the view used to fall
+        # back to the hand-set blend while the whole store's engine used its model).
+        assert view.ranking_model().info == whole.to_dict()
+        assert view.rank("new", DAY, k=10) == eng.rank("new", DAY, k=10)
+        assert view.daily("new", DAY, preview=True) == eng.daily("new", DAY, preview=True)
+        # Unreadable is as good as none: the nightly job trains the enterprise's own again.
+        assert view.train(TrainConfig(ease_l2=(50.0,)), if_stale=True) is not None
