@@ -116,6 +116,7 @@ class World:
         self._ranking: RankingModel | None = None
         self._ranking_key: int | None = None
         self._enterprise_rankings: dict[str, RankingModel] = {}
+        self._parsed: dict[tuple, RankingModel] = {}  # the models last read, by what identifies their bytes
 
     def snapshot(self, *, collaborative: bool = True, ahead: ItemsAhead | None = None) -> Snapshot:
         """The catalogue, index and collaborative model as of now: one read of the store's
@@ -154,20 +155,31 @@ class World:
         # Read again only when a model was stored since (by this process or another): reading is
         # a blob and a few arrays, never a fit.
         if self._ranking_key != revisions.models:
-            ranking, by_enterprise = None, {}
+            ranking, by_enterprise, parsed = None, {}, {}
             if revisions.models:
-                ranking, by_enterprise = self._read_model(ARTEFACT), self._enterprise_models()
+                ranking, by_enterprise, parsed = self._read_models()
             # Kept only once every read succeeded: a read that fails is tried again next time.
             self._ranking, self._enterprise_rankings, self._ranking_key = ranking, by_enterprise, revisions.models
+            self._parsed = parsed
         return self._ranking
 
-    def _enterprise_models(self) -> dict[str, RankingModel]:
-        """Each enterprise's own model by artefact name: the whole store's engine plans an
-        enterprise's members with it, as their view does (a view's store names only its own)."""
-        return {name: model for name in self.store.artefact_names()
-                if name.startswith(ARTEFACT + TENANT_MARK) and (model := self._read_model(name)) is not None}
+    def _read_models(self, whole: bool = True) -> tuple[RankingModel | None, dict[str, RankingModel], dict]:
+        """The store's model (unless not ``whole``) and each enterprise's own by artefact name
+        (the whole store's engine plans an enterprise's members with it, as their view does; a
+        view's store names only its own), and the parsed models by what identifies their bytes.
 
-    def _read_model(self, name: str) -> RankingModel | None:
+        A model this process parsed before and the store still holds as it was is not parsed
+        again: when one enterprise trains, the others' models are kept (this reading happens
+        under the engine's lock, and a group may have dozens)."""
+        before, parsed = self._parsed, {}
+        ranking = self._read_model(ARTEFACT, before, parsed) if whole else None
+        by_enterprise = {name: model for name in self.store.artefact_names()
+                         if name.startswith(ARTEFACT + TENANT_MARK)
+                         and (model := self._read_model(name, before, parsed)) is not None}
+        return ranking, by_enterprise, parsed
+
+    def _read_model(self, name: str, before: Mapping[tuple, RankingModel],
+                    parsed: dict[tuple, RankingModel]) -> RankingModel | None:
         # A view reads its enterprise's own model, else the whole store's: where the own one
         # cannot be read, as where there is none, so that the view plans its members with the
         # model the whole store's engine plans them with.
@@ -177,19 +189,26 @@ class World:
         for found in stored:
             if found is None:
                 continue
-            try:
-                return RankingModel.from_bytes(found.data)
-            except ModelError as exc:  # the next one, or lists go on with the hand-set blend
-                log.warning("%s", exc)
+            key = (found.name, found.created, found.activity, len(found.data))
+            model = before.get(key)
+            if model is None:
+                try:
+                    model = RankingModel.from_bytes(found.data)
+                except ModelError as exc:  # the next one, or lists go on with the hand-set blend
+                    log.warning("%s", exc)
+                    continue
+            parsed[key] = model
+            return model
         return None
 
     def use_ranking(self, model: RankingModel | None, models_rev: int) -> None:
         """Serve with ``model`` from the store's models revision ``models_rev`` on (what training
         in this process just stored), without reading it back, beside each enterprise's own
         models as the store holds them (read before the lock is taken)."""
-        by_enterprise = self._enterprise_models()
+        _, by_enterprise, parsed = self._read_models(whole=False)
         with self.lock:
             self._ranking, self._enterprise_rankings, self._ranking_key = model, by_enterprise, models_rev
+            self._parsed = parsed
 
     def unmoved(self, snap: Snapshot) -> bool:
         """Whether the index is still as ``snap`` saw it (nothing caught up since), so planning

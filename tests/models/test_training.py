@@ -544,3 +544,20 @@ def test_an_enterprise_model_that_cannot_be_read_gives_way_to_the_whole_store_mo
         assert view.daily("new", DAY, preview=True) == eng.daily("new", DAY, preview=True)
         # Unreadable is as good as none: the nightly job trains the enterprise's own again.
         assert view.train(TrainConfig(ease_l2=(50.0,)), if_stale=True) is not None
+
+
+@pytest.mark.slow
+def test_a_model_stored_again_elsewhere_leaves_the_others_as_they_were_read(trained_store):
+    with Engine.open(trained_store) as eng, Engine.open(trained_store) as other:
+        eng.train(TrainConfig(ease_l2=(50.0,)))
+        eng.tenant("b1").train(TrainConfig(ease_l2=(50.0,)))
+        own, whole = other.tenant("b1").ranking_model(), other.ranking_model()
+        assert own is not None and whole is not None and own.info != whole.info
+        # The whole store's model is trained again: the other process reads it anew, and keeps
+        # the enterprise's own model as it parsed it (its bytes did not change).
+        again = eng.train(TrainConfig(ease_l2=(50.0,)))
+        assert other.ranking_model() is not whole and other.ranking_model().info == again.to_dict()
+        assert other.tenant("b1").ranking_model() is own
+        # Stored anew, even with the same activity: read anew.
+        eng.tenant("b1").train(TrainConfig(ease_l2=(50.0,)))
+        assert other.tenant("b1").ranking_model() is not own
