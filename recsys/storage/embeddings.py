@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +91,19 @@ class SQLiteEmbeddingCache:
                     [(model, k, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in entries.items()],
                 )
 
+    def entries(self, page: int = 1000) -> Iterator[tuple[str, bytes, np.ndarray]]:
+        """Every cached ``(model, key, vector)``, in key order, read a page at a time (what
+        ``recsys migrate`` copies)."""
+        if self.read_only and not self.path.is_file():
+            return
+
+        def fetch(after: tuple[str, bytes], limit: int) -> list:
+            with sqlite_errors(self.path):
+                return self._db().execute("SELECT model, key, vector FROM embeddings WHERE (model, key) > (?, ?)"
+                                          " ORDER BY model, key LIMIT ?", (*after, limit)).fetchall()
+
+        yield from paged_entries(fetch, page)
+
     def close(self) -> None:
         self._connections.close()
 
@@ -113,8 +126,28 @@ class MemoryEmbeddingCache:
         with self._lock:
             self._vectors.update(frozen)
 
+    def entries(self) -> Iterator[tuple[str, bytes, np.ndarray]]:
+        """Every cached ``(model, key, vector)``, in key order."""
+        with self._lock:
+            found = sorted(self._vectors.items())
+        for (model, key), vector in found:
+            yield model, key, vector
+
     def close(self) -> None:
         """Nothing to release: the vectors stay until the cache is dropped."""
+
+
+def paged_entries(fetch: Callable[[tuple[str, bytes], int], list], page: int) -> Iterator[tuple[str, bytes, np.ndarray]]:
+    """Every ``(model, key, vector)`` of a cache table, ``fetch(after, limit)`` giving the rows
+    of ``(model, key, blob)`` after the ``(model, key)`` given, in that order, at most ``limit``."""
+    after: tuple[str, bytes] = ("", b"")
+    while True:
+        rows = fetch(after, page)
+        for model, key, blob in rows:
+            yield model, bytes(key), np.frombuffer(blob, dtype=np.float32)
+        if len(rows) < page:
+            return
+        after = (rows[-1][0], bytes(rows[-1][1]))
 
 
 def _chunks(keys: Sequence[bytes], size: int = 500) -> Iterator[list[bytes]]:

@@ -3,8 +3,9 @@
 Everything goes through the :class:`~recsys.storage.base.Store` protocol, so any backend copies
 to any other: items with their vectors (nothing is embedded again), members, events in the
 order recorded, served lists, the store settings (encoder, dimension) and the named artefacts
-(trained models) the caller asks for. The embedding cache is not copied: it is only a cache, and
-every stored item already has its vector.
+(trained models) the caller asks for, and the embedding cache (the vectors of role, topic and
+interest texts that planning searches with: embedded again, they could come out a little
+different, and so could the lists).
 
 Events keep their order and so their sequence numbers (every backend numbers events without
 gaps), hence members' state tokens: a served list current in the source is current in the copy,
@@ -154,6 +155,24 @@ def copy_store(
         target.put_artefact(artefact.name, artefact.data, artefact.activity)
     if kept:
         report("trained models", len(kept))
+
+    # The cached query vectors too: the default encoder's int8 model gives a text a slightly
+    # different vector in a different batch, so a copy embedding a role or topic again planned
+    # lists that differed from the source's (``recsys migrate``'s own check caught it).
+    entries = getattr(source.embedding_cache(), "entries", None)
+    if entries is not None:
+        cache, copied, batch = target.embedding_cache(), 0, {}
+        for model, key, vector in entries():
+            batch.setdefault(model, {})[key] = vector
+            copied += 1
+            if copied % chunk == 0:
+                for name, part in batch.items():
+                    cache.put_many(name, part)
+                batch = {}
+        for name, part in batch.items():
+            cache.put_many(name, part)
+        if copied:
+            report("cached embeddings", copied)
     return count_store(target)
 
 

@@ -75,6 +75,7 @@ from recsys.storage.base import (
     state_token,
     text_hash,
 )
+from recsys.storage.embeddings import paged_entries
 
 try:  # an optional extra: only a PostgreSQL URL imports this module
     import psycopg
@@ -915,6 +916,16 @@ class PostgresEmbeddingCache:
                 " ON CONFLICT (model, key) DO UPDATE SET vector = excluded.vector",
                 [(model, bytes(k), np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in entries.items()],
             )
+
+    def entries(self, page: int = 1000) -> Iterator[tuple[str, bytes, np.ndarray]]:
+        """Every cached ``(model, key, vector)``, in key order, read a page at a time (what
+        ``recsys migrate`` copies)."""
+        def fetch(after: tuple[str, bytes], limit: int) -> list:
+            with _pg_errors(self._store.url, self._store.wait_timeout), self._store._transaction() as cur:
+                return cur.execute("SELECT model, key, vector FROM embeddings WHERE (model, key) > (%s, %s)"
+                                   " ORDER BY model, key LIMIT %s", (*after, limit)).fetchall()
+
+        yield from paged_entries(fetch, page)
 
     def close(self) -> None:
         """Nothing to release: the store owns the connections."""

@@ -6,6 +6,8 @@ adds itself there. Fixtures are tiny and hand-built so the right answer is obvio
 
 from __future__ import annotations
 
+import inspect
+
 import datetime as dt
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -772,6 +774,18 @@ def test_embedding_cache_round_trip(store):
     assert cache.get_many("model-b", [b"k1"]) == {}  # each model has its own vectors
     cache.put_many("model-a", {b"k1": x[1]})
     assert cache.get_many("model-a", [b"k1"])[b"k1"].tobytes() == x[1].tobytes()
+
+
+def test_the_embedding_cache_lists_every_entry_for_a_copy(store):
+    cache = store.embedding_cache()
+    x = vectors(5)
+    cache.put_many("model-b", {b"\x00z": x[0], b"a": x[1]})
+    cache.put_many("model-a", {bytes([k]): x[k] for k in range(2, 5)})
+    want = [("model-a", bytes([k]), x[k].tobytes()) for k in range(2, 5)] + [
+        ("model-b", b"\x00z", x[0].tobytes()), ("model-b", b"a", x[1].tobytes())]
+    assert [(m, k, v.tobytes()) for m, k, v in cache.entries()] == want  # by model, then key
+    if "page" in inspect.signature(cache.entries).parameters:  # a database reads a page at a time
+        assert [(m, k, v.tobytes()) for m, k, v in cache.entries(page=2)] == want
 
 
 # -- open_store -----------------------------------------------------------------------------
