@@ -444,9 +444,21 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         if args.train:
             train(engine)
             if getattr(args, "tenant", None) is None:
-                # Enterprises with a model of their own keep it current from their own events.
-                for code in engine.enterprise_models():
-                    train(engine.tenant(code), f"enterprise {code}: ")
+                # Enterprises with a model of their own keep it current from their own events,
+                # each in a view opened for it and let go after (a view holds its own catalogue).
+                try:
+                    codes = engine.enterprise_models()
+                except Exception as exc:  # noqa: BLE001 - the day's lists matter more
+                    print(f"recsys: warning: enterprises' own models not trained: {_one_line(str(exc))}",
+                          file=sys.stderr)
+                    codes = []
+                for code in codes:
+                    try:
+                        with _open(argparse.Namespace(**{**vars(args), "tenant": code})) as view:
+                            train(view, f"enterprise {code}: ")
+                    except Exception as exc:  # noqa: BLE001 - as train() does for the model itself
+                        print(f"recsys: warning: enterprise {code}: not trained: {_one_line(str(exc))}",
+                              file=sys.stderr)
         total = engine.stats()["members"] if args.org is None else None
         # The bar goes to stderr and only to a terminal: logs of a nightly job stay clean.
         with tqdm(total=total, unit="人", desc="每日清单", disable=None) as bar:

@@ -218,6 +218,9 @@ def train(world, config: TrainConfig | None = None, *, store_model: bool = True)
     from recsys.serving.world import Snapshot  # serving imports this module
 
     cfg = config or TrainConfig()
+    if cfg.folds < 2:
+        raise ValidationError(f"TrainConfig.folds is {cfg.folds}: the blend needs at least 2 folds, one to fit "
+                              "on while another is held out", field="folds")
     if cfg.trees:
         _lightgbm()  # before minutes of reading and fitting, not after
     started = time.perf_counter()

@@ -94,13 +94,14 @@ class SQLiteEmbeddingCache:
     def entries(self, page: int = 1000) -> Iterator[tuple[str, bytes, np.ndarray]]:
         """Every cached ``(model, key, vector)``, in key order, read a page at a time (what
         ``recsys migrate`` copies)."""
-        if self.read_only and not self.path.is_file():
+        if not self.path.is_file():  # nothing cached, and listing creates no file
             return
 
-        def fetch(after: tuple[str, bytes], limit: int) -> list:
+        def fetch(after: tuple[str, bytes] | None, limit: int) -> list:
+            where, args = ("", ()) if after is None else ("WHERE (model, key) > (?, ?)", after)
             with sqlite_errors(self.path):
-                return self._db().execute("SELECT model, key, vector FROM embeddings WHERE (model, key) > (?, ?)"
-                                          " ORDER BY model, key LIMIT ?", (*after, limit)).fetchall()
+                return self._db().execute(f"SELECT model, key, vector FROM embeddings {where}"
+                                          " ORDER BY model, key LIMIT ?", (*args, limit)).fetchall()
 
         yield from paged_entries(fetch, page)
 
@@ -137,12 +138,15 @@ class MemoryEmbeddingCache:
         """Nothing to release: the vectors stay until the cache is dropped."""
 
 
-def paged_entries(fetch: Callable[[tuple[str, bytes], int], list], page: int) -> Iterator[tuple[str, bytes, np.ndarray]]:
-    """Every ``(model, key, vector)`` of a cache table, ``fetch(after, limit)`` giving the rows
-    of ``(model, key, blob)`` after the ``(model, key)`` given, in that order, at most ``limit``."""
-    after: tuple[str, bytes] = ("", b"")
-    while True:
-        rows = fetch(after, page)
+def paged_entries(fetch: Callable[[tuple[str, bytes] | None, int], list],
+                  page: int) -> Iterator[tuple[str, bytes, np.ndarray]]:
+    """Every ``(model, key, vector)`` of a cache table, ``fetch(after, limit)`` giving at most
+    ``limit`` rows of ``(model, key, blob)`` in (model, key) order, after the ``(model, key)``
+    given (None: from the first)."""
+    if page < 1:
+        raise ValueError(f"a page of {page} entries")
+    after: tuple[str, bytes] | None = None
+    while rows := fetch(after, page):
         for model, key, blob in rows:
             yield model, bytes(key), np.frombuffer(blob, dtype=np.float32)
         if len(rows) < page:

@@ -920,10 +920,11 @@ class PostgresEmbeddingCache:
     def entries(self, page: int = 1000) -> Iterator[tuple[str, bytes, np.ndarray]]:
         """Every cached ``(model, key, vector)``, in key order, read a page at a time (what
         ``recsys migrate`` copies)."""
-        def fetch(after: tuple[str, bytes], limit: int) -> list:
+        def fetch(after: tuple[str, bytes] | None, limit: int) -> list:
+            where, args = ("", ()) if after is None else ("WHERE (model, key) > (%s, %s)", after)
             with _pg_errors(self._store.url, self._store.wait_timeout), self._store._transaction() as cur:
-                return cur.execute("SELECT model, key, vector FROM embeddings WHERE (model, key) > (%s, %s)"
-                                   " ORDER BY model, key LIMIT %s", (*after, limit)).fetchall()
+                return cur.execute(f"SELECT model, key, vector FROM embeddings {where}"
+                                   " ORDER BY model, key LIMIT %s", (*args, limit)).fetchall()
 
         yield from paged_entries(fetch, page)
 

@@ -561,3 +561,9 @@ def test_a_model_stored_again_elsewhere_leaves_the_others_as_they_were_read(trai
         # Stored anew, even with the same activity: read anew.
         eng.tenant("b1").train(TrainConfig(ease_l2=(50.0,)))
         assert other.tenant("b1").ranking_model() is not own
+
+
+def test_the_blend_needs_two_folds_at_least(tmp_path):
+    with Engine.open(tmp_path / "s", encoder="tfidf") as eng:
+        with pytest.raises(ValidationError, match="folds is 1"):
+            eng.train(TrainConfig(folds=1))

@@ -344,3 +344,15 @@ def test_a_branchs_completions_are_read_from_the_index_alone(tmp_path):
         assert store.branch_completions("hxny.a", since, since + dt.timedelta(days=1)) == ({}, 0)
     finally:
         store.close()
+
+
+def test_listing_an_embedding_cache_that_was_never_written_creates_nothing(tmp_path):
+    from recsys.storage import SQLiteEmbeddingCache
+
+    cache = SQLiteEmbeddingCache(tmp_path / "cache.sqlite")
+    assert list(cache.entries()) == [] and not list(tmp_path.iterdir())
+    cache.put_many("", {b"": np.ones(2, dtype=np.float32), b"k": np.zeros(2, dtype=np.float32)})
+    # The first entry there can be, an empty model name and key, is listed too.
+    assert [(m, k) for m, k, _ in cache.entries(page=1)] == [("", b""), ("", b"k")]
+    with pytest.raises(ValueError):
+        list(cache.entries(page=0))
