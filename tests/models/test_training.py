@@ -558,9 +558,11 @@ def test_a_model_stored_again_elsewhere_leaves_the_others_as_they_were_read(trai
         again = eng.train(TrainConfig(ease_l2=(50.0,)))
         assert other.ranking_model() is not whole and other.ranking_model().info == again.to_dict()
         assert other.tenant("b1").ranking_model() is own
-        # Stored anew, even with the same activity: read anew.
-        eng.tenant("b1").train(TrainConfig(ease_l2=(50.0,)))
+        # The enterprise's model is stored anew with other bytes (another ridge), at the same
+        # activity: read anew. (Stored with the same bytes, keeping the parsed one is right.)
+        anew = eng.tenant("b1").train(TrainConfig(ease_l2=(5.0,)))
         assert other.tenant("b1").ranking_model() is not own
+        assert anew.to_dict() != own.info and other.tenant("b1").ranking_model().info == anew.to_dict()
 
 
 def test_the_blend_needs_two_folds_at_least(tmp_path):
