@@ -496,13 +496,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(f"trained on {report.positive} positive pairs of {report.members} members, {report.items} items "
           f"(activity up to {report.activity}) in {report.seconds:.1f} s")
     if report.ndcg_hand is not None:
-        print(f"validation (last days of the store's own history, {report.validation_members} members): "
+        where = ("last days of the store's own history" if report.validation == "calendar"
+                 else "each member's last day of study")
+        print(f"validation ({where}, {report.validation_members} members): "
               f"NDCG@10 hand-set {report.ndcg_hand:.4f}, learned {report.ndcg_learned:.4f}; "
               f"lists use the {report.blend} blend"
               + (f" ({'gradient-boosted trees' if report.blend_model == 'trees' else 'logistic'})"
                  if report.blend_model else ""))
     else:
-        print("too few members with recent history to learn a blend: lists use the hand-set blend "
+        print("too few members with history to learn a blend: lists use the hand-set blend "
               "with the EASE^R and iALS scores")
     return 0
 

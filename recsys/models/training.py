@@ -3,7 +3,10 @@
 1. **Validation split from the store's own history.** The last ``validation_days`` days of
    events are held out: the targets are the items each member took up then (complete, attend,
    a quiz, a good rating, a finished video) and had not before. Nothing else is read: a held-out
-   test set of an evaluation never reaches training, since training sees only the store.
+   test set of an evaluation never reaches training, since training sees only the store. Where
+   those days hold too few members (a log of a few intense sessions per member rather than daily
+   study), each member's own last day of taking things up is held out instead
+   (``TrainConfig.validation``).
 2. **Features as lists see them.** The collaborative model, EASE^R and iALS are fitted on the
    events before the cut; every member with targets (at most ``max_members``, a fixed sample) is
    planned on the cut day with the engine's own candidate selection, hard rules and scorer, and
@@ -55,6 +58,14 @@ class TrainConfig:
     """Settings of :func:`train`.
 
     Attributes:
+        validation: How validation targets are held out. ``"calendar"``: the last
+            ``validation_days`` days of the store, for everyone (members are planned on the first
+            of them). ``"member"``: each member's own last day of taking something up, for the
+            members who took something up on an earlier day too (each planned on that day; the
+            models learn from everyone else's events, later ones included, as on a
+            leave-last-out protocol). ``"auto"`` (default): the calendar, unless its days hold
+            fewer than ``min_members`` members with targets. On MovieLens (ratings in bursts over
+            21 years) the calendar's last weeks held 1-4 members and no blend could be learnt.
         validation_days: Days at the end of the history held out as validation targets.
         min_positive: Fewest positive (member, item) pairs to train at all.
         min_members: Fewest members with validation targets to learn a blend.
@@ -101,6 +112,7 @@ class TrainConfig:
         seed: Seeds iALS, the trees and the member split.
     """
 
+    validation: str = "auto"
     validation_days: int = 14
     min_positive: int = 50
     min_members: int = 20
@@ -134,6 +146,7 @@ class TrainReport:
     members: int
     items: int
     positive: int
+    validation: str = "calendar"
     validation_members: int = 0
     ease_l2: float | None = None
     ndcg_hand: float | None = None
@@ -192,6 +205,41 @@ def _fit_models(rows, roles, cfg: TrainConfig, l2: float) -> RankingModel:
     return RankingModel(collab, None if ease is None else ease.weights_, factors, cfg.ials_l2, cfg.ials_alpha)
 
 
+_VALIDATIONS = ("auto", "calendar", "member")
+_NEVER = 1 << 62  # a day ordinal after every day: the member's events are all before it
+
+
+def _holdout(taken_up, cfg: TrainConfig) -> tuple[str, dict[str, int], dict[str, set[str]]]:
+    """The validation split (see :attr:`TrainConfig.validation`): the split used, each member's
+    cut (day ordinal; events on or after it are held out, and the member is planned on it) and
+    the validation targets by member (what they took up from their cut on and not before)."""
+    def targets_after(cuts: Mapping[str, int]) -> dict[str, set[str]]:
+        before: dict[str, set[str]] = {}
+        for m, i, _, _, d in taken_up:
+            if d < cuts.get(m, _NEVER):
+                before.setdefault(m, set()).add(i)
+        out: dict[str, set[str]] = {}
+        for m, i, _, _, d in taken_up:
+            if d >= cuts.get(m, _NEVER) and i not in before.get(m, ()):
+                out.setdefault(m, set()).add(i)
+        return out
+
+    if cfg.validation != "member":
+        cut = max(d for *_, d in taken_up) - (cfg.validation_days - 1)
+        members = {m for m, *_ in taken_up}
+        cuts = dict.fromkeys(members, cut)
+        targets = targets_after(cuts)
+        if cfg.validation == "calendar" or len(targets) >= cfg.min_members:
+            return "calendar", cuts, targets
+    days: dict[str, set[int]] = {}
+    for m, _, _, _, d in taken_up:
+        days.setdefault(m, set()).add(d)
+    # Only members who took something up before their last day: a member planned from nothing
+    # says how a list starts, which the cold blend learns from every validation member anyway.
+    cuts = {m: max(ds) for m, ds in days.items() if len(ds) > 1}
+    return "member", cuts, targets_after(cuts)
+
+
 def _ndcg(scores: np.ndarray, labels: np.ndarray, k: int = 10) -> float:
     order = np.argsort(-scores, kind="stable")[:k]
     gains = labels[order] / np.log2(np.arange(2, len(order) + 2))
@@ -218,6 +266,9 @@ def train(world, config: TrainConfig | None = None, *, store_model: bool = True)
     from recsys.serving.world import Snapshot  # serving imports this module
 
     cfg = config or TrainConfig()
+    if cfg.validation not in _VALIDATIONS:
+        raise ValidationError(f"TrainConfig.validation is {cfg.validation!r}: one of {', '.join(_VALIDATIONS)}",
+                              field="validation")
     if cfg.folds < 2:
         raise ValidationError(f"TrainConfig.folds is {cfg.folds}: the blend needs at least 2 folds, one to fit "
                               "on while another is held out", field="folds")
@@ -243,16 +294,11 @@ def train(world, config: TrainConfig | None = None, *, store_model: bool = True)
 
     l2 = cfg.ease_l2[len(cfg.ease_l2) // 2]
     blend = cold_blend = None
-    cut = max(d for *_, d in taken_up) - (cfg.validation_days - 1)  # day ordinals
-    rows_before = [(m, i, k, v) for m, i, k, v, d in taken_up if d < cut]
+    report.validation, cuts, targets = _holdout(taken_up, cfg)
+    rows_before = [(m, i, k, v) for m, i, k, v, d in taken_up if d < cuts.get(m, _NEVER)]
     done_before: dict[str, set[str]] = {}
     for m, i, _, _ in rows_before:
         done_before.setdefault(m, set()).add(i)
-    targets: dict[str, set[str]] = {}
-    for m, i, _, _, d in taken_up:
-        if d >= cut and i not in done_before.get(m, ()):
-            targets.setdefault(m, set()).add(i)
-    cut = dt.date.fromordinal(cut)
     chosen = sorted(targets, key=lambda m: hashlib.blake2b(f"{cfg.seed}:{m}".encode(), digest_size=8).digest())
     chosen = sorted(chosen[: cfg.max_members])
     report.validation_members = len(chosen)
@@ -261,7 +307,8 @@ def train(world, config: TrainConfig | None = None, *, store_model: bool = True)
         members = store.get_members(chosen)
         # The validation members' whole histories (every kind of event) before the cut, as
         # they are planned from.
-        by_member = {m: [e for e in h.events if _day(e) < cut] for m, h in store.histories(chosen).items()}
+        days = {m: dt.date.fromordinal(cuts[m]) for m in chosen}
+        by_member = {m: [e for e in h.events if _day(e) < days[m]] for m, h in store.histories(chosen).items()}
         base = world.snapshot(collaborative=False)
         folds = {m: n % cfg.folds for n, m in enumerate(chosen)}
         best = None
@@ -272,7 +319,7 @@ def train(world, config: TrainConfig | None = None, *, store_model: bool = True)
             model = snap = found = None
             model = _fit_models(rows_before, roles, cfg, trial_l2)
             snap = Snapshot(revisions, base.catalogue, base.index, model.collaborative, model)
-            found = _examples(world, snap, [members[m] for m in chosen if m in members], by_member, cut, targets,
+            found = _examples(world, snap, [members[m] for m in chosen if m in members], by_member, days, targets,
                               cfg.features)
             if found is None:
                 break
@@ -291,7 +338,7 @@ def train(world, config: TrainConfig | None = None, *, store_model: bool = True)
             # Members without history: the same members planned as if they had none (their roles and
             # stated interests only), against what they went on to take up.
             found = _examples(world, snap, [members[m] for m in chosen if m in members],
-                              {m: [] for m in chosen}, cut, targets, cfg.features, done_before) if cfg.cold_blend else None
+                              {m: [] for m in chosen}, days, targets, cfg.features, done_before) if cfg.cold_blend else None
             if found is not None:
                 report.cold_ndcg_hand, report.cold_ndcg_learned, cold_scale, cold_blend = _choose(found, folds, cfg)
                 report.cold_blend = "learned" if cold_blend is not None else "hand"
@@ -311,9 +358,9 @@ def train(world, config: TrainConfig | None = None, *, store_model: bool = True)
     return report
 
 
-def _examples(world, snap, members, events, day: dt.date, targets: dict[str, set[str]], features: Sequence[str],
-              done: dict[str, set[str]] | None = None):
-    """Every candidate of each member planned on ``day`` from ``events`` (by member id): the
+def _examples(world, snap, members, events, days: Mapping[str, dt.date], targets: dict[str, set[str]],
+              features: Sequence[str], done: dict[str, set[str]] | None = None):
+    """Every candidate of each member planned on their day in ``days`` from ``events`` (by member id): the
     preference features, whether it is a target, and the hand-set blend's parts and score.
     Candidates in ``done`` (by member) are left out: planned as if new, a member is offered what
     they took up already, which is no negative example."""
@@ -329,8 +376,8 @@ def _examples(world, snap, members, events, day: dt.date, targets: dict[str, set
     # until the end is what made training on 100,000 members peak at gigabytes. The index is read
     # under the engine's lock one block at a time, so requests wait for one block at most.
     for start in range(0, len(members), 64):
-        block = [plan_context(world, snap, m, day, m.daily_minutes, events[m.id], {},
-                              branch=branch_activity(store, m.org, day - dt.timedelta(days=1)))
+        block = [plan_context(world, snap, m, days[m.id], m.daily_minutes, events[m.id], {},
+                              branch=branch_activity(store, m.org, days[m.id] - dt.timedelta(days=1)))
                  for m in members[start:start + 64]]
         with world.lock, rec._one_blas_thread():
             scored_block = [(ctx, scorer(ctx, rec.filter(ctx, pool, limit=scorer.config.max_scored)[0]))

@@ -17,7 +17,7 @@ from recsys.exceptions import ValidationError
 from recsys.models import RankingModel
 from recsys.models.ranking import ARTEFACT, standing
 from recsys.exceptions import ModelError
-from recsys.models.training import NotEnoughHistory, TrainConfig, _choose, _positive_events, is_stale
+from recsys.models.training import NotEnoughHistory, TrainConfig, _choose, _holdout, _positive_events, is_stale
 from recsys.pipeline.collaborative import is_positive
 from recsys.pipeline.scoring import PREFERENCE
 from recsys.records import TZ
@@ -363,6 +363,55 @@ def test_a_model_is_forgotten_and_the_enterprise_goes_back_to_the_whole_stores(t
         assert eng.daily("new", DAY).entries  # lists go on with the hand-set blend
 
 
+def test_each_member_s_last_day_is_held_out_where_the_store_s_last_days_hold_too_few(tmp_path):
+    o = dt.date(2026, 6, 1).toordinal()
+    rows = [("a", "x", "complete", None, o - 30), ("a", "y", "complete", None, o - 29),
+            ("a", "x", "complete", None, o - 29),  # done again on the last day: no target
+            ("b", "x", "complete", None, o - 5),  # one day only: nothing to plan from
+            ("c", "z", "complete", None, o - 3), ("c", "y", "complete", None, o)]
+    cfg = TrainConfig(validation_days=2, min_members=2)
+    # The calendar's last two days hold one member (c): too few, so member by member.
+    assert _holdout(rows, cfg) == ("member", {"a": o - 29, "c": o}, {"a": {"y"}, "c": {"y"}})
+    assert _holdout(rows, dataclasses.replace(cfg, validation="calendar")) == (
+        "calendar", dict.fromkeys("abc", o - 1), {"c": {"y"}})
+    assert _holdout(rows, dataclasses.replace(cfg, min_members=1))[0] == "calendar"
+    with Engine.open(tmp_path / "s", encoder="tfidf") as eng:
+        with pytest.raises(ValidationError, match="validation is 'weekly'"):
+            eng.train(TrainConfig(validation="weekly"))
+
+
+@pytest.mark.slow
+def test_a_log_of_bursts_learns_its_blend_member_by_member(tmp_path):
+    # Members study in two sittings three days apart, each member months before the next: the
+    # store's last weeks hold a few. In the first sitting they open four items of the other
+    # group, read a little and never go back; what they complete in the second is their own
+    # group's. Held out by calendar, nothing can be learnt; held out member by member, the blend
+    # learns to weigh a started item down.
+    members, events = population()
+    events = []
+    rng = np.random.default_rng(5)
+    for n, m in enumerate(members):
+        g, first = n % GROUPS, DAY - dt.timedelta(days=20 + 4 * n)
+        own = rng.choice(PER_GROUP, size=12, replace=False).tolist()
+        events += [Event(member=m.id, item=f"g{g}-{k:02d}", kind="complete",
+                         at=at(first if j < 8 else first + dt.timedelta(days=3), 9 + j)) for j, k in enumerate(own)]
+        for k in rng.choice(PER_GROUP, size=4, replace=False).tolist():
+            events += [Event(member=m.id, item=f"g{1 - g}-{k:02d}", kind="start", at=at(first, 8)),
+                       Event(member=m.id, item=f"g{1 - g}-{k:02d}", kind="progress", value=0.2,
+                             at=at(first, 8) + dt.timedelta(minutes=3))]
+    with Engine.open(tmp_path / "store", encoder="tfidf") as eng:
+        eng.add_items([dataclasses.replace(i, published=dt.date(2025, 1, 1)) for i in catalogue()])
+        eng.upsert_members(members)
+        eng.record(events)
+        calendar = eng.train(TrainConfig(validation="calendar"))
+        report = eng.train()
+    # The store's last two weeks hold four members' last sittings: too few to learn from.
+    assert calendar.validation == "calendar" and calendar.validation_members == 4 and calendar.blend == "hand"
+    assert report.validation == "member" and report.validation_members == len(members)
+    assert report.blend == "learned" and report.coef["resume"] < 0
+
+
+@pytest.mark.slow
 def test_training_an_empty_store_says_there_is_nothing_to_learn_from(tmp_path):
     with Engine.open(tmp_path / "s", encoder="tfidf") as eng:
         with pytest.raises(NotEnoughHistory, match="holds 0 positive events .* fewer than the 1 training needs"):
