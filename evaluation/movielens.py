@@ -248,7 +248,8 @@ def evaluate_split(split: Split, ranked_by: Sequence, items: Sequence[Item],
         report = getattr(method, "training_", None)
         if trained is not None and isinstance(method, B.EngineRanker) and method.train:
             trained.append(None if report is None else {
-                "blend": report.blend, "cold_blend": report.cold_blend, "validation_members": report.validation_members,
+                "blend": report.blend, "cold_blend": report.cold_blend, "validation": report.validation,
+                "validation_members": report.validation_members,
                 "ndcg_hand": report.ndcg_hand, "ndcg_learned": report.ndcg_learned, "ease_items": report.ease_items})
         out[method.name] = _scores(split, recs, catalogue)
         log(f"{split.name:13s} {method.name:17s} ndcg@10 {out[method.name]['ndcg']:.4f} "
@@ -341,12 +342,17 @@ def _cell(scores: dict, metric: str) -> str:
 
 
 def _training(results: dict) -> list[str]:
-    """What ``engine.train()`` kept, per protocol: the learned blend or the hand-set weights."""
+    """What ``engine.train()`` kept, per protocol: the learned blends or the hand-set weights, for
+    members and for newcomers, and how the validation was held out."""
     out = []
     for protocol, runs in results.get("training", {}).items():
-        kept = [r["blend"] if r else "not trained (too little history)" for r in runs]
-        out.append(f"- {PROTOCOL_NAMES.get(protocol, protocol)}: blend kept per seed: {', '.join(kept)}.")
+        kept = [f"{r['blend']} / {r.get('cold_blend', '?')} ({_SPLITS.get(r.get('validation'), '?')}, "
+                f"{r['validation_members']} members)" if r else "not trained (too little history)" for r in runs]
+        out.append(f"- {PROTOCOL_NAMES.get(protocol, protocol)}: per seed, {'; '.join(kept)}.")
     return out
+
+
+_SPLITS = {"calendar": "last 14 days", "member": "each member's last day"}
 
 
 def _headline(results: dict) -> list[str]:
@@ -407,9 +413,12 @@ def markdown(results: dict, heading: str = "##") -> str:
         "",
         *_headline(results),
         "",
-        "What `engine.train()` kept for the trained engine (`learned`: the blend learnt on the last "
-        "weeks of the training events ordered them better than the hand-set weights; `hand`: it did not, "
-        "or too few members to judge; EASE^R and iALS features are trained either way):",
+        "What `engine.train()` kept for the trained engine, the members' blend / the newcomers' blend "
+        "(`learned`: the blend learnt on validation members held out of the training events ordered "
+        "them better than the hand-set weights; `hand`: it did not, or too few members to judge; "
+        "EASE^R and iALS features are trained either way), with how the validation was held out "
+        "(`recsys train` holds out each member's last day where the store's last 14 days hold too few "
+        "members):",
         "",
         *_training(results),
         "",
