@@ -9,7 +9,7 @@
    (``TrainConfig.validation``).
 2. **Features as lists see them.** The collaborative model, EASE^R and iALS are fitted on the
    events before the cut; every member with targets (at most ``max_members``, a fixed sample) is
-   planned on the cut day with the engine's own candidate selection, hard rules and scorer, and
+   planned on their cut day with the engine's own candidate selection, hard rules and scorer, and
    each candidate's signals are one row, labelled by whether it is a target.
 3. **The blend, decided by measurement.** A logistic regression over the preference signals is
    fitted on two thirds of those members; on the other third, NDCG@10 of the candidates ordered
@@ -62,9 +62,11 @@ class TrainConfig:
             ``validation_days`` days of the store, for everyone (members are planned on the first
             of them). ``"member"``: each member's own last day of taking something up, for the
             members who took something up on an earlier day too (each planned on that day; the
-            models learn from everyone else's events, later ones included, as on a
-            leave-last-out protocol). ``"auto"`` (default): the calendar, unless its days hold
-            fewer than ``min_members`` members with targets. On MovieLens (ratings in bursts over
+            models learn from every event before each member's own last day, so from other
+            members' later events too, as on a leave-last-out protocol). ``"auto"`` (default):
+            the calendar, unless its days hold fewer than ``min_members`` members with targets
+            who took something up before them (a young store whose whole history fits in those
+            days has nothing before the cut to learn from). On MovieLens (ratings in bursts over
             21 years) the calendar's last weeks held 1-4 members and no blend could be learnt.
         validation_days: Days at the end of the history held out as validation targets.
         min_positive: Fewest positive (member, item) pairs to train at all.
@@ -229,7 +231,8 @@ def _holdout(taken_up, cfg: TrainConfig) -> tuple[str, dict[str, int], dict[str,
         members = {m for m, *_ in taken_up}
         cuts = dict.fromkeys(members, cut)
         targets = targets_after(cuts)
-        if cfg.validation == "calendar" or len(targets) >= cfg.min_members:
+        studied_before = {m for m, *_, d in taken_up if d < cut}
+        if cfg.validation == "calendar" or len(studied_before.intersection(targets)) >= cfg.min_members:
             return "calendar", cuts, targets
     days: dict[str, set[int]] = {}
     for m, _, _, _, d in taken_up:

@@ -119,7 +119,7 @@ def test_the_quick_run_answers_every_method_on_every_protocol(ratings, tmp_path)
     assert runs and all(r["validation"] == "member" and r["validation_members"] > 10 for r in runs)
     text = (tmp_path / "results" / "movielens.md").read_text(encoding="utf-8")
     assert "Leave-last-3-out (MovieLens)" in text and "| engine |" in text
-    assert "each member's last day" in text
+    assert "(each member's last day, " in text  # the per-seed line, not the paragraph above it
 
 
 def test_the_report_section_says_how_to_make_missing_results(tmp_path):

@@ -375,24 +375,34 @@ def test_each_member_s_last_day_is_held_out_where_the_store_s_last_days_hold_too
     assert _holdout(rows, dataclasses.replace(cfg, validation="calendar")) == (
         "calendar", dict.fromkeys("abc", o - 1), {"c": {"y"}})
     assert _holdout(rows, dataclasses.replace(cfg, min_members=1))[0] == "calendar"
+    # A young store: the calendar's days hold both members' targets but nothing before them.
+    young = [("a", "x", "complete", None, o - 1), ("a", "y", "complete", None, o),
+             ("b", "x", "complete", None, o - 1), ("b", "z", "complete", None, o)]
+    assert _holdout(young, dataclasses.replace(cfg, validation_days=3)) == (
+        "member", {"a": o, "b": o}, {"a": {"y"}, "b": {"z"}})
     with Engine.open(tmp_path / "s", encoder="tfidf") as eng:
         with pytest.raises(ValidationError, match="validation is 'weekly'"):
             eng.train(TrainConfig(validation="weekly"))
 
 
 @pytest.mark.slow
-def test_a_log_of_bursts_learns_its_blend_member_by_member(tmp_path):
+def test_a_log_of_bursts_learns_its_blend_member_by_member(tmp_path, monkeypatch):
     # Members study in two sittings three days apart, each member months before the next: the
     # store's last weeks hold a few. In the first sitting they open four items of the other
     # group, read a little and never go back; what they complete in the second is their own
     # group's. Held out by calendar, nothing can be learnt; held out member by member, the blend
     # learns to weigh a started item down.
+    import recsys.models.training as training
+    import recsys.serving.world as world
+
     members, events = population()
     events = []
     rng = np.random.default_rng(5)
+    second = {}  # member -> (day of the second sitting, what they completed then)
     for n, m in enumerate(members):
         g, first = n % GROUPS, DAY - dt.timedelta(days=20 + 4 * n)
         own = rng.choice(PER_GROUP, size=12, replace=False).tolist()
+        second[m.id] = (first + dt.timedelta(days=3), {f"g{g}-{k:02d}" for k in own[8:]})
         events += [Event(member=m.id, item=f"g{g}-{k:02d}", kind="complete",
                          at=at(first if j < 8 else first + dt.timedelta(days=3), 9 + j)) for j, k in enumerate(own)]
         for k in rng.choice(PER_GROUP, size=4, replace=False).tolist():
@@ -404,14 +414,26 @@ def test_a_log_of_bursts_learns_its_blend_member_by_member(tmp_path):
         eng.upsert_members(members)
         eng.record(events)
         calendar = eng.train(TrainConfig(validation="calendar"))
+        # What the models are fitted on and the day each member is planned on, while training.
+        fitted, planned = [], []
+        fit, plan = training._fit_models, world.plan_context
+        monkeypatch.setattr(training, "_fit_models", lambda rows, *a: fitted.append(list(rows)) or fit(rows, *a))
+        monkeypatch.setattr(world, "plan_context", lambda w, s, m, day, *a, **k: planned.append((m.id, day))
+                            or plan(w, s, m, day, *a, **k))
         report = eng.train()
+    # Each member is planned on the day of their second sitting, from models that never saw it
+    # (the served model, fitted last, learns from everything).
+    assert planned and all(day == second[m][0] for m, day in planned)
+    *validation, served = fitted
+    held_out = {(m, i) for m, (_, items) in second.items() for i in items}
+    assert validation and all(held_out.isdisjoint((m, i) for m, i, *_ in rows) for rows in validation)
+    assert held_out <= {(m, i) for m, i, *_ in served}
     # The store's last two weeks hold four members' last sittings: too few to learn from.
     assert calendar.validation == "calendar" and calendar.validation_members == 4 and calendar.blend == "hand"
     assert report.validation == "member" and report.validation_members == len(members)
     assert report.blend == "learned" and report.coef["resume"] < 0
 
 
-@pytest.mark.slow
 def test_training_an_empty_store_says_there_is_nothing_to_learn_from(tmp_path):
     with Engine.open(tmp_path / "s", encoder="tfidf") as eng:
         with pytest.raises(NotEnoughHistory, match="holds 0 positive events .* fewer than the 1 training needs"):
