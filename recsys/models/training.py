@@ -355,8 +355,9 @@ def train(world, config: TrainConfig | None = None, *, store_model: bool = True)
     report.seconds = round(time.perf_counter() - started, 2)
     final.info = report.to_dict()
     if store_model:
-        store.put_artefact(ARTEFACT, final.to_bytes(), activity)
-        world.use_ranking(final, store.revisions().models)
+        data = final.to_bytes()
+        store.put_artefact(ARTEFACT, data, activity)
+        world.use_ranking(final, store.revisions().models, data)
     log.info("trained ranking model: %s", report.to_dict())
     return report
 

@@ -32,7 +32,7 @@ from recsys.pipeline.masks import StaticRules
 from recsys.pipeline.profile import build_profile, day_end
 from recsys.records import TZ, Event, Item, Member
 from recsys.serving.catalogue_cache import CatalogueCache, ItemsAhead
-from recsys.storage import Revisions, Store
+from recsys.storage import Artefact, Revisions, Store
 from recsys.storage.tenant import TENANT_MARK, TenantStore, tenant_artefact
 
 __all__ = [
@@ -184,14 +184,8 @@ class World:
         # A view reads its enterprise's own model, else the whole store's: where the own one
         # cannot be read, as where there is none, so that the view plans its members with the
         # model the whole store's engine plans them with.
-        store = self.store
-        stored = ([store.own_artefact(name), store.whole.get_artefact(name)] if isinstance(store, TenantStore)
-                  else [store.get_artefact(name)])
-        for found in stored:
-            if found is None:
-                continue
-            # What identifies the stored bytes; a digest costs little beside parsing them.
-            key = (found.name, found.activity, hashlib.blake2b(found.data, digest_size=16).digest())
+        for found in self._stored(name):
+            key = _bytes_key(found)
             model = before.get(key)
             if model is None:
                 try:
@@ -203,11 +197,23 @@ class World:
             return model
         return None
 
-    def use_ranking(self, model: RankingModel | None, models_rev: int) -> None:
+    def _stored(self, name: str) -> list[Artefact]:
+        """The stored artefacts a model ``name`` is read from, first choice first."""
+        store = self.store
+        found = ([store.own_artefact(name), store.whole.get_artefact(name)] if isinstance(store, TenantStore)
+                 else [store.get_artefact(name)])
+        return [f for f in found if f is not None]
+
+    def use_ranking(self, model: RankingModel | None, models_rev: int, data: bytes | None = None) -> None:
         """Serve with ``model`` from the store's models revision ``models_rev`` on (what training
-        in this process just stored), without reading it back, beside each enterprise's own
-        models as the store holds them (read before the lock is taken)."""
+        in this process just stored as ``data``), without parsing it back, beside each
+        enterprise's own models as the store holds them (read before the lock is taken). With
+        ``data``, the model is kept as parsed from those bytes: when another model is stored
+        later, this process does not parse its own again."""
         _, by_enterprise, parsed = self._read_models(whole=False)
+        first = next(iter(self._stored(ARTEFACT)), None) if model is not None and data is not None else None
+        if first is not None and first.data == data:
+            parsed[_bytes_key(first)] = model
         with self.lock:
             self._ranking, self._enterprise_rankings, self._ranking_key = model, by_enterprise, models_rev
             self._parsed = parsed
@@ -264,6 +270,11 @@ def enrolled_ahead(events: Sequence[Event], catalogue: Catalogue, day: dt.date) 
         catalogue[i] for i in sorted(ids)
         if i in catalogue and catalogue[i].schedule and catalogue[i].schedule.starts.astimezone(TZ).date() > day
     )
+
+
+def _bytes_key(found: Artefact) -> tuple:
+    """What identifies a stored model's bytes (a digest costs little beside parsing them)."""
+    return found.name, found.activity, hashlib.blake2b(found.data, digest_size=16).digest()
 
 
 def plan_context(

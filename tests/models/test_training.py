@@ -644,6 +644,26 @@ def test_a_model_stored_again_elsewhere_leaves_the_others_as_they_were_read(trai
         assert anew.to_dict() != own.info and other.tenant("b1").ranking_model().info == anew.to_dict()
 
 
+@pytest.mark.slow
+def test_a_process_that_trained_keeps_its_model_when_another_is_stored(trained_store):
+    with Engine.open(trained_store) as eng, Engine.open(trained_store) as other:
+        eng.train(TrainConfig(ease_l2=(50.0,)))
+        mine = eng.ranking_model()
+        view = eng.tenant("b1")
+        view.train(TrainConfig(ease_l2=(80.0,)))
+        own = view.ranking_model()
+        # Another process stores b1's model anew: this one reads that, and parses neither the
+        # whole store's model it trained nor anything else it holds as stored.
+        other.tenant("b1").train(TrainConfig(ease_l2=(5.0,)))
+        assert eng.ranking_model() is mine
+        assert view.ranking_model() is not own and view.ranking_model().info["ease_l2"] == 5.0
+        # b1's view trained its own model too: kept as parsed when the whole store's is stored anew.
+        view.train(TrainConfig(ease_l2=(20.0,)))
+        own = view.ranking_model()
+        other.train(TrainConfig(ease_l2=(300.0,)))
+        assert view.ranking_model() is own and eng.ranking_model() is not mine
+
+
 def test_the_blend_needs_two_folds_at_least(tmp_path):
     with Engine.open(tmp_path / "s", encoder="tfidf") as eng:
         with pytest.raises(ValidationError, match="folds is 1"):
