@@ -66,8 +66,9 @@ class TrainConfig:
             members' later events too, as on a leave-last-out protocol). ``"auto"`` (default):
             the calendar, unless its days hold fewer than ``min_members`` members with targets
             who took something up before them (a young store whose whole history fits in those
-            days has nothing before the cut to learn from). On MovieLens (ratings in bursts over
-            21 years) the calendar's last weeks held 1-4 members and no blend could be learnt.
+            days has nothing before the cut to learn from) and each member's last day finds
+            more. On MovieLens (ratings in bursts over 21 years) the calendar's last weeks held
+            1-4 members and no blend could be learnt.
         validation_days: Days at the end of the history held out as validation targets.
         min_positive: Fewest positive (member, item) pairs to train at all.
         min_members: Fewest members with validation targets to learn a blend.
@@ -231,16 +232,19 @@ def _holdout(taken_up, cfg: TrainConfig) -> tuple[str, dict[str, int], dict[str,
         members = {m for m, *_ in taken_up}
         cuts = dict.fromkeys(members, cut)
         targets = targets_after(cuts)
-        studied_before = {m for m, *_, d in taken_up if d < cut}
-        if cfg.validation == "calendar" or len(studied_before.intersection(targets)) >= cfg.min_members:
+        qualified = len({m for m, *_, d in taken_up if d < cut}.intersection(targets))
+        if cfg.validation == "calendar" or qualified >= cfg.min_members:
             return "calendar", cuts, targets
     days: dict[str, set[int]] = {}
     for m, _, _, _, d in taken_up:
         days.setdefault(m, set()).add(d)
     # Only members who took something up before their last day: a member planned from nothing
     # says how a list starts, which the cold blend learns from every validation member anyway.
-    cuts = {m: max(ds) for m, ds in days.items() if len(ds) > 1}
-    return "member", cuts, targets_after(cuts)
+    member_cuts = {m: max(ds) for m, ds in days.items() if len(ds) > 1}
+    member_targets = targets_after(member_cuts)
+    if cfg.validation == "auto" and len(member_targets) <= qualified:  # no better: the usual split
+        return "calendar", cuts, targets
+    return "member", member_cuts, member_targets
 
 
 def _ndcg(scores: np.ndarray, labels: np.ndarray, k: int = 10) -> float:

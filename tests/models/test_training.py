@@ -380,6 +380,10 @@ def test_each_member_s_last_day_is_held_out_where_the_store_s_last_days_hold_too
              ("b", "x", "complete", None, o - 1), ("b", "z", "complete", None, o)]
     assert _holdout(young, dataclasses.replace(cfg, validation_days=3)) == (
         "member", {"a": o, "b": o}, {"a": {"y"}, "b": {"z"}})
+    # One day a member: member by member finds no one either, so the usual split stands.
+    once = [("a", "x", "complete", None, o - 1), ("b", "y", "complete", None, o)]
+    assert _holdout(once, cfg)[0] == "calendar"
+    assert _holdout(once, dataclasses.replace(cfg, validation="member")) == ("member", {}, {})
     with Engine.open(tmp_path / "s", encoder="tfidf") as eng:
         with pytest.raises(ValidationError, match="validation is 'weekly'"):
             eng.train(TrainConfig(validation="weekly"))
