@@ -197,12 +197,13 @@ class World:
             return model
         return None
 
-    def _stored(self, name: str) -> list[Artefact]:
-        """The stored artefacts a model ``name`` is read from, first choice first."""
+    def _stored(self, name: str) -> Iterator[Artefact]:
+        """The stored artefacts a model ``name`` is read from, first choice first, each read only
+        when asked for (a view whose own model parses never reads the whole store's blob)."""
         store = self.store
-        found = ([store.own_artefact(name), store.whole.get_artefact(name)] if isinstance(store, TenantStore)
-                 else [store.get_artefact(name)])
-        return [f for f in found if f is not None]
+        reads = ((lambda: store.own_artefact(name), lambda: store.whole.get_artefact(name))
+                 if isinstance(store, TenantStore) else (lambda: store.get_artefact(name),))
+        return (found for read in reads if (found := read()) is not None)
 
     def use_ranking(self, model: RankingModel | None, models_rev: int, data: bytes | None = None) -> None:
         """Serve with ``model`` from the store's models revision ``models_rev`` on (what training
@@ -211,7 +212,7 @@ class World:
         ``data``, the model is kept as parsed from those bytes: when another model is stored
         later, this process does not parse its own again."""
         _, by_enterprise, parsed = self._read_models(whole=False)
-        first = next(iter(self._stored(ARTEFACT)), None) if model is not None and data is not None else None
+        first = next(self._stored(ARTEFACT), None) if model is not None and data is not None else None
         if first is not None and first.data == data:
             parsed[_bytes_key(first)] = model
         with self.lock:
