@@ -58,6 +58,7 @@ from recsys.storage._shared import (
     stored_record,
     stored_vector,
 )
+from recsys.storage._checkpoints import BACKSTOP_PAGES, Checkpointer
 from recsys.storage._connections import ThreadConnections, read_only_connection
 from recsys.storage._sqlite_errors import sqlite_errors
 from recsys.storage.base import (
@@ -271,6 +272,8 @@ class SQLiteStore:
         self._db_file = self.files / self.DB_NAME
         self._trace = trace
         self._connections = ThreadConnections(self._connect)
+        # The checkpoints' own connection is not traced: its statements come when the thread wakes.
+        self._checkpoints = None if read_only else Checkpointer(lambda: self._connect(traced=False))
         self._lock = threading.Lock()
         self._cache: SQLiteEmbeddingCache | None = None
         self._legacy: int | None = None  # the schema of an older store opened read-only
@@ -324,7 +327,7 @@ class SQLiteStore:
 
     # -- connections ---------------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, *, traced: bool = True) -> sqlite3.Connection:
         if self.read_only:
             db = read_only_connection(self._db_file)
         else:
@@ -333,6 +336,8 @@ class SQLiteStore:
             if not self.read_only:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=FULL")
+                # Commits leave the checkpoint to the store's own thread (see Checkpointer).
+                db.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
             db.execute("PRAGMA busy_timeout=60000")
             # The tenant of an organisation, for SQL that fills or derives events' tenants.
             db.create_function("recsys_tenant", 1, tenant_of, deterministic=True)
@@ -341,7 +346,7 @@ class SQLiteStore:
         except sqlite3.Error:
             db.close()
             raise
-        if self._trace is not None:
+        if self._trace is not None and traced:
             db.set_trace_callback(self._trace)
         return db
 
@@ -374,6 +379,8 @@ class SQLiteStore:
         finally:
             if not wait_for_disk:
                 db.execute("PRAGMA synchronous=FULL")
+        if self._checkpoints is not None:
+            self._checkpoints.wrote()
 
     @contextmanager
     def _snapshot(self) -> Iterator[sqlite3.Connection]:
@@ -388,6 +395,8 @@ class SQLiteStore:
 
     @_guarded
     def close(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.close()
         self._connections.close()
         with self._lock:
             if self._cache is not None:

@@ -6,6 +6,8 @@ import contextlib
 import datetime as dt
 import json
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -356,3 +358,43 @@ def test_listing_an_embedding_cache_that_was_never_written_creates_nothing(tmp_p
     assert [(m, k) for m, k, _ in cache.entries(page=1)] == [("", b""), ("", b"k")]
     with pytest.raises(ValueError):
         list(cache.entries(page=0))
+
+
+def _in_database_file(store: SQLiteStore) -> int:
+    """Events the database file itself holds, the write-ahead log left unread."""
+    uri = (store.files / SQLiteStore.DB_NAME).as_uri() + "?mode=ro&immutable=1"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+        try:
+            return db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        except sqlite3.OperationalError:  # not even the tables yet
+            return 0
+
+
+def test_a_write_reaches_the_database_file_soon_though_no_commit_checkpoints(tmp_path):
+    store = SQLiteStore(tmp_path / "store")
+    try:
+        # A few pages of log, far below the count at which a commit checkpoints by itself.
+        store.record_events([Event(member="m1", item="a", kind="complete", at=T0)])
+        for _ in range(100):  # the store's thread checkpoints within about half a second
+            if _in_database_file(store) == 1:
+                break
+            time.sleep(0.05)
+        assert _in_database_file(store) == 1
+    finally:
+        store.close()
+    assert not [t for t in threading.enumerate() if t.name == "recsys-checkpoint"]
+
+
+def test_closing_a_store_checkpoints_what_it_wrote_and_a_reader_starts_no_checkpoints(tmp_path):
+    store = SQLiteStore(tmp_path / "store")
+    store.close()
+    store = SQLiteStore(tmp_path / "store")
+    store.record_events([Event(member="m1", item=f"i{n}", kind="complete", at=T0) for n in range(3)])
+    store.close()
+    assert _in_database_file(store) == 3
+    reader = SQLiteStore(tmp_path / "store", read_only=True)
+    try:
+        assert reader.revisions().activity == 3
+        assert not [t for t in threading.enumerate() if t.name == "recsys-checkpoint"]
+    finally:
+        reader.close()
