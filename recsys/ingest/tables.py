@@ -30,9 +30,11 @@ Rows = list[tuple[int, Any]]
 def decode(data: bytes, encoding: str | None = None, *, source: str) -> tuple[str, str]:
     """The text of ``data`` and the encoding it was read with.
 
-    UTF-8 (with or without a byte-order mark) is taken when the bytes are valid UTF-8; otherwise
-    charset-normalizer decides (GBK exports come out as GB18030, the superset of GBK and GB2312
-    that Python decodes them with). ``encoding`` forces one.
+    UTF-8 (with or without a byte-order mark) is taken when the bytes are valid UTF-8; then
+    GB18030 (the superset of GBK and GB2312 that Python decodes them with) when the bytes read as
+    Chinese text in it; otherwise charset-normalizer decides. GB18030 goes before the detector:
+    on a short GBK export (a header and a few names) it guessed Big5 or Korean as often as not,
+    and the names were stored garbled. ``encoding`` forces one (``big5`` for a Big5 export).
 
     Raises:
         ValidationError: the bytes are not text in the encoding forced or detected.
@@ -50,6 +52,9 @@ def decode(data: bytes, encoding: str | None = None, *, source: str) -> tuple[st
         return data.decode("utf-8"), "UTF-8"
     except UnicodeDecodeError as exc:
         _refuse_encoded_surrogate(data, exc, source)
+    text = _as_chinese(data)
+    if text is not None:
+        return text, _CHINESE.upper()
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
@@ -57,6 +62,25 @@ def decode(data: bytes, encoding: str | None = None, *, source: str) -> tuple[st
     if name in ("gb2312", "gbk", "gb18030", "hz"):
         name = _CHINESE
     return _strict(data, name, source), name.upper().replace("_", "-")
+
+
+def _as_chinese(data: bytes) -> str | None:
+    """``data`` as GB18030 text, if it decodes so and reads as Chinese: every character beyond
+    ASCII a Chinese character or Chinese or full-width punctuation, and no NUL (UTF-16 without
+    a byte-order mark decodes as GB18030 too, with a NUL for every ASCII character)."""
+    try:
+        text = data.decode(_CHINESE)
+    except UnicodeDecodeError:
+        return None
+    if "\x00" in text:
+        return None
+    wide = [c for c in text if c > "\x7f"]
+    return text if wide and all(_is_chinese(c) for c in wide) else None
+
+
+def _is_chinese(c: str) -> bool:
+    return ("\u4e00" <= c <= "\u9fff" or "\u3000" <= c <= "\u303f" or "\uff00" <= c <= "\uffef"
+            or "\u2010" <= c <= "\u2027" or c in "·×÷°")
 
 
 def _refuse_encoded_surrogate(data: bytes, exc: UnicodeDecodeError, source: str) -> None:

@@ -51,6 +51,21 @@ def test_the_encoding_is_detected_and_named(tmp_path, encoding, named):
     assert batch.encoding == named and [it.id for it in batch.records] == ["a1", "a2", "o1"]
 
 
+@pytest.mark.parametrize("names", [["王伟"], ["王伟", "李娜", "张敏"], ["刘洋", "陈静"], ["赵磊", "黄勇", "周杰"]])
+def test_a_short_gbk_roster_is_read_as_chinese_not_as_a_lookalike_encoding(tmp_path, names):
+    # A header and a few names: too little text for a detector, which took such files for Big5
+    # or Korean and stored every name garbled.
+    text = "id,name,org\r\n" + "".join(f"k{n:03d},{name},hxny.jtgs\r\n" for n, name in enumerate(names))
+    batch = read_batch(write(tmp_path / "m.csv", text, "gbk"), Member)
+    assert batch.encoding == "GB18030" and [m.name for m in batch.records] == names
+
+
+def test_utf16_and_western_text_are_not_taken_for_chinese(tmp_path):
+    text = "id,name,org\nk1,Zoë Brontë,hxny.jtgs\n"
+    assert read_batch(write(tmp_path / "a.csv", text, "utf-16"), Member).records[0].name == "Zoë Brontë"
+    assert read_batch(write(tmp_path / "b.csv", text, "utf-16-le"), Member).encoding.startswith("UTF-16")
+
+
 def test_members_in_chinese_take_the_defaults_of_empty_cells(tmp_path):
     text = ("id,name,roles,org,offline,location,daily_minutes,joined,situation\n"
             "m1,李志刚,党员、支部书记,hxny.fdgs,是,太原,40,2003年12月18日,\n"
