@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from recsys.exceptions import ValidationError
@@ -182,7 +182,7 @@ def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = Non
         raise ValidationError("--sheet is for .xlsx workbooks", source=source)
     text, used = decode(data, encoding, source=source)
     if fmt == "csv":
-        header, cells = _csv_cells(text)
+        header, cells = _csv_cells(text, source)
         rows, problems = _table(header, cells, source, schedule, required, column)
         return rows, problems, used
     if fmt == "jsonl":
@@ -190,18 +190,39 @@ def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = Non
     return _json_rows(text, source), [], used
 
 
-def _csv_cells(text: str) -> tuple[list[Any], Iterable[tuple[int, list[Any]]]]:
+def _csv_cells(text: str, source: str) -> tuple[list[Any], Iterable[tuple[int, list[Any]]]]:
     first = text.split("\n", 1)[0]
     # Excel's "Unicode text" export separates with tabs, some locales with semicolons.
     delimiter = max(",\t;", key=first.count) if first else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = next(reader, [])
+    # Strict: a quote opened and never closed is an error, not a cell that swallows every record
+    # after it.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    header = _csv_records(reader, source, 1)
+    header = next(header, (0, []))[1]
 
-    def cells():
-        for row in reader:
-            yield reader.line_num, row
+    return header, _csv_records(reader, source, reader.line_num + 1)
 
-    return header, cells()
+
+def _csv_records(reader, source: str, first: int) -> Iterator[tuple[int, list[str]]]:
+    """The reader's records with the line each ends on; a malformed one a ValidationError naming
+    the line it starts on."""
+    start = first
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                why = (f"a cell longer than {csv.field_size_limit():,} characters, most likely from a quote (\") "
+                       "opened here and not closed; a longer text goes in a JSON file")
+            elif "unexpected end of data" in str(exc):
+                why = "a quote (\") opened in this record is never closed: the record runs to the end of the file"
+            else:
+                why = f"not a CSV record ({exc})"
+            raise ValidationError(why, source=source, line=start) from None
+        yield reader.line_num, row
+        start = reader.line_num + 1
 
 
 def _workbook_cells(data: bytes, source: str, sheet: str | None) -> tuple[list[Any], Iterable[tuple[int, list[Any]]]]:
@@ -210,6 +231,7 @@ def _workbook_cells(data: bytes, source: str, sheet: str | None) -> tuple[list[A
     from openpyxl import load_workbook
 
     try:
+        _refuse_bomb(zipfile.ZipFile(io.BytesIO(data)), source)
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise ValidationError(f"not an Excel .xlsx workbook ({exc})", source=source) from None
@@ -219,9 +241,41 @@ def _workbook_cells(data: bytes, source: str, sheet: str | None) -> tuple[list[A
         ws = book[sheet]
     else:
         raise ValidationError(f"no sheet {sheet!r}; the workbook has {', '.join(book.sheetnames)}", source=source)
-    rows = ws.iter_rows(values_only=True)
+    # The rows the sheet holds, not the size its <dimension> tag claims: some tools write it
+    # wrong (rows and columns were lost), and one cell at the last row and column made the reader
+    # walk 17 billion empty cells.
+    ws.reset_dimensions()
+    rows = _damaged_as_invalid(ws.iter_rows(values_only=True), source, ws.title)
     header = list(next(rows, ()) or ())
     return header, ((n, list(row)) for n, row in enumerate(rows, start=2))
+
+
+#: A workbook's parts may expand this much beyond their compressed size (real exports: 5-20
+#: times), once past :data:`_PLAIN_BYTES`.
+_MOST_EXPANSION = 200
+_PLAIN_BYTES = 16 << 20
+
+
+def _refuse_bomb(archive, source: str) -> None:
+    """Refuse a workbook whose parts would expand past what any export compresses to."""
+    plain = sum(info.file_size for info in archive.infolist())
+    packed = sum(info.compress_size for info in archive.infolist())
+    if plain > _PLAIN_BYTES and plain > _MOST_EXPANSION * max(packed, 1):
+        raise ValidationError(f"the workbook expands to {plain >> 20} MiB from {packed >> 10} KiB: not an export "
+                              "this reads; save the sheet again, or as CSV", source=source)
+
+
+def _damaged_as_invalid(rows: Iterator[tuple], source: str, sheet: str) -> Iterator[tuple]:
+    """``rows``, with a sheet damaged past its opening (cut short, a bad checksum) a
+    ValidationError naming it, where it is found: rows are read as they are used."""
+    import zipfile
+    import zlib
+
+    try:
+        yield from rows
+    except (SyntaxError, zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError, OSError) as exc:
+        raise ValidationError(f"damaged workbook: sheet {sheet!r} cannot be read ({type(exc).__name__}: {exc})",
+                              source=source) from None
 
 
 def _table(header: list[Any], cells: Iterable[tuple[int, list[Any]]], source: str, schedule: bool,

@@ -1,0 +1,88 @@
+"""Workbooks as odd tools write them and as attackers do: a wrong size tag, a far cell, damage,
+a part that expands without end. Each is read right or refused with a ValidationError naming it."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+
+import openpyxl
+import pytest
+
+from recsys import Member, ValidationError
+from recsys.ingest.loaders import read_batch
+
+HEADER = ["id", "name", "roles", "org"]
+ROWS = [["m1", "李志刚", "党员", "hxny.fdgs"], ["m2", "王桂兰", "党员", "hxny.fdgs"]]
+
+
+def workbook(rows=ROWS, far: tuple[int, int] | None = None) -> bytes:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in [HEADER, *rows]:
+        sheet.append(row)
+    if far is not None:
+        sheet.cell(row=far[0], column=far[1], value="z")
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def rewrite_sheet(data: bytes, change) -> bytes:
+    """The workbook with its first sheet's XML replaced by ``change(xml)``."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as old, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            body = old.read(info)
+            new.writestr(info, change(body) if info.filename == "xl/worksheets/sheet1.xml" else body)
+    return out.getvalue()
+
+
+def read(tmp_path, data: bytes):
+    path = tmp_path / "members.xlsx"
+    path.write_bytes(data)
+    return read_batch(path, Member)
+
+
+@pytest.mark.parametrize("ref", [b"A1:B2", b"A1", b"A1:D2"])
+def test_every_row_and_column_is_read_whatever_the_size_tag_says(tmp_path, ref):
+    def tag(xml: bytes) -> bytes:
+        changed, n = re.subn(rb'<dimension ref="[^"]*" ?/>', b'<dimension ref="' + ref + b'"/>', xml)
+        assert n == 1
+        return changed
+
+    data = rewrite_sheet(workbook(), tag)
+    batch = read(tmp_path, data)
+    assert [(m.id, m.name, m.org) for m in batch.records] == [("m1", "李志刚", "hxny.fdgs"), ("m2", "王桂兰", "hxny.fdgs")]
+
+
+def test_one_cell_at_the_last_row_and_column_is_read_as_a_stray_value_not_walked_to(tmp_path):
+    # Its size tag claims 1,048,576 x 16,384 cells; reading them all took hours.
+    with pytest.raises(ValidationError) as found:
+        read(tmp_path, workbook(far=(1048576, 16384)))
+    assert any(p.line == 1048576 and "column 16384" in str(p) for p in found.value.problems)
+
+
+@pytest.mark.parametrize("damage", ["cut", "flipped"])
+def test_a_sheet_damaged_after_the_workbook_opens_is_refused_by_name(tmp_path, damage):
+    rows = [[f"m{n}", "党员甲", "党员", "hxny.fdgs"] for n in range(400)]
+    if damage == "cut":
+        data = rewrite_sheet(workbook(rows), lambda xml: xml[: len(xml) // 2])
+    else:  # bytes of the sheet's compressed stream changed: its checksum no longer holds
+        data = bytearray(workbook(rows))
+        with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
+            info = z.getinfo("xl/worksheets/sheet1.xml")
+        start = info.header_offset + 30 + len(info.filename) + len(info.extra) + info.compress_size // 2
+        data[start:start + 8] = bytes(b ^ 0x5A for b in data[start:start + 8])
+        data = bytes(data)
+    with pytest.raises(ValidationError, match="damaged workbook|not an Excel"):
+        read(tmp_path, data)
+
+
+def test_a_workbook_that_expands_far_beyond_its_size_is_refused(tmp_path):
+    padding = b"<!--" + b" " * (40 << 20) + b"-->"
+    data = rewrite_sheet(workbook(), lambda xml: xml.replace(b"<sheetData>", padding + b"<sheetData>", 1))
+    assert len(data) < 1 << 20
+    with pytest.raises(ValidationError, match="expands to"):
+        read(tmp_path, data)
