@@ -211,3 +211,28 @@ def test_a_link_in_a_workbook_is_the_item_url(tmp_path):
     book.save(tmp_path / "items.xlsx")
     (u1,) = read_batch(tmp_path / "items.xlsx", Item).records
     assert u1.url == "https://dangjian.example.com/c/u1"
+
+
+def test_an_unclosed_quote_is_refused_at_the_line_it_opens(tmp_path):
+    # Not a cell that swallows every record after it (three of ten items read, and no error).
+    rows = [f"a{n},标题{n},article,10,2026/11/1" for n in range(10)]
+    rows[3] = 'a3,"引号开头的标题 他说：,article,10,2026/11/1'
+    text = "id,title,kind,minutes,published\n" + "\n".join(rows) + "\n"
+    with pytest.raises(ValidationError, match="never closed") as found:
+        read_batch(write(tmp_path / "items.csv", text), Item, now=NOW)
+    assert found.value.line == 5
+
+
+def test_a_cell_past_the_csv_limit_is_refused_by_line_not_a_crash(tmp_path):
+    rows = ["id,name,org"] + [f"q{n:05d},党员{n},hxny.jtgs" for n in range(8000)]
+    rows[200] = 'q00199,"王大锤,hxny.jtgs'
+    with pytest.raises(ValidationError, match="longer than") as found:
+        read_batch(write(tmp_path / "members.csv", "\r\n".join(rows)), Member)
+    assert found.value.line == 201
+
+
+def test_a_quote_in_the_middle_of_a_cell_is_refused_rather_than_guessed(tmp_path):
+    text = 'id,name,org\nm1,"李"志刚,hxny.jtgs\nm2,王桂兰,hxny.jtgs\n'
+    with pytest.raises(ValidationError, match="not a CSV record") as found:
+        read_batch(write(tmp_path / "members.csv", text), Member)
+    assert found.value.line == 2
