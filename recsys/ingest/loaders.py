@@ -18,8 +18,10 @@ schedule is given in the columns ``starts``, ``ends``, ``location`` and ``capaci
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
+import hashlib
 import os
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -194,12 +196,45 @@ def parse_batch(
                                       column=_columns(record_type, curriculum.vocabulary))
     records, lines, invalid = _validate(rows, record_type, source, curriculum.vocabulary)
     problems += invalid
-    warnings = input_warnings(records, curriculum, source=source, lines=lines, now=now)
+    repeated: list[InputWarning] = []
+    if record_type is Event:
+        records, lines, repeated = _keyed_by_content(records, lines, source)
+    warnings = repeated + input_warnings(records, curriculum, source=source, lines=lines, now=now)
     if strict:
         problems += [w.as_error() for w in warnings]
     if problems:
         raise combine(sorted(problems, key=lambda p: p.line or 0))
     return Batch(records, source, used, warnings, lines)
+
+
+def _keyed_by_content(events: list[Event], lines: list[int], source: str
+                      ) -> tuple[list[Event], list[int], list[InputWarning]]:
+    """A file's events without an id, each given one from what it says (member, item, kind, the
+    instant and the value), and a row saying again what an earlier one said kept once.
+
+    An export of learning records seldom has an id column, and the same export is often read
+    in again (a month's file after a week's): with no id, each reading recorded every event once
+    more (a quiz counted twice). One member doing the same thing to the same item at the same
+    instant is one event.
+    """
+    kept: list[Event] = []
+    kept_lines: list[int] = []
+    first: dict[str, int] = {}
+    warnings: list[InputWarning] = []
+    for event, line in zip(events, lines):
+        if event.id is None:
+            said = "\x1f".join((event.member, event.item, event.kind, event.at.astimezone(dt.timezone.utc).isoformat(),
+                                repr(event.value)))
+            key = "row-" + hashlib.blake2b(said.encode("utf-8"), digest_size=12).hexdigest()
+            if key in first:
+                warnings.append(InputWarning(f"与第 {first[key]} 行是同一条学习记录（党员、内容、类型、时间和分值都相同），只记一次",
+                                             source=source, line=line))
+                continue
+            first[key] = line
+            event = dataclasses.replace(event, id=key)
+        kept.append(event)
+        kept_lines.append(line)
+    return kept, kept_lines, warnings
 
 
 def _columns(record_type: type, vocabulary: Vocabulary) -> Callable[[str], str]:

@@ -72,6 +72,21 @@ def test_events_name_the_line_of_an_unknown_member(tmp_path, capsys):
         assert engine.events() == []
 
 
+def test_an_export_of_events_without_ids_read_in_again_records_nothing_twice(tmp_path, capsys):
+    store = str(tmp_path / "store")
+    main(["ingest", gbk(tmp_path / "items.csv", ITEMS), "--store", store, "--encoder", "tfidf"])
+    main(["members", gbk(tmp_path / "members.csv", MEMBERS), "--store", store])
+    week = "党员编号,内容编号,类型,发生时间,得分\nm1,a1,完成,2026/11/20 20:00,\nm1,a2,答题,2026/11/21 8:00,80%\n"
+    month = week + "m1,a2,答题,2026/11/28 8:00,90%\n"
+    assert main(["events", gbk(tmp_path / "week.csv", week), "--store", store]) == 0
+    capsys.readouterr()
+    assert main(["events", gbk(tmp_path / "month.csv", month), "--store", store]) == 0
+    assert "3 events: 1 new (2 already recorded)" in capsys.readouterr().out
+    with Engine.open(store) as engine:
+        assert sorted((e.item, e.kind, e.value) for e in engine.events()) == [
+            ("a1", "complete", None), ("a2", "quiz", 0.8), ("a2", "quiz", 0.9)]
+
+
 def test_a_workbook_and_a_forced_encoding(tmp_path, capsys):
     openpyxl = pytest.importorskip("openpyxl")
     book = openpyxl.Workbook()

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from recsys import Item, ValidationError, read_events, read_items, read_members
+from recsys import Event, Item, ValidationError, read_events, read_items, read_members
 from recsys.ingest.loaders import read_batch
 
 ROW = {"id": "a1", "title": "学习新党章", "body": "党章是党的根本大法。", "kind": "article", "minutes": 10,
@@ -100,9 +100,17 @@ def test_gbk_json_is_read_and_a_forced_wrong_encoding_is_refused(tmp_path):
         read_batch(path, Item, encoding="utf-8")
 
 
-def test_events_without_ids_may_repeat_but_ids_may_not(tmp_path):
+def test_an_event_without_an_id_is_keyed_by_what_it_says_and_ids_may_not_repeat(tmp_path):
     ev = {"member": "m1", "item": "a1", "kind": "impression", "at": "2026-11-01T08:00:00"}
-    assert len(read_events(write_jsonl(tmp_path / "e.jsonl", [ev, ev]))) == 2
+    batch = read_batch(write_jsonl(tmp_path / "e.jsonl", [ev, ev, dict(ev, at="2026-11-01T00:00:00Z")]), Event)
+    # The same member, item, kind, instant (however written) and value: one event, kept once.
+    assert len(batch.records) == 1 and batch.lines == [1]
+    assert [w.line for w in batch.warnings] == [2, 3] and "只记一次" in batch.warnings[0].message
+    again = read_batch(write_jsonl(tmp_path / "again.jsonl", [ev]), Event).records
+    assert again[0].id == batch.records[0].id and again[0].id.startswith("row-")
+    for other in (dict(ev, member="m2"), dict(ev, item="a2"), dict(ev, kind="skip"), dict(ev, at="2026-11-01T08:00:01"),
+                  dict(ev, kind="quiz", value=0.5)):
+        assert read_batch(write_jsonl(tmp_path / "o.jsonl", [other]), Event).records[0].id != again[0].id
     with pytest.raises(ValidationError, match="duplicate event id"):
         read_events(write_jsonl(tmp_path / "e2.jsonl", [dict(ev, id="e1"), dict(ev, id="e1")]))
     # Ids are unique per enterprise, which only the store's members tell: another member's may repeat.
