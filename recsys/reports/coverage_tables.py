@@ -179,20 +179,32 @@ def _sheet_name(title: str, used: set[str]) -> str:
 
 def workbook(tables: Sequence[Table], *, title: str = "内容覆盖报告") -> bytes:
     """Every table as a sheet of one ``.xlsx`` workbook: the headings, then one row per table row,
-    numbers as numbers and every other cell as the page shows it."""
+    numbers as numbers and every other cell as the page shows it.
+
+    Text is written as text, whatever it holds: the control characters a workbook cannot hold
+    are left out (one in a member's name made the whole report fail), and text beginning with
+    ``=`` stays text rather than a formula Excel would run (a name is no place for a formula).
+    """
     from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
+
+    def append(sheet, values: list[str | float]) -> None:
+        sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in values])
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # after the value: assigning "=..." makes a formula
 
     book = Workbook()
     book.remove(book.active)
     used: set[str] = set()
     for table in tables:
         sheet = book.create_sheet(_sheet_name(table.title, used))
-        sheet.append(list(table.head))
+        append(sheet, list(table.head))
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         for row in table.rows:
-            sheet.append([c.value if c.value is not None and c.sub is None else c.plain for c in row])
+            append(sheet, [c.value if c.value is not None and c.sub is None else c.plain for c in row])
         sheet.freeze_panes = "A2"
         for n, heading in enumerate(table.head, start=1):
             longest = max([len(heading), *(len(r[n - 1].plain) for r in table.rows)])
