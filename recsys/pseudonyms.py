@@ -12,11 +12,11 @@ import hashlib
 import hmac
 import secrets
 
+from recsys.records import PSEUDONYM_PREFIX
 from recsys.storage import Store
 
 __all__ = ["pseudonym", "store_secret", "PSEUDONYM_PREFIX", "PSEUDONYM_SECRET_META"]
 
-PSEUDONYM_PREFIX = "anon:"
 #: The store metadata key holding the pseudonyms' secret (hex). Apart from the token secret, so
 #: rotating that (to refuse leaked tokens) does not split a removed member's history in two.
 PSEUDONYM_SECRET_META = "pseudonym_secret"

@@ -28,6 +28,8 @@ __all__ = [
     "ITEM_KINDS",
     "MODES",
     "EVENT_KINDS",
+    "PSEUDONYM_PREFIX",
+    "IMPRESSION_PREFIX",
     "ROLES",
     "SITUATIONS",
     "Schedule",
@@ -40,6 +42,13 @@ __all__ = [
 ]
 
 TZ = ZoneInfo("Asia/Shanghai")
+
+#: Id prefixes the engine keeps for itself: a removed member's events are kept under ``anon:...``
+#: (:mod:`recsys.pseudonyms`), a list's impressions are ``imp:member:day:item``. Input may not use
+#: them: a member named like a pseudonym would take over a removed member's history, an event with
+#: an impression's id would silently stop the engine recording that impression.
+PSEUDONYM_PREFIX = "anon:"
+IMPRESSION_PREFIX = "imp:"
 
 ITEM_KINDS = ("lecture", "video", "article", "case", "quiz", "discussion", "activity")
 MODES = ("online", "offline")

@@ -98,7 +98,7 @@ _COLUMNS = {
     "活动地点": "location", "名额": "capacity", "人数上限": "capacity", "所属组织": "org", "所在支部": "org",
     "姓名": "name", "身份": "roles", "角色": "roles", "兴趣": "interests", "关注主题": "interests",
     "能否参加线下活动": "offline", "可参加线下活动": "offline", "所在城市": "location", "所在地": "location",
-    "每日学习时间": "daily_minutes", "每日学习分钟": "daily_minutes", "入党日期": "joined", "入党时间": "joined",
+    "每日学习时间": "daily_minutes", "每日学习分钟": "daily_minutes", "每日学习时长": "daily_minutes", "入党日期": "joined", "入党时间": "joined",
     "党员类别": "situation", "人员类别": "situation", "党员编号": "member", "内容编号": "item", "得分": "value",
     "评分值": "value", "发生时间": "at", "年度": "year", "学时": "hours", "备注": "note",
     "链接": "url", "网址": "url", "内容链接": "url", "课程链接": "url", "学习链接": "url", "访问地址": "url",

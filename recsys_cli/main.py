@@ -7,6 +7,7 @@ The store is ``--store DIR`` (accepted after the subcommand), else ``$RECSYS_STO
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import functools
 import json
@@ -335,15 +336,19 @@ def _read_summary(batch, noun: str) -> str:
 
 def _load(args: argparse.Namespace, paths: Sequence[str], record_type: type, noun: str,
           writer: Callable[[Any], Callable[[list], Any]],
-          tail: Callable[[Any, Any], str] = lambda written, batch: "") -> int:
+          tail: Callable[[Any, Any], str] = lambda written, batch: "",
+          prepare: Callable[[Any, Any], list] | None = None) -> int:
     """Read every file first (nothing is written if any is wrong), then write them all in one
-    call of ``writer(engine)``, or with ``--check`` only say what would be written."""
+    call of ``writer(engine)``, or with ``--check`` only say what would be written.
+    ``prepare(engine, batch)`` gives the records to write of a batch (default: as read)."""
     batches = [_read(args, path, record_type) for path in paths]
     if args.check:
         for batch in batches:
             print(_read_summary(batch, f"{noun} valid") + "; nothing written")
         return 0
     with _open(args, create=True) as engine:
+        if prepare is not None:
+            batches = [dataclasses.replace(b, records=prepare(engine, b)) for b in batches]
         written = _written(batches, writer(engine))
     for batch in batches:
         print(_read_summary(batch, noun) + tail(written, batch))
@@ -358,9 +363,14 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _cmd_members(args: argparse.Namespace) -> int:
+    from recsys.ingest.loaders import keep_unlisted
     from recsys.records import Member
 
-    return _load(args, [args.file], Member, "members", lambda engine: engine.upsert_members)
+    def kept(engine, batch) -> list:
+        # Columns the file lacks keep what the store holds (see keep_unlisted).
+        return keep_unlisted(batch, engine.store.get_members([m.id for m in batch.records]))
+
+    return _load(args, [args.file], Member, "members", lambda engine: engine.upsert_members, prepare=kept)
 
 
 def _cmd_events(args: argparse.Namespace) -> int:
@@ -784,7 +794,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     # evaluation/ sits above the library and is imported only when asked for.
-    import dataclasses
     from pathlib import Path
 
     from evaluation import quality

@@ -34,7 +34,7 @@ from recsys.exceptions import ValidationError
 from recsys.ingest.cells import read_fields
 from recsys.ingest.tables import FORMATS, table_rows
 from recsys.orgs import OrgName
-from recsys.records import TZ, Event, Item, Member
+from recsys.records import IMPRESSION_PREFIX, PSEUDONYM_PREFIX, TZ, Event, Item, Member
 from recsys.vocabulary import Vocabulary
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "read_batch",
     "parse_batch",
     "parse_records",
+    "keep_unlisted",
     "check_unique_ids",
     "combine",
     "input_warnings",
@@ -92,6 +93,8 @@ class Batch(Generic[R]):
         encoding: The text encoding used (``UTF-8``, ``GB18030`` ...); None for a workbook.
         warnings: Valid but probably mistaken values, one per record and field.
         lines: The line (or row) of each record, in the order of ``records``.
+        fields: The fields a table's columns give (CSV, workbook); None for JSON, whose records
+            each say what they hold. See :func:`keep_unlisted`.
     """
 
     records: list[R]
@@ -99,6 +102,7 @@ class Batch(Generic[R]):
     encoding: str | None = None
     warnings: list[InputWarning] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
+    fields: frozenset[str] | None = None
 
 
 def read_items(path: str | os.PathLike[str]) -> list[Item]:
@@ -204,7 +208,30 @@ def parse_batch(
         problems += [w.as_error() for w in warnings]
     if problems:
         raise combine(sorted(problems, key=lambda p: p.line or 0))
-    return Batch(records, source, used, warnings, lines)
+    fields = frozenset(k for _, row in rows if isinstance(row, Mapping) for k in row) if fmt in ("csv", "xlsx") else None
+    return Batch(records, source, used, warnings, lines, fields)
+
+
+def keep_unlisted(batch: Batch[Member], stored: Mapping[str, Member]) -> list[Member]:
+    """The batch's members, each keeping what ``stored`` holds of them in the fields the table has
+    no column for.
+
+    A roster from the HR system names a member's id, name, roles and branch; the interests,
+    daily minutes or place of study set since (on the portal, by another file) are not in it.
+    Read in again, it reset them to their defaults. An empty cell still means "not given" (the
+    default): only a column the file lacks keeps the stored value. A member of another tenant
+    with the same id is another person, and JSON records are taken as they are.
+    """
+    if batch.fields is None:
+        return list(batch.records)
+    out = []
+    for member in batch.records:
+        before = stored.get(member.id)
+        if before is None or before.tenant != member.tenant:
+            out.append(member)
+        else:
+            out.append(before.with_changes({k: v for k, v in member.to_dict().items() if k in batch.fields}))
+    return out
 
 
 def _keyed_by_content(events: list[Event], lines: list[int], source: str
@@ -311,6 +338,7 @@ def _validate(rows: Iterable[tuple[int, Any]], record_type: type[R], source: str
     # Events may omit their id; every other record has one. An event's id is unique in its
     # member's tenant, which a file does not tell: one member's events surely share a tenant,
     # and the engine checks the rest when it knows the members.
+    problems += reserved_ids(records, source=source, lines=lines)
     keyed = [(line, r) for line, r in zip(lines, records) if r.id is not None]
     try:
         check_unique_ids([r for _, r in keyed], record_type.__name__.lower(), source=source,
@@ -352,6 +380,21 @@ def as_records(records: Iterable[Any], record_type: type[R]) -> list[R]:
     by_line = dict(given)
     by_line.update(zip((n for n, _ in raw), parse_records(raw, record_type) if raw else []))
     return [by_line[n] for n in sorted(by_line)]
+
+
+def reserved_ids(records: Sequence[Any], *, source: str = "batch", lines: Sequence[int] | None = None
+                 ) -> list[ValidationError]:
+    """The problems of members and events whose ids take a prefix the engine keeps for itself
+    (:data:`recsys.records.PSEUDONYM_PREFIX`, :data:`recsys.records.IMPRESSION_PREFIX`)."""
+    problems = []
+    for pos, record in enumerate(records):
+        taken = {Member: (PSEUDONYM_PREFIX, "a removed member's pseudonym"),
+                 Event: (IMPRESSION_PREFIX, "the engine's record of a list shown")}.get(type(record))
+        if taken is not None and record.id is not None and record.id.startswith(taken[0]):
+            problems.append(ValidationError(f"ids starting {taken[0]!r} are kept for {taken[1]}", source=source,
+                                            line=lines[pos] if lines is not None else pos + 1, record=record.id,
+                                            field="id"))
+    return problems
 
 
 def check_unique_ids(

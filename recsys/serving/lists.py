@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from recsys.pipeline import PlanContext, infeasibility
-from recsys.records import TZ, Event, Member
+from recsys.records import IMPRESSION_PREFIX, TZ, Event, Member
 from recsys.results import SearchHit, StudyList, StudyPath
 from recsys.serving.world import (
     Snapshot,
@@ -58,7 +58,7 @@ def impressions_of(result: StudyList) -> list[Event]:
     """The impressions a served list records (each starts its item's cool-down)."""
     shown_at = dt.datetime.combine(result.day, _SHOWN_AT, TZ)
     return [
-        Event(id=f"imp:{result.member}:{result.day.isoformat()}:{e.item.id}", member=result.member,
+        Event(id=f"{IMPRESSION_PREFIX}{result.member}:{result.day.isoformat()}:{e.item.id}", member=result.member,
               item=e.item.id, kind="impression", at=shown_at)
         for e in result.entries
     ]

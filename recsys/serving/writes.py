@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from recsys.exceptions import NotFoundError, ValidationError
-from recsys.ingest.loaders import check_unique_ids, combine
+from recsys.ingest.loaders import check_unique_ids, combine, reserved_ids
 from recsys.records import Event, Item
 from recsys.serving.world import World
 from recsys.storage import text_hash
@@ -111,7 +111,7 @@ def record_events(world: World, batch: Sequence[Event]) -> int:
     check_unique_ids(keyed, "event", lines=[n for n, e in enumerate(batch, 1) if e.id is not None],
                      scope=lambda e: members[e.member].tenant if e.member in members else "")
     items = world.store.item_ids(list({e.item for e in batch}))
-    problems = []
+    problems = reserved_ids(batch)
     for n, e in enumerate(batch, start=1):
         if e.member not in members:
             problems.append(ValidationError(f"unknown member {e.member!r}", line=n, record=e.id, field="member"))

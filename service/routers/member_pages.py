@@ -9,6 +9,7 @@ file the page needs comes from the service itself.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import html
 import json
 from pathlib import Path
@@ -100,6 +101,8 @@ def member_events(
     for n, e in enumerate(events, start=1):
         data = as_json(e)
         data.update(member=member.id, at=data.get("at") or now.isoformat())
+        if data.get("id") is not None:
+            data["id"] = own_event_id(member.id, data["id"])
         item = catalogue.get(data["item"])
         if item is None or not visible_to(item, member.org):
             problems.append(ValidationError(f"unknown item {data['item']!r}", source="batch", line=n,
@@ -115,6 +118,15 @@ def member_events(
     metrics.events.labels("new").inc(recorded)
     metrics.events.labels("duplicate").inc(len(batch) - recorded)
     return EventsResult(received=len(batch), recorded=recorded, duplicates=len(batch) - recorded)
+
+
+def own_event_id(member: str, given: str) -> str:
+    """The id an event sent on a member's own route is kept under: the member's, then the one
+    given (a digest of it where the two pass the 128 characters of an id). Ids are unique per
+    enterprise; without this, a member's token could take the id the portal later gives another
+    member's event (the portal's event then refused as a conflict) or an impression's."""
+    own = f"{member}:{given}"
+    return own if len(own) <= 128 else f"{member}:" + hashlib.blake2b(given.encode(), digest_size=16).hexdigest()
 
 
 def _enrolment(engine, member, item_id: str, changed: bool) -> EnrolmentOut:

@@ -87,6 +87,27 @@ def test_an_export_of_events_without_ids_read_in_again_records_nothing_twice(tmp
             ("a1", "complete", None), ("a2", "quiz", 0.8), ("a2", "quiz", 0.9)]
 
 
+def test_a_roster_without_some_columns_keeps_what_the_store_holds_in_them(tmp_path, capsys):
+    store = str(tmp_path / "store")
+    full = ("编号,姓名,身份,所在支部,兴趣,所在地,每日学习时长,入党日期\n"
+            "m1,王建国,党员、支部书记,hxny.jtgs,党史|廉洁从业,北京,40,2001/7/1\n"
+            "m2,李娜,党员,hxny.jtgs,党史,上海,20,2010/7/1\n")
+    assert main(["members", gbk(tmp_path / "full.csv", full), "--store", store]) == 0
+    # The HR system's roster: no interests, place, minutes or joining date; m2 has a new branch,
+    # and a third member is new.
+    roster = "编号,姓名,身份,所在支部\nm1,王建国,党员、支部书记,hxny.jtgs\nm2,李娜,党员,hxny.jtgs.zb1\nm3,张敏,党员,hxny.jtgs\n"
+    assert main(["members", gbk(tmp_path / "roster.csv", roster), "--store", store]) == 0
+    # An empty cell is still "not given": m1's minutes go back to the default.
+    minutes = "编号,姓名,所在支部,每日学习时长\nm1,王建国,hxny.jtgs,\n"
+    assert main(["members", gbk(tmp_path / "minutes.csv", minutes), "--store", store]) == 0
+    with Engine.open(store) as engine:
+        m1, m2, m3 = (engine.member(m) for m in ("m1", "m2", "m3"))
+    assert (m1.interests, m1.location, m1.daily_minutes, m1.joined) == (("党史", "廉洁从业"), "北京", 30, dt.date(2001, 7, 1))
+    assert m1.roles == ("member", "branch_secretary")
+    assert (m2.org, m2.interests, m2.location, m2.daily_minutes) == ("hxny.jtgs.zb1", ("党史",), "上海", 20)
+    assert (m3.interests, m3.daily_minutes) == ((), 30)
+
+
 def test_a_workbook_and_a_forced_encoding(tmp_path, capsys):
     openpyxl = pytest.importorskip("openpyxl")
     book = openpyxl.Workbook()

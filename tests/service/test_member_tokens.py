@@ -156,6 +156,27 @@ def test_the_member_records_own_events_and_the_item_does_not_come_back(world):
     assert attend.status_code == 422
 
 
+def test_a_members_event_ids_are_the_members_own_and_the_engines_ids_are_kept_for_it(world):
+    client, keys = world
+    token = _token(client, keys.a, "m-a")
+    at = "2026-11-30T10:00:00"
+    # The member's token takes the id the portal will give m-a2's event, and an impression's.
+    sent = [{"id": "portal-7", "item": "safety", "kind": "skip", "at": at},
+            {"id": "imp:m-a2:2026-12-07:safety", "item": "safety", "kind": "skip", "at": at}]
+    assert client.post("/v1/members/m-a/events", json=sent, headers=bearer(token)).json()["recorded"] == 2
+    ids = {e.id for e in client.app.state.engine.events("m-a") if e.kind == "skip"}
+    assert ids == {"m-a:portal-7", "m-a:imp:m-a2:2026-12-07:safety"}
+    # The portal's own event under that id is recorded, not refused as a conflict.
+    portal = {"id": "portal-7", "member": "m-a2", "item": "safety", "kind": "complete", "at": at}
+    assert client.post("/v1/events", json=[portal], headers=bearer(keys.a)).json()["recorded"] == 1
+    # An impression's id, and a removed member's pseudonym as a member id, are the engine's own.
+    taken = client.post("/v1/events", json=[dict(portal, id="imp:m-a2:2026-12-07:safety")], headers=bearer(keys.a))
+    assert taken.status_code == 422 and "kept for the engine's record of a list shown" in taken.text
+    impostor = {"id": "anon:413879c3105e889c5781a946", "name": "冒名", "org": "hxny.fdgs.zb-yunxing"}
+    anon = client.put("/v1/members", json=[impostor], headers=bearer(keys.a))
+    assert anon.status_code == 422 and "kept for a removed member's pseudonym" in anon.text
+
+
 def test_enrolment_checks_seats_and_a_withdrawal_gives_the_seat_back(world):
     client, keys = world
     r = client.put("/v1/items", json=[upcoming_activity("act-1", capacity=1)], headers=bearer(keys.admin))
