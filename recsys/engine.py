@@ -963,8 +963,8 @@ class Engine:
         Raises:
             NotFoundError: an unknown member or item.
             ValidationError: the item is not an offline activity.
-            ConflictError: the activity is full or over, or the member does not attend offline
-                activities.
+            ConflictError: the activity is full or over, meant for roles the member does not
+                hold, or the member does not attend offline activities.
         """
         return member_page.enroll(self._world, self.member(member_id), self.item(item_id))
 

@@ -109,8 +109,8 @@ def enroll(world: World, member: Member, item: Item, at: dt.datetime | None = No
 
     Raises:
         ValidationError: the item is not an offline activity.
-        ConflictError: the activity is full or over, or the member does not attend offline
-            activities (the message says which).
+        ConflictError: the activity is full or over, meant for roles the member does not hold,
+            or the member does not attend offline activities (the message says which).
     """
     at = at or _now()
     schedule = item.schedule
@@ -125,6 +125,10 @@ def enroll(world: World, member: Member, item: Item, at: dt.datetime | None = No
         if not member.offline:
             raise ConflictError(f"member {member.id!r} does not attend offline activities (offline: false); "
                                 "offer them online study instead")
+        if item.roles and not set(item.roles) & set(member.roles):
+            # The rule lists keep (an activity for branch secretaries is not offered to others).
+            raise ConflictError(f"activity {item.id!r} is for members holding {', '.join(item.roles)}; "
+                                f"member {member.id!r} holds {', '.join(member.roles)}")
         taken = world.store.enrolments([item.id]).get(item.id, 0)
         if schedule.capacity is not None and taken >= schedule.capacity:
             raise ConflictError(f"activity {item.id!r} is full: all {schedule.capacity} seats are taken")

@@ -194,6 +194,12 @@ def test_enrolment_checks_seats_and_a_withdrawal_gives_the_seat_back(world):
     assert client.app.state.engine.store.enrolments(["act-1"]) == {"act-1": 1}
     assert client.put("/v1/members/m-a/enrolments/safety", headers=bearer(ta)).status_code == 422  # not an activity
     assert client.put("/v1/members/m-a/enrolments/b-item", headers=bearer(ta)).status_code == 404  # another tenant's
+    # An activity for branch secretaries: m-a2 is one, m-a (a frontline member) is not.
+    cadres = dict(upcoming_activity("act-2", capacity=5), roles=["branch_secretary"])
+    assert client.put("/v1/items", json=[cadres], headers=bearer(keys.admin)).status_code == 200
+    other = client.put("/v1/members/m-a/enrolments/act-2", headers=bearer(ta))
+    assert other.status_code == 409 and "is for members holding branch_secretary" in other.text
+    assert client.put("/v1/members/m-a2/enrolments/act-2", headers=bearer(ta2)).status_code == 200
 
 
 def test_cors_answers_member_tokens_only(world):
