@@ -123,7 +123,8 @@ class Recommender:
         candidates alone can miss what is open). "Less time than the shortest item" only when an
         online item is open but longer than the day; "all studied" when every online item the
         member's record lets them take, published and not expired, is completed (or the same
-        content as a completed one), whatever offline activities remain."""
+        content as a completed one), whatever offline activities remain, and there is such an
+        item (before anything is published, nothing is left to study but nothing was studied)."""
         cols = ctx.items.columns
         every = Pool(np.arange(len(cols), dtype=np.int64), np.zeros(len(cols), dtype=np.int64))
         open_, _ = self.filter(ctx, every)
@@ -138,7 +139,8 @@ class Recommender:
         is_open = np.zeros(len(cols), dtype=bool)
         is_open[open_.rows] = True
         left = could & (codes != REASONS.index("completed")) & ~((codes == 0) & ~is_open)
-        return explain.empty_done() if not left.any() else explain.empty_nothing()
+        # Nothing the member could take at all (nothing published yet, say) is not "all studied".
+        return explain.empty_done() if could.any() and not left.any() else explain.empty_nothing()
 
     def rank(self, ctx: PlanContext, k: int) -> Pool:
         """The ``k`` best feasible candidates that fit the day, before packing, best first."""

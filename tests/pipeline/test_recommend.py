@@ -206,6 +206,9 @@ def test_empty_lists_say_why(open_engine):
     eng = open_engine(items, [member(interests=("党史",))])
     small = eng.daily("m1", day=DAY, minutes=5)
     assert small.entries == () and "少于最短可学内容（20 分钟）" in small.notes[0]
+    # Before the catalogue's first item is published there is nothing to study, not all studied.
+    early = eng.daily("m1", day=dt.date(2000, 1, 1), preview=True)
+    assert early.entries == () and early.notes == ("今天暂时没有适合你的学习内容",)
     eng.record([Event(member="m1", item=i.id, kind="complete", at=at(DAY - dt.timedelta(days=1))) for i in items])
     done = eng.daily("m1", day=DAY)
     assert done.entries == () and "已全部学完" in done.notes[0]
