@@ -44,6 +44,8 @@ class OpeningBalance:
 
     FIELDS: ClassVar[tuple[str, ...]] = ("member", "year", "hours", "topic", "note")
     REQUIRED: ClassVar[tuple[str, ...]] = ("member", "year", "hours")
+    #: 主题 is an item's topics elsewhere; a balance has one topic.
+    COLUMNS: ClassVar[Mapping[str, str]] = {"主题": "topic", "专题": "topic"}
     #: Balances have no id of their own: (member, year, topic) names one.
     id: ClassVar[None] = None
 

@@ -609,6 +609,8 @@ class Member:
         "daily_minutes", "joined", "situation",
     )
     REQUIRED: ClassVar[tuple[str, ...]] = ("id", "name", "org")
+    #: Column headers that mean these fields in a roster (党员编号 is an event's member elsewhere).
+    COLUMNS: ClassVar[Mapping[str, str]] = {"党员编号": "id", "人员编号": "id", "工号": "id"}
 
     @property
     def tenant(self) -> str:

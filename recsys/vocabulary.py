@@ -12,6 +12,7 @@ Matching ignores case and surrounding spaces. A code always stands for itself.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -98,7 +99,8 @@ _COLUMNS = {
     "活动地点": "location", "名额": "capacity", "人数上限": "capacity", "所属组织": "org", "所在支部": "org",
     "姓名": "name", "身份": "roles", "角色": "roles", "兴趣": "interests", "关注主题": "interests",
     "能否参加线下活动": "offline", "可参加线下活动": "offline", "所在城市": "location", "所在地": "location",
-    "每日学习时间": "daily_minutes", "每日学习分钟": "daily_minutes", "每日学习时长": "daily_minutes", "入党日期": "joined", "入党时间": "joined",
+    "每日学习时间": "daily_minutes", "每日学习分钟": "daily_minutes", "每日学习时长": "daily_minutes",
+    "入党日期": "joined", "入党时间": "joined",
     "党员类别": "situation", "人员类别": "situation", "党员编号": "member", "内容编号": "item", "得分": "value",
     "评分值": "value", "发生时间": "at", "年度": "year", "学时": "hours", "备注": "note",
     "链接": "url", "网址": "url", "内容链接": "url", "课程链接": "url", "学习链接": "url", "访问地址": "url",
@@ -111,6 +113,11 @@ def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _key(word: str) -> str:
     return word.strip().casefold()
+
+
+def _loose(word: str) -> str:
+    """``word`` with compatibility forms folded (full-width to half-width) and no whitespace."""
+    return "".join(unicodedata.normalize("NFKC", word).split()).casefold()
 
 
 def _topic_words(families: Mapping[str, Iterable[str]]) -> dict[str, str]:
@@ -150,8 +157,17 @@ class Vocabulary:
     columns: Mapping[str, str] = field(default_factory=lambda: _frozen(_COLUMNS))
 
     def column(self, header: str) -> str:
-        """The field a column header names (a field name names itself; unknown headers stay as written)."""
+        """The field a column header names (a field name names itself; unknown headers stay as written).
+
+        Headers are compared as forms lay them out or not: full-width or half-width brackets,
+        spaces between the characters (姓　名) and line breaks in a cell (入党\\n日期) do not count.
+        """
         found = self.code("columns", header)
+        if found is None:
+            loose = _loose(header)
+            found = next((field for word, field in self.columns.items() if _loose(word) == loose), None)
+            if found is None and loose in _CODES["columns"]:
+                found = loose
         return header.strip() if found is None else found
 
     def code(self, term: str, word: str) -> Any:

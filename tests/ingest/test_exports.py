@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 
 from recsys import Item, Member, ValidationError
+from recsys.credits import OpeningBalance
 from recsys.curriculum import Curriculum
 from recsys.ingest.loaders import read_batch
 from recsys.records import TZ, Event
@@ -236,3 +237,26 @@ def test_a_quote_in_the_middle_of_a_cell_is_refused_rather_than_guessed(tmp_path
     with pytest.raises(ValidationError, match="not a CSV record") as found:
         read_batch(write(tmp_path / "members.csv", text), Member)
     assert found.value.line == 2
+
+
+def test_headers_as_forms_lay_them_out_and_columns_that_are_no_field(tmp_path):
+    # 姓　名 with a full-width space, a line break in 入党日期's cell, 党员编号 as a roster's id, and
+    # an HR export's extra columns: read once, named once, not refused row by row.
+    text = ('党员编号,姓　名,性别,手机号码,所在支部,"入党\n日期",每日学习时长\n'
+            "m1,李志刚,男,13800000000,hxny.fdgs,2003/12/18,40\n"
+            "m2,王桂兰,女,13900000000,hxny.fdgs,,\n")
+    batch = read_batch(write(tmp_path / "党员名单.csv", text, "gbk"), Member)
+    m1, m2 = batch.records
+    assert (m1.id, m1.name, m1.joined, m1.daily_minutes) == ("m1", "李志刚", dt.date(2003, 12, 18), 40)
+    assert (m2.id, m2.name, m2.daily_minutes) == ("m2", "王桂兰", 30)
+    assert [(w.line, w.message[:24]) for w in batch.warnings] == [(1, "表头中的 “性别”、“手机号码” 不是党员的字段")]
+    with pytest.raises(ValidationError, match="性别"):
+        read_batch(write(tmp_path / "strict.csv", text, "gbk"), Member, strict=True)
+
+
+def test_half_width_brackets_name_the_same_column_and_a_balance_takes_its_topic(tmp_path):
+    items = "id,title,kind,时长(分钟),published\na1,党章学习,文章,15,2026/11/1\n"
+    assert read_batch(write(tmp_path / "items.csv", items), Item, now=NOW).records[0].minutes == 15
+    credits = "党员编号,年度,学时,主题,备注\nm1,2026,20,廉洁从业,补录\n"
+    (balance,) = read_batch(write(tmp_path / "credits.csv", credits), OpeningBalance).records
+    assert (balance.member, balance.year, balance.hours, balance.topic) == ("m1", 2026, 20, "廉洁从业")
