@@ -48,6 +48,8 @@ TZ = ZoneInfo("Asia/Shanghai")
 #: them: a member named like a pseudonym would take over a removed member's history, an event with
 #: an impression's id would silently stop the engine recording that impression.
 PSEUDONYM_PREFIX = "anon:"
+#: What parts an offline activity's city from its place (``西安·八路军西安办事处纪念馆``).
+CITY_MARKS = ("·", "・", "•")
 IMPRESSION_PREFIX = "imp:"
 
 ITEM_KINDS = ("lecture", "video", "article", "case", "quiz", "discussion", "activity")
@@ -356,8 +358,9 @@ class Schedule:
     Attributes:
         starts: Start time (timezone-aware).
         ends: End time, after ``starts``.
-        location: ``城市·地点``, e.g. ``西安·八路军西安办事处纪念馆``; the part before ``·`` is the
-            city used to match members' locations.
+        location: ``城市·地点``, e.g. ``西安·八路军西安办事处纪念馆``; the part before ``·`` (or
+            ``・``, ``•``) is the city used to match members' locations. A location without one
+            names no city: members anywhere who attend offline activities may be offered it.
         capacity: Seats available, or None for no limit.
     """
 
@@ -368,8 +371,12 @@ class Schedule:
 
     @property
     def city(self) -> str:
-        """The city part of :attr:`location`."""
-        return self.location.split("·", 1)[0].strip()
+        """The city part of :attr:`location`, or "" if it names none (no ``城市·`` before the place:
+        ``北京 集团总部三楼会议室`` was taken for a city no member lives in, and never offered)."""
+        for mark in CITY_MARKS:
+            if mark in self.location:
+                return self.location.split(mark, 1)[0].strip()
+        return ""
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -304,7 +304,8 @@ def input_warnings(
     """What in valid records is probably a mistake.
 
     A role no curriculum rule knows (a misspelt ``branch_secretary`` would silently drop a
-    56-hour target), an item topic no rule or topic family knows, an event dated in the future.
+    56-hour target), an item topic no rule or topic family knows, an activity's place naming no
+    city, an event dated in the future.
 
     Args:
         lines: The line of each record (default: its 1-based position).
@@ -326,6 +327,9 @@ def input_warnings(
             if role not in roles:
                 out.append(InputWarning(f"角色 {role!r} 不在课程规则中，不会计入任何学时目标{_nearest(role, roles)}",
                                         field="roles", **where))
+        if isinstance(record, Item) and record.schedule is not None and not record.schedule.city:
+            out.append(InputWarning(f"地点 {record.schedule.location!r} 未按“城市·地点”书写（如“北京·集团总部三楼会议室”），"
+                                    "认不出城市：各地能参加线下活动的党员都会收到这项活动", field="location", **where))
         for topic in record.topics if isinstance(record, Item) else ():
             if topic not in topics:
                 out.append(InputWarning(f"主题 {topic!r} 不属于已知的学习主题，不会计入必修学时{_nearest(topic, topics)}",

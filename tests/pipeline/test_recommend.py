@@ -108,6 +108,18 @@ def test_infirm_and_mobile_members_get_no_offline_item(open_engine):
         assert not lst.upcoming
 
 
+def test_an_activity_whose_place_names_no_city_is_offered_wherever_members_live(open_engine):
+    day = DAY + dt.timedelta(days=5)
+    hall = make_item(
+        "hall", "集团机关主题党日", "主题党日活动。", kind="activity", mode="offline", minutes=120,
+        topics=("党史",), schedule=Schedule(at(day, 9), at(day, 11), "太原 集团总部三楼会议室", 40),
+    )
+    eng = open_engine(catalogue() + [hall], [member("a", daily_minutes=30)])
+    lst = eng.daily("a", day=DAY)
+    assert [e.item.id for e in lst.upcoming] == ["hall"]
+    assert "在太原 集团总部三楼会议室举行" in lst.upcoming[0].reasons[0]
+
+
 def test_offline_activity_shows_as_upcoming_then_on_its_day(open_engine):
     day = DAY + dt.timedelta(days=5)
     visit = make_item(
