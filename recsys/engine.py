@@ -46,7 +46,7 @@ from recsys.pseudonyms import pseudonym
 from recsys.storage import EventColumns, MemberRemoval, Store, open_store
 from recsys.storage._shared import BALANCES_META
 from recsys.storage.tenant import TENANT_MARK, TenantStore, tenant_artefact
-from recsys.tokens import DEFAULT_TOKEN_HOURS, MemberTokens, TokenClaims
+from recsys.tokens import DEFAULT_TOKEN_HOURS, MemberTokens, TokenClaims, removal_meta
 
 __all__ = ["Engine", "visible_to", "MAX_PATH_DAYS"]
 
@@ -550,6 +550,8 @@ class Engine:
             meta = {}
             if any((t, b.member) == (tenant, member_id) for t, b in balances):
                 meta = _balances_meta((t, b) for t, b in balances if (t, b.member) != (tenant, member_id))
+            # Tokens issued until now are refused, should the id be given to someone else later.
+            meta[removal_meta(tenant, member_id)] = f"{time.time():.3f}"
             removed = self.store.remove_member(member_id, pseudonym=alias, meta=meta)
         if removed is None:  # removed by another process since it was read
             raise NotFoundError("member", member_id)
@@ -1030,12 +1032,18 @@ class Engine:
         of their enterprise when the token names one (see :meth:`tenant`).
 
         Raises:
-            TokenError: as :meth:`check_member_token`.
+            TokenError: as :meth:`check_member_token`, or issued before a member of that id was
+                removed (the id may name someone else now).
             NotFoundError: the member is no longer stored.
         """
         claims = self.check_member_token(token, now)
         engine = self if claims.tenant is None else self.tenant(claims.tenant)
-        return engine, engine.member(claims.member)
+        member = engine.member(claims.member)
+        removed = self.store.get_meta(removal_meta(member.tenant, member.id))
+        if removed is not None and claims.issued_before(dt.datetime.fromtimestamp(float(removed), dt.timezone.utc)):
+            raise TokenError(f"the member token was issued before member {member.id!r} was removed, "
+                             "not for whoever holds the id now: ask the portal for a new link")
+        return engine, member
 
     def rotate_token_secret(self) -> None:
         """Sign member tokens with a new secret: every token issued before is refused."""

@@ -59,6 +59,19 @@ class TokenClaims:
     member: str
     expires: dt.datetime
     tenant: str | None = None
+    issued: dt.datetime | None = None
+
+    def issued_before(self, when: dt.datetime) -> bool:
+        """Whether the token may have been issued before ``when``: a token from before tokens
+        said when they were issued counts from the earliest it could have been."""
+        issued = self.issued or self.expires - dt.timedelta(hours=MAX_TOKEN_HOURS)
+        return issued < when
+
+
+def removal_meta(tenant: str, member: str) -> str:
+    """The store metadata key holding when a member was last removed (UTC seconds): a token
+    issued before then is not the new member's, who may have been given the same id since."""
+    return f"member_removed:{tenant}:{member}"
 
 
 def _b64(data: bytes) -> str:
@@ -112,7 +125,7 @@ class MemberTokens:
                                   f"got {hours:g}", field="hours")
         now = now or _now()
         expires = (now + dt.timedelta(hours=hours)).replace(microsecond=0)
-        claims: dict[str, object] = {"m": member, "exp": int(expires.timestamp())}
+        claims: dict[str, object] = {"m": member, "exp": int(expires.timestamp()), "iat": round(now.timestamp(), 3)}
         if tenant is not None:
             claims["t"] = tenant
         payload = _b64(json.dumps(claims, separators=(",", ":")).encode("utf-8"))
@@ -145,8 +158,9 @@ class MemberTokens:
             data = json.loads(_unb64(payload))
             member, expires = str(data["m"]), dt.datetime.fromtimestamp(int(data["exp"]), dt.timezone.utc)
             tenant = None if data.get("t") is None else str(data["t"])
+            issued = None if data.get("iat") is None else dt.datetime.fromtimestamp(float(data["iat"]), dt.timezone.utc)
         except (ValueError, KeyError, TypeError) as exc:  # signed by us, so only a bug gets here
             raise TokenError("the member token is malformed: ask the portal for a new link") from exc
         if (now or _now()) >= expires:
             raise TokenError(f"the member token expired at {expires.isoformat()}: ask the portal for a new link")
-        return TokenClaims(member=member, expires=expires, tenant=tenant)
+        return TokenClaims(member=member, expires=expires, tenant=tenant, issued=issued)

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from recsys import Engine, Member, NotFoundError
+from recsys import Engine, Member, NotFoundError, TokenError
 from recsys.records import TZ
 
 DAY = dt.date(2026, 12, 1)
@@ -64,3 +64,17 @@ def test_an_unknown_member_is_not_found_and_nothing_changes(engine):
     with pytest.raises(NotFoundError, match="no member with id 'm9'"):
         engine.remove_member("m9", keep_history=True)
     assert (len(engine.events()), engine.opening_balances()) == before
+
+
+def test_a_token_of_a_removed_member_does_not_open_the_next_holder_of_the_id(engine):
+    old, _ = engine.member_token("m1")
+    assert engine.token_member(old)[1].name == engine.member("m1").name
+    engine.remove_member("m1")
+    with pytest.raises(NotFoundError):
+        engine.token_member(old)
+    engine.upsert_members([Member(id="m1", name="新同志", org="hxny.fdgs.zb-yunxing")])
+    with pytest.raises(TokenError, match="issued before member 'm1' was removed"):
+        engine.token_member(old)
+    new, _ = engine.member_token("m1")
+    assert engine.token_member(new)[1].name == "新同志"
+    assert engine.token_member(engine.member_token("m2")[0])[1].id == "m2"  # the others' tokens hold
