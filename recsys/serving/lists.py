@@ -23,6 +23,7 @@ from recsys.serving.world import (
     branch_activity,
     enrolled_ahead,
     plan_context,
+    put_served_held,
     seats_for,
 )
 from recsys.storage import ServedList
@@ -83,7 +84,7 @@ def daily(world: World, member: Member, day: dt.date, budget: int, *, preview: b
     history = store.history(member.id)
     result = _plan_day(world, member, day, budget, history.events, lambda snap, ctx: world.recommender(ctx))
     if not preview:
-        store.put_served([served_record(result, history.state)], impressions_of(result))
+        put_served_held(world, [served_record(result, history.state)], impressions_of(result))
     return result
 
 
@@ -120,7 +121,7 @@ def daily_from(world: World, member: Member, day: dt.date, budget: int, scores: 
     if not preview:
         # Impressions start the cool-down as for any list; the list itself is not kept as the
         # day's served list, which stays the engine's own.
-        store.put_served([], impressions_of(result))
+        put_served_held(world, [], impressions_of(result))
     return result
 
 

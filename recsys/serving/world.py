@@ -32,7 +32,7 @@ from recsys.pipeline.masks import StaticRules
 from recsys.pipeline.profile import build_profile, day_end
 from recsys.records import TZ, Event, Item, Member
 from recsys.serving.catalogue_cache import CatalogueCache, ItemsAhead
-from recsys.storage import Artefact, Revisions, Store
+from recsys.storage import Artefact, Revisions, ServedList, Store
 from recsys.storage.tenant import TENANT_MARK, TenantStore, tenant_artefact
 
 __all__ = [
@@ -109,6 +109,10 @@ class World:
         self.duplicate_threshold = duplicate_threshold
         self.lock = threading.RLock()
         self.write_lock = threading.Lock()  # writers of items, one at a time; never taken by reads
+        # A member's removal, and the writes naming members (events, served lists), one at a time:
+        # a write checks its members are still held and writes under it, so a removal never leaves
+        # a write of this process behind (see put_served_held).
+        self.members_lock = threading.Lock()
         self._writer: int | None = None  # the thread holding it (see writing())
         self.items = CatalogueCache(store, dim, hnsw_threshold=hnsw_threshold)
         self._collab: CollaborativeModel | None = None
@@ -255,6 +259,17 @@ def branch_activity(store: Store, org: str, day: dt.date) -> tuple[dict[str, int
     members completed anything then (see :meth:`recsys.storage.Store.branch_completions`)."""
     end = day_end(day)
     return store.branch_completions(org, end - BRANCH_WINDOW, end)
+
+
+def put_served_held(world: World, served: Sequence[ServedList], impressions: Sequence[Event]) -> None:
+    """Store served lists and their impressions, less those of members removed since they were
+    planned (a list takes a while; the member's removal must not be followed by their list)."""
+    with world.members_lock:
+        held = world.store.member_tenants(list({s.member for s in served} | {e.member for e in impressions}))
+        served = [s for s in served if s.member in held]
+        impressions = [e for e in impressions if e.member in held]
+        if served or impressions:
+            world.store.put_served(served, impressions)
 
 
 def enrolled_in(events: Sequence[Event]) -> set[str]:

@@ -78,3 +78,20 @@ def test_a_token_of_a_removed_member_does_not_open_the_next_holder_of_the_id(eng
     new, _ = engine.member_token("m1")
     assert engine.token_member(new)[1].name == "新同志"
     assert engine.token_member(engine.member_token("m2")[0])[1].id == "m2"  # the others' tokens hold
+
+
+def test_a_list_planned_before_its_member_was_removed_is_not_stored_after(engine, monkeypatch):
+    # The removal lands while the list is being planned (between the reads and the write).
+    import recsys.serving.lists as lists
+
+    plan = lists._plan_day
+
+    def removed_meanwhile(*args, **kwargs):
+        result = plan(*args, **kwargs)
+        engine.remove_member("m2")
+        return result
+
+    monkeypatch.setattr(lists, "_plan_day", removed_meanwhile)
+    assert engine.daily("m2", day=DAY).entries
+    assert engine.events("m2") == [] and engine.store.served_for(["m2"], DAY) == []
+    assert {e.member for e in engine.events()} == {"m1"}  # nothing names m2, no impression either

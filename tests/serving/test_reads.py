@@ -81,13 +81,14 @@ def counted(tmp_path):
     engine.close()
 
 
-def test_a_cache_miss_daily_list_costs_at_most_eight_statements(counted):
+def test_a_cache_miss_daily_list_costs_at_most_nine_statements(counted):
     engine, counter = counted
     # Warm the engine as a running service is: index, catalogue, collaborative model, embeddings.
     engine.daily("m001", DAY - dt.timedelta(days=1))
     result, sql = counter.measure(lambda: engine.daily("m001", DAY))
     assert result.entries, "the list is not empty, so it was planned and written"
-    assert len(sql) <= 8, "\n".join(sql)
+    # Nine: the last before the write checks the member is still held (a removal meanwhile).
+    assert len(sql) <= 9, "\n".join(sql)
     # The same request again is served from the stored list: reads only.
     again, sql = counter.measure(lambda: engine.daily("m001", DAY))
     assert again == result
