@@ -23,7 +23,7 @@ from recsys.curriculum import Curriculum
 from recsys.embedding.encoders import DEFAULT_ENCODER, CachedEncoder, Encoder, get_encoder, spec_for_name
 from recsys.embedding.index import FaissIndex
 from recsys.exceptions import AmbiguousIdError, ModelError, NotFoundError, StoreError, TokenError, ValidationError
-from recsys.ingest.loaders import as_records, check_unique_ids, combine, reserved_ids
+from recsys.ingest.loaders import as_records, check_unique_ids, combine, refused_ids
 from recsys.models.ranking import ARTEFACT, RankingModel
 from recsys.models.training import TrainConfig, TrainReport, activity_of, is_stale
 from recsys.models.training import train as train_ranking
@@ -435,7 +435,7 @@ class Engine:
     def upsert_members(self, members: Iterable[Member | Mapping[str, Any]]) -> int:
         """Insert or update members; the whole batch or nothing. Returns the number written."""
         batch = as_records(members, Member)
-        if (taken := reserved_ids(batch)):
+        if (taken := refused_ids(batch)):
             raise combine(taken)
         check_unique_ids(batch, "member")
         if batch:

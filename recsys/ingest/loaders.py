@@ -362,7 +362,7 @@ def _validate(rows: Iterable[tuple[int, Any]], record_type: type[R], source: str
     # Events may omit their id; every other record has one. An event's id is unique in its
     # member's tenant, which a file does not tell: one member's events surely share a tenant,
     # and the engine checks the rest when it knows the members.
-    problems += reserved_ids(records, source=source, lines=lines)
+    problems += refused_ids(records, source=source, lines=lines)
     keyed = [(line, r) for line, r in zip(lines, records) if r.id is not None]
     try:
         check_unique_ids([r for _, r in keyed], record_type.__name__.lower(), source=source,
@@ -406,18 +406,23 @@ def as_records(records: Iterable[Any], record_type: type[R]) -> list[R]:
     return [by_line[n] for n in sorted(by_line)]
 
 
-def reserved_ids(records: Sequence[Any], *, source: str = "batch", lines: Sequence[int] | None = None
-                 ) -> list[ValidationError]:
-    """The problems of members and events whose ids take a prefix the engine keeps for itself
-    (:data:`recsys.records.PSEUDONYM_PREFIX`, :data:`recsys.records.IMPRESSION_PREFIX`)."""
+def refused_ids(records: Sequence[Any], *, source: str = "batch", lines: Sequence[int] | None = None
+                ) -> list[ValidationError]:
+    """The problems of records valid alone that input may still not write: member and event ids
+    with a prefix the engine keeps for itself (:data:`recsys.records.PSEUDONYM_PREFIX`,
+    :data:`recsys.records.IMPRESSION_PREFIX`), and organisation paths with an empty level
+    (``hxny.``, ``hxny..a``: each made a unit of its own in reports)."""
     problems = []
     for pos, record in enumerate(records):
+        where = {"source": source, "line": lines[pos] if lines is not None else pos + 1, "record": record.id}
         taken = {Member: (PSEUDONYM_PREFIX, "a removed member's pseudonym"),
                  Event: (IMPRESSION_PREFIX, "the engine's record of a list shown")}.get(type(record))
         if taken is not None and record.id is not None and record.id.startswith(taken[0]):
-            problems.append(ValidationError(f"ids starting {taken[0]!r} are kept for {taken[1]}", source=source,
-                                            line=lines[pos] if lines is not None else pos + 1, record=record.id,
-                                            field="id"))
+            problems.append(ValidationError(f"ids starting {taken[0]!r} are kept for {taken[1]}", field="id", **where))
+        org = getattr(record, "org", None) if isinstance(record, (Member, Item)) else None
+        if org is not None and "" in org.split("."):
+            problems.append(ValidationError(f"organisation {org!r} has an empty level: write it as levels joined "
+                                            "by single dots (hxny.fdgs.zb1)", field="org", **where))
     return problems
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from recsys.exceptions import NotFoundError, ValidationError
-from recsys.ingest.loaders import check_unique_ids, combine, reserved_ids
+from recsys.ingest.loaders import check_unique_ids, combine, refused_ids
 from recsys.records import Event, Item
 from recsys.serving.world import World
 from recsys.storage import text_hash
@@ -26,6 +26,8 @@ def add_items(world: World, batch: Sequence[Item], *, progress: bool = False) ->
     """Insert or update validated items, embedding only those whose text changed."""
     if not batch:
         return 0
+    if (refused := refused_ids(batch)):
+        raise combine(refused)
     check_unique_ids(batch, "item")
     # Embedding is the slow part of a write, so it runs before any lock is taken; the database
     # write holds only the writers' lock: lists and searches wait for nothing but the index
@@ -116,7 +118,7 @@ def _record_held(world: World, batch: Sequence[Event]) -> int:
     check_unique_ids(keyed, "event", lines=[n for n, e in enumerate(batch, 1) if e.id is not None],
                      scope=lambda e: members[e.member].tenant if e.member in members else "")
     items = world.store.item_ids(list({e.item for e in batch}))
-    problems = reserved_ids(batch)
+    problems = refused_ids(batch)
     for n, e in enumerate(batch, start=1):
         if e.member not in members:
             problems.append(ValidationError(f"unknown member {e.member!r}", line=n, record=e.id, field="member"))

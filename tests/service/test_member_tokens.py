@@ -175,6 +175,9 @@ def test_a_members_event_ids_are_the_members_own_and_the_engines_ids_are_kept_fo
     impostor = {"id": "anon:413879c3105e889c5781a946", "name": "冒名", "org": "hxny.fdgs.zb-yunxing"}
     anon = client.put("/v1/members", json=[impostor], headers=bearer(keys.a))
     assert anon.status_code == 422 and "kept for a removed member's pseudonym" in anon.text
+    for org in ("hxny.", "hxny..fdgs", "hxny.fdgs."):  # an empty level made a phantom unit of reports
+        phantom = client.put("/v1/members", json=[dict(impostor, id="m-x", org=org)], headers=bearer(keys.admin))
+        assert phantom.status_code == 422 and "has an empty level" in phantom.text, (org, phantom.text)
 
 
 def test_enrolment_checks_seats_and_a_withdrawal_gives_the_seat_back(world):
