@@ -295,8 +295,14 @@ async def _on_http_error(request: Request, exc: StarletteHTTPException) -> Error
 def _allowed_methods(request: Request) -> list[str]:
     from starlette.routing import Match
 
+    def routes(found):
+        # Included routers stand in the app's list as one entry each: their routes are inside.
+        for route in found:
+            inner = getattr(route, "original_router", None)
+            yield from routes(inner.routes) if inner is not None else (route,)
+
     methods: set[str] = set()
-    for route in request.app.router.routes:
+    for route in routes(request.app.router.routes):
         match, _ = route.matches(request.scope)
         if match != Match.NONE:
             methods.update(getattr(route, "methods", None) or ())

@@ -589,8 +589,11 @@ def test_unknown_ids_and_endpoints_are_404(world):
                 "/v1/items/nothing", "/v1/items/nothing/similar", "/v1/search?q=安全&member=nobody"]:
         assert error_of(client.get(url, headers=h), 404)["code"] == "not_found"
     assert "no such endpoint" in error_of(client.get("/v1/nothing", headers=h), 404)["message"]
-    error = error_of(client.patch("/v1/items", headers=h), 405)
-    assert error["code"] == "method_not_allowed"
+    wrong = client.patch("/v1/items", headers=h)
+    error = error_of(wrong, 405)
+    assert error["code"] == "method_not_allowed" and error["message"].endswith("; use GET, PUT")
+    assert wrong.headers["allow"] == "GET, PUT"  # the routes of included routers too
+    assert client.delete("/v1/members/m-a/daily", headers=h).headers["allow"] == "GET"
 
 
 def test_an_unexpected_failure_is_a_bare_500(world):
