@@ -73,7 +73,8 @@ _UNAVAILABLE = {
 _HTTP_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "payload_too_large",
-    415: "unsupported_media_type", 422: "validation_error", 503: "unavailable",
+    415: "unsupported_media_type", 422: "validation_error", 431: "request_header_fields_too_large",
+    503: "unavailable",
 }
 
 

@@ -496,6 +496,14 @@ def test_a_body_over_the_size_limit_is_413_naming_the_limit(tmp_path):
         assert client.put("/v1/items", json=big[:2], headers=bearer(keys.a)).status_code == 200
 
 
+def test_headers_over_16_kib_are_431_whole_or_in_pieces(world):
+    client, keys, _ = world
+    big = client.get("/v1/items", headers={**bearer(keys.a), "X-Big": "x" * 100_000})
+    error = error_of(big, 431)
+    assert error["code"] == "request_header_fields_too_large" and "16 KiB" in error["message"]
+    assert client.get("/v1/items", headers={**bearer(keys.a), "X-Fine": "x" * 8_000}).status_code == 200
+
+
 def test_a_batch_over_the_record_limit_is_413_naming_the_limit(tmp_path):
     store = tmp_path / "store"
     keys = make_keys(store / "keys.json")
