@@ -201,6 +201,16 @@ def test_near_duplicates_of_completed_items_count_as_completed(open_engine):
     assert "a" not in ids and "twin" not in ids
 
 
+def test_a_long_day_is_filled_too(open_engine):
+    # 120 items of 12 minutes: a whole day's 1,440 minutes can be filled (forty candidates held 480).
+    items = [it for topic, p in (("党史", "a"), ("廉洁从业", "b"), ("安全生产", "c"), ("数字化转型", "d"))
+             for it in topic_items(topic, 30, p, minutes=12)]
+    eng = open_engine(items, [member(interests=("党史",), daily_minutes=1440)])
+    lst = eng.daily("m1", day=DAY, preview=True)
+    assert lst.minutes >= 0.8 * 1440 and len({e.item.id for e in lst.entries}) == len(lst.entries)
+    assert eng.daily("m1", day=DAY, minutes=30, preview=True).minutes == 24  # a short day as before
+
+
 def test_budget_is_filled_by_a_knapsack(open_engine):
     # A greedy pick of the best item (25 min) would leave 5 of 30 minutes; 10+20 fills the day.
     items = [
