@@ -805,7 +805,7 @@ class Engine:
         """
         member = self.member(member_id)
         start = as_day(start, "start")
-        check_days(days)
+        check_days(days, start)
         return lists.path(self._world, member, start, days, budget_of(member, minutes))
 
     def rank(self, member_id: str, day: dt.date | str | None = None, k: int = 40) -> list[SearchHit]:

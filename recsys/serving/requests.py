@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from recsys.exceptions import ValidationError
-from recsys.records import TZ, Member
+from recsys.records import LAST_YEAR, TZ, Member
 
 __all__ = ["as_day", "budget_of", "check_k", "check_days", "ranking_scores", "MAX_PATH_DAYS"]
 
@@ -43,9 +43,14 @@ def check_k(k: int) -> None:
         raise ValidationError(f"k must be a whole number of at least 1, got {k!r}", field="k")
 
 
-def check_days(days: int) -> None:
+def check_days(days: int, start: dt.date | None = None) -> None:
+    """``days`` of a path: 1 to :data:`MAX_PATH_DAYS`, and (from ``start``) none past the last
+    year a date may take (the path's own study is dated on its days)."""
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_PATH_DAYS:
         raise ValidationError(f"days must be a whole number from 1 to {MAX_PATH_DAYS}, got {days!r}", field="days")
+    if start is not None and (start + dt.timedelta(days=days - 1)).year > LAST_YEAR:
+        raise ValidationError(f"a path of {days} days from {start} runs past {LAST_YEAR}-12-31, the last day "
+                              "a date may take", field="days")
 
 
 def ranking_scores(ranking: Sequence[str] | Mapping[str, float]) -> dict[str, float]:

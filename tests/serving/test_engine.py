@@ -243,3 +243,10 @@ def test_an_empty_store_may_change_encoder_and_a_full_one_may_not(tmp_path, samp
         assert eng.dim == 8 and eng.search("保密", k=1)
     with pytest.raises(StoreError, match="tiny-8"):
         Engine.open(tmp_path / "s", encoder="tfidf")
+
+
+def test_a_path_running_past_the_last_year_a_date_may_take_is_refused_by_its_days(engine):
+    assert len(engine.path("m1", start="2199-12-25", days=7).days) == 7
+    with pytest.raises(ValidationError, match="runs past 2199-12-31") as refused:
+        engine.path("m1", start="2199-12-25", days=14)
+    assert refused.value.field == "days"
