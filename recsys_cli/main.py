@@ -240,6 +240,17 @@ def _store_path(args: argparse.Namespace) -> str:
     return args.store or os.environ.get("RECSYS_STORE") or "recsys-data"
 
 
+def _store_exists(args: argparse.Namespace) -> bool:
+    from recsys.exceptions import StoreError
+    from recsys.storage.migrate import existing_store
+
+    try:
+        existing_store(_store_path(args))
+    except StoreError:
+        return False
+    return True
+
+
 def _open(args: argparse.Namespace, *, create: bool = False):
     """The engine over the command's store. Only a writing command (``create``) makes a store
     where there is none: a read command on a mistyped path says so and creates nothing. A read
@@ -337,12 +348,19 @@ def _read_summary(batch, noun: str) -> str:
 def _load(args: argparse.Namespace, paths: Sequence[str], record_type: type, noun: str,
           writer: Callable[[Any], Callable[[list], Any]],
           tail: Callable[[Any, Any], str] = lambda written, batch: "",
-          prepare: Callable[[Any, Any], list] | None = None) -> int:
+          prepare: Callable[[Any, Any], list] | None = None,
+          verify: Callable[[Any, Any], None] | None = None) -> int:
     """Read every file first (nothing is written if any is wrong), then write them all in one
     call of ``writer(engine)``, or with ``--check`` only say what would be written.
-    ``prepare(engine, batch)`` gives the records to write of a batch (default: as read)."""
+    ``prepare(engine, batch)`` gives the records to write of a batch (default: as read);
+    ``verify(engine, batch)`` raises what the store would refuse, for ``--check`` on a store
+    that exists (one that does not is not created)."""
     batches = [_read(args, path, record_type) for path in paths]
     if args.check:
+        if verify is not None and _store_exists(args):
+            with _open(args) as engine:
+                for batch in batches:
+                    verify(engine, batch)
         for batch in batches:
             print(_read_summary(batch, f"{noun} valid") + "; nothing written")
         return 0
@@ -376,8 +394,22 @@ def _cmd_members(args: argparse.Namespace) -> int:
 def _cmd_events(args: argparse.Namespace) -> int:
     from recsys.records import Event
 
+    def known(engine, batch) -> None:
+        # What recording refuses though every row is valid alone: members and items not stored.
+        from recsys.exceptions import ValidationError
+        from recsys.ingest.loaders import combine
+
+        members = engine.store.member_ids(list({e.member for e in batch.records}))
+        items = engine.store.item_ids(list({e.item for e in batch.records}))
+        problems = [ValidationError(f"unknown {field} {value!r}", source=batch.source, line=line, field=field)
+                    for e, line in zip(batch.records, batch.lines)
+                    for field, value, held in (("member", e.member, members), ("item", e.item, items))
+                    if value not in held]
+        if problems:
+            raise combine(problems)
+
     return _load(args, [args.file], Event, "events", lambda engine: engine.record,
-                 lambda added, batch: f": {added} new ({len(batch.records) - added} already recorded)")
+                 lambda added, batch: f": {added} new ({len(batch.records) - added} already recorded)", verify=known)
 
 
 def _cmd_credits(args: argparse.Namespace) -> int:

@@ -70,6 +70,12 @@ def test_events_name_the_line_of_an_unknown_member(tmp_path, capsys):
     assert "events.csv:4" in capsys.readouterr().err  # the file's line, past a blank one
     with Engine.open(store) as engine:
         assert engine.events() == []
+    # --check says the same of a store that exists, and writes nothing; of one that does not,
+    # it checks the file alone and creates nothing.
+    assert main(["events", events, "--check", "--store", store]) == 2
+    assert "events.csv:4, field 'member': unknown member 'm9'" in capsys.readouterr().err
+    assert main(["events", events, "--check", "--store", str(tmp_path / "none")]) == 0
+    assert not (tmp_path / "none").exists()
 
 
 def test_an_export_of_events_without_ids_read_in_again_records_nothing_twice(tmp_path, capsys):
