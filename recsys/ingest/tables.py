@@ -233,6 +233,8 @@ def _workbook_cells(data: bytes, source: str, sheet: str | None) -> tuple[list[A
     try:
         _refuse_bomb(zipfile.ZipFile(io.BytesIO(data)), source)
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except ValidationError:
+        raise
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise ValidationError(f"not an Excel .xlsx workbook ({exc})", source=source) from None
     if sheet is None:

@@ -23,6 +23,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -236,6 +237,19 @@ def _show_as_current(db: sqlite3.Connection, schema: int) -> None:
                    + _DERIVED_TENANT + " AS tenant FROM main.events")
 
 
+def _checkpointer(store: SQLiteStore) -> Checkpointer:
+    """The store's checkpoint thread, holding the store weakly: a store nobody closed is still
+    collected, and its thread then ends. Its connection is not traced: its statements come
+    whenever the thread wakes."""
+    ref = weakref.ref(store)
+
+    def connect() -> sqlite3.Connection | None:
+        found = ref()
+        return None if found is None else found._connect(traced=False)
+
+    return Checkpointer(connect, lambda: ref() is not None)
+
+
 class SQLiteStore:
     """SQLite-backed storage of items, members, events and served lists in a folder.
 
@@ -272,8 +286,7 @@ class SQLiteStore:
         self._db_file = self.files / self.DB_NAME
         self._trace = trace
         self._connections = ThreadConnections(self._connect)
-        # The checkpoints' own connection is not traced: its statements come when the thread wakes.
-        self._checkpoints = None if read_only else Checkpointer(lambda: self._connect(traced=False))
+        self._checkpoints = None if read_only else _checkpointer(self)
         self._lock = threading.Lock()
         self._cache: SQLiteEmbeddingCache | None = None
         self._legacy: int | None = None  # the schema of an older store opened read-only
