@@ -21,7 +21,7 @@ from typing import Any
 from recsys.exceptions import ValidationError
 from recsys.records import EVENT_KINDS, ITEM_KINDS, MODES, ROLES, SITUATIONS, Event, Item, Member
 
-__all__ = ["Vocabulary", "TERMS"]
+__all__ = ["Vocabulary", "TERMS", "header_key"]
 
 #: The sections of the vocabulary: what each maps to, and the words it knows by default.
 TERMS = ("kinds", "event_kinds", "modes", "roles", "situations", "levels", "yes_no", "topics", "columns")
@@ -115,8 +115,9 @@ def _key(word: str) -> str:
     return word.strip().casefold()
 
 
-def _loose(word: str) -> str:
-    """``word`` with compatibility forms folded (full-width to half-width) and no whitespace."""
+def header_key(word: str) -> str:
+    """A column header as compared: compatibility forms folded (full-width to half-width), no
+    whitespace, case folded (``姓　名``, ``时长（分钟）`` and ``入党\\n日期`` as forms lay them out)."""
     return "".join(unicodedata.normalize("NFKC", word).split()).casefold()
 
 
@@ -164,8 +165,8 @@ class Vocabulary:
         """
         found = self.code("columns", header)
         if found is None:
-            loose = _loose(header)
-            found = next((field for word, field in self.columns.items() if _loose(word) == loose), None)
+            loose = header_key(header)
+            found = next((field for word, field in self.columns.items() if header_key(word) == loose), None)
             if found is None and loose in _CODES["columns"]:
                 found = loose
         return header.strip() if found is None else found

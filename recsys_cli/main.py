@@ -385,8 +385,14 @@ def _cmd_members(args: argparse.Namespace) -> int:
     from recsys.records import Member
 
     def kept(engine, batch) -> list:
-        # Columns the file lacks keep what the store holds (see keep_unlisted).
-        return keep_unlisted(batch, engine.store.get_members([m.id for m in batch.records]))
+        # Columns the file lacks keep what the store holds (see keep_unlisted), read per tenant:
+        # an id may name a member in each enterprise.
+        stored, view = {}, getattr(engine.store, "tenant", None)  # a --tenant view reads its own only
+        for tenant in {m.tenant for m in batch.records}:
+            ids = [m.id for m in batch.records if m.tenant == tenant]
+            found = engine.store.get_members(ids) if view is not None else engine.store.get_members(ids, tenant=tenant)
+            stored.update(((tenant, i), m) for i, m in found.items() if m.tenant == tenant)
+        return keep_unlisted(batch, stored)
 
     return _load(args, [args.file], Member, "members", lambda engine: engine.upsert_members, prepare=kept)
 

@@ -35,7 +35,7 @@ from recsys.ingest.cells import read_fields
 from recsys.ingest.tables import FORMATS, table_rows
 from recsys.orgs import OrgName
 from recsys.records import IMPRESSION_PREFIX, PSEUDONYM_PREFIX, TZ, Event, Item, Member
-from recsys.vocabulary import Vocabulary
+from recsys.vocabulary import Vocabulary, header_key
 
 __all__ = [
     "as_records",
@@ -232,25 +232,30 @@ def _known_columns(rows: list[tuple[int, Any]], record_type: type, source: str
             for line, row in rows], [warning]
 
 
-def keep_unlisted(batch: Batch[Member], stored: Mapping[str, Member]) -> list[Member]:
+def keep_unlisted(batch: Batch[Member], stored: Mapping[tuple[str, str], Member]) -> list[Member]:
     """The batch's members, each keeping what ``stored`` holds of them in the fields the table has
     no column for.
 
     A roster from the HR system names a member's id, name, roles and branch; the interests,
     daily minutes or place of study set since (on the portal, by another file) are not in it.
     Read in again, it reset them to their defaults. An empty cell still means "not given" (the
-    default): only a column the file lacks keeps the stored value. A member of another tenant
-    with the same id is another person, and JSON records are taken as they are.
+    default): only a column the file lacks keeps the stored value. ``offline`` and ``situation``
+    go together (a mobile or infirm member attends no offline activity): a file with either
+    column gives both, as before. ``stored`` is keyed by tenant and id: a member of another
+    tenant with the same id is another person. JSON records are taken as they are.
     """
     if batch.fields is None:
         return list(batch.records)
+    given = set(batch.fields)
+    if given & {"offline", "situation"}:
+        given |= {"offline", "situation"}
     out = []
     for member in batch.records:
-        before = stored.get(member.id)
-        if before is None or before.tenant != member.tenant:
+        before = stored.get((member.tenant, member.id))
+        if before is None:
             out.append(member)
         else:
-            out.append(before.with_changes({k: v for k, v in member.to_dict().items() if k in batch.fields}))
+            out.append(before.with_changes({k: v for k, v in member.to_dict().items() if k in given}))
     return out
 
 
@@ -290,7 +295,8 @@ def _columns(record_type: type, vocabulary: Vocabulary) -> Callable[[str], str]:
     own = getattr(record_type, "COLUMNS", None)
     if not own:
         return vocabulary.column
-    return lambda header: own.get(header.strip()) or vocabulary.column(header)
+    own = {header_key(k): v for k, v in own.items()}
+    return lambda header: own.get(header_key(header)) or vocabulary.column(header)
 
 
 def input_warnings(

@@ -314,6 +314,11 @@ def _table(header: list[Any], cells: Iterable[tuple[int, list[Any]]], source: st
                 row.setdefault("schedule", {})[bare] = value
             else:
                 row[name] = value
+        # A short row (a workbook leaves out empty cells at the end of a row, a CSV line may lack
+        # its last commas) still has every column of the header: empty, not missing.
+        for name in names:
+            if name and name not in row and not (schedule and name.removeprefix("schedule.") in SCHEDULE_COLUMNS):
+                row[name] = None
         rows.append((line, row))
     return rows, problems
 

@@ -114,6 +114,31 @@ def test_a_roster_without_some_columns_keeps_what_the_store_holds_in_them(tmp_pa
     assert (m3.interests, m3.daily_minutes) == ((), 30)
 
 
+def test_a_roster_keeps_columns_per_enterprise_and_reads_offline_with_the_situation(tmp_path, capsys):
+    store = str(tmp_path / "store")
+    head = "编号,姓名,所在支部,兴趣,党员类别,能否参加线下活动\n"
+    hx = head + "m1,王建国,hxny.jtgs,党史,流动党员,否\nm2,李娜,hxny.jtgs,党史,,否\n"
+    assert main(["members", gbk(tmp_path / "hx.csv", hx), "--store", store]) == 0
+    assert main(["members", gbk(tmp_path / "zj.csv", head + "m1,赵强,zjjt.b1,廉洁从业,,是\n"), "--store", store]) == 0
+    # m1 is a member of two enterprises: each keeps their own interests. An offline column alone
+    # (the mobile m1's cell empty) gives the situation too, as it always did, and is no error.
+    for name, row in (("again-hx.csv", "m1,王建国,hxny.jtgs,\n"), ("again-zj.csv", "m1,赵强,zjjt.b1,是\n")):
+        again = gbk(tmp_path / name, "编号,姓名,所在支部,能否参加线下活动\n" + row)
+        assert main(["members", again, "--store", store]) == 0, capsys.readouterr().err
+    # A workbook whose last column is empty in every row still has that column: it is emptied.
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.active.append(["编号", "姓名", "所在支部", "兴趣"])
+    book.active.append(["m2", "李娜", "hxny.jtgs", None])
+    book.save(tmp_path / "m2.xlsx")
+    assert main(["members", str(tmp_path / "m2.xlsx"), "--store", store]) == 0
+    with Engine.open(store, tenant="hxny") as hx, Engine.open(store, tenant="zjjt") as zj:
+        a, b, m2 = hx.member("m1"), zj.member("m1"), hx.member("m2")
+    assert (a.name, a.interests, a.situation, a.offline) == ("王建国", ("党史",), "regular", True)
+    assert (b.name, b.interests, b.offline) == ("赵强", ("廉洁从业",), True)
+    assert (m2.interests, m2.offline, m2.situation) == ((), False, "regular")
+
+
 def test_a_workbook_and_a_forced_encoding(tmp_path, capsys):
     openpyxl = pytest.importorskip("openpyxl")
     book = openpyxl.Workbook()

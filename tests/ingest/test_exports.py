@@ -257,7 +257,7 @@ def test_headers_as_forms_lay_them_out_and_columns_that_are_no_field(tmp_path):
 def test_half_width_brackets_name_the_same_column_and_a_balance_takes_its_topic(tmp_path):
     items = "id,title,kind,时长(分钟),published\na1,党章学习,文章,15,2026/11/1\n"
     assert read_batch(write(tmp_path / "items.csv", items), Item, now=NOW).records[0].minutes == 15
-    credits = "党员编号,年度,学时,主题,备注\nm1,2026,20,廉洁从业,补录\n"
+    credits = "党员　编号,年度,学时,主　题,备注\nm1,2026,20,廉洁从业,补录\n"
     (balance,) = read_batch(write(tmp_path / "credits.csv", credits), OpeningBalance).records
     assert (balance.member, balance.year, balance.hours, balance.topic) == ("m1", 2026, 20, "廉洁从业")
 
