@@ -66,8 +66,10 @@ def decode(data: bytes, encoding: str | None = None, *, source: str) -> tuple[st
 
 def _as_chinese(data: bytes) -> str | None:
     """``data`` as GB18030 text, if it decodes so and reads as Chinese: every character beyond
-    ASCII a Chinese character or Chinese or full-width punctuation, and no NUL (UTF-16 without
-    a byte-order mark decodes as GB18030 too, with a NUL for every ASCII character)."""
+    ASCII a Chinese character or Chinese or full-width punctuation, most of them in GB2312
+    (the characters of names and everyday text), and no NUL (UTF-16 without a byte-order mark
+    decodes as GB18030 too, with a NUL for every ASCII character). Latin-1 or Shift-JIS bytes
+    decode as rare characters outside GB2312 and go to the detector."""
     try:
         text = data.decode(_CHINESE)
     except UnicodeDecodeError:
@@ -75,7 +77,17 @@ def _as_chinese(data: bytes) -> str | None:
     if "\x00" in text:
         return None
     wide = [c for c in text if c > "\x7f"]
-    return text if wide and all(_is_chinese(c) for c in wide) else None
+    if not wide or not all(_is_chinese(c) for c in wide):
+        return None
+    return text if sum(_in_gb2312(c) for c in wide) >= 0.5 * len(wide) else None
+
+
+def _in_gb2312(c: str) -> bool:
+    try:
+        c.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _is_chinese(c: str) -> bool:

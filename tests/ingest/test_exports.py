@@ -61,10 +61,15 @@ def test_a_short_gbk_roster_is_read_as_chinese_not_as_a_lookalike_encoding(tmp_p
     assert batch.encoding == "GB18030" and [m.name for m in batch.records] == names
 
 
-def test_utf16_and_western_text_are_not_taken_for_chinese(tmp_path):
+def test_utf16_and_western_or_japanese_text_are_not_taken_for_chinese(tmp_path):
     text = "id,name,org\nk1,Zoë Brontë,hxny.jtgs\n"
     assert read_batch(write(tmp_path / "a.csv", text, "utf-16"), Member).records[0].name == "Zoë Brontë"
     assert read_batch(write(tmp_path / "b.csv", text, "utf-16-le"), Member).encoding.startswith("UTF-16")
+    western = "id,name,org\nk1,Jürgen Müller,hxny.jtgs\nk2,Françoise Lefèvre,hxny.jtgs\n"
+    batch = read_batch(write(tmp_path / "c.csv", western, "latin-1"), Member)
+    assert batch.encoding != "GB18030" and "Müller" in batch.records[0].name
+    japanese = "id,name,org\nk1,山田太郎,hxny.jtgs\nk2,佐藤花子,hxny.jtgs\n"
+    assert read_batch(write(tmp_path / "d.csv", japanese, "shift_jis"), Member).encoding != "GB18030"
 
 
 def test_members_in_chinese_take_the_defaults_of_empty_cells(tmp_path):
