@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from recsys.exceptions import ConflictError, ValidationError
+from recsys.exceptions import ConflictError, NotFoundError, ValidationError
 from recsys.records import TZ, Event, Item, Member
 from recsys.reports.progress import MemberProgress
 from recsys.results import StudyEntry, StudyList
@@ -117,7 +117,9 @@ def enroll(world: World, member: Member, item: Item, at: dt.datetime | None = No
     if schedule is None:
         raise ValidationError(f"item {item.id!r} is not an offline activity with a schedule; only those take enrolments",
                               field="item")
-    with world.write_lock:  # seats are counted and taken as one step; reads go on
+    # Seats are counted and taken as one step, and no removal of the member lands meanwhile.
+    with world.write_lock, world.members_lock:
+        _still_held(world, member)
         if item.id in enrolled_in(world.store.events(member.id)):
             return False
         if schedule.ends <= at:
@@ -136,13 +138,20 @@ def enroll(world: World, member: Member, item: Item, at: dt.datetime | None = No
     return True
 
 
+def _still_held(world: World, member: Member) -> None:
+    """Raise NotFoundError if the member was removed since read (see World.members_lock)."""
+    if member.id not in world.store.member_ids([member.id]):
+        raise NotFoundError("member", member.id)
+
+
 def withdraw(world: World, member: Member, item: Item, at: dt.datetime | None = None) -> bool:
     """Give the member's seat in an activity back.
 
     Returns:
         True if a seat was given back, False if the member held none.
     """
-    with world.write_lock:
+    with world.write_lock, world.members_lock:
+        _still_held(world, member)
         if item.id not in enrolled_in(world.store.events(member.id)):
             return False
         world.store.record_events([Event(id=None, member=member.id, item=item.id, kind="enroll", value=0.0,

@@ -95,3 +95,17 @@ def test_a_list_planned_before_its_member_was_removed_is_not_stored_after(engine
     assert engine.daily("m2", day=DAY).entries
     assert engine.events("m2") == [] and engine.store.served_for(["m2"], DAY) == []
     assert {e.member for e in engine.events()} == {"m1"}  # nothing names m2, no impression either
+
+
+def test_an_enrolment_racing_the_removal_of_its_member_leaves_nothing(engine, monkeypatch):
+    starts = dt.datetime.now(TZ) + dt.timedelta(days=3)
+    engine.add_items([{"id": "act", "title": "参观太原解放纪念馆现场教学", "body": "重温革命历史。", "kind": "activity",
+                       "mode": "offline", "minutes": 120, "topics": ["党史"], "published": "2026-01-01",
+                       "schedule": {"starts": starts.isoformat(), "ends": (starts + dt.timedelta(hours=3)).isoformat(),
+                                    "location": "太原·太原解放纪念馆", "capacity": 10}}])
+    member = engine.member("m2")
+    engine.remove_member("m2")  # after the member was read for the request, before the seat is taken
+    monkeypatch.setattr(engine, "member", lambda member_id: member)
+    with pytest.raises(NotFoundError):
+        engine.enroll("m2", "act")
+    assert engine.store.enrolments(["act"]) == {}
