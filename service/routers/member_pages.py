@@ -121,12 +121,18 @@ def member_events(
 
 
 def own_event_id(member: str, given: str) -> str:
-    """The id an event sent on a member's own route is kept under: the member's, then the one
-    given (a digest of it where the two pass the 128 characters of an id). Ids are unique per
-    enterprise; without this, a member's token could take the id the portal later gives another
-    member's event (the portal's event then refused as a conflict) or an impression's."""
+    """The id an event sent on a member's own route is kept under: ``<member>:<given>``, or a
+    digest of the two where that would pass the 128 characters of an id or the member's id has a
+    ``:`` of its own (``a`` + ``b:c`` and ``a:b`` + ``c`` must not meet). An id read back from the
+    member's events, already the member's, is kept as it is. Ids are unique per enterprise:
+    without this, a member's token could take the id the portal later gives another member's
+    event (the portal's event then refused as a conflict) or an impression's."""
     own = f"{member}:{given}"
-    return own if len(own) <= 128 else f"{member}:" + hashlib.blake2b(given.encode(), digest_size=16).hexdigest()
+    if ":" not in member and given.startswith(f"{member}:"):
+        return given
+    if ":" in member or len(own) > 128:
+        return "own-" + hashlib.blake2b(f"{member}\x1f{given}".encode(), digest_size=20).hexdigest()
+    return own
 
 
 def _enrolment(engine, member, item_id: str, changed: bool) -> EnrolmentOut:

@@ -166,6 +166,9 @@ def test_a_members_event_ids_are_the_members_own_and_the_engines_ids_are_kept_fo
     assert client.post("/v1/members/m-a/events", json=sent, headers=bearer(token)).json()["recorded"] == 2
     ids = {e.id for e in client.app.state.engine.events("m-a") if e.kind == "skip"}
     assert ids == {"m-a:portal-7", "m-a:imp:m-a2:2026-12-07:safety"}
+    # Sent again as sent, or as read back: the same events, not new ones.
+    again = [dict(sent[0]), dict(sent[1], id="m-a:imp:m-a2:2026-12-07:safety")]
+    assert client.post("/v1/members/m-a/events", json=again, headers=bearer(token)).json()["duplicates"] == 2
     # The portal's own event under that id is recorded, not refused as a conflict.
     portal = {"id": "portal-7", "member": "m-a2", "item": "safety", "kind": "complete", "at": at}
     assert client.post("/v1/events", json=[portal], headers=bearer(keys.a)).json()["recorded"] == 1
@@ -261,3 +264,12 @@ def test_cli_issues_tokens_and_rotates_the_secret(tmp_path):
     missing = subprocess.run([sys.executable, "-m", "recsys", "keys", "rotate-token-secret", "--store",
                               str(tmp_path / "none")], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2 and not (tmp_path / "none").exists()
+
+
+def test_an_own_event_id_stays_an_id_whatever_the_member_id():
+    from service.routers.member_pages import own_event_id
+
+    long_member, long_id = "m" * 120, "e" * 120
+    assert own_event_id("m-a", "x") == "m-a:x" and own_event_id("m-a", "m-a:x") == "m-a:x"
+    assert len(own_event_id(long_member, long_id)) <= 128 and own_event_id(long_member, "x") != own_event_id("m" * 119, "x")
+    assert own_event_id("a", "b:c") != own_event_id("a:b", "c")
