@@ -359,8 +359,9 @@ class Schedule:
         starts: Start time (timezone-aware).
         ends: End time, after ``starts``.
         location: ``城市·地点``, e.g. ``西安·八路军西安办事处纪念馆``; the part before ``·`` (or
-            ``・``, ``•``) is the city used to match members' locations. A location without one
-            names no city: members anywhere who attend offline activities may be offered it.
+            ``・``, ``•``) is the city used to match members' locations (see :attr:`city`). A
+            longer location without one names no city: members anywhere who attend offline
+            activities may be offered it.
         capacity: Seats available, or None for no limit.
     """
 
@@ -371,12 +372,15 @@ class Schedule:
 
     @property
     def city(self) -> str:
-        """The city part of :attr:`location`, or "" if it names none (no ``城市·`` before the place:
-        ``北京 集团总部三楼会议室`` was taken for a city no member lives in, and never offered)."""
+        """The city part of :attr:`location`: before its ``·``; without one, the whole location if
+        it is a city's name alone (one word of at most four characters: 北京, 呼和浩特), else ""
+        for none (``北京 集团总部三楼会议室`` was taken whole for a city no member lives in, and
+        the activity never offered)."""
         for mark in CITY_MARKS:
             if mark in self.location:
                 return self.location.split(mark, 1)[0].strip()
-        return ""
+        bare = self.location.strip()
+        return bare if len(bare) <= 4 and not any(c.isspace() for c in bare) else ""
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -270,8 +270,9 @@ def test_half_width_brackets_name_the_same_column_and_a_balance_takes_its_topic(
 def test_an_activity_place_without_its_city_is_read_with_a_warning(tmp_path):
     text = ("id,title,kind,mode,minutes,published,starts,ends,location,capacity\n"
             "o1,主题党日,活动,线下,120,2026/11/1,2026/12/12 9:00,2026/12/12 11:00,北京 集团总部三楼会议室,40\n"
-            "o2,现场教学,活动,线下,120,2026/11/1,2026/12/12 9:00,2026/12/12 11:00,西安・八路军西安办事处纪念馆,40\n")
+            "o2,现场教学,活动,线下,120,2026/11/1,2026/12/12 9:00,2026/12/12 11:00,西安・八路军西安办事处纪念馆,40\n"
+            "o3,主题党日,活动,线下,120,2026/11/1,2026/12/12 9:00,2026/12/12 11:00,北京,40\n")
     batch = read_batch(write(tmp_path / "items.csv", text), Item, now=NOW)
-    assert [it.schedule.city for it in batch.records] == ["", "西安"]
+    assert [it.schedule.city for it in batch.records] == ["", "西安", "北京"]  # a city's name alone is the city
     assert [(w.line, w.field) for w in batch.warnings] == [(2, "location")]
     assert "城市·地点" in batch.warnings[0].message
