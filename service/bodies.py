@@ -87,6 +87,8 @@ async def _as_json(request: Request, fmt: str, record_type: type, curriculum, ch
         records: list[dict[str, Any]] = []
     else:
         request.state.body_lines = batch.lines
+        # Reading's own warnings (columns ignored, rows repeated) are the body's, with the rest.
+        request.state.body_warnings = batch.warnings
         records = [_json_form(r.to_dict()) for r in batch.records]
     body = json.dumps(records, ensure_ascii=False).encode("utf-8")
     headers = [(k, v) for k, v in request.scope["headers"] if k not in (b"content-type", b"content-length")]
@@ -134,9 +136,11 @@ def check_warnings(request: Request, records: list[Item] | list[Member] | list[E
     """
     lines = body_lines(request)
     source = None if lines is None else TABLE_SOURCE
-    found = input_warnings(records, curriculum, source=source, lines=lines)
+    found = getattr(request.state, "body_warnings", None)
+    if found is None:
+        found = input_warnings(records, curriculum, source=source, lines=lines)
     if strict and found:
         raise combine([w.as_error() for w in found])
     index = {line: n for n, line in enumerate(lines if lines is not None else range(1, len(records) + 1))}
-    return [{"index": index[w.line], "line": w.line if lines is not None else None, "id": w.record,
+    return [{"index": index.get(w.line), "line": w.line if lines is not None else None, "id": w.record,
              "field": w.field, "message": w.message} for w in found]

@@ -389,10 +389,13 @@ MemberPatch = _partial(MemberIn, "MemberPatch", "Fields of a member to change; t
 class InputWarningOut(BaseModel):
     """Something valid but probably a mistake; written all the same unless `strict=true`."""
 
-    index: int = Field(description="0-based position of the record in the batch.", examples=[0])
+    index: int | None = Field(description="0-based position of the record in the batch; null for what concerns "
+                                          "the file rather than a record written (a CSV or workbook body's "
+                                          "header, a row repeating another).", examples=[0])
     line: int | None = Field(None, description="For a CSV or workbook body: the record's line (row).", examples=[2])
     id: str | None = Field(description="The record's id, when it has one.", examples=["m001"])
-    field: str = Field(description="The field.", examples=["roles"])
+    field: str | None = Field(description="The field; null for a warning about the header or a whole row.",
+                              examples=["roles"])
     message: str = Field(description="What looks wrong, in Chinese.",
                          examples=["角色 'branch_secertary' 不在课程规则中，不会计入任何学时目标；是否应为 'branch_secretary'？"])
 

@@ -67,6 +67,19 @@ def test_members_from_a_workbook_and_events_from_csv_with_warnings(world):
     assert [w["field"] for w in response.json()["warnings"]] == ["at"]
 
 
+def test_reading_warnings_reach_the_caller_and_strict_refuses_them(world):
+    client, keys = world
+    roster = "编号,姓名,性别,手机号码,所在支部\nz-1,周洁,女,13900000000,hxny.fdgs.zb-yunxing\n".encode("gbk")
+    response = put(client, "/v1/members", roster, keys.a, CSV)
+    assert response.status_code == 200, response.text
+    (warning,) = response.json()["warnings"]
+    assert (warning["index"], warning["line"], warning["field"]) == (None, 1, None) and "性别" in warning["message"]
+    assert put(client, "/v1/members", roster, keys.a, CSV, strict="true").status_code == 422
+    twice = "member,item,kind,at\nz-1,a-item,完成,2026/11/20 20:15\nz-1,a-item,完成,2026/11/20 20:15\n".encode()
+    response = put(client, "/v1/events", twice, keys.a, CSV)
+    assert response.json()["received"] == 1 and [(w["index"], w["line"]) for w in response.json()["warnings"]] == [(None, 3)]
+
+
 def test_every_bad_row_is_named_by_line_and_nothing_is_written(world):
     client, keys = world
     body = ("id,name,roles,org,offline\n"
