@@ -20,7 +20,7 @@ from recsys.exceptions import ConflictError, NotFoundError, ValidationError
 from recsys.records import TZ, Event, Item, Member
 from recsys.reports.progress import MemberProgress
 from recsys.results import StudyEntry, StudyList
-from recsys.serving.world import World, enrolled_in
+from recsys.serving.world import World, enrolled_in, members_turn
 
 __all__ = ["member_page", "enroll", "withdraw"]
 
@@ -118,8 +118,8 @@ def enroll(world: World, member: Member, item: Item, at: dt.datetime | None = No
         raise ValidationError(f"item {item.id!r} is not an offline activity with a schedule; only those take enrolments",
                               field="item")
     # Seats are counted and taken as one step, and no removal of the member lands meanwhile.
-    with world.write_lock, world.members_lock:
-        _still_held(world, member)
+    with world.write_lock, members_turn(world, [member.id]) as held:
+        _still_held(member, held)
         if item.id in enrolled_in(world.store.events(member.id)):
             return False
         if schedule.ends <= at:
@@ -138,9 +138,9 @@ def enroll(world: World, member: Member, item: Item, at: dt.datetime | None = No
     return True
 
 
-def _still_held(world: World, member: Member) -> None:
-    """Raise NotFoundError if the member was removed since read (see World.members_lock)."""
-    if member.id not in world.store.member_ids([member.id]):
+def _still_held(member: Member, held: set[str]) -> None:
+    """Raise NotFoundError if the member was removed since read (see :func:`members_turn`)."""
+    if member.id not in held:
         raise NotFoundError("member", member.id)
 
 
@@ -150,8 +150,8 @@ def withdraw(world: World, member: Member, item: Item, at: dt.datetime | None = 
     Returns:
         True if a seat was given back, False if the member held none.
     """
-    with world.write_lock, world.members_lock:
-        _still_held(world, member)
+    with world.write_lock, members_turn(world, [member.id]) as held:
+        _still_held(member, held)
         if item.id not in enrolled_in(world.store.events(member.id)):
             return False
         world.store.record_events([Event(id=None, member=member.id, item=item.id, kind="enroll", value=0.0,

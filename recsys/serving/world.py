@@ -15,7 +15,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,6 +45,8 @@ __all__ = [
     "enrolled_ahead",
     "enrolled_in",
     "plan_context",
+    "members_turn",
+    "put_served_held",
 ]
 
 log = logging.getLogger(__name__)
@@ -261,11 +263,18 @@ def branch_activity(store: Store, org: str, day: dt.date) -> tuple[dict[str, int
     return store.branch_completions(org, end - BRANCH_WINDOW, end)
 
 
+@contextlib.contextmanager
+def members_turn(world: World, ids: Iterable[str]) -> Iterator[set[str]]:
+    """Hold the members' turn (:attr:`World.members_lock`: no removal lands meanwhile) and give
+    which of ``ids`` the store still holds, for a write naming them."""
+    with world.members_lock:
+        yield set(world.store.member_tenants(list(dict.fromkeys(ids))))
+
+
 def put_served_held(world: World, served: Sequence[ServedList], impressions: Sequence[Event]) -> None:
     """Store served lists and their impressions, less those of members removed since they were
     planned (a list takes a while; the member's removal must not be followed by their list)."""
-    with world.members_lock:
-        held = world.store.member_tenants(list({s.member for s in served} | {e.member for e in impressions}))
+    with members_turn(world, [s.member for s in served] + [e.member for e in impressions]) as held:
         served = [s for s in served if s.member in held]
         impressions = [e for e in impressions if e.member in held]
         if served or impressions:
