@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -108,7 +109,7 @@ def read_when(value: Any) -> dt.date | dt.datetime | None:
         return value
     if not isinstance(value, str):
         return None
-    text = value.strip()
+    text = _half_width(value).strip()
     found = _WHEN.fullmatch(text)
     try:
         if found is None:
@@ -224,7 +225,7 @@ def _whole(kind: str, value: Any, expected: str) -> int:
         if isinstance(value, int) and value.bit_length() > 53:  # beyond a float's whole numbers
             raise ValueError(f"must be {expected}, got a number far too large ({value.bit_length()} bits)")
     else:
-        found = _NUMBER.fullmatch(_text(value).strip())
+        found = _NUMBER.fullmatch(_half_width(_text(value)).strip())
         if found is None:
             raise ValueError(f"must be {expected}, got {value!r}")
         number, unit = float(found["n"]), found["unit"].casefold()
@@ -245,11 +246,17 @@ def _number(value: Any) -> float:
             return float(value)
         except OverflowError:
             raise ValueError(f"must be a number (0.8, 80% or 4), got a number far too large ({value.bit_length()} bits)") from None
-    text = _text(value).strip()
+    text = _half_width(_text(value)).strip()
     try:
         return float(text[:-1]) / 100 if text.endswith("%") else float(text)
     except ValueError:
         raise ValueError(f"must be a number (0.8, 80% or 4), got {value!r}") from None
+
+
+def _half_width(text: str) -> str:
+    """Full-width digits and signs as their ASCII forms (２０２６－１１－０３　０９：００, ３０分钟,
+    ８０％): how a Chinese input method in full-width mode types a number or a date."""
+    return unicodedata.normalize("NFKC", text)
 
 
 def _record_id(value: Any) -> str | None:

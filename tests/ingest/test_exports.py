@@ -276,3 +276,11 @@ def test_an_activity_place_without_its_city_is_read_with_a_warning(tmp_path):
     assert [it.schedule.city for it in batch.records] == ["", "西安", "北京"]  # a city's name alone is the city
     assert [(w.line, w.field) for w in batch.warnings] == [(2, "location")]
     assert "城市·地点" in batch.warnings[0].message
+
+
+def test_numbers_and_times_typed_in_full_width_are_read(tmp_path):
+    members = "编号,姓名,所在支部,每日学习时长\nm1,李志刚,hxny.fdgs,３０分钟\n"
+    assert read_batch(write(tmp_path / "m.csv", members), Member).records[0].daily_minutes == 30
+    events = "党员编号,内容编号,类型,发生时间,得分\nm1,q1,答题,２０２６－１１－０３　０９：００,８０％\n"
+    (event,) = read_batch(write(tmp_path / "e.csv", events), Event, now=NOW).records
+    assert (event.at, event.value) == (dt.datetime(2026, 11, 3, 9, 0, tzinfo=TZ), 0.8)
