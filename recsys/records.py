@@ -376,11 +376,25 @@ class Schedule:
         it is a city's name alone (one word of at most four characters: 北京, 呼和浩特), else ""
         for none (``北京 集团总部三楼会议室`` was taken whole for a city no member lives in, and
         the activity never offered)."""
-        for mark in CITY_MARKS:
-            if mark in self.location:
-                return self.location.split(mark, 1)[0].strip()
+        city, _ = self._parts()
+        if city is not None:
+            return city
         bare = self.location.strip()
         return bare if len(bare) <= 4 and not any(c.isspace() for c in bare) else ""
+
+    @property
+    def place(self) -> str:
+        """Where in the city: :attr:`location` after its ``·`` (all of it without one)."""
+        return self._parts()[1]
+
+    def _parts(self) -> tuple[str | None, str]:
+        """:attr:`location` parted at its first city mark, ``(city, place)``; ``(None, location)``
+        without one."""
+        for mark in CITY_MARKS:
+            if mark in self.location:
+                city, place = self.location.split(mark, 1)
+                return city.strip(), place
+        return None, self.location
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from recsys.records import CITY_MARKS, TZ, Item
+from recsys.records import TZ, Item
 
 __all__ = [
     "required_topic", "related_to", "stated_interest", "branch_popular", "offline_upcoming",
@@ -70,10 +70,7 @@ def role_popular(role_name: str) -> str:
 
 
 def _place(item: Item) -> str:
-    if item.schedule is None:
-        return ""
-    location = item.schedule.location
-    return next((location.split(mark, 1)[-1] for mark in CITY_MARKS if mark in location), location)
+    return item.schedule.place if item.schedule else ""
 
 
 def offline_upcoming(item: Item, seats_left: int | None) -> str:
