@@ -83,10 +83,7 @@ class CandidateSelector(Component[CandidateConfig]):
             add(on_topic, np.arange(len(on_topic)))
         add(items.offline_rows_between(ctx.day, ctx.day + dt.timedelta(days=ctx.upcoming_days)))
         if ctx.branch_counts:
-            # Counter.most_common's order (most first, ties in the mapping's order), in one pass.
-            at, counts = cols.lookup(ctx.branch_counts)
-            popular = at[np.argsort(-counts, kind="stable")[: cfg.popular]]
-            add(popular[popular >= 0])
+            add(ctx.branch_counts.most_completed(cols, cfg.popular))
         model = ctx.collaborative
         if model is not None:
             positive = {i: w for i, w in p.history.interest.items() if w > 0}

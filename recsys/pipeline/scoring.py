@@ -213,10 +213,7 @@ class Scorer(Component[ScorerConfig]):
         s["review"] = cols.flag(_reviews_due(ctx))[rows].astype(np.float64)
         branch_ok = ctx.branch_active >= self.config.min_branch_members
         if branch_ok and ctx.branch_counts:
-            at, values = cols.lookup(ctx.branch_counts)
-            counts = np.zeros(len(cols))
-            counts[at[at >= 0]] = values[at >= 0]
-            counts = counts[rows]
+            counts = ctx.branch_counts.column(cols)[rows]
             s["collab"] = np.where(counts >= 2, counts / max(ctx.branch_active, 1), 0.0)
         s["cooccur"], s["role_popular"] = cooccur, role_pop
         case_due = p.last_case is None or (ctx.day - p.last_case).days >= cur.case_every_days

@@ -27,6 +27,7 @@ from recsys.embedding.index import VectorIndex
 from recsys.exceptions import ModelError
 from recsys.models.ranking import ARTEFACT, RankingModel
 from recsys.pipeline import PlanContext, Recommender, rules_context
+from recsys.pipeline.context import BranchCounts
 from recsys.pipeline.collaborative import POSITIVE_KINDS, CollaborativeModel, snapshot_seq
 from recsys.pipeline.masks import StaticRules
 from recsys.pipeline.profile import build_profile, day_end
@@ -256,11 +257,13 @@ def seats_for(store: Store, catalogue: Catalogue, first: dt.date, last: dt.date)
     return store.enrolments(catalogue.offline_between(first, last + SEAT_WINDOW))
 
 
-def branch_activity(store: Store, org: str, day: dt.date) -> tuple[dict[str, int], int]:
+def branch_activity(store: Store, org: str, day: dt.date) -> tuple[BranchCounts, int]:
     """The branch's completions per item in the window before ``day`` ends, and how many of its
-    members completed anything then (see :meth:`recsys.storage.Store.branch_completions`)."""
+    members completed anything then (see :meth:`recsys.storage.Store.branch_completions`); the
+    branch's members planned together share the counts' lookups (:class:`BranchCounts`)."""
     end = day_end(day)
-    return store.branch_completions(org, end - BRANCH_WINDOW, end)
+    counts, active = store.branch_completions(org, end - BRANCH_WINDOW, end)
+    return BranchCounts(counts), active
 
 
 @contextlib.contextmanager

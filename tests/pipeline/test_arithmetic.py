@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import Counter
+
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from recsys import Item
+from recsys.catalogue import Catalogue
+from recsys.pipeline.context import BranchCounts
 from recsys.pipeline.diversity import _median
 from recsys.pipeline.profile import _average
 from recsys.pipeline.scoring import _quantile
@@ -37,3 +43,19 @@ def test_median_is_numpys_to_the_float(values):
 def test_average_is_numpys_to_the_float(x, data):
     weights = data.draw(arrays(np.float64, len(x), elements=st.floats(0.01, 5)))
     assert np.array_equal(_average(x, weights), np.average(x, axis=0, weights=weights))
+
+
+@given(st.dictionaries(st.sampled_from([f"i{n}" for n in range(12)]), st.integers(1, 5), max_size=12),
+       st.integers(0, 14))
+def test_branch_counts_read_by_row_as_the_counts_say(counts, n):
+    """A branch's counts looked up once per catalogue read as the mapping itself: the most
+    completed in Counter.most_common's order (ids outside the catalogue left out after the cut),
+    and each catalogue row's count."""
+    catalogue = Catalogue.build({f"i{k}": Item(f"i{k}", f"第{k}课", "学习", "article", 10, dt.date(2026, 1, 1)) for k in range(0, 12, 2)})
+    cols = catalogue.columns
+    branch = BranchCounts(counts)
+    expected = [cols.row[i] for i, _ in Counter(counts).most_common(n) if i in cols.row]
+    assert branch.most_completed(cols, n).tolist() == expected
+    assert branch.column(cols).tolist() == [float(counts.get(i, 0)) for i in cols.ids]
+    assert dict(branch) == counts
+    assert branch.most_completed(cols, n).tolist() == expected  # read again from what was kept
