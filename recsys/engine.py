@@ -797,7 +797,9 @@ class Engine:
         Each day is planned as if the member completed the days before it: no item twice,
         prerequisites before the items that need them, levels rising, topics rotating from one
         day to the next, offline activities on their dates, online preparation before them.
-        A path is a plan: it is not recorded as impressions.
+        A day whose list the member was already given (:meth:`daily` at the same minutes, the
+        member's events unchanged since) keeps that list, and the other days leave its items to
+        it. A path is a plan: it is not recorded as impressions.
 
         Raises:
             NotFoundError: for an unknown member.

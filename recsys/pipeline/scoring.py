@@ -283,8 +283,10 @@ class Scorer(Component[ScorerConfig]):
             reasons: list[tuple[float, str]] = []
             if s["hist_hot"][n]:
                 anchor = ctx.items.get(p.interest_anchor[s["hist_arg"][n]])
-                # "Studied" only of what the member did study (not an activity merely enrolled in).
-                studied = anchor is not None and (anchor.id in p.history.completed or anchor.id in p.history.started)
+                # "Studied" only of what the member did study: not an activity merely enrolled
+                # in, nor what an earlier day of a path only plans.
+                studied = (anchor is not None and anchor.id not in ctx.planned
+                           and (anchor.id in p.history.completed or anchor.id in p.history.started))
                 if studied and anchor.id != it.id:
                     reasons.append((w.relevance * relevance, explain.related_to(anchor.title, attended=not anchor.online)))
             if s["topic_match"][n]:

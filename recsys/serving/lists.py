@@ -131,8 +131,13 @@ def path(world: World, member: Member, start: dt.date, days: int, budget: int) -
     last = start + dt.timedelta(days=days - 1)
     with world.lock:  # planning reads the index throughout, and writes change it in place
         snap = world.snapshot()
-        events = store.history(member.id).events
+        history = store.history(member.id)
+        events = history.events
         seats = seats_for(store, snap.catalogue, start, last)
+        # Days whose list the member was already given keep it (a path must not contradict the
+        # day's push), and the other days leave its items to it.
+        served = _served_between(world, snap, member, start, days, budget, history.state)
+        reserved = {e.item.id for result in served.values() for e in result.entries}
         # Offline activities within the path the member could attend: online items similar to
         # them are pulled forward as preparation.
         probe = plan_context(world, snap, member, start, budget, events, seats, rules_only=True)
@@ -146,13 +151,15 @@ def path(world: World, member: Member, start: dt.date, days: int, budget: int) -
         out = []
         for n in range(days):
             day = start + dt.timedelta(days=n)
-            ctx = plan_context(
-                world, snap, member, day, budget, events, seats,
-                branch=branch_activity(store, member.org, day),
-                planned=frozenset(planned), recent_topics=recent,
-                prep_targets=tuple(t for t in ahead if t.schedule.starts.astimezone(TZ).date() > day),
-            )
-            result = world.recommender(ctx)
+            result = served.get(day)
+            if result is None:
+                ctx = plan_context(
+                    world, snap, member, day, budget, events, seats,
+                    branch=branch_activity(store, member.org, day),
+                    planned=frozenset(planned) | reserved, recent_topics=recent,
+                    prep_targets=tuple(t for t in ahead if t.schedule.starts.astimezone(TZ).date() > day),
+                )
+                result = world.recommender(ctx)
             out.append(result)
             planned.extend(e.item.id for e in result.entries)
             # Plan the next day as if this one was studied: hours, levels and prerequisites move on.
@@ -161,6 +168,20 @@ def path(world: World, member: Member, start: dt.date, days: int, budget: int) -
                                for e in result.entries]
             recent = frozenset(t for e in result.entries for t in e.item.topics[:1])
     return StudyPath(member=member.id, start=start, days=tuple(out))
+
+
+def _served_between(world: World, snap: Snapshot, member: Member, start: dt.date, days: int, budget: int,
+                    state: str) -> dict[dt.date, StudyList]:
+    """The lists of ``member`` served for the days from ``start`` at ``budget`` minutes that still
+    hold (the member's state unchanged since, every item still in the catalogue)."""
+    out = {}
+    for n in range(days):
+        day = start + dt.timedelta(days=n)
+        found = reuse_served(world.store.get_served(member.id, day, request_key(budget)), state,
+                             lambda ids: {i for i in ids if i in snap.catalogue})
+        if found is not None:
+            out[day] = found
+    return out
 
 
 def rank(world: World, member: Member, day: dt.date, k: int) -> list[SearchHit]:

@@ -307,6 +307,41 @@ def test_path_rotates_topics_and_raises_levels(open_engine):
         assert firsts == sorted(firsts)  # difficulty rises: each level is reached after the one below
 
 
+def test_a_path_keeps_the_list_a_day_was_given_and_plans_around_it(open_engine):
+    """The member was pushed the list of the path's second day: the path shows that list on that
+    day, plans the other days without its items, and plans afresh once the member's record moves."""
+    items = []
+    for topic, prefix in (("党史", "ds"), ("安全生产", "aq"), ("党章党规党纪", "dj")):
+        items += topic_items(topic, 3, prefix)
+    eng = open_engine(items, [member(daily_minutes=10, interests=("党史",))], curriculum=Curriculum(roles={}))
+    second = DAY + dt.timedelta(days=1)
+    alone = eng.path("m1", start=DAY, days=3)
+    pushed = eng.daily("m1", day=second)
+    assert [e.item.id for e in alone.days[0].entries] == [e.item.id for e in pushed.entries]  # the clash to avoid
+    path = eng.path("m1", start=DAY, days=3)
+    assert path.days[1] == pushed
+    ids = [e.item.id for d in path.days for e in d.entries]
+    assert len(ids) == len(set(ids)) and all(d.entries for d in path.days)
+    # Studied since: the pushed list no longer holds, and the path plans that day afresh.
+    done = pushed.entries[0].item.id
+    eng.record([Event(member="m1", item=done, kind="complete", at=at(DAY - dt.timedelta(days=1)))])
+    assert done not in {e.item.id for d in eng.path("m1", start=DAY, days=3).days for e in d.entries}
+
+
+def test_a_path_never_says_a_day_relates_to_what_earlier_days_only_plan(open_engine):
+    items = []
+    for topic, prefix in (("党史", "ds"), ("安全生产", "aq"), ("党章党规党纪", "dj")):
+        items += topic_items(topic, 4, prefix)
+    eng = open_engine(items, [member(daily_minutes=10, interests=("党史",))],
+                      [Event(member="m1", item="ds1", kind="complete", at=at(DAY - dt.timedelta(days=2)))],
+                      curriculum=Curriculum(roles={}))
+    path = eng.path("m1", start=DAY, days=6)
+    reasons = [r for d in path.days for e in d.entries for r in e.reasons]
+    planned = [e.item.title for d in path.days for e in d.entries]
+    assert any("近期学习的《党史故事第1讲（ds）》" in r for r in reasons)  # what was studied is still said
+    assert not [r for r in reasons for t in planned if f"近期学习的《{t}》" in r]
+
+
 def test_search_and_similar_with_a_member_use_the_same_filters(open_engine):
     items = catalogue() + [
         make_item("cadre", "领导干部党史专题", TEXT["党史"][1] + "领导干部", topics=("党史",), roles=("cadre",)),
