@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from recsys.exceptions import ValidationError
+from recsys.orgs import within
 from recsys.records import SITUATIONS, Item, Member
 from recsys.vocabulary import Vocabulary
 from recsys.learning.rules import AlertRules, HourRules, MasteryRules, PointRules, parse_rules, rules_to_dict
@@ -175,7 +176,7 @@ class Curriculum:
 
     def go_live_of(self, org: str) -> dt.date | None:
         """The go-live day of ``org`` (the longest matching prefix wins), or None if not set."""
-        found = [(len(p), d) for p, d in self.go_live.items() if org == p or org.startswith(p + ".")]
+        found = [(len(p), d) for p, d in self.go_live.items() if within(org, p)]
         return max(found)[1] if found else None
 
     def role(self, role: str, org: str | None = None) -> RolePolicy | None:
@@ -183,7 +184,7 @@ class Curriculum:
         if org:
             best = None
             for prefix, roles in self.orgs.items():
-                if (org == prefix or org.startswith(prefix + ".")) and role in roles:
+                if within(org, prefix) and role in roles:
                     if best is None or len(prefix) > len(best[0]):
                         best = (prefix, roles[role])
             if best:

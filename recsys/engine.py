@@ -41,7 +41,7 @@ from recsys.serving.event_pages import EventPage, page_of_events
 from recsys.serving.requests import MAX_PATH_DAYS, as_day, budget_of, check_days, check_k, ranking_scores
 from recsys.serving.search import visible_to
 from recsys.serving.world import World, enrolled_in
-from recsys.orgs import OrgName
+from recsys.orgs import OrgName, within
 from recsys.pseudonyms import pseudonym
 from recsys.storage import EventColumns, MemberRemoval, Store, open_store
 from recsys.storage._shared import BALANCES_META
@@ -892,9 +892,18 @@ class Engine:
 
         Raises:
             ValidationError: for a malformed day.
+            NotFoundError: if ``org`` is neither a registered unit, nor has members or items of
+                its own, nor is the enterprise this engine is a view of (a mistyped organisation
+                would read as one without gaps).
         """
         day = as_day(day)
         store = self.store
+        if org is not None and org != self._tenant and not (
+            any(in_org(m, org) for m in store.iter_members())
+            or any(within(o, org) for o in store.org_names())
+            or any(it.org is not None and within(it.org, org) for it in self.catalogue().items.values())
+        ):
+            raise NotFoundError("organisation", org)
 
         def histories(ids: Sequence[str]) -> dict[str, list[Event]]:
             self._unambiguous(ids)

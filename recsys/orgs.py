@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from recsys.exceptions import ValidationError
 from recsys.records import _check_id, _check_text
 
-__all__ = ["OrgName", "display_org", "MAX_ORG_NAME"]
+__all__ = ["OrgName", "display_org", "within", "MAX_ORG_NAME"]
 
 #: Longest display name: the full name of a party organisation fits well within it
 #: (中国共产党某某集团有限公司某某分公司某某车间第一支部委员会 is 30 characters).
@@ -81,3 +81,8 @@ class OrgName:
 def display_org(org: str, names: Mapping[str, str]) -> str:
     """What to show for ``org``: its display name, else the code itself."""
     return names.get(org, org)
+
+
+def within(code: str, org: str) -> bool:
+    """Whether the organisation ``code`` is ``org`` or a unit under it."""
+    return code == org or code.startswith(org + ".")

@@ -473,7 +473,9 @@ def _cmd_path(args: argparse.Namespace) -> int:
 def _cmd_batch(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from recsys.exceptions import NotFoundError
     from recsys.models.training import NotEnoughHistory
+    from recsys.orgs import within
 
     def train(engine, whose: str = "") -> None:
         try:
@@ -489,6 +491,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
                   f"in {trained.seconds:.1f} s")
 
     with _open(args) as engine:
+        if args.org is not None and not any(within(m.org, args.org) for m in engine.members()):
+            raise NotFoundError("organisation", args.org)  # before training: a typo costs nothing
         if args.train:
             train(engine)
             if getattr(args, "tenant", None) is None:

@@ -23,6 +23,7 @@ from collections.abc import Hashable
 import numpy as np
 
 from recsys.curriculum import Curriculum
+from recsys.orgs import within
 from recsys.pipeline.context import PlanContext
 from recsys.records import TZ, Member
 
@@ -41,7 +42,7 @@ def _member_columns(cols, m: Member) -> tuple[list[int], np.ndarray, int]:
     """A member's record in the catalogue's codes: the role columns they hold, which owners they
     see (the last entry, for shared items, is always True) and their city (-2: none known)."""
     member_roles = [cols.role_names.index(r) for r in m.roles if r in cols.role_names]
-    owner_ok = np.array([m.org == o or m.org.startswith(o + ".") for o in cols.owners] + [True], dtype=bool)
+    owner_ok = np.array([within(m.org, o) for o in cols.owners] + [True], dtype=bool)
     member_city = cols.cities.index(m.location) if m.location and m.location in cols.cities else -2
     return member_roles, owner_ok, member_city
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from recsys.learning.mastery import ReviewDue
+from recsys.orgs import within
 from recsys.pipeline.context import PlanContext
 from recsys.records import TZ, Item
 
@@ -59,7 +60,7 @@ def infeasibility(item: Item, ctx: PlanContext, *, for_day: bool = True) -> str 
         return "expired"
     if item.roles and not set(item.roles) & set(m.roles):
         return "role"
-    if item.org is not None and not (m.org == item.org or m.org.startswith(item.org + ".")):
+    if item.org is not None and not within(m.org, item.org):
         return "org"
     situations = ctx.curriculum.item_situations(item)
     if situations and m.situation not in situations:

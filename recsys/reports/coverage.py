@@ -38,7 +38,7 @@ from recsys.catalogue import Catalogue, Columns
 from recsys.embedding.index import VectorIndex
 from recsys.pipeline.explain import book_title
 from recsys.pipeline.masks import ReachMasks, reach_mask
-from recsys.orgs import display_org
+from recsys.orgs import display_org, within
 from recsys.records import TZ, Event, Item, Member
 from recsys.reports.reach import REACH_FLAGS, Shown, reach_in_blocks
 from recsys.storage.base import EventColumns
@@ -274,13 +274,13 @@ def gini(values: Iterable[float]) -> float:
 
 
 def _within(org: str, scope: str | None) -> bool:
-    return scope is None or org == scope or org.startswith(scope + ".")
+    return scope is None or within(org, scope)
 
 
 def _visible(item: Item, scope: str | None) -> bool:
     if scope is None or item.org is None:
         return True
-    return item.org == scope or item.org.startswith(scope + ".") or scope.startswith(item.org + ".")
+    return within(item.org, scope) or within(scope, item.org)
 
 
 def _live(item: Item, day: dt.date) -> bool:

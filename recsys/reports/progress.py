@@ -16,7 +16,7 @@ from recsys.curriculum import Curriculum
 from recsys.learning.ledger import HoursLedger, build_ledger
 from recsys.learning.mastery import ReviewDue, TopicMastery, estimate_mastery, review_schedule
 from recsys.learning.points import PointsLedger, build_points
-from recsys.orgs import display_org
+from recsys.orgs import display_org, within
 from recsys.pipeline.profile import day_end
 from recsys.records import Event, Item, Member
 
@@ -28,7 +28,7 @@ __all__ = [
 
 def in_org(member: Member, org: str) -> bool:
     """Whether the member belongs to ``org`` or a unit under it."""
-    return member.org == org or member.org.startswith(org + ".")
+    return within(member.org, org)
 
 
 def with_balances(ledger: HoursLedger, balances: Sequence[OpeningBalance]) -> HoursLedger:

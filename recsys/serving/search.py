@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from recsys.orgs import within
 from recsys.pipeline import infeasibility
 from recsys.records import Item, Member
 from recsys.results import SearchHit
@@ -20,7 +21,7 @@ ItemFilter = Callable[[Item], bool]
 def visible_to(item: Item, org: str) -> bool:
     """Whether an organisation sees an item: shared, its own, or owned by a unit above or below it."""
     owner = item.org
-    return owner is None or owner == org or owner.startswith(org + ".") or org.startswith(owner + ".")
+    return owner is None or within(owner, org) or within(org, owner)
 
 
 def hit_filter(world: World, snap: Snapshot, member: Member | None, org: str | None, day: dt.date) -> ItemFilter:

@@ -45,3 +45,20 @@ def test_bad_use_exits_2_with_one_line(store, capsys):
     assert main(["progress", "nobody", "--store", store]) == 2
     assert main(["progress", "--org", "zz", "--store", store]) == 2
     assert "organisation" in capsys.readouterr().err
+
+
+def test_an_unknown_organisation_is_refused_by_every_report(store, capsys):
+    """A mistyped organisation is an error everywhere: coverage no longer reports an empty
+    organisation without gaps, and batch refuses it before spending time on training."""
+    for command in (["coverage", "--org", "hx.b9"], ["batch", "--org", "hx.b9", "--day", "2026-03-31"],
+                    ["digest", "hx.b9"]):
+        assert main([*command, "--store", store]) == 2
+        captured = capsys.readouterr()
+        assert "no organisation with id 'hx.b9'" in captured.err and "trained" not in captured.out
+    assert main(["coverage", "--org", "hx.b1", "--day", "2026-03-31", "--store", store]) == 0
+    assert "内容覆盖" in capsys.readouterr().out
+    with Engine.open(store) as eng:
+        eng.add_items([Item(id="own", title="分公司自己的课", body="", kind="article", minutes=10,
+                            published=dt.date(2026, 1, 1), org="hx.b9")])
+    # An organisation with items of its own but no members yet is one an editor may look at.
+    assert main(["coverage", "--org", "hx.b9", "--day", "2026-03-31", "--store", store]) == 0

@@ -149,9 +149,11 @@ def test_json_report_is_scoped_to_the_tenant(server):
     with httpx.Client(base_url=live.url, timeout=60) as client:
         unit = client.get("/v1/coverage", params={"day": "2026-06-01", "org": "hxny.jt"}, headers=bearer(keys.a))
         outside = client.get("/v1/coverage", params={"org": "zjjt"}, headers=bearer(keys.a))
+        typo = client.get("/v1/coverage", params={"org": "hxny.jtt"}, headers=bearer(keys.a))
         page = client.get("/coverage", params={"key": keys.admin, "org": "hxny.jt", "day": "2026-06-01"})
     assert unit.status_code == 200 and set(unit.json()["reach"]["branch_members"]) == {"hxny.jt"}
     assert outside.status_code == 404
+    assert typo.status_code == 404 and "hxny.jtt" in typo.text  # not an empty report without gaps
     assert page.status_code == 200 and "hxny.jt" in page.text and "zb-yunxing" not in page.text
 
 
