@@ -146,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("member", metavar="MEMBER", nargs="?", help="the member (or give --org)")
     p.add_argument("--org", help="an organisation: its branches, leaderboards and alerts")
     p.add_argument("--day", type=_date, help="the day (default: today, Asia/Shanghai)")
+    p.add_argument("--alerts", type=int, default=20, metavar="N",
+                   help="with --org: most alerts of each kind printed, most urgent first (default 20; 0: all; "
+                        "--json has all)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("digest", parents=[common],
@@ -864,10 +867,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_progress(args: argparse.Namespace) -> int:
     from recsys.exceptions import ValidationError
+    from recsys.reports.alerts import format_alerts
     from recsys.reports.progress import format_member_progress, format_org_progress
 
     if (args.member is None) == (args.org is None):
         raise ValidationError("give either a MEMBER or --org ORG")
+    if args.alerts < 0:
+        raise ValidationError(f"--alerts must be 0 (all) or more, got {args.alerts}", field="alerts")
     with _open(args) as engine:
         if args.member is not None:
             progress = engine.progress(args.member, day=args.day)
@@ -882,8 +888,8 @@ def _cmd_progress(args: argparse.Namespace) -> int:
         _print_json({**progress.to_dict(), "alerts": [a.to_dict() for a in alerts]})
     else:
         print(format_org_progress(progress))
-        for a in alerts:
-            print(f"  ⚠ {a.message}")
+        for line in format_alerts(alerts, most=args.alerts or None):
+            print(f"  {line}")
     return 0
 
 

@@ -33,7 +33,7 @@ from recsys.orgs import display_org
 from recsys.records import TZ, Event, Item, Member
 from recsys.reports.progress import with_balances
 
-__all__ = ["Alert", "ALERT_KINDS", "find_alerts", "months_before"]
+__all__ = ["Alert", "ALERT_KINDS", "find_alerts", "format_alerts", "months_before"]
 
 ALERT_KINDS = ("behind_pace", "inactive", "mobile_no_contact", "no_themed_day")
 
@@ -65,6 +65,33 @@ class Alert:
                 "message": self.message,
                 "last_active": self.last_active.isoformat() if self.last_active else None,
                 "hours_behind": None if self.hours_behind is None else round(self.hours_behind, 2)}
+
+
+#: What each kind of alert is called where a terminal sums up the ones it leaves out.
+_KIND_NAMES = {"behind_pace": "学时进度落后", "inactive": "长期未学习", "mobile_no_contact": "流动党员失去联系",
+               "no_themed_day": "本月未开展主题党日"}
+
+
+def format_alerts(alerts: Sequence[Alert], most: int | None = 20) -> list[str]:
+    """The alerts as terminal lines, kind by kind, the most urgent first (furthest behind pace,
+    longest quiet), at most ``most`` of each kind (None: all) and a line for the rest: an
+    enterprise of 20,000 members has thousands, which a terminal does not read (JSON has all)."""
+    urgency = {
+        "behind_pace": lambda a: (-(a.hours_behind or 0.0), a.org, a.member or ""),
+        "inactive": lambda a: (a.last_active or dt.date.min, a.org, a.member or ""),
+        "mobile_no_contact": lambda a: (a.last_active or dt.date.min, a.org, a.member or ""),
+    }
+    lines = []
+    for kind in ALERT_KINDS:
+        found = [a for a in alerts if a.kind == kind]
+        if kind in urgency:
+            found.sort(key=urgency[kind])
+        shown = found if most is None else found[:most]
+        lines += [f"⚠ {a.message}" for a in shown]
+        if len(found) > len(shown):
+            lines.append(f"⚠ ……另有 {len(found) - len(shown)} 条“{_KIND_NAMES[kind]}”提醒未列出"
+                         f"（共 {len(found)} 条，--alerts 0 全部列出）")
+    return lines
 
 
 def months_before(day: dt.date, months: int) -> dt.date:
