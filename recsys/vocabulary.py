@@ -95,7 +95,7 @@ _COLUMNS = {
     "类型": "kind", "内容类型": "kind", "形式": "mode", "学习形式": "mode", "时长": "minutes", "时长（分钟）": "minutes",
     "学习时长": "minutes", "主题": "topics", "专题": "topics", "面向对象": "roles", "适用对象": "roles",
     "难度": "level", "层级": "level", "发布日期": "published", "发布时间": "published", "截止日期": "expires",
-    "下架日期": "expires", "前置内容": "requires", "开始时间": "starts", "结束时间": "ends", "地点": "location",
+    "下架日期": "expires", "有效期至": "expires", "失效日期": "expires", "到期日期": "expires", "前置内容": "requires", "开始时间": "starts", "结束时间": "ends", "地点": "location",
     "活动地点": "location", "名额": "capacity", "人数上限": "capacity", "所属组织": "org", "所在支部": "org",
     "姓名": "name", "身份": "roles", "角色": "roles", "兴趣": "interests", "关注主题": "interests",
     "能否参加线下活动": "offline", "可参加线下活动": "offline", "所在城市": "location", "所在地": "location",

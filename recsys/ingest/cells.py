@@ -35,6 +35,23 @@ _WHEN = re.compile(
     r"(?:(?:\s+|T|\s*日\s*)(?P<H>\d{1,2})\s*[:：时点]\s*(?P<M>\d{1,2})?\s*分?(?:\s*[:：]\s*(?P<S>\d{1,2})\s*秒?)?)?"
 )
 _NUMBER = re.compile(r"(?P<n>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>[^\s0-9.]*)")
+#: Hours and minutes together: 1小时30分钟, 1个半小时, 1小时半, 半小时, 1h30min.
+_HOURS_MINUTES = re.compile(
+    r"(?:(?P<h>[0-9]+(?:\.[0-9]+)?)?\s*(?:个)?\s*(?P<half>半)?\s*(?:个)?\s*(?:小时|钟头|h)(?P<after>半)?)?"
+    r"\s*(?:(?P<m>[0-9]+)\s*(?:分钟|分|min))?"
+)
+#: Words for "no limit" where an empty cell means the same: an expiry date (不限, 长期有效) or
+#: an activity's seats (不限名额). Read as not given, so the record's default (none) applies.
+_NO_LIMIT = {
+    "expires": {"不限", "无", "长期", "长期有效", "永久", "永久有效", "无期限", "不过期"},
+    "schedule.capacity": {"不限", "无", "无限", "无限制", "不限名额", "不限人数", "名额不限"},
+}
+#: Five digits in a date cell: the day number a spreadsheet shows when a date cell was turned
+#: into text or a number (46000 is 2025-12-09). Four digits would be a year, which is no date.
+_SERIAL = re.compile(r"[0-9]{5}(?:\.[0-9]+)?")
+#: Eight digits in a date cell: 20261201, as many HR systems export a date.
+_COMPACT = re.compile(r"(?P<y>[0-9]{4})(?P<m>[0-9]{2})(?P<d>[0-9]{2})")
+_SPREADSHEET_EPOCH = dt.datetime(1899, 12, 30)
 _DATE_FORMS = "2026-12-01, 2026/12/1 or 2026年12月1日"
 _TIME_FORMS = "2026-12-12 09:00, 2026/12/12 9:00 or 2026年12月12日 9:00"
 
@@ -80,12 +97,12 @@ def read_fields(record_type: type, raw: Mapping[str, Any], vocabulary: Vocabular
     problems: list[ValidationError] = []
     record_id = _record_id(raw.get("id"))
     for name, value in raw.items():
-        if _empty(value):
+        if _empty(value) or (record_type is Item and _no_limit(name, value)):
             continue
         if name == "schedule" and record_type is Item and isinstance(value, Mapping):
             schedule = {}
             for sub, cell in value.items():
-                if not _empty(cell):
+                if not _empty(cell) and not _no_limit(f"schedule.{sub}", cell):
                     schedule[sub] = _read(f"schedule.{sub}", _SCHEDULE.get(sub), cell, vocabulary, record_id, problems)
             if schedule:
                 out["schedule"] = schedule
@@ -173,7 +190,7 @@ def _convert(name: str, kind: str | None, value: Any, vocab: Vocabulary) -> Any:
         if isinstance(value, str) and vocab.code("levels", value) is not None:
             return vocab.code("levels", value)
         return _whole(kind, value, "a level 1, 2 or 3 (or 初级/中级/高级)")
-    return _whole(kind, value, {"minutes": "a number of minutes (15, 15分钟 or 1.5小时)",
+    return _whole(kind, value, {"minutes": "a number of minutes (15, 15分钟, 1.5小时 or 1小时30分钟)",
                                 "count": "a whole number (40 or 40人)"}[kind])
 
 
@@ -210,11 +227,38 @@ def _text(value: Any) -> str:
 def _when(kind: str, value: Any) -> dt.date | dt.datetime:
     found = read_when(value)
     if found is None:
+        found = _spreadsheet_day(value)
+    if found is None:
         forms = _DATE_FORMS if kind == "date" else _TIME_FORMS
         raise ValueError(f"must be a {'date' if kind == 'date' else 'date and time'} like {forms}, got {value!r}")
     if kind == "date" and isinstance(found, dt.datetime):
         return found.date()
     return found
+
+
+def _spreadsheet_day(value: Any) -> dt.date | dt.datetime | None:
+    """A date a spreadsheet or an HR system wrote as a number: a day number of five digits
+    (46000, or 46000.375 with the time of day), or eight digits year first (20261201)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    text = _half_width(_text(value)).strip() if not isinstance(value, float) else repr(value).removesuffix(".0")
+    found = _COMPACT.fullmatch(text)
+    try:
+        if found is not None:
+            return dt.date(int(found["y"]), int(found["m"]), int(found["d"]))
+        if _SERIAL.fullmatch(text):
+            at = _SPREADSHEET_EPOCH + dt.timedelta(days=float(text))
+            at = at.replace(microsecond=0) + dt.timedelta(seconds=round(at.microsecond / 1e6))
+            return at.date() if at.time() == dt.time(0) else at
+    except ValueError:  # 20261341
+        return None
+    return None
+
+
+def _no_limit(name: str, value: Any) -> bool:
+    """Whether a cell says "no limit" where that is what an empty cell means (see :data:`_NO_LIMIT`)."""
+    words = _NO_LIMIT.get(name)
+    return bool(words) and isinstance(value, str) and value.strip() in words
 
 
 def _whole(kind: str, value: Any, expected: str) -> int:
@@ -225,10 +269,18 @@ def _whole(kind: str, value: Any, expected: str) -> int:
         if isinstance(value, int) and value.bit_length() > 53:  # beyond a float's whole numbers
             raise ValueError(f"must be {expected}, got a number far too large ({value.bit_length()} bits)")
     else:
-        found = _NUMBER.fullmatch(_half_width(_text(value)).strip())
-        if found is None:
+        text = _half_width(_text(value)).strip()
+        found = _NUMBER.fullmatch(text)
+        plain = found is not None and found["unit"].casefold() in _UNITS[kind]
+        both = _HOURS_MINUTES.fullmatch(text.casefold()) if kind == "minutes" and not plain else None
+        if both is not None and (both["h"] or both["half"] or both["m"]) and not (both["after"] and (both["half"] or both["m"])):
+            # 1小时30分钟, 半小时, 1个半小时: the minutes they add up to.
+            half = 30 * bool(both["half"] or both["after"])
+            number, unit = float(both["h"] or 0) * 60 + half + int(both["m"] or 0), ""
+        elif found is None:
             raise ValueError(f"must be {expected}, got {value!r}")
-        number, unit = float(found["n"]), found["unit"].casefold()
+        else:
+            number, unit = float(found["n"]), found["unit"].casefold()
     scale = _UNITS[kind].get(unit)
     if scale is None or not math.isfinite(number):
         raise ValueError(f"must be {expected}, got {value!r}")

@@ -284,3 +284,27 @@ def test_numbers_and_times_typed_in_full_width_are_read(tmp_path):
     events = "党员编号,内容编号,类型,发生时间,得分\nm1,q1,答题,２０２６－１１－０３　０９：００,８０％\n"
     (event,) = read_batch(write(tmp_path / "e.csv", events), Event, now=NOW).records
     assert (event.at, event.value) == (dt.datetime(2026, 11, 3, 9, 0, tzinfo=TZ), 0.8)
+
+
+def test_hours_and_minutes_together_no_limit_and_dates_as_numbers_are_read(tmp_path):
+    """Forms HR and content exports write: 1小时30分钟 for a length, 不限 for no expiry or no
+    seat limit, a date cell that became its day number (46000) or eight digits (20261201)."""
+    text = ("编号,标题,类型,时长,发布日期,有效期至,开始时间,结束时间,地点,名额\n"
+            "a1,学习新思想,文章,1小时30分钟,46000,不限,,,,\n"
+            "a2,支部书记讲党课,讲座,1个半小时,20251201,长期有效,,,,\n"
+            "a3,党课辅导,讲座,半小时,2025/12/1,20270630,,,,\n"
+            "o1,主题党日,活动,2小时,2025/11/20,,46003.375,46003.5,延安·枣园,不限\n")
+    batch = read_batch(write(tmp_path / "items.csv", text), Item, now=NOW)
+    a1, a2, a3, o1 = batch.records
+    assert [it.minutes for it in batch.records] == [90, 90, 30, 120]
+    assert (a1.published, a1.expires, a2.published, a2.expires) == (dt.date(2025, 12, 9), None, dt.date(2025, 12, 1), None)
+    assert a3.expires == dt.date(2027, 6, 30)
+    assert o1.schedule.capacity is None and o1.schedule.starts == dt.datetime(2025, 12, 12, 9, 0, tzinfo=TZ)
+    assert not batch.warnings
+    # Four digits are a year, not a day; a length with a half before and after is refused.
+    bad = ("编号,标题,类型,时长,发布日期\n"
+           "b1,学习,文章,15,2026\n"
+           "b2,学习,文章,半小时半,2026/1/1\n")
+    with pytest.raises(ValidationError) as refused:
+        read_batch(write(tmp_path / "bad.csv", bad), Item, now=NOW)
+    assert "published" in str(refused.value) and "minutes" in str(refused.value)
