@@ -352,22 +352,36 @@ def _load(args: argparse.Namespace, paths: Sequence[str], record_type: type, nou
           writer: Callable[[Any], Callable[[list], Any]],
           tail: Callable[[Any, Any], str] = lambda written, batch: "",
           prepare: Callable[[Any, Any], list] | None = None,
-          verify: Callable[[Any, Any], None] | None = None) -> int:
+          verify: Callable[[Any, Any], None] | None = None,
+          notice: Callable[[Any, list], list] | None = None) -> int:
     """Read every file first (nothing is written if any is wrong), then write them all in one
     call of ``writer(engine)``, or with ``--check`` only say what would be written.
     ``prepare(engine, batch)`` gives the records to write of a batch (default: as read);
     ``verify(engine, batch)`` raises what the store would refuse, for ``--check`` on a store
-    that exists (one that does not is not created)."""
+    that exists (one that does not is not created); ``notice(engine, batches)`` gives warnings
+    that need the store (printed, and counted in each file's summary)."""
     batches = [_read(args, path, record_type) for path in paths]
+
+    def noticed(engine) -> None:
+        nonlocal batches
+        found = notice(engine, batches) if notice is not None else []
+        for warning in found:
+            print(f"recsys: warning: {_one_line(str(warning))}", file=sys.stderr)
+        batches = [dataclasses.replace(b, warnings=[*b.warnings, *(w for w in found if w.source == b.source)])
+                   for b in batches]
+
     if args.check:
-        if verify is not None and _store_exists(args):
+        if _store_exists(args) and (verify is not None or notice is not None):
             with _open(args) as engine:
                 for batch in batches:
-                    verify(engine, batch)
+                    if verify is not None:
+                        verify(engine, batch)
+                noticed(engine)
         for batch in batches:
             print(_read_summary(batch, f"{noun} valid") + "; nothing written")
         return 0
     with _open(args, create=True) as engine:
+        noticed(engine)
         if prepare is not None:
             batches = [dataclasses.replace(b, records=prepare(engine, b)) for b in batches]
         written = _written(batches, writer(engine))
@@ -377,10 +391,23 @@ def _load(args: argparse.Namespace, paths: Sequence[str], record_type: type, nou
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
+    from recsys.ingest.loaders import InputWarning
     from recsys.records import Item
 
+    def prerequisites(engine, batches) -> list:
+        # A prerequisite in none of the files and not in the store keeps its item from everyone
+        # until it is added and studied: said now rather than found later in coverage.
+        ids = {it.id for b in batches for it in b.records}
+        wanted = {r for b in batches for it in b.records for r in it.requires} - ids
+        held = engine.store.item_ids(sorted(wanted)) if wanted else set()
+        return [InputWarning(f"前置内容 {r!r} 不在内容库中：在它入库并学完之前，本内容不会推荐给任何人",
+                             source=b.source, line=line, record=it.id, field="requires")
+                for b in batches for it, line in zip(b.records, b.lines) for r in it.requires
+                if r not in ids and r not in held]
+
     return _load(args, args.files, Item, "items",
-                 lambda engine: functools.partial(engine.add_items, progress=sys.stderr.isatty()))
+                 lambda engine: functools.partial(engine.add_items, progress=sys.stderr.isatty()),
+                 notice=prerequisites)
 
 
 def _cmd_members(args: argparse.Namespace) -> int:

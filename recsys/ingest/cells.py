@@ -46,6 +46,8 @@ _NO_LIMIT = {
     "expires": {"不限", "无", "长期", "长期有效", "永久", "永久有效", "无期限", "不过期"},
     "schedule.capacity": {"不限", "无", "无限", "无限制", "不限名额", "不限人数", "名额不限"},
 }
+#: An item's roles that mean everyone: the item is for no role in particular (an empty cell).
+_EVERYONE = {"全体党员", "所有党员", "全体", "全部", "全员", "不限", "全体人员"}
 #: Five digits in a date cell: the day number a spreadsheet shows when a date cell was turned
 #: into text or a number (46000 is 2025-12-09). Four digits would be a year, which is no date.
 _SERIAL = re.compile(r"[0-9]{5}(?:\.[0-9]+)?")
@@ -256,7 +258,10 @@ def _spreadsheet_day(value: Any) -> dt.date | dt.datetime | None:
 
 
 def _no_limit(name: str, value: Any) -> bool:
-    """Whether a cell says "no limit" where that is what an empty cell means (see :data:`_NO_LIMIT`)."""
+    """Whether a cell says "no limit" where that is what an empty cell means (see :data:`_NO_LIMIT`):
+    also an item's roles naming everyone (全体党员), which would otherwise be a role nobody holds."""
+    if name == "roles":
+        return isinstance(value, (str, list, tuple)) and any(w in _EVERYONE for w in _words(value) if isinstance(w, str))
     words = _NO_LIMIT.get(name)
     return bool(words) and isinstance(value, str) and value.strip() in words
 

@@ -149,3 +149,25 @@ def test_a_workbook_and_a_forced_encoding(tmp_path, capsys):
     assert "items.xlsx: 1 items valid" in capsys.readouterr().out
     assert main(["ingest", gbk(tmp_path / "items.csv", ITEMS), "--check", "--encoding", "utf-8"]) == 2
     assert "not utf-8 text" in capsys.readouterr().err
+
+
+def test_items_for_all_members_are_for_everyone_and_a_missing_prerequisite_is_said(tmp_path, capsys):
+    """面向对象 全体党员 is no role restriction (as a role it would be one nobody holds, and the
+    item shown to no one); a prerequisite in neither the files nor the store is warned of by file
+    and line, one held by the store or another file of the run is not."""
+    store = str(tmp_path / "store")
+    first = tmp_path / "first.csv"
+    first.write_text("编号,标题,类型,时长,发布日期,面向对象\nb1,党章学习,文章,15,2026/1/1,全体党员\n", encoding="utf-8")
+    assert main(["ingest", str(first), "--store", store, "--encoder", "tfidf"]) == 0
+    capsys.readouterr()
+    later = tmp_path / "later.csv"
+    later.write_text("编号,标题,类型,时长,发布日期,前置内容\n"
+                     "c1,党章学习（二）,文章,15,2026/1/1,b1\n"   # in the store
+                     "c2,党章学习（三）,文章,15,2026/1/1,c1\n"   # in the same run
+                     "c3,党章学习（四）,文章,15,2026/1/1,b9\n", encoding="utf-8")
+    assert main(["ingest", str(later), "--store", store, "--check"]) == 0
+    captured = capsys.readouterr()
+    assert "later.csv:4, id 'c3', field 'requires': 前置内容 'b9' 不在内容库中" in captured.err
+    assert captured.err.count("前置内容") == 1 and "3 items valid, 1 warning" in captured.out
+    with Engine.open(store) as engine:
+        assert engine.item("b1").roles == ()
