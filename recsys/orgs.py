@@ -8,14 +8,16 @@ the name of one code, read from an export (columns 组织编码, 组织名称) o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from recsys.exceptions import ValidationError
 from recsys.records import _check_id, _check_text
+from recsys.vocabulary import header_key
 
-__all__ = ["OrgName", "display_org", "within", "MAX_ORG_NAME"]
+__all__ = ["OrgName", "OrgDirectory", "display_org", "within", "MAX_ORG_NAME"]
 
 #: Longest display name: the full name of a party organisation fits well within it
 #: (中国共产党某某集团有限公司某某分公司某某车间第一支部委员会 is 30 characters).
@@ -86,3 +88,55 @@ def display_org(org: str, names: Mapping[str, str]) -> str:
 def within(code: str, org: str) -> bool:
     """Whether the organisation ``code`` is ``org`` or a unit under it."""
     return code == org or code.startswith(org + ".")
+
+
+#: What separates the names of a unit and the units above it: 发电公司党委/运行党支部.
+_NAME_PATH = re.compile(r"[/／>＞\\]")
+
+
+class OrgDirectory:
+    """Organisations by display name: a roster's 所在支部 as an HR system writes it (运行党支部, or
+    发电公司党委/运行党支部 where two units share a name) read as the organisation's code.
+
+    Args:
+        names: Display names by code (:meth:`recsys.storage.Store.org_names`).
+    """
+
+    def __init__(self, names: Mapping[str, str]) -> None:
+        self._names = {code: header_key(name) for code, name in names.items()}
+        self._codes: dict[str, list[str]] = {}
+        for code, key in self._names.items():
+            self._codes.setdefault(key, []).append(code)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def code(self, text: str) -> str | None:
+        """The code of the organisation ``text`` names (the names of units above it may lead,
+        nearest last), or None if it names no registered organisation.
+
+        Raises:
+            ValueError: if the name is shared and the names above it do not tell which.
+        """
+        written = [p.strip() for p in _NAME_PATH.split(text) if p.strip()]
+        parts = [header_key(p) for p in written]
+        if not parts:
+            return None
+        found = sorted(c for c in self._codes.get(parts[-1], ()) if self._above(c, parts[:-1]))
+        if len(found) > 1:
+            raise ValueError(f"组织名称 {text!r} 对应多个组织（{'、'.join(found)}）：请在前面写上上级组织名称"
+                             f"（如 上级党委/{written[-1]}），或直接填写组织编码")
+        return found[0] if found else None
+
+    def _above(self, code: str, names: list[str]) -> bool:
+        """Whether ``names`` (outermost first) name units above ``code``, in order."""
+        levels = code.split(".")
+        ancestors = [self._names.get(".".join(levels[:n])) for n in range(len(levels) - 1, 0, -1)]  # nearest first
+        at = 0
+        for name in reversed(names):
+            while at < len(ancestors) and ancestors[at] != name:
+                at += 1
+            if at == len(ancestors):
+                return False
+            at += 1
+        return True

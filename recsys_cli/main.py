@@ -292,11 +292,18 @@ def _print_hits(hits, as_json: bool) -> None:
 
 
 def _read(args: argparse.Namespace, path: str, record_type: type):
-    """Read one file with the store's vocabulary; warnings go to stderr as they are found."""
+    """Read one file with the store's vocabulary and, for members and items, its organisations'
+    names (所在支部 may name a branch by name); warnings go to stderr as they are found."""
     from recsys.ingest.loaders import read_batch
+    from recsys.orgs import OrgDirectory
+    from recsys.records import Item, Member
 
+    orgs = None
+    if record_type in (Item, Member) and _store_exists(args):
+        with _open(args) as engine:
+            orgs = OrgDirectory(engine.store.org_names())
     batch = read_batch(path, record_type, curriculum=_curriculum(args), encoding=args.encoding,
-                       sheet=args.sheet, strict=args.strict)
+                       sheet=args.sheet, strict=args.strict, orgs=orgs)
     for warning in batch.warnings:
         print(f"recsys: warning: {_one_line(str(warning))}", file=sys.stderr)
     return batch

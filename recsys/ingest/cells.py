@@ -21,7 +21,7 @@ from typing import Any
 
 from recsys.credits import OpeningBalance
 from recsys.exceptions import ValidationError
-from recsys.orgs import OrgName
+from recsys.orgs import OrgDirectory, OrgName
 from recsys.records import Event, Item, Member
 from recsys.vocabulary import Vocabulary
 
@@ -46,6 +46,8 @@ _NO_LIMIT = {
     "expires": {"不限", "无", "长期", "长期有效", "永久", "永久有效", "无期限", "不过期"},
     "schedule.capacity": {"不限", "无", "无限", "无限制", "不限名额", "不限人数", "名额不限"},
 }
+#: What an organisation code is made of (a name is anything else: 运行党支部).
+_CODE = re.compile(r"[A-Za-z0-9._:-]+")
 #: An item's roles that mean everyone: the item is for no role in particular (an empty cell).
 _EVERYONE = {"全体党员", "所有党员", "全体", "全部", "全员", "不限", "全体人员"}
 #: Five digits in a date cell: the day number a spreadsheet shows when a date cell was turned
@@ -81,7 +83,8 @@ _UNITS = {
 }
 
 
-def read_fields(record_type: type, raw: Mapping[str, Any], vocabulary: Vocabulary) -> tuple[dict[str, Any], list[ValidationError]]:
+def read_fields(record_type: type, raw: Mapping[str, Any], vocabulary: Vocabulary,
+                orgs: OrgDirectory | None = None) -> tuple[dict[str, Any], list[ValidationError]]:
     """One record's fields, read from what an export wrote.
 
     Args:
@@ -89,6 +92,8 @@ def read_fields(record_type: type, raw: Mapping[str, Any], vocabulary: Vocabular
             :class:`~recsys.credits.OpeningBalance`.
         raw: Field name to cell value (text, number, date, bool, list, or a nested ``schedule``).
         vocabulary: The words accepted for codes.
+        orgs: Registered organisations by name: a member's or an item's ``org`` written as a
+            unit's name (运行党支部) is read as its code.
 
     Returns:
         The fields in the records' JSON form, empty cells left out, and a problem for each cell
@@ -109,6 +114,19 @@ def read_fields(record_type: type, raw: Mapping[str, Any], vocabulary: Vocabular
             if schedule:
                 out["schedule"] = schedule
             continue
+        if name == "org" and orgs is not None and record_type in (Item, Member) and isinstance(value, str) \
+                and not _CODE.fullmatch(value.strip()):
+            try:
+                code = orgs.code(value)
+            except ValueError as exc:
+                problems.append(ValidationError(str(exc), record=record_id, field=name))
+                continue
+            if code is None and len(orgs):
+                problems.append(ValidationError(
+                    f"must be an organisation's code (letters, digits and . _ : -) or its registered name"
+                    f" (recsys orgs), got {value!r}", record=record_id, field=name))
+                continue
+            value = code or value
         out[name] = _read(name, kinds.get(name), value, vocabulary, record_id, problems)
     if record_type is Item and "mode" not in out and (out.get("kind") == "activity" or "schedule" in out):
         out["mode"] = "offline"  # an activity, or anything with a time and place, happens offline

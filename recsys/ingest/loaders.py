@@ -33,7 +33,7 @@ from recsys.curriculum import Curriculum
 from recsys.exceptions import ValidationError
 from recsys.ingest.cells import read_fields
 from recsys.ingest.tables import FORMATS, table_rows
-from recsys.orgs import OrgName
+from recsys.orgs import OrgDirectory, OrgName
 from recsys.records import IMPRESSION_PREFIX, PSEUDONYM_PREFIX, TZ, Event, Item, Member
 from recsys.vocabulary import Vocabulary, header_key
 
@@ -139,6 +139,7 @@ def read_batch(
     sheet: str | None = None,
     strict: bool = False,
     now: dt.datetime | None = None,
+    orgs: OrgDirectory | None = None,
 ) -> Batch[R]:
     """Read and validate every record of a file, with what looks wrong.
 
@@ -152,6 +153,8 @@ def read_batch(
         sheet: The workbook's sheet to read (default: the first).
         strict: Treat warnings as errors.
         now: The present, for "dated in the future" (default: now).
+        orgs: Registered organisations by name, for a table that names a member's or an item's
+            organisation (所在支部) by name rather than by code.
 
     Returns:
         The :class:`Batch`.
@@ -173,7 +176,7 @@ def read_batch(
     except OSError as exc:
         raise ValidationError(f"cannot read file: {exc.strerror}", source=name) from None
     return parse_batch(data, fmt, record_type, source=name, curriculum=curriculum, encoding=encoding,
-                       sheet=sheet, strict=strict, now=now)
+                       sheet=sheet, strict=strict, now=now, orgs=orgs)
 
 
 def parse_batch(
@@ -187,6 +190,7 @@ def parse_batch(
     sheet: str | None = None,
     strict: bool = False,
     now: dt.datetime | None = None,
+    orgs: OrgDirectory | None = None,
 ) -> Batch[R]:
     """Read and validate the records of a file's bytes in format ``fmt`` (``csv``, ``xlsx``,
     ``json`` or ``jsonl``); the rest as :func:`read_batch`.
@@ -201,7 +205,7 @@ def parse_batch(
     ignored: list[InputWarning] = []
     if fmt in ("csv", "xlsx"):
         rows, ignored = _known_columns(rows, record_type, source)
-    records, lines, invalid = _validate(rows, record_type, source, curriculum.vocabulary)
+    records, lines, invalid = _validate(rows, record_type, source, curriculum.vocabulary, orgs)
     problems += invalid
     repeated: list[InputWarning] = []
     if record_type is Event:
@@ -349,14 +353,16 @@ def _nearest(word: str, known: Iterable[str]) -> str:
 
 
 def _validate(rows: Iterable[tuple[int, Any]], record_type: type[R], source: str,
-              vocabulary: Vocabulary | None) -> tuple[list[R], list[int], list[ValidationError]]:
-    """Records from rows, read through ``vocabulary`` (None: rows already in the JSON form)."""
+              vocabulary: Vocabulary | None, orgs: OrgDirectory | None = None
+              ) -> tuple[list[R], list[int], list[ValidationError]]:
+    """Records from rows, read through ``vocabulary`` (None: rows already in the JSON form) and
+    ``orgs`` (organisations named by name)."""
     records: list[R] = []
     lines: list[int] = []
     problems: list[ValidationError] = []
     for line, data in rows:
         if vocabulary is not None and isinstance(data, Mapping):
-            data, unread = read_fields(record_type, data, vocabulary)
+            data, unread = read_fields(record_type, data, vocabulary, orgs)
             if unread:
                 problems += [p.located(source=source, line=line) for p in unread]
                 continue

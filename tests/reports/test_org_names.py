@@ -11,7 +11,7 @@ import pytest
 from factories import SAMPLE, make_item
 from recsys import Engine, Member, ValidationError
 from recsys.ingest.loaders import read_batch
-from recsys.orgs import OrgName
+from recsys.orgs import OrgDirectory, OrgName
 from recsys.reports.coverage import format_coverage
 from recsys.reports.coverage_html import render_html
 from recsys.reports.digest import format_digest
@@ -86,3 +86,32 @@ def test_recsys_orgs_then_progress_digest_and_push_use_the_names(store, tmp_path
     bad.write_text("组织编码,组织名称\nhx.b2,\n")
     assert main(["orgs", str(bad), "--store", str(store)]) == 2
     assert "bad.csv:2, id 'hx.b2', field 'name'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("written, code", [
+    ("运行党支部", "hx.fd.yx"), ("发电公司党委/运行党支部", "hx.fd.yx"), ("运行 党支部", "hx.fd.yx"),
+    ("供电公司党委/第一党支部", "hx.gd.zb1"), ("华新能源集团 / 发电公司党委 / 第一党支部", "hx.fd.zb1"),
+    ("华新能源集团＞供电公司党委＞第一党支部", "hx.gd.zb1"), ("无名支部", None), ("供电公司党委/运行党支部", None),
+])
+def test_a_unit_named_by_its_name_or_with_the_units_above_it_is_found(written, code):
+    directory = OrgDirectory({"hx": "华新能源集团", "hx.fd": "发电公司党委", "hx.fd.yx": "运行党支部",
+                              "hx.fd.zb1": "第一党支部", "hx.gd": "供电公司党委", "hx.gd.zb1": "第一党支部"})
+    assert directory.code(written) == code
+    with pytest.raises(ValueError, match="hx.fd.zb1、hx.gd.zb1"):  # a shared name alone is not guessed
+        directory.code("第一党支部")
+
+
+def test_a_roster_names_branches_by_their_registered_names(store, tmp_path, capsys):
+    """HR exports write 所在支部 as the branch's name: with the names registered (recsys orgs) the
+    roster goes in, each member in the branch's code; a name nobody registered is refused by line."""
+    names = tmp_path / "orgs.csv"
+    names.write_text(NAMES, encoding="utf-8")
+    assert main(["orgs", str(names), "--store", str(store)]) == 0
+    roster = tmp_path / "roster.csv"
+    roster.write_text("党员编号,姓名,所在支部\nm3,王芳,运行党支部\nm4,赵强,华能新能源党委/运行党支部\n", encoding="utf-8")
+    assert main(["members", str(roster), "--store", str(store)]) == 0
+    with Engine.open(store) as engine:
+        assert [engine.member(m).org for m in ("m3", "m4")] == ["hx.b1", "hx.b1"]
+    roster.write_text("党员编号,姓名,所在支部\nm5,钱伟,检修党支部\n", encoding="utf-8")
+    assert main(["members", str(roster), "--store", str(store)]) == 2
+    assert "roster.csv:2, id 'm5', field 'org'" in capsys.readouterr().err
