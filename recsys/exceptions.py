@@ -58,7 +58,9 @@ class ValidationError(RecsysError, ValueError):
         field: str | None = None,
         problems: list[ValidationError] | None = None,
     ) -> None:
-        self.reason = message
+        # Shortened where it is kept, not only where printed: an HTTP error body lists each
+        # problem's reason, and one echoing a 40 KB field was a 40 KB response.
+        self.reason = _shortened(message, 400)
         self.source = source
         self.line = line
         self.record = record
@@ -76,8 +78,7 @@ class ValidationError(RecsysError, ValueError):
             where.append(f"id {_shortened(repr(self.record), 80)}")
         if self.field is not None:
             where.append(f"field {self.field!r}")
-        reason = _shortened(self.reason, 400)
-        return f"{', '.join(where)}: {reason}" if where else reason
+        return f"{', '.join(where)}: {self.reason}" if where else self.reason
 
     def located(self, *, source: str | None = None, line: int | None = None) -> ValidationError:
         """Return a copy of this error placed at ``source``/``line`` (for loaders)."""

@@ -155,7 +155,9 @@ def internal_error_response(request_id: str | None) -> ErrorResponse:
 
 
 def _detail(index: int | None, id_: Any, field: str | None, message: str) -> dict[str, Any]:
-    return {"index": index, "id": id_ if isinstance(id_, str) else None, "field": field, "message": message}
+    # An id past 128 characters is no id (and may be a 40 KB field): the index or line places it.
+    return {"index": index, "id": id_ if isinstance(id_, str) and len(id_) <= 128 else None, "field": field,
+            "message": message}
 
 
 def _describe(detail: dict[str, Any]) -> str:

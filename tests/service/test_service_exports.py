@@ -114,3 +114,17 @@ def test_a_body_that_is_not_a_workbook(world):
     response = put(client, "/v1/items", b"not a zip", keys.platform, XLSX)
     assert response.status_code == 422 and "not an Excel .xlsx workbook" in response.json()["error"]["message"]
 
+
+def test_an_error_does_not_echo_a_huge_cell_in_full(world):
+    """A CSV body's cell of 40,000 characters is named by line and field, its value cut: the
+    response stays small (it echoed the whole cell, as each problem's message)."""
+    client, keys = world
+    body = ("id,name,org,daily_minutes\n"
+            f"y-1,张三,hxny.fdgs.zb-yunxing,{'9' * 40_000}分钟\n"
+            f"y-2,李四,hxny.fdgs.zb-yunxing,{'长' * 40_000}\n").encode()
+    response = put(client, "/v1/members", body, keys.a, CSV)
+    assert response.status_code == 422
+    assert [(d["line"], d["field"]) for d in response.json()["error"]["details"]] == [(2, "daily_minutes"),
+                                                                                       (3, "daily_minutes")]
+    assert len(response.content) < 4_000 and "characters)" in response.text
+
