@@ -545,8 +545,9 @@ class Engine:
         """
         tenant = self.member(member_id).tenant  # NotFoundError before a pseudonym secret is made for nothing
         alias = pseudonym(self.store, member_id) if keep_history else None
-        # Balances are read and written back as one step; no write naming members runs meanwhile.
-        with self._world.write_lock, self._balances_lock, self._world.members_lock:
+        # Balances are read and written back as one step. A write naming the member that lands
+        # after the removal (in any process) is refused or dropped by the store.
+        with self._world.write_lock, self._balances_lock:
             balances = self._tagged_balances()
             meta = {}
             if any((t, b.member) == (tenant, member_id) for t, b in balances):

@@ -30,7 +30,7 @@ from recsys.pipeline.masks import StaticRules
 from recsys.records import Event, Member
 from recsys.results import StudyList
 from recsys.serving.lists import impressions_of, request_key, reuse_served, served_record
-from recsys.serving.world import World, branch_activity, enrolled_ahead, plan_context, put_served_held, seats_for
+from recsys.serving.world import World, branch_activity, enrolled_ahead, plan_context, seats_for
 
 from recsys.storage import ServedList
 
@@ -110,7 +110,7 @@ def _block(world: World, members: Sequence[Member], day: dt.date, budgets: Seque
             served.append(served_record(result, histories[member_id].state))
             impressions.extend(impressions_of(result))
     if served:
-        put_served_held(world, served, impressions)
+        store.put_served(served, impressions)  # of the members still held as it writes
     return [lists[(m.id, b)] for m, b in zip(members, budgets)]
 
 

@@ -23,7 +23,6 @@ from recsys.serving.world import (
     branch_activity,
     enrolled_ahead,
     plan_context,
-    put_served_held,
     seats_for,
 )
 from recsys.storage import ServedList
@@ -84,7 +83,9 @@ def daily(world: World, member: Member, day: dt.date, budget: int, *, preview: b
     history = store.history(member.id)
     result = _plan_day(world, member, day, budget, history.events, lambda snap, ctx: world.recommender(ctx))
     if not preview:
-        put_served_held(world, [served_record(result, history.state)], impressions_of(result))
+        # The store keeps it only if the member is still held when it writes (a removal in any
+        # process meanwhile gets no list back).
+        store.put_served([served_record(result, history.state)], impressions_of(result))
     return result
 
 
@@ -121,7 +122,7 @@ def daily_from(world: World, member: Member, day: dt.date, budget: int, scores: 
     if not preview:
         # Impressions start the cool-down as for any list; the list itself is not kept as the
         # day's served list, which stays the engine's own.
-        put_served_held(world, [], impressions_of(result))
+        store.put_served([], impressions_of(result))
     return result
 
 

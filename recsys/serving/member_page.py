@@ -20,7 +20,7 @@ from recsys.exceptions import ConflictError, NotFoundError, ValidationError
 from recsys.records import TZ, Event, Item, Member
 from recsys.reports.progress import MemberProgress
 from recsys.results import StudyEntry, StudyList
-from recsys.serving.world import World, enrolled_in, members_turn
+from recsys.serving.world import World, enrolled_in
 
 __all__ = ["member_page", "enroll", "withdraw"]
 
@@ -117,9 +117,10 @@ def enroll(world: World, member: Member, item: Item, at: dt.datetime | None = No
     if schedule is None:
         raise ValidationError(f"item {item.id!r} is not an offline activity with a schedule; only those take enrolments",
                               field="item")
-    # Seats are counted and taken as one step, and no removal of the member lands meanwhile.
-    with world.write_lock, members_turn(world, [member.id]) as held:
-        _still_held(member, held)
+    # Seats are counted and taken as one step (a removal meanwhile, in any process, makes the
+    # store refuse the enrolment).
+    with world.write_lock:
+        _still_held(world, member)
         if item.id in enrolled_in(world.store.events(member.id)):
             return False
         if schedule.ends <= at:
@@ -138,9 +139,9 @@ def enroll(world: World, member: Member, item: Item, at: dt.datetime | None = No
     return True
 
 
-def _still_held(member: Member, held: set[str]) -> None:
-    """Raise NotFoundError if the member was removed since read (see :func:`members_turn`)."""
-    if member.id not in held:
+def _still_held(world: World, member: Member) -> None:
+    """Raise NotFoundError if the member was removed since read."""
+    if not world.store.member_ids([member.id]):
         raise NotFoundError("member", member.id)
 
 
@@ -150,8 +151,8 @@ def withdraw(world: World, member: Member, item: Item, at: dt.datetime | None = 
     Returns:
         True if a seat was given back, False if the member held none.
     """
-    with world.write_lock, members_turn(world, [member.id]) as held:
-        _still_held(member, held)
+    with world.write_lock:
+        _still_held(world, member)
         if item.id not in enrolled_in(world.store.events(member.id)):
             return False
         world.store.record_events([Event(id=None, member=member.id, item=item.id, kind="enroll", value=0.0,

@@ -15,7 +15,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,7 +33,7 @@ from recsys.pipeline.masks import StaticRules
 from recsys.pipeline.profile import build_profile, day_end
 from recsys.records import TZ, Event, Item, Member
 from recsys.serving.catalogue_cache import CatalogueCache, ItemsAhead
-from recsys.storage import Artefact, Revisions, ServedList, Store
+from recsys.storage import Artefact, Revisions, Store
 from recsys.storage.tenant import TENANT_MARK, TenantStore, tenant_artefact
 
 __all__ = [
@@ -46,8 +46,6 @@ __all__ = [
     "enrolled_ahead",
     "enrolled_in",
     "plan_context",
-    "members_turn",
-    "put_served_held",
 ]
 
 log = logging.getLogger(__name__)
@@ -112,10 +110,6 @@ class World:
         self.duplicate_threshold = duplicate_threshold
         self.lock = threading.RLock()
         self.write_lock = threading.Lock()  # writers of items, one at a time; never taken by reads
-        # A member's removal, and the writes naming members (events, served lists), one at a time:
-        # a write checks its members are still held and writes under it, so a removal never leaves
-        # a write of this process behind (see put_served_held).
-        self.members_lock = threading.Lock()
         self._writer: int | None = None  # the thread holding it (see writing())
         self.items = CatalogueCache(store, dim, hnsw_threshold=hnsw_threshold)
         self._collab: CollaborativeModel | None = None
@@ -264,24 +258,6 @@ def branch_activity(store: Store, org: str, day: dt.date) -> tuple[BranchCounts,
     end = day_end(day)
     counts, active = store.branch_completions(org, end - BRANCH_WINDOW, end)
     return BranchCounts(counts), active
-
-
-@contextlib.contextmanager
-def members_turn(world: World, ids: Iterable[str]) -> Iterator[set[str]]:
-    """Hold the members' turn (:attr:`World.members_lock`: no removal lands meanwhile) and give
-    which of ``ids`` the store still holds, for a write naming them."""
-    with world.members_lock:
-        yield set(world.store.member_tenants(list(dict.fromkeys(ids))))
-
-
-def put_served_held(world: World, served: Sequence[ServedList], impressions: Sequence[Event]) -> None:
-    """Store served lists and their impressions, less those of members removed since they were
-    planned (a list takes a while; the member's removal must not be followed by their list)."""
-    with members_turn(world, [s.member for s in served] + [e.member for e in impressions]) as held:
-        served = [s for s in served if s.member in held]
-        impressions = [e for e in impressions if e.member in held]
-        if served or impressions:
-            world.store.put_served(served, impressions)
 
 
 def enrolled_in(events: Sequence[Event]) -> set[str]:

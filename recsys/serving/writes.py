@@ -108,11 +108,8 @@ def record_events(world: World, batch: Sequence[Event]) -> int:
     An id may appear once per tenant in a batch: the store keeps ids per tenant (the top level
     of the member's organisation), so two enterprises' events may share one.
     """
-    with world.members_lock:  # no removal between the check of the members and the write
-        return _record_held(world, batch)
-
-
-def _record_held(world: World, batch: Sequence[Event]) -> int:
+    # A member removed after this check (in any process) is refused by the store, which checks
+    # again in its writing transaction.
     members = world.store.get_members(list({e.member for e in batch}))
     keyed = [e for e in batch if e.id is not None]
     check_unique_ids(keyed, "event", lines=[n for n, e in enumerate(batch, 1) if e.id is not None],

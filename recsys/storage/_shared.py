@@ -18,6 +18,9 @@ import numpy as np
 from recsys.exceptions import AmbiguousIdError, ConflictError, RecsysError, StoreError, ValidationError
 from recsys.records import Event, Item, Member, tenant_of
 
+#: A served list or an event: whatever names its ``member``.
+R = TypeVar("R")
+
 __all__ = [
     "RESERVED_META",
     "check_artefact",
@@ -29,6 +32,7 @@ __all__ = [
     "check_impressions",
     "event_content",
     "event_tenants",
+    "of_members_held",
     "conflict",
     "holders",
     "item_clash",
@@ -154,6 +158,12 @@ def check_impressions(events: Sequence[Event]) -> None:
                                   source="put_served", line=position, field="id")
 
 
+def of_members_held(records: Sequence[R], held: Mapping[str, Any] | set[str]) -> list[R]:
+    """The served lists or impressions of the members ``held`` (read in the writing transaction):
+    a member removed while their list was planned, by this process or another, gets none back."""
+    return [r for r in records if r.member in held]
+
+
 def event_content(e: Event) -> tuple[str, str, str, float | None, float]:
     """What must match for an event with a known id to count as a retry, not a conflict."""
     return (e.member, e.item, e.kind, e.value, e.at.timestamp())
@@ -162,14 +172,22 @@ def event_content(e: Event) -> tuple[str, str, str, float | None, float]:
 def event_tenants(events: Sequence[Event], member_orgs: Mapping[str, str],
                   tenants: Sequence[str] | None = None) -> list[str]:
     """The tenant of each event, under which its id is unique: as given (a copy of a store keeps
-    the source's), else the top level of its member's organisation as the store holds it now
-    (``member_orgs``: id -> org), and ``""`` for a member the store does not hold.
+    the source's, and the events of members removed under a pseudonym), else the top level of
+    its member's organisation as the store holds it now (``member_orgs``: id -> org, read in the
+    writing transaction).
 
     Raises:
-        ValidationError: ``tenants`` is not one tenant (text without a dot) per event.
+        ValidationError: ``tenants`` is not one tenant (text without a dot) per event; or,
+            without ``tenants``, an event's member is not held (removed since the caller checked:
+            their events must not outlive them).
     """
     if tenants is None:
-        return [tenant_of(member_orgs[e.member]) if e.member in member_orgs else "" for e in events]
+        unknown = next((n for n, e in enumerate(events, 1) if e.member not in member_orgs), None)
+        if unknown is not None:
+            e = events[unknown - 1]
+            raise ValidationError(f"unknown member {e.member!r} (not in the store, or removed)",
+                                  source="record_events", line=unknown, record=e.id, field="member")
+        return [tenant_of(member_orgs[e.member]) for e in events]
     tenants = list(tenants)
     if len(tenants) != len(events):
         raise ValidationError(f"tenants must give one tenant per event: got {len(tenants)} for {len(events)}",

@@ -392,21 +392,29 @@ class Store(Protocol):
 
     # -- events -----------------------------------------------------------------------------
 
-    def record_events(self, events: Sequence[Event], *, tenants: Sequence[str] | None = None) -> int:
+    def record_events(self, events: Sequence[Event], *, tenants: Sequence[str] | None = None,
+                      tenant: str | None = None) -> int:
         """Store events all or nothing; return how many were new.
 
         An event whose id its tenant already holds with the same content is a retry and is
         skipped; the same id with other content raises :class:`recsys.exceptions.ConflictError`
         and nothing is written. The same id in another tenant is another event.
 
+        Every event's member must be held (in ``tenant``, if given), as read in the writing
+        transaction: the events of a member removed meanwhile, by this process or another, are
+        refused rather than left behind them. Only a copy (``tenants``) records events as given.
+
         Args:
             events: The events, in the order to record them.
             tenants: The tenant of each event, as :meth:`recorded_tenants` gives them (a copy of a
-                store keeps its tenants); by default each event's member's (see the module).
+                store keeps its tenants, and the events of members removed under a pseudonym);
+                by default each event's member's (see the module).
+            tenant: The tenant every event's member must be held in.
 
         Raises:
             ConflictError: as above.
-            ValidationError: ``tenants`` does not give one tenant (text without a dot) per event.
+            ValidationError: ``tenants`` does not give one tenant (text without a dot) per event;
+                or an event's member is not held.
         """
         ...
 
@@ -484,6 +492,10 @@ class Store(Protocol):
                    tenant: str | None = None) -> None:
         """Keep served lists (replacing any of the same member, day and request) and record
         their impressions, in one transaction, in ``tenant`` (by default each member's).
+
+        Only those of members held (in ``tenant``) as read in the writing transaction are kept:
+        a member removed while their list was planned, by this process or another, gets none
+        back.
 
         Impressions already recorded (by id, in their member's tenant) are skipped and use up no
         sequence number; recorded ones never move the activity sequence. A backend may commit

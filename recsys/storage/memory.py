@@ -30,6 +30,7 @@ from recsys.storage._shared import (
     dumps,
     event_content,
     event_tenants,
+    of_members_held,
     holders,
     item_clash,
     one_per_id,
@@ -310,9 +311,10 @@ class MemoryStore:
 
     # -- events --------------------------------------------------------------------------
 
-    def record_events(self, events: Sequence[Event], *, tenants: Sequence[str] | None = None) -> int:
+    def record_events(self, events: Sequence[Event], *, tenants: Sequence[str] | None = None,
+                      tenant: str | None = None) -> int:
         with self._lock:
-            tenants = event_tenants(events, self._member_orgs(events) if tenants is None else {}, tenants)
+            tenants = event_tenants(events, self._member_orgs(events, tenant) if tenants is None else {}, tenants)
             # Check the whole batch before writing any of it: a conflict writes nothing.
             new: list[tuple[Event, str]] = []
             seen: dict[tuple[str, str], Event] = {}
@@ -329,13 +331,13 @@ class MemoryStore:
                 self._append(e, tenant)
             return len(new)
 
-    def _member_orgs(self, events: Sequence[Event]) -> dict[str, str]:
-        """The organisation of each member of ``events`` the store holds.
+    def _member_orgs(self, events: Sequence[Event], tenant: str | None = None) -> dict[str, str]:
+        """The organisation of each member of ``events`` the store holds (in ``tenant``, if given).
 
         Raises:
             AmbiguousIdError: A member id is held by several tenants (give ``tenants``).
         """
-        keys = self._member_keys({e.member for e in events}, None)
+        keys = self._member_keys({e.member for e in events}, tenant)
         return {i: self._members[k].org for i, k in keys.items()}
 
     def _append(self, e: Event, tenant: str) -> None:
@@ -451,13 +453,6 @@ class MemoryStore:
 
     # -- served lists --------------------------------------------------------------------
 
-    def _served_tenant(self, member: str, tenant: str | None) -> str:
-        """The tenant of a member's served lists: as given, else the member's (``""`` unknown)."""
-        if tenant is not None:
-            return tenant
-        key = self._member_keys([member], None).get(member)
-        return "" if key is None else key[0]
-
     def get_served(self, member: str, day: dt.date, request: str, *, tenant: str | None = None) -> ServedList | None:
         with self._lock:
             found = one_per_id("member", ((member, t, served) for (t, m, d, r), served in self._served.items()
@@ -479,15 +474,17 @@ class MemoryStore:
         # Encode before taking the lock, so a list that is not JSON writes nothing.
         encoded = [(s, _Served(s.state, dumps(s.payload), s.created)) for s in lists]
         with self._lock:
-            # Every tenant found before anything is written: an ambiguous member writes nothing.
-            keys = [(self._served_tenant(s.member, tenant), s.member, s.day, s.request) for s, _ in encoded]
-            tenants = [tenant] * len(impressions) if tenant is not None else \
-                event_tenants(impressions, self._member_orgs(impressions))
-            for key, (_, served) in zip(keys, encoded):
-                self._served[key] = served
-            for e, held in zip(impressions, tenants):
-                if (held, e.id) not in self._by_id:
-                    self._append(e, held)
+            # Every tenant found before anything is written: an ambiguous member writes nothing,
+            # and a member no longer held (removed while the list was planned) gets none back.
+            held = {i: key[0] for i, key in self._member_keys({s.member for s, _ in encoded}
+                                                              | {e.member for e in impressions}, tenant).items()}
+            impressions = of_members_held(impressions, held)
+            for s, served in encoded:
+                if s.member in held:
+                    self._served[(held[s.member], s.member, s.day, s.request)] = served
+            for e in impressions:
+                if (held[e.member], e.id) not in self._by_id:
+                    self._append(e, held[e.member])
 
     def served_between(
         self, first: dt.date, last: dt.date, *, upcoming: bool = False, tenant: str | None = None

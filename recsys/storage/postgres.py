@@ -54,6 +54,7 @@ from recsys.storage._shared import (
     one_per_id,
     event_row,
     event_tenants,
+    of_members_held,
     first_of_each_id,
     guarded,
     redacted,
@@ -552,14 +553,15 @@ class PostgresStore:
     # -- events --------------------------------------------------------------------------
 
     @_guarded
-    def record_events(self, events: Sequence[Event], *, tenants: Sequence[str] | None = None) -> int:
+    def record_events(self, events: Sequence[Event], *, tenants: Sequence[str] | None = None,
+                      tenant: str | None = None) -> int:
         """Store events in one transaction; return how many were new.
 
         A retry (same id in the same tenant, same content) is skipped; the same id with other
         content is a :class:`~recsys.exceptions.ConflictError` and nothing of the batch is written.
         """
         with self._transaction() as cur:
-            orgs = self._member_orgs(cur, [e.member for e in events]) if tenants is None else {}
+            orgs = self._member_orgs(cur, [e.member for e in events], tenant) if tenants is None else {}
             tenants = event_tenants(events, orgs, tenants)
             new, lines = _new_in_batch(events, tenants)
             added, activity = self._write_events(cur, new, check=True, lines=lines)
@@ -567,8 +569,11 @@ class PostgresStore:
                 cur.execute("UPDATE counters SET value = %s WHERE name = 'activity_seq'", (activity,))
         return added
 
-    def _member_orgs(self, cur: psycopg.Cursor, ids: Iterable[str]) -> dict[str, str]:
-        """The organisation of each of the members ``ids`` the store holds.
+    def _member_orgs(self, cur: psycopg.Cursor, ids: Iterable[str], tenant: str | None = None) -> dict[str, str]:
+        """The organisation of each of the members ``ids`` the store holds (in ``tenant``, if
+        given), their rows locked until the transaction ends: a removal (which locks the row for
+        update) lands wholly before a write naming the member, which then finds it gone, or
+        waits until that write is committed, and removes what it wrote.
 
         Raises:
             AmbiguousIdError: A member id is held by several tenants (give the tenants).
@@ -576,8 +581,8 @@ class PostgresStore:
         members = list(dict.fromkeys(ids))
         if not members:
             return {}
-        found = self._one_each("member", self._keyed(cur, "members", ("org",), members, None))
-        return {id_: org for id_, (_, org) in found.items()}
+        rows = self._keyed(cur, "members", ("org",), members, tenant, lock="ORDER BY tenant, id FOR SHARE")
+        return {id_: org for id_, (_, org) in self._one_each("member", rows).items()}
 
     @staticmethod
     def _write_events(cur: psycopg.Cursor, events: Sequence[tuple[Event, str]], *,
@@ -798,14 +803,17 @@ class PostgresStore:
             # As on SQLite, the commit does not wait for the disk: a served list is made again
             # the same if lost with the server, and the WAL keeps commits in order.
             cur.execute("SET LOCAL synchronous_commit TO off")
-            orgs = {} if tenant is not None else \
-                self._member_orgs(cur, [*(s.member for s in lists), *(e.member for e in impressions)])
+            # Which members are held, read in this transaction with their rows locked (see
+            # _member_orgs): a member removed while the list was planned gets none back.
+            orgs = self._member_orgs(cur, [*(s.member for s in lists), *(e.member for e in impressions)], tenant)
+            held = {m: tenant if tenant is not None else tenant_of(org) for m, org in orgs.items()}
+            lists, impressions = of_members_held(lists, held), of_members_held(impressions, held)
             if lists:
                 with cur.copy("COPY new_served (ord, tenant, member, day, request, state, payload, created)"
                               " FROM STDIN") as copy:
                     for ord_, s in enumerate(lists):
-                        held = tenant if tenant is not None else tenant_of(orgs[s.member]) if s.member in orgs else ""
-                        copy.write_row((ord_, held, s.member, s.day, s.request, s.state, dumps(s.payload), s.created))
+                        copy.write_row((ord_, held[s.member], s.member, s.day, s.request, s.state, dumps(s.payload),
+                                        s.created))
                 cur.execute(
                     "INSERT INTO served (tenant, member, day, request, state, payload, created)"
                     " SELECT DISTINCT ON (tenant, member, day, request) tenant, member, day, request, state, payload,"
@@ -813,8 +821,7 @@ class PostgresStore:
                     " ON CONFLICT (tenant, member, day, request) DO UPDATE SET state = excluded.state,"
                     " payload = excluded.payload, created = excluded.created"
                 )
-            tenants = [tenant] * len(impressions) if tenant is not None else event_tenants(impressions, orgs)
-            self._write_events(cur, first_of_each_id(impressions, tenants), check=False)
+            self._write_events(cur, first_of_each_id(impressions, [held[e.member] for e in impressions]), check=False)
 
     @_guarded
     def served_between(

@@ -51,6 +51,7 @@ from recsys.storage._shared import (
     event_tenants,
     guarded,
     item_clash,
+    of_members_held,
     one_per_id,
     remove_member_rows,
     scan_sql,
@@ -683,7 +684,8 @@ class SQLiteStore:
     # -- events --------------------------------------------------------------------------
 
     @_guarded
-    def record_events(self, events: Sequence[Event], *, tenants: Sequence[str] | None = None) -> int:
+    def record_events(self, events: Sequence[Event], *, tenants: Sequence[str] | None = None,
+                      tenant: str | None = None) -> int:
         """Store events in one transaction; return how many were new.
 
         An event whose id its tenant already holds with the same content is a retry and is
@@ -691,7 +693,8 @@ class SQLiteStore:
         and nothing is written.
         """
         with self._transaction() as db:
-            orgs = self._member_orgs(db, [e.member for e in events]) if tenants is None else {}
+            # The members read in the writing transaction: a removal lands wholly before or after.
+            orgs = self._member_orgs(db, [e.member for e in events], tenant) if tenants is None else {}
             tenants = event_tenants(events, orgs, tenants)
             added = 0
             activity = None
@@ -713,13 +716,15 @@ class SQLiteStore:
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('activity_seq', ?)", (str(activity),))
         return added
 
-    def _member_orgs(self, db: sqlite3.Connection, members: Iterable[str]) -> dict[str, str]:
-        """The organisation of each of ``members`` the store holds (inside a transaction).
+    def _member_orgs(self, db: sqlite3.Connection, members: Iterable[str], tenant: str | None = None
+                     ) -> dict[str, str]:
+        """The organisation of each of ``members`` the store holds (in ``tenant``, if given;
+        inside a transaction).
 
         Raises:
             AmbiguousIdError: A member id is held by several tenants (give the tenants).
         """
-        found = self._one_each("member", self._keyed("members", ("org",), members, None, db=db))
+        found = self._one_each("member", self._keyed("members", ("org",), members, tenant, db=db))
         return {id_: org for id_, (_, org) in found.items()}
 
     @_guarded
@@ -917,45 +922,36 @@ class SQLiteStore:
         impressions only start cool-downs. Events that members and portals send stay synced.
         """
         check_impressions(impressions)
-        rows = [(n, *event_row(e)) for n, e in enumerate(impressions)]
-        # Without a tenant, each list and impression takes its member's inside the statement (a
-        # list costs no extra statement): "" for a member the store does not hold, and NULL for
-        # an id several tenants hold, which the served table refuses (NOT NULL).
-        holder = "?" if tenant is not None else (
-            "(SELECT CASE COUNT(*) WHEN 0 THEN '' WHEN 1 THEN recsys_tenant(MAX(org)) END"
-            " FROM members WHERE members.id = {member})")
-        given = () if tenant is None else (tenant,)
+        members = list(dict.fromkeys([*(s.member for s in lists), *(e.member for e in impressions)]))
         with self._transaction(wait_for_disk=False) as db:
-            try:
-                db.executemany(
-                    f"INSERT INTO served SELECT {'?1' if tenant is not None else holder.format(member='?2')},"
-                    " ?2, ?3, ?4, ?5, ?6, ?7 WHERE true ON CONFLICT (tenant, member, day, request) DO UPDATE"
-                    " SET state = excluded.state, payload = excluded.payload, created = excluded.created",
-                    [(tenant or "", s.member, s.day.isoformat(), s.request, s.state, dumps(s.payload), s.created)
-                     for s in lists],
-                )
-            except sqlite3.IntegrityError:
-                if tenant is None:  # a member id of several tenants names no one member's list
-                    self._member_orgs(db, [s.member for s in lists])
-                raise
-            per_row = len(rows[0]) if rows else 1  # the position in the batch, then event_row
+            # Which members are held, read in the writing transaction: a removal is another
+            # writing transaction, wholly before this one (their list is dropped) or after it
+            # (it removes the list with the rest), in this process or another.
+            held = {m: tenant_of(org) for m, org in self._member_orgs(db, members, tenant).items()}
+            lists, impressions = of_members_held(lists, held), of_members_held(impressions, held)
+            db.executemany(
+                "INSERT INTO served VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, member, day, request) DO UPDATE"
+                " SET state = excluded.state, payload = excluded.payload, created = excluded.created",
+                [(held[s.member], s.member, s.day.isoformat(), s.request, s.state, dumps(s.payload), s.created)
+                 for s in lists],
+            )
+            rows = [(n, *event_row(e), held[e.member]) for n, e in enumerate(impressions)]
+            per_row = len(rows[0]) if rows else 1  # the position in the batch, event_row, the tenant
             per_statement = max(1, min(500, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // per_row))
             marks = "(" + ",".join("?" * per_row) + ")"
             for chunk in _chunks(rows, per_statement):
-                # Each impression takes its member's tenant in the statement itself (a list costs
-                # no extra statement), the first of an id in a tenant stays, and recorded ones are
-                # filtered out rather than left to OR IGNORE: an ignored row still uses up a
-                # sequence number, and the sequence must count only what is stored.
+                # The first of an id in a tenant stays, and recorded ones are filtered out rather
+                # than left to OR IGNORE: an ignored row still uses up a sequence number, and the
+                # sequence must count only what is stored.
                 db.execute(
                     f"INSERT OR IGNORE INTO events ({_EVENT_COLUMNS})"
-                    " SELECT column2, column3, column4, column5, column6, column7, column8, tenant FROM ("
-                    "  SELECT *, ROW_NUMBER() OVER (PARTITION BY tenant, column2 ORDER BY column1) AS nth FROM ("
-                    f"   SELECT new.*, {holder.format(member='new.column3')} AS tenant"
-                    f"   FROM (VALUES {','.join([marks] * len(chunk))}) AS new)) AS fresh"
+                    " SELECT column2, column3, column4, column5, column6, column7, column8, column9 FROM ("
+                    "  SELECT *, ROW_NUMBER() OVER (PARTITION BY column9, column2 ORDER BY column1) AS nth FROM ("
+                    f"   VALUES {','.join([marks] * len(chunk))})) AS fresh"
                     " WHERE nth = 1 AND NOT EXISTS (SELECT 1 FROM events"
-                    "  WHERE events.tenant = fresh.tenant AND events.id = fresh.column2)"
+                    "  WHERE events.tenant = fresh.column9 AND events.id = fresh.column2)"
                     " ORDER BY column1",
-                    [*given, *(value for row in chunk for value in row)],
+                    [value for row in chunk for value in row],
                 )
 
     @_guarded

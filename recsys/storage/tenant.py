@@ -192,10 +192,12 @@ class TenantStore:
     # -- events -----------------------------------------------------------------------------
 
     def record_events(self, events: Sequence[Event], *, tenants: Sequence[str] | None = None) -> int:
-        if tenants is not None and any(t != self.tenant for t in tenants):
+        if tenants is None:  # its own members' events, each member held in the enterprise
+            return self.whole.record_events(events, tenant=self.tenant)
+        if any(t != self.tenant for t in tenants):
             raise ValidationError(f"a view of enterprise {self.tenant!r} records its own events only",
                                   source="record_events", field="tenants")
-        return self.whole.record_events(events, tenants=[self.tenant] * len(events))
+        return self.whole.record_events(events, tenants=tenants)
 
     def events(self, member: str | None = None, *, until: dt.datetime | None = None,
                kinds: Iterable[str] | None = None) -> list[Event]:

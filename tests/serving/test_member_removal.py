@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from recsys import Engine, Member, NotFoundError, TokenError
+from recsys import Engine, Member, NotFoundError, TokenError, ValidationError
 from recsys.records import TZ
 
 DAY = dt.date(2026, 12, 1)
@@ -80,21 +80,44 @@ def test_a_token_of_a_removed_member_does_not_open_the_next_holder_of_the_id(eng
     assert engine.token_member(engine.member_token("m2")[0])[1].id == "m2"  # the others' tokens hold
 
 
-def test_a_list_planned_before_its_member_was_removed_is_not_stored_after(engine, monkeypatch):
-    # The removal lands while the list is being planned (between the reads and the write).
+@pytest.fixture
+def other(tmp_path, engine):
+    """Another worker: its own engine over the same store, so none of ``engine``'s locks."""
+    with Engine.open(tmp_path / "store", encoder="tfidf") as other:
+        yield other
+
+
+@pytest.mark.parametrize("remover", ["engine", "other"])
+def test_a_list_planned_before_its_member_was_removed_is_not_stored_after(engine, other, remover, monkeypatch):
+    # The removal lands while the list is being planned (between the reads and the write), by
+    # this process or another worker: the store checks in its writing transaction.
     import recsys.serving.lists as lists
 
     plan = lists._plan_day
+    removing = engine if remover == "engine" else other
 
     def removed_meanwhile(*args, **kwargs):
         result = plan(*args, **kwargs)
-        engine.remove_member("m2")
+        removing.remove_member("m2")
         return result
 
     monkeypatch.setattr(lists, "_plan_day", removed_meanwhile)
     assert engine.daily("m2", day=DAY).entries
     assert engine.events("m2") == [] and engine.store.served_for(["m2"], DAY) == []
     assert {e.member for e in engine.events()} == {"m1"}  # nothing names m2, no impression either
+
+
+def test_events_checked_before_another_worker_removed_their_member_are_refused(engine, other, monkeypatch):
+    checked = engine.store.item_ids
+
+    def removed_after_the_check(ids):  # the engine has read its members; the write is next
+        other.remove_member("m2")
+        return checked(ids)
+
+    monkeypatch.setattr(engine.store, "item_ids", removed_after_the_check)
+    with pytest.raises(ValidationError, match="unknown member 'm2'"):
+        engine.record([{"member": "m2", "item": "safety", "kind": "complete", "at": at(12)}])
+    assert engine.events("m2") == []
 
 
 def test_an_enrolment_racing_the_removal_of_its_member_leaves_nothing(engine, monkeypatch):

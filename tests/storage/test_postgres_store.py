@@ -27,6 +27,11 @@ from postgres_cluster import PostgresCluster, free_port
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=TZ)
 
 
+def members_of_events(store) -> None:
+    """The members m0 to m6 that :func:`events` names (a store records events of its members)."""
+    store.upsert_members([Member(id=f"m{k}", name=f"党员{k}", org="b1") for k in range(7)])
+
+
 def events(n: int, prefix: str = "e") -> list[Event]:
     return [Event(id=f"{prefix}{k}", member=f"m{k % 7}", item=f"i{k % 5}", kind="complete",
                   at=T0 + dt.timedelta(seconds=k)) for k in range(n)]
@@ -74,7 +79,7 @@ def test_a_newer_schema_is_refused_naming_both_versions(postgres):
 def test_an_older_schema_is_upgraded_and_keeps_its_data(postgres):
     url = postgres.new_database()
     store = open_store(url)
-    store.upsert_members([Member(id="m1", name="张伟", org="b1")])
+    members_of_events(store)
     store.record_events(events(3))
     store.close()
     with psycopg.connect(url) as conn:  # back to version 1: before the embedding cache moved in
@@ -202,6 +207,7 @@ def test_processes_opening_a_new_database_at_once_create_the_schema_once(postgre
 def test_concurrent_retries_of_one_batch_store_it_once_with_a_gapless_sequence(postgres):
     url = postgres.new_database()
     stores = [open_store(url) for _ in range(4)]
+    members_of_events(stores[0])
     batch = events(400)
     start = threading.Barrier(len(stores) * 2)
 
@@ -268,6 +274,7 @@ def test_a_server_that_goes_away_is_a_store_error_and_nothing_is_half_written():
     cluster = PostgresCluster(durable=True).start()
     try:
         store = PostgresStore(cluster.new_database(), wait_timeout=2)
+        members_of_events(store)
         store.record_events(events(5))
         cluster.halt()
         with pytest.raises(StoreError) as caught:
@@ -300,6 +307,7 @@ def test_the_unsynced_commit_of_served_lists_leaves_events_synced():
     cluster = PostgresCluster(durable=True).start()  # the server's default: every commit synced
     try:
         store = PostgresStore(cluster.new_database(), pool_size=1)
+        members_of_events(store)
         store.put_served([ServedList("m1", T0.date(), "minutes=30", "0:0", {"entries": []}, 0.0)],
                          [Event(id="imp-1", member="m1", item="i1", kind="impression", at=T0)])
         # The one pooled connection wrote the list: its SET LOCAL ended with that transaction.

@@ -33,9 +33,11 @@ def served(member: str, request: str = "minutes=30") -> ServedList:
 
 @pytest.fixture
 def traced(tmp_path):
-    """A store whose statements are kept in ``store.statements`` (cleared after opening)."""
+    """A store holding members m1 to m3 whose statements are kept in ``store.statements``
+    (cleared after opening)."""
     statements: list[str] = []
     store = SQLiteStore(tmp_path / "store", trace=statements.append)
+    store.upsert_members([Member(id=f"m{k}", name=f"党员{k}", org="b1") for k in (1, 2, 3)])
     statements.clear()
     store.statements = statements
     yield store
@@ -51,7 +53,7 @@ def test_trace_sees_every_statement(traced):
 def test_revisions_and_history_are_one_statement_each(traced):
     traced.record_events([Event(member="m1", item="a", kind="complete", at=T0)])
     traced.statements.clear()
-    assert traced.revisions() == Revisions(items=0, members=0, activity=1)
+    assert traced.revisions() == Revisions(items=0, members=1, activity=1)
     assert len(traced.statements) == 1
     traced.statements.clear()
     assert traced.history("m1").state == "1:1"
@@ -105,6 +107,7 @@ def test_everything_survives_reopening(tmp_path):
 
 def test_a_store_written_before_the_activity_sequence_was_kept_is_scanned_once(tmp_path):
     store = SQLiteStore(tmp_path / "old")
+    store.upsert_members([Member(id="m1", name="张伟", org="b1")])
     store.record_events([Event(member="m1", item="a", kind="complete", at=T0),
                          Event(member="m1", item="b", kind="impression", at=T0)])
     store.close()
@@ -375,6 +378,7 @@ def test_a_write_reaches_the_database_file_soon_though_no_commit_checkpoints(tmp
     store = SQLiteStore(tmp_path / "store")
     try:
         # A few pages of log, far below the count at which a commit checkpoints by itself.
+        store.upsert_members([Member(id="m1", name="张伟", org="b1")])
         store.record_events([Event(member="m1", item="a", kind="complete", at=T0)])
         for _ in range(100):  # the store's thread checkpoints within about half a second
             if _in_database_file(store) == 1:
@@ -390,6 +394,7 @@ def test_a_write_reaches_the_database_file_soon_though_no_commit_checkpoints(tmp
 
 def test_a_reader_starts_no_checkpoints_and_a_store_nobody_closed_lets_its_thread_go(tmp_path):
     store = SQLiteStore(tmp_path / "store")
+    store.upsert_members([Member(id="m1", name="张伟", org="b1")])
     store.record_events([Event(member="m1", item=f"i{n}", kind="complete", at=T0) for n in range(3)])
     store.close()
     reader = SQLiteStore(tmp_path / "store", read_only=True)
