@@ -32,6 +32,7 @@ __all__ = [
     "check_impressions",
     "event_content",
     "event_tenants",
+    "held_by",
     "of_members_held",
     "conflict",
     "holders",
@@ -156,6 +157,21 @@ def check_impressions(events: Sequence[Event]) -> None:
         if e.id is None:
             raise ValidationError("an impression of a served list needs an id (so a retry is skipped)",
                                   source="put_served", line=position, field="id")
+
+
+def held_by(members: Iterable[str], tenant: str | None, copy: bool,
+            read: Callable[[], dict[str, str]]) -> dict[str, str]:
+    """The tenant of each of ``members`` a served write keeps: those the store holds (``read`` in
+    the writing transaction), or every one in ``tenant`` for a copy of a store.
+
+    Raises:
+        ValidationError: ``copy`` without a ``tenant``.
+    """
+    if not copy:
+        return read()
+    if tenant is None:
+        raise ValidationError("a copy of served lists names their tenant", source="put_served", field="tenant")
+    return dict.fromkeys(members, tenant)
 
 
 def of_members_held(records: Sequence[R], held: Mapping[str, Any] | set[str]) -> list[R]:

@@ -16,9 +16,12 @@ Consistency rules every backend keeps:
   from activity stay put while lists are served.
 - Event ids are unique per tenant, not across the store. An event's tenant is the top level of
   its member's organisation (:func:`recsys.records.tenant_of`) as the store holds the member
-  when the event is recorded, ``""`` for a member it does not hold; it stays with the event
-  (when the member moves or is removed under a pseudonym, and in a copy of the store). So two
-  enterprises may record the same id, and neither learns from a conflict that the other did.
+  when the event is recorded; it stays with the event (when the member moves or is removed
+  under a pseudonym, and in a copy of the store). So two enterprises may record the same id,
+  and neither learns from a conflict that the other did.
+- A store records events, and keeps served lists, only of members it holds, as read in the
+  writing transaction: a member removed meanwhile, by any process, leaves nothing behind. Only
+  a copy of a store (``tenants``, ``copy``) writes as given.
 - Member and item ids are unique per tenant too: a member's tenant is the top level of their
   organisation, an item's that of its owner, ``""`` for a shared item (``org`` null). Members,
   items and served lists are kept by (tenant, id). Every tenant sees the shared items, so their
@@ -489,13 +492,13 @@ class Store(Protocol):
         ...
 
     def put_served(self, lists: Sequence[ServedList], impressions: Sequence[Event] = (), *,
-                   tenant: str | None = None) -> None:
+                   tenant: str | None = None, copy: bool = False) -> None:
         """Keep served lists (replacing any of the same member, day and request) and record
         their impressions, in one transaction, in ``tenant`` (by default each member's).
 
         Only those of members held (in ``tenant``) as read in the writing transaction are kept:
         a member removed while their list was planned, by this process or another, gets none
-        back.
+        back. A copy of a store (``copy``, with ``tenant``) keeps every list as the source held it.
 
         Impressions already recorded (by id, in their member's tenant) are skipped and use up no
         sequence number; recorded ones never move the activity sequence. A backend may commit

@@ -30,6 +30,7 @@ from recsys.storage._shared import (
     dumps,
     event_content,
     event_tenants,
+    held_by,
     of_members_held,
     holders,
     item_clash,
@@ -469,15 +470,16 @@ class MemoryStore:
         return [s for s in (self.get_served(k[1], k[2], k[3], tenant=k[0]) for k in keys) if s is not None]
 
     def put_served(self, lists: Sequence[ServedList], impressions: Sequence[Event] = (), *,
-                   tenant: str | None = None) -> None:
+                   tenant: str | None = None, copy: bool = False) -> None:
         check_impressions(impressions)
         # Encode before taking the lock, so a list that is not JSON writes nothing.
         encoded = [(s, _Served(s.state, dumps(s.payload), s.created)) for s in lists]
         with self._lock:
             # Every tenant found before anything is written: an ambiguous member writes nothing,
             # and a member no longer held (removed while the list was planned) gets none back.
-            held = {i: key[0] for i, key in self._member_keys({s.member for s, _ in encoded}
-                                                              | {e.member for e in impressions}, tenant).items()}
+            members = {s.member for s, _ in encoded} | {e.member for e in impressions}
+            held = held_by(members, tenant, copy,
+                           lambda: {i: key[0] for i, key in self._member_keys(members, tenant).items()})
             impressions = of_members_held(impressions, held)
             for s, served in encoded:
                 if s.member in held:

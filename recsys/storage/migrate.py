@@ -145,7 +145,7 @@ def copy_store(
     for tenant in enterprises:
         served = _served_lists(source, tenant)
         for part in _parts(served, chunk):
-            target.put_served(part, tenant=tenant)
+            target.put_served(part, tenant=tenant, copy=True)
         copied += len(served)
     report("served lists", copied)
 

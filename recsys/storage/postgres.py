@@ -54,6 +54,7 @@ from recsys.storage._shared import (
     one_per_id,
     event_row,
     event_tenants,
+    held_by,
     of_members_held,
     first_of_each_id,
     guarded,
@@ -571,9 +572,10 @@ class PostgresStore:
 
     def _member_orgs(self, cur: psycopg.Cursor, ids: Iterable[str], tenant: str | None = None) -> dict[str, str]:
         """The organisation of each of the members ``ids`` the store holds (in ``tenant``, if
-        given), their rows locked until the transaction ends: a removal (which locks the row for
-        update) lands wholly before a write naming the member, which then finds it gone, or
-        waits until that write is committed, and removes what it wrote.
+        given), their rows locked until the transaction ends (``FOR KEY SHARE``: a removal, which
+        locks the row ``FOR UPDATE``, lands wholly before a write naming the member, which then
+        finds it gone, or waits until that write is committed and removes what it wrote; an
+        update of the member's record does not wait, nor deadlock with it).
 
         Raises:
             AmbiguousIdError: A member id is held by several tenants (give the tenants).
@@ -581,7 +583,7 @@ class PostgresStore:
         members = list(dict.fromkeys(ids))
         if not members:
             return {}
-        rows = self._keyed(cur, "members", ("org",), members, tenant, lock="ORDER BY tenant, id FOR SHARE")
+        rows = self._keyed(cur, "members", ("org",), members, tenant, lock="ORDER BY tenant, id FOR KEY SHARE")
         return {id_: org for id_, (_, org) in self._one_each("member", rows).items()}
 
     @staticmethod
@@ -794,7 +796,7 @@ class PostgresStore:
 
     @_guarded
     def put_served(self, lists: Sequence[ServedList], impressions: Sequence[Event] = (), *,
-                   tenant: str | None = None) -> None:
+                   tenant: str | None = None, copy: bool = False) -> None:
         """Keep served lists (the last of each member, day and request wins) and record their
         impressions, all by COPY in one transaction, committed without waiting for the disk. An
         impression already recorded is skipped. Without ``tenant``, each takes its member's."""
@@ -805,8 +807,9 @@ class PostgresStore:
             cur.execute("SET LOCAL synchronous_commit TO off")
             # Which members are held, read in this transaction with their rows locked (see
             # _member_orgs): a member removed while the list was planned gets none back.
-            orgs = self._member_orgs(cur, [*(s.member for s in lists), *(e.member for e in impressions)], tenant)
-            held = {m: tenant if tenant is not None else tenant_of(org) for m, org in orgs.items()}
+            members = [*(s.member for s in lists), *(e.member for e in impressions)]
+            held = held_by(members, tenant, copy, lambda: {m: tenant_of(org) for m, org in
+                                                           self._member_orgs(cur, members, tenant).items()})
             lists, impressions = of_members_held(lists, held), of_members_held(impressions, held)
             if lists:
                 with cur.copy("COPY new_served (ord, tenant, member, day, request, state, payload, created)"

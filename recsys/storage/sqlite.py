@@ -51,6 +51,7 @@ from recsys.storage._shared import (
     event_tenants,
     guarded,
     item_clash,
+    held_by,
     of_members_held,
     one_per_id,
     remove_member_rows,
@@ -910,7 +911,7 @@ class SQLiteStore:
 
     @_guarded
     def put_served(self, lists: Sequence[ServedList], impressions: Sequence[Event] = (), *,
-                   tenant: str | None = None) -> None:
+                   tenant: str | None = None, copy: bool = False) -> None:
         """Keep served lists and record their impressions in one transaction.
 
         The impressions go in by multi-row ``INSERT OR IGNORE`` statements, so a day's batch of
@@ -927,7 +928,8 @@ class SQLiteStore:
             # Which members are held, read in the writing transaction: a removal is another
             # writing transaction, wholly before this one (their list is dropped) or after it
             # (it removes the list with the rest), in this process or another.
-            held = {m: tenant_of(org) for m, org in self._member_orgs(db, members, tenant).items()}
+            held = held_by(members, tenant, copy, lambda: {m: tenant_of(org) for m, org in
+                                                           self._member_orgs(db, members, tenant).items()})
             lists, impressions = of_members_held(lists, held), of_members_held(impressions, held)
             db.executemany(
                 "INSERT INTO served VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, member, day, request) DO UPDATE"

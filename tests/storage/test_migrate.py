@@ -124,3 +124,27 @@ def test_a_trained_model_goes_with_the_copy_and_serves_the_same_lists(sample_sto
         assert engine.ranking_model() is not None
         assert engine.train(if_stale=True) is None  # current in the copy: nothing to retrain
         assert engine.tenant(tenant).train(if_stale=True) is None
+
+
+def test_a_list_of_a_member_who_moved_enterprise_or_left_is_copied_as_it_was(tmp_path):
+    """A copy keeps every served list, also one under a tenant its member no longer holds (moved
+    to another enterprise since) and one an earlier version kept for a member it never held."""
+    import sqlite3
+
+    source, copy = tmp_path / "source", tmp_path / "copy"
+    with Engine.open(source, encoder="tfidf") as engine:
+        engine.add_items(load_items()[:20])
+        member = load_members()[0]
+        engine.upsert_members([member])
+        engine.daily(member.id, day=DAY)
+        engine.upsert_members([member.with_changes({"org": "zjjt.zb1"})])  # moved: the list stays under hxny
+    with sqlite3.connect(source / "recsys.sqlite") as db:
+        db.execute("INSERT INTO served SELECT '', 'gone', day, request, state, payload, created FROM served")
+    db.close()
+    before = open_store(source)
+    assert count_store(before).served == 2
+    before.close()
+    assert main(["migrate", str(source), str(copy)]) == 0  # exits 1 if the counts differ
+    after = open_store(copy)
+    assert count_store(after).served == 2
+    after.close()
