@@ -38,6 +38,9 @@ class PlanContext:
         branch_counts: Completions per item by members of the member's branch, recently.
         branch_active: How many members of the branch completed anything recently.
         planned: Items placed on earlier days of the same path (count as done).
+        held_back: Items kept for a later day of the same path (a day whose list the member was
+            already given): not placed on this day, and not done either (an item requiring one
+            of them waits for it).
         recent_topics: Topics of the previous path day (rotated away from).
         prep_targets: Offline activities ahead that online items may prepare for.
         duplicate_threshold: Cosine at or above which two items are the same content.
@@ -62,6 +65,7 @@ class PlanContext:
     branch_counts: Mapping[str, int] = field(default_factory=dict)
     branch_active: int = 0
     planned: frozenset[str] = frozenset()
+    held_back: frozenset[str] = frozenset()
     recent_topics: frozenset[str] = frozenset()
     prep_targets: tuple[Item, ...] = ()
     duplicate_threshold: float = 0.95

@@ -197,7 +197,7 @@ def hard_rules(
             cooling.add(item_id)
     codes[at(cols.rows(cooling))] = _CODE["cooldown"]
     codes[at(cols.rows(h.disliked))] = _CODE["disliked"]
-    blocked = set(ctx.planned) | {i for i in h.completed if not (i in due and i not in ctx.planned)}
+    blocked = set(ctx.planned) | set(ctx.held_back) | {i for i in h.completed if not (i in due and i not in ctx.planned)}
     codes[at(cols.rows(blocked))] = _CODE["completed"]
     return codes
 

@@ -41,7 +41,7 @@ def infeasibility(item: Item, ctx: PlanContext, *, for_day: bool = True) -> str 
     h = ctx.profile.history
     day = ctx.day
     review = due_review(item, ctx) if item.id in h.completed else None
-    if item.id in ctx.planned or (item.id in h.completed and review is None):
+    if item.id in ctx.planned or item.id in ctx.held_back or (item.id in h.completed and review is None):
         return "completed"
     if item.id in h.disliked:
         return "disliked"

@@ -136,9 +136,9 @@ def path(world: World, member: Member, start: dt.date, days: int, budget: int) -
         events = history.events
         seats = seats_for(store, snap.catalogue, start, last)
         # Days whose list the member was already given keep it (a path must not contradict the
-        # day's push), and the other days leave its items to it.
+        # day's push), and the days before leave its items to it (they count as done only from
+        # their day on, as any day's plan does).
         served = _served_between(world, snap, member, start, days, budget, history.state)
-        reserved = {e.item.id for result in served.values() for e in result.entries}
         # Offline activities within the path the member could attend: online items similar to
         # them are pulled forward as preparation.
         probe = plan_context(world, snap, member, start, budget, events, seats, rules_only=True)
@@ -157,7 +157,8 @@ def path(world: World, member: Member, start: dt.date, days: int, budget: int) -
                 ctx = plan_context(
                     world, snap, member, day, budget, events, seats,
                     branch=branch_activity(store, member.org, day),
-                    planned=frozenset(planned) | reserved, recent_topics=recent,
+                    planned=frozenset(planned), recent_topics=recent,
+                    held_back=frozenset(e.item.id for d, given in served.items() if d > day for e in given.entries),
                     prep_targets=tuple(t for t in ahead if t.schedule.starts.astimezone(TZ).date() > day),
                 )
                 result = world.recommender(ctx)

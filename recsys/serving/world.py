@@ -292,6 +292,7 @@ def plan_context(
     *,
     branch: tuple[Mapping[str, int], int] | None = None,
     planned: frozenset[str] = frozenset(),
+    held_back: frozenset[str] = frozenset(),
     recent_topics: frozenset[str] = frozenset(),
     prep_targets: tuple[Item, ...] = (),
     rules_only: bool = False,
@@ -320,7 +321,7 @@ def plan_context(
         profile=profile, day=day, budget=budget, items=snap.catalogue, index=index,
         curriculum=world.curriculum, encode_queries=world.encode_queries,
         seats_taken=seats_taken, branch_counts=counts, branch_active=active,
-        planned=planned, recent_topics=recent_topics, prep_targets=prep_targets,
+        planned=planned, held_back=held_back, recent_topics=recent_topics, prep_targets=prep_targets,
         duplicate_threshold=world.duplicate_threshold, collaborative=collaborative, ranking=ranking,
         static_rules=static_rules,
     )

@@ -328,6 +328,22 @@ def test_a_path_keeps_the_list_a_day_was_given_and_plans_around_it(open_engine):
     assert done not in {e.item.id for d in eng.path("m1", start=DAY, days=3).days for e in d.entries}
 
 
+def test_an_item_given_for_a_later_day_is_not_taken_as_done_before_it(open_engine):
+    """The prerequisite was pushed for the path's second day: the first day cannot offer what
+    requires it (it is not studied yet), nor the prerequisite itself (it is the second day's)."""
+    basics = topic_items("党史", 1, "base")[0]
+    needs = make_item("need", "党史进阶专题", TEXT["党史"][1] + "进阶", topics=("党史",), requires=("base1",))
+    others = topic_items("安全生产", 3, "aq")
+    eng = open_engine([basics, needs, *others], [member(daily_minutes=10, interests=("党史",))],
+                      curriculum=Curriculum(roles={}))
+    second = DAY + dt.timedelta(days=1)
+    pushed = eng.daily("m1", day=second, minutes=10)
+    assert [e.item.id for e in pushed.entries] == ["base1"]
+    path = eng.path("m1", start=DAY, days=3, minutes=10)
+    days = [[e.item.id for e in d.entries] for d in path.days]
+    assert days[1] == ["base1"] and "need" not in days[0] and "base1" not in days[0]
+
+
 def test_a_path_never_says_a_day_relates_to_what_earlier_days_only_plan(open_engine):
     items = []
     for topic, prefix in (("党史", "ds"), ("安全生产", "aq"), ("党章党规党纪", "dj")):
