@@ -37,7 +37,7 @@ _WHEN = re.compile(
 _NUMBER = re.compile(r"(?P<n>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>[^\s0-9.]*)")
 #: Hours and minutes together: 1小时30分钟, 1个半小时, 1小时半, 半小时, 1h30min.
 _HOURS_MINUTES = re.compile(
-    r"(?:(?P<h>[0-9]+(?:\.[0-9]+)?)?\s*(?:个)?\s*(?P<half>半)?\s*(?:个)?\s*(?:小时|钟头|h)(?P<after>半)?)?"
+    r"(?:(?P<h>[0-9]+(?:\.[0-9]+)?)?\s*(?P<ge>个)?\s*(?P<half>半)?\s*(?:个)?\s*(?P<hw>小时|钟头|h)(?P<after>半)?)?"
     r"\s*(?:(?P<m>[0-9]+)\s*(?:分钟|分|min))?"
 )
 #: Words for "no limit" where an empty cell means the same: an expiry date (不限, 长期有效) or
@@ -56,6 +56,8 @@ _SERIAL = re.compile(r"[0-9]{5}(?:\.[0-9]+)?")
 #: Eight digits in a date cell: 20261201, as many HR systems export a date.
 _COMPACT = re.compile(r"(?P<y>[0-9]{4})(?P<m>[0-9]{2})(?P<d>[0-9]{2})")
 _SPREADSHEET_EPOCH = dt.datetime(1899, 12, 30)
+#: The day numbers read as dates: from 1927-05-18 (10000) to the end of 2100.
+_SERIALS = (10_000, (dt.datetime(2101, 1, 1) - _SPREADSHEET_EPOCH).days)
 _DATE_FORMS = "2026-12-01, 2026/12/1 or 2026年12月1日"
 _TIME_FORMS = "2026-12-12 09:00, 2026/12/12 9:00 or 2026年12月12日 9:00"
 
@@ -266,13 +268,28 @@ def _spreadsheet_day(value: Any) -> dt.date | dt.datetime | None:
     try:
         if found is not None:
             return dt.date(int(found["y"]), int(found["m"]), int(found["d"]))
-        if _SERIAL.fullmatch(text):
+        if _SERIAL.fullmatch(text) and _SERIALS[0] <= float(text) < _SERIALS[1]:
             at = _SPREADSHEET_EPOCH + dt.timedelta(days=float(text))
             at = at.replace(microsecond=0) + dt.timedelta(seconds=round(at.microsecond / 1e6))
             return at.date() if at.time() == dt.time(0) else at
     except ValueError:  # 20261341
         return None
     return None
+
+
+def _hours_and_minutes(found: re.Match) -> bool:
+    """Whether a match of :data:`_HOURS_MINUTES` is a length as people write one: an hour word
+    after a number or 半 (not 小时30分钟, 个半小时), one 半 at most, and no 半 after a decimal."""
+    hours, half = found["h"], found["half"] or found["after"]
+    if not (hours or half or found["m"]):
+        return False
+    if found["hw"] and not hours and not found["half"]:
+        return False  # 小时30分钟: how many hours?
+    if found["ge"] and not hours:
+        return False  # 个半小时
+    if found["half"] and found["after"] or found["after"] and found["m"]:
+        return False  # 半小时半, 1小时半30分钟
+    return not (hours and "." in hours and half)  # 1.5个半小时
 
 
 def _no_limit(name: str, value: Any) -> bool:
@@ -296,7 +313,7 @@ def _whole(kind: str, value: Any, expected: str) -> int:
         found = _NUMBER.fullmatch(text)
         plain = found is not None and found["unit"].casefold() in _UNITS[kind]
         both = _HOURS_MINUTES.fullmatch(text.casefold()) if kind == "minutes" and not plain else None
-        if both is not None and (both["h"] or both["half"] or both["m"]) and not (both["after"] and (both["half"] or both["m"])):
+        if both is not None and _hours_and_minutes(both):
             # 1小时30分钟, 半小时, 1个半小时: the minutes they add up to.
             half = 30 * bool(both["half"] or both["after"])
             number, unit = float(both["h"] or 0) * 60 + half + int(both["m"] or 0), ""

@@ -304,7 +304,10 @@ def test_hours_and_minutes_together_no_limit_and_dates_as_numbers_are_read(tmp_p
     # Four digits are a year, not a day; a length with a half before and after is refused.
     bad = ("编号,标题,类型,时长,发布日期\n"
            "b1,学习,文章,15,2026\n"
-           "b2,学习,文章,半小时半,2026/1/1\n")
+           "b2,学习,文章,半小时半,2026/1/1\n"
+           "b3,学习,文章,小时30分钟,00000\n"
+           "b4,学习,文章,1.5个半小时,2026/1/1\n")
     with pytest.raises(ValidationError) as refused:
         read_batch(write(tmp_path / "bad.csv", bad), Item, now=NOW)
-    assert "published" in str(refused.value) and "minutes" in str(refused.value)
+    assert [(p.line, p.field) for p in refused.value.problems] == [
+        (2, "published"), (3, "minutes"), (4, "minutes"), (4, "published"), (5, "minutes")]
