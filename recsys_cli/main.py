@@ -300,8 +300,16 @@ def _read(args: argparse.Namespace, path: str, record_type: type):
 
     orgs = None
     if record_type in (Item, Member) and _store_exists(args):
-        with _open(args) as engine:
-            orgs = OrgDirectory(engine.store.org_names())
+        from recsys.orgs import within
+        from recsys.storage import open_store
+
+        store = open_store(_store_path(args))
+        try:
+            names = store.org_names()
+        finally:
+            store.close()
+        tenant = getattr(args, "tenant", None)  # a view of an enterprise reads its own units' names
+        orgs = OrgDirectory({c: n for c, n in names.items() if tenant is None or within(c, tenant)})
     batch = read_batch(path, record_type, curriculum=_curriculum(args), encoding=args.encoding,
                        sheet=args.sheet, strict=args.strict, orgs=orgs)
     for warning in batch.warnings:
@@ -372,6 +380,10 @@ def _load(args: argparse.Namespace, paths: Sequence[str], record_type: type, nou
     def noticed(engine) -> None:
         nonlocal batches
         found = notice(engine, batches) if notice is not None else []
+        if found and args.strict:  # as for the warnings of reading: errors, nothing written
+            from recsys.ingest.loaders import combine
+
+            raise combine([w.as_error() for w in found])
         for warning in found:
             print(f"recsys: warning: {_one_line(str(warning))}", file=sys.stderr)
         batches = [dataclasses.replace(b, warnings=[*b.warnings, *(w for w in found if w.source == b.source)])

@@ -135,8 +135,19 @@ def enroll(world: World, member: Member, item: Item, at: dt.datetime | None = No
         taken = world.store.enrolments([item.id]).get(item.id, 0)
         if schedule.capacity is not None and taken >= schedule.capacity:
             raise ConflictError(f"activity {item.id!r} is full: all {schedule.capacity} seats are taken")
-        world.store.record_events([Event(id=None, member=member.id, item=item.id, kind="enroll", value=1.0, at=at)])
+        _enrolment(world, member, Event(id=None, member=member.id, item=item.id, kind="enroll", value=1.0, at=at))
     return True
+
+
+def _enrolment(world: World, member: Member, event: Event) -> None:
+    """Record an enrolment or a withdrawal; the member removed meanwhile by another process is
+    not found, as one removed before (the store checks in its writing transaction)."""
+    try:
+        world.store.record_events([event])
+    except ValidationError as exc:
+        if exc.field == "member":
+            raise NotFoundError("member", member.id) from None
+        raise
 
 
 def _still_held(world: World, member: Member) -> None:
@@ -155,6 +166,6 @@ def withdraw(world: World, member: Member, item: Item, at: dt.datetime | None = 
         _still_held(world, member)
         if item.id not in enrolled_in(world.store.events(member.id)):
             return False
-        world.store.record_events([Event(id=None, member=member.id, item=item.id, kind="enroll", value=0.0,
-                                         at=at or _now())])
+        _enrolment(world, member, Event(id=None, member=member.id, item=item.id, kind="enroll", value=0.0,
+                                        at=at or _now()))
     return True

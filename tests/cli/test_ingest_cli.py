@@ -171,3 +171,16 @@ def test_items_for_all_members_are_for_everyone_and_a_missing_prerequisite_is_sa
     assert captured.err.count("前置内容") == 1 and "3 items valid, 1 warning" in captured.out
     with Engine.open(store) as engine:
         assert engine.item("b1").roles == ()
+
+
+def test_strict_makes_a_missing_prerequisite_an_error(tmp_path, capsys):
+    store = str(tmp_path / "store")
+    first = tmp_path / "first.csv"
+    first.write_text("编号,标题,类型,时长,发布日期\nb1,党章学习,文章,15,2026/1/1\n", encoding="utf-8")
+    assert main(["ingest", str(first), "--store", store, "--encoder", "tfidf"]) == 0
+    later = tmp_path / "later.csv"
+    later.write_text("编号,标题,类型,时长,发布日期,前置内容\nc3,党章学习（四）,文章,15,2026/1/1,b9\n", encoding="utf-8")
+    assert main(["ingest", str(later), "--store", store, "--strict"]) == 2
+    assert "later.csv:2, id 'c3', field 'requires'" in capsys.readouterr().err
+    with Engine.open(store) as engine:
+        assert engine.store.item_ids(["c3"]) == set()

@@ -47,14 +47,16 @@ def test_bad_use_exits_2_with_one_line(store, capsys):
     assert "organisation" in capsys.readouterr().err
 
 
-def test_an_unknown_organisation_is_refused_by_every_report(store, capsys):
+def test_an_unknown_organisation_is_refused_by_every_report(store, capsys, monkeypatch):
     """A mistyped organisation is an error everywhere: coverage no longer reports an empty
     organisation without gaps, and batch refuses it before spending time on training."""
+    trained = []
+    monkeypatch.setattr(Engine, "train", lambda self, *args, **kwargs: trained.append(self))
     for command in (["coverage", "--org", "hx.b9"], ["batch", "--org", "hx.b9", "--day", "2026-03-31"],
                     ["digest", "hx.b9"]):
         assert main([*command, "--store", store]) == 2
-        captured = capsys.readouterr()
-        assert "no organisation with id 'hx.b9'" in captured.err and "trained" not in captured.out
+        assert "no organisation with id 'hx.b9'" in capsys.readouterr().err
+    assert not trained
     assert main(["coverage", "--org", "hx.b1", "--day", "2026-03-31", "--store", store]) == 0
     assert "内容覆盖" in capsys.readouterr().out
     with Engine.open(store) as eng:
