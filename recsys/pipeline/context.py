@@ -91,7 +91,7 @@ class BranchCounts(Mapping[str, int]):
 
     def __init__(self, counts: Mapping[str, int]) -> None:
         self._counts = dict(counts)
-        self._by_row: tuple[object, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._by_row: tuple[object, np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def of(cls, counts: Mapping[str, int]) -> BranchCounts:
@@ -106,24 +106,25 @@ class BranchCounts(Mapping[str, int]):
     def __len__(self) -> int:
         return len(self._counts)
 
-    def _rows(self, cols) -> tuple[object, np.ndarray, np.ndarray, np.ndarray]:
+    def _by(self, cols) -> tuple[object, np.ndarray, np.ndarray]:
+        """``(cols, counts by row, rows most completed first)``, kept for the last catalogue."""
         found = self._by_row
         if found is None or found[0] is not cols:
             at, values = cols.lookup(self._counts)
             column = np.zeros(len(cols))
             column[at[at >= 0]] = values[at >= 0]
             # Counter.most_common's order: most first, ties in the mapping's order.
-            found = self._by_row = (cols, at, column, at[np.argsort(-values, kind="stable")])
+            found = self._by_row = (cols, column, at[np.argsort(-values, kind="stable")])
         return found
 
     def column(self, cols) -> np.ndarray:
         """The counts by catalogue row (0 for items nobody in the branch completed); read only."""
-        return self._rows(cols)[2]
+        return self._by(cols)[1]
 
     def most_completed(self, cols, n: int) -> np.ndarray:
         """The catalogue rows of the ``n`` most completed items, most first (ties in the
         mapping's order), less those no longer in the catalogue."""
-        top = self._rows(cols)[3][:n]
+        top = self._by(cols)[2][:n]
         return top[top >= 0]
 
 
