@@ -7,17 +7,19 @@ with its own connections) written from threads: to the server they are the same.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import psycopg
 import pytest
 
-from recsys import ConflictError, Engine, Event, Item, Member, StoreError
+from recsys import ConflictError, Engine, Event, Item, Member, StoreError, ValidationError
 from recsys.records import TZ
 from recsys.storage import Revisions, open_store
 from recsys.storage.postgres import SCHEMA_VERSION, PostgresStore
@@ -318,3 +320,127 @@ def test_the_unsynced_commit_of_served_lists_leaves_events_synced():
         store.close()
     finally:
         cluster.stop()
+
+
+# -- a removal racing a write, on two connections ---------------------------------------------
+#
+# The contract suite shows what a write finds once a removal has landed. These stage the race
+# itself on the server: a third connection holds a row lock that stops one side halfway through
+# its transaction (its own locks taken), the other side is started and seen waiting, then the
+# lock is let go.
+
+
+def waiting_on_locks(url: str, sessions: int, timeout: float = 20.0) -> None:
+    """Return once ``sessions`` connections to the database wait on a lock."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as watch:
+        while time.monotonic() < deadline:
+            waiting = watch.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                                    " AND wait_event_type = 'Lock'").fetchone()[0]
+            if waiting >= sessions:
+                return
+            time.sleep(0.02)
+    raise AssertionError(f"{sessions} connections never waited on a lock")
+
+
+@contextlib.contextmanager
+def let_go(stall: psycopg.Connection) -> Iterator[None]:
+    """Let go of the stalling lock on the way out, before the threads are waited for, so that a
+    failed check ends the test instead of leaving it waiting."""
+    try:
+        yield
+    finally:
+        stall.rollback()
+
+
+def served_list(member: str, request: str, items: tuple[str, ...] = ("i1",)):
+    from recsys.storage import ServedList
+
+    payload = {"member": member, "entries": [{"item": {"id": i}, "score": 0.5} for i in items]}
+    return ServedList(member, T0.date(), request, "0:0", payload, 0.0)
+
+
+def impression(member: str) -> Event:
+    return Event(id=f"imp:{member}", member=member, item="i1", kind="impression", at=T0)
+
+
+@pytest.fixture
+def racing(postgres):
+    """Two stores on one new database (a worker writing, another removing) with members m1 and m2,
+    m1 served a list already, and a raw connection to stall either of them."""
+    url = postgres.new_database()
+    writer, remover = open_store(url), open_store(url)
+    writer.upsert_members([Member(id="m1", name="党员1", org="b1"), Member(id="m2", name="党员2", org="b1")])
+    writer.put_served([served_list("m1", "minutes=30")])
+    stall = psycopg.connect(url)
+    try:
+        yield url, writer, remover, stall
+    finally:
+        stall.close()
+        writer.close()
+        remover.close()
+
+
+def race(racing, first, second):
+    """Run ``first`` until it waits on the stalling lock (on m1's served list), then ``second``
+    until it waits too, on ``first``; then let go. Returns both calls' futures, done."""
+    url, _, _, stall = racing
+    stall.execute("SELECT 1 FROM served WHERE member = 'm1' FOR UPDATE")
+    with ThreadPoolExecutor(2) as pool, let_go(stall):
+        ahead = pool.submit(first)
+        waiting_on_locks(url, 1)
+        behind = pool.submit(second)
+        waiting_on_locks(url, 2)  # the second waits for the first, not the other way round
+    return ahead, behind
+
+
+def test_a_list_written_while_a_removal_is_under_way_waits_for_it_and_keeps_nothing_of_the_member(racing):
+    _, writer, remover, _ = racing
+    # The removal stops at its last step (the member's lists), its lock on the member taken.
+    removal, write = race(racing, lambda: remover.remove_member("m1"), lambda: writer.put_served(
+        [served_list("m1", "minutes=45"), served_list("m2", "minutes=45")], [impression("m1"), impression("m2")]))
+    assert removal.result().served == 1 and write.result() is None
+    assert writer.get_served("m1", T0.date(), "minutes=45") is None
+    assert writer.get_served("m1", T0.date(), "minutes=30") is None
+    assert writer.get_served("m2", T0.date(), "minutes=45") is not None
+    assert [e.id for e in writer.events()] == ["imp:m2"]
+    assert writer.get_members(["m1", "m2"]).keys() == {"m2"}
+
+
+def test_events_recorded_while_a_removal_is_under_way_are_refused_whole(racing):
+    _, writer, remover, _ = racing
+    removal, record = race(racing, lambda: remover.remove_member("m1"), lambda: writer.record_events([
+        Event(id="e2", member="m2", item="i1", kind="complete", at=T0),
+        Event(id="e1", member="m1", item="i1", kind="complete", at=T0)]))
+    assert removal.result() is not None
+    with pytest.raises(ValidationError, match="unknown member 'm1'"):
+        record.result()
+    assert writer.events() == []  # m2's event went with the batch: all or nothing
+
+
+def test_a_removal_arriving_while_a_list_is_written_waits_for_it_and_removes_what_it_wrote(racing):
+    _, writer, remover, _ = racing
+    # The write stops when it replaces m1's list, its locks on m1 and m2 taken.
+    write, removal = race(racing, lambda: writer.put_served(
+        [served_list("m1", "minutes=30", ("i2",)), served_list("m2", "minutes=30")], [impression("m1"), impression("m2")]),
+        lambda: remover.remove_member("m1"))
+    assert write.result() is None
+    removed = removal.result()
+    assert (removed.served, removed.events) == (1, 1)  # the list and impression the write had just stored
+    assert writer.get_served("m1", T0.date(), "minutes=30") is None
+    assert writer.get_served("m2", T0.date(), "minutes=30") is not None
+    assert [e.id for e in writer.events()] == ["imp:m2"]
+
+
+def test_an_update_of_a_member_does_not_wait_for_a_write_naming_them(racing):
+    url, writer, remover, stall = racing
+    stall.execute("SELECT 1 FROM served WHERE member = 'm1' FOR UPDATE")
+    with ThreadPoolExecutor(2) as pool, let_go(stall):
+        write = pool.submit(writer.put_served, [served_list("m1", "minutes=30", ("i2",))])
+        waiting_on_locks(url, 1)
+        # FOR KEY SHARE lets a record's update through: a roster import is not held up by the day's lists.
+        update = pool.submit(remover.upsert_members, [Member(id="m1", name="党员1", org="b1", roles=("cadre",))])
+        update.result(timeout=10)  # done while the write still waits
+    assert write.result() is None
+    assert remover.member_roles()["m1"] == ["cadre"]
+    assert writer.get_served("m1", T0.date(), "minutes=30").payload["entries"][0]["item"]["id"] == "i2"
