@@ -53,6 +53,8 @@ _EVERYONE = {"全体党员", "所有党员", "全体", "全部", "全员", "不�
 #: Five digits in a date cell: the day number a spreadsheet shows when a date cell was turned
 #: into text or a number (46000 is 2025-12-09). Four digits would be a year, which is no date.
 _SERIAL = re.compile(r"[0-9]{5}(?:\.[0-9]+)?")
+#: A year cell: 2026, 2026年 or 2026年度 (the year a ledger's hours count for).
+_YEAR = re.compile(r"(?P<y>[0-9]{4})\s*(?:年度?)?")
 #: Eight digits in a date cell: 20261201, as many HR systems export a date.
 _COMPACT = re.compile(r"(?P<y>[0-9]{4})(?P<m>[0-9]{2})(?P<d>[0-9]{2})")
 _SPREADSHEET_EPOCH = dt.datetime(1899, 12, 30)
@@ -74,7 +76,7 @@ _MEMBER = {
     "location": "text", "daily_minutes": "minutes", "joined": "date", "situation": "situations",
 }
 _EVENT = {"id": "id", "member": "id", "item": "id", "kind": "event_kinds", "value": "number", "at": "datetime"}
-_BALANCE = {"member": "id", "year": "count", "hours": "number", "topic": "topic", "note": "text"}
+_BALANCE = {"member": "id", "year": "year", "hours": "number", "topic": "topic", "note": "text"}
 _ORG_NAME = {"org": "id", "name": "text"}
 _FIELDS: dict[type, dict[str, str]] = {Item: _ITEM, Member: _MEMBER, Event: _EVENT, OpeningBalance: _BALANCE,
                                        OrgName: _ORG_NAME}
@@ -208,6 +210,8 @@ def _convert(name: str, kind: str | None, value: Any, vocab: Vocabulary) -> Any:
         return _when(kind, value)
     if kind == "number":
         return _number(value)
+    if kind == "year":
+        return _year(value)
     if kind == "level":
         if isinstance(value, str) and vocab.code("levels", value) is not None:
             return vocab.code("levels", value)
@@ -328,6 +332,15 @@ def _whole(kind: str, value: Any, expected: str) -> int:
     if not float(total).is_integer():
         raise ValueError(f"must be {expected} in whole units, got {value!r}")
     return int(total)
+
+
+def _year(value: Any) -> int:
+    """A year as a ledger writes it: 2026, 2026年 or 2026年度 (a spreadsheet's 2026.0 too)."""
+    text = repr(value).removesuffix(".0") if isinstance(value, float) else _half_width(_text(value)).strip()
+    found = None if isinstance(value, bool) else _YEAR.fullmatch(text)
+    if found is None:
+        raise ValueError(f"must be a year like 2026, 2026年 or 2026年度, got {value!r}")
+    return int(found["y"])
 
 
 def _number(value: Any) -> float:

@@ -267,6 +267,16 @@ def test_half_width_brackets_name_the_same_column_and_a_balance_takes_its_topic(
     assert (balance.member, balance.year, balance.hours, balance.topic) == ("m1", 2026, 20, "廉洁从业")
 
 
+def test_a_balance_year_is_read_as_a_ledger_writes_it_and_a_wrong_one_is_named_as_a_year(tmp_path):
+    credits = "党员编号,年度,学时\nm1,2026年,20\nm2,2026年度,12\nm3,２０２６,8\n"
+    batch = read_batch(write(tmp_path / "credits.csv", credits), OpeningBalance)
+    assert [(b.member, b.year) for b in batch.records] == [("m1", 2026), ("m2", 2026), ("m3", 2026)]
+    with pytest.raises(ValidationError, match=r"credits.csv:2.*'year': must be a year like 2026, 2026年 or 2026年度, "
+                                              r"got '26年'") as caught:
+        read_batch(write(tmp_path / "credits.csv", "党员编号,年度,学时\nm1,26年,20\nm2,2026年12月,3\n"), OpeningBalance)
+    assert "40人" not in str(caught.value) and "got '2026年12月'" in str(caught.value.problems[1])
+
+
 def test_an_activity_place_without_its_city_is_read_with_a_warning(tmp_path):
     text = ("id,title,kind,mode,minutes,published,starts,ends,location,capacity\n"
             "o1,主题党日,活动,线下,120,2026/11/1,2026/12/12 9:00,2026/12/12 11:00,北京 集团总部三楼会议室,40\n"
