@@ -52,7 +52,7 @@ class Recommender:
             candidates = self.selector.many(ctxs)
             limit = self.scorer.config.max_scored
             feasible = [self.filter(ctx, pool, limit=limit) for ctx, pool in zip(ctxs, candidates)]
-            ranked = [self.scorer(ctx, pool) for ctx, (pool, _) in zip(ctxs, feasible)]
+            ranked = [_fitting(ctx, self.scorer(ctx, pool)) for ctx, (pool, _) in zip(ctxs, feasible)]
             diverse = self.reranker.many(ctxs, ranked)
             return [self._plan(ctx, *rest) for ctx, *rest in zip(ctxs, candidates, feasible, diverse)]
 
@@ -146,8 +146,8 @@ class Recommender:
         """The ``k`` best feasible candidates that fit the day, before packing, best first."""
         with self._one_blas_thread():
             feasible, _ = self.filter(ctx, self.selector(ctx), limit=self.scorer.config.max_scored)
-            ranked = self.reranker(ctx, self.scorer(ctx, feasible), keep=max(k, self.reranker.config.keep))
-        return ranked.take(np.flatnonzero(ctx.items.columns.minutes[ranked.rows] <= ctx.budget)[:k])
+            ranked = self.reranker(ctx, _fitting(ctx, self.scorer(ctx, feasible)), keep=max(k, self.reranker.config.keep))
+        return ranked.take(slice(0, k))
 
     def _upcoming(self, ctx: PlanContext, candidates: Pool, picked: np.ndarray,
                   most: int = 3) -> tuple[StudyEntry, ...]:
@@ -176,3 +176,12 @@ class Recommender:
                 reason = explain.enrolled(it) if it.id in ctx.profile.history.enrolled else explain.offline_upcoming(it, seats)
                 found.append((it.schedule.starts, it.id, StudyEntry(it, 0.0, (reason,))))
         return tuple(e for _, _, e in sorted(found, key=lambda f: (f[0], f[1]))[:most])
+
+
+def _fitting(ctx: PlanContext, ranked: Pool) -> Pool:
+    """The ranked candidates no longer than the day's minutes, in their order. What cannot fit is
+    dropped before the diversity re-ranking, not after it: the re-ranking keeps a few dozen, and
+    on a short day those could all be longer than the day while short items went unchosen (a
+    five-minute day came out empty beside a hundred five-minute quizzes). An activity the member
+    enrolled in that is longer than the day is shown with the activities ahead instead."""
+    return ranked.take(ctx.items.columns.minutes[ranked.rows] <= ctx.budget)

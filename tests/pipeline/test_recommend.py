@@ -236,6 +236,26 @@ def test_empty_lists_say_why(open_engine):
     assert done.entries == () and "已全部学完" in done.notes[0]
 
 
+def test_a_short_day_is_filled_from_what_fits_it_however_much_longer_content_ranks_above(open_engine):
+    # Fifty 30-minute lectures close to what the member studied, each unlike the others, outrank
+    # three 5-minute quizzes on something else; all share a topic, so no topic cap lets the
+    # quizzes through. The diversity step keeps 40: what fits the day must be chosen before it.
+    names = list(TEXT)
+    lectures = [make_item(f"l{a}{b}-{k}", f"{TEXT[names[a]][0]}与{TEXT[names[b]][0]}第{k}讲",
+                          TEXT[names[a]][1] + TEXT[names[b]][1] + f"（第{k}部分）", topics=("党史",), minutes=30)
+                for a in range(5) for b in range(5) for k in (1, 2)]
+    quizzes = [make_item(f"q{k}", f"文明礼仪小测验{k}", f"日常文明礼仪与社交常识小测验，第{k}组。", topics=("党史",),
+                         minutes=5, kind="quiz") for k in (1, 2, 3)]
+    studied = [Event(member=m, item=f"l{n}{n}-2", kind="complete", at=at(DAY - dt.timedelta(days=3)))
+               for m in ("m1", "m2") for n in range(5)]
+    eng = open_engine(lectures + quizzes, [member(interests=("党史",), daily_minutes=30),
+                                           member("m2", interests=("党史",), daily_minutes=15)], studied)
+    short = eng.daily("m1", day=DAY, minutes=15, preview=True)
+    assert sorted(e.item.id for e in short.entries) == ["q1", "q2", "q3"] and short.minutes == 15
+    assert eng.daily("m1", day=DAY, preview=True).entries[0].item.minutes == 30  # a full day: a lecture
+    assert sorted(h.item.id for h in eng.rank("m2", day=DAY, k=10)) == ["q1", "q2", "q3"]  # the order evaluated
+
+
 def test_political_birthday_only_in_the_anniversary_week(open_engine):
     bday = make_item("bday", "过政治生日：重温入党初心", "入党纪念日重温入党誓词，回顾入党初心。", topics=("党的宗旨",), minutes=10)
     joined = dt.date(2010, 10, 20)
