@@ -97,9 +97,13 @@ def fresh(item: Item) -> str:
     return f"最新{item.topics[0] if item.topics else ''}内容（{cn_date(item.published)}发布）"
 
 
-def next_level(topic: str, level: int) -> str:
-    names = {1: "入门", 2: "进阶", 3: "提高"}
-    return f"你已学完{topic}的前一阶段内容，{names.get(level, '进阶')}学习"
+def next_level(topic: str, level: int, *, planned: bool = False) -> str:
+    """The next stage of a topic: after what the member studied, or in a path after what its
+    earlier days plan (not yet studied, so not said to be)."""
+    stage = {1: "入门", 2: "进阶", 3: "提高"}.get(level, "进阶")
+    if planned:
+        return f"接着前几天安排的{topic}内容，{stage}学习"
+    return f"你已学完{topic}的前一阶段内容，{stage}学习"
 
 
 def birthday(joined: dt.date) -> str:

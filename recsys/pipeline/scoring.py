@@ -310,7 +310,9 @@ class Scorer(Component[ScorerConfig]):
             else:
                 mastered = p.mastery.get(main, 0) if main else 0
                 if mastered and it.level == mastered + 1:
-                    reasons.append((w.level, explain.next_level(main, it.level)))
+                    # In a path the stage before may be one an earlier day only plans.
+                    planned = not _studied_at_level(ctx, main, mastered)
+                    reasons.append((w.level, explain.next_level(main, it.level, planned=planned)))
             if s["review"][n]:
                 review = p.reviews[it.id]
                 reasons.append((w.review + 3, explain.review(it.title, review.last_score, (review.due - review.since).days)))
@@ -319,7 +321,8 @@ class Scorer(Component[ScorerConfig]):
             if s["collab"][n] and ctx.branch_counts.get(it.id, 0) >= support:
                 reasons.append((w.collab * float(s["collab"][n]) + 0.1, explain.branch_popular()))
             anchor_id = s["cooccur_anchor"][n]
-            if s["cooccur_hot"][n] and anchor_id and model.co_completers(anchor_id, it.id) >= support:
+            if (s["cooccur_hot"][n] and anchor_id and anchor_id not in ctx.planned  # "学过": studied, not planned
+                    and model.co_completers(anchor_id, it.id) >= support):
                 anchor = ctx.items.get(anchor_id)
                 reasons.append((w.cooccur * float(s["cooccur"][n]),
                                 explain.peers_also_studied(anchor.title if anchor else None)))
@@ -430,6 +433,17 @@ def _needs(ctx: PlanContext) -> dict[str, float]:
         monthly = p.policy.topic_target(topic) / 12
         needs[topic] = 0.25 + 0.75 * min(1.0, behind / monthly) if remaining > 0 else 0.0
     return needs
+
+
+def _studied_at_level(ctx: PlanContext, topic: str, level: int) -> bool:
+    """Whether the member completed an item of ``topic`` at ``level`` or above themselves, not
+    only on an earlier day of a path (:attr:`PlanContext.planned`, counted as done to plan on)."""
+    for item_id in ctx.profile.history.completed:
+        if item_id not in ctx.planned:
+            it = ctx.items.get(item_id)
+            if it is not None and topic in it.topics and it.level >= level:
+                return True
+    return False
 
 
 def _topic_values(cols, values: dict, at: np.ndarray | None = None) -> np.ndarray:

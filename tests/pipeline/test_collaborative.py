@@ -85,6 +85,17 @@ def test_others_study_this_is_said_only_where_a_handful_of_members_do(tmp_path):
         assert not any("同志也在学" in r or "常学" in r for r in entry.reasons), entry.reasons
 
 
+def test_a_path_never_says_others_who_studied_an_item_an_earlier_day_only_plans(tmp_path):
+    # m9 has studied nothing: the path plans b, then tb (b's co-completion), then a, then ta.
+    with _co_completion_store(tmp_path / "s", peers=5) as eng:
+        days = eng.path("m9", start=DAY, days=4, minutes=10).days
+        assert [[e.item.id for e in d.entries] for d in days] == [["b"], ["tb"], ["a"], ["ta"]]
+        assert not [r for d in days for e in d.entries for r in e.reasons if "同志也在学" in r]
+        # What m1 did study is still said.
+        entry = next(e for e in eng.daily("m1", day=DAY).entries if e.item.id == "ta")
+        assert "学过《红色家书选读》的同志也在学这一内容" in entry.reasons
+
+
 def test_role_popularity_counts_the_members_of_the_role_behind_it():
     roles = {f"s{n}": ["branch_secretary"] for n in range(6)} | {"f1": ["frontline"]}
     rows = [(f"s{n}", "s", "complete", None) for n in range(6)] + [("s0", "f", "complete", None),

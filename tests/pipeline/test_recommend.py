@@ -378,6 +378,22 @@ def test_a_path_never_says_a_day_relates_to_what_earlier_days_only_plan(open_eng
     assert not [r for r in reasons for t in planned if f"近期学习的《{t}》" in r]
 
 
+def test_a_path_says_a_stage_is_studied_only_of_what_the_member_studied(open_engine):
+    items = []
+    for topic, prefix in (("党史", "ds"), ("安全生产", "aq"), ("党章党规党纪", "dj")):
+        for level in (1, 2, 3):
+            items += topic_items(topic, 2, f"{prefix}{level}-", level=level)
+    studied = [Event(member="m1", item="aq1-1", kind="complete", at=at(DAY - dt.timedelta(days=2)))]
+    eng = open_engine(items, [member(daily_minutes=10)], studied, curriculum=Curriculum(roles={}))
+    days = eng.path("m1", start=DAY, days=12).days
+    said = {(e.item.topics[0], e.item.level, r) for d in days for e in d.entries for r in e.reasons
+            if "前一阶段" in r or "前几天安排" in r}
+    # 安全生产 level 1 was studied: its level 2 follows it; every other stage follows a planned day.
+    assert ("安全生产", 2, "你已学完安全生产的前一阶段内容，进阶学习") in said
+    assert {r for t, level, r in said if "你已学完" in r} == {"你已学完安全生产的前一阶段内容，进阶学习"}
+    assert ("党章党规党纪", 2, "接着前几天安排的党章党规党纪内容，进阶学习") in said
+
+
 def test_search_and_similar_with_a_member_use_the_same_filters(open_engine):
     items = catalogue() + [
         make_item("cadre", "领导干部党史专题", TEXT["党史"][1] + "领导干部", topics=("党史",), roles=("cadre",)),
