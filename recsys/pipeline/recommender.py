@@ -70,18 +70,18 @@ class Recommender:
         the activities ahead and a note when it is empty."""
         feasible, dropped = feasible
         picked = self.fitter(ctx, diverse)
-        entries = tuple(
-            StudyEntry(
-                item=item,
-                score=round(float(score), 6),
-                reasons=tuple(dict.fromkeys(t for _, t in sorted(reasons, key=lambda r: -r[0])))[: self.max_reasons],
-                review=bool(review),
-            )
-            for item, score, reasons, review in zip(
-                picked.items(ctx), picked.score.tolist(), self.scorer.reasons(ctx, picked),
-                picked.signals.get("review", ()),
-            )
-        )
+        entries = []
+        said: set[str] = set()
+        for item, score, reasons, review in zip(picked.items(ctx), picked.score.tolist(),
+                                                self.scorer.reasons(ctx, picked), picked.signals.get("review", ())):
+            texts = tuple(dict.fromkeys(t for _, t in sorted(reasons, key=lambda r: -r[0])))
+            # A reason an entry above already gave is not repeated ("安排一个案例" on every case
+            # of a long day, the same required topic's hours three times), unless it is all there is.
+            texts = tuple(t for t in texts if t not in said) or texts[:1]
+            said.update(texts[: self.max_reasons])
+            entries.append(StudyEntry(item=item, score=round(float(score), 6), reasons=texts[: self.max_reasons],
+                                      review=bool(review)))
+        entries = tuple(entries)
         upcoming = self._upcoming(ctx, candidates, picked.rows)
         notes = [self._empty_note(ctx)] if not entries else []
         return StudyList(

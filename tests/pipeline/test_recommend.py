@@ -256,6 +256,21 @@ def test_a_short_day_is_filled_from_what_fits_it_however_much_longer_content_ran
     assert sorted(h.item.id for h in eng.rank("m2", day=DAY, k=10)) == ["q1", "q2", "q3"]  # the order evaluated
 
 
+def test_a_reason_is_given_once_a_list_unless_it_is_all_an_entry_has(open_engine):
+    cases = topic_items("廉洁从业", 4, "an", kind="case", minutes=15)
+    eng = open_engine(cases + topic_items("党史", 4, "ds", minutes=15),
+                      [member(interests=("廉洁从业", "党史"), daily_minutes=120)])
+    entries = eng.daily("m1", day=DAY, preview=True).entries
+    assert sum(e.item.kind == "case" for e in entries) >= 2
+    # "安排一个案例" once, not on every case of a long day; each entry still gives a reason.
+    assert sum("安排一个案例" in r for e in entries for r in e.reasons) == 1
+    assert all(e.reasons for e in entries)
+    said: set[str] = set()
+    for e in entries:  # a reason given above comes again only as all an entry has
+        assert said.isdisjoint(e.reasons) or len(e.reasons) == 1, e.reasons
+        said.update(e.reasons)
+
+
 def test_political_birthday_only_in_the_anniversary_week(open_engine):
     bday = make_item("bday", "过政治生日：重温入党初心", "入党纪念日重温入党誓词，回顾入党初心。", topics=("党的宗旨",), minutes=10)
     joined = dt.date(2010, 10, 20)
