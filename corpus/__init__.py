@@ -1,7 +1,7 @@
 """The sample corpus: original Chinese learning content, sample members and a small history.
 
 Files live in ``corpus/data``: ``items-*.jsonl`` (online items by theme, offline activities),
-``members.jsonl`` and ``events.jsonl``. Every record is written for this project.
+``members.jsonl``, ``events.jsonl`` and ``orgs.jsonl`` (the organisations' display names). Every record is written for this project.
 """
 
 from __future__ import annotations
@@ -9,8 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from recsys import Event, Item, Member, read_events, read_items, read_members
+from recsys.ingest.loaders import read_records
+from recsys.orgs import OrgName
 
-__all__ = ["DATA", "EXTERNAL", "QUIZ_BANK", "item_files", "load_items", "load_members", "load_events"]
+__all__ = ["DATA", "EXTERNAL", "QUIZ_BANK", "item_files", "load_items", "load_members", "load_events",
+           "load_org_names"]
 
 DATA = Path(__file__).parent / "data"
 #: Third-party data beside the project folder (``../shared/external``): read where it lies,
@@ -33,6 +36,11 @@ def load_items() -> list[Item]:
 def load_members() -> list[Member]:
     """The sample members."""
     return read_members(DATA / "members.jsonl")
+
+
+def load_org_names() -> list[OrgName]:
+    """The display names of the sample members' organisations."""
+    return read_records(DATA / "orgs.jsonl", OrgName)
 
 
 def load_events() -> list[Event]:

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from corpus import QUIZ_BANK, load_events, load_items, load_members
+from corpus import QUIZ_BANK, load_events, load_items, load_members, load_org_names
 from recsys import Engine, StudyList
 from recsys.reports.coverage import format_coverage
 from recsys.reports.progress import format_member_progress, format_org_progress
@@ -54,6 +54,7 @@ def run_demo(store: str | Path, *, encoder: str | None = None, day: dt.date | No
             items = list(items) + quiz_items(read_question_bank(bank), published=dt.date(2026, 1, 1), prefix="dsq")
         engine.add_items(items, progress=sys.stderr.isatty())
         engine.upsert_members(load_members())
+        engine.set_org_names(load_org_names())
         added = engine.record(load_events())
         stats = engine.stats()
         print(f"样例库：{stats['items']} 条内容，{stats['members']} 名党员，{stats['events']} 条学习记录"
@@ -93,7 +94,7 @@ def run_demo(store: str | Path, *, encoder: str | None = None, day: dt.date | No
         if bank is not None:
             quizzes = sum(1 for it in items if it.id.startswith("dsq-"))
             print(f"题库答题：{quizzes} 组，来自 {bank.name}（按知识点分组，按错误率定难度）")
-        print(format_member_progress(engine.progress(member.id, day=day)))
+        print(format_member_progress(engine.progress(member.id, day=day), engine.catalogue(), engine.org_names()))
         org = member.org.split(".")[0]
         print(format_org_progress(engine.org_progress(org, day=day)))
         alerts = engine.alerts(org, day=day)

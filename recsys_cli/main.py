@@ -926,7 +926,7 @@ def _cmd_progress(args: argparse.Namespace) -> int:
             if args.json:
                 _print_json(progress.to_dict())
             else:
-                print(format_member_progress(progress))
+                print(format_member_progress(progress, engine.catalogue(), engine.org_names()))
             return 0
         progress = engine.org_progress(args.org, day=args.day)
         alerts = engine.alerts(args.org, day=args.day)

@@ -17,6 +17,7 @@ from recsys.learning.ledger import HoursLedger, build_ledger
 from recsys.learning.mastery import ReviewDue, TopicMastery, estimate_mastery, review_schedule
 from recsys.learning.points import PointsLedger, build_points
 from recsys.orgs import display_org, within
+from recsys.pipeline.explain import book_title
 from recsys.pipeline.profile import day_end
 from recsys.records import Event, Item, Member
 
@@ -196,11 +197,15 @@ _STATUS = {"ahead": "超前", "on_pace": "符合进度", "behind": "落后", "no
 _RULES = {"action": "学习", "deduction": "扣减", "required_topic": "必修主题达标", "streak": "连续学习"}
 
 
-def format_member_progress(progress: MemberProgress) -> str:
-    """A member's progress as lines of Chinese text, for the terminal."""
+def format_member_progress(progress: MemberProgress, items: Mapping[str, Item] | None = None,
+                           org_names: Mapping[str, str] | None = None) -> str:
+    """A member's progress as lines of Chinese text, for the terminal: items by their titles
+    (from ``items``, the catalogue) and the branch by its display name (``org_names``), where
+    known, else by their codes."""
     h, p, m = progress.hours, progress.points, progress.member
+    items = items or {}
     target = f"{h.target:g}" if h.target is not None else "—"
-    lines = [f"{m.name}（{m.id}，{m.org}）{progress.day.isoformat()} 学习档案",
+    lines = [f"{m.name}（{m.id}，{display_org(m.org, org_names or {})}）{progress.day.isoformat()} 学习档案",
              f"学时：{h.total:.1f} / {target}（{_STATUS[h.status]}"
              + (f"，按进度应达 {h.expected:.1f}" if h.expected is not None else "")
              + f"，预计全年 {h.projection:.1f}）",
@@ -212,7 +217,8 @@ def format_member_progress(progress: MemberProgress) -> str:
         lines.append(f"  掌握度 {t.topic}：等级 {t.level}{'（薄弱）' if t.weak else ''}，答题 {t.quizzes} 次，"
                      f"最近得分 {t.last_score:.0%}")
     for r in progress.reviews:
-        lines.append(f"  待复习：{r.item}（{r.due.isoformat()} 起，上次得分 {r.last_score:.0%}）")
+        what = book_title(items[r.item].title) if r.item in items else r.item
+        lines.append(f"  待复习：{what}（{r.due.isoformat()} 起，上次得分 {r.last_score:.0%}）")
     return "\n".join(lines)
 
 

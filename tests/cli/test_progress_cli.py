@@ -32,6 +32,19 @@ def test_member_progress_as_json_and_text(store, capsys):
     assert "学时：0.5 / 32（落后" in out and "积分：1（学习 1）" in out
 
 
+def test_member_progress_names_items_to_review_and_the_branch_as_people_read_them(tmp_path, capsys):
+    path = str(tmp_path / "store")
+    with Engine.open(path, encoder="tfidf") as eng:
+        eng.add_items([Item(id="q1", title="党章知识自测", body="", kind="quiz", minutes=10,
+                            published=dt.date(2026, 1, 1), topics=("党章党规党纪",))])
+        eng.upsert_members([Member(id="m1", name="张伟", org="hx.b1")])
+        eng.set_org_names([{"org": "hx.b1", "name": "运行党支部"}])
+        eng.record([Event("m1", "q1", "quiz", dt.datetime(2026, 3, 2, 20, tzinfo=TZ), value=0.4, id="e1")])
+    assert main(["progress", "m1", "--day", "2026-03-31", "--store", path]) == 0
+    out = capsys.readouterr().out
+    assert "张伟（m1，运行党支部）" in out and "待复习：《党章知识自测》（" in out and "q1" not in out
+
+
 def test_org_progress_with_alerts(store, capsys):
     assert main(["progress", "--org", "hx", "--day", "2026-03-31", "--json", "--store", store]) == 0
     data = json.loads(capsys.readouterr().out)
