@@ -9,7 +9,8 @@ Four kinds (thresholds in :class:`~recsys.learning.rules.AlertRules` and the hou
 - ``mobile_no_contact``: a mobile member (流动党员) with no activity at all for six months, the
   regulations' threshold;
 - ``no_themed_day``: a branch none of whose members attended a themed party day (主题党日) this
-  month.
+  month, and none ahead this month: neither one a member enrolled in nor the branch's own
+  scheduled (early in the month the day is usually still to come).
 
 Opening balances (:mod:`recsys.credits`) count toward the pace. An organisation's go-live day
 (``Curriculum.go_live``) is where its records begin: before it no alert fires, silence is
@@ -143,6 +144,8 @@ def find_alerts(
         if any(e.kind == "attend" and e.at >= month_start and _is_themed_day(items.get(e.item), rules.themed_day_keywords)
                for e in history):
             themed.add(m.org)
+        if any(e.kind == "enroll" and _themed_ahead(items.get(e.item), rules.themed_day_keywords, day) for e in history):
+            themed.add(m.org)  # held later this month, members signed up
         ledger = with_balances(build_ledger(m, history, items, curriculum, day), (balances or {}).get(m.id, ()))
         in_grace = day.timetuple().tm_yday <= rules.pace_grace_days
         if ledger.status == "behind" and not in_grace:
@@ -161,6 +164,10 @@ def find_alerts(
                              f"流动党员{m.name}" + ("尚无联系记录" if since is None else
                                                   f"已超过 {rules.mobile_months} 个月没有联系") + "，请及时联系", last))
     names = org_names or {}
+    missing = live - themed
+    # The branch's own themed day scheduled later this month, whoever has signed up yet.
+    themed.update(it.org for it in items.values()
+                  if it.org in missing and _themed_ahead(it, rules.themed_day_keywords, day))
     for branch in sorted(live - themed):
         out.append(Alert("no_themed_day", branch, None,
                          f"{display_org(branch, names)}本月（{day.month}月）尚未开展主题党日活动"))
@@ -169,3 +176,11 @@ def find_alerts(
 
 def _is_themed_day(item: Item | None, keywords: Sequence[str]) -> bool:
     return item is not None and item.mode == "offline" and any(k in item.title for k in keywords)
+
+
+def _themed_ahead(item: Item | None, keywords: Sequence[str], day: dt.date) -> bool:
+    """A themed party day that starts on ``day`` or later in its month."""
+    if not _is_themed_day(item, keywords) or item.schedule is None:
+        return False
+    starts = item.schedule.starts.astimezone(TZ).date()
+    return day <= starts and (starts.year, starts.month) == (day.year, day.month)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from recsys import Event, Item, Member
 from recsys.reports.alerts import find_alerts, months_before
@@ -61,6 +62,20 @@ def test_alerts_fire_on_the_planted_cases_only():
     assert away.last_active == dt.date(2025, 12, 1) and "6 个月" in away.message
     behind = next(a for a in alerts if a.kind == "behind_pace" and a.member == "idle")
     assert abs(behind.hours_behind - 32 * 181 / 365) < 1e-9  # nothing done of the 15.9 h due by 30 June
+
+
+def test_a_themed_day_still_ahead_this_month_is_not_reported_missing():
+    own = replace(day_activity("b3-jun", "6月主题党日：参观纪念馆", at(2026, 6, 20, 9)), org="g.b3")
+    items = {**ITEMS, own.id: own}
+    events = {**EVENTS, "busy": [Event("busy", "themed-jun", "enroll", at(2026, 6, 3))]}
+
+    def missing(day):
+        return {a.org for a in find_alerts(MEMBERS, events, items, Curriculum(), day) if a.kind == "no_themed_day"}
+
+    # 5 June: g.b1 has members signed up for the 10th, g.b3 its own day on the 20th; g.b2 nothing.
+    assert missing(dt.date(2026, 6, 5)) == {"g.b2"}
+    assert missing(dt.date(2026, 6, 20)) == {"g.b1", "g.b2"}  # the 10th passed with no one attending
+    assert missing(dt.date(2026, 6, 25)) == {"g.b1", "g.b2", "g.b3"}
 
 
 def test_no_behind_pace_alert_in_the_first_month_of_the_year():
