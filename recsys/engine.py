@@ -29,6 +29,7 @@ from recsys.models.training import TrainConfig, TrainReport, activity_of, is_sta
 from recsys.models.training import train as train_ranking
 from recsys.pipeline import Recommender
 from recsys.pipeline.collaborative import CollaborativeModel
+from recsys.pipeline.masks import attendable
 from recsys.records import Event, Item, Member, tenant_of
 from recsys.reports.alerts import Alert, find_alerts
 from recsys.reports.coverage import CoverageInputs, CoverageReport, build_coverage
@@ -1107,7 +1108,12 @@ class Engine:
         members = [m for m in self.store.iter_members() if in_org(m, org)]
         if not members:
             raise NotFoundError("organisation", org)
-        items = {i: it for i, it in self.catalogue().items.items() if visible_to(it, org)}
+        catalogue = self.catalogue()
+        # Only what some member of the organisation could attend: not another city's activity,
+        # nor one for roles or a situation none of them has.
+        could = attendable(catalogue.columns, members, self.curriculum)
+        items = {i: it for i, it in catalogue.items.items()
+                 if visible_to(it, org) and (it.schedule is None or could[catalogue.columns.row[i]])}
         seats = self.store.enrolments([i for i, it in items.items() if it.schedule is not None])
         return build_digest(org, day, members, self.store.served_between(day, day), items, seats,
                             org_name=self.store.org_names().get(org))

@@ -27,7 +27,8 @@ from recsys.orgs import within
 from recsys.pipeline.context import PlanContext
 from recsys.records import TZ, Member
 
-__all__ = ["REASONS", "hard_rules", "static_rules", "static_key", "reach_mask", "ReachMasks", "StaticRules"]
+__all__ = ["REASONS", "attendable", "hard_rules", "static_rules", "static_key", "reach_mask", "ReachMasks",
+           "StaticRules"]
 
 #: The rules in the order they are checked; a code is an index into this tuple.
 REASONS: tuple[str | None, ...] = (
@@ -77,6 +78,18 @@ def reach_mask(cols, member: Member, curriculum: Curriculum | None = None) -> np
     holds = cols.roles[:, roles].any(axis=1) if roles else np.zeros(len(cols), dtype=bool)
     mask = (~cols.targeted | holds) & owner_ok[cols.owner] & (~cols.offline | member.offline)
     return mask if curriculum is None else mask & ~_other_situation(cols, curriculum, member)
+
+
+def attendable(cols, members, curriculum: Curriculum | None = None) -> np.ndarray:
+    """Rows some of ``members`` could ever take by their records alone (:func:`reach_mask`), an
+    offline activity only in a city one of them lives in (or one that names none), as the
+    location rule reads it: what a group of members may be told about. Once per kind of member."""
+    out = np.zeros(len(cols), dtype=bool)
+    for m in {(m.roles, m.org, m.offline, m.situation, m.location): m for m in members}.values():
+        city = _member_columns(cols, m)[2]
+        elsewhere = cols.offline & bool(m.location) & (cols.city >= 0) & (cols.city != city)  # as the rules read it
+        out |= reach_mask(cols, m, curriculum) & ~elsewhere
+    return out
 
 
 def static_rules(ctx: PlanContext, rows: np.ndarray | None = None, *, for_day: bool = True) -> np.ndarray:

@@ -5,17 +5,17 @@ from __future__ import annotations
 import datetime as dt
 
 from factories import make_item
-from recsys import Member
+from recsys import Engine, Member
 from recsys.records import TZ, Schedule
 from recsys.reports.digest import build_digest, format_digest, wecom_message
 
 DAY = dt.date(2026, 12, 1)
 
 
-def activity(id_, days_ahead, capacity):
+def activity(id_, days_ahead, capacity, place="太原·烈士陵园", **fields):
     starts = dt.datetime.combine(DAY + dt.timedelta(days=days_ahead), dt.time(9), TZ)
     return make_item(id_, f"活动{id_}", kind="activity", mode="offline", minutes=120, schedule=Schedule(
-        starts, starts + dt.timedelta(hours=2), "太原·烈士陵园", capacity))
+        starts, starts + dt.timedelta(hours=2), place, capacity), **fields)
 
 
 def world():
@@ -61,3 +61,17 @@ def test_the_digest_links_items_to_their_pages():
     assert "1. [廉洁从业十不准](https://dangjian.example.com/c/a1) 10分钟 · 文章（2人）" in format_digest(digest, markdown=True)
     assert "1. 《廉洁从业十不准》 https://dangjian.example.com/c/a1 10分钟" in format_digest(digest)
     assert digest.to_dict()["items"][0]["url"] == "https://dangjian.example.com/c/a1"
+
+
+def test_an_organisations_digest_lists_only_activities_a_member_of_it_could_attend(tmp_path):
+    items = [activity("here", 3, 10), activity("beijing", 3, 10, place="北京·北大红楼"),
+             activity("cadres", 4, 10, roles=("cadre",)), make_item("a1", "廉洁从业十不准")]
+    members = [Member("m1", "张伟", "hx.b1", location="太原"),
+               Member("m2", "李娜", "hx.b1", location="北京", offline=False, situation="mobile")]
+    with Engine.open(tmp_path / "s", encoder="tfidf") as eng:
+        eng.add_items(items)
+        eng.upsert_members(members)
+        # The mobile member in Beijing attends nothing; no member holds the cadres' role.
+        assert [a.item.id for a in eng.digest("hx.b1", DAY).activities] == ["here"]
+        eng.upsert_members([Member("m3", "王强", "hx.b1", roles=("cadre",), location="太原")])
+        assert [a.item.id for a in eng.digest("hx.b1", DAY).activities] == ["here", "cadres"]
