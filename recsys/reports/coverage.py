@@ -485,31 +485,29 @@ def _supply(
             found = hours[kind] = {t: float(minutes[rows][mask[rows]].sum()) / 60 for t, rows in topic_rows.items()}
         return found
 
-    policy_of, role_of = curriculum.for_member, curriculum.role
     for m in members:
-        policy = policy_of(m)
+        policy = curriculum.for_member(m)
         own = None  # the member's hours by topic, once they hold a role with a target
-        for role in m.roles:
-            rp = role_of(role, m.org)
-            if rp is None:
-                continue
-            for topic in rp.required:
-                target = policy.topic_target(topic)
-                if target <= 0:
-                    continue  # no hard requirement (e.g. infirm members)
-                cell = cells.get((role, topic))
-                if cell is None:
-                    cell = cells[role, topic] = {"members": [], "target": 0.0, "demand": 0.0, "short": [],
-                                                 "shortfall": 0.0}
-                cell["members"].append(m.id)
-                cell["target"] = max(cell["target"], target)
-                cell["demand"] += target
-                if own is None:
-                    own = own_hours(m)
-                mine = own.get(topic, 0.0)
-                if mine + 1e-9 < target:
-                    cell["short"].append(m.id)
-                    cell["shortfall"] = max(cell["shortfall"], target - mine)
+        # Each required topic under the role that requires it most of the member, the role their
+        # target comes from: a cadre who is also a 党员 counts once, under 领导干部, not again under
+        # 党员 with a cadre's hours.
+        for topic, (_, role) in policy.required.items():
+            target = policy.topic_target(topic)
+            if target <= 0:
+                continue  # no hard requirement (e.g. infirm members)
+            cell = cells.get((role, topic))
+            if cell is None:
+                cell = cells[role, topic] = {"members": [], "target": 0.0, "demand": 0.0, "short": [],
+                                             "shortfall": 0.0}
+            cell["members"].append(m.id)
+            cell["target"] = max(cell["target"], target)
+            cell["demand"] += target
+            if own is None:
+                own = own_hours(m)
+            mine = own.get(topic, 0.0)
+            if mine + 1e-9 < target:
+                cell["short"].append(m.id)
+                cell["shortfall"] = max(cell["shortfall"], target - mine)
     out = []
     for (role, topic), c in sorted(cells.items()):
         online = {str(lv): 0.0 for lv in _LEVELS}
@@ -688,8 +686,10 @@ def _gaps(
         online = round(max(sum(c.online_hours.values()) for c in cells), 2)
         need_online = bool(short & offline_only)
         eligible = {i for i, it in live.items() if topic in it.topics and (not it.roles or roles & set(it.roles))}
+        # 现有 is all the role's content; a member may reach less of it (another unit's, offline
+        # for one who cannot attend): what the one worst off lacks is said with it.
         names = "、".join(f"{c.role_name} {len(c.short_members)} 人（人均需 {c.target_hours} 学时，现有 "
-                         f"{c.supply_hours} 学时）" for c in cells)
+                         f"{c.supply_hours} 学时，个人可学的最多差 {c.shortfall_hours} 学时）" for c in cells)
         detail = f"「{topic}」可学内容不足：{names}；其中线上最多 {online} 学时"
         audience = "、".join(c.role_name for c in cells)
         commission = (f"为{audience}补充「{topic}」{'线上' if need_online else ''}内容约 "
