@@ -284,9 +284,11 @@ class Scorer(Component[ScorerConfig]):
             if s["hist_hot"][n]:
                 anchor = ctx.items.get(p.interest_anchor[s["hist_arg"][n]])
                 # "Studied" only of what the member did study: not an activity merely enrolled
-                # in, nor what an earlier day of a path only plans.
+                # in, nor what an earlier day of a path only plans; and not as the reason for
+                # something new what they gave one or two stars.
                 studied = (anchor is not None and anchor.id not in ctx.planned
-                           and (anchor.id in p.history.completed or anchor.id in p.history.started))
+                           and (anchor.id in p.history.completed or anchor.id in p.history.started)
+                           and p.history.ratings.get(anchor.id, 3.0) > 2.0)  # not what they rated poorly
                 if studied and anchor.id != it.id:
                     reasons.append((w.relevance * relevance, explain.related_to(anchor.title, attended=not anchor.online)))
             if s["topic_match"][n]:

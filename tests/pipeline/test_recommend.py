@@ -393,6 +393,18 @@ def test_a_path_never_says_a_day_relates_to_what_earlier_days_only_plan(open_eng
     assert not [r for r in reasons for t in planned if f"近期学习的《{t}》" in r]
 
 
+def test_what_a_member_rated_poorly_is_not_given_as_the_reason_for_something_like_it(open_engine):
+    def said(stars):
+        done = at(DAY - dt.timedelta(days=2))
+        eng = open_engine(topic_items("党史", 6, "ds"), [member(daily_minutes=60)],
+                          [Event(member="m1", item="ds1", kind="complete", at=done),
+                           Event(member="m1", item="ds1", kind="rate", value=stars, at=done)])
+        return [r for e in eng.daily("m1", day=DAY, preview=True).entries for r in e.reasons if "近期学习的" in r]
+
+    assert said(4) and all("《党史故事第1讲（ds）》" in r for r in said(4))
+    assert said(2) == []
+
+
 def test_a_path_says_a_stage_is_studied_only_of_what_the_member_studied(open_engine):
     items = []
     for topic, prefix in (("党史", "ds"), ("安全生产", "aq"), ("党章党规党纪", "dj")):
