@@ -815,10 +815,10 @@ class Engine:
     def rank(self, member_id: str, day: dt.date | str | None = None, k: int = 40) -> list[SearchHit]:
         """The member's feasible items for ``day``, best first, before the day's time is packed.
 
-        The same candidates, filters, scores and diversity re-ranking as :meth:`daily`; of the
-        budget fitter only its first rule, that an item longer than the member's daily time is
-        left out, not the packing, so the list is the engine's order for top-k evaluation (it may
-        be shorter than ``k``). Nothing is recorded: ranking is not showing.
+        The same candidates, filters, scores and diversity re-ranking as :meth:`daily`, items
+        longer than the member's daily time left out before the re-ranking as there; not the
+        packing, so the list is the engine's order for top-k evaluation (it may be shorter than
+        ``k``). Nothing is recorded: ranking is not showing.
 
         Raises:
             NotFoundError: for an unknown member.

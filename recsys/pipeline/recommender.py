@@ -182,6 +182,15 @@ def _fitting(ctx: PlanContext, ranked: Pool) -> Pool:
     """The ranked candidates no longer than the day's minutes, in their order. What cannot fit is
     dropped before the diversity re-ranking, not after it: the re-ranking keeps a few dozen, and
     on a short day those could all be longer than the day while short items went unchosen (a
-    five-minute day came out empty beside a hundred five-minute quizzes). An activity the member
-    enrolled in that is longer than the day is shown with the activities ahead instead."""
-    return ranked.take(ctx.items.columns.minutes[ranked.rows] <= ctx.budget)
+    five-minute day came out empty beside a hundred five-minute quizzes).
+
+    A day holds one offline activity (:class:`BudgetFitter`). When it is one the member enrolled
+    in that is longer than the day, it is shown with the activities ahead, and no other activity
+    takes its place in the list."""
+    cols = ctx.items.columns
+    rows = ranked.rows
+    keep = cols.minutes[rows] <= ctx.budget
+    offline = cols.offline[rows]
+    if (offline & ~keep & cols.flag(ctx.profile.history.enrolled)[rows]).any():
+        keep &= ~offline
+    return ranked.take(keep)

@@ -152,6 +152,22 @@ def test_offline_activity_shows_as_upcoming_then_on_its_day(open_engine):
     assert c_day.upcoming[0].reasons == ("你已报名，今天 09:00 在山西国民师范旧址举行（不计入今日学习时长）",)
 
 
+def test_no_other_activity_takes_the_place_of_one_enrolled_in_that_the_day_cannot_hold(open_engine):
+    themed = make_item("themed", "主题党日：参观纪念馆", "参观革命纪念馆，重温入党誓词。", kind="activity", mode="offline",
+                       minutes=120, topics=("党史",), schedule=Schedule(at(DAY, 9), at(DAY, 11), "太原·纪念馆", 30))
+    talk = make_item("talk", "党史小组讨论", "党史学习小组讨论。", kind="activity", mode="offline", minutes=20,
+                     topics=("党史",), schedule=Schedule(at(DAY, 9), at(DAY, 9) + dt.timedelta(minutes=20), "太原·会议室", 30))
+    quizzes = [make_item(f"q{k}", f"党史小测验{k}", f"党史知识小测验第{k}组", kind="quiz", minutes=5, topics=("党史",))
+               for k in range(3)]
+    eng = open_engine([themed, talk, *quizzes], [member(daily_minutes=30)],
+                      [Event(member="m1", item="themed", kind="enroll", at=at(DAY - dt.timedelta(days=5)))])
+    day = eng.daily("m1", day=DAY, preview=True)
+    # The morning is the themed day's (shown with the activities ahead), not a talk at the same hour.
+    assert sorted(e.item.id for e in day.entries) == ["q0", "q1", "q2"]
+    assert [u.item.id for u in day.upcoming] == ["themed"]
+    assert [e.item.id for e in eng.daily("m1", day=DAY, minutes=200, preview=True).entries][0] == "themed"
+
+
 def test_prerequisites_come_first(open_engine):
     a = make_item("a", "安全生产入门", TEXT["安全生产"][1], topics=("安全生产",), level=1)
     b = make_item("b", "安全生产进阶", TEXT["安全生产"][1] + "进阶", topics=("安全生产",), level=2, requires=("a",))
