@@ -263,7 +263,8 @@ class Scorer(Component[ScorerConfig]):
         pool.signals = s
 
         ranked = pool.take(np.lexsort((cols.id_rank[rows], -pool.score)))
-        review = ranked.signals["review"] > 0
+        # Only reviews the day can hold count toward the cap: a longer one is left out later.
+        review = (ranked.signals["review"] > 0) & (cols.minutes[ranked.rows] <= ctx.budget)
         over = review & (np.cumsum(review) > cur.mastery.reviews_per_day)
         return ranked.take(~over) if over.any() else ranked
 
@@ -440,6 +441,8 @@ def _needs(ctx: PlanContext) -> dict[str, float]:
 def _studied_at_level(ctx: PlanContext, topic: str, level: int) -> bool:
     """Whether the member completed an item of ``topic`` at ``level`` or above themselves, not
     only on an earlier day of a path (:attr:`PlanContext.planned`, counted as done to plan on)."""
+    if not ctx.planned:
+        return True  # the mastery the level was read from is all the member's own
     for item_id in ctx.profile.history.completed:
         if item_id not in ctx.planned:
             it = ctx.items.get(item_id)

@@ -205,6 +205,23 @@ def test_reviews_per_day_caps_the_reviews_in_a_list(tmp_path):
     assert _reviews_in_list(tmp_path, 0) == 0  # ... and 0 turns reviews off in the lists
 
 
+def test_a_review_the_day_cannot_hold_leaves_the_days_review_to_one_it_can(tmp_path):
+    # Two quizzes alike but for their length, both missed: the longer ranks first (ties go by
+    # id), but the day cannot hold it, so the one review a day is the other.
+    eng = Engine.open(tmp_path / "s", encoder="tfidf")
+    eng.curriculum = dataclasses.replace(eng.curriculum, mastery_feedback=True)
+    with eng:
+        eng.add_items([item("a-long", "党史小测", kind="quiz", minutes=40), item("b-short", "党史小测", kind="quiz", minutes=5),
+                       *READING])
+        eng.upsert_members([member("m1")])
+        eng.record([Event("m1", q, "quiz", at(DAY - dt.timedelta(days=1)), value=0.3) for q in ("a-long", "b-short")])
+        reviews = [e.item.id for e in eng.daily("m1", day=DAY, minutes=60, preview=True).entries if e.review]
+        assert reviews == ["a-long"]  # a day that holds it: the cap keeps the first
+        reviews = [e.item.id for e in eng.daily("m1", day=DAY + dt.timedelta(days=1), minutes=30, preview=True).entries
+                   if e.review]
+        assert reviews == ["b-short"]
+
+
 def test_reviews_per_day_is_configurable_in_json():
     assert Curriculum().mastery.reviews_per_day == 1
     cur = Curriculum.from_dict({"mastery": {"reviews_per_day": 2}})
