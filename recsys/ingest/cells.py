@@ -54,7 +54,7 @@ _EVERYONE = {"全体党员", "所有党员", "全体", "全部", "全员", "不�
 #: into text or a number (46000 is 2025-12-09). Four digits would be a year, which is no date.
 _SERIAL = re.compile(r"[0-9]{5}(?:\.[0-9]+)?")
 #: A year cell: 2026, 2026年 or 2026年度 (the year a ledger's hours count for).
-_YEAR = re.compile(r"(?P<y>[0-9]{4})\s*(?:年度?)?")
+_YEAR = re.compile(r"(?P<y>[0-9]{4})(?:\.0+)?\s*(?:年度?)?")
 #: Eight digits in a date cell: 20261201, as many HR systems export a date.
 _COMPACT = re.compile(r"(?P<y>[0-9]{4})(?P<m>[0-9]{2})(?P<d>[0-9]{2})")
 _SPREADSHEET_EPOCH = dt.datetime(1899, 12, 30)
@@ -335,9 +335,8 @@ def _whole(kind: str, value: Any, expected: str) -> int:
 
 
 def _year(value: Any) -> int:
-    """A year as a ledger writes it: 2026, 2026年 or 2026年度 (a spreadsheet's 2026.0 too)."""
-    text = repr(value).removesuffix(".0") if isinstance(value, float) else _half_width(_text(value)).strip()
-    found = None if isinstance(value, bool) else _YEAR.fullmatch(text)
+    """A year as a ledger writes it: 2026, 2026年 or 2026年度 (a numeric column's 2026.0 too)."""
+    found = None if isinstance(value, bool) else _YEAR.fullmatch(_half_width(_text(value)).strip())
     if found is None:
         raise ValueError(f"must be a year like 2026, 2026年 or 2026年度, got {value!r}")
     return int(found["y"])

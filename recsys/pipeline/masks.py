@@ -85,9 +85,12 @@ def attendable(cols, members, curriculum: Curriculum | None = None) -> np.ndarra
     offline activity only in a city one of them lives in (or one that names none), as the
     location rule reads it: what a group of members may be told about. Once per kind of member."""
     out = np.zeros(len(cols), dtype=bool)
-    for m in {(m.roles, m.org, m.offline, m.situation, m.location): m for m in members}.values():
-        city = _member_columns(cols, m)[2]
-        elsewhere = cols.offline & bool(m.location) & (cols.city >= 0) & (cols.city != city)  # as the rules read it
+    kinds = {}
+    for m in members:  # in the catalogue's codes: thousands of members are a few kinds
+        roles, owner_ok, city = _member_columns(cols, m)
+        kinds.setdefault((tuple(roles), owner_ok.tobytes(), m.offline, m.situation, bool(m.location), city), m)
+    for (*_, located, city), m in kinds.items():
+        elsewhere = cols.offline & located & (cols.city >= 0) & (cols.city != city)  # as the rules read it
         out |= reach_mask(cols, m, curriculum) & ~elsewhere
     return out
 

@@ -144,7 +144,11 @@ def find_alerts(
         if any(e.kind == "attend" and e.at >= month_start and _is_themed_day(items.get(e.item), rules.themed_day_keywords)
                for e in history):
             themed.add(m.org)
-        if any(e.kind == "enroll" and _themed_ahead(items.get(e.item), rules.themed_day_keywords, day) for e in history):
+        enrolled: set[str] = set()
+        for e in history:
+            if e.kind == "enroll":  # value 0 is a withdrawal: the seat given back
+                (enrolled.discard if e.value == 0 else enrolled.add)(e.item)
+        if any(_themed_ahead(items.get(i), rules.themed_day_keywords, day) for i in enrolled):
             themed.add(m.org)  # held later this month, members signed up
         ledger = with_balances(build_ledger(m, history, items, curriculum, day), (balances or {}).get(m.id, ()))
         in_grace = day.timetuple().tm_yday <= rules.pace_grace_days

@@ -689,7 +689,7 @@ def _gaps(
         # 现有 is all the role's content; a member may reach less of it (another unit's, offline
         # for one who cannot attend): what the one worst off lacks is said with it.
         names = "、".join(f"{c.role_name} {len(c.short_members)} 人（人均需 {c.target_hours} 学时，现有 "
-                         f"{c.supply_hours} 学时，个人可学的最多差 {c.shortfall_hours} 学时）" for c in cells)
+                         f"{c.supply_hours} 学时，可学内容最少的党员还差 {c.shortfall_hours} 学时）" for c in cells)
         detail = f"「{topic}」可学内容不足：{names}；其中线上最多 {online} 学时"
         audience = "、".join(c.role_name for c in cells)
         commission = (f"为{audience}补充「{topic}」{'线上' if need_online else ''}内容约 "

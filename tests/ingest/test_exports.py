@@ -268,9 +268,9 @@ def test_half_width_brackets_name_the_same_column_and_a_balance_takes_its_topic(
 
 
 def test_a_balance_year_is_read_as_a_ledger_writes_it_and_a_wrong_one_is_named_as_a_year(tmp_path):
-    credits = "党员编号,年度,学时\nm1,2026年,20\nm2,2026年度,12\nm3,２０２６,8\n"
+    credits = "党员编号,年度,学时\nm1,2026年,20\nm2,2026年度,12\nm3,２０２６,8\nm4,2026.0,6\n"
     batch = read_batch(write(tmp_path / "credits.csv", credits), OpeningBalance)
-    assert [(b.member, b.year) for b in batch.records] == [("m1", 2026), ("m2", 2026), ("m3", 2026)]
+    assert [(b.member, b.year) for b in batch.records] == [("m1", 2026), ("m2", 2026), ("m3", 2026), ("m4", 2026)]
     with pytest.raises(ValidationError, match=r"credits.csv:2.*'year': must be a year like 2026, 2026年 or 2026年度, "
                                               r"got '26年'") as caught:
         read_batch(write(tmp_path / "credits.csv", "党员编号,年度,学时\nm1,26年,20\nm2,2026年12月,3\n"), OpeningBalance)

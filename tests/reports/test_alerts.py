@@ -76,6 +76,9 @@ def test_a_themed_day_still_ahead_this_month_is_not_reported_missing():
     assert missing(dt.date(2026, 6, 5)) == {"g.b2"}
     assert missing(dt.date(2026, 6, 20)) == {"g.b1", "g.b2"}  # the 10th passed with no one attending
     assert missing(dt.date(2026, 6, 25)) == {"g.b1", "g.b2", "g.b3"}
+    # A member who withdrew (an enrolment of value 0) has given the seat back: nobody is going.
+    events["busy"].append(Event("busy", "themed-jun", "enroll", at(2026, 6, 4), value=0))
+    assert missing(dt.date(2026, 6, 5)) == {"g.b1", "g.b2"}
 
 
 def test_no_behind_pace_alert_in_the_first_month_of_the_year():
