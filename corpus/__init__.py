@@ -1,7 +1,8 @@
 """The sample corpus: original Chinese learning content, sample members and a small history.
 
 Files live in ``corpus/data``: ``items-*.jsonl`` (online items by theme, offline activities),
-``members.jsonl``, ``events.jsonl`` and ``orgs.jsonl`` (the organisations' display names). Every record is written for this project.
+``members.jsonl``, ``events.jsonl`` and ``orgs.jsonl`` (the organisations' display names). Every
+record is written for this project.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from typing import Any
 from recsys.credits import OpeningBalance
 from recsys.curriculum import Curriculum
 from recsys.learning.ledger import build_ledger
+from recsys.pipeline.profile import build_history
 from recsys.orgs import display_org
 from recsys.records import TZ, Event, Item, Member
 from recsys.reports.progress import with_balances
@@ -144,12 +145,10 @@ def find_alerts(
         if any(e.kind == "attend" and e.at >= month_start and _is_themed_day(items.get(e.item), rules.themed_day_keywords)
                for e in history):
             themed.add(m.org)
-        enrolled: set[str] = set()
-        for e in history:
-            if e.kind == "enroll":  # value 0 is a withdrawal: the seat given back
-                (enrolled.discard if e.value == 0 else enrolled.add)(e.item)
-        if any(_themed_ahead(items.get(i), rules.themed_day_keywords, day) for i in enrolled):
-            themed.add(m.org)  # held later this month, members signed up
+        # Held later this month, members signed up (and not withdrawn since).
+        if any(_themed_ahead(items.get(i), rules.themed_day_keywords, day)
+               for i in build_history(history, day, interest=False).enrolled):
+            themed.add(m.org)
         ledger = with_balances(build_ledger(m, history, items, curriculum, day), (balances or {}).get(m.id, ()))
         in_grace = day.timetuple().tm_yday <= rules.pace_grace_days
         if ledger.status == "behind" and not in_grace:
