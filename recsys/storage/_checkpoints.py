@@ -92,7 +92,7 @@ class Checkpointer:
                     if not self._alive():  # the store is gone, never closed
                         return
                     continue
-                stopping = self._stop.wait(self.every)
+                self._stop.wait(self.every)
                 self._written.clear()
                 try:
                     db = db or self._connect()
@@ -101,7 +101,10 @@ class Checkpointer:
                     db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.Error as exc:  # busy, or the file gone: the next write, or a commit, tries again
                     log.warning("checkpoint of the store's log failed: %s", exc)
-                if stopping:
+                # Asked after the checkpoint, not before it: a close that came between the wait and
+                # the clear above had its wake-up cleared, and waiting for another write would
+                # leave it joining this thread for good.
+                if self._stop.is_set():
                     return
         finally:
             if db is not None:

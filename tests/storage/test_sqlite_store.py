@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import gc
 import sqlite3
+import threading
 import time
 import weakref
 from collections.abc import Iterator
@@ -390,6 +391,35 @@ def test_a_write_reaches_the_database_file_soon_though_no_commit_checkpoints(tmp
     finally:
         store.close()
     assert not thread.is_alive() and store._checkpoints.thread is None
+
+
+def test_a_close_between_the_threads_wait_and_its_clear_still_stops_it():
+    """Stages the interleaving: the thread's wait for the next checkpoint times out, close() sets
+    its flags, and only then does the thread clear the wake-up close() gave it."""
+    from recsys.storage._checkpoints import Checkpointer
+
+    checkpoints = Checkpointer(lambda: sqlite3.connect(":memory:"), lambda: True, every=0.01)
+    closing = threading.Event()
+
+    class LateClear(threading.Event):
+        def set(self):
+            super().set()
+            if checkpoints._stop.is_set():
+                closing.set()  # close() woke the thread
+
+        def clear(self):
+            if not checkpoints._stop.is_set():
+                closing.wait(5)  # the clear comes after close() set both flags
+            super().clear()
+
+    checkpoints._written = LateClear()
+    checkpoints.wrote()
+    thread = checkpoints.thread
+    time.sleep(0.1)  # the thread waits in its clear() for close()
+    closer = threading.Thread(target=checkpoints.close, daemon=True)
+    closer.start()
+    closer.join(10)
+    assert not closer.is_alive() and not thread.is_alive()
 
 
 def test_a_reader_starts_no_checkpoints_and_a_store_nobody_closed_lets_its_thread_go(tmp_path):
