@@ -14,6 +14,7 @@ import numpy as np
 
 from recsys.embedding.duplicates import duplicate_clusters
 from recsys.embedding.index import ExactIndex, FaissIndex, VectorIndex
+from recsys.orgs import within
 from recsys.records import TZ, Item
 
 __all__ = ["Catalogue", "Columns"]
@@ -266,6 +267,9 @@ def _exact(index: VectorIndex | None) -> ExactIndex | None:
     return index if isinstance(index, ExactIndex) else None
 
 
+#: Organisations whose visible owners :meth:`Columns.seen_by` keeps.
+_MAX_ORGS_SEEN = 65_536
+
 #: An ordinal later than any date: what "expires: never" compares as.
 NEVER = np.iinfo(np.int32).max
 
@@ -328,6 +332,7 @@ class Columns:
     topics: np.ndarray
     main_topic: np.ndarray
     _flags: dict = field(default_factory=dict, repr=False)
+    _seen: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, items: Mapping[str, Item]) -> Columns:
@@ -511,6 +516,18 @@ class Columns:
         out = np.zeros(len(self.ids), dtype=bool)
         out[self.rows(ids)] = True
         return out
+
+    def seen_by(self, org: str) -> np.ndarray:
+        """Which owners a member of ``org`` sees (its own and those above it), with one more
+        entry, for shared items, always True: ``seen_by(org)[owner]`` per row. Once per
+        organisation: a group of thousands of members has far fewer."""
+        found = self._seen.get(org)
+        if found is None:
+            if len(self._seen) >= _MAX_ORGS_SEEN:
+                self._seen.clear()
+            found = self._seen[org] = np.array([within(org, o) for o in self.owners] + [True], dtype=bool)
+            found.flags.writeable = False
+        return found
 
     def title_flag(self, keywords: tuple[str, ...]) -> np.ndarray:
         """Items whose title holds any of ``keywords`` (computed once per set of keywords)."""

@@ -99,3 +99,16 @@ def test_lookup_gives_rows_and_values_in_the_mappings_order():
     assert rows.tolist() == [cols.row["b"], -1, cols.row["a"]] and values.tolist() == [3.0, 7.0, 1.0]
     rows, values = cols.lookup({})
     assert rows.shape == values.shape == (0,)
+
+
+def test_an_organisation_sees_its_own_owners_and_those_above_it():
+    made = {o: Item(id=f"i-{o}", title="党课", body="", kind="article", minutes=10, published=DAY, org=o)
+            for o in ("t", "t.a", "t.b", "u")}
+    cols = Columns.build(made)
+    assert cols.owners == ("t", "t.a", "t.b", "u")
+    # Known answers: t.a sees t and itself, not its sibling or another enterprise; the last entry
+    # (shared items) is always seen.
+    assert cols.seen_by("t.a").tolist() == [True, True, False, False, True]
+    assert cols.seen_by("t").tolist() == [True, False, False, False, True]
+    assert cols.seen_by("v").tolist() == [False, False, False, False, True]
+    assert cols.seen_by("t.a") is cols.seen_by("t.a") and not cols.seen_by("t.a").flags.writeable

@@ -23,7 +23,6 @@ from collections.abc import Hashable
 import numpy as np
 
 from recsys.curriculum import Curriculum
-from recsys.orgs import within
 from recsys.pipeline.context import PlanContext
 from recsys.records import TZ, Member
 
@@ -43,7 +42,7 @@ def _member_columns(cols, m: Member) -> tuple[list[int], np.ndarray, int]:
     """A member's record in the catalogue's codes: the role columns they hold, which owners they
     see (the last entry, for shared items, is always True) and their city (-2: none known)."""
     member_roles = [cols.role_names.index(r) for r in m.roles if r in cols.role_names]
-    owner_ok = np.array([within(m.org, o) for o in cols.owners] + [True], dtype=bool)
+    owner_ok = cols.seen_by(m.org)
     member_city = cols.cities.index(m.location) if m.location and m.location in cols.cities else -2
     return member_roles, owner_ok, member_city
 
@@ -255,8 +254,7 @@ class ReachMasks:
 
     Members alike in what the mask reads (the catalogue's role columns they hold, the owners
     they see, offline attendance) reach the same items, and a large group has far fewer kinds
-    than members. :meth:`key` names a member's kind without building the mask, reading an
-    organisation's visible owners once; :meth:`__call__` keeps the ``most`` masks used last.
+    than members. :meth:`key` names a member's kind without building the mask; :meth:`__call__` keeps the ``most`` masks used last.
 
     Args:
         cols: The catalogue's columns.
@@ -268,15 +266,12 @@ class ReachMasks:
         self.cols = cols
         self.curriculum = curriculum
         self.most = most
-        self._owners: dict[str, bytes] = {}
         self._roles: dict[tuple[str, ...], tuple[int, ...]] = {}
         self._masks: OrderedDict[Hashable, np.ndarray] = OrderedDict()
 
     def key(self, member: Member) -> Hashable:
         """The member's kind: members with equal keys get equal masks."""
-        owners = self._owners.get(member.org)
-        if owners is None:
-            owners = self._owners[member.org] = _member_columns(self.cols, member)[1].tobytes()
+        owners = self.cols.seen_by(member.org).tobytes()
         roles = self._roles.get(member.roles)
         if roles is None:
             names = self.cols.role_names

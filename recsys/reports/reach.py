@@ -81,7 +81,7 @@ def reach_in_blocks(
     catalogue = data.catalogue
     cols = catalogue.columns
     # Row -1 (an item the catalogue no longer holds) reads the last entry: not online.
-    online = np.array([catalogue.items[i].online for i in cols.ids] + [False], dtype=bool)
+    online = np.append(~cols.offline, False)
     rules = _MemberRules(data, day)
     open_today = _OpenToday(rules, first=first, most=kinds)
     policy_of = data.curriculum.for_member
@@ -271,18 +271,19 @@ class _OpenToday:
         need = len(named) + 1
         # named.issuperset(rows): every row of the few looked at is in the member's history.
         fits = kind.by_minutes[:min(bisect_right(kind.minutes, m.daily_minutes), need)]
-        if named.issuperset(fits.tolist()) or named.issuperset(kind.online[:need].tolist()):
+        if named.issuperset(fits) or named.issuperset(kind.online[:need]):
             return False
         topic = kind.topic
         for t in required:
-            if named.issuperset(topic(t)[:need].tolist()):
+            if named.issuperset(topic(t)[:need]):
                 return False
         return True
 
 
 class _KindRows:
     """The first rows open to a kind of member whatever their history (open in the kind's static
-    codes, requiring nothing): by minutes (with the minutes, ascending), online, by topic."""
+    codes, requiring nothing): by minutes (with the minutes, ascending), online, by topic. Lists,
+    not arrays: each member slices a few and looks them up in a set."""
 
     def __init__(self, owner: _OpenToday, open_: np.ndarray) -> None:
         cols = owner.rules.data.catalogue.columns
@@ -291,16 +292,16 @@ class _KindRows:
         self.open = open_ & owner.free
         rows = np.flatnonzero(self.open)
         order = np.argsort(cols.minutes[rows], kind="stable")[:first]
-        self.by_minutes = rows[order].astype(np.int32)
+        self.by_minutes: list[int] = rows[order].tolist()
         self.minutes: list[int] = cols.minutes[rows][order].tolist()
-        self.online = np.flatnonzero(self.open & ~cols.offline)[:first].astype(np.int32)
-        self._topics: dict[str, np.ndarray] = {}
+        self.online: list[int] = np.flatnonzero(self.open & ~cols.offline)[:first].tolist()
+        self._topics: dict[str, list[int]] = {}
 
-    def topic(self, topic: str) -> np.ndarray:
+    def topic(self, topic: str) -> list[int]:
         found = self._topics.get(topic)
         if found is None:
             rows = self.owner.rules.topic_rows(topic)
-            found = self._topics[topic] = rows[self.open[rows]][:self.owner.first].astype(np.int32)
+            found = self._topics[topic] = rows[self.open[rows]][:self.owner.first].tolist()
         return found
 
 
