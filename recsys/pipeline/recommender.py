@@ -135,10 +135,12 @@ class Recommender:
         codes = hard_rules(ctx)
         live = ~np.isin(codes, [REASONS.index(r) for r in ("unpublished", "expired", "situation")])
         could = ~cols.offline & live & reach_mask(cols, ctx.profile.member) & ctx.items.indexed
-        # Open by the rules but not by the filter: the same content as something completed.
-        is_open = np.zeros(len(cols), dtype=bool)
-        is_open[open_.rows] = True
-        left = could & (codes != REASONS.index("completed")) & ~((codes == 0) & ~is_open)
+        # Open by the rules but not by the filter: the same content as something completed
+        # (studied), or as something disliked or cooling down (left, not today).
+        closed = np.flatnonzero(could & (codes == 0))
+        closed = closed[~np.isin(closed, open_.rows)]
+        codes[closed] = self.filter.same_content(ctx, closed)
+        left = could & (codes != REASONS.index("completed"))
         # Nothing the member could take at all (nothing published yet, say) is not "all studied".
         return explain.empty_done() if could.any() and not left.any() else explain.empty_nothing()
 

@@ -1,4 +1,4 @@
-"""The feasibility filter's limited form against its full form."""
+"""The feasibility filter's limited form against its full form, and what it keeps out."""
 
 from __future__ import annotations
 
@@ -36,6 +36,10 @@ def test_a_limit_keeps_what_the_full_filter_then_the_cut_keep(n, limit, seed):
     done = rng.choice(ids, size=int(rng.integers(0, min(n, 5) + 1)), replace=False)
     at = dt.datetime.combine(DAY - dt.timedelta(days=2), dt.time(9), TZ)
     events = [Event(member="m1", item=str(i), kind="complete", at=at) for i in done]
+    # Shown and not opened (cooling down), skipped, disliked: their copies wait with them.
+    waiting = {kind: [str(i) for i in rng.choice(ids, size=int(rng.integers(0, 3)), replace=False) if i not in done]
+               for kind in ("impression", "skip", "dislike")}
+    events += [Event(member="m1", item=i, kind=kind, at=at) for kind, its in waiting.items() for i in its]
     member = Member(id="m1", name="张三", org="t", roles=("member",))
     ctx = rules_context(member, DAY, events, items=catalogue, index=index, curriculum=Curriculum(),
                         seats_taken={}, duplicate_threshold=0.97)
@@ -47,10 +51,12 @@ def test_a_limit_keeps_what_the_full_filter_then_the_cut_keep(n, limit, seed):
     best = np.lexsort((catalogue.columns.id_rank[every.rows], every.rank))[:limit]
     assert sorted(limited.rows.tolist()) == sorted(every.rows[best].tolist())
     assert len(limited) == min(limit, len(every))
-    # Known answers: nothing completed is kept, and nothing as close as a duplicate to it.
-    done_rows = catalogue.columns.rows(done)
+    # Known answers: nothing completed, shown, skipped or disliked is kept, and nothing as close
+    # as a duplicate to any of them.
+    held = set(done) | {i for its in waiting.values() for i in its}
+    held_rows = catalogue.columns.rows(held)
     for r in every.rows:
-        assert catalogue.columns.ids[r] not in done
-        if len(done_rows):
-            assert (vectors[done_rows] @ vectors[r]).max() < 0.97
-    assert dropped.get("completed", 0) == len(set(done_rows) & set(rows.tolist()))
+        assert catalogue.columns.ids[r] not in held
+        if len(held_rows):
+            assert (vectors[held_rows] @ vectors[r]).max() < 0.97
+    assert dropped.get("completed", 0) == len(set(catalogue.columns.rows(done)) & set(rows.tolist()))

@@ -508,3 +508,26 @@ def test_the_curriculums_query_texts_are_every_description_and_required_topic_on
     )
     # Known answer: descriptions first (an empty one left out), then topics, each once.
     assert cur.query_texts() == ["甲的职责", "甲在本企业的职责", "党史", "党章", "安全生产"]
+
+
+def test_the_same_content_under_another_id_waits_as_long_as_the_item_shown_or_disliked(open_engine):
+    """A copy (other id, same text) of yesterday's unopened article is as much a repeat as the
+    article: it cools down with it; a copy of a disliked item is never shown either."""
+    fee, fee_copy = (make_item(i, "党费交纳比例及基数计算", "党员每月按工资收入的规定比例交纳党费，基数为税后工资。",
+                               topics=("党章党规党纪",)) for i in ("fee", "fee-copy"))
+    meet, meet_copy = (make_item(i, "三会一课制度解读", "支部党员大会、支委会、党小组会和党课的召开要求。",
+                                 topics=("党章党规党纪",)) for i in ("meet", "meet-copy"))
+    other = topic_items("党史", 1, "ds")
+    eng = open_engine([fee, fee_copy, meet, meet_copy, *other], [member(interests=("党章党规党纪",), daily_minutes=60)],
+                      [Event(member="m1", item="fee", kind="impression", at=at(DAY - dt.timedelta(days=1), 8)),
+                       Event(member="m1", item="meet", kind="dislike", at=at(DAY - dt.timedelta(days=1)))])
+    today = eng.daily("m1", day=DAY, preview=True)
+    assert [e.item.id for e in today.entries] == ["ds1"]
+    # The cool-down over (14 days), the article and its copy may come back; the disliked never.
+    later = {e.item.id for e in eng.daily("m1", day=DAY + dt.timedelta(days=14), preview=True).entries}
+    assert {"fee", "fee-copy"} <= later and not later & {"meet", "meet-copy"}
+    # With the other item studied, what is left today is only waiting: not "all studied".
+    eng.record([Event(member="m1", item="ds1", kind="complete", at=at(DAY - dt.timedelta(days=1)))])
+    empty = eng.daily("m1", day=DAY, preview=True)
+    assert empty.entries == () and empty.notes == ("今天暂时没有适合你的学习内容",)
+
