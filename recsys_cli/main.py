@@ -654,11 +654,9 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
     if args.html:
         write_html(report, args.html)
     if args.xlsx:
-        from pathlib import Path
-
         from recsys.reports.coverage_tables import coverage_tables, workbook
 
-        Path(args.xlsx).write_bytes(workbook([t for section in coverage_tables(report).values() for t in section]))
+        _write(args.xlsx, workbook([t for section in coverage_tables(report).values() for t in section]))
     if args.json:
         _print_json(report.to_dict())
     else:
@@ -671,8 +669,6 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
 
 
 def _cmd_page(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from recsys.exceptions import MissingExtraError
 
     try:
@@ -682,11 +678,28 @@ def _cmd_page(args: argparse.Namespace) -> int:
     with _open(args) as engine:
         # A preview: reviewing a member's page stores no list and starts no cool-down.
         document = engine.member_page(args.member, day=args.day, preview=True)
-    Path(args.html).write_text(offline_page(document), encoding="utf-8")
+    _write(args.html, offline_page(document))
     print(f"{document['member']['name']} {document['day']}: {len(document['entries'])} items, "
           f"{document['minutes']}/{document['budget']} minutes, {len(document['upcoming'])} activities ahead; "
           f"page written to {args.html}")
     return 0
+
+
+def _write(path: str, data: str | bytes) -> None:
+    """Write an output file (text as UTF-8). A folder that does not exist, a folder given as the
+    file, or no permission is the user's to fix: said with the path, not as a traceback."""
+    from pathlib import Path
+
+    from recsys.exceptions import ValidationError
+
+    out = Path(path)
+    try:
+        if isinstance(data, bytes):
+            out.write_bytes(data)
+        else:
+            out.write_text(data, encoding="utf-8")
+    except OSError as exc:
+        raise ValidationError(f"cannot write the file: {exc.strerror or exc}", source=str(out)) from None
 
 
 def _cmd_model(args: argparse.Namespace) -> int:

@@ -226,3 +226,16 @@ def test_serve_on_a_mistyped_store_is_an_error_not_an_empty_service(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and result.stderr.startswith(f"recsys: error: no store at {typo}")
     assert not typo.exists()
+
+
+@pytest.mark.parametrize("command", [["coverage", "--xlsx"], ["coverage", "--html"], ["page", "m1", "--html"]])
+def test_an_output_file_that_cannot_be_written_is_exit_2_naming_it(tmp_path, capsys, command):
+    store = tmp_path / "store"
+    assert main(["ingest", jsonl(tmp_path / "a.jsonl", items("a", 2)), "--store", str(store), "--encoder", "tfidf"]) == 0
+    assert main(["members", jsonl(tmp_path / "m.jsonl", [{"id": "m1", "name": "李志刚", "org": "t.a"}]),
+                 "--store", str(store), "--encoder", "tfidf"]) == 0
+    capsys.readouterr()
+    for target, why in ((tmp_path / "no-such-folder" / "out", "No such file or directory"), (tmp_path, "Is a directory")):
+        assert main([*command, str(target), "--store", str(store), "--encoder", "tfidf"]) == 2
+        err = capsys.readouterr().err
+        assert f"{target}: cannot" in err and why in err and "Traceback" not in err
