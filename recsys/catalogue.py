@@ -15,7 +15,7 @@ import numpy as np
 from recsys.embedding.duplicates import duplicate_clusters
 from recsys.embedding.index import ExactIndex, FaissIndex, VectorIndex
 from recsys.orgs import within
-from recsys.records import TZ, Item
+from recsys.records import TZ, Item, city_key
 
 __all__ = ["Catalogue", "Columns"]
 
@@ -350,7 +350,7 @@ class Columns:
             roles[i, [role_col[r] for r in it.roles]] = True
         owners = vocab(it.org for it in its)
         owner_of = {o: k for k, o in enumerate(owners)}
-        cities = vocab(it.schedule.city for it in its if it.schedule is not None)
+        cities = vocab(city_key(it.schedule.city) for it in its if it.schedule is not None)
         city_of = {c: k for k, c in enumerate(cities)}
         required = vocab(r for it in its for r in it.requires)
         req_of = {r: k for k, r in enumerate(required)}
@@ -367,7 +367,7 @@ class Columns:
                 ends[i] = s.ends.astimezone(TZ).date().toordinal()
                 ends_at[i] = s.ends.timestamp()
                 capacity[i] = -1 if s.capacity is None else s.capacity
-                city[i] = city_of.get(s.city, -1)
+                city[i] = city_of.get(city_key(s.city), -1)
         kinds = vocab(it.kind for it in its)
         kind_of = {k: n for n, k in enumerate(kinds)}
         topic_names = vocab(t for it in its for t in it.topics)

@@ -351,6 +351,19 @@ def _rate(value: Any, problems: list[str]) -> float | None:
     return rate
 
 
+#: What may stand before a city's name: its province or region (山西省太原市 is 太原).
+_PROVINCE = re.compile(r"^.+?(?:省|自治区)(?=.)")
+
+
+def city_key(name: str | None) -> str:
+    """A city's name as the rules compare it: without its province and a closing 市 or
+    特别行政区, so that 山西省太原市, 太原市 and 太原 are one city (rosters write it every way);
+    "" for none."""
+    key = _PROVINCE.sub("", (name or "").strip()).strip()
+    key = key.removesuffix("特别行政区")
+    return key[:-1] if key.endswith("市") and len(key) > 2 else key
+
+
 @dataclass(frozen=True)
 class Schedule:
     """When and where an offline activity takes place.

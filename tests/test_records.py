@@ -122,3 +122,13 @@ def test_event_time_is_aware():
     assert e.at == dt.datetime(2026, 11, 1, 20, tzinfo=TZ)
     e2 = Event.from_dict({"member": "m1", "item": "a", "kind": "complete", "at": "2026-11-01T12:00:00+00:00"})
     assert e2.at == e.at  # same instant
+
+
+@pytest.mark.parametrize("written, key", [
+    ("太原", "太原"), ("太原市", "太原"), ("山西省太原市", "太原"), (" 北京市 ", "北京"), ("内蒙古自治区呼和浩特市", "呼和浩特"),
+    ("香港特别行政区", "香港"), ("沙市", "沙市"), ("", ""), (None, ""),
+])
+def test_a_city_is_compared_without_its_province_and_closing_shi(written, key):
+    from recsys.records import city_key
+
+    assert city_key(written) == key

@@ -24,7 +24,7 @@ import numpy as np
 
 from recsys.curriculum import Curriculum
 from recsys.pipeline.context import PlanContext
-from recsys.records import TZ, Member
+from recsys.records import TZ, Member, city_key
 
 __all__ = ["REASONS", "attendable", "hard_rules", "static_rules", "static_key", "reach_mask", "ReachMasks",
            "StaticRules"]
@@ -43,7 +43,8 @@ def _member_columns(cols, m: Member) -> tuple[list[int], np.ndarray, int]:
     see (the last entry, for shared items, is always True) and their city (-2: none known)."""
     member_roles = [cols.role_names.index(r) for r in m.roles if r in cols.role_names]
     owner_ok = cols.seen_by(m.org)
-    member_city = cols.cities.index(m.location) if m.location and m.location in cols.cities else -2
+    city = city_key(m.location)
+    member_city = cols.cities.index(city) if city in cols.cities else -2
     return member_roles, owner_ok, member_city
 
 

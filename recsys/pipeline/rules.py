@@ -7,7 +7,7 @@ import datetime as dt
 from recsys.learning.mastery import ReviewDue
 from recsys.orgs import within
 from recsys.pipeline.context import PlanContext
-from recsys.records import TZ, Item
+from recsys.records import TZ, Item, city_key
 
 __all__ = ["infeasibility", "due_review"]
 
@@ -74,7 +74,7 @@ def infeasibility(item: Item, ctx: PlanContext, *, for_day: bool = True) -> str 
         if not m.offline:
             return "offline"
         s = item.schedule
-        if m.location and s.city and m.location != s.city:
+        if m.location and s.city and city_key(m.location) != city_key(s.city):
             return "location"
         if s.ends <= dt.datetime.combine(day, dt.time(), TZ):
             return "past"

@@ -20,7 +20,8 @@ from recsys.records import TZ
 DAY = dt.date(2026, 6, 15)
 ORGS = ["t", "t.a", "t.a.zb1", "t.a.zb2", "t.b", "u"]
 ROLES = ["member", "cadre", "young", "retired", "frontline"]
-CITIES = ["太原", "大同", ""]
+# A city written every way rosters and notices write it: 太原, 太原市 and 山西省太原市 are one city.
+CITIES = ["太原", "大同", "", "太原市", "山西省大同市"]
 KINDS = ["complete", "impression", "skip", "start", "dislike", "enroll", "quiz", "progress", "attend"]
 
 
@@ -39,7 +40,7 @@ def members(draw, id_: str):
         id=id_, name="张三", org=draw(st.sampled_from(ORGS)),
         roles=tuple(draw(st.lists(st.sampled_from(ROLES), min_size=1, max_size=3, unique=True))),
         offline=situation == "regular" and draw(st.booleans()), situation=situation,
-        location=draw(st.sampled_from(["太原", "大同", None])), joined=joined,
+        location=draw(st.sampled_from(["太原", "大同", None, "大同市", "山西省太原市"])), joined=joined,
     )
 
 

@@ -531,3 +531,13 @@ def test_the_same_content_under_another_id_waits_as_long_as_the_item_shown_or_di
     empty = eng.daily("m1", day=DAY, preview=True)
     assert empty.entries == () and empty.notes == ("今天暂时没有适合你的学习内容",)
 
+
+def test_a_city_written_with_its_province_or_shi_is_the_same_city(open_engine):
+    act = Item(id="act", title="红色教育基地现场教学", body="党史现场教学", kind="activity", mode="offline",
+               minutes=180, topics=("党史",), published=DAY - dt.timedelta(days=30),
+               schedule=Schedule(at(DAY, 9), at(DAY, 12), "太原市·红色教育基地", None))
+    members = [member("m1", location="山西省太原市", daily_minutes=240), member("m2", location="太原", daily_minutes=240),
+               member("m3", location="大同市", daily_minutes=240)]
+    eng = open_engine([act, *topic_items("党史", 2, "ds")], members)
+    shown = {m.id: "act" in {e.item.id for e in eng.daily(m.id, day=DAY, preview=True).entries} for m in members}
+    assert shown == {"m1": True, "m2": True, "m3": False}
