@@ -48,6 +48,10 @@ class OrgName:
         "组织编码": "org", "组织代码": "org", "党组织编码": "org", "党组织代码": "org", "编码": "org", "代码": "org",
         "组织名称": "name", "党组织名称": "name", "名称": "name", "组织全称": "name", "显示名称": "name",
     }
+    #: Only these headers (and ``org``, ``name``) are read, not the shared vocabulary's: in a roster
+    #: 所在支部 and 姓名 are a member's branch and name, and a roster read as names renamed every
+    #: branch after one of its members.
+    COLUMNS_ONLY: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         _check_id("organisation name", self.org, "org")

@@ -295,11 +295,16 @@ def _keyed_by_content(events: list[Event], lines: list[int], source: str
 
 def _columns(record_type: type, vocabulary: Vocabulary) -> Callable[[str], str]:
     """The field a column header names for ``record_type``: the record's own headers first (a
-    record may take a header that means another field elsewhere), then the vocabulary's."""
+    record may take a header that means another field elsewhere), then the vocabulary's, unless
+    the record reads only its own (``COLUMNS_ONLY``)."""
     own = getattr(record_type, "COLUMNS", None)
     if not own:
         return vocabulary.column
     own = {header_key(k): v for k, v in own.items()}
+    if getattr(record_type, "COLUMNS_ONLY", False):
+        fields = set(record_type.FIELDS)
+        return lambda header: own.get(header_key(header)) or (
+            header_key(header) if header_key(header) in fields else header.strip())
     return lambda header: own.get(header_key(header)) or vocabulary.column(header)
 
 

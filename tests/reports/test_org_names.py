@@ -40,6 +40,17 @@ def test_an_export_of_names_is_read_with_chinese_headers_and_every_problem_named
     assert [(p.line, p.field) for p in err.value.problems] == [(2, "name"), (3, "org"), (4, "name"), (6, "id")]
 
 
+def test_a_roster_is_not_read_as_names(tmp_path):
+    """所在支部 and 姓名 mean a member's branch and name: read as an organisation's code and
+    name, a roster renamed each branch after one of its members."""
+    path = tmp_path / "roster.csv"
+    path.write_text("党员编号,姓名,身份,所在支部\nm1,李志刚,党员,hx.b1\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="no column 'org', 'name'"):
+        read_batch(path, OrgName)
+    path.write_text("org,name\nhx.b1,运行党支部\n", encoding="utf-8")
+    assert read_batch(path, OrgName).records == [OrgName("hx.b1", "运行党支部")]
+
+
 def test_names_show_in_coverage_digest_alerts_and_progress(store):
     with Engine.open(store) as engine:
         assert engine.set_org_names([{"org": "hx", "name": "华能新能源党委"}, {"org": "hx.b1", "name": "运行党支部"}]) == 2
