@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from recsys.credits import OpeningBalance
+from recsys.credits import OPENING_KIND, OpeningBalance
 from recsys.curriculum import Curriculum
 from recsys.learning.ledger import HoursLedger, build_ledger
 from recsys.learning.mastery import ReviewDue, TopicMastery, estimate_mastery, review_schedule
@@ -95,6 +95,9 @@ class BranchProgress:
         hours: Their hours this year.
         target: The sum of their annual targets (members without one add nothing).
         behind: Members behind pace.
+        untargeted: Members without a target (infirm members, roles with none).
+        untargeted_hours: Their hours: studied, but toward no target, so the branch's progress
+            (:attr:`hours` less these, against :attr:`target`) leaves them out.
         points: Their points this year.
         leaderboard: ``{member, name, points, hours}`` by points, then hours, then id.
     """
@@ -107,11 +110,26 @@ class BranchProgress:
     points: float
     leaderboard: tuple[dict[str, Any], ...]
     org_name: str | None = None
+    untargeted: int = 0
+    untargeted_hours: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {"org": self.org, "org_name": self.org_name or self.org, "members": self.members, "hours": round(self.hours, 2), "target": round(self.target, 2),
-                "progress": round(self.hours / self.target, 4) if self.target else None,
+                "progress": _progress(self.hours - self.untargeted_hours, self.target),
+                "untargeted": self.untargeted, "untargeted_hours": round(self.untargeted_hours, 2),
                 "behind": self.behind, "points": round(self.points, 2), "leaderboard": list(self.leaderboard)}
+
+
+def _progress(hours: float, target: float) -> float | None:
+    """Hours toward a target against it (a retirees' branch whose infirm members study without
+    one read nearly twice as far along as it was when their hours counted)."""
+    return round(hours / target, 4) if target else None
+
+
+def _hours_text(hours: float, target: float, untargeted: int, untargeted_hours: float) -> str:
+    """``学时 toward / target``, and what members without a target studied beside it."""
+    text = f"学时 {hours - untargeted_hours:.1f} / {target:g}"
+    return text + (f"（另有无学时要求的 {untargeted} 人学习 {untargeted_hours:.1f} 学时）" if untargeted else "")
 
 
 @dataclass(frozen=True)
@@ -137,6 +155,14 @@ class OrgProgress:
         return sum(b.target for b in self.branches)
 
     @property
+    def untargeted(self) -> int:
+        return sum(b.untargeted for b in self.branches)
+
+    @property
+    def untargeted_hours(self) -> float:
+        return sum(b.untargeted_hours for b in self.branches)
+
+    @property
     def behind(self) -> int:
         return sum(b.behind for b in self.branches)
 
@@ -144,7 +170,8 @@ class OrgProgress:
         return {"org": self.org, "org_name": self.org_name or self.org, "day": self.day.isoformat(),
                 "year": self.day.year, "members": self.members,
                 "hours": round(self.hours, 2), "target": round(self.target, 2),
-                "progress": round(self.hours / self.target, 4) if self.target else None,
+                "progress": _progress(self.hours - self.untargeted_hours, self.target),
+                "untargeted": self.untargeted, "untargeted_hours": round(self.untargeted_hours, 2),
                 "behind": self.behind, "branches": [b.to_dict() for b in self.branches]}
 
 
@@ -189,10 +216,14 @@ def org_progress(
             leaderboard=tuple({"member": p.member.id, "name": p.member.name, "points": round(p.points.total, 2),
                                "hours": round(p.hours.total, 2)} for p in board),
             org_name=display_org(branch, names),
+            untargeted=sum(p.hours.target is None for p in progress),
+            untargeted_hours=sum(p.hours.total for p in progress if p.hours.target is None),
         ))
     return OrgProgress(org, day, tuple(branches), display_org(org, names))
 
 
+#: How the hours ledger's modes read (opening balances are hours before go-live, of either mode).
+_MODES = {"online": "线上", "offline": "线下", OPENING_KIND: "期初学时"}
 _STATUS = {"ahead": "超前", "on_pace": "符合进度", "behind": "落后", "no_target": "无学时要求"}
 _RULES = {"action": "学习", "deduction": "扣减", "required_topic": "必修主题达标", "streak": "连续学习"}
 
@@ -210,8 +241,7 @@ def format_member_progress(progress: MemberProgress, items: Mapping[str, Item] |
              + (f"，按进度应达 {h.expected:.1f}" if h.expected is not None else "")
              + f"，预计全年 {h.projection:.1f}）",
              "  按主题：" + ("，".join(f"{t} {v:.1f}" for t, v in h.by_topic.items()) or "暂无"),
-             "  线上/线下：" + ("，".join(f"{'线上' if k == 'online' else '线下'} {v:.1f}" for k, v in h.by_mode.items())
-                             or "暂无"),
+             "  线上/线下：" + ("，".join(f"{_MODES.get(k, k)} {v:.1f}" for k, v in h.by_mode.items()) or "暂无"),
              f"积分：{p.total:g}" + ("（" + "，".join(f"{_RULES.get(k, k)} {v:g}" for k, v in p.by_rule.items()) + "）" if p.by_rule else "")]
     for t in sorted(progress.mastery.values(), key=lambda t: t.topic):
         lines.append(f"  掌握度 {t.topic}：等级 {t.level}{'（薄弱）' if t.weak else ''}，答题 {t.quizzes} 次，"
@@ -225,10 +255,11 @@ def format_member_progress(progress: MemberProgress, items: Mapping[str, Item] |
 def format_org_progress(progress: OrgProgress) -> str:
     """An organisation's progress by branch, with each branch's top three, for the terminal;
     organisations by their display names where they have one."""
-    lines = [f"{progress.org_name or progress.org} {progress.day.isoformat()}：{progress.members} 名党员，学时 {progress.hours:.1f}"
-             f" / {progress.target:g}，落后进度 {progress.behind} 人"]
+    lines = [f"{progress.org_name or progress.org} {progress.day.isoformat()}：{progress.members} 名党员，"
+             + _hours_text(progress.hours, progress.target, progress.untargeted, progress.untargeted_hours)
+             + f"，落后进度 {progress.behind} 人"]
     for b in progress.branches:
         top = "，".join(f"{row['name']} {row['points']:g}分" for row in b.leaderboard[:3])
-        lines.append(f"  {b.org_name or b.org}：{b.members} 人，学时 {b.hours:.1f} / {b.target:g}，落后 {b.behind} 人，"
+        lines.append(f"  {b.org_name or b.org}：{b.members} 人，{_hours_text(b.hours, b.target, b.untargeted, b.untargeted_hours)}，落后 {b.behind} 人，"
                      f"积分 {b.points:g}；积分榜：{top}")
     return "\n".join(lines)

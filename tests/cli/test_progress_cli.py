@@ -30,6 +30,11 @@ def test_member_progress_as_json_and_text(store, capsys):
     assert main(["progress", "m1", "--day", "2026-03-31", "--store", store]) == 0
     out = capsys.readouterr().out
     assert "学时：0.5 / 32（落后" in out and "积分：1（学习 1）" in out
+    # Hours studied before go-live are neither online nor offline.
+    with Engine.open(store) as eng:
+        eng.record_balances([{"member": "m1", "year": 2026, "hours": 12, "note": "截至2月底台账"}])
+    assert main(["progress", "m1", "--day", "2026-03-31", "--store", store]) == 0
+    assert "线上/线下：线上 0.5，期初学时 12.0" in capsys.readouterr().out
 
 
 def test_member_progress_names_items_to_review_and_the_branch_as_people_read_them(tmp_path, capsys):
@@ -77,3 +82,23 @@ def test_an_unknown_organisation_is_refused_by_every_report(store, capsys, monke
                             published=dt.date(2026, 1, 1), org="hx.b9")])
     # An organisation with items of its own but no members yet is one an editor may look at.
     assert main(["coverage", "--org", "hx.b9", "--day", "2026-03-31", "--store", store]) == 0
+
+
+def test_a_branch_progress_counts_only_hours_toward_a_target(tmp_path, capsys):
+    """An infirm member has no hours target: what they study shows beside the branch's progress,
+    not in it (a retirees' branch read nearly twice as far along as it was)."""
+    path = tmp_path / "store"
+    at = dt.datetime(2026, 3, 2, 20, tzinfo=TZ)
+    with Engine.open(path, encoder="tfidf") as eng:
+        eng.add_items([Item(id="a1", title="中共一大", body="", kind="article", minutes=60,
+                            published=dt.date(2026, 1, 1), topics=("党史",))])
+        eng.upsert_members([Member(id="m1", name="张伟", org="hx.b1"),
+                            Member(id="m2", name="李娜", org="hx.b1", situation="infirm", offline=False)])
+        eng.record([Event("m1", "a1", "complete", at, id="e1"), Event("m2", "a1", "complete", at, id="e2")])
+        report = eng.org_progress("hx", day=dt.date(2026, 3, 31)).to_dict()
+    branch = report["branches"][0]
+    # Known answers: one hour each; only m1's counts toward m1's target.
+    assert branch["hours"] == report["hours"] == 2.0 and branch["untargeted"] == report["untargeted"] == 1
+    assert branch["untargeted_hours"] == 1.0 and branch["progress"] == report["progress"] == round(1.0 / branch["target"], 4)
+    assert main(["progress", "--org", "hx", "--day", "2026-03-31", "--store", str(path)]) == 0
+    assert f"学时 1.0 / {branch['target']:g}（另有无学时要求的 1 人学习 1.0 学时）" in capsys.readouterr().out
