@@ -688,7 +688,7 @@ def _gaps(
         eligible = {i for i, it in live.items() if topic in it.topics and (not it.roles or roles & set(it.roles))}
         # 现有 is all the role's content; a member may reach less of it (another unit's, offline
         # for one who cannot attend): what the one worst off lacks is said with it.
-        names = "、".join(f"{c.role_name} {len(c.short_members)} 人（人均需 {c.target_hours} 学时，现有 "
+        names = "、".join(f"{c.role_name} {len(c.short_members)} 人（每人最多需 {c.target_hours} 学时，现有 "
                          f"{c.supply_hours} 学时，可学内容最少的党员还差 {c.shortfall_hours} 学时）" for c in cells)
         detail = f"「{topic}」可学内容不足：{names}；其中线上最多 {online} 学时"
         audience = "、".join(c.role_name for c in cells)

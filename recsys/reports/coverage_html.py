@@ -75,7 +75,7 @@ def _heatmap(report: CoverageReport) -> str:
     if not roles or not topics:
         return "<p>没有角色的必修要求或没有党员，无从比较。</p>"
     cells = {(c.role, c.topic): c for c in report.supply}
-    out = ["<table class='heat'><caption>可学学时 ÷ 人均目标学时（小于 1 为不足）</caption><thead><tr><th>角色</th>",
+    out = ["<table class='heat'><caption>可学学时 ÷ 每人最高目标学时（小于 1 为不足）</caption><thead><tr><th>角色</th>",
            *(f"<th>{_e(t)}</th>" for t in topics), "</tr></thead><tbody>"]
     for role, name in roles:
         out.append(f"<tr><th>{_e(name)}</th>")

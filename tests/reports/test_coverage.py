@@ -167,7 +167,7 @@ def report(world) -> CoverageReport:
 def test_supply_gap_is_the_frontline_safety_hours(report):
     supply = report.supply_gaps
     assert [(g.role, g.topic, g.members_hurt) for g in supply] == [("frontline", "安全生产", 1)]
-    assert "一线职工 1 人（人均需 1.5 学时，现有 0.51 学时，可学内容最少的党员还差 1.0 学时）" in supply[0].detail
+    assert "一线职工 1 人（每人最多需 1.5 学时，现有 0.51 学时，可学内容最少的党员还差 1.0 学时）" in supply[0].detail
     cell = next(c for c in report.supply if (c.role, c.topic) == ("frontline", "安全生产"))
     assert cell.members == 1 and cell.target_hours == 1.5 and cell.demand_hours == 1.5
     assert cell.online_hours == {"1": 0.17, "2": 0.17, "3": 0.17}
