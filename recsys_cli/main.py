@@ -446,31 +446,37 @@ def _cmd_members(args: argparse.Namespace) -> int:
     return _load(args, [args.file], Member, "members", lambda engine: engine.upsert_members, prepare=kept)
 
 
-def _cmd_events(args: argparse.Namespace) -> int:
-    from recsys.records import Event
+def _stored(*fields: str) -> Callable[[Any, Any], None]:
+    """A ``verify`` for :func:`_load`: what writing refuses though every row is valid alone, a
+    member (``"member"``) or item (``"item"``) the store does not hold, each row named."""
 
-    def known(engine, batch) -> None:
-        # What recording refuses though every row is valid alone: members and items not stored.
+    def verify(engine, batch) -> None:
         from recsys.exceptions import ValidationError
         from recsys.ingest.loaders import combine
 
-        members = engine.store.member_ids(list({e.member for e in batch.records}))
-        items = engine.store.item_ids(list({e.item for e in batch.records}))
-        problems = [ValidationError(f"unknown {field} {value!r}", source=batch.source, line=line, field=field)
-                    for e, line in zip(batch.records, batch.lines)
-                    for field, value, held in (("member", e.member, members), ("item", e.item, items))
-                    if value not in held]
+        held = {"member": engine.store.member_ids, "item": engine.store.item_ids}
+        found = {f: held[f](list({getattr(r, f) for r in batch.records})) for f in fields}
+        problems = [ValidationError(f"unknown {f} {getattr(r, f)!r}", source=batch.source, line=line, field=f)
+                    for r, line in zip(batch.records, batch.lines) for f in fields if getattr(r, f) not in found[f]]
         if problems:
             raise combine(problems)
 
+    return verify
+
+
+def _cmd_events(args: argparse.Namespace) -> int:
+    from recsys.records import Event
+
     return _load(args, [args.file], Event, "events", lambda engine: engine.record,
-                 lambda added, batch: f": {added} new ({len(batch.records) - added} already recorded)", verify=known)
+                 lambda added, batch: f": {added} new ({len(batch.records) - added} already recorded)",
+                 verify=_stored("member", "item"))
 
 
 def _cmd_credits(args: argparse.Namespace) -> int:
     from recsys.credits import OpeningBalance
 
-    return _load(args, [args.file], OpeningBalance, "opening balances", lambda engine: engine.record_balances)
+    return _load(args, [args.file], OpeningBalance, "opening balances", lambda engine: engine.record_balances,
+                 verify=_stored("member"))
 
 
 def _cmd_orgs(args: argparse.Namespace) -> int:

@@ -53,6 +53,8 @@ _EVERYONE = {"全体党员", "所有党员", "全体", "全部", "全员", "不�
 #: Five digits in a date cell: the day number a spreadsheet shows when a date cell was turned
 #: into text or a number (46000 is 2025-12-09). Four digits would be a year, which is no date.
 _SERIAL = re.compile(r"[0-9]{5}(?:\.[0-9]+)?")
+#: An hours cell: 12, 12学时, 12.5小时, 12 h (a ledger writes its unit beside the figure).
+_HOURS = re.compile(r"(?P<n>[0-9]+(?:\.[0-9]+)?)\s*(?:学时|小时|课时|h|H)?")
 #: A year cell: 2026, 2026年 or 2026年度 (the year a ledger's hours count for).
 _YEAR = re.compile(r"(?P<y>[0-9]{4})(?:\.0+)?\s*(?:年度?)?")
 #: Eight digits in a date cell: 20261201, as many HR systems export a date.
@@ -76,7 +78,7 @@ _MEMBER = {
     "location": "text", "daily_minutes": "minutes", "joined": "date", "situation": "situations",
 }
 _EVENT = {"id": "id", "member": "id", "item": "id", "kind": "event_kinds", "value": "number", "at": "datetime"}
-_BALANCE = {"member": "id", "year": "year", "hours": "number", "topic": "topic", "note": "text"}
+_BALANCE = {"member": "id", "year": "year", "hours": "hours", "topic": "topic", "note": "text"}
 _ORG_NAME = {"org": "id", "name": "text"}
 _FIELDS: dict[type, dict[str, str]] = {Item: _ITEM, Member: _MEMBER, Event: _EVENT, OpeningBalance: _BALANCE,
                                        OrgName: _ORG_NAME}
@@ -212,6 +214,8 @@ def _convert(name: str, kind: str | None, value: Any, vocab: Vocabulary) -> Any:
         return _number(value)
     if kind == "year":
         return _year(value)
+    if kind == "hours":
+        return _hours(value)
     if kind == "level":
         if isinstance(value, str) and vocab.code("levels", value) is not None:
             return vocab.code("levels", value)
@@ -340,6 +344,16 @@ def _year(value: Any) -> int:
     if found is None:
         raise ValueError(f"must be a year like 2026, 2026年 or 2026年度, got {value!r}")
     return int(found["y"])
+
+
+def _hours(value: Any) -> float:
+    """Hours as a ledger writes them: 12, 12.5, 12学时, 12小时 or 12课时 (a numeric column's 12.0)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    found = None if isinstance(value, bool) else _HOURS.fullmatch(_half_width(_text(value)).strip())
+    if found is None:
+        raise ValueError(f"must be a number of hours (12, 12.5, 12学时 or 12小时), got {value!r}")
+    return float(found["n"])
 
 
 def _number(value: Any) -> float:

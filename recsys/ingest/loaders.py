@@ -328,6 +328,10 @@ def input_warnings(
     """
     now = now if now is not None else dt.datetime.now(TZ)
     roles, topics = curriculum.known_roles(), curriculum.known_topics()
+    # A balance beyond three years' highest target is a figure in minutes or a typing slip.
+    most_target = max((p.annual_hours for roles in (curriculum.roles, *curriculum.orgs.values())
+                       for p in roles.values() if p.annual_hours is not None), default=56.0)
+    most_balance = 3 * most_target
     out: list[InputWarning] = []
     for n, record in enumerate(records):
         where = {"source": source, "line": lines[n] if lines is not None else n + 1, "record": record.id}
@@ -335,6 +339,12 @@ def input_warnings(
             if record.at > now:
                 out.append(InputWarning(f"时间 {record.at:%Y-%m-%d %H:%M} 晚于当前时间，请核对是否录入有误",
                                         field="at", **where))
+            continue
+        if isinstance(record, OpeningBalance):
+            if record.hours > most_balance:
+                out.append(InputWarning(
+                    f"期初学时 {record.hours:g} 远超一年的学时要求（最高 {most_target:g} 学时），请核对单位是否为学时（不是分钟）",
+                    field="hours", **{**where, "record": record.member}))
             continue
         if not isinstance(record, (Item, Member)):
             continue

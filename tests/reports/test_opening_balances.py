@@ -67,3 +67,26 @@ def test_balances_through_the_engine_and_the_command_line(tmp_path, capsys):
         engine.record_balances([{"member": "m1", "year": 2026, "hours": 24, "topic": "党的创新理论"}])
         assert [(b.topic, b.hours) for b in engine.opening_balances("m1")] == [(None, 8), ("党的创新理论", 24)]
         assert engine.progress("m1", day=DAY).hours.total == 32  # the corrected balance replaced the first
+
+
+def test_a_ledger_file_is_checked_as_it_will_be_written(tmp_path, capsys):
+    """Hours with their unit are read; --check names an unknown member as the write would; a
+    balance in minutes rather than hours is flagged."""
+    store = tmp_path / "store"
+    with Engine.open(store, encoder="tfidf") as engine:
+        engine.add_items([make_item("a1", "中共一大的召开")])
+        engine.upsert_members([M1, Member("m2", "李娜", "hx.b1")])
+    path = tmp_path / "credits.csv"
+    path.write_text("党员编号,年度,学时,备注\nm1,2026,12学时,台账\nm2,2026,８.５小时,台账\nm9,2026,3,台账\n", encoding="utf-8")
+    assert main(["credits", str(path), "--check", "--store", str(store)]) == 2
+    assert "credits.csv:4, field 'member': unknown member 'm9'" in capsys.readouterr().err
+    path.write_text("党员编号,年度,学时\nm1,2026,12学时\nm2,2026,8.5小时\n", encoding="utf-8")
+    assert main(["credits", str(path), "--store", str(store)]) == 0
+    with Engine.open(store) as engine:
+        assert [b.hours for b in engine.opening_balances()] == [12.0, 8.5]
+    path.write_text("党员编号,年度,学时\nm1,2026,12分钟\nm2,2026,1800\n", encoding="utf-8")
+    assert main(["credits", str(path), "--check", "--store", str(store)]) == 2
+    assert "field 'hours': must be a number of hours (12, 12.5, 12学时 or 12小时), got '12分钟'" in capsys.readouterr().err
+    path.write_text("党员编号,年度,学时\nm2,2026,1800\n", encoding="utf-8")
+    assert main(["credits", str(path), "--check", "--store", str(store)]) == 0
+    assert "期初学时 1800 远超一年的学时要求" in capsys.readouterr().err
