@@ -430,7 +430,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _cmd_members(args: argparse.Namespace) -> int:
-    from recsys.ingest.loaders import keep_unlisted
+    from recsys.ingest.loaders import keep_unlisted, stray_orgs
     from recsys.records import Member
 
     def kept(engine, batch) -> list:
@@ -443,7 +443,14 @@ def _cmd_members(args: argparse.Namespace) -> int:
             stored.update(((tenant, i), m) for i, m in found.items() if m.tenant == tenant)
         return keep_unlisted(batch, stored)
 
-    return _load(args, [args.file], Member, "members", lambda engine: engine.upsert_members, prepare=kept)
+    def strays(engine, batches) -> list:
+        # Organisations are known from their registered names, the members and the items.
+        known = {*engine.org_names(), *(m.org for m in engine.store.iter_members()),
+                 *(it.org for it in engine.catalogue().items.values() if it.org is not None)}
+        return [w for b in batches for w in stray_orgs(b.records, known, source=b.source, lines=b.lines)]
+
+    return _load(args, [args.file], Member, "members", lambda engine: engine.upsert_members, prepare=kept,
+                 notice=strays)
 
 
 def _stored(*fields: str) -> Callable[[Any, Any], None]:

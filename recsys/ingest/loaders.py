@@ -23,6 +23,7 @@ import datetime as dt
 import difflib
 import hashlib
 import os
+from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,7 @@ __all__ = [
     "read_members",
     "read_events",
     "read_batch",
+    "stray_orgs",
     "parse_batch",
     "parse_records",
     "keep_unlisted",
@@ -359,6 +361,34 @@ def input_warnings(
             if topic not in topics:
                 out.append(InputWarning(f"主题 {topic!r} 不属于已知的学习主题，不会计入必修学时{_nearest(topic, topics)}",
                                         field="topics", **where))
+    return out
+
+
+def stray_orgs(members: Sequence[Member], known: Iterable[str], *, source: str | None = None,
+               lines: Sequence[int] | None = None) -> list[InputWarning]:
+    """Members whose organisation looks mistyped: a code only one row of the file gives, that no
+    registered organisation, stored member or item has (``known``), while something is known to
+    compare it with. A code that differs from a known one only in case is always named (codes
+    are case-sensitive: ``HXNY`` would be an enterprise of its own). Such a member belongs to a
+    branch nobody reports on, and drops out of their own branch's progress, digest and coverage.
+    """
+    known = set(known)
+    if not known:
+        return []  # a first import: every branch is new
+    folded = {k.casefold(): k for k in sorted(known)}
+    uses = Counter(m.org for m in members)
+    out = []
+    for n, m in enumerate(members):
+        if m.org in known:
+            continue
+        where = {"source": source, "line": lines[n] if lines is not None else n + 1, "record": m.id, "field": "org"}
+        same = folded.get(m.org.casefold())
+        if same is not None:
+            out.append(InputWarning(f"组织编码 {m.org!r} 与已有的 {same!r} 只差大小写，会被当作另一个组织：请改为 {same!r}",
+                                    **where))
+        elif uses[m.org] == 1:
+            out.append(InputWarning(f"组织编码 {m.org!r} 只有这一行使用，也不是已登记的组织：如是笔误，该党员会单独算作一个组织，"
+                                    f"不计入所在支部的进度、推送和覆盖统计{_nearest(m.org, known)}", **where))
     return out
 
 

@@ -184,3 +184,19 @@ def test_strict_makes_a_missing_prerequisite_an_error(tmp_path, capsys):
     assert "later.csv:2, id 'c3', field 'requires'" in capsys.readouterr().err
     with Engine.open(store) as engine:
         assert engine.store.item_ids(["c3"]) == set()
+
+
+def test_a_mistyped_branch_code_is_said_with_the_code_meant(tmp_path, capsys):
+    store = str(tmp_path / "store")
+    roster = "id,name,org\n" + "".join(f"m{k},党员{k},hx.b1\n" for k in range(3)) + "m3,党员3,hx.b2\nm4,党员4,hx.b2\n"
+    assert main(["members", gbk(tmp_path / "first.csv", roster), "--store", store, "--encoder", "tfidf"]) == 0
+    assert "warning" not in capsys.readouterr().err  # a first import: every branch is new
+    later = "id,name,org\nm5,新党员5,hx.b\nm6,新党员6,HX.b2\nm7,新党员7,hx.b3\nm8,新党员8,hx.b3\n"
+    assert main(["members", gbk(tmp_path / "later.csv", later), "--store", store]) == 0
+    err = capsys.readouterr().err.splitlines()
+    # Known answers: a code one row gives and nothing else has, and a code differing only in case;
+    # a new branch of two members is not a typo.
+    assert len(err) == 2
+    assert "later.csv:2, id 'm5', field 'org'" in err[0] and "是否应为 'hx.b" in err[0]
+    assert "later.csv:3, id 'm6'" in err[1] and "与已有的 'hx.b2' 只差大小写" in err[1]
+    assert main(["members", gbk(tmp_path / "later.csv", later), "--check", "--strict", "--store", store]) == 2
