@@ -13,6 +13,7 @@ Dates are read year first, as Chinese exports write them; a form that would need
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import math
 import re
 import unicodedata
@@ -49,7 +50,9 @@ _NO_LIMIT = {
 #: What an organisation code is made of (a name is anything else: 运行党支部).
 _CODE = re.compile(r"[A-Za-z0-9._:-]+")
 #: An item's roles that mean everyone: the item is for no role in particular (an empty cell).
-_EVERYONE = {"全体党员", "所有党员", "全体", "全部", "全员", "不限", "全体人员"}
+#: Every member is a party member, 预备党员 included, so 面向对象 党员 is everyone too (read as
+#: the role ``member`` it kept a themed day from probationary members); 正式党员 stays the role.
+_EVERYONE = {"全体党员", "所有党员", "全体", "全部", "全员", "不限", "全体人员", "党员", "中共党员"}
 #: Five digits in a date cell: the day number a spreadsheet shows when a date cell was turned
 #: into text or a number (46000 is 2025-12-09). Four digits would be a year, which is no date.
 _SERIAL = re.compile(r"[0-9]{5}(?:\.[0-9]+)?")
@@ -185,7 +188,16 @@ def _convert(name: str, kind: str | None, value: Any, vocab: Vocabulary) -> Any:
         if kind == "topics":
             return list(dict.fromkeys(vocab.code("topics", w) for w in words))
         if kind == "roles":
-            return list(dict.fromkeys(_code(vocab, "roles", w) for w in words))
+            roles = list(dict.fromkeys(_code(vocab, "roles", w) for w in words))
+            # A word that is neither a known role nor a role id (支部书计) is one no member can
+            # hold: a roster refuses it, and an item would reach nobody.
+            odd = next((r for r in roles if not _CODE.fullmatch(r)), None)
+            if odd is not None:
+                words = sorted(vocab.roles)
+                close = difflib.get_close_matches(odd, words, n=1, cutoff=0.5)
+                raise ValueError(f"must be roles such as 党员、支部书记、领导干部 (or role ids), got {odd!r}"
+                                 + (f"; did you mean {close[0]!r}?" if close else ""))
+            return roles
         return [_identifier(w) for w in words]
     if kind == "id":
         return _identifier(value)

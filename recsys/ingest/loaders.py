@@ -352,7 +352,9 @@ def input_warnings(
             continue
         for role in record.roles:
             if role not in roles:
-                out.append(InputWarning(f"角色 {role!r} 不在课程规则中，不会计入任何学时目标{_nearest(role, roles)}",
+                # A member's unknown role counts toward no target; an item's reaches only its holders.
+                what = "只推荐给担任这一角色的党员（如无人担任，就不会推荐给任何人）" if isinstance(record, Item) else "不会计入任何学时目标"
+                out.append(InputWarning(f"角色 {role!r} 不在课程规则中，{what}{_nearest(role, roles)}",
                                         field="roles", **where))
         if isinstance(record, Item) and record.schedule is not None and not record.schedule.city:
             out.append(InputWarning(f"地点 {record.schedule.location!r} 未按“城市·地点”书写（如“北京·集团总部三楼会议室”），"

@@ -152,12 +152,14 @@ def test_a_workbook_and_a_forced_encoding(tmp_path, capsys):
 
 
 def test_items_for_all_members_are_for_everyone_and_a_missing_prerequisite_is_said(tmp_path, capsys):
-    """面向对象 全体党员 is no role restriction (as a role it would be one nobody holds, and the
-    item shown to no one); a prerequisite in neither the files nor the store is warned of by file
+    """面向对象 全体党员 or 党员 is no role restriction (as a role it would be one nobody holds, or
+    keep a themed day from probationary members); a prerequisite in neither the files nor the store is warned of by file
     and line, one held by the store or another file of the run is not."""
     store = str(tmp_path / "store")
     first = tmp_path / "first.csv"
-    first.write_text("编号,标题,类型,时长,发布日期,面向对象\nb1,党章学习,文章,15,2026/1/1,全体党员\n", encoding="utf-8")
+    first.write_text("编号,标题,类型,时长,发布日期,面向对象\nb1,党章学习,文章,15,2026/1/1,全体党员\n"
+                     "b2,主题党日：重温入党誓词,文章,15,2026/1/1,党员\nb3,党员大会表决程序,文章,15,2026/1/1,正式党员\n"
+                     "b4,支部书记与党员谈心,文章,15,2026/1/1,党员、支部书记\n", encoding="utf-8")
     assert main(["ingest", str(first), "--store", store, "--encoder", "tfidf"]) == 0
     capsys.readouterr()
     later = tmp_path / "later.csv"
@@ -170,7 +172,8 @@ def test_items_for_all_members_are_for_everyone_and_a_missing_prerequisite_is_sa
     assert "later.csv:4, id 'c3', field 'requires': 前置内容 'b9' 不在内容库中" in captured.err
     assert captured.err.count("前置内容") == 1 and "3 items valid, 1 warning" in captured.out
     with Engine.open(store) as engine:
-        assert engine.item("b1").roles == ()
+        # 党员 is every member, 预备党员 included; 正式党员 is the role.
+        assert [engine.item(i).roles for i in ("b1", "b2", "b3", "b4")] == [(), (), ("member",), ()]
 
 
 def test_strict_makes_a_missing_prerequisite_an_error(tmp_path, capsys):

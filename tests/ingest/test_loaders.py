@@ -115,3 +115,24 @@ def test_an_event_without_an_id_is_keyed_by_what_it_says_and_ids_may_not_repeat(
         read_events(write_jsonl(tmp_path / "e2.jsonl", [dict(ev, id="e1"), dict(ev, id="e1")]))
     # Ids are unique per enterprise, which only the store's members tell: another member's may repeat.
     assert len(read_events(write_jsonl(tmp_path / "e3.jsonl", [dict(ev, id="e1"), dict(ev, id="e1", member="m2")]))) == 2
+
+
+def test_a_mistyped_role_is_refused_with_the_role_meant_in_a_catalogue_as_in_a_roster(tmp_path):
+    """支部书计 is no role a member can hold: an item for it would reach nobody."""
+    from recsys import Member
+
+    items = tmp_path / "items.csv"
+    items.write_text("编号,标题,类型,时长,发布日期,面向对象\nb1,支部工作要点,文章,15,2026/1/1,支部书计\n", encoding="utf-8")
+    members = tmp_path / "members.csv"
+    members.write_text("党员编号,姓名,身份,所在支部\nm1,李志刚,党员、支部书计,hx.b1\n", encoding="utf-8")
+    for path, kind in ((items, Item), (members, Member)):
+        with pytest.raises(ValidationError) as err:
+            read_batch(path, kind)
+        (problem,) = err.value.problems
+        assert problem.line == 2 and problem.field == "roles"
+        assert "got '支部书计'; did you mean '支部书记'?" in str(problem)
+    # A role the curriculum does not know but that is a role id (an organisation's own) is read,
+    # with a warning that says what it does.
+    items.write_text("编号,标题,类型,时长,发布日期,面向对象\nb1,安全员培训,文章,15,2026/1/1,safety_officer\n", encoding="utf-8")
+    (warning,) = read_batch(items, Item).warnings
+    assert warning.field == "roles" and "只推荐给担任这一角色的党员" in warning.message
