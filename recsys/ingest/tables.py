@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -261,7 +262,67 @@ def _workbook_cells(data: bytes, source: str, sheet: str | None) -> tuple[list[A
     ws.reset_dimensions()
     rows = _damaged_as_invalid(ws.iter_rows(values_only=True), source, ws.title)
     header = list(next(rows, ()) or ())
-    return header, ((n, list(row)) for n, row in enumerate(rows, start=2))
+    merged = _merged_down(data, getattr(ws, "_worksheet_path", None))
+    return header, _filled_down(((n, list(row)) for n, row in enumerate(rows, start=2)), merged)
+
+
+#: A merged range in a sheet's XML (``<mergeCell ref="C2:C9"/>``), after its rows.
+_MERGE_CELL = re.compile(rb'<mergeCell\s+ref="([A-Z]{1,3})([0-9]+):([A-Z]{1,3})([0-9]+)"')
+
+
+def _merged_down(data: bytes, path: str | None) -> dict[int, list[tuple[int, int]]]:
+    """The sheet's cells merged down one column below the header, by column (0-based): the rows
+    (1-based, first and last) of each range. A roster merges 所在支部 over a branch's members,
+    and only the range's first cell holds the value: each other member read as having none.
+    Read from the sheet's XML (a read-only sheet does not give them), a chunk at a time."""
+    import zipfile
+    import zlib
+
+    if not path:
+        return {}
+    found: dict[int, list[tuple[int, int]]] = {}
+    tail = b""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open(path.lstrip("/")) as part:
+            while chunk := part.read(1 << 20):
+                text = tail + chunk
+                for m in _MERGE_CELL.finditer(text):
+                    first_col, first, last_col, last = m.group(1), int(m.group(2)), m.group(3), int(m.group(4))
+                    if first_col == last_col and 1 < first < last:
+                        found.setdefault(_column_index(first_col.decode()), []).append((first, last))
+                tail = text[-200:]  # a tag cut between chunks is found whole in the next
+    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError):
+        return {}  # a damaged sheet: reading its rows names the damage
+    return {col: sorted(set(spans)) for col, spans in found.items()}
+
+
+def _column_index(letters: str) -> int:
+    """``A`` -> 0, ``Z`` -> 25, ``AA`` -> 26."""
+    n = 0
+    for c in letters:
+        n = n * 26 + ord(c) - ord("A") + 1
+    return n - 1
+
+
+def _filled_down(rows: Iterable[tuple[int, list[Any]]], merged: dict[int, list[tuple[int, int]]]
+                 ) -> Iterator[tuple[int, list[Any]]]:
+    """``rows`` with each cell of a range merged down (see :func:`_merged_down`) holding the
+    range's value, as the sheet shows it."""
+    if not merged:
+        yield from rows
+        return
+    held: dict[tuple[int, int], Any] = {}  # (column, first row) -> the range's value
+    for n, row in rows:
+        for col, spans in merged.items():
+            for first, last in spans:
+                if n == first and col < len(row):
+                    held[col, first] = row[col]
+                elif first < n <= last and (col, first) in held:
+                    while len(row) <= col:
+                        row.append(None)
+                    if row[col] is None or row[col] == "":
+                        row[col] = held[col, first]
+        yield n, row
 
 
 #: A workbook's parts may expand this much beyond their compressed size (real exports: 5-20

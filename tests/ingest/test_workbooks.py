@@ -87,3 +87,27 @@ def test_a_workbook_that_expands_far_beyond_its_size_is_refused(tmp_path):
     with pytest.raises(ValidationError, match=r"members.xlsx: the workbook expands to 40 MiB") as refused:
         read(tmp_path, data)
     assert "not an Excel" not in str(refused.value)  # said once, not wrapped in another error
+
+
+def test_a_branch_merged_over_its_members_is_every_members_branch(tmp_path):
+    """A roster merges 所在支部 down over a branch's members; only the range's first cell holds
+    the code. A blank cell not merged is left as it is."""
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.append(["党员编号", "姓名", "所在支部", "备注"])
+    for row in (("m1", "张伟", "hx.b1", "a"), ("m2", "李娜", None, None), ("m3", "王强", None, "b"),
+                ("m4", "赵敏", "hx.b2", None), ("m5", "刘洋", None, None), ("m6", "陈静", None, None)):
+        ws.append(list(row))
+    ws.merge_cells("C2:C4")
+    ws.merge_cells("C5:C6")
+    ws.merge_cells("D2:D3")  # merged down too, but a note: filled as the sheet shows it
+    path = tmp_path / "roster.xlsx"
+    book.save(path)
+    with pytest.raises(ValidationError) as err:
+        read_batch(path, Member)  # m6, below the second range and not merged, has no branch
+    assert [(p.line, p.field) for p in err.value.problems] == [(7, "org")]
+    ws.merge_cells("C5:C7")
+    book.save(path)
+    batch = read_batch(path, Member)
+    assert [(m.id, m.org) for m in batch.records] == [("m1", "hx.b1"), ("m2", "hx.b1"), ("m3", "hx.b1"),
+                                                      ("m4", "hx.b2"), ("m5", "hx.b2"), ("m6", "hx.b2")]
