@@ -160,7 +160,7 @@ def coverage_tables(report: CoverageReport) -> dict[str, list[Table]]:
                 people.setdefault((b, m), []).append(REACH_FLAGS[k])
     members = Table(
         "t-members", "需要关注的党员", ("支部", "党员", "情况"),
-        tuple((Cell(b), Cell(report.name(m), m), Cell("；".join(why))) for (b, m), why in sorted(people.items())),
+        tuple((_org(report, b), Cell(report.name(m), m), Cell("；".join(why))) for (b, m), why in sorted(people.items())),
         orgs=tuple(b for b, _ in sorted(people)), empty="每名党员都在学习。",
     )
     return {"gaps": [gaps], "supply": [supply], "health": [missing, stale, expiring, upcoming, chains],

@@ -14,6 +14,7 @@ from recsys.ingest.loaders import read_batch
 from recsys.orgs import OrgDirectory, OrgName
 from recsys.reports.coverage import format_coverage
 from recsys.reports.coverage_html import render_html
+from recsys.reports.coverage_tables import coverage_tables
 from recsys.reports.digest import format_digest
 from recsys_cli import main
 
@@ -65,6 +66,10 @@ def test_names_show_in_coverage_digest_alerts_and_progress(store):
         assert format_coverage(report).startswith("内容覆盖（华能新能源党委，截至")
         page = render_html(report)
         assert "<option value='hx.b1'>运行党支部</option>" in page and "<option value='hx.b2'>hx.b2</option>" in page
+        # Branches by name in the tables of who was not reached, and of each member to look after.
+        tables = {t.key: t for section in coverage_tables(report).values() for t in section}
+        assert {r[0].text for r in tables["t-reach"].rows} == {r[0].text for r in tables["t-members"].rows} \
+            == {"运行党支部", "hx.b2"}
         alerts = [a.to_dict() for a in engine.alerts("hx", day=DAY)]
         assert {a["org"]: a["org_name"] for a in alerts} == {"hx.b1": "运行党支部", "hx.b2": "hx.b2"}
         themed = [a["message"] for a in alerts if a["kind"] == "no_themed_day"]
