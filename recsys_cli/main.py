@@ -291,9 +291,10 @@ def _print_hits(hits, as_json: bool) -> None:
         print(f"{n:>2}. {h.score:.3f}  {it.title}  [{it.id} · {it.kind} · {it.minutes}分钟 · {'、'.join(it.topics)}]")
 
 
-def _read(args: argparse.Namespace, path: str, record_type: type):
+def _read(args: argparse.Namespace, path: str, record_type: type, check=None):
     """Read one file with the store's vocabulary and, for members and items, its organisations'
-    names (所在支部 may name a branch by name); warnings go to stderr as they are found."""
+    names (所在支部 may name a branch by name); warnings go to stderr as they are found.
+    ``check``: as for :func:`recsys.ingest.loaders.read_batch`."""
     from recsys.ingest.loaders import read_batch
     from recsys.orgs import OrgDirectory
     from recsys.records import Item, Member
@@ -311,7 +312,7 @@ def _read(args: argparse.Namespace, path: str, record_type: type):
         tenant = getattr(args, "tenant", None)  # a view of an enterprise reads its own units' names
         orgs = OrgDirectory({c: n for c, n in names.items() if tenant is None or within(c, tenant)})
     batch = read_batch(path, record_type, curriculum=_curriculum(args), encoding=args.encoding,
-                       sheet=args.sheet, strict=args.strict, orgs=orgs)
+                       sheet=args.sheet, strict=args.strict, orgs=orgs, check=check)
     for warning in batch.warnings:
         print(f"recsys: warning: {_one_line(str(warning))}", file=sys.stderr)
     return batch
@@ -367,15 +368,20 @@ def _load(args: argparse.Namespace, paths: Sequence[str], record_type: type, nou
           writer: Callable[[Any], Callable[[list], Any]],
           tail: Callable[[Any, Any], str] = lambda written, batch: "",
           prepare: Callable[[Any, Any], list] | None = None,
-          verify: Callable[[Any, Any], None] | None = None,
+          verify: Callable[[Any], Callable] | None = None,
           notice: Callable[[Any, list], list] | None = None) -> int:
     """Read every file first (nothing is written if any is wrong), then write them all in one
     call of ``writer(engine)``, or with ``--check`` only say what would be written.
     ``prepare(engine, batch)`` gives the records to write of a batch (default: as read);
-    ``verify(engine, batch)`` raises what the store would refuse, for ``--check`` on a store
-    that exists (one that does not is not created); ``notice(engine, batches)`` gives warnings
-    that need the store (printed, and counted in each file's summary)."""
-    batches = [_read(args, path, record_type) for path in paths]
+    ``verify(engine)`` gives a ``check`` of what the store would refuse of rows valid alone,
+    listed with the file's other problems when the store exists (one that does not is not
+    created); ``notice(engine, batches)`` gives warnings that need the store (printed, and
+    counted in each file's summary)."""
+    if verify is not None and _store_exists(args):
+        with _open(args) as engine:
+            batches = [_read(args, path, record_type, verify(engine)) for path in paths]
+    else:
+        batches = [_read(args, path, record_type) for path in paths]
 
     def noticed(engine) -> None:
         nonlocal batches
@@ -390,11 +396,8 @@ def _load(args: argparse.Namespace, paths: Sequence[str], record_type: type, nou
                    for b in batches]
 
     if args.check:
-        if _store_exists(args) and (verify is not None or notice is not None):
+        if _store_exists(args) and notice is not None:
             with _open(args) as engine:
-                for batch in batches:
-                    if verify is not None:
-                        verify(engine, batch)
                 noticed(engine)
         for batch in batches:
             print(_read_summary(batch, f"{noun} valid") + "; nothing written")
@@ -453,20 +456,21 @@ def _cmd_members(args: argparse.Namespace) -> int:
                  notice=strays)
 
 
-def _stored(*fields: str) -> Callable[[Any, Any], None]:
+def _stored(*fields: str) -> Callable[[Any], Callable]:
     """A ``verify`` for :func:`_load`: what writing refuses though every row is valid alone, a
     member (``"member"``) or item (``"item"``) the store does not hold, each row named."""
 
-    def verify(engine, batch) -> None:
+    def verify(engine) -> Callable:
         from recsys.exceptions import ValidationError
-        from recsys.ingest.loaders import combine
 
         held = {"member": engine.store.member_ids, "item": engine.store.item_ids}
-        found = {f: held[f](list({getattr(r, f) for r in batch.records})) for f in fields}
-        problems = [ValidationError(f"unknown {f} {getattr(r, f)!r}", source=batch.source, line=line, field=f)
-                    for r, line in zip(batch.records, batch.lines) for f in fields if getattr(r, f) not in found[f]]
-        if problems:
-            raise combine(problems)
+
+        def check(records, lines, source) -> list:
+            found = {f: held[f](list({getattr(r, f) for r in records})) for f in fields}
+            return [ValidationError(f"unknown {f} {getattr(r, f)!r}", source=source, line=line, record=r.member, field=f)
+                    for r, line in zip(records, lines) for f in fields if getattr(r, f) not in found[f]]
+
+        return check
 
     return verify
 

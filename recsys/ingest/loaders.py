@@ -142,6 +142,7 @@ def read_batch(
     strict: bool = False,
     now: dt.datetime | None = None,
     orgs: OrgDirectory | None = None,
+    check: Callable[[Sequence[R], Sequence[int], str], list[ValidationError]] | None = None,
 ) -> Batch[R]:
     """Read and validate every record of a file, with what looks wrong.
 
@@ -157,6 +158,8 @@ def read_batch(
         now: The present, for "dated in the future" (default: now).
         orgs: Registered organisations by name, for a table that names a member's or an item's
             organisation (所在支部) by name rather than by code.
+        check: What else refuses the records that are valid alone, given them, their lines and
+            the source (a store's unknown members, say): listed with the rest, in one pass.
 
     Returns:
         The :class:`Batch`.
@@ -178,7 +181,7 @@ def read_batch(
     except OSError as exc:
         raise ValidationError(f"cannot read file: {exc.strerror}", source=name) from None
     return parse_batch(data, fmt, record_type, source=name, curriculum=curriculum, encoding=encoding,
-                       sheet=sheet, strict=strict, now=now, orgs=orgs)
+                       sheet=sheet, strict=strict, now=now, orgs=orgs, check=check)
 
 
 def parse_batch(
@@ -193,6 +196,7 @@ def parse_batch(
     strict: bool = False,
     now: dt.datetime | None = None,
     orgs: OrgDirectory | None = None,
+    check: Callable[[Sequence[R], Sequence[int], str], list[ValidationError]] | None = None,
 ) -> Batch[R]:
     """Read and validate the records of a file's bytes in format ``fmt`` (``csv``, ``xlsx``,
     ``json`` or ``jsonl``); the rest as :func:`read_batch`.
@@ -209,6 +213,8 @@ def parse_batch(
         rows, ignored = _known_columns(rows, record_type, source)
     records, lines, invalid = _validate(rows, record_type, source, curriculum.vocabulary, orgs)
     problems += invalid
+    if check is not None:
+        problems += check(records, lines, source)
     repeated: list[InputWarning] = []
     if record_type is Event:
         records, lines, repeated = _keyed_by_content(records, lines, source)

@@ -79,7 +79,7 @@ def test_a_ledger_file_is_checked_as_it_will_be_written(tmp_path, capsys):
     path = tmp_path / "credits.csv"
     path.write_text("党员编号,年度,学时,备注\nm1,2026,12学时,台账\nm2,2026,８.５小时,台账\nm9,2026,3,台账\n", encoding="utf-8")
     assert main(["credits", str(path), "--check", "--store", str(store)]) == 2
-    assert "credits.csv:4, field 'member': unknown member 'm9'" in capsys.readouterr().err
+    assert "credits.csv:4, id 'm9', field 'member': unknown member 'm9'" in capsys.readouterr().err
     path.write_text("党员编号,年度,学时\nm1,2026,12学时\nm2,2026,8.5小时\n", encoding="utf-8")
     assert main(["credits", str(path), "--store", str(store)]) == 0
     with Engine.open(store) as engine:
