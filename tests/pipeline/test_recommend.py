@@ -379,6 +379,22 @@ def test_a_path_keeps_the_list_a_day_was_given_and_plans_around_it(open_engine):
     assert done not in {e.item.id for d in eng.path("m1", start=DAY, days=3).days for e in d.entries}
 
 
+def test_two_days_pushed_on_their_own_give_a_path_no_item_twice(open_engine):
+    """An item started and not finished is offered each day until it is: two days pushed apart
+    both give it, and a path over them shows it on the first only (it takes each day as studied);
+    the second day, left with nothing, is planned afresh."""
+    items = topic_items("党史", 3, "ds", minutes=10) + topic_items("安全生产", 3, "aq", minutes=10)
+    eng = open_engine(items, [member(daily_minutes=10, interests=("党史",))], curriculum=Curriculum(roles={}),
+                      events=[Event(member="m1", item="ds1", kind="start", at=at(DAY - dt.timedelta(days=1)))])
+    second = DAY + dt.timedelta(days=1)
+    pushed = [eng.daily("m1", day=d) for d in (DAY, second)]
+    assert [[e.item.id for e in p.entries] for p in pushed] == [["ds1"], ["ds1"]]  # the repeat to avoid
+    path = eng.path("m1", start=DAY, days=3)
+    assert path.days[0] == pushed[0] and path.days[1].entries and all(d.entries for d in path.days)
+    ids = [e.item.id for d in path.days for e in d.entries]
+    assert ids.count("ds1") == 1 and len(ids) == len(set(ids))
+
+
 def test_an_item_given_for_a_later_day_is_not_taken_as_done_before_it(open_engine):
     """The prerequisite was pushed for the path's second day: the first day cannot offer what
     requires it (it is not studied yet), nor the prerequisite itself (it is the second day's)."""
