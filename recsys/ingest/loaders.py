@@ -328,7 +328,7 @@ def input_warnings(
 
     A role no curriculum rule knows (a misspelt ``branch_secretary`` would silently drop a
     56-hour target), an item topic no rule or topic family knows, an activity's place naming no
-    city, an event dated in the future.
+    city, an event or a joining date in the future, an opening balance beyond three years' hours.
 
     Args:
         lines: The line of each record (default: its 1-based position).
@@ -356,6 +356,9 @@ def input_warnings(
             continue
         if not isinstance(record, (Item, Member)):
             continue
+        if isinstance(record, Member) and record.joined is not None and record.joined > now.date():
+            out.append(InputWarning(f"入党日期 {record.joined:%Y-%m-%d} 晚于今天，请核对（政治生日的学习内容按它安排）",
+                                    field="joined", **where))
         for role in record.roles:
             if role not in roles:
                 # A member's unknown role counts toward no target; an item's reaches only its holders.

@@ -136,3 +136,15 @@ def test_a_mistyped_role_is_refused_with_the_role_meant_in_a_catalogue_as_in_a_r
     items.write_text("编号,标题,类型,时长,发布日期,面向对象\nb1,安全员培训,文章,15,2026/1/1,safety_officer\n", encoding="utf-8")
     (warning,) = read_batch(items, Item).warnings
     assert warning.field == "roles" and "只推荐给担任这一角色的党员" in warning.message
+
+
+def test_a_joining_date_in_the_future_is_warned_of(tmp_path):
+    import datetime as dt
+
+    from recsys import Member
+    from recsys.records import TZ
+
+    members = tmp_path / "members.csv"
+    members.write_text("党员编号,姓名,所在支部,入党日期\nm1,李志刚,hx.b1,2027/12/1\nm2,王芳,hx.b1,2001/7/1\n", encoding="utf-8")
+    batch = read_batch(members, Member, now=dt.datetime(2026, 12, 1, tzinfo=TZ))
+    assert [(w.line, w.field) for w in batch.warnings] == [(2, "joined")] and "晚于今天" in batch.warnings[0].message
