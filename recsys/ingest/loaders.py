@@ -57,6 +57,9 @@ __all__ = [
 ]
 
 R = TypeVar("R", Item, Member, Event, OpeningBalance, OrgName)
+#: What messages call each kind of record.
+_NOUNS: dict[type, str] = {Item: "item", Member: "member", Event: "event", OpeningBalance: "opening balance",
+                           OrgName: "organisation"}
 
 
 @dataclass(frozen=True)
@@ -433,7 +436,7 @@ def _validate(rows: Iterable[tuple[int, Any]], record_type: type[R], source: str
     problems += refused_ids(records, source=source, lines=lines)
     keyed = [(line, r) for line, r in zip(lines, records) if r.id is not None]
     try:
-        check_unique_ids([r for _, r in keyed], record_type.__name__.lower(), source=source,
+        check_unique_ids([r for _, r in keyed], _NOUNS.get(record_type, record_type.__name__.lower()), source=source,
                          lines=[line for line, _ in keyed],
                          scope=(lambda e: e.member) if record_type is Event else None)
     except ValidationError as exc:
@@ -465,7 +468,8 @@ def as_records(records: Iterable[Any], record_type: type[R]) -> list[R]:
         ValidationError: if ``records`` is not a list of records, or any record is malformed.
     """
     if isinstance(records, (str, bytes, Mapping)) or not isinstance(records, Iterable):
-        raise ValidationError(f"expected a list of {record_type.__name__.lower()}s, got {type(records).__name__}")
+        raise ValidationError(f"expected a list of {_NOUNS.get(record_type, record_type.__name__.lower())}s, "
+                              f"got {type(records).__name__}")
     given, raw = [], []
     for n, r in enumerate(records, start=1):
         (given if isinstance(r, record_type) else raw).append((n, r))
