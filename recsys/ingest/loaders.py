@@ -210,7 +210,8 @@ def parse_batch(
     curriculum = curriculum if curriculum is not None else Curriculum()
     rows, problems, used = table_rows(fmt, data, source=source, encoding=encoding, sheet=sheet,
                                       schedule=record_type is Item, required=record_type.REQUIRED,
-                                      column=_columns(record_type, curriculum.vocabulary))
+                                      column=_columns(record_type, curriculum.vocabulary),
+                                      headers=_headers(record_type, curriculum.vocabulary))
     ignored: list[InputWarning] = []
     if fmt in ("csv", "xlsx"):
         rows, ignored = _known_columns(rows, record_type, source)
@@ -317,6 +318,20 @@ def _columns(record_type: type, vocabulary: Vocabulary) -> Callable[[str], str]:
         return lambda header: own.get(header_key(header)) or (
             header_key(header) if header_key(header) in fields else header.strip())
     return lambda header: own.get(header_key(header)) or vocabulary.column(header)
+
+
+def _headers(record_type: type, vocabulary: Vocabulary) -> dict[str, str]:
+    """A Chinese header for each field of ``record_type`` that a table reads as it: the record's
+    own first, then the vocabulary's (unless the record reads only its own)."""
+    out: dict[str, str] = {}
+    words = list(getattr(record_type, "COLUMNS", {}).items())
+    if not getattr(record_type, "COLUMNS_ONLY", False):
+        words += list(vocabulary.columns.items())
+    column = _columns(record_type, vocabulary)
+    for word, field_ in words:
+        if field_ in record_type.FIELDS and not word.isascii() and column(word) == field_:
+            out.setdefault(field_, word)
+    return out
 
 
 def input_warnings(

@@ -11,7 +11,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from recsys.exceptions import ValidationError
@@ -170,7 +170,8 @@ def _strict(data: bytes, encoding: str, source: str) -> str:
 
 def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = None, sheet: str | None = None,
                schedule: bool = False, required: tuple[str, ...] = (),
-               column: Callable[[str], str] = str.strip) -> tuple[Rows, list[ValidationError], str | None]:
+               column: Callable[[str], str] = str.strip, headers: Mapping[str, str] | None = None,
+               ) -> tuple[Rows, list[ValidationError], str | None]:
     """The rows of a file's bytes in format ``fmt`` (``csv``, ``json``, ``jsonl`` or ``xlsx``).
 
     Args:
@@ -179,6 +180,8 @@ def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = Non
         required: Columns a table's header must have (a header without them is not a header: a
             title row above it, the wrong sheet, another kind of record).
         column: The field a table's column header names (标题 → ``title``).
+        headers: A header an export writes for each field (``member`` → 党员编号), named beside a
+            required column the header row lacks.
 
     Returns:
         The rows, the problems of rows that could not be read, and the text encoding used (None
@@ -189,14 +192,14 @@ def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = Non
     """
     if fmt == "xlsx":
         header, cells = _workbook_cells(data, source, sheet)
-        rows, problems = _table(header, cells, source, schedule, required, column)
+        rows, problems = _table(header, cells, source, schedule, required, column, headers)
         return rows, problems, None
     if sheet is not None:
         raise ValidationError("--sheet is for .xlsx workbooks", source=source)
     text, used = decode(data, encoding, source=source)
     if fmt == "csv":
         header, cells = _csv_cells(text, source)
-        rows, problems = _table(header, cells, source, schedule, required, column)
+        rows, problems = _table(header, cells, source, schedule, required, column, headers)
         return rows, problems, used
     if fmt == "jsonl":
         return _jsonl_rows(text, source), [], used
@@ -354,13 +357,16 @@ def _damaged_as_invalid(rows: Iterator[tuple], source: str, sheet: str) -> Itera
 
 
 def _table(header: list[Any], cells: Iterable[tuple[int, list[Any]]], source: str, schedule: bool,
-           required: tuple[str, ...], column: Callable[[str], str]) -> tuple[Rows, list[ValidationError]]:
+           required: tuple[str, ...], column: Callable[[str], str], headers: Mapping[str, str] | None = None,
+           ) -> tuple[Rows, list[ValidationError]]:
     written = [str(h).strip().removeprefix("\ufeff") if h is not None else "" for h in header]
     names = [column(h) if h else "" for h in written]
     missing = [name for name in required if name not in names]
     if missing:
         given = ", ".join(repr(n) for n in written if n) or "nothing"
-        raise ValidationError(f"the header row has no column {', '.join(map(repr, missing))}; it names {given} "
+        headers = headers or {}
+        wanted = ", ".join(f"{n!r} ({headers[n]})" if n in headers else repr(n) for n in missing)
+        raise ValidationError(f"the header row has no column {wanted}; it names {given} "
                               "(the first row must name the fields)", source=source, line=1)
     problems: list[ValidationError] = []
     seen = set()

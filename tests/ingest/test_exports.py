@@ -164,8 +164,9 @@ def test_the_vocabulary_is_extended_in_the_curriculum(tmp_path):
 
 def test_a_header_without_the_required_columns_is_named(tmp_path):
     path = write(tmp_path / "m.csv", "2026年党员名单\nid,name,org\nm1,张伟,hx\n")
-    with pytest.raises(ValidationError, match=r"m.csv:1: the header row has no column 'id', 'name', 'org'; "
-                                              r"it names '2026年党员名单'"):
+    # The fields, each with a header an export writes for it.
+    with pytest.raises(ValidationError, match=r"m.csv:1: the header row has no column 'id' \(党员编号\), 'name' \(姓名\), "
+                                              r"'org' \(所属组织\); it names '2026年党员名单'"):
         read_batch(path, Member)
 
 
@@ -179,7 +180,7 @@ def test_chinese_column_headers_name_the_fields(tmp_path):
     items = read_batch(write(tmp_path / "i.csv", "编号,课件名称,类型,时长,发布日期\na1,党章学习,文章,10,2026/11/1\n"),
                        Item, curriculum=curriculum)
     assert items.records[0].title == "党章学习"
-    with pytest.raises(ValidationError, match=r"the header row has no column 'name'; it names '编号', '名字', '所在支部'"):
+    with pytest.raises(ValidationError, match=r"the header row has no column 'name' \(姓名\); it names '编号', '名字', '所在支部'"):
         read_batch(write(tmp_path / "m.csv", "编号,名字,所在支部\nm1,张伟,hx\n"), Member)
 
 

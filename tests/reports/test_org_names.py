@@ -47,7 +47,7 @@ def test_a_roster_is_not_read_as_names(tmp_path):
     name, a roster renamed each branch after one of its members."""
     path = tmp_path / "roster.csv"
     path.write_text("党员编号,姓名,身份,所在支部\nm1,李志刚,党员,hx.b1\n", encoding="utf-8")
-    with pytest.raises(ValidationError, match="no column 'org', 'name'"):
+    with pytest.raises(ValidationError, match=r"no column 'org' \(组织编码\), 'name' \(组织名称\)"):
         read_batch(path, OrgName)
     path.write_text("org,name\nhx.b1,运行党支部\n", encoding="utf-8")
     assert read_batch(path, OrgName).records == [OrgName("hx.b1", "运行党支部")]
