@@ -314,17 +314,25 @@ def _filled_down(rows: Iterable[tuple[int, list[Any]]], merged: dict[int, list[t
     if not merged:
         yield from rows
         return
-    held: dict[tuple[int, int], Any] = {}  # (column, first row) -> the range's value
+    # Rows come in order and a column's ranges do not overlap: one range at a time per column
+    # (a roster merging 所在支部 for a thousand branches has a thousand ranges).
+    at = dict.fromkeys(merged, 0)  # per column, the first of its ranges not yet passed
+    held: dict[int, Any] = {}  # per column, the value of the range it is in
     for n, row in rows:
         for col, spans in merged.items():
-            for first, last in spans:
-                if n == first and col < len(row):
-                    held[col, first] = row[col]
-                elif first < n <= last and (col, first) in held:
-                    while len(row) <= col:
-                        row.append(None)
-                    if row[col] is None or row[col] == "":
-                        row[col] = held[col, first]
+            k = at[col]
+            while k < len(spans) and spans[k][1] < n:
+                k += 1
+            at[col] = k
+            if k == len(spans) or n < spans[k][0]:
+                continue
+            if n == spans[k][0]:
+                held[col] = row[col] if col < len(row) else None
+            else:
+                while len(row) <= col:
+                    row.append(None)
+                if row[col] is None or row[col] == "":
+                    row[col] = held.get(col)
         yield n, row
 
 
