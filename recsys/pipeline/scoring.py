@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -144,9 +145,12 @@ class Scorer(Component[ScorerConfig]):
             return pool
         p, w, cur = ctx.profile, self.config.weights, ctx.curriculum
         rows = pool.rows
-        # How close each online item is to the offline activities the member will attend soon,
-        # so the plan can pair reading with the visit.
+        # How close each online item is to the offline activities the member will attend soon
+        # (within the days activities ahead are shown: reading for a visit eight weeks off is
+        # forgotten by then), so the plan can pair reading with the visit.
+        soon = (ctx.day + dt.timedelta(days=ctx.upcoming_days)).toordinal()
         prep = cols.rows(t.id for t in ctx.prep_targets)
+        prep = prep[cols.starts_day[prep] <= soon]
         prep = prep[ctx.items.indexed[prep]]
         # Every query of the member against every candidate in one product (the candidates'
         # vectors are read once), then taken apart by query group.

@@ -557,3 +557,18 @@ def test_a_city_written_with_its_province_or_shi_is_the_same_city(open_engine):
     eng = open_engine([act, *topic_items("党史", 2, "ds")], members)
     shown = {m.id: "act" in {e.item.id for e in eng.daily(m.id, day=DAY, preview=True).entries} for m in members}
     assert shown == {"m1": True, "m2": True, "m3": False}
+
+
+@pytest.mark.parametrize("days_ahead, prepared", [(5, True), (40, False)])
+def test_reading_for_an_activity_enrolled_in_is_offered_in_the_two_weeks_before_it(open_engine, days_ahead, prepared):
+    visit_day = DAY + dt.timedelta(days=days_ahead)
+    visit = Item(id="visit", title="遵义会议会址现场教学", body="遵义会议的历史意义与伟大转折，现场参观学习。", kind="activity",
+                 mode="offline", minutes=180, topics=("党史",), published=DAY - dt.timedelta(days=30),
+                 schedule=Schedule(at(visit_day, 9), at(visit_day, 12), "太原·红色教育基地", None))
+    reading = make_item("zunyi", "遵义会议的历史意义", "遵义会议的历史意义与伟大转折，党史学习材料。", topics=("党史",))
+    others = topic_items("安全生产", 3, "aq")
+    eng = open_engine([visit, reading, *others], [member(daily_minutes=60)],
+                      [Event(member="m1", item="visit", kind="enroll", at=at(DAY - dt.timedelta(days=1)))])
+    reasons = {e.item.id: e.reasons for e in eng.daily("m1", day=DAY, preview=True).entries}
+    said = any(r.startswith("为") and r.endswith("做准备") for r in reasons.get("zunyi", ()))
+    assert said == prepared
