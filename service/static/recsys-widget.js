@@ -35,6 +35,8 @@
       var v = attrs[k];
       if (v === null || v === undefined || v === false) return;
       if (k.slice(0, 2) === 'on') el.addEventListener(k.slice(2), v);
+      // Styles through the CSSOM: the page's Content-Security-Policy blocks style attributes.
+      else if (k === 'style') Object.keys(v).forEach(function (p) { el.style[p] = v[p]; });
       else el.setAttribute(k, v === true ? '' : String(v));
     });
     for (var i = 2; i < arguments.length; i++) {
@@ -288,8 +290,8 @@
             h('span', { class: 'status ' + hrs.status }, hrs.status_name))
           : h('p', { class: 'figure' }, h('strong', null, String(hrs.hours)), ' 学时（' + hrs.status_name + '）'),
         hrs.target ? h('div', { class: 'bar', role: 'img', 'aria-label': '已完成 ' + Math.round(share * 100) + '%' },
-          h('div', { class: 'done', style: 'width:' + (share * 100).toFixed(1) + '%' }),
-          due !== null ? h('div', { class: 'due', style: 'left:' + (due * 100).toFixed(1) + '%' }) : null) : null,
+          h('div', { class: 'done', style: { width: (share * 100).toFixed(1) + '%' } }),
+          due !== null ? h('div', { class: 'due', style: { left: (due * 100).toFixed(1) + '%' } }) : null) : null,
         hrs.target && hrs.expected !== null ? h('p', { class: 'pace' }, '按进度到今天应完成 ' + hrs.expected + ' 学时'
           + (hrs.pace < 0 ? '，还差 ' + (-hrs.pace).toFixed(1) + ' 学时' : '，已超前 ' + hrs.pace.toFixed(1) + ' 学时')) : null,
         h('p', { class: 'points' }, '本年积分 ', h('strong', null, String(d.points))));

@@ -108,6 +108,13 @@ def test_the_page_shows_the_members_list(server, browser, tmp_path, width, heigh
     assert first.locator(".reasons li").first.inner_text() == expected["entries"][0]["reasons"][0]
     assert page.locator("recsys-daily h1").inner_text() == "李娜同志，您好"
     assert "学时" in page.locator("recsys-daily section.hours").inner_text()
+    # The hours bar as wide as the share done (the page's policy blocks style attributes: a bar
+    # drawn with one was full whatever the hours).
+    hours = _api(live, "GET", "/v1/members/m-a2/progress", keys.a).json()["hours"]
+    bar = page.locator("recsys-daily section.hours .bar")
+    done = bar.locator(".done").evaluate("e => e.getBoundingClientRect().width") / bar.evaluate(
+        "e => e.getBoundingClientRect().width")
+    assert done == pytest.approx(min(hours["hours"] / hours["target"], 1), abs=0.01)
     # Nothing wider than the screen: no sideways scrolling on a phone.
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     for button in ("开始学习", "已学完", "跳过", "不感兴趣"):
