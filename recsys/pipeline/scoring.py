@@ -328,8 +328,9 @@ class Scorer(Component[ScorerConfig]):
             if s["collab"][n] and ctx.branch_counts.get(it.id, 0) >= support:
                 reasons.append((w.collab * float(s["collab"][n]) + 0.1, explain.branch_popular()))
             anchor_id = s["cooccur_anchor"][n]
-            if (s["cooccur_hot"][n] and anchor_id and anchor_id not in ctx.planned  # "学过": studied, not planned
-                    and model.co_completers(anchor_id, it.id) >= support):
+            # "学过": completed, not only started, nor planned by an earlier day of a path.
+            if (s["cooccur_hot"][n] and anchor_id and anchor_id not in ctx.planned
+                    and anchor_id in p.history.completed and model.co_completers(anchor_id, it.id) >= support):
                 anchor = ctx.items.get(anchor_id)
                 reasons.append((w.cooccur * float(s["cooccur"][n]),
                                 explain.peers_also_studied(anchor.title if anchor else None)))
