@@ -43,6 +43,11 @@ router = APIRouter(tags=["member page"])
 #: The page, its script and style, and the portal widget.
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
+#: How far back a member's own event may be dated (a page may send what it held offline), and
+#: how far ahead (clocks differ).
+_MEMBER_PAST = dt.timedelta(days=30)
+_SKEW = dt.timedelta(minutes=5)
+
 #: Headers of the member's page: nothing may load from, or be sent to, another origin; the token
 #: in its address is not passed on as a referrer; a shared computer keeps no copy.
 PAGE_HEADERS = {
@@ -98,11 +103,25 @@ def member_events(
     now = dt.datetime.now(TZ)
     catalogue = engine.catalogue()
     records, problems = [], []
+    # A retry of an event with an id and no time is the event first recorded, at its time (the
+    # time given by default is the moment of each try: a retry on a weak network was a conflict).
+    untimed = {own_event_id(member.id, e.id) for e in events if e.id is not None and e.at is None}
+    first = {r.id: r for r in engine.events(member.id) if r.id in untimed} if untimed else {}
     for n, e in enumerate(events, start=1):
         data = as_json(e)
-        data.update(member=member.id, at=data.get("at") or now.isoformat())
         if data.get("id") is not None:
             data["id"] = own_event_id(member.id, data["id"])
+        earlier = first.get(data.get("id"))
+        if earlier is not None and data.get("at") is None and (earlier.item, earlier.kind, earlier.value) == (
+                data["item"], data["kind"], data.get("value")):
+            data["at"] = earlier.at.isoformat()
+        elif e.at is not None and not now - _MEMBER_PAST <= (e.at if e.at.tzinfo else e.at.replace(tzinfo=TZ)) <= now + _SKEW:
+            # A member's own record is of what they do now (a page may send it a few days late):
+            # a link in a chat must not rewrite another year's hours.
+            problems.append(ValidationError(f"must be within the last {_MEMBER_PAST.days} days and not in the future, "
+                                            f"got {data['at']!r}", source="batch", line=n, record=data.get("id"),
+                                            field="at"))
+        data.update(member=member.id, at=data.get("at") or now.isoformat())
         item = catalogue.get(data["item"])
         if item is None or not visible_to(item, member.org):
             problems.append(ValidationError(f"unknown item {data['item']!r}", source="batch", line=n,

@@ -14,6 +14,7 @@ import pytest
 
 import recsys.tokens
 from recsys import Engine
+from recsys.records import TZ
 from recsys.tokens import MemberTokens
 from service_support import REPO, bearer, seeded_client, upcoming_activity
 
@@ -156,10 +157,31 @@ def test_the_member_records_own_events_and_the_item_does_not_come_back(world):
     assert attend.status_code == 422
 
 
+def test_a_members_own_events_are_of_now_and_a_retry_is_the_same_event(world):
+    """A link in a chat must not rewrite another year's hours; a page that sends again what got
+    no answer, with its id and no time, records it once."""
+    client, keys = world
+    token = _token(client, keys.a, "m-a")
+    now = dt.datetime.now(TZ)
+    for when in (now - dt.timedelta(days=400), now + dt.timedelta(days=3)):
+        sent = [{"item": "safety", "kind": "complete", "at": when.isoformat()}]
+        r = client.post("/v1/members/m-a/events", json=sent, headers=bearer(token))
+        assert r.status_code == 422 and "must be within the last 30 days and not in the future" in r.text
+    recent = [{"item": "safety", "kind": "start", "at": (now - dt.timedelta(days=2)).isoformat()}]
+    assert client.post("/v1/members/m-a/events", json=recent, headers=bearer(token)).json()["recorded"] == 1
+    retry = [{"id": "tap-1", "item": "history", "kind": "start"}]
+    answers = [client.post("/v1/members/m-a/events", json=retry, headers=bearer(token)) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200], answers[1].text
+    assert [a.json()["recorded"] for a in answers] == [1, 0] and answers[1].json()["duplicates"] == 1
+    # The same id for something else is still a conflict.
+    other = client.post("/v1/members/m-a/events", json=[dict(retry[0], kind="skip")], headers=bearer(token))
+    assert other.status_code == 409
+
+
 def test_a_members_event_ids_are_the_members_own_and_the_engines_ids_are_kept_for_it(world):
     client, keys = world
     token = _token(client, keys.a, "m-a")
-    at = "2026-11-30T10:00:00"
+    at = (dt.datetime.now(TZ) - dt.timedelta(hours=1)).replace(microsecond=0, tzinfo=None).isoformat()
     # The member's token takes the id the portal will give m-a2's event, and an impression's.
     sent = [{"id": "portal-7", "item": "safety", "kind": "skip", "at": at},
             {"id": "imp:m-a2:2026-12-07:safety", "item": "safety", "kind": "skip", "at": at}]
