@@ -72,6 +72,8 @@
     if (status === 409 && /is over/.test(message)) return what + '未成功：该活动已经结束。';
     if (status === 409 && /offline/.test(message)) return what + '未成功：您目前不参加线下活动，可选择线上学习。';
     if (status === 404) return what + '未成功：没有找到这项内容。';
+    if (status === 422 && /unknown item/.test(message)) return what + '未成功：这项内容已下线，列表已更新。';
+    if (status === 422) return what + '未成功：请刷新页面后再试。';
     return what + '未成功，请稍后再试。';
   }
 
@@ -160,8 +162,9 @@
           return self.load();
         }
         self.message = { error: true, text: refusal(r.status, r.body, what) };
-        // Refused for what changed meanwhile (seats taken, an activity over): show the list as it is now.
-        return r.status === 409 ? self.load() : self.render();
+        // Refused for what changed meanwhile (seats taken, an activity over, content taken down):
+        // show the list as it is now; trying the same again would only fail again.
+        return r.status === 409 || r.status === 404 || r.status === 422 ? self.load() : self.render();
       }, function () {
         self.busy = false;
         self.message = { error: true, text: '网络连接失败，请稍后再试。' };

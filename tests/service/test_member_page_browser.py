@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import http.server
+import json
 import os
 import subprocess
 import sys
@@ -155,6 +156,24 @@ def test_completing_an_item_records_it_and_it_does_not_come_back(server, browser
     assert title not in _titles(page)
     assert item not in [e["item"]["id"] for e in _api(live, "GET", "/v1/members/m-a/daily", keys.a).json()["entries"]]
     page.screenshot(path=str(tmp_path / "member-page-after-complete.png"), full_page=True)
+    guard.check()
+    context.close()
+
+
+def test_an_item_taken_down_meanwhile_is_said_so_and_the_list_reloads(server, browser, tmp_path):
+    """A refusal that trying again cannot mend (the item was taken down) reloads the list and says
+    why, instead of asking the member to try again later."""
+    live, keys = server
+    context, page, guard = _member_page(live, keys.a, browser, "m-a2")
+    page.locator("recsys-daily section.today .entry").first.wait_for()
+    entry = page.locator("recsys-daily section.today .entry").first
+    refused = {"error": {"message": f"unknown item {entry.get_attribute('data-item')!r}"}}
+    page.route("**/v1/members/m-a2/events", lambda route: route.fulfill(
+        status=422, content_type="application/json", body=json.dumps(refused)))
+    with page.expect_request(lambda r: r.url.split("?")[0].endswith("/v1/members/m-a2/page")):
+        entry.get_by_role("button", name="已学完").click()
+    page.locator("recsys-daily .msg", has_text="这项内容已下线，列表已更新").wait_for()
+    assert "请稍后再试" not in page.locator("recsys-daily .msg").inner_text()
     guard.check()
     context.close()
 
