@@ -47,6 +47,7 @@ class History:
     Attributes:
         completed: Item id to the time it was first completed (attended, or its quiz taken).
         started: Items started but not completed.
+        started_today: Those of them started (or moved on) on the day planned for.
         shown: Item id to the last day it was shown (impressions before the current day).
         skipped: Item id to the last day it was skipped.
         disliked: Items the member disliked: never shown again.
@@ -58,6 +59,7 @@ class History:
 
     completed: dict[str, dt.datetime] = field(default_factory=dict)
     started: set[str] = field(default_factory=set)
+    started_today: set[str] = field(default_factory=set)
     shown: dict[str, dt.date] = field(default_factory=dict)
     skipped: dict[str, dt.date] = field(default_factory=dict)
     disliked: set[str] = field(default_factory=set)
@@ -85,8 +87,11 @@ def build_history(events: Sequence[Event], day: dt.date, *, interest: bool = Tru
         if done:
             h.completed.setdefault(item, e.at)
             h.started.discard(item)
+            h.started_today.discard(item)
         elif kind in ("start", "progress") and item not in h.completed:
             h.started.add(item)
+            if e.at >= start_of_day:
+                h.started_today.add(item)
         if kind == "impression" and e.at < start_of_day:
             # Today's impressions do not cool today's list down: asking again after new events
             # must be able to keep the items already shown today.

@@ -85,6 +85,9 @@ class ScorerConfig:
     stated_share: float = 0.45
 
 
+#: Added to the score of an item the member started on the day planned for: above any other.
+_STUDYING_NOW = 1_000.0
+
 #: The blend's signals, in the order they are added up (fixed, so a score is the same number
 #: whichever signals an item has).
 SIGNALS = ("relevance", "need", "fresh", "level", "weak", "review", "collab", "cooccur", "role_popular",
@@ -251,6 +254,12 @@ class Scorer(Component[ScorerConfig]):
             # Curriculum need spreads with the learned order as far as the blend says (see
             # LearnedBlend.need_scale), so required topics keep weighing against preference.
             pool.score = blend.apply(s, np.broadcast_to(pref, n)) + plan + (blend.need_scale - 1.0) * w.need * s["need"]
+        # What the member opened today is what they are studying: whatever the blend thinks of
+        # going back to things started, it stays first on the day's list asked again (the member
+        # page lost the card the member had just opened).
+        today = cols.flag(p.history.started_today)[rows]
+        if today.any():
+            pool.score = np.where(today, pool.score + _STUDYING_NOW, pool.score)
 
         # What the reasons read: "related to what you studied" only for the closest tenth, not
         # for anything ranked; likewise "others who studied X study this" and "members of your

@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-import recsys.pipeline.explain as explain
 from recsys.pipeline import PlanContext, infeasibility
 from recsys.records import IMPRESSION_PREFIX, TZ, Event, Member
 from recsys.results import SearchHit, StudyList, StudyPath
@@ -83,9 +82,7 @@ def daily(world: World, member: Member, day: dt.date, budget: int, *, preview: b
         if reused is not None:
             return reused
     history = store.history(member.id)
-    earlier = StudyList.from_dict(served.payload) if served is not None else None
-    result = _plan_day(world, member, day, budget, history.events, lambda snap, ctx: world.recommender(ctx),
-                       earlier=earlier)
+    result = _plan_day(world, member, day, budget, history.events, lambda snap, ctx: world.recommender(ctx))
     if not preview:
         # The store keeps it only if the member is still held when it writes (a removal in any
         # process meanwhile gets no list back).
@@ -94,14 +91,9 @@ def daily(world: World, member: Member, day: dt.date, budget: int, *, preview: b
 
 
 def _plan_day(world: World, member: Member, day: dt.date, budget: int, events: Sequence[Event],
-              plan: Callable[[Snapshot, PlanContext], StudyList], earlier: StudyList | None = None) -> StudyList:
+              plan: Callable[[Snapshot, PlanContext], StudyList]) -> StudyList:
     """``plan`` of the member's day from ``events``: the day's seats and the branch's activity
-    read before the engine's lock, the context built and planned under it.
-
-    ``earlier``: the list the member was given for the day before their events since. What of it
-    they may still take (not completed, skipped or disliked since; the rules allow it) stays, in
-    its order, and the plan fills the rest of the day: a member who starts an item sees it and
-    the rest of the list still there, not a new list without it."""
+    read before the engine's lock, the context built and planned under it."""
     store = world.store
     snap = world.snapshot()
     seats = seats_for(store, snap.catalogue, day, day)
@@ -109,35 +101,9 @@ def _plan_day(world: World, member: Member, day: dt.date, budget: int, events: S
     with world.lock:
         if not world.unmoved(snap):  # a write moved the index meanwhile: plan on the new one
             snap = world.snapshot()
-        kept = _still_open(world, snap, member, day, budget, events, seats, earlier)
-        used = sum(e.item.minutes for e in kept)
-        ctx = plan_context(world, snap, member, day, budget - used, events, seats, branch=branch,
-                           planned=frozenset(e.item.id for e in kept),
+        ctx = plan_context(world, snap, member, day, budget, events, seats, branch=branch,
                            prep_targets=enrolled_ahead(events, snap.catalogue, day))
-        result = plan(snap, ctx)
-    if not kept:
-        return result
-    return dataclasses.replace(result, budget=budget, entries=kept + result.entries, notes=())
-
-
-def _still_open(world: World, snap: Snapshot, member: Member, day: dt.date, budget: int, events: Sequence[Event],
-                seats: Mapping[str, int], earlier: StudyList | None) -> tuple:
-    """The entries of ``earlier`` the member may still take today (see :func:`_plan_day`), with
-    the catalogue's current item; one started since says so first."""
-    if earlier is None or not earlier.entries:
-        return ()
-    rules = plan_context(world, snap, member, day, budget, events, seats, rules_only=True)
-    started = rules.profile.history.started
-    kept = []
-    for e in earlier.entries:
-        item = snap.catalogue.get(e.item.id)
-        if item is None or infeasibility(item, rules) is not None:
-            continue
-        reasons = e.reasons
-        if item.id in started and explain.continue_started() not in reasons:
-            reasons = (explain.continue_started(), *reasons)[: world.recommender.max_reasons]
-        kept.append(dataclasses.replace(e, item=item, reasons=reasons))
-    return tuple(kept)
+        return plan(snap, ctx)
 
 
 def daily_from(world: World, member: Member, day: dt.date, budget: int, scores: Mapping[str, float], *,
