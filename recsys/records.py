@@ -356,12 +356,13 @@ _PROVINCE = re.compile(r"^.+?(?:省|自治区)(?=.)")
 
 
 def city_key(name: str | None) -> str:
-    """A city's name as the rules compare it: without its province and a closing 市 or
-    特别行政区, so that 山西省太原市, 太原市 and 太原 are one city (rosters write it every way);
-    "" for none."""
+    """A city's name as the rules compare it: without its province, its 市 and what follows it
+    (a district), or 特别行政区, so that 山西省太原市小店区, 太原市 and 太原 are one city (rosters
+    write it every way); "" for none."""
     key = _PROVINCE.sub("", (name or "").strip()).strip()
     key = key.removesuffix("特别行政区")
-    return key[:-1] if key.endswith("市") and len(key) > 2 else key
+    cut = key.find("市")
+    return key[:cut] if cut >= 2 else key  # 沙市 and 市中区 are names of their own
 
 
 @dataclass(frozen=True)

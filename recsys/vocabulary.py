@@ -43,7 +43,7 @@ _EVENT_KINDS = {
 }
 _MODES = {"线上": "online", "在线": "online", "线下": "offline"}
 _ROLES = {
-    "党员": "member", "普通党员": "member", "正式党员": "member",
+    "党员": "member", "普通党员": "member", "正式党员": "member", "中共党员": "member",
     "预备党员": "probationary",
     "支部书记": "branch_secretary", "党支部书记": "branch_secretary", "书记": "branch_secretary",
     "支委委员": "committee_member", "支委": "committee_member", "支部委员": "committee_member",

@@ -467,7 +467,8 @@ def _stored(*fields: str) -> Callable[[Any], Callable]:
 
         def check(records, lines, source) -> list:
             found = {f: held[f](list({getattr(r, f) for r in records})) for f in fields}
-            return [ValidationError(f"unknown {f} {getattr(r, f)!r}", source=source, line=line, record=r.member, field=f)
+            return [ValidationError(f"unknown {f} {getattr(r, f)!r}" + (f" (member {r.member!r})" if f != "member" else ""),
+                                    source=source, line=line, field=f)
                     for r, line in zip(records, lines) for f in fields if getattr(r, f) not in found[f]]
 
         return check

@@ -126,7 +126,8 @@ def test_event_time_is_aware():
 
 @pytest.mark.parametrize("written, key", [
     ("太原", "太原"), ("太原市", "太原"), ("山西省太原市", "太原"), (" 北京市 ", "北京"), ("内蒙古自治区呼和浩特市", "呼和浩特"),
-    ("香港特别行政区", "香港"), ("沙市", "沙市"), ("", ""), (None, ""),
+    ("香港特别行政区", "香港"), ("沙市", "沙市"), ("", ""), (None, ""), ("太原市小店区", "太原"),
+    ("山西省太原市小店区", "太原"), ("济南市市中区", "济南"), ("市中区", "市中区"),
 ])
 def test_a_city_is_compared_without_its_province_and_closing_shi(written, key):
     from recsys.records import city_key

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
+import functools
 import hashlib
 import os
 from collections import Counter
@@ -406,6 +407,7 @@ def stray_orgs(members: Sequence[Member], known: Iterable[str], *, source: str |
         return []  # a first import: every branch is new
     folded = {k.casefold(): k for k in sorted(known)}
     uses = Counter(m.org for m in members)
+    hint = _near_codes(known)
     out = []
     for n, m in enumerate(members):
         if m.org in known:
@@ -417,8 +419,23 @@ def stray_orgs(members: Sequence[Member], known: Iterable[str], *, source: str |
                                     **where))
         elif uses[m.org] == 1:
             out.append(InputWarning(f"组织编码 {m.org!r} 只有这一行使用，也不是已登记的组织：如是笔误，该党员会单独算作一个组织，"
-                                    f"不计入所在支部的进度、推送和覆盖统计{_nearest(m.org, known)}", **where))
+                                    f"不计入所在支部的进度、推送和覆盖统计{hint(m.org)}", **where))
     return out
+
+
+def _near_codes(known: set[str]) -> Callable[[str], str]:
+    """The closest known code to a stray one, as :func:`_nearest` says it, among the codes under
+    the same parent (or all, for a top level): a group's thousands of branches are not compared
+    with each stray row."""
+    siblings: dict[str, list[str]] = {}
+    for code in sorted(known):
+        siblings.setdefault(code.rpartition(".")[0], []).append(code)
+
+    @functools.cache
+    def hint(code: str) -> str:
+        return _nearest(code, siblings.get(code.rpartition(".")[0]) or sorted(known)[:1000])
+
+    return hint
 
 
 def _nearest(word: str, known: Iterable[str]) -> str:

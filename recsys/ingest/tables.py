@@ -319,6 +319,8 @@ def _filled_down(rows: Iterable[tuple[int, list[Any]]], merged: dict[int, list[t
     at = dict.fromkeys(merged, 0)  # per column, the first of its ranges not yet passed
     held: dict[int, Any] = {}  # per column, the value of the range it is in
     for n, row in rows:
+        # A row blank but for merged cells is a blank row (a template's reserved rows): not filled.
+        blank = all(v is None or v == "" for v in row)
         for col, spans in merged.items():
             k = at[col]
             while k < len(spans) and spans[k][1] < n:
@@ -328,7 +330,7 @@ def _filled_down(rows: Iterable[tuple[int, list[Any]]], merged: dict[int, list[t
                 continue
             if n == spans[k][0]:
                 held[col] = row[col] if col < len(row) else None
-            else:
+            elif not blank:
                 while len(row) <= col:
                     row.append(None)
                 if row[col] is None or row[col] == "":

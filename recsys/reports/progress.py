@@ -216,8 +216,8 @@ def org_progress(
             leaderboard=tuple({"member": p.member.id, "name": p.member.name, "points": round(p.points.total, 2),
                                "hours": round(p.hours.total, 2)} for p in board),
             org_name=display_org(branch, names),
-            untargeted=sum(p.hours.target is None for p in progress),
-            untargeted_hours=sum(p.hours.total for p in progress if p.hours.target is None),
+            untargeted=sum(not p.hours.target for p in progress),  # none, or 0 hours a year
+            untargeted_hours=sum(p.hours.total for p in progress if not p.hours.target),
         ))
     return OrgProgress(org, day, tuple(branches), display_org(org, names))
 

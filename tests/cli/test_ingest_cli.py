@@ -73,7 +73,7 @@ def test_events_name_the_line_of_an_unknown_member(tmp_path, capsys):
     # --check says the same of a store that exists, and writes nothing; of one that does not,
     # it checks the file alone and creates nothing.
     assert main(["events", events, "--check", "--store", store]) == 2
-    assert "events.csv:4, id 'm9', field 'member': unknown member 'm9'" in capsys.readouterr().err
+    assert "events.csv:4, field 'member': unknown member 'm9'" in capsys.readouterr().err
     assert main(["events", events, "--check", "--store", str(tmp_path / "none")]) == 0
     assert not (tmp_path / "none").exists()
     # Every problem in one pass: a bad date and an unknown item with the unknown member.
@@ -81,7 +81,7 @@ def test_events_name_the_line_of_an_unknown_member(tmp_path, capsys):
                                           "m1,zz,完成,2026/11/21 20:00\nm1,a1,完成,30/11/2026\n")
     assert main(["events", events, "--store", store]) == 2
     err = capsys.readouterr().err
-    assert "(and 2 more problems)" in err and "events.csv:3, id 'm1', field 'item': unknown item 'zz'" in err
+    assert "(and 2 more problems)" in err and "events.csv:3, field 'item': unknown item 'zz' (member 'm1')" in err
     assert "events.csv:4, field 'at'" in err
 
 

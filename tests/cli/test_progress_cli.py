@@ -8,6 +8,7 @@ import json
 import pytest
 
 from recsys import Engine, Event, Item, Member
+from recsys.curriculum import Curriculum, RolePolicy
 from recsys_cli import main
 from recsys.records import TZ
 
@@ -102,3 +103,10 @@ def test_a_branch_progress_counts_only_hours_toward_a_target(tmp_path, capsys):
     assert branch["untargeted_hours"] == 1.0 and branch["progress"] == report["progress"] == round(1.0 / branch["target"], 4)
     assert main(["progress", "--org", "hx", "--day", "2026-03-31", "--store", str(path)]) == 0
     assert f"学时 1.0 / {branch['target']:g}（另有无学时要求的 1 人学习 1.0 学时）" in capsys.readouterr().out
+    # A role whose target is set to 0 hours a year has none either.
+    zero = Curriculum(roles={"member": RolePolicy("member", "党员", "党员", 32.0, {}),
+                             "retired": RolePolicy("retired", "离退休党员", "离退休", 0.0, {})})
+    with Engine.open(path, curriculum=zero) as eng:
+        eng.upsert_members([Member(id="m2", name="李娜", org="hx.b1", roles=("retired",))])
+        zeroed = eng.org_progress("hx", day=dt.date(2026, 3, 31)).to_dict()["branches"][0]
+    assert (zeroed["target"], zeroed["untargeted"], zeroed["progress"]) == (32.0, 1, round(1.0 / 32.0, 4))

@@ -111,3 +111,17 @@ def test_a_branch_merged_over_its_members_is_every_members_branch(tmp_path):
     batch = read_batch(path, Member)
     assert [(m.id, m.org) for m in batch.records] == [("m1", "hx.b1"), ("m2", "hx.b1"), ("m3", "hx.b1"),
                                                       ("m4", "hx.b2"), ("m5", "hx.b2"), ("m6", "hx.b2")]
+
+
+def test_rows_kept_free_inside_a_merged_range_stay_blank(tmp_path):
+    """A template merges 所在支部 over a branch and rows kept free for newcomers: those rows are
+    blank rows, not members with a branch and nothing else."""
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.append(["党员编号", "姓名", "所在支部"])
+    for row in (("m1", "张伟", "hx.b1"), ("m2", "李娜", None), (None, None, None), (None, None, None), ("m3", "王强", "hx.b2")):
+        ws.append(list(row))
+    ws.merge_cells("C2:C5")
+    path = tmp_path / "roster.xlsx"
+    book.save(path)
+    assert [(m.id, m.org) for m in read_batch(path, Member).records] == [("m1", "hx.b1"), ("m2", "hx.b1"), ("m3", "hx.b2")]

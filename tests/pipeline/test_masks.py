@@ -40,7 +40,7 @@ def members(draw, id_: str):
         id=id_, name="张三", org=draw(st.sampled_from(ORGS)),
         roles=tuple(draw(st.lists(st.sampled_from(ROLES), min_size=1, max_size=3, unique=True))),
         offline=situation == "regular" and draw(st.booleans()), situation=situation,
-        location=draw(st.sampled_from(["太原", "大同", None, "大同市", "山西省太原市"])), joined=joined,
+        location=draw(st.sampled_from(["太原", "大同", None, "大同市", "山西省太原市", "太原市小店区"])), joined=joined,
     )
 
 

@@ -62,7 +62,7 @@ def test_balances_through_the_engine_and_the_command_line(tmp_path, capsys):
     assert "credits.csv (GB18030): 2 opening balances" in capsys.readouterr().out
     path.write_bytes("member,year,hours,topic\nm1,2026,24,习近平新时代中国特色社会主义思想\nm9,2026,3,\n".encode())
     assert main(["credits", str(path), "--store", str(store)]) == 2
-    assert "credits.csv:3, id 'm9', field 'member': unknown member 'm9'" in capsys.readouterr().err
+    assert "credits.csv:3, field 'member': unknown member 'm9'" in capsys.readouterr().err
     with Engine.open(store) as engine:
         engine.record_balances([{"member": "m1", "year": 2026, "hours": 24, "topic": "党的创新理论"}])
         assert [(b.topic, b.hours) for b in engine.opening_balances("m1")] == [(None, 8), ("党的创新理论", 24)]
@@ -79,7 +79,7 @@ def test_a_ledger_file_is_checked_as_it_will_be_written(tmp_path, capsys):
     path = tmp_path / "credits.csv"
     path.write_text("党员编号,年度,学时,备注\nm1,2026,12学时,台账\nm2,2026,８.５小时,台账\nm9,2026,3,台账\n", encoding="utf-8")
     assert main(["credits", str(path), "--check", "--store", str(store)]) == 2
-    assert "credits.csv:4, id 'm9', field 'member': unknown member 'm9'" in capsys.readouterr().err
+    assert "credits.csv:4, field 'member': unknown member 'm9'" in capsys.readouterr().err
     path.write_text("党员编号,年度,学时\nm1,2026,12学时\nm2,2026,8.5小时\n", encoding="utf-8")
     assert main(["credits", str(path), "--store", str(store)]) == 0
     with Engine.open(store) as engine:
