@@ -425,15 +425,22 @@ def stray_orgs(members: Sequence[Member], known: Iterable[str], *, source: str |
 
 def _near_codes(known: set[str]) -> Callable[[str], str]:
     """The closest known code to a stray one, as :func:`_nearest` says it, among the codes under
-    the same parent (or all, for a top level): a group's thousands of branches are not compared
-    with each stray row."""
+    its parent, or under the known parent closest to its own (a typo in the unit above): a group's
+    thousands of branches are not compared with each stray row."""
     siblings: dict[str, list[str]] = {}
     for code in sorted(known):
         siblings.setdefault(code.rpartition(".")[0], []).append(code)
+    parents = sorted(siblings)
 
     @functools.cache
     def hint(code: str) -> str:
-        return _nearest(code, siblings.get(code.rpartition(".")[0]) or sorted(known)[:1000])
+        parent = code.rpartition(".")[0]
+        if parent not in siblings:
+            close = difflib.get_close_matches(parent, parents, n=1, cutoff=0.8)
+            if not close:
+                return ""  # a unit nothing known is near: new, not mistyped
+            parent = close[0]
+        return _nearest(code, siblings[parent])
 
     return hint
 
