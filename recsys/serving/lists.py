@@ -8,7 +8,6 @@ token, not the history. A path reads the history once and plans every day from i
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -156,11 +155,10 @@ def path(world: World, member: Member, start: dt.date, days: int, budget: int) -
             result = served.get(day)
             if result is not None and not set(planned).isdisjoint(e.item.id for e in result.entries):
                 # Two days pushed on their own may give the same item (one started is offered
-                # until finished); the path takes each day as studied, so the later day leaves
-                # out what an earlier day of the path holds: no item twice in a path. A day left
-                # with nothing is planned afresh.
-                kept = tuple(e for e in result.entries if e.item.id not in set(planned))
-                result = dataclasses.replace(result, entries=kept) if kept else None
+                # until finished); the path takes each day as studied, so such a later day is
+                # planned afresh without what earlier days hold: no item twice in a path, and
+                # the day's minutes filled.
+                result = None
             if result is None:
                 ctx = plan_context(
                     world, snap, member, day, budget, events, seats,
