@@ -85,8 +85,8 @@ class ScorerConfig:
     stated_share: float = 0.45
 
 
-#: Added to the score of an item the member started on the day planned for: above any other.
-_STUDYING_NOW = 1_000.0
+#: How far above the best candidate an item the member started on the day planned for scores.
+_STUDYING_NOW = 1e-3
 
 #: The blend's signals, in the order they are added up (fixed, so a score is the same number
 #: whichever signals an item has).
@@ -255,11 +255,12 @@ class Scorer(Component[ScorerConfig]):
             # LearnedBlend.need_scale), so required topics keep weighing against preference.
             pool.score = blend.apply(s, np.broadcast_to(pref, n)) + plan + (blend.need_scale - 1.0) * w.need * s["need"]
         # What the member opened today is what they are studying: whatever the blend thinks of
-        # going back to things started, it stays first on the day's list asked again (the member
-        # page lost the card the member had just opened).
+        # going back to things started, it ranks first on the day's list asked again (the member
+        # page lost the card the member had just opened). Just above the best, not far above:
+        # the diversity step scales every score by their spread.
         today = cols.flag(p.history.started_today)[rows]
         if today.any():
-            pool.score = np.where(today, pool.score + _STUDYING_NOW, pool.score)
+            pool.score = np.where(today, np.maximum(pool.score, pool.score.max() + _STUDYING_NOW), pool.score)
 
         # What the reasons read: "related to what you studied" only for the closest tenth, not
         # for anything ranked; likewise "others who studied X study this" and "members of your
