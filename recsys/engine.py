@@ -438,7 +438,7 @@ class Engine:
         batch = as_records(members, Member)
         if (taken := refused_ids(batch)):
             raise combine(taken)
-        check_unique_ids(batch, "member")
+        check_unique_ids(batch, "member", scope=lambda m: m.tenant)  # ids are unique per enterprise
         if batch:
             self.store.upsert_members(batch)
         return len(batch)

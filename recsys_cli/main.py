@@ -229,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     k = keys.add_parser("token", parents=[keys_common], help="a short-lived token acting for one member (for /m?token=)")
     k.add_argument("member", metavar="MEMBER")
     k.add_argument("--hours", type=float, default=12.0, help="lifetime in hours, at most 168 (default: 12)")
+    k.add_argument("--tenant", metavar="ENTERPRISE",
+                   help="the member's enterprise: needed where several enterprises use the member's id")
     return parser
 
 
@@ -786,22 +788,22 @@ def _member_tokens(args: argparse.Namespace) -> int:
     folder = store_folder(path)
     if folder is not None and not Path(folder).is_dir():
         raise StoreError(f"no store at {path}: give --store DIR or set RECSYS_STORE")
-    store = open_store(path)
-    try:
-        tokens = MemberTokens(store)
-        if args.keys_command == "rotate-token-secret":
-            tokens.rotate()
-            print("member tokens are now signed with a new secret; every token issued before is refused")
-            return 0
-        if not store.member_ids([args.member]):
-            from recsys.exceptions import NotFoundError
+    if args.keys_command == "rotate-token-secret":
+        store = open_store(path)
+        try:
+            MemberTokens(store).rotate()
+        finally:
+            store.close()
+        print("member tokens are now signed with a new secret; every token issued before is refused")
+        return 0
+    from recsys import Engine
 
-            raise NotFoundError("member", args.member)
-        token, expires = tokens.issue(args.member, hours=args.hours)
-        print(f"token for member {args.member}, valid until {expires.isoformat()}; open /m?token=<token>:")
-        print(token)
-    finally:
-        store.close()
+    # Through the engine (a view with --tenant), so a token names the enterprise as the HTTP
+    # route's does, and an id several enterprises use is refused rather than left ambiguous.
+    with Engine.open(path, tenant=args.tenant) as engine:
+        token, expires = engine.member_token(args.member, hours=args.hours)
+    print(f"token for member {args.member}, valid until {expires.isoformat()}; open /m?token=<token>:")
+    print(token)
     return 0
 
 

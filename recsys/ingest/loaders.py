@@ -477,7 +477,7 @@ def _validate(rows: Iterable[tuple[int, Any]], record_type: type[R], source: str
     try:
         check_unique_ids([r for _, r in keyed], _NOUNS.get(record_type, record_type.__name__.lower()), source=source,
                          lines=[line for line, _ in keyed],
-                         scope=(lambda e: e.member) if record_type is Event else None)
+                         scope=_id_scope(record_type))
     except ValidationError as exc:
         problems.extend(exc.problems)
     return records, lines, problems
@@ -537,6 +537,17 @@ def refused_ids(records: Sequence[Any], *, source: str = "batch", lines: Sequenc
     return problems
 
 
+def _id_scope(record_type: type) -> Callable[[Any], Hashable] | None:
+    """Where a file's ids are unique: members' in their enterprise; events' in their member's (one
+    member's events surely share a tenant; the engine checks the rest). Items' ids are unique per
+    enterprise too, but a batch of the whole store names an item by its id alone."""
+    if record_type is Event:
+        return lambda e: e.member
+    if record_type is Member:
+        return lambda m: m.tenant
+    return None
+
+
 def check_unique_ids(
     records: Sequence[Any], kind: str, *, source: str = "batch", lines: Sequence[int] | None = None,
     scope: Callable[[Any], Hashable] | None = None,
@@ -554,8 +565,11 @@ def check_unique_ids(
         line = lines[pos] if lines is not None else pos + 1
         key = (None if scope is None else scope(record), record.id)
         if key in seen:
+            # A batch's positions are counted from 1 here and from 0 over HTTP: say which came
+            # first without a number that reads differently in each.
+            earlier = "an earlier record of the batch has it" if source == "batch" else f"first on line {seen[key]}"
             problems.append(ValidationError(
-                f"duplicate {kind} id in one batch (first at {seen[key]})",
+                f"duplicate {kind} id ({earlier})",
                 source=source, line=line, record=record.id, field="id",
             ))
         else:

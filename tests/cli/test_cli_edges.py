@@ -184,6 +184,21 @@ def test_two_enterprises_events_may_share_an_id(tmp_path, capsys):
     assert f"{twice}:2" in capsys.readouterr().err
 
 
+def test_a_group_roster_may_number_each_enterprise_from_one(tmp_path, capsys):
+    # Member ids are unique per enterprise: a group-wide roster where each enterprise numbers its
+    # members from 1 is one batch, not duplicates; within an enterprise it still is.
+    store = str(tmp_path / "store")
+    assert main(["ingest", jsonl(tmp_path / "items.jsonl", [ITEM]), "--store", store, "--encoder", "tfidf"]) == 0
+    members = [{"id": "0001", "name": "张伟", "org": "hx.b1"}, {"id": "0001", "name": "陈静", "org": "zj.b1"}]
+    assert main(["members", jsonl(tmp_path / "m.jsonl", members), "--store", store]) == 0
+    with Engine.open(store) as engine:
+        assert engine.tenant("zj").member("0001").name == "陈静" and engine.tenant("hx").member("0001").name == "张伟"
+    capsys.readouterr()
+    twice = jsonl(tmp_path / "twice.jsonl", [members[0], {**members[0], "org": "hx.b2"}])
+    assert main(["members", twice, "--store", store]) == 2
+    assert f"{twice}:2" in capsys.readouterr().err
+
+
 @pytest.fixture
 def frozen_store(tmp_path):
     """A store nobody may write, root included (the immutable attribute on it and its files)."""

@@ -39,7 +39,7 @@ def test_an_export_of_names_is_read_with_chinese_headers_and_every_problem_named
     with pytest.raises(ValidationError) as err:
         read_batch(path, OrgName)
     assert [(p.line, p.field) for p in err.value.problems] == [(2, "name"), (3, "org"), (4, "name"), (6, "id")]
-    assert "duplicate organisation id in one batch (first at 5)" in str(err.value.problems[-1])
+    assert "duplicate organisation id (first on line 5)" in str(err.value.problems[-1])
 
 
 def test_a_roster_is_not_read_as_names(tmp_path):

@@ -288,6 +288,25 @@ def test_cli_issues_tokens_and_rotates_the_secret(tmp_path):
     assert missing.returncode == 2 and not (tmp_path / "none").exists()
 
 
+def test_cli_token_names_the_enterprise_where_two_use_the_member_id(tmp_path):
+    store = tmp_path / "store"
+    with Engine.open(store, encoder="tfidf") as engine:
+        engine.upsert_members([{"id": "m1", "name": "张伟", "org": "hxny.zb", "roles": ["member"]},
+                               {"id": "m1", "name": "李娜", "org": "gdjt.zb", "roles": ["member"]}])
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "recsys", "keys", "token", *args, "--store", str(store)],
+                              cwd=REPO, capture_output=True, text=True, timeout=120)
+
+    ambiguous = cli("m1")
+    assert ambiguous.returncode == 2 and "--tenant" in ambiguous.stderr and "Traceback" not in ambiguous.stderr
+    made = cli("m1", "--tenant", "gdjt")
+    assert made.returncode == 0, made.stderr
+    with Engine.open(store) as engine:
+        _, member = engine.token_member(made.stdout.strip().splitlines()[-1])
+    assert member.name == "李娜"
+
+
 def test_an_own_event_id_stays_an_id_whatever_the_member_id():
     from service.routers.member_pages import own_event_id
 

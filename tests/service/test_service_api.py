@@ -326,7 +326,7 @@ def test_duplicate_ids_in_one_batch_are_rejected(world):
     error = error_of(client.post("/v1/events", json=[event("d1"), event("d1")], headers=bearer(keys.a)), 422)
     detail = error["details"][0]
     assert (detail["index"], detail["id"], detail["field"]) == (1, "d1", "id")
-    assert detail["message"].startswith("duplicate event id")
+    assert detail["message"] == "duplicate event id (an earlier record of the batch has it)"  # no 1-based position
 
 
 # -- keys and tenants ------------------------------------------------------------------------------
