@@ -53,6 +53,9 @@ _CODE = re.compile(r"[A-Za-z0-9._:-]+")
 #: Every member is a party member, 预备党员 included, so 面向对象 党员 is everyone too (read as
 #: the role ``member`` it kept a themed day from probationary members); 正式党员 stays the role.
 _EVERYONE = {"全体党员", "所有党员", "全体", "全部", "全员", "不限", "全体人员", "党员", "中共党员"}
+#: A member's roles cell holding no post: 党内职务 is 无 for most members (they keep the default
+#: role, a party member).
+_NO_POST = {"无", "/", "-", "—", "暂无"}
 #: Five digits in a date cell: the day number a spreadsheet shows when a date cell was turned
 #: into text or a number (46000 is 2025-12-09). Four digits would be a year, which is no date.
 _SERIAL = re.compile(r"[0-9]{5}(?:\.[0-9]+)?")
@@ -112,6 +115,8 @@ def read_fields(record_type: type, raw: Mapping[str, Any], vocabulary: Vocabular
     out: dict[str, Any] = {}
     problems: list[ValidationError] = []
     record_id = _record_id(raw.get("id"))
+    if record_type is Member:
+        raw = _member_cells(raw, vocabulary)
     for name, value in raw.items():
         if _empty(value) or (record_type is Item and _no_limit(name, value)):
             continue
@@ -140,6 +145,25 @@ def read_fields(record_type: type, raw: Mapping[str, Any], vocabulary: Vocabular
     if record_type is Item and "mode" not in out and (out.get("kind") == "activity" or "schedule" in out):
         out["mode"] = "offline"  # an activity, or anything with a time and place, happens offline
     return out, problems
+
+
+def _member_cells(raw: Mapping[str, Any], vocab: Vocabulary) -> Mapping[str, Any]:
+    """A roster's cells as the fields they mean. The member-information system's 人员类别 holds
+    正式党员 or 预备党员, which are roles (a probationary member's curriculum is their own), not a
+    situation (流动党员, 年老体弱): such a cell joins the roles and the situation stays regular. A
+    roles cell of 无 (党内职务 for most members) holds no post."""
+    out = dict(raw)
+    roles = out.get("roles")
+    if isinstance(roles, str) and roles.strip() in _NO_POST:
+        del out["roles"]
+    situation = out.get("situation")
+    if isinstance(situation, str) and not _empty(situation):
+        words = _words(situation)
+        if all(isinstance(w, str) and vocab.code("situations", w) is None and vocab.code("roles", w) for w in words):
+            del out["situation"]
+            held = out.get("roles")
+            out["roles"] = [*([] if _empty(held) else _words(held)), *words]
+    return out
 
 
 def read_when(value: Any) -> dt.date | dt.datetime | None:

@@ -83,6 +83,22 @@ def test_members_in_chinese_take_the_defaults_of_empty_cells(tmp_path):
     assert (m3.situation, m3.offline) == ("mobile", False)
 
 
+def test_a_member_information_export_gives_class_and_post_as_roles(tmp_path):
+    # 人员类别 holds 正式党员 or 预备党员 (roles), or a situation; 党内职务 holds a post, mostly 无.
+    text = ("党员编号,姓名,所在支部,人员类别,党内职务\n"
+            "0001,张伟,hx.b1,正式党员,党支部书记\n"
+            "0002,李娜,hx.b1,预备党员,无\n"
+            "0003,王强,hx.b2,流动党员,组织委员\n"
+            "0004,赵敏,hx.b2,正式党员,\n")
+    m1, m2, m3, m4 = read_batch(write(tmp_path / "m.csv", text, "gbk"), Member).records
+    assert (m1.roles, m1.situation) == (("branch_secretary", "member"), "regular")
+    assert (m2.roles, m2.situation) == (("probationary",), "regular")
+    assert (m3.roles, m3.situation) == (("committee_member",), "mobile")
+    assert (m4.roles, m4.situation) == (("member",), "regular")
+    with pytest.raises(ValidationError, match="situation"):  # neither a situation nor a role
+        read_batch(write(tmp_path / "bad.csv", "党员编号,姓名,所在支部,人员类别\n0005,孙丽,hx.b1,在编\n"), Member)
+
+
 def test_an_excel_workbook_with_date_cells_numbers_and_a_chosen_sheet(tmp_path):
     openpyxl = pytest.importorskip("openpyxl")
     book = openpyxl.Workbook()
