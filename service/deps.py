@@ -6,7 +6,8 @@ Each reads what the lifespan put on ``app.state``; tests swap any of them throug
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
@@ -193,16 +194,24 @@ def _query_names(dependant) -> set[str]:
     return names
 
 
+def shared_link(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a page people open from a shared link (``/m?token=``): chat apps add parameters of
+    their own to a forwarded link (``from=groupmessage&isappinstalled=0``), so it takes them
+    rather than refuse the member with a JSON error. Put it under the route decorator."""
+    endpoint.shared_link = True  # type: ignore[attr-defined]
+    return endpoint
+
+
 def reject_unknown_query(request: Request) -> None:
     """Refuse query parameters the endpoint does not take, so that a typo (``limt=5``) is a 422
-    naming it rather than a silently ignored option.
+    naming it rather than a silently ignored option (pages marked :func:`shared_link` excepted).
 
     Raises:
         RequestValidationError: naming each unknown parameter.
     """
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
-    if dependant is None:
+    if dependant is None or getattr(getattr(route, "endpoint", None), "shared_link", False):
         return
     known = _query_names(dependant)
     unknown = [name for name in request.query_params if name not in known]

@@ -23,7 +23,7 @@ from recsys.exceptions import NotFoundError, ValidationError
 from recsys.ingest.loaders import combine, parse_records
 from recsys.records import TZ, Event
 from recsys.serving.search import visible_to
-from service.deps import EngineDep, MetricsDep, TenantEngineDep, VisibleMemberDep
+from service.deps import EngineDep, MetricsDep, TenantEngineDep, VisibleMemberDep, shared_link
 from service.errors import Unauthorized
 from service.member_tokens import MemberAccessDep, MemberEngineDep, member_from_token
 from service.openapi import ItemIdPath, error_responses
@@ -187,7 +187,7 @@ _REFUSED = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>链接已失效</title>
 <link rel="stylesheet" href="/static/recsys-member.css"></head>
 <body><main class="refused"><h1>链接已失效</h1><p>{why}</p>
-<p>请回到所在单位的党建平台，重新打开“每日学习”。</p></main></body></html>"""
+<p>请回到推送链接的群或所在单位的党建平台，重新打开“每日学习”；也可请党支部重新发送链接。</p></main></body></html>"""
 
 
 @router.get("/m", summary="The member's page (HTML)", include_in_schema=True,
@@ -196,6 +196,7 @@ _REFUSED = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
                        401: {"content": {"text/html": {"schema": {"type": "string"}}},
                              "description": "A missing, invalid or expired token."},
                        **error_responses(422)})
+@shared_link
 def page(
     request: Request,
     engine: EngineDep,

@@ -260,6 +260,12 @@ def test_the_page_is_served_for_a_valid_token_only(world):
     assert client.get("/m").status_code == 401
     refused = client.get("/m", params={"token": token[:-3] + "abc"})
     assert refused.status_code == 401 and "链接已失效" in refused.text
+    # A link forwarded in a chat app comes back with the app's own parameters: still the page.
+    shared = client.get("/m", params={"token": token, "from": "groupmessage", "isappinstalled": "0"})
+    assert shared.status_code == 200 and "<recsys-daily" in shared.text
+    # The API's routes still name a parameter they do not take.
+    assert client.get("/v1/members/m-a/page", params={"from": "groupmessage"},
+                      headers={"Authorization": f"Bearer {token}"}).status_code == 422
     for asset in ("recsys-widget.js", "member.js", "recsys-member.css"):
         assert client.get(f"/static/{asset}").status_code == 200, asset
 
