@@ -30,7 +30,7 @@ from recsys.models.training import train as train_ranking
 from recsys.pipeline import Recommender
 from recsys.pipeline.collaborative import CollaborativeModel
 from recsys.pipeline.masks import attendable
-from recsys.records import Event, Item, Member, tenant_of
+from recsys.records import TZ, Event, Item, Member, tenant_of
 from recsys.reports.alerts import Alert, find_alerts
 from recsys.reports.coverage import CoverageInputs, CoverageReport, build_coverage
 from recsys.reports.digest import Digest, build_digest
@@ -1115,11 +1115,25 @@ class Engine:
         items = {i: it for i, it in catalogue.items.items()
                  if visible_to(it, org) and (it.schedule is None or could[catalogue.columns.row[i]])}
         seats = self.store.enrolments([i for i, it in items.items() if it.schedule is not None])
+        # The whole group reads the digest: an activity for some roles says for whom.
+        held = {r for m in members for r in m.roles}
+        everyone = set.intersection(*(set(m.roles) for m in members))
+        audiences = {i: "、".join(self.curriculum.role_name(r) for r in it.roles if r in held)
+                     for i, it in items.items() if it.schedule is not None and it.roles and not everyone & set(it.roles)}
         return build_digest(org, day, members, self.store.served_between(day, day), items, seats,
-                            org_name=self.store.org_names().get(org))
+                            org_name=self.store.org_names().get(org), now=_digest_time(day), audiences=audiences)
 
     def content_feedback(self, org: str | None = None) -> list[ContentFlag]:
         """Items with low completion, high skip rates or low ratings among the members of
         ``org`` (default: everyone), per role."""
         members, events = self._org_members(org)
         return content_feedback(members, [e for evs in events.values() for e in evs], self.catalogue())
+
+
+def _digest_time(day: dt.date) -> dt.datetime:
+    """When a digest of ``day`` is read: now, for today's (an activity over this morning is no
+    longer open); the day's start for another day's, so a digest of a day is the same whenever
+    it is asked."""
+    now = dt.datetime.now(TZ)
+    return now if day == now.date() else dt.datetime.combine(day, dt.time.min, TZ)
+

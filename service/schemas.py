@@ -796,7 +796,7 @@ class DigestItemOut(BaseModel):
 
 
 class DigestActivityOut(BaseModel):
-    """An offline activity of the coming two weeks with seats left."""
+    """An offline activity of the coming two weeks with seats left, not yet over."""
 
     id: str = Field(description="Item id.", examples=["off-101"])
     title: str = Field(description="Title.", examples=["冬季机组跳闸与厂用电中断应急演练"])
@@ -804,6 +804,8 @@ class DigestActivityOut(BaseModel):
     location: str = Field(description="`城市·地点`.", examples=["太原·发电公司集控楼"])
     seats_left: int | None = Field(description="Seats left; null for no limit.", examples=[40])
     url: str | None = Field(None, description="The activity's page in the portal (to sign up), or null.")
+    audience: str | None = Field(None, description="For whom it is, where not every member of the organisation "
+                                 "may join (role names); null where all may.", examples=["支部书记、支委委员"])
 
 
 class DigestOut(BaseModel):

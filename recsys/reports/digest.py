@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from recsys.records import Item, Member
+from recsys.pipeline.explain import cn_date
+from recsys.records import TZ, Item, Member
 from recsys.serving.text import KIND_NAMES, fit_sections, linked_title
 
 __all__ = ["Digest", "DigestItem", "DigestActivity", "build_digest", "format_digest", "wecom_message",
@@ -39,15 +40,22 @@ class DigestItem:
 
 @dataclass(frozen=True)
 class DigestActivity:
-    """An offline activity ahead that the branch's members may join."""
+    """An offline activity ahead that the branch's members may join.
+
+    Attributes:
+        audience: For whom it is, where not every member of the organisation may join
+            (``支部书记、支委委员``); None where all may.
+    """
 
     item: Item
     seats_left: int | None
+    audience: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         it = self.item
         return {"id": it.id, "title": it.title, "starts": it.schedule.starts.isoformat(),
-                "location": it.schedule.location, "seats_left": self.seats_left, "url": it.url}
+                "location": it.schedule.location, "seats_left": self.seats_left, "url": it.url,
+                "audience": self.audience}
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,8 @@ def build_digest(
     *,
     ahead_days: int = 14,
     org_name: str | None = None,
+    now: dt.datetime | None = None,
+    audiences: Mapping[str, str] | None = None,
 ) -> Digest:
     """The digest of ``org`` on ``day``.
 
@@ -97,6 +107,8 @@ def build_digest(
         seats_taken: Enrolments per offline item.
         ahead_days: How far ahead activities are listed.
         org_name: The organisation's display name, if it has one.
+        now: Activities over by then are left out (nobody can enrol in them any more).
+        audiences: For whom an activity is, by id, where not every member may join it.
     """
     ids = {m.id for m in members}
     counts: Counter[str] = Counter()
@@ -107,10 +119,13 @@ def build_digest(
             counts.update(i for i in dict.fromkeys(item_ids) if i in items)
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     last = day + dt.timedelta(days=ahead_days)
+    # Days and times as the members live them: an activity entered in UTC is still on Beijing's day.
     ahead = sorted((it for it in items.values() if it.schedule is not None
-                    and day <= it.schedule.starts.date() <= last), key=lambda it: (it.schedule.starts, it.id))
+                    and day <= it.schedule.starts.astimezone(TZ).date() <= last
+                    and (now is None or it.schedule.ends > now)), key=lambda it: (it.schedule.starts, it.id))
     activities = [DigestActivity(it, None if it.schedule.capacity is None
-                                 else max(it.schedule.capacity - seats_taken.get(it.id, 0), 0)) for it in ahead]
+                                 else max(it.schedule.capacity - seats_taken.get(it.id, 0), 0),
+                                 (audiences or {}).get(it.id)) for it in ahead]
     return Digest(org, day, len(ids), len(listed), [DigestItem(items[i], n) for i, n in ranked],
                   [a for a in activities if a.seats_left != 0], org_name)
 
@@ -131,9 +146,10 @@ def format_digest(digest: Digest, *, name: str | None = None, markdown: bool = F
     studies = [f"{n}. {linked_title(d.item, markdown=markdown)} {d.item.minutes}分钟 · {KIND_NAMES.get(d.item.kind, d.item.kind)}"
                f"（{d.members}人）" for n, d in enumerate(digest.items, start=1)]
     quote = "> " if markdown else "· "
-    events = [f"{quote}{a.item.schedule.starts.month}月{a.item.schedule.starts.day}日 "
-              f"{a.item.schedule.starts:%H:%M} {a.item.schedule.location}{linked_title(a.item, markdown=markdown)}"
-              + ("" if a.seats_left is None else f"，剩余 {a.seats_left} 个名额") for a in digest.activities]
+    events = [f"{quote}{cn_date(starts)} {starts:%H:%M} {a.item.schedule.location}{linked_title(a.item, markdown=markdown)}"
+              + ("" if a.audience is None else f"（面向{a.audience}）")
+              + ("" if a.seats_left is None else f"，剩余 {a.seats_left} 个名额")
+              for a in digest.activities for starts in [a.item.schedule.starts.astimezone(TZ)]]
     sections = [(bold("今日推荐学习"), studies or ["今日暂无已生成的学习清单。"]),
                 (bold("近期活动（可报名）"), events or ["近两周暂无可报名的线下活动。"])]
     return fit_sections(head, sections, max_bytes)

@@ -74,4 +74,22 @@ def test_an_organisations_digest_lists_only_activities_a_member_of_it_could_atte
         # The mobile member in Beijing attends nothing; no member holds the cadres' role.
         assert [a.item.id for a in eng.digest("hx.b1", DAY).activities] == ["here"]
         eng.upsert_members([Member("m3", "王强", "hx.b1", roles=("cadre",), location="太原")])
-        assert [a.item.id for a in eng.digest("hx.b1", DAY).activities] == ["here", "cadres"]
+        digest = eng.digest("hx.b1", DAY)
+        assert [(a.item.id, a.audience) for a in digest.activities] == [("here", None), ("cadres", "领导干部")]
+        # The whole group reads it: an activity for some roles says for whom.
+        assert "《活动cadres》（面向领导干部），剩余 10 个名额" in format_digest(digest)
+
+
+def test_activities_show_beijing_time_and_those_over_are_left_out():
+    members, items, served = world()
+    utc = dt.timezone.utc
+    late = make_item("late", "夜间党课", kind="activity", mode="offline", minutes=60, schedule=Schedule(
+        dt.datetime(2026, 12, 4, 17, 0, tzinfo=utc), dt.datetime(2026, 12, 4, 18, 0, tzinfo=utc), "太原·会议室", None))
+    morning = activity("o5", 0, None)  # 09:00-11:00 on the day
+    items.update({"late": late, "o5": morning})
+    at_noon = dt.datetime.combine(DAY, dt.time(12), TZ)
+    digest = build_digest("hx.b1", DAY, members, served, items, {}, now=at_noon)
+    assert [a.item.id for a in digest.activities] == ["o4", "o1", "late", "o3"]  # o5 ended at 11:00
+    assert "· 12月5日 01:00 太原·会议室《夜间党课》" in format_digest(digest)  # 17:00 UTC is 1:00 the next day
+    before = build_digest("hx.b1", DAY, members, served, items, {}, now=at_noon.replace(hour=8))
+    assert [a.item.id for a in before.activities][:1] == ["o5"]
