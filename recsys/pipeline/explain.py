@@ -100,10 +100,11 @@ def fresh(item: Item) -> str:
 def next_level(topic: str, level: int, *, planned: bool = False) -> str:
     """The next stage of a topic: after what the member studied, or in a path after what its
     earlier days plan (not yet studied, so not said to be)."""
-    stage = {1: "入门", 2: "进阶", 3: "提高"}.get(level, "进阶")
+    stages = {1: "入门", 2: "进阶", 3: "提高"}
+    stage = stages.get(level, "进阶")
     if planned:
-        return f"接着前几天安排的{topic}内容，{stage}学习"
-    return f"你已学完{topic}的前一阶段内容，{stage}学习"
+        return f"接着前几天安排的{topic}内容，这是{stage}内容"
+    return f"你已学完{topic}的{stages.get(level - 1, '前一阶段')}内容，这是{stage}内容"
 
 
 def birthday(joined: dt.date) -> str:
@@ -127,7 +128,7 @@ def role_start(role_name: str) -> str:
 
 
 def empty_budget(minutes: int, shortest: int) -> str:
-    return f"今日可用时间（{minutes} 分钟）少于最短可学内容（{shortest} 分钟），可以增加学习时间后再试"
+    return f"今日可用时间（{minutes} 分钟）少于最短可学内容（{shortest} 分钟），如需调整每日学习时间，请联系党支部"
 
 
 def empty_done() -> str:

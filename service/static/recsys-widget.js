@@ -80,7 +80,7 @@
   var ACTIONS = [
     { kind: 'start', label: '开始学习', done: '已开始学习', primary: true },
     { kind: 'complete', label: '已学完', done: '已记录学完' },
-    { kind: 'skip', label: '跳过', done: '已跳过，今天不再推荐' },
+    { kind: 'skip', label: '跳过', done: '已跳过，近期不再推荐' },
     { kind: 'dislike', label: '不感兴趣', done: '已记录，今后少推荐此类内容' }
   ];
 

@@ -179,7 +179,7 @@ def test_prerequisites_come_first(open_engine):
     order = [e.item.id for d in path.days for e in d.entries]
     assert order.index("a") < order.index("b") < order.index("c")
     assert [e.item.id for e in path.days[0].entries] == ["a"]
-    assert any("进阶学习" in r for d in path.days for e in d.entries if e.item.id == "b" for r in e.reasons)
+    assert any("这是进阶内容" in r for d in path.days for e in d.entries if e.item.id == "b" for r in e.reasons)
 
 
 def test_daily_list_is_stable_and_recorded_as_impressions(open_engine):
@@ -446,11 +446,11 @@ def test_a_path_says_a_stage_is_studied_only_of_what_the_member_studied(open_eng
     eng = open_engine(items, [member(daily_minutes=10)], studied, curriculum=Curriculum(roles={}))
     days = eng.path("m1", start=DAY, days=12).days
     said = {(e.item.topics[0], e.item.level, r) for d in days for e in d.entries for r in e.reasons
-            if "前一阶段" in r or "前几天安排" in r}
+            if "你已学完" in r or "前几天安排" in r}
     # 安全生产 level 1 was studied: its level 2 follows it; every other stage follows a planned day.
-    assert ("安全生产", 2, "你已学完安全生产的前一阶段内容，进阶学习") in said
-    assert {r for t, level, r in said if "你已学完" in r} == {"你已学完安全生产的前一阶段内容，进阶学习"}
-    assert ("党章党规党纪", 2, "接着前几天安排的党章党规党纪内容，进阶学习") in said
+    assert ("安全生产", 2, "你已学完安全生产的入门内容，这是进阶内容") in said
+    assert {r for t, level, r in said if "你已学完" in r} == {"你已学完安全生产的入门内容，这是进阶内容"}
+    assert ("党章党规党纪", 2, "接着前几天安排的党章党规党纪内容，这是进阶内容") in said
 
 
 def test_search_and_similar_with_a_member_use_the_same_filters(open_engine):

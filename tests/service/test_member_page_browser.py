@@ -120,6 +120,9 @@ def test_the_page_shows_the_members_list(server, browser, tmp_path, width, heigh
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     for button in ("开始学习", "已学完", "跳过", "不感兴趣"):
         assert first.get_by_role("button", name=button).is_visible()
+        # A finger's width: 44 px at least, as phone guidelines ask (2.75em of a smaller font was 42).
+        assert first.get_by_role("button", name=button).bounding_box()["height"] >= 44
+    assert page.locator("recsys-daily .large-switch").bounding_box()["height"] >= 44
     page.screenshot(path=str(tmp_path / f"member-page-{width}.png"), full_page=True)
     # 大字 scales the text and is remembered.
     size = first.locator(".item-title").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
