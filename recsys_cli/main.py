@@ -163,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--day", type=_date, help="the day (default: today, Asia/Shanghai)")
     p.add_argument("--webhook", metavar="URL", required=True, help="the group bot's webhook URL")
     p.add_argument("--org", help="only the branches of this organisation")
+    p.add_argument("--again", action="store_true",
+                   help="send also the digests this webhook was already sent for the day (a run again sends only "
+                        "what did not arrive)")
 
     p = sub.add_parser("stats", parents=[common], help="counts and settings of the store")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -646,11 +649,13 @@ def _cmd_push(args: argparse.Namespace) -> int:
     from recsys.delivery.push import push_digests
 
     with _open(args) as engine:
-        pushed = push_digests(engine, args.webhook, day=args.day, org=args.org)
+        pushed = push_digests(engine, args.webhook, day=args.day, org=args.org, again=args.again)
     for branch in pushed:
         print(branch.summary())
     failed = sum(not b.delivery.ok for b in pushed)
-    print(f"{len(pushed) - failed} of {len(pushed)} branch digests sent")
+    before = sum(b.skipped for b in pushed)
+    print(f"{len(pushed) - failed - before} of {len(pushed)} branch digests sent"
+          + (f", {before} sent before" if before else ""))
     return 1 if failed else 0
 
 

@@ -1,15 +1,25 @@
-"""The nightly push: every branch's digest of the day to its group chat's webhook."""
+"""The nightly push: every branch's digest of the day to its group chat's webhook.
+
+A group bot takes 20 messages a minute, so a push to one webhook is paced to that. What was
+sent is kept in the store (per day and webhook), so running the push again after a failure sends
+only what did not arrive: a group never reads the same digest twice.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from recsys.delivery.webhook import Delivery, check_webhook, post_json
+from recsys.delivery.webhook import WECOM_PER_MINUTE, Delivery, check_webhook, post_json
 from recsys.reports.digest import wecom_message
 from recsys.reports.progress import in_org
+from recsys.serving.requests import as_day
 
 if TYPE_CHECKING:
     from recsys.engine import Engine
@@ -19,14 +29,21 @@ __all__ = ["BranchPush", "push_digests"]
 
 @dataclass(frozen=True)
 class BranchPush:
-    """One branch's message and what became of it."""
+    """One branch's message and what became of it.
+
+    Attributes:
+        skipped: Not sent, because it was sent to this webhook for this day before.
+    """
 
     branch: str
     members: int
     with_list: int
     delivery: Delivery
+    skipped: bool = False
 
     def summary(self) -> str:
+        if self.skipped:
+            return f"{self.branch}: already sent for this day, not sent again (--again sends it again)"
         state = "sent" if self.delivery.ok else "FAILED"
         return (f"{self.branch}: {state} ({self.with_list}/{self.members} members with a list, "
                 f"{self.delivery.bytes} bytes, {self.delivery.attempts} attempt"
@@ -40,6 +57,10 @@ def push_digests(
     day: dt.date | None = None,
     org: str | None = None,
     post: Callable[[str, dict[str, Any]], Delivery] = post_json,
+    again: bool = False,
+    per_minute: int = WECOM_PER_MINUTE,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> list[BranchPush]:
     """Make the day's lists of every member (of ``org``) that has none yet, then post each
     branch's digest as a 企业微信 group-bot markdown message.
@@ -51,6 +72,9 @@ def push_digests(
         day: The day (default: today, Asia/Shanghai).
         org: Only the branches of this organisation.
         post: How to send a message (default: :func:`recsys.delivery.webhook.post_json`).
+        again: Send also the branches whose digest this webhook was sent for the day before.
+        per_minute: Messages sent at most in any minute (a group bot refuses more).
+        clock, sleep: Time and waiting, for tests.
 
     Returns:
         One :class:`BranchPush` per branch, by branch code; a failed branch does not stop the rest.
@@ -60,10 +84,34 @@ def push_digests(
         ValidationError: for a malformed day or URL.
     """
     check_webhook(url)
+    day = as_day(day)
     engine.batch(day=day, org=org)  # resumable: members served already are skipped
     branches = sorted({m.org for m in engine.members() if org is None or in_org(m, org)})
+    # The webhook's key is a secret: the store keeps a digest of the URL, not the URL.
+    key = f"push_sent:{day.isoformat()}:{hashlib.sha256(url.encode('utf-8')).hexdigest()[:16]}"
+    sent = set(json.loads(engine.store.get_meta(key) or "[]"))
+    recent: deque[float] = deque()  # when the messages of the last minute went
     out = []
     for branch in branches:
         digest = engine.digest(branch, day=day)
-        out.append(BranchPush(branch, digest.members, digest.with_list, post(url, wecom_message(digest))))
+        if branch in sent and not again:
+            out.append(BranchPush(branch, digest.members, digest.with_list, Delivery(True, 0, 0, ""), skipped=True))
+            continue
+        _wait_for_room(recent, per_minute, clock, sleep)
+        delivery = post(url, wecom_message(digest))
+        recent.append(clock())
+        if delivery.ok:
+            sent.add(branch)
+            engine.store.set_meta({key: json.dumps(sorted(sent), ensure_ascii=False)})
+        out.append(BranchPush(branch, digest.members, digest.with_list, delivery))
     return out
+
+
+def _wait_for_room(recent: deque[float], per_minute: int, clock: Callable[[], float],
+                   sleep: Callable[[float], None]) -> None:
+    """Wait until fewer than ``per_minute`` messages went in the last 60 seconds."""
+    while recent and clock() - recent[0] >= 60:
+        recent.popleft()
+    if len(recent) >= per_minute:
+        sleep(60 - (clock() - recent[0]))
+        recent.popleft()

@@ -4,7 +4,8 @@ A push runs unattended at night, so every message gets a few tries with a growin
 the outcome of each is kept for the report rather than raised: one branch's failure must not
 stop the others. 企业微信 answers HTTP 200 with ``{"errcode": 0}`` when it accepts a message and
 a non-zero ``errcode`` (with ``errmsg``) when it refuses one; a refusal is not retried, since the
-same message would be refused again.
+same message would be refused again, except "too many messages" (45009: a bot takes 20 a
+minute), which is tried again after a minute.
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ from typing import Any
 
 from recsys.exceptions import ValidationError
 
-__all__ = ["Delivery", "post_json", "check_webhook"]
+__all__ = ["Delivery", "post_json", "check_webhook", "WECOM_PER_MINUTE"]
+
+#: Messages a 企业微信 group bot takes a minute; more are refused with errcode 45009.
+WECOM_PER_MINUTE = 20
+#: Refusals that mean "not now" rather than "not this message": 45009, api freq out of limit.
+_TOO_FREQUENT = {45009}
 
 
 @dataclass(frozen=True)
@@ -47,13 +53,16 @@ def post_json(
     pause: float = 1.0,
     timeout: float = 10.0,
     sleep: Callable[[float], None] = time.sleep,
+    busy_pause: float = 60.0,
 ) -> Delivery:
-    """POST ``payload`` as JSON to ``url``, retrying network errors and 5xx answers.
+    """POST ``payload`` as JSON to ``url``, retrying network errors, 5xx answers and a bot's
+    "too many messages" refusal.
 
     Args:
         tries: Attempts at most.
         pause: Seconds before the second attempt; doubled before each next one.
         timeout: Seconds to wait for an answer.
+        busy_pause: Seconds to wait after a "too many messages" refusal (the bot counts a minute).
         sleep: How to wait (tests pass a no-op).
 
     Raises:
@@ -75,8 +84,13 @@ def post_json(
         except (urllib.error.URLError, OSError) as exc:
             detail = f"unreachable: {getattr(exc, 'reason', exc)}"
         else:
-            refused = _refusal(answer)
-            return Delivery(refused is None, attempt, len(body), refused or answer.strip()[:200])
+            refused, code = _refusal(answer)
+            if code not in _TOO_FREQUENT:
+                return Delivery(refused is None, attempt, len(body), refused or answer.strip()[:200])
+            detail = refused or ""
+            if attempt < tries:
+                sleep(busy_pause)
+            continue
         if attempt < tries:
             sleep(pause * 2 ** (attempt - 1))
     return Delivery(False, tries, len(body), detail)
@@ -88,12 +102,13 @@ def check_webhook(url: str) -> None:
         raise ValidationError(f"the webhook must be an http:// or https:// URL, got {url!r}", field="webhook")
 
 
-def _refusal(answer: str) -> str | None:
-    """The bot's reason for refusing a message it answered with 200, or None if it took it."""
+def _refusal(answer: str) -> tuple[str | None, Any]:
+    """The bot's reason for refusing a message it answered with 200 and its code, or (None,
+    None) if it took it."""
     try:
         data = json.loads(answer)
     except ValueError:
-        return None
+        return None, None
     if isinstance(data, dict) and data.get("errcode", 0) != 0:
-        return f"errcode {data.get('errcode')}: {data.get('errmsg', '')}"
-    return None
+        return f"errcode {data.get('errcode')}: {data.get('errmsg', '')}", data.get("errcode")
+    return None, None

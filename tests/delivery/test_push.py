@@ -19,16 +19,18 @@ from recsys_cli import main
 class Receiver:
     """A webhook on 127.0.0.1 that keeps every body and answers with the statuses it is given."""
 
-    def __init__(self, statuses=()):
+    def __init__(self, statuses=(), answers=()):
         self.bodies: list[bytes] = []
         self.statuses = list(statuses)
+        self.answers = list(answers)  # bodies of the 200 answers, before the usual one
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 receiver.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
-                answer = b'{"errcode":0,"errmsg":"ok"}' if status == 200 else b"busy"
+                answer = (receiver.answers.pop(0) if receiver.answers else b'{"errcode":0,"errmsg":"ok"}') \
+                    if status == 200 else b"busy"
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
@@ -69,6 +71,12 @@ def test_each_branch_digest_arrives_as_group_bot_markdown_within_the_limit(tmp_p
     assert not any(name in c for c in contents for name in ("张伟", "李娜", "王强"))
     out = capsys.readouterr().out
     assert "hx.b1: sent (2/2 members with a list" in out and "2 of 2 branch digests sent" in out
+    # Run again (a cron retry): the group does not read the same digests twice, unless asked.
+    assert main(["push", "--day", "2026-12-01", "--webhook", receiver.url, "--org", "hx", "--store", store]) == 0
+    assert len(receiver.bodies) == 2 and "0 of 2 branch digests sent, 2 sent before" in capsys.readouterr().out
+    assert main(["push", "--day", "2026-12-01", "--webhook", receiver.url, "--org", "hx", "--store", store,
+                 "--again"]) == 0
+    assert len(receiver.bodies) == 4
 
 
 def test_a_busy_webhook_is_tried_again_and_a_refusal_is_not():
@@ -84,6 +92,61 @@ def test_a_busy_webhook_is_tried_again_and_a_refusal_is_not():
         assert (sent.ok, sent.attempts, sent.detail) == (False, 1, "HTTP 400")
     finally:
         refused.close()
+
+
+def test_too_many_messages_is_tried_again_after_a_minute_and_another_refusal_is_not():
+    waits = []
+    crowded = Receiver(answers=[b'{"errcode":45009,"errmsg":"api freq out of limit"}'])
+    try:
+        sent = post_json(crowded.url, {"msgtype": "text"}, sleep=waits.append)
+        assert (sent.ok, sent.attempts, waits) == (True, 2, [60.0]) and len(crowded.bodies) == 2
+    finally:
+        crowded.close()
+    bad = Receiver(answers=[b'{"errcode":40008,"errmsg":"invalid message type"}'])
+    try:
+        sent = post_json(bad.url, {"msgtype": "nope"}, sleep=waits.append)
+        assert (sent.ok, sent.attempts, sent.detail) == (False, 1, "errcode 40008: invalid message type")
+    finally:
+        bad.close()
+
+
+def test_a_push_keeps_to_the_bots_rate_and_a_second_run_sends_only_what_did_not_arrive(tmp_path, capsys):
+    from recsys.delivery.push import push_digests
+    from recsys.delivery.webhook import Delivery
+
+    store = str(tmp_path / "store")
+    with Engine.open(store, encoder="tfidf") as engine:
+        engine.add_items([make_item("a1", "中共一大的召开")])
+        engine.upsert_members([Member(f"m{n}", "张伟", f"hx.b{n}") for n in range(5)])
+        now, waits, posted = [0.0], [], []
+
+        def sleep(seconds):
+            waits.append(seconds)
+            now[0] += seconds
+
+        def post(url, message):  # b3's fails; each message takes a second
+            now[0] += 1
+            posted.append(message["markdown"]["content"].split(" · ")[0].strip("*"))
+            return Delivery(posted[-1] != "hx.b3", 1, 100, "")
+
+        pushed = push_digests(engine, "https://bot.example.com/send?key=k", day=dt.date(2026, 12, 1), post=post,
+                              per_minute=2, clock=lambda: now[0], sleep=sleep)
+        assert posted == ["hx.b0", "hx.b1", "hx.b2", "hx.b3", "hx.b4"]
+        assert waits == [59.0, 59.0]  # two a minute: the third and the fifth wait for the minute to pass
+        assert [b.delivery.ok for b in pushed] == [True, True, True, False, True]
+        posted.clear()
+        again = push_digests(engine, "https://bot.example.com/send?key=k", day=dt.date(2026, 12, 1), post=post,
+                             clock=lambda: now[0], sleep=sleep)
+        assert posted == ["hx.b3"] and [b.skipped for b in again] == [True, True, True, False, True]
+        assert "already sent for this day" in again[0].summary()
+        # Another webhook, or another day, is sent everything.
+        posted.clear()
+        push_digests(engine, "https://bot.example.com/send?key=other", day=dt.date(2026, 12, 1), post=post,
+                     clock=lambda: now[0], sleep=sleep)
+        assert len(posted) == 5
+    # What was sent is kept by a digest of the webhook: its key is a secret.
+    files = [p for p in (tmp_path / "store").iterdir() if p.name.startswith("recsys.sqlite")]
+    assert files and not any(b"bot.example.com" in p.read_bytes() for p in files)
 
 
 def test_a_push_that_fails_exits_non_zero_and_says_which(tmp_path, capsys):
