@@ -156,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("org", metavar="ORG", help="a branch, or a unit (its branches together)")
     p.add_argument("--day", type=_date, help="the day (default: today, Asia/Shanghai)")
     p.add_argument("--markdown", action="store_true", help="企业微信 group-bot markdown instead of text")
+    p.add_argument("--max-bytes", type=int, metavar="N",
+                   help="at most N UTF-8 bytes, leaving out whole entries from the end (default: what a 企业微信 "
+                        "group bot takes, 2048 for text and 4096 for markdown; 0: no limit)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("push", parents=[common],
@@ -634,14 +637,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_digest(args: argparse.Namespace) -> int:
-    from recsys.reports.digest import format_digest
+    from recsys.exceptions import ValidationError
+    from recsys.reports.digest import WECOM_MARKDOWN_BYTES, WECOM_TEXT_BYTES, format_digest
 
+    limit = args.max_bytes
+    if limit is None:  # what a secretary pastes into the group must be taken by it
+        limit = WECOM_MARKDOWN_BYTES if args.markdown else WECOM_TEXT_BYTES
+    elif limit and limit < 200:
+        raise ValidationError(f"--max-bytes must be 0 (no limit) or at least 200, got {limit}", field="max-bytes")
     with _open(args) as engine:
         digest = engine.digest(args.org, day=args.day)
     if args.json:
         _print_json(digest.to_dict())
     else:
-        print(format_digest(digest, markdown=args.markdown))
+        print(format_digest(digest, markdown=args.markdown, max_bytes=limit or None))
     return 0
 
 

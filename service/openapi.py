@@ -6,11 +6,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
 
+from recsys.reports.digest import WECOM_MARKDOWN_BYTES, WECOM_TEXT_BYTES
 from service.schemas import ID_PATTERN, ErrorBody
 
 __all__ = [
     "error_responses", "ItemIdPath", "MemberIdPath", "Offset", "Limit", "HitCount", "ForMember",
-    "Minutes", "Strict", "Sheet", "MessageFormat", "MaxBytes", "WECOM_TEXT_BYTES", "TAGS",
+    "Minutes", "Strict", "Sheet", "MessageFormat", "MaxBytes", "TAGS",
 ]
 
 _WHY = {
@@ -71,10 +72,9 @@ MessageFormat = Annotated[Literal["json", "text", "markdown"], Query(
     examples=["markdown"],
 )]
 #: 企业微信 group bots refuse text messages over this many bytes (markdown: 4,096).
-WECOM_TEXT_BYTES = 2048
 MaxBytes = Annotated[int | None, Query(
     ge=200, le=1_000_000, description="For text and markdown: at most this many UTF-8 bytes, leaving out whole "
-    f"entries from the end (a line says how many). 企业微信 takes {WECOM_TEXT_BYTES} for text, 4096 for markdown.",
+    f"entries from the end (a line says how many). 企业微信 takes {WECOM_TEXT_BYTES} for text, {WECOM_MARKDOWN_BYTES} for markdown.",
     examples=[WECOM_TEXT_BYTES],
 )]
 Sheet = Annotated[str | None, Query(

@@ -19,10 +19,11 @@ from recsys.records import TZ, Item, Member
 from recsys.serving.text import KIND_NAMES, fit_sections, linked_title
 
 __all__ = ["Digest", "DigestItem", "DigestActivity", "build_digest", "format_digest", "wecom_message",
-           "WECOM_MARKDOWN_BYTES"]
+           "WECOM_MARKDOWN_BYTES", "WECOM_TEXT_BYTES"]
 
 #: 企业微信 group bots refuse markdown content over 4,096 bytes (UTF-8), text over 2,048.
 WECOM_MARKDOWN_BYTES = 4096
+WECOM_TEXT_BYTES = 2048
 
 
 @dataclass(frozen=True)

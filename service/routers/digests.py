@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
-from recsys.reports.digest import WECOM_MARKDOWN_BYTES, format_digest
+from recsys.reports.digest import WECOM_MARKDOWN_BYTES, WECOM_TEXT_BYTES, format_digest
 from service.deps import TenantEngineDep, TenantDep
 from service.openapi import MaxBytes, MessageFormat, error_responses
 from service.routers.progress import Day, OrgPath
@@ -39,12 +39,16 @@ def digest(
     tenant: TenantDep,
     day: Day = None,
     format_: MessageFormat = "json",
-    max_bytes: MaxBytes = WECOM_MARKDOWN_BYTES,
+    max_bytes: MaxBytes = None,
 ):
     """The items of the day's lists across the organisation's members (with how many got each),
     the offline activities of the next two weeks with seats left, and how many members have a
-    list. It names no member and shows no one's hours, so it can go to the branch's group."""
+    list. It names no member and shows no one's hours, so it can go to the branch's group.
+    A message keeps within what a 企业微信 group bot takes of its format unless `max_bytes`
+    says otherwise (text 2,048 bytes, markdown 4,096)."""
     found = engine.digest(visible_org(tenant, org), day=day)
     if format_ == "json":
         return found.to_dict()
-    return PlainTextResponse(format_digest(found, markdown=format_ == "markdown", max_bytes=max_bytes))
+    markdown = format_ == "markdown"
+    limit = max_bytes or (WECOM_MARKDOWN_BYTES if markdown else WECOM_TEXT_BYTES)
+    return PlainTextResponse(format_digest(found, markdown=markdown, max_bytes=limit))

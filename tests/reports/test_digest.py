@@ -93,3 +93,20 @@ def test_activities_show_beijing_time_and_those_over_are_left_out():
     assert "· 12月5日 01:00 太原·会议室《夜间党课》" in format_digest(digest)  # 17:00 UTC is 1:00 the next day
     before = build_digest("hx.b1", DAY, members, served, items, {}, now=at_noon.replace(hour=8))
     assert [a.item.id for a in before.activities][:1] == ["o5"]
+
+
+def test_the_command_keeps_a_message_within_what_the_group_takes(tmp_path, capsys):
+    from recsys_cli import main
+
+    store = str(tmp_path / "s")
+    with Engine.open(store, encoder="tfidf") as eng:
+        eng.add_items([activity(f"o{n:02d}", 1 + n % 13, 50) for n in range(90)])
+        eng.upsert_members([Member("m1", "张伟", "hx.b1", location="太原")])
+    sizes = {}
+    for form in ([], ["--markdown"], ["--max-bytes", "0"], ["--max-bytes", "600"]):
+        assert main(["digest", "hx.b1", "--day", "2026-12-01", "--store", store, *form]) == 0
+        sizes[" ".join(form)] = len(capsys.readouterr().out.rstrip("\n").encode())
+    # 企业微信 takes 2,048 bytes of text and 4,096 of markdown; a longer digest loses its last lines.
+    assert 1800 < sizes[""] <= 2048 and 3800 < sizes["--markdown"] <= 4096
+    assert sizes["--max-bytes 0"] > 4096 and sizes["--max-bytes 600"] <= 600
+    assert main(["digest", "hx.b1", "--store", store, "--max-bytes", "50"]) == 2
