@@ -64,7 +64,9 @@ def member_page(
         org_name: The branch's display name, if known.
 
     Returns:
-        ``member``, ``day``, ``budget``, ``minutes``, ``entries``, ``upcoming`` (each with
+        ``member``, ``day``, ``budget``, ``minutes``, ``studied`` (minutes of the items completed
+        or activities attended that day: the page says the day's study is done once they reach
+        the budget, while the list still offers more), ``entries``, ``upcoming`` (each with
         ``seats_left`` and ``enrolled``), ``notes``, ``hours``, ``points``, ``reviews``.
     """
     holding = enrolled_in(events)
@@ -85,6 +87,7 @@ def member_page(
         "day": today.day.isoformat(),
         "budget": today.budget,
         "minutes": today.minutes,
+        "studied": studied_on(events, catalogue, today.day),
         "entries": [_entry(e) for e in today.entries],
         "upcoming": upcoming,
         "notes": list(today.notes),
@@ -95,6 +98,13 @@ def member_page(
         "points": round(progress.points.total, 1),
         "reviews": reviews,
     }
+
+
+def studied_on(events: Sequence[Event], catalogue: Mapping[str, Item], day: dt.date) -> int:
+    """Minutes of the items the member completed, and the activities they attended, on ``day``
+    (Beijing time), each item once."""
+    done = {e.item for e in events if e.kind in ("complete", "attend") and e.at.astimezone(TZ).date() == day}
+    return sum(catalogue[i].minutes for i in done if i in catalogue)
 
 
 def _now() -> dt.datetime:

@@ -210,7 +210,9 @@
       var head = h('header', { class: 'head' },
         h('div', { class: 'who' },
           h('h1', { class: 'title' }, d ? d.member.name + '同志，您好' : '每日学习'),
-          d ? h('p', { class: 'sub' }, today(d.day) + ' · 今日学习 ' + d.minutes + '/' + d.budget + ' 分钟') : null),
+          d ? h('p', { class: 'sub' }, today(d.day) + (d.studied
+            ? ' · 今日已学 ' + d.studied + ' 分钟（每日 ' + d.budget + ' 分钟）'
+            : ' · 今日安排 ' + d.minutes + ' 分钟（每日 ' + d.budget + ' 分钟）')) : null),
         h('button', { class: 'large-switch', type: 'button', 'aria-pressed': large ? 'true' : 'false',
           onclick: this.toggleLarge.bind(this) }, large ? '标准字' : '大字'));
       wrap.appendChild(head);
@@ -234,10 +236,13 @@
     listSection(d) {
       var self = this;
       var section = h('section', { class: 'today', 'aria-labelledby': 'today-h' }, h('h2', { id: 'today-h' }, '今日学习'));
+      // Once the day's minutes are studied the list still offers more, as a choice, not a task.
+      var done = d.studied && d.studied >= d.budget;
       if (!d.entries.length) {
-        section.appendChild(h('p', { class: 'empty' }, d.notes.length ? d.notes.join('；') : '今天的学习已经完成，明天再来。'));
+        section.appendChild(h('p', { class: 'empty' }, done || !d.notes.length ? '今天的学习已经完成，明天再来。' : d.notes.join('；')));
         return section;
       }
+      if (done) section.appendChild(h('p', { class: 'msg done' }, '今天的学习已经完成，以下内容可以选学。'));
       var list = h('ol', { class: 'entries' });
       d.entries.forEach(function (entry) {
         list.appendChild(h('li', { class: 'entry', 'data-item': entry.item.id },

@@ -323,3 +323,27 @@ def test_the_page_renders_offline_from_the_library(server, browser, tmp_path):
     assert requests == [out.as_uri()]  # the file alone: no script, style or font fetched
     page.screenshot(path=str(tmp_path / "member-page-offline.png"), full_page=True)
     context.close()
+
+
+def test_the_page_says_the_day_is_done_once_its_minutes_are_studied(server, browser):
+    live, keys = server
+    member = {"id": "m-a9", "name": "王强", "org": "hxny.fdgs.zb-yunxing", "roles": ["member"], "daily_minutes": 20}
+    assert _api(live, "PUT", "/v1/members", keys.a, json=[member]).status_code == 200
+    context, page, guard = _member_page(live, keys.a, browser, "m-a9")
+    page.locator("recsys-daily section.today .entry").first.wait_for()
+    assert "今日安排" in page.locator("recsys-daily .head .sub").inner_text()
+    assert page.locator("recsys-daily .msg.done").count() == 0
+    # The member finishes the day's items (recorded now, as the page's buttons record them).
+    studied = 0
+    while studied < 20:
+        doc = _api(live, "GET", "/v1/members/m-a9/page", keys.a).json()
+        assert doc["entries"], doc
+        now = dt.datetime.now(dt.timezone.utc).isoformat()
+        done = [{"member": "m-a9", "item": e["item"]["id"], "kind": "complete", "at": now} for e in doc["entries"]]
+        assert _api(live, "POST", "/v1/events", keys.a, json=done).status_code == 200
+        studied += sum(e["item"]["minutes"] for e in doc["entries"])
+    page.reload()
+    page.locator("recsys-daily .msg.done", has_text="今天的学习已经完成").wait_for()
+    assert f"今日已学 {studied} 分钟（每日 20 分钟）" in page.locator("recsys-daily .head .sub").inner_text()
+    guard.check()
+    context.close()

@@ -150,6 +150,8 @@ def test_the_member_records_own_events_and_the_item_does_not_come_back(world):
     assert [(e.item, e.kind) for e in events if e.kind == "complete"] == [(done, "complete")]
     again = client.get("/v1/members/m-a/page", headers=bearer(token)).json()
     assert done not in [e["item"]["id"] for e in again["entries"]]
+    # The page counts what was studied today (the list is planned again for the whole day).
+    assert (first["studied"], again["studied"]) == (0, first["entries"][0]["item"]["minutes"])
     # Items the member cannot see are unknown; kinds a member does not record are refused.
     hidden = client.post("/v1/members/m-a/events", json=[{"item": "b-item", "kind": "complete"}], headers=bearer(token))
     assert hidden.status_code == 422 and "unknown item 'b-item'" in hidden.text
