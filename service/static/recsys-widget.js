@@ -67,7 +67,7 @@
   /* What a refused request means to a member. */
   function refusal(status, body, what) {
     var message = (body && body.error && body.error.message) || '';
-    if (status === 401) return '登录已过期，请回到党建平台重新打开“每日学习”。';
+    if (status === 401) return '登录已过期，请回到推送链接的群或党建平台重新打开“每日学习”。';
     if (status === 409 && /full/.test(message)) return what + '未成功：该活动名额已满。';
     if (status === 409 && /is over/.test(message)) return what + '未成功：该活动已经结束。';
     if (status === 409 && /offline/.test(message)) return what + '未成功：您目前不参加线下活动，可选择线上学习。';
@@ -75,6 +75,17 @@
     if (status === 422 && /unknown item/.test(message)) return what + '未成功：这项内容已下线，列表已更新。';
     if (status === 422) return what + '未成功：请刷新页面后再试。';
     return what + '未成功，请稍后再试。';
+  }
+
+  /* Seconds a request may take before the page gives up on it (a stalled mobile connection). */
+  var TIMEOUT_MS = 15000;
+
+  /* An id for an event the member records: a retry after a lost answer sends the same one. */
+  function eventId() {
+    var rand = window.crypto && window.crypto.getRandomValues
+      ? Array.prototype.map.call(window.crypto.getRandomValues(new Uint32Array(2)), function (n) { return n.toString(36); }).join('')
+      : Math.random().toString(36).slice(2);
+    return 'w' + Date.now().toString(36) + rand;
   }
 
   var ACTIONS = [
@@ -119,10 +130,16 @@
         init.headers['Content-Type'] = 'application/json';
         init.body = JSON.stringify(body);
       }
+      // A phone on a weak network may never get an answer: give up after a while and say so,
+      // rather than leave the page waiting for good.
+      var controller = window.AbortController ? new AbortController() : null;
+      var timer = controller ? setTimeout(function () { controller.abort(); }, TIMEOUT_MS) : null;
+      if (controller) init.signal = controller.signal;
       return fetch(this.base + '/v1/members/' + encodeURIComponent(this.member) + path, init)
         .then(function (r) {
           return r.json().catch(function () { return null; }).then(function (b) { return { status: r.status, body: b }; });
-        });
+        })
+        .finally(function () { if (timer) clearTimeout(timer); });
     }
 
     load() {
@@ -134,28 +151,35 @@
         return Promise.resolve();
       }
       if (!this.token || !this.member) {
-        this.message = { error: true, text: '链接中缺少有效的登录凭据，请回到党建平台重新打开。' };
+        this.message = { error: true, text: '链接中缺少有效的登录凭据，请回到推送链接的群或党建平台重新打开。' };
         this.render();
         return Promise.resolve();
       }
+      this.loading = true;
+      if (!this.data) this.render();  // 正在加载 until the first answer
       return this.api('GET', '/page').then(function (r) {
+        self.loading = false;
         if (r.status === 200) { self.data = r.body; } else {
           self.data = null;
           self.message = { error: true, text: refusal(r.status, r.body, '加载') };
         }
         self.render();
       }, function () {
-        self.message = { error: true, text: '网络连接失败，请稍后再试。' };
+        self.loading = false;
+        self.message = { error: true, text: '网络连接失败，请检查网络后重试。', retry: self.load.bind(self) };
         self.render();
       });
     }
 
-    act(promise, what, done) {
+    /* Run ``send`` (a function returning the request's promise): a failed network offers 重试,
+       which sends the same request again (an event keeps its id, so it is recorded once). */
+    act(send, what, done) {
       var self = this;
       if (this.busy) return;
       this.busy = true;
+      this.message = { error: false, text: '正在提交…' };
       this.render();
-      promise.then(function (r) {
+      send().then(function (r) {
         self.busy = false;
         if (r.status >= 200 && r.status < 300) {
           self.message = { error: false, text: done };
@@ -167,22 +191,25 @@
         return r.status === 409 || r.status === 404 || r.status === 422 ? self.load() : self.render();
       }, function () {
         self.busy = false;
-        self.message = { error: true, text: '网络连接失败，请稍后再试。' };
+        self.message = { error: true, text: what + '未提交成功：网络连接失败。', retry: function () { self.act(send, what, done); } };
         self.render();
       });
     }
 
     record(entry, action) {
+      var self = this;
       if (action.kind === 'start' && entry.item.url) {
         window.open(entry.item.url, '_blank', 'noopener'); // in the click itself, or it is blocked
       }
-      this.act(this.api('POST', '/events', [{ item: entry.item.id, kind: action.kind }]), action.label,
+      var event = { id: eventId(), item: entry.item.id, kind: action.kind };
+      this.act(function () { return self.api('POST', '/events', [event]); }, action.label,
         action.done + '：《' + entry.item.title + '》');
     }
 
     enrol(entry, on) {
+      var self = this;
       var path = '/enrolments/' + encodeURIComponent(entry.item.id);
-      this.act(this.api(on ? 'PUT' : 'DELETE', path), on ? '报名' : '取消报名',
+      this.act(function () { return self.api(on ? 'PUT' : 'DELETE', path); }, on ? '报名' : '取消报名',
         (on ? '报名成功：' : '已取消报名：') + '《' + entry.item.title + '》');
     }
 
@@ -217,7 +244,11 @@
           onclick: this.toggleLarge.bind(this) }, large ? '标准字' : '大字'));
       wrap.appendChild(head);
       if (this.message) {
-        wrap.appendChild(h('p', { class: 'msg' + (this.message.error ? ' error' : ''), role: 'status' }, this.message.text));
+        var retry = this.message.retry;
+        wrap.appendChild(h('p', { class: 'msg' + (this.message.error ? ' error' : ''), role: 'status' }, this.message.text,
+          retry ? h('button', { class: 'retry', type: 'button', onclick: function () { retry(); } }, '重试') : null));
+      } else if (!d && this.loading) {
+        wrap.appendChild(h('p', { class: 'msg', role: 'status' }, '正在加载今日学习…'));
       }
       if (this.offline) wrap.appendChild(h('p', { class: 'msg' }, '离线预览：按钮不可用。'));
       if (!d) return;

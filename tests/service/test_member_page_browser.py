@@ -347,3 +347,41 @@ def test_the_page_says_the_day_is_done_once_its_minutes_are_studied(server, brow
     assert f"今日已学 {studied} 分钟（每日 20 分钟）" in page.locator("recsys-daily .head .sub").inner_text()
     guard.check()
     context.close()
+
+
+def test_a_weak_network_shows_loading_and_a_retry_records_the_event_once(server, browser):
+    live, keys = server
+    member = {"id": "m-a8", "name": "赵敏", "org": "hxny.fdgs.zb-yunxing", "roles": ["member"], "daily_minutes": 30}
+    assert _api(live, "PUT", "/v1/members", keys.a, json=[member]).status_code == 200
+    context, page, guard = _page(browser, 390, 844, live.url)
+    held: list = []
+    # The first load hangs until released: the page says it is loading, not a blank screen.
+    page.route("**/v1/members/m-a8/page", lambda route: held.append(route))
+    page.goto(f"{live.url}/m?token={_token(live, keys.a, 'm-a8')}")
+    page.locator("recsys-daily .msg", has_text="正在加载").wait_for()
+    held[0].continue_()
+    page.unroute("**/v1/members/m-a8/page")
+    page.locator("recsys-daily section.today .entry").first.wait_for()
+    entry = page.locator("recsys-daily section.today .entry").first
+    item = entry.get_attribute("data-item")
+    # The answer to 已学完 is lost (the request did reach the service): the page offers 重试,
+    # which sends the same event again, recorded once.
+    sent: list[dict] = []
+
+    def lose_answer(route):
+        sent.append(json.loads(route.request.post_data)[0])
+        route.fetch()
+        route.abort()
+
+    page.route("**/v1/members/m-a8/events", lose_answer)
+    entry.get_by_role("button", name="已学完").click()
+    page.locator("recsys-daily .msg.error", has_text="网络连接失败").wait_for()
+    page.unroute("**/v1/members/m-a8/events")
+    with page.expect_request(lambda r: r.url.endswith("/v1/members/m-a8/events")) as again:
+        page.locator("recsys-daily .msg .retry").click()
+    assert json.loads(again.value.post_data)[0] == sent[0] and sent[0]["id"]
+    page.locator("recsys-daily .msg", has_text="已记录学完").wait_for()
+    events = _api(live, "GET", "/v1/members/m-a8/events", keys.a).json()["events"]
+    assert [e["item"] for e in events if e["kind"] == "complete"] == [item]
+    guard.check()
+    context.close()
