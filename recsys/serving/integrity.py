@@ -45,7 +45,9 @@ class StoreCheck:
     @property
     def ok(self) -> bool:
         """Whether the store is sound now (after any repair)."""
-        return not self.pages and not self.rows and self.index in ("ok", "none", "rebuilt")
+        # The state's first word: "none (built from the database when first needed)" and "ok
+        # (revision 41; …)" are sound too.
+        return not self.pages and not self.rows and self.index.split(" ", 1)[0] in ("ok", "none", "rebuilt")
 
     def lines(self) -> list[str]:
         """The report, a line a finding."""

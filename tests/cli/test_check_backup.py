@@ -46,6 +46,16 @@ def test_a_sound_store_checks_clean(store, capsys):
     assert "pages and indexes: ok" in out and "every row parses" in out and "vector index file: ok" in out
 
 
+def test_a_store_whose_index_file_is_missing_or_behind_checks_sound(store, capsys):
+    from recsys.serving.integrity import StoreCheck
+
+    (store / "index.npz").unlink()  # as a backup, a migrated store or a store never searched has it
+    status, out, err = run(capsys, "check", "--store", str(store))
+    assert status == 0 and "vector index file: none" in out and "damaged" not in err
+    behind = "ok (revision 41; the 2 later changes are applied when read)"  # as after a crash
+    assert StoreCheck("s", index=behind).ok and not StoreCheck("s", index="unreadable (x)").ok
+
+
 def test_check_names_every_damaged_row_and_repair_rebuilds_the_index_once_they_are_fixed(store, capsys):
     good_item = sql(store, "SELECT data FROM items WHERE id = 'safety'")[0][0]
     sql(store, """UPDATE items SET data = '{"id": "safety"}' WHERE id = 'safety'""")
