@@ -30,9 +30,10 @@ from recsys.storage.sqlite import SQLiteStore
 __all__ = ["StoreCounts", "count_store", "copy_store", "existing_store"]
 
 #: The store settings the library keeps as metadata (see :meth:`recsys.Engine.open`): the
-#: encoder, the opening balances, and the pseudonyms' secret (so a member removed after the copy
-#: gets the pseudonym they would have had before it).
-SETTINGS = ("encoder_name", "encoder_spec", "dim", "opening_balances", "pseudonym_secret")
+#: encoder, the opening balances, the pseudonyms' secret (so a member removed after the copy
+#: gets the pseudonym they would have had before it) and the member tokens' secret (so the
+#: links members were sent before the move still open their page).
+SETTINGS = ("encoder_name", "encoder_spec", "dim", "opening_balances", "pseudonym_secret", "member_token_secret")
 
 _EVERY_DAY = (dt.date(1, 1, 1), dt.date(9999, 12, 31))
 

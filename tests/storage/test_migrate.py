@@ -96,8 +96,10 @@ def test_organisation_names_opening_balances_and_pseudonyms_survive_a_copy(tmp_p
         engine.record_balances([{"member": first, "year": 2026, "hours": 12}])
         pseudonym = engine.remove_member(second, keep_history=True).pseudonym
         engine.upsert_members(load_members()[1:2])  # joins again
+        token, _ = engine.member_token(first)  # a link sent to the member before the move
     assert main(["migrate", str(source), str(copy)]) == 0
     with Engine.open(copy) as engine:
+        assert engine.check_member_token(token).member == first
         assert engine.org_names() == {"hxny": "华能新能源党委"}
         assert [(b.member, b.hours) for b in engine.opening_balances()] == [(first, 12.0)]
         assert engine.remove_member(second, keep_history=True).pseudonym == pseudonym
