@@ -267,7 +267,7 @@ def _open(args: argparse.Namespace, *, create: bool = False):
     where there is none: a read command on a mistyped path says so and creates nothing. A read
     command opens a folder store this user may not write read-only, so it can still be read."""
     from recsys import Engine
-    from recsys.exceptions import StoreError
+    from recsys.exceptions import NotFoundError, StoreError
     from recsys.storage import store_folder
     from recsys.storage.migrate import existing_store
 
@@ -282,7 +282,16 @@ def _open(args: argparse.Namespace, *, create: bool = False):
         folder = store_folder(store)
         read_only = folder is not None and not all(
             os.access(path, os.W_OK) for path in (folder, folder / "recsys.sqlite"))
-    return Engine.open(store, encoder=args.encoder, read_only=read_only, tenant=getattr(args, "tenant", None))
+    tenant = getattr(args, "tenant", None)
+    engine = Engine.open(store, encoder=args.encoder, read_only=read_only, tenant=tenant)
+    whole = getattr(engine.store, "whole", engine.store)
+    if tenant and not create and not engine.store.count_members() \
+            and engine.store.count_items() == whole.count_items(tenant=""):  # the shared items alone
+        # A mistyped enterprise would read as one without members or gaps (as a mistyped --org
+        # would); only a command that writes may start an enterprise.
+        engine.close()
+        raise NotFoundError("enterprise", tenant)
+    return engine
 
 
 def _print_json(data: Any) -> None:

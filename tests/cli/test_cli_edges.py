@@ -254,3 +254,19 @@ def test_an_output_file_that_cannot_be_written_is_exit_2_naming_it(tmp_path, cap
         assert main([*command, str(target), "--store", str(store), "--encoder", "tfidf"]) == 2
         err = capsys.readouterr().err
         assert f"{target}: cannot" in err and why in err and "Traceback" not in err
+
+
+def test_a_mistyped_enterprise_is_refused_by_commands_that_read(tmp_path, capsys):
+    store = str(tmp_path / "store")
+    assert main(["ingest", jsonl(tmp_path / "items.jsonl", [ITEM]), "--store", store, "--encoder", "tfidf"]) == 0
+    assert main(["members", jsonl(tmp_path / "m.jsonl", [{"id": "m1", "name": "张伟", "org": "hx.b1"}]),
+                 "--store", store]) == 0
+    capsys.readouterr()
+    # It would read as an enterprise without members, gaps or history.
+    for command in (["coverage"], ["batch", "--no-train", "--day", "2026-03-02"], ["train"], ["stats"]):
+        assert main([*command, "--store", store, "--tenant", "HX"]) == 2, command
+        assert "no enterprise with id 'HX'" in capsys.readouterr().err
+    assert main(["coverage", "--store", store, "--tenant", "hx"]) == 0
+    # A command that writes may start an enterprise.
+    assert main(["members", jsonl(tmp_path / "n.jsonl", [{"id": "n1", "name": "李娜", "org": "zj.b1"}]),
+                 "--store", store, "--tenant", "zj"]) == 0
