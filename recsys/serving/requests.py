@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from recsys.exceptions import ValidationError
-from recsys.records import LAST_YEAR, TZ, Member
+from recsys.records import FIRST_YEAR, LAST_YEAR, TZ, Member
 
 __all__ = ["as_day", "budget_of", "check_k", "check_days", "ranking_scores", "MAX_PATH_DAYS"]
 
@@ -16,17 +16,27 @@ MAX_PATH_DAYS = 366
 
 
 def as_day(day: dt.date | str | None, field: str = "day") -> dt.date:
-    """A day from a date, a datetime (its Shanghai date), an ISO string, or None for today."""
+    """A day from a date, a datetime (its Shanghai date), an ISO string, or None for today.
+
+    Raises:
+        ValidationError: not a date, or one outside the years records take
+            (:data:`recsys.records.FIRST_YEAR` to ``LAST_YEAR``: planning counts back and ahead
+            from the day, and past them the calendar runs out).
+    """
     if day is None:
         return dt.datetime.now(TZ).date()
     if isinstance(day, dt.datetime):
-        return day.astimezone(TZ).date()
-    if isinstance(day, dt.date):
-        return day
-    try:
-        return dt.date.fromisoformat(day)
-    except (TypeError, ValueError):
-        raise ValidationError(f"{field} must be a date like 2026-12-01, got {day!r}", field=field) from None
+        found = day.astimezone(TZ).date()
+    elif isinstance(day, dt.date):
+        found = day
+    else:
+        try:
+            found = dt.date.fromisoformat(day)
+        except (TypeError, ValueError):
+            raise ValidationError(f"{field} must be a date like 2026-12-01, got {day!r}", field=field) from None
+    if not FIRST_YEAR <= found.year <= LAST_YEAR:
+        raise ValidationError(f"{field} must be in the years {FIRST_YEAR}-{LAST_YEAR}, got {found}", field=field)
+    return found
 
 
 def budget_of(member: Member, minutes: int | None) -> int:

@@ -64,6 +64,13 @@ def test_bad_use_exits_2_with_one_line(store, capsys):
     assert main(["progress", "nobody", "--store", store]) == 2
     assert main(["progress", "--org", "zz", "--store", store]) == 2
     assert "organisation" in capsys.readouterr().err
+    # A day past what the calendar can count from is a clear error, never an OverflowError.
+    for command in (["daily", "m1"], ["path", "m1"], ["progress", "m1"], ["coverage"], ["digest", "hx"],
+                    ["batch", "--no-train"]):
+        for day in ("0001-01-01", "9999-12-31"):
+            flag = "--start" if command[0] == "path" else "--day"
+            assert main([*command, flag, day, "--store", store]) == 2, (command, day)
+            assert "must be in the years 1900-2199" in capsys.readouterr().err
 
 
 def test_an_unknown_organisation_is_refused_by_every_report(store, capsys, monkeypatch):
