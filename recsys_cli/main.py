@@ -734,13 +734,11 @@ def _write(path: str, data: str | bytes) -> None:
     from pathlib import Path
 
     from recsys.exceptions import ValidationError
+    from recsys.files import write_file
 
     out = Path(path)
     try:
-        if isinstance(data, bytes):
-            out.write_bytes(data)
-        else:
-            out.write_text(data, encoding="utf-8")
+        write_file(out, data)  # whole or not at all: a full disk leaves last week's report as it was
     except OSError as exc:
         raise ValidationError(f"cannot write the file: {exc.strerror or exc}", source=str(out)) from None
 

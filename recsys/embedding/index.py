@@ -9,7 +9,6 @@ removed rows among its hits) the exact index answers instead.
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from recsys.exceptions import StoreError, ValidationError
+from recsys.files import atomic_write
 
 __all__ = ["VectorIndex", "ExactIndex", "FaissIndex", "Hits"]
 
@@ -76,21 +76,6 @@ def _as_matrix(vectors: np.ndarray, dim: int | None, n: int) -> np.ndarray:
     if x.ndim != 2 or x.shape[0] != n or (dim is not None and x.shape[1] != dim):
         raise ValidationError(f"expected a ({n}, {dim}) matrix of vectors, got shape {x.shape}")
     return x
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write through ``write(tmp_path)`` then rename, so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 class ExactIndex:
@@ -212,7 +197,8 @@ class ExactIndex:
             with open(tmp, "wb") as f:
                 np.savez(f, vectors=self.vectors_, ids=np.array(self.ids_, dtype=np.str_), allow_pickle=False, **extra)
 
-        _atomic_write(Path(path), write)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, write)
 
     @classmethod
     def _read(cls, path: str | os.PathLike[str]) -> tuple[ExactIndex, dict[str, np.ndarray]]:

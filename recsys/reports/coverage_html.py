@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from recsys.exceptions import MissingExtraError, SetupError, ValidationError
+from recsys.files import write_file
 from recsys.reports.coverage import CoverageReport
 from recsys.reports.coverage_tables import Table, coverage_tables, workbook
 
@@ -303,7 +304,7 @@ def write_html(report: CoverageReport, path: str | os.PathLike[str], **kwargs) -
     """Write :func:`render_html` to ``path`` (UTF-8) and return the path."""
     out = Path(path)
     try:
-        out.write_text(render_html(report, **kwargs), encoding="utf-8")
+        write_file(out, render_html(report, **kwargs))  # whole or not at all
     except OSError as exc:
         raise ValidationError(f"cannot write the report: {exc.strerror}", source=str(out)) from None
     return out
