@@ -622,12 +622,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
             # Not a failure of the store: lists keep the hand-set weights (exit 0, so a nightly
             # `recsys train && recsys batch` goes on); the reason is on stderr.
             print(f"recsys: not trained: {_one_line(str(exc))}", file=sys.stderr)
+            if args.json:  # a script reading the output gets JSON whatever happened
+                _print_json({"trained": False, "reason": _one_line(str(exc))})
             return 0
     if report is None:
-        print("ranking model is current; not trained again (drop --if-stale to train anyway)")
+        if args.json:
+            _print_json({"trained": False, "reason": "current"})
+        else:
+            print("ranking model is current; not trained again (drop --if-stale to train anyway)")
         return 0
     if args.json:
-        _print_json(report.to_dict())
+        _print_json({"trained": True, **report.to_dict()})
         return 0
     print(f"trained on {report.positive} positive pairs of {report.members} members, {report.items} items "
           f"(activity up to {report.activity}) in {report.seconds:.1f} s")

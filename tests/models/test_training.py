@@ -166,12 +166,19 @@ def test_the_train_command(trained_store, tmp_path, capsys):
     assert "trained on 483 positive pairs" in capsys.readouterr().out
     # Trees asked for, but this small store's members have too few targets for them.
     assert main(["train", "--store", str(trained_store), "--trees", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["blend_model"] in (None, "logistic")
+    trained = json.loads(capsys.readouterr().out)
+    assert trained["trained"] is True and trained["blend_model"] in (None, "logistic")
+    # A script reading --json gets JSON whatever happened.
+    assert main(["train", "--store", str(trained_store), "--if-stale", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"trained": False, "reason": "current"}
     small = tmp_path / "small"
     with Engine.open(small, encoder="tfidf") as eng:
         eng.add_items(catalogue())
     assert main(["train", "--store", str(small)]) == 0  # not an error: lists keep the hand-set weights
     assert "not trained" in capsys.readouterr().err
+    assert main(["train", "--store", str(small), "--json"]) == 0
+    said = capsys.readouterr()
+    assert json.loads(said.out)["trained"] is False and "not trained" in said.err
 
 
 def test_the_nightly_batch_trains_first_when_stale_unless_told_not_to(trained_store, tmp_path, capsys):
