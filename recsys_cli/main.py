@@ -330,9 +330,33 @@ def _read(args: argparse.Namespace, path: str, record_type: type, check=None):
         orgs = OrgDirectory({c: n for c, n in names.items() if tenant is None or within(c, tenant)})
     batch = read_batch(path, record_type, curriculum=_curriculum(args), encoding=args.encoding,
                        sheet=args.sheet, strict=args.strict, orgs=orgs, check=check)
-    for warning in batch.warnings:
-        print(f"recsys: warning: {_one_line(str(warning))}", file=sys.stderr)
+    _print_warnings(batch.warnings)
     return batch
+
+
+#: Warnings of one kind printed in full; the rest of that kind are counted on one line.
+_WARNINGS_SHOWN = 5
+
+
+def _print_warnings(warnings) -> None:
+    """Each kind of warning (its field and wording, numbers aside) a few times in full, then how
+    many more of it there are and on which lines: 3,000 events dated after now are one kind, not
+    3,000 lines of the same warning."""
+    import re
+    from collections import defaultdict
+
+    kinds: dict[tuple, list] = defaultdict(list)
+    for warning in warnings:
+        kinds[(warning.source, warning.field, re.sub(r"[0-9]+", "#", warning.message))].append(warning)
+    for same in kinds.values():
+        for warning in same[:_WARNINGS_SHOWN]:
+            print(f"recsys: warning: {_one_line(str(warning))}", file=sys.stderr)
+        rest = same[_WARNINGS_SHOWN:]
+        if rest:
+            lines = [w.line for w in rest if w.line is not None]
+            where = f" (lines {min(lines)}-{max(lines)})" if lines else ""
+            print(f"recsys: warning: {rest[0].source or 'the batch'}: 另有 {len(rest)} 条同类警告{where}",
+                  file=sys.stderr)
 
 
 def _curriculum(args: argparse.Namespace):
@@ -407,8 +431,7 @@ def _load(args: argparse.Namespace, paths: Sequence[str], record_type: type, nou
             from recsys.ingest.loaders import combine
 
             raise combine([w.as_error() for w in found])
-        for warning in found:
-            print(f"recsys: warning: {_one_line(str(warning))}", file=sys.stderr)
+        _print_warnings(found)
         batches = [dataclasses.replace(b, warnings=[*b.warnings, *(w for w in found if w.source == b.source)])
                    for b in batches]
 

@@ -276,6 +276,10 @@ def keep_unlisted(batch: Batch[Member], stored: Mapping[tuple[str, str], Member]
     return out
 
 
+#: How the id an event without one is given from its content begins (see :func:`_keyed_by_content`).
+ROW_KEY = "row-"
+
+
 def _keyed_by_content(events: list[Event], lines: list[int], source: str
                       ) -> tuple[list[Event], list[int], list[InputWarning]]:
     """A file's events without an id, each given one from what it says (member, item, kind, the
@@ -294,7 +298,7 @@ def _keyed_by_content(events: list[Event], lines: list[int], source: str
         if event.id is None:
             said = "\x1f".join((event.member, event.item, event.kind, event.at.astimezone(dt.timezone.utc).isoformat(),
                                 repr(event.value)))
-            key = "row-" + hashlib.blake2b(said.encode("utf-8"), digest_size=12).hexdigest()
+            key = ROW_KEY + hashlib.blake2b(said.encode("utf-8"), digest_size=12).hexdigest()
             if key in first:
                 warnings.append(InputWarning(f"与第 {first[key]} 行是同一条学习记录（党员、内容、类型、时间和分值都相同），只记一次",
                                              source=source, line=line))
@@ -361,7 +365,9 @@ def input_warnings(
     most_balance = 3 * most_target
     out: list[InputWarning] = []
     for n, record in enumerate(records):
-        where = {"source": source, "line": lines[n] if lines is not None else n + 1, "record": record.id}
+        # An id the file did not give (an event keyed by its content) would only puzzle the reader.
+        given = record.id if not (isinstance(record, Event) and (record.id or "").startswith(ROW_KEY)) else None
+        where = {"source": source, "line": lines[n] if lines is not None else n + 1, "record": given}
         if isinstance(record, Event):
             if record.at > now:
                 out.append(InputWarning(f"时间 {record.at:%Y-%m-%d %H:%M} 晚于当前时间，请核对是否录入有误",

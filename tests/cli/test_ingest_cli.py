@@ -60,6 +60,21 @@ def test_strict_turns_warnings_into_errors(tmp_path, capsys):
     assert main(["members", path, "--check", "--strict", "--store", str(tmp_path / "s")]) == 2
 
 
+def test_many_warnings_of_one_kind_are_counted_not_repeated(tmp_path, capsys):
+    store = str(tmp_path / "store")
+    main(["ingest", gbk(tmp_path / "items.csv", ITEMS), "--store", store, "--encoder", "tfidf"])
+    main(["members", gbk(tmp_path / "members.csv", MEMBERS), "--store", store])
+    capsys.readouterr()
+    # 300 rows dated after now (a clock set a year ahead where the export was made), no ids.
+    rows = "".join(f"m1,a1,进度,2099/1/{1 + n % 28} 8:{n % 60:02d}\n" for n in range(300))
+    events = gbk(tmp_path / "events.csv", "member,item,kind,at\n" + rows)
+    assert main(["events", events, "--check", "--store", store]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 6 and all("晚于当前时间" in line for line in err[:5])
+    assert err[5] == f"recsys: warning: {events}: 另有 295 条同类警告 (lines 7-301)"
+    assert "row-" not in err[0]  # the id the engine gives a row without one is not the file's
+
+
 def test_events_name_the_line_of_an_unknown_member(tmp_path, capsys):
     store = str(tmp_path / "store")
     main(["ingest", gbk(tmp_path / "items.csv", ITEMS), "--store", store, "--encoder", "tfidf"])
