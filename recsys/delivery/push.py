@@ -44,6 +44,8 @@ class BranchPush:
     def summary(self) -> str:
         if self.skipped:
             return f"{self.branch}: already sent for this day, not sent again (--again sends it again)"
+        if not self.delivery.ok and not self.delivery.attempts:
+            return f"{self.branch}: NOT SENT, {self.delivery.detail}"
         state = "sent" if self.delivery.ok else "FAILED"
         return (f"{self.branch}: {state} ({self.with_list}/{self.members} members with a list, "
                 f"{self.delivery.bytes} bytes, {self.delivery.attempts} attempt"
@@ -91,11 +93,15 @@ def push_digests(
     key = f"push_sent:{day.isoformat()}:{hashlib.sha256(url.encode('utf-8')).hexdigest()[:16]}"
     sent = set(json.loads(engine.store.get_meta(key) or "[]"))
     recent: deque[float] = deque()  # when the messages of the last minute went
-    out = []
+    out: list[BranchPush] = []
+    gone: str | None = None  # why the webhook failed, once it has: the rest are not tried
     for branch in branches:
         digest = engine.digest(branch, day=day)
         if branch in sent and not again:
             out.append(BranchPush(branch, digest.members, digest.with_list, Delivery(True, 0, 0, ""), skipped=True))
+            continue
+        if gone is not None:  # hundreds of branches would each wait out the same failure
+            out.append(BranchPush(branch, digest.members, digest.with_list, Delivery(False, 0, 0, gone)))
             continue
         _wait_for_room(recent, per_minute, clock, sleep)
         delivery = post(url, wecom_message(digest))
@@ -103,6 +109,8 @@ def push_digests(
         if delivery.ok:
             sent.add(branch)
             engine.store.set_meta({key: json.dumps(sorted(sent), ensure_ascii=False)})
+        elif delivery.webhook_failed:
+            gone = f"not tried: the webhook failed for {branch} ({delivery.detail}); run the push again once it works"
         out.append(BranchPush(branch, digest.members, digest.with_list, delivery))
     return out
 

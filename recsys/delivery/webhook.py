@@ -26,6 +26,9 @@ __all__ = ["Delivery", "post_json", "check_webhook", "WECOM_PER_MINUTE"]
 WECOM_PER_MINUTE = 20
 #: Refusals that mean "not now" rather than "not this message": 45009, api freq out of limit.
 _TOO_FREQUENT = {45009}
+#: Refusals of the webhook itself, whatever the message: 93000, invalid webhook url (a key that
+#: was removed or mistyped).
+_WEBHOOK_REFUSED = {93000}
 
 
 @dataclass(frozen=True)
@@ -37,12 +40,15 @@ class Delivery:
         attempts: How many times it was sent.
         bytes: Size of the body sent.
         detail: The webhook's answer, or why it failed.
+        webhook_failed: The failure is the webhook's, not the message's (unreachable after every
+            try, an address it does not know, a key it refuses): the next message would fail too.
     """
 
     ok: bool
     attempts: int
     bytes: int
     detail: str
+    webhook_failed: bool = False
 
 
 def post_json(
@@ -80,20 +86,21 @@ def post_json(
         except urllib.error.HTTPError as exc:
             detail = f"HTTP {exc.code}"
             if exc.code < 500:
-                return Delivery(False, attempt, len(body), detail)
+                return Delivery(False, attempt, len(body), detail, webhook_failed=exc.code in (401, 403, 404))
         except (urllib.error.URLError, OSError) as exc:
             detail = f"unreachable: {getattr(exc, 'reason', exc)}"
         else:
             refused, code = _refusal(answer)
             if code not in _TOO_FREQUENT:
-                return Delivery(refused is None, attempt, len(body), refused or answer.strip()[:200])
+                return Delivery(refused is None, attempt, len(body), refused or answer.strip()[:200],
+                                webhook_failed=code in _WEBHOOK_REFUSED)
             detail = refused or ""
             if attempt < tries:
                 sleep(busy_pause)
             continue
         if attempt < tries:
             sleep(pause * 2 ** (attempt - 1))
-    return Delivery(False, tries, len(body), detail)
+    return Delivery(False, tries, len(body), detail, webhook_failed=detail.startswith("unreachable"))
 
 
 def check_webhook(url: str) -> None:

@@ -106,8 +106,14 @@ def test_too_many_messages_is_tried_again_after_a_minute_and_another_refusal_is_
     try:
         sent = post_json(bad.url, {"msgtype": "nope"}, sleep=waits.append)
         assert (sent.ok, sent.attempts, sent.detail) == (False, 1, "errcode 40008: invalid message type")
+        assert not sent.webhook_failed  # this message's fault: the next one may pass
     finally:
         bad.close()
+    removed = Receiver(answers=[b'{"errcode":93000,"errmsg":"invalid webhook url"}'])
+    try:
+        assert post_json(removed.url, {"msgtype": "text"}, sleep=waits.append).webhook_failed
+    finally:
+        removed.close()
 
 
 def test_a_push_keeps_to_the_bots_rate_and_a_second_run_sends_only_what_did_not_arrive(tmp_path, capsys):
@@ -144,6 +150,13 @@ def test_a_push_keeps_to_the_bots_rate_and_a_second_run_sends_only_what_did_not_
         push_digests(engine, "https://bot.example.com/send?key=other", day=dt.date(2026, 12, 1), post=post,
                      clock=lambda: now[0], sleep=sleep)
         assert len(posted) == 5
+        # A webhook that refuses its key (93000) is not tried again for every other branch.
+        posted.clear()
+        gone = push_digests(engine, "https://bot.example.com/send?key=gone", day=dt.date(2026, 12, 1),
+                            post=lambda url, m: posted.append(1) or Delivery(
+                                False, 1, 100, "errcode 93000: invalid webhook url", webhook_failed=True),
+                            clock=lambda: now[0], sleep=sleep)
+        assert posted == [1] and [b.delivery.attempts for b in gone] == [1, 0, 0, 0, 0]
     # What was sent is kept by a digest of the webhook: its key is a secret.
     files = [p for p in (tmp_path / "store").iterdir() if p.name.startswith("recsys.sqlite")]
     assert files and not any(b"bot.example.com" in p.read_bytes() for p in files)
@@ -154,9 +167,13 @@ def test_a_push_that_fails_exits_non_zero_and_says_which(tmp_path, capsys):
     with Engine.open(store, encoder="tfidf") as engine:
         engine.add_items([make_item("a1", "中共一大的召开")])
         engine.upsert_members([Member("m1", "张伟", "hx.b1")])
+        engine.upsert_members([Member("m2", "李娜", "hx.b2"), Member("m3", "王强", "hx.b3")])
     down = Receiver()
     url = down.url
     down.close()  # nobody listens there any more
     assert main(["push", "--day", "2026-12-01", "--webhook", url, "--store", store]) == 1
-    assert "hx.b1: FAILED" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    # The first branch tries three times; the others are not tried against the same dead webhook.
+    assert "hx.b1: FAILED" in out and "3 attempts" in out
+    assert "hx.b2: NOT SENT, not tried: the webhook failed for hx.b1 (unreachable" in out and "hx.b3: NOT SENT" in out
     assert main(["push", "--webhook", "ftp://x", "--store", store]) == 2
