@@ -933,7 +933,7 @@ def _cmd_backup(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     existing_store(source)
-    store = open_store(source)
+    store = open_store(source, read_only=True)  # a backup only reads: a read-only snapshot is copied too
     try:
         assert isinstance(store, SQLiteStore)
         written = store.backup(args.target)

@@ -252,6 +252,30 @@ def _checkpointer(store: SQLiteStore) -> Checkpointer:
     return Checkpointer(connect, lambda: ref() is not None)
 
 
+
+def _copy_database(source_file: Path, target_file: Path) -> None:
+    """SQLite's online backup of ``source_file`` into ``target_file``: a consistent snapshot,
+    read only (a store on a read-only mount is copied as well), written in steps so writers wait
+    for a step, not the whole copy. An error writing names the copy, not the store."""
+    source = read_only_connection(source_file)
+    try:
+        with sqlite_errors(target_file):
+            copy = sqlite3.connect(target_file)
+        try:
+            try:
+                source.backup(copy, pages=1024)
+            except sqlite3.OperationalError as exc:
+                # A full or read-only disk is the copy's; anything else is the store's to read.
+                side = target_file if "full" in str(exc) or "readonly" in str(exc) else source_file
+                with sqlite_errors(side):
+                    raise
+            with sqlite_errors(target_file):
+                copy.execute("PRAGMA journal_mode=WAL")  # as a store's own database is kept
+        finally:
+            copy.close()
+    finally:
+        source.close()
+
 class SQLiteStore:
     """SQLite-backed storage of items, members, events and served lists in a folder.
 
@@ -1023,7 +1047,9 @@ class SQLiteStore:
             The files written.
 
         Raises:
-            StoreError: ``target`` already holds files, or cannot be written.
+            StoreError: ``target`` already holds files, or cannot be written (a copy that fails
+                halfway, on a full disk say, is taken away again, so the same command can be run
+                once there is room).
         """
         import shutil
 
@@ -1032,31 +1058,32 @@ class SQLiteStore:
             raise StoreError(f"{target} is the store itself: give a new folder")
         if target.exists() and any(target.iterdir()):
             raise StoreError(f"{target} is not empty: give a new or empty folder, so no store is overwritten")
+        made = not target.exists()
         try:
             target.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create backup folder {target}: {exc.strerror}") from exc
-        written = []
-        for name in (self.DB_NAME, self.CACHE_NAME):
-            source_file = self.files / name
-            if not source_file.is_file():
-                continue
-            with sqlite_errors(source_file):
-                source = sqlite3.connect(source_file.as_uri() + "?mode=ro", uri=True, timeout=60)
-                copy = sqlite3.connect(target / name)
+        written: list[Path] = []
+        try:
+            for name in (self.DB_NAME, self.CACHE_NAME):
+                source_file = self.files / name
+                if not source_file.is_file():
+                    continue
+                written.append(target / name)
+                _copy_database(source_file, target / name)
+            for extra in sorted(self.files.glob("*.json")):
+                written.append(target / extra.name)
                 try:
-                    source.backup(copy, pages=1024)  # in steps, so writers wait for a step, not the whole copy
-                    copy.execute("PRAGMA journal_mode=WAL")  # as a store's own database is kept
-                finally:
-                    copy.close()
-                    source.close()
-            written.append(target / name)
-        for extra in sorted(self.files.glob("*.json")):
-            try:
-                shutil.copy2(extra, target / extra.name)
-            except OSError as exc:
-                raise StoreError(f"cannot copy {extra} to {target}: {exc.strerror}") from exc
-            written.append(target / extra.name)
+                    shutil.copy2(extra, target / extra.name)
+                except OSError as exc:
+                    raise StoreError(f"cannot copy {extra} to {target}: {exc.strerror}") from exc
+        except BaseException:
+            for path in written:  # nothing half-copied is left to block the next attempt
+                for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                    leftover.unlink(missing_ok=True)
+            if made:
+                shutil.rmtree(target, ignore_errors=True)
+            raise
         return written
 
     @_guarded

@@ -123,3 +123,41 @@ def test_backup_of_a_postgresql_store_says_how_with_pg_dump(tmp_path, capsys):
     status, _, err = run(capsys, "backup", str(tmp_path / "x"), "--store", "postgresql://recsys:secret@db/recsys")
     assert status == 2 and "pg_dump --format=custom" in err and "secret" not in err
     assert not (tmp_path / "x").exists()
+
+
+def test_a_backup_that_fails_halfway_leaves_nothing_and_can_be_run_again(store, tmp_path, capsys, monkeypatch):
+    import recsys.storage.sqlite as sqlite_store
+
+    real = sqlite_store._copy_database
+    calls = []
+
+    def full_disk_on_the_second_file(source, target):
+        calls.append(target.name)
+        if len(calls) == 2:  # the database is copied; the disk fills on the embedding cache
+            target.write_bytes(b"half")
+            raise sqlite_store.StoreError(f"{target}: the disk is full")
+        real(source, target)
+
+    monkeypatch.setattr(sqlite_store, "_copy_database", full_disk_on_the_second_file)
+    target = tmp_path / "copy"
+    status, _, err = run(capsys, "backup", str(target), "--store", str(store))
+    assert status == 2 and f"{target}" in err and "disk is full" in err
+    assert not target.exists()  # nothing half-copied blocks the retry
+    monkeypatch.setattr(sqlite_store, "_copy_database", real)
+    status, out, _ = run(capsys, "backup", str(target), "--store", str(store))
+    assert status == 0 and "the copy is sound" in out
+
+
+def test_a_read_only_store_is_backed_up(store, tmp_path, capsys):
+    import subprocess
+
+    # Immutable, so that not even root may write it: a snapshot on a read-only mount.
+    paths = [str(p) for p in store.iterdir()] + [str(store)]
+    if subprocess.run(["chattr", "+i", *paths], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not permitted here")
+    try:
+        status, out, err = run(capsys, "backup", str(tmp_path / "copy"), "--store", str(store))
+        assert status == 0, err
+        assert "the copy is sound" in out
+    finally:
+        subprocess.run(["chattr", "-i", *paths], check=True)
