@@ -1110,6 +1110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {_one_line(str(problem))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        # Every write is whole or not at all: say so, and how to go on.
+        print("recsys: interrupted; what was written before stays (a batch or push run again goes on where it "
+              "stopped)", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into head and the like
         sys.stderr.close()

@@ -64,19 +64,28 @@ def _check_shared(url: str) -> None:
 
 # -- processes of this machine ------------------------------------------------------------------
 
-#: The worker process's engine, opened once by :func:`_open_worker` (state of a worker process of
-#: the pool only: the process that starts the pool never sets it).
+#: The worker process's engine, opened once by :func:`_open_worker`, and the process that started
+#: it (state of a worker process of the pool only: the process that starts the pool never sets it).
 _worker: _ShardServer | None = None
+_parent: int | None = None
 
 
-def _open_worker(url: str, tenant: str | None) -> None:
-    global _worker
-    _worker = _ShardServer(url, tenant)
+def _open_worker(url: str, tenant: str | None, parent: int) -> None:
+    global _worker, _parent
+    _worker, _parent = _ShardServer(url, tenant), parent
 
 
 def _serve_shard(member_ids: list[str], day: dt.date, chunk: int) -> tuple[int, int]:
     assert _worker is not None, "called outside a worker process"
-    return _worker.serve(member_ids, day, chunk, None)
+    return _worker.serve(member_ids, day, chunk, _stop_if_orphaned)
+
+
+def _stop_if_orphaned(_done: int) -> None:
+    """After each block (its lists stored in one transaction): a worker whose batch was killed
+    (``kill -9``: the pool could not stop it) stops too, rather than go on writing lists nobody
+    waits for and then hold the store open for good."""
+    if os.getppid() != _parent:
+        os._exit(1)
 
 
 def serve_day_in_processes(
@@ -106,13 +115,23 @@ def serve_day_in_processes(
         raise ValidationError(f"workers must be a whole number of at least 1, got {workers!r}", field="workers")
     parts = shards(member_ids, workers)
     served = skipped = 0
-    with ProcessPoolExecutor(min(workers, len(parts)), mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_open_worker, initargs=(url, tenant)) as pool:
+    pool = ProcessPoolExecutor(min(workers, len(parts)), mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_open_worker, initargs=(url, tenant, os.getpid()))
+    try:
         for done in as_completed([pool.submit(_serve_shard, part, day, chunk) for part in parts]):
             s, k = done.result()
             served, skipped = served + s, skipped + k
             if progress is not None:
                 progress(s + k)
+    except BaseException:
+        # Ctrl-C, or a shard that failed: the shards not started are dropped and the workers
+        # stopped now (each block is one transaction: what is stored stays, a run again resumes),
+        # not after every queued shard has run.
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+        raise
+    pool.shutdown()
     return served, skipped, len(parts)
 
 

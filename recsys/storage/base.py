@@ -358,6 +358,12 @@ class Store(Protocol):
         """Every member's roles, by member id."""
         ...
 
+    def member_orgs(self, *, tenant: str | None = None) -> list[tuple[str, str]]:
+        """Every member as ``(organisation, id)``, in that order, read without parsing the
+        records: a batch lists its members by it, and one damaged record is then that member's
+        problem, not the whole run's."""
+        ...
+
     def remove_member(
         self, member: str, *, pseudonym: str | None = None, meta: Mapping[str, str | None] | None = None,
         tenant: str | None = None,

@@ -258,6 +258,10 @@ class MemoryStore:
         with self._lock:
             return len(self._member_rows(tenant))
 
+    def member_orgs(self, *, tenant: str | None = None) -> list[tuple[str, str]]:
+        with self._lock:
+            return sorted((m.org, m.id) for m in self._member_rows(tenant))
+
     def member_roles(self, *, tenant: str | None = None) -> dict[str, list[str]]:
         with self._lock:
             return {m.id: list(m.roles) for m in self._member_rows(tenant)}

@@ -511,6 +511,13 @@ class PostgresStore:
             return cur.execute(f"SELECT COUNT(*) FROM members WHERE {scope}", args).fetchone()[0]
 
     @_guarded
+    def member_orgs(self, *, tenant: str | None = None) -> list[tuple[str, str]]:
+        scope, args = _scope(tenant)
+        with self._transaction() as cur:
+            rows = cur.execute(f"SELECT org, id FROM members WHERE {scope}", args).fetchall()
+        return sorted(tuple(row) for row in rows)  # in code points, as the other stores (not the column's collation)
+
+    @_guarded
     def member_roles(self, *, tenant: str | None = None) -> dict[str, list[str]]:
         scope, args = _scope(tenant)
         with self._transaction() as cur:

@@ -667,6 +667,12 @@ class SQLiteStore:
         return self._db().execute(f"SELECT COUNT(*) FROM members WHERE {where}", args).fetchone()[0]
 
     @_guarded
+    def member_orgs(self, *, tenant: str | None = None) -> list[tuple[str, str]]:
+        where, args = self._scope(tenant)
+        return [tuple(row) for row in self._db().execute(
+            f"SELECT org, id FROM members WHERE {where} ORDER BY org, id, tenant", args)]
+
+    @_guarded
     def member_roles(self, *, tenant: str | None = None) -> dict[str, list[str]]:
         """Every member's roles, without reading the whole records."""
         where, args = self._scope(tenant)

@@ -172,6 +172,9 @@ class TenantStore:
     def member_roles(self) -> dict[str, list[str]]:
         return self.whole.member_roles(tenant=self.tenant)
 
+    def member_orgs(self) -> list[tuple[str, str]]:
+        return self.whole.member_orgs(tenant=self.tenant)
+
     def remove_member(
         self, member: str, *, pseudonym: str | None = None, meta: Mapping[str, str | None] | None = None
     ) -> MemberRemoval | None:

@@ -153,3 +153,74 @@ def test_a_worker_killed_mid_shard_is_retried_and_nothing_is_written_twice_or_lo
     lists, impressions = _served(base / "killed", ids)
     assert (lists, impressions) == _served(base / "one", ids)
     assert len({e.id for e in impressions}) == len(impressions)
+
+
+def _count_served(path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(path / "recsys.sqlite", timeout=30) as db:
+        return db.execute("SELECT COUNT(*) FROM served").fetchone()[0]
+
+
+def _workers_of(path) -> list[int]:
+    """Pids of processes other than this one with the store open."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        except OSError:
+            continue
+        if int(pid) != os.getpid() and any(link.startswith(str(path)) for link in links):
+            found.append(int(pid))
+    return found
+
+
+def _wait(condition, seconds: float) -> bool:
+    import time
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGKILL"])
+def test_a_batch_on_processes_stops_when_interrupted_or_killed(tmp_path, signal_name):
+    """Ctrl-C stops the workers now, not after every queued shard; a batch killed outright
+    leaves no worker writing lists, or holding the store, behind."""
+    import signal
+    import subprocess
+
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    path = tmp_path / "store"
+    _build(path)
+    with Engine.open(path) as engine:  # 400 members: long enough to stop halfway
+        engine.upsert_members([Member(id=f"x{n:03d}", name=f"党员{n}", org=f"t.zb{n % 5}", roles=("member",),
+                                      interests=(TOPICS[n % 4],), daily_minutes=30) for n in range(352)])
+    run = subprocess.Popen([sys.executable, "-m", "recsys", "batch", "--store", str(path), "--day", DAY.isoformat(),
+                            "--no-train", "--workers", "2", "--chunk", "2"], cwd=repo, start_new_session=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    try:
+        assert _wait(lambda: _count_served(path) > 0, 120), run.communicate()
+        if signal_name == "SIGINT":
+            os.killpg(run.pid, signal.SIGINT)  # as a terminal's Ctrl-C reaches the whole group
+        else:
+            os.kill(run.pid, signal.SIGKILL)  # the batch alone: its workers are orphaned
+        _, err = run.communicate(timeout=30)
+        if signal_name == "SIGINT":
+            assert run.returncode == 130 and "interrupted" in err
+        # No worker is left writing lists or holding the store.
+        assert _wait(lambda: not _workers_of(path), 30), _workers_of(path)
+        assert _count_served(path) < 400
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+    with Engine.open(path) as engine:  # what was stored stays; a run again goes on
+        report = engine.batch(DAY)
+        assert report.served + report.skipped == 400 and report.skipped > 0

@@ -179,6 +179,7 @@ def test_members_round_trip(store):
     assert [m.id for m in store.iter_members()] == ["m1", "m2"]
     assert store.count_members() == 2
     assert store.member_roles() == {"m1": ["member"], "m2": ["cadre", "young"]}
+    assert store.member_orgs() == [(member("m1").org, "m1"), ("b2", "m2")]
     store.upsert_members([member("m1", roles=("branch_secretary",))])
     assert store.member_roles()["m1"] == ["branch_secretary"] and store.count_members() == 2
 
@@ -352,6 +353,8 @@ def test_two_tenants_each_hold_their_own_member_of_one_id(store):
     assert store.get_members(["m2"], tenant="hxny") == {} and store.member_ids(["m2"], tenant="hxny") == set()
     assert [m.org for m in store.iter_members(tenant="zjjt")] == ["zjjt.zb1", "zjjt.zb1"]
     assert store.member_roles(tenant="hxny") == {"m001": ["member"]}
+    assert store.member_orgs() == [("hxny.fdgs", "m001"), ("zjjt.zb1", "m001"), ("zjjt.zb1", "m2")]
+    assert store.member_orgs(tenant="zjjt") == [("zjjt.zb1", "m001"), ("zjjt.zb1", "m2")]
     with pytest.raises(AmbiguousIdError, match="'m001' is held by 2 enterprises \\(hxny, zjjt\\)"):
         store.get_members(["m001"])
     assert store.get_members(["m2"]) == {"m2": store.get_members(["m2"], tenant="zjjt")["m2"]}  # unique: as before
