@@ -81,7 +81,7 @@ def measure(items: int, members: int, events: int, *, requests: int = 60, block:
         spread = {}
         for n, count in enumerate((1, workers)):  # both from fresh processes: start-up counted alike
             started = time.perf_counter()
-            served, _, _ = serve_day_in_processes(str(path), group, DAY + dt.timedelta(days=2 + n), workers=count)
+            served, *_ = serve_day_in_processes(str(path), group, DAY + dt.timedelta(days=2 + n), workers=count)
             spread[count] = time.perf_counter() - started
             assert served == len(group)
 

@@ -772,8 +772,8 @@ class Engine:
             # Ids only: the records are read a block at a time, so a run over 100k members holds
             # no more than a block of them. Branch by branch: a block then reads the activity of
             # a few branches, not of one branch per member, and its members share more rules.
-            ids = [i for _, i in sorted((m.org, m.id) for m in self.store.iter_members()
-                                        if org is None or in_org(m, org))]
+            # Read without parsing the records: a damaged one is then its member's problem.
+            ids = [i for code, i in self.store.member_orgs() if org is None or within(code, org)]
             if org is not None and not ids:
                 raise NotFoundError("organisation", org)
         if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
@@ -782,14 +782,14 @@ class Engine:
             return batch.serve_day(self._world, ids, day, chunk=chunk, progress=progress)
         started = time.perf_counter()
         if cluster is None:
-            served, skipped, _ = distributed.serve_day_in_processes(
+            served, skipped, _, unreadable = distributed.serve_day_in_processes(
                 self._url, ids, day, workers=workers, chunk=chunk, progress=progress, tenant=self._tenant)
         else:
-            served, skipped, _ = distributed.serve_day_on_ray(
+            served, skipped, _, unreadable = distributed.serve_day_on_ray(
                 self._url, ids, day, address=None if cluster == "local" else cluster, workers=workers, chunk=chunk,
                 progress=progress, tenant=self._tenant)
         return batch.BatchReport(day, len(ids), served, skipped, time.perf_counter() - started,
-                                 batch.floor_seconds(self._world, served))
+                                 batch.floor_seconds(self._world, served), tuple(unreadable))
 
     def path(
         self, member_id: str, start: dt.date | str | None = None, days: int = 7, minutes: int | None = None

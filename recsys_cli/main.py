@@ -624,7 +624,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
             report = engine.batch(day=args.day, org=args.org, chunk=args.chunk, progress=bar.update, cluster=args.ray,
                                   workers=args.workers)
     print(report.summary())
-    return 0
+    return 1 if report.unreadable else 0  # everyone else is served; the damaged records need a person
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

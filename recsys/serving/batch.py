@@ -33,6 +33,7 @@ from recsys.serving.lists import impressions_of, request_key, reuse_served, serv
 from recsys.serving.world import World, branch_activity, enrolled_ahead, plan_context, seats_for
 
 from recsys.storage import ServedList
+from recsys.storage._shared import DamagedRecordError
 
 __all__ = ["daily_many", "serve_day", "floor_seconds", "BatchReport"]
 
@@ -127,6 +128,8 @@ class BatchReport:
         floor_seconds: For the members served, one matrix product members x items over the
             index's vectors plus a top-150 per member, measured in the same run on a sample and
             scaled: the arithmetic a list cannot do without.
+        unreadable: Members whose stored record is damaged (it does not parse): not served,
+            while every other member is; ``recsys check`` names them too.
     """
 
     day: dt.date
@@ -135,6 +138,7 @@ class BatchReport:
     skipped: int
     seconds: float
     floor_seconds: float
+    unreadable: tuple[str, ...] = ()
 
     @property
     def lists_per_second(self) -> float:
@@ -143,8 +147,12 @@ class BatchReport:
     def summary(self) -> str:
         """One line in Chinese for the operator's terminal."""
         ratio = f"，为其 {self.seconds / self.floor_seconds:.0f} 倍" if self.floor_seconds > 0 and self.served else ""
-        return (f"{self.day} 每日清单：党员 {self.members} 名，本次生成 {self.served} 份，已生成而跳过 {self.skipped} 份；"
-                f"用时 {self.seconds:.1f} 秒（{self.lists_per_second:.1f} 份/秒）；"
+        damaged = ""
+        if self.unreadable:
+            named = "、".join(self.unreadable[:5]) + ("等" if len(self.unreadable) > 5 else "")
+            damaged = f"；{len(self.unreadable)} 名党员的记录已损坏，未生成清单（{named}），请运行 recsys check 查看"
+        return (f"{self.day} 每日清单：党员 {self.members} 名，本次生成 {self.served} 份，已生成而跳过 {self.skipped} 份"
+                f"{damaged}；用时 {self.seconds:.1f} 秒（{self.lists_per_second:.1f} 份/秒）；"
                 f"参照下限（矩阵乘积加每人前150）{self.floor_seconds:.3g} 秒{ratio}")
 
 
@@ -173,16 +181,35 @@ def serve_day(
     started = time.perf_counter()
     done = world.store.served_on(day)
     served = 0
+    unreadable: list[str] = []
     for first in range(0, len(member_ids), chunk):
-        block = list(world.store.get_members(member_ids[first:first + chunk]).values())
+        ids = member_ids[first:first + chunk]
+        block, damaged = _readable_members(world.store, ids)
+        unreadable += damaged
         todo = [m for m in block if (m.id, request_key(m.daily_minutes)) not in done]
         if todo:
             daily_many(world, todo, day, [m.daily_minutes for m in todo], chunk=chunk)
             served += len(todo)
         if progress is not None:
-            progress(len(block))
+            progress(len(ids))
     seconds = time.perf_counter() - started
-    return BatchReport(day, len(member_ids), served, len(member_ids) - served, seconds, floor_seconds(world, served))
+    return BatchReport(day, len(member_ids), served, len(member_ids) - served - len(unreadable), seconds,
+                       floor_seconds(world, served), tuple(unreadable))
+
+
+def _readable_members(store, ids: Sequence[str]) -> tuple[list[Member], list[str]]:
+    """The members of ``ids``, and the ids whose stored record is damaged: one bad row is that
+    member's problem, not the block's (nor the night's, for every enterprise)."""
+    try:
+        return list(store.get_members(ids).values()), []
+    except DamagedRecordError:
+        members, damaged = [], []
+        for member_id in ids:
+            try:
+                members.extend(store.get_members([member_id]).values())
+            except DamagedRecordError:
+                damaged.append(member_id)
+        return members, damaged
 
 
 def floor_seconds(world: World, members: int, *, k: int = 150, sample: int = 256, seed: int = 0) -> float:

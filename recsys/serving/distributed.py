@@ -48,9 +48,9 @@ class _ShardServer:
         self.engine = Engine.open(url, tenant=tenant)
 
     def serve(self, member_ids: list[str], day: dt.date, chunk: int,
-              after_block: Callable[[int], None] | None) -> tuple[int, int]:
+              after_block: Callable[[int], None] | None) -> tuple[int, int, list[str]]:
         report = self.engine.batch(day, members=member_ids, chunk=chunk, progress=after_block)
-        return report.served, report.skipped
+        return report.served, report.skipped, list(report.unreadable)
 
     def close(self) -> None:
         self.engine.close()
@@ -75,7 +75,7 @@ def _open_worker(url: str, tenant: str | None, parent: int) -> None:
     _worker, _parent = _ShardServer(url, tenant), parent
 
 
-def _serve_shard(member_ids: list[str], day: dt.date, chunk: int) -> tuple[int, int]:
+def _serve_shard(member_ids: list[str], day: dt.date, chunk: int) -> tuple[int, int, list[str]]:
     assert _worker is not None, "called outside a worker process"
     return _worker.serve(member_ids, day, chunk, _stop_if_orphaned)
 
@@ -105,7 +105,7 @@ def serve_day_in_processes(
     batch again serves the rest.
 
     Returns:
-        ``(served, skipped, shards)``.
+        ``(served, skipped, shards, unreadable)``.
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -115,14 +115,16 @@ def serve_day_in_processes(
         raise ValidationError(f"workers must be a whole number of at least 1, got {workers!r}", field="workers")
     parts = shards(member_ids, workers)
     served = skipped = 0
+    unreadable: list[str] = []
     pool = ProcessPoolExecutor(min(workers, len(parts)), mp_context=multiprocessing.get_context("spawn"),
                                initializer=_open_worker, initargs=(url, tenant, os.getpid()))
     try:
         for done in as_completed([pool.submit(_serve_shard, part, day, chunk) for part in parts]):
-            s, k = done.result()
+            s, k, bad = done.result()
             served, skipped = served + s, skipped + k
+            unreadable += bad
             if progress is not None:
-                progress(s + k)
+                progress(s + k + len(bad))
     except BaseException:
         # Ctrl-C, or a shard that failed: the shards not started are dropped and the workers
         # stopped now (each block is one transaction: what is stored stays, a run again resumes),
@@ -132,7 +134,7 @@ def serve_day_in_processes(
             process.terminate()
         raise
     pool.shutdown()
-    return served, skipped, len(parts)
+    return served, skipped, len(parts), unreadable
 
 
 # -- a Ray cluster ------------------------------------------------------------------------------
@@ -166,8 +168,9 @@ def serve_day_on_ray(
             ids are unique per enterprise only); None for the whole store.
 
     Returns:
-        ``(served, skipped, shards)``: lists stored by this run, members skipped as already
-        served (a retried shard's members count once), and the number of shards.
+        ``(served, skipped, shards, unreadable)``: lists stored by this run, members skipped as
+        already served (a retried shard's members count once), the number of shards, and the
+        members whose stored record is damaged (not served).
     """
     _check_shared(url)
     try:
@@ -193,14 +196,16 @@ def serve_day_on_ray(
         server = ray.remote(num_cpus=1, max_restarts=3, max_task_retries=3)(_ShardServer)
         actors = [server.remote(url, tenant) for _ in range(min(count, len(parts)))]
         served = skipped = 0
-        for s, k in ActorPool(actors).map_unordered(
+        unreadable: list[str] = []
+        for s, k, bad in ActorPool(actors).map_unordered(
             lambda actor, part: actor.serve.remote(part, day, chunk, after_block), parts
         ):
             served, skipped = served + s, skipped + k
+            unreadable += bad
             if progress is not None:
-                progress(s + k)
+                progress(s + k + len(bad))
         ray.get([actor.close.remote() for actor in actors])
-        return served, skipped, len(parts)
+        return served, skipped, len(parts), unreadable
     finally:
         if started_here:
             ray.shutdown()

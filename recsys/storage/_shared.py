@@ -340,6 +340,19 @@ def redacted(url: str) -> str:
 
 
 
+class DamagedRecordError(StoreError):
+    """A stored item or member row that does not parse: that record's problem, not the store's
+    (a batch serves the other members and names this one).
+
+    Attributes:
+        record: The row's id.
+    """
+
+    def __init__(self, message: str, record: str) -> None:
+        super().__init__(message)
+        self.record = record
+
+
 def stored_record(kind: type, id_: str, data: str, where: object) -> Any:
     """A stored item or member record (``kind``), parsed from its JSON text; a damaged row fails
     naming its id and ``where`` it is kept (the store's fault, not the caller's: a StoreError,
@@ -347,11 +360,11 @@ def stored_record(kind: type, id_: str, data: str, where: object) -> Any:
     try:
         record = kind.from_dict(json.loads(data))
     except (ValueError, TypeError, RecsysError) as exc:  # JSONDecodeError is a ValueError
-        raise StoreError(f"{where}: the {kind.__name__.lower()} row {id_!r} is damaged ({exc}); "
-                         "write the record again or restore the store from a backup") from exc
+        raise DamagedRecordError(f"{where}: the {kind.__name__.lower()} row {id_!r} is damaged ({exc}); "
+                                 "write the record again or restore the store from a backup", id_) from exc
     if record.id != id_:
-        raise StoreError(f"{where}: the {kind.__name__.lower()} row {id_!r} holds the record "
-                         f"{record.id!r}; write the record again or restore the store from a backup")
+        raise DamagedRecordError(f"{where}: the {kind.__name__.lower()} row {id_!r} holds the record "
+                                 f"{record.id!r}; write the record again or restore the store from a backup", id_)
     return record
 
 

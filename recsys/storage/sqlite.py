@@ -674,12 +674,14 @@ class SQLiteStore:
 
     @_guarded
     def member_roles(self, *, tenant: str | None = None) -> dict[str, list[str]]:
-        """Every member's roles, without reading the whole records."""
+        """Every member's roles, without reading the whole records (a damaged record has none
+        here: it is named where the member is read, not in every member's statistics)."""
         where, args = self._scope(tenant)
         return {
             m: json.loads(roles or "[]")
             for m, roles in self._db().execute(
-                f"SELECT id, json_extract(data, '$.roles') FROM members WHERE {where} ORDER BY id, tenant", args)
+                "SELECT id, CASE WHEN json_valid(data) THEN json_extract(data, '$.roles') END "
+                f"FROM members WHERE {where} ORDER BY id, tenant", args)
         }
 
     @_guarded

@@ -124,3 +124,24 @@ def test_the_batch_command_prints_its_pace_against_the_floor(nightly, capsys):
     assert f"{DAY} 每日清单" in out and "份/秒" in out and "参照下限" in out
     assert main(["batch", "--store", path, "--day", DAY.isoformat()]) == 0
     assert "本次生成 0 份" in capsys.readouterr().out
+
+
+def test_a_damaged_member_record_is_named_and_every_other_member_served(nightly, tmp_path, capsys):
+    import sqlite3
+
+    from recsys_cli import main
+
+    members = sorted(m.id for m in nightly.members())
+    damaged = members[3]
+    path = nightly.store.url
+    nightly.close()
+    with sqlite3.connect(tmp_path / "store" / "recsys.sqlite") as db:
+        db.execute("UPDATE members SET data = '{\"id\": \"x\", \"name\":' WHERE id = ?", (damaged,))
+    # One bad row was the whole night's failure; it is now that member's alone.
+    assert main(["batch", "--store", path, "--day", DAY.isoformat(), "--chunk", "8", "--no-train"]) == 1
+    out = capsys.readouterr().out
+    assert f"本次生成 {len(members) - 1} 份" in out and f"1 名党员的记录已损坏，未生成清单（{damaged}）" in out
+    with Engine.open(path) as engine:
+        assert {s.member for s in engine.store.served_for(members, DAY)} == set(members) - {damaged}
+        again = engine.batch(day=DAY)
+        assert (again.served, again.skipped, again.unreadable) == (0, len(members) - 1, (damaged,))

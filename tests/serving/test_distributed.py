@@ -145,7 +145,7 @@ def test_a_worker_killed_mid_shard_is_retried_and_nothing_is_written_twice_or_lo
 
     base, ids = cluster
     marker = tmp_path / "died"
-    served, skipped, shards = serve_day_on_ray(
+    served, skipped, shards, _ = serve_day_on_ray(
         f"sqlite://{base / 'killed'}", ids, DAY, chunk=4, after_block=_DieOnce(str(marker)))
     assert marker.exists(), "a worker died"
     assert shards > 1 and served + skipped == len(ids)
