@@ -113,6 +113,8 @@ def serve_day_in_processes(
     _check_shared(url)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValidationError(f"workers must be a whole number of at least 1, got {workers!r}", field="workers")
+    # Planning is Python-bound: more processes than cores only take turns on them.
+    workers = min(workers, os.cpu_count() or 1)
     parts = shards(member_ids, workers)
     served = skipped = 0
     unreadable: list[str] = []
