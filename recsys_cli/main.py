@@ -618,7 +618,11 @@ def _cmd_batch(args: argparse.Namespace) -> int:
                     except Exception as exc:  # noqa: BLE001 - as train() does for the model itself
                         print(f"recsys: warning: enterprise {code}: not trained: {_one_line(str(exc))}",
                               file=sys.stderr)
-        total = engine.stats()["members"] if args.org is None else None
+        from recsys.orgs import within
+
+        # Counted from the organisation column alone (no record parsed): a bar with a total
+        # shows how far along it is and the time left, for --org too.
+        total = sum(1 for code, _ in engine.store.member_orgs() if args.org is None or within(code, args.org))
         # The bar goes to stderr and only to a terminal: logs of a nightly job stay clean.
         with tqdm(total=total, unit="人", desc="每日清单", disable=None) as bar:
             report = engine.batch(day=args.day, org=args.org, chunk=args.chunk, progress=bar.update, cluster=args.ray,
