@@ -142,7 +142,7 @@ def coverage_tables(report: CoverageReport) -> dict[str, list[Table]]:
                    empty="近90天没有推送记录。")
     duplicates = Table(
         "t-duplicates", "疑似重复内容", ("内容", "条数", "最低相似度"),
-        tuple((_items(refs, " ≈ "), _n(len(refs)), Cell(f"{s:.3f}", value=s)) for refs, s in report.duplicates),
+        tuple((_items(refs, " ≈ "), _n(len(refs)), Cell(f"{s:.3f}", value=round(s, 3))) for refs, s in report.duplicates),
         empty=f"未发现疑似重复（阈值 {report.duplicate_threshold}）。",
     )
     flags = list(REACH_FLAGS)
