@@ -30,8 +30,10 @@ _STATUS_NAMES = {"ahead": "进度超前", "on_pace": "进度正常", "behind": "
 
 
 def _item(item: Item) -> dict[str, Any]:
+    # The text too: an item without a link in the portal is read on the page itself.
     out = {"id": item.id, "title": item.title, "kind": item.kind, "kind_name": _KIND_NAMES.get(item.kind, item.kind),
-           "mode": item.mode, "minutes": item.minutes, "topics": list(item.topics), "url": item.url}
+           "mode": item.mode, "minutes": item.minutes, "topics": list(item.topics), "url": item.url,
+           "body": item.body}
     if item.schedule is not None:
         s = item.schedule
         out["schedule"] = {"starts": s.starts.astimezone(TZ).isoformat(), "ends": s.ends.astimezone(TZ).isoformat(),

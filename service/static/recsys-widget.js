@@ -104,6 +104,7 @@
       this.data = null;
       this.message = null;
       this.busy = false;
+      this.reading = {};  // items opened with 开始学习 that have no link: their text shows on the page
     }
 
     get token() { return this.getAttribute('token') || ''; }
@@ -200,6 +201,8 @@
       var self = this;
       if (action.kind === 'start' && entry.item.url) {
         window.open(entry.item.url, '_blank', 'noopener'); // in the click itself, or it is blocked
+      } else if (action.kind === 'start' && entry.item.body) {
+        this.reading[entry.item.id] = true;  // no portal page to open: the text is read here
       }
       var event = { id: eventId(), item: entry.item.id, kind: action.kind };
       this.act(function () { return self.api('POST', '/events', [event]); }, action.label,
@@ -283,6 +286,10 @@
             h('span', { class: 'minutes' }, entry.item.minutes + ' 分钟'),
             entry.review ? h('span', { class: 'badge' }, '复习') : null),
           h('ul', { class: 'reasons' }, entry.reasons.map(function (r) { return h('li', null, r); })),
+          self.reading[entry.item.id] && entry.item.body
+            ? h('div', { class: 'body', role: 'article', 'aria-label': entry.item.title },
+              entry.item.body.split(/\n+/).map(function (p) { return h('p', null, p); }))
+            : null,
           h('div', { class: 'actions' }, ACTIONS.map(function (action) {
             return h('button', { type: 'button', class: action.primary ? 'primary' : '', 'data-kind': action.kind,
               disabled: self.busy || self.offline, onclick: function () { self.record(entry, action); } }, action.label);

@@ -385,3 +385,24 @@ def test_a_weak_network_shows_loading_and_a_retry_records_the_event_once(server,
     assert [e["item"] for e in events if e["kind"] == "complete"] == [item]
     guard.check()
     context.close()
+
+
+def test_an_item_without_a_link_is_read_on_the_page(server, browser):
+    live, keys = server
+    member = {"id": "m-a7", "name": "孙丽", "org": "hxny.fdgs.zb-yunxing", "roles": ["member"], "daily_minutes": 60}
+    assert _api(live, "PUT", "/v1/members", keys.a, json=[member]).status_code == 200
+    doc = _api(live, "GET", "/v1/members/m-a7/page", keys.a).json()
+    unlinked = next(e["item"] for e in doc["entries"] if not e["item"]["url"] and e["item"]["body"])
+    context, page, guard = _member_page(live, keys.a, browser, "m-a7")
+    entry = page.locator(f"recsys-daily section.today .entry[data-item='{unlinked['id']}']")
+    entry.wait_for()
+    assert entry.locator(".body").count() == 0
+    with page.expect_response(lambda r: r.url.endswith("/v1/members/m-a7/events")):
+        entry.get_by_role("button", name="开始学习").click()
+    # Nothing to open in the portal: the text shows under the title, to read there and then.
+    body = page.locator(f"recsys-daily section.today .entry[data-item='{unlinked['id']}'] .body")
+    body.wait_for()
+    first = unlinked["body"].split("\n")[0].strip()
+    assert first[:20] in body.inner_text()
+    guard.check()
+    context.close()
