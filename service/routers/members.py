@@ -197,7 +197,8 @@ def list_member_events(
     summary="A member's study list for a day",
     responses={
         200: {
-            "description": "The list as JSON, or with `format=text|markdown` as a message for a group chat.",
+            "description": "The list as JSON, or with `format=text|markdown` as a message for the member alone "
+                           "(it names them and their hours left; a group gets the branch digest).",
             "content": {"text/plain": {"schema": {"type": "string"}, "example": _TEXT_EXAMPLE}},
         },
         **error_responses(401, 404, 422),
