@@ -312,7 +312,9 @@
         var full = !entry.enrolled && entry.seats_left === 0;
         var seats = entry.seats_left === null ? '名额不限' : full ? '名额已满' : '剩余 ' + entry.seats_left + ' 个名额';
         list.appendChild(h('li', { class: 'entry activity', 'data-item': entry.item.id },
-          h('h3', { class: 'item-title' }, entry.item.title),
+          h('h3', { class: 'item-title' }, entry.item.title,
+            // The page's day and the activity's, both in Beijing time (the schedule carries +08:00).
+            s.starts && s.starts.slice(0, 10) === d.day ? h('span', { class: 'badge' }, '今天') : null),
           h('p', { class: 'meta' }, s.starts ? cnDate(s.starts) : '', ' · ', s.location || ''),
           h('p', { class: 'seats' }, entry.enrolled ? h('span', { class: 'badge ok' }, '已报名') : null, seats),
           h('div', { class: 'actions' }, entry.enrolled

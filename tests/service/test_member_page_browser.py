@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from recsys import Engine
 from recsys.storage import open_store
 from recsys.tokens import MemberTokens
 from service_support import REPO, bearer, chromium, free_port, seeded_live_server, upcoming_activity
@@ -405,4 +406,28 @@ def test_an_item_without_a_link_is_read_on_the_page(server, browser):
     first = unlinked["body"].split("\n")[0].strip()
     assert first[:20] in body.inner_text()
     guard.check()
+    context.close()
+
+
+def test_an_activity_on_the_pages_day_is_marked_today(server, browser, tmp_path):
+    from recsys.records import TZ
+
+    live, keys = server
+    assert _api(live, "PUT", f"/v1/members/m-a/enrolments/{OPEN}", keys.a).status_code == 200
+    day = (dt.datetime.now(TZ) + dt.timedelta(days=4)).date()  # the day of OPEN, which m-a signed up for
+    out = tmp_path / "page.html"
+    done = subprocess.run(
+        [sys.executable, "-m", "recsys", "page", "m-a", "--html", str(out), "--day", day.isoformat(),
+         "--store", str(live.store)],
+        cwd=REPO, capture_output=True, text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(out.as_uri())
+    activity = page.locator(f"recsys-daily section.activities .entry[data-item='{OPEN}']")
+    activity.wait_for()
+    # Longer than the day's minutes, it stands with the activities, marked as today's.
+    assert activity.locator(".item-title .badge").inner_text() == "今天"
+    assert page.locator("recsys-daily section.activities .item-title .badge").count() == 1
     context.close()
