@@ -89,6 +89,7 @@ class HoursLedger:
         target: The annual target of the member's roles, or None (no target).
         entries: One per credited completion, in time order.
         pace_tolerance: Share of the hours due a member may lag and still be on pace.
+        pace_slack: Hours a member may lag and still be on pace, whatever the share.
     """
 
     member: str
@@ -96,6 +97,7 @@ class HoursLedger:
     target: float | None
     entries: tuple[HourEntry, ...]
     pace_tolerance: float = 0.1
+    pace_slack: float = 0.0
 
     @property
     def total(self) -> float:
@@ -146,7 +148,8 @@ class HoursLedger:
             return "no_target"
         if self.total >= self.expected:
             return "ahead"
-        return "on_pace" if self.total >= self.expected * (1 - self.pace_tolerance) else "behind"
+        lag = self.expected - self.total
+        return "on_pace" if lag <= self.expected * self.pace_tolerance or lag < self.pace_slack else "behind"
 
     def to_dict(self) -> dict[str, Any]:
         r = _round
@@ -198,4 +201,4 @@ def build_ledger(
             online_used[local] += hours
         entries.append(HourEntry(item.id, item.title, local, hours, item.kind, item.mode, item.topics, event_ref(e)))
     target = curriculum.for_member(member).annual_hours
-    return HoursLedger(member.id, day, target, tuple(entries), rules.pace_tolerance)
+    return HoursLedger(member.id, day, target, tuple(entries), rules.pace_tolerance, rules.pace_slack_hours)

@@ -37,6 +37,9 @@ class HourRules:
         online_daily_cap: Most online hours counted per day, or None for no cap.
         pace_tolerance: Share of the hours due by a date a member may lag before being
             "behind pace" (0.1: up to 10 % behind is still on pace).
+        pace_slack_hours: Hours a member may lag whatever the share: in the first days of the
+            year the hours due are less than one lesson, and a share of them would put every
+            member behind pace on 2 January.
     """
 
     online_factor: float = 1.0
@@ -46,6 +49,7 @@ class HourRules:
     full_day_hours: float = 8.0
     online_daily_cap: float | None = None
     pace_tolerance: float = 0.1
+    pace_slack_hours: float = 1.0
 
 
 @dataclass(frozen=True)

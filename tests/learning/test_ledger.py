@@ -82,6 +82,15 @@ def test_counting_rules_are_configurable_and_the_year_resets():
     assert [e.hours for e in build_ledger(MEMBER, events, ITEMS, capped, DAY).entries] == [0.75, 0.0]
 
 
+def test_the_first_days_of_the_year_put_nobody_behind_pace():
+    # On 2 January 0.18 h is due of a 32-hour year: less than a lesson, not a member behind.
+    assert build_ledger(MEMBER, [], ITEMS, Curriculum(), dt.date(2026, 1, 2)).status == "on_pace"
+    assert build_ledger(MEMBER, [], ITEMS, Curriculum(), dt.date(2026, 1, 11)).status == "on_pace"  # 0.96 h due
+    assert build_ledger(MEMBER, [], ITEMS, Curriculum(), dt.date(2026, 1, 12)).status == "behind"  # 1.05 h due
+    none = Curriculum(hours=HourRules(pace_slack_hours=0.0))  # a share alone, as before
+    assert build_ledger(MEMBER, [], ITEMS, none, dt.date(2026, 1, 2)).status == "behind"
+
+
 def test_curriculum_json_rules_round_trip_and_errors_name_the_setting():
     cur = Curriculum.from_dict({"mastery_feedback": False, "hours": {"half_day_hours": 3.5},
                                 "points": {"daily_cap": 6, "deductions": {"skip": 1}},

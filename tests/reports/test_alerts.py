@@ -90,7 +90,9 @@ def test_no_behind_pace_alert_in_the_first_month_of_the_year():
     assert behind(dt.date(2026, 1, 5)) == [] and behind(dt.date(2026, 1, 31)) == []
     assert len(behind(dt.date(2026, 2, 1))) == 1  # from day 32 the member at 0 h is behind
     no_grace = Curriculum.from_dict({"alerts": {"pace_grace_days": 0}})
-    assert len(behind(dt.date(2026, 1, 5), no_grace)) == 1
+    assert len(behind(dt.date(2026, 1, 20), no_grace)) == 1
+    # On 5 January less than an hour is due: behind by less than a lesson is on pace.
+    assert behind(dt.date(2026, 1, 5), no_grace) == []
 
 
 def test_thresholds_are_exact_at_the_boundary():
