@@ -262,6 +262,10 @@ def _store_exists(args: argparse.Namespace) -> bool:
     return True
 
 
+#: Commands that write records: they may start an enterprise (its first roster, checked or not).
+_WRITES_RECORDS = ("ingest", "members", "events", "credits", "orgs")
+
+
 def _open(args: argparse.Namespace, *, create: bool = False):
     """The engine over the command's store. Only a writing command (``create``) makes a store
     where there is none: a read command on a mistyped path says so and creates nothing. A read
@@ -285,7 +289,8 @@ def _open(args: argparse.Namespace, *, create: bool = False):
     tenant = getattr(args, "tenant", None)
     engine = Engine.open(store, encoder=args.encoder, read_only=read_only, tenant=tenant)
     whole = getattr(engine.store, "whole", engine.store)
-    if tenant and not create and not engine.store.count_members() \
+    if tenant and not create and getattr(args, "command", None) not in _WRITES_RECORDS \
+            and not engine.store.count_members() \
             and engine.store.count_items() == whole.count_items(tenant=""):  # the shared items alone
         # A mistyped enterprise would read as one without members or gaps (as a mistyped --org
         # would); only a command that writes may start an enterprise.
@@ -418,11 +423,23 @@ def _load(args: argparse.Namespace, paths: Sequence[str], record_type: type, nou
     listed with the file's other problems when the store exists (one that does not is not
     created); ``notice(engine, batches)`` gives warnings that need the store (printed, and
     counted in each file's summary)."""
-    if verify is not None and _store_exists(args):
-        with _open(args) as engine:
-            batches = [_read(args, path, record_type, verify(engine)) for path in paths]
-    else:
-        batches = [_read(args, path, record_type) for path in paths]
+    import contextlib
+
+    with contextlib.ExitStack() as stack:
+        # The store opened once for the checks, the warnings and the write (its index and
+        # catalogue load in seconds on a large store); one that does not exist is made only to
+        # write, once every file has been read.
+        engine = stack.enter_context(_open(args, create=not args.check)) if _store_exists(args) else None
+        batches = [_read(args, path, record_type, verify(engine) if verify is not None and engine is not None else None)
+                   for path in paths]
+        if engine is None and not args.check:
+            engine = stack.enter_context(_open(args, create=True))
+        return _check_or_write(args, batches, engine, noun, writer, tail, prepare, notice)
+
+
+def _check_or_write(args, batches, engine, noun, writer, tail, prepare, notice) -> int:
+    """The rest of :func:`_load`, over the files read: warnings that need the store, then the
+    write (or with ``--check``, what would be written)."""
 
     def noticed(engine) -> None:
         nonlocal batches
@@ -436,17 +453,15 @@ def _load(args: argparse.Namespace, paths: Sequence[str], record_type: type, nou
                    for b in batches]
 
     if args.check:
-        if _store_exists(args) and notice is not None:
-            with _open(args) as engine:
-                noticed(engine)
+        if engine is not None and notice is not None:
+            noticed(engine)
         for batch in batches:
             print(_read_summary(batch, f"{noun} valid") + "; nothing written")
         return 0
-    with _open(args, create=True) as engine:
-        noticed(engine)
-        if prepare is not None:
-            batches = [dataclasses.replace(b, records=prepare(engine, b)) for b in batches]
-        written = _written(batches, writer(engine))
+    noticed(engine)
+    if prepare is not None:
+        batches = [dataclasses.replace(b, records=prepare(engine, b)) for b in batches]
+    written = _written(batches, writer(engine))
     for batch in batches:
         print(_read_summary(batch, noun) + tail(written, batch))
     return 0

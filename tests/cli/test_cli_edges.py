@@ -267,6 +267,7 @@ def test_a_mistyped_enterprise_is_refused_by_commands_that_read(tmp_path, capsys
         assert main([*command, "--store", store, "--tenant", "HX"]) == 2, command
         assert "no enterprise with id 'HX'" in capsys.readouterr().err
     assert main(["coverage", "--store", store, "--tenant", "hx"]) == 0
-    # A command that writes may start an enterprise.
-    assert main(["members", jsonl(tmp_path / "n.jsonl", [{"id": "n1", "name": "李娜", "org": "zj.b1"}]),
-                 "--store", store, "--tenant", "zj"]) == 0
+    # A command that writes may start an enterprise, and check its first roster.
+    roster = jsonl(tmp_path / "n.jsonl", [{"id": "n1", "name": "李娜", "org": "zj.b1"}])
+    assert main(["members", roster, "--store", store, "--tenant", "zj", "--check"]) == 0
+    assert main(["members", roster, "--store", store, "--tenant", "zj"]) == 0
