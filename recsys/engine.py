@@ -45,7 +45,7 @@ from recsys.serving.world import World, enrolled_in
 from recsys.orgs import OrgName, within
 from recsys.pseudonyms import pseudonym
 from recsys.storage import EventColumns, MemberRemoval, Store, open_store
-from recsys.storage._shared import BALANCES_META
+from recsys.storage._shared import BALANCES_META, served_item_ids
 from recsys.storage.tenant import TENANT_MARK, TenantStore, tenant_artefact
 from recsys.tokens import DEFAULT_TOKEN_HOURS, MemberTokens, TokenClaims, removal_meta
 
@@ -1120,8 +1120,20 @@ class Engine:
         everyone = set.intersection(*(set(m.roles) for m in members))
         audiences = {i: "、".join(self.curriculum.role_name(r) for r in it.roles if r in held)
                      for i, it in items.items() if it.schedule is not None and it.roles and not everyone & set(it.roles)}
-        return build_digest(org, day, members, self.store.served_between(day, day), items, seats,
+        return build_digest(org, day, members, self._day_lists(members, day, org), items, seats,
                             org_name=self.store.org_names().get(org), now=_digest_time(day), audiences=audiences)
+
+    def _day_lists(self, members: Sequence[Member], day: dt.date, org: str) -> list[tuple[str, dt.date, list[str]]]:
+        """Each member's list of ``day`` as the digest counts it: the one at their daily minutes
+        (what the batch and the push serve), else the one served last. A member asked with
+        another budget, or whose minutes changed and who was served again, has several."""
+        wanted = {m.id: lists.request_key(m.daily_minutes) for m in members}
+        chosen: dict[str, tuple[tuple[bool, float], Any]] = {}
+        for s in self._whole_store.served_for(list(wanted), day, tenant=tenant_of(org)):
+            rank = (s.request == wanted.get(s.member), s.created)
+            if s.member in wanted and (s.member not in chosen or rank > chosen[s.member][0]):
+                chosen[s.member] = (rank, s)
+        return [(m, day, served_item_ids(s.payload)) for m, (_, s) in sorted(chosen.items())]
 
     def content_feedback(self, org: str | None = None) -> list[ContentFlag]:
         """Items with low completion, high skip rates or low ratings among the members of

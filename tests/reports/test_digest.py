@@ -110,3 +110,20 @@ def test_the_command_keeps_a_message_within_what_the_group_takes(tmp_path, capsy
     assert 1800 < sizes[""] <= 2048 and 3800 < sizes["--markdown"] <= 4096
     assert sizes["--max-bytes 0"] > 4096 and sizes["--max-bytes 600"] <= 600
     assert main(["digest", "hx.b1", "--store", store, "--max-bytes", "50"]) == 2
+
+
+def test_the_digest_counts_each_members_list_at_their_own_minutes(tmp_path):
+    items = [make_item(f"a{n}", f"党史学习第{n}课", minutes=10) for n in range(12)]
+    with Engine.open(tmp_path / "s", encoder="tfidf") as eng:
+        eng.add_items(items)
+        eng.upsert_members([Member("m1", "张伟", "hx.b1", daily_minutes=10), Member("m2", "李娜", "hx.b1")])
+        eng.daily("m1", DAY, minutes=40)  # asked once with another budget
+        own = eng.daily("m1", DAY)  # the day's list at their own 10 minutes
+        eng.daily("m2", DAY)
+        counted = {d.item.id: d.members for d in eng.digest("hx.b1", DAY).items}
+        assert sum(counted.values()) == len(own.entries) + len(eng.daily("m2", DAY).entries)
+        # Their minutes raised and served again the same day: the new list is the one counted.
+        eng.upsert_members([Member("m1", "张伟", "hx.b1", daily_minutes=30)])
+        longer = eng.daily("m1", DAY)
+        counted = {d.item.id: d.members for d in eng.digest("hx.b1", DAY).items}
+        assert sum(counted.values()) == len(longer.entries) + len(eng.daily("m2", DAY).entries)
