@@ -101,7 +101,7 @@ _COLUMNS = {
     "难度": "level", "层级": "level", "发布日期": "published", "发布时间": "published", "截止日期": "expires",
     "下架日期": "expires", "有效期至": "expires", "失效日期": "expires", "到期日期": "expires", "前置内容": "requires", "开始时间": "starts", "结束时间": "ends", "地点": "location",
     "活动地点": "location", "名额": "capacity", "人数上限": "capacity", "所属组织": "org", "所在支部": "org",
-    "姓名": "name", "身份": "roles", "角色": "roles", "党内职务": "roles", "兴趣": "interests", "关注主题": "interests",
+    "姓名": "name", "身份": "roles", "角色": "roles", "兴趣": "interests", "关注主题": "interests",
     "能否参加线下活动": "offline", "可参加线下活动": "offline", "所在城市": "location", "所在地": "location",
     "每日学习时间": "daily_minutes", "每日学习分钟": "daily_minutes", "每日学习时长": "daily_minutes",
     "入党日期": "joined", "入党时间": "joined",

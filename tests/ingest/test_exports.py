@@ -83,9 +83,10 @@ def test_members_in_chinese_take_the_defaults_of_empty_cells(tmp_path):
     assert (m3.situation, m3.offline) == ("mobile", False)
 
 
-def test_a_member_information_export_gives_class_and_post_as_roles(tmp_path):
-    # 人员类别 holds 正式党员 or 预备党员 (roles), or a situation; 党内职务 holds a post, mostly 无.
-    text = ("党员编号,姓名,所在支部,人员类别,党内职务\n"
+def test_a_member_information_export_gives_its_class_as_roles(tmp_path):
+    # 人员类别 holds 正式党员 or 预备党员 (roles), or a situation; beside it 身份 may name a post
+    # (the branch committee's by their own names), or 无.
+    text = ("党员编号,姓名,所在支部,人员类别,身份\n"
             "0001,张伟,hx.b1,正式党员,党支部书记\n"
             "0002,李娜,hx.b1,预备党员,无\n"
             "0003,王强,hx.b2,流动党员,组织委员\n"
