@@ -19,12 +19,19 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> 
             as it was).
     """
     path = Path(path)
+    # mkstemp makes a file only its owner may read: the file keeps the mode of the one it
+    # replaces, or a new file's usual one, so a report stays readable to a web server or a colleague.
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        mode = 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     os.close(fd)
     try:
         write(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -35,3 +42,17 @@ def write_file(path: str | os.PathLike[str], data: str | bytes) -> None:
     """Write ``data`` (text as UTF-8) to ``path`` whole or not at all (see :func:`atomic_write`)."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(raw))
+
+
+def _umask() -> int:
+    """The process's umask, read without setting it (``os.umask`` can only be read by changing
+    it, which other threads would see): from ``/proc`` on Linux, else the usual 022."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+

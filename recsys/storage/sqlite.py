@@ -256,7 +256,17 @@ def _checkpointer(store: SQLiteStore) -> Checkpointer:
 def _copy_database(source_file: Path, target_file: Path) -> None:
     """SQLite's online backup of ``source_file`` into ``target_file``: a consistent snapshot,
     read only (a store on a read-only mount is copied as well), written in steps so writers wait
-    for a step, not the whole copy. An error writing names the copy, not the store."""
+    for a step, not the whole copy. An error writing names the copy, not the store.
+
+    Raises:
+        StoreError: the folder cannot be written by this user while the database's log holds
+            changes: reading the file alone (all such a user can do) would leave them out.
+    """
+    wal = source_file.with_name(source_file.name + "-wal")
+    if not os.access(source_file.parent, os.W_OK) and wal.is_file() and wal.stat().st_size > 0:
+        raise StoreError(f"{source_file}: the store is in use, or was not closed cleanly, and this user cannot write "
+                         "its folder, so its latest changes cannot be read: back it up as a user who can write it, "
+                         "or once every process using it has stopped")
     source = read_only_connection(source_file)
     try:
         with sqlite_errors(target_file):

@@ -161,3 +161,25 @@ def test_a_read_only_store_is_backed_up(store, tmp_path, capsys):
         assert "the copy is sound" in out
     finally:
         subprocess.run(["chattr", "-i", *paths], check=True)
+
+
+def test_a_store_whose_log_holds_changes_is_not_backed_up_by_a_user_who_cannot_read_them(store, tmp_path, capsys):
+    import subprocess
+
+    writer = sqlite3.connect(store / "recsys.sqlite")  # a process still writing: its changes in the log
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('note', 'in the log only')")
+    writer.commit()
+    assert (store / "recsys.sqlite-wal").stat().st_size > 0
+    paths = [str(p) for p in store.iterdir()] + [str(store)]
+    if subprocess.run(["chattr", "+i", *paths], capture_output=True).returncode != 0:
+        writer.close()
+        pytest.skip("chattr +i is not permitted here")
+    try:
+        status, _, err = run(capsys, "backup", str(tmp_path / "copy"), "--store", str(store))
+        # Reading the file alone would leave the logged changes out and call the copy sound.
+        assert status == 2 and "its latest changes cannot be read" in err
+        assert not (tmp_path / "copy").exists()
+    finally:
+        subprocess.run(["chattr", "-i", *paths], check=True)
+        writer.close()
