@@ -136,11 +136,13 @@
       var controller = window.AbortController ? new AbortController() : null;
       var timer = controller ? setTimeout(function () { controller.abort(); }, TIMEOUT_MS) : null;
       if (controller) init.signal = controller.signal;
+      function done() { if (timer) clearTimeout(timer); }
+      // No Promise.finally: older in-app browsers lack it.
       return fetch(this.base + '/v1/members/' + encodeURIComponent(this.member) + path, init)
         .then(function (r) {
+          done();
           return r.json().catch(function () { return null; }).then(function (b) { return { status: r.status, body: b }; });
-        })
-        .finally(function () { if (timer) clearTimeout(timer); });
+        }, function (error) { done(); throw error; });
     }
 
     load() {
@@ -160,7 +162,10 @@
       if (!this.data) this.render();  // 正在加载 until the first answer
       return this.api('GET', '/page').then(function (r) {
         self.loading = false;
-        if (r.status === 200) { self.data = r.body; } else {
+        if (r.status === 200) {
+          self.data = r.body;
+          if (self.message && self.message.retry) self.message = null;  // what failed is mended
+        } else {
           self.data = null;
           self.message = { error: true, text: refusal(r.status, r.body, '加载') };
         }

@@ -360,9 +360,11 @@ def test_a_weak_network_shows_loading_and_a_retry_records_the_event_once(server,
     page.route("**/v1/members/m-a8/page", lambda route: held.append(route))
     page.goto(f"{live.url}/m?token={_token(live, keys.a, 'm-a8')}")
     page.locator("recsys-daily .msg", has_text="正在加载").wait_for()
-    held[0].continue_()
+    held[0].abort()  # the network fails: 重试 loads the page again, and the error goes
     page.unroute("**/v1/members/m-a8/page")
+    page.locator("recsys-daily .msg.error .retry").click()
     page.locator("recsys-daily section.today .entry").first.wait_for()
+    assert page.locator("recsys-daily .msg.error").count() == 0
     entry = page.locator("recsys-daily section.today .entry").first
     item = entry.get_attribute("data-item")
     # The answer to 已学完 is lost (the request did reach the service): the page offers 重试,
