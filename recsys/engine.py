@@ -778,6 +778,11 @@ class Engine:
                 raise NotFoundError("organisation", org)
         if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
             raise ValidationError(f"workers must be a whole number of at least 1, got {workers!r}", field="workers")
+        if cluster is None and workers is not None:
+            # Planning is Python-bound: processes beyond the cores this process may use (its
+            # affinity, a container's share) only take turns on them.
+            usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+            workers = min(workers, usable)
         if cluster is None and (workers or 1) == 1:
             return batch.serve_day(self._world, ids, day, chunk=chunk, progress=progress)
         started = time.perf_counter()
@@ -1105,7 +1110,11 @@ class Engine:
             NotFoundError: if no member belongs to ``org``.
         """
         day = as_day(day)
-        members = [m for m in self.store.iter_members() if in_org(m, org)]
+        # Read by id from the organisation column: a damaged member record leaves that member out
+        # of the group's counts rather than the whole group without its digest.
+        whole, tenant = self._whole_store, tenant_of(org)
+        members, _ = batch.readable_members(
+            whole, [i for code, i in whole.member_orgs(tenant=tenant) if within(code, org)], tenant=tenant)
         if not members:
             raise NotFoundError("organisation", org)
         catalogue = self.catalogue()

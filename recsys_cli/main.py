@@ -613,7 +613,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
                   f"in {trained.seconds:.1f} s")
 
     with _open(args) as engine:
-        if args.org is not None and not any(within(m.org, args.org) for m in engine.members()):
+        if args.org is not None and not any(within(code, args.org) for code, _ in engine.store.member_orgs()):
             raise NotFoundError("organisation", args.org)  # before training: a typo costs nothing
         if args.train:
             train(engine)

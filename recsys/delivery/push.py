@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from recsys.delivery.webhook import WECOM_PER_MINUTE, Delivery, check_webhook, post_json
 from recsys.reports.digest import wecom_message
-from recsys.reports.progress import in_org
+from recsys.exceptions import NotFoundError
+from recsys.orgs import within
 from recsys.serving.requests import as_day
 
 if TYPE_CHECKING:
@@ -88,7 +89,8 @@ def push_digests(
     check_webhook(url)
     day = as_day(day)
     engine.batch(day=day, org=org)  # resumable: members served already are skipped
-    branches = sorted({m.org for m in engine.members() if org is None or in_org(m, org)})
+    # From the organisation column: a damaged member record is the batch's to name, not a stop.
+    branches = sorted({code for code, _ in engine.store.member_orgs() if org is None or within(code, org)})
     # The webhook's key is a secret: the store keeps a digest of the URL, not the URL.
     key = f"push_sent:{day.isoformat()}:{hashlib.sha256(url.encode('utf-8')).hexdigest()[:16]}"
     sent = set(json.loads(engine.store.get_meta(key) or "[]"))
@@ -96,7 +98,11 @@ def push_digests(
     out: list[BranchPush] = []
     gone: str | None = None  # why the webhook failed, once it has: the rest are not tried
     for branch in branches:
-        digest = engine.digest(branch, day=day)
+        try:
+            digest = engine.digest(branch, day=day)
+        except NotFoundError:  # every member record of the branch is damaged (the batch named them)
+            out.append(BranchPush(branch, 0, 0, Delivery(False, 0, 0, "not sent: no member record of it can be read")))
+            continue
         if branch in sent and not again:
             out.append(BranchPush(branch, digest.members, digest.with_list, Delivery(True, 0, 0, ""), skipped=True))
             continue
@@ -107,7 +113,8 @@ def push_digests(
         delivery = post(url, wecom_message(digest))
         recent.append(clock())
         if delivery.ok:
-            sent.add(branch)
+            # With what another push to this webhook recorded meanwhile (another --org, say).
+            sent |= {branch, *json.loads(engine.store.get_meta(key) or "[]")}
             engine.store.set_meta({key: json.dumps(sorted(sent), ensure_ascii=False)})
         elif delivery.webhook_failed:
             gone = f"not tried: the webhook failed for {branch} ({delivery.detail}); run the push again once it works"

@@ -35,7 +35,7 @@ from recsys.serving.world import World, branch_activity, enrolled_ahead, plan_co
 from recsys.storage import ServedList
 from recsys.storage._shared import DamagedRecordError
 
-__all__ = ["daily_many", "serve_day", "floor_seconds", "BatchReport"]
+__all__ = ["daily_many", "serve_day", "floor_seconds", "BatchReport", "readable_members"]
 
 
 #: Members planned together under the engine's lock: their candidate searches are one matrix
@@ -184,7 +184,7 @@ def serve_day(
     unreadable: list[str] = []
     for first in range(0, len(member_ids), chunk):
         ids = member_ids[first:first + chunk]
-        block, damaged = _readable_members(world.store, ids)
+        block, damaged = readable_members(world.store, ids)
         unreadable += damaged
         todo = [m for m in block if (m.id, request_key(m.daily_minutes)) not in done]
         if todo:
@@ -197,16 +197,17 @@ def serve_day(
                        floor_seconds(world, served), tuple(unreadable))
 
 
-def _readable_members(store, ids: Sequence[str]) -> tuple[list[Member], list[str]]:
-    """The members of ``ids``, and the ids whose stored record is damaged: one bad row is that
-    member's problem, not the block's (nor the night's, for every enterprise)."""
+def readable_members(store, ids: Sequence[str], **scope) -> tuple[list[Member], list[str]]:
+    """The members of ``ids`` (``scope``: the store's ``tenant=``, where ids repeat across
+    enterprises), and the ids whose stored record is damaged: one bad row is that member's
+    problem, not the block's (nor the night's, for every enterprise)."""
     try:
-        return list(store.get_members(ids).values()), []
+        return list(store.get_members(ids, **scope).values()), []
     except DamagedRecordError:
         members, damaged = [], []
         for member_id in ids:
             try:
-                members.extend(store.get_members([member_id]).values())
+                members.extend(store.get_members([member_id], **scope).values())
             except DamagedRecordError:
                 damaged.append(member_id)
         return members, damaged

@@ -113,8 +113,6 @@ def serve_day_in_processes(
     _check_shared(url)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValidationError(f"workers must be a whole number of at least 1, got {workers!r}", field="workers")
-    # Planning is Python-bound: more processes than cores only take turns on them.
-    workers = min(workers, os.cpu_count() or 1)
     parts = shards(member_ids, workers)
     served = skipped = 0
     unreadable: list[str] = []
@@ -131,8 +129,9 @@ def serve_day_in_processes(
         # Ctrl-C, or a shard that failed: the shards not started are dropped and the workers
         # stopped now (each block is one transaction: what is stored stays, a run again resumes),
         # not after every queued shard has run.
+        processes = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
         pool.shutdown(wait=False, cancel_futures=True)
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
+        for process in processes:
             process.terminate()
         raise
     pool.shutdown()

@@ -145,3 +145,9 @@ def test_a_damaged_member_record_is_named_and_every_other_member_served(nightly,
         assert {s.member for s in engine.store.served_for(members, DAY)} == set(members) - {damaged}
         again = engine.batch(day=DAY)
         assert (again.served, again.skipped, again.unreadable) == (0, len(members) - 1, (damaged,))
+        branch = next(m.org for m in engine.find_members([m for m in members if m != damaged]).values())
+        # Its branch still gets its digest, without the member whose record cannot be read.
+        assert engine.digest(branch, DAY).members >= 1
+    # A batch of one organisation and the push go on as well.
+    assert main(["batch", "--store", path, "--day", DAY.isoformat(), "--org", branch, "--no-train"]) in (0, 1)
+    assert "本次生成 0 份" in capsys.readouterr().out

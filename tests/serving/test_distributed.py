@@ -187,9 +187,10 @@ def _wait(condition, seconds: float) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGKILL"])
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGINT-batch-alone", "SIGKILL"])
 def test_a_batch_on_processes_stops_when_interrupted_or_killed(tmp_path, signal_name):
-    """Ctrl-C stops the workers now, not after every queued shard; a batch killed outright
+    """Ctrl-C stops the workers now, not after every queued shard; so does an interrupt sent to
+    the batch alone (a supervisor's), which its workers never see; a batch killed outright
     leaves no worker writing lists, or holding the store, behind."""
     import signal
     import subprocess
@@ -210,10 +211,12 @@ def test_a_batch_on_processes_stops_when_interrupted_or_killed(tmp_path, signal_
         assert _wait(lambda: _count_served(path) > 0, 120), run.communicate()
         if signal_name == "SIGINT":
             os.killpg(run.pid, signal.SIGINT)  # as a terminal's Ctrl-C reaches the whole group
+        elif signal_name == "SIGINT-batch-alone":
+            os.kill(run.pid, signal.SIGINT)  # the workers must be stopped by the batch
         else:
             os.kill(run.pid, signal.SIGKILL)  # the batch alone: its workers are orphaned
         _, err = run.communicate(timeout=30)
-        if signal_name == "SIGINT":
+        if signal_name.startswith("SIGINT"):
             assert run.returncode == 130 and "interrupted" in err
         # No worker is left writing lists or holding the store.
         assert _wait(lambda: not _workers_of(path), 30), _workers_of(path)
