@@ -773,9 +773,17 @@ class Engine:
             # no more than a block of them. Branch by branch: a block then reads the activity of
             # a few branches, not of one branch per member, and its members share more rules.
             # Read without parsing the records: a damaged one is then its member's problem.
-            ids = [i for code, i in self.store.member_orgs() if org is None or within(code, org)]
+            every = self.store.member_orgs()
+            pairs = [(code, i) for code, i in every if org is None or within(code, org)]
+            ids = [i for _, i in pairs]
             if org is not None and not ids:
                 raise NotFoundError("organisation", org)
+            held: dict[str, set[str]] = {}
+            for code, member_id in every if self._tenant is None else ():
+                held.setdefault(member_id, set()).add(tenant_of(code))
+            if any(len(held[i]) > 1 for i in ids if i in held):
+                return self._batch_by_enterprise(pairs, day, chunk=chunk, progress=progress, cluster=cluster,
+                                                 workers=workers)
         if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
             raise ValidationError(f"workers must be a whole number of at least 1, got {workers!r}", field="workers")
         if cluster is None and workers is not None:
@@ -795,6 +803,19 @@ class Engine:
                 progress=progress, tenant=self._tenant)
         return batch.BatchReport(day, len(ids), served, skipped, time.perf_counter() - started,
                                  batch.floor_seconds(self._world, served), tuple(unreadable))
+
+    def _batch_by_enterprise(self, pairs: Sequence[tuple[str, str]], day: dt.date, **how) -> batch.BatchReport:
+        """:meth:`batch` of a store where enterprises use the same member ids (a group's roster
+        numbering each enterprise from 0001): an id alone names no member there, so each
+        enterprise's members are served in its own view, one after the other."""
+        by_enterprise: dict[str, list[str]] = {}
+        for code, member_id in pairs:
+            by_enterprise.setdefault(tenant_of(code), []).append(member_id)
+        reports = [self.tenant(t).batch(day, members=ids, **how) for t, ids in sorted(by_enterprise.items())]
+        return batch.BatchReport(
+            day, sum(r.members for r in reports), sum(r.served for r in reports), sum(r.skipped for r in reports),
+            sum(r.seconds for r in reports), sum(r.floor_seconds for r in reports),
+            tuple(u for r in reports for u in r.unreadable))
 
     def path(
         self, member_id: str, start: dt.date | str | None = None, days: int = 7, minutes: int | None = None

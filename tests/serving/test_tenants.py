@@ -154,3 +154,17 @@ def test_a_views_log_pairs_each_event_with_its_own_tenant_when_events_go_between
     assert [(e.id, e.member, e.item) for _, e in seen] == [("ev1", "m001", "x1"), ("ev2", "m001", "s1")]
     assert seen == TenantStore(whole, "zjjt").recorded_events()  # zjjt's own rows, by sequence number
     assert TenantStore(whole, "hxny").recorded_events() == []
+
+
+def test_a_whole_store_batch_serves_each_enterprise_where_they_share_member_ids(two):
+    # hxny and zjjt each hold their own m001 (a group roster numbering each enterprise from one):
+    # the id alone names no member, so each enterprise's members are served in its view.
+    report = two.batch(DAY)
+    assert (report.members, report.served, report.skipped, report.unreadable) == (2, 2, 0, ())
+    for tenant in ("hxny", "zjjt"):
+        view = two.tenant(tenant)
+        stored = view.store.served_for(["m001"], DAY)
+        assert len(stored) == 1 and stored[0].payload == view.daily("m001", DAY).to_dict()
+    again = two.batch(DAY)
+    assert (again.served, again.skipped) == (0, 2)
+    assert two.batch(DAY, org="zjjt").members == 1  # one enterprise's members alone
