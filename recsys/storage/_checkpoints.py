@@ -41,12 +41,14 @@ class Checkpointer:
             stops), or returns None if the store is gone.
         alive: Whether the store is still there.
         every: Seconds between a write and its checkpoint, at most (about).
+        where: The database, as a failed checkpoint's warning names it.
     """
 
     def __init__(self, connect: Callable[[], sqlite3.Connection | None], alive: Callable[[], bool], *,
-                 every: float = 0.5) -> None:
+                 every: float = 0.5, where: object = "the store") -> None:
         self._connect = connect
         self._alive = alive
+        self._where = where
         self.every = every
         self._lock = threading.Lock()
         self._written = threading.Event()
@@ -100,7 +102,8 @@ class Checkpointer:
                         return
                     db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.Error as exc:  # busy, or the file gone: the next write, or a commit, tries again
-                    log.warning("checkpoint of the store's log failed: %s", exc)
+                    log.warning("%s: checkpoint of the database's log failed (%s); the next write tries again",
+                                self._where, exc)
                 # Asked after the checkpoint, not before it: a close that came between the wait and
                 # the clear above had its wake-up cleared, and waiting for another write would
                 # leave it joining this thread for good.

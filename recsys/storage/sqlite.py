@@ -249,7 +249,7 @@ def _checkpointer(store: SQLiteStore) -> Checkpointer:
         found = ref()
         return None if found is None else found._connect(traced=False)
 
-    return Checkpointer(connect, lambda: ref() is not None)
+    return Checkpointer(connect, lambda: ref() is not None, where=store._db_file)
 
 
 
