@@ -93,6 +93,12 @@ def _member_page(live, key: str, browser, member: str, width: int = 390, height:
     return context, page, guard
 
 
+def _new_member(live, key: str, member: str, name: str, minutes: int) -> None:
+    """A member of the test's own, so what it records changes no other test's lists."""
+    record = {"id": member, "name": name, "org": "hxny.fdgs.zb-yunxing", "roles": ["member"], "daily_minutes": minutes}
+    assert _api(live, "PUT", "/v1/members", key, json=[record]).status_code == 200
+
+
 def _titles(page) -> list[str]:
     return page.locator("recsys-daily section.today .entry .item-title").all_inner_texts()
 
@@ -328,8 +334,7 @@ def test_the_page_renders_offline_from_the_library(server, browser, tmp_path):
 
 def test_the_page_says_the_day_is_done_once_its_minutes_are_studied(server, browser):
     live, keys = server
-    member = {"id": "m-a9", "name": "王强", "org": "hxny.fdgs.zb-yunxing", "roles": ["member"], "daily_minutes": 20}
-    assert _api(live, "PUT", "/v1/members", keys.a, json=[member]).status_code == 200
+    _new_member(live, keys.a, "m-a9", "王强", 20)
     context, page, guard = _member_page(live, keys.a, browser, "m-a9")
     page.locator("recsys-daily section.today .entry").first.wait_for()
     assert "今日安排" in page.locator("recsys-daily .head .sub").inner_text()
@@ -352,8 +357,7 @@ def test_the_page_says_the_day_is_done_once_its_minutes_are_studied(server, brow
 
 def test_a_weak_network_shows_loading_and_a_retry_records_the_event_once(server, browser):
     live, keys = server
-    member = {"id": "m-a8", "name": "赵敏", "org": "hxny.fdgs.zb-yunxing", "roles": ["member"], "daily_minutes": 30}
-    assert _api(live, "PUT", "/v1/members", keys.a, json=[member]).status_code == 200
+    _new_member(live, keys.a, "m-a8", "赵敏", 30)
     context, page, guard = _page(browser, 390, 844, live.url)
     held: list = []
     # The first load hangs until released: the page says it is loading, not a blank screen.
@@ -392,8 +396,7 @@ def test_a_weak_network_shows_loading_and_a_retry_records_the_event_once(server,
 
 def test_an_item_without_a_link_is_read_on_the_page(server, browser):
     live, keys = server
-    member = {"id": "m-a7", "name": "孙丽", "org": "hxny.fdgs.zb-yunxing", "roles": ["member"], "daily_minutes": 60}
-    assert _api(live, "PUT", "/v1/members", keys.a, json=[member]).status_code == 200
+    _new_member(live, keys.a, "m-a7", "孙丽", 60)
     doc = _api(live, "GET", "/v1/members/m-a7/page", keys.a).json()
     unlinked = next(e["item"] for e in doc["entries"] if not e["item"]["url"] and e["item"]["body"])
     context, page, guard = _member_page(live, keys.a, browser, "m-a7")
