@@ -98,16 +98,17 @@ def push_digests(
     out: list[BranchPush] = []
     gone: str | None = None  # why the webhook failed, once it has: the rest are not tried
     for branch in branches:
+        # Decided before the digest is built: a branch not sent now needs none.
+        if branch in sent and not again:
+            out.append(BranchPush(branch, 0, 0, Delivery(True, 0, 0, ""), skipped=True))
+            continue
+        if gone is not None:  # hundreds of branches would each wait out the same failure
+            out.append(BranchPush(branch, 0, 0, Delivery(False, 0, 0, gone)))
+            continue
         try:
             digest = engine.digest(branch, day=day)
         except NotFoundError:  # every member record of the branch is damaged (the batch named them)
             out.append(BranchPush(branch, 0, 0, Delivery(False, 0, 0, "not sent: no member record of it can be read")))
-            continue
-        if branch in sent and not again:
-            out.append(BranchPush(branch, digest.members, digest.with_list, Delivery(True, 0, 0, ""), skipped=True))
-            continue
-        if gone is not None:  # hundreds of branches would each wait out the same failure
-            out.append(BranchPush(branch, digest.members, digest.with_list, Delivery(False, 0, 0, gone)))
             continue
         _wait_for_room(recent, per_minute, clock, sleep)
         delivery = post(url, wecom_message(digest))
