@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -54,7 +53,8 @@ class Recommender:
             feasible = [self.filter(ctx, pool, limit=limit) for ctx, pool in zip(ctxs, candidates)]
             ranked = [_fitting(ctx, self.scorer(ctx, pool)) for ctx, (pool, _) in zip(ctxs, feasible)]
             diverse = self.reranker.many(ctxs, ranked)
-            return [self._plan(ctx, *rest) for ctx, *rest in zip(ctxs, candidates, feasible, diverse)]
+            picked = self.fitter.many(ctxs, diverse)
+            return [self._plan(ctx, c, p) for ctx, c, p in zip(ctxs, candidates, picked)]
 
     def _one_blas_thread(self):
         """BLAS on one thread while planning. A list's matrix products are small: waking BLAS
@@ -65,11 +65,9 @@ class Recommender:
             self._threads = ThreadpoolController()  # inspects the loaded libraries: once, not per call
         return self._threads.limit(limits=1, user_api="blas")
 
-    def _plan(self, ctx: PlanContext, candidates: Pool, feasible: tuple[Pool, Counter], diverse: Pool) -> StudyList:
-        """The list from what the block's steps found for the member: packed, explained, with
-        the activities ahead and a note when it is empty."""
-        feasible, dropped = feasible
-        picked = self.fitter(ctx, diverse)
+    def _plan(self, ctx: PlanContext, candidates: Pool, picked: Pool) -> StudyList:
+        """The list from what the block's steps found for the member and packed into the day:
+        explained, with the activities ahead and a note when it is empty."""
         entries = []
         said: set[str] = set()
         for item, score, reasons, review in zip(picked.items(ctx), picked.score.tolist(),
@@ -110,13 +108,13 @@ class Recommender:
             # The outside order is the retrieval rank: a scorer cutting at ``max_scored`` keeps its best.
             order = np.lexsort((cols.id_rank[rows], -scores))
             candidates = Pool(rows[order], np.arange(len(rows), dtype=np.int64))
-            feasible = self.filter(ctx, candidates)
-            scored = self.scorer(ctx, feasible[0])
+            feasible, _ = self.filter(ctx, candidates)
+            scored = self.scorer(ctx, feasible)
             by_row = np.zeros(len(cols))
             by_row[rows] = scores
             scored.score = by_row[scored.rows]
             ranked = scored.take(np.lexsort((cols.id_rank[scored.rows], -scored.score)))
-            return self._plan(ctx, candidates, feasible, ranked)
+            return self._plan(ctx, candidates, self.fitter(ctx, ranked))
 
     def _empty_note(self, ctx: PlanContext) -> str:
         """Why a list is empty, from the whole catalogue (an empty list is rare; the search's

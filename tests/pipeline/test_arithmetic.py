@@ -1,4 +1,5 @@
-"""The pipeline's shortcuts for numpy's statistics, held to numpy's own floats."""
+"""The pipeline's shortcuts for numpy's statistics, held to numpy's own floats; a block's
+knapsacks held to each member's own."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hypothesis.extra.numpy import arrays
 
 from recsys import Item
 from recsys.catalogue import Catalogue
+import recsys.pipeline.budget as budget
 from recsys.pipeline.context import BranchCounts
 from recsys.pipeline.diversity import _median
 from recsys.pipeline.profile import _average
@@ -59,3 +61,33 @@ def test_branch_counts_read_by_row_as_the_counts_say(counts, n):
     assert branch.column(cols).tolist() == [float(counts.get(i, 0)) for i in cols.ids]
     assert dict(branch) == counts
     assert branch.most_completed(cols, n).tolist() == expected  # read again from what was kept
+
+
+_problems = st.lists(
+    st.integers(0, 90).flatmap(lambda capacity: st.tuples(
+        st.lists(st.tuples(st.sampled_from([0.05, 0.5, 1.0, 1.2, 3.0]) | st.floats(0, 10), st.integers(0, 100)),
+                 max_size=25),
+        st.just(capacity))),
+    min_size=1, max_size=12)
+
+
+@given(_problems, st.sampled_from([1 << 24, 500, 1]))
+def test_a_blocks_knapsacks_choose_what_each_alone_would(problems, cells):
+    # Ties (equal values, equal minutes) decide as alone; items longer than the day, members with
+    # nothing to pack and a table too small for two members at once (cells) change nothing.
+    old, budget._MAX_CELLS = budget._MAX_CELLS, cells
+    try:
+        together = budget._knapsacks([(np.array([v for v, _ in items], dtype=np.float64),
+                                       np.array([w for _, w in items], dtype=np.int64), capacity)
+                                      for items, capacity in problems])
+    finally:
+        budget._MAX_CELLS = old
+    for (items, capacity), chosen in zip(problems, together):
+        alone = budget._knapsack([v for v, _ in items], [w for _, w in items], capacity)
+        assert chosen.tolist() == alone
+        assert sum(items[i][1] for i in alone) <= capacity
+
+
+def test_a_knapsack_fills_the_day_rather_than_taking_the_best_item():
+    values, minutes = np.array([3.0, 2.0, 2.0]), np.array([25, 10, 20])
+    assert [c.tolist() for c in budget._knapsacks([(values, minutes, 30), (values, minutes, 25)])] == [[1, 2], [0]]
