@@ -33,7 +33,7 @@ from recsys.exceptions import (
 from recsys.embedding.index import ExactIndex, FaissIndex, VectorIndex
 from recsys.ingest.loaders import read_events, read_items, read_members, read_records
 from recsys.records import Event, Item, Member, Schedule
-from recsys.results import SearchHit, StudyEntry, StudyList, StudyPath
+from recsys.results import QuizResult, SearchHit, StudyEntry, StudyList, StudyPath
 
 __all__ = [
     "Engine",
@@ -45,6 +45,7 @@ __all__ = [
     "StudyEntry",
     "StudyList",
     "StudyPath",
+    "QuizResult",
     "CoverageReport",
     "Encoder",
     "SentenceTransformerEncoder",

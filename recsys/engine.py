@@ -24,6 +24,7 @@ from recsys.embedding.encoders import DEFAULT_ENCODER, CachedEncoder, Encoder, g
 from recsys.embedding.index import FaissIndex
 from recsys.exceptions import AmbiguousIdError, ModelError, NotFoundError, StoreError, TokenError, ValidationError
 from recsys.ingest.loaders import as_records, check_unique_ids, combine, refused_ids
+from recsys.learning.answers import score_answers
 from recsys.models.ranking import ARTEFACT, RankingModel
 from recsys.models.training import TrainConfig, TrainReport, activity_of, is_stale
 from recsys.models.training import train as train_ranking
@@ -36,7 +37,7 @@ from recsys.reports.coverage import CoverageInputs, CoverageReport, build_covera
 from recsys.reports.digest import Digest, build_digest
 from recsys.reports.feedback import ContentFlag, content_feedback
 from recsys.reports.progress import MemberProgress, OrgProgress, in_org, member_progress, org_progress
-from recsys.results import SearchHit, StudyList, StudyPath
+from recsys.results import QuizResult, SearchHit, StudyList, StudyPath
 from recsys.serving import batch, distributed, lists, member_page, search, writes
 from recsys.serving.event_pages import EventPage, page_of_events
 from recsys.serving.requests import MAX_PATH_DAYS, as_day, budget_of, check_days, check_k, ranking_scores
@@ -1009,6 +1010,42 @@ class Engine:
                 hold, or the member does not attend offline activities.
         """
         return member_page.enroll(self._world, self.member(member_id), self.item(item_id))
+
+    def answer_quiz(self, member_id: str, item_id: str, answers: Mapping[str, str], *,
+                    at: dt.datetime | None = None, event_id: str | None = None) -> QuizResult:
+        """Score the member's answers to a quiz item and record the score as a ``quiz`` event,
+        which completes the item and feeds the mastery estimate.
+
+        Args:
+            member_id: The member.
+            item_id: A quiz item with questions.
+            answers: Question id to the member's response: an option's key (``"A"``), keys
+                (``"AC"``), an option's text, or a blank's text. A question left out counts as
+                answered wrong.
+            at: When it was answered (default: now).
+            event_id: The event's id: the same answers sent again with it (a page retrying
+                on a weak network) are recorded once, at the time first recorded.
+
+        Returns:
+            The score, which questions were right and the right answers.
+
+        Raises:
+            NotFoundError: an unknown member or item.
+            ValidationError: the item is not a quiz with questions, or an answer names a question
+                it does not have (the field named ``answers.<question id>``).
+            ConflictError: ``event_id`` already names another event.
+        """
+        member = self.member(member_id)
+        item = self.item(item_id)
+        score, correct = score_answers(item, answers)
+        if at is None and event_id is not None:
+            earlier = next((e for e in self.store.events(member.id) if e.id == event_id), None)
+            at = earlier.at if earlier is not None else None
+        event = Event(member=member.id, item=item.id, kind="quiz", value=score,
+                      at=at or dt.datetime.now(TZ), id=event_id)
+        recorded = self.record([event]) == 1
+        return QuizResult(member=member.id, item=item.id, score=score, correct=correct,
+                          answers=tuple(q.answer for q in item.questions), recorded=recorded)
 
     def seats_left(self, item_id: str) -> int | None:
         """Seats left in an offline activity (None: no limit, or not an activity).

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import unicodedata
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -245,6 +246,18 @@ def _as_mapping(record: str, data: Any) -> Mapping[str, Any]:
     return data
 
 
+def _typed(text: str) -> str:
+    """Text as typed, compared loosely: full-width forms as half-width, no spaces, no closing
+    full stop."""
+    plain = "".join(unicodedata.normalize("NFKC", str(text)).split())
+    return plain.rstrip("。.")
+
+
+def _keys(text: str) -> list[str]:
+    """Option keys of a response, in order, each once (separators and case dropped)."""
+    return sorted({c for c in unicodedata.normalize("NFKC", str(text)).upper() if c.isalnum()})
+
+
 #: Question kinds: one answer of several, several answers, true/false, fill in the blank.
 QUESTION_KINDS = ("single", "multiple", "judge", "blank")
 
@@ -279,10 +292,16 @@ class Question:
         return self.text + " " + " ".join(f"{key}. {text}" for key, text in self.options)
 
     def is_correct(self, response: str) -> bool:
-        """Whether ``response`` answers the question (option keys in any order, case-insensitive)."""
+        """Whether ``response`` answers the question: option keys in any order, in either case,
+        full- or half-width, with or without separators (``"a, c"`` is ``"AC"``), or one option's
+        text in place of its key; a blank's text
+        as written, but for spaces, full-width forms and a closing full stop (typed on a phone,
+        ``"提高质量。"`` is ``"提高质量"``)."""
         if self.kind == "blank":
-            return response.strip() == self.answer.strip()
-        return sorted(response.strip().upper()) == sorted(self.answer.strip().upper())
+            return _typed(response) == _typed(self.answer)
+        # An option's own text names it too ("正确" for a true/false question's "A. 正确").
+        named = {_typed(text): key for key, text in self.options}
+        return _keys(named.get(_typed(response), response)) == _keys(self.answer)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Question:

@@ -1,4 +1,4 @@
-"""What the engine returns: search hits, study lists and study paths."""
+"""What the engine returns: search hits, study lists, study paths and answered quizzes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from recsys.records import Item
 
-__all__ = ["SearchHit", "StudyEntry", "StudyList", "StudyPath"]
+__all__ = ["SearchHit", "StudyEntry", "StudyList", "StudyPath", "QuizResult"]
 
 
 @dataclass(frozen=True)
@@ -117,3 +117,36 @@ class StudyPath:
             "minutes": self.minutes,
             "days": [d.to_dict() for d in self.days],
         }
+
+
+@dataclass(frozen=True)
+class QuizResult:
+    """A quiz item answered by a member (:meth:`recsys.Engine.answer_quiz`).
+
+    Attributes:
+        member: The member id.
+        item: The quiz item's id.
+        score: The share of questions answered right, 0-1 (the ``quiz`` event's value).
+        correct: Per question, in the item's order, whether it was answered right (a question
+            left unanswered was not).
+        answers: Per question, the right answer (an option's key or keys, or the blank's text),
+            to show once the quiz is answered.
+        recorded: False when the same event (by its id) was recorded before: a retry.
+    """
+
+    member: str
+    item: str
+    score: float
+    correct: tuple[bool, ...]
+    answers: tuple[str, ...]
+    recorded: bool = True
+
+    @property
+    def right(self) -> int:
+        """How many questions were answered right."""
+        return sum(self.correct)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"member": self.member, "item": self.item, "score": round(float(self.score), 6), "right": self.right,
+                "total": len(self.correct), "correct": list(self.correct), "answers": list(self.answers),
+                "recorded": self.recorded}
