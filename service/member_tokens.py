@@ -34,7 +34,7 @@ from service.openapi import MemberIdPath
 from service.tenancy import Tenant, visible_member
 
 __all__ = ["is_member_token", "member_from_token", "get_member_access", "MemberAccessDep", "MemberCorsMiddleware",
-           "MEMBER_ROUTES", "get_member_engine", "MemberEngineDep"]
+           "MEMBER_ROUTES", "get_member_engine", "MemberEngineDep", "without_answers"]
 
 _either = HTTPBearer(
     auto_error=False,
@@ -44,7 +44,8 @@ _either = HTTPBearer(
 )
 
 #: The routes a member token may call (and that answer cross-origin requests carrying one).
-MEMBER_ROUTES = re.compile(r"^/v1/members/[A-Za-z0-9._:-]{1,128}/(daily|path|progress|page|events|enrolments/[A-Za-z0-9._:-]{1,128})$")
+MEMBER_ROUTES = re.compile(
+    r"^/v1/members/[A-Za-z0-9._:-]{1,128}/(daily|path|progress|page|events|(enrolments|quizzes)/[A-Za-z0-9._:-]{1,128})$")
 
 
 def is_member_token(secret: str | None) -> bool:
@@ -67,7 +68,32 @@ def member_from_token(request: Request, engine: Engine, token: str) -> Member:
         raise Unauthorized("the member token names a member who is no longer registered") from None
     # For the request log: the member's organisation, and no key.
     request.state.tenant = Tenant(org=member.org, admin=False, key_id="member-token")
+    request.state.member_token = True
     return member
+
+
+def without_answers(request: Request, data: dict) -> dict:
+    """``data`` (a list or path as JSON) as a member token may read it: quiz questions without
+    their answers, which the member gets back once answered (``POST .../quizzes/{item}``). An
+    organisation key reads them whole (a portal may mark its own quizzes)."""
+    if not getattr(request.state, "member_token", False):
+        return data
+
+    def strip(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "questions" and isinstance(value, list):
+                    for q in value:
+                        if isinstance(q, dict):
+                            q["answer"] = None
+                else:
+                    strip(value)
+        elif isinstance(node, list):
+            for value in node:
+                strip(value)
+
+    strip(data)
+    return data
 
 
 def get_member_access(

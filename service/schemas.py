@@ -31,7 +31,7 @@ __all__ = [
     "Health", "ErrorBody", "ErrorDetail", "ErrorInfo",
     "FIRST_YEAR", "LAST_YEAR", "as_json",
     "CoverageItemRef", "CoverageGap", "CoverageReportOut",
-    "QuestionIn", "QuestionOut", "MemberProgressOut", "OrgProgressOut", "AlertsOut", "ContentFeedbackOut",
+    "QuestionIn", "QuestionOut", "QuizAnswersIn", "QuizResultOut", "MemberProgressOut", "OrgProgressOut", "AlertsOut", "ContentFeedbackOut",
 ]
 
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
@@ -134,7 +134,8 @@ class QuestionOut(BaseModel):
     type: str = Field(description="single, multiple, judge or blank.")
     question: str = Field(description="The question.")
     options: list[dict[str, str]] = Field(description="`{key, text}` options.")
-    answer: str = Field(description="The right answer.")
+    answer: str | None = Field(description="The right answer; null where a member token reads a list or path "
+                               "(the member gets it once answered, from `POST /v1/members/{id}/quizzes/{item}`).")
     points: list[str] = Field(description="Knowledge points.")
     error_rate: float | None = Field(description="Share who answer it wrong, if known.")
 
@@ -898,3 +899,29 @@ class EnrolmentOut(BaseModel):
     enrolled: bool = Field(description="Whether the member now holds a seat.")
     changed: bool = Field(description="False when the member already held (or had already given back) a seat.")
     seats_left: int | None = Field(description="Seats left after the request; null: no limit.")
+
+
+class QuizAnswersIn(_Input):
+    """The member's answers to a quiz item's questions."""
+
+    id: Id | None = Field(None, description="Idempotency key: the same answers sent again with it (a retry) are "
+                          "recorded once.", examples=["w1k2j3"])
+    answers: dict[Annotated[str, Field(max_length=128)], Annotated[str, Field(max_length=200)]] = Field(
+        max_length=200, description="Question id to the response: an option's key (`A`), keys (`AC`), an option's "
+        "text, or a blank's text. A question left out counts as answered wrong.",
+        examples=[{"1": "A", "2": "AC", "3": "B", "4": "提高质量"}])
+
+
+class QuizResultOut(BaseModel):
+    """A quiz answered: the score, recorded as a `quiz` event that completes the item."""
+
+    member: str = Field(description="The member.", examples=["m001"])
+    item: str = Field(description="The quiz item.", examples=["dsq-001"])
+    score: float = Field(description="Share answered right, 0-1.", examples=[0.75])
+    right: int = Field(description="Questions answered right.", examples=[3])
+    total: int = Field(description="Questions in the quiz.", examples=[4])
+    correct: list[bool] = Field(description="Per question, in the quiz's order: answered right.",
+                                examples=[[True, True, False, True]])
+    answers: list[str] = Field(description="Per question, the right answer (shown once answered).",
+                               examples=[["A", "AC", "B", "提高质量"]])
+    recorded: bool = Field(description="False when the same event id was recorded before (a retry).")

@@ -55,6 +55,24 @@ B_MEMBERS = [
 ]
 
 
+
+def quiz_item(id_: str, *, org: str | None = "hxny", minutes: int = 3) -> dict:
+    """A short quiz with a single-choice, a multiple-choice and a fill-in question (right answers:
+    A, AC and 提高质量); no seeded item is as short, so a day of its minutes holds it alone."""
+    return {
+        "id": id_, "title": "答题：党的基本知识", "body": "三道题，检验党的基本知识。", "kind": "quiz", "minutes": minutes,
+        "topics": ["党史"], "published": "2026-01-01", "org": org,
+        "questions": [
+            {"id": "1", "type": "single", "question": "中国共产党第一次全国代表大会在（）召开。",
+             "options": [{"key": "A", "text": "上海"}, {"key": "B", "text": "北京"}], "answer": "A"},
+            {"id": "2", "type": "multiple", "question": "以下关于党和国家的秘密说法正确的有（）。",
+             "options": [{"key": "A", "text": "关系到安全和利益"}, {"key": "B", "text": "可以随意公开"},
+                         {"key": "C", "text": "只限一定范围内人员知晓"}], "answer": "AC"},
+            {"id": "3", "type": "blank", "question": "发展党员工作的总要求是控制总量、优化结构、（）、发挥作用。",
+             "answer": "提高质量"},
+        ],
+    }
+
 @dataclass
 class Keys:
     """API keys of the world: ``admin`` (hxny, admin), ``a`` (hxny), ``branch`` (hxny.fdgs),

@@ -34,6 +34,10 @@ def _item(item: Item) -> dict[str, Any]:
     out = {"id": item.id, "title": item.title, "kind": item.kind, "kind_name": _KIND_NAMES.get(item.kind, item.kind),
            "mode": item.mode, "minutes": item.minutes, "topics": list(item.topics), "url": item.url,
            "body": item.body}
+    if item.questions:
+        # To answer on the page; the answers stay on the server (Engine.answer_quiz scores them).
+        out["questions"] = [{"id": q.id, "type": q.kind, "question": q.text,
+                             "options": [{"key": k, "text": t} for k, t in q.options]} for q in item.questions]
     if item.schedule is not None:
         s = item.schedule
         out["schedule"] = {"starts": s.starts.astimezone(TZ).isoformat(), "ends": s.ends.astimezone(TZ).isoformat(),

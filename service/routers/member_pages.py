@@ -1,7 +1,7 @@
 """A member's own page and what it calls: tokens, the page's data, events and enrolments.
 
-``POST /v1/members/{id}/token`` takes an organisation key; everything else here also takes the
-member token it returns (see :mod:`service.member_tokens`). ``GET /m?token=`` serves the page,
+``POST /v1/members/{id}/token`` takes an organisation key; everything else here (the page's
+data, events, enrolments, answering a quiz) also takes the member token it returns (see :mod:`service.member_tokens`). ``GET /m?token=`` serves the page,
 ``/static/`` its script and style (and the portal widget, ``/static/recsys-widget.js``): every
 file the page needs comes from the service itself.
 """
@@ -33,6 +33,8 @@ from service.schemas import (
     MemberEventIn,
     MemberTokenIn,
     MemberTokenOut,
+    QuizAnswersIn,
+    QuizResultOut,
     as_json,
 )
 
@@ -181,6 +183,21 @@ def withdraw(member: MemberAccessDep, item_id: ItemIdPath, engine: MemberEngineD
     """Give the member's seat back (recorded as an `enroll` event with value 0)."""
     item = _visible_item(engine, member, item_id)
     return _enrolment(engine, member, item.id, engine.withdraw(member.id, item.id))
+
+
+@router.post("/v1/members/{member_id}/quizzes/{item_id}", response_model=QuizResultOut,
+             summary="Answer a quiz (答题)", responses=error_responses(401, 404, 409, 422))
+def answer_quiz(member: MemberAccessDep, item_id: ItemIdPath, engine: MemberEngineDep, metrics: MetricsDep,
+                body: Annotated[QuizAnswersIn, Body(description="The answers, by question id.")]) -> QuizResultOut:
+    """Score the member's answers on the server and record the score as a `quiz` event, which
+    completes the item and feeds the mastery estimate. The questions a member's page shows carry
+    no answers; the right ones come back here, once answered. Takes the member's token or an
+    organisation key; an id sent again with the same answers is recorded once (a retry)."""
+    item = _visible_item(engine, member, item_id)
+    event_id = own_event_id(member.id, body.id) if body.id is not None else None
+    result = engine.answer_quiz(member.id, item.id, body.answers, event_id=event_id)
+    metrics.events.labels("new" if result.recorded else "duplicate").inc()
+    return QuizResultOut(**result.to_dict())
 
 
 _REFUSED = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">

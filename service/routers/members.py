@@ -13,7 +13,7 @@ from recsys.serving.event_pages import MAX_EVENT_PAGE
 from recsys.serving.text import format_list
 from service.bodies import check_warnings, tabular_body, tabular_route
 from service.deps import MetricsDep, TenantDep, TenantEngineDep, VisibleMemberDep, limit_batch
-from service.member_tokens import MemberAccessDep, MemberEngineDep
+from service.member_tokens import MemberAccessDep, MemberEngineDep, without_answers
 from service.keys import org_within
 from service.openapi import Limit, MaxBytes, MessageFormat, Minutes, Offset, Sheet, Strict, error_responses
 from service.schemas import (
@@ -208,6 +208,7 @@ def daily(
     member: MemberAccessDep,
     engine: MemberEngineDep,
     metrics: MetricsDep,
+    request: Request,
     day: Annotated[Date | None, Query(
         description=f"The day (YYYY-MM-DD, years {FIRST_YEAR}-{LAST_YEAR}); default: today in Asia/Shanghai.",
         examples=["2026-12-01"],
@@ -228,7 +229,7 @@ def daily(
     if format_ != "json":
         return PlainTextResponse(format_list(lst, title=f"{member.name} {lst.day.isoformat()}",
                                              markdown=format_ == "markdown", max_bytes=max_bytes))
-    return lst.to_dict()
+    return without_answers(request, lst.to_dict())
 
 
 @router.get(
@@ -241,6 +242,7 @@ def path(
     member: MemberAccessDep,
     engine: MemberEngineDep,
     metrics: MetricsDep,
+    request: Request,
     start: Annotated[Date | None, Query(
         description=f"First day (YYYY-MM-DD, years {FIRST_YEAR}-{LAST_YEAR}); default: today.",
         examples=["2026-12-01"],
@@ -254,4 +256,4 @@ def path(
     plan = engine.path(member.id, start=start, days=days, minutes=minutes)
     for d in plan.days:
         metrics.observe_list("path_day", len(d.entries), d.minutes)
-    return plan.to_dict()
+    return without_answers(request, plan.to_dict())

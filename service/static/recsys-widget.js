@@ -95,6 +95,23 @@
     { kind: 'dislike', label: '不感兴趣', done: '已记录，今后少推荐此类内容' }
   ];
 
+  /* A quiz with questions is answered on the page (开始答题), and the server scores it: its
+     answering completes it, so it has no 已学完. */
+  var QUIZ_ACTIONS = [
+    { kind: 'start', label: '开始答题', done: '请在下方作答', primary: true, quiz: true },
+    ACTIONS[2],
+    ACTIONS[3]
+  ];
+
+  function quizOutcome(entry, result) {
+    var text = '《' + entry.item.title + '》答对 ' + result.right + ' / ' + result.total + ' 题';
+    var wrong = [];
+    (result.correct || []).forEach(function (ok, n) {
+      if (!ok) wrong.push('第 ' + (n + 1) + ' 题：' + result.answers[n]);
+    });
+    return text + (wrong.length ? '。正确答案 ' + wrong.join('；') : '，全部正确');
+  }
+
   class RecsysDaily extends HTMLElement {
     static get observedAttributes() { return ['token', 'base', 'view']; }
 
@@ -105,6 +122,8 @@
       this.message = null;
       this.busy = false;
       this.reading = {};  // items opened with 开始学习 that have no link: their text shows on the page
+      this.answering = {};  // quizzes opened with 开始答题: their questions show on the page
+      this.drafts = {};  // answers chosen so far, per quiz
     }
 
     get token() { return this.getAttribute('token') || ''; }
@@ -188,7 +207,7 @@
       send().then(function (r) {
         self.busy = false;
         if (r.status >= 200 && r.status < 300) {
-          self.message = { error: false, text: done };
+          self.message = { error: false, text: typeof done === 'function' ? done(r.body) : done };
           return self.load();
         }
         self.message = { error: true, text: refusal(r.status, r.body, what) };
@@ -209,9 +228,66 @@
       } else if (action.kind === 'start' && entry.item.body) {
         this.reading[entry.item.id] = true;  // no portal page to open: the text is read here
       }
+      if (action.quiz) this.answering[entry.item.id] = true;  // the questions show on the page
       var event = { id: eventId(), item: entry.item.id, kind: action.kind };
       this.act(function () { return self.api('POST', '/events', [event]); }, action.label,
         action.done + '：《' + entry.item.title + '》');
+    }
+
+    /* The member's answers, read from the quiz's form: an option's key (several for a
+       multiple-choice question, in order) or the text of a blank. */
+    answerQuiz(entry, form) {
+      var self = this;
+      var answers = {};
+      entry.item.questions.forEach(function (q, n) {
+        var name = 'q' + n;
+        if (q.type === 'blank') {
+          var input = form.querySelector('input[name="' + name + '"]');
+          answers[q.id] = input ? input.value : '';
+        } else {
+          answers[q.id] = Array.prototype.filter.call(form.querySelectorAll('input[name="' + name + '"]'),
+            function (box) { return box.checked; }).map(function (box) { return box.value; }).join('');
+        }
+      });
+      var body = { id: eventId(), answers: answers };
+      this.act(function () { return self.api('POST', '/quizzes/' + encodeURIComponent(entry.item.id), body); }, '提交答案',
+        function (result) { delete self.answering[entry.item.id]; return quizOutcome(entry, result); });
+    }
+
+    quizForm(entry) {
+      var self = this;
+      var form = h('form', { class: 'quiz', 'aria-label': entry.item.title, onsubmit: function (e) {
+        e.preventDefault();
+        self.answerQuiz(entry, form);
+      } },
+      entry.item.questions.map(function (q, n) {
+        var name = 'q' + n;
+        var kind = q.type === 'multiple' ? '（多选）' : q.type === 'judge' ? '（判断）' : q.type === 'blank' ? '（填空）' : '（单选）';
+        return h('fieldset', { class: 'question' },
+          h('legend', null, (n + 1) + '. ' + q.question + kind),
+          q.type === 'blank'
+            ? h('input', { type: 'text', name: name, 'aria-label': '第 ' + (n + 1) + ' 题答案', autocomplete: 'off' })
+            : q.options.map(function (o) {
+              return h('label', { class: 'option' },
+                h('input', { type: q.type === 'multiple' ? 'checkbox' : 'radio', name: name, value: o.key }),
+                ' ' + o.key + '. ' + o.text);
+            }));
+      }),
+      h('div', { class: 'actions' },
+        h('button', { type: 'submit', class: 'primary', 'data-kind': 'answer', disabled: self.busy || self.offline }, '提交答案')));
+      // Answers typed so far survive a re-render (a message, the 大字 switch).
+      var kept = this.drafts[entry.item.id];
+      if (kept) {
+        Array.prototype.forEach.call(form.querySelectorAll('input'), function (input, n) {
+          if (input.type === 'text') input.value = kept[n] || ''; else input.checked = !!kept[n];
+        });
+      }
+      form.addEventListener('input', function () {
+        self.drafts[entry.item.id] = Array.prototype.map.call(form.querySelectorAll('input'), function (input) {
+          return input.type === 'text' ? input.value : input.checked;
+        });
+      });
+      return form;
     }
 
     enrol(entry, on) {
@@ -284,6 +360,7 @@
       if (done) section.appendChild(h('p', { class: 'msg done' }, '今天的学习已经完成，以下内容可以选学。'));
       var list = h('ol', { class: 'entries' });
       d.entries.forEach(function (entry) {
+        var quiz = !!(entry.item.questions && entry.item.questions.length);
         list.appendChild(h('li', { class: 'entry', 'data-item': entry.item.id },
           h('h3', { class: 'item-title' }, entry.item.title),
           h('p', { class: 'meta' },
@@ -291,11 +368,14 @@
             h('span', { class: 'minutes' }, entry.item.minutes + ' 分钟'),
             entry.review ? h('span', { class: 'badge' }, '复习') : null),
           h('ul', { class: 'reasons' }, entry.reasons.map(function (r) { return h('li', null, r); })),
-          self.reading[entry.item.id] && entry.item.body
+          quiz && self.answering[entry.item.id] ? self.quizForm(entry) : null,
+          !quiz && self.reading[entry.item.id] && entry.item.body
             ? h('div', { class: 'body', role: 'article', 'aria-label': entry.item.title },
               entry.item.body.split(/\n+/).map(function (p) { return h('p', null, p); }))
             : null,
-          h('div', { class: 'actions' }, ACTIONS.map(function (action) {
+          h('div', { class: 'actions' }, (quiz ? QUIZ_ACTIONS : ACTIONS).filter(function (action) {
+            return !(action.quiz && self.answering[entry.item.id]);  // opened: the form's button answers
+          }).map(function (action) {
             return h('button', { type: 'button', class: action.primary ? 'primary' : '', 'data-kind': action.kind,
               disabled: self.busy || self.offline, onclick: function () { self.record(entry, action); } }, action.label);
           }))));

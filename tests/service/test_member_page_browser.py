@@ -24,7 +24,7 @@ import pytest
 from recsys import Engine
 from recsys.storage import open_store
 from recsys.tokens import MemberTokens
-from service_support import REPO, bearer, chromium, free_port, seeded_live_server, upcoming_activity
+from service_support import REPO, bearer, chromium, free_port, quiz_item, seeded_live_server, upcoming_activity
 
 FULL, OPEN = "act-full", "act-open"
 
@@ -435,4 +435,37 @@ def test_an_activity_on_the_pages_day_is_marked_today(server, browser, tmp_path)
     # Longer than the day's minutes, it stands with the activities, marked as today's.
     assert activity.locator(".item-title .badge").inner_text() == "今天"
     assert page.locator("recsys-daily section.activities .item-title .badge").count() == 1
+    context.close()
+
+
+def test_a_quiz_is_answered_on_the_page_and_scored_by_the_server(server, browser, tmp_path):
+    live, keys = server
+    # The branch's own quiz, so no other test's member is offered it; a day of three minutes holds it alone.
+    branch = "hxny.fdgs.zb-dati"
+    assert _api(live, "PUT", "/v1/items", keys.admin, json=[quiz_item("quiz-p", org=branch)]).status_code == 200
+    member = {"id": "m-q", "name": "刘洋", "org": branch, "roles": ["member"], "daily_minutes": 3}
+    assert _api(live, "PUT", "/v1/members", keys.a, json=[member]).status_code == 200
+    context, page, guard = _member_page(live, keys.a, browser, "m-q")
+    entry = page.locator("recsys-daily section.today .entry[data-item='quiz-p']")
+    entry.wait_for()
+    assert entry.get_by_role("button", name="已学完").count() == 0  # answering completes it
+    with page.expect_response(lambda r: r.url.endswith("/v1/members/m-q/events")):
+        entry.get_by_role("button", name="开始答题").click()
+    form = page.locator("recsys-daily section.today .entry[data-item='quiz-p'] form.quiz")
+    form.wait_for()
+    form.get_by_label("A. 上海").check()
+    form.get_by_label("A. 关系到安全和利益").check()  # C left out: the second is answered wrong
+    form.get_by_label("第 3 题答案").fill("提高质量")
+    page.screenshot(path=str(tmp_path / "quiz.png"), full_page=True)
+    with page.expect_response(lambda r: r.url.endswith("/v1/members/m-q/quizzes/quiz-p")) as answered:
+        form.get_by_role("button", name="提交答案").click()
+    assert answered.value.status == 200
+    message = page.locator("recsys-daily .msg", has_text="答对 2 / 3 题")
+    message.wait_for()
+    assert "第 2 题：AC" in message.inner_text()
+    # Done: the quiz leaves the list, and the member's record holds its score.
+    page.locator("recsys-daily section.today .entry[data-item='quiz-p']").wait_for(state="detached")
+    events = _api(live, "GET", "/v1/members/m-q/events", keys.a).json()["events"]
+    assert [(e["item"], round(e["value"], 3)) for e in events if e["kind"] == "quiz"] == [("quiz-p", 0.667)]
+    guard.check()
     context.close()

@@ -635,7 +635,7 @@ def test_openapi_describes_every_field_with_chinese_examples(world):
         "/v1/members/{member_id}/progress", "/v1/orgs/{org}/progress", "/v1/alerts", "/v1/content-feedback",
         "/v1/credits", "/v1/orgs/{org}/digest", "/v1/orgs",
         "/v1/members/{member_id}/token", "/v1/members/{member_id}/page", "/v1/members/{member_id}/events",
-        "/v1/members/{member_id}/enrolments/{item_id}", "/m",
+        "/v1/members/{member_id}/enrolments/{item_id}", "/v1/members/{member_id}/quizzes/{item_id}", "/m",
     }
     assert schema["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
     undescribed = [
