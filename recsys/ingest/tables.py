@@ -191,32 +191,42 @@ def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = Non
         ValidationError: the file as a whole cannot be read (not JSON, not a workbook, no such sheet).
     """
     if fmt == "xlsx":
-        header, cells = _workbook_cells(data, source, sheet)
-        rows, problems = _table(header, cells, source, schedule, required, column, headers)
-        return rows, problems, None
+        book, sheets = _workbook(data, source, sheet)
+        for n, ws in enumerate(sheets):
+            try:
+                rows, problems = _table(_sheet_cells(data, ws, source), source, schedule, required, column, headers)
+            except _NoHeader as exc:
+                if n + 1 < len(sheets):
+                    continue  # an instructions sheet (填表说明) before the table: the next may hold it
+                if len(sheets) > 1:
+                    exc.args = (f"{exc.args[0]}; no sheet of the workbook has one ({', '.join(book.sheetnames)}): "
+                                "give the sheet with --sheet",)
+                raise ValidationError(exc.args[0], source=source, line=exc.line) from None
+            return rows, problems, None
     if sheet is not None:
         raise ValidationError("--sheet is for .xlsx workbooks", source=source)
     text, used = decode(data, encoding, source=source)
     if fmt == "csv":
-        header, cells = _csv_cells(text, source)
-        rows, problems = _table(header, cells, source, schedule, required, column, headers)
+        try:
+            rows, problems = _table(_csv_cells(text, source), source, schedule, required, column, headers)
+        except _NoHeader as exc:
+            raise ValidationError(exc.args[0], source=source, line=exc.line) from None
         return rows, problems, used
     if fmt == "jsonl":
         return _jsonl_rows(text, source), [], used
     return _json_rows(text, source), [], used
 
 
-def _csv_cells(text: str, source: str) -> tuple[list[Any], Iterable[tuple[int, list[Any]]]]:
-    first = text.split("\n", 1)[0]
-    # Excel's "Unicode text" export separates with tabs, some locales with semicolons.
+def _csv_cells(text: str, source: str) -> Iterable[tuple[int, list[Any]]]:
+    """Every record of a CSV text, the header's too, with the line each ends on."""
+    # Excel's "Unicode text" export separates with tabs, some locales with semicolons; a title
+    # line above the header may have none, so the first few lines decide.
+    first = "\n".join(text.split("\n", _MOST_ABOVE + 1)[:_MOST_ABOVE + 1])
     delimiter = max(",\t;", key=first.count) if first else ","
     # Strict: a quote opened and never closed is an error, not a cell that swallows every record
     # after it.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    header = _csv_records(reader, source, 1)
-    header = next(header, (0, []))[1]
-
-    return header, _csv_records(reader, source, reader.line_num + 1)
+    return _csv_records(reader, source, 1)
 
 
 def _csv_records(reader, source: str, first: int) -> Iterator[tuple[int, list[str]]]:
@@ -241,7 +251,9 @@ def _csv_records(reader, source: str, first: int) -> Iterator[tuple[int, list[st
         start = reader.line_num + 1
 
 
-def _workbook_cells(data: bytes, source: str, sheet: str | None) -> tuple[list[Any], Iterable[tuple[int, list[Any]]]]:
+def _workbook(data: bytes, source: str, sheet: str | None):
+    """The workbook and the sheets to read, in order: the one named, else every sheet (the first
+    holding a table is read)."""
     import zipfile
 
     from openpyxl import load_workbook
@@ -254,19 +266,24 @@ def _workbook_cells(data: bytes, source: str, sheet: str | None) -> tuple[list[A
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise ValidationError(f"not an Excel .xlsx workbook ({exc})", source=source) from None
     if sheet is None:
-        ws = book.worksheets[0]
-    elif sheet in book.sheetnames:
-        ws = book[sheet]
-    else:
-        raise ValidationError(f"no sheet {sheet!r}; the workbook has {', '.join(book.sheetnames)}", source=source)
+        if not book.worksheets:
+            raise ValidationError(f"the workbook has no sheet of cells to read ({', '.join(book.sheetnames)})",
+                                  source=source)
+        return book, list(book.worksheets)
+    if sheet in book.sheetnames:
+        return book, [book[sheet]]
+    raise ValidationError(f"no sheet {sheet!r}; the workbook has {', '.join(book.sheetnames)}", source=source)
+
+
+def _sheet_cells(data: bytes, ws, source: str) -> Iterable[tuple[int, list[Any]]]:
+    """Every row of a sheet, the header's too, with its row number, merged cells filled down."""
     # The rows the sheet holds, not the size its <dimension> tag claims: some tools write it
     # wrong (rows and columns were lost), and one cell at the last row and column made the reader
     # walk 17 billion empty cells.
     ws.reset_dimensions()
     rows = _damaged_as_invalid(ws.iter_rows(values_only=True), source, ws.title)
-    header = list(next(rows, ()) or ())
     merged = _merged_down(data, getattr(ws, "_worksheet_path", None))
-    return header, _filled_down(((n, list(row)) for n, row in enumerate(rows, start=2)), merged)
+    return _filled_down(((n, list(row or ())) for n, row in enumerate(rows, start=1)), merged)
 
 
 #: A merged range in a sheet's XML (``<mergeCell ref="C2:C9"/>``), after its rows.
@@ -366,24 +383,60 @@ def _damaged_as_invalid(rows: Iterator[tuple], source: str, sheet: str) -> Itera
                               source=source) from None
 
 
-def _table(header: list[Any], cells: Iterable[tuple[int, list[Any]]], source: str, schedule: bool,
+#: Rows a table's header may have above it: a title, the unit and the date of the export.
+_MOST_ABOVE = 10
+
+
+class _NoHeader(Exception):
+    """No row at the top of a table names the required columns (``line``: the first row read)."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def _header(cells: Iterator[tuple[int, list[Any]]], required: tuple[str, ...], column: Callable[[str], str],
+            headers: Mapping[str, str] | None) -> tuple[int, list[str], list[str]]:
+    """The header row: the first row naming every required column. Only titles may stand above
+    it (rows of at most two filled cells: 华兴能源党员花名册, 制表单位, 截至日期), at most
+    :data:`_MOST_ABOVE` of them. Returns its line, the headers as written and the fields they name.
+
+    Raises:
+        _NoHeader: no such row; the message names the columns missing from the first row read.
+    """
+    first = None
+    for read, (line, values) in enumerate(cells, start=1):
+        written = [str(h).strip().removeprefix("\ufeff") if not _blank(h) else "" for h in values]
+        names = [column(h) if h else "" for h in written]
+        if first is None and any(written):
+            first = (line, written, names)
+        if all(name in names for name in required) and (any(written) or not required):
+            return line, written, names
+        if sum(bool(h) for h in written) > 2:
+            first = (line, written, names)  # the row meant as the header: it names what it lacks
+            break
+        if read >= _MOST_ABOVE:
+            break
+    line, written, names = first or (1, [], [])
+    missing = [name for name in required if name not in names]
+    given = ", ".join(repr(n) for n in written if n) or "nothing"
+    headers = headers or {}
+    wanted = ", ".join(f"{n!r} ({headers[n]})" if n in headers else repr(n) for n in missing)
+    raise _NoHeader(f"the header row has no column {wanted}; it names {given} (a row must name the fields, "
+                    f"within the first {_MOST_ABOVE} rows; only titles may stand above it)", line)
+
+
+def _table(cells: Iterable[tuple[int, list[Any]]], source: str, schedule: bool,
            required: tuple[str, ...], column: Callable[[str], str], headers: Mapping[str, str] | None = None,
            ) -> tuple[Rows, list[ValidationError]]:
-    written = [str(h).strip().removeprefix("\ufeff") if h is not None else "" for h in header]
-    names = [column(h) if h else "" for h in written]
-    missing = [name for name in required if name not in names]
-    if missing:
-        given = ", ".join(repr(n) for n in written if n) or "nothing"
-        headers = headers or {}
-        wanted = ", ".join(f"{n!r} ({headers[n]})" if n in headers else repr(n) for n in missing)
-        raise ValidationError(f"the header row has no column {wanted}; it names {given} "
-                              "(the first row must name the fields)", source=source, line=1)
+    cells = iter(cells)
+    header_line, written, names = _header(cells, required, column, headers)
     problems: list[ValidationError] = []
     seen = set()
     for name in names:
         if name and name in seen:
-            problems.append(ValidationError(f"column {name!r} appears twice in the header", source=source, line=1,
-                                            field=name))
+            problems.append(ValidationError(f"column {name!r} appears twice in the header", source=source,
+                                            line=header_line, field=name))
         seen.add(name)
     rows: Rows = []
     for line, values in cells:

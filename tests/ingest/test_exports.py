@@ -180,11 +180,20 @@ def test_the_vocabulary_is_extended_in_the_curriculum(tmp_path):
 
 
 def test_a_header_without_the_required_columns_is_named(tmp_path):
-    path = write(tmp_path / "m.csv", "2026年党员名单\nid,name,org\nm1,张伟,hx\n")
-    # The fields, each with a header an export writes for it.
-    with pytest.raises(ValidationError, match=r"m.csv:1: the header row has no column 'id' \(党员编号\), 'name' \(姓名\), "
-                                              r"'org' \(所属组织\); it names '2026年党员名单'"):
+    path = write(tmp_path / "m.csv", "2026年党员名单,,\n制表单位：运行支部,,截至2026年11月\nid,name,org\nm1,张伟,hx\n")
+    # A title, the unit and the date above the header: read from the header on, lines as in the file.
+    batch = read_batch(path, Member)
+    assert [m.id for m in batch.records] == ["m1"]
+    # The fields, each with a header an export writes for it; the row meant as the header named.
+    path = write(tmp_path / "m.csv", "2026年党员名单\n序号,名字,单位,备注\nm1,张伟,hx,\n")
+    with pytest.raises(ValidationError, match=r"m.csv:2: the header row has no column 'id' \(党员编号\), 'name' \(姓名\), "
+                                              r"'org' \(所属组织\); it names '序号', '名字', '单位', '备注'"):
         read_batch(path, Member)
+    with pytest.raises(ValidationError, match=r"m.csv:1: .* it names '2026年党员名单'"):
+        read_batch(write(tmp_path / "m.csv", "2026年党员名单\n"), Member)
+    bad = write(tmp_path / "b.csv", "2026年党员名单\nid,name,org\nm1,张伟,hx,多出的值\n")
+    with pytest.raises(ValidationError, match=r"b.csv:3: a value \('多出的值'\) in column 4, which has no header"):
+        read_batch(bad, Member)
 
 
 def test_chinese_column_headers_name_the_fields(tmp_path):

@@ -125,3 +125,43 @@ def test_rows_kept_free_inside_a_merged_range_stay_blank(tmp_path):
     path = tmp_path / "roster.xlsx"
     book.save(path)
     assert [(m.id, m.org) for m in read_batch(path, Member).records] == [("m1", "hx.b1"), ("m2", "hx.b1"), ("m3", "hx.b2")]
+
+
+def test_a_roster_as_exported_is_read_below_its_title_after_an_instructions_sheet(tmp_path):
+    # 填表说明 first, then the roster under a title merged across it and the export's date; the
+    # branch merged down over its members.
+    book = openpyxl.Workbook()
+    notes = book.active
+    notes.title = "填表说明"
+    notes.append(["1. 党员编号在本单位内唯一；2. 所在支部按组织全称填写。"])
+    sheet = book.create_sheet("党员名单")
+    sheet.append(["华兴能源发电公司党员花名册"])
+    sheet.merge_cells("A1:D1")
+    sheet.append(["制表单位：发电公司党委", None, "截至2026年11月"])
+    sheet.append(["党员编号", "姓名", "身份", "所在支部"])
+    sheet.append(["m1", "李志刚", "党员", "hxny.fdgs"])
+    sheet.append(["m2", "王桂兰", "党员", None])
+    sheet.append(["m3", "赵刚", "不存在的身份", "hxny.fdgs"])
+    sheet.merge_cells("D4:D5")
+    out = io.BytesIO()
+    book.save(out)
+    with pytest.raises(ValidationError) as exc:
+        read(tmp_path, out.getvalue())
+    assert exc.value.line == 6 and exc.value.field == "roles"  # lines as the sheet numbers them
+    sheet.delete_rows(6)
+    out = io.BytesIO()
+    book.save(out)
+    batch = read(tmp_path, out.getvalue())
+    assert [(m.id, m.name, m.org) for m in batch.records] == [("m1", "李志刚", "hxny.fdgs"), ("m2", "王桂兰", "hxny.fdgs")]
+
+
+def test_a_workbook_without_a_table_on_any_sheet_names_its_sheets(tmp_path):
+    book = openpyxl.Workbook()
+    book.active.title = "填表说明"
+    book.active.append(["请按模板填写"])
+    book.create_sheet("汇总").append(["单位", "人数", "备注"])
+    out = io.BytesIO()
+    book.save(out)
+    with pytest.raises(ValidationError, match=r"no sheet of the workbook has one \(填表说明, 汇总\): give the sheet "
+                                              r"with --sheet"):
+        read(tmp_path, out.getvalue())
