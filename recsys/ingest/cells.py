@@ -26,7 +26,7 @@ from recsys.orgs import OrgDirectory, OrgName
 from recsys.records import Event, Item, Member
 from recsys.vocabulary import Vocabulary
 
-__all__ = ["read_fields", "read_when", "LIST_SEPARATORS"]
+__all__ = ["read_fields", "read_when", "given_fields", "LIST_SEPARATORS", "MEMBERSHIP"]
 
 #: What separates the values of a list cell: 党员|支部书记, 党员、支部书记, 党员；支部书记 ...
 LIST_SEPARATORS = "|、;；,，\n"
@@ -145,6 +145,19 @@ def read_fields(record_type: type, raw: Mapping[str, Any], vocabulary: Vocabular
     if record_type is Item and "mode" not in out and (out.get("kind") == "activity" or "schedule" in out):
         out["mode"] = "offline"  # an activity, or anything with a time and place, happens offline
     return out, problems
+
+
+#: The roles 人员类别 names (正式党员, 预备党员): a member's standing, beside their posts.
+MEMBERSHIP = ("member", "probationary")
+
+
+def given_fields(record_type: type, raw: Mapping[str, Any], vocabulary: Vocabulary) -> frozenset[str]:
+    """The fields a table's row gives (its columns), as :func:`read_fields` reads them: a
+    roster's 人员类别 of 正式党员 or 预备党员 gives the member's roles too."""
+    fields = set(raw)
+    if record_type is Member:
+        fields |= set(_member_cells(raw, vocabulary))
+    return frozenset(fields)
 
 
 def _member_cells(raw: Mapping[str, Any], vocab: Vocabulary) -> Mapping[str, Any]:

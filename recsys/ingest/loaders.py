@@ -33,7 +33,7 @@ from typing import Any, Generic, TypeVar
 from recsys.credits import OpeningBalance
 from recsys.curriculum import Curriculum
 from recsys.exceptions import ValidationError
-from recsys.ingest.cells import read_fields
+from recsys.ingest.cells import MEMBERSHIP, given_fields, read_fields
 from recsys.ingest.tables import FORMATS, table_rows
 from recsys.orgs import OrgDirectory, OrgName
 from recsys.records import IMPRESSION_PREFIX, PSEUDONYM_PREFIX, TZ, Event, Item, Member
@@ -101,6 +101,8 @@ class Batch(Generic[R]):
         lines: The line (or row) of each record, in the order of ``records``.
         fields: The fields a table's columns give (CSV, workbook); None for JSON, whose records
             each say what they hold. See :func:`keep_unlisted`.
+        row_fields: Per record, the fields its row gives: the columns, and for a member whose
+            人员类别 names their standing (正式党员, 预备党员), the roles (None for JSON).
     """
 
     records: list[R]
@@ -109,6 +111,7 @@ class Batch(Generic[R]):
     warnings: list[InputWarning] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
     fields: frozenset[str] | None = None
+    row_fields: list[frozenset[str]] | None = None
 
 
 def read_items(path: str | os.PathLike[str]) -> list[Item]:
@@ -228,8 +231,12 @@ def parse_batch(
         problems += [w.as_error() for w in warnings]
     if problems:
         raise combine(sorted(problems, key=lambda p: p.line or 0))
-    fields = frozenset(k for _, row in rows if isinstance(row, Mapping) for k in row) if fmt in ("csv", "xlsx") else None
-    return Batch(records, source, used, warnings, lines, fields)
+    fields = row_fields = None
+    if fmt in ("csv", "xlsx"):
+        fields = frozenset(k for _, row in rows if isinstance(row, Mapping) for k in row)
+        by_line = dict(rows)
+        row_fields = [given_fields(record_type, by_line[line], curriculum.vocabulary) for line in lines]
+    return Batch(records, source, used, warnings, lines, fields, row_fields)
 
 
 def _known_columns(rows: list[tuple[int, Any]], record_type: type, source: str
@@ -258,21 +265,43 @@ def keep_unlisted(batch: Batch[Member], stored: Mapping[tuple[str, str], Member]
     Read in again, it reset them to their defaults. An empty cell still means "not given" (the
     default): only a column the file lacks keeps the stored value. ``offline`` and ``situation``
     go together (a mobile or infirm member attends no offline activity): a file with either
-    column gives both, as before. ``stored`` is keyed by tenant and id: a member of another
-    tenant with the same id is another person. JSON records are taken as they are.
+    column gives both, as before. A roster without a roles column whose 人员类别 names a member's
+    standing (正式党员 after 转正) changes that standing and keeps their posts. ``stored`` is
+    keyed by tenant and id: a member of another tenant with the same id is another person. JSON
+    records are taken as they are.
+
+    Raises:
+        ValidationError: a row giving a stored member's id to someone else: another name in
+            another branch (two subsidiaries each numbering from 0001 in one enterprise). Read
+            in, it replaced the stored member, whose hours then counted for the new one.
     """
+    clashes = [ValidationError(
+        f"member id {member.id!r} is {before.name} of {before.org} in the store, and this row gives it to "
+        f"{member.name} of {member.org}: one id for two people. Ids must be unique in the whole enterprise "
+        f"({before.tenant}): where units number from 0001 each, prefix the unit (fdgs-0001). If it is one "
+        "person renamed and moved, read the name and the branch in two files",
+        source=batch.source, line=line, record=member.id, field="id")
+        for member, line in zip(batch.records, batch.lines or [None] * len(batch.records))
+        if (before := stored.get((member.tenant, member.id))) is not None
+        and member.name != before.name and member.org != before.org]
+    if clashes:
+        raise combine(clashes)
     if batch.fields is None:
         return list(batch.records)
-    given = set(batch.fields)
-    if given & {"offline", "situation"}:
-        given |= {"offline", "situation"}
+    columns = set(batch.fields)
+    if columns & {"offline", "situation"}:
+        columns |= {"offline", "situation"}
     out = []
-    for member in batch.records:
+    for n, member in enumerate(batch.records):
         before = stored.get((member.tenant, member.id))
         if before is None:
             out.append(member)
-        else:
-            out.append(before.with_changes({k: v for k, v in member.to_dict().items() if k in given}))
+            continue
+        given = columns | (batch.row_fields[n] if batch.row_fields is not None else set())
+        changes = {k: v for k, v in member.to_dict().items() if k in given}
+        if "roles" in given and "roles" not in columns:  # the standing from 人员类别; the posts stay
+            changes["roles"] = list(dict.fromkeys([*member.roles, *(r for r in before.roles if r not in MEMBERSHIP)]))
+        out.append(before.with_changes(changes))
     return out
 
 

@@ -161,6 +161,40 @@ def test_a_roster_keeps_columns_per_enterprise_and_reads_offline_with_the_situat
     assert (m2.interests, m2.offline, m2.situation) == ((), False, "regular")
 
 
+def test_probation_ending_in_the_category_column_changes_the_standing_and_keeps_the_posts(tmp_path, capsys):
+    store = str(tmp_path / "store")
+    first = "编号,姓名,所在支部,身份,人员类别\nm1,王强,hxny.zb1,支部书记,预备党员\nm2,李娜,hxny.zb1,组织委员,预备党员\n"
+    assert main(["members", gbk(tmp_path / "first.csv", first), "--store", store]) == 0
+    # The next roster has 人员类别 and no post column: m1 became a full member, m2 is mobile now.
+    later = "编号,姓名,所在支部,人员类别\nm1,王强,hxny.zb1,正式党员\nm2,李娜,hxny.zb1,流动党员\n"
+    assert main(["members", gbk(tmp_path / "later.csv", later), "--store", store]) == 0, capsys.readouterr().err
+    with Engine.open(store) as engine:
+        m1, m2 = engine.member("m1"), engine.member("m2")
+    assert set(m1.roles) == {"member", "branch_secretary"} and "probationary" not in m1.roles
+    assert set(m2.roles) == {"probationary", "committee_member"} and m2.situation == "mobile"
+
+
+def test_an_id_given_to_another_person_in_another_branch_is_refused(tmp_path, capsys):
+    # Two subsidiaries of one enterprise each number from 0001: the second file would have
+    # replaced the first's members, their hours counting for someone else.
+    store = str(tmp_path / "store")
+    fdgs = "党员编号,姓名,所在支部,身份\n0001,王强,hxny.fdgs.zb1,支部书记\n0002,李娜,hxny.fdgs.zb1,党员\n"
+    assert main(["members", gbk(tmp_path / "fdgs.csv", fdgs), "--store", store]) == 0
+    rdgs = "党员编号,姓名,所在支部,身份\n0001,赵刚,hxny.rdgs.zb1,党员\n0003,钱敏,hxny.rdgs.zb1,党员\n"
+    capsys.readouterr()
+    assert main(["members", gbk(tmp_path / "rdgs.csv", rdgs), "--store", store]) != 0
+    err = capsys.readouterr().err
+    assert "rdgs.csv:2" in err and "'0001' is 王强 of hxny.fdgs.zb1" in err and "赵刚 of hxny.rdgs.zb1" in err
+    assert "fdgs-0001" in err and "Traceback" not in err
+    with Engine.open(store) as engine:
+        assert engine.member("0001").name == "王强" and not engine.store.member_ids(["0003"])  # nothing written
+    # One person renamed, or moved, is the same member.
+    moved = "党员编号,姓名,所在支部\n0002,李娜,hxny.rdgs.zb1\n"
+    assert main(["members", gbk(tmp_path / "moved.csv", moved), "--store", store]) == 0
+    renamed = "党员编号,姓名,所在支部\n0002,李娜娜,hxny.rdgs.zb1\n"
+    assert main(["members", gbk(tmp_path / "renamed.csv", renamed), "--store", store]) == 0
+
+
 def test_a_workbook_and_a_forced_encoding(tmp_path, capsys):
     openpyxl = pytest.importorskip("openpyxl")
     book = openpyxl.Workbook()
