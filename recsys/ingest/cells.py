@@ -26,7 +26,7 @@ from recsys.orgs import OrgDirectory, OrgName
 from recsys.records import Event, Item, Member
 from recsys.vocabulary import Vocabulary
 
-__all__ = ["read_fields", "read_when", "given_fields", "LIST_SEPARATORS", "MEMBERSHIP"]
+__all__ = ["read_fields", "read_when", "given_fields", "read_posts", "LIST_SEPARATORS", "MEMBERSHIP"]
 
 #: What separates the values of a list cell: 党员|支部书记, 党员、支部书记, 党员；支部书记 ...
 LIST_SEPARATORS = "|、;；,，\n"
@@ -145,6 +145,19 @@ def read_fields(record_type: type, raw: Mapping[str, Any], vocabulary: Vocabular
     if record_type is Item and "mode" not in out and (out.get("kind") == "activity" or "schedule" in out):
         out["mode"] = "offline"  # an activity, or anything with a time and place, happens offline
     return out, problems
+
+
+def read_posts(value: Any, vocabulary: Vocabulary) -> tuple[list[str], list[str]]:
+    """A 党内职务 cell: the posts the vocabulary knows as roles (as written), and those it does
+    not (党小组长, 党委委员: posts, but no role the curriculum plans for). ``无`` is no post;
+    ``支部书记兼组织委员`` is two."""
+    if _empty(value) or (isinstance(value, str) and value.strip() in _NO_POST):
+        return [], []
+    known, unknown = [], []
+    for word in (w.strip() for part in _words(value) for w in str(part).split("兼")):
+        if word and word not in _NO_POST:
+            (known if vocabulary.code("roles", word) is not None else unknown).append(word)
+    return known, unknown
 
 
 #: The roles 人员类别 names (正式党员, 预备党员): a member's standing, beside their posts.

@@ -33,7 +33,7 @@ from typing import Any, Generic, TypeVar
 from recsys.credits import OpeningBalance
 from recsys.curriculum import Curriculum
 from recsys.exceptions import ValidationError
-from recsys.ingest.cells import MEMBERSHIP, given_fields, read_fields
+from recsys.ingest.cells import LIST_SEPARATORS, MEMBERSHIP, given_fields, read_fields, read_posts
 from recsys.ingest.tables import FORMATS, table_rows
 from recsys.orgs import OrgDirectory, OrgName
 from recsys.records import IMPRESSION_PREFIX, PSEUDONYM_PREFIX, TZ, Event, Item, Member
@@ -218,7 +218,10 @@ def parse_batch(
                                       headers=_headers(record_type, curriculum.vocabulary))
     ignored: list[InputWarning] = []
     if fmt in ("csv", "xlsx"):
-        rows, ignored = _known_columns(rows, record_type, source)
+        if record_type is Member:
+            rows, ignored = _posts(rows, curriculum.vocabulary, source)
+        rows, unknown = _known_columns(rows, record_type, source)
+        ignored += unknown
     records, lines, invalid = _validate(rows, record_type, source, curriculum.vocabulary, orgs)
     problems += invalid
     if check is not None:
@@ -237,6 +240,33 @@ def parse_batch(
         by_line = dict(rows)
         row_fields = [given_fields(record_type, by_line[line], curriculum.vocabulary) for line in lines]
     return Batch(records, source, used, warnings, lines, fields, row_fields)
+
+
+def _posts(rows: list[tuple[int, Any]], vocabulary, source: str) -> tuple[list[tuple[int, Any]], list[InputWarning]]:
+    """A roster's 党内职务 column read into the roles: the posts the vocabulary knows (支部书记,
+    组织委员 ...) join those of 身份; the others (党小组长, 党委委员) are left out, with one warning
+    naming them and where to add them. Read strictly, as roles, they refused the whole roster."""
+    if not any(isinstance(row, Mapping) and "posts" in row for _, row in rows):
+        return rows, []
+    out, unknown = [], {}
+    for line, row in rows:
+        if isinstance(row, Mapping) and "posts" in row:
+            row = dict(row)
+            known, others = read_posts(row.pop("posts"), vocabulary)
+            for word in others:
+                unknown.setdefault(word, line)
+            held = row.get("roles")
+            if known:
+                roles = [] if held is None or (isinstance(held, str) and not held.strip()) else [held]
+                row["roles"] = LIST_SEPARATORS[1].join([*(str(r) for r in roles), *known])
+            else:
+                row.setdefault("roles", held)
+        out.append((line, row))
+    if not unknown:
+        return out, []
+    names = "、".join(f"“{word}”" for word in unknown)
+    return out, [InputWarning(f"党内职务中的 {names} 不是系统中的岗位，已忽略（如需按这些岗位安排学习，请在 curriculum.json "
+                              "的 vocabulary.roles 中添加）", source=source, line=min(unknown.values()))]
 
 
 def _known_columns(rows: list[tuple[int, Any]], record_type: type, source: str

@@ -348,3 +348,28 @@ def test_hours_and_minutes_together_no_limit_and_dates_as_numbers_are_read(tmp_p
         read_batch(write(tmp_path / "bad.csv", bad), Item, now=NOW)
     assert [(p.line, p.field) for p in refused.value.problems] == [
         (2, "published"), (3, "minutes"), (4, "minutes"), (4, "published"), (5, "minutes")]
+
+
+def test_a_member_information_system_roster_reads_its_posts_and_branch(tmp_path):
+    # 所在党支部 is the branch; 党内职务 holds posts: those the curriculum plans for are roles, the
+    # rest (党小组长) are named once and left out; 无 is no post; 兼 joins two.
+    text = ("序号,党员编号,姓名,性别,所在党支部,人员类别,党内职务,手机号码\n"
+            "1,0001,王强,男,hxny.fdgs.zb1,正式党员,党支部书记,13800000001\n"
+            "2,0002,李娜,女,hxny.fdgs.zb1,预备党员,无,13800000002\n"
+            "3,0003,周杰,男,hxny.fdgs.zb1,正式党员,党小组长,13800000003\n"
+            "4,0004,赵敏,女,hxny.fdgs.zb1,正式党员,支部书记兼组织委员,13800000004\n"
+            "5,0005,钱刚,男,hxny.fdgs.zb1,正式党员,党小组长、组织委员,13800000005\n")
+    batch = read_batch(write(tmp_path / "花名册.csv", text, "gbk"), Member)
+    roles = {m.id: set(m.roles) for m in batch.records}
+    assert roles == {"0001": {"branch_secretary", "member"}, "0002": {"probationary"}, "0003": {"member"},
+                     "0004": {"branch_secretary", "committee_member", "member"}, "0005": {"committee_member", "member"}}
+    assert {m.org for m in batch.records} == {"hxny.fdgs.zb1"}
+    posts = [w for w in batch.warnings if "党内职务" in w.message]
+    assert len(posts) == 1 and "“党小组长”" in posts[0].message and posts[0].line == 4
+    assert "vocabulary.roles" in posts[0].message
+
+
+def test_learning_records_name_their_time_as_exports_do(tmp_path):
+    text = "党员编号,内容编号,类型,完成时间\nm1,a1,完成,2026-11-30 20:15\n"
+    (event,) = read_batch(write(tmp_path / "学习记录.csv", text), Event).records
+    assert (event.member, event.item, event.kind, event.at.hour) == ("m1", "a1", "complete", 20)
