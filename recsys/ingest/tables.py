@@ -281,9 +281,25 @@ def _sheet_cells(data: bytes, ws, source: str) -> Iterable[tuple[int, list[Any]]
     # wrong (rows and columns were lost), and one cell at the last row and column made the reader
     # walk 17 billion empty cells.
     ws.reset_dimensions()
-    rows = _damaged_as_invalid(ws.iter_rows(values_only=True), source, ws.title)
+    rows = _damaged_as_invalid(ws.iter_rows(), source, ws.title)
     merged = _merged_down(data, getattr(ws, "_worksheet_path", None))
-    return _filled_down(((n, list(row or ())) for n, row in enumerate(rows, start=1)), merged)
+    return _filled_down(((n, [_shown(c) for c in row or ()]) for n, row in enumerate(rows, start=1)), merged)
+
+
+#: A number format padding whole numbers with zeros (``0000`` shows 1 as 0001).
+_PADDED = re.compile(r"0{2,}")
+
+
+def _shown(cell) -> Any:
+    """A cell's value as the sheet shows it where that matters: a number in a zero-padded format
+    is the text shown (a 党员编号 typed 1 in a ``0000`` cell is 0001: read as 1, every member of
+    a roster kept as ids ``0001`` came in a second time)."""
+    value = cell.value
+    fmt = getattr(cell, "number_format", None)
+    if (isinstance(value, (int, float)) and not isinstance(value, bool) and isinstance(fmt, str)
+            and _PADDED.fullmatch(fmt) and value >= 0 and float(value).is_integer()):
+        return str(int(value)).zfill(len(fmt))
+    return value
 
 
 #: A merged range in a sheet's XML (``<mergeCell ref="C2:C9"/>``), after its rows.

@@ -165,3 +165,18 @@ def test_a_workbook_without_a_table_on_any_sheet_names_its_sheets(tmp_path):
     with pytest.raises(ValidationError, match=r"no sheet of the workbook has one \(填表说明, 汇总\): give the sheet "
                                               r"with --sheet"):
         read(tmp_path, out.getvalue())
+
+
+def test_an_id_shown_with_leading_zeros_is_read_as_shown(tmp_path):
+    # Typed as numbers in cells formatted 0000, the ids read 0001, 0002 as the sheet shows them.
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["党员编号", "姓名", "所在支部", "每日学习时长"])
+    for n, name in enumerate(["李志刚", "王桂兰"], start=1):
+        sheet.append([n, name, "hxny.fdgs", 30])
+        sheet.cell(row=n + 1, column=1).number_format = "0000"
+        sheet.cell(row=n + 1, column=4).number_format = "0"
+    out = io.BytesIO()
+    book.save(out)
+    batch = read(tmp_path, out.getvalue())
+    assert [(m.id, m.daily_minutes) for m in batch.records] == [("0001", 30), ("0002", 30)]
