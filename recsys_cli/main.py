@@ -347,21 +347,26 @@ def _print_warnings(warnings) -> None:
     """Each kind of warning (its field and wording, numbers aside) a few times in full, then how
     many more of it there are and on which lines: 3,000 events dated after now are one kind, not
     3,000 lines of the same warning."""
+    _print_by_kind(warnings, "recsys: warning: ", "警告")
+
+
+def _print_by_kind(found, prefix: str, noun: str) -> None:
+    """Problems or warnings (located), each kind :data:`_WARNINGS_SHOWN` times in full and then
+    counted with the lines it is on."""
     import re
     from collections import defaultdict
 
     kinds: dict[tuple, list] = defaultdict(list)
-    for warning in warnings:
-        kinds[(warning.source, warning.field, re.sub(r"[0-9]+", "#", warning.message))].append(warning)
+    for one in found:
+        kinds[(one.source, one.field, re.sub(r"[0-9]+", "#", str(getattr(one, "reason", None) or getattr(one, "message", one))))].append(one)
     for same in kinds.values():
-        for warning in same[:_WARNINGS_SHOWN]:
-            print(f"recsys: warning: {_one_line(str(warning))}", file=sys.stderr)
+        for one in same[:_WARNINGS_SHOWN]:
+            print(f"{prefix}{_one_line(str(one))}", file=sys.stderr)
         rest = same[_WARNINGS_SHOWN:]
         if rest:
             lines = [w.line for w in rest if w.line is not None]
             where = f" (lines {min(lines)}-{max(lines)})" if lines else ""
-            print(f"recsys: warning: {rest[0].source or 'the batch'}: 另有 {len(rest)} 条同类警告{where}",
-                  file=sys.stderr)
+            print(f"{prefix}{rest[0].source or 'the batch'}: 另有 {len(rest)} 条同类{noun}{where}", file=sys.stderr)
 
 
 def _curriculum(args: argparse.Namespace):
@@ -1125,8 +1130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"recsys: error: {_one_line(str(exc))}{hint}", file=sys.stderr)
         # The first line is the reason; when a file has several problems, each follows on a line.
         problems = getattr(exc, "problems", [])
-        for problem in problems if len(problems) > 1 else []:
-            print(f"  {_one_line(str(problem))}", file=sys.stderr)
+        if len(problems) > 1:
+            _print_by_kind(problems, "  ", "错误")  # 20,000 rows with the same mistake: a few, then counted
         return 2
     except KeyboardInterrupt:
         # Every write is whole or not at all: say so, and how to go on.

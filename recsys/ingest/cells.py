@@ -46,6 +46,8 @@ _HOURS_MINUTES = re.compile(
 _NO_LIMIT = {
     "expires": {"不限", "无", "长期", "长期有效", "永久", "永久有效", "无期限", "不过期"},
     "schedule.capacity": {"不限", "无", "无限", "无限制", "不限名额", "不限人数", "名额不限"},
+    # A roster's placeholders where the joining date is not known.
+    "joined": {"无", "/", "-", "—", "暂无", "不详", "未知", "0000-00-00", "0000.00.00"},
 }
 #: What an organisation code is made of (a name is anything else: 运行党支部).
 _CODE = re.compile(r"[A-Za-z0-9._:-]+")
@@ -81,7 +83,7 @@ _ITEM = {
 _SCHEDULE = {"starts": "datetime", "ends": "datetime", "location": "text", "capacity": "count"}
 _MEMBER = {
     "id": "id", "name": "text", "roles": "roles", "org": "id", "interests": "topics", "offline": "yes_no",
-    "location": "text", "daily_minutes": "minutes", "joined": "date", "situation": "situations",
+    "location": "text", "daily_minutes": "minutes", "joined": "month_date", "situation": "situations",
 }
 _EVENT = {"id": "id", "member": "id", "item": "id", "kind": "event_kinds", "value": "number", "at": "datetime"}
 _BALANCE = {"member": "id", "year": "year", "hours": "hours", "topic": "topic", "note": "text"}
@@ -118,7 +120,7 @@ def read_fields(record_type: type, raw: Mapping[str, Any], vocabulary: Vocabular
     if record_type is Member:
         raw = _member_cells(raw, vocabulary)
     for name, value in raw.items():
-        if _empty(value) or (record_type is Item and _no_limit(name, value)):
+        if _empty(value) or (record_type is Item or name == "joined") and _no_limit(name, value):
             continue
         if name == "schedule" and record_type is Item and isinstance(value, Mapping):
             schedule = {}
@@ -272,6 +274,8 @@ def _convert(name: str, kind: str | None, value: Any, vocab: Vocabulary) -> Any:
         return found
     if kind in ("date", "datetime"):
         return _when(kind, value)
+    if kind == "month_date":
+        return _month_date(value)
     if kind == "number":
         return _number(value)
     if kind == "year":
@@ -326,6 +330,21 @@ def _when(kind: str, value: Any) -> dt.date | dt.datetime:
     if kind == "date" and isinstance(found, dt.datetime):
         return found.date()
     return found
+
+
+#: A month without its day: 2005.07, 2005-7, 2005年7月, 200507.
+_MONTH = re.compile(r"(?P<y>\d{4})\s*(?:[-/.年]\s*(?P<m>\d{1,2})\s*月?|(?P<mm>\d{2}))")
+
+
+def _month_date(value: Any) -> dt.date:
+    """A date, or a month (the 1st of it): party records often keep 入党时间 to the month."""
+    try:
+        return _when("date", value)
+    except ValueError:
+        found = _MONTH.fullmatch(_half_width(_text(value)).strip()) if isinstance(value, (str, int)) else None
+        if found is not None and 1 <= int(found["m"] or found["mm"]) <= 12:
+            return dt.date(int(found["y"]), int(found["m"] or found["mm"]), 1)
+        raise ValueError(f"must be a date like {_DATE_FORMS}, or a month like 2005.07 or 2005年7月, got {value!r}") from None
 
 
 def _spreadsheet_day(value: Any) -> dt.date | dt.datetime | None:

@@ -260,3 +260,11 @@ def test_a_mistyped_branch_code_is_said_with_the_code_meant(tmp_path, capsys):
     assert len(err) == 2
     assert "later.csv:2, id 'm5', field 'org'" in err[0] and "是否应为 'hx.b" in err[0]
     assert "later.csv:3, id 'm6'" in err[1] and "与已有的 'hx.b2' 只差大小写" in err[1]
+
+
+def test_many_errors_of_one_kind_are_counted_not_repeated(tmp_path, capsys):
+    rows = "".join(f"m{n},党员{n},hx.b1,2005年13月\n" for n in range(40))
+    path = gbk(tmp_path / "m.csv", "编号,姓名,所在支部,入党日期\n" + rows + "m99,王强,hx.b1,无此身份\n")
+    assert main(["members", path, "--store", str(tmp_path / "s"), "--check"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("2005年13月") == 1 + 5 and "另有 35 条同类错误 (lines 7-41)" in err

@@ -373,3 +373,14 @@ def test_learning_records_name_their_time_as_exports_do(tmp_path):
     text = "党员编号,内容编号,类型,完成时间\nm1,a1,完成,2026-11-30 20:15\n"
     (event,) = read_batch(write(tmp_path / "学习记录.csv", text), Event).records
     assert (event.member, event.item, event.kind, event.at.hour) == ("m1", "a1", "complete", 20)
+
+
+def test_a_joining_date_kept_to_the_month_or_not_known_is_read(tmp_path):
+    text = ("党员编号,姓名,所在支部,入党时间\n"
+            "m1,王强,hx,2005.07\nm2,李娜,hx,2021年7月\nm3,周杰,hx,201003\nm4,赵敏,hx,无\nm5,钱刚,hx,不详\n"
+            "m6,孙丽,hx,2003年12月18日\n")
+    batch = read_batch(write(tmp_path / "m.csv", text, "gbk"), Member)
+    assert [m.joined for m in batch.records] == [dt.date(2005, 7, 1), dt.date(2021, 7, 1), dt.date(2010, 3, 1), None,
+                                                 None, dt.date(2003, 12, 18)]
+    with pytest.raises(ValidationError, match=r"m.csv:2.*joined.*or a month like 2005.07.*got '2005.13'"):
+        read_batch(write(tmp_path / "m.csv", "党员编号,姓名,所在支部,入党时间\nm1,王强,hx,2005.13\n"), Member)
