@@ -925,6 +925,8 @@ class Engine:
                 its own, nor is the enterprise this engine is a view of (a mistyped organisation
                 would read as one without gaps).
         """
+        if (view := self._enterprise_of(org)) is not None:
+            return view.coverage(org, day, duplicate_threshold=duplicate_threshold)
         day = as_day(day)
         store = self.store
         if org is not None and org != self._tenant and not (
@@ -967,6 +969,15 @@ class Engine:
             shared = next(((i, t) for i, t in self.store.member_tenants(ids).items() if len(t) > 1), None)
             if shared is not None:
                 raise AmbiguousIdError("member", *shared)
+
+    def _enterprise_of(self, org: str | None) -> Engine | None:
+        """The view of the enterprise ``org`` lies in, when this is the whole store's engine: a
+        report on an organisation reads its enterprise's members only, whose ids never repeat
+        (two enterprises each numbering from 0001 refused every report of either). None for no
+        organisation, or on a view already."""
+        if self._tenant is not None or not org or not tenant_of(org):
+            return None
+        return self.tenant(org)
 
     def _org_members(self, org: str | None) -> tuple[list[Member], dict[str, list[Event]]]:
         """The members of ``org`` (default: everyone) and their events, in one read of each."""
@@ -1144,6 +1155,8 @@ class Engine:
         Raises:
             NotFoundError: if no member belongs to ``org``.
         """
+        if (view := self._enterprise_of(org)) is not None:
+            return view.org_progress(org, day)
         members, events = self._org_members(org)
         if not members:
             raise NotFoundError("organisation", org)
@@ -1154,6 +1167,8 @@ class Engine:
         """Alerts for party-affairs workers about the members of ``org`` (default: everyone):
         behind pace, inactive, mobile members out of contact, branches without a themed party
         day this month."""
+        if (view := self._enterprise_of(org)) is not None:
+            return view.alerts(org, day)
         members, events = self._org_members(org)
         return find_alerts(members, events, self.catalogue(), self.curriculum, as_day(day), self._balances_by_member(),
                            self.store.org_names())
@@ -1205,6 +1220,8 @@ class Engine:
     def content_feedback(self, org: str | None = None) -> list[ContentFlag]:
         """Items with low completion, high skip rates or low ratings among the members of
         ``org`` (default: everyone), per role."""
+        if (view := self._enterprise_of(org)) is not None:
+            return view.content_feedback(org)
         members, events = self._org_members(org)
         return content_feedback(members, [e for evs in events.values() for e in evs], self.catalogue())
 

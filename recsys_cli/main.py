@@ -1126,8 +1126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _COMMANDS[args.command](args)
     except RecsysError as exc:
-        hint = f"; give --tenant {exc.tenants[0]}" if isinstance(exc, AmbiguousIdError) else ""
-        print(f"recsys: error: {_one_line(str(exc))}{hint}", file=sys.stderr)
+        text = _one_line(str(exc))
+        if isinstance(exc, AmbiguousIdError):  # said as the command line gives the enterprise
+            text = text.replace(f"as engine.tenant({exc.tenants[0]!r})", f"--tenant {exc.tenants[0]}")
+        print(f"recsys: error: {text}", file=sys.stderr)
         # The first line is the reason; when a file has several problems, each follows on a line.
         problems = getattr(exc, "problems", [])
         if len(problems) > 1:

@@ -197,6 +197,16 @@ def test_a_group_roster_may_number_each_enterprise_from_one(tmp_path, capsys):
     twice = jsonl(tmp_path / "twice.jsonl", [members[0], {**members[0], "org": "hx.b2"}])
     assert main(["members", twice, "--store", store]) == 2
     assert f"{twice}:2" in capsys.readouterr().err
+    # Reports on an organisation read its enterprise, whose ids do not repeat; the whole store's
+    # say how to name one, as the command line does.
+    for command in (["progress", "--org", "hx"], ["coverage", "--org", "hx.b1"], ["progress", "--org", "zj", "--alerts", "0"]):
+        assert main([*command, "--store", store, "--day", "2026-12-01"]) == 0, capsys.readouterr().err
+    with Engine.open(store) as engine:
+        assert [r["name"] for b in engine.org_progress("hx", day="2026-12-01").branches for r in b.leaderboard] == ["张伟"]
+    capsys.readouterr()
+    assert main(["coverage", "--store", store, "--day", "2026-12-01"]) == 2
+    err = capsys.readouterr().err
+    assert "member id '0001' is held by 2 enterprises (hx, zj)" in err and "--tenant hx" in err and "engine." not in err
 
 
 @pytest.fixture
