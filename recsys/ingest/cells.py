@@ -286,7 +286,7 @@ def _convert(name: str, kind: str | None, value: Any, vocab: Vocabulary) -> Any:
         if isinstance(value, str) and vocab.code("levels", value) is not None:
             return vocab.code("levels", value)
         return _whole(kind, value, "a level 1, 2 or 3 (or 初级/中级/高级)")
-    return _whole(kind, value, {"minutes": "a number of minutes (15, 15分钟, 1.5小时 or 1小时30分钟)",
+    return _whole(kind, value, {"minutes": "a number of minutes (15, 15分钟, 1.5小时, 1小时30分钟 or 00:15:00)",
                                 "count": "a whole number (40 or 40人)"}[kind])
 
 
@@ -390,9 +390,30 @@ def _no_limit(name: str, value: Any) -> bool:
     return bool(words) and isinstance(value, str) and value.strip() in words
 
 
+#: A length as a video portal exports it: hours, minutes and seconds (00:45:00, 1:05:30).
+_CLOCK = re.compile(r"(?P<h>\d{1,3})[:：](?P<m>[0-5]\d)[:：](?P<s>[0-5]\d)")
+
+
+def _clock_minutes(value: Any) -> int | None:
+    """The minutes of a length written as a clock (``00:45:00``, a spreadsheet's time or duration
+    cell), a started minute counting whole (a 12:34 video takes 13); None for anything else.
+    ``15:30`` alone could be minutes and seconds or hours and minutes: not read (never guessed)."""
+    if isinstance(value, dt.time):
+        seconds = value.hour * 3600 + value.minute * 60 + value.second
+    elif isinstance(value, dt.timedelta):
+        seconds = int(value.total_seconds())
+    elif isinstance(value, str) and (found := _CLOCK.fullmatch(_half_width(value).strip())) is not None:
+        seconds = int(found["h"]) * 3600 + int(found["m"]) * 60 + int(found["s"])
+    else:
+        return None
+    return -(-seconds // 60)
+
+
 def _whole(kind: str, value: Any, expected: str) -> int:
     if isinstance(value, bool):
         raise ValueError(f"must be {expected}, got {value!r}")
+    if kind == "minutes" and (clock := _clock_minutes(value)) is not None:
+        return clock
     if isinstance(value, (int, float)):
         number, unit = value, ""
         if isinstance(value, int) and value.bit_length() > 53:  # beyond a float's whole numbers

@@ -180,3 +180,26 @@ def test_an_id_shown_with_leading_zeros_is_read_as_shown(tmp_path):
     book.save(out)
     batch = read(tmp_path, out.getvalue())
     assert [(m.id, m.daily_minutes) for m in batch.records] == [("0001", 30), ("0002", 30)]
+
+
+def test_a_length_exported_as_a_clock_is_its_minutes(tmp_path):
+    # A video portal's 时长: 00:45:00 as text or a time cell, a duration over a day's hours; a
+    # started minute counts whole. 15:30 alone could be either reading, so it is refused.
+    import datetime as dt
+
+    from recsys import Item
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["编号", "标题", "类型", "时长", "发布日期"])
+    for n, length in enumerate(["00:45:00", dt.time(0, 12, 34), dt.timedelta(hours=1, minutes=30), "1:05:00"]):
+        sheet.append([f"v{n}", f"视频课程{n}", "视频", length, dt.date(2026, 11, 1)])
+        if isinstance(length, dt.time):
+            sheet.cell(row=n + 2, column=4).number_format = "h:mm:ss"
+    path = tmp_path / "items.xlsx"
+    book.save(path)
+    assert [it.minutes for it in read_batch(path, Item).records] == [45, 13, 90, 65]
+    sheet.append(["v9", "视频课程9", "视频", "15:30", dt.date(2026, 11, 1)])
+    book.save(path)
+    with pytest.raises(ValidationError, match=r"minutes.*00:15:00.*got '15:30'"):
+        read_batch(path, Item)
