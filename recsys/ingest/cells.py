@@ -13,7 +13,6 @@ Dates are read year first, as Chinese exports write them; a form that would need
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import math
 import re
 import unicodedata
@@ -245,10 +244,10 @@ def _convert(name: str, kind: str | None, value: Any, vocab: Vocabulary) -> Any:
             # hold: a roster refuses it, and an item would reach nobody.
             odd = next((r for r in roles if not _CODE.fullmatch(r)), None)
             if odd is not None:
-                words = sorted(vocab.roles)
-                close = difflib.get_close_matches(odd, words, n=1, cutoff=0.5)
+                close = _typo_of(odd, sorted(vocab.roles))
                 raise ValueError(f"must be roles such as 党员、支部书记、领导干部 (or role ids), got {odd!r}"
-                                 + (f"; did you mean {close[0]!r}?" if close else ""))
+                                 + (f"; did you mean {close!r}?" if close else
+                                    "; a post of its own goes in the vocabulary's roles (curriculum.json)"))
             return roles
         return [_identifier(w) for w in words]
     if kind == "id":
@@ -295,6 +294,27 @@ def _code(vocab: Vocabulary, term: str, word: str) -> str:
     # codes it takes, and a role of the organisation's own stays itself.
     found = vocab.code(term, word)
     return word.strip() if found is None else found
+
+
+#: Characters that tell one level of post from another (党委 and 支委, 纪委, 总支): a word that
+#: differs from a known post in one of them is another post, not a slip.
+_LEVELS = set("党支总纪委团部")
+
+
+def _typo_of(word: str, words: list[str]) -> str | None:
+    """The one of ``words`` that ``word`` is a slip of, one character off (支部书计 for 支部书记)
+    but not in a character naming the level (党委委员 is not 支委委员), else None. A closer match by share of characters named other posts: 党委书记 was offered
+    党支部书记, 纪委书记 书记, and taking either made a member a branch secretary."""
+    def one_off(a: str, b: str) -> bool:
+        if len(a) == len(b):
+            differ = {c for x, y in zip(a, b) if x != y for c in (x, y)}
+            return len(differ) == 2 and not differ & _LEVELS
+        if abs(len(a) - len(b)) != 1:
+            return False
+        short, long_ = sorted((a, b), key=len)
+        return any(long_[:n] + long_[n + 1:] == short and long_[n] not in _LEVELS for n in range(len(long_)))
+
+    return next((w for w in words if one_off(word, w)), None)
 
 
 def _words(value: Any) -> list[str]:

@@ -131,6 +131,12 @@ def test_a_mistyped_role_is_refused_with_the_role_meant_in_a_catalogue_as_in_a_r
         (problem,) = err.value.problems
         assert problem.line == 2 and problem.field == "roles"
         assert "got '支部书计'; did you mean '支部书记'?" in str(problem)
+    # Another post is no slip of a known one: 党委书记 is not 党支部书记, 党委委员 not 支委委员.
+    for post in ("党委书记", "纪委书记", "党委委员"):
+        members.write_text(f"党员编号,姓名,身份,所在支部\nm1,李志刚,{post},hx.b1\n", encoding="utf-8")
+        with pytest.raises(ValidationError) as err:
+            read_batch(members, Member)
+        assert "did you mean" not in str(err.value) and "vocabulary's roles (curriculum.json)" in str(err.value)
     # A role the curriculum does not know but that is a role id (an organisation's own) is read,
     # with a warning that says what it does.
     items.write_text("编号,标题,类型,时长,发布日期,面向对象\nb1,安全员培训,文章,15,2026/1/1,safety_officer\n", encoding="utf-8")
