@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -41,7 +42,7 @@ def _reading_options() -> argparse.ArgumentParser:
                          help="treat warnings (unknown roles or topics, events in the future) as errors")
     reading.add_argument("--encoding", metavar="NAME",
                          help="text encoding of CSV/JSON files, e.g. gbk or utf-8 (default: detected)")
-    reading.add_argument("--sheet", metavar="NAME", help="the sheet of an .xlsx workbook (default: the first)")
+    reading.add_argument("--sheet", metavar="NAME", help="the sheet of an Excel workbook (default: the first holding a table)")
     return reading
 
 
@@ -57,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     reading = _reading_options()
     p = sub.add_parser("ingest", parents=[common, reading],
-                       help="add or update items from CSV, Excel (.xlsx), JSONL or JSON files")
+                       help="add or update items from CSV, Excel (.xlsx, .xls), JSONL or JSON files")
     p.add_argument("files", nargs="+", metavar="FILE")
 
     p = sub.add_parser("members", parents=[common, reading], help="add or update members from a file")
@@ -437,9 +438,28 @@ def _load(args: argparse.Namespace, paths: Sequence[str], record_type: type, nou
         engine = stack.enter_context(_open(args, create=not args.check)) if _store_exists(args) else None
         batches = [_read(args, path, record_type, verify(engine) if verify is not None and engine is not None else None)
                    for path in paths]
+        made = None
         if engine is None and not args.check:
+            made = _new_folder(_store_path(args))
             engine = stack.enter_context(_open(args, create=True))
-        return _check_or_write(args, batches, engine, noun, writer, tail, prepare, notice)
+        try:
+            return _check_or_write(args, batches, engine, noun, writer, tail, prepare, notice)
+        except BaseException:
+            # A store made for this write and refused it (a check that needs the store, a full
+            # disk) is taken away: an empty one left behind fixed its encoder, and looked written.
+            if made is not None:
+                stack.close()
+                shutil.rmtree(made, ignore_errors=True)
+            raise
+
+
+def _new_folder(store: str) -> str | None:
+    """The folder a store at ``store`` would be made in, if it is a local one that does not exist
+    yet (None for a URL of a server, or a folder already there)."""
+    if "://" in store and not store.startswith("sqlite://"):
+        return None
+    folder = store.removeprefix("sqlite://")
+    return None if os.path.exists(folder) else folder
 
 
 def _check_or_write(args, batches, engine, noun, writer, tail, prepare, notice) -> int:

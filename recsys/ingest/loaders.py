@@ -179,7 +179,7 @@ def read_batch(
     name = str(path)
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise ValidationError(f"unsupported file type {path.suffix or '(none)'}; use .csv, .xlsx, .jsonl or .json",
+        raise ValidationError(f"unsupported file type {path.suffix or '(none)'}; use .csv, .xlsx, .xls, .jsonl or .json",
                               source=name)
     try:
         data = path.read_bytes()

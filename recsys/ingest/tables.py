@@ -8,6 +8,7 @@ names to what the file holds, plus the problems that stop a row from being read 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import re
@@ -18,8 +19,10 @@ from recsys.exceptions import ValidationError
 
 __all__ = ["FORMATS", "decode", "table_rows", "SCHEDULE_COLUMNS"]
 
-#: File formats by suffix.
-FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".xlsx": "xlsx"}
+#: File formats by suffix (a workbook is known by its first bytes too, whatever its name).
+FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".xlsx": "xlsx", ".xls": "xls"}
+#: The first bytes of a workbook: an .xlsx (a zip archive), an Excel 97-2003 .xls (OLE2).
+_ZIP, _OLE2 = b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 #: Columns that hold an offline item's schedule (also as ``schedule.starts`` ...).
 SCHEDULE_COLUMNS = ("starts", "ends", "location", "capacity")
 #: Encodings a Chinese export comes in, tried after UTF-8 when the detector cannot decide.
@@ -190,21 +193,22 @@ def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = Non
     Raises:
         ValidationError: the file as a whole cannot be read (not JSON, not a workbook, no such sheet).
     """
-    if fmt == "xlsx":
-        book, sheets = _workbook(data, source, sheet)
-        for n, ws in enumerate(sheets):
+    fmt = _by_content(fmt, data, source)
+    if fmt in ("xlsx", "xls"):
+        names, sheets = (_workbook if fmt == "xlsx" else _old_workbook)(data, source, sheet)
+        for n, cells in enumerate(sheets):
             try:
-                rows, problems = _table(_sheet_cells(data, ws, source), source, schedule, required, column, headers)
+                rows, problems = _table(cells(), source, schedule, required, column, headers)
             except _NoHeader as exc:
                 if n + 1 < len(sheets):
                     continue  # an instructions sheet (填表说明) before the table: the next may hold it
                 if len(sheets) > 1:
-                    exc.args = (f"{exc.args[0]}; no sheet of the workbook has one ({', '.join(book.sheetnames)}): "
+                    exc.args = (f"{exc.args[0]}; no sheet of the workbook has one ({', '.join(names)}): "
                                 "give the sheet with --sheet",)
                 raise ValidationError(exc.args[0], source=source, line=exc.line) from None
             return rows, problems, None
     if sheet is not None:
-        raise ValidationError("--sheet is for .xlsx workbooks", source=source)
+        raise ValidationError("--sheet is for Excel workbooks (.xlsx, .xls)", source=source)
     text, used = decode(data, encoding, source=source)
     if fmt == "csv":
         try:
@@ -251,9 +255,75 @@ def _csv_records(reader, source: str, first: int) -> Iterator[tuple[int, list[st
         start = reader.line_num + 1
 
 
+def _by_content(fmt: str, data: bytes, source: str) -> str:
+    """The format the bytes are in where they say so: a workbook saved under another name
+    (an .xlsx named .xls, or .csv) is read as what it is. An "Excel" export that is a web page
+    (many systems' 导出Excel) is refused with what to do."""
+    if data.startswith(_ZIP) and fmt in ("csv", "xls", "xlsx"):
+        return "xlsx"
+    if data.startswith(_OLE2):
+        return "xls"
+    if fmt in ("xls", "xlsx") and data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<":
+        raise ValidationError("this file is a web page (HTML or XML) saved with an Excel name, not a workbook: open "
+                              "it in Excel or WPS and save it as .xlsx (or CSV)", source=source)
+    return fmt
+
+
+def _old_workbook(data: bytes, source: str, sheet: str | None):
+    """An Excel 97-2003 workbook (.xls, as many HR systems still export): its sheet names and
+    a reader of each sheet to read, as :func:`_workbook`."""
+    import xlrd
+
+    try:
+        book = xlrd.open_workbook(file_contents=data, formatting_info=True, on_demand=True)
+    except Exception as exc:  # xlrd raises many kinds for a damaged file, each "not a workbook" here
+        raise ValidationError(f"not an Excel .xls workbook ({type(exc).__name__}: {exc})", source=source) from None
+    names = book.sheet_names()
+    if sheet is not None and sheet not in names:
+        raise ValidationError(f"no sheet {sheet!r}; the workbook has {', '.join(names)}", source=source)
+    wanted = [sheet] if sheet is not None else names
+    return names, [functools.partial(_old_sheet_cells, book, name, source) for name in wanted]
+
+
+def _old_sheet_cells(book, name: str, source: str) -> Iterable[tuple[int, list[Any]]]:
+    """Every row of an .xls sheet, as :func:`_sheet_cells` gives an .xlsx sheet's."""
+    try:
+        ws = book.sheet_by_name(name)
+    except Exception as exc:
+        raise ValidationError(f"damaged workbook: sheet {name!r} cannot be read ({type(exc).__name__}: {exc})",
+                              source=source) from None
+    merged: dict[int, list[tuple[int, int]]] = {}
+    for first, end, col, col_end in ws.merged_cells:  # 0-based, ends excluded
+        if col_end - col == 1 and end - first > 1:
+            merged.setdefault(col, []).append((first + 1, end))
+    rows = ((r + 1, [_old_value(book, ws.cell(r, c)) for c in range(ws.ncols)]) for r in range(ws.nrows))
+    return _filled_down(rows, {col: sorted(set(spans)) for col, spans in merged.items()})
+
+
+def _old_value(book, cell) -> Any:
+    """An .xls cell's value as an .xlsx cell's reads (see :func:`_shown`): a date or time as
+    such, a whole number as an int, one in a zero-padded format as the text shown."""
+    import xlrd
+
+    kind, value = cell.ctype, cell.value
+    if kind in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK, xlrd.XL_CELL_ERROR):
+        return None
+    if kind == xlrd.XL_CELL_BOOLEAN:
+        return bool(value)
+    if kind == xlrd.XL_CELL_DATE:
+        when = xlrd.xldate.xldate_as_datetime(value, book.datemode)
+        return when.time() if value < 1 else when
+    if kind == xlrd.XL_CELL_NUMBER:
+        fmt = book.format_map[book.xf_list[cell.xf_index].format_key].format_str
+        if _PADDED.fullmatch(fmt) and value >= 0 and float(value).is_integer():
+            return str(int(value)).zfill(len(fmt))
+        return int(value) if float(value).is_integer() else value
+    return value
+
+
 def _workbook(data: bytes, source: str, sheet: str | None):
-    """The workbook and the sheets to read, in order: the one named, else every sheet (the first
-    holding a table is read)."""
+    """The sheet names and a reader of each sheet to read, in order: the one named, else every
+    sheet (the first holding a table is read)."""
     import zipfile
 
     from openpyxl import load_workbook
@@ -269,9 +339,13 @@ def _workbook(data: bytes, source: str, sheet: str | None):
         if not book.worksheets:
             raise ValidationError(f"the workbook has no sheet of cells to read ({', '.join(book.sheetnames)})",
                                   source=source)
-        return book, list(book.worksheets)
-    if sheet in book.sheetnames:
-        return book, [book[sheet]]
+        wanted = list(book.worksheets)
+    elif sheet in book.sheetnames:
+        wanted = [book[sheet]]
+    else:
+        wanted = None
+    if wanted is not None:
+        return book.sheetnames, [functools.partial(_sheet_cells, data, ws, source) for ws in wanted]
     raise ValidationError(f"no sheet {sheet!r}; the workbook has {', '.join(book.sheetnames)}", source=source)
 
 

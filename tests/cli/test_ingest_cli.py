@@ -243,6 +243,10 @@ def test_strict_makes_a_missing_prerequisite_an_error(tmp_path, capsys):
     assert "later.csv:2, id 'c3', field 'requires'" in capsys.readouterr().err
     with Engine.open(store) as engine:
         assert engine.store.item_ids(["c3"]) == set()
+    # On a store not made yet, the refusal leaves none behind (an empty one fixed the encoder).
+    new = tmp_path / "new-store"
+    assert main(["ingest", str(later), "--store", str(new), "--strict", "--encoder", "tfidf"]) == 2
+    assert not new.exists()
 
 
 def test_a_mistyped_branch_code_is_said_with_the_code_meant(tmp_path, capsys):

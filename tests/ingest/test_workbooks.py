@@ -203,3 +203,71 @@ def test_a_length_exported_as_a_clock_is_its_minutes(tmp_path):
     book.save(path)
     with pytest.raises(ValidationError, match=r"minutes.*00:15:00.*got '15:30'"):
         read_batch(path, Item)
+
+
+def old_workbook(path, rows, *, merges=(), formats=None, title=None):
+    """An Excel 97-2003 .xls at ``path``: ``rows`` from the top (or below a merged ``title``),
+    ``merges`` of (first row, last row, column) to write merged down, ``formats`` a number format
+    per (row, column)."""
+    xlwt = pytest.importorskip("xlwt")
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("党员名单")
+    top = 0
+    if title is not None:
+        sheet.write_merge(0, 0, 0, len(rows[0]) - 1, title)
+        top = 1
+    merged = {(first, col) for first, _, col in merges}
+    covered = {(r, col) for first, last, col in merges for r in range(first + 1, last + 1)}
+    styles = {}
+    for r, row in enumerate(rows, start=top):
+        for c, value in enumerate(row):
+            if (r, c) in covered:
+                continue
+            fmt = (formats or {}).get((r, c))
+            style = styles.setdefault(fmt, xlwt.easyxf(num_format_str=fmt)) if fmt else xlwt.Style.default_style
+            if (r, c) in merged:
+                first, last, _ = next(m for m in merges if m[0] == r and m[2] == c)
+                sheet.write_merge(first, last, c, c, value, style)
+            else:
+                sheet.write(r, c, value, style)
+    book.save(str(path))
+    return path
+
+
+def test_an_old_excel_roster_is_read_as_a_new_one(tmp_path):
+    # An HR system's .xls: a title above the header, ids in a 0000 format, the branch merged down,
+    # a joining date as a date cell and one kept to the month.
+    import datetime as dt
+
+    rows = [["党员编号", "姓名", "所在支部", "入党时间", "每日学习时长"],
+            [1, "王强", "hxny.fdgs.zb1", dt.date(2005, 7, 1), 30],
+            [2, "李娜", None, "2010.07", 20]]
+    path = old_workbook(tmp_path / "花名册.xls", rows, merges=[(2, 3, 2)], formats={(2, 0): "0000", (3, 0): "0000",
+                                                                                 (2, 3): "yyyy-mm-dd"},
+                        title="华兴能源发电公司党员花名册")
+    batch = read_batch(path, Member)
+    assert [(m.id, m.name, m.org, m.joined, m.daily_minutes) for m in batch.records] == [
+        ("0001", "王强", "hxny.fdgs.zb1", dt.date(2005, 7, 1), 30), ("0002", "李娜", "hxny.fdgs.zb1", dt.date(2010, 7, 1), 20)]
+    assert batch.encoding is None
+    # A mistake is named by the sheet's own row.
+    bad = old_workbook(tmp_path / "bad.xls", [rows[0], [3, "赵刚", "hxny.fdgs.zb1", "2005年13月", 30]], title="花名册")
+    with pytest.raises(ValidationError) as exc:
+        read_batch(bad, Member)
+    assert exc.value.line == 3 and exc.value.field == "joined"
+
+
+def test_a_workbook_is_known_by_its_bytes_whatever_its_name(tmp_path):
+    xlsx = tmp_path / "名单.csv"
+    xlsx.write_bytes(workbook())  # an .xlsx saved with a .csv name
+    assert [m.id for m in read_batch(xlsx, Member).records] == ["m1", "m2"]
+    named_new = tmp_path / "名单.xlsx"
+    old_workbook(tmp_path / "old.xls", [HEADER, *ROWS]).rename(named_new)  # an .xls named .xlsx
+    assert [m.id for m in read_batch(named_new, Member).records] == ["m1", "m2"]
+    page = tmp_path / "导出.xls"
+    page.write_text("<html><body><table><tr><td>党员编号</td></tr></table></body></html>", encoding="utf-8")
+    with pytest.raises(ValidationError, match="web page .* save it as .xlsx"):
+        read_batch(page, Member)
+    broken = tmp_path / "broken.xls"
+    broken.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)
+    with pytest.raises(ValidationError, match=r"broken.xls: not an Excel .xls workbook"):
+        read_batch(broken, Member)
