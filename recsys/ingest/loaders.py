@@ -34,7 +34,7 @@ from recsys.credits import OpeningBalance
 from recsys.curriculum import Curriculum
 from recsys.exceptions import ValidationError
 from recsys.ingest.cells import LIST_SEPARATORS, MEMBERSHIP, given_fields, read_fields, read_posts
-from recsys.ingest.tables import FORMATS, table_rows
+from recsys.ingest.tables import FORMATS, TABLES, table_rows
 from recsys.orgs import OrgDirectory, OrgName
 from recsys.records import IMPRESSION_PREFIX, PSEUDONYM_PREFIX, TZ, Event, Item, Member
 from recsys.vocabulary import Vocabulary, header_key
@@ -212,15 +212,21 @@ def parse_batch(
         ValidationError: as :func:`read_batch`.
     """
     curriculum = curriculum if curriculum is not None else Curriculum()
+    field_of, written = _columns(record_type, curriculum.vocabulary), {}
+
+    def column(header: str) -> str:
+        name = field_of(header)
+        written.setdefault(name, header.strip())  # to name an ignored column as the file wrote it
+        return name
+
     rows, problems, used = table_rows(fmt, data, source=source, encoding=encoding, sheet=sheet,
                                       schedule=record_type is Item, required=record_type.REQUIRED,
-                                      column=_columns(record_type, curriculum.vocabulary),
-                                      headers=_headers(record_type, curriculum.vocabulary))
+                                      column=column, headers=_headers(record_type, curriculum.vocabulary))
     ignored: list[InputWarning] = []
-    if fmt in ("csv", "xlsx"):
+    if fmt in TABLES:
         if record_type is Member:
             rows, ignored = _posts(rows, curriculum.vocabulary, source)
-        rows, unknown = _known_columns(rows, record_type, source)
+        rows, unknown = _known_columns(rows, record_type, source, written)
         ignored += unknown
     records, lines, invalid = _validate(rows, record_type, source, curriculum.vocabulary, orgs)
     problems += invalid
@@ -235,7 +241,7 @@ def parse_batch(
     if problems:
         raise combine(sorted(problems, key=lambda p: p.line or 0))
     fields = row_fields = None
-    if fmt in ("csv", "xlsx"):
+    if fmt in TABLES:
         fields = frozenset(k for _, row in rows if isinstance(row, Mapping) for k in row)
         by_line = dict(rows)
         row_fields = [given_fields(record_type, by_line[line], curriculum.vocabulary) for line in lines]
@@ -269,7 +275,7 @@ def _posts(rows: list[tuple[int, Any]], vocabulary, source: str) -> tuple[list[t
                               "的 vocabulary.roles 中添加）", source=source, line=min(unknown.values()))]
 
 
-def _known_columns(rows: list[tuple[int, Any]], record_type: type, source: str
+def _known_columns(rows: list[tuple[int, Any]], record_type: type, source: str, written: Mapping[str, str]
                    ) -> tuple[list[tuple[int, Any]], list[InputWarning]]:
     """A table's rows without the columns that are no field of ``record_type``, and one warning
     naming those columns. An HR export carries 性别, 手机号码 and more beside the fields: each row
@@ -279,7 +285,7 @@ def _known_columns(rows: list[tuple[int, Any]], record_type: type, source: str
     if not unknown:
         return rows, []
     noun = {Item: "内容", Member: "党员", Event: "学习记录"}.get(record_type, "记录")
-    names = "、".join(f"“{name}”" for name in unknown)
+    names = "、".join(f"“{written.get(name, name)}”" for name in unknown)  # 学时, not the field it names
     warning = InputWarning(f"表头中的 {names} 不是{noun}的字段，这些列已忽略（如是字段名写法不同，请改为标准表头）",
                            source=source, line=1)
     return [(line, {k: v for k, v in row.items() if k in known} if isinstance(row, Mapping) else row)

@@ -17,10 +17,12 @@ from typing import Any
 
 from recsys.exceptions import ValidationError
 
-__all__ = ["FORMATS", "decode", "table_rows", "SCHEDULE_COLUMNS"]
+__all__ = ["FORMATS", "TABLES", "decode", "table_rows", "SCHEDULE_COLUMNS"]
 
 #: File formats by suffix (a workbook is known by its first bytes too, whatever its name).
 FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".xlsx": "xlsx", ".xls": "xls"}
+#: The formats read as tables: a header row of columns, then a record a row.
+TABLES = ("csv", "xlsx", "xls")
 #: The first bytes of a workbook: an .xlsx (a zip archive), an Excel 97-2003 .xls (OLE2).
 _ZIP, _OLE2 = b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 #: Columns that hold an offline item's schedule (also as ``schedule.starts`` ...).

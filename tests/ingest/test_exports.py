@@ -284,6 +284,10 @@ def test_headers_as_forms_lay_them_out_and_columns_that_are_no_field(tmp_path):
     assert [(w.line, w.message[:24]) for w in batch.warnings] == [(1, "表头中的 “性别”、“手机号码” 不是党员的字段")]
     with pytest.raises(ValidationError, match="性别"):
         read_batch(write(tmp_path / "strict.csv", text, "gbk"), Member, strict=True)
+    # A column named as the file writes it, not as the field it means for another record (学时).
+    items = "编号,标题,类型,时长,发布日期,学时,主讲人\na1,党章学习,文章,15,2026/11/1,0.5,王教授\n"
+    (warning,) = read_batch(write(tmp_path / "items.csv", items), Item, now=NOW).warnings
+    assert warning.message.startswith("表头中的 “学时”、“主讲人” 不是内容的字段")
 
 
 def test_half_width_brackets_name_the_same_column_and_a_balance_takes_its_topic(tmp_path):

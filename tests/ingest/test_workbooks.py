@@ -239,18 +239,18 @@ def test_an_old_excel_roster_is_read_as_a_new_one(tmp_path):
     # a joining date as a date cell and one kept to the month.
     import datetime as dt
 
-    rows = [["党员编号", "姓名", "所在支部", "入党时间", "每日学习时长"],
-            [1, "王强", "hxny.fdgs.zb1", dt.date(2005, 7, 1), 30],
-            [2, "李娜", None, "2010.07", 20]]
+    rows = [["党员编号", "姓名", "所在支部", "入党时间", "每日学习时长", "性别"],
+            [1, "王强", "hxny.fdgs.zb1", dt.date(2005, 7, 1), 30, "男"],
+            [2, "李娜", None, "2010.07", 20, "女"]]
     path = old_workbook(tmp_path / "花名册.xls", rows, merges=[(2, 3, 2)], formats={(2, 0): "0000", (3, 0): "0000",
                                                                                  (2, 3): "yyyy-mm-dd"},
                         title="华兴能源发电公司党员花名册")
     batch = read_batch(path, Member)
     assert [(m.id, m.name, m.org, m.joined, m.daily_minutes) for m in batch.records] == [
         ("0001", "王强", "hxny.fdgs.zb1", dt.date(2005, 7, 1), 30), ("0002", "李娜", "hxny.fdgs.zb1", dt.date(2010, 7, 1), 20)]
-    assert batch.encoding is None
+    assert batch.encoding is None and [w.message[:14] for w in batch.warnings] == ["表头中的 “性别” 不是党员"]
     # A mistake is named by the sheet's own row.
-    bad = old_workbook(tmp_path / "bad.xls", [rows[0], [3, "赵刚", "hxny.fdgs.zb1", "2005年13月", 30]], title="花名册")
+    bad = old_workbook(tmp_path / "bad.xls", [rows[0], [3, "赵刚", "hxny.fdgs.zb1", "2005年13月", 30, "男"]], title="花名册")
     with pytest.raises(ValidationError) as exc:
         read_batch(bad, Member)
     assert exc.value.line == 3 and exc.value.field == "joined"
