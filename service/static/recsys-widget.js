@@ -223,12 +223,13 @@
 
     record(entry, action) {
       var self = this;
-      if (action.kind === 'start' && entry.item.url) {
+      if (action.quiz) {
+        this.answering[entry.item.id] = true;  // the questions show on the page, answered here
+      } else if (action.kind === 'start' && entry.item.url) {
         window.open(entry.item.url, '_blank', 'noopener'); // in the click itself, or it is blocked
       } else if (action.kind === 'start' && entry.item.body) {
         this.reading[entry.item.id] = true;  // no portal page to open: the text is read here
       }
-      if (action.quiz) this.answering[entry.item.id] = true;  // the questions show on the page
       var event = { id: eventId(), item: entry.item.id, kind: action.kind };
       this.act(function () { return self.api('POST', '/events', [event]); }, action.label,
         action.done + '：《' + entry.item.title + '》');
@@ -249,6 +250,14 @@
             function (box) { return box.checked; }).map(function (box) { return box.value; }).join('');
         }
       });
+      // Sent, a quiz is scored and done: a tap on 提交答案 with questions left blank would end it.
+      var blank = [];
+      entry.item.questions.forEach(function (q, n) { if (!answers[q.id].trim()) blank.push(n + 1); });
+      if (blank.length) {
+        this.message = { error: true, text: '还有第 ' + blank.join('、') + ' 题未作答，请答完再提交。' };
+        this.render();
+        return;
+      }
       var body = { id: eventId(), answers: answers };
       this.act(function () { return self.api('POST', '/quizzes/' + encodeURIComponent(entry.item.id), body); }, '提交答案',
         function (result) { delete self.answering[entry.item.id]; return quizOutcome(entry, result); });

@@ -454,6 +454,11 @@ def test_a_quiz_is_answered_on_the_page_and_scored_by_the_server(server, browser
     form = page.locator("recsys-daily section.today .entry[data-item='quiz-p'] form.quiz")
     form.wait_for()
     form.get_by_label("A. 上海").check()
+    # A question left blank is asked for, not sent: sent, the quiz would be scored and done.
+    form.get_by_role("button", name="提交答案").click()
+    page.locator("recsys-daily .msg.error", has_text="还有第 2、3 题未作答").wait_for()
+    form = page.locator("recsys-daily section.today .entry[data-item='quiz-p'] form.quiz")
+    assert form.get_by_label("A. 上海").is_checked()  # what was chosen stays
     form.get_by_label("A. 关系到安全和利益").check()  # C left out: the second is answered wrong
     form.get_by_label("第 3 题答案").fill("提高质量")
     page.screenshot(path=str(tmp_path / "quiz.png"), full_page=True)
