@@ -22,7 +22,9 @@ from recsys.credits import OpeningBalance
 from recsys.curriculum import Curriculum
 from recsys.embedding.encoders import DEFAULT_ENCODER, CachedEncoder, Encoder, get_encoder, spec_for_name
 from recsys.embedding.index import FaissIndex
-from recsys.exceptions import AmbiguousIdError, ModelError, NotFoundError, StoreError, TokenError, ValidationError
+from recsys.exceptions import (
+    AmbiguousIdError, ConflictError, ModelError, NotFoundError, StoreError, TokenError, ValidationError,
+)
 from recsys.ingest.loaders import as_records, check_unique_ids, combine, refused_ids
 from recsys.learning.answers import score_answers
 from recsys.models.ranking import ARTEFACT, RankingModel
@@ -1041,19 +1043,39 @@ class Engine:
             The score, which questions were right and the right answers.
 
         Raises:
-            NotFoundError: an unknown member or item.
+            NotFoundError: an unknown member or item, or one the member's lists could not offer
+                (another organisation's, not yet published or expired, for roles they do not hold).
             ValidationError: the item is not a quiz with questions, or an answer names a question
                 it does not have (the field named ``answers.<question id>``).
-            ConflictError: ``event_id`` already names another event.
+            ConflictError: the member answered the quiz before and its review is not due, or
+                ``event_id`` already names another event.
         """
         member = self.member(member_id)
         item = self.item(item_id)
+        now = at or dt.datetime.now(TZ)
+        day = now.astimezone(TZ).date()
+        # Only a quiz the member's lists could offer: one of their organisation, published, not
+        # expired, for a role they hold. Any other answered the right answers back, and counted
+        # its hours, for a quiz not yet out or meant for branch secretaries.
+        if not (visible_to(item, member.org) and item.published <= day and (item.expires is None or day <= item.expires)
+                and (not item.roles or set(item.roles) & set(member.roles))):
+            raise NotFoundError("item", item.id)
         score, correct = score_answers(item, answers)
-        if at is None and event_id is not None:
-            earlier = next((e for e in self.store.events(member.id) if e.id == event_id), None)
-            at = earlier.at if earlier is not None else None
-        event = Event(member=member.id, item=item.id, kind="quiz", value=score,
-                      at=at or dt.datetime.now(TZ), id=event_id)
+        events = self.store.events(member.id)
+        earlier = next((e for e in events if e.id == event_id), None) if event_id is not None else None
+        if earlier is None:
+            # Answered once, the right answers were shown: a quiz is answered again only when
+            # its review is due (a low score brings it back after a spaced interval).
+            done = [e for e in events if e.item == item.id and e.kind in ("quiz", "complete")]
+            if done:
+                due = self.progress(member.id, day=day).reviews
+                if not any(r.item == item.id and r.due <= day for r in due):
+                    raise ConflictError(f"quiz {item.id!r} was already answered on "
+                                        f"{max(e.at for e in done).astimezone(TZ).date().isoformat()}; it comes "
+                                        "back for review only after a low score", record=item.id)
+        elif at is None:
+            now = earlier.at  # a retry: the event first recorded
+        event = Event(member=member.id, item=item.id, kind="quiz", value=score, at=now, id=event_id)
         recorded = self.record([event]) == 1
         return QuizResult(member=member.id, item=item.id, score=score, correct=correct,
                           answers=tuple(q.answer for q in item.questions), recorded=recorded)

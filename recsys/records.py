@@ -253,9 +253,9 @@ def _typed(text: str) -> str:
     return plain.rstrip("。.")
 
 
-def _keys(text: str) -> list[str]:
-    """Option keys of a response, in order, each once (separators and case dropped)."""
-    return sorted({c for c in unicodedata.normalize("NFKC", str(text)).upper() if c.isalnum()})
+def _folded(text: str) -> str:
+    """An option key as compared: full-width forms as half-width, case folded."""
+    return unicodedata.normalize("NFKC", str(text)).strip().casefold()
 
 
 #: Question kinds: one answer of several, several answers, true/false, fill in the blank.
@@ -292,16 +292,31 @@ class Question:
         return self.text + " " + " ".join(f"{key}. {text}" for key, text in self.options)
 
     def is_correct(self, response: str) -> bool:
-        """Whether ``response`` answers the question: option keys in any order, in either case,
-        full- or half-width, with or without separators (``"a, c"`` is ``"AC"``), or one option's
-        text in place of its key; a blank's text
+        """Whether ``response`` answers the question: the right option keys (see :meth:`chosen`)
+        in any order, in either case, full- or half-width, with or without separators; a blank's text
         as written, but for spaces, full-width forms and a closing full stop (typed on a phone,
         ``"提高质量。"`` is ``"提高质量"``)."""
         if self.kind == "blank":
             return _typed(response) == _typed(self.answer)
-        # An option's own text names it too ("正确" for a true/false question's "A. 正确").
+        chosen = self.chosen(response)
+        return chosen is not None and chosen == self.chosen(self.answer)
+
+    def chosen(self, response: str) -> frozenset[str] | None:
+        """The option keys ``response`` names, or None where it names something else: a key
+        (``√`` or ``A`` as the bank writes its keys), keys together or apart (``AC``, ``a, c``),
+        or one option's text (``正确`` for ``A. 正确``)."""
+        keys = {_folded(key): key for key, _ in self.options}
         named = {_typed(text): key for key, text in self.options}
-        return _keys(named.get(_typed(response), response)) == _keys(self.answer)
+        typed = _typed(response)
+        if typed in named:
+            return frozenset({named[typed]})
+        if _folded(typed) in keys:
+            return frozenset({keys[_folded(typed)]})
+        parts = [p for p in re.split(r"[\s,，、;；/|]+", unicodedata.normalize("NFKC", str(response))) if p]
+        if len(parts) == 1:
+            parts = list(parts[0])  # keys written together: AC
+        found = [keys.get(_folded(part)) for part in parts]
+        return frozenset(found) if parts and None not in found else None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Question:

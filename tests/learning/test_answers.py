@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from recsys import Engine, Event, Item, Member, get_encoder
-from recsys.exceptions import NotFoundError, ValidationError
+from recsys.exceptions import ConflictError, NotFoundError, ValidationError
 from recsys.records import Question
 
 QUESTIONS = (
@@ -79,3 +79,35 @@ def test_what_cannot_be_answered_is_refused_by_name(engine):
     with pytest.raises(NotFoundError):
         engine.answer_quiz("m9", "quiz-1", {})
     assert engine.events("m1") == []  # nothing refused was recorded
+
+
+def test_keys_a_bank_writes_as_symbols_are_told_apart():
+    judge = Question("5", "judge", "党员应当按期交纳党费。", (("√", "正确"), ("×", "错误")), "√")
+    assert judge.is_correct("√") and judge.is_correct("正确")
+    assert not any(judge.is_correct(r) for r in ("×", "错误", "?", "-", "", "√×"))
+    several = Question("6", "multiple", "以下正确的有", (("A", "甲"), ("B", "乙"), ("C", "丙")), "AC")
+    assert several.is_correct("ca") and several.is_correct("Ａ、Ｃ") and several.is_correct("A, C")
+    assert not any(several.is_correct(r) for r in ("A", "ABC", "AD", "甲", "A C X"))
+
+
+def test_only_a_quiz_the_members_lists_could_offer_is_answered_and_once(engine):
+    engine.add_items([
+        Item(id="quiz-later", title="答题：明年的知识", body="…", kind="quiz", minutes=4, published=dt.date(2099, 1, 1),
+             topics=("党史",), questions=QUESTIONS),
+        Item(id="quiz-sec", title="答题：支部书记应知应会", body="…", kind="quiz", minutes=4,
+             published=dt.date(2026, 1, 1), topics=("党史",), roles=("branch_secretary",), questions=QUESTIONS),
+        Item(id="quiz-other", title="答题：他企之题", body="…", kind="quiz", minutes=4, published=dt.date(2026, 1, 1),
+             topics=("党史",), org="zj", questions=QUESTIONS),
+    ])
+    for item in ("quiz-later", "quiz-sec", "quiz-other"):
+        with pytest.raises(NotFoundError):
+            engine.answer_quiz("m1", item, {"1": "A"})
+    assert engine.events("m1") == []  # no answers given back, no hours counted
+    at = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    engine.answer_quiz("m1", "quiz-1", {"1": "A"}, at=at)  # 0.25: below the review threshold
+    with pytest.raises(ConflictError, match="already answered on 2026-12-01"):
+        engine.answer_quiz("m1", "quiz-1", {"1": "A", "2": "AC", "3": "B", "4": "提高质量"}, at=at + dt.timedelta(hours=1))
+    # Once its review is due, the quiz is taken again.
+    later = engine.answer_quiz("m1", "quiz-1", {"1": "A", "2": "AC", "3": "B", "4": "提高质量"},
+                               at=at + dt.timedelta(days=30))
+    assert later.score == 1.0 and later.recorded

@@ -50,6 +50,10 @@ def test_the_server_scores_the_answers_and_the_quiz_is_done(world):
     again = client.post("/v1/members/m-q/quizzes/quiz-1", json={"id": "w1", "answers": {"1": "A", "2": "C", "3": "提高质量"}},
                         headers=bearer(token))
     assert again.status_code == 200 and again.json()["recorded"] is False
+    # Another attempt, the answers known: refused until the quiz's review is due.
+    retake = client.post("/v1/members/m-q/quizzes/quiz-1", json={"id": "w2", "answers": {"1": "A", "2": "AC", "3": "提高质量"}},
+                         headers=bearer(token))
+    assert retake.status_code == 409 and "already answered" in retake.text
     events = client.get("/v1/members/m-q/events", headers=bearer(keys.a)).json()["events"]
     assert [(e["item"], e["kind"], e["id"]) for e in events if e["kind"] == "quiz"] == [("quiz-1", "quiz", "m-q:w1")]
     assert "quiz-1" not in str(client.get("/v1/members/m-q/daily?preview=true", headers=bearer(token)).json())
@@ -62,6 +66,10 @@ def test_what_cannot_be_answered_is_refused_and_nothing_recorded(world):
     other = client.post("/v1/members/m-a/token", headers=bearer(keys.a)).json()["token"]
     assert client.post("/v1/members/m-q/quizzes/quiz-1", json=answers, headers=bearer(other)).status_code == 404
     assert client.post("/v1/members/m-q/quizzes/b-item", json=answers, headers=bearer(token)).status_code == 404  # zjjt's
+    later = {**quiz_item("quiz-later"), "published": "2099-01-01"}
+    assert client.put("/v1/items", json=[later], headers=bearer(keys.admin)).status_code == 200
+    hidden = client.post("/v1/members/m-q/quizzes/quiz-later", json=answers, headers=bearer(token))
+    assert hidden.status_code == 404 and "提高质量" not in hidden.text  # not out yet: no answers back
     not_quiz = client.post("/v1/members/m-q/quizzes/a-item", json=answers, headers=bearer(token))
     assert not_quiz.status_code == 422 and "not a quiz" in not_quiz.text
     unknown = client.post("/v1/members/m-q/quizzes/quiz-1", json={"answers": {"7": "A"}}, headers=bearer(token))
