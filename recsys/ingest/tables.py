@@ -198,12 +198,17 @@ def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = Non
     fmt = _by_content(fmt, data, source)
     if fmt in ("xlsx", "xls"):
         names, sheets = (_workbook if fmt == "xlsx" else _old_workbook)(data, source, sheet)
-        for n, cells in enumerate(sheets):
+        for n, (title, cells) in enumerate(sheets):
             try:
                 rows, problems = _table(cells(), source, schedule, required, column, headers)
             except _NoHeader as exc:
-                if n + 1 < len(sheets):
+                if n + 1 < len(sheets) and not exc.tabular:
                     continue  # an instructions sheet (填表说明) before the table: the next may hold it
+                if exc.tabular and len(sheets) > 1:
+                    # A table whose header lacks a field: refused by its sheet's name, rather than a
+                    # later sheet (an example, last year's copy) read in its place.
+                    raise ValidationError(f"sheet {title!r}: {exc.args[0]}; the workbook's sheets are {', '.join(names)}: "
+                                          "give another with --sheet", source=source, line=exc.line) from None
                 if len(sheets) > 1:
                     exc.args = (f"{exc.args[0]}; no sheet of the workbook has one ({', '.join(names)}): "
                                 "give the sheet with --sheet",)
@@ -225,9 +230,11 @@ def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = Non
 
 def _csv_cells(text: str, source: str) -> Iterable[tuple[int, list[Any]]]:
     """Every record of a CSV text, the header's too, with the line each ends on."""
-    # Excel's "Unicode text" export separates with tabs, some locales with semicolons; a title
-    # line above the header may have none, so the first few lines decide.
-    first = "\n".join(text.split("\n", _MOST_ABOVE + 1)[:_MOST_ABOVE + 1])
+    # Excel's "Unicode text" export separates with tabs, some locales with semicolons. The first
+    # line with separators decides (a title above the header may have none; the records below
+    # may hold commas in their cells whatever separates them).
+    lines = text.split("\n", _MOST_ABOVE + 1)[:_MOST_ABOVE + 1]
+    first = next((line for line in lines if sum(line.count(d) for d in ",\t;") > 0), "")
     delimiter = max(",\t;", key=first.count) if first else ","
     # Strict: a quote opened and never closed is an error, not a cell that swallows every record
     # after it.
@@ -284,7 +291,7 @@ def _old_workbook(data: bytes, source: str, sheet: str | None):
     if sheet is not None and sheet not in names:
         raise ValidationError(f"no sheet {sheet!r}; the workbook has {', '.join(names)}", source=source)
     wanted = [sheet] if sheet is not None else names
-    return names, [functools.partial(_old_sheet_cells, book, name, source) for name in wanted]
+    return names, [(name, functools.partial(_old_sheet_cells, book, name, source)) for name in wanted]
 
 
 def _old_sheet_cells(book, name: str, source: str) -> Iterable[tuple[int, list[Any]]]:
@@ -347,7 +354,7 @@ def _workbook(data: bytes, source: str, sheet: str | None):
     else:
         wanted = None
     if wanted is not None:
-        return book.sheetnames, [functools.partial(_sheet_cells, data, ws, source) for ws in wanted]
+        return book.sheetnames, [(ws.title, functools.partial(_sheet_cells, data, ws, source)) for ws in wanted]
     raise ValidationError(f"no sheet {sheet!r}; the workbook has {', '.join(book.sheetnames)}", source=source)
 
 
@@ -480,11 +487,13 @@ _MOST_ABOVE = 10
 
 
 class _NoHeader(Exception):
-    """No row at the top of a table names the required columns (``line``: the first row read)."""
+    """No row at the top of a table names the required columns (``line``: the row named;
+    ``tabular``: a row of more than two cells was found, meant as the header)."""
 
-    def __init__(self, message: str, line: int) -> None:
+    def __init__(self, message: str, line: int, tabular: bool) -> None:
         super().__init__(message)
         self.line = line
+        self.tabular = tabular
 
 
 def _header(cells: Iterator[tuple[int, list[Any]]], required: tuple[str, ...], column: Callable[[str], str],
@@ -510,12 +519,13 @@ def _header(cells: Iterator[tuple[int, list[Any]]], required: tuple[str, ...], c
         if read >= _MOST_ABOVE:
             break
     line, written, names = first or (1, [], [])
+    tabular = sum(bool(h) for h in written) > 2
     missing = [name for name in required if name not in names]
     given = ", ".join(repr(n) for n in written if n) or "nothing"
     headers = headers or {}
     wanted = ", ".join(f"{n!r} ({headers[n]})" if n in headers else repr(n) for n in missing)
     raise _NoHeader(f"the header row has no column {wanted}; it names {given} (a row must name the fields, "
-                    f"within the first {_MOST_ABOVE} rows; only titles may stand above it)", line)
+                    f"within the first {_MOST_ABOVE} rows; only titles may stand above it)", line, tabular)
 
 
 def _table(cells: Iterable[tuple[int, list[Any]]], source: str, schedule: bool,

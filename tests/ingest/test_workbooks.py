@@ -162,7 +162,7 @@ def test_a_workbook_without_a_table_on_any_sheet_names_its_sheets(tmp_path):
     book.create_sheet("汇总").append(["单位", "人数", "备注"])
     out = io.BytesIO()
     book.save(out)
-    with pytest.raises(ValidationError, match=r"no sheet of the workbook has one \(填表说明, 汇总\): give the sheet "
+    with pytest.raises(ValidationError, match=r"sheet '汇总': .*; the workbook's sheets are 填表说明, 汇总: give another "
                                               r"with --sheet"):
         read(tmp_path, out.getvalue())
 
@@ -271,3 +271,27 @@ def test_a_workbook_is_known_by_its_bytes_whatever_its_name(tmp_path):
     broken.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)
     with pytest.raises(ValidationError, match=r"broken.xls: not an Excel .xls workbook"):
         read_batch(broken, Member)
+
+
+def test_a_roster_sheet_with_a_wrong_header_is_refused_by_name_not_passed_over(tmp_path):
+    # The roster's header lacks 党员编号 (人员代码); the example sheet after it has every column:
+    # reading the example in its place would write 张三（示例） and drop the roster.
+    book = openpyxl.Workbook()
+    roster = book.active
+    roster.title = "党员名单"
+    for row in (["人员代码", "姓名", "所在支部"], ["0001", "李志刚", "hxny.fdgs"], ["0002", "王桂兰", "hxny.fdgs"]):
+        roster.append(row)
+    example = book.create_sheet("填写示例")
+    example.append(["党员编号", "姓名", "所在支部"])
+    example.append(["0001", "张三（示例）", "hxny.fdgs"])
+    out = io.BytesIO()
+    book.save(out)
+    with pytest.raises(ValidationError, match=r"members.xlsx:1: sheet '党员名单': the header row has no column 'id'"):
+        read(tmp_path, out.getvalue())
+
+
+def test_a_tab_separated_export_with_commas_in_its_cells_is_split_on_tabs(tmp_path):
+    rows = "".join(f"m{n}\t张三{n}\thxny.yx\t党史,理论,政策,廉政,党建,经济\n" for n in range(3))
+    path = tmp_path / "members.csv"
+    path.write_text("编号\t姓名\t所在支部\t兴趣\n" + rows, encoding="utf-8")
+    assert [m.interests[:2] for m in read_batch(path, Member).records] == [("党史", "理论")] * 3
