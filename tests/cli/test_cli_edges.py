@@ -207,6 +207,9 @@ def test_a_group_roster_may_number_each_enterprise_from_one(tmp_path, capsys):
     assert main(["coverage", "--store", store, "--day", "2026-12-01"]) == 2
     err = capsys.readouterr().err
     assert "member id '0001' is held by 2 enterprises (hx, zj)" in err and "--tenant hx" in err and "engine." not in err
+    # A mistyped enterprise is said so, not reported as one without gaps.
+    assert main(["coverage", "--org", "hxx", "--store", store, "--day", "2026-12-01"]) == 2
+    assert "hxx" in capsys.readouterr().err
 
 
 @pytest.fixture
