@@ -513,18 +513,26 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _cmd_members(args: argparse.Namespace) -> int:
-    from recsys.ingest.loaders import keep_unlisted, stray_orgs
+    from recsys.ingest.loaders import id_clashes, keep_unlisted, stray_orgs
     from recsys.records import Member
 
-    def kept(engine, batch) -> list:
-        # Columns the file lacks keep what the store holds (see keep_unlisted), read per tenant:
-        # an id may name a member in each enterprise.
-        stored, view = {}, getattr(engine.store, "tenant", None)  # a --tenant view reads its own only
-        for tenant in {m.tenant for m in batch.records}:
-            ids = [m.id for m in batch.records if m.tenant == tenant]
+    def stored(engine, records) -> dict:
+        # What the store holds of the members read, per tenant: an id may name a member in each
+        # enterprise.
+        found_all, view = {}, getattr(engine.store, "tenant", None)  # a --tenant view reads its own only
+        for tenant in {m.tenant for m in records}:
+            ids = [m.id for m in records if m.tenant == tenant]
             found = engine.store.get_members(ids) if view is not None else engine.store.get_members(ids, tenant=tenant)
-            stored.update(((tenant, i), m) for i, m in found.items() if m.tenant == tenant)
-        return keep_unlisted(batch, stored)
+            found_all.update(((tenant, i), m) for i, m in found.items() if m.tenant == tenant)
+        return found_all
+
+    def kept(engine, batch) -> list:
+        # Columns the file lacks keep what the store holds (see keep_unlisted).
+        return keep_unlisted(batch, stored(engine, batch.records))
+
+    def clashes(engine):
+        # Listed with the file's other problems, under --check too.
+        return lambda records, lines, source: id_clashes(records, lines, source, stored(engine, records))
 
     def strays(engine, batches) -> list:
         # Organisations are known from their registered names, the members and the items.
@@ -533,7 +541,7 @@ def _cmd_members(args: argparse.Namespace) -> int:
         return [w for b in batches for w in stray_orgs(b.records, known, source=b.source, lines=b.lines)]
 
     return _load(args, [args.file], Member, "members", lambda engine: engine.upsert_members, prepare=kept,
-                 notice=strays)
+                 verify=clashes, notice=strays)
 
 
 def _stored(*fields: str) -> Callable[[Any], Callable]:

@@ -50,6 +50,7 @@ __all__ = [
     "parse_batch",
     "parse_records",
     "keep_unlisted",
+    "id_clashes",
     "check_unique_ids",
     "combine",
     "input_warnings",
@@ -99,8 +100,9 @@ class Batch(Generic[R]):
         encoding: The text encoding used (``UTF-8``, ``GB18030`` ...); None for a workbook.
         warnings: Valid but probably mistaken values, one per record and field.
         lines: The line (or row) of each record, in the order of ``records``.
-        fields: The fields a table's columns give (CSV, workbook); None for JSON, whose records
-            each say what they hold. See :func:`keep_unlisted`.
+        fields: The fields a table's columns give (CSV, workbook; ``posts`` for a roster's
+            党内职务, which gives the roles' posts only); None for JSON, whose records each say
+            what they hold. See :func:`keep_unlisted`.
         row_fields: Per record, the fields its row gives: the columns, and for a member whose
             人员类别 names their standing (正式党员, 预备党员), the roles (None for JSON).
     """
@@ -223,6 +225,7 @@ def parse_batch(
                                       schedule=record_type is Item, required=record_type.REQUIRED,
                                       column=column, headers=_headers(record_type, curriculum.vocabulary))
     ignored: list[InputWarning] = []
+    as_written = rows  # the columns as the file gives them (see Batch.fields)
     if fmt in TABLES:
         if record_type is Member:
             rows, ignored = _posts(rows, curriculum.vocabulary, source)
@@ -242,8 +245,8 @@ def parse_batch(
         raise combine(sorted(problems, key=lambda p: p.line or 0))
     fields = row_fields = None
     if fmt in TABLES:
-        fields = frozenset(k for _, row in rows if isinstance(row, Mapping) for k in row)
-        by_line = dict(rows)
+        fields = frozenset(k for _, row in as_written if isinstance(row, Mapping) for k in row)
+        by_line = dict(as_written)
         row_fields = [given_fields(record_type, by_line[line], curriculum.vocabulary) for line in lines]
     return Batch(records, source, used, warnings, lines, fields, row_fields)
 
@@ -262,6 +265,8 @@ def _posts(rows: list[tuple[int, Any]], vocabulary, source: str) -> tuple[list[t
             for word in others:
                 unknown.setdefault(word, line)
             held = row.get("roles")
+            if read_posts(held, vocabulary) == ([], []):
+                held = None  # 身份 empty or 无: no post of its own
             if known:
                 roles = [] if held is None or (isinstance(held, str) and not held.strip()) else [held]
                 row["roles"] = LIST_SEPARATORS[1].join([*(str(r) for r in roles), *known])
@@ -292,6 +297,23 @@ def _known_columns(rows: list[tuple[int, Any]], record_type: type, source: str, 
             for line, row in rows], [warning]
 
 
+def id_clashes(records: Sequence[Member], lines: Sequence[int], source: str,
+               stored: Mapping[tuple[str, str], Member]) -> list[ValidationError]:
+    """Rows giving a stored member's id to someone else: another name in another branch (two
+    units of one enterprise each numbering from 0001). Written, such a row replaced the stored
+    member, whose hours then counted for the new one. ``stored`` is keyed by tenant and id; a
+    member renamed, or moved, is the same member."""
+    return [ValidationError(
+        f"member id {member.id!r} is {before.name} of {before.org} in the store, and this row gives it to "
+        f"{member.name} of {member.org}: one id for two people. Ids must be unique in the whole enterprise "
+        f"({before.tenant}): where units number from 0001 each, prefix the unit (fdgs-0001). If it is one "
+        "person renamed and moved, read the name and the branch in two files",
+        source=source, line=line, record=member.id, field="id")
+        for member, line in zip(records, lines)
+        if (before := stored.get((member.tenant, member.id))) is not None
+        and member.name != before.name and member.org != before.org]
+
+
 def keep_unlisted(batch: Batch[Member], stored: Mapping[tuple[str, str], Member]) -> list[Member]:
     """The batch's members, each keeping what ``stored`` holds of them in the fields the table has
     no column for.
@@ -301,27 +323,12 @@ def keep_unlisted(batch: Batch[Member], stored: Mapping[tuple[str, str], Member]
     Read in again, it reset them to their defaults. An empty cell still means "not given" (the
     default): only a column the file lacks keeps the stored value. ``offline`` and ``situation``
     go together (a mobile or infirm member attends no offline activity): a file with either
-    column gives both, as before. A roster without a roles column whose 人员类别 names a member's
-    standing (正式党员 after 转正) changes that standing and keeps their posts. ``stored`` is
-    keyed by tenant and id: a member of another tenant with the same id is another person. JSON
-    records are taken as they are.
-
-    Raises:
-        ValidationError: a row giving a stored member's id to someone else: another name in
-            another branch (two subsidiaries each numbering from 0001 in one enterprise). Read
-            in, it replaced the stored member, whose hours then counted for the new one.
+    column gives both, as before. A member's roles are their standing (正式党员, 预备党员) and
+    their posts: a roster giving one of them only (人员类别 without a post column after 转正, or
+    党内职务 alone) changes that one and keeps the other. ``stored`` is keyed by tenant and id: a
+    member of another tenant with the same id is another person (see :func:`id_clashes` for one
+    of the same tenant). JSON records are taken as they are.
     """
-    clashes = [ValidationError(
-        f"member id {member.id!r} is {before.name} of {before.org} in the store, and this row gives it to "
-        f"{member.name} of {member.org}: one id for two people. Ids must be unique in the whole enterprise "
-        f"({before.tenant}): where units number from 0001 each, prefix the unit (fdgs-0001). If it is one "
-        "person renamed and moved, read the name and the branch in two files",
-        source=batch.source, line=line, record=member.id, field="id")
-        for member, line in zip(batch.records, batch.lines or [None] * len(batch.records))
-        if (before := stored.get((member.tenant, member.id))) is not None
-        and member.name != before.name and member.org != before.org]
-    if clashes:
-        raise combine(clashes)
     if batch.fields is None:
         return list(batch.records)
     columns = set(batch.fields)
@@ -335,8 +342,14 @@ def keep_unlisted(batch: Batch[Member], stored: Mapping[tuple[str, str], Member]
             continue
         given = columns | (batch.row_fields[n] if batch.row_fields is not None else set())
         changes = {k: v for k, v in member.to_dict().items() if k in given}
-        if "roles" in given and "roles" not in columns:  # the standing from 人员类别; the posts stay
-            changes["roles"] = list(dict.fromkeys([*member.roles, *(r for r in before.roles if r not in MEMBERSHIP)]))
+        if "roles" not in columns and ("roles" in given or "posts" in columns):
+            # The standing from 人员类别, the posts from 党内职务: each replaces its own part.
+            standing = member.roles if "roles" in given else before.roles
+            posts = member.roles if "posts" in columns else before.roles
+            changes["roles"] = list(dict.fromkeys([*(r for r in standing if r in MEMBERSHIP),
+                                                   *(r for r in posts if r not in MEMBERSHIP)]))
+            if not changes["roles"]:
+                del changes["roles"]  # neither known: the default
         out.append(before.with_changes(changes))
     return out
 

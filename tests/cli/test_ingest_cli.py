@@ -172,6 +172,15 @@ def test_probation_ending_in_the_category_column_changes_the_standing_and_keeps_
         m1, m2 = engine.member("m1"), engine.member("m2")
     assert set(m1.roles) == {"member", "branch_secretary"} and "probationary" not in m1.roles
     assert set(m2.roles) == {"probationary", "committee_member"} and m2.situation == "mobile"
+    # 党内职务 alone gives the posts and keeps the standing; 身份 无 beside it is no post.
+    posts = "编号,姓名,所在支部,身份,党内职务\nm1,王强,hxny.zb1,无,组织委员\nm2,李娜,hxny.zb1,预备党员,无\n"
+    assert main(["members", gbk(tmp_path / "posts.csv", posts), "--store", store]) == 0, capsys.readouterr().err
+    only_posts = "编号,姓名,所在支部,党内职务\nm2,李娜,hxny.zb1,宣传委员\n"
+    assert main(["members", gbk(tmp_path / "only.csv", only_posts), "--store", store]) == 0, capsys.readouterr().err
+    with Engine.open(store) as engine:
+        m1, m2 = engine.member("m1"), engine.member("m2")
+    assert set(m1.roles) == {"committee_member"}  # 身份 无 and 组织委员: the roster names the roles
+    assert set(m2.roles) == {"probationary", "committee_member"}
 
 
 def test_an_id_given_to_another_person_in_another_branch_is_refused(tmp_path, capsys):
@@ -182,6 +191,8 @@ def test_an_id_given_to_another_person_in_another_branch_is_refused(tmp_path, ca
     assert main(["members", gbk(tmp_path / "fdgs.csv", fdgs), "--store", store]) == 0
     rdgs = "党员编号,姓名,所在支部,身份\n0001,赵刚,hxny.rdgs.zb1,党员\n0003,钱敏,hxny.rdgs.zb1,党员\n"
     capsys.readouterr()
+    assert main(["members", gbk(tmp_path / "rdgs.csv", rdgs), "--store", store, "--check"]) != 0  # checked as written
+    assert "'0001' is 王强 of hxny.fdgs.zb1" in capsys.readouterr().err
     assert main(["members", gbk(tmp_path / "rdgs.csv", rdgs), "--store", store]) != 0
     err = capsys.readouterr().err
     assert "rdgs.csv:2" in err and "'0001' is 王强 of hxny.fdgs.zb1" in err and "赵刚 of hxny.rdgs.zb1" in err
