@@ -359,7 +359,9 @@ def _print_by_kind(found, prefix: str, noun: str) -> None:
 
     kinds: dict[tuple, list] = defaultdict(list)
     for one in found:
-        kinds[(one.source, one.field, re.sub(r"[0-9]+", "#", str(getattr(one, "reason", None) or getattr(one, "message", one))))].append(one)
+        said = str(getattr(one, "reason", None) or getattr(one, "message", one))
+        # One kind whatever the value quoted or the numbers: 7 rows with 7 unknown words are one.
+        kinds[(one.source, one.field, re.sub(r"[0-9]+", "#", re.sub(r"'[^']*'|“[^”]*”", "…", said)))].append(one)
     for same in kinds.values():
         for one in same[:_WARNINGS_SHOWN]:
             print(f"{prefix}{_one_line(str(one))}", file=sys.stderr)
@@ -431,6 +433,8 @@ def _load(args: argparse.Namespace, paths: Sequence[str], record_type: type, nou
     counted in each file's summary)."""
     import contextlib
 
+    from recsys.exceptions import RecsysError
+
     with contextlib.ExitStack() as stack:
         # The store opened once for the checks, the warnings and the write (its index and
         # catalogue load in seconds on a large store); one that does not exist is made only to
@@ -444,9 +448,11 @@ def _load(args: argparse.Namespace, paths: Sequence[str], record_type: type, nou
             engine = stack.enter_context(_open(args, create=True))
         try:
             return _check_or_write(args, batches, engine, noun, writer, tail, prepare, notice)
-        except BaseException:
+        except RecsysError:
             # A store made for this write and refused it (a check that needs the store, a full
-            # disk) is taken away: an empty one left behind fixed its encoder, and looked written.
+            # disk: the write is whole or nothing) is taken away: an empty one left behind fixed
+            # its encoder, and looked written. Not on an interrupt or a closed pipe, which may
+            # come after the write.
             if made is not None:
                 stack.close()
                 shutil.rmtree(made, ignore_errors=True)
@@ -458,7 +464,7 @@ def _new_folder(store: str) -> str | None:
     yet (None for a URL of a server, or a folder already there)."""
     if "://" in store and not store.startswith("sqlite://"):
         return None
-    folder = store.removeprefix("sqlite://")
+    folder = os.path.expanduser(store.removeprefix("sqlite://"))
     return None if os.path.exists(folder) else folder
 
 

@@ -25,7 +25,7 @@ from recsys.orgs import OrgDirectory, OrgName
 from recsys.records import Event, Item, Member
 from recsys.vocabulary import Vocabulary
 
-__all__ = ["read_fields", "read_when", "given_fields", "read_posts", "LIST_SEPARATORS", "MEMBERSHIP"]
+__all__ = ["read_fields", "read_when", "given_fields", "read_posts", "typo_of", "LIST_SEPARATORS", "MEMBERSHIP"]
 
 #: What separates the values of a list cell: 党员|支部书记, 党员、支部书记, 党员；支部书记 ...
 LIST_SEPARATORS = "|、;；,，\n"
@@ -244,7 +244,7 @@ def _convert(name: str, kind: str | None, value: Any, vocab: Vocabulary) -> Any:
             # hold: a roster refuses it, and an item would reach nobody.
             odd = next((r for r in roles if not _CODE.fullmatch(r)), None)
             if odd is not None:
-                close = _typo_of(odd, sorted(vocab.roles))
+                close = typo_of(odd, sorted(vocab.roles))
                 raise ValueError(f"must be roles such as 党员、支部书记、领导干部 (or role ids), got {odd!r}"
                                  + (f"; did you mean {close!r}?" if close else
                                     "; a post of its own goes in the vocabulary's roles (curriculum.json)"))
@@ -296,23 +296,19 @@ def _code(vocab: Vocabulary, term: str, word: str) -> str:
     return word.strip() if found is None else found
 
 
-#: Characters that tell one level of post from another (党委 and 支委, 纪委, 总支): a word that
-#: differs from a known post in one of them is another post, not a slip.
-_LEVELS = set("党支总纪委团部")
-
-
-def _typo_of(word: str, words: list[str]) -> str | None:
-    """The one of ``words`` that ``word`` is a slip of, one character off (支部书计 for 支部书记)
-    but not in a character naming the level (党委委员 is not 支委委员), else None. A closer match by share of characters named other posts: 党委书记 was offered
+def typo_of(word: str, words: list[str]) -> str | None:
+    """The one of ``words`` that ``word`` is a slip of, one character off (支部书计, 支部书纪 for
+    支部书记) but not in the first two, which name the level (党委委员 is not 支委委员), else None. A closer match by share of characters named other posts: 党委书记 was offered
     党支部书记, 纪委书记 书记, and taking either made a member a branch secretary."""
     def one_off(a: str, b: str) -> bool:
+        # The first two characters name the level (党委, 支部, 总支, 纪委): a slip is after them.
         if len(a) == len(b):
-            differ = {c for x, y in zip(a, b) if x != y for c in (x, y)}
-            return len(differ) == 2 and not differ & _LEVELS
+            at = [n for n, (x, y) in enumerate(zip(a, b)) if x != y]
+            return len(at) == 1 and at[0] >= 2
         if abs(len(a) - len(b)) != 1:
             return False
         short, long_ = sorted((a, b), key=len)
-        return any(long_[:n] + long_[n + 1:] == short and long_[n] not in _LEVELS for n in range(len(long_)))
+        return any(long_[:n] + long_[n + 1:] == short for n in range(2, len(long_)))
 
     return next((w for w in words if one_off(word, w)), None)
 
@@ -361,6 +357,14 @@ def _month_date(value: Any) -> dt.date:
     try:
         return _when("date", value)
     except ValueError:
+        if isinstance(value, float) and not value.is_integer():
+            # 2005.07 typed into a number cell: the month as the digits after the point. One digit
+            # (2010.1) is 2010.1 or 2010.10 typed, January or October: not guessed.
+            digits = repr(value).split(".")[1]
+            if len(digits) != 2:
+                raise ValueError(f"must be a date like {_DATE_FORMS}, or a month like 2005.07 written as text; "
+                                 f"{value!r} may be January or October") from None
+            value = repr(value)
         found = _MONTH.fullmatch(_half_width(_text(value)).strip()) if isinstance(value, (str, int)) else None
         if found is not None and 1 <= int(found["m"] or found["mm"]) <= 12:
             return dt.date(int(found["y"]), int(found["m"] or found["mm"]), 1)
@@ -415,12 +419,10 @@ _CLOCK = re.compile(r"(?P<h>\d{1,3})[:：](?P<m>[0-5]\d)[:：](?P<s>[0-5]\d)")
 
 
 def _clock_minutes(value: Any) -> int | None:
-    """The minutes of a length written as a clock (``00:45:00``, a spreadsheet's time or duration
-    cell), a started minute counting whole (a 12:34 video takes 13); None for anything else.
+    """The minutes of a length written as a clock (``00:45:00``; a spreadsheet's time cell comes
+    as the text it shows, a duration cell as a timedelta), a started minute counting whole (a 12:34 video takes 13); None for anything else.
     ``15:30`` alone could be minutes and seconds or hours and minutes: not read (never guessed)."""
-    if isinstance(value, dt.time):
-        seconds = value.hour * 3600 + value.minute * 60 + value.second
-    elif isinstance(value, dt.timedelta):
+    if isinstance(value, dt.timedelta):
         seconds = int(value.total_seconds())
     elif isinstance(value, str) and (found := _CLOCK.fullmatch(_half_width(value).strip())) is not None:
         seconds = int(found["h"]) * 3600 + int(found["m"]) * 60 + int(found["s"])

@@ -33,7 +33,7 @@ from typing import Any, Generic, TypeVar
 from recsys.credits import OpeningBalance
 from recsys.curriculum import Curriculum
 from recsys.exceptions import ValidationError
-from recsys.ingest.cells import LIST_SEPARATORS, MEMBERSHIP, given_fields, read_fields, read_posts
+from recsys.ingest.cells import LIST_SEPARATORS, MEMBERSHIP, given_fields, read_fields, read_posts, typo_of
 from recsys.ingest.tables import FORMATS, TABLES, table_rows
 from recsys.orgs import OrgDirectory, OrgName
 from recsys.records import IMPRESSION_PREFIX, PSEUDONYM_PREFIX, TZ, Event, Item, Member
@@ -275,7 +275,13 @@ def _posts(rows: list[tuple[int, Any]], vocabulary, source: str) -> tuple[list[t
         out.append((line, row))
     if not unknown:
         return out, []
-    names = "、".join(f"“{word}”" for word in unknown)
+    posts = sorted(vocabulary.roles)
+
+    def named(word: str) -> str:
+        meant = typo_of(word, posts)  # 党支部书纪: a slip of a post, said so
+        return f"“{word}”（是否为“{meant}”？）" if meant else f"“{word}”"
+
+    names = "、".join(named(word) for word in unknown)
     return out, [InputWarning(f"党内职务中的 {names} 不是系统中的岗位，已忽略（如需按这些岗位安排学习，请在 curriculum.json "
                               "的 vocabulary.roles 中添加）", source=source, line=min(unknown.values()))]
 

@@ -8,6 +8,7 @@ names to what the file holds, plus the problems that stop a row from being read 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import functools
 import io
 import json
@@ -275,6 +276,8 @@ def _by_content(fmt: str, data: bytes, source: str) -> str:
     if fmt in ("xls", "xlsx") and data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<":
         raise ValidationError("this file is a web page (HTML or XML) saved with an Excel name, not a workbook: open "
                               "it in Excel or WPS and save it as .xlsx (or CSV)", source=source)
+    if fmt == "xls":
+        return "csv"  # text saved with an Excel name (导出Excel as tab-separated text): read as such
     return fmt
 
 
@@ -321,13 +324,22 @@ def _old_value(book, cell) -> Any:
         return bool(value)
     if kind == xlrd.XL_CELL_DATE:
         when = xlrd.xldate.xldate_as_datetime(value, book.datemode)
-        return when.time() if value < 1 else when
+        return _clock(when.time(), book.format_map[book.xf_list[cell.xf_index].format_key].format_str) if value < 1 else when
     if kind == xlrd.XL_CELL_NUMBER:
         fmt = book.format_map[book.xf_list[cell.xf_index].format_key].format_str
         if _PADDED.fullmatch(fmt) and value >= 0 and float(value).is_integer():
             return str(int(value)).zfill(len(fmt))
         return int(value) if float(value).is_integer() else value
     return value
+
+
+def _clock(value: dt.time, fmt: str | None) -> str:
+    """A time cell as the sheet shows it: with seconds (0:45:00, a length) where its format has
+    them, else hours and minutes (15:30, which may be a time of day or a length in minutes and
+    seconds: read as text, it is refused rather than guessed)."""
+    if fmt and "s" in fmt.lower():
+        return f"{value.hour}:{value.minute:02d}:{value.second:02d}"
+    return f"{value.hour}:{value.minute:02d}"
 
 
 def _workbook(data: bytes, source: str, sheet: str | None):
@@ -379,6 +391,8 @@ def _shown(cell) -> Any:
     a roster kept as ids ``0001`` came in a second time)."""
     value = cell.value
     fmt = getattr(cell, "number_format", None)
+    if isinstance(value, dt.time):
+        return _clock(value, fmt)
     if (isinstance(value, (int, float)) and not isinstance(value, bool) and isinstance(fmt, str)
             and _PADDED.fullmatch(fmt) and value >= 0 and float(value).is_integer()):
         return str(int(value)).zfill(len(fmt))

@@ -282,4 +282,9 @@ def test_many_errors_of_one_kind_are_counted_not_repeated(tmp_path, capsys):
     path = gbk(tmp_path / "m.csv", "编号,姓名,所在支部,入党日期\n" + rows + "m99,王强,hx.b1,无此身份\n")
     assert main(["members", path, "--store", str(tmp_path / "s"), "--check"]) == 2
     err = capsys.readouterr().err
-    assert err.count("2005年13月") == 1 + 5 and "另有 35 条同类错误 (lines 7-41)" in err
+    assert err.count("2005年13月") == 1 + 5 and "另有 36 条同类错误 (lines 7-42)" in err
+    # Rows refused for different words are one kind too.
+    rows = "".join(f"m{n},党员{n},hx.b1,身份{chr(0x4e00 + n)}\n" for n in range(9))
+    path = gbk(tmp_path / "r.csv", "编号,姓名,所在支部,身份\n" + rows)
+    assert main(["members", path, "--store", str(tmp_path / "s"), "--check"]) == 2
+    assert "另有 4 条同类错误 (lines 7-10)" in capsys.readouterr().err

@@ -131,6 +131,12 @@ def test_a_mistyped_role_is_refused_with_the_role_meant_in_a_catalogue_as_in_a_r
         (problem,) = err.value.problems
         assert problem.line == 2 and problem.field == "roles"
         assert "got '支部书计'; did you mean '支部书记'?" in str(problem)
+    members.write_text("党员编号,姓名,身份,所在支部\nm1,李志刚,支部书纪,hx.b1\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="did you mean '支部书记'"):  # a homophone slip too
+        read_batch(members, Member)
+    members.write_text("党员编号,姓名,党内职务,所在支部\nm1,李志刚,党支部书纪,hx.b1\n", encoding="utf-8")
+    (warning,) = read_batch(members, Member).warnings
+    assert "“党支部书纪”（是否为“党支部书记”？）" in warning.message
     # Another post is no slip of a known one: 党委书记 is not 党支部书记, 党委委员 not 支委委员.
     for post in ("党委书记", "纪委书记", "党委委员"):
         members.write_text(f"党员编号,姓名,身份,所在支部\nm1,李志刚,{post},hx.b1\n", encoding="utf-8")

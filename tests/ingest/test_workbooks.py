@@ -199,10 +199,14 @@ def test_a_length_exported_as_a_clock_is_its_minutes(tmp_path):
     path = tmp_path / "items.xlsx"
     book.save(path)
     assert [it.minutes for it in read_batch(path, Item).records] == [45, 13, 90, 65]
-    sheet.append(["v9", "视频课程9", "视频", "15:30", dt.date(2026, 11, 1)])
-    book.save(path)
-    with pytest.raises(ValidationError, match=r"minutes.*00:15:00.*got '15:30'"):
-        read_batch(path, Item)
+    # A time cell without seconds shows 15:30 too: refused alike, not read as 930 minutes.
+    for length in ("15:30", dt.time(15, 30)):
+        sheet.append(["v9", "视频课程9", "视频", length, dt.date(2026, 11, 1)])
+        sheet.cell(row=sheet.max_row, column=4).number_format = "h:mm"
+        book.save(path)
+        with pytest.raises(ValidationError, match=r"minutes.*00:15:00.*got '15:30'"):
+            read_batch(path, Item)
+        sheet.delete_rows(sheet.max_row)
 
 
 def old_workbook(path, rows, *, merges=(), formats=None, title=None):
@@ -295,3 +299,27 @@ def test_a_tab_separated_export_with_commas_in_its_cells_is_split_on_tabs(tmp_pa
     path = tmp_path / "members.csv"
     path.write_text("编号\t姓名\t所在支部\t兴趣\n" + rows, encoding="utf-8")
     assert [m.interests[:2] for m in read_batch(path, Member).records] == [("党史", "理论")] * 3
+
+
+def test_a_joining_month_typed_into_a_number_cell_is_read_or_said_ambiguous(tmp_path):
+    import datetime as dt
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["党员编号", "姓名", "所在支部", "入党时间"])
+    sheet.append(["m1", "李志刚", "hxny.fdgs", 2005.07])
+    sheet.append(["m2", "王桂兰", "hxny.fdgs", 2010.12])
+    out = io.BytesIO()
+    book.save(out)
+    assert [m.joined for m in read(tmp_path, out.getvalue()).records] == [dt.date(2005, 7, 1), dt.date(2010, 12, 1)]
+    sheet.append(["m3", "赵刚", "hxny.fdgs", 2010.1])  # 2010.1 or 2010.10 typed: January or October
+    out = io.BytesIO()
+    book.save(out)
+    with pytest.raises(ValidationError, match="may be January or October"):
+        read(tmp_path, out.getvalue())
+
+
+def test_text_saved_with_an_excel_name_is_read_as_text(tmp_path):
+    path = tmp_path / "导出.xls"
+    path.write_bytes("编号\t姓名\t所在支部\nm1\t李志刚\thxny.fdgs\n".encode("gb18030"))
+    assert [(m.id, m.name) for m in read_batch(path, Member).records] == [("m1", "李志刚")]
