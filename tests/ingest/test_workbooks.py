@@ -213,7 +213,8 @@ def old_workbook(path, rows, *, merges=(), formats=None, title=None):
     """An Excel 97-2003 .xls at ``path``: ``rows`` from the top (or below a merged ``title``),
     ``merges`` of (first row, last row, column) to write merged down, ``formats`` a number format
     per (row, column)."""
-    xlwt = pytest.importorskip("xlwt")
+    import xlwt  # a dev dependency: the tests of .xls need it, never skipped
+
     book = xlwt.Workbook(encoding="utf-8")
     sheet = book.add_sheet("党员名单")
     top = 0
