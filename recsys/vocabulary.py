@@ -248,8 +248,9 @@ class Vocabulary:
         return out
 
 
+# ``posts``: a roster's 党内职务, read into the roles leniently (see recsys.ingest.loaders).
 _FIELD_NAMES = tuple(dict.fromkeys([*Item.FIELDS, *Member.FIELDS, *Event.FIELDS, "starts", "ends", "location",
-                                     "capacity", "year", "hours", "topic", "note"]))
+                                     "capacity", "year", "hours", "topic", "note", "posts"]))
 _CODES: dict[str, tuple[Any, ...]] = {
     "kinds": ITEM_KINDS, "event_kinds": EVENT_KINDS, "modes": MODES, "roles": ROLES,
     "situations": SITUATIONS, "levels": (1, 2, 3), "yes_no": (True, False), "columns": _FIELD_NAMES,

@@ -186,7 +186,7 @@ def withdraw(member: MemberAccessDep, item_id: ItemIdPath, engine: MemberEngineD
 
 
 @router.post("/v1/members/{member_id}/quizzes/{item_id}", response_model=QuizResultOut,
-             summary="Answer a quiz (答题)", responses=error_responses(401, 404, 409, 422))
+             summary="Answer a quiz (答题)", responses=error_responses(400, 401, 404, 409, 422))
 def answer_quiz(member: MemberAccessDep, item_id: ItemIdPath, engine: MemberEngineDep, metrics: MetricsDep,
                 body: Annotated[QuizAnswersIn, Body(description="The answers, by question id.")]) -> QuizResultOut:
     """Score the member's answers on the server and record the score as a `quiz` event, which
