@@ -313,8 +313,8 @@ def _old_sheet_cells(book, name: str, source: str) -> Iterable[tuple[int, list[A
 
 
 def _old_value(book, cell) -> Any:
-    """An .xls cell's value as an .xlsx cell's reads (see :func:`_shown`): a date or time as
-    such, a whole number as an int, one in a zero-padded format as the text shown."""
+    """An .xls cell's value as an .xlsx cell's reads (see :func:`_shown`): a date as such, a
+    whole number as an int; a time, or a number in a zero-padded format, as the text shown."""
     import xlrd
 
     kind, value = cell.ctype, cell.value
@@ -322,14 +322,12 @@ def _old_value(book, cell) -> Any:
         return None
     if kind == xlrd.XL_CELL_BOOLEAN:
         return bool(value)
+    fmt = book.format_map[book.xf_list[cell.xf_index].format_key].format_str
     if kind == xlrd.XL_CELL_DATE:
         when = xlrd.xldate.xldate_as_datetime(value, book.datemode)
-        return _clock(when.time(), book.format_map[book.xf_list[cell.xf_index].format_key].format_str) if value < 1 else when
+        return _as_shown(when.time(), fmt) if value < 1 else when
     if kind == xlrd.XL_CELL_NUMBER:
-        fmt = book.format_map[book.xf_list[cell.xf_index].format_key].format_str
-        if _PADDED.fullmatch(fmt) and value >= 0 and float(value).is_integer():
-            return str(int(value)).zfill(len(fmt))
-        return int(value) if float(value).is_integer() else value
+        return _as_shown(int(value) if float(value).is_integer() else value, fmt)
     return value
 
 
@@ -389,8 +387,11 @@ def _shown(cell) -> Any:
     """A cell's value as the sheet shows it where that matters: a number in a zero-padded format
     is the text shown (a 党员编号 typed 1 in a ``0000`` cell is 0001: read as 1, every member of
     a roster kept as ids ``0001`` came in a second time)."""
-    value = cell.value
-    fmt = getattr(cell, "number_format", None)
+    return _as_shown(cell.value, getattr(cell, "number_format", None))
+
+
+def _as_shown(value: Any, fmt: str | None) -> Any:
+    """:func:`_shown` of a value and its number format, for either kind of workbook."""
     if isinstance(value, dt.time):
         return _clock(value, fmt)
     if (isinstance(value, (int, float)) and not isinstance(value, bool) and isinstance(fmt, str)
