@@ -115,3 +115,24 @@ def test_any_sequence_of_changes_keeps_faiss_equal_to_exact(ops, seed):
         got = hnsw.search(q, 5)[0]
         assert [len(g) for g in got] == [len(t) for t in truth]  # never short, never a removed id
         assert all(set(g) <= set(exact.ids_) for g in got)
+
+
+@pytest.mark.parametrize("queries", [1, 2, 3, 5, 8, 9, 40, 300])
+@pytest.mark.parametrize("dim", [16, 384, 1024])
+def test_exact_search_equals_a_float64_scan_whatever_the_number_of_queries(queries, dim, rng):
+    # One query, a member's few (scored a block of rows at a time) and a batch's many (one
+    # product, in blocks of queries) take different arithmetic paths to the same answer.
+    n = 2_500
+    x = unit(rng, n, dim)
+    q = unit(rng, queries, dim)
+    index = ExactIndex(dim)
+    index.add(ids(n), x)
+    found, scores = index.search(q, 20)
+    exact = q.astype(np.float64) @ x.astype(np.float64).T
+    for row, (got, got_scores) in enumerate(zip(found, scores)):
+        order = np.argsort(-exact[row], kind="stable")
+        best = order[:20]
+        assert np.allclose(got_scores, exact[row][best], atol=1e-5)
+        # The same items (in float32, neighbours closer than its rounding may swap places).
+        if exact[row][order[19]] - exact[row][order[20]] > 1e-5:
+            assert set(got) == {f"i{j}" for j in best}
