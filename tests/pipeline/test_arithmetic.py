@@ -85,6 +85,10 @@ def test_a_blocks_knapsacks_choose_what_each_alone_would(problems, cells):
     for (items, capacity), chosen in zip(problems, together):
         alone = budget._knapsack([v for v, _ in items], [w for _, w in items], capacity)
         assert chosen.tolist() == alone
+        if items:  # a group of one is packed by the plain programme: the table would choose alike
+            table = budget._knapsack_block([(np.array([v for v, _ in items], dtype=np.float64),
+                                             np.array([w for _, w in items], dtype=np.int64), capacity)])
+            assert table[0].tolist() == alone
         assert sum(items[i][1] for i in alone) <= capacity
 
 
