@@ -451,7 +451,7 @@ class StudyEntryOut(BaseModel):
     score: float = Field(description="Ranking score (higher is better).", examples=[0.734])
     reasons: list[str] = Field(
         description="Why it was chosen, in Chinese.",
-        examples=[["你所在岗位（支部书记）的必修主题：廉洁从业，本年度还差 4.6 学时", "本支部党员近期完成较多"]],
+        examples=[["您所在岗位（支部书记）的必修主题：廉洁从业，本年度还差 4.6 学时", "本支部党员近期完成较多"]],
     )
     review: bool = Field(False, description="A completed quiz brought back for review after its spaced interval "
                          "(the only kind of repeat a list makes).", examples=[False])

@@ -17,7 +17,7 @@ __all__ = [
     "enrolled_today",
 ]
 
-#: Roles that say what a member is, not the post they hold: "你所在岗位（党员）" reads wrongly.
+#: Roles that say what a member is, not the post they hold: "您所在岗位（党员）" reads wrongly.
 _STANDING = {"党员", "预备党员", "离退休党员", "青年党员"}
 
 
@@ -39,7 +39,7 @@ def book_title(title: str) -> str:
 
 
 def required_topic(role_name: str, topic: str, remaining: float) -> str:
-    whose = f"作为{role_name}的必修主题" if role_name in _STANDING else f"你所在岗位（{role_name}）的必修主题"
+    whose = f"作为{role_name}的必修主题" if role_name in _STANDING else f"您所在岗位（{role_name}）的必修主题"
     if remaining > 0.05:
         return f"{whose}：{topic}，本年度还差 {_hours(remaining)} 学时"
     return f"{whose}：{topic}"
@@ -48,11 +48,11 @@ def required_topic(role_name: str, topic: str, remaining: float) -> str:
 def related_to(title: str, *, attended: bool = False) -> str:
     """"Related to what you studied lately"; an activity the member attended was taken part in,
     not studied."""
-    return f"与你近期{'参加' if attended else '学习'}的{book_title(title)}相关"
+    return f"与您近期{'参加' if attended else '学习'}的{book_title(title)}相关"
 
 
 def stated_interest(topic: str) -> str:
-    return f"符合你关注的主题：{topic}"
+    return f"符合您关注的主题：{topic}"
 
 
 def branch_popular() -> str:
@@ -62,7 +62,7 @@ def branch_popular() -> str:
 def peers_also_studied(title: str | None) -> str:
     if title:
         return f"学过{book_title(title)}的同志也在学这一内容"
-    return "与你学过的内容相关的同志也在学"
+    return "与您学过的内容相关的同志也在学"
 
 
 def role_popular(role_name: str) -> str:
@@ -86,11 +86,11 @@ def offline_today(item: Item) -> str:
 
 def enrolled_today(item: Item) -> str:
     when = item.schedule.starts.astimezone(TZ)
-    return f"你已报名，今天 {when:%H:%M} 在{_place(item)}举行（不计入今日学习时长）"
+    return f"您已报名，今天 {when:%H:%M} 在{_place(item)}举行（不计入今日学习时长）"
 
 
 def enrolled(item: Item) -> str:
-    return f"你已报名，{cn_date(item.schedule.starts.astimezone(TZ))}参加"
+    return f"您已报名，{cn_date(item.schedule.starts.astimezone(TZ))}参加"
 
 
 def fresh(item: Item) -> str:
@@ -104,11 +104,11 @@ def next_level(topic: str, level: int, *, planned: bool = False) -> str:
     stage = stages.get(level, "进阶")
     if planned:
         return f"接着前几天安排的{topic}内容，这是{stage}内容"
-    return f"你已学完{topic}的{stages.get(level - 1, '前一阶段')}内容，这是{stage}内容"
+    return f"您已学完{topic}的{stages.get(level - 1, '前一阶段')}内容，这是{stage}内容"
 
 
 def birthday(joined: dt.date) -> str:
-    return f"本周是你的入党纪念日（{cn_date(joined)}），过一次政治生日"
+    return f"本周是您的入党纪念日（{cn_date(joined)}），过一次政治生日"
 
 
 def case_mix(days: int) -> str:
@@ -116,7 +116,7 @@ def case_mix(days: int) -> str:
 
 
 def continue_started() -> str:
-    return "继续学习：你已开始但尚未完成"
+    return "继续学习：您已开始但尚未完成"
 
 
 def prepare_for(item: Item) -> str:
@@ -132,11 +132,11 @@ def empty_budget(minutes: int, shortest: int) -> str:
 
 
 def empty_done() -> str:
-    return "可学内容你已全部学完，新内容上线后会及时推荐"
+    return "可学内容您已全部学完，新内容上线后会及时推荐"
 
 
 def empty_nothing() -> str:
-    return "今天暂时没有适合你的学习内容"
+    return "今天暂时没有适合您的学习内容"
 
 
 def review(title: str, score: float, days: int) -> str:

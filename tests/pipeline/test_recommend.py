@@ -143,13 +143,13 @@ def test_offline_activity_shows_as_upcoming_then_on_its_day(open_engine):
     assert eng.daily("d", day=day).entries[0].item.id != "visit"
     b_day = eng.daily("b", day=day, minutes=180)
     assert b_day.entries[0].item.id == "visit"
-    assert any("你已报名" in r for r in b_day.entries[0].reasons)
+    assert any("您已报名" in r for r in b_day.entries[0].reasons)
     assert "visit" not in [e.item.id for e in b_day.upcoming]  # an entry already
     # Ten minutes cannot hold the visit, but a member who signed up still sees it on its day.
     c_day = eng.daily("c", day=day, minutes=10)
     assert "visit" not in [e.item.id for e in c_day.entries] and c_day.minutes <= 10
     assert c_day.upcoming[0].item.id == "visit"
-    assert c_day.upcoming[0].reasons == ("你已报名，今天 09:00 在山西国民师范旧址举行（不计入今日学习时长）",)
+    assert c_day.upcoming[0].reasons == ("您已报名，今天 09:00 在山西国民师范旧址举行（不计入今日学习时长）",)
 
 
 def test_no_other_activity_takes_the_place_of_one_enrolled_in_that_the_day_cannot_hold(open_engine):
@@ -246,7 +246,7 @@ def test_empty_lists_say_why(open_engine):
     assert small.entries == () and "少于最短可学内容（20 分钟）" in small.notes[0]
     # Before the catalogue's first item is published there is nothing to study, not all studied.
     early = eng.daily("m1", day=dt.date(2000, 1, 1), preview=True)
-    assert early.entries == () and early.notes == ("今天暂时没有适合你的学习内容",)
+    assert early.entries == () and early.notes == ("今天暂时没有适合您的学习内容",)
     eng.record([Event(member="m1", item=i.id, kind="complete", at=at(DAY - dt.timedelta(days=1))) for i in items])
     done = eng.daily("m1", day=DAY)
     assert done.entries == () and "已全部学完" in done.notes[0]
@@ -446,10 +446,10 @@ def test_a_path_says_a_stage_is_studied_only_of_what_the_member_studied(open_eng
     eng = open_engine(items, [member(daily_minutes=10)], studied, curriculum=Curriculum(roles={}))
     days = eng.path("m1", start=DAY, days=12).days
     said = {(e.item.topics[0], e.item.level, r) for d in days for e in d.entries for r in e.reasons
-            if "你已学完" in r or "前几天安排" in r}
+            if "您已学完" in r or "前几天安排" in r}
     # 安全生产 level 1 was studied: its level 2 follows it; every other stage follows a planned day.
-    assert ("安全生产", 2, "你已学完安全生产的入门内容，这是进阶内容") in said
-    assert {r for t, level, r in said if "你已学完" in r} == {"你已学完安全生产的入门内容，这是进阶内容"}
+    assert ("安全生产", 2, "您已学完安全生产的入门内容，这是进阶内容") in said
+    assert {r for t, level, r in said if "您已学完" in r} == {"您已学完安全生产的入门内容，这是进阶内容"}
     assert ("党章党规党纪", 2, "接着前几天安排的党章党规党纪内容，这是进阶内容") in said
 
 
@@ -545,7 +545,7 @@ def test_the_same_content_under_another_id_waits_as_long_as_the_item_shown_or_di
     # With the other item studied, what is left today is only waiting: not "all studied".
     eng.record([Event(member="m1", item="ds1", kind="complete", at=at(DAY - dt.timedelta(days=1)))])
     empty = eng.daily("m1", day=DAY, preview=True)
-    assert empty.entries == () and empty.notes == ("今天暂时没有适合你的学习内容",)
+    assert empty.entries == () and empty.notes == ("今天暂时没有适合您的学习内容",)
 
 
 def test_a_city_written_with_its_province_or_shi_is_the_same_city(open_engine):
@@ -586,7 +586,7 @@ def test_an_item_opened_today_stays_on_the_days_list(open_engine, tmp_path):
     assert opened not in first
     eng.record([Event(member="m1", item=opened, kind="start", at=at(DAY, 9))])
     again = eng.daily("m1", day=DAY, preview=True)
-    assert again.entries[0].item.id == opened and again.entries[0].reasons[0] == "继续学习：你已开始但尚未完成"
+    assert again.entries[0].item.id == opened and again.entries[0].reasons[0] == "继续学习：您已开始但尚未完成"
     assert eng.daily_many(["m1"], DAY)[0].entries == again.entries
     eng.record([Event(member="m1", item=opened, kind="complete", at=at(DAY, 10))])
     assert opened not in {e.item.id for e in eng.daily("m1", day=DAY, preview=True).entries}

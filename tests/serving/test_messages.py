@@ -17,7 +17,7 @@ URL = "https://dangjian.example.com/course/a1?from=wecom"
 
 
 def study_list(*items: Item) -> StudyList:
-    entries = tuple(StudyEntry(it, 1.0, ("你所在岗位的必修主题：廉洁从业",)) for it in items)
+    entries = tuple(StudyEntry(it, 1.0, ("您所在岗位的必修主题：廉洁从业",)) for it in items)
     return StudyList("m1", DAY, 120, entries)
 
 
@@ -51,7 +51,7 @@ def test_max_bytes_keeps_whole_entries_and_says_how_many_were_left_out(markdown)
     for n, line in enumerate(blocks):
         assert line in full.splitlines() and line.startswith(f"{n + 1}. ")
         following = cut.splitlines()[cut.splitlines().index(line) + 1]
-        assert following == "   - 你所在岗位的必修主题：廉洁从业"
+        assert following == "   - 您所在岗位的必修主题：廉洁从业"
     assert cut.splitlines()[-1] == f"……另有 {30 - len(blocks)} 项"
 
 
