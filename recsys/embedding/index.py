@@ -179,6 +179,8 @@ class ExactIndex:
             parts = [self.search_positions(q[i:i + _QUERY_BLOCK], k) for i in range(0, len(q), _QUERY_BLOCK)]
             return np.concatenate([t for t, _ in parts]), np.concatenate([s for _, s in parts])
         scores = _scores(self.vectors_, q)
+        if k < self._n and (found := _best(scores, k, self._id_rank())) is not None:
+            return found
         top = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < self._n else np.tile(np.arange(self._n), (len(q), 1))
         s = np.take_along_axis(scores, top, axis=1)
         # Ties broken by id so results are stable whatever the row order.
@@ -221,6 +223,24 @@ class ExactIndex:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ExactIndex:
         return cls._read(path)[0]
+
+
+def _best(scores: np.ndarray, k: int, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The ``k`` best columns of each row of ``scores`` and their scores, best first, ties by
+    ``rank`` (an item's place among the ids), also where the ties straddle the cut: a row's
+    ``k``-th best score found by one partition of the values, then everything at or above it
+    sorted (a partition of the values took half the time of one of their positions). None if a
+    row has fewer than ``k`` comparable scores (a query with NaN in it)."""
+    n = scores.shape[1]
+    cut = np.partition(scores, n - k, axis=1)[:, n - k]
+    row, col = np.nonzero(scores >= cut[:, None])
+    if (np.bincount(row, minlength=len(scores)) < k).any():
+        return None
+    s = scores[row, col]
+    order = np.lexsort((rank[col], -s, row))
+    starts = np.searchsorted(row[order], np.arange(len(scores)))
+    pick = order[(starts[:, None] + np.arange(k)).ravel()]
+    return col[pick].reshape(-1, k), s[pick].reshape(-1, k).astype(np.float32)
 
 
 def _scores(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:

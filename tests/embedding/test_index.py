@@ -136,3 +136,33 @@ def test_exact_search_equals_a_float64_scan_whatever_the_number_of_queries(queri
         # The same items (in float32, neighbours closer than its rounding may swap places).
         if exact[row][order[19]] - exact[row][order[20]] > 1e-5:
             assert set(got) == {f"i{j}" for j in best}
+
+
+@pytest.mark.parametrize("queries", [1, 3, 12])
+def test_ties_at_the_cut_go_to_the_first_ids_whatever_the_order_items_were_added(queries, rng):
+    # Six copies of one vector compete for the last three places: the first ids by sorted order
+    # take them, however the rows happen to be laid out.
+    x = unit(rng, 40, 8)
+    q = unit(rng, queries, 8)
+    best = np.argsort(-(q @ x.T), axis=1)[:, :5]
+    names = ids(40)
+    for shuffle in range(3):
+        order = np.random.default_rng(shuffle).permutation(40)
+        index = ExactIndex(8)
+        index.add([names[j] for j in order], x[order])
+        copies = [f"copy{c}" for c in np.random.default_rng(shuffle).permutation(6)]
+        for row in range(queries):
+            index.add([f"{name}-{row}" for name in copies], np.repeat(x[best[row, 4]][None, :], 6, axis=0))
+        found, _ = index.search(q, 7)
+        for row in range(queries):
+            tied = [f for f in found[row] if f.startswith("copy") and f.endswith(f"-{row}")]
+            assert tied == [f"copy{c}-{row}" for c in range(len(tied))], found[row]
+
+
+def test_a_query_that_is_not_a_number_still_gets_k_answers(rng):
+    index = ExactIndex(8)
+    index.add(ids(30), unit(rng, 30, 8))
+    q = unit(rng, 2, 8)
+    q[1, 3] = np.nan
+    found, _ = index.search(q, 5)
+    assert [len(f) for f in found] == [5, 5]
