@@ -1053,8 +1053,7 @@ class Engine:
                 (another organisation's, not yet published or expired, for roles they do not hold).
             ValidationError: the item is not a quiz with questions, or an answer names a question
                 it does not have (the field named ``answers.<question id>``).
-            ConflictError: the member answered the quiz before (marking it studied without
-                answers does not count) and its review is not due, or
+            ConflictError: the member answered the quiz before and its review is not due, or
                 ``event_id`` already names another event.
         """
         member = self.member(member_id)
@@ -1072,9 +1071,8 @@ class Engine:
         earlier = next((e for e in events if e.id == event_id), None) if event_id is not None else None
         if earlier is None:
             # Answered once, the right answers were shown: a quiz is answered again only when
-            # its review is due (a low score brings it back after a spaced interval). One marked
-            # 已学完 without answers showed none, and its hours count once however it was done.
-            done = [e for e in events if e.item == item.id and e.kind == "quiz"]
+            # its review is due (a low score brings it back after a spaced interval).
+            done = [e for e in events if e.item == item.id and e.kind in ("quiz", "complete")]
             if done:
                 due = self.progress(member.id, day=day).reviews
                 if not any(r.item == item.id and r.due <= day for r in due):

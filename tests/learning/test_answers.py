@@ -111,18 +111,3 @@ def test_only_a_quiz_the_members_lists_could_offer_is_answered_and_once(engine):
     later = engine.answer_quiz("m1", "quiz-1", {"1": "A", "2": "AC", "3": "B", "4": "提高质量"},
                                at=at + dt.timedelta(days=30))
     assert later.score == 1.0 and later.recorded
-
-
-def test_a_quiz_marked_studied_without_answers_can_still_be_answered_once(engine):
-    # 已学完 pressed on the quiz's card showed no answers: the member may still answer it, and its
-    # hours count once.
-    at = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
-    engine.record([Event(member="m1", item="quiz-1", kind="complete", at=at)])
-    hours = engine.progress("m1", day=DAY).hours.entries
-    assert len(hours) == 1
-    result = engine.answer_quiz("m1", "quiz-1", {"1": "A", "2": "AC", "3": "B", "4": "提高质量"},
-                                at=at + dt.timedelta(minutes=5))
-    assert result.score == 1.0 and result.recorded
-    assert engine.progress("m1", day=DAY).hours.entries == hours
-    with pytest.raises(ConflictError, match="already answered"):
-        engine.answer_quiz("m1", "quiz-1", {"1": "A"}, at=at + dt.timedelta(minutes=10))
