@@ -61,7 +61,7 @@ class VectorIndex(Protocol):
 
 #: Queries scored at once: 256 queries against 100k items is a 100 MB score matrix.
 _QUERY_BLOCK = 256
-#: Up to this many queries (one member's request) are scored a block of rows at a time, each
+#: From two to this many queries (one member's request) are scored a block of rows at a time, each
 #: block of about :data:`_ROWS_BYTES` a small matrix product with all the queries while it is in
 #: cache. One product of a few columns over the whole matrix packs the whole matrix first, and one
 #: query at a time over the blocks does the arithmetic of a matrix-vector product per query: on
@@ -179,13 +179,12 @@ class ExactIndex:
             parts = [self.search_positions(q[i:i + _QUERY_BLOCK], k) for i in range(0, len(q), _QUERY_BLOCK)]
             return np.concatenate([t for t, _ in parts]), np.concatenate([s for _, s in parts])
         scores = _scores(self.vectors_, q)
-        if k < self._n and (found := _best(scores, k, self._id_rank())) is not None:
-            return found
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < self._n else np.tile(np.arange(self._n), (len(q), 1))
-        s = np.take_along_axis(scores, top, axis=1)
+        if k < self._n:
+            return _best(scores, k, self._id_rank())
+        every = np.tile(np.arange(self._n), (len(q), 1))
         # Ties broken by id so results are stable whatever the row order.
-        order = np.lexsort((self._id_rank()[top], -s), axis=-1)
-        return np.take_along_axis(top, order, axis=1), np.take_along_axis(s, order, axis=1).astype(np.float32)
+        order = np.lexsort((self._id_rank()[every], -scores), axis=-1)
+        return np.take_along_axis(every, order, axis=1), np.take_along_axis(scores, order, axis=1).astype(np.float32)
 
     def _id_rank(self) -> np.ndarray:
         """Each row's place among the ids in sorted order (kept until the rows change)."""
@@ -225,27 +224,40 @@ class ExactIndex:
         return cls._read(path)[0]
 
 
-def _best(scores: np.ndarray, k: int, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """The ``k`` best columns of each row of ``scores`` and their scores, best first, ties by
-    ``rank`` (an item's place among the ids), also where the ties straddle the cut: a row's
-    ``k``-th best score found by one partition of the values, then everything at or above it
-    sorted (a partition of the values took half the time of one of their positions). None if a
-    row has fewer than ``k`` comparable scores (a query with NaN in it)."""
+def _best(scores: np.ndarray, k: int, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best columns of each row of ``scores`` (``k`` fewer than the columns) and their
+    scores, best first, equal scores by ``rank`` (an item's place among the ids), also where they
+    straddle the cut. A row's ``k``-th best score is found by one partition of the values (half
+    the time of one of their positions), then what is at or above it is sorted. NaN (a query with
+    NaN in it) scores below everything."""
+    if np.isnan(scores).any():
+        scores = np.where(np.isnan(scores), -np.inf, scores)
     n = scores.shape[1]
     cut = np.partition(scores, n - k, axis=1)[:, n - k]
-    row, col = np.nonzero(scores >= cut[:, None])
-    if (np.bincount(row, minlength=len(scores)) < k).any():
-        return None
-    s = scores[row, col]
-    order = np.lexsort((rank[col], -s, row))
-    starts = np.searchsorted(row[order], np.arange(len(scores)))
-    pick = order[(starts[:, None] + np.arange(k)).ravel()]
-    return col[pick].reshape(-1, k), s[pick].reshape(-1, k).astype(np.float32)
+    at_least = scores >= cut[:, None]
+    counts = at_least.sum(axis=1)
+    top = np.empty((len(scores), k), dtype=np.int64)
+    light = np.flatnonzero(counts <= 2 * k)
+    if len(light):
+        row, col = np.nonzero(at_least[light])
+        order = np.lexsort((rank[col], -scores[light[row], col], row))
+        starts = np.searchsorted(row[order], np.arange(len(light)))
+        top[light] = col[order[(starts[:, None] + np.arange(k)).ravel()]].reshape(-1, k)
+    heavy = np.flatnonzero(counts > 2 * k)
+    if len(heavy):
+        # Many equal at the cut (a TF-IDF query sharing no word with most items scores 0 against
+        # them): the first ids among them by one partition of a key, not a sort of them all.
+        sub = scores[heavy]
+        key = np.where(sub > cut[heavy, None], -1, np.where(at_least[heavy], rank, n))
+        pick = np.argpartition(key, k - 1, axis=1)[:, :k]
+        order = np.lexsort((rank[pick], -np.take_along_axis(sub, pick, axis=1)), axis=-1)
+        top[heavy] = np.take_along_axis(pick, order, axis=1)
+    return top, np.take_along_axis(scores, top, axis=1).astype(np.float32)
 
 
 def _scores(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """``queries @ vectors.T``: for a few queries a block of rows at a time (see
-    :data:`_FEW_QUERIES`), else one product."""
+    """``queries @ vectors.T``: for two to :data:`_FEW_QUERIES` queries a block of rows at a
+    time, else one product."""
     if len(queries) == 1 or len(queries) > _FEW_QUERIES:
         return (vectors @ queries.T).T
     out = np.empty((len(vectors), len(queries)), dtype=np.float32)

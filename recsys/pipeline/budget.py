@@ -95,7 +95,8 @@ def _knapsacks(problems: list[tuple[np.ndarray, np.ndarray, int]]) -> list[np.nd
     Members are taken in order of capacity, as many together as the choice table allows; each
     step adds every member's next candidate to all their capacities in a few array operations
     (the same float operations as :func:`_knapsack`, so the same ties). A member whose
-    candidates ran out, or whose candidate is longer than their day, skips the step."""
+    candidates ran out, or whose candidate is longer than their day, skips the step. A group of
+    one member (a request) is packed by :func:`_knapsack` itself."""
     out: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * len(problems)
     order = sorted((n for n, (v, _, c) in enumerate(problems) if len(v) and c >= 0), key=lambda n: problems[n][2])
     start = 0
