@@ -313,7 +313,7 @@ def id_clashes(records: Sequence[Member], lines: Sequence[int], source: str,
         f"member id {member.id!r} is {before.name} of {before.org} in the store, and this row gives it to "
         f"{member.name} of {member.org}: one id for two people. Ids must be unique in the whole enterprise "
         f"({before.tenant}): where units number from 0001 each, prefix the unit (fdgs-0001). If it is one "
-        "person renamed and moved, read the name and the branch in two files",
+        "person renamed and moved, change the name and the branch one at a time (two files, or two requests)",
         source=source, line=line, record=member.id, field="id")
         for member, line in zip(records, lines)
         if (before := stored.get((member.tenant, member.id))) is not None

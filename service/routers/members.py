@@ -11,7 +11,7 @@ from recsys.ingest.loaders import as_records
 from recsys.records import Member
 from recsys.serving.event_pages import MAX_EVENT_PAGE
 from recsys.serving.text import format_list
-from service.bodies import check_warnings, tabular_body, tabular_route
+from service.bodies import body_lines, check_warnings, tabular_body, tabular_route
 from service.deps import MetricsDep, TenantDep, TenantEngineDep, VisibleMemberDep, limit_batch
 from service.member_tokens import MemberAccessDep, MemberEngineDep, without_answers
 from service.keys import org_within
@@ -32,7 +32,7 @@ from service.schemas import (
     WriteResult,
     as_json,
 )
-from service.tenancy import check_member_writes
+from service.tenancy import check_member_ids, check_member_writes
 
 __all__ = ["router", "MAX_PATH_DAYS"]
 
@@ -82,12 +82,15 @@ def put_members(
     sheet: Sheet = None,
 ) -> WriteResult:
     """Insert or replace members by id. Every member must belong to the key's organisation or a
-    unit under it. All or nothing. The body may also be a `text/csv` or `.xlsx` export, read as
+    unit under it. All or nothing. A record giving a stored member's id to another person (another
+    name in another branch: two units each numbering from 0001) is refused with 409; a member
+    renamed, or moved, keeps the id (change one of the two, then the other). The body may also be a `text/csv` or `.xlsx` export, read as
     `PUT /v1/items` reads one (roles as 党员、支部书记, situations as 流动党员, yes/no as 是/否)."""
     records = [as_json(m) for m in members]
     existing = engine.find_members(r["id"] for r in records)
     check_member_writes(tenant, records, existing)
     records = as_records(records, Member)
+    check_member_ids(records, existing, body_lines(request))
     warnings = check_warnings(request, records, engine.curriculum, strict=strict)
     written = engine.upsert_members(records)
     metrics.writes.labels("member").inc(written)

@@ -128,3 +128,27 @@ def test_an_error_does_not_echo_a_huge_cell_in_full(world):
                                                                                        (3, "daily_minutes")]
     assert len(response.content) < 4_000 and "characters)" in response.text
 
+
+
+def test_a_roster_giving_a_stored_members_id_to_another_person_is_refused(world):
+    # A second unit numbering its roster from the same ids as the first: written, 赵敏 of 检修支部
+    # took over 张伟's record and hours. The same person renamed or moved keeps the id.
+    client, keys = world
+    roster = ("id,name,roles,org\n"
+              "m-a,赵敏,党员,hxny.fdgs.zb-jianxiu\n"
+              "n-1,钱进,党员,hxny.fdgs.zb-jianxiu\n")
+    response = put(client, "/v1/members", roster.encode(), keys.a, CSV)
+    assert response.status_code == 409, response.text
+    body = response.json()["error"]
+    assert "m-a" in body["message"] and "张伟" in body["message"] and "nothing was written" in body["message"]
+    (detail,) = body["details"]
+    assert (detail["index"], detail["line"], detail["id"], detail["field"]) == (0, 2, "m-a", "id")
+    assert client.get("/v1/members/n-1", headers=bearer(keys.a)).status_code == 404
+    assert client.get("/v1/members/m-a", headers=bearer(keys.a)).json()["name"] == "张伟"
+    # As JSON, placed by index; a rename alone (same branch) is the same member.
+    clash = {"id": "m-a2", "name": "周强", "org": "hxny.jt", "roles": ["member"]}
+    response = client.put("/v1/members", json=[clash], headers=bearer(keys.a))
+    assert response.status_code == 409 and response.json()["error"]["details"][0]["index"] == 0
+    renamed = {"id": "m-a2", "name": "李娜娜", "org": "hxny.fdgs.zb-yunxing", "roles": ["member", "branch_secretary"],
+               "daily_minutes": 40}
+    assert client.put("/v1/members", json=[renamed], headers=bearer(keys.a)).status_code == 200
