@@ -1,4 +1,5 @@
-"""Batch bodies: exports (``text/csv``, Excel ``.xlsx``) as well as JSON, and what looks wrong in them.
+"""Batch bodies: exports (``text/csv``, Excel ``.xlsx`` and ``.xls``) as well as JSON, and what looks
+wrong in them.
 
 ``PUT /v1/items``, ``PUT /v1/members`` and ``POST /v1/events`` take the same exports as the
 command line, read by the same library code (:func:`recsys.ingest.loaders.parse_batch`: encoding
@@ -37,8 +38,12 @@ __all__ = ["TABULAR_TYPES", "tabular_route", "tabular_body", "raise_body_problem
 TABULAR_TYPES = {
     "text/csv": "csv",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+    # Excel 97-2003, as many HR systems still export, and the type Windows gives a .csv file:
+    # read by what the bytes are (a workbook of either age, else text as CSV).
+    "application/vnd.ms-excel": "xls",
 }
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_XLS = "application/vnd.ms-excel"
 
 
 def tabular_body(description: str) -> dict[str, Any]:
@@ -46,6 +51,7 @@ def tabular_body(description: str) -> dict[str, Any]:
     return {"requestBody": {"content": {
         "text/csv": {"schema": {"type": "string"}, "example": description},
         _XLSX: {"schema": {"type": "string", "format": "binary"}},
+        _XLS: {"schema": {"type": "string", "format": "binary"}},
     }}}
 
 

@@ -50,7 +50,7 @@ def put_org_names(
 ) -> WriteResult:
     """Name the key's organisation and the units under it: coverage, digests, alerts and
     progress then show 运行党支部 instead of `hxny.fdgs.zb-yunxing`. A name replaces an earlier
-    one of the same code. The body may also be a `text/csv` or `.xlsx` export with the columns
+    one of the same code. The body may also be a `text/csv`, `.xlsx` or `.xls` export with the columns
     `org, name` (or 组织编码, 组织名称)."""
     records = [as_json(n) for n in names]
     outside = [ValidationError(f"organisation {r['org']!r} is outside this key's organisation {tenant.org!r}",

@@ -152,3 +152,24 @@ def test_a_roster_giving_a_stored_members_id_to_another_person_is_refused(world)
     renamed = {"id": "m-a2", "name": "李娜娜", "org": "hxny.fdgs.zb-yunxing", "roles": ["member", "branch_secretary"],
                "daily_minutes": 40}
     assert client.put("/v1/members", json=[renamed], headers=bearer(keys.a)).status_code == 200
+
+
+def test_an_excel_97_roster_and_a_csv_sent_as_windows_types_it(world):
+    import xlwt  # a dev dependency: the tests of .xls need it, never skipped
+
+    client, keys = world
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("党员名单")
+    for r, row in enumerate([["党员编号", "姓名", "身份", "所在支部"], ["y-1", "吴刚", "正式党员", "hxny.fdgs.zb-yunxing"]]):
+        for c, value in enumerate(row):
+            sheet.write(r, c, value)
+    buf = io.BytesIO()
+    book.save(buf)
+    response = put(client, "/v1/members", buf.getvalue(), keys.a, "application/vnd.ms-excel")
+    assert response.status_code == 200, response.text
+    assert client.get("/v1/members/y-1", headers=bearer(keys.a)).json()["name"] == "吴刚"
+    # Windows gives a .csv file the Excel 97 type: read as the text it is.
+    roster = "党员编号,姓名,身份,所在支部\ny-2,郑洁,预备党员,hxny.fdgs.zb-yunxing\n".encode("gbk")
+    response = put(client, "/v1/members", roster, keys.a, "application/vnd.ms-excel")
+    assert response.status_code == 200, response.text
+    assert client.get("/v1/members/y-2", headers=bearer(keys.a)).json()["roles"] == ["probationary"]
