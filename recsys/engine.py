@@ -33,6 +33,7 @@ from recsys.models.training import train as train_ranking
 from recsys.pipeline import Recommender
 from recsys.pipeline.collaborative import CollaborativeModel
 from recsys.pipeline.masks import attendable
+from recsys.pipeline.rules import unavailable
 from recsys.records import TZ, Event, Item, Member, tenant_of
 from recsys.reports.alerts import Alert, find_alerts
 from recsys.reports.coverage import CoverageInputs, CoverageReport, build_coverage
@@ -1050,7 +1051,8 @@ class Engine:
 
         Raises:
             NotFoundError: an unknown member or item, or one the member's lists could not offer
-                (another organisation's, not yet published or expired, for roles they do not hold).
+                (see :func:`recsys.pipeline.rules.unavailable`: another organisation's, not yet
+                published or expired, for roles or situations not theirs).
             ValidationError: the item is not a quiz with questions, or an answer names a question
                 it does not have (the field named ``answers.<question id>``).
             ConflictError: the member answered the quiz before and its review is not due, or
@@ -1060,11 +1062,10 @@ class Engine:
         item = self.item(item_id)
         now = at or dt.datetime.now(TZ)
         day = now.astimezone(TZ).date()
-        # Only a quiz the member's lists could offer: one of their organisation, published, not
-        # expired, for a role they hold. Any other answered the right answers back, and counted
-        # its hours, for a quiz not yet out or meant for branch secretaries.
-        if not (visible_to(item, member.org) and item.published <= day and (item.expires is None or day <= item.expires)
-                and (not item.roles or set(item.roles) & set(member.roles))):
+        # Only a quiz the member's lists could offer (the rules that read no history): any other
+        # answered the right answers back, and counted its hours, for a quiz not yet out, meant
+        # for branch secretaries, or another unit's.
+        if unavailable(item, member, day, self.curriculum) is not None:
             raise NotFoundError("item", item.id)
         score, correct = score_answers(item, answers)
         events = self.store.events(member.id)

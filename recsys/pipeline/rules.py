@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from recsys.curriculum import Curriculum
 from recsys.learning.mastery import ReviewDue
 from recsys.orgs import within
 from recsys.pipeline.context import PlanContext
-from recsys.records import TZ, Item, city_key
+from recsys.records import TZ, Item, Member, city_key
 
-__all__ = ["infeasibility", "due_review"]
+__all__ = ["infeasibility", "unavailable", "due_review"]
 
 
 def _offline_window(item: Item, day: dt.date) -> tuple[dt.date, dt.date]:
@@ -28,6 +29,26 @@ def due_review(item: Item, ctx: PlanContext) -> ReviewDue | None:
         return None
     review = ctx.profile.reviews.get(item.id)
     return review if review is not None and review.due <= ctx.day else None
+
+
+def unavailable(item: Item, member: Member, day: dt.date, curriculum: Curriculum) -> str | None:
+    """Why no list may offer ``item`` to ``member`` on ``day`` whatever their history, or None:
+    not yet published (``unpublished``), ``expired``, for roles they do not hold (``role``),
+    owned by an organisation they are not in (``org``), or for situations they are not in
+    (``situation``). Part of :func:`infeasibility`; also what a quiz answered outside a list
+    is held to."""
+    if item.published > day:
+        return "unpublished"
+    if item.expires is not None and item.expires < day:
+        return "expired"
+    if item.roles and not set(item.roles) & set(member.roles):
+        return "role"
+    if item.org is not None and not within(member.org, item.org):
+        return "org"
+    situations = curriculum.item_situations(item)
+    if situations and member.situation not in situations:
+        return "situation"
+    return None
 
 
 def infeasibility(item: Item, ctx: PlanContext, *, for_day: bool = True) -> str | None:
@@ -54,17 +75,8 @@ def infeasibility(item: Item, ctx: PlanContext, *, for_day: bool = True) -> str 
     skipped = h.skipped.get(item.id)
     if skipped is not None and (since is None or skipped > since) and day - skipped < cooldown:
         return "cooldown"
-    if item.published > day:
-        return "unpublished"
-    if item.expires is not None and item.expires < day:
-        return "expired"
-    if item.roles and not set(item.roles) & set(m.roles):
-        return "role"
-    if item.org is not None and not within(m.org, item.org):
-        return "org"
-    situations = ctx.curriculum.item_situations(item)
-    if situations and m.situation not in situations:
-        return "situation"
+    if (reason := unavailable(item, m, day, ctx.curriculum)) is not None:
+        return reason
     done = ctx.done
     if any(r not in done for r in item.requires):
         return "prerequisite"

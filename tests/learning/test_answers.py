@@ -98,8 +98,14 @@ def test_only_a_quiz_the_members_lists_could_offer_is_answered_and_once(engine):
              published=dt.date(2026, 1, 1), topics=("党史",), roles=("branch_secretary",), questions=QUESTIONS),
         Item(id="quiz-other", title="答题：他企之题", body="…", kind="quiz", minutes=4, published=dt.date(2026, 1, 1),
              topics=("党史",), org="zj", questions=QUESTIONS),
+        # A unit below the member's branch: its own quiz, which the branch's lists do not offer.
+        Item(id="quiz-below", title="答题：小组之题", body="…", kind="quiz", minutes=4, published=dt.date(2026, 1, 1),
+             topics=("党史",), org="hx.zb1.xz1", questions=QUESTIONS),
+        # Meant for mobile members by its title (the curriculum's situation keywords); m1 is not one.
+        Item(id="quiz-mobile", title="答题：流动党员线上组织生活", body="…", kind="quiz", minutes=4,
+             published=dt.date(2026, 1, 1), topics=("党史",), questions=QUESTIONS),
     ])
-    for item in ("quiz-later", "quiz-sec", "quiz-other"):
+    for item in ("quiz-later", "quiz-sec", "quiz-other", "quiz-below", "quiz-mobile"):
         with pytest.raises(NotFoundError):
             engine.answer_quiz("m1", item, {"1": "A"})
     assert engine.events("m1") == []  # no answers given back, no hours counted
