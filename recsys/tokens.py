@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from recsys.exceptions import TokenError, ValidationError
 from recsys.pseudonyms import store_secret
 from recsys.storage import Store
+from recsys.storage.base import REMOVAL_PREFIX
 
 __all__ = ["MemberTokens", "TokenClaims", "TOKEN_PREFIX", "DEFAULT_TOKEN_HOURS", "MAX_TOKEN_HOURS"]
 
@@ -71,7 +72,7 @@ class TokenClaims:
 def removal_meta(tenant: str, member: str) -> str:
     """The store metadata key holding when a member was last removed (UTC seconds): a token
     issued before then is not the new member's, who may have been given the same id since."""
-    return f"member_removed:{tenant}:{member}"
+    return f"{REMOVAL_PREFIX}{tenant}:{member}"
 
 
 def _b64(data: bytes) -> str:

@@ -23,6 +23,7 @@ R = TypeVar("R")
 
 __all__ = [
     "RESERVED_META",
+    "check_meta_prefix",
     "check_artefact",
     "check_meta",
     "check_pseudonym",
@@ -70,6 +71,14 @@ def check_artefact(name: str, data: bytes, activity: int) -> None:
         raise ValidationError(f"artefact data must be bytes, got {type(data).__name__}", source="artefact", field=name)
     if isinstance(activity, bool) or not isinstance(activity, int) or activity < 0:
         raise ValidationError(f"activity must be a whole number >= 0, got {activity!r}", source="artefact", field=name)
+
+
+def check_meta_prefix(prefix: str) -> str:
+    """``prefix`` if it can start metadata keys (a non-empty string): a read of every key is
+    asked for by name, not by an empty prefix."""
+    if not isinstance(prefix, str) or not prefix:
+        raise ValidationError(f"a metadata prefix must be a non-empty string, got {prefix!r}", source="metadata")
+    return prefix
 
 
 def check_meta(values: Mapping[str, str | None]) -> None:

@@ -191,6 +191,11 @@ class ServedList:
     created: float
 
 
+#: Metadata keys starting so hold when a member was last removed, one per member (see
+#: :func:`recsys.tokens.removal_meta`): a copy of the store carries them.
+REMOVAL_PREFIX = "member_removed:"
+
+
 @dataclass(frozen=True)
 class MemberRemoval:
     """What removing a member took away (see :meth:`Store.remove_member`).
@@ -265,6 +270,11 @@ class Store(Protocol):
     def get_meta(self, key: str) -> str | None:
         """A metadata value, or None if unset. The store's own keys (``schema``, ``rev``,
         ``members_rev``, ``activity_seq``) are not metadata: read the counters with :meth:`revisions`."""
+        ...
+
+    def meta_with_prefix(self, prefix: str) -> dict[str, str]:
+        """Every metadata key starting with ``prefix`` (a non-empty string), with its value; the
+        store's own keys never."""
         ...
 
     def set_meta(self, values: Mapping[str, str | None]) -> None:

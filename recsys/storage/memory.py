@@ -20,9 +20,11 @@ import numpy as np
 
 from recsys.records import Event, Item, Member, tenant_of
 from recsys.storage._shared import (
+    RESERVED_META,
     check_impressions,
     check_artefact,
     check_meta,
+    check_meta_prefix,
     check_org_names,
     check_pseudonym,
     check_vectors,
@@ -112,6 +114,11 @@ class MemoryStore:
     def get_meta(self, key: str) -> str | None:
         with self._lock:
             return self._meta.get(key)
+
+    def meta_with_prefix(self, prefix: str) -> dict[str, str]:
+        check_meta_prefix(prefix)
+        with self._lock:
+            return {k: v for k, v in self._meta.items() if k.startswith(prefix) and k not in RESERVED_META}
 
     def set_meta(self, values: Mapping[str, str | None]) -> None:
         check_meta(values)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from recsys.exceptions import StoreError
-from recsys.storage.base import ServedList, Store
+from recsys.storage.base import REMOVAL_PREFIX, ServedList, Store
 from recsys.storage.sqlite import SQLiteStore
 
 __all__ = ["StoreCounts", "count_store", "copy_store", "existing_store"]
@@ -106,7 +106,10 @@ def copy_store(
         raise StoreError(f"the destination {target.url} is not empty ({done}): give an empty store")
     report = progress or (lambda what, n: None)
     settings = {key: source.get_meta(key) for key in SETTINGS}
-    target.set_meta({key: value for key, value in settings.items() if value is not None})
+    # With when each removed member left: a member token issued before then is refused, should
+    # the id name someone else now (the copy opened links of removed members' ids again).
+    target.set_meta({**{key: value for key, value in settings.items() if value is not None},
+                     **source.meta_with_prefix(REMOVAL_PREFIX)})
     target.set_org_names(source.org_names())
 
     members = list(source.iter_members())

@@ -42,6 +42,7 @@ from recsys.storage._shared import (
     check_impressions,
     check_artefact,
     check_meta,
+    check_meta_prefix,
     check_org_names,
     check_vectors,
     conflict,
@@ -310,6 +311,14 @@ class PostgresStore:
         with self._transaction() as cur:
             row = cur.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
         return None if row is None else row[0]
+
+    @_guarded
+    def meta_with_prefix(self, prefix: str) -> dict[str, str]:
+        prefix = check_meta_prefix(prefix)
+        with self._transaction() as cur:
+            rows = cur.execute("SELECT key, value FROM meta WHERE left(key, %s) = %s",
+                               (len(prefix), prefix)).fetchall()
+        return {k: v for k, v in rows if k not in RESERVED_META}
 
     @_guarded
     def set_meta(self, values: Mapping[str, str | None]) -> None:

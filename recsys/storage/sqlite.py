@@ -41,6 +41,7 @@ from recsys.storage._shared import (
     check_impressions,
     check_artefact,
     check_meta,
+    check_meta_prefix,
     check_org_names,
     check_vectors,
     conflict,
@@ -461,6 +462,13 @@ class SQLiteStore:
             return None
         row = self._db().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else row[0]
+
+    @_guarded
+    def meta_with_prefix(self, prefix: str) -> dict[str, str]:
+        prefix = check_meta_prefix(prefix)
+        rows = self._db().execute("SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?",
+                                  (len(prefix), prefix)).fetchall()
+        return {k: v for k, v in rows if k not in RESERVED_META}
 
     @_guarded
     def set_meta(self, values: Mapping[str, str | None]) -> None:

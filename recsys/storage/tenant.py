@@ -108,6 +108,9 @@ class TenantStore:
     def get_meta(self, key: str) -> str | None:
         return self.whole.get_meta(key)
 
+    def meta_with_prefix(self, prefix: str) -> dict[str, str]:
+        return self.whole.meta_with_prefix(prefix)
+
     def set_meta(self, values: Mapping[str, str | None]) -> None:
         self.whole.set_meta(values)
 

@@ -10,6 +10,7 @@ import pytest
 
 from corpus import load_events, load_items, load_members
 from recsys import Engine
+from recsys.exceptions import TokenError
 from recsys.models import TrainConfig
 from recsys.models.ranking import ARTEFACT
 from recsys.storage import open_store
@@ -94,12 +95,16 @@ def test_organisation_names_opening_balances_and_pseudonyms_survive_a_copy(tmp_p
         first, second = (m.id for m in load_members()[:2])
         engine.set_org_names([{"org": "hxny", "name": "华能新能源党委"}])
         engine.record_balances([{"member": first, "year": 2026, "hours": 12}])
+        before_leaving, _ = engine.member_token(second)
         pseudonym = engine.remove_member(second, keep_history=True).pseudonym
         engine.upsert_members(load_members()[1:2])  # joins again
         token, _ = engine.member_token(first)  # a link sent to the member before the move
     assert main(["migrate", str(source), str(copy)]) == 0
     with Engine.open(copy) as engine:
         assert engine.check_member_token(token).member == first
+        # The id was given again: a link from before the removal is still not the new holder's.
+        with pytest.raises(TokenError, match="issued before"):
+            engine.token_member(before_leaving)
         assert engine.org_names() == {"hxny": "华能新能源党委"}
         assert [(b.member, b.hours) for b in engine.opening_balances()] == [(first, 12.0)]
         assert engine.remove_member(second, keep_history=True).pseudonym == pseudonym

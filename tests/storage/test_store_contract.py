@@ -755,6 +755,19 @@ def test_metadata_set_and_delete_all_or_nothing(store):
     assert store.get_meta("rev") is None  # the counters are read with revisions(), not as metadata
 
 
+def test_metadata_is_read_by_prefix(store):
+    store.set_meta({"member_removed:hx:m1": "1.5", "member_removed:hx:m2": "2.5", "member_removed_x": "no",
+                    "member_removed:zj:m1": "3.5", "dim": "8", "党员:1": "是", "党员之家": "否"})
+    assert store.meta_with_prefix("member_removed:") == {
+        "member_removed:hx:m1": "1.5", "member_removed:hx:m2": "2.5", "member_removed:zj:m1": "3.5"}
+    assert store.meta_with_prefix("member_removed:hx:") == {"member_removed:hx:m1": "1.5", "member_removed:hx:m2": "2.5"}
+    assert store.meta_with_prefix("党员:") == {"党员:1": "是"}
+    assert store.meta_with_prefix("%") == {} and store.meta_with_prefix("_") == {}  # no pattern: a prefix as written
+    assert store.meta_with_prefix("re") == {}  # the store's own keys (rev) never
+    with pytest.raises(ValidationError):
+        store.meta_with_prefix("")
+
+
 def test_keep_meta_sets_a_key_once_and_everyone_gets_the_first_value(store):
     assert store.keep_meta("token_secret", "aa") == "aa"
     assert store.keep_meta("token_secret", "bb") == "aa" == store.get_meta("token_secret")
