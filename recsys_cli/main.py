@@ -452,11 +452,19 @@ def _load(args: argparse.Namespace, paths: Sequence[str], record_type: type, nou
             # A store made for this write and refused it (a check that needs the store, a full
             # disk: the write is whole or nothing) is taken away: an empty one left behind fixed
             # its encoder, and looked written. Not on an interrupt or a closed pipe, which may
-            # come after the write.
-            if made is not None:
+            # come after the write; nor if it holds anything, which another import started at
+            # the same moment on the same new folder wrote.
+            if made is not None and _empty(engine.store):
                 stack.close()
                 shutil.rmtree(made, ignore_errors=True)
             raise
+
+
+def _empty(store) -> bool:
+    """Whether a store holds no item, member, event or served list."""
+    from recsys.storage.migrate import StoreCounts, count_store
+
+    return count_store(store) == StoreCounts(0, 0, 0, 0)
 
 
 def _new_folder(store: str) -> str | None:

@@ -260,6 +260,30 @@ def test_strict_makes_a_missing_prerequisite_an_error(tmp_path, capsys):
     assert not new.exists()
 
 
+def test_a_refused_import_leaves_a_new_store_that_another_import_wrote_to(tmp_path, monkeypatch, capsys):
+    # Two first imports at once into one new folder: the one refused must not take away what the
+    # other wrote there.
+    import importlib
+
+    from recsys import Member
+    from recsys.exceptions import ValidationError
+
+    new = tmp_path / "new-store"
+    items = tmp_path / "items.csv"
+    items.write_text("编号,标题,类型,时长,发布日期\nb1,党章学习,文章,15,2026/1/1\n", encoding="utf-8")
+
+    def refused_after_another_wrote(*args, **kwargs):
+        with Engine.open(new) as other:
+            other.upsert_members([Member(id="m1", name="张三", org="hx.b1")])
+        raise ValidationError("the disk is full", source=str(items))
+
+    monkeypatch.setattr(importlib.import_module("recsys_cli.main"), "_check_or_write", refused_after_another_wrote)
+    assert main(["ingest", str(items), "--store", str(new), "--encoder", "tfidf"]) == 2
+    assert "the disk is full" in capsys.readouterr().err
+    with Engine.open(new) as engine:
+        assert engine.store.member_ids(["m1"]) == {"m1"}
+
+
 def test_a_mistyped_branch_code_is_said_with_the_code_meant(tmp_path, capsys):
     store = str(tmp_path / "store")
     roster = "id,name,org\n" + "".join(f"m{k},党员{k},hx.b1\n" for k in range(3)) + "m3,党员3,hx.b2\nm4,党员4,hx.b2\n"
