@@ -183,6 +183,12 @@ def _summary(details: list[dict[str, Any]], batch: bool) -> str:
     return f"{first}; nothing was written" if batch else first
 
 
+def batch_message(details: list[dict[str, Any]]) -> str:
+    """The message of a refused batch: its first problem, placed as the details place it, how
+    many more there are, and that nothing was written."""
+    return _summary(details, True)
+
+
 #: The source of the problems of a CSV or workbook body (``service.bodies``): placed by line.
 TABLE_SOURCE = "body.table"
 

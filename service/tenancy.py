@@ -28,7 +28,7 @@ from recsys.engine import Engine, visible_to
 from recsys.exceptions import NotFoundError, ValidationError
 from recsys.ingest.loaders import id_clashes
 from recsys.records import Item, Member
-from service.errors import TABLE_SOURCE, Conflict, Forbidden
+from service.errors import Conflict, Forbidden, batch_message
 from service.keys import org_within
 
 __all__ = [
@@ -206,23 +206,21 @@ def check_member_writes(tenant: Tenant, members: Sequence[Mapping[str, Any]], ex
 
 def check_member_ids(records: Sequence[Member], existing: Mapping[str, Member], lines: Sequence[int] | None) -> None:
     """Refuse a batch giving a stored member's id to another person: another name in another
-    branch (two units of one enterprise each numbering from 0001), as ``recsys import members``
-    refuses it (:func:`~recsys.ingest.loaders.id_clashes`). Written, the new person took over the
-    stored member's hours. ``lines`` place the records of an export (None for JSON).
+    branch (two units of one enterprise each numbering from 0001), as ``recsys members`` refuses
+    it (:func:`~recsys.ingest.loaders.id_clashes`). Written, the new person took over the stored
+    member's hours. ``lines`` place the records of an export (None for JSON).
 
     Raises:
         Conflict: one problem per such record, by index (and line).
     """
     at = list(lines) if lines is not None else list(range(len(records)))
-    clashes = id_clashes(records, at, TABLE_SOURCE if lines is not None else "batch",
-                         {(m.tenant, m.id): m for m in existing.values()})
+    clashes = id_clashes(records, at, "batch", {(m.tenant, m.id): m for m in existing.values()},
+                         both="give both in one PATCH /v1/members/{id}")
     if clashes:
         index = {line: n for n, line in enumerate(at)}
-        first, n = clashes[0], len(clashes)
-        where = f"line {first.line}" if lines is not None else f"record {first.line}"
-        raise Conflict(f"{where}: {first.reason}" + (f" (and {n - 1} more)" if n > 1 else "") + "; nothing was written",
-                       details=[{**_problem(index[e.line], e.record, "id", e.reason),
-                                 "line": e.line if lines is not None else None} for e in clashes])
+        details = [{**_problem(index[e.line], e.record, "id", e.reason), "line": e.line if lines is not None else None}
+                   for e in clashes]
+        raise Conflict(batch_message(details), details=details)
 
 
 def event_problems(

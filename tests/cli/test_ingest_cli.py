@@ -204,6 +204,9 @@ def test_an_id_given_to_another_person_in_another_branch_is_refused(tmp_path, ca
     assert main(["members", gbk(tmp_path / "moved.csv", moved), "--store", store]) == 0
     renamed = "党员编号,姓名,所在支部\n0002,李娜娜,hxny.rdgs.zb1\n"
     assert main(["members", gbk(tmp_path / "renamed.csv", renamed), "--store", store]) == 0
+    # Moved back, the name padded with a full-width space as the other system writes it.
+    padded = "党员编号,姓名,所在支部\n0002,李　娜　娜,hxny.fdgs.zb1\n"
+    assert main(["members", gbk(tmp_path / "padded.csv", padded), "--store", store]) == 0
 
 
 def test_a_workbook_and_a_forced_encoding(tmp_path, capsys):
