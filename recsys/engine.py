@@ -1024,10 +1024,11 @@ class Engine:
             True if a seat was taken, False if the member already held one.
 
         Raises:
-            NotFoundError: an unknown member or item.
+            NotFoundError: an unknown member or item, or one the member's lists could not show
+                (another unit's, not yet announced).
             ValidationError: the item is not an offline activity.
-            ConflictError: the activity is full or over, meant for roles the member does not
-                hold, or the member does not attend offline activities.
+            ConflictError: the activity is full, over or expired, meant for roles or situations
+                not the member's, or the member does not attend offline activities.
         """
         return member_page.enroll(self._world, self.member(member_id), self.item(item_id))
 

@@ -20,6 +20,7 @@ from recsys.exceptions import ConflictError, NotFoundError, ValidationError
 from recsys.records import TZ, Event, Item, Member
 from recsys.reports.progress import MemberProgress
 from recsys.results import StudyEntry, StudyList
+from recsys.pipeline.rules import unavailable
 from recsys.serving.world import World, enrolled_in
 
 __all__ = ["member_page", "enroll", "withdraw"]
@@ -125,8 +126,10 @@ def enroll(world: World, member: Member, item: Item, at: dt.datetime | None = No
 
     Raises:
         ValidationError: the item is not an offline activity.
-        ConflictError: the activity is full or over, meant for roles the member does not hold,
-            or the member does not attend offline activities (the message says which).
+        NotFoundError: the activity is another unit's (below the member's) or not yet announced:
+            not one the member's lists could show.
+        ConflictError: the activity is full, over or expired, meant for roles or situations not
+            the member's, or the member does not attend offline activities (the message says which).
     """
     at = at or _now()
     schedule = item.schedule
@@ -144,10 +147,21 @@ def enroll(world: World, member: Member, item: Item, at: dt.datetime | None = No
         if not member.offline:
             raise ConflictError(f"member {member.id!r} does not attend offline activities (offline: false); "
                                 "offer them online study instead")
-        if item.roles and not set(item.roles) & set(member.roles):
-            # The rule lists keep (an activity for branch secretaries is not offered to others).
+        # The rules lists keep (rules.unavailable): an activity for branch secretaries, or for
+        # mobile members, is not offered to others; another unit's, or one not yet announced,
+        # is not there for the member at all.
+        reason = unavailable(item, member, at.astimezone(TZ).date(), world.curriculum)
+        if reason in ("org", "unpublished"):
+            raise NotFoundError("item", item.id)
+        if reason == "role":
             raise ConflictError(f"activity {item.id!r} is for members holding {', '.join(item.roles)}; "
                                 f"member {member.id!r} holds {', '.join(member.roles)}")
+        if reason == "situation":
+            meant = "、".join(sorted(world.curriculum.item_situations(item)))
+            raise ConflictError(f"activity {item.id!r} is meant for members whose situation is {meant}; "
+                                f"member {member.id!r} is {member.situation}")
+        if reason == "expired":
+            raise ConflictError(f"activity {item.id!r} is no longer offered (it expired on {item.expires.isoformat()})")
         taken = world.store.enrolments([item.id]).get(item.id, 0)
         if schedule.capacity is not None and taken >= schedule.capacity:
             raise ConflictError(f"activity {item.id!r} is full: all {schedule.capacity} seats are taken")

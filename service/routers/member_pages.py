@@ -93,6 +93,7 @@ def member_page(member: MemberAccessDep, engine: MemberEngineDep) -> dict:
 @router.post("/v1/members/{member_id}/events", response_model=EventsResult, summary="Record the member's own events",
              response_model_exclude_defaults=True, responses=error_responses(400, 401, 404, 409, 422))
 def member_events(
+    request: Request,
     member: MemberAccessDep,
     engine: MemberEngineDep,
     metrics: MetricsDep,
@@ -101,9 +102,12 @@ def member_events(
 ) -> EventsResult:
     """What the member did (start, complete, skip, dislike, rate ...), for the member of the path
     only. Takes the member's token or an organisation key. Items the member cannot see are
-    reported as unknown, as missing ones are."""
+    reported as unknown, as missing ones are. With a member token, a quiz with questions is
+    completed only by answering it (`POST /v1/members/{id}/quizzes/{item}`, scored on the server):
+    a `quiz` or `complete` event of one is refused."""
     now = dt.datetime.now(TZ)
     catalogue = engine.catalogue()
+    by_token = getattr(request.state, "member_token", False)
     records, problems = [], []
     # A retry of an event with an id and no time is the event first recorded, at its time (the
     # time given by default is the moment of each try: a retry on a weak network was a conflict).
@@ -128,6 +132,13 @@ def member_events(
         if item is None or not visible_to(item, member.org):
             problems.append(ValidationError(f"unknown item {data['item']!r}", source="batch", line=n,
                                             record=data.get("id"), field="item"))
+        elif by_token and item.questions and data.get("kind") in ("quiz", "complete"):
+            # A score the member gives themselves, or hours without answering: the portal's key
+            # may still record a quiz taken elsewhere.
+            problems.append(ValidationError(
+                f"item {item.id!r} is a quiz with questions: it is completed by answering it "
+                f"(POST /v1/members/{member.id}/quizzes/{item.id}), which scores the answers",
+                source="batch", line=n, record=data.get("id"), field="kind"))
         records.append(data)
     try:
         batch = parse_records(enumerate(records, start=1), Event)

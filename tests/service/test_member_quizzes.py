@@ -77,8 +77,18 @@ def test_what_cannot_be_answered_is_refused_and_nothing_recorded(world):
     too_long = client.post("/v1/members/m-q/quizzes/quiz-1", json={"answers": {"1": "A" * 201}}, headers=bearer(token))
     assert too_long.status_code == 422
     assert client.post("/v1/members/m-q/quizzes/quiz-1", json={"answer": {"1": "A"}}, headers=bearer(token)).status_code == 422
+    # Nor around the scoring: a member token's own quiz score, or its hours without answering.
+    for kind in ("quiz", "complete"):
+        own = client.post("/v1/members/m-q/events", json=[{"item": "quiz-1", "kind": kind, "value": 1.0}],
+                          headers=bearer(token))
+        assert own.status_code == 422 and "/v1/members/m-q/quizzes/quiz-1" in own.text, own.text
     events = client.get("/v1/members/m-q/events", headers=bearer(keys.a)).json()["events"]
-    assert [e for e in events if e["kind"] == "quiz"] == []
+    assert [e for e in events if e["kind"] in ("quiz", "complete")] == []
+    # The portal's key may record a quiz taken elsewhere; the member may still start one.
+    assert client.post("/v1/members/m-q/events", json=[{"item": "quiz-1", "kind": "start"}],
+                       headers=bearer(token)).status_code == 200
+    assert client.post("/v1/members/m-q/events", json=[{"item": "quiz-1", "kind": "quiz", "value": 0.8}],
+                       headers=bearer(keys.a)).status_code == 200
 
 
 def test_a_member_token_answers_across_origins(world):

@@ -230,6 +230,14 @@ def test_enrolment_checks_seats_and_a_withdrawal_gives_the_seat_back(world):
     other = client.put("/v1/members/m-a/enrolments/act-2", headers=bearer(ta))
     assert other.status_code == 409 and "is for members holding branch_secretary" in other.text
     assert client.put("/v1/members/m-a2/enrolments/act-2", headers=bearer(ta2)).status_code == 200
+    # The other rules lists keep: a unit's below m-a's branch is not there for m-a; one meant for
+    # mobile members (by its title) is refused to a regular member, saying why.
+    below = upcoming_activity("act-3", capacity=5, org="hxny.fdgs.zb-yunxing.xz1")
+    mobile = upcoming_activity("act-4", capacity=5, title="流动党员集中学习交流会")
+    assert client.put("/v1/items", json=[below, mobile], headers=bearer(keys.admin)).status_code == 200
+    assert client.put("/v1/members/m-a/enrolments/act-3", headers=bearer(ta)).status_code == 404
+    refused = client.put("/v1/members/m-a/enrolments/act-4", headers=bearer(ta))
+    assert refused.status_code == 409 and "meant for members whose situation is mobile" in refused.text
 
 
 def test_cors_answers_member_tokens_only(world):
