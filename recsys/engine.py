@@ -1063,9 +1063,10 @@ class Engine:
         item = self.item(item_id)
         now = at or dt.datetime.now(TZ)
         day = now.astimezone(TZ).date()
-        # Only a quiz the member's lists could offer (the rules that read no history): any other
-        # answered the right answers back, and counted its hours, for a quiz not yet out, meant
-        # for branch secretaries, or another unit's.
+        # Only a quiz the member's lists could offer, by the rules of who may have it at all
+        # (published and not expired, unit, role, situation): any other answered the right
+        # answers back, and counted its hours, for a quiz not yet out, meant for branch
+        # secretaries, or another unit's.
         if unavailable(item, member, day, self.curriculum) is not None:
             raise NotFoundError("item", item.id)
         score, correct = score_answers(item, answers)

@@ -21,8 +21,10 @@ _WHY = {
          "a platform key outside /v1/items).",
     404: "No such record, or one of another organisation (answered exactly alike).",
     409: "Conflicts with what is stored: an event id reused in this enterprise with other content, a member "
-         "or item id another unit of this enterprise holds, or (platform key) a shared item taking the id of "
-         "an enterprise's item. Ids are per enterprise: another enterprise's never conflict.",
+         "or item id another unit of this enterprise holds, a stored member's id given to another person "
+         "(another name in another branch), or (platform key) a shared item taking the id of an enterprise's "
+         "item; or with the state of the record (an activity full or over, a quiz answered already). Ids are "
+         "per enterprise: another enterprise's never conflict.",
     413: "The body is over the size limit, or the batch over the record limit; the message names the limit.",
     422: "Invalid input; `details` names each offending record (by 0-based index and id, or by line for a "
          "CSV or workbook body) and field.",
@@ -78,5 +80,6 @@ MaxBytes = Annotated[int | None, Query(
     examples=[WECOM_TEXT_BYTES],
 )]
 Sheet = Annotated[str | None, Query(
-    max_length=200, description="For an `.xlsx` body: the sheet to read (default: the first).", examples=["党员名单"],
+    max_length=200, description="For a workbook body (`.xlsx`, `.xls`): the sheet to read (default: the first "
+    "holding a table).", examples=["党员名单"],
 )]

@@ -21,6 +21,7 @@ from recsys.reports.digest import wecom_message
 from recsys.exceptions import NotFoundError
 from recsys.orgs import within
 from recsys.serving.requests import as_day
+from recsys.storage.base import PUSH_SENT_PREFIX
 
 if TYPE_CHECKING:
     from recsys.engine import Engine
@@ -92,7 +93,7 @@ def push_digests(
     # From the organisation column: a damaged member record is the batch's to name, not a stop.
     branches = sorted({code for code, _ in engine.store.member_orgs() if org is None or within(code, org)})
     # The webhook's key is a secret: the store keeps a digest of the URL, not the URL.
-    key = f"push_sent:{day.isoformat()}:{hashlib.sha256(url.encode('utf-8')).hexdigest()[:16]}"
+    key = f"{PUSH_SENT_PREFIX}{day.isoformat()}:{hashlib.sha256(url.encode('utf-8')).hexdigest()[:16]}"
     sent = set(json.loads(engine.store.get_meta(key) or "[]"))
     recent: deque[float] = deque()  # when the messages of the last minute went
     out: list[BranchPush] = []

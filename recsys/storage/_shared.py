@@ -76,8 +76,10 @@ def check_artefact(name: str, data: bytes, activity: int) -> None:
 def check_meta_prefix(prefix: str) -> str:
     """``prefix`` if it can start metadata keys (a non-empty string): a read of every key is
     asked for by name, not by an empty prefix."""
-    if not isinstance(prefix, str) or not prefix:
-        raise ValidationError(f"a metadata prefix must be a non-empty string, got {prefix!r}", source="metadata")
+    # NUL and lone surrogates: SQLite cut the one and refused the other, the memory store matched both.
+    if not isinstance(prefix, str) or not prefix or any(c == "\x00" or 0xD800 <= ord(c) <= 0xDFFF for c in prefix):
+        raise ValidationError(f"a metadata prefix must be a non-empty string of text, got {prefix!r}",
+                              source="metadata")
     return prefix
 
 

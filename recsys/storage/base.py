@@ -194,6 +194,10 @@ class ServedList:
 #: Metadata keys starting so hold when a member was last removed, one per member (see
 #: :func:`recsys.tokens.removal_meta`): a copy of the store carries them.
 REMOVAL_PREFIX = "member_removed:"
+#: Metadata keys starting so hold which branches a day's push to a group webhook reached (see
+#: :func:`recsys.delivery.push.push_digests`): a copy carries them, so a push run again after a move
+#: sends nothing twice.
+PUSH_SENT_PREFIX = "push_sent:"
 
 
 @dataclass(frozen=True)

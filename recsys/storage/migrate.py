@@ -2,8 +2,9 @@
 
 Everything goes through the :class:`~recsys.storage.base.Store` protocol, so any backend copies
 to any other: items with their vectors (nothing is embedded again), members, events in the
-order recorded, served lists, the store settings (encoder, dimension) and the named artefacts
-(trained models) the caller asks for, and the embedding cache (the vectors of role, topic and
+order recorded, served lists, the store settings (encoder, dimension, secrets), when each removed
+member left and which branches each day's push reached, the named artefacts (trained models) the
+caller asks for, and the embedding cache (the vectors of role, topic and
 interest texts that planning searches with: embedded again, they could come out a little
 different, and so could the lists).
 
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from recsys.exceptions import StoreError
-from recsys.storage.base import REMOVAL_PREFIX, ServedList, Store
+from recsys.storage.base import PUSH_SENT_PREFIX, REMOVAL_PREFIX, ServedList, Store
 from recsys.storage.sqlite import SQLiteStore
 
 __all__ = ["StoreCounts", "count_store", "copy_store", "existing_store"]
@@ -106,10 +107,11 @@ def copy_store(
         raise StoreError(f"the destination {target.url} is not empty ({done}): give an empty store")
     report = progress or (lambda what, n: None)
     settings = {key: source.get_meta(key) for key in SETTINGS}
-    # With when each removed member left: a member token issued before then is refused, should
-    # the id name someone else now (the copy opened links of removed members' ids again).
+    # With when each removed member left (a member token issued before then is refused, should
+    # the id name someone else now: the copy opened links of removed members' ids again), and
+    # which branches each day's push reached (run again after the move, it sent them twice).
     target.set_meta({**{key: value for key, value in settings.items() if value is not None},
-                     **source.meta_with_prefix(REMOVAL_PREFIX)})
+                     **source.meta_with_prefix(REMOVAL_PREFIX), **source.meta_with_prefix(PUSH_SENT_PREFIX)})
     target.set_org_names(source.org_names())
 
     members = list(source.iter_members())

@@ -25,6 +25,7 @@ import numpy as np
 from recsys.exceptions import ValidationError
 from recsys.records import Event, Item, Member, tenant_of
 from recsys.storage.base import (
+    REMOVAL_PREFIX,
     Artefact,
     EmbeddingCache,
     EventColumns,
@@ -109,7 +110,10 @@ class TenantStore:
         return self.whole.get_meta(key)
 
     def meta_with_prefix(self, prefix: str) -> dict[str, str]:
-        return self.whole.meta_with_prefix(prefix)
+        # Of the marks of removed members, this enterprise's only: another's ids are not here.
+        own = f"{REMOVAL_PREFIX}{self.tenant}:"
+        return {k: v for k, v in self.whole.meta_with_prefix(prefix).items()
+                if not k.startswith(REMOVAL_PREFIX) or k.startswith(own)}
 
     def set_meta(self, values: Mapping[str, str | None]) -> None:
         self.whole.set_meta(values)

@@ -101,6 +101,17 @@ def test_a_view_opened_with_the_store_closes_it_and_tokens_name_the_enterprise(t
         assert view.daily("m001", DAY, preview=True).to_dict() == listed
 
 
+def test_a_view_reads_only_its_own_enterprises_removals(two):
+    # When a member left is kept per enterprise; a view's read by prefix must not list another's.
+    two.tenant("hxny").remove_member("m001")
+    two.tenant("zjjt").remove_member("m001")
+    whole = two.store
+    assert sorted(whole.meta_with_prefix("member_removed:")) == ["member_removed:hxny:m001",
+                                                                 "member_removed:zjjt:m001"]
+    assert list(TenantStore(whole, "zjjt").meta_with_prefix("member_removed:")) == ["member_removed:zjjt:m001"]
+    assert TenantStore(whole, "hxny").meta_with_prefix("member_removed:zjjt") == {}
+
+
 def test_opening_balances_are_kept_per_enterprise(two):
     for tenant, hours in (("hxny", 3.0), ("zjjt", 5.0)):
         two.tenant(tenant).record_balances([{"member": "m001", "year": 2026, "hours": hours}])

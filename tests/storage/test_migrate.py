@@ -99,12 +99,14 @@ def test_organisation_names_opening_balances_and_pseudonyms_survive_a_copy(tmp_p
         pseudonym = engine.remove_member(second, keep_history=True).pseudonym
         engine.upsert_members(load_members()[1:2])  # joins again
         token, _ = engine.member_token(first)  # a link sent to the member before the move
+        engine.store.set_meta({"push_sent:2026-12-01:0123456789abcdef": '["hxny.fdgs.zb1"]'})
     assert main(["migrate", str(source), str(copy)]) == 0
     with Engine.open(copy) as engine:
         assert engine.check_member_token(token).member == first
         # The id was given again: a link from before the removal is still not the new holder's.
         with pytest.raises(TokenError, match="issued before"):
             engine.token_member(before_leaving)
+        assert engine.store.meta_with_prefix("push_sent:") == {"push_sent:2026-12-01:0123456789abcdef": '["hxny.fdgs.zb1"]'}
         assert engine.org_names() == {"hxny": "华能新能源党委"}
         assert [(b.member, b.hours) for b in engine.opening_balances()] == [(first, 12.0)]
         assert engine.remove_member(second, keep_history=True).pseudonym == pseudonym

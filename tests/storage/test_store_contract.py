@@ -764,8 +764,9 @@ def test_metadata_is_read_by_prefix(store):
     assert store.meta_with_prefix("党员:") == {"党员:1": "是"}
     assert store.meta_with_prefix("%") == {} and store.meta_with_prefix("_") == {}  # no pattern: a prefix as written
     assert store.meta_with_prefix("re") == {}  # the store's own keys (rev) never
-    with pytest.raises(ValidationError):
-        store.meta_with_prefix("")
+    for bad in ("", "a\x00", "\ud800"):
+        with pytest.raises(ValidationError):
+            store.meta_with_prefix(bad)
 
 
 def test_keep_meta_sets_a_key_once_and_everyone_gets_the_first_value(store):
