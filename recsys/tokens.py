@@ -64,9 +64,12 @@ class TokenClaims:
 
     def issued_before(self, when: dt.datetime) -> bool:
         """Whether the token may have been issued before ``when``: a token from before tokens
-        said when they were issued counts from the earliest it could have been."""
+        said when they were issued counts from the earliest it could have been. Both times are
+        kept to the millisecond, so one issued in the millisecond of ``when`` counts as before
+        (a link issued just before a removal came out equal to it, and opened for the next
+        holder of the id)."""
         issued = self.issued or self.expires - dt.timedelta(hours=MAX_TOKEN_HOURS)
-        return issued < when
+        return issued <= when
 
 
 def removal_meta(tenant: str, member: str) -> str:
