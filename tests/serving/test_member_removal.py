@@ -80,6 +80,18 @@ def test_a_token_of_a_removed_member_does_not_open_the_next_holder_of_the_id(eng
     assert engine.token_member(engine.member_token("m2")[0])[1].id == "m2"  # the others' tokens hold
 
 
+def test_a_token_issued_in_the_millisecond_of_a_removal_counts_as_issued_before_it():
+    # Both times are kept to the millisecond: a link issued just before a removal can come out
+    # equal to it, and must not open for the next holder of the id.
+    from recsys.tokens import TokenClaims
+
+    when = dt.datetime(2026, 12, 1, 9, 0, 0, 123000, tzinfo=dt.timezone.utc)
+    claims = TokenClaims(member="m1", expires=when + dt.timedelta(hours=24), issued=when)
+    assert claims.issued_before(when)
+    assert not TokenClaims(member="m1", expires=when + dt.timedelta(hours=24),
+                           issued=when + dt.timedelta(milliseconds=1)).issued_before(when)
+
+
 @pytest.fixture
 def other(tmp_path, engine):
     """Another worker: its own engine over the same store, so none of ``engine``'s locks."""
