@@ -29,6 +29,7 @@ from fastapi.routing import APIRoute
 from recsys.curriculum import Curriculum
 from recsys.exceptions import ValidationError
 from recsys.ingest.loaders import combine, input_warnings, parse_batch
+from recsys.ingest.tables import OptionNames
 from recsys.records import Event, Item, Member
 from service.errors import TABLE_SOURCE
 
@@ -44,6 +45,8 @@ TABULAR_TYPES = {
 }
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _XLS = "application/vnd.ms-excel"
+#: What a refusal of a body asks for, in this API's terms.
+_HTTP_NAMES = OptionNames(sheet="?sheet=", encoding="a charset in the Content-Type (text/csv; charset=gbk)")
 
 
 def tabular_body(description: str) -> dict[str, Any]:
@@ -87,7 +90,8 @@ async def _as_json(request: Request, fmt: str, record_type: type, curriculum, ch
     encoding = charset if isinstance(charset, str) else None
     try:
         batch = await anyio.to_thread.run_sync(lambda: parse_batch(
-            data, fmt, record_type, source=TABLE_SOURCE, curriculum=curriculum, encoding=encoding, sheet=sheet))
+            data, fmt, record_type, source=TABLE_SOURCE, curriculum=curriculum, encoding=encoding, sheet=sheet,
+            names=_HTTP_NAMES))
     except ValidationError as exc:
         request.state.body_problems = exc
         records: list[dict[str, Any]] = []

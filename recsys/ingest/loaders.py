@@ -35,7 +35,7 @@ from recsys.credits import OpeningBalance
 from recsys.curriculum import Curriculum
 from recsys.exceptions import ValidationError
 from recsys.ingest.cells import LIST_SEPARATORS, MEMBERSHIP, given_fields, read_fields, read_posts, typo_of
-from recsys.ingest.tables import FORMATS, TABLES, table_rows
+from recsys.ingest.tables import FORMATS, TABLES, OptionNames, table_rows
 from recsys.orgs import OrgDirectory, OrgName
 from recsys.records import IMPRESSION_PREFIX, PSEUDONYM_PREFIX, TZ, Event, Item, Member
 from recsys.vocabulary import Vocabulary, header_key
@@ -207,9 +207,11 @@ def parse_batch(
     now: dt.datetime | None = None,
     orgs: OrgDirectory | None = None,
     check: Callable[[Sequence[R], Sequence[int], str], list[ValidationError]] | None = None,
+    names: OptionNames = OptionNames(),
 ) -> Batch[R]:
     """Read and validate the records of a file's bytes in format ``fmt`` (``csv``, ``xlsx``,
-    ``json`` or ``jsonl``); the rest as :func:`read_batch`.
+    ``json`` or ``jsonl``); ``names`` say how the caller gives a sheet or an encoding (the command
+    line's flags by default); the rest as :func:`read_batch`.
 
     Raises:
         ValidationError: as :func:`read_batch`.
@@ -224,7 +226,8 @@ def parse_batch(
 
     rows, problems, used = table_rows(fmt, data, source=source, encoding=encoding, sheet=sheet,
                                       schedule=record_type is Item, required=record_type.REQUIRED,
-                                      column=column, headers=_headers(record_type, curriculum.vocabulary))
+                                      column=column, headers=_headers(record_type, curriculum.vocabulary),
+                                      names=names)
     ignored: list[InputWarning] = []
     as_written = rows  # the columns as the file gives them (see Batch.fields)
     if fmt in TABLES:

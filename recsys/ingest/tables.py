@@ -14,11 +14,12 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from recsys.exceptions import ValidationError
 
-__all__ = ["FORMATS", "TABLES", "decode", "table_rows", "SCHEDULE_COLUMNS"]
+__all__ = ["FORMATS", "TABLES", "decode", "table_rows", "SCHEDULE_COLUMNS", "OptionNames"]
 
 #: File formats by suffix (a workbook is known by its first bytes too, whatever its name).
 FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".xlsx": "xlsx", ".xls": "xls"}
@@ -34,7 +35,17 @@ _CHINESE = "gb18030"
 Rows = list[tuple[int, Any]]
 
 
-def decode(data: bytes, encoding: str | None = None, *, source: str) -> tuple[str, str]:
+@dataclass(frozen=True)
+class OptionNames:
+    """How the caller of a reader gives the options a refusal points to: the command line's flags
+    by default (the HTTP service names its own: ``?sheet=``, a ``charset``)."""
+
+    sheet: str = "--sheet"
+    encoding: str = "--encoding"
+
+
+def decode(data: bytes, encoding: str | None = None, *, source: str,
+           names: OptionNames = OptionNames()) -> tuple[str, str]:
     """The text of ``data`` and the encoding it was read with.
 
     UTF-8 (with or without a byte-order mark) is taken when the bytes are valid UTF-8; then
@@ -54,7 +65,7 @@ def decode(data: bytes, encoding: str | None = None, *, source: str) -> tuple[st
         except UnicodeDecodeError as exc:
             raise ValidationError(f"not {encoding} text ({exc.reason} at byte {exc.start})", source=source) from None
     if data.startswith(b"\xef\xbb\xbf"):
-        return _strict(data, "utf-8-sig", source), "UTF-8 (with BOM)"
+        return _strict(data, "utf-8-sig", source, names), "UTF-8 (with BOM)"
     try:
         return data.decode("utf-8"), "UTF-8"
     except UnicodeDecodeError as exc:
@@ -68,7 +79,7 @@ def decode(data: bytes, encoding: str | None = None, *, source: str) -> tuple[st
     name = best.encoding if best is not None else _CHINESE
     if name in ("gb2312", "gbk", "gb18030", "hz"):
         name = _CHINESE
-    return _strict(data, name, source), name.upper().replace("_", "-")
+    return _strict(data, name, source, names), name.upper().replace("_", "-")
 
 
 def _as_chinese(data: bytes) -> str | None:
@@ -164,12 +175,12 @@ def _too_deep(text: str) -> tuple[int, str | None]:
     return len(text) - line_start, key
 
 
-def _strict(data: bytes, encoding: str, source: str) -> str:
+def _strict(data: bytes, encoding: str, source: str, names: OptionNames) -> str:
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
         raise ValidationError(
-            f"cannot tell the text encoding ({encoding} fails at byte {exc.start}); give it with --encoding",
+            f"cannot tell the text encoding ({encoding} fails at byte {exc.start}); give it with {names.encoding}",
             source=source,
         ) from None
 
@@ -177,7 +188,7 @@ def _strict(data: bytes, encoding: str, source: str) -> str:
 def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = None, sheet: str | None = None,
                schedule: bool = False, required: tuple[str, ...] = (),
                column: Callable[[str], str] = str.strip, headers: Mapping[str, str] | None = None,
-               ) -> tuple[Rows, list[ValidationError], str | None]:
+               names: OptionNames = OptionNames()) -> tuple[Rows, list[ValidationError], str | None]:
     """The rows of a file's bytes in format ``fmt`` (``csv``, ``json``, ``jsonl`` or ``xlsx``).
 
     Args:
@@ -188,6 +199,7 @@ def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = Non
         column: The field a table's column header names (标题 → ``title``).
         headers: A header an export writes for each field (``member`` → 党员编号), named beside a
             required column the header row lacks.
+        names: How the caller gives a sheet or an encoding, for refusals that ask for one.
 
     Returns:
         The rows, the problems of rows that could not be read, and the text encoding used (None
@@ -198,7 +210,7 @@ def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = Non
     """
     fmt = _by_content(fmt, data, source)
     if fmt in ("xlsx", "xls"):
-        names, sheets = (_workbook if fmt == "xlsx" else _old_workbook)(data, source, sheet)
+        sheet_names, sheets = (_workbook if fmt == "xlsx" else _old_workbook)(data, source, sheet)
         for n, (title, cells) in enumerate(sheets):
             try:
                 rows, problems = _table(cells(), source, schedule, required, column, headers)
@@ -208,16 +220,18 @@ def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = Non
                 if exc.tabular and len(sheets) > 1:
                     # A table whose header lacks a field: refused by its sheet's name, rather than a
                     # later sheet (an example, last year's copy) read in its place.
-                    raise ValidationError(f"sheet {title!r}: {exc.args[0]}; the workbook's sheets are {', '.join(names)}: "
-                                          "give another with --sheet", source=source, line=exc.line) from None
+                    raise ValidationError(f"sheet {title!r}: {exc.args[0]}; the workbook's sheets are "
+                                          f"{', '.join(sheet_names)}: give another with {names.sheet}",
+                                          source=source, line=exc.line) from None
                 if len(sheets) > 1:
-                    exc.args = (f"{exc.args[0]}; no sheet of the workbook has one ({', '.join(names)}): "
-                                "give the sheet with --sheet",)
+                    exc.args = (f"{exc.args[0]}; no sheet of the workbook has one ({', '.join(sheet_names)}): "
+                                f"give the sheet with {names.sheet}",)
                 raise ValidationError(exc.args[0], source=source, line=exc.line) from None
             return rows, problems, None
     if sheet is not None:
-        raise ValidationError("--sheet is for Excel workbooks (.xlsx, .xls)", source=source)
-    text, used = decode(data, encoding, source=source)
+        raise ValidationError(f"{names.sheet} is for Excel workbooks (.xlsx, .xls); this was read as text "
+                              f"({fmt.upper()}), which has no sheets", source=source)
+    text, used = decode(data, encoding, source=source, names=names)
     if fmt == "csv":
         try:
             rows, problems = _table(_csv_cells(text, source), source, schedule, required, column, headers)
@@ -273,12 +287,21 @@ def _by_content(fmt: str, data: bytes, source: str) -> str:
         return "xlsx"
     if data.startswith(_OLE2):
         return "xls"
-    if fmt in ("xls", "xlsx") and data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<":
+    if fmt in ("xls", "xlsx") and _markup(data):
         raise ValidationError("this file is a web page (HTML or XML) saved with an Excel name, not a workbook: open "
                               "it in Excel or WPS and save it as .xlsx (or CSV)", source=source)
     if fmt == "xls":
         return "csv"  # text saved with an Excel name (导出Excel as tab-separated text): read as such
     return fmt
+
+
+def _markup(data: bytes) -> bool:
+    """Whether text starts with ``<`` (HTML or XML), in UTF-8 or, after its byte-order mark,
+    UTF-16 (some systems' 导出Excel writes a web page in either)."""
+    for bom, codec in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if data.startswith(bom):
+            return data[2:202].decode(codec, errors="ignore").lstrip("\ufeff \t\r\n")[:1] == "<"
+    return data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<"
 
 
 def _old_workbook(data: bytes, source: str, sheet: str | None):

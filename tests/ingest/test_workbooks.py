@@ -272,6 +272,9 @@ def test_a_workbook_is_known_by_its_bytes_whatever_its_name(tmp_path):
     page.write_text("<html><body><table><tr><td>党员编号</td></tr></table></body></html>", encoding="utf-8")
     with pytest.raises(ValidationError, match="web page .* save it as .xlsx"):
         read_batch(page, Member)
+    page.write_text("  <html><body><table><tr><td>党员编号</td></tr></table></body></html>", encoding="utf-16")
+    with pytest.raises(ValidationError, match="web page .* save it as .xlsx"):  # in UTF-16 too
+        read_batch(page, Member)
     broken = tmp_path / "broken.xls"
     broken.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)
     with pytest.raises(ValidationError, match=r"broken.xls: not an Excel .xls workbook"):

@@ -177,3 +177,14 @@ def test_an_excel_97_roster_and_a_csv_sent_as_windows_types_it(world):
     response = put(client, "/v1/members", roster, keys.a, "application/vnd.ms-excel")
     assert response.status_code == 200, response.text
     assert client.get("/v1/members/y-2", headers=bearer(keys.a)).json()["roles"] == ["probationary"]
+
+
+def test_a_refused_body_asks_for_what_a_request_can_give(world):
+    # Not the command line's flags: a sheet of a body read as text, an encoding it cannot tell.
+    client, keys = world
+    roster = "党员编号,姓名,身份,所在支部\ny-3,冯雪,正式党员,hxny.fdgs.zb-yunxing\n".encode("gbk")
+    sheet = put(client, "/v1/members", roster, keys.a, "application/vnd.ms-excel", sheet="名单")
+    assert sheet.status_code == 422 and "?sheet= is for Excel workbooks" in sheet.text and "--sheet" not in sheet.text
+    garbled = put(client, "/v1/members", "党员编号,姓名\n".encode("gbk") + bytes(range(128, 256)), keys.a, CSV)
+    assert garbled.status_code == 422 and "charset in the Content-Type" in garbled.text, garbled.text
+    assert "--encoding" not in garbled.text
