@@ -35,8 +35,8 @@ def unavailable(item: Item, member: Member, day: dt.date, curriculum: Curriculum
     """Why no list may offer ``item`` to ``member`` on ``day`` whatever their history, or None:
     not yet published (``unpublished``), ``expired``, for roles they do not hold (``role``),
     owned by an organisation they are not in (``org``), or for situations they are not in
-    (``situation``). Part of :func:`infeasibility`; also what a quiz answered outside a list
-    is held to."""
+    (``situation``). Part of :func:`infeasibility`; also what a quiz answered, or an activity
+    enrolled in, outside a list is held to."""
     if item.published > day:
         return "unpublished"
     if item.expires is not None and item.expires < day:

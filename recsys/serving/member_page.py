@@ -17,10 +17,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from recsys.exceptions import ConflictError, NotFoundError, ValidationError
+from recsys.pipeline.rules import unavailable
 from recsys.records import TZ, Event, Item, Member
 from recsys.reports.progress import MemberProgress
 from recsys.results import StudyEntry, StudyList
-from recsys.pipeline.rules import unavailable
 from recsys.serving.world import World, enrolled_in
 
 __all__ = ["member_page", "enroll", "withdraw"]

@@ -56,8 +56,8 @@ def post_events(
     enterprise with the same content is a retry and is counted once; the same id with other
     content is a 409. Another enterprise's ids are its own: using one is neither. Once this
     answers 200 the events are on disk. Members and items the key cannot see are reported as
-    unknown, as missing ones are. The body may also be a `text/csv`, `.xlsx` or `.xls` export (kinds as
-    完成/报名/参加, times as 2026/12/1 20:15), its problems named by line."""
+    unknown, as missing ones are. The body may also be a `text/csv`, `.xlsx` or `.xls` export
+    (kinds as 完成/报名/参加, times as 2026/12/1 20:15), its problems named by line."""
     records = [as_json(e) for e in events]
     members = engine.find_members(r["member"] for r in records)
     problems = event_problems(tenant, records, members, engine.catalogue())

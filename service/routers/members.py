@@ -84,7 +84,7 @@ def put_members(
     """Insert or replace members by id. Every member must belong to the key's organisation or a
     unit under it. All or nothing. A record giving a stored member's id to another person (another
     name in another branch: two units each numbering from 0001) is refused with 409; a member
-    renamed, or moved, keeps the id (change one of the two, then the other). The body may also be
+    renamed, or moved, keeps the id (both at once: `PATCH /v1/members/{id}`). The body may also be
     a `text/csv`, `.xlsx` or `.xls` export, read as `PUT /v1/items` reads one (roles as
     党员、支部书记, situations as 流动党员, yes/no as 是/否)."""
     records = [as_json(m) for m in members]
