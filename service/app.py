@@ -29,7 +29,12 @@ from service.errors import install_error_handlers
 from service.keys import KeyRing
 from service.member_tokens import MemberCorsMiddleware
 from service.metrics import Metrics
-from service.middleware import BodyLimitMiddleware, ConcurrencyLimitMiddleware, RequestContextMiddleware
+from service.middleware import (
+    BodyLimitMiddleware,
+    ConcurrencyLimitMiddleware,
+    RequestContextMiddleware,
+    SingleQueryValuesMiddleware,
+)
 from service.openapi import TAGS, error_responses
 from service.routers import ROUTERS
 from service.routers.member_pages import static_files
@@ -180,5 +185,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(MemberCorsMiddleware)
     app.add_middleware(ConcurrencyLimitMiddleware, limit=settings.max_concurrent, wait=settings.queue_seconds)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout=settings.body_seconds)
+    app.add_middleware(SingleQueryValuesMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

@@ -183,10 +183,10 @@ def _summary(details: list[dict[str, Any]], batch: bool) -> str:
     return f"{first}; nothing was written" if batch else first
 
 
-def batch_message(details: list[dict[str, Any]]) -> str:
-    """The message of a refused batch: its first problem, placed as the details place it, how
-    many more there are, and that nothing was written."""
-    return _summary(details, True)
+def problems_message(details: list[dict[str, Any]], *, batch: bool) -> str:
+    """The message of a refusal: its first problem, placed as the details place it, how many more
+    there are, and for a ``batch`` that nothing was written."""
+    return _summary(details, batch)
 
 
 #: The source of the problems of a CSV or workbook body (``service.bodies``): placed by line.

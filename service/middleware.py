@@ -13,14 +13,17 @@ import math
 import re
 import time
 import uuid
+from collections import Counter
+from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.errors import error_response, internal_error_response
+from service.errors import error_response, internal_error_response, problems_message
 from service.metrics import Metrics
 
-__all__ = ["RequestContextMiddleware", "BodyLimitMiddleware", "ConcurrencyLimitMiddleware", "REQUEST_ID_HEADER"]
+__all__ = ["RequestContextMiddleware", "SingleQueryValuesMiddleware", "BodyLimitMiddleware", "ConcurrencyLimitMiddleware",
+           "REQUEST_ID_HEADER"]
 
 log = logging.getLogger("service.access")
 errors_log = logging.getLogger("service.errors")
@@ -95,6 +98,28 @@ class RequestContextMiddleware:
         }
         log.info("%s %s %d %.1fms", scope["method"], fields["path"], status, fields["duration_ms"],
                  extra={"fields": fields})
+
+
+class SingleQueryValuesMiddleware:
+    """Refuse a query parameter given more than once (``?sheet=a&sheet=b``) with a 422 naming it.
+    No parameter of this API takes several values, and the framework reads the last one given:
+    a link built by appending to another was read as something its sender did not see."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        query = scope.get("query_string") if scope["type"] == "http" else None
+        if query:
+            names = Counter(name for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True))
+            twice = sorted(name for name, n in names.items() if n > 1)
+            if twice:
+                details = [{"index": None, "id": None, "field": name, "where": "query",
+                            "message": "given more than once; give it once"} for name in twice]
+                await error_response(422, "validation_error", problems_message(details, batch=False),
+                                     details)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class BodyLimitMiddleware:

@@ -28,7 +28,7 @@ from recsys.engine import Engine, visible_to
 from recsys.exceptions import NotFoundError, ValidationError
 from recsys.ingest.loaders import id_clashes
 from recsys.records import Item, Member
-from service.errors import Conflict, Forbidden, batch_message
+from service.errors import Conflict, Forbidden, problems_message
 from service.keys import org_within
 
 __all__ = [
@@ -220,7 +220,7 @@ def check_member_ids(records: Sequence[Member], existing: Mapping[str, Member], 
         index = {line: n for n, line in enumerate(at)}
         details = [{**_problem(index[e.line], e.record, "id", e.reason), "line": e.line if lines is not None else None}
                    for e in clashes]
-        raise Conflict(batch_message(details), details=details)
+        raise Conflict(problems_message(details, batch=True), details=details)
 
 
 def event_problems(

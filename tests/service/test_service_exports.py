@@ -188,3 +188,18 @@ def test_a_refused_body_asks_for_what_a_request_can_give(world):
     garbled = put(client, "/v1/members", "党员编号,姓名\n".encode("gbk") + bytes(range(128, 256)), keys.a, CSV)
     assert garbled.status_code == 422 and "charset in the Content-Type" in garbled.text, garbled.text
     assert "--encoding" not in garbled.text
+
+
+def test_a_query_parameter_given_twice_is_refused_not_read_as_the_last(world):
+    client, keys = world
+    roster = "党员编号,姓名,身份,所在支部\ny-4,陈晨,正式党员,hxny.fdgs.zb-yunxing\n".encode("gbk")
+    response = client.put("/v1/members?sheet=名单&sheet=%E5%90%8D%E5%8D%95&strict=true", content=roster,
+                          headers={**bearer(keys.a), "Content-Type": CSV})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["message"] == "query parameter 'sheet': given more than once; give it once"
+    assert error["details"] == [{"index": None, "id": None, "field": "sheet", "where": "query",
+                                 "message": "given more than once; give it once"}]
+    assert client.get("/v1/members/y-4", headers=bearer(keys.a)).status_code == 404
+    once = client.get("/v1/members?limit=1&offset=0", headers=bearer(keys.a))
+    assert once.status_code == 200 and len(once.json()["members"]) == 1
