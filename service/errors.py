@@ -175,18 +175,14 @@ def _describe(detail: dict[str, Any]) -> str:
     return f"{', '.join(where)}: {detail['message']}" if where else detail["message"]
 
 
-def _summary(details: list[dict[str, Any]], batch: bool) -> str:
+def problems_message(details: list[dict[str, Any]], *, batch: bool) -> str:
+    """The message of a refusal: its first problem, placed as the details place it, how many more
+    there are, and for a ``batch`` that nothing was written."""
     first = _describe(details[0])
     more = len(details) - 1
     if more:
         first += f" (and {more} more problem{'s' if more > 1 else ''})"
     return f"{first}; nothing was written" if batch else first
-
-
-def problems_message(details: list[dict[str, Any]], *, batch: bool) -> str:
-    """The message of a refusal: its first problem, placed as the details place it, how many more
-    there are, and for a ``batch`` that nothing was written."""
-    return _summary(details, batch)
 
 
 #: The source of the problems of a CSV or workbook body (``service.bodies``): placed by line.
@@ -265,7 +261,7 @@ async def _on_library_error(request: Request, exc: RecsysError) -> ErrorResponse
     if isinstance(exc, ValidationError):
         details = validation_details(exc)
         batch = exc.line is not None or exc.source == TABLE_SOURCE
-        return error_response(status, code, _summary(details, batch=batch), details)
+        return error_response(status, code, problems_message(details, batch=batch), details)
     if status >= 500:
         # Not the caller's fault, and the library's message may name server paths.
         log.error("library error %s: %s", code, exc, exc_info=exc)
@@ -281,7 +277,7 @@ async def _on_request_validation(request: Request, exc: RequestValidationError) 
     if not details:
         details = [_detail(None, None, None, "the request is invalid")]
     batch = any(d["index"] is not None for d in details)
-    message = _summary(details, batch)
+    message = problems_message(details, batch=batch)
     for d in details:
         d.pop("where", None)
     return error_response(422, "validation_error", message, details)

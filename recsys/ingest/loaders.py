@@ -24,7 +24,6 @@ import difflib
 import functools
 import hashlib
 import os
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -313,8 +312,9 @@ def id_clashes(records: Sequence[Member], lines: Sequence[int], source: str,
     """Rows giving a stored member's id to someone else: another name in another branch (two
     units of one enterprise each numbering from 0001). Written, such a row replaced the stored
     member, whose hours then counted for the new one. ``stored`` is keyed by tenant and id; a
-    member renamed, or moved, is the same member, and so is a name written with other spaces or
-    full-width letters (张　伟 is 张伟). ``both`` says how to give one member a new name and branch."""
+    member renamed, or moved, is the same member, and so is a name written with other spaces,
+    full-width letters or case (张　伟 is 张伟; compared by :func:`~recsys.vocabulary.header_key`).
+    ``both`` says how to give one member a new name and branch."""
     return [ValidationError(
         f"member id {member.id!r} is {before.name} of {before.org} in the store, and this record gives it to "
         f"{member.name} of {member.org}: one id for two people. Ids must be unique in the whole enterprise "
@@ -323,13 +323,8 @@ def id_clashes(records: Sequence[Member], lines: Sequence[int], source: str,
         source=source, line=line, record=member.id, field="id")
         for member, line in zip(records, lines)
         if (before := stored.get((member.tenant, member.id))) is not None
-        and _name_key(member.name) != _name_key(before.name) and member.org != before.org]
+        and header_key(member.name) != header_key(before.name) and member.org != before.org]
 
-
-def _name_key(name: str) -> str:
-    """A name as compared for "the same person": without spaces of any width, full-width
-    letters as half-width (rosters pad two-character names to three: 张　伟)."""
-    return "".join(unicodedata.normalize("NFKC", name).split())
 
 
 def keep_unlisted(batch: Batch[Member], stored: Mapping[tuple[str, str], Member]) -> list[Member]:
