@@ -233,7 +233,10 @@ def _best(scores: np.ndarray, k: int, rank: np.ndarray) -> tuple[np.ndarray, np.
     if np.isnan(scores).any():
         scores = np.where(np.isnan(scores), -np.inf, scores)
     n = scores.shape[1]
-    cut = np.partition(scores, n - k, axis=1)[:, n - k]
+    # The k-th best as the k-th smallest of the negated scores (negating is exact): numpy's
+    # selection near the top of a row where most values are equal took 25 times as long
+    # (130 ms against 5 for 16 rows of 100,000 mostly-zero TF-IDF scores) and as long otherwise.
+    cut = -np.partition(-scores, k - 1, axis=1)[:, k - 1]
     at_least = scores >= cut[:, None]
     counts = at_least.sum(axis=1)
     top = np.empty((len(scores), k), dtype=np.int64)
