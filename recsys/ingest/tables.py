@@ -398,8 +398,32 @@ def _sheet_cells(data: bytes, ws, source: str) -> Iterable[tuple[int, list[Any]]
     # walk 17 billion empty cells.
     ws.reset_dimensions()
     rows = _damaged_as_invalid(ws.iter_rows(), source, ws.title)
-    merged = _merged_down(data, getattr(ws, "_worksheet_path", None))
-    return _filled_down(((n, [_shown(c) for c in row or ()]) for n, row in enumerate(rows, start=1)), merged)
+    merged, uncalculated = _sheet_marks(data, getattr(ws, "_worksheet_path", None))
+    return _filled_down(((n, _marked(n, [_shown(c) for c in row or ()], uncalculated))
+                         for n, row in enumerate(rows, start=1)), merged)
+
+
+class _Uncalculated:
+    """A formula cell the workbook keeps no value for (see :func:`_sheet_marks`): read as empty,
+    it would have left the member's field unset without a word."""
+
+    def __str__(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        return "<formula never calculated>"
+
+
+UNCALCULATED = _Uncalculated()
+
+
+def _marked(n: int, values: list[Any], uncalculated: dict[int, set[int]]) -> list[Any]:
+    """Row ``n``'s values with its formula cells that hold no value as :data:`UNCALCULATED`."""
+    for col in uncalculated.get(n, ()):
+        while len(values) <= col:
+            values.append(None)
+        values[col] = UNCALCULATED
+    return values
 
 
 #: A number format padding whole numbers with zeros (``0000`` shows 1 as 0001).
@@ -425,19 +449,30 @@ def _as_shown(value: Any, fmt: str | None) -> Any:
 
 #: A merged range in a sheet's XML (``<mergeCell ref="C2:C9"/>``), after its rows.
 _MERGE_CELL = re.compile(rb'<mergeCell\s+ref="([A-Z]{1,3})([0-9]+):([A-Z]{1,3})([0-9]+)"')
+#: A cell holding a formula (``<c r="C2"><f>B2*2</f><v>6</v></c>``), with its value if any.
+_FORMULA_CELL = re.compile(rb'<c\s([^>]*)>\s*<f\b[^>]*?(?:/>|>[^<]*</f>)\s*(?:<v\b[^>]*?(?:/>|>([^<]*)</v>))?')
+_CELL_REF = re.compile(rb'\br="([A-Z]{1,3})([0-9]+)"')
+_CELL_TYPE = re.compile(rb'\bt="([a-zA-Z]+)"')
 
 
-def _merged_down(data: bytes, path: str | None) -> dict[int, list[tuple[int, int]]]:
-    """The sheet's cells merged down one column below the header, by column (0-based): the rows
-    (1-based, first and last) of each range. A roster merges 所在支部 over a branch's members,
-    and only the range's first cell holds the value: each other member read as having none.
-    Read from the sheet's XML (a read-only sheet does not give them), a chunk at a time."""
+def _sheet_marks(data: bytes, path: str | None) -> tuple[dict[int, list[tuple[int, int]]], dict[int, set[int]]]:
+    """What a read-only sheet does not give, from the sheet's XML, a chunk at a time:
+
+    - the cells merged down one column below the header, by column (0-based): the rows (1-based,
+      first and last) of each range. A roster merges 所在支部 over a branch's members, and only
+      the range's first cell holds the value: each other member read as having none;
+    - the formula cells holding no value, by row (1-based): their columns (0-based). Excel and WPS
+      keep each formula's last value; a workbook written by a program (openpyxl, a report
+      script) keeps the formula alone, which reads as an empty cell. A formula whose value is
+      the empty text (``t="str"``) is a value.
+    """
     import zipfile
     import zlib
 
     if not path:
-        return {}
+        return {}, {}
     found: dict[int, list[tuple[int, int]]] = {}
+    uncalculated: dict[int, set[int]] = {}
     tail = b""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open(path.lstrip("/")) as part:
@@ -447,10 +482,17 @@ def _merged_down(data: bytes, path: str | None) -> dict[int, list[tuple[int, int
                     first_col, first, last_col, last = m.group(1), int(m.group(2)), m.group(3), int(m.group(4))
                     if first_col == last_col and 1 < first < last:
                         found.setdefault(_column_index(first_col.decode()), []).append((first, last))
-                tail = text[-200:]  # a tag cut between chunks is found whole in the next
+                if b"<f" in text:
+                    for m in _FORMULA_CELL.finditer(text):
+                        ref, kind = _CELL_REF.search(m.group(1)), _CELL_TYPE.search(m.group(1))
+                        if ref and not (m.group(2) or b"").strip() and not (kind and kind.group(1) == b"str"):
+                            uncalculated.setdefault(int(ref.group(2)), set()).add(_column_index(ref.group(1).decode()))
+                # A tag cut between chunks is found whole in the next (a cell's formula is short;
+                # found twice, it is one entry of a set).
+                tail = text[-4096:]
     except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError):
-        return {}  # a damaged sheet: reading its rows names the damage
-    return {col: sorted(set(spans)) for col, spans in found.items()}
+        return {}, {}  # a damaged sheet: reading its rows names the damage
+    return {col: sorted(set(spans)) for col, spans in found.items()}, uncalculated
 
 
 def _column_index(letters: str) -> int:
@@ -463,7 +505,7 @@ def _column_index(letters: str) -> int:
 
 def _filled_down(rows: Iterable[tuple[int, list[Any]]], merged: dict[int, list[tuple[int, int]]]
                  ) -> Iterator[tuple[int, list[Any]]]:
-    """``rows`` with each cell of a range merged down (see :func:`_merged_down`) holding the
+    """``rows`` with each cell of a range merged down (see :func:`_sheet_marks`) holding the
     range's value, as the sheet shows it."""
     if not merged:
         yield from rows
@@ -585,6 +627,13 @@ def _table(cells: Iterable[tuple[int, list[Any]]], source: str, schedule: bool,
         row: dict[str, Any] = {}
         for n, value in enumerate(values):
             name = names[n] if n < len(names) else ""
+            if value is UNCALCULATED:
+                if name:
+                    problems.append(ValidationError(
+                        f"column {written[n]!r} holds a formula whose value was never calculated (the file was "
+                        "written by a program, not saved by Excel or WPS): open the file in Excel or WPS and "
+                        "save it, or paste the column as values", source=source, line=line, field=name))
+                value = None
             if not name:
                 # An export's trailing separator makes an empty column: harmless while empty.
                 if not _blank(value):

@@ -327,3 +327,47 @@ def test_text_saved_with_an_excel_name_is_read_as_text(tmp_path):
     path = tmp_path / "导出.xls"
     path.write_bytes("编号\t姓名\t所在支部\nm1\t李志刚\thxny.fdgs\n".encode("gb18030"))
     assert [(m.id, m.name) for m in read_batch(path, Member).records] == [("m1", "李志刚")]
+
+
+def formula_roster(tmp_path, *, value: bytes | None = None, text: bool = False):
+    """A roster whose daily_minutes of m1 is the formula ``=20+10``, as a program writes it (no
+    value kept), or with ``value`` kept as Excel does (``text``: the value is text)."""
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.append([*HEADER, "daily_minutes", ""])
+    ws.append([*ROWS[0], "=20+10", "=1+1"])  # the last under no header
+    ws.append([*ROWS[1], 15])
+    out = io.BytesIO()
+    book.save(out)
+
+    def keep(xml: bytes) -> bytes:
+        cell = b'<c r="E2"' + (b' t="str"' if text else b"") + b"><f>20+10</f><v>" + value + b"</v></c>"
+        changed, n = re.subn(rb'<c r="E2"><f>20\+10</f><v ?/></c>', cell, xml)
+        assert n == 1
+        return changed
+
+    data = out.getvalue() if value is None else rewrite_sheet(out.getvalue(), keep)
+    path = tmp_path / "roster.xlsx"
+    path.write_bytes(data)
+    return path
+
+
+def test_a_formula_the_workbook_keeps_no_value_for_is_refused_by_line_and_column(tmp_path):
+    """A workbook written by a program keeps a formula without its value; read as empty, the
+    member's daily time would have been left unset without a word."""
+    with pytest.raises(ValidationError) as err:
+        read_batch(formula_roster(tmp_path), Member)
+    assert [(p.line, p.field) for p in err.value.problems] == [(2, "daily_minutes")]
+    assert "'daily_minutes' holds a formula whose value was never calculated" in str(err.value)
+    assert "save it" in str(err.value)
+
+
+def test_a_formula_with_its_value_kept_reads_as_the_value(tmp_path):
+    batch = read_batch(formula_roster(tmp_path, value=b"30"), Member)
+    assert [(m.id, m.daily_minutes) for m in batch.records] == [("m1", 30), ("m2", 15)]
+
+
+def test_a_formula_whose_value_is_empty_text_is_an_empty_cell(tmp_path):
+    batch = read_batch(formula_roster(tmp_path, value=b"", text=True), Member)
+    default = Member(id="x", name="x", roles=("member",), org="o").daily_minutes
+    assert [(m.id, m.daily_minutes) for m in batch.records] == [("m1", default), ("m2", 15)]
