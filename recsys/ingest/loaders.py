@@ -223,7 +223,7 @@ def parse_batch(
         written.setdefault(name, header.strip())  # to name an ignored column as the file wrote it
         return name
 
-    rows, problems, used = table_rows(fmt, data, source=source, encoding=encoding, sheet=sheet,
+    rows, problems, used, header = table_rows(fmt, data, source=source, encoding=encoding, sheet=sheet,
                                       schedule=record_type is Item, required=record_type.REQUIRED,
                                       column=column, headers=_headers(record_type, curriculum.vocabulary),
                                       names=names)
@@ -232,7 +232,7 @@ def parse_batch(
     if fmt in TABLES:
         if record_type is Member:
             rows, ignored = _posts(rows, curriculum.vocabulary, source)
-        rows, unknown = _known_columns(rows, record_type, source, written)
+        rows, unknown = _known_columns(rows, record_type, source, written, header)
         ignored += unknown
     records, lines, invalid = _validate(rows, record_type, source, curriculum.vocabulary, orgs)
     problems += invalid
@@ -289,10 +289,10 @@ def _posts(rows: list[tuple[int, Any]], vocabulary, source: str) -> tuple[list[t
                               "的 vocabulary.roles 中添加）", source=source, line=min(unknown.values()))]
 
 
-def _known_columns(rows: list[tuple[int, Any]], record_type: type, source: str, written: Mapping[str, str]
-                   ) -> tuple[list[tuple[int, Any]], list[InputWarning]]:
+def _known_columns(rows: list[tuple[int, Any]], record_type: type, source: str, written: Mapping[str, str],
+                   header: int | None) -> tuple[list[tuple[int, Any]], list[InputWarning]]:
     """A table's rows without the columns that are no field of ``record_type``, and one warning
-    naming those columns. An HR export carries 性别, 手机号码 and more beside the fields: each row
+    naming those columns, at the header row (line ``header``: titles may stand above it). An HR export carries 性别, 手机号码 and more beside the fields: each row
     was refused for them, with one error per row (20,001 lines for a 20,000-row file)."""
     known = set(record_type.FIELDS) | ({"schedule"} if record_type is Item else set())
     unknown = sorted({k for _, row in rows if isinstance(row, Mapping) for k in row} - known)
@@ -301,7 +301,7 @@ def _known_columns(rows: list[tuple[int, Any]], record_type: type, source: str, 
     noun = {Item: "内容", Member: "党员", Event: "学习记录"}.get(record_type, "记录")
     names = "、".join(f"“{written.get(name, name)}”" for name in unknown)  # 学时, not the field it names
     warning = InputWarning(f"表头中的 {names} 不是{noun}的字段，这些列已忽略（如是字段名写法不同，请改为标准表头）",
-                           source=source, line=1)
+                           source=source, line=header)
     return [(line, {k: v for k, v in row.items() if k in known} if isinstance(row, Mapping) else row)
             for line, row in rows], [warning]
 

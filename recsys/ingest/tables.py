@@ -188,7 +188,7 @@ def _strict(data: bytes, encoding: str, source: str, names: OptionNames) -> str:
 def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = None, sheet: str | None = None,
                schedule: bool = False, required: tuple[str, ...] = (),
                column: Callable[[str], str] = str.strip, headers: Mapping[str, str] | None = None,
-               names: OptionNames = OptionNames()) -> tuple[Rows, list[ValidationError], str | None]:
+               names: OptionNames = OptionNames()) -> tuple[Rows, list[ValidationError], str | None, int | None]:
     """The rows of a file's bytes in format ``fmt`` (``csv``, ``json``, ``jsonl`` or ``xlsx``).
 
     Args:
@@ -202,8 +202,8 @@ def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = Non
         names: How the caller gives a sheet or an encoding, for refusals that ask for one.
 
     Returns:
-        The rows, the problems of rows that could not be read, and the text encoding used (None
-        for a workbook).
+        The rows, the problems of rows that could not be read, the text encoding used (None for a
+        workbook), and the line of a table's header row (None for JSON).
 
     Raises:
         ValidationError: the file as a whole cannot be read (not JSON, not a workbook, no such sheet).
@@ -213,7 +213,7 @@ def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = Non
         sheet_names, sheets = (_workbook if fmt == "xlsx" else _old_workbook)(data, source, sheet)
         for n, (title, cells) in enumerate(sheets):
             try:
-                rows, problems = _table(cells(), source, schedule, required, column, headers)
+                header, rows, problems = _table(cells(), source, schedule, required, column, headers)
             except _NoHeader as exc:
                 if n + 1 < len(sheets) and not exc.tabular:
                     continue  # an instructions sheet (填表说明) before the table: the next may hold it
@@ -227,20 +227,20 @@ def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = Non
                     exc.args = (f"{exc.args[0]}; no sheet of the workbook has one ({', '.join(sheet_names)}): "
                                 f"give the sheet with {names.sheet}",)
                 raise ValidationError(exc.args[0], source=source, line=exc.line) from None
-            return rows, problems, None
+            return rows, problems, None, header
     if sheet is not None:
         raise ValidationError(f"{names.sheet} is for Excel workbooks (.xlsx, .xls); this was read as text "
                               f"({fmt.upper()}), which has no sheets", source=source)
     text, used = decode(data, encoding, source=source, names=names)
     if fmt == "csv":
         try:
-            rows, problems = _table(_csv_cells(text, source), source, schedule, required, column, headers)
+            header, rows, problems = _table(_csv_cells(text, source), source, schedule, required, column, headers)
         except _NoHeader as exc:
             raise ValidationError(exc.args[0], source=source, line=exc.line) from None
-        return rows, problems, used
+        return rows, problems, used, header
     if fmt == "jsonl":
-        return _jsonl_rows(text, source), [], used
-    return _json_rows(text, source), [], used
+        return _jsonl_rows(text, source), [], used, None
+    return _json_rows(text, source), [], used, None
 
 
 def _csv_cells(text: str, source: str) -> Iterable[tuple[int, list[Any]]]:
@@ -610,7 +610,8 @@ def _header(cells: Iterator[tuple[int, list[Any]]], required: tuple[str, ...], c
 
 def _table(cells: Iterable[tuple[int, list[Any]]], source: str, schedule: bool,
            required: tuple[str, ...], column: Callable[[str], str], headers: Mapping[str, str] | None = None,
-           ) -> tuple[Rows, list[ValidationError]]:
+           ) -> tuple[int, Rows, list[ValidationError]]:
+    """The header row's line, the rows below it and the problems of their cells."""
     cells = iter(cells)
     header_line, written, names = _header(cells, required, column, headers)
     problems: list[ValidationError] = []
@@ -651,7 +652,7 @@ def _table(cells: Iterable[tuple[int, list[Any]]], source: str, schedule: bool,
             if name and name not in row and not (schedule and name.removeprefix("schedule.") in SCHEDULE_COLUMNS):
                 row[name] = None
         rows.append((line, row))
-    return rows, problems
+    return header_line, rows, problems
 
 
 def _blank(value: Any) -> bool:

@@ -281,13 +281,18 @@ def test_headers_as_forms_lay_them_out_and_columns_that_are_no_field(tmp_path):
     m1, m2 = batch.records
     assert (m1.id, m1.name, m1.joined, m1.daily_minutes) == ("m1", "李志刚", dt.date(2003, 12, 18), 40)
     assert (m2.id, m2.name, m2.daily_minutes) == ("m2", "王桂兰", 30)
-    assert [(w.line, w.message[:24]) for w in batch.warnings] == [(1, "表头中的 “性别”、“手机号码” 不是党员的字段")]
+    # At the header's line (as every record, the line it ends on: 入党日期's cell breaks a line).
+    assert [(w.line, w.message[:24]) for w in batch.warnings] == [(2, "表头中的 “性别”、“手机号码” 不是党员的字段")]
     with pytest.raises(ValidationError, match="性别"):
         read_batch(write(tmp_path / "strict.csv", text, "gbk"), Member, strict=True)
     # A column named as the file writes it, not as the field it means for another record (学时).
     items = "编号,标题,类型,时长,发布日期,学时,主讲人\na1,党章学习,文章,15,2026/11/1,0.5,王教授\n"
     (warning,) = read_batch(write(tmp_path / "items.csv", items), Item, now=NOW).warnings
     assert warning.message.startswith("表头中的 “学时”、“主讲人” 不是内容的字段")
+    # Under a title and the unit, the warning names the header's own line.
+    titled = "华兴能源党员花名册\n制表单位：党委组织部\n" + text
+    (warning,) = read_batch(write(tmp_path / "titled.csv", titled, "gbk"), Member).warnings
+    assert (warning.line, warning.message[:9]) == (4, "表头中的 “性别”")
 
 
 def test_half_width_brackets_name_the_same_column_and_a_balance_takes_its_topic(tmp_path):
