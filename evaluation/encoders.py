@@ -469,7 +469,8 @@ def markdown(results: dict, heading: str = "#") -> str:
             lines.append(f"| {name} | {fa['cosine']:.3f} | {_cell(fa['a'])} | {_cell(fa['b'])} |")
     if results.get("variants"):
         lines += ["", *variants_table(results), ""]
-    lines += ["", describe_markdown(), ""]
+    # The machine the figures were measured on, not the one writing the report.
+    lines += ["", describe_markdown(results.get("machine")), ""]
     return "\n".join(lines)
 
 

@@ -56,8 +56,10 @@ def describe() -> dict[str, object]:
     }
 
 
-def describe_markdown() -> str:
-    d = describe()
+def describe_markdown(d: dict | None = None) -> str:
+    """A machine as a line of markdown: ``d`` as :func:`describe` gave it when a benchmark ran
+    (default: this machine, now)."""
+    d = d or describe()
     return (
         f"Machine: {d['cpu']}, {d['cores']} cores, {d['memory_gib']} GiB RAM, {d['system']}; "
         f"Python {d['python']}, numpy {d['numpy']}, torch {d['torch']} (CPU), faiss-cpu {d['faiss-cpu']}, "
