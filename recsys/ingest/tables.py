@@ -13,7 +13,7 @@ import functools
 import io
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,7 +188,8 @@ def _strict(data: bytes, encoding: str, source: str, names: OptionNames) -> str:
 def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = None, sheet: str | None = None,
                schedule: bool = False, required: tuple[str, ...] = (),
                column: Callable[[str], str] = str.strip, headers: Mapping[str, str] | None = None,
-               names: OptionNames = OptionNames()) -> tuple[Rows, list[ValidationError], str | None, int | None]:
+               fields: Collection[str] | None = None, names: OptionNames = OptionNames(),
+               ) -> tuple[Rows, list[ValidationError], str | None, int | None]:
     """The rows of a file's bytes in format ``fmt`` (``csv``, ``json``, ``jsonl`` or ``xlsx``).
 
     Args:
@@ -199,6 +200,8 @@ def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = Non
         column: The field a table's column header names (标题 → ``title``).
         headers: A header an export writes for each field (``member`` → 党员编号), named beside a
             required column the header row lacks.
+        fields: The columns the caller reads (default: every named one). A workbook's formula with
+            no value kept is refused in these only: a computed column left out (年龄) harms none.
         names: How the caller gives a sheet or an encoding, for refusals that ask for one.
 
     Returns:
@@ -213,7 +216,7 @@ def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = Non
         sheet_names, sheets = (_workbook if fmt == "xlsx" else _old_workbook)(data, source, sheet)
         for n, (title, cells) in enumerate(sheets):
             try:
-                header, rows, problems = _table(cells(), source, schedule, required, column, headers)
+                header, rows, problems = _table(cells(), source, schedule, required, column, headers, fields)
             except _NoHeader as exc:
                 if n + 1 < len(sheets) and not exc.tabular:
                     continue  # an instructions sheet (填表说明) before the table: the next may hold it
@@ -234,7 +237,8 @@ def table_rows(fmt: str, data: bytes, *, source: str, encoding: str | None = Non
     text, used = decode(data, encoding, source=source, names=names)
     if fmt == "csv":
         try:
-            header, rows, problems = _table(_csv_cells(text, source), source, schedule, required, column, headers)
+            header, rows, problems = _table(_csv_cells(text, source), source, schedule, required, column, headers,
+                                            fields)
         except _NoHeader as exc:
             raise ValidationError(exc.args[0], source=source, line=exc.line) from None
         return rows, problems, used, header
@@ -450,7 +454,7 @@ def _as_shown(value: Any, fmt: str | None) -> Any:
 #: A merged range in a sheet's XML (``<mergeCell ref="C2:C9"/>``), after its rows.
 _MERGE_CELL = re.compile(rb'<mergeCell\s+ref="([A-Z]{1,3})([0-9]+):([A-Z]{1,3})([0-9]+)"')
 #: A cell holding a formula (``<c r="C2"><f>B2*2</f><v>6</v></c>``), with its value if any.
-_FORMULA_CELL = re.compile(rb'<c\s([^>]*)>\s*<f\b[^>]*?(?:/>|>[^<]*</f>)\s*(?:<v\b[^>]*?(?:/>|>([^<]*)</v>))?')
+_FORMULA_CELL = re.compile(rb'<c\s([^>]*)>\s*<f\b[^>]*?(?:/>|>[^<]*</f>)\s*(?:<v\b[^>]*?(?:/>|>([^<]*)</v>))?\s*</c>')
 _CELL_REF = re.compile(rb'\br="([A-Z]{1,3})([0-9]+)"')
 _CELL_TYPE = re.compile(rb'\bt="([a-zA-Z]+)"')
 
@@ -487,8 +491,9 @@ def _sheet_marks(data: bytes, path: str | None) -> tuple[dict[int, list[tuple[in
                         ref, kind = _CELL_REF.search(m.group(1)), _CELL_TYPE.search(m.group(1))
                         if ref and not (m.group(2) or b"").strip() and not (kind and kind.group(1) == b"str"):
                             uncalculated.setdefault(int(ref.group(2)), set()).add(_column_index(ref.group(1).decode()))
-                # A tag cut between chunks is found whole in the next (a cell's formula is short;
-                # found twice, it is one entry of a set).
+                # A cell cut between chunks is found whole in the next (a cell's formula is short;
+                # found twice, it is one entry of a set): only a cell to its </c> counts, or one
+                # cut after its formula would read as one with no value.
                 tail = text[-4096:]
     except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError):
         return {}, {}  # a damaged sheet: reading its rows names the damage
@@ -516,7 +521,7 @@ def _filled_down(rows: Iterable[tuple[int, list[Any]]], merged: dict[int, list[t
     held: dict[int, Any] = {}  # per column, the value of the range it is in
     for n, row in rows:
         # A row blank but for merged cells is a blank row (a template's reserved rows): not filled.
-        blank = all(v is None or v == "" for v in row)
+        blank = all(_blank(v) for v in row)
         for col, spans in merged.items():
             k = at[col]
             while k < len(spans) and spans[k][1] < n:
@@ -610,8 +615,9 @@ def _header(cells: Iterator[tuple[int, list[Any]]], required: tuple[str, ...], c
 
 def _table(cells: Iterable[tuple[int, list[Any]]], source: str, schedule: bool,
            required: tuple[str, ...], column: Callable[[str], str], headers: Mapping[str, str] | None = None,
-           ) -> tuple[int, Rows, list[ValidationError]]:
-    """The header row's line, the rows below it and the problems of their cells."""
+           fields: Collection[str] | None = None) -> tuple[int, Rows, list[ValidationError]]:
+    """The header row's line, the rows below it and the problems of their cells (see
+    :func:`table_rows`)."""
     cells = iter(cells)
     header_line, written, names = _header(cells, required, column, headers)
     problems: list[ValidationError] = []
@@ -629,7 +635,9 @@ def _table(cells: Iterable[tuple[int, list[Any]]], source: str, schedule: bool,
         for n, value in enumerate(values):
             name = names[n] if n < len(names) else ""
             if value is UNCALCULATED:
-                if name:
+                read = fields is None or name in fields or (schedule and name.removeprefix("schedule.")
+                                                             in SCHEDULE_COLUMNS)
+                if name and read:
                     problems.append(ValidationError(
                         f"column {written[n]!r} holds a formula whose value was never calculated (the file was "
                         "written by a program, not saved by Excel or WPS): open the file in Excel or WPS and "
@@ -656,7 +664,9 @@ def _table(cells: Iterable[tuple[int, list[Any]]], source: str, schedule: bool,
 
 
 def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+    # A formula with no value kept is blank too: a template's rows of formulas below the records
+    # (=IF(B5="","",...) filled down) are no records.
+    return value is None or value is UNCALCULATED or (isinstance(value, str) and not value.strip())
 
 
 def _jsonl_rows(text: str, source: str) -> Rows:

@@ -371,3 +371,49 @@ def test_a_formula_whose_value_is_empty_text_is_an_empty_cell(tmp_path):
     batch = read_batch(formula_roster(tmp_path, value=b"", text=True), Member)
     default = Member(id="x", name="x", roles=("member",), org="o").daily_minutes
     assert [(m.id, m.daily_minutes) for m in batch.records] == [("m1", default), ("m2", 15)]
+
+
+def test_a_formula_cut_from_its_value_where_the_sheet_is_read_in_chunks_still_reads_as_its_value(tmp_path):
+    """The sheet's XML is read a megabyte at a time; a chunk ending just after a formula, before
+    its kept value, must not make the cell one with no value."""
+    path = formula_roster(tmp_path, value=b"30")
+
+    def cut_after_formula(xml: bytes) -> bytes:
+        at = xml.index(b'<c r="E2">')
+        end = xml.index(b"</f>", at) + len(b"</f>")
+        return xml[:at] + b" " * ((1 << 20) - end) + xml[at:]  # whitespace between cells: no change
+
+    data = rewrite_sheet(path.read_bytes(), cut_after_formula)
+    batch = read(tmp_path, data)
+    assert [(m.id, m.daily_minutes) for m in batch.records] == [("m1", 30), ("m2", 15)]
+
+
+def test_a_formula_with_no_value_in_a_column_left_out_refuses_nothing(tmp_path):
+    """A roster's computed 年龄 (=YEAR(TODAY())-...) is no field: ignored with the other columns
+    that are none, not a reason to refuse the roster."""
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.append([*HEADER, "年龄"])
+    ws.append([*ROWS[0], "=2026-1975"])
+    ws.append([*ROWS[1], "=2026-1968"])
+    out = io.BytesIO()
+    book.save(out)
+    batch = read(tmp_path, out.getvalue())
+    assert [m.id for m in batch.records] == ["m1", "m2"]
+    assert any("年龄" in w.message for w in batch.warnings)
+
+
+def test_rows_of_formulas_with_no_value_below_the_records_are_blank_rows(tmp_path):
+    """A template fills its formulas down rows no one has filled in yet: no records, as before
+    the formulas were looked at."""
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.append([*HEADER, "daily_minutes"])
+    for row in ROWS:
+        ws.append([*row, 20])
+    for n in range(4, 9):
+        ws.append([None, None, None, None, f'=IF(A{n}="","",20)'])
+    out = io.BytesIO()
+    book.save(out)
+    batch = read(tmp_path, out.getvalue())
+    assert [(m.id, m.daily_minutes) for m in batch.records] == [("m1", 20), ("m2", 20)]
