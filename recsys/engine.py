@@ -798,6 +798,7 @@ class Engine:
         if cluster is None and (workers or 1) == 1:
             return batch.serve_day(self._world, ids, day, chunk=chunk, progress=progress)
         started = time.perf_counter()
+        self._world.keep_models()  # built once here, read by every worker
         if cluster is None:
             served, skipped, _, unreadable = distributed.serve_day_in_processes(
                 self._url, ids, day, workers=workers, chunk=chunk, progress=progress, tenant=self._tenant)

@@ -1091,6 +1091,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     import random
 
     from recsys import Engine
+    from recsys.pipeline.collaborative import ARTEFACT as COLLABORATIVE
     from recsys.storage import open_store
     from recsys.storage.migrate import copy_store, count_store, existing_store
 
@@ -1104,9 +1105,10 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
                 return 2
             members = sorted((m.tenant, m.id) for m in source.iter_members())
             # The whole store's model and each enterprise's own (see Engine.train), whatever else
-            # was kept beside them too.
+            # was kept beside them too; not the collaborative model kept as a cache (the copy
+            # numbers its member writes anew, so it would not be read: the copy builds its own).
             copied = copy_store(source, target, progress=lambda what, n: print(f"copied {n} {what}", file=sys.stderr),
-                                artefacts=source.artefact_names())
+                                artefacts=[n for n in source.artefact_names() if not n.startswith(COLLABORATIVE)])
             expected = count_store(source)
         finally:
             target.close()

@@ -22,6 +22,8 @@ import hashlib
 import io
 import json
 import logging
+import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -31,7 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.exceptions import ModelError
-from recsys.pipeline.collaborative import CollaborativeModel, _gather
+from recsys.pipeline.collaborative import CollaborativeModel, _gather, _get_sparse, _put_sparse
 
 __all__ = ["RankingModel", "LearnedBlend", "ARTEFACT", "FORMAT"]
 
@@ -229,25 +231,13 @@ class RankingModel:
     def to_bytes(self) -> bytes:
         """The model as an ``.npz`` (no pickles)."""
         c = self.collaborative
-        roles = sorted(c.roles_)
         arrays: dict[str, np.ndarray] = {
             "format": np.array([FORMAT]),
-            "item_ids": np.array(c.item_ids_, dtype=str),
-            "completers": c.completers_,
-            "overall": c.overall_,
-            "role_names": np.array(roles, dtype=str),
-            "role_shares": np.stack([c.roles_[r] for r in roles]) if roles else np.zeros((0, len(c.item_ids_))),
+            **c.to_arrays(),
             "params": np.array([c.neighbours, c.shrinkage, c.role_prior, c.n_pairs_, self.ials_l2, self.ials_alpha,
                                 self.activity], dtype=np.float64),
             "info": np.array(json.dumps(self.info, ensure_ascii=False)),
         }
-        _put_sparse(arrays, "knn", c.neighbours_)
-        # What reasons rest on (see CollaborativeModel.co_completers); a model stored without
-        # them gives no reason of "others study this" until it is trained again.
-        if c.co_counts_ is not None:
-            _put_sparse(arrays, "knn_counts", c.co_counts_)
-        if roles and c.role_done_:
-            arrays["role_done"] = np.stack([c.role_done_[r] for r in roles])
         if self.ease is not None:
             _put_sparse(arrays, "ease", self.ease)
         if self.item_factors is not None:
@@ -281,18 +271,8 @@ class RankingModel:
                     raise ModelError(f"the stored ranking model has format {int(z['format'][0])}, this recsys "
                                      f"reads {FORMAT}: run `recsys train` again")
                 neighbours, shrinkage, role_prior, n_pairs, l2, alpha, activity = z["params"].tolist()
-                c = CollaborativeModel(int(neighbours), shrinkage, role_prior)
-                c.item_ids_ = [str(i) for i in z["item_ids"].tolist()]
-                c.item_index_ = {i: n for n, i in enumerate(c.item_ids_)}
-                c.n_pairs_ = int(n_pairs)
-                c.completers_ = z["completers"]
-                c.overall_ = z["overall"]
-                c.neighbours_ = _get_sparse(z, "knn")
-                c.roles_ = {str(r): z["role_shares"][n] for n, r in enumerate(z["role_names"].tolist())}
-                if "knn_counts_data" in z:
-                    c.co_counts_ = _get_sparse(z, "knn_counts")
-                if "role_done" in z:
-                    c.role_done_ = {str(r): z["role_done"][n] for n, r in enumerate(z["role_names"].tolist())}
+                c = CollaborativeModel.from_arrays(z, neighbours=int(neighbours), shrinkage=shrinkage,
+                                                   role_prior=role_prior, n_pairs=int(n_pairs))
                 blends: dict[str, LearnedBlend | None] = {}
                 for name in ("blend", "cold_blend"):
                     features = tuple(str(f) for f in z[f"{name}_features"].tolist()) if f"{name}_features" in z else ()
@@ -317,7 +297,7 @@ class RankingModel:
                 )
         except ModelError:
             raise
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
             raise ModelError(f"the stored ranking model cannot be read ({exc}): run `recsys train` again") from exc
 
 
@@ -341,19 +321,6 @@ def _load_trees(blend: LearnedBlend) -> LearnedBlend | None:
     except Exception as exc:  # lightgbm raises its own error on a damaged model text
         raise ModelError(f"the stored ranking model's trees cannot be read ({exc}): run `recsys train` again") from exc
     return blend
-
-
-def _put_sparse(arrays: dict[str, np.ndarray], name: str, m: sp.csr_matrix) -> None:
-    m = sp.csr_matrix(m)
-    arrays[f"{name}_data"] = m.data.astype(np.float32)
-    arrays[f"{name}_indices"] = m.indices.astype(np.int32)
-    arrays[f"{name}_indptr"] = m.indptr.astype(np.int64)
-    arrays[f"{name}_shape"] = np.array(m.shape, dtype=np.int64)
-
-
-def _get_sparse(z: Any, name: str) -> sp.csr_matrix:
-    return sp.csr_matrix((z[f"{name}_data"], z[f"{name}_indices"], z[f"{name}_indptr"]),
-                         shape=tuple(z[f"{name}_shape"].tolist()))
 
 
 def fit_ials(x: sp.csr_matrix, factors: int, iterations: int, l2: float, alpha: float, seed: int) -> np.ndarray | None:

@@ -30,15 +30,22 @@ Example:
 
 from __future__ import annotations
 
+import io
+import zipfile
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.exceptions import ValidationError
+from recsys.exceptions import ModelError, ValidationError
 
-__all__ = ["CollaborativeModel", "POSITIVE_KINDS", "snapshot_seq", "is_positive"]
+__all__ = ["ARTEFACT", "CollaborativeModel", "POSITIVE_KINDS", "snapshot_seq", "is_positive"]
 
+#: The artefact a store keeps the model of its events under, once a process has built it (a
+#: derived cache: every process serving the store reads it rather than building it again).
+ARTEFACT = "cooccurrence"
 #: Event kinds read when building the model (the value decides for ``progress`` and ``rate``).
 POSITIVE_KINDS = ("complete", "attend", "quiz", "progress", "rate")
 #: A progress event at or past this fraction is a completion (as in :mod:`recsys.pipeline.profile`).
@@ -91,6 +98,25 @@ def _gather(m: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     owner = np.repeat(np.arange(len(rows)), lengths)
     at = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths - starts, lengths)
     return owner, m.indices[at].astype(np.int64), m.data[at]
+
+
+#: The layout :meth:`CollaborativeModel.to_bytes` writes.
+_FORMAT = 1
+
+
+def _put_sparse(arrays: dict[str, np.ndarray], name: str, m: sp.csr_matrix) -> None:
+    """A CSR matrix as four arrays ``name_data``, ``_indices``, ``_indptr`` and ``_shape``."""
+    m = sp.csr_matrix(m)
+    arrays[f"{name}_data"] = m.data.astype(np.float32)
+    arrays[f"{name}_indices"] = m.indices.astype(np.int32)
+    arrays[f"{name}_indptr"] = m.indptr.astype(np.int64)
+    arrays[f"{name}_shape"] = np.array(m.shape, dtype=np.int64)
+
+
+def _get_sparse(z: Any, name: str) -> sp.csr_matrix:
+    """The CSR matrix :func:`_put_sparse` wrote as ``name``."""
+    return sp.csr_matrix((z[f"{name}_data"], z[f"{name}_indices"], z[f"{name}_indptr"]),
+                         shape=tuple(z[f"{name}_shape"].tolist()))
 
 
 class CollaborativeModel:
@@ -204,6 +230,82 @@ class CollaborativeModel:
             share = (done + self.role_prior * overall) / (len(holders) + self.role_prior)
             self.roles_[role] = share.astype(np.float32)
             self.role_done_[role] = done.astype(np.int32)
+
+    # -- persistence ---------------------------------------------------------------------
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted model as named arrays (what :meth:`from_arrays` reads), its settings and
+        the pair count aside: a trained ranking model stores them among its own."""
+        roles = sorted(self.roles_)
+        arrays: dict[str, np.ndarray] = {
+            "item_ids": np.array(self.item_ids_, dtype=str),
+            "completers": self.completers_,
+            "overall": self.overall_,
+            "role_names": np.array(roles, dtype=str),
+            "role_shares": np.stack([self.roles_[r] for r in roles]) if roles else np.zeros((0, len(self.item_ids_))),
+        }
+        _put_sparse(arrays, "knn", self.neighbours_)
+        # What reasons rest on (see co_completers); a model stored without them gives no reason
+        # of "others study this".
+        if self.co_counts_ is not None:
+            _put_sparse(arrays, "knn_counts", self.co_counts_)
+        if roles and self.role_done_:
+            arrays["role_done"] = np.stack([self.role_done_[r] for r in roles])
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, z: Mapping[str, np.ndarray] | Any, *, neighbours: int, shrinkage: float,
+                    role_prior: float, n_pairs: int) -> CollaborativeModel:
+        """A fitted model from :meth:`to_arrays`' arrays (an open ``.npz`` will do) and settings.
+
+        Raises:
+            KeyError: an array is missing.
+        """
+        c = cls(int(neighbours), shrinkage, role_prior)
+        c.item_ids_ = [str(i) for i in z["item_ids"].tolist()]
+        c.item_index_ = {i: n for n, i in enumerate(c.item_ids_)}
+        c.n_pairs_ = int(n_pairs)
+        c.completers_ = z["completers"]
+        c.overall_ = z["overall"]
+        c.neighbours_ = _get_sparse(z, "knn")
+        names = [str(r) for r in z["role_names"].tolist()]
+        c.roles_ = {r: z["role_shares"][n] for n, r in enumerate(names)}
+        if "knn_counts_data" in z:
+            c.co_counts_ = _get_sparse(z, "knn_counts")
+        if "role_done" in z:
+            c.role_done_ = {r: z["role_done"][n] for n, r in enumerate(names)}
+        return c
+
+    def to_bytes(self, **extra: np.ndarray) -> bytes:
+        """The fitted model as an ``.npz`` (no pickles), with ``extra`` arrays beside it (what
+        the caller needs to know the model is still current). Uncompressed: it is read back by
+        every process that serves the store, where a fit costs seconds and a read should not."""
+        out = io.BytesIO()
+        np.savez(out, format=np.array([_FORMAT]),
+                 params=np.array([self.neighbours, self.shrinkage, self.role_prior, self.n_pairs_], dtype=np.float64),
+                 **self.to_arrays(), **extra)
+        return out.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> tuple[CollaborativeModel, dict[str, np.ndarray]]:
+        """Read a model written by :meth:`to_bytes`, and the extra arrays written with it.
+
+        Raises:
+            ModelError: the bytes are not a model of this format.
+        """
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:
+                if int(z["format"][0]) != _FORMAT:
+                    raise ModelError(f"the stored collaborative model has format {int(z['format'][0])}, not {_FORMAT}")
+                neighbours, shrinkage, role_prior, n_pairs = z["params"].tolist()
+                model = cls.from_arrays(z, neighbours=int(neighbours), shrinkage=shrinkage, role_prior=role_prior,
+                                        n_pairs=int(n_pairs))
+                known = {"format", "params", *model.to_arrays()}
+                return model, {name: z[name] for name in z.files if name not in known}
+        except ModelError:
+            raise
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            raise ModelError(f"the stored collaborative model cannot be read ({exc})") from exc
 
     # -- lookups -------------------------------------------------------------------------
     #

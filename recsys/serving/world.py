@@ -24,10 +24,11 @@ from recsys.catalogue import Catalogue
 from recsys.curriculum import Curriculum
 from recsys.embedding.encoders import Encoder
 from recsys.embedding.index import VectorIndex
-from recsys.exceptions import ModelError
+from recsys.exceptions import ModelError, StoreError, ValidationError
 from recsys.models.ranking import ARTEFACT, RankingModel
 from recsys.pipeline import PlanContext, Recommender, rules_context
 from recsys.pipeline.context import BranchCounts
+from recsys.pipeline.collaborative import ARTEFACT as COLLABORATIVE
 from recsys.pipeline.collaborative import POSITIVE_KINDS, CollaborativeModel, snapshot_seq
 from recsys.pipeline.masks import StaticRules
 from recsys.pipeline.profile import build_profile, day_end
@@ -142,6 +143,15 @@ class World:
             return Snapshot(revisions, catalogue, index, model, ranking,
                             self._enterprise_rankings if collaborative else {})
 
+    def keep_models(self) -> None:
+        """Make sure the store keeps a current collaborative model (unless a trained model takes
+        its place), building it here if not: for processes about to start on the store (a
+        batch's workers), which then each read it rather than each build it. Reads no items."""
+        with self.lock:
+            revisions = self.store.revisions()
+            if self._trained(revisions) is None:
+                self._collaborative(revisions)
+
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
         """Hold :attr:`write_lock` for a write of items: reads meanwhile use the catalogue from
@@ -229,17 +239,56 @@ class World:
         # Built from the events up to a snapshot of the activity sequence (impressions do not move
         # it) and from the members' roles, and kept until either changes: a list depends only on
         # the store's state (guarantee 4), and a build, which reads every positive event, happens
-        # once per about 1/16 growth of the event log rather than per request.
+        # once per about 1/16 growth of the event log rather than per request. The first process
+        # to build it keeps it in the store: every other process serving the store (a batch's
+        # workers, the service after a restart) reads it instead of building it again.
         key = (snapshot_seq(revisions.activity), revisions.members)
         if self._collab is None or self._collab_key != key:
             started = time.perf_counter()
-            self._collab = CollaborativeModel().fit(
-                self.store.interactions(key[0], POSITIVE_KINDS), self.store.member_roles()
-            )
-            self._collab_key = key
-            self.collab_build_seconds = time.perf_counter() - started
-            log.info("collaborative model built from events up to %d in %.2f s", key[0], self.collab_build_seconds)
+            model = self._stored_collaborative(key)
+            if model is None:
+                model = CollaborativeModel().fit(
+                    self.store.interactions(key[0], POSITIVE_KINDS), self.store.member_roles()
+                )
+                self._keep_collaborative(model, key)
+                self.collab_build_seconds = time.perf_counter() - started
+                log.info("collaborative model built from events up to %d in %.2f s", key[0], self.collab_build_seconds)
+            self._collab, self._collab_key = model, key
         return self._collab
+
+    def _stored_collaborative(self, key: tuple[int, int]) -> CollaborativeModel | None:
+        """The collaborative model the store keeps for ``key``, if one was built for it with
+        this version's settings; None otherwise (a damaged one is built again)."""
+        store = self.store
+        # A view reads its enterprise's own: the whole store's is built from other members.
+        found = (store.own_artefact(COLLABORATIVE) if isinstance(store, TenantStore)
+                 else store.get_artefact(COLLABORATIVE))
+        if found is None or found.activity != key[0]:
+            return None
+        try:
+            model, extra = CollaborativeModel.from_bytes(found.data)
+        except ModelError as exc:
+            log.warning("%s: building it again", exc)
+            return None
+        defaults = CollaborativeModel()
+        same = (extra.get("members_revision") is not None and int(extra["members_revision"][0]) == key[1]
+                and (model.neighbours, model.shrinkage, model.role_prior)
+                == (defaults.neighbours, defaults.shrinkage, defaults.role_prior))
+        return model if same else None
+
+    def _keep_collaborative(self, model: CollaborativeModel, key: tuple[int, int]) -> None:
+        """Keep ``model`` in the store for the other processes; a store this process cannot
+        write (a read-only file, a replica) only makes them build it too."""
+        before = self._ranking_key
+        try:
+            self.store.put_artefact(COLLABORATIVE,
+                                    model.to_bytes(members_revision=np.array([key[1]], dtype=np.int64)), key[0])
+            # Storing it bumped the models' revision: where nothing else was stored meanwhile,
+            # this process's trained model (none) is still current and need not be read again.
+            if before is not None and self.store.revisions().models == before + 1:
+                self._ranking_key = before + 1
+        except (StoreError, ValidationError) as exc:
+            log.warning("the collaborative model could not be kept in the store (%s): each process builds it", exc)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Embed short texts (topics, role descriptions) on the query side; cached."""

@@ -6,14 +6,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from recsys import Engine, Event, Item, Member
-from recsys.pipeline.collaborative import CollaborativeModel, snapshot_seq
+from recsys.pipeline.collaborative import ARTEFACT, CollaborativeModel, snapshot_seq
 from recsys.curriculum import Curriculum
-from recsys.exceptions import ValidationError
+from recsys.exceptions import ModelError, StoreError, ValidationError
+from recsys.models.ranking import RankingModel
 from recsys.records import TZ
 
 DAY = dt.date(2026, 6, 10)
@@ -175,6 +177,94 @@ def test_member_role_changes_rebuild_the_model(tmp_path):
         assert "cadre" not in eng.collaborative().roles_
         eng.upsert_members([member("m2", roles=("member", "cadre"))])
         assert "cadre" in eng.collaborative().roles_
+
+
+def _no_fit(monkeypatch) -> None:
+    """From here on, building the model fails the test: it must be read from the store."""
+    def fit(self, *args, **kwargs):
+        raise AssertionError("the collaborative model was built, not read from the store")
+
+    monkeypatch.setattr(CollaborativeModel, "fit", fit)
+
+
+def _same_model(a: CollaborativeModel, b: CollaborativeModel) -> bool:
+    return (a.item_ids_ == b.item_ids_ and a.n_pairs_ == b.n_pairs_
+            and (a.neighbours_ != b.neighbours_).nnz == 0 and (a.co_counts_ != b.co_counts_).nnz == 0
+            and sorted(a.roles_) == sorted(b.roles_)
+            and all((a.roles_[r] == b.roles_[r]).all() and (a.role_done_[r] == b.role_done_[r]).all() for r in a.roles_)
+            and (a.completers_ == b.completers_).all() and (a.overall_ == b.overall_).all())
+
+
+def test_another_process_reads_the_model_the_first_built_and_plans_the_same_lists(tmp_path, monkeypatch):
+    """A batch's workers and a restarted service read the model the store keeps instead of each
+    building it again (seconds to minutes on a large store)."""
+    path = tmp_path / "s"
+    with _co_completion_store(path) as eng:
+        ranked = [(h.item.id, h.score) for h in eng.rank("m1", day=DAY)]
+        built = eng.collaborative()
+    assert ARTEFACT in Engine.open(path).store.artefact_names()
+    _no_fit(monkeypatch)
+    with Engine.open(path) as again:
+        assert [(h.item.id, h.score) for h in again.rank("m1", day=DAY)] == ranked
+        assert _same_model(again.collaborative(), built)
+        assert again.collaborative().co_completers("a", "ta") == 3  # what the reasons read, kept too
+
+
+def test_a_kept_model_is_not_read_once_members_changed_since(tmp_path, monkeypatch):
+    path = tmp_path / "s"
+    with _co_completion_store(path) as eng:
+        assert "cadre" not in eng.collaborative().roles_
+        eng.upsert_members([member("m2", roles=("member", "cadre"))])  # written, no list planned since
+    with Engine.open(path) as again:
+        assert "cadre" in again.collaborative().roles_
+
+
+def test_a_damaged_kept_model_is_built_again(tmp_path):
+    path = tmp_path / "s"
+    with _co_completion_store(path) as eng:
+        ranked = [h.item.id for h in eng.rank("m1", day=DAY)]
+        found = eng.store.get_artefact(ARTEFACT)
+        eng.store.put_artefact(ARTEFACT, found.data[: len(found.data) // 2], found.activity)
+    with Engine.open(path) as again:
+        assert [h.item.id for h in again.rank("m1", day=DAY)] == ranked
+        assert again.collab_build_seconds > 0  # built, not read
+
+
+def test_a_store_that_cannot_keep_the_model_still_serves_lists(tmp_path, monkeypatch):
+    path = tmp_path / "s"
+    with _co_completion_store(path) as eng:
+        def refuse(*args, **kwargs):
+            raise StoreError("attempt to write a readonly database")
+
+        monkeypatch.setattr(eng.store, "put_artefact", refuse)
+        assert eng.rank("m1", day=DAY)[0].item.id == "ta"
+        assert eng.store.get_artefact(ARTEFACT) is None
+
+
+def _small_model() -> CollaborativeModel:
+    return CollaborativeModel().fit(
+        [("m1", "a", "complete", None), ("m1", "b", "complete", None), ("m2", "a", "complete", None),
+         ("m2", "b", "complete", None), ("m3", "c", "attend", None)],
+        {"m1": ["member"], "m2": ["member", "cadre"], "m3": ["member"]})
+
+
+def test_a_model_written_and_read_back_is_the_same_model():
+    model = _small_model()
+    again, extra = CollaborativeModel.from_bytes(model.to_bytes(seq=np.array([7])))
+    assert _same_model(again, model) and extra["seq"].tolist() == [7]
+    assert again.similar_items("a", 1) == model.similar_items("a", 1)
+    assert again.role_completers("cadre", "a") == 1 and again.co_completers("a", "b") == 2
+
+
+@pytest.mark.parametrize("kind", ["collaborative", "ranking"])
+def test_a_stored_model_cut_short_is_refused_as_a_model_error(kind):
+    """Not an error of the zip reader: the engine then builds the model again (or keeps the
+    hand-set blend) instead of failing every list."""
+    model = _small_model()
+    data = model.to_bytes() if kind == "collaborative" else RankingModel(collaborative=model).to_bytes()
+    read = CollaborativeModel.from_bytes if kind == "collaborative" else RankingModel.from_bytes
+    with pytest.raises(ModelError, match="cannot be read"):
+        read(data[: len(data) // 2])
 
 
 # -- reviews per day --------------------------------------------------------------------------

@@ -181,3 +181,31 @@ def test_a_whole_store_batch_serves_each_enterprise_where_they_share_member_ids(
     again = two.batch(DAY)
     assert (again.served, again.skipped) == (0, 2)
     assert two.batch(DAY, org="zjjt").members == 1  # one enterprise's members alone
+
+
+def test_an_enterprise_keeps_its_own_collaborative_model_and_never_reads_the_whole_stores(tmp_path, monkeypatch):
+    """The whole store's model is built from every enterprise's members; a view's from its own.
+    Each is kept in the store for the next process, under its own name."""
+    from recsys.pipeline.collaborative import ARTEFACT, CollaborativeModel
+    from recsys.storage.tenant import tenant_artefact
+
+    path = tmp_path / "store"
+    with Engine.open(path, encoder="tfidf") as engine:
+        engine.tenant("").add_items([make_item("s1", "党史学习教育专题课", "学习党史，赓续红色血脉。")])
+        for tenant, who, own, done in (("hxny", "m001", "h1", ["s1"]), ("zjjt", "m002", "z1", ["s1", "z1"])):
+            view = engine.tenant(tenant)
+            view.add_items([make_item(own, f"{tenant}案例", f"{tenant}案例正文。", org=tenant)])
+            view.upsert_members([member(who, f"{tenant}.b1")])
+            view.record([{"id": f"e{n}", "member": who, "item": i, "kind": "complete", "at": "2026-03-01T20:00:00"}
+                         for n, i in enumerate(done)])
+        assert engine.collaborative().n_pairs_ == 3  # kept under the whole store's name
+    with Engine.open(path) as engine:
+        assert engine.tenant("hxny").collaborative().n_pairs_ == 1  # built from its own, not read
+        assert tenant_artefact(ARTEFACT, "hxny") in engine.store.artefact_names()
+
+    def fit(self, *args, **kwargs):
+        raise AssertionError("built again")
+
+    monkeypatch.setattr(CollaborativeModel, "fit", fit)
+    with Engine.open(path) as engine:
+        assert engine.tenant("hxny").collaborative().n_pairs_ == 1 and engine.collaborative().n_pairs_ == 3
