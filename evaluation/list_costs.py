@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import inspect
 import datetime as dt
-import json
 import platform
 import random
 import time
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from evaluation.machine import print_figures
 from evaluation.synthetic import DAY, WORK, build_store
 
 __all__ = ["measure", "main"]
@@ -133,12 +133,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     result = measure(args.items, args.members, args.events, requests=args.requests, block=args.block,
                      workers=args.workers)
-    text = json.dumps(result, ensure_ascii=False, indent=2)
-    print(text)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
-    return result
+    return print_figures(result, args.out)
 
 
 if __name__ == "__main__":

@@ -70,6 +70,16 @@ def describe_markdown(d: dict | None = None) -> str:
     )
 
 
+def print_figures(result: dict, out: Path | None) -> dict:
+    """Print a benchmark's figures as JSON, and write them to ``out`` too if given."""
+    text = json.dumps(result, ensure_ascii=False, indent=2)
+    print(text)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
+    return result
+
+
 def write_results(folder: Path, name: str, results: dict, lines: list[str]) -> None:
     """Write a benchmark's figures as ``name.json`` and its report as ``name.md`` in ``folder``."""
     folder.mkdir(exist_ok=True)

@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import multiprocessing
 import random
 import resource
 import shutil
 from pathlib import Path
 
+from evaluation.machine import print_figures
 from evaluation.synthetic import DAY, WORK
 
 __all__ = ["measure", "main"]
@@ -99,12 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     result = measure(args.items, args.members, args.events, requests=args.requests, batch=args.batch,
                      coverage=not args.no_coverage)
-    text = json.dumps(result, ensure_ascii=False, indent=2)
-    print(text)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
-    return result
+    return print_figures(result, args.out)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from evaluation.machine import print_figures
 from evaluation.synthetic import DAY, WORK, build_store
 
 __all__ = ["measure", "main"]
@@ -119,12 +120,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, help="write the figures here as JSON")
     args = parser.parse_args(argv)
     result = measure(args.items, args.members, args.events, trials=args.trials, group=args.group)
-    text = json.dumps(result, ensure_ascii=False, indent=2)
-    print(text)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
-    return result
+    return print_figures(result, args.out)
 
 
 if __name__ == "__main__":
