@@ -387,7 +387,7 @@ class Engine:
         if self._tenant is not None:
             return [self._tenant] if self.store.own_artefact(ARTEFACT) is not None else []
         names = set(self.store.artefact_names())
-        if not any(TENANT_MARK in n for n in names):
+        if not any(n.startswith(ARTEFACT + TENANT_MARK) for n in names):  # not views' other artefacts
             return []
         held = self.store.member_tenants(list(self.store.member_roles()))
         codes = {t for tenants in held.values() for t in tenants}
@@ -798,7 +798,6 @@ class Engine:
         if cluster is None and (workers or 1) == 1:
             return batch.serve_day(self._world, ids, day, chunk=chunk, progress=progress)
         started = time.perf_counter()
-        self._world.keep_models()  # built once here, read by every worker
         if cluster is None:
             served, skipped, _, unreadable = distributed.serve_day_in_processes(
                 self._url, ids, day, workers=workers, chunk=chunk, progress=progress, tenant=self._tenant)

@@ -459,6 +459,10 @@ _CELL_REF = re.compile(rb'\br="([A-Z]{1,3})([0-9]+)"')
 _CELL_TYPE = re.compile(rb'\bt="([a-zA-Z]+)"')
 
 
+#: The most of an unclosed cell carried from one chunk of a sheet's XML to the next.
+_MOST_CARRIED = 64 << 10
+
+
 def _sheet_marks(data: bytes, path: str | None) -> tuple[dict[int, list[tuple[int, int]]], dict[int, set[int]]]:
     """What a read-only sheet does not give, from the sheet's XML, a chunk at a time:
 
@@ -491,10 +495,16 @@ def _sheet_marks(data: bytes, path: str | None) -> tuple[dict[int, list[tuple[in
                         ref, kind = _CELL_REF.search(m.group(1)), _CELL_TYPE.search(m.group(1))
                         if ref and not (m.group(2) or b"").strip() and not (kind and kind.group(1) == b"str"):
                             uncalculated.setdefault(int(ref.group(2)), set()).add(_column_index(ref.group(1).decode()))
-                # A cell cut between chunks is found whole in the next (a cell's formula is short;
-                # found twice, it is one entry of a set): only a cell to its </c> counts, or one
-                # cut after its formula would read as one with no value.
-                tail = text[-4096:]
+                # A cell cut between chunks is found whole in the next (found twice, it is one
+                # entry of a set): only a cell to its </c> counts, or one cut after its formula
+                # would read as one with no value, so the next chunk starts with the last cell
+                # not yet closed (a formula is at most 8,192 characters, escaped a few times
+                # that), or with the last 4 KB for a merged range's tag.
+                start = len(text) - 4096
+                opened = text.rfind(b"<c ")
+                if opened > text.rfind(b"</c>") and len(text) - opened <= _MOST_CARRIED:
+                    start = min(start, opened)
+                tail = text[max(start, 0):]
     except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError):
         return {}, {}  # a damaged sheet: reading its rows names the damage
     return {col: sorted(set(spans)) for col, spans in found.items()}, uncalculated
@@ -629,8 +639,12 @@ def _table(cells: Iterable[tuple[int, list[Any]]], source: str, schedule: bool,
         seen.add(name)
     rows: Rows = []
     for line, values in cells:
-        if all(_blank(v) for v in values):
-            continue  # blank rows between and after the records
+        if all(_blank(v) and not (v is UNCALCULATED and n < len(names) and names[n] in required)
+               for n, v in enumerate(values)):
+            # Blank rows between and after the records; and a template's formulas filled down
+            # rows not filled in yet, unless one stands in a required column (a roster of
+            # =源数据!A2 cells, saved by a program: each such row is refused, not left out).
+            continue
         row: dict[str, Any] = {}
         for n, value in enumerate(values):
             name = names[n] if n < len(names) else ""

@@ -297,7 +297,10 @@ class RankingModel:
                 )
         except ModelError:
             raise
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        # Damaged bytes fail in the zip reader, numpy's or zlib in as many ways (a flipped bit
+        # can claim an encrypted entry or a lone .npy): each is a model that cannot be read.
+        except (OSError, ValueError, KeyError, EOFError, TypeError, RuntimeError, NotImplementedError,
+                zipfile.BadZipFile, zlib.error) as exc:
             raise ModelError(f"the stored ranking model cannot be read ({exc}): run `recsys train` again") from exc
 
 

@@ -116,6 +116,7 @@ class World:
         self._collab: CollaborativeModel | None = None
         self._collab_key: tuple[int, int] | None = None
         self.collab_build_seconds = 0.0
+        self._keep_failed = False  # the store refused to keep the collaborative model once
         self._ranking: RankingModel | None = None
         self._ranking_key: int | None = None
         self._enterprise_rankings: dict[str, RankingModel] = {}
@@ -136,21 +137,20 @@ class World:
             else:
                 index, catalogue = self.items.current(revisions.items, ahead)
             ranking = self._trained(revisions) if collaborative else None
+            built = None
             if ranking is not None:
                 model = ranking.collaborative  # learnt by training: nothing to build here
+            elif collaborative:
+                model, built = self._collaborative(revisions)
             else:
-                model = self._collaborative(revisions) if collaborative else None
-            return Snapshot(revisions, catalogue, index, model, ranking,
+                model = None
+            snap = Snapshot(revisions, catalogue, index, model, ranking,
                             self._enterprise_rankings if collaborative else {})
-
-    def keep_models(self) -> None:
-        """Make sure the store keeps a current collaborative model (unless a trained model takes
-        its place), building it here if not: for processes about to start on the store (a
-        batch's workers), which then each read it rather than each build it. Reads no items."""
-        with self.lock:
-            revisions = self.store.revisions()
-            if self._trained(revisions) is None:
-                self._collaborative(revisions)
+        if built is not None:
+            # Written once the lock is released: the write may wait behind another process's
+            # transaction, and the other requests of this process must not wait with it.
+            self._keep_collaborative(model, *built)
+        return snap
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
@@ -235,7 +235,9 @@ class World:
         may use ``snap`` without reading the store's counters again. Call holding :attr:`lock`."""
         return self.items.view is snap.catalogue
 
-    def _collaborative(self, revisions: Revisions) -> CollaborativeModel:
+    def _collaborative(self, revisions: Revisions) -> tuple[CollaborativeModel, tuple[tuple[int, int], int | None] | None]:
+        """The collaborative model for ``revisions``; and, where it was built here, what
+        :meth:`_keep_collaborative` needs to keep it in the store. Call holding :attr:`lock`."""
         # Built from the events up to a snapshot of the activity sequence (impressions do not move
         # it) and from the members' roles, and kept until either changes: a list depends only on
         # the store's state (guarantee 4), and a build, which reads every positive event, happens
@@ -243,6 +245,7 @@ class World:
         # to build it keeps it in the store: every other process serving the store (a batch's
         # workers, the service after a restart) reads it instead of building it again.
         key = (snapshot_seq(revisions.activity), revisions.members)
+        built = None
         if self._collab is None or self._collab_key != key:
             started = time.perf_counter()
             model = self._stored_collaborative(key)
@@ -250,11 +253,11 @@ class World:
                 model = CollaborativeModel().fit(
                     self.store.interactions(key[0], POSITIVE_KINDS), self.store.member_roles()
                 )
-                self._keep_collaborative(model, key)
                 self.collab_build_seconds = time.perf_counter() - started
                 log.info("collaborative model built from events up to %d in %.2f s", key[0], self.collab_build_seconds)
+                built = (key, self._ranking_key)
             self._collab, self._collab_key = model, key
-        return self._collab
+        return self._collab, built
 
     def _stored_collaborative(self, key: tuple[int, int]) -> CollaborativeModel | None:
         """The collaborative model the store keeps for ``key``, if one was built for it with
@@ -276,19 +279,27 @@ class World:
                 == (defaults.neighbours, defaults.shrinkage, defaults.role_prior))
         return model if same else None
 
-    def _keep_collaborative(self, model: CollaborativeModel, key: tuple[int, int]) -> None:
-        """Keep ``model`` in the store for the other processes; a store this process cannot
-        write (a read-only file, a replica) only makes them build it too."""
-        before = self._ranking_key
+    def _keep_collaborative(self, model: CollaborativeModel, key: tuple[int, int], ranking_key: int | None) -> None:
+        """Keep ``model``, built for ``key`` while the trained models were read at revision
+        ``ranking_key``, in the store for the other processes. A store this process cannot write
+        (a read-only file, a replica) only makes them build it too; an in-memory one has no
+        other process to keep it for."""
+        if self.store.url.startswith("memory:") or self._keep_failed:
+            return
         try:
             self.store.put_artefact(COLLABORATIVE,
                                     model.to_bytes(members_revision=np.array([key[1]], dtype=np.int64)), key[0])
-            # Storing it bumped the models' revision: where nothing else was stored meanwhile,
-            # this process's trained model (none) is still current and need not be read again.
-            if before is not None and self.store.revisions().models == before + 1:
-                self._ranking_key = before + 1
+            models = self.store.revisions().models
         except (StoreError, ValidationError) as exc:
-            log.warning("the collaborative model could not be kept in the store (%s): each process builds it", exc)
+            self._keep_failed = True  # said once: each build of this process would say it again
+            log.warning("the collaborative model cannot be kept in the store (%s): each process builds its own", exc)
+            return
+        # Storing it bumped the models' revision: where nothing else was stored meanwhile, the
+        # trained models this process read (none) are still current and need not be read again.
+        if ranking_key is not None and models == ranking_key + 1:
+            with self.lock:
+                if self._ranking_key == ranking_key:
+                    self._ranking_key = models
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Embed short texts (topics, role descriptions) on the query side; cached."""

@@ -417,3 +417,44 @@ def test_rows_of_formulas_with_no_value_below_the_records_are_blank_rows(tmp_pat
     book.save(out)
     batch = read(tmp_path, out.getvalue())
     assert [(m.id, m.daily_minutes) for m in batch.records] == [("m1", 20), ("m2", 20)]
+
+
+def test_a_roster_of_formulas_alone_is_refused_not_read_as_empty(tmp_path):
+    """Every cell a formula pulling from another sheet (=源数据!A2), saved by a program: the rows
+    are the records, and none can be read; left out as blank rows, the roster read as empty."""
+    book = openpyxl.Workbook()
+    ws = book.active
+    source = book.create_sheet("源数据")
+    for row in [HEADER, *ROWS]:
+        source.append(row)
+    ws.append(HEADER)
+    for n in (2, 3):
+        ws.append([f"=源数据!{c}{n}" for c in "ABCD"])
+    out = io.BytesIO()
+    book.save(out)
+    with pytest.raises(ValidationError) as err:
+        read(tmp_path, out.getvalue())
+    assert {(p.line, p.field) for p in err.value.problems} >= {(2, "id"), (3, "id")}
+    assert "never calculated" in str(err.value)
+
+
+@pytest.mark.parametrize("cut", [4, -100])  # the chunk ends just after the formula, or inside it
+def test_a_long_formula_with_no_value_across_a_chunk_edge_is_still_refused(tmp_path, cut):
+    """A nested formula of 5 KB (Excel allows 8,192 characters) whose cell straddles the edge of
+    a megabyte of the sheet's XML."""
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.append([*HEADER, "daily_minutes"])
+    ws.append([*ROWS[0], "=" + "+".join(["0"] * 2500) + "+45"])
+    ws.append([*ROWS[1], 15])
+    out = io.BytesIO()
+    book.save(out)
+
+    def pad(xml: bytes) -> bytes:
+        at = xml.index(b'<c r="E2"')
+        edge = xml.index(b"</f>", at) + cut
+        return xml[:at] + b" " * ((1 << 20) - edge) + xml[at:]
+
+    with pytest.raises(ValidationError) as err:
+        read(tmp_path, rewrite_sheet(out.getvalue(), pad))
+    assert [(p.line, p.field) for p in err.value.problems] == [(2, "daily_minutes")]

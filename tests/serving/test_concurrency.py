@@ -72,3 +72,41 @@ def test_first_requests_of_one_member_at_once_store_one_list(tmp_path):
     impressions = [e for e in engine.events("m2") if e.kind == "impression"]
     assert sorted(e.item for e in impressions) == sorted(e.item.id for e in lists[0].entries)
     engine.close()
+
+
+def test_keeping_the_collaborative_model_never_holds_up_the_other_requests(tmp_path):
+    """The request that built the model writes it to the store, which may wait behind another
+    process's transaction (an import): the other requests of the process go on meanwhile."""
+    import sqlite3
+
+    from recsys import Event, Item
+    from recsys.records import TZ
+
+    day = dt.date(2026, 6, 10)
+    items = [Item(id=f"i{n}", title=f"学习材料{n}", body=f"正文{n}", kind="article", minutes=10,
+                  published=dt.date(2026, 1, 1), topics=("党史",)) for n in range(20)]
+    with Engine.open(tmp_path / "s", encoder="tfidf") as eng:
+        eng.add_items(items)
+        eng.upsert_members([Member(id=f"m{n}", name="张伟", org="hx.b1", roles=("member",), daily_minutes=30)
+                            for n in range(20)])
+        at = dt.datetime.combine(day - dt.timedelta(days=3), dt.time(20), TZ)
+        eng.record([Event(f"m{n}", f"i{(n * 7 + k) % 20}", "complete", at + dt.timedelta(minutes=k))
+                    for n in range(20) for k in range(3)])
+    eng = Engine.open(tmp_path / "s", encoder="tfidf")
+    eng.search("学习", k=3)  # warm, the collaborative model not yet built
+    other_writer = sqlite3.connect(tmp_path / "s" / "recsys.sqlite", isolation_level=None)
+    other_writer.execute("BEGIN IMMEDIATE")  # as another process's import holds the store
+    builder = threading.Thread(target=lambda: eng.daily("m1", day, preview=True))
+    builder.start()
+    while eng.collab_build_seconds == 0 and builder.is_alive():
+        time.sleep(0.01)  # built; now waiting to write it
+    done = []
+    other = threading.Thread(target=lambda: done.append(eng.daily("m2", day, preview=True)))
+    other.start()
+    other.join(timeout=20)
+    finished = not other.is_alive()
+    other_writer.execute("ROLLBACK")
+    builder.join()
+    other.join()
+    eng.close()
+    assert finished and done[0].entries, "a list waited for the model to be written"
