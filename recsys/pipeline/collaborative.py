@@ -70,8 +70,9 @@ def snapshot_seq(last_seq: int, resolution: int = 16) -> int:
 
     The last sequence number rounded down to a step of about ``1/resolution`` of itself (a
     power of two, ``resolution`` rounded down to one too): a store of 1,000 events rebuilds
-    every 32 events, one of a million every 32,768. Building costs time in proportion to the events, so rebuilding after a fixed share
-    of growth keeps the cost per event constant, and events below the next step change nothing.
+    every 32 events, one of a million every 32,768. Building costs time in proportion to the
+    events, so rebuilding after a fixed share of growth keeps the cost per event constant, and
+    events below the next step change nothing.
 
     Args:
         last_seq: The store's last event sequence number (0 for none).
@@ -100,8 +101,9 @@ def _gather(m: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     return owner, m.indices[at].astype(np.int64), m.data[at]
 
 
-#: The layout :meth:`CollaborativeModel.to_bytes` writes.
+#: The layout :meth:`CollaborativeModel.to_bytes` writes, and the prefix of its callers' arrays.
 _FORMAT = 1
+_EXTRA = "extra_"
 
 
 def _put_sparse(arrays: dict[str, np.ndarray], name: str, m: sp.csr_matrix) -> None:
@@ -283,7 +285,7 @@ class CollaborativeModel:
         out = io.BytesIO()
         np.savez(out, format=np.array([_FORMAT]),
                  params=np.array([self.neighbours, self.shrinkage, self.role_prior, self.n_pairs_], dtype=np.float64),
-                 **self.to_arrays(), **extra)
+                 **self.to_arrays(), **{_EXTRA + name: value for name, value in extra.items()})
         return out.getvalue()
 
     @classmethod
@@ -300,8 +302,7 @@ class CollaborativeModel:
                 neighbours, shrinkage, role_prior, n_pairs = z["params"].tolist()
                 model = cls.from_arrays(z, neighbours=int(neighbours), shrinkage=shrinkage, role_prior=role_prior,
                                         n_pairs=int(n_pairs))
-                known = {"format", "params", *model.to_arrays()}
-                return model, {name: z[name] for name in z.files if name not in known}
+                return model, {name.removeprefix(_EXTRA): z[name] for name in z.files if name.startswith(_EXTRA)}
         except ModelError:
             raise
         # Damaged bytes fail in the zip reader, numpy's or zlib in as many ways (a flipped bit

@@ -51,6 +51,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: A collaborative model built by this process, to keep in the store: the key it was built for
+#: (snapshot sequence, members revision) and the models revision its trained models were read at.
+_Built = tuple[tuple[int, int], int | None]
+
 #: The window of branch activity behind the branch's collaborative signal.
 BRANCH_WINDOW = dt.timedelta(days=90)
 #: Seats matter only for activities a list could show: those of the coming weeks.
@@ -235,7 +239,7 @@ class World:
         may use ``snap`` without reading the store's counters again. Call holding :attr:`lock`."""
         return self.items.view is snap.catalogue
 
-    def _collaborative(self, revisions: Revisions) -> tuple[CollaborativeModel, tuple[tuple[int, int], int | None] | None]:
+    def _collaborative(self, revisions: Revisions) -> tuple[CollaborativeModel, _Built | None]:
         """The collaborative model for ``revisions``; and, where it was built here, what
         :meth:`_keep_collaborative` needs to keep it in the store. Call holding :attr:`lock`."""
         # Built from the events up to a snapshot of the activity sequence (impressions do not move
