@@ -1120,7 +1120,8 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     # The copy is checked through the engine, as a portal would use it (in the member's
     # enterprise's view: ids are unique per enterprise): the same lists.
     sample = random.Random(0).sample(members, min(args.sample, len(members)))
-    with Engine.open(args.source) as before, Engine.open(args.target) as after:
+    # The source opened for reading only: the check writes nothing there (a folder store's).
+    with Engine.open(args.source, read_only=True) as before, Engine.open(args.target) as after:
         for tenant, member in sample:
             want = before.tenant(tenant).daily(member, day=args.day, preview=True).to_dict()
             got = after.tenant(tenant).daily(member, day=args.day, preview=True).to_dict()

@@ -286,9 +286,9 @@ class World:
     def _keep_collaborative(self, model: CollaborativeModel, key: tuple[int, int], ranking_key: int | None) -> None:
         """Keep ``model``, built for ``key`` while the trained models were read at revision
         ``ranking_key``, in the store for the other processes. A store this process cannot write
-        (a read-only file, a replica) only makes them build it too; an in-memory one has no
-        other process to keep it for."""
-        if self.store.url.startswith("memory:") or self._keep_failed:
+        (a replica) only makes them build it too; one opened read-only is not written, and an
+        in-memory one has no other process to keep it for."""
+        if self.store.url.startswith("memory:") or getattr(self.store, "read_only", False) or self._keep_failed:
             return
         try:
             self.store.put_artefact(COLLABORATIVE,

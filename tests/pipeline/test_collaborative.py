@@ -241,6 +241,15 @@ def test_a_store_that_cannot_keep_the_model_still_serves_lists(tmp_path, monkeyp
         assert eng.store.get_artefact(ARTEFACT) is None
 
 
+def test_a_store_opened_read_only_is_not_written_and_nothing_is_said(tmp_path, caplog):
+    path = tmp_path / "s"
+    _co_completion_store(path).close()
+    with Engine.open(path, read_only=True) as eng, caplog.at_level("WARNING"):
+        assert eng.rank("m1", day=DAY)
+        assert ARTEFACT not in eng.store.artefact_names()
+    assert not [r for r in caplog.records if "collaborative" in r.getMessage()]
+
+
 def _small_model() -> CollaborativeModel:
     return CollaborativeModel().fit(
         [("m1", "a", "complete", None), ("m1", "b", "complete", None), ("m2", "a", "complete", None),
