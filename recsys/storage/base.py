@@ -502,6 +502,14 @@ class Store(Protocol):
         ``since <= at < until``; and how many members of the branch completed anything then."""
         ...
 
+    def completions_after(self, after: int, since: dt.datetime, *,
+                          tenant: str | None = None) -> list[tuple[int, str, str, str, float]]:
+        """``(sequence number, tenant, member, item, timestamp)`` of every ``complete`` and
+        ``attend`` event recorded after sequence number ``after`` with ``at >= since``, in the
+        order recorded: what :meth:`branch_completions` counts, for a reader that keeps it in
+        memory and then reads only what is new (sequence numbers are given in commit order)."""
+        ...
+
     # -- served lists -----------------------------------------------------------------------
 
     def get_served(self, member: str, day: dt.date, request: str, *,

@@ -463,6 +463,16 @@ class MemoryStore:
         completers = set().union(*per_item.values())
         return {item: len(members) for item, members in per_item.items()}, len(completers)
 
+    def completions_after(self, after: int, since: dt.datetime, *,
+                          tenant: str | None = None) -> list[tuple[int, str, str, str, float]]:
+        lo = since.timestamp()
+        with self._lock:
+            return [
+                (seq, self._tenants[seq], e.member, e.item, e.at.timestamp())
+                for seq, e in self._events[self._after(after):]
+                if e.kind in ("complete", "attend") and e.at.timestamp() >= lo and tenant in (None, self._tenants[seq])
+            ]
+
     # -- served lists --------------------------------------------------------------------
 
     def get_served(self, member: str, day: dt.date, request: str, *, tenant: str | None = None) -> ServedList | None:

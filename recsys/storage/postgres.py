@@ -783,6 +783,16 @@ class PostgresStore:
             ).fetchone()[0]
         return per_item, members
 
+    @_guarded
+    def completions_after(self, after: int, since: dt.datetime, *,
+                          tenant: str | None = None) -> list[tuple[int, str, str, str, float]]:
+        scope, args = _scope(tenant)
+        with self._transaction() as cur:
+            return cur.execute(
+                "SELECT seq, tenant, member, item, ts FROM events WHERE seq > %s AND kind IN ('complete', 'attend')"
+                f" AND ts >= %s AND {scope} ORDER BY seq", (after, since.timestamp(), *args),
+            ).fetchall()
+
     # -- served lists --------------------------------------------------------------------
 
     @_guarded

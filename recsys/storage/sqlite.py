@@ -931,6 +931,18 @@ class SQLiteStore:
             per_item.setdefault(item, set()).add(member)
         return {i: len(ms) for i, ms in per_item.items()}, len({m for _, m in rows})
 
+    @_guarded
+    def completions_after(self, after: int, since: dt.datetime, *,
+                          tenant: str | None = None) -> list[tuple[int, str, str, str, float]]:
+        where, args = self._scope(tenant)
+        # From the start, the covering index (sequence numbers are its rowids) reads a fraction
+        # of the table; after a sequence number, the rowid range reads only what is new.
+        source = self._events_by_member if after <= 0 else "events NOT INDEXED"
+        return self._db().execute(
+            f"SELECT seq, tenant, member, item, ts FROM {source} WHERE seq > ? AND kind IN ('complete', 'attend')"
+            f" AND ts >= ? AND {where} ORDER BY seq", (after, since.timestamp(), *args),
+        ).fetchall()
+
     # -- served lists --------------------------------------------------------------------
 
     @_guarded

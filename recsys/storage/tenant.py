@@ -260,6 +260,9 @@ class TenantStore:
             return {}, 0
         return self.whole.branch_completions(org, since, until)
 
+    def completions_after(self, after: int, since: dt.datetime) -> list[tuple[int, str, str, str, float]]:
+        return self.whole.completions_after(after, since, tenant=self.tenant)
+
     # -- served lists -----------------------------------------------------------------------
 
     def get_served(self, member: str, day: dt.date, request: str) -> ServedList | None:

@@ -650,6 +650,29 @@ def test_branch_completions_window_and_exact_branch(store):
     assert store.branch_completions("nobody", since, until) == ({}, 0)
 
 
+def test_completions_after_reads_what_is_new_in_the_order_recorded(store):
+    store.upsert_members([member("m1"), member("m2", org="hxny.zb1")])
+    store.record_events([
+        Event(member="m1", item="x", kind="complete", at=T0),
+        Event(member="m1", item="y", kind="start", at=T0),  # not a completion
+        Event(member="m2", item="z", kind="attend", at=T0 + dt.timedelta(hours=1)),
+        Event(member="m1", item="w", kind="complete", at=T0 - dt.timedelta(days=1)),  # before the window
+    ])
+    first = store.completions_after(0, T0)
+    assert [(t, m, i, ts) for _, t, m, i, ts in first] == [
+        ("b1", "m1", "x", T0.timestamp()), ("hxny", "m2", "z", (T0 + dt.timedelta(hours=1)).timestamp())]
+    assert first[0][0] < first[1][0] <= store.revisions().activity
+    assert store.completions_after(first[-1][0], T0) == []
+    store.record_events([Event(member="m1", item="v", kind="complete", at=T0 + dt.timedelta(days=1)),
+                         Event(member="m1", item="v", kind="impression", at=T0 + dt.timedelta(days=1))])
+    (new,) = store.completions_after(first[-1][0], T0)
+    assert new[1:] == ("b1", "m1", "v", (T0 + dt.timedelta(days=1)).timestamp()) and new[0] > first[-1][0]
+    # A late event dated before the window is left out, however new.
+    store.record_events([Event(member="m1", item="u", kind="complete", at=T0 - dt.timedelta(seconds=1))])
+    assert store.completions_after(new[0], T0) == []
+    assert [row[3] for row in store.completions_after(0, T0, tenant="hxny")] == ["z"]
+
+
 # -- served lists ---------------------------------------------------------------------------
 
 
