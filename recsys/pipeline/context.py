@@ -90,31 +90,44 @@ class BranchCounts(Mapping[str, int]):
     for each member cost about half a millisecond a list (``evaluation/list_costs.py``)."""
 
     def __init__(self, counts: Mapping[str, int]) -> None:
-        self._counts = dict(counts)
+        self._counts: dict[str, int] | None = dict(counts)
+        self._pairs: tuple[Sequence[str], np.ndarray] | None = None
         self._by_row: tuple[object, np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def of(cls, counts: Mapping[str, int]) -> BranchCounts:
         return counts if isinstance(counts, cls) else cls(counts)
 
+    @classmethod
+    def with_rows(cls, ids: Sequence[str], counts: np.ndarray, cols, rows: np.ndarray) -> BranchCounts:
+        """The counts of ``ids`` whose rows in ``cols`` are known (``rows``: -1 for an id not in
+        the catalogue); the mapping is built only if it is read."""
+        found = cls({})
+        found._counts, found._pairs = None, (ids, counts)
+        found._by_row = _by_row(cols, rows, counts)
+        return found
+
+    @property
+    def _mapping(self) -> dict[str, int]:
+        if self._counts is None:
+            ids, counts = self._pairs
+            self._counts = dict(zip(ids, counts.tolist()))
+        return self._counts
+
     def __getitem__(self, item: str) -> int:
-        return self._counts[item]
+        return self._mapping[item]
 
     def __iter__(self):
-        return iter(self._counts)
+        return iter(self._mapping)
 
     def __len__(self) -> int:
-        return len(self._counts)
+        return len(self._mapping) if self._pairs is None else len(self._pairs[0])
 
     def _by(self, cols) -> tuple[object, np.ndarray, np.ndarray]:
         """``(cols, counts by row, rows most completed first)``, kept for the last catalogue."""
         found = self._by_row
         if found is None or found[0] is not cols:
-            at, values = cols.lookup(self._counts)
-            column = np.zeros(len(cols))
-            column[at[at >= 0]] = values[at >= 0]
-            # Counter.most_common's order: most first, ties in the mapping's order.
-            found = self._by_row = (cols, column, at[np.argsort(-values, kind="stable")])
+            found = self._by_row = _by_row(cols, *cols.lookup(self._mapping))
         return found
 
     def column(self, cols) -> np.ndarray:
@@ -126,6 +139,14 @@ class BranchCounts(Mapping[str, int]):
         mapping's order), less those no longer in the catalogue."""
         top = self._by(cols)[2][:n]
         return top[top >= 0]
+
+
+def _by_row(cols, at: np.ndarray, values: np.ndarray) -> tuple[object, np.ndarray, np.ndarray]:
+    """:meth:`BranchCounts._by` from each counted item's row (-1: not in the catalogue) and count."""
+    column = np.zeros(len(cols))
+    column[at[at >= 0]] = values[at >= 0]
+    # Counter.most_common's order: most first, ties in the mapping's order.
+    return cols, column, at[np.argsort(-values, kind="stable")]
 
 
 @dataclass

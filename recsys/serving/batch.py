@@ -30,7 +30,7 @@ from recsys.pipeline.masks import StaticRules
 from recsys.records import Event, Member
 from recsys.results import StudyList
 from recsys.serving.lists import impressions_of, request_key, reuse_served, served_record
-from recsys.serving.world import World, branch_activity, enrolled_ahead, plan_context, seats_for
+from recsys.serving.world import World, enrolled_ahead, plan_context, seats_for
 
 from recsys.storage import ServedList
 from recsys.storage._shared import DamagedRecordError
@@ -97,7 +97,7 @@ def _block(world: World, members: Sequence[Member], day: dt.date, budgets: Seque
         group = pending[first:first + PLAN_GROUP]
         for _, member in group:
             if member.org not in branches:
-                branches[member.org] = branch_activity(store, member.org, day)
+                branches[member.org] = world.branch_activity(snap, member.org, day)
         with world.lock:  # planning reads the index, which writes change in place
             ctxs = [
                 plan_context(world, snap, member, day, budget, histories[member.id].events, seats,

@@ -20,7 +20,6 @@ from recsys.results import SearchHit, StudyList, StudyPath
 from recsys.serving.world import (
     Snapshot,
     World,
-    branch_activity,
     enrolled_ahead,
     plan_context,
     seats_for,
@@ -96,7 +95,7 @@ def _plan_day(world: World, member: Member, day: dt.date, budget: int, events: S
     store = world.store
     snap = world.snapshot()
     seats = seats_for(store, snap.catalogue, day, day)
-    branch = branch_activity(store, member.org, day)
+    branch = world.branch_activity(snap, member.org, day)
     with world.lock:
         if not world.unmoved(snap):  # a write moved the index meanwhile: plan on the new one
             snap = world.snapshot()
@@ -162,7 +161,7 @@ def path(world: World, member: Member, start: dt.date, days: int, budget: int) -
             if result is None:
                 ctx = plan_context(
                     world, snap, member, day, budget, events, seats,
-                    branch=branch_activity(store, member.org, day),
+                    branch=world.branch_activity(snap, member.org, day),
                     planned=frozenset(planned), recent_topics=recent,
                     held_back=frozenset(e.item.id for d, given in served.items() if d > day for e in given.entries),
                     prep_targets=tuple(t for t in ahead if t.schedule.starts.astimezone(TZ).date() > day),
@@ -200,7 +199,7 @@ def rank(world: World, member: Member, day: dt.date, k: int) -> list[SearchHit]:
         events = store.history(member.id).events
         ctx = plan_context(
             world, snap, member, day, member.daily_minutes, events, seats_for(store, snap.catalogue, day, day),
-            branch=branch_activity(store, member.org, day),
+            branch=world.branch_activity(snap, member.org, day),
             prep_targets=enrolled_ahead(events, snap.catalogue, day),
         )
         best = world.recommender.rank(ctx, k)

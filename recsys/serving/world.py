@@ -3,8 +3,9 @@ model, and the planning context of a member on a day made from data read beforeh
 
 A request reads the store's counters once (:meth:`World.snapshot`), the day's seats once per day
 (:func:`seats_for`), a member's history once (:meth:`recsys.storage.Store.history`) and their
-branch's activity once per branch and day (:func:`branch_activity`); :func:`plan_context` then
-builds the pipeline's input from those without another read.
+branch's activity from the completions the process keeps (:meth:`World.branch_activity`: only
+what was recorded since the last request is read); :func:`plan_context` then builds the
+pipeline's input from those without another read.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from recsys.pipeline.collaborative import POSITIVE_KINDS, CollaborativeModel, sn
 from recsys.pipeline.masks import StaticRules
 from recsys.pipeline.profile import build_profile, day_end
 from recsys.records import TZ, Event, Item, Member
+from recsys.serving.branches import BranchLog
 from recsys.serving.catalogue_cache import CatalogueCache, ItemsAhead
 from recsys.storage import Artefact, Revisions, Store
 from recsys.storage.tenant import TENANT_MARK, TenantStore, tenant_artefact
@@ -117,6 +119,7 @@ class World:
         self.write_lock = threading.Lock()  # writers of items, one at a time; never taken by reads
         self._writer: int | None = None  # the thread holding it (see writing())
         self.items = CatalogueCache(store, dim, hnsw_threshold=hnsw_threshold)
+        self.branches = BranchLog(store)
         self._collab: CollaborativeModel | None = None
         self._collab_key: tuple[int, int] | None = None
         self.collab_build_seconds = 0.0
@@ -305,6 +308,14 @@ class World:
                 if self._ranking_key == ranking_key:
                     self._ranking_key = models
 
+    def branch_activity(self, snap: Snapshot, org: str, day: dt.date) -> tuple[BranchCounts, int]:
+        """:func:`branch_activity` from the completions this process keeps (:class:`BranchLog`),
+        brought up to ``snap``'s revisions or later; from the store while another thread brings
+        them up to date."""
+        end = day_end(day)
+        found = self.branches.activity(org, end - BRANCH_WINDOW, end, snap.revisions, snap.catalogue.columns)
+        return branch_activity(self.store, org, day) if found is None else found
+
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Embed short texts (topics, role descriptions) on the query side; cached."""
         return self.encoder.encode(texts, query=True)
@@ -321,7 +332,9 @@ def branch_activity(store: Store, org: str, day: dt.date) -> tuple[BranchCounts,
     branch's members planned together share the counts' lookups (:class:`BranchCounts`)."""
     end = day_end(day)
     counts, active = store.branch_completions(org, end - BRANCH_WINDOW, end)
-    return BranchCounts(counts), active
+    # Items in id order, whatever order the store gave them in: the most completed among equals
+    # are taken in this order.
+    return BranchCounts(dict(sorted(counts.items()))), active
 
 
 def enrolled_in(events: Sequence[Event]) -> set[str]:
