@@ -4,7 +4,8 @@
 would return (stored the same way, its entries recorded as impressions), but reads once per
 block of members what ``daily()`` reads per request: the snapshot, the offline activities of the
 coming weeks and their seats, the block's served lists and histories (one statement each), and
-each branch's recent completions (once per branch, not per member). Members are planned in
+each branch's recent completions (once per branch, not per member; from the completions the
+process keeps, where it keeps them: :meth:`World.branch_activity`). Members are planned in
 groups whose candidate searches are one matrix product (:meth:`recsys.pipeline.Recommender.many`).
 A block's lists and impressions are written in one transaction. A nightly job that prepares
 every member's list before the portal opens is the use it is made for.
@@ -97,7 +98,7 @@ def _block(world: World, members: Sequence[Member], day: dt.date, budgets: Seque
         group = pending[first:first + PLAN_GROUP]
         for _, member in group:
             if member.org not in branches:
-                branches[member.org] = world.branch_activity(snap, member.org, day)
+                branches[member.org] = world.branch_activity(snap, member.org, day, load=False)
         with world.lock:  # planning reads the index, which writes change in place
             ctxs = [
                 plan_context(world, snap, member, day, budget, histories[member.id].events, seats,

@@ -59,6 +59,11 @@ class BranchLog:
         self._bounds = np.zeros(1, dtype=np.int64)
         self._rows_in: tuple[object, np.ndarray] = (None, np.zeros(0, dtype=np.int64))
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the completions were read (and are brought up to date at each use)."""
+        return self._members_rev is not None
+
     def counts(self, org: str, since: dt.datetime, until: dt.datetime,
                revisions: Revisions) -> tuple[dict[str, int], int] | None:
         """What :meth:`Store.branch_completions` answers for ``org`` and the window, as of

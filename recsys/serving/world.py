@@ -308,10 +308,18 @@ class World:
                 if self._ranking_key == ranking_key:
                     self._ranking_key = models
 
-    def branch_activity(self, snap: Snapshot, org: str, day: dt.date) -> tuple[BranchCounts, int]:
+    def branch_activity(self, snap: Snapshot, org: str, day: dt.date, *, load: bool = True) -> tuple[BranchCounts, int]:
         """:func:`branch_activity` from the completions this process keeps (:class:`BranchLog`),
         brought up to ``snap``'s revisions or later; from the store while another thread brings
-        them up to date."""
+        them up to date.
+
+        Without ``load``, from the store unless this process keeps them already: a batch worker
+        goes through its members branch by branch and reads each branch once a block, which at
+        100,000 members costs less than reading every branch's completions (about 1.3 s) first.
+        A service answers every branch in turn: reading them all once is paid back within a few
+        hundred requests (about 3 ms of SQL each)."""
+        if not load and not self.branches.loaded:
+            return branch_activity(self.store, org, day)
         end = day_end(day)
         found = self.branches.activity(org, end - BRANCH_WINDOW, end, snap.revisions, snap.catalogue.columns)
         return branch_activity(self.store, org, day) if found is None else found

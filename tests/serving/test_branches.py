@@ -133,3 +133,23 @@ def test_planning_reads_the_same_counts_from_the_log_as_from_the_store(tmp_path)
             checked += bool(active)
     assert checked >= 3  # branches with completions were compared, not only empty ones
     engine.close()
+
+
+def test_a_batch_in_a_fresh_process_reads_each_branch_from_the_store(tmp_path):
+    """A batch does not read every branch's completions first (a worker goes branch by branch);
+    a single request does, and the batch then uses them. The lists are the same either way
+    (``test_batch.py`` compares a batch on a fresh engine with requests one by one)."""
+    from corpus import load_events, load_items, load_members
+    from recsys import Engine
+
+    engine = Engine.open(tmp_path, encoder="tfidf")
+    engine.add_items(load_items())
+    engine.upsert_members(load_members())
+    engine.record(load_events())
+    ids = [m.id for m in load_members()]
+    day = max(e.at for e in load_events()).date() + dt.timedelta(days=1)
+    engine.daily_many(ids[:3], day=day)
+    assert not engine._world.branches.loaded
+    engine.daily(ids[3], day=day)
+    assert engine._world.branches.loaded
+    engine.close()
