@@ -3,42 +3,60 @@
 :class:`recsys.serving.branches.BranchLog` is read once and then only what is new; the store's
 :meth:`branch_completions` is the reference. Random histories are written in steps (completions
 by members of nested branches and two enterprises, other kinds, late events dated before the
-window, members moved, added and removed), and after each step every branch's counts over a few
-days' windows must be the store's.
+window, members moved, added and removed, one member id in two enterprises), and after each step
+every branch's counts over a few days' windows must be the store's, as a mapping and as planning
+reads them by catalogue row.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import tempfile
+import threading
+
+import pytest
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recsys import Event, Member
-from recsys.records import TZ
+from recsys import Event, Member, StoreError
+from recsys.pipeline.context import BranchCounts
+from recsys.records import TZ, tenant_of
 from recsys.serving.branches import BranchLog
 from recsys.serving.world import BRANCH_WINDOW
 from recsys.storage import MemoryStore, SQLiteStore
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=TZ)
-ORGS = ("hxny.a", "hxny.a.b", "hxny.c", "zjjt.a", "zjjt.b")
-MEMBERS = ("m1", "m2", "m3", "z1", "z2")  # of hxny, of zjjt
-
-
-def _org(member: str, n: int) -> str:
-    """A branch of the member's own enterprise (a member id is one person per enterprise)."""
-    own = [org for org in ORGS if org.startswith("zjjt" if member.startswith("z") else "hxny")]
-    return own[n % len(own)]
+ORGS = {"hxny": ("hxny.a", "hxny.a.b", "hxny.c"), "zjjt": ("zjjt.a", "zjjt.b")}
+#: (enterprise, member id): m1 is a different person in each enterprise.
+MEMBERS = (("hxny", "m1"), ("hxny", "m2"), ("hxny", "m3"), ("zjjt", "m1"), ("zjjt", "z2"))
 KINDS = ("complete", "attend", "start", "impression", "enroll")
+ITEMS = ("x", "y", "z", "w")
 
-events = st.lists(st.tuples(st.sampled_from(MEMBERS), st.sampled_from(("x", "y", "z", "w")),
+events = st.lists(st.tuples(st.integers(0, len(MEMBERS) - 1), st.sampled_from(ITEMS),
                             st.sampled_from(KINDS), st.integers(-100, 30)), max_size=12)
 step = st.one_of(
     st.tuples(st.just("events"), events),
-    st.tuples(st.just("move"), st.tuples(st.sampled_from(MEMBERS), st.integers(0, 2))),
-    st.tuples(st.just("remove"), st.sampled_from(MEMBERS)),
+    st.tuples(st.just("move"), st.tuples(st.integers(0, len(MEMBERS) - 1), st.integers(0, 2))),
+    st.tuples(st.just("remove"), st.integers(0, len(MEMBERS) - 1)),
 )
+
+
+class Cols:
+    """What the log and :class:`BranchCounts` read of a catalogue's columns: rows by id (``w``
+    is not in this catalogue)."""
+
+    def __init__(self, ids) -> None:
+        self.row = {i: n for n, i in enumerate(ids)}
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+    def lookup(self, values):
+        import numpy as np
+
+        rows = np.fromiter((self.row.get(i, -1) for i in values), dtype=np.int64, count=len(values))
+        return rows, np.fromiter(values.values(), dtype=np.float64, count=len(values))
 
 
 def _expected(store, org: str, end: dt.datetime) -> tuple[dict[str, int], int]:
@@ -46,35 +64,51 @@ def _expected(store, org: str, end: dt.datetime) -> tuple[dict[str, int], int]:
     return dict(sorted(counts.items())), active
 
 
-def _check(store, log: BranchLog, days: list[int]) -> None:
+def _check(store, log: BranchLog, days: list[int], cols: Cols) -> None:
     for day in days:
         end = T0 + dt.timedelta(days=day)
-        for org in ORGS + ("nobody",):
+        for org in [o for orgs in ORGS.values() for o in orgs] + ["nobody"]:
+            want, active = _expected(store, org, end)
             found = log.counts(org, end - BRANCH_WINDOW, end, store.revisions())
-            assert found == _expected(store, org, end)
+            assert found == (want, active)
             assert list(found[0]) == sorted(found[0])  # items in id order
+            # As planning reads them: by catalogue row, the most completed first.
+            got, got_active = log.activity(org, end - BRANCH_WINDOW, end, store.revisions(), cols)
+            reference = BranchCounts(want)
+            assert (dict(got), list(got), len(got), got_active) == (want, list(want), len(want), active)
+            assert got.column(cols).tolist() == reference.column(cols).tolist()
+            assert got.most_completed(cols, 3).tolist() == reference.most_completed(cols, 3).tolist()
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(first=st.lists(st.tuples(st.sampled_from(MEMBERS), st.integers(0, 2)), min_size=1, max_size=5),
-       steps=st.lists(step, max_size=6), days=st.lists(st.integers(-20, 40), min_size=1, max_size=3),
-       sqlite=st.booleans(), sort_at=st.sampled_from([1, 3, 4096]))
-def test_the_log_counts_as_the_store_does(first, steps, days, sqlite, sort_at):
+@given(first=st.lists(st.tuples(st.integers(0, len(MEMBERS) - 1), st.integers(0, 2)), min_size=1, max_size=5),
+       steps=st.lists(step, max_size=6), days=st.lists(st.integers(-20, 140), min_size=1, max_size=3),
+       sqlite=st.booleans(), sort_at=st.sampled_from([1, 3, 4096]), order=st.permutations(ITEMS))
+def test_the_log_counts_as_the_store_does(first, steps, days, sqlite, sort_at, order):
     with tempfile.TemporaryDirectory() as tmp:
         store = SQLiteStore(tmp) if sqlite else MemoryStore()
-        store.upsert_members([Member(id=m, name=m, org=_org(m, n)) for m, n in dict(first).items()])
+
+        def put(n: int, branch: int) -> None:
+            tenant, member = MEMBERS[n]
+            orgs = ORGS[tenant]
+            store.upsert_members([Member(id=member, name=member, org=orgs[branch % len(orgs)])])
+
+        for n, branch in dict(first).items():
+            put(n, branch)
         log = BranchLog(store, sort_at=sort_at)
-        _check(store, log, days)
+        cols = Cols(order[:3])
+        _check(store, log, days, cols)
         for kind, what in steps:
-            held = {m.id: m for m in store.iter_members()}
+            held = {(tenant_of(org), m) for org, m in store.member_orgs()}
             if kind == "events":
-                store.record_events([Event(member=m, item=i, kind=k, at=T0 + dt.timedelta(days=d, minutes=n))
-                                     for n, (m, i, k, d) in enumerate(what) if m in held])
+                chosen = [(MEMBERS[n], i, k, d, at) for at, (n, i, k, d) in enumerate(what) if MEMBERS[n] in held]
+                store.record_events([Event(member=m, item=i, kind=k, at=T0 + dt.timedelta(days=d, minutes=at))
+                                     for (_, m), i, k, d, at in chosen], tenants=[t for (t, _), *_ in chosen])
             elif kind == "move":
-                store.upsert_members([Member(id=what[0], name=what[0], org=_org(*what))])
-            elif what in held:
-                store.remove_member(what)
-            _check(store, log, days)
+                put(*what)
+            elif MEMBERS[what] in held:
+                store.remove_member(MEMBERS[what][1], tenant=MEMBERS[what][0])
+            _check(store, log, days, cols)
         store.close()
 
 
@@ -153,3 +187,113 @@ def test_a_batch_in_a_fresh_process_reads_each_branch_from_the_store(tmp_path):
     engine.daily(ids[3], day=day)
     assert engine._world.branches.loaded
     engine.close()
+
+
+class FlakyStore(MemoryStore):
+    """A memory store whose next read of completions fails (a database locked for too long)."""
+
+    fail = False
+
+    def completions_after(self, after, since, **scope):
+        if self.fail:
+            self.fail = False
+            raise StoreError("database is locked")
+        return super().completions_after(after, since, **scope)
+
+
+def _two_branches(store) -> tuple[dt.datetime, dt.datetime]:
+    store.upsert_members([Member(id="m1", name="m1", org="hxny.a"), Member(id="m2", name="m2", org="hxny.b")])
+    store.record_events([Event(member="m2", item="y", kind="complete", at=T0),  # b's first, in the order recorded
+                         Event(member="m1", item="x", kind="complete", at=T0)])
+    end = T0 + dt.timedelta(days=1)
+    return end - BRANCH_WINDOW, end
+
+
+def test_a_read_that_fails_changes_nothing_held():
+    store = FlakyStore()
+    window = _two_branches(store)
+    log = BranchLog(store)
+    assert log.counts("hxny.a", *window, store.revisions()) == ({"x": 1}, 1)
+    store.upsert_members([Member(id="m1", name="m1", org="hxny.a")])  # a member write: all read again
+    store.fail = True
+    with pytest.raises(StoreError):
+        log.counts("hxny.a", *window, store.revisions())
+    store.record_events([Event(member="m1", item="v", kind="complete", at=T0)])
+    store.fail = True  # the read of what is new fails too
+    with pytest.raises(StoreError):
+        log.counts("hxny.a", *window, store.revisions())
+    for org in ("hxny.a", "hxny.b"):
+        assert log.counts(org, *window, store.revisions()) == _expected(store, org, window[1])
+
+
+def test_a_reload_by_another_thread_cannot_rename_the_items_of_an_answer():
+    """The items' ids are read under the log's lock: a reload right after the count (another
+    thread's request after a member was removed) numbers the items anew."""
+    store = MemoryStore()
+    window = _two_branches(store)
+    log = BranchLog(store)
+    log.counts("hxny.b", *window, store.revisions())  # y is item 0, x item 1
+
+    class Interleaved:
+        """The log's lock; right after a release, the other thread's request runs once."""
+
+        def __init__(self) -> None:
+            self.inner, self.then = threading.Lock(), None
+
+        def acquire(self, blocking=True):
+            return self.inner.acquire(blocking)
+
+        def release(self):
+            self.inner.release()
+            then, self.then = self.then, None
+            if then is not None:
+                other = threading.Thread(target=then)
+                other.start()
+                other.join()
+
+    def other_request():
+        store.remove_member("m2", pseudonym="p2")  # b's completion goes: x is item 0 now
+        log.counts("hxny.a", *window, store.revisions())
+
+    log._lock = Interleaved()
+    log._lock.then = other_request
+    store.upsert_members([Member(id="m3", name="m3", org="hxny.c")])
+    assert log.counts("hxny.a", *window, store.revisions()) == ({"x": 1}, 1)
+
+
+def test_an_older_snapshot_reads_nothing_again_and_old_completions_are_let_go():
+    store = MemoryStore()
+    window = _two_branches(store)
+    before = store.revisions()
+    log = BranchLog(store, sort_at=1)
+    store.upsert_members([Member(id="m3", name="m3", org="hxny.a")])
+    reads = []
+    original = store.member_orgs
+    store.member_orgs = lambda **scope: reads.append(1) or original(**scope)
+    assert log.counts("hxny.a", *window, store.revisions()) == ({"x": 1}, 1)
+    assert log.counts("hxny.a", *window, before) == ({"x": 1}, 1)  # a request holding a snapshot taken earlier
+    assert len(reads) == 1
+    # Months later: what no window asked for lately needs is let go when the arrays are sorted.
+    later = T0 + dt.timedelta(days=200)
+    store.record_events([Event(member="m3", item="z", kind="complete", at=later)])
+    end = later + dt.timedelta(days=1)
+    assert log.counts("hxny.a", end - BRANCH_WINDOW, end, store.revisions()) == ({"z": 1}, 1)
+    assert len(log._main[0]) == 1 and len(reads) == 1
+    # Asked again for the first window: read again, and answered as the store does.
+    assert log.counts("hxny.a", *window, store.revisions()) == ({"x": 1}, 1) and len(reads) == 2
+
+
+def test_items_numbered_anew_by_a_reload_keep_their_catalogue_rows():
+    store = MemoryStore()
+    store.upsert_members([Member(id="m1", name="m1", org="hxny.a"), Member(id="m2", name="m2", org="hxny.a")])
+    store.record_events([Event(member="m1", item="b", kind="complete", at=T0 - dt.timedelta(days=50)),
+                         Event(member="m2", item="a", kind="complete", at=T0)])
+    cols = Cols(["a", "b"])
+    log = BranchLog(store)
+    for days in (1, 45):  # a member written between: read again from a later window, b now left out
+        end = T0 + dt.timedelta(days=days)
+        got, _ = log.activity("hxny.a", end - BRANCH_WINDOW, end, store.revisions(), cols)
+        want = BranchCounts(_expected(store, "hxny.a", end)[0])
+        assert got.column(cols).tolist() == want.column(cols).tolist()
+        assert got.most_completed(cols, 5).tolist() == want.most_completed(cols, 5).tolist()
+        store.upsert_members([Member(id="m2", name="m2", org="hxny.a")])
