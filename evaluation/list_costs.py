@@ -9,8 +9,9 @@ in seconds; every figure stands beside its floor measured in the same run on the
 
 - ``daily()`` first request, p50 and p99, against one bare top-150 scan of the item vectors;
 - ``daily_many()`` for a block of members, against one matrix product members x items plus a
-  top-150 per member; and the same block planned by one and by N fresh worker processes
-  (``Engine.batch(workers=N)``, start-up included in both), the N against the same floor;
+  top-150 per member; and the same block, branch by branch as ``recsys batch`` takes members,
+  planned by one and by N fresh worker processes (``Engine.batch(workers=N)``, start-up included
+  in both), the N against the same floor;
 - ``coverage()`` per member in scope (the median of five timings, each given).
 
 Only the public API is used, so the same script measures an older version of the library too.
@@ -79,10 +80,14 @@ def measure(items: int, members: int, events: int, *, requests: int = 60, block:
 
         # The builder passed an encoder object: name its spec, so workers opening the store find it.
         engine.store.set_meta({"encoder_spec": "tfidf"})
+        # Branch by branch, as `recsys batch` and Engine.batch take them (a drawn sample is in no
+        # order of branch, and each block would read the activity of a branch per member).
+        branch = {member: org for org, member in engine.store.member_orgs()}
+        in_order = sorted(group, key=branch.__getitem__)
         spread = {}
         for n, count in enumerate((1, workers)):  # both from fresh processes: start-up counted alike
             started = time.perf_counter()
-            served, *_ = serve_day_in_processes(str(path), group, DAY + dt.timedelta(days=2 + n), workers=count)
+            served, *_ = serve_day_in_processes(str(path), in_order, DAY + dt.timedelta(days=2 + n), workers=count)
             spread[count] = time.perf_counter() - started
             assert served == len(group)
 

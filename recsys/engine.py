@@ -742,7 +742,8 @@ class Engine:
             org: Only the members of this organisation; None: everyone.
             chunk: Members per block (one transaction of lists and impressions each).
             progress: Called with how many more members are done, as the run goes.
-            members: Only these members (ids), instead of an organisation's.
+            members: Only these members (ids), instead of an organisation's (planned branch by
+                branch, whatever their order).
             cluster: Spread the members over a Ray cluster (see
                 :mod:`recsys.serving.distributed`): ``"local"`` starts one on this machine, else
                 the address of a running one. Every worker opens this engine's store as it was
@@ -772,6 +773,8 @@ class Engine:
             missing = next((m for m in ids if m not in known), None)
             if missing is not None:  # every id checked before anything is written
                 raise NotFoundError("member", missing)
+            if len(ids) > chunk:  # more than a block: branch by branch, as a run over everyone goes
+                ids = batch.in_branch_order(self.store, ids)
         else:
             # Ids only: the records are read a block at a time, so a run over 100k members holds
             # no more than a block of them. Branch by branch: a block then reads the activity of

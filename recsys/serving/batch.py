@@ -36,7 +36,7 @@ from recsys.serving.world import World, enrolled_ahead, plan_context, seats_for
 from recsys.storage import ServedList
 from recsys.storage._shared import DamagedRecordError
 
-__all__ = ["daily_many", "serve_day", "floor_seconds", "BatchReport", "readable_members"]
+__all__ = ["daily_many", "serve_day", "floor_seconds", "BatchReport", "readable_members", "in_branch_order"]
 
 
 #: Members planned together under the engine's lock: their candidate searches are one matrix
@@ -196,6 +196,15 @@ def serve_day(
     seconds = time.perf_counter() - started
     return BatchReport(day, len(member_ids), served, len(member_ids) - served - len(unreadable), seconds,
                        floor_seconds(world, served), tuple(unreadable))
+
+
+def in_branch_order(store, ids: Sequence[str]) -> list[str]:
+    """``ids`` branch by branch (in the given order within a branch), as a run over everyone
+    goes: a block then reads the activity of a few branches rather than one per member, and its
+    members share more rules (2,000 members drawn from 200 branches, on two workers: 8.8-9.1 s
+    in this order, 10.1-10.3 s drawn)."""
+    branch = {member: org for org, member in store.member_orgs()}
+    return sorted(ids, key=lambda member: branch.get(member, ""))
 
 
 def readable_members(store, ids: Sequence[str], **scope) -> tuple[list[Member], list[str]]:

@@ -151,3 +151,27 @@ def test_a_damaged_member_record_is_named_and_every_other_member_served(nightly,
     # A batch of one organisation and the push go on as well.
     assert main(["batch", "--store", path, "--day", DAY.isoformat(), "--org", branch, "--no-train"]) in (0, 1)
     assert "本次生成 0 份" in capsys.readouterr().out
+
+
+def test_members_are_taken_branch_by_branch_in_their_order_within_a_branch(twins):
+    from recsys.serving.batch import in_branch_order
+
+    single, _ = twins
+    orgs = {m.id: m.org for m in single.members()}
+    ids = sorted(orgs, reverse=True)
+    ordered = in_branch_order(single.store, ids)
+    assert sorted(ordered) == sorted(ids)
+    branches = [orgs[m] for m in ordered]
+    assert branches == sorted(branches) and len(set(branches)) > 1
+    for org in set(branches):  # the given order kept within a branch
+        assert [m for m in ordered if orgs[m] == org] == [m for m in ids if orgs[m] == org]
+
+
+def test_a_batch_of_named_members_serves_them_whatever_their_order(nightly, tmp_path):
+    ids = [m.id for m in nightly.members()][::-2]  # every other member, backwards: no order of branch
+    report = nightly.batch(day=DAY, members=ids, chunk=3)
+    assert (report.members, report.served, report.skipped) == (len(ids), len(ids), 0)
+    oracle = _engine(tmp_path / "oracle")
+    assert [nightly.daily(m, day=DAY).to_dict() for m in ids] == [oracle.daily(m, day=DAY).to_dict() for m in ids]
+    oracle.close()
+    assert nightly.batch(day=DAY, members=ids).skipped == len(ids)
