@@ -182,8 +182,8 @@ class BranchLog:
         self._item_ids.extend(new_ids)
 
     def _sort(self, asked: float) -> None:
-        """The tail merged into the sorted arrays, less what is older than both the window being
-        answered (starting at ``asked``) and the latest window asked for lately need."""
+        """The tail merged into the sorted arrays. Completions dated before both the window being
+        answered (from ``asked``) and a month before the latest window asked for are let go."""
         columns = tuple(np.concatenate([m, t]) for m, t in zip(self._main, self._tail))
         keep_from = max(self._since, min(self._latest - _KEPT_BEFORE, asked))
         if keep_from > self._since:
