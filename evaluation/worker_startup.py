@@ -10,7 +10,9 @@ On one synthetic store (see :mod:`evaluation.synthetic`, model-free encoder), al
 ``--trials`` times between the two ways, the kept model removed from the store before each
 "built" run and put back before each "read" run:
 
-- a fresh process's first list (and its next one), and how long the build took in it;
+- a fresh process's first list (and its next one), and how long the build took in it; with the
+  model read, also in a process warmed first (``Engine.warm``, as the service does before it
+  reports ready), and how long the warm-up took;
 - a batch of ``--group`` members on two fresh worker processes (``serve_day_in_processes``),
   beside the floor of "one matrix product members x items plus a top-150 per member" measured
   in the same run.
@@ -38,25 +40,32 @@ from evaluation.synthetic import DAY, WORK, build_store
 __all__ = ["measure", "main"]
 
 
-def _first_list(path: Path, member: str, day: dt.date) -> dict:
-    """In this (fresh) process: open the store, serve ``member``'s list and the next member's."""
+def _first_list(path: Path, member: str, day: dt.date, warm: bool = False) -> dict:
+    """In this (fresh) process: open the store (``warm``: and warm it, as a service does before it
+    reports ready), serve ``member``'s list and the next member's."""
     from recsys import Engine
 
     with Engine.open(str(path)) as engine:
+        engine.catalogue()  # loaded by a service's readiness check, warmed or not
+        started = time.perf_counter()
+        if warm:
+            engine.warm(day)
+        warm_s = time.perf_counter() - started
         started = time.perf_counter()
         engine.daily(member, day)
         first = time.perf_counter() - started
         started = time.perf_counter()
         engine.daily(f"u{int(member[1:]) + 1:06d}", day)
         return {"first_s": round(first, 3), "next_ms": round((time.perf_counter() - started) * 1e3, 2),
-                "build_s": round(engine.collab_build_seconds, 3)}
+                "build_s": round(engine.collab_build_seconds, 3), "warm_s": round(warm_s, 3)}
 
 
-def _in_fresh_process(path: Path, member: str, day: dt.date) -> dict:
+def _in_fresh_process(path: Path, member: str, day: dt.date, warm: bool = False) -> dict:
     code = ("import json, sys, datetime as dt; from pathlib import Path; "
             "from evaluation.worker_startup import _first_list; "
-            "print(json.dumps(_first_list(Path(sys.argv[1]), sys.argv[2], dt.date.fromisoformat(sys.argv[3]))))")
-    out = subprocess.run([sys.executable, "-c", code, str(path), member, day.isoformat()],
+            "print(json.dumps(_first_list(Path(sys.argv[1]), sys.argv[2], dt.date.fromisoformat(sys.argv[3]), "
+            "sys.argv[4] == 'warm')))")
+    out = subprocess.run([sys.executable, "-c", code, str(path), member, day.isoformat(), "warm" if warm else "cold"],
                          check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -74,7 +83,8 @@ def measure(items: int, members: int, events: int, *, trials: int = 3, group: in
     assert kept is not None
     rng = random.Random(5)
     chosen = [f"u{n:06d}" for n in rng.sample(range(members - 1), trials * 2 + group)]
-    results: dict[str, dict[str, list]] = {"built": {"first": [], "batch_s": []}, "read": {"first": [], "batch_s": []}}
+    results: dict[str, dict[str, list]] = {"built": {"first": [], "batch_s": []}, "read": {"first": [], "batch_s": []},
+                                           "read_warmed": {"first": []}}
     for trial in range(trials):
         for n, how in enumerate(("built", "read")):
             if how == "built":
@@ -84,6 +94,9 @@ def measure(items: int, members: int, events: int, *, trials: int = 3, group: in
             day = DAY + dt.timedelta(days=1 + 2 * trial + n)
             # Another day than the batch's: the two members served there are not skipped by it.
             results[how]["first"].append(_in_fresh_process(path, chosen[2 * trial + n], day + dt.timedelta(days=50)))
+            if how == "read":  # and warmed first, as a service before it reports ready
+                results["read_warmed"]["first"].append(
+                    _in_fresh_process(path, chosen[2 * trial + n], day + dt.timedelta(days=60), warm=True))
             if how == "built":
                 engine.store.remove_artefact(ARTEFACT)  # the first-list process kept it again
             started = time.perf_counter()

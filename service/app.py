@@ -105,7 +105,14 @@ def _warm_up(engine: Engine, readiness: Readiness, tenants: Iterable[str]) -> No
     # Requests work in their enterprise's view of the engine (member and item ids are unique per
     # enterprise); those of the keys known now are loaded before the first request.
     for tenant in tenants:
-        engine.tenant(tenant)
+        view = engine.tenant(tenant)
+        try:
+            # What a first list waits for (the collaborative model, the branches' completions):
+            # read now, before the service reports ready, not by a member's first request.
+            view.warm()
+        except Exception as exc:  # noqa: BLE001 - the check below reports a store that cannot be read
+            log.warning("warming the view of %s failed (its first list loads it instead): %s",
+                        tenant or "the platform", exc)
     readiness.check(engine)
     readiness.warmed = True
     if readiness.status == "ready":

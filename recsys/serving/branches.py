@@ -30,8 +30,8 @@ from recsys.storage import Revisions, Store
 
 __all__ = ["BranchLog"]
 
-#: Completions dated this long before the latest window asked for are let go when the arrays
-#: are next sorted (a window reaching further back reads them again from the store).
+#: Completions dated this long before the windows asked for are let go when the arrays are next
+#: sorted (a window reaching further back reads them again from the store).
 _KEPT_BEFORE = dt.timedelta(days=31).total_seconds()
 
 _NONE = np.zeros(0, dtype=np.int64)
@@ -71,6 +71,12 @@ class BranchLog:
     def loaded(self) -> bool:
         """Whether the completions were read (and are brought up to date at each use)."""
         return self._members_rev is not None
+
+    def catch_up(self, since: dt.datetime, revisions: Revisions) -> None:
+        """Read what windows from ``since`` need, as of ``revisions`` or later, waiting for the
+        lock (a warm-up before requests, where a count would not wait)."""
+        with self._lock:
+            self._catch_up(since.timestamp(), revisions)
 
     def counts(self, org: str, since: dt.datetime, until: dt.datetime,
                revisions: Revisions) -> tuple[dict[str, int], int] | None:
@@ -119,12 +125,12 @@ class BranchLog:
         return rows
 
     def _catch_up(self, since: float, revisions: Revisions) -> None:
-        self._latest = max(self._latest, since) if self.loaded else since
         if self._members_rev is None or revisions.members > self._members_rev or since < self._since:
             self._load(since, revisions)
         elif revisions.activity > self._seq:
             rows = self.store.completions_after(self._seq, dt.datetime.fromtimestamp(self._since, dt.timezone.utc))
             self._add(rows, revisions.activity, asked=since)
+        self._latest = max(self._latest, since)
 
     def _load(self, since: float, revisions: Revisions) -> None:
         """Everything read again: the members' branches, then the completions from ``since``.
@@ -138,7 +144,7 @@ class BranchLog:
         self._item_code, self._item_ids, self._sorted_ids, self._item_rank = {}, [], [], _NONE
         self._main = self._tail = _columns()
         self._rows_in = (None, _NONE)
-        self._since, self._seq, self._members_rev = since, 0, revisions.members
+        self._since, self._seq, self._members_rev, self._latest = since, 0, revisions.members, since
         self._add(rows, revisions.activity, asked=since, sort=True)
 
     def _add(self, rows: Sequence[tuple[int, str, str, str, float]], activity: int, *, asked: float,
@@ -182,10 +188,11 @@ class BranchLog:
         self._item_ids.extend(new_ids)
 
     def _sort(self, asked: float) -> None:
-        """The tail merged into the sorted arrays. Completions dated before both the window being
-        answered (from ``asked``) and a month before the latest window asked for are let go."""
+        """The tail merged into the sorted arrays. Completions dated a month or more before both
+        the window being answered (from ``asked``) and the latest window asked for are let go: a
+        request for a day or two earlier (a list opened late, a path ahead) reads nothing again."""
         columns = tuple(np.concatenate([m, t]) for m, t in zip(self._main, self._tail))
-        keep_from = max(self._since, min(self._latest - _KEPT_BEFORE, asked))
+        keep_from = max(self._since, min(self._latest, asked) - _KEPT_BEFORE)
         if keep_from > self._since:
             kept = columns[3] >= keep_from
             columns = tuple(c[kept] for c in columns)

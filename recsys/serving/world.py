@@ -308,6 +308,13 @@ class World:
                 if self._ranking_key == ranking_key:
                     self._ranking_key = models
 
+    def warm(self, day: dt.date) -> None:
+        """Take a snapshot (the catalogue, index and collaborative model) and read the branches'
+        completions of the window before ``day``: what the first list of ``day`` would wait for."""
+        snap = self.snapshot()
+        end = day_end(day)
+        self.branches.catch_up(end - BRANCH_WINDOW, snap.revisions)
+
     def branch_activity(self, snap: Snapshot, org: str, day: dt.date, *, load: bool = True) -> tuple[BranchCounts, int]:
         """:func:`branch_activity` from the completions this process keeps (:class:`BranchLog`),
         brought up to ``snap``'s revisions or later; from the store while another thread brings

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recsys import Event, Member, StoreError
+from recsys import Event, Member, StoreError, ValidationError
 from recsys.pipeline.context import BranchCounts
 from recsys.records import TZ, tenant_of
 from recsys.serving.branches import BranchLog
@@ -278,7 +278,10 @@ def test_an_older_snapshot_reads_nothing_again_and_old_completions_are_let_go():
     store.record_events([Event(member="m3", item="z", kind="complete", at=later)])
     end = later + dt.timedelta(days=1)
     assert log.counts("hxny.a", end - BRANCH_WINDOW, end, store.revisions()) == ({"z": 1}, 1)
-    assert len(log._main[0]) == 1 and len(reads) == 1
+    assert len(log._main[0]) == 3  # the old completions kept while the window asked before may be asked again
+    store.record_events([Event(member="m3", item="y", kind="complete", at=later)])
+    assert log.counts("hxny.a", end - BRANCH_WINDOW, end, store.revisions()) == ({"y": 1, "z": 1}, 1)
+    assert len(log._main[0]) == 2 and len(reads) == 1  # x and the first y let go; nothing read again
     # Asked again for the first window: read again, and answered as the store does.
     assert log.counts("hxny.a", *window, store.revisions()) == ({"x": 1}, 1) and len(reads) == 2
 
@@ -297,3 +300,28 @@ def test_items_numbered_anew_by_a_reload_keep_their_catalogue_rows():
         assert got.column(cols).tolist() == want.column(cols).tolist()
         assert got.most_completed(cols, 5).tolist() == want.most_completed(cols, 5).tolist()
         store.upsert_members([Member(id="m2", name="m2", org="hxny.a")])
+
+
+def test_a_warmed_engine_has_read_what_a_first_list_waits_for(tmp_path):
+    from corpus import load_events, load_items, load_members
+    from recsys import Engine
+
+    engine = Engine.open(tmp_path, encoder="tfidf")
+    engine.add_items(load_items())
+    engine.upsert_members(load_members())
+    engine.record(load_events())
+    engine.close()
+    engine = Engine.open(tmp_path)
+    day = max(e.at for e in load_events()).date() + dt.timedelta(days=1)
+    engine.warm(day)
+    world = engine._world
+    assert world.branches.loaded and world._collab is not None
+    reads = []
+    original = world.store.completions_after
+    world.store.completions_after = lambda after, since, **scope: reads.append(after) or original(after, since, **scope)
+    member = load_members()[0].id
+    assert engine.daily(member, day=day, preview=True).entries
+    assert reads == []  # nothing recorded since the warm-up: nothing read
+    with pytest.raises(ValidationError):
+        engine.warm("not a day")
+    engine.close()
