@@ -1,0 +1,93 @@
+"""What reading a branch's recent completions costs: from the store per request, or from the
+completions a process keeps (:class:`recsys.serving.branches.BranchLog`); and how many branches a
+batch block reads with its members drawn at random or taken branch by branch.
+
+Usage::
+
+    python -m evaluation.branch_reads [--items 10000] [--members 100000] [--events 1000000]
+        [--sample 2000] [--block 256] [--out FILE]
+
+On the synthetic store of :mod:`evaluation.list_costs` (built there if missing), for the window
+before :data:`evaluation.synthetic.DAY`: the completions in the window; reading them all into a
+fresh log (three times, each a new log); one count per branch from the log and from the store's
+query (every branch, three rounds); and, for ``--sample`` members drawn at random, the distinct
+branches per block of ``--block`` in the drawn order and in branch order (what a block reads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+
+from evaluation.machine import print_figures
+from evaluation.synthetic import DAY, WORK, build_store
+
+__all__ = ["measure", "main"]
+
+
+def measure(items: int, members: int, events: int, *, sample: int = 2000, block: int = 256) -> dict:
+    from recsys import get_encoder
+    from recsys.pipeline.profile import day_end
+    from recsys.serving.batch import in_branch_order
+    from recsys.serving.branches import BranchLog
+    from recsys.serving.world import BRANCH_WINDOW
+
+    engine = build_store(WORK / f"list-costs-{items}-{members}-{events}", items, members, events, get_encoder("tfidf"))
+    store = engine.store
+    end = day_end(DAY)
+    since = end - BRANCH_WINDOW
+    revisions = store.revisions()
+    orgs = sorted({org for org, _ in store.member_orgs()})
+    loads = []
+    for _ in range(3):
+        log = BranchLog(store)
+        started = time.perf_counter()
+        log.counts(orgs[0], since, end, revisions)
+        loads.append(time.perf_counter() - started)
+    from_log, from_store = [], []
+    for _ in range(3):
+        started = time.perf_counter()
+        for org in orgs:
+            log.counts(org, since, end, revisions)
+        from_log.append((time.perf_counter() - started) / len(orgs))
+        started = time.perf_counter()
+        for org in orgs:
+            store.branch_completions(org, since, end)
+        from_store.append((time.perf_counter() - started) / len(orgs))
+    completions = len(store.completions_after(0, since))
+    drawn = [f"u{n:06d}" for n in random.Random(7).sample(range(members), sample)]
+    branch = {member: org for org, member in store.member_orgs()}
+
+    def branches_per_block(ids: list[str]) -> float:
+        return float(np.mean([len({branch[m] for m in ids[i:i + block]}) for i in range(0, len(ids), block)]))
+
+    per_block = {"drawn": branches_per_block(drawn), "branch_order": branches_per_block(in_branch_order(store, drawn))}
+    engine.close()
+    return {
+        "store": {"items": items, "members": members, "events": events, "branches": len(orgs)},
+        "completions_in_window": completions,
+        "log_load_s": [round(t, 3) for t in loads],
+        "count_ms": {"log": [round(t * 1e3, 3) for t in from_log], "store": [round(t * 1e3, 3) for t in from_store]},
+        "branches_per_block": {"block": block, "sample": sample, **{k: round(v, 1) for k, v in per_block.items()}},
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m evaluation.branch_reads", description=__doc__.split("\n")[0])
+    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--members", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--sample", type=int, default=2000)
+    parser.add_argument("--block", type=int, default=256)
+    parser.add_argument("--out", type=Path, help="write the figures here as JSON")
+    args = parser.parse_args(argv)
+    return print_figures(measure(args.items, args.members, args.events, sample=args.sample, block=args.block),
+                         args.out)
+
+
+if __name__ == "__main__":
+    main()
