@@ -16,14 +16,13 @@ branches per block of ``--block`` in the drawn order and in branch order (what a
 
 from __future__ import annotations
 
-import argparse
 import random
 import time
 from pathlib import Path
 
 import numpy as np
 
-from evaluation.machine import print_figures
+from evaluation.machine import print_figures, store_parser
 from evaluation.synthetic import DAY, WORK, build_store
 
 __all__ = ["measure", "main"]
@@ -77,10 +76,7 @@ def measure(items: int, members: int, events: int, *, sample: int = 2000, block:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m evaluation.branch_reads", description=__doc__.split("\n")[0])
-    parser.add_argument("--items", type=int, default=10_000)
-    parser.add_argument("--members", type=int, default=100_000)
-    parser.add_argument("--events", type=int, default=1_000_000)
+    parser = store_parser("branch_reads", __doc__, items=10_000, members=100_000, events=1_000_000)
     parser.add_argument("--sample", type=int, default=2000)
     parser.add_argument("--block", type=int, default=256)
     parser.add_argument("--out", type=Path, help="write the figures here as JSON")

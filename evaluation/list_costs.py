@@ -19,7 +19,6 @@ Only the public API is used, so the same script measures an older version of the
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import datetime as dt
 import platform
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluation.machine import print_figures
+from evaluation.machine import print_figures, store_parser
 from evaluation.synthetic import DAY, WORK, build_store
 
 __all__ = ["measure", "main", "top_k"]
@@ -128,10 +127,7 @@ def measure(items: int, members: int, events: int, *, requests: int = 60, block:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m evaluation.list_costs", description=__doc__.split("\n")[0])
-    parser.add_argument("--items", type=int, default=10_000)
-    parser.add_argument("--members", type=int, default=5_000)
-    parser.add_argument("--events", type=int, default=150_000)
+    parser = store_parser("list_costs", __doc__, items=10_000, members=5_000, events=150_000)
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--block", type=int, default=980)
     parser.add_argument("--workers", type=int, default=2, help="processes for the batch over workers (1: skip it)")

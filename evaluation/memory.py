@@ -25,7 +25,6 @@ next night's batch does.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import multiprocessing
 import random
@@ -33,7 +32,7 @@ import resource
 import shutil
 from pathlib import Path
 
-from evaluation.machine import print_figures
+from evaluation.machine import print_figures, store_parser
 from evaluation.synthetic import DAY, WORK
 
 __all__ = ["measure", "main"]
@@ -88,10 +87,7 @@ def measure(items: int, members: int, events: int, *, requests: int = 150, batch
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m evaluation.memory", description=__doc__.split("\n")[0])
-    parser.add_argument("--items", type=int, default=100_000)
-    parser.add_argument("--members", type=int, default=100_000)
-    parser.add_argument("--events", type=int, default=1_000_000)
+    parser = store_parser("memory", __doc__, items=100_000, members=100_000, events=1_000_000)
     parser.add_argument("--requests", type=int, default=150)
     parser.add_argument("--batch", type=int, default=2_000)
     parser.add_argument("--no-coverage", action="store_true")

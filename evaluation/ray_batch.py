@@ -12,11 +12,11 @@ and the lists of all three are checked equal.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import time
 
+from evaluation.machine import store_parser
 from evaluation.synthetic import DAY, WORK, build_store
 
 __all__ = ["measure", "main"]
@@ -69,10 +69,7 @@ def measure(items: int, members: int, events: int, serve: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m evaluation.ray_batch", description=__doc__.split("\n")[0])
-    parser.add_argument("--items", type=int, default=10_000)
-    parser.add_argument("--members", type=int, default=5_000)
-    parser.add_argument("--events", type=int, default=150_000)
+    parser = store_parser("ray_batch", __doc__, items=10_000, members=5_000, events=150_000)
     parser.add_argument("--serve", type=int, default=1_000)
     args = parser.parse_args(argv)
     print(json.dumps(measure(args.items, args.members, args.events, args.serve), ensure_ascii=False, indent=2))

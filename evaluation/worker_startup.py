@@ -22,7 +22,6 @@ Only the public API and :mod:`recsys.serving.distributed` are used.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import random
@@ -34,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.list_costs import top_k
-from evaluation.machine import print_figures
+from evaluation.machine import print_figures, store_parser
 from evaluation.synthetic import DAY, WORK, build_store
 
 __all__ = ["measure", "main"]
@@ -123,10 +122,7 @@ def _batch_floor(path: Path, group: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m evaluation.worker_startup", description=__doc__.split("\n")[0])
-    parser.add_argument("--items", type=int, default=10_000)
-    parser.add_argument("--members", type=int, default=100_000)
-    parser.add_argument("--events", type=int, default=1_000_000)
+    parser = store_parser("worker_startup", __doc__, items=10_000, members=100_000, events=1_000_000)
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--group", type=int, default=2000)
     parser.add_argument("--out", type=Path, help="write the figures here as JSON")
