@@ -61,15 +61,15 @@ class VectorIndex(Protocol):
 
 #: Queries scored at once: 256 queries against 100k items is a 100 MB score matrix.
 _QUERY_BLOCK = 256
-#: From two to this many queries (one member's request) are scored a block of rows at a time, each
-#: block of about :data:`_ROWS_BYTES` a small matrix product with all the queries while it is in
-#: cache. One product of a few columns over the whole matrix packs the whole matrix first, and one
-#: query at a time over the blocks does the arithmetic of a matrix-vector product per query: on
-#: this project's 2-core machine (1 BLAS thread, 10,000 items) the blocks took 2.5 ms for 3
-#: queries of 1,024 dimensions against 4.2 ms one query at a time and 5.8 ms for one product, and
-#: 0.7 ms for 6 queries of 384 dimensions against 2.2 and 1.8 ms.
+#: From two to this many queries (one member's request) are scored a block of rows at a time, one
+#: matrix-vector product per query while the block is in cache. OpenBLAS's product with a few
+#: columns runs far below its matrix-vector speed: on this project's 2-core machine (one BLAS
+#: thread) three queries over 10,000 items took 2.7 ms so against 5.3 ms as one small product per
+#: block, at 1,024 dimensions, and 1.2 against 2.3 ms at 384 (``evaluation/few_queries.py``,
+#: ``results/few_queries.json``). From about eight queries the product catches up, and many
+#: members' queries go as one product.
 _FEW_QUERIES = 8
-_ROWS_BYTES = 3 << 17
+_ROWS_BYTES = 1 << 19
 
 
 def _as_matrix(vectors: np.ndarray, dim: int | None, n: int) -> np.ndarray:
@@ -264,15 +264,18 @@ def _best(scores: np.ndarray, k: int, rank: np.ndarray) -> tuple[np.ndarray, np.
 
 def _scores(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
     """``queries @ vectors.T``: for two to :data:`_FEW_QUERIES` queries a block of rows at a
-    time, else one product."""
+    time, each query's matrix-vector product over the block while it is in cache; else one
+    product."""
     if len(queries) == 1 or len(queries) > _FEW_QUERIES:
         return (vectors @ queries.T).T
-    out = np.empty((len(vectors), len(queries)), dtype=np.float32)
-    columns = np.ascontiguousarray(queries.T, dtype=np.float32)
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    out = np.empty((len(queries), len(vectors)), dtype=np.float32)
     rows = max(1, _ROWS_BYTES // max(vectors.shape[1] * vectors.itemsize, 1))
     for start in range(0, len(vectors), rows):
-        np.matmul(vectors[start:start + rows], columns, out=out[start:start + rows])
-    return np.ascontiguousarray(out.T)
+        block = vectors[start:start + rows]
+        for n, query in enumerate(queries):
+            np.matmul(block, query, out=out[n, start:start + rows])
+    return out
 
 
 class FaissIndex:
