@@ -23,6 +23,7 @@ R = TypeVar("R")
 
 __all__ = [
     "RESERVED_META",
+    "roster_moves",
     "check_meta_prefix",
     "check_artefact",
     "check_meta",
@@ -57,7 +58,7 @@ __all__ = [
 ]
 
 #: Metadata keys the store keeps for itself (its schema and counters, read with ``revisions()``).
-RESERVED_META = frozenset({"schema", "rev", "members_rev", "activity_seq", "models_rev"})
+RESERVED_META = frozenset({"schema", "rev", "members_rev", "roster_rev", "activity_seq", "models_rev"})
 
 _ARTEFACT_NAME = re.compile(r"[a-z0-9_.-]{1,64}")
 
@@ -114,6 +115,37 @@ def check_pseudonym(pseudonym: str | None, taken: bool) -> None:
     if pseudonym is not None and taken:
         raise ValidationError(f"is the id of a member, so it cannot stand for a removed one: {pseudonym!r}",
                               source="remove_member", field="pseudonym")
+
+
+def roster_moves(execute: Callable[..., Any], members: Sequence[Member], records: Sequence[Mapping[str, Any]],
+                 *, mark: str = "?") -> bool:
+    """Whether writing ``members`` (``records``: each one's record as it is stored) changes the
+    roster (:attr:`Revisions.roster`): a member the store does not hold, or one held with another
+    organisation or other roles. Read inside the write's transaction, before it writes.
+
+    Args:
+        execute: The transaction's ``execute(sql, params)`` (sqlite3 and psycopg alike).
+        mark: The driver's parameter mark (``?`` or ``%s``).
+    """
+    wanted = {(m.tenant, m.id): (m.org, r.get("roles")) for m, r in zip(members, records)}
+    keys = list(wanted)
+    for first in range(0, len(keys), 400):  # a chunk at a time: an import of new members stops at once
+        chunk = keys[first:first + 400]
+        pairs = ", ".join(f"({mark}, {mark})" for _ in chunk)
+        held = {(tenant, id_): (org, data) for tenant, id_, org, data in execute(
+            f"SELECT tenant, id, org, data FROM members WHERE (tenant, id) IN (VALUES {pairs})",
+            [part for key in chunk for part in key])}
+        for key in chunk:
+            org, roles = wanted[key]
+            found = held.get(key)
+            if found is None or found[0] != org:
+                return True
+            try:
+                if json.loads(found[1]).get("roles") != roles:
+                    return True
+            except (ValueError, AttributeError):  # a damaged record: whatever it held, it changes now
+                return True
+    return False
 
 
 def remove_member_rows(execute: Callable[..., Any], member: str, pseudonym: str | None, *, tenant: str,

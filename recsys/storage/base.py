@@ -103,12 +103,17 @@ class Revisions:
         activity: Sequence number of the last event other than an impression (0 for none).
         models: Bumped by every :meth:`Store.put_artefact` (a trained model stored or replaced),
             so a process serving lists knows to load the new one without reading it per request.
+        roster: Bumped by a member write that changes who the members are, or a member's
+            organisation or roles: what the branches' activity and role-aware popularity read. A
+            member's interests, minutes or name leave it (a portal writes those all day; each
+            would have every process read every branch's completions and rebuild its models).
     """
 
     items: int
     members: int
     activity: int
     models: int = 0
+    roster: int = 0
 
 
 @dataclass(frozen=True)
@@ -300,7 +305,8 @@ class Store(Protocol):
         ...
 
     def revisions(self) -> Revisions:
-        """The item and member revisions and the activity sequence, in one read."""
+        """The item, member and roster revisions, the models revision and the activity sequence,
+        in one read."""
         ...
 
     # -- items ------------------------------------------------------------------------------

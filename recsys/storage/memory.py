@@ -92,6 +92,7 @@ class MemoryStore:
         self._item_rev = 0
         self._members: dict[tuple[str, str], Member] = {}
         self._members_rev = 0
+        self._roster_rev = 0
         self._events: list[tuple[int, Event]] = []  # (sequence number, event) in the order recorded
         self._by_id: dict[tuple[str, str], Event] = {}  # by (tenant, id): ids are unique per tenant
         self._tenants: dict[int, str] = {}  # sequence number -> tenant
@@ -140,7 +141,7 @@ class MemoryStore:
     def revisions(self) -> Revisions:
         with self._lock:
             return Revisions(items=self._item_rev, members=self._members_rev, activity=self._activity,
-                             models=self._models_rev)
+                             models=self._models_rev, roster=self._roster_rev)
 
     # -- items ---------------------------------------------------------------------------
 
@@ -228,9 +229,15 @@ class MemoryStore:
 
     def upsert_members(self, members: Sequence[Member]) -> None:
         with self._lock:
+            before: dict[tuple[str, str], Member | None] = {}
             for m in members:
+                before.setdefault((m.tenant, m.id), self._members.get((m.tenant, m.id)))
                 self._members[m.tenant, m.id] = m
             self._members_rev += 1
+            # The roster moves where a member is new, or holds another organisation or other roles.
+            if any(held is None or (held.org, list(held.roles)) != (now.org, list(now.roles))
+                   for key, held in before.items() for now in (self._members[key],)):
+                self._roster_rev += 1
 
     def _member_keys(self, ids: Iterable[str], tenant: str | None) -> dict[str, tuple[str, str]]:
         """The key of each of ``ids`` held: in ``tenant``, or (no tenant) in any one."""
@@ -286,6 +293,7 @@ class MemoryStore:
             check_pseudonym(pseudonym, (tenant, pseudonym) in self._members)
             del self._members[key]
             self._members_rev += 1
+            self._roster_rev += 1
             kept: list[tuple[int, Event]] = []
             touched = 0
             for seq, e in self._events:

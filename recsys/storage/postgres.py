@@ -61,6 +61,7 @@ from recsys.storage._shared import (
     guarded,
     redacted,
     remove_member_rows,
+    roster_moves,
     scan_sql,
     served_item_ids,
     stored_record,
@@ -345,10 +346,18 @@ class PostgresStore:
     def revisions(self) -> Revisions:
         with self._transaction() as cur:
             values = dict(cur.execute(
-                "SELECT name, value FROM counters WHERE name IN ('rev', 'members_rev', 'activity_seq', 'models_rev')"
+                "SELECT name, value FROM counters WHERE name IN ('rev', 'members_rev', 'roster_rev', 'activity_seq', "
+                "'models_rev')"
             ).fetchall())
         return Revisions(items=values["rev"], members=values["members_rev"], activity=values["activity_seq"],
-                         models=values["models_rev"])
+                         models=values["models_rev"], roster=values.get("roster_rev", 0))
+
+    @staticmethod
+    def _bump_members(cur: psycopg.Cursor, *, roster: bool = True) -> None:
+        PostgresStore._bump(cur, "members_rev")
+        if roster:  # a counter stores made before it had: created at its first bump
+            cur.execute("INSERT INTO counters VALUES ('roster_rev', 1)"
+                        " ON CONFLICT (name) DO UPDATE SET value = counters.value + 1")
 
     @staticmethod
     def _bump(cur: psycopg.Cursor, name: str, by: int = 1) -> int:
@@ -483,14 +492,17 @@ class PostgresStore:
     @_guarded
     def upsert_members(self, members: Sequence[Member]) -> None:
         latest = {(m.tenant, m.id): m for m in members}  # last of each wins, as with a row-by-row replace
+        records = [m.to_dict() for m in latest.values()]
         with self._transaction() as cur:
+            roster = roster_moves(cur.execute, list(latest.values()), records, mark="%s")
             cur.executemany(
                 "INSERT INTO members (tenant, id, data, org) VALUES (%s, %s, %s, %s)"
                 " ON CONFLICT (tenant, id) DO UPDATE SET data = excluded.data, org = excluded.org",
-                [(m.tenant, m.id, dumps(m.to_dict()), m.org) for m in latest.values()],
+                [(m.tenant, m.id, dumps(r), m.org) for m, r in zip(latest.values(), records)],
             )
-            # Models derived from the members (role-aware popularity) see that they changed.
-            self._bump(cur, "members_rev")
+            # What is derived from the members (branch activity, role-aware popularity) sees
+            # that they changed.
+            self._bump_members(cur, roster=roster)
 
     @_guarded
     def get_members(self, ids: Sequence[str], *, tenant: str | None = None) -> dict[str, Member]:
@@ -549,7 +561,7 @@ class PostgresStore:
             if removed is None:
                 return None
             self._write_meta(cur, meta or {})
-            self._bump(cur, "members_rev")
+            self._bump_members(cur)
         return MemberRemoval(member, *removed, pseudonym)
 
     # -- organisations -------------------------------------------------------------------

@@ -56,6 +56,7 @@ from recsys.storage._shared import (
     of_members_held,
     one_per_id,
     remove_member_rows,
+    roster_moves,
     scan_sql,
     served_item_ids,
     tag_balances,
@@ -493,14 +494,15 @@ class SQLiteStore:
     def revisions(self) -> Revisions:
         """The item and member revisions and the activity sequence, in one statement."""
         values = dict(self._db().execute(
-            "SELECT key, value FROM meta WHERE key IN ('rev', 'members_rev', 'activity_seq', 'models_rev')"
+            "SELECT key, value FROM meta WHERE key IN ('rev', 'members_rev', 'roster_rev', 'activity_seq', 'models_rev')"
         ).fetchall())
         activity = values.get("activity_seq")
         if activity is None:  # pragma: no cover - kept from open on; only a store edited by hand lacks it
             with self._transaction() as db:
                 activity = self._keep_activity_seq(db)
         return Revisions(items=int(values.get("rev", 0)), members=int(values.get("members_rev", 0)),
-                         activity=int(activity), models=int(values.get("models_rev", 0)))
+                         activity=int(activity), models=int(values.get("models_rev", 0)),
+                         roster=int(values.get("roster_rev", 0)))
 
     @staticmethod
     def _keep_activity_seq(db: sqlite3.Connection) -> int:
@@ -645,18 +647,22 @@ class SQLiteStore:
 
     @_guarded
     def upsert_members(self, members: Sequence[Member]) -> None:
+        records = [m.to_dict() for m in members]
         with self._transaction() as db:
+            roster = roster_moves(db.execute, members, records)
             db.executemany(
                 "INSERT OR REPLACE INTO members (tenant, id, data, org) VALUES (?, ?, ?, ?)",
-                [(m.tenant, m.id, dumps(m.to_dict()), m.org) for m in members],
+                [(m.tenant, m.id, dumps(r), m.org) for m, r in zip(members, records)],
             )
-            self._bump_members(db)
+            self._bump_members(db, roster=roster)
 
     @staticmethod
-    def _bump_members(db: sqlite3.Connection) -> None:
-        # Models derived from the members (role-aware popularity) see that they changed.
-        db.execute("INSERT INTO meta VALUES ('members_rev', '1')"
-                   " ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+    def _bump_members(db: sqlite3.Connection, *, roster: bool = True) -> None:
+        # What is derived from the members (branch activity, role-aware popularity) sees that
+        # they changed.
+        for key in ("members_rev", "roster_rev") if roster else ("members_rev",):
+            db.execute("INSERT INTO meta VALUES (?, '1')"
+                       " ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1", (key,))
 
     @_guarded
     def get_members(self, ids: Sequence[str], *, tenant: str | None = None) -> dict[str, Member]:

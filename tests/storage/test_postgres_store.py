@@ -246,7 +246,7 @@ def test_concurrent_writers_lose_no_update(postgres):
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(write, range(40)))
         reader = stores[0]
-        assert reader.revisions() == Revisions(items=40, members=40, activity=40)
+        assert reader.revisions() == Revisions(items=40, members=40, activity=40, roster=40)
         assert reader.count_items() == reader.count_members() == reader.count_events() == 40
         changes = reader.item_changes(0, 4)
         assert changes.rev == 40 and sorted(it.id for it, _ in changes.upserted) == sorted(f"it{k}" for k in range(40))

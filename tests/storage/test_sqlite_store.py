@@ -54,7 +54,7 @@ def test_trace_sees_every_statement(traced):
 def test_revisions_and_history_are_one_statement_each(traced):
     traced.record_events([Event(member="m1", item="a", kind="complete", at=T0)])
     traced.statements.clear()
-    assert traced.revisions() == Revisions(items=0, members=1, activity=1)
+    assert traced.revisions() == Revisions(items=0, members=1, activity=1, roster=1)
     assert len(traced.statements) == 1
     traced.statements.clear()
     assert traced.history("m1").state == "1:1"

@@ -191,6 +191,32 @@ def two_members_with_history(store):
     store.put_served([served("m1", DAY), served("m2", DAY)], [event("m1", "a", "impression", 0, id_="imp:m1:a")])
 
 
+def test_the_roster_revision_moves_with_who_the_members_are_and_their_branches_and_roles(store):
+    """Branch activity and role-aware popularity are read again only when the roster moves: a
+    member's interests, minutes or name written (a portal does that all day) leave it."""
+    from dataclasses import replace
+
+    store.upsert_members([member("m1"), member("m2")])
+
+    def moves(write) -> tuple[int, int]:
+        before = store.revisions()
+        write()
+        after = store.revisions()
+        return after.members - before.members, after.roster - before.roster
+
+    m1 = member("m1")
+    assert moves(lambda: store.upsert_members([replace(m1, name="改名", interests=("党史",), daily_minutes=45)])) == (1, 0)
+    assert moves(lambda: store.upsert_members([member("m1")])) == (1, 0)  # written again as it was
+    assert moves(lambda: store.upsert_members([member("m1", org="b1.sub")])) == (1, 1)  # moved to another branch
+    assert moves(lambda: store.upsert_members([member("m1", org="b1.sub", roles=("member", "cadre"))])) == (1, 1)
+    assert moves(lambda: store.upsert_members([member("m1", org="b2")])) == (1, 1)  # the same id in another enterprise
+    assert moves(lambda: store.upsert_members([member("m3"), member("m2")])) == (1, 1)  # one new among them
+    # Written twice in one call, ending as it was held: the roster is where it was.
+    assert moves(lambda: store.upsert_members([member("m2", org="b1.x"), member("m2")])) == (1, 0)
+    assert moves(lambda: store.remove_member("m3")) == (1, 1)
+    assert moves(lambda: store.remove_member("m2", pseudonym="p2")) == (1, 1)
+
+
 def test_removing_a_member_deletes_their_events_and_lists_and_leaves_the_others(store):
     two_members_with_history(store)
     before = store.revisions()
@@ -265,15 +291,15 @@ def test_revisions_bump_rules(store):
     assert store.revisions() == Revisions(items=2, members=0, activity=0)
     store.upsert_members([member("m1")])
     store.upsert_members([member("m2")])
-    assert store.revisions() == Revisions(items=2, members=2, activity=0)
+    assert store.revisions() == Revisions(items=2, members=2, activity=0, roster=2)
 
     store.record_events([event("m1", "a", "complete")])  # sequence number 1
     assert store.revisions().activity == 1
     store.record_events([event("m1", "b", "impression")])  # 2: an impression does not move it
     store.put_served([served("m1", DAY)], [event("m1", "c", "impression", id_="imp-1")])  # 3
-    assert store.revisions() == Revisions(items=2, members=2, activity=1)
+    assert store.revisions() == Revisions(items=2, members=2, activity=1, roster=2)
     store.record_events([event("m1", "b", "start")])  # 4
-    assert store.revisions() == Revisions(items=2, members=2, activity=4)
+    assert store.revisions() == Revisions(items=2, members=2, activity=4, roster=2)
 
 
 # -- events ---------------------------------------------------------------------------------
