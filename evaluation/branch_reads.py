@@ -12,6 +12,10 @@ before :data:`evaluation.synthetic.DAY`: the completions in the window; reading 
 fresh log (three times, each a new log); one count per branch from the log and from the store's
 query (every branch, three rounds); and, for ``--sample`` members drawn at random, the distinct
 branches per block of ``--block`` in the drawn order and in branch order (what a block reads).
+Then, through the public API, what the first requests cost after a member is written: a member's
+interests (a portal writes those all day), then a member added (the roster moves: every
+branch's completions and the collaborative model are read again); each of the five first
+requests after the write, beside the median of thirty requests before and after.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ def measure(items: int, members: int, events: int, *, sample: int = 2000, block:
         return float(np.mean([len({branch[m] for m in ids[i:i + block]}) for i in range(0, len(ids), block)]))
 
     per_block = {"drawn": branches_per_block(drawn), "branch_order": branches_per_block(in_branch_order(store, drawn))}
+    after_write = _requests_after_a_member_write(engine, drawn)
     engine.close()
     return {
         "store": {"items": items, "members": members, "events": events, "branches": len(orgs)},
@@ -72,7 +77,40 @@ def measure(items: int, members: int, events: int, *, sample: int = 2000, block:
         "log_load_s": [round(t, 3) for t in loads],
         "count_ms": {"log": [round(t * 1e3, 3) for t in from_log], "store": [round(t * 1e3, 3) for t in from_store]},
         "branches_per_block": {"block": block, "sample": sample, **{k: round(v, 1) for k, v in per_block.items()}},
+        "requests_after_a_member_write_ms": after_write,
     }
+
+
+def _requests_after_a_member_write(engine, members: list[str]) -> dict:
+    """First requests of the day, warmed: thirty; then a member's interests written (as a portal
+    does all day), the next five one by one, thirty more five seconds later (once any reading in
+    the background is over); then a member added (the roster moves), the same again."""
+    from dataclasses import replace
+
+    from recsys import Member
+
+    engine.warm(DAY)
+    ids = iter(members)
+
+    def timed(count: int) -> list[float]:
+        times = []
+        for _ in range(count):
+            started = time.perf_counter()
+            engine.daily(next(ids), DAY)
+            times.append((time.perf_counter() - started) * 1e3)
+        return times
+
+    def after(write) -> dict:
+        write()
+        first = timed(5)
+        time.sleep(5)
+        return {"first_five": [round(t, 2) for t in first], "then_p50": round(float(np.median(timed(30))), 2)}
+
+    before = timed(30)
+    someone = engine.member(members[-1])
+    interests = after(lambda: engine.upsert_members([replace(someone, interests=("党史学习教育",))]))
+    added = after(lambda: engine.upsert_members([Member(id="u-new", name="新党员", org=someone.org)]))
+    return {"before_p50": round(float(np.median(before)), 2), "interests_written": interests, "member_added": added}
 
 
 def main(argv: list[str] | None = None) -> dict:

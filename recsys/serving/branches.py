@@ -8,10 +8,10 @@ a batch whose members come in no order of branch (``evaluation/list_costs.py``).
 
 :class:`BranchLog` reads every completion of the window once, then before each use only those
 recorded since (sequence numbers are given in commit order, so nothing committed earlier can
-appear later), and counts a branch from arrays sorted by branch and time. A newer members
-revision (a member added, changed, moved or removed) reads it all again: which branch a
-completion counts for is the member's branch now, as the store's query has it. What it answers
-equals the store's answer (``tests/serving/test_branches.py`` checks both on random histories).
+appear later), and counts a branch from arrays sorted by branch and time. A newer roster
+revision (a member added, moved or removed: :attr:`Revisions.roster`) reads it all again: which
+branch a completion counts for is the member's branch now, as the store's query has it. What it
+answers equals the store's answer (``tests/serving/test_branches.py`` checks both on random histories).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class BranchLog:
         self.store = store
         self.sort_at = sort_at
         self._lock = threading.Lock()
-        self._members_rev: int | None = None
+        self._roster_rev: int | None = None
         # Every completion recorded up to sequence number ``_seq``, dated at or after ``_since``,
         # by a member held now, is held; ``_latest``: the latest window start asked for.
         self._seq = 0
@@ -70,7 +70,15 @@ class BranchLog:
     @property
     def loaded(self) -> bool:
         """Whether the completions were read (and are brought up to date at each use)."""
-        return self._members_rev is not None
+        return self._roster_rev is not None
+
+    def stale(self, since: dt.datetime, revisions: Revisions) -> bool:
+        """Whether a window from ``since``, as of ``revisions``, would have everything read again
+        (a member added, moved or removed since the last read, or a window earlier than what is
+        held), once read at all. Read without the lock: a value a moment old only means one more
+        check under it."""
+        return self._roster_rev is not None and (revisions.roster > self._roster_rev
+                                                 or since.timestamp() < self._since)
 
     def catch_up(self, since: dt.datetime, revisions: Revisions) -> None:
         """Read what windows from ``since`` need, as of ``revisions`` or later, waiting for the
@@ -125,7 +133,7 @@ class BranchLog:
         return rows
 
     def _catch_up(self, since: float, revisions: Revisions) -> None:
-        if self._members_rev is None or revisions.members > self._members_rev or since < self._since:
+        if self._roster_rev is None or revisions.roster > self._roster_rev or since < self._since:
             self._load(since, revisions)
         elif revisions.activity > self._seq:
             rows = self.store.completions_after(self._seq, dt.datetime.fromtimestamp(self._since, dt.timezone.utc))
@@ -144,7 +152,7 @@ class BranchLog:
         self._item_code, self._item_ids, self._sorted_ids, self._item_rank = {}, [], [], _NONE
         self._main = self._tail = _columns()
         self._rows_in = (None, _NONE)
-        self._since, self._seq, self._members_rev, self._latest = since, 0, revisions.members, since
+        self._since, self._seq, self._roster_rev, self._latest = since, 0, revisions.roster, since
         self._add(rows, revisions.activity, asked=since, sort=True)
 
     def _add(self, rows: Sequence[tuple[int, str, str, str, float]], activity: int, *, asked: float,

@@ -120,6 +120,8 @@ class World:
         self._writer: int | None = None  # the thread holding it (see writing())
         self.items = CatalogueCache(store, dim, hnsw_threshold=hnsw_threshold)
         self.branches = BranchLog(store)
+        self._rereading: threading.Thread | None = None  # the branches' completions read again, if running
+        self._reread_lock = threading.Lock()
         self._collab: CollaborativeModel | None = None
         self._collab_key: tuple[int, int] | None = None
         self.collab_build_seconds = 0.0
@@ -246,12 +248,13 @@ class World:
         """The collaborative model for ``revisions``; and, where it was built here, what
         :meth:`_keep_collaborative` needs to keep it in the store. Call holding :attr:`lock`."""
         # Built from the events up to a snapshot of the activity sequence (impressions do not move
-        # it) and from the members' roles, and kept until either changes: a list depends only on
+        # it) and from the members' roles, and kept until either changes (the roster revision: a
+        # member's interests or minutes written leave it): a list depends only on
         # the store's state (guarantee 4), and a build, which reads every positive event, happens
         # once per about 1/16 growth of the event log rather than per request. The first process
         # to build it keeps it in the store: every other process serving the store (a batch's
         # workers, the service after a restart) reads it instead of building it again.
-        key = (snapshot_seq(revisions.activity), revisions.members)
+        key = (snapshot_seq(revisions.activity), revisions.roster)
         built = None
         if self._collab is None or self._collab_key != key:
             started = time.perf_counter()
@@ -281,7 +284,7 @@ class World:
             log.warning("%s: building it again", exc)
             return None
         defaults = CollaborativeModel()
-        same = (extra.get("members_revision") is not None and int(extra["members_revision"][0]) == key[1]
+        same = (extra.get("roster_revision") is not None and int(extra["roster_revision"][0]) == key[1]
                 and (model.neighbours, model.shrinkage, model.role_prior)
                 == (defaults.neighbours, defaults.shrinkage, defaults.role_prior))
         return model if same else None
@@ -295,7 +298,7 @@ class World:
             return
         try:
             self.store.put_artefact(COLLABORATIVE,
-                                    model.to_bytes(members_revision=np.array([key[1]], dtype=np.int64)), key[0])
+                                    model.to_bytes(roster_revision=np.array([key[1]], dtype=np.int64)), key[0])
             models = self.store.revisions().models
         except (StoreError, ValidationError) as exc:
             self._keep_failed = True  # said once: each build of this process would say it again
@@ -324,12 +327,45 @@ class World:
         goes through its members branch by branch and reads each branch once a block, which at
         100,000 members costs less than reading every branch's completions (about 1.3 s) first.
         A service answers every branch in turn: reading them all once is paid back within a few
-        hundred requests (about 3 ms of SQL each)."""
-        if not load and not self.branches.loaded:
-            return branch_activity(self.store, org, day)
+        hundred requests (about 3 ms of SQL each).
+
+        Once read, what would read them all again (a member added, moved or removed: a portal's
+        roster sync) is read on a thread of its own (:meth:`settle` waits for it),
+        and the store answers meanwhile: no request waits the second it takes."""
         end = day_end(day)
-        found = self.branches.activity(org, end - BRANCH_WINDOW, end, snap.revisions, snap.catalogue.columns)
+        since = end - BRANCH_WINDOW
+        if not self.branches.loaded:
+            if not load:
+                return branch_activity(self.store, org, day)
+        elif self.branches.stale(since, snap.revisions):
+            self._reread_branches(since, snap.revisions)
+            return branch_activity(self.store, org, day)
+        found = self.branches.activity(org, since, end, snap.revisions, snap.catalogue.columns)
         return branch_activity(self.store, org, day) if found is None else found
+
+    def _reread_branches(self, since: dt.datetime, revisions: Revisions) -> None:
+        """Start reading every branch's completions again, unless a reading is under way."""
+        with self._reread_lock:
+            if self._rereading is not None and self._rereading.is_alive():
+                return
+
+            def reread() -> None:
+                try:
+                    self.branches.catch_up(since, revisions)
+                except Exception as exc:  # a thread of its own: nobody to raise to, and nothing held changed
+                    log.warning("the branches' completions could not be read again (%s): the store answers "
+                                "for them until a later request tries again", exc)
+
+            self._rereading = threading.Thread(target=reread, name="recsys-branches", daemon=True)
+            self._rereading.start()
+
+    def settle(self) -> None:
+        """Wait for a reading of the branches' completions started in the background (before the
+        store closes, so it does not fail halfway)."""
+        with self._reread_lock:
+            running = self._rereading
+        if running is not None:
+            running.join()
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Embed short texts (topics, role descriptions) on the query side; cached."""

@@ -214,7 +214,7 @@ def test_a_read_that_fails_changes_nothing_held():
     window = _two_branches(store)
     log = BranchLog(store)
     assert log.counts("hxny.a", *window, store.revisions()) == ({"x": 1}, 1)
-    store.upsert_members([Member(id="m1", name="m1", org="hxny.a")])  # a member write: all read again
+    store.upsert_members([Member(id="m1", name="m1", org="hxny.b")])  # a member moved: all read again
     store.fail = True
     with pytest.raises(StoreError):
         log.counts("hxny.a", *window, store.revisions())
@@ -299,7 +299,7 @@ def test_items_numbered_anew_by_a_reload_keep_their_catalogue_rows():
         want = BranchCounts(_expected(store, "hxny.a", end)[0])
         assert got.column(cols).tolist() == want.column(cols).tolist()
         assert got.most_completed(cols, 5).tolist() == want.most_completed(cols, 5).tolist()
-        store.upsert_members([Member(id="m2", name="m2", org="hxny.a")])
+        store.upsert_members([Member(id="m2", name="m2", org="hxny.a", roles=("member", "young"))])
 
 
 def test_a_warmed_engine_has_read_what_a_first_list_waits_for(tmp_path):
@@ -324,4 +324,98 @@ def test_a_warmed_engine_has_read_what_a_first_list_waits_for(tmp_path):
     assert reads == []  # nothing recorded since the warm-up: nothing read
     with pytest.raises(ValidationError):
         engine.warm("not a day")
+    engine.close()
+
+
+def _served_engine(tmp_path):
+    from corpus import load_events, load_items, load_members
+    from recsys import Engine
+
+    engine = Engine.open(tmp_path, encoder="tfidf")
+    engine.add_items(load_items())
+    engine.upsert_members(load_members())
+    engine.record(load_events())
+    day = max(e.at for e in load_events()).date() + dt.timedelta(days=1)
+    engine.warm(day)
+    return engine, load_members(), day
+
+
+def test_a_member_written_is_read_again_in_the_background_while_the_store_answers(tmp_path):
+    """After the roster moves (a member added, moved or removed) the completions are read again
+    on a thread of their own; the request that found them stale is answered from the store at
+    once, with the same list."""
+    engine, members, day = _served_engine(tmp_path)
+    world, store = engine._world, engine.store
+    before = engine.daily(members[1].id, day=day, preview=True)
+    gate, waited = threading.Event(), []
+    member_orgs, branch_completions = store.member_orgs, store.branch_completions
+
+    def held_member_orgs(**scope):  # what reading again reads first: held until the request is answered
+        waited.append(gate.wait(10))
+        return member_orgs(**scope)
+
+    asked = []
+    store.member_orgs = held_member_orgs
+    store.branch_completions = lambda *a, **k: asked.append(a[0]) or branch_completions(*a, **k)
+    engine.upsert_members([Member(id="m-new", name="新党员", org=members[0].org)])  # the roster moves: all read again
+    during = engine.daily(members[1].id, day=day, preview=True)
+    assert asked == [members[1].org]  # answered by the store, not by waiting for the reading
+    gate.set()
+    world.settle()
+    assert waited == [True]  # the reading went on after the request was answered, not before
+    asked.clear()
+    after = engine.daily(members[1].id, day=day, preview=True)
+    assert asked == []  # the log answers again
+    assert [e.item.id for e in during.entries] == [e.item.id for e in before.entries] == [e.item.id for e in after.entries]
+    engine.close()
+
+
+def test_a_reading_again_that_fails_leaves_the_store_answering_until_one_succeeds(tmp_path, caplog):
+    engine, members, day = _served_engine(tmp_path)
+    world, store = engine._world, engine.store
+    member_orgs, branch_completions = store.member_orgs, store.branch_completions
+    fail = [True]
+
+    def flaky_member_orgs(**scope):
+        if fail.pop() if fail else False:
+            raise StoreError("database is locked")
+        return member_orgs(**scope)
+
+    asked = []
+    store.member_orgs = flaky_member_orgs
+    store.branch_completions = lambda *a, **k: asked.append(a[0]) or branch_completions(*a, **k)
+    engine.upsert_members([Member(id="m-new", name="新党员", org=members[0].org)])
+    with caplog.at_level("WARNING", logger="recsys.serving.world"):
+        engine.daily(members[1].id, day=day, preview=True)
+        world.settle()
+    assert "could not be read again" in caplog.text and "database is locked" in caplog.text
+    assert len(asked) == 1
+    engine.daily(members[2].id, day=day, preview=True)  # still stale: the store answers, a new reading starts
+    world.settle()
+    assert len(asked) == 2
+    engine.daily(members[3].id, day=day, preview=True)
+    assert len(asked) == 2  # that reading succeeded: the log answers
+    engine.close()
+
+
+def test_a_members_interests_written_have_nothing_read_again(tmp_path):
+    """A portal writes members' interests and minutes all day: the branches' completions and the
+    collaborative model stay as they are (they read who the members are, their branches and
+    roles), and the other members' lists with them."""
+    from dataclasses import replace
+
+    engine, members, day = _served_engine(tmp_path)
+    store = engine.store
+    before = engine.daily(members[1].id, day=day, preview=True)
+    reads = []
+    for name in ("member_orgs", "member_roles", "interactions", "get_artefact", "completions_after"):
+        original = getattr(store, name)
+        setattr(store, name, lambda *a, _name=name, _original=original, **k: reads.append(_name) or _original(*a, **k))
+    engine.upsert_members([replace(members[0], interests=("党史学习",), daily_minutes=45, name="改名")])
+    after = engine.daily(members[1].id, day=day, preview=True)
+    assert reads == []
+    assert [e.item.id for e in after.entries] == [e.item.id for e in before.entries]
+    engine.upsert_members([replace(members[0], roles=(*members[0].roles, "young"))])  # the roster moves
+    engine.daily(members[1].id, day=day, preview=True)
+    assert "member_roles" in reads  # the collaborative model reads the members' roles again
     engine.close()
