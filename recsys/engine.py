@@ -261,7 +261,7 @@ class Engine:
             return
         for view in self.views():
             view.close()
-        self._world.settle()
+        self._world.close()
         # After any write in progress (writers hold only their own lock while writing the store).
         with self._world.write_lock, self._world.lock:
             self._world.items.save(force=True)

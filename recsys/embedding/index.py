@@ -64,7 +64,7 @@ _QUERY_BLOCK = 256
 #: From two to this many queries (one member's request) are scored a block of rows at a time, one
 #: matrix-vector product per query while the block is in cache. OpenBLAS's product with a few
 #: columns runs far below its matrix-vector speed: on this project's 2-core machine (one BLAS
-#: thread) three queries over 10,000 items took 2.7 ms so against 5.3 ms as one small product per
+#: thread) three queries over 10,000 items took 2.7 ms this way against 5.3 ms as one small product per
 #: block, at 1,024 dimensions, and 1.2 against 2.3 ms at 384 (``evaluation/few_queries.py``,
 #: ``results/few_queries.json``). From about eight queries the product catches up, and many
 #: members' queries go as one product.

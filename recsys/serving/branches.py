@@ -9,9 +9,10 @@ a batch whose members come in no order of branch (``evaluation/list_costs.py``).
 :class:`BranchLog` reads every completion of the window once, then before each use only those
 recorded since (sequence numbers are given in commit order, so nothing committed earlier can
 appear later), and counts a branch from arrays sorted by branch and time. A newer roster
-revision (a member added, moved or removed: :attr:`Revisions.roster`) reads it all again: which
-branch a completion counts for is the member's branch now, as the store's query has it. What it
-answers equals the store's answer (``tests/serving/test_branches.py`` checks both on random histories).
+revision (a member added, moved, given other roles or removed: :attr:`Revisions.roster`) reads
+it all again: which branch a completion counts for is the member's branch now, as the store's
+query has it. What it answers equals the store's answer (``tests/serving/test_branches.py``
+checks both on random histories).
 """
 
 from __future__ import annotations
@@ -74,9 +75,9 @@ class BranchLog:
 
     def stale(self, since: dt.datetime, revisions: Revisions) -> bool:
         """Whether a window from ``since``, as of ``revisions``, would have everything read again
-        (a member added, moved or removed since the last read, or a window earlier than what is
-        held), once read at all. Read without the lock: a value a moment old only means one more
-        check under it."""
+        (a member added, moved, given other roles or removed since the last read, or a window
+        earlier than what is held), once read at all. Read without the lock: a value a moment old
+        only means one more check under it."""
         return self._roster_rev is not None and (revisions.roster > self._roster_rev
                                                  or since.timestamp() < self._since)
 

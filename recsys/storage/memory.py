@@ -78,7 +78,7 @@ class MemoryStore:
     Example:
         >>> store = MemoryStore()
         >>> store.revisions()
-        Revisions(items=0, members=0, activity=0, models=0)
+        Revisions(items=0, members=0, activity=0, models=0, roster=0)
     """
 
     def __init__(self) -> None:

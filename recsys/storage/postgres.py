@@ -248,7 +248,7 @@ class PostgresStore:
     Example:
         >>> store = PostgresStore("postgresql://recsys@db.internal:5432/recsys")  # doctest: +SKIP
         >>> store.revisions()                                                     # doctest: +SKIP
-        Revisions(items=0, members=0, activity=0, models=0)
+        Revisions(items=0, members=0, activity=0, models=0, roster=0)
     """
 
     def __init__(self, url: str, *, pool_size: int = 8, connect_timeout: int = 10, wait_timeout: float = 10) -> None:
@@ -353,11 +353,18 @@ class PostgresStore:
                          models=values["models_rev"], roster=values.get("roster_rev", 0))
 
     @staticmethod
-    def _bump_members(cur: psycopg.Cursor, *, roster: bool = True) -> None:
-        PostgresStore._bump(cur, "members_rev")
-        if roster:  # a counter stores made before it had: created at its first bump
-            cur.execute("INSERT INTO counters VALUES ('roster_rev', 1)"
-                        " ON CONFLICT (name) DO UPDATE SET value = counters.value + 1")
+    def _members_turn(cur: psycopg.Cursor) -> None:
+        """Wait for any other member write to commit, and hold the others off until this one
+        does (the members counter's row, locked until commit): the roster check then reads what
+        the write before committed. Two writes at once could each see the other's member as it
+        was, and neither count a move."""
+        cur.execute("SELECT value FROM counters WHERE name = 'members_rev' FOR UPDATE")
+
+    @staticmethod
+    def _bump_roster(cur: psycopg.Cursor) -> None:
+        # A counter stores made before it had: created at its first bump.
+        cur.execute("INSERT INTO counters VALUES ('roster_rev', 1)"
+                    " ON CONFLICT (name) DO UPDATE SET value = counters.value + 1")
 
     @staticmethod
     def _bump(cur: psycopg.Cursor, name: str, by: int = 1) -> int:
@@ -494,6 +501,7 @@ class PostgresStore:
         latest = {(m.tenant, m.id): m for m in members}  # last of each wins, as with a row-by-row replace
         records = [m.to_dict() for m in latest.values()]
         with self._transaction() as cur:
+            self._members_turn(cur)
             roster = roster_moves(cur.execute, list(latest.values()), records, mark="%s")
             cur.executemany(
                 "INSERT INTO members (tenant, id, data, org) VALUES (%s, %s, %s, %s)"
@@ -502,7 +510,9 @@ class PostgresStore:
             )
             # What is derived from the members (branch activity, role-aware popularity) sees
             # that they changed.
-            self._bump_members(cur, roster=roster)
+            self._bump(cur, "members_rev")
+            if roster:
+                self._bump_roster(cur)
 
     @_guarded
     def get_members(self, ids: Sequence[str], *, tenant: str | None = None) -> dict[str, Member]:
@@ -553,6 +563,7 @@ class PostgresStore:
     ) -> MemberRemoval | None:
         check_meta(meta or {})
         with self._transaction() as cur:
+            self._members_turn(cur)
             held = self._one_each("member", self._keyed(cur, "members", (), [member], tenant)).get(member)
             if held is None:
                 return None
@@ -561,7 +572,8 @@ class PostgresStore:
             if removed is None:
                 return None
             self._write_meta(cur, meta or {})
-            self._bump_members(cur)
+            self._bump(cur, "members_rev")
+            self._bump_roster(cur)
         return MemberRemoval(member, *removed, pseudonym)
 
     # -- organisations -------------------------------------------------------------------

@@ -310,7 +310,7 @@ class SQLiteStore:
     Example:
         >>> store = SQLiteStore("recsys-data")           # doctest: +SKIP
         >>> store.revisions()                            # doctest: +SKIP
-        Revisions(items=0, members=0, activity=0, models=0)
+        Revisions(items=0, members=0, activity=0, models=0, roster=0)
     """
 
     DB_NAME = "recsys.sqlite"

@@ -419,3 +419,27 @@ def test_a_members_interests_written_have_nothing_read_again(tmp_path):
     engine.daily(members[1].id, day=day, preview=True)
     assert "member_roles" in reads  # the collaborative model reads the members' roles again
     engine.close()
+
+
+def test_readings_in_the_background_share_one_thread_and_none_starts_after_close(tmp_path):
+    engine, members, day = _served_engine(tmp_path)
+    world = engine._world
+    threads = set()
+    catch_up = world.branches.catch_up
+
+    def noted(*a, **k):
+        threads.add(threading.get_ident())
+        return catch_up(*a, **k)
+
+    world.branches.catch_up = noted
+    for n in range(3):  # three roster moves, three readings: one thread
+        engine.upsert_members([Member(id=f"m-new{n}", name="新党员", org=members[0].org)])
+        engine.daily(members[1].id, day=day, preview=True)
+        world.settle()
+    assert len(threads) == 1 and threading.get_ident() not in threads
+    world.close()
+    engine.upsert_members([Member(id="m-late", name="新党员", org=members[0].org)])
+    engine.daily(members[1].id, day=day, preview=True)  # after close: the store answers, nothing starts
+    world.settle()
+    assert len(threads) == 1 and world._rereading.done()
+    engine.close()

@@ -217,6 +217,16 @@ def test_the_roster_revision_moves_with_who_the_members_are_and_their_branches_a
     assert moves(lambda: store.remove_member("m2", pseudonym="p2")) == (1, 1)
 
 
+def test_a_roster_written_again_moves_only_for_the_one_member_changed_among_hundreds(store):
+    many = [member(f"m{k:03d}") for k in range(450)]  # more than one chunk of the check
+    store.upsert_members(many)
+    before = store.revisions().roster
+    store.upsert_members(many)
+    assert store.revisions().roster == before
+    store.upsert_members([*many[:430], member("m430", org="b1.sub"), *many[431:]])  # in the second chunk
+    assert store.revisions().roster == before + 1
+
+
 def test_removing_a_member_deletes_their_events_and_lists_and_leaves_the_others(store):
     two_members_with_history(store)
     before = store.revisions()
