@@ -125,7 +125,7 @@ class BatchReport:
         members: Members in scope.
         served: Lists computed and stored by this run.
         skipped: Members whose list for the day was stored already (a resumed run skips them).
-        seconds: Wall time of the run.
+        seconds: Wall time of the run, finding the members and their order included.
         floor_seconds: For the members served, one matrix product members x items over the
             index's vectors plus a top-150 per member, measured in the same run on a sample and
             scaled: the arithmetic a list cannot do without.
@@ -164,6 +164,7 @@ def serve_day(
     *,
     chunk: int = 256,
     progress: Callable[[int], None] | None = None,
+    started: float | None = None,
 ) -> BatchReport:
     """Compute and store the day's list (at each member's own daily minutes) of every member not
     yet served that day.
@@ -178,8 +179,11 @@ def serve_day(
         day: The day.
         chunk: Members per block (see :func:`daily_many`).
         progress: Called with the number of members done after each block, skipped ones included.
+        started: When the run began (``time.perf_counter()``), if before this call: the report's
+            time then counts what the caller did first (finding the members, putting them in
+            branch order).
     """
-    started = time.perf_counter()
+    started = time.perf_counter() if started is None else started
     done = world.store.served_on(day)
     served = 0
     unreadable: list[str] = []

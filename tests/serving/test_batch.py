@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 
@@ -175,3 +176,18 @@ def test_a_batch_of_named_members_serves_them_whatever_their_order(nightly, tmp_
     assert [nightly.daily(m, day=DAY).to_dict() for m in ids] == [oracle.daily(m, day=DAY).to_dict() for m in ids]
     oracle.close()
     assert nightly.batch(day=DAY, members=ids).skipped == len(ids)
+
+
+def test_a_batchs_time_counts_putting_its_members_in_branch_order(nightly, monkeypatch):
+    from recsys.serving import batch
+
+    order = batch.in_branch_order
+
+    def slow(store, ids):
+        time.sleep(2)
+        return order(store, ids)
+
+    monkeypatch.setattr(batch, "in_branch_order", slow)
+    ids = [m.id for m in nightly.members()]
+    report = nightly.batch(day=DAY, members=ids, chunk=1)  # more than four blocks: put in branch order
+    assert report.served == len(ids) and report.seconds >= 2
