@@ -96,6 +96,7 @@ class Engine:
         curriculum: Curriculum | None = None,
         recommender: Recommender | None = None,
         duplicate_threshold: float | None = None,
+        background_models: bool = False,
     ) -> None:
         # Cosine at which two items are the same content. Measured on the sample corpus's eight
         # planted near-duplicate pairs: e5 gives them 0.988-0.998 and the closest distinct pair
@@ -113,6 +114,7 @@ class Engine:
         self._world = World(
             store, encoder, curriculum or Curriculum(), recommender or Recommender(),
             dim=encoder.dim, duplicate_threshold=duplicate_threshold, hnsw_threshold=hnsw_threshold,
+            background_models=background_models,
         )
         self._hnsw_threshold = hnsw_threshold
         #: The enterprise this engine is a view of (see :meth:`tenant`), None for the whole store.
@@ -138,6 +140,7 @@ class Engine:
         duplicate_threshold: float | None = None,
         read_only: bool = False,
         tenant: str | None = None,
+        background_models: bool = False,
     ) -> Engine:
         """Open (or create) the store at ``path``.
 
@@ -158,6 +161,13 @@ class Engine:
                 :class:`recsys.storage.SQLiteStore`).
             tenant: Open one enterprise's view of the store (:meth:`tenant`) rather than the
                 whole store's engine; closing the view closes the store.
+            background_models: When events or members written move the store past the
+                collaborative model it keeps (about 1/16 growth of the event log, a roster
+                sync), build the next one on a thread of the engine's own and plan with the kept
+                one until it is kept, rather than in the call that finds it behind. What a
+                service wants (the HTTP service opens its engine so): no request waits the
+                seconds a build takes, nor holds the others up meanwhile. A script that records
+                events and wants its next list to reflect them leaves it off.
 
         Raises:
             StoreError: if the store cannot be opened, or holds embeddings of another encoder.
@@ -188,7 +198,8 @@ class Engine:
         if curriculum is not None and not isinstance(curriculum, Curriculum):
             curriculum = Curriculum.load(curriculum)
         engine = cls(store, CachedEncoder(enc, store.embedding_cache()), hnsw_threshold=hnsw_threshold,
-                     curriculum=curriculum, duplicate_threshold=duplicate_threshold)
+                     curriculum=curriculum, duplicate_threshold=duplicate_threshold,
+                     background_models=background_models)
         engine._url = os.fspath(path)  # as given, password included: for workers opening the same store
         if tenant is None:
             return engine
@@ -234,7 +245,8 @@ class Engine:
             if view is None:
                 view = Engine(TenantStore(self.store, name), self.encoder, hnsw_threshold=self._hnsw_threshold,
                               curriculum=self.curriculum, recommender=self.recommender,
-                              duplicate_threshold=self.duplicate_threshold)
+                              duplicate_threshold=self.duplicate_threshold,
+                              background_models=self._world.background_models)
                 view._url, view._tenant, view._balances_lock = self._url, name, self._balances_lock
                 self._views[name] = view
             return view
@@ -320,9 +332,11 @@ class Engine:
         return self._world.snapshot(collaborative=False).catalogue
 
     def collaborative(self) -> CollaborativeModel:
-        """The store-wide collaborative model (co-completion, role-aware popularity), rebuilt only
-        when activity or members changed (see :class:`recsys.serving.world.World`)."""
-        return self._world.snapshot().collaborative
+        """The store-wide collaborative model (co-completion, role-aware popularity) for the store
+        as it is now: built and kept first where activity or members moved on since the kept one
+        (lists are planned with the kept one meanwhile, and it is rebuilt beside them: see
+        :class:`recsys.serving.world.World`)."""
+        return self._world.current_collaborative()
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Embed short texts (topics, role descriptions) on the query side; cached."""
@@ -815,6 +829,9 @@ class Engine:
             # affinity, a container's share) only take turns on them.
             usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
             workers = min(workers, usable)
+        # The night's lists are planned with the collaborative model of the store as it is: built
+        # once here where the kept one is behind, and kept for the workers to read.
+        self._world.current_collaborative()
         if cluster is None and (workers or 1) == 1:
             return batch.serve_day(self._world, ids, day, chunk=chunk, progress=progress, started=started)
         if cluster is None:

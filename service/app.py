@@ -124,7 +124,9 @@ def _warm_up(engine: Engine, readiness: Readiness, tenants: Iterable[str]) -> No
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Open the engine and the API keys for the app's lifetime; close the engine at shutdown."""
     settings: Settings = app.state.settings
-    engine = await anyio.to_thread.run_sync(lambda: Engine.open(settings.store, encoder=settings.encoder))
+    # The collaborative model is built again beside the requests, never in one (see Engine.open).
+    engine = await anyio.to_thread.run_sync(
+        lambda: Engine.open(settings.store, encoder=settings.encoder, background_models=True))
     keys = KeyRing(settings.keys_path)
     if not any(k.active for k in keys.keys()):
         log.warning("no API keys in %s yet: every /v1 call will answer 401; create one with "

@@ -98,6 +98,9 @@ class World:
         dim: The vector size.
         duplicate_threshold: Cosine at or above which two items are the same content.
         hnsw_threshold: Catalogue size from which the index switches to HNSW.
+        background_models: Build the collaborative model again on the World's own thread when
+            the store moved past the one it keeps, planning with the kept one meanwhile (see
+            :meth:`_collaborative`); else in the call that finds it behind.
     """
 
     def __init__(
@@ -110,8 +113,10 @@ class World:
         dim: int,
         duplicate_threshold: float,
         hnsw_threshold: int = 20_000,
+        background_models: bool = False,
     ) -> None:
         self.store = store
+        self.background_models = background_models
         self.encoder = encoder
         self.curriculum = curriculum
         self.recommender = recommender
@@ -121,14 +126,17 @@ class World:
         self._writer: int | None = None  # the thread holding it (see writing())
         self.items = CatalogueCache(store, dim, hnsw_threshold=hnsw_threshold)
         self.branches = BranchLog(store)
-        # The branches' completions read again in the background: one thread for the World's
-        # life (a thread per reading would leave a store connection behind each time).
-        self._rereader: ThreadPoolExecutor | None = None
+        # Work done in the background (the branches' completions read again, the collaborative
+        # model built again): one thread for the World's life (a thread per task would leave a
+        # store connection behind each time).
+        self._background: ThreadPoolExecutor | None = None
         self._rereading: Future | None = None
-        self._reread_lock = threading.Lock()
+        self._building: Future | None = None
+        self._background_lock = threading.Lock()
         self._closed = False
         self._collab: CollaborativeModel | None = None
         self._collab_key: tuple[int, int] | None = None
+        self._collab_seen: int | None = None  # the models revision the kept model was last looked for at
         self.collab_build_seconds = 0.0
         self._keep_failed = False  # the store refused to keep the collaborative model once
         self._ranking: RankingModel | None = None
@@ -250,38 +258,63 @@ class World:
         return self.items.view is snap.catalogue
 
     def _collaborative(self, revisions: Revisions) -> tuple[CollaborativeModel, _Built | None]:
-        """The collaborative model for ``revisions``; and, where it was built here, what
-        :meth:`_keep_collaborative` needs to keep it in the store. Call holding :attr:`lock`."""
-        # Built from the events up to a snapshot of the activity sequence (impressions do not move
-        # it) and from the members' roles, and kept until either changes (the roster revision: a
-        # member's interests or minutes written leave it): a list depends only on
-        # the store's state (guarantee 4), and a build, which reads every positive event, happens
-        # once per about 1/16 growth of the event log rather than per request. The first process
-        # to build it keeps it in the store: every other process serving the store (a batch's
-        # workers, the service after a restart) reads it instead of building it again.
-        key = (snapshot_seq(revisions.activity), revisions.roster)
-        built = None
-        if self._collab is None or self._collab_key != key:
-            started = time.perf_counter()
-            model = self._stored_collaborative(key)
-            if model is None:
-                model = CollaborativeModel().fit(
-                    self.store.interactions(key[0], POSITIVE_KINDS), self.store.member_roles()
-                )
-                self.collab_build_seconds = time.perf_counter() - started
-                log.info("collaborative model built from events up to %d in %.2f s", key[0], self.collab_build_seconds)
-                built = (key, self._ranking_key)
-            self._collab, self._collab_key = model, key
-        return self._collab, built
+        """The collaborative model lists are planned with at ``revisions``; and, where it was built
+        here, what :meth:`_keep_collaborative` needs to keep it in the store. Call holding
+        :attr:`lock`.
 
-    def _stored_collaborative(self, key: tuple[int, int]) -> CollaborativeModel | None:
-        """The collaborative model the store keeps for ``key``, if one was built for it with
-        this version's settings; None otherwise (a damaged one is built again)."""
+        The model is built from the events up to a snapshot of the activity sequence (impressions
+        do not move it) and from the members' roles (:attr:`Revisions.roster`: a member's
+        interests or minutes written leave it), so that a list depends only on the store's state
+        (guarantee 4), and a build, which reads every positive event, happens once per about 1/16
+        growth of the event log rather than per request. The first process to build it keeps it
+        in the store: every other process serving the store (a batch's workers, the service after
+        a restart) reads it instead of building it again.
+
+        With :attr:`background_models` (the HTTP service), lists are planned with the model the
+        store keeps, as they are with a trained one, and when events or the roster have moved
+        past it, a new one is built on the World's own thread and kept: no request waits the
+        seconds a build takes at 100,000 members, nor holds the other requests up behind the
+        engine's lock meanwhile. Only a store's first build, and every build on a store that
+        cannot keep the model (in memory, read-only, or refusing the write), happen in the request.
+        """
+        key = (snapshot_seq(revisions.activity), revisions.roster)
+        if self._collab is not None and self._collab_key == key:
+            return self._collab, None
+        beside = self.background_models and self._keeps_collaborative()
+        if self._collab is None or self._collab_seen != revisions.models:
+            # Kept by another process (or this one's thread) since it was last looked for.
+            self._collab_seen = revisions.models
+            stored = self._stored_collaborative()
+            if stored is not None and (beside or stored[1] == key):
+                self._collab, self._collab_key = stored
+        if self._collab is not None and (beside or self._collab_key == key):
+            if self._collab_key != key:
+                self._build_later()
+            return self._collab, None
+        started = time.perf_counter()
+        model = self._fit(key)
+        self.collab_build_seconds = time.perf_counter() - started
+        log.info("collaborative model built from events up to %d in %.2f s", key[0], self.collab_build_seconds)
+        self._collab, self._collab_key = model, key
+        return model, (key, self._ranking_key)
+
+    def _fit(self, key: tuple[int, int]) -> CollaborativeModel:
+        return CollaborativeModel().fit(self.store.interactions(key[0], POSITIVE_KINDS), self.store.member_roles())
+
+    def _keeps_collaborative(self) -> bool:
+        """Whether the store keeps the collaborative model for every process (see
+        :meth:`_keep_collaborative`)."""
+        return not (self.store.url.startswith("memory:") or getattr(self.store, "read_only", False)
+                    or self._keep_failed)
+
+    def _stored_collaborative(self) -> tuple[CollaborativeModel, tuple[int, int]] | None:
+        """The collaborative model the store keeps, with the key it was built for, if it was
+        built with this version's settings; None otherwise (a damaged one is built again)."""
         store = self.store
         # A view reads its enterprise's own: the whole store's is built from other members.
         found = (store.own_artefact(COLLABORATIVE) if isinstance(store, TenantStore)
                  else store.get_artefact(COLLABORATIVE))
-        if found is None or found.activity != key[0]:
+        if found is None:
             return None
         try:
             model, extra = CollaborativeModel.from_bytes(found.data)
@@ -289,19 +322,65 @@ class World:
             log.warning("%s: building it again", exc)
             return None
         defaults = CollaborativeModel()
-        same = (extra.get("roster_revision") is not None and int(extra["roster_revision"][0]) == key[1]
-                and (model.neighbours, model.shrinkage, model.role_prior)
-                == (defaults.neighbours, defaults.shrinkage, defaults.role_prior))
-        return model if same else None
+        if extra.get("roster_revision") is None or ((model.neighbours, model.shrinkage, model.role_prior)
+                                                    != (defaults.neighbours, defaults.shrinkage, defaults.role_prior)):
+            return None
+        return model, (found.activity, int(extra["roster_revision"][0]))
+
+    def _build_later(self) -> None:
+        """Start building the collaborative model on the World's thread, unless a build is under
+        way or the World is closing. Call holding :attr:`lock`."""
+        with self._background_lock:
+            if self._closed or (self._building is not None and not self._building.done()):
+                return
+            self._building = self._executor().submit(self._build)
+
+    def _build(self) -> None:
+        try:
+            self._rebuild()
+        except Exception as exc:  # a thread of its own: nobody to raise to, and the kept model still serves
+            log.warning("the collaborative model could not be built again (%s): lists are planned with the one "
+                        "kept until a later request tries again", exc)
+
+    def _rebuild(self) -> None:
+        """Build the collaborative model for the store's state now, keep it, and plan with it
+        from then on (unless this process has it already)."""
+        revisions = self.store.revisions()
+        key = (snapshot_seq(revisions.activity), revisions.roster)
+        with self.lock:
+            if self._collab_key == key:  # a request of this process built or read it meanwhile
+                return
+            ranking_key = self._ranking_key
+        started = time.perf_counter()
+        model = self._fit(key)
+        seconds = time.perf_counter() - started
+        log.info("collaborative model built from events up to %d in %.2f s, beside the requests", key[0], seconds)
+        self._keep_collaborative(model, key, ranking_key)
+        with self.lock:
+            self.collab_build_seconds = seconds
+            self._collab, self._collab_key = model, key
+
+    def current_collaborative(self) -> CollaborativeModel:
+        """The collaborative model for the store's state now: where the kept one is behind, the
+        build under way waited for, or one built (and kept) here. A trained model's own where
+        the store has one (see :meth:`snapshot`)."""
+        snap = self.snapshot()
+        if snap.ranking is not None:
+            return snap.collaborative
+        self.settle()
+        self._rebuild()
+        with self.lock:
+            return self._collab
 
     def _keep_collaborative(self, model: CollaborativeModel, key: tuple[int, int], ranking_key: int | None) -> None:
         """Keep ``model``, built for ``key`` while the trained models were read at revision
         ``ranking_key``, in the store for the other processes. A store this process cannot write
         (a replica) only makes them build it too; one opened read-only is not written, and an
         in-memory one has no other process to keep it for."""
-        if self.store.url.startswith("memory:") or getattr(self.store, "read_only", False) or self._keep_failed:
+        if not self._keeps_collaborative():
             return
         try:
+            seen = self.store.revisions().models
             self.store.put_artefact(COLLABORATIVE,
                                     model.to_bytes(roster_revision=np.array([key[1]], dtype=np.int64)), key[0])
             models = self.store.revisions().models
@@ -310,15 +389,20 @@ class World:
             log.warning("the collaborative model cannot be kept in the store (%s): each process builds its own", exc)
             return
         # Storing it bumped the models' revision: where nothing else was stored meanwhile, the
-        # trained models this process read (none) are still current and need not be read again.
-        if ranking_key is not None and models == ranking_key + 1:
+        # models this process read (the kept collaborative one, trained ones: none) are still
+        # current and need not be read again.
+        if models == seen + 1:
             with self.lock:
-                if self._ranking_key == ranking_key:
+                if self._collab_seen == seen:
+                    self._collab_seen = models
+                if ranking_key is not None and self._ranking_key == ranking_key == seen:
                     self._ranking_key = models
 
     def warm(self, day: dt.date) -> None:
-        """Take a snapshot (the catalogue, index and collaborative model) and read the branches'
-        completions of the window before ``day``: what the first list of ``day`` would wait for."""
+        """Take a snapshot (the catalogue, index and collaborative model, brought up to date if
+        the kept one is behind) and read the branches' completions of the window before ``day``:
+        what the first list of ``day`` would wait for, or plan with."""
+        self.current_collaborative()
         snap = self.snapshot()
         end = day_end(day)
         self.branches.catch_up(end - BRANCH_WINDOW, snap.revisions)
@@ -351,12 +435,16 @@ class World:
     def _reread_branches(self, since: dt.datetime, revisions: Revisions) -> None:
         """Start reading every branch's completions again, unless a reading is under way or the
         World is closing."""
-        with self._reread_lock:
+        with self._background_lock:
             if self._closed or (self._rereading is not None and not self._rereading.done()):
                 return
-            if self._rereader is None:
-                self._rereader = ThreadPoolExecutor(1, thread_name_prefix="recsys-branches")
-            self._rereading = self._rereader.submit(self._reread, since, revisions)
+            self._rereading = self._executor().submit(self._reread, since, revisions)
+
+    def _executor(self) -> ThreadPoolExecutor:
+        """The World's thread for work in the background. Call holding :attr:`_background_lock`."""
+        if self._background is None:
+            self._background = ThreadPoolExecutor(1, thread_name_prefix="recsys-background")
+        return self._background
 
     def _reread(self, since: dt.datetime, revisions: Revisions) -> None:
         try:
@@ -366,20 +454,20 @@ class World:
                         "for them until a later request tries again", exc)
 
     def settle(self) -> None:
-        """Wait for a reading of the branches' completions started in the background."""
-        with self._reread_lock:
-            running = self._rereading
-        if running is not None:
-            wait([running])
+        """Wait for the work started in the background: a reading of the branches' completions,
+        a build of the collaborative model."""
+        with self._background_lock:
+            running = [f for f in (self._rereading, self._building) if f is not None]
+        wait(running)
 
     def close(self) -> None:
-        """Start no more readings in the background, and wait for one under way (before the
+        """Start no more work in the background, and wait for what is under way (before the
         store closes under it)."""
-        with self._reread_lock:
+        with self._background_lock:
             self._closed = True
-            rereader, self._rereader = self._rereader, None
-        if rereader is not None:
-            rereader.shutdown(wait=True)
+            background, self._background = self._background, None
+        if background is not None:
+            background.shutdown(wait=True)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Embed short texts (topics, role descriptions) on the query side; cached."""

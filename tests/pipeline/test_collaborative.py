@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -48,11 +50,11 @@ def member(id_: str, roles=("member",)) -> Member:
     return Member(id=id_, name=id_, org="hx.b1", roles=roles, daily_minutes=30)
 
 
-def _co_completion_store(path, peers: int = 3) -> Engine:
+def _co_completion_store(path, peers: int = 3, **how) -> Engine:
     """m1 studied ``a``, m7 studied ``b``. ``peers`` members completed ``a`` and ``ta`` together,
     as many others ``b`` and ``tb``: ``ta`` and ``tb`` are equally popular, but ``ta`` is the
     obvious neighbour of m1's history and ``tb`` of m7's."""
-    eng = Engine.open(path, encoder="tfidf")
+    eng = Engine.open(path, encoder="tfidf", **how)
     eng.add_items(CATALOGUE)
     extra = [f"p{n}" for n in range(2 * max(peers - 3, 0))]
     eng.upsert_members([member(f"m{n}") for n in range(1, 10)] + [member(m) for m in extra])
@@ -239,6 +241,88 @@ def test_a_store_that_cannot_keep_the_model_still_serves_lists(tmp_path, monkeyp
         monkeypatch.setattr(eng.store, "put_artefact", refuse)
         assert eng.rank("m1", day=DAY)[0].item.id == "ta"
         assert eng.store.get_artefact(ARTEFACT) is None
+
+
+def _kept_roles(eng: Engine) -> set[str]:
+    """The roles of the collaborative model the store keeps."""
+    return set(CollaborativeModel.from_bytes(eng.store.get_artefact(ARTEFACT).data)[0].roles_)
+
+
+def test_a_model_behind_the_store_serves_while_the_next_is_built_beside_the_requests(tmp_path, monkeypatch):
+    """Events and members written move the store past its kept model: the lists go on with the
+    kept one (every process alike: it is the store's) while the next is built on the engine's
+    own thread, not in a request; once kept, every process plans with it."""
+    path = tmp_path / "s"
+    with _co_completion_store(path, background_models=True) as eng:
+        assert eng.rank("m1", day=DAY)[0].item.id == "ta"  # the first model: built in the request, kept
+        gate, fits = threading.Event(), []
+        fit = CollaborativeModel.fit
+
+        def held(self, *args, **kwargs):
+            fits.append(threading.current_thread().name)
+            assert gate.wait(20)
+            return fit(self, *args, **kwargs)
+
+        monkeypatch.setattr(CollaborativeModel, "fit", held)
+        # Six newcomers complete a with tb: tb becomes a's obvious neighbour.
+        newcomers = [f"n{k}" for k in range(6)]
+        eng.upsert_members([member(n) for n in newcomers])
+        eng.record([Event(n, i, "complete", at(DAY - dt.timedelta(days=2), hour))
+                    for n in newcomers for i, hour in (("a", 9), ("tb", 21))])
+        during = [h.item.id for h in eng.rank("m1", day=DAY)]  # answered while the build waits
+        assert during[0] == "ta"
+        waited = time.monotonic() + 20
+        while not fits and time.monotonic() < waited:  # the build starts on its own thread
+            time.sleep(0.01)
+        assert fits and all(name.startswith("recsys-background") for name in fits)
+        with Engine.open(path, background_models=True) as other:  # another service process: the kept model too
+            assert [h.item.id for h in other.rank("m1", day=DAY)] == during
+            gate.set()
+        eng._world.settle()
+        assert "tb" == eng.rank("m1", day=DAY)[0].item.id
+        assert eng.collaborative().co_completers("a", "tb") == 6
+
+    def no_fit(self, *args, **kwargs):
+        raise AssertionError("the collaborative model was built, not read from the store")
+
+    monkeypatch.setattr(CollaborativeModel, "fit", no_fit)
+    with Engine.open(path) as again:  # kept: read, not built
+        assert again.rank("m1", day=DAY)[0].item.id == "tb"
+
+
+def test_a_build_beside_the_requests_that_fails_is_said_and_tried_again(tmp_path, monkeypatch, caplog):
+    with _co_completion_store(tmp_path / "s", background_models=True) as eng:
+        first = [h.item.id for h in eng.rank("m1", day=DAY)]
+        fit, fails = CollaborativeModel.fit, [True]
+
+        def flaky(self, *args, **kwargs):
+            if fails:
+                fails.pop()
+                raise StoreError("database is locked")
+            return fit(self, *args, **kwargs)
+
+        monkeypatch.setattr(CollaborativeModel, "fit", flaky)
+        eng.upsert_members([member("m2", roles=("member", "cadre"))])
+        with caplog.at_level("WARNING", logger="recsys.serving.world"):
+            assert [h.item.id for h in eng.rank("m1", day=DAY)] == first
+            eng._world.settle()
+        assert "could not be built again" in caplog.text and "database is locked" in caplog.text
+        assert "cadre" not in _kept_roles(eng)
+        eng.rank("m1", day=DAY)  # still behind: built again
+        eng._world.settle()
+        assert "cadre" in _kept_roles(eng)
+
+
+def test_an_engine_closed_waits_for_the_build_beside_the_requests(tmp_path, monkeypatch):
+    with _co_completion_store(tmp_path / "s", background_models=True) as eng:
+        eng.rank("m1", day=DAY)
+        fit = CollaborativeModel.fit
+        monkeypatch.setattr(CollaborativeModel, "fit", lambda self, *a, **k: time.sleep(0.3) or fit(self, *a, **k))
+        eng.upsert_members([member("m2", roles=("member", "cadre"))])
+        eng.rank("m1", day=DAY)
+    # Closed: the build finished and was kept before the store closed under it.
+    with Engine.open(tmp_path / "s") as again:
+        assert "cadre" in _kept_roles(again)
 
 
 def test_a_store_opened_read_only_is_not_written_and_nothing_is_said(tmp_path, caplog):

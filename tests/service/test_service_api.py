@@ -751,3 +751,28 @@ def test_one_engine_serves_concurrent_writes_and_reads(tmp_path):
         t.join()
     engine.close()
     assert failures == []
+
+
+def test_a_roster_sync_has_the_collaborative_model_built_beside_the_requests(tmp_path, monkeypatch):
+    """The service plans with the model the store keeps and builds the next one on a thread of
+    its own (Engine.open(background_models=True)): no request builds it."""
+    from recsys.pipeline.collaborative import CollaborativeModel
+
+    fit, builders = CollaborativeModel.fit, []
+
+    def noted(self, *args, **kwargs):
+        builders.append(threading.current_thread().name)
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(CollaborativeModel, "fit", noted)
+    with app_client(tmp_path / "store") as client:
+        keys = make_keys(tmp_path / "store" / "keys.json")
+        seed(client, keys)
+        assert client.get(f"/v1/members/m-a/daily?day={DAY}", headers=bearer(keys.a)).status_code == 200
+        builders.clear()  # the store's first model: built by the first list, and kept
+        added = client.put("/v1/members", json=[{"id": "m-new", "name": "新党员", "org": "hxny.jt"}],
+                           headers=bearer(keys.admin))
+        assert added.status_code == 200, added.text
+        assert client.get(f"/v1/members/m-a2/daily?day={DAY}", headers=bearer(keys.a)).status_code == 200
+        client.app.state.engine.tenant("hxny")._world.settle()
+        assert builders and all(name.startswith("recsys-background") for name in builders)

@@ -272,6 +272,39 @@ def test_two_engines_on_one_database_see_each_others_items(postgres):
             reader.close()
 
 
+def test_engines_on_one_database_plan_with_the_model_it_keeps_while_one_builds_the_next(postgres):
+    """The collaborative model behind the database's events is built beside the requests (on a
+    thread with connections of its own) and kept: until then every engine plans with the kept
+    one, and after it every engine plans with the new one without building it."""
+    url = postgres.new_database()
+    day = dt.date(2026, 3, 10)
+    items = [Item(id=i, title=t, body=t, kind="article", minutes=10, published=dt.date(2026, 1, 1), topics=("读书",))
+             for i, t in (("a", "红色家书选读"), ("ta", "新能源汽车产业观察"), ("tb", "古代水利工程史话"),
+                          ("x1", "乡村振兴一线纪实"))]
+
+    def done(member: str, item: str, hour: int) -> Event:
+        return Event(member=member, item=item, kind="complete", at=T0 + dt.timedelta(hours=hour))
+
+    serving, other = Engine.open(url, encoder="tfidf", background_models=True), None
+    try:
+        serving.add_items(items)
+        serving.upsert_members([Member(id=f"m{k}", name=f"党员{k}", org="b1", daily_minutes=30) for k in range(4)])
+        serving.record([done("m0", "a", 0)] + [done(f"m{k}", i, h) for k in (1, 2, 3) for i, h in (("a", 1), ("ta", 2))])
+        assert serving.rank("m0", day=day)[0].item.id == "ta"  # the first model: built, kept
+        other = Engine.open(url)
+        # Through another engine: six newcomers complete a with tb, which becomes a's neighbour.
+        other.upsert_members([Member(id=f"n{k}", name=f"党员{k}", org="b1") for k in range(6)])
+        other.record([done(f"n{k}", i, h) for k in range(6) for i, h in (("a", 3), ("tb", 4))])
+        assert serving.rank("m0", day=day)[0].item.id == "ta"  # the kept model, while the next is built
+        serving._world.settle()
+        assert serving.rank("m0", day=day)[0].item.id == "tb"
+        assert other.rank("m0", day=day)[0].item.id == "tb" and other.collab_build_seconds == 0  # read, not built
+    finally:
+        serving.close()
+        if other is not None:
+            other.close()
+
+
 def test_a_server_that_goes_away_is_a_store_error_and_nothing_is_half_written():
     cluster = PostgresCluster(durable=True).start()
     try:
