@@ -292,6 +292,8 @@ class Scorer(Component[ScorerConfig]):
         needs = _needs(ctx)
         roles = {r: cur.role_name(r) for r in p.member.roles}
         model, support = ctx.collaborative, self.config.min_reason_support
+        # By row: the branch's counts as a mapping by id are built only if something reads them.
+        branch = ctx.branch_counts.column(cols) if ctx.branch_counts else np.zeros(len(cols))
         out = []
         for n, it in enumerate(pool.items(ctx)):
             relevance = float(s["relevance"][n])
@@ -335,7 +337,7 @@ class Scorer(Component[ScorerConfig]):
                 reasons.append((w.review + 3, explain.review(it.title, review.last_score, (review.due - review.since).days)))
             # "Others study this" only where enough members do (the signals themselves may rest
             # on fewer: a hint to the ranking is not a claim to the member).
-            if s["collab"][n] and ctx.branch_counts.get(it.id, 0) >= support:
+            if s["collab"][n] and branch[pool.rows[n]] >= support:
                 reasons.append((w.collab * float(s["collab"][n]) + 0.1, explain.branch_popular()))
             anchor_id = s["cooccur_anchor"][n]
             # "学过": completed, not only started, nor planned by an earlier day of a path.
