@@ -12,10 +12,11 @@ before :data:`evaluation.synthetic.DAY`: the completions in the window; reading 
 fresh log (three times, each a new log); one count per branch from the log and from the store's
 query (every branch, three rounds); and, for ``--sample`` members drawn at random, the distinct
 branches per block of ``--block`` in the drawn order and in branch order (what a block reads).
-Then, through the public API, what the first requests cost after a member is written: a member's
-interests (a portal writes those all day), then a member added (the roster moves: every
-branch's completions and the collaborative model are read again); each of the five first
-requests after the write, beside the median of thirty requests before and after.
+Then, through the public API on the store opened as the HTTP service opens it, what the first
+requests cost after a member is written: a member's interests (a portal writes those all day),
+then a member added (the roster moves: every branch's completions are read again and the
+collaborative model is built again, both beside the requests); each of the five first requests
+after the write, beside the median of thirty requests before and after.
 """
 
 from __future__ import annotations
@@ -69,8 +70,9 @@ def measure(items: int, members: int, events: int, *, sample: int = 2000, block:
         return float(np.mean([len({branch[m] for m in ids[i:i + block]}) for i in range(0, len(ids), block)]))
 
     per_block = {"drawn": branches_per_block(drawn), "branch_order": branches_per_block(in_branch_order(store, drawn))}
-    after_write = _requests_after_a_member_write(engine, drawn)
     engine.close()
+    with _as_a_service(WORK / f"list-costs-{items}-{members}-{events}") as service:
+        after_write = _requests_after_a_member_write(service, drawn)
     return {
         "store": {"items": items, "members": members, "events": events, "branches": len(orgs)},
         "completions_in_window": completions,
@@ -79,6 +81,17 @@ def measure(items: int, members: int, events: int, *, sample: int = 2000, block:
         "branches_per_block": {"block": block, "sample": sample, **{k: round(v, 1) for k, v in per_block.items()}},
         "requests_after_a_member_write_ms": after_write,
     }
+
+
+def _as_a_service(path: Path):
+    """The store opened as the HTTP service opens it: the collaborative model built beside the
+    requests (by an older version without the setting, in them)."""
+    import inspect
+
+    from recsys import Engine, get_encoder
+
+    how = {"background_models": True} if "background_models" in inspect.signature(Engine.open).parameters else {}
+    return Engine.open(path, encoder=get_encoder("tfidf"), **how)
 
 
 def _requests_after_a_member_write(engine, members: list[str]) -> dict:
