@@ -311,6 +311,17 @@ class CollaborativeModel:
                 zipfile.BadZipFile, zlib.error) as exc:
             raise ModelError(f"the stored collaborative model cannot be read ({exc})") from exc
 
+    @staticmethod
+    def extra_of(data: bytes, name: str) -> np.ndarray | None:
+        """One extra array written with a model by :meth:`to_bytes`, read without the model
+        (None if the bytes are not such a model or lack it)."""
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:
+                return z[_EXTRA + name] if _EXTRA + name in z.files else None
+        except (OSError, ValueError, KeyError, EOFError, TypeError, RuntimeError, NotImplementedError,
+                zipfile.BadZipFile, zlib.error):
+            return None
+
     # -- lookups -------------------------------------------------------------------------
     #
     # Planning asks by catalogue row (see :meth:`positions`); the id-based methods are the same

@@ -137,6 +137,7 @@ class World:
         self._collab: CollaborativeModel | None = None
         self._collab_key: tuple[int, int] | None = None
         self._collab_seen: int | None = None  # the models revision the kept model was last looked for at
+        self._collab_identity: tuple | None = None  # what the kept model held was read from
         self.collab_build_seconds = 0.0
         self._keep_failed = False  # the store refused to keep the collaborative model once
         self._ranking: RankingModel | None = None
@@ -280,13 +281,13 @@ class World:
         key = (snapshot_seq(revisions.activity), revisions.roster)
         if self._collab is not None and self._collab_key == key:
             return self._collab, None
-        beside = self.background_models and self._keeps_collaborative()
+        beside = self._beside()
         if self._collab is None or self._collab_seen != revisions.models:
             # Kept by another process (or this one's thread) since it was last looked for.
             self._collab_seen = revisions.models
             stored = self._stored_collaborative()
             if stored is not None and (beside or stored[1] == key):
-                self._collab, self._collab_key = stored
+                self._collab, self._collab_key, self._collab_identity = stored
         if self._collab is not None and (beside or self._collab_key == key):
             if self._collab_key != key:
                 self._build_later()
@@ -295,27 +296,44 @@ class World:
         model = self._fit(key)
         self.collab_build_seconds = time.perf_counter() - started
         log.info("collaborative model built from events up to %d in %.2f s", key[0], self.collab_build_seconds)
-        self._collab, self._collab_key = model, key
+        self._collab, self._collab_key, self._collab_identity = model, key, None
         return model, (key, self._ranking_key)
 
     def _fit(self, key: tuple[int, int]) -> CollaborativeModel:
         return CollaborativeModel().fit(self.store.interactions(key[0], POSITIVE_KINDS), self.store.member_roles())
 
-    def _keeps_collaborative(self) -> bool:
-        """Whether the store keeps the collaborative model for every process (see
-        :meth:`_keep_collaborative`)."""
-        return not (self.store.url.startswith("memory:") or getattr(self.store, "read_only", False)
-                    or self._keep_failed)
+    def _can_keep(self) -> bool:
+        """Whether the store can keep the collaborative model for the other processes: not one
+        in memory (there are none) nor one opened read-only."""
+        return not (self.store.url.startswith("memory:") or getattr(self.store, "read_only", False))
 
-    def _stored_collaborative(self) -> tuple[CollaborativeModel, tuple[int, int]] | None:
-        """The collaborative model the store keeps, with the key it was built for, if it was
-        built with this version's settings; None otherwise (a damaged one is built again)."""
-        store = self.store
+    def _keeps_collaborative(self) -> bool:
+        """Whether a model built here is to be kept in the store (see :meth:`_keep_collaborative`)."""
+        return self._can_keep() and not self._keep_failed
+
+    def _beside(self) -> bool:
+        """Whether lists are planned with the kept model while the next is built beside them."""
+        return self.background_models and self._can_keep()
+
+    def _kept(self) -> Artefact | None:
         # A view reads its enterprise's own: the whole store's is built from other members.
-        found = (store.own_artefact(COLLABORATIVE) if isinstance(store, TenantStore)
-                 else store.get_artefact(COLLABORATIVE))
+        store = self.store
+        return store.own_artefact(COLLABORATIVE) if isinstance(store, TenantStore) else store.get_artefact(COLLABORATIVE)
+
+    def _stored_collaborative(self) -> tuple[CollaborativeModel, tuple[int, int], tuple] | None:
+        """The collaborative model the store keeps, the key it was built for and what identifies
+        its bytes, if it was built with this version's settings; None otherwise (a damaged one is
+        built again).
+
+        The model held already where it was read from the bytes the store keeps: the models
+        revision moves for every enterprise's model kept, and a view must not parse its own again
+        each time."""
+        found = self._kept()
         if found is None:
             return None
+        identity = (found.activity, found.created, len(found.data))
+        if identity == self._collab_identity and self._collab is not None:
+            return self._collab, self._collab_key, identity
         try:
             model, extra = CollaborativeModel.from_bytes(found.data)
         except ModelError as exc:
@@ -325,7 +343,13 @@ class World:
         if extra.get("roster_revision") is None or ((model.neighbours, model.shrinkage, model.role_prior)
                                                     != (defaults.neighbours, defaults.shrinkage, defaults.role_prior)):
             return None
-        return model, (found.activity, int(extra["roster_revision"][0]))
+        return model, (found.activity, int(extra["roster_revision"][0])), identity
+
+    def _kept_key(self) -> tuple[int, int] | None:
+        """The key of the model the store keeps (its bytes' roster revision read alone), if any."""
+        found = self._kept()
+        roster = None if found is None else CollaborativeModel.extra_of(found.data, "roster_revision")
+        return None if roster is None or not len(roster) else (found.activity, int(roster[0]))
 
     def _build_later(self) -> None:
         """Start building the collaborative model on the World's thread, unless a build is under
@@ -355,10 +379,13 @@ class World:
         model = self._fit(key)
         seconds = time.perf_counter() - started
         log.info("collaborative model built from events up to %d in %.2f s, beside the requests", key[0], seconds)
-        self._keep_collaborative(model, key, ranking_key)
+        kept = self._keep_collaborative(model, key, ranking_key)
         with self.lock:
             self.collab_build_seconds = seconds
-            self._collab, self._collab_key = model, key
+            # Not where the store keeps one for a later state than this build's (kept by another
+            # process meanwhile): the next list reads that one, as every other process does.
+            if kept is not False:
+                self._collab, self._collab_key, self._collab_identity = model, key, None
 
     def current_collaborative(self) -> CollaborativeModel:
         """The collaborative model for the store's state now: where the kept one is behind, the
@@ -369,25 +396,43 @@ class World:
             return snap.collaborative
         self.settle()
         self._rebuild()
-        with self.lock:
-            return self._collab
+        # As planning now reads it: one kept meanwhile for a later state is read.
+        return self.snapshot().collaborative
 
-    def _keep_collaborative(self, model: CollaborativeModel, key: tuple[int, int], ranking_key: int | None) -> None:
+    def _keep_collaborative(self, model: CollaborativeModel, key: tuple[int, int],
+                            ranking_key: int | None) -> bool | None:
         """Keep ``model``, built for ``key`` while the trained models were read at revision
         ``ranking_key``, in the store for the other processes. A store this process cannot write
         (a replica) only makes them build it too; one opened read-only is not written, and an
-        in-memory one has no other process to keep it for."""
+        in-memory one has no other process to keep it for.
+
+        Returns:
+            True if the store keeps it now (or the same state's, built alike), False if it keeps
+            one for a later state (a build that took longer is not kept over it), None if it was
+            not kept (a store that cannot keep it, or a write that failed).
+        """
         if not self._keeps_collaborative():
-            return
+            return None
         try:
             seen = self.store.revisions().models
+            if self.background_models:
+                # Processes plan with whatever the store keeps: never an older state over a later one.
+                kept = self._kept_key()
+                if kept is not None and kept[0] >= key[0] and kept[1] >= key[1]:
+                    return kept == key
             self.store.put_artefact(COLLABORATIVE,
                                     model.to_bytes(roster_revision=np.array([key[1]], dtype=np.int64)), key[0])
             models = self.store.revisions().models
         except (StoreError, ValidationError) as exc:
+            if self.background_models:
+                # Tried again at the next build (a lock timeout, a connection lost); this process
+                # plans with its own meanwhile, and no build moves back into a request.
+                log.warning("the collaborative model could not be kept in the store (%s): this process plans with "
+                            "its own until a later build is kept", exc)
+                return None
             self._keep_failed = True  # said once: each build of this process would say it again
             log.warning("the collaborative model cannot be kept in the store (%s): each process builds its own", exc)
-            return
+            return None
         # Storing it bumped the models' revision: where nothing else was stored meanwhile, the
         # models this process read (the kept collaborative one, trained ones: none) are still
         # current and need not be read again.
@@ -397,6 +442,7 @@ class World:
                     self._collab_seen = models
                 if ranking_key is not None and self._ranking_key == ranking_key == seen:
                     self._ranking_key = models
+        return True
 
     def warm(self, day: dt.date) -> None:
         """Take a snapshot (the catalogue, index and collaborative model, brought up to date if

@@ -313,6 +313,92 @@ def test_a_build_beside_the_requests_that_fails_is_said_and_tried_again(tmp_path
         assert "cadre" in _kept_roles(eng)
 
 
+def test_a_build_that_took_longer_is_not_kept_over_a_later_one(tmp_path, monkeypatch):
+    """Two service processes: the one whose build is slower must not put back the model of an
+    earlier state; both, and a process opened afterwards, plan with the later one."""
+    path = tmp_path / "s"
+    with _co_completion_store(path, background_models=True) as first, \
+            Engine.open(path, background_models=True) as second:
+        first.rank("m1", day=DAY)  # the store's first model, kept
+        second.rank("m1", day=DAY)  # read
+        gate, held = threading.Event(), []
+        fit = CollaborativeModel.fit
+
+        def slow_once(self, *args, **kwargs):
+            if not held:  # the first build after this: the second engine's
+                held.append(threading.current_thread().name)
+                assert gate.wait(20)
+            return fit(self, *args, **kwargs)
+
+        monkeypatch.setattr(CollaborativeModel, "fit", slow_once)
+        first.record([Event(n, i, "complete", at(DAY - dt.timedelta(days=2), hour))
+                      for n in ("m5", "m6") for i, hour in (("a", 9), ("tb", 21))])
+        second.rank("m1", day=DAY)  # its build of this state starts, and waits
+        waited = time.monotonic() + 20
+        while not held and time.monotonic() < waited:
+            time.sleep(0.01)
+        first.upsert_members([member("m2", roles=("member", "cadre"))])  # the store moves on
+        first.rank("m1", day=DAY)
+        first._world.settle()  # the first engine's build of the later state, kept
+        later = first._world._collab_key
+        gate.set()
+        second._world.settle()  # the slower build ends: not kept over the later one
+        assert CollaborativeModel.extra_of(first.store.get_artefact(ARTEFACT).data, "roster_revision")[0] == later[1]
+        second.rank("m1", day=DAY)
+        assert second._world._collab_key == later and "cadre" in second.collaborative().roles_
+    with Engine.open(path, background_models=True) as third:
+        third.rank("m1", day=DAY)
+        assert third._world._collab_key == later
+
+
+def test_a_model_the_store_could_not_keep_leaves_the_builds_beside_the_requests(tmp_path, monkeypatch, caplog):
+    """A write of the model that fails (a lock timed out) is tried again at the next build; the
+    builds stay off the requests."""
+    with _co_completion_store(tmp_path / "s", background_models=True) as eng:
+        eng.rank("m1", day=DAY)
+        put, builders, fails = eng.store.put_artefact, [], [True]
+
+        def flaky_put(*args, **kwargs):
+            if fails:
+                fails.pop()
+                raise StoreError("canceling statement due to lock timeout")
+            return put(*args, **kwargs)
+
+        fit = CollaborativeModel.fit
+        monkeypatch.setattr(eng.store, "put_artefact", flaky_put)
+        monkeypatch.setattr(CollaborativeModel, "fit",
+                            lambda self, *a, **k: builders.append(threading.current_thread().name) or fit(self, *a, **k))
+        for n, roles in enumerate([("member", "cadre"), ("member", "young")]):
+            with caplog.at_level("WARNING", logger="recsys.serving.world"):
+                eng.upsert_members([member(f"m{n + 2}", roles=roles)])
+                eng.rank("m1", day=DAY)
+                eng._world.settle()
+        assert "could not be kept" in caplog.text and "lock timeout" in caplog.text
+        assert len(builders) == 2 and all(name.startswith("recsys-background") for name in builders)
+        assert {"cadre", "young"} <= _kept_roles(eng)  # the second build was kept
+
+
+def test_a_kept_model_is_not_parsed_again_when_another_model_is_kept(tmp_path, monkeypatch):
+    """Every model kept moves the one models revision (each enterprise's, a trained one): while
+    its next model is built, a process looks for it at each such move, and does not parse the
+    model it holds again when the store still keeps the same bytes."""
+    with _co_completion_store(tmp_path / "s", background_models=True) as eng:
+        ranked = [h.item.id for h in eng.rank("m1", day=DAY)]
+        gate, fit = threading.Event(), CollaborativeModel.fit
+        monkeypatch.setattr(CollaborativeModel, "fit", lambda self, *a, **k: gate.wait(20) and fit(self, *a, **k))
+        parsed, read = [], CollaborativeModel.from_bytes
+        monkeypatch.setattr(CollaborativeModel, "from_bytes", lambda data: parsed.append(1) or read(data))
+        eng.upsert_members([member("m2", roles=("member", "cadre"))])  # behind: the next one is built, and waits
+        counts = []
+        for n in range(3):
+            eng.store.put_artefact(f"other-{n}", b"another model", 0)
+            assert [h.item.id for h in eng.rank("m1", day=DAY)] == ranked
+            counts.append(len(parsed))
+        gate.set()
+        # Built here, the held model is read back once from the bytes the store keeps; then never again.
+        assert counts == [1, 1, 1]
+
+
 def test_an_engine_closed_waits_for_the_build_beside_the_requests(tmp_path, monkeypatch):
     with _co_completion_store(tmp_path / "s", background_models=True) as eng:
         eng.rank("m1", day=DAY)
