@@ -334,8 +334,8 @@ class Engine:
     def collaborative(self) -> CollaborativeModel:
         """The store-wide collaborative model (co-completion, role-aware popularity) for the store
         as it is now: built and kept first where activity or members moved on since the kept one
-        (lists are planned with the kept one meanwhile, and it is rebuilt beside them: see
-        :class:`recsys.serving.world.World`)."""
+        (an engine opened with ``background_models`` plans with the kept one until then: see
+        :meth:`open`)."""
         return self._world.current_collaborative()
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
