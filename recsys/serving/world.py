@@ -375,6 +375,11 @@ class World:
             if self._collab_key == key:  # a request of this process built or read it meanwhile
                 return
             ranking_key = self._ranking_key
+        if self._beside() and self._kept_key() == key:
+            # Another process (a service's other worker) kept it already: read, not built again.
+            with self.lock:
+                self._collab_seen = None  # the next list reads it
+            return
         started = time.perf_counter()
         model = self._fit(key)
         seconds = time.perf_counter() - started

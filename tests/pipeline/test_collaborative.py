@@ -351,6 +351,31 @@ def test_a_build_that_took_longer_is_not_kept_over_a_later_one(tmp_path, monkeyp
         assert third._world._collab_key == later
 
 
+def test_a_model_another_process_kept_for_the_same_state_is_read_not_built(tmp_path, monkeypatch):
+    """Two workers of a service find the store moved at once: the one whose build starts after
+    the other kept the model reads it instead of building it again."""
+    path = tmp_path / "s"
+    with _co_completion_store(path, background_models=True) as first, \
+            Engine.open(path, background_models=True) as second:
+        first.rank("m1", day=DAY)
+        second.rank("m1", day=DAY)
+        first.upsert_members([member("m2", roles=("member", "cadre"))])
+        gate = threading.Event()
+        with second._world._background_lock:  # the second's thread busy: its build waits its turn
+            second._world._executor().submit(gate.wait, 20)
+        second.rank("m1", day=DAY)  # behind: its build is started, and waits
+        first.rank("m1", day=DAY)
+        first._world.settle()  # the first builds it and keeps it meanwhile
+        fits = []
+        fit = CollaborativeModel.fit
+        monkeypatch.setattr(CollaborativeModel, "fit", lambda self, *a, **k: fits.append(1) or fit(self, *a, **k))
+        gate.set()
+        second._world.settle()
+        second.rank("m1", day=DAY)
+        assert fits == [] and second._world._collab_key == first._world._collab_key
+        assert "cadre" in second.collaborative().roles_
+
+
 def test_a_model_the_store_could_not_keep_leaves_the_builds_beside_the_requests(tmp_path, monkeypatch, caplog):
     """A write of the model that fails (a lock timed out) is tried again at the next build; the
     builds stay off the requests."""
