@@ -104,6 +104,10 @@ def _gather(m: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray,
 #: The layout :meth:`CollaborativeModel.to_bytes` writes, and the prefix of its callers' arrays.
 _FORMAT = 1
 _EXTRA = "extra_"
+#: Damaged bytes fail in the zip reader, numpy's or zlib in as many ways (a flipped bit can claim
+#: an encrypted entry or a lone .npy): each is a model that cannot be read.
+_UNREADABLE = (OSError, ValueError, KeyError, EOFError, TypeError, RuntimeError, NotImplementedError,
+               zipfile.BadZipFile, zlib.error)
 
 
 def _put_sparse(arrays: dict[str, np.ndarray], name: str, m: sp.csr_matrix) -> None:
@@ -305,10 +309,7 @@ class CollaborativeModel:
                 return model, {name.removeprefix(_EXTRA): z[name] for name in z.files if name.startswith(_EXTRA)}
         except ModelError:
             raise
-        # Damaged bytes fail in the zip reader, numpy's or zlib in as many ways (a flipped bit
-        # can claim an encrypted entry or a lone .npy): each is a model that cannot be read.
-        except (OSError, ValueError, KeyError, EOFError, TypeError, RuntimeError, NotImplementedError,
-                zipfile.BadZipFile, zlib.error) as exc:
+        except _UNREADABLE as exc:
             raise ModelError(f"the stored collaborative model cannot be read ({exc})") from exc
 
     @staticmethod
@@ -318,8 +319,7 @@ class CollaborativeModel:
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as z:
                 return z[_EXTRA + name] if _EXTRA + name in z.files else None
-        except (OSError, ValueError, KeyError, EOFError, TypeError, RuntimeError, NotImplementedError,
-                zipfile.BadZipFile, zlib.error):
+        except _UNREADABLE:
             return None
 
     # -- lookups -------------------------------------------------------------------------

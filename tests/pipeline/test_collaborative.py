@@ -486,6 +486,16 @@ def test_damaged_model_bytes_are_refused_as_a_model_error_or_read(data):
         read(bytes(raw))
     except ModelError:
         pass
+    # The key of a kept model, read alone before a write: an array or None, never an error.
+    extra = CollaborativeModel.extra_of(bytes(raw), "roster_revision")
+    assert extra is None or isinstance(extra, np.ndarray)
+
+
+def test_an_extra_array_is_read_without_the_model():
+    data = _small_model().to_bytes(roster_revision=np.array([7]))
+    assert CollaborativeModel.extra_of(data, "roster_revision").tolist() == [7]
+    assert CollaborativeModel.extra_of(data, "seq") is None
+    assert CollaborativeModel.extra_of(b"not a model", "roster_revision") is None
 
 
 def test_an_array_file_that_is_no_model_is_refused_as_a_model_error():
