@@ -1166,8 +1166,10 @@ _COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     from recsys.exceptions import AmbiguousIdError, RecsysError
+    from recsys.serving.allocator import reuse_freed_memory
 
     args = build_parser().parse_args(argv)
+    reuse_freed_memory()  # this process plans lists (batch, push, daily): see recsys.serving.allocator
     try:
         return _COMMANDS[args.command](args)
     except RecsysError as exc:

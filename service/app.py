@@ -23,6 +23,7 @@ from fastapi_offline import FastAPIOffline
 from recsys import Engine, __version__
 from recsys.exceptions import ModelError, StoreError
 from recsys.records import tenant_of
+from recsys.serving.allocator import reuse_freed_memory
 from recsys.storage import redacted
 from service.deps import reject_unknown_query
 from service.errors import install_error_handlers
@@ -124,6 +125,7 @@ def _warm_up(engine: Engine, readiness: Readiness, tenants: Iterable[str]) -> No
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Open the engine and the API keys for the app's lifetime; close the engine at shutdown."""
     settings: Settings = app.state.settings
+    reuse_freed_memory()  # the server's process plans a list per request: see recsys.serving.allocator
     # The collaborative model is built again beside the requests, never in one (see Engine.open).
     engine = await anyio.to_thread.run_sync(
         lambda: Engine.open(settings.store, encoder=settings.encoder, background_models=True))

@@ -43,7 +43,9 @@ class _ShardServer:
 
     def __init__(self, url: str, tenant: str | None = None) -> None:
         from recsys import Engine
+        from recsys.serving.allocator import reuse_freed_memory
 
+        reuse_freed_memory()  # a worker's process does nothing but plan lists
         # The store names its own encoder; an enterprise's batch runs on its view in every worker.
         self.engine = Engine.open(url, tenant=tenant)
 
