@@ -14,6 +14,9 @@ in seconds; every figure stands beside its floor measured in the same run on the
   in both), the N against the same floor;
 - ``coverage()`` per member in scope (the median of five timings, each given).
 
+The process keeps freed memory for reuse, as the command line and the service do
+(:mod:`recsys.serving.allocator`); ``--allocator default`` measures glibc's own behaviour.
+
 Only the public API is used, so the same script measures an older version of the library too.
 """
 
@@ -131,10 +134,21 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--block", type=int, default=980)
     parser.add_argument("--workers", type=int, default=2, help="processes for the batch over workers (1: skip it)")
+    parser.add_argument("--allocator", choices=("reuse", "default"), default="reuse",
+                        help="reuse: freed memory kept for reuse, as the command line, the service and the batch's "
+                             "workers run (recsys.serving.allocator); default: glibc's own thresholds")
     parser.add_argument("--out", type=Path, help="write the figures here as JSON")
     args = parser.parse_args(argv)
-    result = measure(args.items, args.members, args.events, requests=args.requests, block=args.block,
-                     workers=args.workers)
+    allocator = "default"
+    if args.allocator == "reuse":
+        try:
+            from recsys.serving.allocator import reuse_freed_memory
+        except ImportError:  # an older version of the library
+            allocator = "default (this version cannot set it)"
+        else:
+            allocator = "reuse" if reuse_freed_memory() else "default (not glibc)"
+    result = {"allocator": allocator} | measure(args.items, args.members, args.events, requests=args.requests,
+                                                block=args.block, workers=args.workers)
     return print_figures(result, args.out)
 
 
