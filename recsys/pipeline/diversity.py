@@ -122,10 +122,12 @@ class MMRReranker(Component[MMRConfig]):
 
 def _median(values: np.ndarray) -> float:
     """``float(np.median(values))``, to the same float, by one partition of the flattened values
-    (numpy's general path cost half as much again)."""
+    (numpy's general path cost half as much again). For an even count the lower middle value is
+    the largest left of the upper one: a partition at two places took four times one of them
+    (0.35 against 0.09 ms for a pool's 160 x 160 similarities)."""
     flat = values.ravel()
     n = flat.size
+    part = np.partition(flat, n // 2)
     if n % 2:
-        return float(np.partition(flat, n // 2)[n // 2])
-    part = np.partition(flat, (n // 2 - 1, n // 2))
-    return float(np.mean(part[n // 2 - 1:n // 2 + 1]))
+        return float(part[n // 2])
+    return float(np.mean(np.array([part[:n // 2].max(), part[n // 2]], dtype=part.dtype)))
