@@ -15,6 +15,8 @@ __all__ = ["FeasibilityFilter"]
 _COMPLETED, _COOLDOWN, _DISLIKED = (REASONS.index(r) for r in ("completed", "cooldown", "disliked"))
 #: What the near-duplicate check counts a candidate under, by the rule its twin in the history breaks.
 _SAME_AS = {_COMPLETED: "duplicate", _COOLDOWN: "cooldown", _DISLIKED: "disliked"}
+#: The same by code, as :func:`_counted` reads names.
+_SAME_NAMES = tuple(_SAME_AS.get(code, "") for code in range(len(REASONS)))
 
 
 class FeasibilityFilter:
@@ -36,7 +38,7 @@ class FeasibilityFilter:
         cols = items.columns
         codes, twins, twin_codes = self._rules(ctx, pool.rows)
         indexed = items.indexed[pool.rows]
-        dropped = Counter({REASONS[c]: int(n) for c, n in zip(*np.unique(codes[codes > 0], return_counts=True))})
+        dropped = _counted(codes, REASONS)
         if (missing := int(((codes == 0) & ~indexed).sum())):
             dropped["unindexed"] += missing
         kept = pool.take((codes == 0) & indexed)
@@ -55,8 +57,7 @@ class FeasibilityFilter:
             read.append(items.vectors(rows))
             same = _same_as(read[-1], history, twin_codes, ctx.duplicate_threshold, completed[rows])
             keep[start:start + len(rows)] = same == 0
-            for code, n in zip(*np.unique(same[same > 0], return_counts=True)):
-                dropped[_SAME_AS[int(code)]] += int(n)
+            dropped.update(_counted(same, _SAME_NAMES))
             start += len(rows)
             step = limit - int(keep.sum()) if limit is not None else step
         checked = kept.take(slice(0, start))
@@ -103,6 +104,13 @@ class FeasibilityFilter:
         twin_codes = np.concatenate([np.full(len(done), _COMPLETED, dtype=np.int8), recent_codes[out]])
         indexed = items.indexed[twins]
         return codes, twins[indexed], twin_codes[indexed]
+
+
+def _counted(codes: np.ndarray, names: tuple[str, ...]) -> Counter:
+    """How many of ``codes`` are each non-zero code, by the code's name (by one count per code,
+    not the sort of :func:`numpy.unique`: a member's few hundred candidates, every list)."""
+    counts = np.bincount(codes.astype(np.intp), minlength=len(names))
+    return Counter({names[c]: int(counts[c]) for c in np.flatnonzero(counts[1:]) + 1})
 
 
 def _same_as(vectors: np.ndarray, history: np.ndarray, codes: np.ndarray, threshold: float,
