@@ -4,14 +4,14 @@ faults, in a fresh interpreter each time (the setting is the process's, for good
 from __future__ import annotations
 
 import json
-import platform
 import subprocess
 import sys
 
 import pytest
 
-pytestmark = pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
-                                reason="the setting is glibc's malloc")
+from recsys.serving.allocator import is_glibc, reuse_freed_memory
+
+pytestmark = pytest.mark.skipif(not is_glibc(), reason="the setting is glibc's malloc")
 
 # A planning group's pattern: a hundred 1 MiB arrays alive at once, then all freed, round after
 # round. Under glibc's own thresholds the freed top of the heap goes back to the system each
@@ -48,7 +48,6 @@ def test_freed_memory_is_reused_round_after_round():
 
 
 def test_it_says_when_it_cannot_apply(monkeypatch):
-    from recsys.serving import allocator
-
-    monkeypatch.setattr(allocator.platform, "libc_ver", lambda: ("musl", "1.2"))
-    assert allocator.reuse_freed_memory() is False
+    monkeypatch.setattr("os.confstr", lambda name: "musl 1.2")
+    assert is_glibc() is False
+    assert reuse_freed_memory() is False
