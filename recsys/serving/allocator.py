@@ -2,9 +2,9 @@
 
 Planning a group of members allocates arrays (each member's candidate vectors, their products,
 the diversity step's similarities), more than 64 MiB of them at times, and frees them when the
-group's lists are written. glibc's malloc hands memory at the top of its heap back to the system once
-more than a threshold of it is free (at most 64 MiB by its own adjustment), so the next group
-pays for the same memory again, a page fault per 4 KiB on first touch: 145 to 186 faults a list
+group's lists are written. glibc's malloc hands memory at the top of its heap back to the system
+once more than a threshold of it is free (at most 64 MiB by its own adjustment), so the next
+group pays for the same memory again, a page fault per 4 KiB on first touch: 145 to 186 faults a list
 in a batch on the list-costs store, at about 6 µs a fault on this project's virtual machine,
 against 16 to 17 with the thresholds below (``evaluation/page_faults.py``).
 
