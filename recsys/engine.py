@@ -109,8 +109,6 @@ class Engine:
                              f"makes {encoder.dim}: open it with the encoder it was built with")
         if dim is None or int(dim) != encoder.dim:  # a new store, or an empty one changing encoder
             store.set_meta({"dim": str(encoder.dim)})
-        #: How another process opens this store (a PostgreSQL URL's password kept, never shown).
-        self._url = store.url
         self._world = World(
             store, encoder, curriculum or Curriculum(), recommender or Recommender(),
             dim=encoder.dim, duplicate_threshold=duplicate_threshold, hnsw_threshold=hnsw_threshold,
@@ -126,6 +124,16 @@ class Engine:
         self._balances_lock = threading.Lock()
         #: The whole store's engine a view opened by ``Engine.open(..., tenant=)`` closes with itself.
         self._owner: Engine | None = None
+
+    @property
+    def _url(self) -> str:
+        """How another process opens this store (a PostgreSQL URL's password kept, never shown):
+        the batch's workers, the collaborative model's builds apart (the World keeps it)."""
+        return self._world.url
+
+    @_url.setter
+    def _url(self, url: str) -> None:
+        self._world.url = url
 
     # -- opening and closing -------------------------------------------------------------
 
@@ -164,8 +172,10 @@ class Engine:
             background_models: When events or members written move the store past the
                 collaborative model it keeps (about 1/16 growth of the event log, a roster
                 sync), build the next one on a thread of the engine's own and plan with the kept
-                one until it is kept, rather than in the call that finds it behind. What a
-                service wants (the HTTP service opens its engine so): no request waits the
+                one until it is kept, rather than in the call that finds it behind. From
+                100,000 events the thread has it built in a process of its own
+                (:mod:`recsys.serving.builds`), which opens the store as this engine was opened.
+                What a service wants (the HTTP service opens its engine so): no request waits the
                 seconds a build takes, nor holds the others up meanwhile. A script that records
                 events and wants its next list to reflect them leaves it off.
 

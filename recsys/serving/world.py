@@ -31,11 +31,12 @@ from recsys.models.ranking import ARTEFACT, RankingModel
 from recsys.pipeline import PlanContext, Recommender, rules_context
 from recsys.pipeline.context import BranchCounts
 from recsys.pipeline.collaborative import ARTEFACT as COLLABORATIVE
-from recsys.pipeline.collaborative import POSITIVE_KINDS, CollaborativeModel, snapshot_seq
+from recsys.pipeline.collaborative import CollaborativeModel, snapshot_seq
 from recsys.pipeline.masks import StaticRules
 from recsys.pipeline.profile import build_profile, day_end
 from recsys.records import TZ, Event, Item, Member
 from recsys.serving.branches import BranchLog
+from recsys.serving.builds import APART_FROM, build_apart, fit_collaborative
 from recsys.serving.catalogue_cache import CatalogueCache, ItemsAhead
 from recsys.storage import Artefact, Revisions, Store
 from recsys.storage.tenant import TENANT_MARK, TenantStore, tenant_artefact
@@ -101,6 +102,12 @@ class World:
         background_models: Build the collaborative model again on the World's own thread when
             the store moved past the one it keeps, planning with the kept one meanwhile (see
             :meth:`_collaborative`); else in the call that finds it behind.
+
+    Attributes:
+        url: How another process opens the store (a PostgreSQL URL's password included, so
+            never shown): the store's own URL unless the engine sets the one it was opened with.
+        build_apart_from: From how many events of activity a build beside the requests runs in
+            a process of its own (:mod:`recsys.serving.builds`).
     """
 
     def __init__(
@@ -116,7 +123,9 @@ class World:
         background_models: bool = False,
     ) -> None:
         self.store = store
+        self.url = store.url
         self.background_models = background_models
+        self.build_apart_from = APART_FROM
         self.encoder = encoder
         self.curriculum = curriculum
         self.recommender = recommender
@@ -300,7 +309,19 @@ class World:
         return model, (key, self._ranking_key)
 
     def _fit(self, key: tuple[int, int]) -> CollaborativeModel:
-        return CollaborativeModel().fit(self.store.interactions(key[0], POSITIVE_KINDS), self.store.member_roles())
+        return fit_collaborative(self.store, key)
+
+    def _fit_apart(self, key: tuple[int, int]) -> tuple[CollaborativeModel, bytes | None]:
+        """A build beside the requests, and the bytes the store is to keep where a process of
+        its own built it: so it is once the store holds :attr:`build_apart_from` events (reading
+        them on this thread would hold the requests back), else on this thread, as for a store
+        in memory (no other process can open it)."""
+        if key[0] < self.build_apart_from or self.url.startswith("memory:"):
+            return self._fit(key), None
+        store = self.store
+        tenant = store.tenant if isinstance(store, TenantStore) else None
+        data = build_apart(self.url, tenant, key)
+        return CollaborativeModel.from_bytes(data)[0], data
 
     def _can_keep(self) -> bool:
         """Whether the store can keep the collaborative model for the other processes: not one
@@ -381,10 +402,11 @@ class World:
                 self._collab_seen = None  # the next list reads it
             return
         started = time.perf_counter()
-        model = self._fit(key)
+        model, data = self._fit_apart(key)
         seconds = time.perf_counter() - started
-        log.info("collaborative model built from events up to %d in %.2f s, beside the requests", key[0], seconds)
-        kept = self._keep_collaborative(model, key, ranking_key)
+        log.info("collaborative model built from events up to %d in %.2f s, beside the requests%s", key[0], seconds,
+                 " in a process of its own" if data is not None else "")
+        kept = self._keep_collaborative(model, key, ranking_key, data)
         with self.lock:
             self.collab_build_seconds = seconds
             # Not where the store keeps one for a later state than this build's (kept by another
@@ -405,9 +427,10 @@ class World:
         return self.snapshot().collaborative
 
     def _keep_collaborative(self, model: CollaborativeModel, key: tuple[int, int],
-                            ranking_key: int | None) -> bool | None:
+                            ranking_key: int | None, data: bytes | None = None) -> bool | None:
         """Keep ``model``, built for ``key`` while the trained models were read at revision
-        ``ranking_key``, in the store for the other processes. A store this process cannot write
+        ``ranking_key``, in the store for the other processes (``data``: its bytes, where they
+        were written already). A store this process cannot write
         (a replica) only makes them build it too; one opened read-only is not written, and an
         in-memory one has no other process to keep it for.
 
@@ -425,8 +448,9 @@ class World:
                 kept = self._kept_key()
                 if kept is not None and kept[0] >= key[0] and kept[1] >= key[1]:
                     return kept == key
-            self.store.put_artefact(COLLABORATIVE,
-                                    model.to_bytes(roster_revision=np.array([key[1]], dtype=np.int64)), key[0])
+            if data is None:
+                data = model.to_bytes(roster_revision=np.array([key[1]], dtype=np.int64))
+            self.store.put_artefact(COLLABORATIVE, data, key[0])
             models = self.store.revisions().models
         except (StoreError, ValidationError) as exc:
             if self.background_models:

@@ -19,6 +19,7 @@ from recsys.curriculum import Curriculum
 from recsys.exceptions import ModelError, StoreError, ValidationError
 from recsys.models.ranking import RankingModel
 from recsys.records import TZ
+from recsys.serving.builds import build_apart, fit_collaborative
 
 DAY = dt.date(2026, 6, 10)
 
@@ -374,6 +375,68 @@ def test_a_model_another_process_kept_for_the_same_state_is_read_not_built(tmp_p
         second.rank("m1", day=DAY)
         assert fits == [] and second._world._collab_key == first._world._collab_key
         assert "cadre" in second.collaborative().roles_
+
+
+def test_a_large_stores_build_beside_the_requests_runs_in_a_process_of_its_own(tmp_path, monkeypatch):
+    """From ``build_apart_from`` events on, the build beside the requests reads the events in a
+    child process (this process never fits), and keeps the same bytes a fit here would give."""
+    with _co_completion_store(tmp_path / "s", background_models=True) as eng:
+        eng.rank("m1", day=DAY)  # the store's first model: built in the request, kept
+        eng._world.build_apart_from = 0  # every build apart, as on a store of a million events
+        fit = CollaborativeModel.fit
+
+        def not_here(self, *args, **kwargs):
+            raise AssertionError("the collaborative model was built in the serving process")
+
+        monkeypatch.setattr(CollaborativeModel, "fit", not_here)
+        newcomers = [f"n{k}" for k in range(6)]
+        eng.upsert_members([member(n, roles=("member", "cadre")) for n in newcomers])
+        eng.record([Event(n, i, "complete", at(DAY - dt.timedelta(days=2), hour))
+                    for n in newcomers for i, hour in (("a", 9), ("tb", 21))])
+        eng.rank("m1", day=DAY)  # behind: the next one is started apart
+        eng._world.settle()
+        assert eng.rank("m1", day=DAY)[0].item.id == "tb"
+        assert eng.collaborative().co_completers("a", "tb") == 6 and "cadre" in eng.collaborative().roles_
+        kept = eng.store.get_artefact(ARTEFACT)
+        monkeypatch.setattr(CollaborativeModel, "fit", fit)
+        roster = CollaborativeModel.extra_of(kept.data, "roster_revision")
+        here = fit_collaborative(eng.store, (kept.activity, int(roster[0])))
+        assert here.to_bytes(roster_revision=roster) == kept.data
+
+
+def test_a_store_in_memory_is_built_here_whatever_its_size(monkeypatch):
+    """No other process can open a store kept in memory: a child would read an empty one."""
+    with _co_completion_store("memory://", background_models=True) as eng:
+        eng.rank("m1", day=DAY)
+        eng._world.build_apart_from = 0
+
+        def not_apart(*args, **kwargs):
+            raise AssertionError("a store in memory was built in another process")
+
+        monkeypatch.setattr("recsys.serving.world.build_apart", not_apart)
+        eng.upsert_members([member(f"n{k}") for k in range(6)])
+        eng.record([Event(f"n{k}", i, "complete", at(DAY - dt.timedelta(days=2), hour))
+                    for k in range(6) for i, hour in (("a", 9), ("tb", 21))])
+        assert eng.collaborative().co_completers("a", "tb") == 6
+
+
+def test_a_build_apart_reads_an_enterprises_view_as_the_view_does(tmp_path):
+    path = tmp_path / "s"
+    with _co_completion_store(path) as eng:
+        eng.upsert_members([Member(id=f"o{n}", name="x", org="other.b1", daily_minutes=30) for n in range(4)])
+        eng.record([Event(f"o{n}", "b", "complete", at(DAY - dt.timedelta(days=1))) for n in range(4)])
+        for tenant, view in ((None, eng), ("hx", eng.tenant("hx.b1")), ("other", eng.tenant("other.b1"))):
+            revisions = view.store.revisions()
+            key = (revisions.activity, revisions.roster)
+            data = build_apart(str(path), tenant, key)
+            here = fit_collaborative(view.store, key).to_bytes(roster_revision=np.array([key[1]], dtype=np.int64))
+            assert data == here
+        assert CollaborativeModel.from_bytes(data)[0].co_completers("b", "tb") == 0  # "other" sees its own
+
+
+def test_a_build_apart_that_cannot_read_the_store_is_a_store_error_naming_why(tmp_path):
+    with pytest.raises(StoreError, match=r"ended with 1: no store at .*nothing-here"):
+        build_apart(str(tmp_path / "nothing-here"), None, (10, 1))
 
 
 def test_a_model_the_store_could_not_keep_leaves_the_builds_beside_the_requests(tmp_path, monkeypatch, caplog):

@@ -20,6 +20,7 @@ import psycopg
 import pytest
 
 from recsys import ConflictError, Engine, Event, Item, Member, StoreError, ValidationError
+from recsys.pipeline.collaborative import CollaborativeModel
 from recsys.records import TZ
 from recsys.storage import Revisions, open_store
 from recsys.storage.postgres import SCHEMA_VERSION, PostgresStore
@@ -272,10 +273,12 @@ def test_two_engines_on_one_database_see_each_others_items(postgres):
             reader.close()
 
 
-def test_engines_on_one_database_plan_with_the_model_it_keeps_while_one_builds_the_next(postgres):
+@pytest.mark.parametrize("apart", [False, True], ids=["on-its-thread", "in-a-process-of-its-own"])
+def test_engines_on_one_database_plan_with_the_model_it_keeps_while_one_builds_the_next(postgres, monkeypatch, apart):
     """The collaborative model behind the database's events is built beside the requests (on a
-    thread with connections of its own) and kept: until then every engine plans with the kept
-    one, and after it every engine plans with the new one without building it."""
+    thread with connections of its own, or, on a large store, in a process of its own that opens
+    the database with the password the engine was given) and kept: until then every engine plans
+    with the kept one, and after it every engine plans with the new one without building it."""
     url = postgres.new_database()
     day = dt.date(2026, 3, 10)
     items = [Item(id=i, title=t, body=t, kind="article", minutes=10, published=dt.date(2026, 1, 1), topics=("读书",))
@@ -291,6 +294,9 @@ def test_engines_on_one_database_plan_with_the_model_it_keeps_while_one_builds_t
         serving.upsert_members([Member(id=f"m{k}", name=f"党员{k}", org="b1", daily_minutes=30) for k in range(4)])
         serving.record([done("m0", "a", 0)] + [done(f"m{k}", i, h) for k in (1, 2, 3) for i, h in (("a", 1), ("ta", 2))])
         assert serving.rank("m0", day=day)[0].item.id == "ta"  # the first model: built, kept
+        if apart:
+            serving._world.build_apart_from = 0
+            monkeypatch.setattr(CollaborativeModel, "fit", _not_in_this_process)
         other = Engine.open(url)
         # Through another engine: six newcomers complete a with tb, which becomes a's neighbour.
         other.upsert_members([Member(id=f"n{k}", name=f"党员{k}", org="b1") for k in range(6)])
@@ -303,6 +309,10 @@ def test_engines_on_one_database_plan_with_the_model_it_keeps_while_one_builds_t
         serving.close()
         if other is not None:
             other.close()
+
+
+def _not_in_this_process(*args, **kwargs):
+    raise AssertionError("the collaborative model was built in the serving process")
 
 
 def test_a_server_that_goes_away_is_a_store_error_and_nothing_is_half_written():
