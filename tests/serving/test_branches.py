@@ -3,7 +3,8 @@
 :class:`recsys.serving.branches.BranchLog` is read once and then only what is new; the store's
 :meth:`branch_completions` is the reference. Random histories are written in steps (completions
 by members of nested branches and two enterprises, other kinds, late events dated before the
-window, members moved, added and removed, one member id in two enterprises), and after each step
+window, members moved, added and removed, one member id in two enterprises, events a copy of a
+store writes for members it has not written yet), and after each step
 every branch's counts over a few days' windows must be the store's, as a mapping and as planning
 reads them by catalogue row.
 """
@@ -37,6 +38,7 @@ events = st.lists(st.tuples(st.integers(0, len(MEMBERS) - 1), st.sampled_from(IT
                             st.sampled_from(KINDS), st.integers(-100, 30)), max_size=12)
 step = st.one_of(
     st.tuples(st.just("events"), events),
+    st.tuples(st.just("copied"), events),
     st.tuples(st.just("move"), st.tuples(st.integers(0, len(MEMBERS) - 1), st.integers(0, 2))),
     st.tuples(st.just("remove"), st.integers(0, len(MEMBERS) - 1)),
 )
@@ -100,8 +102,9 @@ def test_the_log_counts_as_the_store_does(first, steps, days, sqlite, sort_at, o
         _check(store, log, days, cols)
         for kind, what in steps:
             held = {(tenant_of(org), m) for org, m in store.member_orgs()}
-            if kind == "events":
-                chosen = [(MEMBERS[n], i, k, d, at) for at, (n, i, k, d) in enumerate(what) if MEMBERS[n] in held]
+            if kind in ("events", "copied"):  # events of members held; or, as a copy writes them, not
+                chosen = [(MEMBERS[n], i, k, d, at) for at, (n, i, k, d) in enumerate(what)
+                          if (MEMBERS[n] in held) == (kind == "events")]
                 store.record_events([Event(member=m, item=i, kind=k, at=T0 + dt.timedelta(days=d, minutes=at))
                                      for (_, m), i, k, d, at in chosen], tenants=[t for (t, _), *_ in chosen])
             elif kind == "move":
@@ -110,6 +113,36 @@ def test_the_log_counts_as_the_store_does(first, steps, days, sqlite, sort_at, o
                 store.remove_member(MEMBERS[what][1], tenant=MEMBERS[what][0])
             _check(store, log, days, cols)
         store.close()
+
+
+def test_members_added_or_given_other_roles_keep_the_completions_read(tmp_path):
+    """A roster sync that adds members (one in a branch of its own) and changes roles reads the
+    members again, not the completions; one that moves a member reads everything again."""
+    store = SQLiteStore(tmp_path)
+    store.upsert_members([Member(id="m1", name="m1", org="hxny.a"), Member(id="m2", name="m2", org="hxny.b")])
+    store.record_events([Event(member="m1", item="x", kind="complete", at=T0),
+                         Event(member="m2", item="y", kind="complete", at=T0)])
+    reads = []
+    original = store.completions_after
+    store.completions_after = lambda after, since, **scope: reads.append(after) or original(after, since, **scope)
+    log = BranchLog(store)
+    end = T0 + dt.timedelta(days=1)
+
+    def counts(org):
+        return log.counts(org, end - BRANCH_WINDOW, end, store.revisions())
+
+    assert counts("hxny.a") == ({"x": 1}, 1) and reads == [0]
+    store.upsert_members([Member(id="m3", name="m3", org="hxny.a"), Member(id="m4", name="m4", org="hxny.new"),
+                          Member(id="m1", name="m1", org="hxny.a", roles=("member", "secretary"))])
+    store.record_events([Event(member="m3", item="x", kind="complete", at=T0),
+                         Event(member="m4", item="z", kind="attend", at=T0)])
+    assert log.stale(end - BRANCH_WINDOW, store.revisions())  # the members are read again, beside
+    assert (counts("hxny.a"), counts("hxny.new"), counts("hxny.b")) == (({"x": 2}, 2), ({"z": 1}, 1), ({"y": 1}, 1))
+    assert 0 not in reads[1:]  # only what was recorded since
+    store.upsert_members([Member(id="m2", name="m2", org="hxny.a")])  # moved: its completion counts there now
+    assert (counts("hxny.a"), counts("hxny.b")) == (({"x": 2, "y": 1}, 3), ({}, 0))
+    assert reads[-1] == 0
+    store.close()
 
 
 def test_new_completions_are_read_by_sequence_number_alone(tmp_path):
