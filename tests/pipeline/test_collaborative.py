@@ -404,6 +404,28 @@ def test_a_large_stores_build_beside_the_requests_runs_in_a_process_of_its_own(t
         assert here.to_bytes(roster_revision=roster) == kept.data
 
 
+def test_a_build_apart_that_fails_leaves_the_kept_model_serving_and_is_tried_again(tmp_path, caplog):
+    """The child cannot open the store (here: the URL it is given names none): the warning says
+    why, the lists go on with the kept model, and the next request that finds it behind tries
+    again (and, the store found again, keeps the new one)."""
+    with _co_completion_store(tmp_path / "s", background_models=True) as eng:
+        eng.rank("m1", day=DAY)
+        kept = eng._world._collab_key
+        world = eng._world
+        world.build_apart_from, url = 0, world.url
+        world.url = str(tmp_path / "moved-away")
+        eng.upsert_members([member("m2", roles=("member", "cadre"))])
+        with caplog.at_level("WARNING", logger="recsys.serving.world"):
+            assert eng.rank("m1", day=DAY)  # served, with the kept model; the build started
+            world.settle()
+        assert "could not be built again" in caplog.text and "moved-away" in caplog.text
+        assert world._collab_key == kept and eng.rank("m1", day=DAY)
+        world.url = url
+        eng.rank("m1", day=DAY)  # still behind: built again, apart
+        world.settle()
+        assert world._collab_key != kept and "cadre" in _kept_roles(eng)
+
+
 def test_a_store_in_memory_is_built_here_whatever_its_size(monkeypatch):
     """No other process can open a store kept in memory: a child would read an empty one."""
     with _co_completion_store("memory://", background_models=True) as eng:
