@@ -174,7 +174,9 @@ class Engine:
                 sync), build the next one on a thread of the engine's own and plan with the kept
                 one until it is kept, rather than in the call that finds it behind. From
                 100,000 events the thread has it built in a process of its own
-                (:mod:`recsys.serving.builds`), which opens the store as this engine was opened.
+                (:mod:`recsys.serving.builds`), which opens the store by the URL this engine was
+                opened with (an engine given a store object, whose URL shows no password, and a
+                store in memory build on the thread).
                 What a service wants (the HTTP service opens its engine so): no request waits the
                 seconds a build takes, nor holds the others up meanwhile. A script that records
                 events and wants its next list to reflect them leaves it off.

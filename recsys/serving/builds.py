@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+from urllib.parse import urlsplit
 
 import numpy as np
 
 from recsys.exceptions import StoreError
 from recsys.pipeline.collaborative import POSITIVE_KINDS, CollaborativeModel
 
-__all__ = ["APART_FROM", "build_apart", "fit_collaborative"]
+__all__ = ["APART_FROM", "build_apart", "fit_collaborative", "opens_elsewhere"]
 
 #: From this many events of activity (:attr:`Revisions.activity`) a build beside the requests
 #: runs in a process of its own: below, it takes less than starting one (about 0.7 s).
@@ -43,6 +45,18 @@ def fit_collaborative(store, key: tuple[int, int]) -> CollaborativeModel:
     return CollaborativeModel().fit(store.interactions(key[0], POSITIVE_KINDS), store.member_roles())
 
 
+def opens_elsewhere(url: str) -> bool:
+    """Whether another process can open the store at ``url``: not one in memory (a child would
+    open a new, empty one), nor a PostgreSQL URL whose password was left out (a store's own
+    ``url`` shows ``***`` in its place; :meth:`recsys.Engine.open` keeps the URL as given)."""
+    if url.startswith("memory:"):
+        return False
+    try:
+        return urlsplit(url).password != "***"
+    except ValueError:
+        return False
+
+
 def build_apart(url: str, tenant: str | None, key: tuple[int, int], *, timeout: float = 3600.0) -> bytes:
     """The collaborative model of the store at ``url`` (the enterprise ``tenant``'s view, or the
     whole store) for ``key``, built in a child process, as the bytes the store keeps (its roster
@@ -50,14 +64,19 @@ def build_apart(url: str, tenant: str | None, key: tuple[int, int], *, timeout: 
 
     Raises:
         StoreError: the child could not read the store, or ended without a model (its last line
-            of errors is given); or no process could be started.
+            of errors is given); it ran past ``timeout`` seconds (it is killed); or no process
+            could be started.
     """
     request = json.dumps({"url": url, "tenant": tenant, "key": list(key)}).encode()
-    # The child finds the library where this process found it (a checkout on PYTHONPATH, say).
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    # The child finds the library where this process found it (a checkout on PYTHONPATH, say:
+    # "" is this process's working directory), and nothing from its own (-P: no such entry).
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(os.path.abspath(p) for p in sys.path))
     try:
-        done = subprocess.run([sys.executable, "-m", __name__], input=request, capture_output=True, env=env,
-                              timeout=timeout, check=False)
+        done = subprocess.run([sys.executable, "-P", "-m", __name__], input=request, capture_output=True,
+                              env=env, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise StoreError(f"the process building the collaborative model ran past {timeout:.0f} s and was "
+                         "stopped") from exc
     except (OSError, subprocess.SubprocessError) as exc:
         raise StoreError(f"no process could be started to build the collaborative model: {exc}") from exc
     if done.returncode != 0 or not done.stdout:
@@ -72,19 +91,25 @@ def _main() -> int:
     from recsys.storage import open_store
     from recsys.storage.tenant import TenantStore
 
+    _end_with_parent()
     try:
         os.nice(_NICENESS)
     except OSError:  # not allowed here: the build still runs, at the server's priority
         pass
-    asked = json.loads(sys.stdin.buffer.read())
-    key = (int(asked["key"][0]), int(asked["key"][1]))
     try:
-        store = open_store(asked["url"], read_only=True)
+        asked = json.loads(sys.stdin.buffer.read())
+        url, tenant, key = str(asked["url"]), asked.get("tenant"), (int(asked["key"][0]), int(asked["key"][1]))
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        print(f"the request on standard input is not {{\"url\", \"tenant\", \"key\"}} as JSON ({exc!r})",
+              file=sys.stderr)
+        return 2
+    try:
+        store = open_store(url, read_only=True)
     except StoreError as exc:
         print(exc, file=sys.stderr)
         return 1
     try:
-        view = TenantStore(store, asked["tenant"]) if asked.get("tenant") is not None else store
+        view = TenantStore(store, tenant) if tenant is not None else store
         model = fit_collaborative(view, key)
         data = model.to_bytes(roster_revision=np.array([key[1]], dtype=np.int64))
     except StoreError as exc:
@@ -95,6 +120,21 @@ def _main() -> int:
     sys.stdout.buffer.write(data)
     sys.stdout.buffer.flush()
     return 0
+
+
+def _end_with_parent() -> None:
+    """Be stopped when the process that started this one ends (a server killed): a build
+    nobody waits for would go on reading the store. Linux only; elsewhere the build runs out."""
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None).prctl
+    except (OSError, AttributeError):
+        return
+    parent = os.getppid()
+    prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent ended before the request above took effect
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from recsys.pipeline.masks import StaticRules
 from recsys.pipeline.profile import build_profile, day_end
 from recsys.records import TZ, Event, Item, Member
 from recsys.serving.branches import BranchLog
-from recsys.serving.builds import APART_FROM, build_apart, fit_collaborative
+from recsys.serving.builds import APART_FROM, build_apart, fit_collaborative, opens_elsewhere
 from recsys.serving.catalogue_cache import CatalogueCache, ItemsAhead
 from recsys.storage import Artefact, Revisions, Store
 from recsys.storage.tenant import TENANT_MARK, TenantStore, tenant_artefact
@@ -314,9 +314,9 @@ class World:
     def _fit_apart(self, key: tuple[int, int]) -> tuple[CollaborativeModel, bytes | None]:
         """A build beside the requests, and the bytes the store is to keep where a process of
         its own built it: so it is once the store holds :attr:`build_apart_from` events (reading
-        them on this thread would hold the requests back), else on this thread, as for a store
-        in memory (no other process can open it)."""
-        if key[0] < self.build_apart_from or self.url.startswith("memory:"):
+        them on this thread would hold the requests back), else on this thread, as where no
+        other process can open the store (see :func:`opens_elsewhere`)."""
+        if key[0] < self.build_apart_from or not opens_elsewhere(self.url):
             return self._fit(key), None
         store = self.store
         tenant = store.tenant if isinstance(store, TenantStore) else None
@@ -382,14 +382,15 @@ class World:
 
     def _build(self) -> None:
         try:
-            self._rebuild()
+            self._rebuild(beside=True)
         except Exception as exc:  # a thread of its own: nobody to raise to, and the kept model still serves
             log.warning("the collaborative model could not be built again (%s): lists are planned with the one "
                         "kept until a later request tries again", exc)
 
-    def _rebuild(self) -> None:
+    def _rebuild(self, *, beside: bool = False) -> None:
         """Build the collaborative model for the store's state now, keep it, and plan with it
-        from then on (unless this process has it already)."""
+        from then on (unless this process has it already). ``beside``: on the World's thread,
+        beside the requests (see :meth:`_fit_apart`); else in the call that waits for it."""
         revisions = self.store.revisions()
         key = (snapshot_seq(revisions.activity), revisions.roster)
         with self.lock:
@@ -402,10 +403,11 @@ class World:
                 self._collab_seen = None  # the next list reads it
             return
         started = time.perf_counter()
-        model, data = self._fit_apart(key)
+        model, data = self._fit_apart(key) if beside else (self._fit(key), None)
         seconds = time.perf_counter() - started
-        log.info("collaborative model built from events up to %d in %.2f s, beside the requests%s", key[0], seconds,
-                 " in a process of its own" if data is not None else "")
+        log.info("collaborative model built from events up to %d in %.2f s%s", key[0], seconds,
+                 ", beside the requests in a process of its own" if data is not None
+                 else ", beside the requests" if beside else "")
         kept = self._keep_collaborative(model, key, ranking_key, data)
         with self.lock:
             self.collab_build_seconds = seconds

@@ -19,7 +19,7 @@ from recsys.curriculum import Curriculum
 from recsys.exceptions import ModelError, StoreError, ValidationError
 from recsys.models.ranking import RankingModel
 from recsys.records import TZ
-from recsys.serving.builds import build_apart, fit_collaborative
+from recsys.serving.builds import build_apart, fit_collaborative, opens_elsewhere
 
 DAY = dt.date(2026, 6, 10)
 
@@ -454,6 +454,24 @@ def test_a_build_apart_reads_an_enterprises_view_as_the_view_does(tmp_path):
             here = fit_collaborative(view.store, key).to_bytes(roster_revision=np.array([key[1]], dtype=np.int64))
             assert data == here
         assert CollaborativeModel.from_bytes(data)[0].co_completers("b", "tb") == 0  # "other" sees its own
+
+
+def test_a_store_opens_in_another_process_by_a_url_that_can_open_it():
+    assert opens_elsewhere("/srv/recsys") and opens_elsewhere("sqlite:///srv/recsys")
+    assert opens_elsewhere("postgresql://recsys:s3cret@db:5432/recsys") and opens_elsewhere("postgresql://db/recsys")
+    assert not opens_elsewhere("memory://")
+    assert not opens_elsewhere("postgresql://recsys:***@db:5432/recsys")  # a store's own url: no password
+    assert not opens_elsewhere("postgresql://recsys:x@db:port/recsys")  # not a URL at all
+
+
+def test_a_child_given_a_malformed_request_says_so_and_ends(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "recsys.serving.builds"], input=b'{"url": "x"}', capture_output=True,
+                          check=False)
+    assert done.returncode == 2 and not done.stdout
+    assert b"not {\"url\", \"tenant\", \"key\"} as JSON" in done.stderr and b"Traceback" not in done.stderr
 
 
 def test_a_build_apart_that_cannot_read_the_store_is_a_store_error_naming_why(tmp_path):

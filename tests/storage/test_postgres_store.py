@@ -19,7 +19,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from recsys import ConflictError, Engine, Event, Item, Member, StoreError, ValidationError
+from recsys import ConflictError, Engine, Event, Item, Member, StoreError, ValidationError, get_encoder
 from recsys.pipeline.collaborative import CollaborativeModel
 from recsys.records import TZ
 from recsys.storage import Revisions, open_store
@@ -273,12 +273,15 @@ def test_two_engines_on_one_database_see_each_others_items(postgres):
             reader.close()
 
 
-@pytest.mark.parametrize("apart", [False, True], ids=["on-its-thread", "in-a-process-of-its-own"])
+@pytest.mark.parametrize("apart", ["no", "yes", "store-given"],
+                         ids=["on-its-thread", "in-a-process-of-its-own", "a-store-without-its-password"])
 def test_engines_on_one_database_plan_with_the_model_it_keeps_while_one_builds_the_next(postgres, monkeypatch, apart):
     """The collaborative model behind the database's events is built beside the requests (on a
     thread with connections of its own, or, on a large store, in a process of its own that opens
     the database with the password the engine was given) and kept: until then every engine plans
-    with the kept one, and after it every engine plans with the new one without building it."""
+    with the kept one, and after it every engine plans with the new one without building it. An
+    engine given a store object knows its URL without the password: its builds stay on its
+    thread, however large the store."""
     url = postgres.new_database()
     day = dt.date(2026, 3, 10)
     items = [Item(id=i, title=t, body=t, kind="article", minutes=10, published=dt.date(2026, 1, 1), topics=("读书",))
@@ -288,16 +291,21 @@ def test_engines_on_one_database_plan_with_the_model_it_keeps_while_one_builds_t
     def done(member: str, item: str, hour: int) -> Event:
         return Event(member=member, item=item, kind="complete", at=T0 + dt.timedelta(hours=hour))
 
-    serving, other = Engine.open(url, encoder="tfidf", background_models=True), None
+    if apart == "store-given":
+        serving = Engine(PostgresStore(url), get_encoder("tfidf"), background_models=True)
+    else:
+        serving = Engine.open(url, encoder="tfidf", background_models=True)
+    other = None
     try:
         serving.add_items(items)
         serving.upsert_members([Member(id=f"m{k}", name=f"党员{k}", org="b1", daily_minutes=30) for k in range(4)])
         serving.record([done("m0", "a", 0)] + [done(f"m{k}", i, h) for k in (1, 2, 3) for i, h in (("a", 1), ("ta", 2))])
         assert serving.rank("m0", day=day)[0].item.id == "ta"  # the first model: built, kept
-        if apart:
+        if apart != "no":
             serving._world.build_apart_from = 0
+        if apart == "yes":
             monkeypatch.setattr(CollaborativeModel, "fit", _not_in_this_process)
-        other = Engine.open(url)
+        other = Engine.open(url, encoder="tfidf")
         # Through another engine: six newcomers complete a with tb, which becomes a's neighbour.
         other.upsert_members([Member(id=f"n{k}", name=f"党员{k}", org="b1") for k in range(6)])
         other.record([done(f"n{k}", i, h) for k in range(6) for i, h in (("a", 3), ("tb", 4))])
