@@ -22,6 +22,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -29,7 +30,7 @@ import numpy as np
 from recsys.exceptions import StoreError
 from recsys.pipeline.collaborative import POSITIVE_KINDS, CollaborativeModel
 
-__all__ = ["APART_FROM", "build_apart", "fit_collaborative", "opens_elsewhere"]
+__all__ = ["APART_FROM", "Builds", "build_apart", "fit_collaborative", "opens_elsewhere"]
 
 #: From this many events of activity (:attr:`Revisions.activity`) a build beside the requests
 #: runs in a process of its own: below, it takes less than starting one (about 0.7 s).
@@ -52,7 +53,9 @@ def opens_elsewhere(url: str) -> bool:
     if url.startswith("memory:"):
         return False
     try:
-        return urlsplit(url).password != "***"
+        parts = urlsplit(url)
+        _ = parts.port  # read: a malformed port raises
+        return parts.password != "***"
     except ValueError:
         return False
 
@@ -60,30 +63,67 @@ def opens_elsewhere(url: str) -> bool:
 def build_apart(url: str, tenant: str | None, key: tuple[int, int], *, timeout: float = 3600.0) -> bytes:
     """The collaborative model of the store at ``url`` (the enterprise ``tenant``'s view, or the
     whole store) for ``key``, built in a child process, as the bytes the store keeps (its roster
-    revision beside it).
+    revision beside it): :meth:`Builds.run` of builds nothing else stops.
 
     Raises:
-        StoreError: the child could not read the store, or ended without a model (its last line
-            of errors is given); it ran past ``timeout`` seconds (it is killed); or no process
-            could be started.
+        StoreError: see :meth:`Builds.run`.
     """
-    request = json.dumps({"url": url, "tenant": tenant, "key": list(key)}).encode()
-    # The child finds the library where this process found it (a checkout on PYTHONPATH, say:
-    # "" is this process's working directory), and nothing from its own (-P: no such entry).
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(os.path.abspath(p) for p in sys.path))
-    try:
-        done = subprocess.run([sys.executable, "-P", "-m", __name__], input=request, capture_output=True,
-                              env=env, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise StoreError(f"the process building the collaborative model ran past {timeout:.0f} s and was "
-                         "stopped") from exc
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise StoreError(f"no process could be started to build the collaborative model: {exc}") from exc
-    if done.returncode != 0 or not done.stdout:
-        lines = done.stderr.decode(errors="replace").strip().splitlines()
-        raise StoreError(f"the process building the collaborative model ended with {done.returncode}: "
-                         f"{lines[-1] if lines else 'no message'}")
-    return done.stdout
+    return Builds().run(url, tenant, key, timeout=timeout)
+
+
+class Builds:
+    """The builds in a process of their own of one owner (a World): :meth:`stop` ends the one
+    running and starts no other, so that closing an engine does not wait for a build nobody will
+    use (one at a million events took about four seconds)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._child: subprocess.Popen | None = None
+        self._stopped = False
+
+    def run(self, url: str, tenant: str | None, key: tuple[int, int], *, timeout: float = 3600.0) -> bytes:
+        """:func:`build_apart`.
+
+        Raises:
+            StoreError: the child could not read the store, or ended without a model (its last
+                line of errors is given); it ran past ``timeout`` seconds or was stopped (it is
+                killed); or no process could be started.
+        """
+        request = json.dumps({"url": url, "tenant": tenant, "key": list(key)}).encode()
+        # The child finds the library where this process found it (a checkout on PYTHONPATH,
+        # say: "" is this process's working directory), and nothing from its own (-P).
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(os.path.abspath(p) for p in sys.path))
+        with self._lock:
+            if self._stopped:
+                raise StoreError("the collaborative model is not built: its owner is closing")
+            try:
+                child = self._child = subprocess.Popen(
+                    [sys.executable, "-P", "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE, env=env)
+            except (OSError, subprocess.SubprocessError) as exc:
+                raise StoreError(f"no process could be started to build the collaborative model: {exc}") from exc
+        try:
+            out, err = child.communicate(request, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            child.kill()
+            child.communicate()
+            raise StoreError(f"the process building the collaborative model ran past {timeout:.0f} s and was "
+                             "stopped") from exc
+        finally:
+            with self._lock:
+                self._child = None
+        if child.returncode != 0 or not out:
+            lines = err.decode(errors="replace").strip().splitlines()
+            raise StoreError(f"the process building the collaborative model ended with {child.returncode}: "
+                             f"{lines[-1] if lines else 'no message'}")
+        return out
+
+    def stop(self) -> None:
+        """Kill the build running, if any, and refuse the next ones."""
+        with self._lock:
+            self._stopped = True
+            if self._child is not None and self._child.poll() is None:
+                self._child.kill()
 
 
 def _main() -> int:
@@ -124,7 +164,8 @@ def _main() -> int:
 
 def _end_with_parent() -> None:
     """Be stopped when the process that started this one ends (a server killed): a build
-    nobody waits for would go on reading the store. Linux only; elsewhere the build runs out."""
+    nobody waits for would go on reading the store. Linux only; elsewhere the build runs out.
+    Linux tells of the end of the starting *thread*: a World's own, which waits for the child."""
     try:
         import ctypes
 

@@ -36,7 +36,7 @@ from recsys.pipeline.masks import StaticRules
 from recsys.pipeline.profile import build_profile, day_end
 from recsys.records import TZ, Event, Item, Member
 from recsys.serving.branches import BranchLog
-from recsys.serving.builds import APART_FROM, build_apart, fit_collaborative, opens_elsewhere
+from recsys.serving.builds import APART_FROM, Builds, fit_collaborative, opens_elsewhere
 from recsys.serving.catalogue_cache import CatalogueCache, ItemsAhead
 from recsys.storage import Artefact, Revisions, Store
 from recsys.storage.tenant import TENANT_MARK, TenantStore, tenant_artefact
@@ -126,6 +126,7 @@ class World:
         self.url = store.url
         self.background_models = background_models
         self.build_apart_from = APART_FROM
+        self._apart = Builds()  # stopped by close()
         self.encoder = encoder
         self.curriculum = curriculum
         self.recommender = recommender
@@ -320,7 +321,7 @@ class World:
             return self._fit(key), None
         store = self.store
         tenant = store.tenant if isinstance(store, TenantStore) else None
-        data = build_apart(self.url, tenant, key)
+        data = self._apart.run(self.url, tenant, key)
         return CollaborativeModel.from_bytes(data)[0], data
 
     def _can_keep(self) -> bool:
@@ -384,6 +385,8 @@ class World:
         try:
             self._rebuild(beside=True)
         except Exception as exc:  # a thread of its own: nobody to raise to, and the kept model still serves
+            if self._closed:  # stopped by close(): nobody will plan with it
+                return
             log.warning("the collaborative model could not be built again (%s): lists are planned with the one "
                         "kept until a later request tries again", exc)
 
@@ -539,10 +542,11 @@ class World:
 
     def close(self) -> None:
         """Start no more work in the background, and wait for what is under way (before the
-        store closes under it)."""
+        store closes under it), but for a build in a process of its own, which is stopped."""
         with self._background_lock:
             self._closed = True
             background, self._background = self._background, None
+        self._apart.stop()  # a build in a process of its own is not waited for
         if background is not None:
             background.shutdown(wait=True)
 

@@ -19,7 +19,7 @@ from recsys.curriculum import Curriculum
 from recsys.exceptions import ModelError, StoreError, ValidationError
 from recsys.models.ranking import RankingModel
 from recsys.records import TZ
-from recsys.serving.builds import build_apart, fit_collaborative, opens_elsewhere
+from recsys.serving.builds import Builds, build_apart, fit_collaborative, opens_elsewhere
 
 DAY = dt.date(2026, 6, 10)
 
@@ -426,6 +426,29 @@ def test_a_build_apart_that_fails_leaves_the_kept_model_serving_and_is_tried_aga
         assert world._collab_key != kept and "cadre" in _kept_roles(eng)
 
 
+def test_closing_an_engine_stops_its_build_apart_rather_than_wait(tmp_path, monkeypatch, caplog):
+    """A child that would take minutes (here: it sleeps as it starts) is killed by close(),
+    which returns at once and says nothing of a failed build."""
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text("import time\ntime.sleep(300)\n")
+    with caplog.at_level("WARNING", logger="recsys.serving.world"):
+        with _co_completion_store(tmp_path / "s", background_models=True) as eng:
+            eng.rank("m1", day=DAY)
+            eng._world.build_apart_from = 0
+            monkeypatch.syspath_prepend(str(slow))  # the child's path is this process's
+            eng.upsert_members([member("m2", roles=("member", "cadre"))])
+            eng.rank("m1", day=DAY)  # behind: the build apart starts
+            waited = time.perf_counter()
+            while eng._world._apart._child is None and time.perf_counter() - waited < 20:
+                time.sleep(0.05)
+            child = eng._world._apart._child
+            assert child is not None
+            closing = time.perf_counter()
+        assert time.perf_counter() - closing < 15 and child.poll() is not None
+    assert "could not be built again" not in caplog.text
+
+
 def test_a_store_in_memory_is_built_here_whatever_its_size(monkeypatch):
     """No other process can open a store kept in memory: a child would read an empty one."""
     with _co_completion_store("memory://", background_models=True) as eng:
@@ -435,7 +458,7 @@ def test_a_store_in_memory_is_built_here_whatever_its_size(monkeypatch):
         def not_apart(*args, **kwargs):
             raise AssertionError("a store in memory was built in another process")
 
-        monkeypatch.setattr("recsys.serving.world.build_apart", not_apart)
+        monkeypatch.setattr(Builds, "run", not_apart)
         eng.upsert_members([member(f"n{k}") for k in range(6)])
         eng.record([Event(f"n{k}", i, "complete", at(DAY - dt.timedelta(days=2), hour))
                     for k in range(6) for i, hour in (("a", 9), ("tb", 21))])
