@@ -136,10 +136,11 @@ class World:
         self._writer: int | None = None  # the thread holding it (see writing())
         self.items = CatalogueCache(store, dim, hnsw_threshold=hnsw_threshold)
         self.branches = BranchLog(store)
-        # Work done in the background (the branches' completions read again, the collaborative
-        # model built again): one thread for the World's life (a thread per task would leave a
-        # store connection behind each time).
+        # Work done in the background: the collaborative model built again on one thread, the
+        # branches' completions read again on another, each for the World's life (a thread per
+        # task would leave a store connection behind each time).
         self._background: ThreadPoolExecutor | None = None
+        self._branch_reader: ThreadPoolExecutor | None = None
         self._rereading: Future | None = None
         self._building: Future | None = None
         self._background_lock = threading.Lock()
@@ -518,10 +519,16 @@ class World:
         with self._background_lock:
             if self._closed or (self._rereading is not None and not self._rereading.done()):
                 return
-            self._rereading = self._executor().submit(self._reread, since, revisions)
+            if self._branch_reader is None:
+                self._branch_reader = ThreadPoolExecutor(1, thread_name_prefix="recsys-branches")
+            self._rereading = self._branch_reader.submit(self._reread, since, revisions)
 
     def _executor(self) -> ThreadPoolExecutor:
-        """The World's thread for work in the background. Call holding :attr:`_background_lock`."""
+        """The World's thread for building the collaborative model. Call holding
+        :attr:`_background_lock`. The branches are read again on a thread of their own: after a
+        member was added, that reading waited behind the build the same write started (seconds
+        at 100,000 members), and every request meanwhile, and the thirty after it, paid for
+        asking the store for its branch (``evaluation/builds_beside.py``)."""
         if self._background is None:
             self._background = ThreadPoolExecutor(1, thread_name_prefix="recsys-background")
         return self._background
@@ -545,9 +552,10 @@ class World:
         store closes under it), but for a build in a process of its own, which is stopped."""
         with self._background_lock:
             self._closed = True
-            background, self._background = self._background, None
+            threads = [t for t in (self._background, self._branch_reader) if t is not None]
+            self._background = self._branch_reader = None
         self._apart.stop()  # a build in a process of its own is not waited for
-        if background is not None:
+        for background in threads:
             background.shutdown(wait=True)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:

@@ -428,6 +428,35 @@ def test_a_member_written_is_read_again_in_the_background_while_the_store_answer
     engine.close()
 
 
+def test_a_reading_again_does_not_wait_behind_a_build_of_the_collaborative_model(tmp_path):
+    """A member added moves the roster: the model is built again and the branches read again.
+    The reading does not wait for the build (seconds on a large store): the requests are
+    answered by the log again while the build goes on."""
+    from recsys import Engine
+
+    engine, members, day = _served_engine(tmp_path)
+    engine.close()
+    engine = Engine.open(tmp_path, encoder="tfidf", background_models=True)
+    world, store = engine._world, engine.store
+    engine.warm(day)
+    gate = threading.Event()
+    with world._background_lock:  # the build's thread busy until the gate opens
+        world._executor().submit(gate.wait, 30)
+    try:
+        engine.upsert_members([Member(id="m-new", name="新党员", org=members[0].org)])
+        engine.daily(members[1].id, day=day, preview=True)  # starts both: the build waits its turn
+        assert world._building is not None and not world._building.done()
+        world._rereading.result(timeout=20)  # read while the build has not started
+        asked = []
+        branch_completions = store.branch_completions
+        store.branch_completions = lambda *a, **k: asked.append(a[0]) or branch_completions(*a, **k)
+        engine.daily(members[2].id, day=day, preview=True)
+        assert asked == [] and not world._building.done()  # the log answers; the build still waits
+    finally:
+        gate.set()
+        engine.close()
+
+
 def test_a_reading_again_that_fails_leaves_the_store_answering_until_one_succeeds(tmp_path, caplog):
     engine, members, day = _served_engine(tmp_path)
     world, store = engine._world, engine.store
