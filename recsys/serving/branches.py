@@ -83,8 +83,8 @@ class BranchLog:
     def stale(self, since: dt.datetime, revisions: Revisions) -> bool:
         """Whether a window from ``since``, as of ``revisions``, would have the members read
         again (one added, moved, given other roles or removed since the last read) or everything
-        (a window earlier than what is held), once read at all. Read without the lock: a value a moment old
-        only means one more check under it."""
+        (a window earlier than what is held), once read at all. Read without the lock: a value a
+        moment old only means one more check under it."""
         return self._roster_rev is not None and (revisions.roster > self._roster_rev
                                                  or since.timestamp() < self._since)
 

@@ -435,10 +435,10 @@ class World:
     def _keep_collaborative(self, model: CollaborativeModel, key: tuple[int, int],
                             ranking_key: int | None, data: bytes | None = None) -> bool | None:
         """Keep ``model``, built for ``key`` while the trained models were read at revision
-        ``ranking_key``, in the store for the other processes (``data``: its bytes, where they
-        were written already). A store this process cannot write
-        (a replica) only makes them build it too; one opened read-only is not written, and an
-        in-memory one has no other process to keep it for.
+        ``ranking_key``, in the store for the other processes (``data``: its bytes, where the
+        process that built it made them). A store this process cannot write (a replica) only
+        makes them build it too; one opened read-only is not written, and an in-memory one has
+        no other process to keep it for.
 
         Returns:
             True if the store keeps it now (or the same state's, built alike), False if it keeps
