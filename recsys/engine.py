@@ -837,10 +837,9 @@ class Engine:
         if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
             raise ValidationError(f"workers must be a whole number of at least 1, got {workers!r}", field="workers")
         if cluster is None and workers is not None:
-            # Planning is Python-bound: processes beyond the cores this process may use (its
-            # affinity, a container's share) only take turns on them.
-            usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-            workers = min(workers, usable)
+            # Planning is Python-bound: processes beyond the cores this process may use only
+            # take turns on them.
+            workers = min(workers, distributed.usable_cores())
         # The night's lists are planned with the collaborative model of the store as it is: built
         # once here where the kept one is behind, and kept for the workers to read.
         self._world.current_collaborative()
@@ -854,7 +853,8 @@ class Engine:
                 self._url, ids, day, address=None if cluster == "local" else cluster, workers=workers, chunk=chunk,
                 progress=progress, tenant=self._tenant)
         return batch.BatchReport(day, len(ids), served, skipped, time.perf_counter() - started,
-                                 batch.floor_seconds(self._world, served), tuple(unreadable))
+                                 batch.floor_seconds(self._world, served), tuple(unreadable),
+                                 workers=1 if cluster is not None else min(workers, max(len(ids), 1)))
 
     def _batch_by_enterprise(self, pairs: Sequence[tuple[str, str]], day: dt.date, **how) -> batch.BatchReport:
         """:meth:`batch` of a store where enterprises use the same member ids (a group's roster
@@ -867,7 +867,7 @@ class Engine:
         return batch.BatchReport(
             day, sum(r.members for r in reports), sum(r.served for r in reports), sum(r.skipped for r in reports),
             sum(r.seconds for r in reports), sum(r.floor_seconds for r in reports),
-            tuple(u for r in reports for u in r.unreadable))
+            tuple(u for r in reports for u in r.unreadable), workers=max((r.workers for r in reports), default=1))
 
     def path(
         self, member_id: str, start: dt.date | str | None = None, days: int = 7, minutes: int | None = None

@@ -106,9 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                    help="spread the members over a Ray cluster at ADDRESS (without one: a local cluster, "
                         "a worker per core); needs recsys[cluster]")
-    p.add_argument("--workers", type=int, metavar="N",
+    p.add_argument("--workers", type=_workers, default="auto", metavar="N",
                    help="plan on N processes of this machine (a worker per core is what planning can use); "
-                        "with --ray, the number of Ray workers")
+                        "default auto: one per core, one per 1,024 members at most (1 for a small run); "
+                        "with --ray, the number of Ray workers (auto: one per CPU of the cluster)")
     p.add_argument("--train", action=argparse.BooleanOptionalAction, default=True,
                    help="first train the ranking model when missing or stale, as `recsys train --if-stale` "
                         "(default), and every enterprise's own model (see train --tenant) that is stale; "
@@ -246,6 +247,15 @@ def _date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _workers(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of processes or auto: {text!r}") from None
 
 
 def _store_path(args: argparse.Namespace) -> str:
@@ -645,6 +655,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     from recsys.exceptions import NotFoundError
     from recsys.models.training import NotEnoughHistory
     from recsys.orgs import within
+    from recsys.serving.builds import opens_elsewhere
+    from recsys.serving.distributed import suggested_workers
 
     def train(engine, whose: str = "") -> None:
         try:
@@ -685,10 +697,17 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         # Counted from the organisation column alone (no record parsed): a bar with a total
         # shows how far along it is and the time left, for --org too.
         total = sum(1 for code, _ in engine.store.member_orgs() if args.org is None or within(code, args.org))
+        workers = args.workers
+        if workers == "auto":
+            # Processes of this machine for a run large enough to repay starting them; a Ray
+            # cluster's own CPUs with --ray.
+            # A store only this process can open (in memory) is planned here.
+            workers = (None if args.ray is not None else
+                       suggested_workers(total) if opens_elsewhere(_store_path(args)) else 1)
         # The bar goes to stderr and only to a terminal: logs of a nightly job stay clean.
         with tqdm(total=total, unit="人", desc="每日清单", disable=None) as bar:
             report = engine.batch(day=args.day, org=args.org, chunk=args.chunk, progress=bar.update, cluster=args.ray,
-                                  workers=args.workers)
+                                  workers=workers)
     print(report.summary())
     return 1 if report.unreadable else 0  # everyone else is served; the damaged records need a person
 

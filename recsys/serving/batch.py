@@ -131,6 +131,8 @@ class BatchReport:
             scaled: the arithmetic a list cannot do without.
         unreadable: Members whose stored record is damaged (it does not parse): not served,
             while every other member is; ``recsys check`` names them too.
+        workers: How many processes of this machine planned the lists (1: the calling process,
+            as for a batch on a Ray cluster, whose workers are the cluster's).
     """
 
     day: dt.date
@@ -140,6 +142,7 @@ class BatchReport:
     seconds: float
     floor_seconds: float
     unreadable: tuple[str, ...] = ()
+    workers: int = 1
 
     @property
     def lists_per_second(self) -> float:
@@ -152,8 +155,9 @@ class BatchReport:
         if self.unreadable:
             named = "、".join(self.unreadable[:5]) + ("等" if len(self.unreadable) > 5 else "")
             damaged = f"；{len(self.unreadable)} 名党员的记录已损坏，未生成清单（{named}），请运行 recsys check 查看"
+        spread = f"，{self.workers} 个进程" if self.workers > 1 else ""
         return (f"{self.day} 每日清单：党员 {self.members} 名，本次生成 {self.served} 份，已生成而跳过 {self.skipped} 份"
-                f"{damaged}；用时 {self.seconds:.1f} 秒（{self.lists_per_second:.1f} 份/秒）；"
+                f"{damaged}；用时 {self.seconds:.1f} 秒（{self.lists_per_second:.1f} 份/秒{spread}）；"
                 f"参照下限（矩阵乘积加每人前150）{self.floor_seconds:.3g} 秒{ratio}")
 
 

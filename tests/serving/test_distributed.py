@@ -77,16 +77,57 @@ def test_lists_on_processes_equal_the_single_process_batch(stores):
     with Engine.open(base / "processes") as engine:
         seen = []
         report = engine.batch(DAY, workers=2, chunk=5, progress=seen.append)
-    assert (report.served, report.skipped, report.members) == (len(ids), 0, len(ids))
+    assert (report.served, report.skipped, report.members, report.workers) == (len(ids), 0, len(ids), 2)
+    assert "2 个进程" in report.summary()
     assert sum(seen) == len(ids) and len(seen) > 1, "progress per shard"
     assert _served(base / "processes", ids) == _served(base / "one", ids)
     with Engine.open(base / "processes") as engine:  # resumed: everything is served already
         again = engine.batch(DAY, workers=2)
         with pytest.raises(ValidationError):
             engine.batch(DAY, workers=0)
+        alone = engine.batch(DAY)
     assert (again.served, again.skipped) == (0, len(ids))
+    assert (alone.workers, "进程" in alone.summary()) == (1, False)
     with Engine.open("memory://") as engine, pytest.raises(ValidationError, match="every worker can open"):
         engine.batch(DAY, workers=2)
+
+
+def test_a_worker_per_core_and_per_thousand_members(monkeypatch):
+    from recsys.serving import distributed
+
+    monkeypatch.setattr(distributed, "usable_cores", lambda: 4)
+    per = distributed.MEMBERS_PER_WORKER
+    counts = [distributed.suggested_workers(n) for n in (0, 1, per - 1, per, 2 * per + 1, 3 * per, 10**6)]
+    assert counts == [1, 1, 1, 1, 2, 3, 4]
+    monkeypatch.setattr(distributed, "usable_cores", lambda: 1)
+    assert distributed.suggested_workers(10**6) == 1
+
+
+@pytest.mark.slow
+def test_the_command_plans_a_large_run_on_a_process_per_core(tmp_path, monkeypatch, capsys):
+    """``recsys batch`` without --workers: a process per core once the run is large enough to
+    repay starting them (here "large" made 16 members, and the machine two cores), with the same
+    lists as one process; --workers 1, or a run too small, stays in the command's process."""
+    from recsys.serving import distributed
+    from recsys_cli import main
+
+    ids = _build(tmp_path / "auto")
+    for copy in ("alone", "small"):
+        shutil.copytree(tmp_path / "auto", tmp_path / copy)
+    monkeypatch.setattr(distributed, "usable_cores", lambda: 2)
+    monkeypatch.setattr(distributed, "MEMBERS_PER_WORKER", 16)
+    day = ["--day", DAY.isoformat(), "--no-train"]
+    assert main(["batch", "--store", str(tmp_path / "auto"), *day]) == 0
+    assert "本次生成 48 份" in (out := capsys.readouterr().out) and "2 个进程" in out, out
+    assert main(["batch", "--store", str(tmp_path / "alone"), *day, "--workers", "1"]) == 0
+    assert "进程" not in capsys.readouterr().out
+    assert _served(tmp_path / "auto", ids) == _served(tmp_path / "alone", ids)
+    monkeypatch.setattr(distributed, "MEMBERS_PER_WORKER", 49)
+    assert main(["batch", "--store", str(tmp_path / "small"), *day]) == 0
+    assert "进程" not in capsys.readouterr().out
+    with pytest.raises(SystemExit) as refused:  # as argparse refuses any malformed option
+        main(["batch", "--store", str(tmp_path / "small"), *day, "--workers", "many"])
+    assert refused.value.code == 2 and "not a number of processes or auto: 'many'" in capsys.readouterr().err
 
 
 @pytest.mark.slow
