@@ -171,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--again", action="store_true",
                    help="send also the digests this webhook was already sent for the day (a run again sends only "
                         "what did not arrive)")
+    p.add_argument("--workers", type=_workers, default="auto", metavar="N",
+                   help="plan the lists on N processes of this machine (default auto, as recsys batch)")
 
     p = sub.add_parser("stats", parents=[common], help="counts and settings of the store")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -655,9 +657,6 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     from recsys.exceptions import NotFoundError
     from recsys.models.training import NotEnoughHistory
     from recsys.orgs import within
-    from recsys.serving.builds import opens_elsewhere
-    from recsys.serving.distributed import suggested_workers
-
     def train(engine, whose: str = "") -> None:
         try:
             trained = engine.train(if_stale=True)
@@ -692,22 +691,12 @@ def _cmd_batch(args: argparse.Namespace) -> int:
                     except Exception as exc:  # noqa: BLE001 - as train() does for the model itself
                         print(f"recsys: warning: enterprise {code}: not trained: {_one_line(str(exc))}",
                               file=sys.stderr)
-        from recsys.orgs import within
-
-        # Counted from the organisation column alone (no record parsed): a bar with a total
-        # shows how far along it is and the time left, for --org too.
-        total = sum(1 for code, _ in engine.store.member_orgs() if args.org is None or within(code, args.org))
-        workers = args.workers
-        if workers == "auto":
-            # Processes of this machine for a run large enough to repay starting them; a Ray
-            # cluster's own CPUs with --ray.
-            # A store only this process can open (in memory) is planned here.
-            workers = (None if args.ray is not None else
-                       suggested_workers(total) if opens_elsewhere(_store_path(args)) else 1)
+        # A bar with a total shows how far along it is and the time left, for --org too.
+        total = _members_in(engine, args.org)
         # The bar goes to stderr and only to a terminal: logs of a nightly job stay clean.
         with tqdm(total=total, unit="人", desc="每日清单", disable=None) as bar:
             report = engine.batch(day=args.day, org=args.org, chunk=args.chunk, progress=bar.update, cluster=args.ray,
-                                  workers=workers)
+                                  workers=_planning_workers(args, total))
     print(report.summary())
     return 1 if report.unreadable else 0  # everyone else is served; the damaged records need a person
 
@@ -776,11 +765,34 @@ def _cmd_digest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _members_in(engine, org: str | None) -> int:
+    """Members of ``org`` and the units under it (everyone for None), counted from the
+    organisation column alone: no record parsed."""
+    from recsys.orgs import within
+
+    return sum(1 for code, _ in engine.store.member_orgs() if org is None or within(code, org))
+
+
+def _planning_workers(args: argparse.Namespace, members: int) -> int | None:
+    """The processes a command plans ``members`` lists on: ``--workers`` as given, or for
+    ``auto`` a process per core once the run repays starting them (none of this machine's with
+    ``--ray``: the cluster's own CPUs), and this one for a store only it can open (in memory)."""
+    from recsys.serving.builds import opens_elsewhere
+    from recsys.serving.distributed import suggested_workers
+
+    if args.workers != "auto":
+        return args.workers
+    if getattr(args, "ray", None) is not None:
+        return None
+    return suggested_workers(members) if opens_elsewhere(_store_path(args)) else 1
+
+
 def _cmd_push(args: argparse.Namespace) -> int:
     from recsys.delivery.push import push_digests
 
     with _open(args) as engine:
-        pushed = push_digests(engine, args.webhook, day=args.day, org=args.org, again=args.again)
+        pushed = push_digests(engine, args.webhook, day=args.day, org=args.org, again=args.again,
+                              workers=_planning_workers(args, _members_in(engine, args.org)))
     for branch in pushed:
         print(branch.summary())
     failed = sum(not b.delivery.ok for b in pushed)

@@ -65,6 +65,7 @@ def push_digests(
     per_minute: int = WECOM_PER_MINUTE,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    workers: int | None = None,
 ) -> list[BranchPush]:
     """Make the day's lists of every member (of ``org``) that has none yet, then post each
     branch's digest as a 企业微信 group-bot markdown message.
@@ -79,6 +80,7 @@ def push_digests(
         again: Send also the branches whose digest this webhook was sent for the day before.
         per_minute: Messages sent at most in any minute (a group bot refuses more).
         clock, sleep: Time and waiting, for tests.
+        workers: Processes of this machine the lists are planned on (see :meth:`Engine.batch`).
 
     Returns:
         One :class:`BranchPush` per branch, by branch code; a failed branch does not stop the rest.
@@ -89,7 +91,7 @@ def push_digests(
     """
     check_webhook(url)
     day = as_day(day)
-    engine.batch(day=day, org=org)  # resumable: members served already are skipped
+    engine.batch(day=day, org=org, workers=workers)  # resumable: members served already are skipped
     # From the organisation column: a damaged member record is the batch's to name, not a stop.
     branches = sorted({code for code, _ in engine.store.member_orgs() if org is None or within(code, org)})
     # The webhook's key is a secret: the store keeps a digest of the URL, not the URL.

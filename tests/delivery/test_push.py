@@ -55,6 +55,29 @@ def receiver():
     found.close()
 
 
+@pytest.mark.slow
+def test_the_push_plans_a_large_run_on_a_process_per_core(tmp_path, receiver, monkeypatch, capsys):
+    """As recsys batch: without --workers, the lists of a run large enough (here two members a
+    process, two cores) are planned on worker processes, then the digests go out."""
+    from recsys.serving import distributed
+
+    store = str(tmp_path / "store")
+    with Engine.open(store, encoder="tfidf") as engine:
+        engine.add_items([make_item(i, t, b, topics=topics) for i, t, b, topics in SAMPLE])
+        engine.upsert_members([Member("m1", "张伟", "hx.b1"), Member("m2", "李娜", "hx.b1"),
+                               Member("m3", "王强", "hx.b2"), Member("m4", "陈静", "zj.b1")])
+    monkeypatch.setattr(distributed, "usable_cores", lambda: 2)
+    monkeypatch.setattr(distributed, "MEMBERS_PER_WORKER", 2)
+    asked = []
+    batch = Engine.batch
+    monkeypatch.setattr(Engine, "batch", lambda self, *a, **k: asked.append(k.get("workers")) or batch(self, *a, **k))
+    assert main(["push", "--day", "2026-12-01", "--webhook", receiver.url, "--store", store]) == 0
+    assert asked == [2] and "3 of 3 branch digests sent" in capsys.readouterr().out
+    assert "今日已为 2/2 名党员生成学习清单。" in json.loads(receiver.bodies[0])["markdown"]["content"]
+    assert main(["push", "--day", "2026-12-02", "--webhook", receiver.url, "--store", store, "--workers", "1"]) == 0
+    assert asked == [2, 1]
+
+
 def test_each_branch_digest_arrives_as_group_bot_markdown_within_the_limit(tmp_path, receiver, capsys):
     store = str(tmp_path / "store")
     with Engine.open(store, encoder="tfidf") as engine:
