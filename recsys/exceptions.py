@@ -27,6 +27,19 @@ __all__ = [
 class RecsysError(Exception):
     """Base class of every error raised by recsys."""
 
+    def __reduce__(self):
+        # Pickled as it is, attributes and all, not rebuilt by calling the class with the
+        # message (most take other arguments): an error a batch's worker process raises then
+        # reaches the process that started it, where it would otherwise break the pool.
+        return _restored, (type(self), self.args, self.__dict__)
+
+
+def _restored(cls: type[RecsysError], args: tuple, state: dict) -> RecsysError:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 def _shortened(text: str, limit: int) -> str:
     """``text``, cut to about ``limit`` characters: a message echoing a 1 MB field stays a line."""
