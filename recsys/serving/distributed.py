@@ -71,7 +71,12 @@ class _ShardServer:
 
     def serve(self, member_ids: list[str], day: dt.date, chunk: int,
               after_block: Callable[[int], None] | None) -> tuple[int, int, list[str]]:
-        report = self.engine.batch(day, members=member_ids, chunk=chunk, progress=after_block)
+        from recsys.serving.batch import serve_day
+
+        # The members as the batch listed them, in its order: one removed since (a roster sync
+        # during the night's run) is left out, as the single-process batch leaves them out,
+        # where ``Engine.batch(members=...)`` would refuse the whole shard for them.
+        report = serve_day(self.engine._world, member_ids, day, chunk=chunk, progress=after_block)
         return report.served, report.skipped, list(report.unreadable)
 
     def close(self) -> None:

@@ -92,6 +92,21 @@ def test_lists_on_processes_equal_the_single_process_batch(stores):
         engine.batch(DAY, workers=2)
 
 
+@pytest.mark.slow
+def test_a_member_removed_while_the_batch_runs_is_left_out_by_the_workers(tmp_path):
+    """A roster sync that removes a member after the batch listed everyone: the workers serve
+    everyone still held, as one process does, rather than stop the night's run."""
+    from recsys.serving.distributed import serve_day_in_processes
+
+    ids = _build(tmp_path / "store")
+    with Engine.open(tmp_path / "store") as engine:
+        engine.remove_member(ids[5])
+    served, skipped, _, unreadable = serve_day_in_processes(str(tmp_path / "store"), ids, DAY, workers=2, chunk=4)
+    assert (served, skipped, unreadable) == (len(ids) - 1, 1, [])
+    lists, _ = _served(tmp_path / "store", ids)
+    assert sorted(lists) == sorted(set(ids) - {ids[5]})
+
+
 def test_a_worker_per_core_and_per_thousand_members(monkeypatch):
     from recsys.serving import distributed
 
