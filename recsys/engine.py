@@ -48,7 +48,7 @@ from recsys.serving.search import visible_to
 from recsys.serving.world import World, enrolled_in
 from recsys.orgs import OrgName, within
 from recsys.pseudonyms import pseudonym
-from recsys.storage import EventColumns, MemberRemoval, Store, open_store
+from recsys.storage import EventColumns, MemberRemoval, Store, open_store, store_folder
 from recsys.storage._shared import BALANCES_META, served_item_ids
 from recsys.storage.tenant import TENANT_MARK, TenantStore, tenant_artefact
 from recsys.tokens import DEFAULT_TOKEN_HOURS, MemberTokens, TokenClaims, removal_meta
@@ -212,7 +212,11 @@ class Engine:
         engine = cls(store, CachedEncoder(enc, store.embedding_cache()), hnsw_threshold=hnsw_threshold,
                      curriculum=curriculum, duplicate_threshold=duplicate_threshold,
                      background_models=background_models)
-        engine._url = os.fspath(path)  # as given, password included: for workers opening the same store
+        # For the processes that open the same store (a batch's workers, a model built apart): a
+        # URL as given, password included; a folder made absolute, since they open it later, from
+        # whatever the working directory is then (another store's, found in review).
+        folder = store_folder(path)
+        engine._url = os.path.abspath(folder) if folder is not None else os.fspath(path)
         if tenant is None:
             return engine
         view = engine.tenant(tenant)

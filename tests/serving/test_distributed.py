@@ -107,6 +107,22 @@ def test_a_member_removed_while_the_batch_runs_is_left_out_by_the_workers(tmp_pa
     assert sorted(lists) == sorted(set(ids) - {ids[5]})
 
 
+@pytest.mark.slow
+def test_workers_open_the_store_the_engine_opened_by_a_relative_path(tmp_path, monkeypatch):
+    """A store opened by a relative path: workers started after the program changed directory
+    open that store, not whatever the path names from there."""
+    ids = _build(tmp_path / "here" / "store")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    with Engine.open("store") as engine:
+        monkeypatch.chdir(tmp_path / "elsewhere")
+        report = engine.batch(DAY, workers=2)
+    assert (report.served, report.members) == (len(ids), len(ids))
+    assert not (tmp_path / "elsewhere" / "store").exists()
+    lists, _ = _served(tmp_path / "here" / "store", ids)
+    assert sorted(lists) == sorted(ids)
+
+
 def test_a_worker_per_core_and_per_thousand_members(monkeypatch):
     from recsys.serving import distributed
 
