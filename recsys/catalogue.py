@@ -85,6 +85,11 @@ class Catalogue(Mapping[str, Item]):
     def __getitem__(self, key: str) -> Item:
         return self.items[key]
 
+    def items_of(self, ids: Iterable[str]) -> dict[str, Item]:
+        """The items of those of ``ids`` in the catalogue, by id."""
+        found = self.items
+        return {i: found[i] for i in ids if i in found}
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.items)
 

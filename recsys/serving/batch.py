@@ -84,7 +84,7 @@ def _block(world: World, members: Sequence[Member], day: dt.date, budgets: Seque
         if key in lists or key in todo:  # the same member twice: the same list
             continue
         reused = reuse_served(served_before.get((member.id, request_key(budget))), histories[member.id].state,
-                              lambda ids: {i for i in ids if i in snap.catalogue})
+                              member, snap.catalogue.items_of)
         if reused is not None:
             lists[key] = reused
         else:
@@ -107,9 +107,9 @@ def _block(world: World, members: Sequence[Member], day: dt.date, budgets: Seque
                 for (_, budget), member in group
             ]
             planned = world.recommender.many(ctxs)
-        for ((member_id, budget), _), result in zip(group, planned):
+        for ((member_id, budget), member), result in zip(group, planned):
             lists[(member_id, budget)] = result
-            served.append(served_record(result, histories[member_id].state))
+            served.append(served_record(result, histories[member_id].state, member))
             impressions.extend(impressions_of(result))
     if served:
         store.put_served(served, impressions)  # of the members still held as it writes

@@ -9,13 +9,15 @@ token, not the history. A path reads the history once and plans every day from i
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 from recsys.pipeline import PlanContext, infeasibility
-from recsys.records import IMPRESSION_PREFIX, TZ, Event, Member
+from recsys.records import IMPRESSION_PREFIX, TZ, Event, Item, Member
 from recsys.results import SearchHit, StudyList, StudyPath
 from recsys.serving.world import (
     Snapshot,
@@ -26,7 +28,7 @@ from recsys.serving.world import (
 )
 from recsys.storage import ServedList
 
-__all__ = ["daily", "daily_from", "path", "rank", "reuse_served", "served_record", "impressions_of"]
+__all__ = ["daily", "daily_from", "path", "rank", "planned_from", "reuse_served", "served_record", "impressions_of"]
 
 #: The time of day impressions are recorded at: when the morning push reaches members.
 _SHOWN_AT = dt.time(8)
@@ -39,18 +41,30 @@ def request_key(budget: int) -> str:
     return f"minutes={budget}"
 
 
-def reuse_served(served: ServedList | None, state: str, known: Callable[[Sequence[str]], set[str]]) -> StudyList | None:
-    """The list already served, if the member's state is unchanged and all its items still exist
-    (``known`` tells which of some item ids do)."""
-    if served is None or served.state != state:
+def planned_from(state: str, member: Member) -> str:
+    """What a served list was planned from, as the token kept with it: the member's events (the
+    store's state token, :func:`recsys.storage.member_state`) and the member's record (roles,
+    situation, branch: a change may change what the rules allow)."""
+    record = json.dumps(member.to_dict(), sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return f"{state}/{hashlib.sha256(record).hexdigest()[:16]}"
+
+
+def reuse_served(served: ServedList | None, state: str, member: Member,
+                 items: Callable[[Sequence[str]], Mapping[str, Item]]) -> StudyList | None:
+    """The list already served, if it was planned from the member's events (``state``) and record
+    as they are now and every item it shows is in the catalogue as it was then (``items`` gives
+    the current items of some ids): an item since expired, retargeted, lengthened or withdrawn,
+    or a role the member no longer holds, has the day planned again."""
+    if served is None or served.state != planned_from(state, member):
         return None
     stored = StudyList.from_dict(served.payload)
-    ids = {e.item.id for e in stored.entries}
-    return stored if len(known(list(ids))) == len(ids) else None
+    shown = {e.item.id: e.item for e in (*stored.entries, *stored.upcoming)}
+    return stored if dict(items(list(shown))) == shown else None
 
 
-def served_record(result: StudyList, state: str) -> ServedList:
-    return ServedList(result.member, result.day, request_key(result.budget), state, result.to_dict(), time.time())
+def served_record(result: StudyList, state: str, member: Member) -> ServedList:
+    return ServedList(result.member, result.day, request_key(result.budget), planned_from(state, member),
+                      result.to_dict(), time.time())
 
 
 def impressions_of(result: StudyList) -> list[Event]:
@@ -76,7 +90,7 @@ def daily(world: World, member: Member, day: dt.date, budget: int, *, preview: b
     store = world.store
     served = store.get_served(member.id, day, request_key(budget))
     if served is not None:  # asked again: the state token alone says whether it still holds
-        reused = reuse_served(served, store.member_state(member.id), store.item_ids)
+        reused = reuse_served(served, store.member_state(member.id), member, store.get_items)
         if reused is not None:
             return reused
     history = store.history(member.id)
@@ -84,7 +98,7 @@ def daily(world: World, member: Member, day: dt.date, budget: int, *, preview: b
     if not preview:
         # The store keeps it only if the member is still held when it writes (a removal in any
         # process meanwhile gets no list back).
-        store.put_served([served_record(result, history.state)], impressions_of(result))
+        store.put_served([served_record(result, history.state, member)], impressions_of(result))
     return result
 
 
@@ -184,8 +198,8 @@ def _served_between(world: World, snap: Snapshot, member: Member, start: dt.date
     out = {}
     for n in range(days):
         day = start + dt.timedelta(days=n)
-        found = reuse_served(world.store.get_served(member.id, day, request_key(budget)), state,
-                             lambda ids: {i for i in ids if i in snap.catalogue})
+        found = reuse_served(world.store.get_served(member.id, day, request_key(budget)), state, member,
+                             snap.catalogue.items_of)
         if found is not None:
             out[day] = found
     return out

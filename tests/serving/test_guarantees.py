@@ -227,6 +227,41 @@ def test_daily_lists_keep_the_guarantees(data):
 
 @SETTINGS
 @given(data=st.data())
+def test_a_list_asked_again_after_its_member_or_items_changed_keeps_the_guarantees(data):
+    """A list served in the morning, then the member's record rewritten (roles, situation, city)
+    and items edited (expired, retargeted, lengthened): asked again that day, alone, in a batch
+    or as a path's first day, the list holds for the member and catalogue as they are now."""
+    catalogue = data.draw(items())
+    member = data.draw(members())
+    events = data.draw(histories(catalogue))
+    with store(catalogue, member, events) as eng:
+        served = eng.daily("m1", day=START)
+        after = dataclasses.replace(data.draw(members()), daily_minutes=member.daily_minutes) \
+            if data.draw(st.booleans()) else member
+        edited = []
+        for it in catalogue:
+            change = data.draw(st.sampled_from(["none", "none", "expired", "roles", "minutes"]))
+            if change == "expired":
+                edited.append(dataclasses.replace(it, expires=START - dt.timedelta(days=1),
+                                                  published=min(it.published, START - dt.timedelta(days=1))))
+            elif change == "roles":
+                edited.append(dataclasses.replace(it, roles=(data.draw(st.sampled_from(ROLES)),)))
+            elif change == "minutes" and it.mode == "online":
+                edited.append(dataclasses.replace(it, minutes=it.minutes + 60))
+        eng.upsert_members([after])
+        if edited:
+            eng.add_items(edited)
+        now = {i.id: i for i in catalogue} | {i.id: i for i in edited}
+        budget = member.daily_minutes
+        for lst in (eng.daily("m1", day=START), eng.daily_many(["m1"], day=START)[0],
+                    eng.path("m1", start=START, days=2, minutes=budget).days[0]):
+            check_day(lst, after, now, eng.events("m1"), set(), budget)
+        if after == member and not edited:
+            assert eng.daily("m1", day=START) == served  # nothing changed: the same list
+
+
+@SETTINGS
+@given(data=st.data())
 def test_paths_of_thirty_days_keep_the_guarantees(data):
     catalogue = data.draw(items())
     member = data.draw(members())
