@@ -104,7 +104,8 @@ def member_events(
     only. Takes the member's token or an organisation key. Items the member cannot see are
     reported as unknown, as missing ones are. With a member token, a quiz with questions is
     completed only by answering it (`POST /v1/members/{id}/quizzes/{item}`, scored on the server):
-    a `quiz` or `complete` event of one is refused."""
+    a `quiz` or `complete` event of one is refused; and an offline activity is attended as the
+    organiser records it, so a `complete` or `progress` event of one is refused."""
     now = dt.datetime.now(TZ)
     catalogue = engine.catalogue()
     by_token = getattr(request.state, "member_token", False)
@@ -139,6 +140,13 @@ def member_events(
                 f"item {item.id!r} is a quiz with questions: it is completed by answering it "
                 f"(POST /v1/members/{member.id}/quizzes/{item.id}), which scores the answers",
                 source="batch", line=n, record=data.get("id"), field="kind"))
+        elif by_token and not item.online and data.get("kind") in ("complete", "progress"):
+            # Attendance is the organiser's to record (``attend``, with the organisation's key or
+            # an import): a member's own token credited itself an activity's hours before it
+            # took place, and for one whose seats were all taken.
+            problems.append(ValidationError(
+                f"item {item.id!r} is an offline activity: its attendance is recorded by the organiser, "
+                f"not on the member's own route", source="batch", line=n, record=data.get("id"), field="kind"))
         records.append(data)
     try:
         batch = parse_records(enumerate(records, start=1), Event)

@@ -103,6 +103,10 @@
     ACTIONS[3]
   ];
 
+  /* An offline activity of the day is attended as the organiser records it: the member's own
+     token may not mark it done (the server refuses), so it has no 已学完. */
+  var ACTIVITY_ACTIONS = [ACTIONS[2], ACTIONS[3]];
+
   function quizOutcome(entry, result) {
     var text = '《' + entry.item.title + '》答对 ' + result.right + ' / ' + result.total + ' 题';
     var wrong = [];
@@ -382,7 +386,7 @@
             ? h('div', { class: 'body', role: 'article', 'aria-label': entry.item.title },
               entry.item.body.split(/\n+/).map(function (p) { return h('p', null, p); }))
             : null,
-          h('div', { class: 'actions' }, (quiz ? QUIZ_ACTIONS : ACTIONS).filter(function (action) {
+          h('div', { class: 'actions' }, (quiz ? QUIZ_ACTIONS : entry.item.mode === 'offline' ? ACTIVITY_ACTIONS : ACTIONS).filter(function (action) {
             return !(action.quiz && self.answering[entry.item.id]);  // opened: the form's button answers
           }).map(function (action) {
             return h('button', { type: 'button', class: action.primary ? 'primary' : '', 'data-kind': action.kind,

@@ -240,6 +240,25 @@ def test_enrolment_checks_seats_and_a_withdrawal_gives_the_seat_back(world):
     assert refused.status_code == 409 and "meant for members whose situation is mobile" in refused.text
 
 
+def test_a_member_token_cannot_credit_itself_an_activity(world):
+    """Attendance is the organiser's to record: a member's own token completing an offline
+    activity (before it was held, without a seat) is refused and gives no hours; the
+    organisation's key records attendance as before, and the member may still enrol."""
+    client, keys = world
+    r = client.put("/v1/items", json=[upcoming_activity("act-1", capacity=1)], headers=bearer(keys.admin))
+    assert r.status_code == 200, r.text
+    token = _token(client, keys.a, "m-a")
+    for kind, value in (("complete", None), ("progress", 1.0)):
+        own = client.post("/v1/members/m-a/events", json=[{"item": "act-1", "kind": kind, "value": value}],
+                          headers=bearer(token))
+        assert own.status_code == 422 and "recorded by the organiser" in own.text, own.text
+    events = client.get("/v1/members/m-a/events", headers=bearer(keys.a)).json()["events"]
+    assert [e for e in events if e["item"] == "act-1"] == []
+    assert client.put("/v1/members/m-a/enrolments/act-1", headers=bearer(token)).status_code == 200
+    assert client.post("/v1/members/m-a/events", json=[{"item": "act-1", "kind": "complete"}],
+                       headers=bearer(keys.a)).status_code == 200
+
+
 def test_cors_answers_member_tokens_only(world):
     client, keys = world
     token = _token(client, keys.a)
