@@ -25,7 +25,7 @@ from recsys.embedding.index import FaissIndex
 from recsys.exceptions import (
     AmbiguousIdError, ConflictError, ModelError, NotFoundError, StoreError, TokenError, ValidationError,
 )
-from recsys.ingest.loaders import as_records, check_unique_ids, combine, refused_ids
+from recsys.ingest.loaders import as_records, check_unique_ids, combine, refused_ids, repeated_balances
 from recsys.learning.answers import score_answers
 from recsys.models.ranking import ARTEFACT, RankingModel
 from recsys.models.training import TrainConfig, TrainReport, activity_of, is_stale
@@ -527,6 +527,9 @@ class Engine:
                    for n, b in enumerate(batch, start=1) if b.member not in known]
         if unknown:
             raise combine(unknown)
+        # Records given as objects are not checked as read (files and JSON are, by their lines).
+        if twice := repeated_balances(batch):
+            raise combine(twice)
         # Read, merge and write the set as one step (reads go on): the writers' lock, as before,
         # and the store's balances lock, which every enterprise's view shares.
         with self._world.write_lock, self._balances_lock:

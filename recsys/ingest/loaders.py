@@ -52,6 +52,7 @@ __all__ = [
     "keep_unlisted",
     "id_clashes",
     "check_unique_ids",
+    "repeated_balances",
     "combine",
     "input_warnings",
     "Batch",
@@ -579,7 +580,30 @@ def _validate(rows: Iterable[tuple[int, Any]], record_type: type[R], source: str
                          scope=_id_scope(record_type))
     except ValidationError as exc:
         problems.extend(exc.problems)
+    if record_type is OpeningBalance:
+        problems += repeated_balances(records, source=source, lines=lines)
     return records, lines, problems
+
+
+def repeated_balances(balances: Sequence[OpeningBalance], *, source: str = "batch",
+                      lines: Sequence[int] | None = None) -> list[ValidationError]:
+    """Every opening balance for a member, year and topic an earlier one of the batch has too.
+    One would replace the other: a ledger export
+    with a row per quarter, or a corrected row appended, lost hours without a word."""
+    seen: dict[tuple, int] = {}
+    problems = []
+    for pos, b in enumerate(balances):
+        line = lines[pos] if lines is not None else pos + 1
+        key = b.key
+        if key in seen:
+            earlier = "an earlier record of the batch" if source == "batch" else f"line {seen[key]}"
+            problems.append(ValidationError(
+                f"{earlier} gives {b.member!r} a balance for {b.year}" + (f" in {b.topic!r}" if b.topic else "")
+                + " too: one would replace the other, so give one row with the year's total",
+                source=source, line=line, record=b.member, field="member"))
+        else:
+            seen[key] = line
+    return problems
 
 
 def parse_records(

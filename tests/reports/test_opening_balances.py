@@ -87,6 +87,21 @@ def test_a_ledger_file_is_checked_as_it_will_be_written(tmp_path, capsys):
     path.write_text("党员编号,年度,学时\nm1,2026,12分钟\nm2,2026,1800\n", encoding="utf-8")
     assert main(["credits", str(path), "--check", "--store", str(store)]) == 2
     assert "field 'hours': must be a number of hours (12, 12.5, 12学时 or 12小时), got '12分钟'" in capsys.readouterr().err
+    # A ledger with a row per quarter, or a corrected row appended: one would replace the other.
+    path.write_text("党员编号,年度,学时,备注\nm1,2026,41.5,截至10月底\nm2,2026,3,\nm1,2026,20,截至6月底\n",
+                    encoding="utf-8")
+    for check in (["--check"], []):
+        assert main(["credits", str(path), *check, "--store", str(store)]) == 2
+        assert ("credits.csv:4, id 'm1', field 'member': line 2 gives 'm1' a balance for 2026 too: one would "
+                "replace the other, so give one row with the year's total") in capsys.readouterr().err
+    with Engine.open(store) as engine:
+        assert [b.hours for b in engine.opening_balances()] == [12.0, 8.5]  # nothing written
+        with pytest.raises(ValidationError, match="an earlier record of the batch gives 'm2' a balance for 2026 in"):
+            engine.record_balances([{"member": "m2", "year": 2026, "hours": 1, "topic": "党史"},
+                                    {"member": "m2", "year": 2026, "hours": 2, "topic": "党史"}])
+        with pytest.raises(ValidationError, match="batch:2, id 'm1', field 'member': an earlier record"):
+            engine.record_balances([OpeningBalance("m1", 2026, 1), OpeningBalance("m1", 2026, 2)])
+        engine.record_balances([OpeningBalance("m2", 2026, 1, "党史"), OpeningBalance("m2", 2025, 2, "党史")])
     path.write_text("党员编号,年度,学时\nm2,2026,1800\n", encoding="utf-8")
     assert main(["credits", str(path), "--check", "--store", str(store)]) == 0
     assert "期初学时 1800 远超一年的学时要求" in capsys.readouterr().err
