@@ -816,7 +816,10 @@ class DigestOut(BaseModel):
     org_name: str = Field(description="Its display name (`PUT /v1/orgs`), else its code.", examples=["运行党支部"])
     day: dt.date = Field(description="The day.", examples=["2026-12-01"])
     members: int = Field(description="Members of the organisation.", examples=[6])
-    with_list: int = Field(description="Of them, members with a list for the day.", examples=[6])
+    with_list: int = Field(description="Of them, members with a list for the day with something in it.",
+                           examples=[6])
+    empty: int = Field(0, description="Of them, members given an empty list (nothing open fits their day).",
+                       examples=[0])
     items: list[DigestItemOut] = Field(description="Items of the day's lists, most members first.")
     activities: list[DigestActivityOut] = Field(description="Activities ahead, soonest first.")
 

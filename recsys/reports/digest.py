@@ -67,7 +67,8 @@ class Digest:
         org: The organisation (a branch, or any unit: then its branches together).
         day: The day.
         members: Members of the organisation.
-        with_list: Of them, how many have a list for the day.
+        with_list: Of them, how many have a list for the day with something in it.
+        empty: Of them, how many were given an empty list (nothing open fits their day).
         items: The items of the day's lists, most members first.
         activities: Offline activities of the coming days, soonest first.
         org_name: What the group calls the organisation (its display name), or None for its code.
@@ -80,9 +81,11 @@ class Digest:
     items: list[DigestItem]
     activities: list[DigestActivity]
     org_name: str | None = None
+    empty: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"org": self.org, "org_name": self.org_name or self.org, "day": self.day.isoformat(), "members": self.members, "with_list": self.with_list,
+        return {"org": self.org, "org_name": self.org_name or self.org, "day": self.day.isoformat(), "members": self.members,
+                "with_list": self.with_list, "empty": self.empty,
                 "items": [i.to_dict() for i in self.items], "activities": [a.to_dict() for a in self.activities]}
 
 
@@ -114,10 +117,13 @@ def build_digest(
     ids = {m.id for m in members}
     counts: Counter[str] = Counter()
     listed: set[str] = set()
+    studying: set[str] = set()  # given something to study: an empty list is no list to the branch
     for member, served_day, item_ids in served:
         if member in ids and served_day == day and member not in listed:
             listed.add(member)  # a member asked twice (two budgets) counts once
             counts.update(i for i in dict.fromkeys(item_ids) if i in items)
+        if member in ids and served_day == day and item_ids:
+            studying.add(member)
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     last = day + dt.timedelta(days=ahead_days)
     # Days and times as the members live them: an activity entered in UTC is still on Beijing's day.
@@ -127,8 +133,8 @@ def build_digest(
     activities = [DigestActivity(it, None if it.schedule.capacity is None
                                  else max(it.schedule.capacity - seats_taken.get(it.id, 0), 0),
                                  (audiences or {}).get(it.id)) for it in ahead]
-    return Digest(org, day, len(ids), len(listed), [DigestItem(items[i], n) for i, n in ranked],
-                  [a for a in activities if a.seats_left != 0], org_name)
+    return Digest(org, day, len(ids), len(studying), [DigestItem(items[i], n) for i, n in ranked],
+                  [a for a in activities if a.seats_left != 0], org_name, empty=len(listed - studying))
 
 
 def format_digest(digest: Digest, *, name: str | None = None, markdown: bool = False,
@@ -143,7 +149,8 @@ def format_digest(digest: Digest, *, name: str | None = None, markdown: bool = F
     """
     bold = (lambda s: f"**{s}**") if markdown else (lambda s: f"【{s}】")
     head = [bold(f"{name or digest.org_name or digest.org} · {digest.day.month}月{digest.day.day}日学习提示"),
-            f"今日已为 {digest.with_list}/{digest.members} 名党员生成学习清单。"]
+            f"今日已为 {digest.with_list}/{digest.members} 名党员生成学习清单"
+            + (f"，另有 {digest.empty} 名党员今日暂无可学内容。" if digest.empty else "。")]
     studies = [f"{n}. {linked_title(d.item, markdown=markdown)} {d.item.minutes}分钟 · {KIND_NAMES.get(d.item.kind, d.item.kind)}"
                f"（{d.members}人）" for n, d in enumerate(digest.items, start=1)]
     quote = "> " if markdown else "· "

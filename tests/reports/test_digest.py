@@ -41,6 +41,18 @@ def test_items_by_members_and_activities_with_seats_left():
     assert "张伟" not in text and "李娜" not in text
 
 
+def test_an_empty_list_is_not_counted_as_a_list_made():
+    """A member given nothing to study (nothing open fits the day) is not "given a list": the
+    branch is told how many have none, once, whichever of their budgets came first."""
+    members, items, served = world()
+    members.append(Member("m3", "王强", "hx.b1"))
+    served += [("m3", DAY, []), ("m2", DAY, [])]  # m2's second budget gave nothing: m2 still has a list
+    digest = build_digest("hx.b1", DAY, members, served, items, {})
+    assert (digest.members, digest.with_list, digest.empty) == (3, 2, 1)
+    assert format_digest(digest).splitlines()[1] == "今日已为 2/3 名党员生成学习清单，另有 1 名党员今日暂无可学内容。"
+    assert digest.to_dict()["empty"] == 1
+
+
 def test_a_long_digest_keeps_whole_lines_within_the_limit():
     members, items, _ = world()
     items.update({f"x{n:03d}": make_item(f"x{n:03d}", f"第{n}讲：党的创新理论专题学习") for n in range(200)})
