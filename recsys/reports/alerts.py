@@ -16,7 +16,8 @@ Opening balances (:mod:`recsys.credits`) count toward the pace. An organisation'
 (``Curriculum.go_live``) is where its records begin: before it no alert fires, silence is
 counted from it, not from before it, and the month it went live in (after its first day) is not
 held against a branch without a themed party day. A member with no record at all is said to have
-none (尚无学习记录), never to have been silent for a number of days nobody saw.
+none (尚无学习记录; 除期初学时外 where an opening balance holds earlier hours), never to have been
+silent for a number of days nobody saw.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from recsys.credits import OpeningBalance
+from recsys.credits import OPENING_KIND, OpeningBalance
 from recsys.curriculum import Curriculum
 from recsys.learning.ledger import build_ledger
 from recsys.pipeline.profile import build_history
@@ -158,7 +159,9 @@ def find_alerts(
         # Silence is counted from the last activity, or from go-live if that came later.
         since = max(d for d in (last, go_live) if d is not None) if (last or go_live) else None
         if since is None:
-            out.append(Alert("inactive", m.org, m.id, f"{m.name}尚无学习记录", last))
+            # Hours brought in from a ledger are a record, only not one of this system's.
+            before = "除期初学时外" if any(e.kind == OPENING_KIND for e in ledger.entries) else ""
+            out.append(Alert("inactive", m.org, m.id, f"{m.name}{before}尚无学习记录", last))
         elif (day - since).days >= rules.inactive_days:
             start = f"自{last.isoformat()}起" if since == last else f"自上线（{go_live.isoformat()}）以来尚无学习记录，"
             out.append(Alert("inactive", m.org, m.id, f"{m.name}{start}已超过 {rules.inactive_days} 天没有学习", last))

@@ -44,9 +44,12 @@ def test_before_go_live_nothing_fires_and_silence_is_counted_from_it():
     later = find_alerts(members, {}, {}, live, dt.date(2026, 12, 20), balances)
     assert _kinds(later) == [("inactive", "m1"), ("inactive", "m2"), ("no_themed_day", "hx.b1")]
     assert later[0].message == "张伟自上线（2026-11-15）以来尚无学习记录，已超过 30 天没有学习"
-    # Without a go-live day, a member with no record is said to have none, not to be silent for 30 days.
+    # Without a go-live day, a member with no record is said to have none, not to be silent for 30
+    # days; one whose hours came from a ledger, none but those.
     unknown = find_alerts([M1], {}, {}, Curriculum(), DAY, balances)
-    assert [a.message for a in unknown if a.kind == "inactive"] == ["张伟尚无学习记录"]
+    assert [a.message for a in unknown if a.kind == "inactive"] == ["张伟除期初学时外尚无学习记录"]
+    assert [a.message for a in find_alerts([M1], {}, {}, Curriculum(), DAY) if a.kind == "inactive"] == \
+        ["张伟尚无学习记录"]
     with pytest.raises(ValidationError, match="go_live of 'hx' must be a date"):
         Curriculum.from_dict({"go_live": {"hx": "11月15日"}})
 
