@@ -145,6 +145,30 @@ def test_a_read_command_on_a_missing_store_creates_nothing(tmp_path, capsys, com
     assert not store.exists()
 
 
+def test_attendance_dated_before_its_activity_is_flagged(tmp_path, capsys):
+    """An export's attendance dated before the activity was held (a slip in the date) would
+    credit its hours to the wrong month: said when read, an error with --strict."""
+    store = str(tmp_path / "store")
+    act = {"id": "off-1", "title": "冬季安全演练", "body": "集控楼实地演练。", "kind": "activity", "mode": "offline",
+           "minutes": 180, "topics": ["安全生产"], "published": "2026-09-20",
+           "schedule": {"starts": "2026-10-12T09:00:00+08:00", "ends": "2026-10-12T12:00:00+08:00",
+                        "location": "太原·集控楼"}}
+    assert main(["ingest", jsonl(tmp_path / "items.jsonl", [ITEM, act]), "--store", store, "--encoder", "tfidf"]) == 0
+    assert main(["members", jsonl(tmp_path / "m.jsonl", [{"id": "m1", "name": "张伟", "org": "hx.b1"}]),
+                 "--store", store]) == 0
+    capsys.readouterr()
+    events = jsonl(tmp_path / "e.jsonl", [
+        {"member": "m1", "item": "off-1", "kind": "attend", "at": "2026-10-01T09:00:00"},
+        {"member": "m1", "item": "off-1", "kind": "attend", "at": "2026-10-12T08:50:00"},  # signed in on the day
+        {"member": "m1", "item": "a1", "kind": "complete", "at": "2026-01-02T10:00:00"}])
+    assert main(["events", events, "--store", store, "--check", "--strict"]) == 2
+    assert "e.jsonl:1, field 'at': 参加时间 2026-10-01 09:00 早于活动开始时间 2026-10-12 09:00" in \
+        capsys.readouterr().err
+    assert main(["events", events, "--store", store]) == 0
+    out = capsys.readouterr()
+    assert "e.jsonl:2" not in out.err and "早于活动开始时间" in out.err and "3 new" in out.out
+
+
 def test_an_event_conflict_names_file_and_line(tmp_path, capsys):
     store = str(tmp_path / "store")
     assert main(["ingest", jsonl(tmp_path / "items.jsonl", [ITEM]), "--store", store, "--encoder", "tfidf"]) == 0
