@@ -133,9 +133,12 @@ def _fail(record: str, id_: str | None, field_: str, message: str) -> Validation
 
 def _check_id(record: str, value: Any, field_: str = "id", id_: str | None = None) -> str:
     if not isinstance(value, str) or not _ID.fullmatch(value):
+        # Said where it is the reason: full-width ０００１ are digits to whoever typed them.
+        wide = isinstance(value, str) and any("\uff01" <= c <= "\uff5e" for c in value)
         raise _fail(
             record, id_, field_,
-            f"must be 1-128 characters of letters, digits and . _ : -, got {value!r}",
+            f"must be 1-128 characters of letters, digits and . _ : -, got {value!r}"
+            + (" (full-width characters: type them half-width, 半角)" if wide else ""),
         )
     return value
 

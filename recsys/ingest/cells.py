@@ -319,13 +319,19 @@ def _words(value: Any) -> list[str]:
     return [w.strip() for w in _SPLIT.split(_text(value)) if w.strip()]
 
 
+#: Full-width ASCII forms (and the ideographic space) as their ASCII characters.
+_HALF_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
 def _identifier(value: Any) -> Any:
     # A spreadsheet turns the id 1001 into the number 1001.0.
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    return value.strip() if isinstance(value, str) else value
+    # An input method in full-width mode types ０００１ or ｍ１０２: the id the rest of the records
+    # use is 0001 or m102 (only those forms: an id of other characters stays refused).
+    return value.translate(_HALF_WIDTH).strip() if isinstance(value, str) else value
 
 
 def _text(value: Any) -> str:

@@ -332,6 +332,19 @@ def test_numbers_and_times_typed_in_full_width_are_read(tmp_path):
     assert (event.at, event.value) == (dt.datetime(2026, 11, 3, 9, 0, tzinfo=TZ), 0.8)
 
 
+def test_ids_typed_in_full_width_are_read_as_the_ids_they_are(tmp_path):
+    """An input method in full-width mode types ０００１ or ｍ１０２: the records name 0001 and m102,
+    in a roster, in events and in a list of prerequisites; over JSON the refusal says why."""
+    members = "党员编号,姓名,所在支部\n０００１,李志刚,ｈｘｎｙ.fdgs\nｍ１０２　,王芳,hxny.fdgs\n"
+    assert [(m.id, m.org) for m in read_batch(write(tmp_path / "m.csv", members), Member).records] == \
+        [("0001", "hxny.fdgs"), ("m102", "hxny.fdgs")]
+    events = "党员编号,内容编号,类型,发生时间\n０００１,ｑ１,完成,2026-11-03 09:00\n"
+    (event,) = read_batch(write(tmp_path / "e.csv", events), Event, now=NOW).records
+    assert (event.member, event.item) == ("0001", "q1")
+    with pytest.raises(ValidationError, match="full-width characters: type them half-width"):
+        Member.from_dict({"id": "０００１", "name": "李志刚", "org": "hxny.fdgs"})
+
+
 def test_hours_and_minutes_together_no_limit_and_dates_as_numbers_are_read(tmp_path):
     """Forms HR and content exports write: 1小时30分钟 for a length, 不限 for no expiry or no
     seat limit, a date cell that became its day number (46000) or eight digits (20261201)."""
