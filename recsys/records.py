@@ -135,10 +135,14 @@ def _check_id(record: str, value: Any, field_: str = "id", id_: str | None = Non
     if not isinstance(value, str) or not _ID.fullmatch(value):
         # Said where it is the reason: full-width ０００１ are digits to whoever typed them.
         wide = isinstance(value, str) and any("\uff01" <= c <= "\uff5e" for c in value)
+        named = field_ == "roles" and isinstance(value, str) and any("\u4e00" <= c <= "\u9fff" for c in value)
         raise _fail(
             record, id_, field_,
             f"must be 1-128 characters of letters, digits and . _ : -, got {value!r}"
-            + (" (full-width characters: type them half-width, 半角)" if wide else ""),
+            + (" (full-width characters: type them half-width, 半角)" if wide else "")
+            # 支部书记 in JSON: files read a role's Chinese name through the vocabulary, JSON takes ids.
+            + (" (a role id such as branch_secretary or member: Chinese role names are read from files)"
+               if named else ""),
         )
     return value
 

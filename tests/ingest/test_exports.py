@@ -343,6 +343,8 @@ def test_ids_typed_in_full_width_are_read_as_the_ids_they_are(tmp_path):
     assert (event.member, event.item) == ("0001", "q1")
     with pytest.raises(ValidationError, match="full-width characters: type them half-width"):
         Member.from_dict({"id": "０００１", "name": "李志刚", "org": "hxny.fdgs"})
+    with pytest.raises(ValidationError, match="a role id such as branch_secretary or member"):
+        Member.from_dict({"id": "0001", "name": "李志刚", "org": "hxny.fdgs", "roles": ["支部书记"]})
 
 
 def test_hours_and_minutes_together_no_limit_and_dates_as_numbers_are_read(tmp_path):
