@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -42,6 +42,7 @@ from recsys.reports.feedback import ContentFlag, content_feedback
 from recsys.reports.progress import MemberProgress, OrgProgress, in_org, member_progress, org_progress
 from recsys.results import QuizResult, SearchHit, StudyList, StudyPath
 from recsys.serving import batch, distributed, lists, member_page, search, writes
+from recsys.serving.builds import opens_elsewhere
 from recsys.serving.event_pages import EventPage, page_of_events
 from recsys.serving.requests import MAX_PATH_DAYS, as_day, budget_of, check_days, check_k, ranking_scores
 from recsys.serving.search import visible_to
@@ -776,7 +777,7 @@ class Engine:
         progress: Callable[[int], None] | None = None,
         members: Sequence[str] | None = None,
         cluster: str | None = None,
-        workers: int | None = None,
+        workers: int | Literal["auto"] | None = None,
     ) -> batch.BatchReport:
         """Compute and store the day's list of every member (of ``org`` and the units under it):
         the nightly job that has every list ready before members open the portal.
@@ -801,6 +802,11 @@ class Engine:
                 ``cluster`` workers do (a view's workers open the same view). None or 1: this process. With ``cluster``, the number of
                 Ray workers. The workers are started fresh (spawned), so a script calling this
                 must do so under ``if __name__ == "__main__":``, as for any process pool.
+                ``"auto"``: as many as :func:`recsys.serving.distributed.suggested_workers`
+                gives for the members (a process per core for a run that repays starting them,
+                as many as the memory free holds of one the size of this process once it has
+                read the store's models), this process for a store only it can open; with
+                ``cluster``, the cluster's CPUs.
 
         Returns:
             A :class:`recsys.serving.batch.BatchReport` (counts, time, and the floor's time).
@@ -841,8 +847,12 @@ class Engine:
             if any(len(held[i]) > 1 for i in ids if i in held):
                 return self._batch_by_enterprise(pairs, day, chunk=chunk, progress=progress, cluster=cluster,
                                                  workers=workers)
+        auto = workers == "auto"
+        if auto:
+            workers = None
         if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-            raise ValidationError(f"workers must be a whole number of at least 1, got {workers!r}", field="workers")
+            raise ValidationError(f"workers must be a whole number of at least 1 or 'auto', got {workers!r}",
+                                  field="workers")
         if cluster is None and workers is not None:
             # Planning is Python-bound: processes beyond the cores this process may use only
             # take turns on them.
@@ -850,6 +860,11 @@ class Engine:
         # The night's lists are planned with the collaborative model of the store as it is: built
         # once here where the kept one is behind, and kept for the workers to read.
         self._world.current_collaborative()
+        if auto and cluster is None:
+            # Sized by this process now, holding the catalogue, index and models a worker reads
+            # (a worker's peak over a run was 1.7 times that; twice, to be safe).
+            workers = (distributed.suggested_workers(len(ids), worker_bytes=2 * (distributed.resident_memory() or 0))
+                       if opens_elsewhere(self._url) else 1)
         if cluster is None and (workers or 1) == 1:
             return batch.serve_day(self._world, ids, day, chunk=chunk, progress=progress, started=started)
         if cluster is None:

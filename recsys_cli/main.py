@@ -712,7 +712,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         # The bar goes to stderr and only to a terminal: logs of a nightly job stay clean.
         with tqdm(total=total, unit="人", desc="每日清单", disable=None) as bar:
             report = engine.batch(day=args.day, org=args.org, chunk=args.chunk, progress=bar.update, cluster=args.ray,
-                                  workers=_planning_workers(args, total))
+                                  workers=args.workers)
     print(report.summary())
     return 1 if report.unreadable else 0  # everyone else is served; the damaged records need a person
 
@@ -789,26 +789,12 @@ def _members_in(engine, org: str | None) -> int:
     return sum(1 for code, _ in engine.store.member_orgs() if org is None or within(code, org))
 
 
-def _planning_workers(args: argparse.Namespace, members: int) -> int | None:
-    """The processes a command plans ``members`` lists on: ``--workers`` as given, or for
-    ``auto`` a process per core once the run repays starting them (none of this machine's with
-    ``--ray``: the cluster's own CPUs), and this one for a store only it can open (in memory)."""
-    from recsys.serving.builds import opens_elsewhere
-    from recsys.serving.distributed import suggested_workers
-
-    if args.workers != "auto":
-        return args.workers
-    if getattr(args, "ray", None) is not None:
-        return None
-    return suggested_workers(members) if opens_elsewhere(_store_path(args)) else 1
-
-
 def _cmd_push(args: argparse.Namespace) -> int:
     from recsys.delivery.push import push_digests
 
     with _open(args) as engine:
         pushed = push_digests(engine, args.webhook, day=args.day, org=args.org, again=args.again,
-                              workers=_planning_workers(args, _members_in(engine, args.org)))
+                              workers=args.workers)
     for branch in pushed:
         print(branch.summary())
     failed = sum(not b.delivery.ok for b in pushed)

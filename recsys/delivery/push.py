@@ -65,7 +65,7 @@ def push_digests(
     per_minute: int = WECOM_PER_MINUTE,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-    workers: int | None = None,
+    workers: int | str | None = None,
 ) -> list[BranchPush]:
     """Make the day's lists of every member (of ``org``) that has none yet, then post each
     branch's digest as a 企业微信 group-bot markdown message.
@@ -80,7 +80,8 @@ def push_digests(
         again: Send also the branches whose digest this webhook was sent for the day before.
         per_minute: Messages sent at most in any minute (a group bot refuses more).
         clock, sleep: Time and waiting, for tests.
-        workers: Processes of this machine the lists are planned on (see :meth:`Engine.batch`).
+        workers: Processes of this machine the lists are planned on, or ``"auto"`` (see
+            :meth:`Engine.batch`).
 
     Returns:
         One :class:`BranchPush` per branch, by branch code; a failed branch does not stop the rest.

@@ -25,8 +25,8 @@ from collections.abc import Callable, Sequence
 
 from recsys.exceptions import MissingExtraError, ValidationError
 
-__all__ = ["MEMBERS_PER_WORKER", "serve_day_on_ray", "serve_day_in_processes", "shards", "suggested_workers",
-           "usable_cores"]
+__all__ = ["MEMBERS_PER_WORKER", "available_memory", "resident_memory", "serve_day_on_ray", "serve_day_in_processes",
+           "shards", "suggested_workers", "usable_cores"]
 
 #: Members a process of this machine is worth starting for. A fresh worker opens the store and
 #: reads its models before its first list, about 2 s more than planning in the process that
@@ -41,11 +41,39 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def suggested_workers(members: int) -> int:
+def suggested_workers(members: int, *, worker_bytes: int = 0) -> int:
     """How many processes of this machine a day's lists for ``members`` members are best planned
     on: planning is Python-bound, so one per usable core, but one per :data:`MEMBERS_PER_WORKER`
-    members at most (below that a worker's start costs more than it plans), and at least one."""
-    return max(1, min(usable_cores(), members // MEMBERS_PER_WORKER))
+    members at most (below that a worker's start costs more than it plans), no more than the
+    memory available holds of ``worker_bytes`` each (a worker holds its own catalogue, index and
+    models: 250 MiB at 10,000 items, over a GiB at 100,000), and at least one."""
+    count = min(usable_cores(), members // MEMBERS_PER_WORKER)
+    free = available_memory()
+    if worker_bytes > 0 and free is not None:
+        count = min(count, free // worker_bytes)
+    return max(1, count)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the machine can give without swapping (Linux's ``MemAvailable``), or None
+    where it does not say."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def resident_memory() -> int | None:
+    """Bytes of memory this process holds now (Linux's resident set), or None where unknown."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def shards(member_ids: Sequence[str], workers: int, per_worker: int = 4) -> list[list[str]]:

@@ -69,13 +69,14 @@ def test_the_push_plans_a_large_run_on_a_process_per_core(tmp_path, receiver, mo
     monkeypatch.setattr(distributed, "usable_cores", lambda: 2)
     monkeypatch.setattr(distributed, "MEMBERS_PER_WORKER", 2)
     asked = []
-    batch = Engine.batch
-    monkeypatch.setattr(Engine, "batch", lambda self, *a, **k: asked.append(k.get("workers")) or batch(self, *a, **k))
+    spread = distributed.serve_day_in_processes
+    monkeypatch.setattr(distributed, "serve_day_in_processes",
+                        lambda *a, **k: asked.append(k["workers"]) or spread(*a, **k))
     assert main(["push", "--day", "2026-12-01", "--webhook", receiver.url, "--store", store]) == 0
     assert asked == [2] and "3 of 3 branch digests sent" in capsys.readouterr().out
     assert "今日已为 2/2 名党员生成学习清单。" in json.loads(receiver.bodies[0])["markdown"]["content"]
     assert main(["push", "--day", "2026-12-02", "--webhook", receiver.url, "--store", store, "--workers", "1"]) == 0
-    assert asked == [2, 1]
+    assert asked == [2]  # planned in the command's process
 
 
 def test_each_branch_digest_arrives_as_group_bot_markdown_within_the_limit(tmp_path, receiver, capsys):

@@ -72,7 +72,7 @@ def cluster(stores):
 
 
 @pytest.mark.slow
-def test_lists_on_processes_equal_the_single_process_batch(stores):
+def test_lists_on_processes_equal_the_single_process_batch(stores, monkeypatch):
     base, ids = stores
     with Engine.open(base / "processes") as engine:
         seen = []
@@ -90,6 +90,15 @@ def test_lists_on_processes_equal_the_single_process_batch(stores):
     assert (alone.workers, "进程" in alone.summary()) == (1, False)
     with Engine.open("memory://") as engine, pytest.raises(ValidationError, match="every worker can open"):
         engine.batch(DAY, workers=2)
+    from recsys.serving import distributed
+
+    monkeypatch.setattr(distributed, "MEMBERS_PER_WORKER", 1)
+    monkeypatch.setattr(distributed, "usable_cores", lambda: 2)
+    with Engine.open("memory://") as engine:  # auto: a store only this process can open is planned here
+        engine.upsert_members([Member(id=f"x{n}", name="党员", org="t.zb0") for n in range(4)])
+        assert engine.batch(DAY, workers="auto").workers == 1
+        with pytest.raises(ValidationError, match="or 'auto', got 'all'"):
+            engine.batch(DAY, workers="all")
 
 
 @pytest.mark.slow
@@ -130,8 +139,20 @@ def test_a_worker_per_core_and_per_thousand_members(monkeypatch):
     per = distributed.MEMBERS_PER_WORKER
     counts = [distributed.suggested_workers(n) for n in (0, 1, per - 1, per, 2 * per + 1, 3 * per, 10**6)]
     assert counts == [1, 1, 1, 1, 2, 3, 4]
+    # No more than the memory available holds.
+    monkeypatch.setattr(distributed, "available_memory", lambda: 5 * 2**30)
+    assert [distributed.suggested_workers(10**6, worker_bytes=b * 2**30) for b in (1, 2, 3, 6)] == [4, 2, 1, 1]
+    monkeypatch.setattr(distributed, "available_memory", lambda: None)  # a system that does not say
+    assert distributed.suggested_workers(10**6, worker_bytes=2**40) == 4
     monkeypatch.setattr(distributed, "usable_cores", lambda: 1)
     assert distributed.suggested_workers(10**6) == 1
+
+
+def test_the_memory_a_process_holds_and_the_machine_has_are_read():
+    from recsys.serving import distributed
+
+    held, free = distributed.resident_memory(), distributed.available_memory()
+    assert 10 * 2**20 < held < 64 * 2**30 and 0 < free < 2**50
 
 
 @pytest.mark.slow
