@@ -861,9 +861,12 @@ class Engine:
         # once here where the kept one is behind, and kept for the workers to read.
         self._world.current_collaborative()
         if auto and cluster is None:
-            # Sized by this process now, holding the catalogue, index and models a worker reads
-            # (a worker's peak over a run was 1.7 times that; twice, to be safe).
-            workers = (distributed.suggested_workers(len(ids), worker_bytes=2 * (distributed.resident_memory() or 0))
+            # For the members not served yet (a run resumed near its end starts no workers),
+            # each sized by this process now, holding the catalogue, index and models a worker
+            # reads (a worker's peak over a run was 1.7 times that; twice, to be safe).
+            served = {member for member, _ in self.store.served_on(day)}
+            todo = sum(1 for member in ids if member not in served)
+            workers = (distributed.suggested_workers(todo, worker_bytes=2 * (distributed.resident_memory() or 0))
                        if opens_elsewhere(self._url) else 1)
         if cluster is None and (workers or 1) == 1:
             return batch.serve_day(self._world, ids, day, chunk=chunk, progress=progress, started=started)

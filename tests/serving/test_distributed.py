@@ -171,6 +171,8 @@ def test_the_command_plans_a_large_run_on_a_process_per_core(tmp_path, monkeypat
     day = ["--day", DAY.isoformat(), "--no-train"]
     assert main(["batch", "--store", str(tmp_path / "auto"), *day]) == 0
     assert "本次生成 48 份" in (out := capsys.readouterr().out) and "2 个进程" in out, out
+    assert main(["batch", "--store", str(tmp_path / "auto"), *day]) == 0  # again: everyone is served already
+    assert "已生成而跳过 48 份" in (out := capsys.readouterr().out) and "进程" not in out, out
     assert main(["batch", "--store", str(tmp_path / "alone"), *day, "--workers", "1"]) == 0
     assert "进程" not in capsys.readouterr().out
     assert _served(tmp_path / "auto", ids) == _served(tmp_path / "alone", ids)
