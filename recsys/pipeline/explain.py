@@ -6,6 +6,7 @@ Kept apart from the ranking so the wording can be reviewed (and one day translat
 from __future__ import annotations
 
 import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
 
 from recsys.records import TZ, Item
 
@@ -14,7 +15,7 @@ __all__ = [
     "offline_today", "fresh", "next_level", "birthday", "case_mix", "continue_started",
     "prepare_for", "role_start", "empty_budget", "empty_done", "empty_nothing", "cn_date", "enrolled",
     "review", "weak_topic", "mastered_next", "peers_also_studied", "role_popular", "book_title",
-    "enrolled_today",
+    "enrolled_today", "hours_text",
 ]
 
 #: Roles that say what a member is, not the post they hold: "您所在岗位（党员）" reads wrongly.
@@ -26,8 +27,16 @@ def cn_date(day: dt.date | dt.datetime) -> str:
     return f"{day.month}月{day.day}日"
 
 
+def hours_text(h: float) -> str:
+    """Hours to one decimal, halves rounded up as people round them (四舍五入): 0.25 is 0.3 and
+    12.25 is 12.3, where formatting the binary float gave 0.2 and 12.2 beside a 还差 worked
+    out from the unrounded value."""
+    text = str(Decimal(repr(float(h))).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    return "0.0" if text == "-0.0" else text
+
+
 def _hours(h: float) -> str:
-    return f"{h:.0f}" if h >= 9.5 or abs(h - round(h)) < 0.05 else f"{h:.1f}"
+    return f"{h:.0f}" if h >= 9.5 or abs(h - round(h)) < 0.05 else hours_text(h)
 
 
 def book_title(title: str) -> str:

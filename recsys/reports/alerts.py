@@ -31,6 +31,7 @@ from typing import Any
 from recsys.credits import OPENING_KIND, OpeningBalance
 from recsys.curriculum import Curriculum
 from recsys.learning.ledger import build_ledger
+from recsys.pipeline.explain import hours_text
 from recsys.pipeline.profile import build_history
 from recsys.orgs import display_org
 from recsys.records import TZ, Event, Item, Member
@@ -154,7 +155,7 @@ def find_alerts(
         in_grace = day.timetuple().tm_yday <= rules.pace_grace_days
         if ledger.status == "behind" and not in_grace:
             out.append(Alert("behind_pace", m.org, m.id,
-                             f"{m.name}学时进度落后：已学 {ledger.total:.1f} 学时，按进度应达 {ledger.expected:.1f} 学时"
+                             f"{m.name}学时进度落后：已学 {hours_text(ledger.total)} 学时，按进度应达 {hours_text(ledger.expected)} 学时"
                              f"（年度目标 {ledger.target:g} 学时）", last, -ledger.pace))
         # Silence is counted from the last activity, or from go-live if that came later.
         since = max(d for d in (last, go_live) if d is not None) if (last or go_live) else None

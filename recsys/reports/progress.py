@@ -17,7 +17,7 @@ from recsys.learning.ledger import HoursLedger, build_ledger
 from recsys.learning.mastery import ReviewDue, TopicMastery, estimate_mastery, review_schedule
 from recsys.learning.points import PointsLedger, build_points
 from recsys.orgs import display_org, within
-from recsys.pipeline.explain import book_title
+from recsys.pipeline.explain import book_title, hours_text
 from recsys.pipeline.profile import day_end
 from recsys.records import Event, Item, Member
 
@@ -128,8 +128,8 @@ def _progress(hours: float, target: float) -> float | None:
 
 def _hours_text(hours: float, target: float, untargeted: int, untargeted_hours: float) -> str:
     """``学时 toward / target``, and what members without a target studied beside it."""
-    text = f"学时 {hours - untargeted_hours:.1f} / {target:g}"
-    return text + (f"（另有无学时要求的 {untargeted} 人学习 {untargeted_hours:.1f} 学时）" if untargeted else "")
+    text = f"学时 {hours_text(hours - untargeted_hours)} / {target:g}"
+    return text + (f"（另有无学时要求的 {untargeted} 人学习 {hours_text(untargeted_hours)} 学时）" if untargeted else "")
 
 
 @dataclass(frozen=True)
@@ -237,11 +237,11 @@ def format_member_progress(progress: MemberProgress, items: Mapping[str, Item] |
     items = items or {}
     target = f"{h.target:g}" if h.target is not None else "—"
     lines = [f"{m.name}（{m.id}，{display_org(m.org, org_names or {})}）{progress.day.isoformat()} 学习档案",
-             f"学时：{h.total:.1f} / {target}（{_STATUS[h.status]}"
-             + (f"，按进度应达 {h.expected:.1f}" if h.expected is not None else "")
-             + f"，预计全年 {h.projection:.1f}）",
-             "  按主题：" + ("，".join(f"{t} {v:.1f}" for t, v in h.by_topic.items()) or "暂无"),
-             "  线上/线下：" + ("，".join(f"{_MODES.get(k, k)} {v:.1f}" for k, v in h.by_mode.items()) or "暂无"),
+             f"学时：{hours_text(h.total)} / {target}（{_STATUS[h.status]}"
+             + (f"，按进度应达 {hours_text(h.expected)}" if h.expected is not None else "")
+             + f"，预计全年 {hours_text(h.projection)}）",
+             "  按主题：" + ("，".join(f"{t} {hours_text(v)}" for t, v in h.by_topic.items()) or "暂无"),
+             "  线上/线下：" + ("，".join(f"{_MODES.get(k, k)} {hours_text(v)}" for k, v in h.by_mode.items()) or "暂无"),
              f"积分：{p.total:g}" + ("（" + "，".join(f"{_RULES.get(k, k)} {v:g}" for k, v in p.by_rule.items()) + "）" if p.by_rule else "")]
     for t in sorted(progress.mastery.values(), key=lambda t: t.topic):
         lines.append(f"  掌握度 {t.topic}：等级 {t.level}{'（薄弱）' if t.weak else ''}，答题 {t.quizzes} 次，"

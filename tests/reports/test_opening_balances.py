@@ -108,3 +108,18 @@ def test_a_ledger_file_is_checked_as_it_will_be_written(tmp_path, capsys):
     path.write_text("党员编号,年度,学时\nm2,2026,1800\n", encoding="utf-8")
     assert main(["credits", str(path), "--check", "--store", str(store)]) == 0
     assert "期初学时 1800 远超一年的学时要求" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("hours, text", [(0.25, "0.3"), (12.25, "12.3"), (0.35, "0.4"), (29.33, "29.3"), (0.04, "0.0"),
+                                         (20, "20.0"), (-0.0, "0.0")])
+def test_hours_are_shown_rounded_as_people_round_them(hours, text):
+    from recsys.pipeline.explain import hours_text
+
+    assert hours_text(hours) == text
+
+
+def test_a_member_ledger_shows_a_quarter_hour_as_people_round_it():
+    from recsys.reports.progress import format_member_progress
+
+    progress = member_progress(M1, [], {}, Curriculum(), DAY, [OpeningBalance("m1", 2026, 12.25)])
+    assert "学时：12.3 / 32" in format_member_progress(progress)
