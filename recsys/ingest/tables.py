@@ -258,12 +258,12 @@ def _csv_cells(text: str, source: str) -> Iterable[tuple[int, list[Any]]]:
     # Strict: a quote opened and never closed is an error, not a cell that swallows every record
     # after it.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    return _csv_records(reader, source, 1)
+    return _csv_records(reader, source, 1, lambda n: text.split("\n", n)[n - 1] if n >= 1 else "")
 
 
-def _csv_records(reader, source: str, first: int) -> Iterator[tuple[int, list[str]]]:
+def _csv_records(reader, source: str, first: int, line_at=lambda n: "") -> Iterator[tuple[int, list[str]]]:
     """The reader's records with the line each ends on; a malformed one a ValidationError naming
-    the line it starts on."""
+    the line it starts on (``line_at(n)``: the text of line ``n``, read only then)."""
     start = first
     while True:
         try:
@@ -272,8 +272,11 @@ def _csv_records(reader, source: str, first: int) -> Iterator[tuple[int, list[st
             return
         except csv.Error as exc:
             if "field larger than field limit" in str(exc):
-                why = (f"a cell longer than {csv.field_size_limit():,} characters, most likely from a quote (\") "
-                       "opened here and not closed; a longer text goes in a JSON file")
+                # A quote on the line is the likelier cause; a line without one holds a long text.
+                quoted = '"' in line_at(start)
+                why = (f"a cell longer than {csv.field_size_limit():,} characters"
+                       + (", most likely from a quote (\") opened here and not closed" if quoted else "")
+                       + "; a longer text goes in a JSON file")
             elif "unexpected end of data" in str(exc):
                 why = "a quote (\") opened in this record is never closed: the record runs to the end of the file"
             else:

@@ -261,7 +261,13 @@ def test_a_cell_past_the_csv_limit_is_refused_by_line_not_a_crash(tmp_path):
     rows[200] = 'q00199,"王大锤,hxny.jtgs'
     with pytest.raises(ValidationError, match="longer than") as found:
         read_batch(write(tmp_path / "members.csv", "\r\n".join(rows)), Member)
-    assert found.value.line == 201
+    assert found.value.line == 201 and "from a quote" in str(found.value)
+    # A long text without a quote anywhere is said to be one, not blamed on a quote.
+    rows = ["id,title,kind,minutes,published,body", "a1,长文,article,10,2026-01-01," + "学" * 200_000,
+            "a2,短文,article,10,2026-01-01,正文"]
+    with pytest.raises(ValidationError, match="longer than") as found:
+        read_batch(write(tmp_path / "items.csv", "\n".join(rows)), Item)
+    assert found.value.line == 2 and "quote" not in str(found.value) and "JSON file" in str(found.value)
 
 
 def test_a_quote_in_the_middle_of_a_cell_is_refused_rather_than_guessed(tmp_path):
