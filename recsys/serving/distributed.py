@@ -30,9 +30,9 @@ __all__ = ["MEMBERS_PER_WORKER", "available_memory", "resident_memory", "serve_d
 
 #: Members a process of this machine is worth starting for. A fresh worker opens the store and
 #: reads its models before its first list, about 2 s more than planning in the process that
-#: asks (2,000 members at 100,000: 15.6 s on one fresh worker against 13.6 s in process, two
-#: workers 10.1 s; ``evaluation/list_costs.py``); at about 150 lists/s a second worker makes
-#: that good after some 850 members.
+#: asks (2,000 members of the 5,000-member store of ``evaluation/list_costs.py``: 15.6 s on one
+#: fresh worker against 13.6 s in process, two workers 10.1 s); at about 150 lists/s a second
+#: worker makes that good after some 850 members.
 MEMBERS_PER_WORKER = 1024
 
 
