@@ -193,6 +193,11 @@ _MIGRATIONS = (
     UPDATE served SET tenant = members.tenant FROM members WHERE members.id = served.member;
     ALTER TABLE served DROP CONSTRAINT served_pkey, ADD PRIMARY KEY (tenant, member, day, request);
     """,
+    # 7: a member's list of a day, asked without the tenant that leads the key: by the day alone,
+    # a list asked again after the nightly batch read every list of that day.
+    """
+    CREATE INDEX IF NOT EXISTS served_member ON served (member, day, request);
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 

@@ -166,6 +166,9 @@ _KEYED_INDEXES = (
     "CREATE INDEX IF NOT EXISTS members_id ON members (id, tenant)",
     # A day's lists (a resumed batch, coverage's exposure) without scanning every day's.
     "CREATE INDEX IF NOT EXISTS served_day ON served (day)",
+    # A member's list of a day, asked without the tenant that leads the key: by the day alone a
+    # list asked again after the nightly batch read every list of the day (17 ms at 10,000).
+    "CREATE INDEX IF NOT EXISTS served_member ON served (member, day, request)",
 )
 
 _SCHEMA = """

@@ -353,6 +353,19 @@ def test_a_branchs_completions_are_read_from_the_index_alone(tmp_path):
         store.close()
 
 
+def test_a_members_served_list_is_found_by_member_not_by_reading_the_days(tmp_path):
+    """After the nightly batch a day holds a list per member: one asked again (no tenant given,
+    which leads the key) is found by the member, not among every list of the day."""
+    store = SQLiteStore(tmp_path / "s")
+    try:
+        for sql, args in (("SELECT state FROM served WHERE member = ? AND day = ? AND request = ?", ("m1", "2026-12-01", "minutes=30")),
+                          ("SELECT state FROM served WHERE day = ? AND member IN (?, ?)", ("2026-12-01", "m1", "m2"))):
+            plan = store._db().execute("EXPLAIN QUERY PLAN " + sql, args).fetchall()
+            assert any("INDEX served_member" in row[-1] for row in plan), plan
+    finally:
+        store.close()
+
+
 def test_listing_an_embedding_cache_that_was_never_written_creates_nothing(tmp_path):
     from recsys.storage import SQLiteEmbeddingCache
 
