@@ -25,7 +25,8 @@ from recsys.embedding.index import FaissIndex
 from recsys.exceptions import (
     AmbiguousIdError, ConflictError, ModelError, NotFoundError, StoreError, TokenError, ValidationError,
 )
-from recsys.ingest.loaders import as_records, check_unique_ids, combine, refused_ids, repeated_balances
+from recsys.ingest.event_checks import event_warnings
+from recsys.ingest.loaders import InputWarning, as_records, check_unique_ids, combine, refused_ids, repeated_balances
 from recsys.learning.answers import score_answers
 from recsys.models.ranking import ARTEFACT, RankingModel
 from recsys.models.training import TrainConfig, TrainReport, activity_of, is_stale
@@ -508,6 +509,17 @@ class Engine:
             ConflictError: an event id the member's tenant already holds with different content.
         """
         return writes.record_events(self._world, as_records(events, Event))
+
+    def event_warnings(self, events: Sequence[Event], *, lines: Sequence[int] | None = None,
+                       source: str | None = None) -> list[InputWarning]:
+        """What in valid ``events`` is probably a mistake given the store, before they are
+        recorded: attendance of an activity dated before it was held, and enrolments that would
+        give an activity more members than its seats (counting those taken, withdrawals, and
+        events already recorded once). Each warning is placed at ``lines`` of ``source``
+        (default: the events' 1-based positions)."""
+        events = list(events)
+        return event_warnings(events, list(lines) if lines is not None else list(range(1, len(events) + 1)),
+                              items=self.catalogue().items, store=self.store, source=source)
 
     def record_balances(self, balances: Iterable[OpeningBalance | Mapping[str, Any]]) -> int:
         """Record opening balances: hours members studied this year before records began.

@@ -591,27 +591,15 @@ def _stored(*fields: str) -> Callable[[Any], Callable]:
 
 
 def _cmd_events(args: argparse.Namespace) -> int:
-    from recsys.ingest.loaders import InputWarning
-    from recsys.records import TZ, Event
+    from recsys.records import Event
 
-    def early(engine, batches) -> list:
-        # An activity attended (or completed) on a day before it was held: a slip in the date
-        # of an export, which would credit its hours to the wrong month, or year.
-        items = engine.catalogue().items
-        found = []
-        for b in batches:
-            for e, line in zip(b.records, b.lines):
-                it = items.get(e.item)
-                if (e.kind in ("attend", "complete") and it is not None and it.schedule is not None
-                        and e.at.astimezone(TZ).date() < (starts := it.schedule.starts.astimezone(TZ)).date()):
-                    found.append(InputWarning(
-                        f"参加时间 {e.at.astimezone(TZ):%Y-%m-%d %H:%M} 早于活动开始时间 {starts:%Y-%m-%d %H:%M}，"
-                        "学时会记在这一天，请核对日期", source=b.source, line=line, field="at"))
-        return found
+    def against_store(engine, batches) -> list:
+        # Attendance dated before its activity, enrolments past its seats (one file a command).
+        return [w for b in batches for w in engine.event_warnings(b.records, lines=b.lines, source=b.source)]
 
     return _load(args, [args.file], Event, "events", lambda engine: engine.record,
                  lambda added, batch: f": {added} new ({len(batch.records) - added} already recorded)",
-                 verify=_stored("member", "item"), notice=early)
+                 verify=_stored("member", "item"), notice=against_store)
 
 
 def _cmd_credits(args: argparse.Namespace) -> int:

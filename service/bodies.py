@@ -28,7 +28,7 @@ from fastapi.routing import APIRoute
 
 from recsys.curriculum import Curriculum
 from recsys.exceptions import ValidationError
-from recsys.ingest.loaders import combine, input_warnings, parse_batch
+from recsys.ingest.loaders import InputWarning, combine, input_warnings, parse_batch
 from recsys.ingest.tables import OptionNames
 from recsys.records import Event, Item, Member
 from service.errors import TABLE_SOURCE
@@ -138,8 +138,10 @@ def body_lines(request: Request) -> list[int] | None:
 
 
 def check_warnings(request: Request, records: list[Item] | list[Member] | list[Event], curriculum: Curriculum,
-                   *, strict: bool) -> list[dict[str, Any]]:
-    """What in a valid batch is probably a mistake, each placed by index (and line, for an export).
+                   *, strict: bool,
+                   also: Callable[[list[int], str | None], list[InputWarning]] | None = None) -> list[dict[str, Any]]:
+    """What in a valid batch is probably a mistake, each placed by index (and line, for an export);
+    ``also(lines, source)`` adds what needs the store (placed as the records are).
 
     Raises:
         ValidationError: with ``strict``, the warnings as errors (nothing is written then).
@@ -149,6 +151,9 @@ def check_warnings(request: Request, records: list[Item] | list[Member] | list[E
     found = getattr(request.state, "body_warnings", None)
     if found is None:
         found = input_warnings(records, curriculum, source=source, lines=lines)
+    if also is not None:
+        found = sorted([*found, *also(lines if lines is not None else list(range(1, len(records) + 1)), source)],
+                       key=lambda w: w.line or 0)
     if strict and found:
         raise combine([w.as_error() for w in found])
     index = {line: n for n, line in enumerate(lines if lines is not None else range(1, len(records) + 1))}

@@ -68,7 +68,8 @@ def post_events(
     if problems:
         # Every problem of the batch at once, in batch order, so one round trip fixes them all.
         raise combine(_on_lines(sorted(problems, key=lambda p: p.line or 0), body_lines(request)))
-    warnings = check_warnings(request, batch, engine.curriculum, strict=strict)
+    warnings = check_warnings(request, batch, engine.curriculum, strict=strict,
+                              also=lambda lines, source: engine.event_warnings(batch, lines=lines, source=source))
     recorded = engine.record(batch)
     metrics.events.labels("new").inc(recorded)
     metrics.events.labels("duplicate").inc(len(batch) - recorded)

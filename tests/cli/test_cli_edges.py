@@ -308,3 +308,50 @@ def test_a_mistyped_enterprise_is_refused_by_commands_that_read(tmp_path, capsys
     roster = jsonl(tmp_path / "n.jsonl", [{"id": "n1", "name": "李娜", "org": "zj.b1"}])
     assert main(["members", roster, "--store", store, "--tenant", "zj", "--check"]) == 0
     assert main(["members", roster, "--store", store, "--tenant", "zj"]) == 0
+
+
+def test_enrolments_past_an_activitys_seats_are_flagged(tmp_path, capsys):
+    """A sign-up sheet kept open past the limit: the seats the store already holds and the file's
+    enrolments (a withdrawal frees a seat, a file read twice counts once) are counted together,
+    and an activity that would hold more than its seats is said when read, an error with --strict."""
+    store = str(tmp_path / "store")
+    act = {"id": "off-1", "title": "红色教育基地参观", "body": "实地参观学习。", "kind": "activity", "mode": "offline",
+           "minutes": 180, "topics": ["党史"], "published": "2026-09-20",
+           "schedule": {"starts": "2026-10-12T09:00:00+08:00", "ends": "2026-10-12T12:00:00+08:00",
+                        "location": "太原·纪念馆", "capacity": 3}}
+    assert main(["ingest", jsonl(tmp_path / "items.jsonl", [ITEM, act]), "--store", store, "--encoder", "tfidf"]) == 0
+    assert main(["members", jsonl(tmp_path / "m.jsonl", [{"id": f"m{n}", "name": f"党员{n}", "org": "hx.b1"}
+                                                         for n in range(1, 7)]), "--store", store]) == 0
+    before = jsonl(tmp_path / "before.jsonl", [
+        {"id": "s1", "member": "m1", "item": "off-1", "kind": "enroll", "at": "2026-10-01T09:00:00"},
+        {"id": "s2", "member": "m2", "item": "off-1", "kind": "enroll", "at": "2026-10-01T09:05:00"}])
+    assert main(["events", before, "--store", store]) == 0
+    capsys.readouterr()
+
+    def enrol(name: str, rows: list[tuple[str, str, int | None]]) -> str:
+        return jsonl(tmp_path / name, [{"id": f"{name}-{n}", "member": m, "item": "off-1", "kind": "enroll",
+                                        "at": at, **({} if v is None else {"value": v})}
+                                       for n, (m, at, v) in enumerate(rows)])
+
+    # Two held, m1 withdraws and m3, m4 enrol: three seats, the limit, no warning.
+    fits = enrol("fits.jsonl", [("m1", "2026-10-02T09:00:00", 0), ("m3", "2026-10-02T09:00:00", None),
+                                ("m4", "2026-10-02T10:00:00", None)])
+    assert main(["events", fits, "--store", store, "--check", "--strict"]) == 0
+    assert "名额" not in capsys.readouterr().err
+    # The same withdrawal dated before the stored enrolment frees nothing: four seats.
+    late = enrol("late.jsonl", [("m1", "2026-09-30T09:00:00", 0), ("m3", "2026-10-02T09:00:00", None),
+                                ("m4", "2026-10-02T10:00:00", None)])
+    assert main(["events", late, "--store", store, "--check", "--strict"]) == 2
+    assert "late.jsonl:1, field 'item': 活动《红色教育基地参观》（off-1）限 3 人，本次导入后报名 4 人，超出 1 人" in capsys.readouterr().err
+    # Written with the warning; the same file again counts once (its events are recorded), and
+    # one more member is one more over.
+    over = enrol("over.jsonl", [("m3", "2026-10-02T09:00:00", None), ("m4", "2026-10-02T10:00:00", None)])
+    assert main(["events", over, "--store", store]) == 0
+    assert "本次导入后报名 4 人，超出 1 人" in capsys.readouterr().err
+    assert main(["events", over, "--store", store, "--check"]) == 0
+    assert "本次导入后报名 4 人，超出 1 人" in capsys.readouterr().err
+    more = enrol("more.jsonl", [("m5", "2026-10-03T09:00:00", None)])
+    assert main(["events", more, "--store", store, "--check"]) == 0
+    assert "本次导入后报名 5 人，超出 2 人" in capsys.readouterr().err
+    with Engine.open(store) as engine:
+        assert engine.seats_left("off-1") == 0

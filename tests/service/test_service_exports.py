@@ -203,3 +203,18 @@ def test_a_query_parameter_given_twice_is_refused_not_read_as_the_last(world):
     assert client.get("/v1/members/y-4", headers=bearer(keys.a)).status_code == 404
     once = client.get("/v1/members?limit=1&offset=0", headers=bearer(keys.a))
     assert once.status_code == 200 and len(once.json()["members"]) == 1
+
+
+def test_an_export_enrolling_past_an_activitys_seats_is_warned_and_strict_refuses_it(world):
+    client, keys = world
+    item = ("id,title,kind,minutes,topics,published,starts,ends,location,capacity\n"
+            "c-3,主题党日：重温入党誓词,线下活动,90,党史,2026/11/20,2026/12/10 9:00,2026/12/10 10:30,太原·党员活动室,1人\n")
+    assert put(client, "/v1/items", item.encode(), keys.platform, CSV).status_code == 200
+    signups = "id,member,item,kind,at\ns-1,x-1,c-3,报名,2026/12/1 8:00\ns-2,x-2,c-3,报名,2026/12/1 9:00\n".encode()
+    response = put(client, "/v1/events", signups, keys.a, CSV, strict="true")
+    assert response.status_code == 422 and response.json()["error"]["details"][0]["line"] == 2
+    response = put(client, "/v1/events", signups, keys.a, CSV)
+    assert response.status_code == 200 and response.json()["recorded"] == 2  # the refused body wrote nothing
+    (warning,) = response.json()["warnings"]
+    assert (warning["index"], warning["line"], warning["field"]) == (0, 2, "item")
+    assert "限 1 人，本次导入后报名 2 人，超出 1 人" in warning["message"]
