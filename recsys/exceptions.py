@@ -59,6 +59,9 @@ class ValidationError(RecsysError, ValueError):
         field: The offending field name, or None when the whole record is wrong.
         problems: For batch validation, every problem found (each a ``ValidationError``), so a
             caller can report them all at once instead of one per round trip.
+        warnings: For batch validation, what else looked wrong though valid (each an
+            :class:`~recsys.ingest.loaders.InputWarning`): a file checked before it is fixed
+            shows both at once.
     """
 
     def __init__(
@@ -70,6 +73,7 @@ class ValidationError(RecsysError, ValueError):
         record: str | None = None,
         field: str | None = None,
         problems: list[ValidationError] | None = None,
+        warnings: list | None = None,
     ) -> None:
         # Shortened where it is kept, not only where printed: an HTTP error body lists each
         # problem's reason, and one echoing a 40 KB field was a 40 KB response.
@@ -79,6 +83,7 @@ class ValidationError(RecsysError, ValueError):
         self.record = record
         self.field = field
         self.problems = problems or []
+        self.warnings = warnings or []
         super().__init__(self._render())
 
     def _render(self) -> str:
@@ -102,6 +107,7 @@ class ValidationError(RecsysError, ValueError):
             record=self.record,
             field=self.field,
             problems=self.problems,
+            warnings=self.warnings,
         )
 
 

@@ -330,6 +330,7 @@ def _read(args: argparse.Namespace, path: str, record_type: type, check=None):
     """Read one file with the store's vocabulary and, for members and items, its organisations'
     names (所在支部 may name a branch by name); warnings go to stderr as they are found.
     ``check``: as for :func:`recsys.ingest.loaders.read_batch`."""
+    from recsys.exceptions import ValidationError
     from recsys.ingest.loaders import read_batch
     from recsys.orgs import OrgDirectory
     from recsys.records import Item, Member
@@ -346,8 +347,12 @@ def _read(args: argparse.Namespace, path: str, record_type: type, check=None):
             store.close()
         tenant = getattr(args, "tenant", None)  # a view of an enterprise reads its own units' names
         orgs = OrgDirectory({c: n for c, n in names.items() if tenant is None or within(c, tenant)})
-    batch = read_batch(path, record_type, curriculum=_curriculum(args), encoding=args.encoding,
-                       sheet=args.sheet, strict=args.strict, orgs=orgs, check=check)
+    try:
+        batch = read_batch(path, record_type, curriculum=_curriculum(args), encoding=args.encoding,
+                           sheet=args.sheet, strict=args.strict, orgs=orgs, check=check)
+    except ValidationError as exc:
+        _print_warnings(exc.warnings)  # with the errors, so that one round of fixing sees both
+        raise
     _print_warnings(batch.warnings)
     return batch
 

@@ -247,7 +247,7 @@ def parse_batch(
     if strict:
         problems += [w.as_error() for w in warnings]
     if problems:
-        raise combine(sorted(problems, key=lambda p: p.line or 0))
+        raise combine(sorted(problems, key=lambda p: p.line or 0), [] if strict else warnings)
     fields = row_fields = None
     if fmt in TABLES:
         fields = frozenset(k for _, row in as_written if isinstance(row, Mapping) for k in row)
@@ -701,13 +701,14 @@ def check_unique_ids(
         raise combine(problems)
 
 
-def combine(problems: list[ValidationError]) -> ValidationError:
-    """One error standing for several: the first problem's location and message, plus a count."""
+def combine(problems: list[ValidationError], warnings: Sequence[InputWarning] = ()) -> ValidationError:
+    """One error standing for several: the first problem's location and message, plus a count
+    (and the batch's ``warnings``, to be shown with them)."""
     first = problems[0]
     reason = first.reason
     if len(problems) > 1:
         reason += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
     return ValidationError(
         reason, source=first.source, line=first.line, record=first.record,
-        field=first.field, problems=problems,
+        field=first.field, problems=problems, warnings=list(warnings),
     )

@@ -355,3 +355,21 @@ def test_enrolments_past_an_activitys_seats_are_flagged(tmp_path, capsys):
     assert "本次导入后报名 5 人，超出 2 人" in capsys.readouterr().err
     with Engine.open(store) as engine:
         assert engine.seats_left("off-1") == 0
+
+
+def test_a_file_checked_with_errors_shows_its_warnings_too(tmp_path, capsys):
+    """One round of fixing sees everything: the warnings of a file are printed beside its errors
+    (nothing is written); with --strict they are among the errors."""
+    members = jsonl(tmp_path / "m.jsonl", [
+        {"id": "m1", "name": "张伟", "org": "hx.b1", "roles": ["branch_secertary"]},  # a misspelt role: a warning
+        {"id": "m2", "name": "李娜", "org": "hx.b1", "daily_minutes": "很多"}])          # an error
+    store = tmp_path / "store"
+    assert main(["members", members, "--store", str(store), "--check"]) == 2
+    err = capsys.readouterr().err
+    assert "m.jsonl:1, id 'm1', field 'roles'" in err and "branch_secretary" in err
+    assert "m.jsonl:2, id 'm2', field 'daily_minutes'" in err
+    assert err.index("recsys: warning:") < err.index("recsys: error:")
+    assert main(["members", members, "--store", str(store), "--check", "--strict"]) == 2
+    err = capsys.readouterr().err
+    assert "recsys: warning:" not in err and "(and 1 more problem)" in err
+    assert not store.exists()
