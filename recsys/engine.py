@@ -513,13 +513,16 @@ class Engine:
     def event_warnings(self, events: Sequence[Event], *, lines: Sequence[int] | None = None,
                        source: str | None = None) -> list[InputWarning]:
         """What in valid ``events`` is probably a mistake given the store, before they are
-        recorded: attendance of an activity dated before it was held, and enrolments that would
-        give an activity more members than its seats (counting those taken, withdrawals, and
-        events already recorded once). Each warning is placed at ``lines`` of ``source``
-        (default: the events' 1-based positions)."""
+        recorded: attendance of an activity dated before it was held; enrolments :meth:`enroll`
+        would refuse (an online item, an activity over, not for the member's roles or situation,
+        a member who does not attend offline activities) or valued other than 1 or 0; and
+        enrolments that would give an activity more members than its seats (counting those
+        taken, withdrawals, and events already recorded once). Each warning is placed at
+        ``lines`` of ``source`` (default: the events' 1-based positions)."""
         events = list(events)
         return event_warnings(events, list(lines) if lines is not None else list(range(1, len(events) + 1)),
-                              items=self.catalogue().items, store=self.store, source=source)
+                              items=self.catalogue().items, store=self.store, curriculum=self.curriculum,
+                              source=source)
 
     def record_balances(self, balances: Iterable[OpeningBalance | Mapping[str, Any]]) -> int:
         """Record opening balances: hours members studied this year before records began.

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from recsys.curriculum import Curriculum
 from recsys.ingest.loaders import InputWarning
 from recsys.pipeline.explain import book_title
+from recsys.pipeline.rules import unavailable
 from recsys.records import TZ, Event, Item
 from recsys.storage.base import Store
 
@@ -19,11 +21,50 @@ __all__ = ["event_warnings"]
 
 
 def event_warnings(events: Sequence[Event], lines: Sequence[int], *, items: Mapping[str, Item], store: Store,
-                   source: str | None = None) -> list[InputWarning]:
-    """Warnings about ``events`` (at ``lines`` of ``source``) given the catalogue's ``items`` and
-    the members' records in ``store``, in line order."""
-    found = _early(events, lines, items, source) + _past_capacity(events, lines, items, store, source)
+                   curriculum: Curriculum, source: str | None = None) -> list[InputWarning]:
+    """Warnings about ``events`` (at ``lines`` of ``source``) given the catalogue's ``items``, the
+    members and their records in ``store`` and the ``curriculum``, in line order."""
+    found = (_early(events, lines, items, source) + _unfit(events, lines, items, store, curriculum, source)
+             + _past_capacity(events, lines, items, store, source))
     return sorted(found, key=lambda w: w.line or 0)
+
+
+def _unfit(events: Sequence[Event], lines: Sequence[int], items: Mapping[str, Item], store: Store,
+           curriculum: Curriculum, source: str | None) -> list[InputWarning]:
+    """Enrolments an organiser would not have taken through the service (:meth:`recsys.Engine.enroll`
+    refuses them): in an online item, in an activity already over or not for the member (roles,
+    situation), by a member who does not attend offline activities; and an enrolment's value
+    that is neither 1 (enrolled) nor 0 (withdrawn)."""
+    signing = [(e, line) for e, line in zip(events, lines) if e.kind == "enroll"]
+    if not signing:
+        return []
+    members = store.get_members(sorted({e.member for e, _ in signing}))
+    found = []
+    for e, line in signing:
+        item, member = items.get(e.item), members.get(e.member)
+        where = {"source": source, "line": line}
+        if e.value not in (None, 0, 1):
+            found.append(InputWarning(f"报名记录的值 {e.value:g} 既不是 1（报名）也不是 0（取消报名），将按报名计",
+                                      field="value", **where))
+        if e.value == 0 or item is None or member is None:
+            continue
+        if item.schedule is None:
+            found.append(InputWarning(f"{book_title(item.title)}是线上内容，不需要报名：这条报名记录不起作用",
+                                      field="item", **where))
+        elif item.schedule.ends <= e.at:
+            found.append(InputWarning(
+                f"报名时间 {e.at.astimezone(TZ):%Y-%m-%d %H:%M} 晚于活动结束时间 "
+                f"{item.schedule.ends.astimezone(TZ):%Y-%m-%d %H:%M}，请核对日期", field="at", **where))
+        elif not member.offline:
+            found.append(InputWarning(f"{member.name}不参加线下活动（能否参加线下活动：否），报名后清单也不会安排这项活动",
+                                      field="member", **where))
+        elif (reason := unavailable(item, member, e.at.astimezone(TZ).date(), curriculum)) in ("role", "situation"):
+            whom = "、".join(curriculum.role_name(r) for r in item.roles) if reason == "role" else \
+                "、".join((curriculum.situation_keywords.get(k) or (k,))[0] + "党员" * (k == "infirm")
+                         for k in sorted(curriculum.item_situations(item)))
+            found.append(InputWarning(f"{book_title(item.title)}面向{whom}，{member.name}不在其中，清单不会安排这项活动",
+                                      field="member", **where))
+    return found
 
 
 def _early(events: Sequence[Event], lines: Sequence[int], items: Mapping[str, Item],
@@ -47,46 +88,52 @@ def _past_capacity(events: Sequence[Event], lines: Sequence[int], items: Mapping
     written: an export of a sign-up sheet kept open past the limit, or an activity's capacity
     entered too low. Written, every one enrolled keeps the activity on the day's list (a seat
     taken is never taken back) and nobody else is offered it; said here, where the organiser can
-    still choose. One warning per activity, at the file's first enrolment in it."""
+    still choose. One warning per activity, at the file's first enrolment past the seats (in the
+    order of time, with the members' enrolments recorded before)."""
     limited = {e.item for e in events if e.kind == "enroll" and (it := items.get(e.item)) is not None
                and it.schedule is not None and it.schedule.capacity is not None}
     if not limited:
         return []
     ours = [(e, line) for e, line in zip(events, lines) if e.kind == "enroll" and e.item in limited]
     members = sorted({e.member for e, _ in ours})
-    stored: dict[tuple[str, str], list[Event]] = {}  # (member, activity) -> its enrolment events, as recorded
+    recorded: dict[str, list[Event]] = {}  # activity -> the file's members' enrolment events, as recorded
     for member, history in store.histories(members).items():
         for e in history.events:
             if e.kind == "enroll" and e.item in limited:
-                stored.setdefault((member, e.item), []).append(e)
-    taken = dict(store.enrolments(sorted(limited)))
-    first_line: dict[str, int] = {}
-    given: dict[tuple[str, str], list[Event]] = {}
-    for e, line in ours:
-        first_line.setdefault(e.item, line)
-        given.setdefault((e.member, e.item), []).append(e)
-    for key, new in given.items():
-        before = stored.get(key, [])
-        known = {e.id for e in before}
-        after = before + [e for e in new if e.id not in known]  # a retried file changes nothing
-        # The latest enrolment event decides, as the store counts seats; a file's event after the
-        # stored ones at the same instant (it is recorded later).
-        taken[key[1]] = taken.get(key[1], 0) - _holds(before) + _holds(after)
+                recorded.setdefault(e.item, []).append(e)
+    taken = store.enrolments(sorted(limited))
     found = []
-    for item in sorted(limited, key=first_line.__getitem__):
+    for item in sorted(limited, key=lambda i: next(line for e, line in ours if e.item == i)):
         capacity = items[item].schedule.capacity
-        if taken.get(item, 0) > capacity:
+        before = recorded.get(item, [])
+        known = {e.id for e in before}
+        # The seats of members the file does not name stay taken. The file's members' enrolments,
+        # recorded and new, are replayed in the order of time (a new one after a recorded one at
+        # the same instant: it is recorded later), as the store will count them.
+        timeline = sorted([(e.at, 0, n, e, None) for n, e in enumerate(before)]
+                          + [(e.at, 1, n, e, line) for n, (e, line) in enumerate(ours)
+                             if e.item == item and e.id not in known], key=lambda t: t[:3])
+        others = taken.get(item, 0) - len(_seated(before))
+        seated: set[str] = set()
+        over_at = None
+        for *_, e, line in timeline:
+            (seated.discard if e.value == 0 else seated.add)(e.member)
+            if over_at is None and line is not None and others + len(seated) > capacity:
+                over_at = line
+        final = others + len(seated)
+        if final > capacity:
             found.append(InputWarning(
-                f"活动{book_title(items[item].title)}（{item}）限 {capacity} 人，本次导入后报名 {taken[item]} 人，超出 {taken[item] - capacity} 人："
-                "已报名的党员都会在活动当天的学习清单中看到它，请核对报名名单，或在内容库中调整名额",
-                source=source, line=first_line[item], field="item"))
+                f"活动{book_title(items[item].title)}（{item}）限 {capacity} 人，本次导入后报名 {final} 人，"
+                f"超出 {final - capacity} 人：已报名的党员都会在活动当天的学习清单中看到它，请核对报名名单，"
+                "或在内容库中调整名额", source=source, field="item",
+                line=over_at if over_at is not None else next(line for e, line in ours if e.item == item)))
     return found
 
 
-def _holds(events: list[Event]) -> int:
-    """1 if the latest of a member's enrolment events in an activity holds a seat (not a
-    withdrawal, value 0), else 0."""
-    if not events:
-        return 0
-    latest = max(enumerate(events), key=lambda p: (p[1].at, p[0]))[1]
-    return int(latest.value != 0)
+def _seated(events: Sequence[Event]) -> set[str]:
+    """The members holding a seat after ``events`` (enrolments in one activity, in time order):
+    those whose latest is not a withdrawal (value 0)."""
+    seated: set[str] = set()
+    for e in events:
+        (seated.discard if e.value == 0 else seated.add)(e.member)
+    return seated

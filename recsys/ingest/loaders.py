@@ -464,10 +464,15 @@ def input_warnings(
         where = {"source": source, "line": lines[n] if lines is not None else n + 1, "record": given}
         if isinstance(record, Event):
             if record.at > now:
-                out.append(InputWarning(f"时间 {record.at:%Y-%m-%d %H:%M} 晚于当前时间，请核对是否录入有误",
+                # Said in Beijing time, as the hours count it (2026-12-31T16:30Z is 2027-01-01 00:30).
+                out.append(InputWarning(f"时间 {record.at.astimezone(TZ):%Y-%m-%d %H:%M} 晚于当前时间，请核对是否录入有误",
                                         field="at", **where))
             continue
         if isinstance(record, OpeningBalance):
+            if record.topic and curriculum.vocabulary.code("topics", record.topic) not in topics:
+                out.append(InputWarning(f"主题 {record.topic!r} 不属于已知的学习主题，这些学时只计入总学时，不计入必修学时"
+                                        f"{_nearest(record.topic, topics)}", field="topic",
+                                        **{**where, "record": record.member}))
             if record.hours > most_balance:
                 out.append(InputWarning(
                     f"期初学时 {record.hours:g} 远超一年的学时要求（最高 {most_target:g} 学时），请核对单位是否为学时（不是分钟）",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body, Depends, Request
 
+from recsys.credits import OpeningBalance
 from recsys.exceptions import ValidationError
-from recsys.ingest.loaders import combine
+from recsys.ingest.loaders import combine, parse_records
+from service.bodies import check_warnings
 from service.deps import TenantEngineDep, MetricsDep, TenantDep, limit_batch
 from service.openapi import error_responses
 from service.schemas import OpeningBalanceIn, WriteResult, as_json
@@ -38,6 +40,7 @@ _EXAMPLES = {
 def post_credits(
     balances: Annotated[list[OpeningBalanceIn], Body(description="The balances; all are written or none.",
                                                      openapi_examples=_EXAMPLES)],
+    request: Request,
     engine: TenantEngineDep,
     tenant: TenantDep,
     metrics: MetricsDep,
@@ -53,6 +56,8 @@ def post_credits(
                if r["member"] not in members or not tenant.sees_member(members[r["member"]])]
     if unknown:
         raise combine(unknown)
+    warnings = check_warnings(request, parse_records(enumerate(records, start=1), OpeningBalance), engine.curriculum,
+                              strict=False)
     written = engine.record_balances(records)
     metrics.writes.labels("opening_balance").inc(written)
-    return WriteResult(written=written)
+    return WriteResult(written=written, warnings=warnings)

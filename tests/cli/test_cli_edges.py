@@ -342,7 +342,7 @@ def test_enrolments_past_an_activitys_seats_are_flagged(tmp_path, capsys):
     late = enrol("late.jsonl", [("m1", "2026-09-30T09:00:00", 0), ("m3", "2026-10-02T09:00:00", None),
                                 ("m4", "2026-10-02T10:00:00", None)])
     assert main(["events", late, "--store", store, "--check", "--strict"]) == 2
-    assert "late.jsonl:1, field 'item': 活动《红色教育基地参观》（off-1）限 3 人，本次导入后报名 4 人，超出 1 人" in capsys.readouterr().err
+    assert "late.jsonl:3, field 'item': 活动《红色教育基地参观》（off-1）限 3 人，本次导入后报名 4 人，超出 1 人" in capsys.readouterr().err
     # Written with the warning; the same file again counts once (its events are recorded), and
     # one more member is one more over.
     over = enrol("over.jsonl", [("m3", "2026-10-02T09:00:00", None), ("m4", "2026-10-02T10:00:00", None)])
@@ -373,3 +373,36 @@ def test_a_file_checked_with_errors_shows_its_warnings_too(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "recsys: warning:" not in err and "(and 1 more problem)" in err
     assert not store.exists()
+
+
+def test_enrolments_the_service_would_refuse_are_flagged(tmp_path, capsys):
+    """An export's enrolments in an online item, in an activity already over, in one meant for
+    other roles, by a member who does not attend offline activities, or valued neither 1 nor 0:
+    each said with its line (the enrolment route refuses them all)."""
+    store = str(tmp_path / "store")
+    act = {"id": "off-1", "title": "支部书记培训班", "body": "支部书记集中培训。", "kind": "activity", "mode": "offline",
+           "minutes": 180, "topics": ["党史"], "published": "2026-09-20", "roles": ["branch_secretary"],
+           "schedule": {"starts": "2026-10-12T09:00:00+08:00", "ends": "2026-10-12T12:00:00+08:00",
+                        "location": "太原·党校"}}
+    assert main(["ingest", jsonl(tmp_path / "items.jsonl", [ITEM, act]), "--store", store, "--encoder", "tfidf"]) == 0
+    assert main(["members", jsonl(tmp_path / "m.jsonl", [
+        {"id": "s1", "name": "王书记", "org": "hx.b1", "roles": ["member", "branch_secretary"]},
+        {"id": "m1", "name": "张伟", "org": "hx.b1"},
+        {"id": "m2", "name": "李娜", "org": "hx.b1", "roles": ["member", "branch_secretary"], "offline": False}]),
+        "--store", store]) == 0
+    capsys.readouterr()
+    rows = [("s1", "off-1", "2026-10-01T09:00:00", None),   # fine
+            ("s1", "a1", "2026-10-01T09:00:00", None),      # an online item
+            ("s1", "off-1", "2026-10-13T09:00:00", None),   # after it ended
+            ("m1", "off-1", "2026-10-01T09:00:00", None),   # not a branch secretary
+            ("m2", "off-1", "2026-10-01T09:00:00", None),   # does not attend offline
+            ("s1", "off-1", "2026-10-02T09:00:00", -1)]     # neither enrolled nor withdrawn
+    events = jsonl(tmp_path / "e.jsonl", [{"member": m, "item": i, "kind": "enroll", "at": at,
+                                           **({} if v is None else {"value": v})} for m, i, at, v in rows])
+    assert main(["events", events, "--store", store, "--check"]) == 0
+    err = capsys.readouterr().err
+    assert "e.jsonl:1," not in err
+    for line, said in ((2, "是线上内容，不需要报名"), (3, "报名时间 2026-10-13 09:00 晚于活动结束时间 2026-10-12 12:00"),
+                       (4, "面向支部书记，张伟不在其中"), (5, "李娜不参加线下活动"),
+                       (6, "报名记录的值 -1 既不是 1（报名）也不是 0（取消报名）")):
+        assert f"e.jsonl:{line}," in err and said in err, (line, err)

@@ -161,6 +161,10 @@ def test_warnings_for_unknown_roles_and_topics_and_future_events_and_strict_make
                               "m1,a1,完成,2026/12/3 8:00\n"), Event, now=NOW)
     assert [e.kind for e in events.records] == ["complete", "complete"]
     assert [(w.line, w.field) for w in events.warnings] == [(3, "at")]
+    # A time given in UTC is said in Beijing time, the clock the hours count by.
+    (late,) = read_batch(write(tmp_path / "z.jsonl", '{"member": "m1", "item": "a1", "kind": "complete", '
+                                                     '"at": "2026-12-31T16:30:00Z"}\n'), Event, now=NOW).warnings
+    assert late.message.startswith("时间 2027-01-01 00:30 晚于当前时间")
 
 
 def test_the_vocabulary_is_extended_in_the_curriculum(tmp_path):

@@ -210,11 +210,14 @@ def test_an_export_enrolling_past_an_activitys_seats_is_warned_and_strict_refuse
     item = ("id,title,kind,minutes,topics,published,starts,ends,location,capacity\n"
             "c-3,主题党日：重温入党誓词,线下活动,90,党史,2026/11/20,2026/12/10 9:00,2026/12/10 10:30,太原·党员活动室,1人\n")
     assert put(client, "/v1/items", item.encode(), keys.platform, CSV).status_code == 200
-    signups = "id,member,item,kind,at\ns-1,x-1,c-3,报名,2026/12/1 8:00\ns-2,x-2,c-3,报名,2026/12/1 9:00\n".encode()
+    roster = "id,name,org\ns-m1,吴刚,hxny.fdgs.zb-yunxing\ns-m2,郑洁,hxny.fdgs.zb-yunxing\n".encode()
+    assert put(client, "/v1/members", roster, keys.a, CSV).status_code == 200
+    signups = "id,member,item,kind,at\ns-1,s-m1,c-3,报名,2026/12/1 8:00\ns-2,s-m2,c-3,报名,2026/12/1 9:00\n".encode()
     response = put(client, "/v1/events", signups, keys.a, CSV, strict="true")
-    assert response.status_code == 422 and response.json()["error"]["details"][0]["line"] == 2
+    assert response.status_code == 422 and response.json()["error"]["details"][0]["line"] == 3
     response = put(client, "/v1/events", signups, keys.a, CSV)
-    assert response.status_code == 200 and response.json()["recorded"] == 2  # the refused body wrote nothing
+    assert response.status_code == 200, response.text
+    assert response.json()["recorded"] == 2  # the refused body wrote nothing
     (warning,) = response.json()["warnings"]
-    assert (warning["index"], warning["line"], warning["field"]) == (0, 2, "item")
+    assert (warning["index"], warning["line"], warning["field"]) == (1, 3, "item")  # the enrolment past the seat
     assert "限 1 人，本次导入后报名 2 人，超出 1 人" in warning["message"]
