@@ -296,7 +296,8 @@ class Columns:
             ``targeted[i]``: item i targets any role (else it is for everyone).
         owners: Owning organisations; ``owner[i]`` indexes them, -1 for shared items.
         cities: Cities of offline activities; ``city[i]`` indexes them, -1 for none.
-        starts_day, ends_day: Shanghai dates of an offline activity's start and end.
+        starts_day, ends_day: The first and last Shanghai day an offline activity is held on
+            (:attr:`~recsys.records.Schedule.days`).
         ends_at: When an offline activity ends (seconds since the epoch; +inf for online items).
         capacity: Seats of an offline activity, -1 for unlimited.
         required: Ids any item requires; ``req_item[j]`` is the row needing ``required[req_key[j]]``.
@@ -368,8 +369,8 @@ class Columns:
         for i, it in enumerate(its):
             s = it.schedule
             if s is not None:
-                starts[i] = s.starts.astimezone(TZ).date().toordinal()
-                ends[i] = s.ends.astimezone(TZ).date().toordinal()
+                first, last = s.days
+                starts[i], ends[i] = first.toordinal(), last.toordinal()
                 ends_at[i] = s.ends.timestamp()
                 capacity[i] = -1 if s.capacity is None else s.capacity
                 city[i] = city_of.get(city_key(s.city), -1)

@@ -9,6 +9,7 @@ them. Without their hours every pace would read "behind" and every alert would f
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from recsys.exceptions import ValidationError
 from recsys.learning.ledger import HourEntry
 from recsys.records import FIRST_YEAR, LAST_YEAR
 
-__all__ = ["OpeningBalance", "OPENING_KIND"]
+__all__ = ["OpeningBalance", "OPENING_KIND", "parse_balances"]
 
 #: The kind and mode of a ledger entry that is an opening balance.
 OPENING_KIND = "opening_balance"
@@ -92,3 +93,9 @@ class OpeningBalance:
         title = "期初学时" + (f"（{self.note}）" if self.note else "")
         return HourEntry(item="", title=title, day=dt.date(self.year, 1, 1), hours=self.hours, kind=OPENING_KIND,
                          mode=OPENING_KIND, topics=(self.topic,) if self.topic else (), event=OPENING_KIND)
+
+
+def parse_balances(stored: str | None) -> list[tuple[str, OpeningBalance]]:
+    """The opening balances of the store's setting (see :data:`recsys.storage.BALANCES_META`),
+    each with its member's tenant."""
+    return [(data.pop("tenant", ""), OpeningBalance.from_dict(data)) for data in json.loads(stored or "[]")]

@@ -12,13 +12,15 @@ import json
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
 
 from recsys.catalogue import Catalogue
-from recsys.credits import OpeningBalance
+from recsys.credits import OpeningBalance, parse_balances
 from recsys.curriculum import Curriculum
 from recsys.embedding.encoders import DEFAULT_ENCODER, CachedEncoder, Encoder, get_encoder, spec_for_name
 from recsys.embedding.index import FaissIndex
@@ -51,7 +53,7 @@ from recsys.serving.world import World, enrolled_in
 from recsys.orgs import OrgName, within
 from recsys.pseudonyms import pseudonym
 from recsys.storage import EventColumns, MemberRemoval, Store, open_store, store_folder
-from recsys.storage._shared import BALANCES_META, served_item_ids
+from recsys.storage._shared import BALANCES_META, BALANCES_REVISION_META, served_item_ids
 from recsys.storage.tenant import TENANT_MARK, TenantStore, tenant_artefact
 from recsys.tokens import DEFAULT_TOKEN_HOURS, MemberTokens, TokenClaims, removal_meta
 
@@ -66,7 +68,8 @@ def _balances_meta(balances: Iterable[tuple[str, OpeningBalance]]) -> dict[str, 
     (the storage slot has no table for them; see README, Learning records), by tenant, member,
     year and topic."""
     ordered = sorted(balances, key=lambda tb: (tb[0], tb[1].key))
-    return {_BALANCES: json.dumps([{**b.to_dict(), "tenant": t} for t, b in ordered], ensure_ascii=False)}
+    return {_BALANCES: json.dumps([{**b.to_dict(), "tenant": t} for t, b in ordered], ensure_ascii=False),
+            BALANCES_REVISION_META: uuid.uuid4().hex}
 
 
 class Engine:
@@ -537,7 +540,9 @@ class Engine:
             ValidationError: a malformed balance, or one naming an unknown member (each placed by
                 its 1-based position).
         """
-        batch = as_records(balances, OpeningBalance)
+        # A topic by another of its family's names counts toward the family, as files read it.
+        batch = [b if b.topic is None else replace(b, topic=self.curriculum.vocabulary.code("topics", b.topic))
+                 for b in as_records(balances, OpeningBalance)]
         known = self.find_members(b.member for b in batch)
         unknown = [ValidationError(f"unknown member {b.member!r}", line=n, record=b.member, field="member")
                    for n, b in enumerate(batch, start=1) if b.member not in known]
@@ -561,8 +566,7 @@ class Engine:
 
     def _tagged_balances(self) -> list[tuple[str, OpeningBalance]]:
         """Every opening balance of the store with its member's tenant."""
-        stored = json.loads(self._whole_store.get_meta(_BALANCES) or "[]")
-        return [(data.pop("tenant", ""), OpeningBalance.from_dict(data)) for data in stored]
+        return parse_balances(self._whole_store.get_meta(_BALANCES))
 
     def opening_balances(self, member_id: str | None = None) -> list[OpeningBalance]:
         """The opening balances recorded, of one member or of all, by member, year and topic (a

@@ -406,6 +406,11 @@ def city_key(name: str | None) -> str:
     return key[:cut] if cut >= 2 else key  # 沙市 and 市中区 are names of their own
 
 
+#: An activity ending at or before this time of day on a later day than it started is an evening
+#: one: its last day is the day before (see :attr:`Schedule.days`).
+OVERNIGHT_END = dt.time(6)
+
+
 @dataclass(frozen=True)
 class Schedule:
     """When and where an offline activity takes place.
@@ -436,6 +441,17 @@ class Schedule:
             return city
         bare = self.location.strip()
         return bare if len(bare) <= 4 and not any(c.isspace() for c in bare) else ""
+
+    @property
+    def days(self) -> tuple[dt.date, dt.date]:
+        """The first and last Shanghai day the activity is held on: the days from its start to
+        its end, but an evening that runs past midnight and ends before :data:`OVERNIGHT_END`
+        belongs to the evening it started (a 20:00-02:00 watch is not held the next day)."""
+        first, end = self.starts.astimezone(TZ), self.ends.astimezone(TZ)
+        last = end.date()
+        if last > first.date() and end.time() <= OVERNIGHT_END:
+            last -= dt.timedelta(days=1)
+        return first.date(), last
 
     @property
     def place(self) -> str:

@@ -26,13 +26,28 @@ COMPLETING = ("complete", "attend", "quiz")
 def item_hours(item: Item, rules: HourRules) -> float:
     """The hours an item counts when completed, by the counting rules."""
     if item.mode == "offline" and item.schedule is not None:
-        scheduled = (item.schedule.ends - item.schedule.starts).total_seconds() / 3600.0
-        if scheduled >= rules.full_day_from:
-            return rules.full_day_hours
-        if scheduled >= rules.half_day_from:
-            return rules.half_day_hours
-        return min(scheduled, item.minutes / 60.0)
+        s = item.schedule
+        first, last = s.days
+        if last == first:
+            return _session_hours((s.ends - s.starts).total_seconds() / 3600.0, item, rules)
+        # Held on several days: each day a session, its part within the day's hours.
+        total = 0.0
+        for n in range((last - first).days + 1):
+            day = dt.datetime.combine(first + dt.timedelta(days=n), dt.time(), TZ)
+            opens = max(s.starts, day + dt.timedelta(hours=rules.day_from))
+            closes = min(s.ends, day + dt.timedelta(hours=rules.day_until))
+            total += _session_hours(max((closes - opens).total_seconds() / 3600.0, 0.0), item, rules)
+        return total
     return item.minutes / 60.0 * rules.online_factor
+
+
+def _session_hours(scheduled: float, item: Item, rules: HourRules) -> float:
+    """The hours one day's session of ``scheduled`` hours counts: a full or half day, or its length."""
+    if scheduled >= rules.full_day_from:
+        return rules.full_day_hours
+    if scheduled >= rules.half_day_from:
+        return rules.half_day_hours
+    return min(scheduled, item.minutes / 60.0)
 
 
 def event_ref(event: Event) -> str:

@@ -25,7 +25,9 @@ class HourRules:
     ``progress`` of 95 % or more, or a ``quiz`` taken). An offline activity counts once, when
     attended: a session of at least ``half_day_from`` hours counts ``half_day_hours`` (a half-day
     on-site session is 4 hours in most local rules), one of at least ``full_day_from`` hours
-    counts ``full_day_hours``; a shorter one counts its scheduled length. The year resets the count.
+    counts ``full_day_hours``; a shorter one counts its scheduled length. An activity held on
+    several days (a three-day course) counts each day so, by the part of it scheduled between
+    ``day_from`` and ``day_until`` o'clock that day. The year resets the count.
 
     Attributes:
         online_factor: Multiplier of online minutes (some organisations count online study at
@@ -34,6 +36,8 @@ class HourRules:
         half_day_hours: Hours a half-day session counts.
         full_day_from: Scheduled hours from which an offline session is a full day.
         full_day_hours: Hours a full-day session counts.
+        day_from, day_until: The hours of the day (0-24) within which each day of an activity
+            held on several days is counted.
         online_daily_cap: Most online hours counted per day, or None for no cap.
         pace_tolerance: Share of the hours due by a date a member may lag before being
             "behind pace" (0.1: up to 10 % behind is still on pace).
@@ -47,6 +51,8 @@ class HourRules:
     half_day_hours: float = 4.0
     full_day_from: float = 5.5
     full_day_hours: float = 8.0
+    day_from: float = 8.0
+    day_until: float = 18.0
     online_daily_cap: float | None = None
     pace_tolerance: float = 0.1
     pace_slack_hours: float = 1.0

@@ -15,7 +15,7 @@ __all__ = [
     "offline_today", "fresh", "next_level", "birthday", "case_mix", "continue_started",
     "prepare_for", "role_start", "empty_budget", "empty_done", "empty_nothing", "cn_date", "enrolled",
     "review", "weak_topic", "mastered_next", "peers_also_studied", "role_popular", "book_title",
-    "enrolled_today", "hours_text",
+    "enrolled_today", "continuing", "hours_text",
 ]
 
 #: Roles that say what a member is, not the post they hold: "您所在岗位（党员）" reads wrongly.
@@ -93,13 +93,31 @@ def offline_today(item: Item) -> str:
     return f"今天 {when:%H:%M} 在{_place(item)}举行"
 
 
-def enrolled_today(item: Item) -> str:
-    when = item.schedule.starts.astimezone(TZ)
-    return f"您已报名，今天 {when:%H:%M} 在{_place(item)}举行（不计入今日学习时长）"
+def enrolled_today(item: Item, day: dt.date | None = None) -> str:
+    """An activity the member enrolled in, held on ``day`` (its first day by default)."""
+    return f"您已报名，{_held(item, day)}在{_place(item)}举行（不计入今日学习时长）"
 
 
-def enrolled(item: Item) -> str:
-    return f"您已报名，{cn_date(item.schedule.starts.astimezone(TZ))}参加"
+def continuing(item: Item, day: dt.date) -> str:
+    """A later day of an activity of several days the member is at (a path planned it earlier)."""
+    return f"{_held(item, day)}在{_place(item)}举行（不计入今日学习时长）"
+
+
+def enrolled(item: Item, day: dt.date | None = None) -> str:
+    """An activity the member enrolled in, in the list of ``day`` (a day it is held on) or ahead."""
+    first, last = item.schedule.days
+    if day is not None and first < day <= last:
+        return f"您已报名，{_held(item, day)}在{_place(item)}举行"
+    return f"您已报名，{cn_date(first)}参加"
+
+
+def _held(item: Item, day: dt.date | None) -> str:
+    """When an activity is held on ``day``: its start time on the first day, which of its days
+    after (a course of three days is on its second day, not starting again at 08:30)."""
+    first, last = item.schedule.days
+    if day is None or day <= first:
+        return f"今天 {item.schedule.starts.astimezone(TZ):%H:%M} "
+    return f"今天是活动第 {(day - first).days + 1} 天（共 {(last - first).days + 1} 天），"
 
 
 def fresh(item: Item) -> str:

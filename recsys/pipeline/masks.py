@@ -32,10 +32,10 @@ __all__ = ["REASONS", "attendable", "hard_rules", "static_rules", "static_key", 
 #: The rules in the order they are checked; a code is an index into this tuple.
 REASONS: tuple[str | None, ...] = (
     None, "completed", "disliked", "cooldown", "unpublished", "expired", "role", "org", "situation", "prerequisite",
-    "birthday", "offline", "location", "past", "date", "full",
+    "birthday", "offline", "location", "past", "date", "begun", "full",
 )
 _CODE = {r: k for k, r in enumerate(REASONS) if r}
-_PREREQUISITE, _FULL = _CODE["prerequisite"], _CODE["full"]
+_PREREQUISITE, _BEGUN, _FULL = _CODE["prerequisite"], _CODE["begun"], _CODE["full"]
 
 
 def _member_columns(cols, m: Member) -> tuple[list[int], np.ndarray, int]:
@@ -97,8 +97,8 @@ def attendable(cols, members, curriculum: Curriculum | None = None) -> np.ndarra
 
 def static_rules(ctx: PlanContext, rows: np.ndarray | None = None, *, for_day: bool = True) -> np.ndarray:
     """Codes of the rules that read no history: published, expired, role, organisation, situation,
-    birthday week, offline attendance, city, past, date, and seats (as if the member had not
-    enrolled).
+    birthday week, offline attendance, city, past, date, begun and seats (as if the member had
+    not enrolled).
 
     Args:
         ctx: The planning context (only its member, day, curriculum, catalogue and seats are read).
@@ -135,6 +135,7 @@ def static_rules(ctx: PlanContext, rows: np.ndarray | None = None, *, for_day: b
         ("location", offline & bool(m.location) & (city >= 0) & (city != member_city)),
         ("past", offline & (cols.ends_at[rows] <= day_start)),
         ("date", offline & for_day & ((cols.starts_day[rows] > day) | (cols.ends_day[rows] < day))),
+        ("begun", offline & for_day & (cols.starts_day[rows] < day)),
         ("full", offline & (capacity >= 0) & (seats[rows] >= capacity)),
     ]
     codes = np.zeros(n, dtype=np.int8)
@@ -180,11 +181,12 @@ def hard_rules(
             found = position[catalogue_rows]
             return found[found >= 0]
 
-    # Seats: an enrolled member keeps theirs, so "full" does not apply to them ("full" is the
-    # last rule: nothing else is hidden behind it).
+    # Seats: an enrolled member keeps theirs, so "full" does not apply to them, nor "begun" to a
+    # later day of a course they joined ("begun" and "full" are the last rules: nothing else is
+    # hidden behind them).
     pos = at(cols.rows(h.enrolled))
     if len(pos):
-        seat = codes[pos] == _FULL
+        seat = (codes[pos] == _BEGUN) | (codes[pos] == _FULL)
         codes[pos[seat]] = 0
     # Prerequisites: only items that require something can break it, and it comes after the
     # rules of rows 4-7 (publication, expiry, role, organisation).

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from recsys.credits import OpeningBalance
 from recsys.curriculum import Curriculum, MemberPolicy
 from recsys.learning.ledger import item_hours
 from recsys.learning.mastery import ReviewDue, TopicMastery, estimate_mastery, review_schedule
@@ -181,6 +182,7 @@ def build_profile(
     curriculum: Curriculum,
     *,
     vectors: bool = True,
+    opening: Sequence[OpeningBalance] = (),
 ) -> Profile:
     """Build a member's profile for ``day``.
 
@@ -196,6 +198,8 @@ def build_profile(
         vectors: Whether to build the whole profile. Without, it holds what the hard rules
             (:func:`recsys.pipeline.infeasibility`) read, the history and the reviews, at a
             fraction of the cost: no vectors, hours, mastery or quiz estimates.
+        opening: The member's opening balances: those of ``day``'s year count toward the hours,
+            in their topic if they have one, as in the member's learning record.
     """
     history = build_history(events, day, interest=vectors)
     policy = curriculum.for_member(member)
@@ -209,6 +213,11 @@ def build_profile(
 
     hours: dict[str, float] = defaultdict(float)
     total = 0.0
+    for balance in opening:
+        if balance.year == day.year:
+            total += balance.hours
+            if balance.topic:
+                hours[balance.topic] += balance.hours
     mastery: dict[str, int] = {}
     last_case = None
     for item_id, when in history.completed.items():

@@ -15,7 +15,6 @@ from recsys.pipeline.diversity import MMRReranker
 from recsys.pipeline.feasibility import FeasibilityFilter
 from recsys.pipeline.masks import REASONS, hard_rules, reach_mask
 from recsys.pipeline.scoring import Scorer
-from recsys.records import TZ
 from recsys.results import StudyEntry, StudyList
 
 __all__ = ["Recommender"]
@@ -168,9 +167,9 @@ class Recommender:
         today = cols.flag(enrolled)[rows] & (starts <= day) & (day <= cols.ends_day[rows])
         rows = rows[today | ((day < starts) & (starts <= last.toordinal()))]
         for it in ctx.items.at(rows):
-            first = it.schedule.starts.astimezone(TZ).date()
-            if it.id in enrolled and first <= ctx.day <= it.schedule.ends.astimezone(TZ).date():
-                found.append((it.schedule.starts, it.id, StudyEntry(it, 0.0, (explain.enrolled_today(it),))))
+            first, held_last = it.schedule.days
+            if it.id in enrolled and first <= ctx.day <= held_last:
+                found.append((it.schedule.starts, it.id, StudyEntry(it, 0.0, (explain.enrolled_today(it, ctx.day),))))
             elif ctx.day < first <= last:
                 seats = None
                 if it.schedule.capacity is not None:

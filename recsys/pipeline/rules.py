@@ -13,9 +13,6 @@ from recsys.records import TZ, Item, Member, city_key
 __all__ = ["infeasibility", "unavailable", "due_review"]
 
 
-def _offline_window(item: Item, day: dt.date) -> tuple[dt.date, dt.date]:
-    s = item.schedule
-    return s.starts.astimezone(TZ).date(), s.ends.astimezone(TZ).date()
 
 
 def due_review(item: Item, ctx: PlanContext) -> ReviewDue | None:
@@ -91,9 +88,12 @@ def infeasibility(item: Item, ctx: PlanContext, *, for_day: bool = True) -> str 
         if s.ends <= dt.datetime.combine(day, dt.time(), TZ):
             return "past"
         if for_day:
-            first, last = _offline_window(item, day)
+            first, last = s.days
             if not first <= day <= last:
                 return "date"
+            # A course of several days is joined on its first: after it, only those enrolled go on.
+            if first < day and item.id not in h.enrolled:
+                return "begun"
         if (
             s.capacity is not None
             and item.id not in h.enrolled

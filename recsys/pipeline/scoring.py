@@ -356,7 +356,7 @@ class Scorer(Component[ScorerConfig]):
             if s["resume"][n]:
                 reasons.append((w.resume + 1, explain.continue_started()))
             if s["offline"][n]:
-                text = explain.enrolled(it) if it.id in p.history.enrolled else explain.offline_today(it)
+                text = explain.enrolled(it, ctx.day) if it.id in p.history.enrolled else explain.offline_today(it)
                 reasons.append((w.offline + 1, text))
             if s["birthday"][n]:
                 reasons.append((w.birthday + 1, explain.birthday(p.member.joined)))

@@ -31,7 +31,7 @@ from recsys.pipeline.masks import StaticRules
 from recsys.records import Event, Member
 from recsys.results import StudyList
 from recsys.serving.lists import impressions_of, request_key, reuse_served, served_record
-from recsys.serving.world import World, enrolled_ahead, plan_context, seats_for
+from recsys.serving.world import World, enrolled_ahead, enrolled_in, opening_of, plan_context, seats_for
 
 from recsys.storage import ServedList
 from recsys.storage._shared import DamagedRecordError
@@ -77,6 +77,7 @@ def _block(world: World, members: Sequence[Member], day: dt.date, budgets: Seque
     ids = list(dict.fromkeys(m.id for m in members))
     served_before = {(s.member, s.request): s for s in store.served_for(ids, day)}
     histories = store.histories(ids)
+    balances = world.balances()
     lists: dict[tuple[str, int], StudyList] = {}
     todo: dict[tuple[str, int], Member] = {}
     for member, budget in zip(members, budgets):
@@ -84,7 +85,8 @@ def _block(world: World, members: Sequence[Member], day: dt.date, budgets: Seque
         if key in lists or key in todo:  # the same member twice: the same list
             continue
         reused = reuse_served(served_before.get((member.id, request_key(budget))), histories[member.id].state,
-                              member, snap.catalogue.items_of)
+                              member, snap.catalogue.items_of, lambda ids: seats,
+                              lambda: enrolled_in(histories[member.id].events), opening_of(balances, member))
         if reused is not None:
             lists[key] = reused
         else:
@@ -103,13 +105,14 @@ def _block(world: World, members: Sequence[Member], day: dt.date, budgets: Seque
             ctxs = [
                 plan_context(world, snap, member, day, budget, histories[member.id].events, seats,
                              branch=branches[member.org], static_rules=static,
-                             prep_targets=enrolled_ahead(histories[member.id].events, snap.catalogue, day))
+                             prep_targets=enrolled_ahead(histories[member.id].events, snap.catalogue, day),
+                             opening=opening_of(balances, member))
                 for (_, budget), member in group
             ]
             planned = world.recommender.many(ctxs)
         for ((member_id, budget), member), result in zip(group, planned):
             lists[(member_id, budget)] = result
-            served.append(served_record(result, histories[member_id].state, member))
+            served.append(served_record(result, histories[member_id].state, member, opening_of(balances, member)))
             impressions.extend(impressions_of(result))
     if served:
         store.put_served(served, impressions)  # of the members still held as it writes

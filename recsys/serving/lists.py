@@ -2,12 +2,14 @@
 
 A day's first list on a warm engine reads the store's counters, the served list (none yet), the
 member's history, the day's seats and the branch's activity, once each, and writes the list with
-its impressions in one transaction. Asked again, it reads the served list and the member's state
-token, not the history. A path reads the history once and plans every day from it.
+its impressions in one transaction. Asked again, it reads the served list, the member's state
+token and the opening balances' revision, not the history (unless an activity the list offers has
+filled since). A path reads the history once and plans every day from it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -16,13 +18,17 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+import recsys.pipeline.explain as explain
+from recsys.credits import OpeningBalance
 from recsys.pipeline import PlanContext, infeasibility
 from recsys.records import IMPRESSION_PREFIX, TZ, Event, Item, Member
-from recsys.results import SearchHit, StudyList, StudyPath
+from recsys.results import SearchHit, StudyEntry, StudyList, StudyPath
 from recsys.serving.world import (
     Snapshot,
     World,
     enrolled_ahead,
+    enrolled_in,
+    opening_of,
     plan_context,
     seats_for,
 )
@@ -41,29 +47,44 @@ def request_key(budget: int) -> str:
     return f"minutes={budget}"
 
 
-def planned_from(state: str, member: Member) -> str:
+def planned_from(state: str, member: Member, opening: Sequence[OpeningBalance] = ()) -> str:
     """What a served list was planned from, as the token kept with it: the member's events (the
-    store's state token, :func:`recsys.storage.member_state`) and the member's record (roles,
-    situation, branch: a change may change what the rules allow)."""
-    record = json.dumps(member.to_dict(), sort_keys=True, ensure_ascii=False).encode("utf-8")
+    store's state token, :func:`recsys.storage.member_state`), the member's record (roles,
+    situation, branch: a change may change what the rules allow) and opening balances (hours
+    the reasons count)."""
+    record = json.dumps([member.to_dict(), *(b.to_dict() for b in opening)], sort_keys=True,
+                        ensure_ascii=False).encode("utf-8")
     return f"{state}/{hashlib.sha256(record).hexdigest()[:16]}"
 
 
 def reuse_served(served: ServedList | None, state: str, member: Member,
-                 items: Callable[[Sequence[str]], Mapping[str, Item]]) -> StudyList | None:
+                 items: Callable[[Sequence[str]], Mapping[str, Item]],
+                 seats: Callable[[Sequence[str]], Mapping[str, int]],
+                 held: Callable[[], set[str]], opening: Sequence[OpeningBalance] = ()) -> StudyList | None:
     """The list already served, if it was planned from the member's events (``state``) and record
-    as they are now and every item it shows is in the catalogue as it was then (``items`` gives
-    the current items of some ids): an item since expired, retargeted, lengthened or withdrawn,
-    or a role the member no longer holds, has the day planned again."""
-    if served is None or served.state != planned_from(state, member):
+    as they are now, every item it shows is in the catalogue as it was then (``items`` gives
+    the current items of some ids), and every activity it offers still has a seat for the member
+    (``seats`` gives the seats taken in some activities, ``held`` those the member holds a seat
+    in): an item since expired, retargeted, lengthened or withdrawn, a role the member no longer
+    holds, an opening balance recorded, or an activity others have filled since, has the day
+    planned again."""
+    if served is None or served.state != planned_from(state, member, opening):
         return None
     stored = StudyList.from_dict(served.payload)
     shown = {e.item.id: e.item for e in (*stored.entries, *stored.upcoming)}
-    return stored if dict(items(list(shown))) == shown else None
+    if dict(items(list(shown))) != shown:
+        return None
+    limited = [e.item for e in stored.entries if e.item.schedule is not None and e.item.schedule.capacity is not None]
+    if limited:
+        taken = seats([a.id for a in limited])
+        full = {a.id for a in limited if taken.get(a.id, 0) >= a.schedule.capacity}
+        if full and not full <= held():  # the history is read only when an activity filled
+            return None
+    return stored
 
 
-def served_record(result: StudyList, state: str, member: Member) -> ServedList:
-    return ServedList(result.member, result.day, request_key(result.budget), planned_from(state, member),
+def served_record(result: StudyList, state: str, member: Member, opening: Sequence[OpeningBalance] = ()) -> ServedList:
+    return ServedList(result.member, result.day, request_key(result.budget), planned_from(state, member, opening),
                       result.to_dict(), time.time())
 
 
@@ -89,21 +110,23 @@ def daily(world: World, member: Member, day: dt.date, budget: int, *, preview: b
     """
     store = world.store
     served = store.get_served(member.id, day, request_key(budget))
+    opening = opening_of(world.balances(), member)
     if served is not None:  # asked again: the state token alone says whether it still holds
-        reused = reuse_served(served, store.member_state(member.id), member, store.get_items)
+        reused = reuse_served(served, store.member_state(member.id), member, store.get_items, store.enrolments,
+                              lambda: enrolled_in(store.history(member.id).events), opening)
         if reused is not None:
             return reused
     history = store.history(member.id)
-    result = _plan_day(world, member, day, budget, history.events, lambda snap, ctx: world.recommender(ctx))
+    result = _plan_day(world, member, day, budget, history.events, lambda snap, ctx: world.recommender(ctx), opening)
     if not preview:
         # The store keeps it only if the member is still held when it writes (a removal in any
         # process meanwhile gets no list back).
-        store.put_served([served_record(result, history.state, member)], impressions_of(result))
+        store.put_served([served_record(result, history.state, member, opening)], impressions_of(result))
     return result
 
 
 def _plan_day(world: World, member: Member, day: dt.date, budget: int, events: Sequence[Event],
-              plan: Callable[[Snapshot, PlanContext], StudyList]) -> StudyList:
+              plan: Callable[[Snapshot, PlanContext], StudyList], opening: Sequence[OpeningBalance]) -> StudyList:
     """``plan`` of the member's day from ``events``: the day's seats and the branch's activity
     read before the engine's lock, the context built and planned under it."""
     store = world.store
@@ -114,7 +137,7 @@ def _plan_day(world: World, member: Member, day: dt.date, budget: int, events: S
         if not world.unmoved(snap):  # a write moved the index meanwhile: plan on the new one
             snap = world.snapshot()
         ctx = plan_context(world, snap, member, day, budget, events, seats, branch=branch,
-                           prep_targets=enrolled_ahead(events, snap.catalogue, day))
+                           prep_targets=enrolled_ahead(events, snap.catalogue, day), opening=opening)
         return plan(snap, ctx)
 
 
@@ -131,7 +154,8 @@ def daily_from(world: World, member: Member, day: dt.date, budget: int, scores: 
         rows = np.array([row[i] for i in known], dtype=np.int64)
         return world.recommender.from_ranking(ctx, rows, np.array([scores[i] for i in known], dtype=np.float64))
 
-    result = _plan_day(world, member, day, budget, store.history(member.id).events, ranked)
+    result = _plan_day(world, member, day, budget, store.history(member.id).events, ranked,
+                       opening_of(world.balances(), member))
     if not preview:
         # Impressions start the cool-down as for any list; the list itself is not kept as the
         # day's served list, which stays the engine's own.
@@ -151,7 +175,9 @@ def path(world: World, member: Member, start: dt.date, days: int, budget: int) -
         # Days whose list the member was already given keep it (a path must not contradict the
         # day's push), and the days before leave its items to it (they count as done only from
         # their day on, as any day's plan does).
-        served = _served_between(world, snap, member, start, days, budget, history.state)
+        opening = opening_of(world.balances(), member)
+        served = _served_between(world, snap, member, start, days, budget, history.state, seats,
+                                 lambda: enrolled_in(events), opening)
         # Offline activities within the path the member could attend: online items similar to
         # them are pulled forward as preparation.
         probe = plan_context(world, snap, member, start, budget, events, seats, rules_only=True)
@@ -162,6 +188,8 @@ def path(world: World, member: Member, start: dt.date, days: int, budget: int) -
         ) + enrolled_ahead(events, snap.catalogue, start)
         planned: list[str] = []
         recent: frozenset[str] = frozenset()
+        # The later days of an activity of several days planned on its first: the member is there.
+        attending: dict[dt.date, list[Item]] = {}
         out = []
         for n in range(days):
             day = start + dt.timedelta(days=n)
@@ -173,16 +201,27 @@ def path(world: World, member: Member, start: dt.date, days: int, budget: int) -
                 # the day's minutes filled.
                 result = None
             if result is None:
+                held_back = {e.item.id for d, given in served.items() if d > day for e in given.entries}
+                there = attending.get(day, [])
+                if there:  # one activity a day: no other on a day of the course
+                    held_back.update(snap.catalogue.offline_between(day, day))
                 ctx = plan_context(
                     world, snap, member, day, budget, events, seats,
                     branch=world.branch_activity(snap, member.org, day),
-                    planned=frozenset(planned), recent_topics=recent,
-                    held_back=frozenset(e.item.id for d, given in served.items() if d > day for e in given.entries),
+                    planned=frozenset(planned), recent_topics=recent, held_back=frozenset(held_back),
                     prep_targets=tuple(t for t in ahead if t.schedule.starts.astimezone(TZ).date() > day),
+                    opening=opening,
                 )
                 result = world.recommender(ctx)
+                if there:  # shown as an activity held today, as one longer than the day is
+                    result = dataclasses.replace(result, upcoming=tuple(
+                        StudyEntry(it, 0.0, (explain.continuing(it, day),)) for it in there) + result.upcoming)
             out.append(result)
             planned.extend(e.item.id for e in result.entries)
+            for e in result.entries:
+                if e.item.schedule is not None:
+                    for later in range(1, (e.item.schedule.days[1] - day).days + 1):
+                        attending.setdefault(day + dt.timedelta(days=later), []).append(e.item)
             # Plan the next day as if this one was studied: hours, levels and prerequisites move on.
             done_at = dt.datetime.combine(day, _DONE_AT, TZ)
             events = events + [Event(member=member.id, item=e.item.id, kind="complete", at=done_at)
@@ -192,14 +231,16 @@ def path(world: World, member: Member, start: dt.date, days: int, budget: int) -
 
 
 def _served_between(world: World, snap: Snapshot, member: Member, start: dt.date, days: int, budget: int,
-                    state: str) -> dict[dt.date, StudyList]:
+                    state: str, seats: Mapping[str, int], held: Callable[[], set[str]],
+                    opening: Sequence[OpeningBalance]) -> dict[dt.date, StudyList]:
     """The lists of ``member`` served for the days from ``start`` at ``budget`` minutes that still
-    hold (the member's state unchanged since, every item still in the catalogue)."""
+    hold (the member's state unchanged since, every item still in the catalogue, a seat left in
+    every activity offered or the member's own; ``seats``: those taken in the path's activities)."""
     out = {}
     for n in range(days):
         day = start + dt.timedelta(days=n)
         found = reuse_served(world.store.get_served(member.id, day, request_key(budget)), state, member,
-                             snap.catalogue.items_of)
+                             snap.catalogue.items_of, lambda ids: seats, held, opening)
         if found is not None:
             out[day] = found
     return out
@@ -214,7 +255,7 @@ def rank(world: World, member: Member, day: dt.date, k: int) -> list[SearchHit]:
         ctx = plan_context(
             world, snap, member, day, member.daily_minutes, events, seats_for(store, snap.catalogue, day, day),
             branch=world.branch_activity(snap, member.org, day),
-            prep_targets=enrolled_ahead(events, snap.catalogue, day),
+            prep_targets=enrolled_ahead(events, snap.catalogue, day), opening=opening_of(world.balances(), member),
         )
         best = world.recommender.rank(ctx, k)
         return [SearchHit(item, score) for item, score in zip(best.items(ctx), best.score.tolist())]

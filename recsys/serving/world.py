@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recsys.catalogue import Catalogue
+from recsys.credits import OpeningBalance, parse_balances
 from recsys.curriculum import Curriculum
 from recsys.embedding.encoders import Encoder
 from recsys.embedding.index import VectorIndex
@@ -39,6 +40,7 @@ from recsys.serving.branches import BranchLog
 from recsys.serving.builds import APART_FROM, Builds, fit_collaborative, opens_elsewhere
 from recsys.serving.catalogue_cache import CatalogueCache, ItemsAhead
 from recsys.storage import Artefact, Revisions, Store
+from recsys.storage._shared import BALANCES_META, BALANCES_REVISION_META
 from recsys.storage.tenant import TENANT_MARK, TenantStore, tenant_artefact
 
 __all__ = [
@@ -155,6 +157,8 @@ class World:
         self._ranking_key: int | None = None
         self._enterprise_rankings: dict[str, RankingModel] = {}
         self._parsed: dict[tuple, RankingModel] = {}  # the models last read, by what identifies their bytes
+        # The opening balances by (tenant, member), with the revision of the setting they were read at.
+        self._balances: tuple[str | None, dict[tuple[str, str], tuple[OpeningBalance, ...]]] | None = None
 
     def snapshot(self, *, collaborative: bool = True, ahead: ItemsAhead | None = None) -> Snapshot:
         """The catalogue, index and collaborative model as of now: one read of the store's
@@ -185,6 +189,19 @@ class World:
             # transaction, and the other requests of this process must not wait with it.
             self._keep_collaborative(model, *built)
         return snap
+
+    def balances(self) -> Mapping[tuple[str, str], tuple[OpeningBalance, ...]]:
+        """Every member's opening balances (all years) by tenant and member id, read again only
+        when a write changed them: one small setting read per call, where the balances of a
+        whole group are one setting of megabytes. See :func:`opening_of`."""
+        revision = self.store.get_meta(BALANCES_REVISION_META)
+        kept = self._balances
+        if kept is None or kept[0] != revision:
+            by_member: dict[tuple[str, str], list[OpeningBalance]] = {}
+            for tenant, balance in parse_balances(self.store.get_meta(BALANCES_META)):
+                by_member.setdefault((tenant, balance.member), []).append(balance)
+            kept = self._balances = (revision, {key: tuple(found) for key, found in by_member.items()})
+        return kept[1]
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
@@ -579,6 +596,12 @@ def branch_activity(store: Store, org: str, day: dt.date) -> tuple[BranchCounts,
     return BranchCounts(dict(sorted(counts.items()))), active
 
 
+def opening_of(balances: Mapping[tuple[str, str], tuple[OpeningBalance, ...]],
+               member: Member) -> tuple[OpeningBalance, ...]:
+    """The member's opening balances among ``balances`` (:meth:`World.balances`)."""
+    return balances.get((member.tenant, member.id), ())
+
+
 def enrolled_in(events: Sequence[Event]) -> set[str]:
     """The activities a member holds a seat in: their latest ``enroll`` event for each is not a
     withdrawal (value 0)."""
@@ -616,8 +639,10 @@ def plan_context(
     prep_targets: tuple[Item, ...] = (),
     rules_only: bool = False,
     static_rules: StaticRules | None = None,
+    opening: Sequence[OpeningBalance] = (),
 ) -> PlanContext:
-    """The pipeline's input for ``member`` on ``day``, from data already read.
+    """The pipeline's input for ``member`` on ``day``, from data already read; ``opening``: the
+    member's opening balances (:func:`opening_of`), which count toward the hours.
 
     ``rules_only`` builds only what the hard rules read (see :func:`recsys.pipeline.rules_context`).
     ``static_rules`` shares the rules that read no history between members planned on ``day``
@@ -634,7 +659,7 @@ def plan_context(
         if own is not None:
             ranking, collaborative = own, own.collaborative
     profile = build_profile(member, day, events, snap.catalogue, snap.catalogue.vectors_of, world.encode_queries,
-                            world.curriculum)
+                            world.curriculum, opening=opening)
     counts, active = ({}, 0) if branch is None else branch
     return PlanContext(
         profile=profile, day=day, budget=budget, items=snap.catalogue, index=index,

@@ -54,6 +54,7 @@ __all__ = [
     "scan_sql",
     "damaged_rows",
     "BALANCES_META",
+    "BALANCES_REVISION_META",
     "tag_balances",
 ]
 
@@ -499,6 +500,9 @@ def damaged_rows(rows: Mapping[str, Iterable[Sequence[Any]]], dim: int | None, w
 
 #: The setting in which the engine keeps members' opening balances (a JSON list).
 BALANCES_META = "opening_balances"
+#: Written with :data:`BALANCES_META`, new each time: a process planning lists reads this small
+#: setting per list and the balances themselves only when it changed.
+BALANCES_REVISION_META = "opening_balances_revision"
 
 
 def tag_balances(stored: str, member_orgs: Mapping[str, str]) -> str:

@@ -123,3 +123,25 @@ def test_a_member_ledger_shows_a_quarter_hour_as_people_round_it():
 
     progress = member_progress(M1, [], {}, Curriculum(), DAY, [OpeningBalance("m1", 2026, 12.25)])
     assert "学时：12.3 / 32" in format_member_progress(progress)
+
+
+def test_a_balance_counts_in_the_hours_a_list_says_are_left(tmp_path):
+    """A list's "本年度还差" counts the hours of an opening balance in its topic, as the learning
+    record does; a list served before the balance was recorded is planned again; a balance under
+    another name of a topic family counts toward the family, however it was given."""
+    day = dt.date(2026, 12, 10)  # 党员: 32 hours a year, 10 % of them 党史, 3.2 hours
+
+    def reasons() -> list[str]:
+        return [r for e in engine.daily("m1", day, minutes=60).entries for r in e.reasons]
+
+    with Engine.open(tmp_path / "store", encoder="tfidf") as engine:
+        engine.add_items([make_item("h1", "遵义会议的历史意义", "遵义会议确立了正确路线", topics=("党史",), minutes=25)])
+        engine.upsert_members([M1])
+        assert reasons() == ["作为党员的必修主题：党史，本年度还差 3.2 学时"]
+        engine.record_balances([{"member": "m1", "year": 2026, "hours": 2, "topic": "党史"},
+                                {"member": "m1", "year": 2025, "hours": 9, "topic": "党史"}])
+        assert reasons() == ["作为党员的必修主题：党史，本年度还差 1.2 学时"]
+        engine.record_balances([{"member": "m1", "year": 2026, "hours": 3.5, "topic": "党史"}])
+        assert not [r for r in reasons() if "还差" in r]
+        engine.record_balances([{"member": "m1", "year": 2026, "hours": 12, "topic": "新思想"}])
+        assert [b.topic for b in engine.opening_balances("m1") if b.year == 2026] == ["党史", "党的创新理论"]

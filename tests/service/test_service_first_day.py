@@ -57,3 +57,11 @@ def test_opening_balances_over_http_count_in_the_member_progress(world):
     assert hours["hours"] == 12.5 and hours["entries"][0]["kind"] == "opening_balance"
     refused = client.post("/v1/credits", json=[{"member": "m-b", "year": 2026, "hours": 3}], headers=bearer(keys.a))
     assert refused.status_code == 422 and "unknown member 'm-b'" in refused.json()["error"]["message"]
+    # A topic by another name of its family counts toward it, as a file's does; one no curriculum
+    # knows is written with a warning (its hours count toward the total only).
+    body = [{"member": "m-a3", "year": 2026, "hours": 6, "topic": "新思想"},
+            {"member": "m-a3", "year": 2026, "hours": 2, "topic": "不存在的主题"}]
+    written = client.post("/v1/credits", json=body, headers=bearer(keys.a)).json()
+    assert written["written"] == 2 and [(w["index"], w["field"]) for w in written["warnings"]] == [(1, "topic")]
+    by_topic = client.get("/v1/members/m-a3/progress?day=2026-12-01", headers=bearer(keys.a)).json()["hours"]["by_topic"]
+    assert by_topic["党的创新理论"] == 6

@@ -62,9 +62,11 @@ def items(draw):
         if offline:
             # Days around those the tests ask for, so activities often fall on a planned day.
             day = START + dt.timedelta(days=draw(st.sampled_from([-2, -1, 0, 1, 2, 5, 15, 16, 29, 35])))
-            hours = draw(st.integers(1, 8))
-            fields.update(kind="activity", mode="offline", minutes=hours * 60,
-                          schedule=Schedule(at(day, 9), at(day, 9) + dt.timedelta(hours=hours),
+            # A morning, an afternoon or an evening; some past midnight, some over several days.
+            starts = at(day, draw(st.sampled_from([9, 14, 20])))
+            hours = draw(st.sampled_from([1, 2, 3, 6, 8, 30, 54]))
+            fields.update(kind="activity", mode="offline", minutes=min(hours, 8) * 60,
+                          schedule=Schedule(starts, starts + dt.timedelta(hours=hours),
                                             f"{draw(st.sampled_from(CITIES))}·教育基地", None))
         else:
             fields.update(kind=draw(st.sampled_from(["lecture", "video", "article", "case", "quiz", "discussion"])),
@@ -92,7 +94,7 @@ def histories(draw, catalogue):
     events = []
     for _ in range(draw(st.integers(0, 15))):
         item = draw(st.sampled_from(catalogue))
-        kind = draw(st.sampled_from(["complete", "impression", "impression", "start", "skip", "rate", "quiz"]))
+        kind = draw(st.sampled_from(["complete", "impression", "impression", "start", "skip", "rate", "quiz", "enroll"]))
         value = {"rate": draw(st.integers(1, 5)), "quiz": draw(st.floats(0, 1))}.get(kind)
         day = START - dt.timedelta(days=draw(st.integers(1, 40)))
         events.append(Event(member="m1", item=item.id, kind=kind, value=value, at=at(day, draw(st.integers(6, 22)))))
@@ -128,6 +130,23 @@ def state(events, day):
     return completed, started, shown
 
 
+def enrolled(events, day) -> set[str]:
+    """The activities the member holds a seat in by the end of ``day``: the latest ``enroll`` is no withdrawal."""
+    latest = {}
+    for e in sorted((e for e in events if e.kind == "enroll" and e.at < at(day + dt.timedelta(days=1), 0)),
+                    key=lambda e: e.at):
+        latest[e.item] = e.value
+    return {i for i, v in latest.items() if v != 0}
+
+
+def held_days(schedule: Schedule) -> tuple[dt.date, dt.date]:
+    """The first and last day an activity is held on, by the README: an evening that ends by 06:00
+    on a later day belongs to the day it started."""
+    first, end = schedule.starts.astimezone(TZ), schedule.ends.astimezone(TZ)
+    last = end.date() - dt.timedelta(days=1) if end.date() > first.date() and end.time() <= dt.time(6) else end.date()
+    return first.date(), last
+
+
 def check_day(lst: StudyList, member: Member, catalogue: dict, events, done_before: set, budget: int):
     day = lst.day
     completed, started, shown = state(events, day)
@@ -157,7 +176,9 @@ def check_day(lst: StudyList, member: Member, catalogue: dict, events, done_befo
         assert all(r in done for r in it.requires)
         if it.mode == "offline":
             assert member.offline
-            assert it.schedule.starts.astimezone(TZ).date() <= day <= it.schedule.ends.astimezone(TZ).date()
+            first, last = held_days(it.schedule)
+            assert first <= day <= last
+            assert day == first or it.id in enrolled(events, day)  # a course is joined on its first day
             assert it.schedule.city == member.location
         # 5. Explained.
         assert e.reasons and all(r.strip() for r in e.reasons)
@@ -313,3 +334,29 @@ def test_lists_from_an_outside_ranking_keep_the_guarantees(data):
             lst = eng.daily_from("m1", ranking, day=day, minutes=minutes)
             check_day(lst, member, by_id, eng.events("m1"), set(), minutes or member.daily_minutes)
             assert eng.daily_from("m1", ranking, day=day, minutes=minutes, preview=True) == lst  # stable
+
+
+def test_an_activity_others_filled_since_a_list_was_served_is_not_offered_again(tmp_path):
+    """A list served in the morning offered the last seat of an activity; another member took it.
+    Asked again, by a path over that day, or by a resumed batch, the day is planned again without
+    it; a member who holds a seat keeps it in theirs."""
+    day = dt.date(2026, 12, 26)
+    visit = Item(id="visit", title="红色教育基地参观", body="实地参观学习。", kind="activity", mode="offline",
+                 minutes=60, topics=("党史",), published=dt.date(2026, 11, 1),
+                 schedule=Schedule(starts=at(day, 9), ends=at(day, 10), location="太原·纪念馆", capacity=1))
+    article = Item(id="a1", title="党章总纲导读", body="党章总纲阐明党的性质和宗旨。", kind="article", minutes=15,
+                   topics=("党章党规党纪",), published=dt.date(2026, 10, 3))
+    first, second = (Member(m, name, "hx.b1", location="太原", daily_minutes=120) for m, name in (("m1", "张三"), ("m2", "李四")))
+    with Engine.open(tmp_path / "store", encoder="tfidf") as engine:
+        engine.add_items([visit, article])
+        engine.upsert_members([first, second])
+        offered = engine.daily("m2", day)
+        assert "visit" in [e.item.id for e in offered.entries]
+        assert "visit" in [e.item.id for e in engine.daily("m1", day).entries]
+        assert engine.enroll("m1", "visit")
+        # Each reads the list served before (a path stores nothing; the batch stores the new one).
+        for again in (engine.path("m2", day, days=1).days[0], engine.daily_many(["m2"], day)[0],
+                      engine.daily("m2", day)):
+            assert "visit" not in [e.item.id for e in again.entries]
+            assert "a1" in [e.item.id for e in again.entries]
+        assert "visit" in [e.item.id for e in engine.daily("m1", day).entries]
