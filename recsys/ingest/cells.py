@@ -118,6 +118,8 @@ def read_fields(record_type: type, raw: Mapping[str, Any], vocabulary: Vocabular
     record_id = _record_id(raw.get("id"))
     if record_type is Member:
         raw = _member_cells(raw, vocabulary)
+    if record_type is Event:
+        raw = _withdrawal_cells(raw, record_id, problems)
     for name, value in raw.items():
         if _empty(value) or (record_type is Item or name == "joined") and _no_limit(name, value):
             continue
@@ -172,6 +174,24 @@ def given_fields(record_type: type, raw: Mapping[str, Any], vocabulary: Vocabula
     if record_type is Member:
         fields |= set(_member_cells(raw, vocabulary))
     return frozenset(fields)
+
+
+#: What a sign-up sheet writes for a seat given back: an ``enroll`` event of value 0.
+WITHDRAWALS = frozenset({"取消报名", "退出报名", "撤销报名", "取消", "退报"})
+
+
+def _withdrawal_cells(raw: Mapping[str, Any], record_id: str | None,
+                      problems: list[ValidationError]) -> Mapping[str, Any]:
+    """An event whose kind is 取消报名 (or another word of :data:`WITHDRAWALS`) as the withdrawal
+    it is: ``enroll`` with value 0 (a value other than 0 beside it is a problem)."""
+    kind = raw.get("kind")
+    if not isinstance(kind, str) or unicodedata.normalize("NFKC", kind).strip() not in WITHDRAWALS:
+        return raw
+    value = raw.get("value")
+    if not _empty(value) and value not in (0, "0"):
+        problems.append(ValidationError(f"a withdrawal ({kind.strip()}) gives its seat back and takes no value, got {value!r}",
+                                        record=record_id, field="value"))
+    return {**raw, "kind": "enroll", "value": 0}
 
 
 def _member_cells(raw: Mapping[str, Any], vocab: Vocabulary) -> Mapping[str, Any]:

@@ -161,6 +161,12 @@ def test_warnings_for_unknown_roles_and_topics_and_future_events_and_strict_make
                               "m1,a1,完成,2026/12/3 8:00\n"), Event, now=NOW)
     assert [e.kind for e in events.records] == ["complete", "complete"]
     assert [(w.line, w.field) for w in events.warnings] == [(3, "at")]
+    # A sign-up sheet's 取消报名 gives the seat back: an enrolment of value 0.
+    sheet = read_batch(write(tmp_path / "s.csv", "member,item,kind,at\nm1,a1,报名,2026/11/30 20:00\n"
+                             "m1,a1,取消报名,2026/12/1 8:00\nm1,a1,退出报名,2026/12/1 9:00\n"), Event, now=NOW)
+    assert [(e.kind, e.value) for e in sheet.records] == [("enroll", None), ("enroll", 0), ("enroll", 0)]
+    with pytest.raises(ValidationError, match=r"w.csv:2, field 'value': a withdrawal \(取消\) gives its seat back"):
+        read_batch(write(tmp_path / "w.csv", "member,item,kind,value,at\nm1,a1,取消,1,2026/12/1 8:00\n"), Event, now=NOW)
     # A time given in UTC is said in Beijing time, the clock the hours count by.
     (late,) = read_batch(write(tmp_path / "z.jsonl", '{"member": "m1", "item": "a1", "kind": "complete", '
                                                      '"at": "2026-12-31T16:30:00Z"}\n'), Event, now=NOW).warnings
