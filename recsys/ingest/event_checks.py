@@ -14,7 +14,7 @@ from recsys.curriculum import Curriculum
 from recsys.ingest.loaders import InputWarning
 from recsys.pipeline.explain import book_title
 from recsys.pipeline.rules import unavailable
-from recsys.records import TZ, Event, Item
+from recsys.records import TZ, Event, Item, city_key
 from recsys.storage.base import Store
 
 __all__ = ["event_warnings"]
@@ -57,6 +57,10 @@ def _unfit(events: Sequence[Event], lines: Sequence[int], items: Mapping[str, It
                 f"{item.schedule.ends.astimezone(TZ):%Y-%m-%d %H:%M}，请核对日期", field="at", **where))
         elif not member.offline:
             found.append(InputWarning(f"{member.name}不参加线下活动（能否参加线下活动：否），报名后清单也不会安排这项活动",
+                                      field="member", **where))
+        elif member.location and item.schedule.city and city_key(member.location) != city_key(item.schedule.city):
+            found.append(InputWarning(f"{book_title(item.title)}在{item.schedule.city}举行，{member.name}所在城市是"
+                                      f"{member.location}，清单不会安排这项活动（如已调动，请先更新所在城市）",
                                       field="member", **where))
         elif (reason := unavailable(item, member, e.at.astimezone(TZ).date(), curriculum)) in ("role", "situation"):
             whom = "、".join(curriculum.role_name(r) for r in item.roles) if reason == "role" else \

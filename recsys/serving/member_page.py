@@ -18,7 +18,7 @@ from typing import Any
 
 from recsys.exceptions import ConflictError, NotFoundError, ValidationError
 from recsys.pipeline.rules import unavailable
-from recsys.records import TZ, Event, Item, Member
+from recsys.records import TZ, Event, Item, Member, city_key
 from recsys.reports.progress import MemberProgress
 from recsys.results import StudyEntry, StudyList
 from recsys.serving.world import World, enrolled_in
@@ -147,6 +147,10 @@ def enroll(world: World, member: Member, item: Item, at: dt.datetime | None = No
         if not member.offline:
             raise ConflictError(f"member {member.id!r} does not attend offline activities (offline: false); "
                                 "offer them online study instead")
+        if member.location and schedule.city and city_key(member.location) != city_key(schedule.city):
+            # As lists keep it: a member's offline activities are in their city.
+            raise ConflictError(f"activity {item.id!r} is held in {schedule.city}; member {member.id!r} is in "
+                                f"{member.location} (a member who moved: update their location first)")
         # The rules lists keep (rules.unavailable): an activity for branch secretaries, or for
         # mobile members, is not offered to others; another unit's, or one not yet announced,
         # is not there for the member at all.

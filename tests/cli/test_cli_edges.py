@@ -388,7 +388,8 @@ def test_enrolments_the_service_would_refuse_are_flagged(tmp_path, capsys):
     assert main(["members", jsonl(tmp_path / "m.jsonl", [
         {"id": "s1", "name": "王书记", "org": "hx.b1", "roles": ["member", "branch_secretary"]},
         {"id": "m1", "name": "张伟", "org": "hx.b1"},
-        {"id": "m2", "name": "李娜", "org": "hx.b1", "roles": ["member", "branch_secretary"], "offline": False}]),
+        {"id": "m2", "name": "李娜", "org": "hx.b1", "roles": ["member", "branch_secretary"], "offline": False},
+        {"id": "s2", "name": "赵书记", "org": "hx.b1", "roles": ["member", "branch_secretary"], "location": "北京"}]),
         "--store", store]) == 0
     capsys.readouterr()
     rows = [("s1", "off-1", "2026-10-01T09:00:00", None),   # fine
@@ -396,7 +397,8 @@ def test_enrolments_the_service_would_refuse_are_flagged(tmp_path, capsys):
             ("s1", "off-1", "2026-10-13T09:00:00", None),   # after it ended
             ("m1", "off-1", "2026-10-01T09:00:00", None),   # not a branch secretary
             ("m2", "off-1", "2026-10-01T09:00:00", None),   # does not attend offline
-            ("s1", "off-1", "2026-10-02T09:00:00", -1)]     # neither enrolled nor withdrawn
+            ("s1", "off-1", "2026-10-02T09:00:00", -1),     # neither enrolled nor withdrawn
+            ("s2", "off-1", "2026-10-01T09:00:00", None)]   # lives in another city
     events = jsonl(tmp_path / "e.jsonl", [{"member": m, "item": i, "kind": "enroll", "at": at,
                                            **({} if v is None else {"value": v})} for m, i, at, v in rows])
     assert main(["events", events, "--store", store, "--check"]) == 0
@@ -404,5 +406,6 @@ def test_enrolments_the_service_would_refuse_are_flagged(tmp_path, capsys):
     assert "e.jsonl:1," not in err
     for line, said in ((2, "是线上内容，不需要报名"), (3, "报名时间 2026-10-13 09:00 晚于活动结束时间 2026-10-12 12:00"),
                        (4, "面向支部书记，张伟不在其中"), (5, "李娜不参加线下活动"),
-                       (6, "报名记录的值 -1 既不是 1（报名）也不是 0（取消报名）")):
+                       (6, "报名记录的值 -1 既不是 1（报名）也不是 0（取消报名）"),
+                       (7, "在太原举行，赵书记所在城市是北京")):
         assert f"e.jsonl:{line}," in err and said in err, (line, err)

@@ -238,6 +238,12 @@ def test_enrolment_checks_seats_and_a_withdrawal_gives_the_seat_back(world):
     assert client.put("/v1/members/m-a/enrolments/act-3", headers=bearer(ta)).status_code == 404
     refused = client.put("/v1/members/m-a/enrolments/act-4", headers=bearer(ta))
     assert refused.status_code == 409 and "meant for members whose situation is mobile" in refused.text
+    # One in another city than the member's, which their lists never show.
+    away = upcoming_activity("act-5", capacity=5)
+    away["schedule"]["location"] = "北京·集团总部"
+    assert client.put("/v1/items", json=[away], headers=bearer(keys.admin)).status_code == 200
+    refused = client.put("/v1/members/m-a/enrolments/act-5", headers=bearer(ta))
+    assert refused.status_code == 409 and "is held in 北京; member 'm-a' is in 太原" in refused.text
 
 
 def test_a_member_token_cannot_credit_itself_an_activity(world):
