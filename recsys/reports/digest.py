@@ -124,7 +124,10 @@ def build_digest(
             counts.update(i for i in dict.fromkeys(item_ids) if i in items)
         if member in ids and served_day == day and item_ids:
             studying.add(member)
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    # An activity whose seats have all been taken since the lists were made is not recommended to
+    # the group (those enrolled have it on their own lists).
+    ranked = sorted(((i, n) for i, n in counts.items() if not _full(items[i], seats_taken)),
+                    key=lambda kv: (-kv[1], kv[0]))
     last = day + dt.timedelta(days=ahead_days)
     # Days and times as the members live them: an activity entered in UTC is still on Beijing's day.
     ahead = sorted((it for it in items.values() if it.schedule is not None
@@ -135,6 +138,11 @@ def build_digest(
                                  (audiences or {}).get(it.id)) for it in ahead]
     return Digest(org, day, len(ids), len(studying), [DigestItem(items[i], n) for i, n in ranked],
                   [a for a in activities if a.seats_left != 0], org_name, empty=len(listed - studying))
+
+
+def _full(item: Item, seats_taken: Mapping[str, int]) -> bool:
+    s = item.schedule
+    return s is not None and s.capacity is not None and seats_taken.get(item.id, 0) >= s.capacity
 
 
 def format_digest(digest: Digest, *, name: str | None = None, markdown: bool = False,

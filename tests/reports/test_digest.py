@@ -41,6 +41,15 @@ def test_items_by_members_and_activities_with_seats_left():
     assert "张伟" not in text and "李娜" not in text
 
 
+def test_an_activity_filled_since_the_lists_were_made_is_not_recommended():
+    """The lists of the morning offered o1 and o3; o3's seats have all been taken since: the
+    group is not told to go to it (those enrolled have it on their own lists)."""
+    members, items, _ = world()
+    served = [("m1", DAY, ["a1", "o1", "o3"]), ("m2", DAY, ["o3"])]
+    digest = build_digest("hx.b1", DAY, members, served, items, {"o1": 4, "o3": 5})
+    assert [(d.item.id, d.members) for d in digest.items] == [("a1", 1), ("o1", 1)]
+
+
 def test_an_empty_list_is_not_counted_as_a_list_made():
     """A member given nothing to study (nothing open fits the day) is not "given a list": the
     branch is told how many have none, once, whichever of their budgets came first."""
