@@ -74,7 +74,9 @@ def reuse_served(served: ServedList | None, state: str, member: Member,
     shown = {e.item.id: e.item for e in (*stored.entries, *stored.upcoming)}
     if dict(items(list(shown))) != shown:
         return None
-    limited = [e.item for e in stored.entries if e.item.schedule is not None and e.item.schedule.capacity is not None]
+    # The activities ahead too: one said to have a seat left that has none is no invitation.
+    limited = [e.item for e in (*stored.entries, *stored.upcoming)
+               if e.item.schedule is not None and e.item.schedule.capacity is not None]
     if limited:
         taken = seats([a.id for a in limited])
         full = {a.id for a in limited if taken.get(a.id, 0) >= a.schedule.capacity}
