@@ -24,11 +24,13 @@ __all__ = ["Delivery", "post_json", "check_webhook", "WECOM_PER_MINUTE"]
 
 #: Messages a 企业微信 group bot takes a minute; more are refused with errcode 45009.
 WECOM_PER_MINUTE = 20
+#: The code of an answer that is no bot's JSON (HTML from a proxy in the way).
+_NOT_A_BOT = "not-json"
 #: Refusals that mean "not now" rather than "not this message": 45009, api freq out of limit.
 _TOO_FREQUENT = {45009}
 #: Refusals of the webhook itself, whatever the message: 93000, invalid webhook url (a key that
 #: was removed or mistyped).
-_WEBHOOK_REFUSED = {93000}
+_WEBHOOK_REFUSED = {93000, "not-json"}
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,10 @@ def _refusal(answer: str) -> tuple[str | None, Any]:
     try:
         data = json.loads(answer)
     except ValueError:
-        return None, None
+        # A bot answers JSON; a page (a proxy's login, a portal's error page) means the message
+        # reached something else, and taking it as sent would lose the digest without a word.
+        return f"the webhook answered with something other than a bot's JSON: {' '.join(answer.split())[:120]!r}", \
+            _NOT_A_BOT
     if isinstance(data, dict) and data.get("errcode", 0) != 0:
         return f"errcode {data.get('errcode')}: {data.get('errmsg', '')}", data.get("errcode")
     return None, None

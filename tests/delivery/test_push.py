@@ -118,6 +118,18 @@ def test_a_busy_webhook_is_tried_again_and_a_refusal_is_not():
         refused.close()
 
 
+def test_a_page_in_place_of_a_bots_answer_is_no_delivery():
+    """An intranet proxy answering 200 with its login page took the digest: not sent, and the
+    webhook said to be at fault (the other branches' digests would meet the same page)."""
+    proxy = Receiver(answers=[b"<html><body>proxy login</body></html>"])
+    try:
+        sent = post_json(proxy.url, {"msgtype": "text", "text": {"content": "测试"}}, sleep=lambda s: None)
+        assert (sent.ok, sent.attempts, sent.webhook_failed) == (False, 1, True)
+        assert "other than a bot's JSON: '<html><body>proxy login</body></html>'" in sent.detail
+    finally:
+        proxy.close()
+
+
 def test_too_many_messages_is_tried_again_after_a_minute_and_another_refusal_is_not():
     waits = []
     crowded = Receiver(answers=[b'{"errcode":45009,"errmsg":"api freq out of limit"}'])
