@@ -1094,7 +1094,8 @@ class SQLiteStore:
             The files written.
 
         Raises:
-            StoreError: ``target`` already holds files, or cannot be written (a copy that fails
+            StoreError: ``target`` is a file, is inside the store's folder, already holds files, or
+                cannot be written (a copy that fails
                 halfway, on a full disk say, is taken away again, so the same command can be run
                 once there is room).
         """
@@ -1103,6 +1104,11 @@ class SQLiteStore:
         target = Path(target).expanduser().absolute()
         if target == self.files:
             raise StoreError(f"{target} is the store itself: give a new folder")
+        if self.files.resolve() in target.resolve().parents:
+            # Inside the store's folder, the copy would go with it (a lost disk, a folder removed).
+            raise StoreError(f"{target} is inside the store's folder {self.files}: give a folder elsewhere")
+        if target.exists() and not target.is_dir():
+            raise StoreError(f"{target} is a file: give a new or empty folder")
         if target.exists() and any(target.iterdir()):
             raise StoreError(f"{target} is not empty: give a new or empty folder, so no store is overwritten")
         made = not target.exists()

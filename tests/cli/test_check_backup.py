@@ -117,6 +117,12 @@ def test_backup_copies_a_store_into_a_sound_store_of_its_own(store, tmp_path, ca
     assert status == 2 and "is not empty" in err
     status, _, err = run(capsys, "backup", str(tmp_path / "other"), "--store", str(tmp_path / "typo"))
     assert status == 2 and "no store at" in err and not (tmp_path / "other").exists()
+    # Nor into a file, nor into the store's own folder, which a lost disk takes with it.
+    (tmp_path / "a-file").write_text("")
+    status, _, err = run(capsys, "backup", str(tmp_path / "a-file"), "--store", str(store))
+    assert status == 2 and err.startswith(f"recsys: error: {tmp_path / 'a-file'} is a file") and "Traceback" not in err
+    status, _, err = run(capsys, "backup", str(store / "copy"), "--store", str(store))
+    assert status == 2 and "is inside the store's folder" in err and not (store / "copy").exists()
 
 
 def test_backup_of_a_postgresql_store_says_how_with_pg_dump(tmp_path, capsys):
