@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recsys.records import Event, Item, Member, tenant_of
+from recsys.records import PSEUDONYM_PREFIX, Event, Item, Member, tenant_of
 from recsys.storage._shared import (
     RESERVED_META,
     check_impressions,
@@ -450,7 +450,9 @@ class MemoryStore:
                 holder = self._tenants[seq]
                 # A shared activity's seats are taken by every tenant's members; one of a
                 # tenant's own, by its own members only.
-                if e.kind == "enroll" and e.item in wanted and (tenant is None or holder == tenant or e.item in shared):
+                # A removed member's history kept under a pseudonym holds no seat.
+                if e.kind == "enroll" and e.item in wanted and (tenant is None or holder == tenant or e.item in shared) \
+                        and not e.member.startswith(PSEUDONYM_PREFIX):
                     key, mark = (e.item, holder, e.member), (e.at.timestamp(), seq, e.value)
                     if key not in latest or mark[:2] > latest[key][:2]:
                         latest[key] = mark

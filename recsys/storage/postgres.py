@@ -35,7 +35,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from recsys.exceptions import ConflictError, MissingExtraError, StoreError
-from recsys.records import Event, Item, Member, tenant_of
+from recsys.records import PSEUDONYM_PREFIX, Event, Item, Member, tenant_of
 from recsys.storage._shared import (
     RESERVED_META,
     DamagedRow,
@@ -789,7 +789,8 @@ class PostgresStore:
             return dict(cur.execute(
                 # A member's latest enroll event decides: value 0 is a withdrawal.
                 "SELECT item, COUNT(*) FROM (SELECT DISTINCT ON (item, tenant, member) item, value FROM events"
-                f" WHERE kind = 'enroll' AND item = ANY(%s) AND {scope}"
+                # A removed member's history kept under a pseudonym holds no seat.
+                f" WHERE kind = 'enroll' AND item = ANY(%s) AND member NOT LIKE '{PSEUDONYM_PREFIX}%%' AND {scope}"
                 " ORDER BY item, tenant, member, ts DESC, seq DESC) latest"
                 " WHERE value IS NULL OR value <> 0 GROUP BY item",
                 (list(items), *args),

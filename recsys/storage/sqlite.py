@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from recsys.exceptions import StoreError
-from recsys.records import Event, Item, Member, tenant_of
+from recsys.records import PSEUDONYM_PREFIX, Event, Item, Member, tenant_of
 from recsys.storage._shared import (
     RESERVED_META,
     DamagedRow,
@@ -910,7 +910,8 @@ class SQLiteStore:
             for item, n in self._db().execute(
                 "SELECT item, COUNT(*) FROM (SELECT item, value, ROW_NUMBER() OVER"
                 " (PARTITION BY item, tenant, member ORDER BY ts DESC, seq DESC) AS newest FROM events"
-                f" WHERE kind = 'enroll' AND item IN ({marks}) AND {where})"
+                # A removed member's history kept under a pseudonym holds no seat.
+                f" WHERE kind = 'enroll' AND item IN ({marks}) AND member NOT LIKE '{PSEUDONYM_PREFIX}%' AND {where})"
                 " WHERE newest = 1 AND (value IS NULL OR value != 0) GROUP BY item",
                 (*chunk, *args),
             ):

@@ -664,6 +664,9 @@ def test_a_withdrawal_gives_the_seat_back_and_the_latest_enroll_event_decides(st
     assert store.enrolments(["x", "y", "z"]) == {"x": 1, "y": 1}
     store.record_events([event("m1", "x", "enroll", minutes=3, value=1.0)])  # enrolled again
     assert store.enrolments(["x"]) == {"x": 2}
+    # A member removed with their history kept under a pseudonym gives their seat back.
+    store.remove_member("m2", pseudonym="anon:2b")
+    assert store.enrolments(["x"]) == {"x": 1}
 
 
 def test_branch_completions_window_and_exact_branch(store):
