@@ -99,7 +99,8 @@ class MemberPolicy:
     Attributes:
         annual_hours: The highest target of the member's roles; None if no role has one (and
             always None for infirm members, who have no hard requirements).
-        required: For each required topic, its share and the role that requires it most.
+        required: For each required topic, its share and the role that requires it most (none
+            for infirm members).
     """
 
     annual_hours: float | None
@@ -216,7 +217,11 @@ class Curriculum:
     def _merged(self, member: Member) -> MemberPolicy:
         policies = [p for p in (self.role(r, member.org) for r in member.roles) if p is not None]
         targets = [p.annual_hours for p in policies if p.annual_hours is not None]
-        hours = max(targets) if targets and member.situation != "infirm" else None
+        if member.situation == "infirm":
+            # No hard study requirements (DOMAIN): neither hours nor required topics, which
+            # coverage would otherwise count as 必修 with nothing they can reach.
+            return MemberPolicy(None, {})
+        hours = max(targets) if targets else None
         required: dict[str, tuple[float, str]] = {}
         for p in policies:
             for topic, share in p.required.items():

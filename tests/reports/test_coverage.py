@@ -112,7 +112,7 @@ MEMBERS = [
     Member(id="m1", name="张伟", org="t.zb1", roles=("member",)),
     Member(id="m2", name="李娜", org="t.zb1", roles=("member", "cadre")),
     Member(id="m5", name="赵军", org="t.zb1", roles=("member",), situation="mobile", offline=False),
-    Member(id="m3", name="王桂兰", org="t.zb2", roles=("member", "retired"), situation="infirm", offline=False),
+    Member(id="m3", name="王桂兰", org="t.zb2", roles=("retired",), offline=False),
     Member(id="m4", name="刘强", org="t.zb2", roles=("frontline",)),
     Member(id="m6", name="陈静", org="t.zb2", roles=("member",), daily_minutes=5),
 ]
@@ -433,3 +433,17 @@ def test_content_for_a_situation_nobody_is_in_has_no_audience(tmp_path):
         assert eng.coverage(day=DAY).never_served["mob"] == "no_audience"
         eng.upsert_members([Member(id="m2", name="李四", org="t.zb1", roles=("member",), situation="mobile", offline=False)])
         assert eng.coverage(day=DAY).never_served["mob"] == "out_competed"
+
+
+def test_an_infirm_member_has_no_required_topic_to_reach(tmp_path):
+    """年老体弱 members have no hard study requirements: whatever their roles, they have no
+    required topic, and coverage never counts them among those a required topic leaves without
+    content (a retired member who does not attend offline, beside them, still is)."""
+    curriculum = Curriculum.from_dict(CURRICULUM)
+    infirm = Member(id="m3", name="王桂兰", org="t.zb2", roles=("member", "retired"), situation="infirm", offline=False)
+    assert (curriculum.for_member(infirm).annual_hours, curriculum.for_member(infirm).required) == (None, {})
+    with Engine.open(tmp_path / "store", encoder="tfidf", curriculum=curriculum) as engine:
+        engine.add_items(ITEMS)
+        engine.upsert_members([infirm, Member(id="m7", name="周平", org="t.zb2", roles=("retired",), offline=False)])
+        report = engine.coverage(day=DAY)
+    assert report.required_unreachable == {"m7": ("形势政策",)}
