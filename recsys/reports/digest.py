@@ -16,7 +16,7 @@ from typing import Any
 
 from recsys.pipeline.explain import cn_date
 from recsys.records import TZ, Item, Member
-from recsys.serving.text import KIND_NAMES, fit_sections, linked_title
+from recsys.serving.text import KIND_NAMES, fit_sections, linked_title, markdown_text
 
 __all__ = ["Digest", "DigestItem", "DigestActivity", "build_digest", "format_digest", "wecom_message",
            "WECOM_MARKDOWN_BYTES", "WECOM_TEXT_BYTES"]
@@ -162,7 +162,8 @@ def format_digest(digest: Digest, *, name: str | None = None, markdown: bool = F
     studies = [f"{n}. {linked_title(d.item, markdown=markdown)} {d.item.minutes}分钟 · {KIND_NAMES.get(d.item.kind, d.item.kind)}"
                f"（{d.members}人）" for n, d in enumerate(digest.items, start=1)]
     quote = "> " if markdown else "· "
-    events = [f"{quote}{cn_date(starts)} {starts:%H:%M} {a.item.schedule.location}{linked_title(a.item, markdown=markdown)}"
+    place = markdown_text if markdown else str
+    events = [f"{quote}{cn_date(starts)} {starts:%H:%M} {place(a.item.schedule.location)}{linked_title(a.item, markdown=markdown)}"
               + ("" if a.audience is None else f"（面向{a.audience}）")
               + ("" if a.seats_left is None else f"，剩余 {a.seats_left} 个名额")
               for a in digest.activities for starts in [a.item.schedule.starts.astimezone(TZ)]]

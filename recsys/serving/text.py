@@ -14,15 +14,22 @@ from recsys.pipeline.explain import book_title
 from recsys.records import Item
 from recsys.results import StudyList, StudyPath
 
-__all__ = ["format_list", "format_path", "linked_title", "fit_sections", "KIND_NAMES"]
+__all__ = ["format_list", "format_path", "linked_title", "markdown_text", "fit_sections", "KIND_NAMES"]
 
 KIND_NAMES = {
     "lecture": "讲座", "video": "视频", "article": "文章", "case": "案例", "quiz": "答题",
     "discussion": "讨论", "activity": "线下活动",
 }
 
-# Brackets in a title would end a markdown link early; full-width ones read the same in Chinese.
-_MARKDOWN_TITLE = str.maketrans({"[": "［", "]": "］"})
+# What markdown reads as markup in a title or a place: brackets would end a link early, ``**`` make
+# bold, ``<font color="warning">`` colour, ``_`` and backquotes italics and code. Full-width ones
+# read the same in Chinese, and the group sees the title as the editor typed it.
+_MARKDOWN_TITLE = str.maketrans({"[": "［", "]": "］", "*": "＊", "<": "＜", ">": "＞", "_": "＿", "`": "｀"})
+
+
+def markdown_text(text: str) -> str:
+    """``text`` to show as it is in a markdown message (see :data:`_MARKDOWN_TITLE`)."""
+    return text.translate(_MARKDOWN_TITLE)
 # A bracket in a link would end it early; percent-encoding keeps the address the same page.
 _MARKDOWN_URL = str.maketrans({"(": "%28", ")": "%29", "<": "%3C", ">": "%3E"})
 
@@ -31,7 +38,7 @@ def linked_title(item: Item, *, markdown: bool = False) -> str:
     """The item's title as a message shows it, linked to its page when it has one: ``[标题](url)``
     in markdown; in text ``《标题》`` followed by the address (chat clients make it a link)."""
     if markdown:
-        title = item.title.translate(_MARKDOWN_TITLE)
+        title = markdown_text(item.title)
         return f"[{title}]({item.url.translate(_MARKDOWN_URL)})" if item.url else book_title(title)
     return f"{book_title(item.title)} {item.url}" if item.url else book_title(item.title)
 

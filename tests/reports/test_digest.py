@@ -84,6 +84,17 @@ def test_the_digest_links_items_to_their_pages():
     assert digest.to_dict()["items"][0]["url"] == "https://dangjian.example.com/c/a1"
 
 
+def test_markup_in_a_title_or_a_place_is_shown_as_typed():
+    """A title (or an activity's place) holding markdown is shown as the editor typed it, not as
+    a link, bold or coloured text in the group chat."""
+    members, items, served = world()
+    items["a1"] = make_item("a1", '[点我](http://evil.example) **加粗** <font color="warning">红字</font> _斜_`码`')
+    items["o1"] = activity("o1", 3, 10, place="太原·**礼堂**")
+    text = format_digest(build_digest("hx.b1", DAY, members, served, items, {}), markdown=True)
+    assert '《［点我］(http://evil.example) ＊＊加粗＊＊ ＜font color="warning"＞红字＜/font＞ ＿斜＿｀码｀》' in text
+    assert "太原·＊＊礼堂＊＊" in text and "**礼堂**" not in text
+
+
 def test_an_organisations_digest_lists_only_activities_a_member_of_it_could_attend(tmp_path):
     items = [activity("here", 3, 10), activity("beijing", 3, 10, place="北京·北大红楼"),
              activity("cadres", 4, 10, roles=("cadre",)), make_item("a1", "廉洁从业十不准")]
