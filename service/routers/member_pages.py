@@ -275,6 +275,29 @@ def offline_page(document: dict) -> str:
 </head>
 <body class="member-page">
 <recsys-daily view="full" offline></recsys-daily>
+{_plain_page(document)}
 </body>
 </html>
 """
+
+
+def _plain_page(document: dict) -> str:
+    """The page's list as plain HTML for a viewer that runs no script (a chat app's file viewer,
+    a locked-down browser): without it the file showed its title alone."""
+    e = html.escape
+
+    def line(entry: dict) -> str:
+        item = entry["item"]
+        reasons = "；".join(entry["reasons"])
+        return (f"<li><strong>《{e(item['title'])}》</strong> {item['minutes']}分钟 · {e(item['kind_name'])}"
+                + (f"<br><small>{e(reasons)}</small>" if reasons else "") + "</li>")
+
+    member, hours = document["member"], document["hours"]
+    parts = [f"<h1>{e(member['name'])} · {e(document['day'])} 每日学习</h1>",
+             f"<p>今日安排 {document['minutes']}/{document['budget']} 分钟；本年度已学 {hours['hours']} 学时"
+             + (f"（目标 {hours['target']:g} 学时，{e(hours['status_name'])}）" if hours["target"] else "") + "</p>"]
+    parts.append("<ol>" + "".join(line(x) for x in document["entries"]) + "</ol>" if document["entries"]
+                 else "".join(f"<p>{e(n)}</p>" for n in document["notes"]))
+    if document["upcoming"]:
+        parts.append("<h2>近期活动</h2><ul>" + "".join(line(x) for x in document["upcoming"]) + "</ul>")
+    return "<noscript>" + "".join(parts) + "</noscript>"

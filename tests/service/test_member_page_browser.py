@@ -330,6 +330,13 @@ def test_the_page_renders_offline_from_the_library(server, browser, tmp_path):
     assert requests == [out.as_uri()]  # the file alone: no script, style or font fetched
     page.screenshot(path=str(tmp_path / "member-page-offline.png"), full_page=True)
     context.close()
+    # A viewer that runs no script (a chat app's file viewer) shows the same list, plainly.
+    plain = browser.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=False)
+    still = plain.new_page()
+    still.goto(out.as_uri())
+    assert still.locator("ol li strong").all_inner_texts() == [f"《{e['item']['title']}》" for e in expected["entries"]]
+    assert "每日学习" in still.locator("h1").inner_text()
+    plain.close()
 
 
 def test_the_page_says_the_day_is_done_once_its_minutes_are_studied(server, browser):
