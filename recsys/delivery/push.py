@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from recsys.delivery.webhook import WECOM_PER_MINUTE, Delivery, check_webhook, post_json
 from recsys.reports.digest import wecom_message
-from recsys.exceptions import NotFoundError
+from recsys.exceptions import NotFoundError, ValidationError
 from recsys.orgs import within
+from recsys.records import tenant_of
 from recsys.serving.requests import as_day
 from recsys.storage.base import PUSH_SENT_PREFIX
 
@@ -92,6 +93,14 @@ def push_digests(
     """
     check_webhook(url)
     day = as_day(day)
+    if org is None:
+        # One group chat is one enterprise's: another's branches posted to it leak their study.
+        enterprises = sorted({tenant_of(code) for code, _ in engine.store.member_orgs()})
+        if len(enterprises) > 1:
+            raise ValidationError(
+                f"the store holds {len(enterprises)} enterprises ({', '.join(enterprises[:5])}"
+                f"{' ...' if len(enterprises) > 5 else ''}): name the organisation whose branches this "
+                f"webhook's group is for (--org {enterprises[0]})", field="org")
     engine.batch(day=day, org=org, workers=workers)  # resumable: members served already are skipped
     # From the organisation column: a damaged member record is the batch's to name, not a stop.
     branches = sorted({code for code, _ in engine.store.member_orgs() if org is None or within(code, org)})

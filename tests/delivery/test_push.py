@@ -65,7 +65,7 @@ def test_the_push_plans_a_large_run_on_a_process_per_core(tmp_path, receiver, mo
     with Engine.open(store, encoder="tfidf") as engine:
         engine.add_items([make_item(i, t, b, topics=topics) for i, t, b, topics in SAMPLE])
         engine.upsert_members([Member("m1", "张伟", "hx.b1"), Member("m2", "李娜", "hx.b1"),
-                               Member("m3", "王强", "hx.b2"), Member("m4", "陈静", "zj.b1")])
+                               Member("m3", "王强", "hx.b2"), Member("m4", "陈静", "hx.b3")])
     monkeypatch.setattr(distributed, "usable_cores", lambda: 2)
     monkeypatch.setattr(distributed, "MEMBERS_PER_WORKER", 2)
     asked = []
@@ -213,3 +213,17 @@ def test_a_push_that_fails_exits_non_zero_and_says_which(tmp_path, capsys):
     assert "hx.b1: FAILED" in out and "3 attempts" in out
     assert "hx.b2: NOT SENT, not tried: the webhook failed for hx.b1 (unreachable" in out and "hx.b3: NOT SENT" in out
     assert main(["push", "--webhook", "ftp://x", "--store", store]) == 2
+
+
+def test_a_push_over_several_enterprises_must_name_one(tmp_path, receiver, capsys):
+    """One group chat is one enterprise's: a store of two sends nothing without --org, and with
+    it only that enterprise's branches."""
+    store = str(tmp_path / "store")
+    with Engine.open(store, encoder="tfidf") as engine:
+        engine.add_items([make_item("a1", "中共一大的召开")])
+        engine.upsert_members([Member("m1", "张伟", "hx.b1"), Member("w1", "周九", "ws.b9")])
+    assert main(["push", "--day", "2026-12-01", "--webhook", receiver.url, "--store", store]) == 2
+    assert "the store holds 2 enterprises (hx, ws): name the organisation" in capsys.readouterr().err
+    assert receiver.bodies == []
+    assert main(["push", "--day", "2026-12-01", "--webhook", receiver.url, "--org", "hx", "--store", store]) == 0
+    assert len(receiver.bodies) == 1 and "周九" not in receiver.bodies[0].decode() and "ws.b9" not in receiver.bodies[0].decode()
