@@ -17,7 +17,8 @@ from recsys.curriculum import Curriculum
 from recsys.records import TZ, Event, Item, Member
 from recsys.learning.rules import HourRules
 
-__all__ = ["HourEntry", "HoursLedger", "build_ledger", "item_hours", "event_ref", "year_fraction", "COMPLETING"]
+__all__ = ["HourEntry", "HoursLedger", "build_ledger", "item_hours", "event_ref", "year_fraction", "due_from",
+           "COMPLETING"]
 
 #: Event kinds that complete an item (a progress of 95 % or more also does).
 COMPLETING = ("complete", "attend", "quiz")
@@ -55,10 +56,21 @@ def event_ref(event: Event) -> str:
     return event.id or f"{event.kind}:{event.item}@{event.at.isoformat()}"
 
 
-def year_fraction(day: dt.date) -> float:
-    """How far through its year ``day`` is, counting the day itself (1.0 on 31 December)."""
+def year_fraction(day: dt.date, since: dt.date | None = None) -> float:
+    """How far through its year ``day`` is, counting the day itself (1.0 on 31 December); with
+    ``since``, only the part from that day on (a member who joined the party in November owes
+    no hours for the months before)."""
     start = dt.date(day.year, 1, 1)
-    return ((day - start).days + 1) / (dt.date(day.year + 1, 1, 1) - start).days
+    first = max(start, since) if since is not None else start
+    return max((day - first).days + 1, 0) / (dt.date(day.year + 1, 1, 1) - start).days
+
+
+def due_from(member: Member, day: dt.date) -> dt.date | None:
+    """From when the member owes study hours in ``day``'s year: their joining day if they joined
+    the party that year (a probationary member joined on 20 November is not behind on 3
+    December by eleven months of hours), else None (the whole year)."""
+    joined = member.joined
+    return joined if joined is not None and joined.year == day.year else None
 
 
 def _completes(event: Event) -> bool:
@@ -105,6 +117,7 @@ class HoursLedger:
         entries: One per credited completion, in time order.
         pace_tolerance: Share of the hours due a member may lag and still be on pace.
         pace_slack: Hours a member may lag and still be on pace, whatever the share.
+        since: The day hours are due from when not 1 January (:func:`due_from`).
     """
 
     member: str
@@ -113,6 +126,7 @@ class HoursLedger:
     entries: tuple[HourEntry, ...]
     pace_tolerance: float = 0.1
     pace_slack: float = 0.0
+    since: dt.date | None = None
 
     @property
     def total(self) -> float:
@@ -144,7 +158,7 @@ class HoursLedger:
     @property
     def expected(self) -> float | None:
         """Hours due by ``day`` at an even pace, or None without a target."""
-        return None if self.target is None else self.target * year_fraction(self.day)
+        return None if self.target is None else self.target * year_fraction(self.day, self.since)
 
     @property
     def pace(self) -> float | None:
@@ -154,7 +168,9 @@ class HoursLedger:
     @property
     def projection(self) -> float:
         """Hours at year end if the member keeps the pace of the year so far."""
-        return self.total / year_fraction(self.day)
+        so_far = year_fraction(self.day, self.since)
+        whole = year_fraction(dt.date(self.day.year, 12, 31), self.since)
+        return self.total / so_far * whole if so_far else self.total
 
     @property
     def status(self) -> str:
@@ -216,4 +232,5 @@ def build_ledger(
             online_used[local] += hours
         entries.append(HourEntry(item.id, item.title, local, hours, item.kind, item.mode, item.topics, event_ref(e)))
     target = curriculum.for_member(member).annual_hours
-    return HoursLedger(member.id, day, target, tuple(entries), rules.pace_tolerance, rules.pace_slack_hours)
+    return HoursLedger(member.id, day, target, tuple(entries), rules.pace_tolerance, rules.pace_slack_hours,
+                       since=due_from(member, day))

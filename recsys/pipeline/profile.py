@@ -19,7 +19,7 @@ import numpy as np
 
 from recsys.credits import OpeningBalance
 from recsys.curriculum import Curriculum, MemberPolicy
-from recsys.learning.ledger import item_hours
+from recsys.learning.ledger import due_from, item_hours, year_fraction
 from recsys.learning.mastery import ReviewDue, TopicMastery, estimate_mastery, review_schedule
 from recsys.records import TZ, Event, Item, Member
 
@@ -158,10 +158,9 @@ class Profile:
     reviews: dict[str, ReviewDue] = field(default_factory=dict)
 
     def year_fraction(self) -> float:
-        """How far through the year ``day`` is (0 on 1 January, 1 on 31 December)."""
-        start = dt.date(self.day.year, 1, 1)
-        days = (dt.date(self.day.year + 1, 1, 1) - start).days
-        return ((self.day - start).days + 1) / days
+        """How far through the year ``day`` is (1 on 31 December), counted from the member's
+        joining day in the year they joined, as their learning record counts the pace."""
+        return year_fraction(self.day, due_from(self.member, self.day))
 
     def topic_gap(self, topic: str) -> tuple[float, float]:
         """``(behind_pace, remaining)`` hours for a required topic this year (0, 0 if not required)."""

@@ -91,6 +91,25 @@ def test_the_first_days_of_the_year_put_nobody_behind_pace():
     assert build_ledger(MEMBER, [], ITEMS, none, dt.date(2026, 1, 2)).status == "behind"
 
 
+def test_a_member_who_joined_this_year_owes_hours_from_joining():
+    """A probationary member who joined the party on 20 November owes, on 3 December, the hours
+    of 14 days of a 32-hour year (1.2 h), not of eleven months (29.5 h); joined in an earlier year,
+    the whole year is due. The lists' curriculum need counts the same way."""
+    import dataclasses
+
+    from recsys.pipeline.profile import build_profile
+
+    day = dt.date(2026, 12, 3)
+    new = dataclasses.replace(MEMBER, roles=("probationary",), joined=dt.date(2026, 11, 20))
+    ledger = build_ledger(new, [], ITEMS, Curriculum(), day)
+    assert (ledger.target, round(ledger.expected, 2), ledger.status) == (32, round(32 * 14 / 365, 2), "behind")
+    assert round(ledger.projection, 2) == 0
+    older = build_ledger(dataclasses.replace(new, joined=dt.date(2025, 11, 20)), [], ITEMS, Curriculum(), day)
+    assert round(older.expected, 2) == round(32 * 337 / 365, 2)
+    profile = build_profile(new, day, [], {}, None, None, Curriculum(), vectors=False)
+    assert round(profile.year_fraction(), 4) == round(14 / 365, 4)
+
+
 def test_curriculum_json_rules_round_trip_and_errors_name_the_setting():
     cur = Curriculum.from_dict({"mastery_feedback": False, "hours": {"half_day_hours": 3.5},
                                 "points": {"daily_cap": 6, "deductions": {"skip": 1}},
