@@ -8,14 +8,16 @@ caller asks for, and the embedding cache (the vectors of role, topic and
 interest texts that planning searches with: embedded again, they could come out a little
 different, and so could the lists).
 
-Events keep their order and so their sequence numbers (every backend numbers events without
-gaps), hence members' state tokens: a served list current in the source is current in the copy,
-and so is a trained model (it names the sequence number it was trained up to). They keep their
-tenants too, under which their ids are unique.
+Events keep their order, and their sequence numbers but where a removed member's deleted events
+left gaps in the source (every backend numbers events without gaps); a served list current in
+the source is made current in the copy (its member's state token restated), and so is a trained
+model (it names the sequence number it was trained up to). Events keep their tenants too, under
+which their ids are unique.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from collections.abc import Callable, Sequence
@@ -149,7 +151,7 @@ def copy_store(
 
     copied = 0
     for tenant in enterprises:
-        served = _served_lists(source, tenant)
+        served = _restated(_served_lists(source, tenant), source, target, tenant)
         for part in _parts(served, chunk):
             target.put_served(part, tenant=tenant, copy=True)
         copied += len(served)
@@ -180,6 +182,23 @@ def copy_store(
         if copied:
             report("cached embeddings", copied)
     return count_store(target)
+
+
+def _restated(served: list[ServedList], source: Store, target: Store, tenant: str) -> list[ServedList]:
+    """The served lists with their members' state tokens as the copy numbers their events. A
+    removed member's deleted events leave gaps in the source's numbers, which the copy closes: a
+    token current in the source is made the copy's current one (a list pushed this morning is
+    the list asked for after the move), and one stale already is kept stale."""
+    tokens: dict[str, tuple[str, str]] = {}
+    out = []
+    for found in served:
+        if found.member not in tokens:
+            tokens[found.member] = (source.member_state(found.member, tenant=tenant),
+                                    target.member_state(found.member, tenant=tenant))
+        was, now = tokens[found.member]
+        head, mark, rest = found.state.partition("/")
+        out.append(dataclasses.replace(found, state=f"{now}{mark}{rest}" if head == was else f"stale:{found.state}"))
+    return out
 
 
 def _served_lists(store: Store, tenant: str) -> list[ServedList]:

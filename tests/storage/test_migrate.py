@@ -9,10 +9,11 @@ import shutil
 import pytest
 
 from corpus import load_events, load_items, load_members
-from recsys import Engine
+from recsys import Engine, Event
 from recsys.exceptions import TokenError
 from recsys.models import TrainConfig
 from recsys.models.ranking import ARTEFACT
+from recsys.records import TZ
 from recsys.storage import open_store
 from recsys.storage.migrate import count_store
 from recsys_cli import main
@@ -161,3 +162,31 @@ def test_a_list_of_a_member_who_moved_enterprise_or_left_is_copied_as_it_was(tmp
     after = open_store(copy)
     assert count_store(after).served == 2
     after.close()
+
+
+def test_a_store_a_member_left_copies_with_its_lists_current(tmp_path, capsys):
+    """A member removed deletes their events, leaving gaps in the source's numbers that the copy
+    closes: the lists served that day are still the day's lists in the copy (a member's list
+    pushed this morning is the one asked for after the move), and the check passes."""
+    source, copy = tmp_path / "source", tmp_path / "copy"
+    members = load_members()[:6]
+    with Engine.open(source, encoder="tfidf") as engine:
+        engine.add_items(load_items())
+        engine.upsert_members(members)
+        engine.record([e for e in load_events() if e.member in {m.id for m in members}])
+        served = {m.id: engine.daily(m.id, day=DAY).to_dict() for m in members}
+        gone = next(m.id for m in members[:3] if engine.events(m.id))
+        engine.remove_member(gone)
+        # A member who studied since their list was served: stale in the source.
+        busy = members[5].id
+        engine.record([Event(member=busy, item=served[busy]["entries"][0]["item"]["id"], kind="complete",
+                             at=dt.datetime.combine(DAY, dt.time(20), TZ))])
+    assert main(["migrate", str(source), str(copy), "--day", DAY.isoformat()]) == 0, capsys.readouterr().err
+    with Engine.open(copy) as after:
+        for m in members[:5]:
+            if m.id != gone:
+                assert after.daily(m.id, day=DAY, preview=True).to_dict() == served[m.id]
+        # A list stale in the source stays stale: asked again, it is planned anew.
+        (stale,) = after.store.served_for([busy], DAY)
+        assert stale.state.startswith("stale:")
+        assert after.daily(busy, day=DAY, preview=True).to_dict() != served[busy]
