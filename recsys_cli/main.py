@@ -1141,7 +1141,8 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     finally:
         source.close()
     if copied != expected:
-        print(f"recsys: error: the copy holds {copied}, the source {expected}", file=sys.stderr)
+        print(f"recsys: error: the copy holds {copied}, the source {expected}; the copy is left at {names[1]} "
+              "to look into: empty it before migrating again", file=sys.stderr)
         return 1
     # The copy is checked through the engine, as a portal would use it (in the member's
     # enterprise's view: ids are unique per enterprise): the same lists.
@@ -1152,8 +1153,8 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
             want = before.tenant(tenant).daily(member, day=args.day, preview=True).to_dict()
             got = after.tenant(tenant).daily(member, day=args.day, preview=True).to_dict()
             if got != want:
-                print(f"recsys: error: member {member}'s daily list differs between {names[0]} and {names[1]}",
-                      file=sys.stderr)
+                print(f"recsys: error: member {member}'s daily list differs between {names[0]} and {names[1]}; "
+                      f"the copy is left there to look into: empty it before migrating again", file=sys.stderr)
                 return 1
     print(f"migrated {copied} to {names[1]}; counts equal, daily lists of {len(sample)} members equal")
     return 0
