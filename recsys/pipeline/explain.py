@@ -84,6 +84,8 @@ def _place(item: Item) -> str:
 
 def offline_upcoming(item: Item, seats_left: int | None) -> str:
     when = item.schedule.starts.astimezone(TZ)
+    if seats_left == 0:  # filled since the list was made
+        return f"{cn_date(when)}在{_place(item)}举行，名额已满"
     seats = f"（剩余 {seats_left} 个名额）" if seats_left is not None else ""
     return f"{cn_date(when)}在{_place(item)}举行，可报名{seats}"
 

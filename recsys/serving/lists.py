@@ -66,23 +66,41 @@ def reuse_served(served: ServedList | None, state: str, member: Member,
     the current items of some ids), and every activity it offers still has a seat for the member
     (``seats`` gives the seats taken in some activities, ``held`` those the member holds a seat
     in): an item since expired, retargeted, lengthened or withdrawn, a role the member no longer
-    holds, an opening balance recorded, or an activity others have filled since, has the day
-    planned again."""
+    holds, an opening balance recorded, or an activity of the day others have filled since, has
+    the day planned again. The activities ahead it shows say the seats left now (名额已满 once
+    full): the page that lists them says so beside them."""
     if served is None or served.state != planned_from(state, member, opening):
         return None
     stored = StudyList.from_dict(served.payload)
     shown = {e.item.id: e.item for e in (*stored.entries, *stored.upcoming)}
     if dict(items(list(shown))) != shown:
         return None
-    # The activities ahead too: one said to have a seat left that has none is no invitation.
-    limited = [e.item for e in (*stored.entries, *stored.upcoming)
-               if e.item.schedule is not None and e.item.schedule.capacity is not None]
-    if limited:
-        taken = seats([a.id for a in limited])
-        full = {a.id for a in limited if taken.get(a.id, 0) >= a.schedule.capacity}
-        if full and not full <= held():  # the history is read only when an activity filled
-            return None
-    return stored
+    limited = {e.item.id for e in (*stored.entries, *stored.upcoming)
+               if e.item.schedule is not None and e.item.schedule.capacity is not None}
+    if not limited:
+        return stored
+    taken = seats(sorted(limited))
+    mine: set[str] | None = None
+
+    def holds(item_id: str) -> bool:  # the history is read only when a seat count moved
+        nonlocal mine
+        if mine is None:
+            mine = held()
+        return item_id in mine
+
+    # An activity of the day filled since, not by the member: the day is planned again.
+    if any(taken.get(e.item.id, 0) >= e.item.schedule.capacity and not holds(e.item.id)
+           for e in stored.entries if e.item.id in limited):
+        return None
+    # An activity ahead says the seats left now (名额已满 once full), unless the seat is theirs.
+    upcoming = []
+    for e in stored.upcoming:
+        if e.item.id in limited:
+            now = explain.offline_upcoming(e.item, max(e.item.schedule.capacity - taken.get(e.item.id, 0), 0))
+            if e.reasons != (now,) and not holds(e.item.id):
+                e = dataclasses.replace(e, reasons=(now,))
+        upcoming.append(e)
+    return dataclasses.replace(stored, upcoming=tuple(upcoming))
 
 
 def served_record(result: StudyList, state: str, member: Member, opening: Sequence[OpeningBalance] = ()) -> ServedList:

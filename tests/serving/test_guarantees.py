@@ -360,10 +360,13 @@ def test_an_activity_others_filled_since_a_list_was_served_is_not_offered_again(
             assert "visit" not in [e.item.id for e in again.entries]
             assert "a1" in [e.item.id for e in again.entries]
         assert "visit" in [e.item.id for e in engine.daily("m1", day).entries]
-        # Offered as an activity ahead with its last seat, then filled: not offered again.
+        # Offered as an activity ahead with its last seat, then filled: said to be full.
         ahead = day - dt.timedelta(days=2)
         assert engine.withdraw("m1", "visit")
         assert [e.reasons for e in engine.daily("m2", ahead).upcoming if e.item.id == "visit"] == \
             [("12月26日在纪念馆举行，可报名（剩余 1 个名额）",)]
         assert engine.enroll("m1", "visit")
-        assert "visit" not in [e.item.id for e in engine.daily("m2", ahead).upcoming]
+        assert [e.reasons for e in engine.daily("m2", ahead).upcoming if e.item.id == "visit"] == \
+            [("12月26日在纪念馆举行，名额已满",)]
+        assert [e.reasons for e in engine.daily("m1", ahead).upcoming if e.item.id == "visit"] == \
+            [("您已报名，12月26日参加",)]
