@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from recsys.curriculum import Curriculum
 from recsys.ingest.loaders import InputWarning
 from recsys.pipeline.explain import book_title
-from recsys.pipeline.rules import unavailable
-from recsys.records import TZ, Event, Item, city_key
+from recsys.pipeline.rules import enrolment_refusal
+from recsys.records import TZ, Event, Item
 from recsys.storage.base import Store
 
 __all__ = ["event_warnings"]
@@ -32,9 +32,10 @@ def event_warnings(events: Sequence[Event], lines: Sequence[int], *, items: Mapp
 def _unfit(events: Sequence[Event], lines: Sequence[int], items: Mapping[str, Item], store: Store,
            curriculum: Curriculum, source: str | None) -> list[InputWarning]:
     """Enrolments an organiser would not have taken through the service (:meth:`recsys.Engine.enroll`
-    refuses them): in an online item, in an activity already over or not for the member (roles,
-    situation), by a member who does not attend offline activities; and an enrolment's value
-    that is neither 1 (enrolled) nor 0 (withdrawn)."""
+    refuses them, by :func:`~recsys.pipeline.rules.enrolment_refusal`): in an online item, in an
+    activity already over, in another city or not for the member (roles, situation), by a member
+    who does not attend offline activities; and an enrolment's value that is neither 1
+    (enrolled) nor 0 (withdrawn)."""
     signing = [(e, line) for e, line in zip(events, lines) if e.kind == "enroll"]
     if not signing:
         return []
@@ -48,26 +49,22 @@ def _unfit(events: Sequence[Event], lines: Sequence[int], items: Mapping[str, It
                                       field="value", **where))
         if e.value == 0 or item is None or member is None:
             continue
-        if item.schedule is None:
-            found.append(InputWarning(f"{book_title(item.title)}是线上内容，不需要报名：这条报名记录不起作用",
-                                      field="item", **where))
-        elif item.schedule.ends <= e.at:
-            found.append(InputWarning(
-                f"报名时间 {e.at.astimezone(TZ):%Y-%m-%d %H:%M} 晚于活动结束时间 "
-                f"{item.schedule.ends.astimezone(TZ):%Y-%m-%d %H:%M}，请核对日期", field="at", **where))
-        elif not member.offline:
-            found.append(InputWarning(f"{member.name}不参加线下活动（能否参加线下活动：否），报名后清单也不会安排这项活动",
-                                      field="member", **where))
-        elif member.location and item.schedule.city and city_key(member.location) != city_key(item.schedule.city):
-            found.append(InputWarning(f"{book_title(item.title)}在{item.schedule.city}举行，{member.name}所在城市是"
-                                      f"{member.location}，清单不会安排这项活动（如已调动，请先更新所在城市）",
-                                      field="member", **where))
-        elif (reason := unavailable(item, member, e.at.astimezone(TZ).date(), curriculum)) in ("role", "situation"):
-            whom = "、".join(curriculum.role_name(r) for r in item.roles) if reason == "role" else \
-                "、".join((curriculum.situation_keywords.get(k) or (k,))[0] + "党员" * (k == "infirm")
-                         for k in sorted(curriculum.item_situations(item)))
-            found.append(InputWarning(f"{book_title(item.title)}面向{whom}，{member.name}不在其中，清单不会安排这项活动",
-                                      field="member", **where))
+        reason = enrolment_refusal(item, member, e.at, curriculum)
+        said = {
+            "online": lambda: f"{book_title(item.title)}是线上内容，不需要报名：这条报名记录不起作用",
+            "over": lambda: f"报名时间 {e.at.astimezone(TZ):%Y-%m-%d %H:%M} 晚于活动结束时间 "
+                            f"{item.schedule.ends.astimezone(TZ):%Y-%m-%d %H:%M}，请核对日期",
+            "offline": lambda: f"{member.name}不参加线下活动（能否参加线下活动：否），报名后清单也不会安排这项活动",
+            "location": lambda: f"{book_title(item.title)}在{item.schedule.city}举行，{member.name}所在城市是"
+                                f"{member.location}，清单不会安排这项活动（如已调动，请先更新所在城市）",
+            "role": lambda: f"{book_title(item.title)}面向{'、'.join(curriculum.role_name(r) for r in item.roles)}，"
+                            f"{member.name}不在其中，清单不会安排这项活动",
+            "situation": lambda: f"{book_title(item.title)}面向"
+                                 f"{'、'.join(_situation_name(curriculum, k) for k in sorted(curriculum.item_situations(item)))}，"
+                                 f"{member.name}不在其中，清单不会安排这项活动",
+        }.get(reason)
+        if said is not None:
+            found.append(InputWarning(said(), field={"over": "at", "online": "item"}.get(reason, "member"), **where))
     return found
 
 
@@ -141,3 +138,9 @@ def _seated(events: Sequence[Event]) -> set[str]:
     for e in events:
         (seated.discard if e.value == 0 else seated.add)(e.member)
     return seated
+
+
+def _situation_name(curriculum: Curriculum, situation: str) -> str:
+    """A situation as a party-affairs worker says it: 流动党员, 年老体弱党员."""
+    word = (curriculum.situation_keywords.get(situation) or (situation,))[0]
+    return word + "党员" if situation == "infirm" else word

@@ -10,7 +10,7 @@ from recsys.orgs import within
 from recsys.pipeline.context import PlanContext
 from recsys.records import TZ, Item, Member, city_key
 
-__all__ = ["infeasibility", "unavailable", "due_review"]
+__all__ = ["infeasibility", "unavailable", "enrolment_refusal", "due_review"]
 
 
 
@@ -46,6 +46,23 @@ def unavailable(item: Item, member: Member, day: dt.date, curriculum: Curriculum
     if situations and member.situation not in situations:
         return "situation"
     return None
+
+
+def enrolment_refusal(item: Item, member: Member, at: dt.datetime, curriculum: Curriculum) -> str | None:
+    """Why ``member`` may not take a seat in ``item`` at ``at``, seats aside, or None: ``online``
+    (no activity), ``over``, ``offline`` (they do not attend offline activities), ``location``
+    (another city), or a reason of :func:`unavailable` on that day, as lists hold it. What
+    :meth:`recsys.Engine.enroll` refuses and an import of enrolments warns of."""
+    s = item.schedule
+    if s is None:
+        return "online"
+    if s.ends <= at:
+        return "over"
+    if not member.offline:
+        return "offline"
+    if member.location and s.city and city_key(member.location) != city_key(s.city):
+        return "location"
+    return unavailable(item, member, at.astimezone(TZ).date(), curriculum)
 
 
 def infeasibility(item: Item, ctx: PlanContext, *, for_day: bool = True) -> str | None:

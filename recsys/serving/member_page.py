@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from recsys.exceptions import ConflictError, NotFoundError, ValidationError
-from recsys.pipeline.rules import unavailable
-from recsys.records import TZ, Event, Item, Member, city_key
+from recsys.pipeline.rules import enrolment_refusal
+from recsys.records import TZ, Event, Item, Member
 from recsys.reports.progress import MemberProgress
 from recsys.results import StudyEntry, StudyList
 from recsys.serving.world import World, enrolled_in
@@ -142,35 +142,37 @@ def enroll(world: World, member: Member, item: Item, at: dt.datetime | None = No
         _still_held(world, member)
         if item.id in enrolled_in(world.store.events(member.id)):
             return False
-        if schedule.ends <= at:
-            raise ConflictError(f"activity {item.id!r} is over (it ended {schedule.ends.astimezone(TZ):%Y-%m-%d %H:%M})")
-        if not member.offline:
-            raise ConflictError(f"member {member.id!r} does not attend offline activities (offline: false); "
-                                "offer them online study instead")
-        if member.location and schedule.city and city_key(member.location) != city_key(schedule.city):
-            # As lists keep it: a member's offline activities are in their city.
-            raise ConflictError(f"activity {item.id!r} is held in {schedule.city}; member {member.id!r} is in "
-                                f"{member.location} (a member who moved: update their location first)")
-        # The rules lists keep (rules.unavailable): an activity for branch secretaries, or for
-        # mobile members, is not offered to others; another unit's, or one not yet announced,
-        # is not there for the member at all.
-        reason = unavailable(item, member, at.astimezone(TZ).date(), world.curriculum)
+        # The rules lists keep (rules.enrolment_refusal): an activity for branch secretaries, in
+        # another city, or for mobile members, is not offered to others; another unit's, or one
+        # not yet announced, is not there for the member at all.
+        reason = enrolment_refusal(item, member, at, world.curriculum)
         if reason in ("org", "unpublished"):
             raise NotFoundError("item", item.id)
-        if reason == "role":
-            raise ConflictError(f"activity {item.id!r} is for members holding {', '.join(item.roles)}; "
-                                f"member {member.id!r} holds {', '.join(member.roles)}")
-        if reason == "situation":
-            meant = "、".join(sorted(world.curriculum.item_situations(item)))
-            raise ConflictError(f"activity {item.id!r} is meant for members whose situation is {meant}; "
-                                f"member {member.id!r} is {member.situation}")
-        if reason == "expired":
-            raise ConflictError(f"activity {item.id!r} is no longer offered (it expired on {item.expires.isoformat()})")
+        if reason is not None:
+            raise ConflictError(_refused(reason, item, member, world))
         taken = world.store.enrolments([item.id]).get(item.id, 0)
         if schedule.capacity is not None and taken >= schedule.capacity:
             raise ConflictError(f"activity {item.id!r} is full: all {schedule.capacity} seats are taken")
         _enrolment(world, member, Event(id=None, member=member.id, item=item.id, kind="enroll", value=1.0, at=at))
     return True
+
+
+def _refused(reason: str, item: Item, member: Member, world: World) -> str:
+    """Why an enrolment is refused, for the caller (see :func:`enrolment_refusal`)."""
+    s = item.schedule
+    return {
+        "over": lambda: f"activity {item.id!r} is over (it ended {s.ends.astimezone(TZ):%Y-%m-%d %H:%M})",
+        "offline": lambda: f"member {member.id!r} does not attend offline activities (offline: false); "
+                           "offer them online study instead",
+        "location": lambda: f"activity {item.id!r} is held in {s.city}; member {member.id!r} is in {member.location} "
+                            "(a member who moved: update their location first)",
+        "role": lambda: f"activity {item.id!r} is for members holding {', '.join(item.roles)}; "
+                        f"member {member.id!r} holds {', '.join(member.roles)}",
+        "situation": lambda: f"activity {item.id!r} is meant for members whose situation is "
+                             f"{'、'.join(sorted(world.curriculum.item_situations(item)))}; member {member.id!r} is "
+                             f"{member.situation}",
+        "expired": lambda: f"activity {item.id!r} is no longer offered (it expired on {item.expires.isoformat()})",
+    }[reason]()
 
 
 def _enrolment(world: World, member: Member, event: Event) -> None:
