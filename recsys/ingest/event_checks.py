@@ -54,6 +54,8 @@ def _unfit(events: Sequence[Event], lines: Sequence[int], items: Mapping[str, It
             "online": lambda: f"{book_title(item.title)}是线上内容，不需要报名：这条报名记录不起作用",
             "over": lambda: f"报名时间 {e.at.astimezone(TZ):%Y-%m-%d %H:%M} 晚于活动结束时间 "
                             f"{item.schedule.ends.astimezone(TZ):%Y-%m-%d %H:%M}，请核对日期",
+            "begun": lambda: f"报名时间 {e.at.astimezone(TZ):%Y-%m-%d %H:%M} 晚于活动首日 {item.schedule.days[0]:%Y-%m-%d}："
+                             "多日活动须在首日前报名，请核对日期",
             "offline": lambda: f"{member.name}不参加线下活动（能否参加线下活动：否），报名后清单也不会安排这项活动",
             "location": lambda: f"{book_title(item.title)}在{item.schedule.city}举行，{member.name}所在城市是"
                                 f"{member.location}，清单不会安排这项活动（如已调动，请先更新所在城市）",
@@ -64,7 +66,8 @@ def _unfit(events: Sequence[Event], lines: Sequence[int], items: Mapping[str, It
                                  f"{member.name}不在其中，清单不会安排这项活动",
         }.get(reason)
         if said is not None:
-            found.append(InputWarning(said(), field={"over": "at", "online": "item"}.get(reason, "member"), **where))
+            found.append(InputWarning(said(), field={"over": "at", "begun": "at", "online": "item"}.get(reason, "member"),
+                                      **where))
     return found
 
 

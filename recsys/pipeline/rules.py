@@ -50,7 +50,8 @@ def unavailable(item: Item, member: Member, day: dt.date, curriculum: Curriculum
 
 def enrolment_refusal(item: Item, member: Member, at: dt.datetime, curriculum: Curriculum) -> str | None:
     """Why ``member`` may not take a seat in ``item`` at ``at``, seats aside, or None: ``online``
-    (no activity), ``over``, ``offline`` (they do not attend offline activities), ``location``
+    (no activity), ``over``, ``begun`` (held on several days, after its first), ``offline`` (they
+    do not attend offline activities), ``location``
     (another city), or a reason of :func:`unavailable` on that day, as lists hold it. What
     :meth:`recsys.Engine.enroll` refuses and an import of enrolments warns of."""
     s = item.schedule
@@ -58,6 +59,8 @@ def enrolment_refusal(item: Item, member: Member, at: dt.datetime, curriculum: C
         return "online"
     if s.ends <= at:
         return "over"
+    if at.astimezone(TZ).date() > s.days[0]:
+        return "begun"  # a course of several days is joined on its first day, as lists offer it
     if not member.offline:
         return "offline"
     if member.location and s.city and city_key(member.location) != city_key(s.city):

@@ -162,6 +162,8 @@ def _refused(reason: str, item: Item, member: Member, world: World) -> str:
     s = item.schedule
     return {
         "over": lambda: f"activity {item.id!r} is over (it ended {s.ends.astimezone(TZ):%Y-%m-%d %H:%M})",
+        "begun": lambda: f"activity {item.id!r} began on {s.days[0].isoformat()}: an activity of several days "
+                         "is joined on its first day",
         "offline": lambda: f"member {member.id!r} does not attend offline activities (offline: false); "
                            "offer them online study instead",
         "location": lambda: f"activity {item.id!r} is held in {s.city}; member {member.id!r} is in {member.location} "

@@ -78,3 +78,21 @@ def test_each_day_of_a_course_counts_its_hours(engine):
     engine.record([Event(id="e3", member="a2", item="half", kind="attend", at=at(29, 17))])
     hours = {e.item: e.hours for e in engine.progress("a2", day=dt.date(2026, 12, 31)).hours.entries}
     assert hours["half"] == 12  # 14:00-18:00 a half day, then a full day
+
+
+def test_a_course_of_several_days_is_enrolled_in_before_its_second_day(engine):
+    """As lists offer it: a seat is taken on the first day at the latest; after it the enrolment
+    is refused saying why, and an import of such an enrolment is warned of."""
+    from recsys import ConflictError
+
+    now = dt.datetime.now(TZ).replace(hour=9, minute=0, second=0, microsecond=0)
+    under_way = activity("under-way", "集中轮训（进行中）", now - dt.timedelta(days=1), now + dt.timedelta(days=1), 480, "党校")
+    ahead = activity("ahead", "集中轮训（下期）", now + dt.timedelta(days=1), now + dt.timedelta(days=3), 480, "党校")
+    engine.add_items([under_way, ahead])
+    with pytest.raises(ConflictError, match=f"began on {under_way.schedule.days[0]}: an activity of several days "
+                                            "is joined on its first day"):
+        engine.enroll("a2", "under-way")
+    assert engine.enroll("a2", "ahead")
+    late = Event(id="late", member="a2", item="course", kind="enroll", at=at(29, 8))
+    (warning,) = engine.event_warnings([late])
+    assert warning.field == "at" and warning.message.startswith("报名时间 2026-12-29 08:00 晚于活动首日 2026-12-28：多日活动")
