@@ -1,5 +1,6 @@
 """What in valid events is probably a mistake once the store is read: attendance dated before its
-activity, and enrolments past an activity's seats.
+activity, enrolments the enrolment route would refuse (:func:`recsys.pipeline.rules.enrolment_refusal`),
+and enrolments past an activity's seats.
 
 A file of events is valid row by row (:mod:`recsys.ingest.loaders`); these need the catalogue
 and what members did before, so the command line and the HTTP service ask them of the store
