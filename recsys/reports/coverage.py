@@ -39,7 +39,7 @@ from recsys.embedding.index import VectorIndex
 from recsys.pipeline.explain import book_title
 from recsys.pipeline.masks import ReachMasks, reach_mask
 from recsys.orgs import display_org, within
-from recsys.records import TZ, Event, Item, Member
+from recsys.records import TZ, Event, Item, Member, city_key
 from recsys.reports.reach import REACH_FLAGS, Shown, reach_in_blocks
 from recsys.storage.base import EventColumns
 
@@ -102,10 +102,14 @@ class SupplyCell:
         members: Members of the role with an hour target in the topic.
         target_hours: Hours a year one member of the role needs in the topic (the largest target).
         demand_hours: Sum of those members' targets.
-        online_hours: Hours of eligible online content by level (``"1"``..``"3"``).
-        offline_hours: Hours of eligible offline activities by level.
-        short_members: Members whose own eligible content in the topic (their roles, what they can
-            attend) is less than their target.
+        online_hours: Hours of online content by level (``"1"``..``"3"``) that the cell's median
+            member (by hours in the topic) can take: their roles, organisation, situation, less
+            items whose prerequisites cannot be met.
+        offline_hours: That member's hours of offline activities by level, each activity by
+            their share of its seats (it counts in full when it has a seat for everyone it is
+            open to).
+        short_members: Members whose own content in the topic (counted as for the median
+            member) is less than their target.
         shortfall_hours: The largest shortfall among them (hours to add so that none is short).
     """
 
@@ -404,12 +408,12 @@ def build_coverage(
     # treats as one (a member who completed either is never offered the other).
     threshold = data.duplicate_threshold if duplicate_threshold is None else duplicate_threshold
 
-    supply = _supply(curriculum, members, live, catalogue.columns)
-    missing_kinds, missing_levels = _health_topics(supply, live)
     cycles = _cycles(items)
     broken = {i: tuple(r for r in it.requires if r not in items) for i, it in sorted(items.items())
               if any(r not in items for r in it.requires)}
     blocked = _blocked(items, day, cycles)
+    supply = _supply(curriculum, members, live, catalogue.columns, blocked)
+    missing_kinds, missing_levels = _health_topics(supply, live)
     # One pass over the members' histories, a block at a time: who is reached, and what they
     # were shown as impressions recorded as events.
     reach, unreachable, branch_members, impressions = reach_in_blocks(data, members, day)
@@ -461,33 +465,80 @@ def _names_shown(names: Mapping[str, str], org: str | None, branches: Mapping[st
 # -- 1. supply against demand -------------------------------------------------------------
 
 def _supply(
-    curriculum: Curriculum, members: Sequence[Member], live: Mapping[str, Item], cols: Columns
+    curriculum: Curriculum, members: Sequence[Member], live: Mapping[str, Item], cols: Columns,
+    blocked: set[str],
 ) -> list[SupplyCell]:
-    by_topic: dict[str, list[Item]] = defaultdict(list)
-    for it in live.values():
-        for t in it.topics:
-            by_topic[t].append(it)
-    cells: dict[tuple[str, str], dict[str, Any]] = {}
-    # What reaches a member depends only on their record (roles, organisation, offline
-    # attendance): one mask over the catalogue per kind of member, one sum per topic.
-    topic_rows = {t: cols.rows(it.id for it in its) for t, its in by_topic.items()}
-    minutes = cols.minutes.astype(np.int64)
-    reach = ReachMasks(cols, curriculum)
-    # Per kind of member, the hours of every topic they can reach: a few floats a kind, where a
-    # mask a kind would hold a gigabyte for a group of thousands of kinds over 100,000 items.
-    hours: dict[Hashable, dict[str, float]] = {}
+    """Each role's required topics: the hours a member of the role can take against their target.
 
-    def own_hours(m: Member) -> dict[str, float]:
-        kind = reach.key(m)
-        found = hours.get(kind)
+    A member's hours in a topic are those of the live items their record lets them take (roles,
+    organisation, situation, offline attendance and city), less items whose prerequisite chain
+    cannot be completed; an offline activity with fewer seats than the members it is open to
+    counts for each of them by their share of its seats (30 seats open to 3,000 members: one
+    hundredth of its hours each), since only that many can attend. A cell's hours by level are
+    those of its median member (by hours in the topic), what a typical member of the role has
+    to study; the members short are each member against their own target.
+    """
+    open_rows = [cols.row[i] for i, it in live.items() if i not in blocked]
+    by_topic: dict[str, list[int]] = defaultdict(list)
+    for r in open_rows:
+        for t in live[cols.ids[r]].topics:
+            by_topic[t].append(r)
+    topic_rows = {t: np.asarray(rows, dtype=np.int64) for t, rows in by_topic.items()}
+    level_at = {lv: n for n, lv in enumerate(_LEVELS)}
+    # Which of the six sums (online by level, then offline by level) an item's hours go to.
+    slot = np.array([3 * int(off) + level_at.get(int(lv), 0) for lv, off in zip(cols.level, cols.offline)],
+                    dtype=np.int64)
+    reach = ReachMasks(cols, curriculum)
+    city_of = {city: n for n, city in enumerate(cols.cities)}
+    cities: dict[str, int] = {}  # by location as written: a roster repeats a few
+
+    def kind_of(m: Member) -> Hashable:
+        if not m.location:
+            return reach.key(m), None
+        city = cities.get(m.location)
+        if city is None:
+            city = cities[m.location] = city_of.get(city_key(m.location), -2)
+        return reach.key(m), city
+
+    # What reaches a member depends only on their record: one mask per kind of member, where a
+    # large group has thousands of kinds for hundreds of thousands of members.
+    kind_by = [kind_of(m) for m in members]
+    kinds: dict[Hashable, Member] = {}
+    for m, k in zip(members, kind_by):
+        kinds.setdefault(k, m)
+    count = Counter(kind_by)
+
+    def mask_of(k: Hashable) -> np.ndarray:
+        m = kinds[k]
+        mask = reach(m)
+        if k[1] is not None:  # an activity in another city is not one this member can go to
+            mask = mask & ~(cols.offline & (cols.city >= 0) & (cols.city != k[1]))
+        return mask
+
+    # Seats shared among those an activity is open to: the share of its hours each can expect.
+    open_to = np.zeros(len(cols), dtype=np.int64)
+    for k, n in count.items():
+        open_to += mask_of(k) * n
+    share = np.ones(len(cols))
+    limited = cols.offline & (cols.capacity >= 0) & (open_to > 0)
+    share[limited] = np.minimum(1.0, cols.capacity[limited] / open_to[limited])
+    minutes = cols.minutes.astype(np.float64) * share
+    # Per kind of member, each topic's minutes in the six sums: a few floats a kind, where a
+    # mask a kind would hold a gigabyte for a group of thousands of kinds over 100,000 items.
+    hours: dict[Hashable, dict[str, np.ndarray]] = {}
+
+    def own_hours(k: Hashable) -> dict[str, np.ndarray]:
+        found = hours.get(k)
         if found is None:
-            mask = reach(m)
-            found = hours[kind] = {t: float(minutes[rows][mask[rows]].sum()) / 60 for t, rows in topic_rows.items()}
+            mask = mask_of(k)
+            found = hours[k] = {t: np.bincount(slot[rows[mask[rows]]], weights=minutes[rows[mask[rows]]],
+                                               minlength=6) / 60 for t, rows in topic_rows.items()}
         return found
 
-    for m in members:
+    none = np.zeros(6)
+    cells: dict[tuple[str, str], dict[str, Any]] = {}
+    for m, k in zip(members, kind_by):
         policy = curriculum.for_member(m)
-        own = None  # the member's hours by topic, once they hold a role with a target
         # Each required topic under the role that requires it most of the member, the role their
         # target comes from: a cadre who is also a 党员 counts once, under 领导干部, not again under
         # 党员 with a cadre's hours.
@@ -497,32 +548,46 @@ def _supply(
                 continue  # no hard requirement (e.g. infirm members)
             cell = cells.get((role, topic))
             if cell is None:
-                cell = cells[role, topic] = {"members": [], "target": 0.0, "demand": 0.0, "short": [],
-                                             "shortfall": 0.0}
-            cell["members"].append(m.id)
+                cell = cells[role, topic] = {"members": 0, "target": 0.0, "demand": 0.0, "short": [],
+                                             "shortfall": 0.0, "kinds": Counter()}
+            cell["members"] += 1
             cell["target"] = max(cell["target"], target)
             cell["demand"] += target
-            if own is None:
-                own = own_hours(m)
-            mine = own.get(topic, 0.0)
+            cell["kinds"][k] += 1
+            mine = float(own_hours(k).get(topic, none).sum())
             if mine + 1e-9 < target:
                 cell["short"].append(m.id)
                 cell["shortfall"] = max(cell["shortfall"], target - mine)
     out = []
     for (role, topic), c in sorted(cells.items()):
-        online = {str(lv): 0.0 for lv in _LEVELS}
-        offline = {str(lv): 0.0 for lv in _LEVELS}
-        for it in by_topic.get(topic, ()):
-            if not it.roles or role in it.roles:
-                (online if it.online else offline)[str(it.level)] += it.minutes
+        typical = _median_member(c["kinds"], lambda k, t=topic: own_hours(k).get(t, none))
         out.append(SupplyCell(
-            role=role, role_name=curriculum.role_name(role), topic=topic, members=len(c["members"]),
+            role=role, role_name=curriculum.role_name(role), topic=topic, members=c["members"],
             target_hours=round(c["target"], 2), demand_hours=round(c["demand"], 2),
-            online_hours={k: _hours(v) for k, v in online.items()},
-            offline_hours={k: _hours(v) for k, v in offline.items()},
+            online_hours={str(lv): round(float(typical[n]), 2) for n, lv in enumerate(_LEVELS)},
+            offline_hours={str(lv): round(float(typical[3 + n]), 2) for n, lv in enumerate(_LEVELS)},
             short_members=tuple(sorted(c["short"])), shortfall_hours=round(c["shortfall"], 2),
         ))
     return out
+
+
+def _median_member(kinds: Counter, sums: Callable[[Hashable], np.ndarray]) -> np.ndarray:
+    """The six sums of the cell's median member by hours in the topic (the lower middle one of
+    an even count; members of equal hours in order of their six sums, so that the answer does
+    not depend on the order members come in)."""
+
+    def order(k: Hashable) -> tuple:
+        six = sums(k)
+        return round(float(six.sum()), 9), tuple(round(float(x), 9) for x in six)
+
+    ranked = sorted(kinds.items(), key=lambda kn: order(kn[0]))
+    middle = (sum(kinds.values()) - 1) // 2
+    seen = 0
+    for k, n in ranked:
+        seen += n
+        if seen > middle:
+            return sums(k)
+    raise ValueError("a supply cell without members")
 
 
 # -- 2. catalogue health --------------------------------------------------------------------
@@ -686,11 +751,12 @@ def _gaps(
         online = round(max(sum(c.online_hours.values()) for c in cells), 2)
         need_online = bool(short & offline_only)
         eligible = {i for i, it in live.items() if topic in it.topics and (not it.roles or roles & set(it.roles))}
-        # 现有 is all the role's content; a member may reach less of it (another unit's, offline
-        # for one who cannot attend): what the one worst off lacks is said with it.
-        names = "、".join(f"{c.role_name} {len(c.short_members)} 人（每人最多需 {c.target_hours} 学时，现有 "
-                         f"{c.supply_hours} 学时，可学内容最少的党员还差 {c.shortfall_hours} 学时）" for c in cells)
-        detail = f"「{topic}」可学内容不足：{names}；其中线上最多 {online} 学时"
+        # What a typical member of the role can take (the median member), and what the one worst
+        # off lacks: members of a role reach different content (another unit's, offline for one
+        # who cannot attend, an activity's few seats).
+        names = "、".join(f"{c.role_name} {len(c.short_members)} 人（每人最多需 {c.target_hours} 学时，可学学时中位数 "
+                         f"{c.supply_hours}，可学内容最少的党员还差 {c.shortfall_hours} 学时）" for c in cells)
+        detail = f"「{topic}」可学内容不足：{names}；其中线上 {online} 学时"
         audience = "、".join(c.role_name for c in cells)
         commission = (f"为{audience}补充「{topic}」{'线上' if need_online else ''}内容约 "
                       f"{max(c.shortfall_hours for c in cells)} 学时"

@@ -70,13 +70,14 @@ def _e(value: object) -> str:
 
 
 def _heatmap(report: CoverageReport) -> str:
-    """Role × topic: content hours a member may take over the target, as a coloured HTML table."""
+    """Role × topic: the hours the median member of the role can take over the target, as a
+    coloured HTML table."""
     roles = sorted({(c.role, c.role_name) for c in report.supply})
     topics = sorted({c.topic for c in report.supply})
     if not roles or not topics:
         return "<p>没有角色的必修要求或没有党员，无从比较。</p>"
     cells = {(c.role, c.topic): c for c in report.supply}
-    out = ["<table class='heat'><caption>可学学时 ÷ 每人最高目标学时（小于 1 为不足）</caption><thead><tr><th>角色</th>",
+    out = ["<table class='heat'><caption>可学学时中位数 ÷ 每人最高目标学时（小于 1 为不足；线下活动按名额分摊）</caption><thead><tr><th>角色</th>",
            *(f"<th>{_e(t)}</th>" for t in topics), "</tr></thead><tbody>"]
     for role, name in roles:
         out.append(f"<tr><th>{_e(name)}</th>")

@@ -94,7 +94,7 @@ def coverage_tables(report: CoverageReport) -> dict[str, list[Table]]:
         empty="未发现缺口。",
     )
     supply = Table(
-        "t-supply", "供给与需求", ("角色", "主题", "党员数", "每人最高目标学时", "总需求学时", "线上学时", "线下学时",
+        "t-supply", "供给与需求", ("角色", "主题", "党员数", "每人最高目标学时", "总需求学时", "线上学时（中位数）", "线下学时（中位数）",
                               "可学学时÷目标", "不足人数"),
         tuple((Cell(c.role_name, c.role), Cell(c.topic), _n(c.members), _n(c.target_hours), _n(c.demand_hours),
                _n(round(sum(c.online_hours.values()), 2)), _n(round(sum(c.offline_hours.values()), 2)),

@@ -167,7 +167,7 @@ def report(world) -> CoverageReport:
 def test_supply_gap_is_the_frontline_safety_hours(report):
     supply = report.supply_gaps
     assert [(g.role, g.topic, g.members_hurt) for g in supply] == [("frontline", "安全生产", 1)]
-    assert "一线职工 1 人（每人最多需 1.5 学时，现有 0.51 学时，可学内容最少的党员还差 1.0 学时）" in supply[0].detail
+    assert "一线职工 1 人（每人最多需 1.5 学时，可学学时中位数 0.51，可学内容最少的党员还差 1.0 学时）" in supply[0].detail
     cell = next(c for c in report.supply if (c.role, c.topic) == ("frontline", "安全生产"))
     assert cell.members == 1 and cell.target_hours == 1.5 and cell.demand_hours == 1.5
     assert cell.online_hours == {"1": 0.17, "2": 0.17, "3": 0.17}
@@ -183,7 +183,46 @@ def test_supply_gap_is_the_frontline_safety_hours(report):
     assert sum(c.members for c in report.supply if c.topic == "廉洁从业") == 4  # m1, m2, m5, m6
     member_history = next(c for c in report.supply if (c.role, c.topic) == ("member", "党史"))
     assert member_history.members == 4  # m1, m2, m5, m6
-    assert member_history.offline_hours["1"] == 2.0  # the visit a2
+    # The visit a2 is t.zb1's and m5 does not attend offline: m1 and m2 reach it, m5 and m6 do
+    # not, and the median member (the lower middle of four) is one who does not.
+    assert member_history.offline_hours["1"] == 0.0
+    assert member_history.online_hours == {"1": 0.5, "2": 0.67, "3": 0.0}
+
+
+def test_supply_is_what_a_typical_member_can_take(tmp_path):
+    """A role's hours are its median member's: an activity counts by each member's share of its
+    seats, only for those who see its organisation and live in its city, and an item whose
+    prerequisite is missing counts for nobody. Twelve members in b1, eight in b2, 党史 1 h a year:
+    30 minutes online for all, a 2-hour visit of b1 with 3 seats (a quarter each), a 2-hour visit
+    of b1 in another city, an hour-long item requiring one that does not exist."""
+    curriculum = Curriculum.from_dict({"max_required_share": 1.0,
+                                       "roles": {"member": {"annual_hours": 1, "required": {"党史": 1.0}}}})
+    engine = Engine.open(tmp_path / "store", encoder="tfidf", curriculum=curriculum)
+    visit = Schedule(_at(DAY + dt.timedelta(days=3)), _at(DAY + dt.timedelta(days=3), 11), "太原·纪念馆", 3)
+    far = Schedule(_at(DAY + dt.timedelta(days=4)), _at(DAY + dt.timedelta(days=4), 11), "延安·革命纪念馆", None)
+    engine.add_items([
+        make_item("h1", "中共一大的召开", "1921年7月上海开幕，嘉兴南湖红船。", topics=("党史",), minutes=30,
+                  level=1, published=OLD),
+        make_item("v1", "红色教育基地参观", "八路军办事处旧址现场教学。", kind="activity", mode="offline",
+                  topics=("党史",), org="t.b1", minutes=120, level=2, published=OLD, schedule=visit),
+        make_item("v2", "延安精神现场教学", "枣园、杨家岭旧址参观。", kind="activity", mode="offline",
+                  topics=("党史",), org="t.b1", minutes=120, level=2, published=OLD, schedule=far),
+        make_item("p1", "遵义会议专题（进阶）", "确立毛泽东同志在红军和党中央的领导地位。", topics=("党史",),
+                  requires=("missing",), minutes=60, level=3, published=OLD),
+    ])
+    engine.upsert_members([Member(id=f"a{n:02d}", name=f"甲{n}", org="t.b1", roles=("member",), location="太原市")
+                           for n in range(12)]
+                          + [Member(id=f"b{n:02d}", name=f"乙{n}", org="t.b2", roles=("member",), location="太原市")
+                             for n in range(8)])
+    cell, = engine.coverage(day=DAY).supply
+    assert (cell.role, cell.topic, cell.members, cell.target_hours) == ("member", "党史", 20, 1.0)
+    # The median of twenty (the tenth by hours) is one of b1's: the visit's quarter of 2 hours.
+    assert cell.online_hours == {"1": 0.5, "2": 0.0, "3": 0.0}
+    assert cell.offline_hours == {"1": 0.0, "2": 0.5, "3": 0.0}
+    assert cell.supply_hours == 1.0
+    # b2's members see no visit of b1: 0.5 of their 1 hour; b1's have exactly their hour.
+    assert cell.short_members == tuple(f"b{n:02d}" for n in range(8)) and cell.shortfall_hours == 0.5
+    engine.close()
 
 
 def test_every_planted_gap_and_nothing_else(report):

@@ -4,6 +4,10 @@ equals the readable reference that runs every member's hard rules on their event
 Random small worlds: a few items (so that histories often cover all a member may take and the
 member's own rules must answer), members of every situation, events of every kind around the
 as-of day (some after it), prerequisites, offline activities with seats, a topic with no content.
+
+The supply section, computed per kind of member, equals a reference member by member from the
+records: worlds of more members and activities (seats shared, cities, branches' own activities,
+prerequisites missing or in a cycle).
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ import recsys.engine
 from factories import make_item
 from recsys import Engine, Event, Member, Schedule
 from recsys.curriculum import Curriculum
-from recsys.records import TZ
+from recsys.orgs import within
+from recsys.records import TZ, city_key
 from recsys.reports.coverage import CoverageInputs
 from recsys.reports.reach import reach_by_member, reach_in_blocks
 
@@ -90,20 +95,23 @@ def inputs(monkeypatch):
     return seen
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
-@given(world=worlds(), shift=st.integers(-2, 1))
-def test_reach_by_block_equals_member_by_member(tmp_path_factory, inputs, world, shift):
+def _coverage(folder, inputs: list[CoverageInputs], world, day: dt.date):
+    """The world's coverage report as of ``day``, with the inputs the engine handed to it."""
     items, members, events = world
-    day = DAY + dt.timedelta(days=shift)
-    with Engine.open(tmp_path_factory.mktemp("reach") / "s", encoder="tfidf",
-                     curriculum=Curriculum.from_dict(CURRICULUM)) as engine:
+    with Engine.open(folder / "s", encoder="tfidf", curriculum=Curriculum.from_dict(CURRICULUM)) as engine:
         engine.add_items(items)
         engine.upsert_members(members)
         engine.record(events)
         inputs.clear()
-        engine.coverage(day=day)
-    data = inputs[0]
+        return engine.coverage(day=day), inputs[0]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(world=worlds(), shift=st.integers(-2, 1))
+def test_reach_by_block_equals_member_by_member(tmp_path_factory, inputs, world, shift):
+    day = DAY + dt.timedelta(days=shift)
+    _, data = _coverage(tmp_path_factory.mktemp("reach"), inputs, world, day)
     *expected, impressions = reach_by_member(data, list(data.members), day)
     # Also with the rows kept per kind of member cut to two and one kind kept: a member whose
     # history names both rows of a question gets their own rules, and kinds are made again.
@@ -111,3 +119,99 @@ def test_reach_by_block_equals_member_by_member(tmp_path_factory, inputs, world,
         *found, shown = reach_in_blocks(data, list(data.members), day, **bounds)
         assert found == expected
         assert shown.as_set() == impressions
+
+
+def _supply_by_member(data: CoverageInputs, day: dt.date) -> dict:
+    """The supply section's cells, member by member from the records (the reference): the hours
+    each member can take in each required topic, online and offline by level, an activity by
+    the member's share of its seats; each cell's median member (the lower middle, ties in order
+    of the six sums) and its members short of their target."""
+    cur = data.curriculum
+    items = data.catalogue.items
+    live = {i: it for i, it in items.items()
+            if it.published <= day and (it.expires is None or it.expires >= day)
+            and (it.schedule is None or it.schedule.ends > dt.datetime.combine(day, dt.time(), TZ))}
+
+    def doable(i, seen=()):  # every prerequisite exists, is live, and is doable itself, no cycle
+        return all(r in live and r not in seen and doable(r, (*seen, i)) for r in items[i].requires)
+
+    def reaches(m, it):
+        return ((not it.roles or bool(set(it.roles) & set(m.roles)))
+                and (it.org is None or within(m.org, it.org))
+                and (it.online or m.offline)
+                and not (cur.item_situations(it) and m.situation not in cur.item_situations(it))
+                and not (it.schedule is not None and m.location and city_key(it.schedule.city)
+                         and city_key(it.schedule.city) != city_key(m.location)))
+
+    members = list(data.members)
+    open_items = [it for i, it in sorted(live.items()) if doable(i)]
+    share = {}
+    for it in open_items:
+        n = sum(reaches(m, it) for m in members)
+        cap = it.schedule.capacity if it.schedule is not None else None
+        share[it.id] = 1.0 if cap is None or n == 0 else min(1.0, cap / n)
+    cells = {}
+    for m in members:
+        policy = cur.for_member(m)
+        for topic, (_, role) in policy.required.items():
+            target = policy.topic_target(topic)
+            if target <= 0:
+                continue
+            six = [0.0] * 6
+            for it in open_items:
+                if topic in it.topics and reaches(m, it):
+                    six[3 * (not it.online) + it.level - 1] += it.minutes * share[it.id] / 60
+            cell = cells.setdefault((role, topic), {"six": [], "short": []})
+            cell["six"].append(six)
+            if sum(six) + 1e-9 < target:
+                cell["short"].append(m.id)
+    out = {}
+    for key, cell in cells.items():
+        ranked = sorted(cell["six"], key=lambda six: (round(sum(six), 9), tuple(round(x, 9) for x in six)))
+        out[key] = (ranked[(len(ranked) - 1) // 2], tuple(sorted(cell["short"])))
+    return out
+
+
+@st.composite
+def supply_worlds(draw):
+    """Worlds of many members and activities: seats shared, cities, branches' own activities."""
+    items = []
+    n = draw(st.integers(1, 12))
+    for k in range(n):
+        fields = dict(topics=(draw(st.sampled_from(TOPICS)),), minutes=draw(st.sampled_from((10, 30, 60, 120))),
+                      roles=draw(st.sampled_from(((), (), ("cadre",), ("frontline",)))),
+                      level=draw(st.integers(1, 3)), published=DAY - dt.timedelta(days=draw(st.integers(-2, 30))))
+        if draw(st.integers(0, 4)) == 0:  # one before or after (cycles too), or one missing (i{n})
+            fields["requires"] = (f"i{draw(st.integers(0, n).filter(lambda j, k=k: j != k))}",)
+        if draw(st.booleans()):
+            starts = dt.datetime.combine(DAY + dt.timedelta(days=draw(st.integers(-1, 5))), dt.time(9), TZ)
+            fields.update(kind="activity", mode="offline", org=draw(st.sampled_from((None, "t.zb1", "t.zb2"))),
+                          schedule=Schedule(starts, starts + dt.timedelta(hours=2),
+                                            draw(st.sampled_from(("太原·纪念馆", "西安·八路军办事处", "党员活动室"))),
+                                            draw(st.sampled_from((None, 1, 2, 3)))))
+        items.append(make_item(f"i{k}", f"学习材料{k}", f"第{k}份材料的正文", **fields))
+    members = []
+    for k in range(draw(st.integers(1, 12))):
+        situation = draw(st.sampled_from(("regular", "regular", "mobile", "infirm")))
+        members.append(Member(
+            id=f"m{k:02d}", name=f"党员{k}", org=draw(st.sampled_from(("t.zb1", "t.zb2", "t.zb2.g1"))),
+            roles=draw(st.sampled_from((("member",), ("member", "cadre"), ("frontline",)))),
+            situation=situation, offline=situation == "regular" and draw(st.integers(0, 3)) > 0,
+            location=draw(st.sampled_from((None, "太原", "山西省太原市小店区", "西安"))),
+        ))
+    return items, members, []
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(world=supply_worlds(), shift=st.integers(-1, 1))
+def test_supply_equals_member_by_member(tmp_path_factory, inputs, world, shift):
+    day = DAY + dt.timedelta(days=shift)
+    report, data = _coverage(tmp_path_factory.mktemp("supply"), inputs, world, day)
+    expected = _supply_by_member(data, day)
+    assert {(c.role, c.topic) for c in report.supply} == set(expected)
+    for c in report.supply:
+        six, short = expected[c.role, c.topic]
+        got = [c.online_hours[lv] for lv in "123"] + [c.offline_hours[lv] for lv in "123"]
+        assert got == pytest.approx(six, abs=0.006)
+        assert c.short_members == short
