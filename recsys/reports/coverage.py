@@ -70,6 +70,7 @@ NEVER_SERVED_REASONS: Mapping[str, str] = {
     "no_role": "面向的角色无人担任",
     "no_audience": "没有党员能参加（组织范围、线下条件）",
     "prerequisite": "前置内容缺失、循环或不可达",
+    "studied": "能学的党员都已学完",
     "out_competed": "可推送但总被其他内容挤掉",
 }
 _LEVELS = (1, 2, 3)
@@ -416,8 +417,8 @@ def build_coverage(
     missing_kinds, missing_levels = _health_topics(supply, live)
     # One pass over the members' histories, a block at a time: who is reached, and what they
     # were shown as impressions recorded as events.
-    reach, unreachable, branch_members, impressions = reach_in_blocks(data, members, day)
-    served, never, rarely, gini_by, n_lists = _exposure(data.served, impressions, items, catalogue.columns,
+    reach, unreachable, branch_members, impressions, studied = reach_in_blocks(data, members, day)
+    served, never, rarely, gini_by, n_lists = _exposure(data.served, impressions, studied, items, catalogue.columns,
                                                          data.curriculum, members, day, blocked, rare_share)
 
     def ref(i: str, value: float | None = None) -> ItemRef:
@@ -632,6 +633,7 @@ def _offline_upcoming(
 def _exposure(
     all_lists: Sequence[tuple[str, dt.date, list[str]]],
     impressions: Shown,
+    studied: np.ndarray,
     items: Mapping[str, Item],
     cols: Columns,
     curriculum: Curriculum,
@@ -672,12 +674,16 @@ def _exposure(
                     if it.published <= day and (it.expires is None or it.expires >= first)]
         gini_by[window] = round(gini(counts[eligible].tolist()), 4)
     counts90 = served[90]
-    # Who could take an item at all, over every kind of member (members alike counted once).
+    # How many members could take an item at all, over every kind of member.
     roles_held = {r for m in members for r in m.roles}
-    audience = np.zeros(len(cols), dtype=bool)
     reach = ReachMasks(cols, curriculum, most=0)
-    for m in {reach.key(m): m for m in members}.values():
-        audience |= reach_mask(cols, m, curriculum)
+    kinds = Counter(map(reach.key, members))
+    first = {}
+    for m in members:
+        first.setdefault(reach.key(m), m)
+    audience = np.zeros(len(cols), dtype=np.int64)
+    for key, n in kinds.items():
+        audience += reach_mask(cols, first[key], curriculum) * n
     never: dict[str, str] = {}
     for i, it in sorted(items.items()):
         if counts90.get(i):
@@ -692,6 +698,8 @@ def _exposure(
             reason = "no_audience"
         elif i in blocked:
             reason = "prerequisite"
+        elif studied[cols.row[i]] >= audience[cols.row[i]]:
+            reason = "studied"  # nothing left to show: new content is what those members need
         else:
             reason = "out_competed"
         never[i] = reason

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from recsys.pipeline import PlanContext, rules_context
-from recsys.pipeline.masks import REASONS, ReachMasks, StaticRules, hard_rules, static_key, static_rules
+from recsys.pipeline.masks import REASONS, ReachMasks, StaticRules, hard_rules, reach_mask, static_key, static_rules
 from recsys.records import TZ, Event, Member
 from recsys.storage.base import EventColumns
 
@@ -66,10 +66,12 @@ class Shown:
 
 def reach_in_blocks(
     data: CoverageInputs, members: Sequence[Member], day: dt.date, *, first: int = 1024, kinds: int = 512
-) -> tuple[dict[str, dict[str, tuple[str, ...]]], dict[str, tuple[str, ...]], dict[str, int], Shown]:
+) -> tuple[dict[str, dict[str, tuple[str, ...]]], dict[str, tuple[str, ...]], dict[str, int], Shown, np.ndarray]:
     """Which members the rules leave without a list or a required topic, and who was not shown or
     did not study anything lately, by branch; with the impressions recorded as events in the 90
-    days up to ``day`` (as columns).
+    days up to ``day`` (as columns), and per catalogue row how many of ``members`` have done the
+    item (a complete, attend or quiz event) among those whose record lets them take it
+    (:func:`~recsys.pipeline.masks.reach_mask`).
 
     The answers of :func:`reach_by_member`, the readable reference, over a block of members at
     a time: their events are read as columns (no event object each) and the times last seen are
@@ -89,11 +91,19 @@ def reach_in_blocks(
     unreachable: dict[str, tuple[str, ...]] = {}
     branch_members: Counter = Counter()
     impressions: list[Shown] = []
+    studied = np.zeros(len(cols), dtype=np.int64)
     for part, found in _history_blocks(data, members):
         seen = _BlockHistory(found, end, cols.row, online)
         impressions.append(seen.impressions(end - dt.timedelta(days=90)))
         index = {member: k for k, member in enumerate(found.members)}
         place = [index[m.id] for m in part]
+        # Who has done each item of those it is open to, by their record (their kind's mask).
+        bounds = np.searchsorted(seen.studied_member, np.arange(len(found.members) + 1)).tolist()
+        for m, p in zip(part, place):
+            a, b = bounds[p], bounds[p + 1]
+            if a < b:
+                rows = seen.studied_row[a:b]
+                studied[rows[rules.reach_of(m)[rows]]] += 1
         decided = [open_today(m, seen.named[p], policy_of(m).required) for m, p in zip(part, place)]
         # The members the shared codes leave in doubt get the rules of their own history.
         doubtful = [m.id for m, ok in zip(part, decided) if not ok]
@@ -113,14 +123,17 @@ def reach_in_blocks(
             if m.situation == "mobile" and no_online_month[p]:
                 row["mobile_no_online"].append(m.id)
     reach = {b: {k: tuple(v) for k, v in f.items()} for b, f in sorted(flags.items())}
-    return reach, unreachable, dict(sorted(branch_members.items())), Shown.joined(impressions)
+    return reach, unreachable, dict(sorted(branch_members.items())), Shown.joined(impressions), studied
 
 
 def reach_by_member(
     data: CoverageInputs, members: Sequence[Member], day: dt.date
 ) -> tuple[dict[str, dict[str, tuple[str, ...]]], dict[str, tuple[str, ...]], dict[str, int],
-           set[tuple[str, dt.date, str]]]:
-    """:func:`reach_in_blocks` member by member from their events: the reference the tests hold it to."""
+           set[tuple[str, dt.date, str]], Counter]:
+    """:func:`reach_in_blocks` member by member from their events: the reference the tests hold it to
+    (who has done each item: a count by item id)."""
+    cols = data.catalogue.columns
+    studied: Counter = Counter()
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), TZ)
     exposure_start = end - dt.timedelta(days=90)
     impressions: set[tuple[str, dt.date, str]] = set()
@@ -139,6 +152,9 @@ def reach_by_member(
             if e.kind == "impression":
                 impressions.add((m.id, e.at.astimezone(TZ).date(), e.item))
         rules.mark(m, events, row, unreachable)
+        mine = reach_mask(cols, m, data.curriculum)
+        studied.update({e.item for e in events if e.kind in ("complete", "attend", "quiz")
+                        and e.item in cols.row and mine[cols.row[e.item]]})
         for window in (14, 30):
             since = end - dt.timedelta(days=window)
             for key in ("impression", "completion"):
@@ -149,7 +165,7 @@ def reach_by_member(
         if m.situation == "mobile" and (online is None or online < end - dt.timedelta(days=30)):
             row["mobile_no_online"].append(m.id)
     reach = {b: {k: tuple(v) for k, v in f.items()} for b, f in sorted(flags.items())}
-    return reach, unreachable, dict(sorted(branch_members.items())), impressions
+    return reach, unreachable, dict(sorted(branch_members.items())), impressions, studied
 
 
 _NOT_YET = [REASONS.index(r) for r in ("unpublished", "expired", "situation")]
@@ -326,6 +342,10 @@ class _BlockHistory:
         done = (self.kind == "complete") | (self.kind == "attend")
         self.last = {"impression": self._last(self.impression), "completion": self._last(done),
                      "online": self._last(~self.impression & online[rows])}
+        # What each member has done, as the rules count it (a quiz taken is the quiz done), once.
+        studied = (done | (self.kind == "quiz")) & known
+        pairs = np.unique(self.member[studied] * (len(online) + 1) + rows[studied])
+        self.studied_member, self.studied_row = pairs // (len(online) + 1), pairs % (len(online) + 1)
 
     def _last(self, mask: np.ndarray) -> np.ndarray:
         out = np.full(len(self.members), -np.inf)

@@ -474,6 +474,32 @@ def test_content_for_a_situation_nobody_is_in_has_no_audience(tmp_path):
         assert eng.coverage(day=DAY).never_served["mob"] == "out_competed"
 
 
+def test_an_item_everyone_it_is_for_has_studied_is_not_out_competed(tmp_path):
+    """An item never shown because each member it is open to has done it (studied before the
+    window, or in another system) is not losing to other items: the editor should add new
+    content, not promote it. One who has not done it yet makes it out-competed again; so does a
+    completion by a member it is not open to (a cadre's course taken by a 党员 counts for nobody)."""
+    old = dt.datetime(2026, 1, 10, 20, tzinfo=TZ)
+    items = [make_item("a", "党史故事", "南湖红船", topics=("党史",), published=OLD),
+             make_item("q", "党章知识测验", "党员的权利和义务", kind="quiz", topics=("党章",), published=OLD),
+             make_item("c", "领导干部廉洁自律", "权力运行监督", topics=("廉洁从业",), roles=("cadre",), published=OLD)]
+    with Engine.open(tmp_path / "s", encoder="tfidf") as eng:
+        eng.add_items(items)
+        eng.upsert_members([Member(id="m1", name="张三", org="t.zb1", roles=("member", "cadre")),
+                            Member(id="m2", name="李四", org="t.zb1", roles=("member",))])
+        eng.record([Event(member="m1", item="a", kind="complete", at=old),
+                    Event(member="m2", item="a", kind="attend", at=old),
+                    Event(member="m1", item="q", kind="quiz", at=old, value=0.8),
+                    Event(member="m1", item="c", kind="complete", at=old),
+                    Event(member="m2", item="c", kind="complete", at=old)])
+        never = eng.coverage(day=DAY).never_served
+        assert (never["a"], never["q"], never["c"]) == ("studied", "out_competed", "studied")
+        assert "能学的党员都已学完" in format_coverage(eng.coverage(day=DAY))
+        eng.upsert_members([Member(id="m3", name="王五", org="t.zb1", roles=("member", "cadre"))])
+        never = eng.coverage(day=DAY).never_served
+        assert (never["a"], never["c"]) == ("out_competed", "out_competed")
+
+
 def test_an_infirm_member_has_no_required_topic_to_reach(tmp_path):
     """年老体弱 members have no hard study requirements: whatever their roles, they have no
     required topic, and coverage never counts them among those a required topic leaves without

@@ -112,13 +112,15 @@ def _coverage(folder, inputs: list[CoverageInputs], world, day: dt.date):
 def test_reach_by_block_equals_member_by_member(tmp_path_factory, inputs, world, shift):
     day = DAY + dt.timedelta(days=shift)
     _, data = _coverage(tmp_path_factory.mktemp("reach"), inputs, world, day)
-    *expected, impressions = reach_by_member(data, list(data.members), day)
+    *expected, impressions, studied = reach_by_member(data, list(data.members), day)
+    ids = data.catalogue.columns.ids
     # Also with the rows kept per kind of member cut to two and one kind kept: a member whose
     # history names both rows of a question gets their own rules, and kinds are made again.
     for bounds in ({}, {"first": 2, "kinds": 1}):
-        *found, shown = reach_in_blocks(data, list(data.members), day, **bounds)
+        *found, shown, done = reach_in_blocks(data, list(data.members), day, **bounds)
         assert found == expected
         assert shown.as_set() == impressions
+        assert {ids[r]: int(n) for r, n in enumerate(done) if n} == dict(studied)
 
 
 def _supply_by_member(data: CoverageInputs, day: dt.date) -> dict:
