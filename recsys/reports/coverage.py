@@ -413,7 +413,7 @@ def build_coverage(
     broken = {i: tuple(r for r in it.requires if r not in items) for i, it in sorted(items.items())
               if any(r not in items for r in it.requires)}
     blocked = _blocked(items, day, cycles)
-    supply = _supply(curriculum, members, live, catalogue.columns, blocked)
+    supply = _supply(curriculum, members, data.members, live, catalogue.columns, blocked)
     missing_kinds, missing_levels = _health_topics(supply, live)
     # One pass over the members' histories, a block at a time: who is reached, and what they
     # were shown as impressions recorded as events.
@@ -466,8 +466,8 @@ def _names_shown(names: Mapping[str, str], org: str | None, branches: Mapping[st
 # -- 1. supply against demand -------------------------------------------------------------
 
 def _supply(
-    curriculum: Curriculum, members: Sequence[Member], live: Mapping[str, Item], cols: Columns,
-    blocked: set[str],
+    curriculum: Curriculum, members: Sequence[Member], everyone: Sequence[Member], live: Mapping[str, Item],
+    cols: Columns, blocked: set[str],
 ) -> list[SupplyCell]:
     """Each role's required topics: the hours a member of the role can take against their target.
 
@@ -475,7 +475,8 @@ def _supply(
     organisation, situation, offline attendance and city), less items whose prerequisite chain
     cannot be completed; an offline activity with fewer seats than the members it is open to
     counts for each of them by their share of its seats (30 seats open to 3,000 members: one
-    hundredth of its hours each), since only that many can attend. A cell's hours by level are
+    hundredth of its hours each), since only that many can attend; those it is open to are
+    counted among ``everyone``, a report on one branch sharing a group's activity with the rest. A cell's hours by level are
     those of its median member (by hours in the topic), what a typical member of the role has
     to study; the members short are each member against their own target.
     """
@@ -503,11 +504,12 @@ def _supply(
 
     # What reaches a member depends only on their record: one mask per kind of member, where a
     # large group has thousands of kinds for hundreds of thousands of members.
-    kind_by = [kind_of(m) for m in members]
+    kind_of_id = {(m.org, m.id): kind_of(m) for m in everyone}  # ids are an enterprise's own
     kinds: dict[Hashable, Member] = {}
-    for m, k in zip(members, kind_by):
-        kinds.setdefault(k, m)
-    count = Counter(kind_by)
+    for m in everyone:
+        kinds.setdefault(kind_of_id[m.org, m.id], m)
+    count = Counter(kind_of_id.values())
+    kind_by = [kind_of_id[m.org, m.id] for m in members]
 
     def mask_of(k: Hashable) -> np.ndarray:
         m = kinds[k]

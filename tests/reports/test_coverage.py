@@ -194,7 +194,8 @@ def test_supply_is_what_a_typical_member_can_take(tmp_path):
     seats, only for those who see its organisation and live in its city, and an item whose
     prerequisite is missing counts for nobody. Twelve members in b1, eight in b2, 党史 1 h a year:
     30 minutes online for all, a 2-hour visit of b1 with 3 seats (a quarter each), a 2-hour visit
-    of b1 in another city, an hour-long item requiring one that does not exist."""
+    of b1 in another city, an hour-long item requiring one that does not exist, and an hour's
+    talk for the whole group with 4 seats (a fifth each, whatever the report's scope)."""
     curriculum = Curriculum.from_dict({"max_required_share": 1.0,
                                        "roles": {"member": {"annual_hours": 1, "required": {"党史": 1.0}}}})
     engine = Engine.open(tmp_path / "store", encoder="tfidf", curriculum=curriculum)
@@ -209,6 +210,10 @@ def test_supply_is_what_a_typical_member_can_take(tmp_path):
                   topics=("党史",), org="t.b1", minutes=120, level=2, published=OLD, schedule=far),
         make_item("p1", "遵义会议专题（进阶）", "确立毛泽东同志在红军和党中央的领导地位。", topics=("党史",),
                   requires=("missing",), minutes=60, level=3, published=OLD),
+        make_item("g1", "党史专题报告会", "集团党委组织的专题报告。", kind="activity", mode="offline",
+                  topics=("党史",), minutes=60, level=3, published=OLD,
+                  schedule=Schedule(_at(DAY + dt.timedelta(days=5)), _at(DAY + dt.timedelta(days=5), 10),
+                                    "太原·集团礼堂", 4)),
     ])
     engine.upsert_members([Member(id=f"a{n:02d}", name=f"甲{n}", org="t.b1", roles=("member",), location="太原市")
                            for n in range(12)]
@@ -216,12 +221,16 @@ def test_supply_is_what_a_typical_member_can_take(tmp_path):
                              for n in range(8)])
     cell, = engine.coverage(day=DAY).supply
     assert (cell.role, cell.topic, cell.members, cell.target_hours) == ("member", "党史", 20, 1.0)
-    # The median of twenty (the tenth by hours) is one of b1's: the visit's quarter of 2 hours.
+    # The median of twenty (the tenth by hours) is one of b1's: the visit's quarter of 2 hours
+    # and the talk's fifth of one.
     assert cell.online_hours == {"1": 0.5, "2": 0.0, "3": 0.0}
-    assert cell.offline_hours == {"1": 0.0, "2": 0.5, "3": 0.0}
-    assert cell.supply_hours == 1.0
-    # b2's members see no visit of b1: 0.5 of their 1 hour; b1's have exactly their hour.
-    assert cell.short_members == tuple(f"b{n:02d}" for n in range(8)) and cell.shortfall_hours == 0.5
+    assert cell.offline_hours == {"1": 0.0, "2": 0.5, "3": 0.2}
+    assert cell.supply_hours == 1.2
+    # b2's members see no visit of b1: 0.7 of their 1 hour; b1's have more than their hour.
+    assert cell.short_members == tuple(f"b{n:02d}" for n in range(8)) and cell.shortfall_hours == 0.3
+    # b2's own report: the talk's four seats are still shared with b1's twelve.
+    cell, = engine.coverage(org="t.b2", day=DAY).supply
+    assert cell.members == 8 and cell.offline_hours == {"1": 0.0, "2": 0.0, "3": 0.2}
     engine.close()
 
 
