@@ -34,7 +34,7 @@ from recsys.credits import OpeningBalance
 from recsys.curriculum import Curriculum
 from recsys.exceptions import ValidationError
 from recsys.ingest.cells import LIST_SEPARATORS, MEMBERSHIP, given_fields, read_fields, read_posts, typo_of
-from recsys.ingest.tables import FORMATS, TABLES, OptionNames, table_rows
+from recsys.ingest.tables import FORMATS, TABLES, OptionNames, blank, table_rows
 from recsys.orgs import OrgDirectory, OrgName
 from recsys.records import IMPRESSION_PREFIX, PSEUDONYM_PREFIX, TZ, Event, Item, Member
 from recsys.vocabulary import Vocabulary, header_key
@@ -232,8 +232,10 @@ def parse_batch(
     ignored: list[InputWarning] = []
     as_written = rows  # the columns as the file gives them (see Batch.fields)
     if fmt in TABLES:
+        rows, ignored = _totals(rows, record_type.REQUIRED[0], source)
         if record_type is Member:
-            rows, ignored = _posts(rows, curriculum.vocabulary, source)
+            rows, posts = _posts(rows, curriculum.vocabulary, source)
+            ignored += posts
         rows, unknown = _known_columns(rows, record_type, source, written, header)
         ignored += unknown
     records, lines, invalid = _validate(rows, record_type, source, curriculum.vocabulary, orgs)
@@ -289,6 +291,30 @@ def _posts(rows: list[tuple[int, Any]], vocabulary, source: str) -> tuple[list[t
     names = "、".join(named(word) for word in unknown)
     return out, [InputWarning(f"党内职务中的 {names} 不是系统中的岗位，已忽略（如需按这些岗位安排学习，请在 curriculum.json "
                               "的 vocabulary.roles 中添加）", source=source, line=min(unknown.values()))]
+
+
+#: What a table's summary row says where its records name someone or something: 合计 300000人.
+TOTALS = ("合计", "总计", "小计", "共计", "汇总")
+
+
+def _totals(rows: list[tuple[int, Any]], key: str, source: str) -> tuple[list[tuple[int, Any]], list[InputWarning]]:
+    """A table's rows without its summary rows, and one warning naming them. A summary row has no
+    value in the record's key column (``key``: the id, or the member an event or balance is
+    of) and a cell that begins with 合计, 总计, 小计, 共计 or 汇总 (spaces left out: 合 计).
+    An HR export ends with one (合计 | | 300000人), or has one per branch: each refused the
+    whole file, as a member with no id."""
+    kept, totals = [], []
+    for line, row in rows:
+        if (isinstance(row, Mapping) and blank(row.get(key))
+                and any(isinstance(v, str) and "".join(v.split()).startswith(TOTALS) for v in row.values())):
+            totals.append(line)
+        else:
+            kept.append((line, row))
+    if not totals:
+        return rows, []
+    shown = "、".join(str(n) for n in totals[:5]) + ("等" if len(totals) > 5 else "")
+    return kept, [InputWarning(f"{len(totals)} 行是合计、小计等汇总行（第 {shown} 行），不是记录，已跳过",
+                               source=source, line=totals[0])]
 
 
 def _known_columns(rows: list[tuple[int, Any]], record_type: type, source: str, written: Mapping[str, str],

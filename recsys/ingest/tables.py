@@ -534,7 +534,7 @@ def _filled_down(rows: Iterable[tuple[int, list[Any]]], merged: dict[int, list[t
     held: dict[int, Any] = {}  # per column, the value of the range it is in
     for n, row in rows:
         # A row blank but for merged cells is a blank row (a template's reserved rows): not filled.
-        blank = all(_blank(v) for v in row)
+        empty = all(blank(v) for v in row)
         for col, spans in merged.items():
             k = at[col]
             while k < len(spans) and spans[k][1] < n:
@@ -544,7 +544,7 @@ def _filled_down(rows: Iterable[tuple[int, list[Any]]], merged: dict[int, list[t
                 continue
             if n == spans[k][0]:
                 held[col] = row[col] if col < len(row) else None
-            elif not blank:
+            elif not empty:
                 while len(row) <= col:
                     row.append(None)
                 if row[col] is None or row[col] == "":
@@ -605,7 +605,7 @@ def _header(cells: Iterator[tuple[int, list[Any]]], required: tuple[str, ...], c
     """
     first = None
     for read, (line, values) in enumerate(cells, start=1):
-        written = [str(h).strip().removeprefix("\ufeff") if not _blank(h) else "" for h in values]
+        written = [str(h).strip().removeprefix("\ufeff") if not blank(h) else "" for h in values]
         names = [column(h) if h else "" for h in written]
         if first is None and any(written):
             first = (line, written, names)
@@ -642,7 +642,7 @@ def _table(cells: Iterable[tuple[int, list[Any]]], source: str, schedule: bool,
         seen.add(name)
     rows: Rows = []
     for line, values in cells:
-        if all(_blank(v) and not (v is UNCALCULATED and n < len(names) and names[n] in required)
+        if all(blank(v) and not (v is UNCALCULATED and n < len(names) and names[n] in required)
                for n, v in enumerate(values)):
             # Blank rows between and after the records; and a template's formulas filled down
             # rows not filled in yet, unless one stands in a required column (a roster of
@@ -662,7 +662,7 @@ def _table(cells: Iterable[tuple[int, list[Any]]], source: str, schedule: bool,
                 value = None
             if not name:
                 # An export's trailing separator makes an empty column: harmless while empty.
-                if not _blank(value):
+                if not blank(value):
                     problems.append(ValidationError(
                         f"a value ({value!r}) in column {n + 1}, which has no header", source=source, line=line))
                 continue
@@ -680,7 +680,7 @@ def _table(cells: Iterable[tuple[int, list[Any]]], source: str, schedule: bool,
     return header_line, rows, problems
 
 
-def _blank(value: Any) -> bool:
+def blank(value: Any) -> bool:
     # A formula with no value kept is blank too: a template's rows of formulas below the records
     # (=IF(B5="","",...) filled down) are no records.
     return value is None or value is UNCALCULATED or (isinstance(value, str) and not value.strip())

@@ -458,3 +458,31 @@ def test_a_long_formula_with_no_value_across_a_chunk_edge_is_still_refused(tmp_p
     with pytest.raises(ValidationError) as err:
         read(tmp_path, rewrite_sheet(out.getvalue(), pad))
     assert [(p.line, p.field) for p in err.value.problems] == [(2, "daily_minutes")]
+
+
+def test_summary_rows_of_an_export_are_left_out_with_one_warning(tmp_path):
+    # A roster exported with 序号, a 小计 per branch and 合计 at the end: each had refused the
+    # whole file as a member with no id.
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["序号", "党员编号", "姓名", "身份", "所在支部"])
+    sheet.append([1, "m1", "李志刚", "党员", "hxny.fdgs.zb1"])
+    sheet.append([2, "m2", "王桂兰", "党员", "hxny.fdgs.zb1"])
+    sheet.append(["小 计", None, "2人", None, None])
+    sheet.append([3, "m3", "赵刚", "党员", "hxny.fdgs.zb2"])
+    sheet.append([None] * 5)
+    sheet.append(["合计：", None, "3人"])
+    out = io.BytesIO()
+    book.save(out)
+    batch = read(tmp_path, out.getvalue())
+    assert [m.id for m in batch.records] == ["m1", "m2", "m3"]
+    totals = [w for w in batch.warnings if "汇总行" in w.message]
+    assert len(totals) == 1 and totals[0].line == 4
+    assert "2 行是合计、小计等汇总行（第 4、7 行）" in totals[0].message
+    # A row that names a member is a record, whatever else it says: still refused when invalid.
+    sheet.append(["合计", "m4", None, "党员", "hxny.fdgs.zb2"])
+    out = io.BytesIO()
+    book.save(out)
+    with pytest.raises(ValidationError) as exc:
+        read(tmp_path, out.getvalue())
+    assert exc.value.line == 8 and exc.value.field == "name"
