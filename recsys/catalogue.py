@@ -203,12 +203,22 @@ class Catalogue(Mapping[str, Item]):
     def duplicate_clusters(self, ids: Sequence[str], threshold: float) -> list[tuple[tuple[str, ...], float]]:
         """:func:`recsys.embedding.duplicates.duplicate_clusters` of ``ids`` (indexed items), kept
         for the next call with the same ids: the pass compares every pair, and the catalogue of
-        one revision gives the same answer every time."""
+        one revision gives the same answer every time.
+
+        Two items no member can see both of (owned by two units neither of which is within the
+        other) are not linked: each branch's own 主题党日 under one title is no content to merge,
+        and no list ever holds both."""
         key = (tuple(ids), threshold)
         found = self._duplicates.get(key)
         if found is None:
             rows = self.columns.rows(ids)
-            found = duplicate_clusters(list(ids), self.vectors(rows), threshold) if len(ids) > 1 else []
+            owners = [self.items[i].org for i in ids]
+
+            def together(a: int, b: int) -> bool:
+                x, y = owners[a], owners[b]
+                return x is None or y is None or within(x, y) or within(y, x)
+
+            found = duplicate_clusters(list(ids), self.vectors(rows), threshold, together) if len(ids) > 1 else []
             self._duplicates.clear()
             self._duplicates[key] = found
         return found

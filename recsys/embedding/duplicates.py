@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -69,7 +69,8 @@ def duplicate_pairs(vectors: np.ndarray, threshold: float) -> list[tuple[int, in
 
 
 def duplicate_clusters(
-    ids: Sequence[str], vectors: np.ndarray, threshold: float
+    ids: Sequence[str], vectors: np.ndarray, threshold: float,
+    together: Callable[[int, int], bool] | None = None,
 ) -> list[tuple[tuple[str, ...], float]]:
     """Groups of ids whose embeddings are linked at ``threshold`` (connected components).
 
@@ -77,6 +78,8 @@ def duplicate_clusters(
         ids: Item ids, one per row of ``vectors``.
         vectors: Unit-normalised embeddings.
         threshold: Cosine at or above which two items are linked.
+        together: Whether the items of two rows can be the same content to anyone (default:
+            any two): a pair it refuses is not linked.
 
     Returns:
         ``(ids, lowest linking cosine)`` for each cluster of two or more, ids sorted, clusters
@@ -92,6 +95,8 @@ def duplicate_clusters(
 
     weakest: dict[int, float] = {}
     pairs = duplicate_pairs(vectors, threshold)
+    if together is not None:
+        pairs = [(i, j, s) for i, j, s in pairs if together(i, j)]
     for i, j, _ in pairs:
         a, b = find(i), find(j)
         if a != b:

@@ -833,7 +833,8 @@ def format_coverage(report: CoverageReport, *, limit: int = 8) -> str:
                  + "，".join(f"{NEVER_SERVED_REASONS[r]} {n}" for r, n in reasons.most_common()) + "）")
     lines.append(f"疑似重复：{len(report.duplicates)} 组（相似度阈值 {report.duplicate_threshold}）")
     for refs, s in report.duplicates[:limit]:
-        lines.append("  · " + " ≈ ".join(f"{book_title(r.title)}[{r.id}]" for r in refs) + f"（{s:.3f}）")
+        more = f" 等 {len(refs)} 条" if len(refs) > limit else ""  # a terminal line, not a page of titles
+        lines.append("  · " + " ≈ ".join(f"{book_title(r.title)}[{r.id}]" for r in refs[:limit]) + f"{more}（{s:.3f}）")
     totals = Counter()
     for flags in report.reach.values():
         for k, v in flags.items():

@@ -321,6 +321,33 @@ def test_near_duplicates(report):
     assert report.duplicates[0][1] >= report.duplicate_threshold
 
 
+def test_the_same_activity_of_two_branches_is_no_duplicate(tmp_path):
+    """Each branch's own 主题党日 under one title: no member sees both, no list holds both, and
+    there is nothing to merge. The same title from a branch and from the company above it (whose
+    members see both), or the same article twice in one branch, is still one content."""
+    body = "重温入党誓词，交流学习体会。"
+    items = [
+        _activity("z1", "主题党日：重温入党誓词", body, ("党史",), org="t.zb1", starts=DAY + dt.timedelta(days=3), capacity=30),
+        _activity("z2", "主题党日：重温入党誓词", body, ("党史",), org="t.zb2", starts=DAY + dt.timedelta(days=3), capacity=30),
+        _activity("z3", "主题党日：重温入党誓词", body, ("党史",), org="t.zb2.g1", starts=DAY + dt.timedelta(days=4),
+                  capacity=30),
+        make_item("w1", "手机使用中的保密红线", "不在手机中存储处理涉密信息。", topics=("保密",), org="t.zb1", published=OLD),
+        make_item("w2", "手机使用中的保密红线", "不在手机中存储处理涉密信息。", topics=("保密",), org="t.zb1", published=OLD),
+        make_item("w3", "手机使用中的保密红线", "不在手机中存储处理涉密信息。", topics=("保密",), org="t.zb2", published=OLD),
+    ]
+    with Engine.open(tmp_path / "s", encoder="tfidf") as eng:
+        eng.add_items(items)
+        eng.upsert_members([Member(id="m1", name="张三", org="t.zb1", roles=("member",))])
+        found = [tuple(r.id for r in refs) for refs, _ in eng.coverage(day=DAY).duplicates]
+        assert found == [("w1", "w2"), ("z2", "z3")]
+        # Ten copies of one shared article: the terminal names eight of them and says how many.
+        eng.add_items([make_item(f"c{n}", "廉洁文化进万家", "家风建设，廉洁齐家。", topics=("廉洁从业",), published=OLD)
+                       for n in range(10)])
+        text = format_coverage(eng.coverage(day=DAY))
+    line = next(t for t in text.splitlines() if "c0" in t)
+    assert line.count("[c") == 8 and "[c7]" in line and "[c8]" not in line and " 等 10 条（" in line
+
+
 def test_members_not_reached_by_branch(report):
     flagged = {(b, k): set(v) for b, flags in report.reach.items() for k, v in flags.items() if v}
     assert flagged == {
