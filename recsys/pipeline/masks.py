@@ -270,16 +270,22 @@ class ReachMasks:
         self.curriculum = curriculum
         self.most = most
         self._roles: dict[tuple[str, ...], tuple[int, ...]] = {}
+        self._keys: dict[tuple, Hashable] = {}  # by the fields read: a group's members share a few
         self._masks: OrderedDict[Hashable, np.ndarray] = OrderedDict()
 
     def key(self, member: Member) -> Hashable:
         """The member's kind: members with equal keys get equal masks."""
-        owners = self.cols.seen_by(member.org).tobytes()
-        roles = self._roles.get(member.roles)
-        if roles is None:
-            names = self.cols.role_names
-            roles = self._roles[member.roles] = tuple(sorted({names.index(r) for r in member.roles if r in names}))
-        return roles, owners, member.offline, None if self.curriculum is None else member.situation
+        fields = (member.org, member.roles, member.offline, member.situation)
+        found = self._keys.get(fields)
+        if found is None:
+            owners = self.cols.seen_by(member.org).tobytes()
+            roles = self._roles.get(member.roles)
+            if roles is None:
+                names = self.cols.role_names
+                roles = self._roles[member.roles] = tuple(sorted({names.index(r) for r in member.roles if r in names}))
+            found = self._keys[fields] = (roles, owners, member.offline,
+                                          None if self.curriculum is None else member.situation)
+        return found
 
     def __call__(self, member: Member) -> np.ndarray:
         """:func:`reach_mask` of ``member`` (shared with its kind: do not change it)."""

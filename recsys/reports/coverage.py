@@ -529,6 +529,7 @@ def _supply(
     # Per kind of member, each topic's minutes in the six sums: a few floats a kind, where a
     # mask a kind would hold a gigabyte for a group of thousands of kinds over 100,000 items.
     hours: dict[Hashable, dict[str, np.ndarray]] = {}
+    totals: dict[Hashable, dict[str, float]] = {}  # the six summed, read per member and topic
 
     def own_hours(k: Hashable) -> dict[str, np.ndarray]:
         found = hours.get(k)
@@ -536,6 +537,7 @@ def _supply(
             mask = mask_of(k)
             found = hours[k] = {t: np.bincount(slot[rows[mask[rows]]], weights=minutes[rows[mask[rows]]],
                                                minlength=6) / 60 for t, rows in topic_rows.items()}
+            totals[k] = {t: float(six.sum()) for t, six in found.items()}
         return found
 
     none = np.zeros(6)
@@ -557,7 +559,9 @@ def _supply(
             cell["target"] = max(cell["target"], target)
             cell["demand"] += target
             cell["kinds"][k] += 1
-            mine = float(own_hours(k).get(topic, none).sum())
+            if k not in totals:
+                own_hours(k)
+            mine = totals[k].get(topic, 0.0)
             if mine + 1e-9 < target:
                 cell["short"].append(m.id)
                 cell["shortfall"] = max(cell["shortfall"], target - mine)
@@ -679,10 +683,12 @@ def _exposure(
     # How many members could take an item at all, over every kind of member.
     roles_held = {r for m in members for r in m.roles}
     reach = ReachMasks(cols, curriculum, most=0)
-    kinds = Counter(map(reach.key, members))
     first = {}
+    kinds = Counter()
     for m in members:
-        first.setdefault(reach.key(m), m)
+        key = reach.key(m)
+        first.setdefault(key, m)
+        kinds[key] += 1
     audience = np.zeros(len(cols), dtype=np.int64)
     for key, n in kinds.items():
         audience += reach_mask(cols, first[key], curriculum) * n
