@@ -186,29 +186,35 @@ def workbook(tables: Sequence[Table], *, title: str = "内容覆盖报告") -> b
     ``=`` stays text rather than a formula Excel would run (a name is no place for a formula).
     """
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
-    def append(sheet, values: list[str | float]) -> None:
-        sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in values])
-        for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, str):
-                cell.data_type = "s"  # after the value: assigning "=..." makes a formula
-
-    book = Workbook()
-    book.remove(book.active)
+    # Written row by row, never held: a group's table of members runs to 300,000 rows, and a
+    # sheet kept in memory found its last row by walking every cell, once per row added.
+    book = Workbook(write_only=True)
     used: set[str] = set()
+    bold = Font(bold=True)
+
+    def cell(sheet, value: str | float | None, font: Font | None = None):
+        if not isinstance(value, str):
+            return value
+        out = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
+        out.data_type = "s"  # after the value: assigning "=..." makes a formula
+        if font is not None:
+            out.font = font
+        return out
+
     for table in tables:
         sheet = book.create_sheet(_sheet_name(table.title, used))
-        append(sheet, list(table.head))
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        for row in table.rows:
-            append(sheet, [c.value if c.value is not None and c.sub is None else c.plain for c in row])
         sheet.freeze_panes = "A2"
-        for n, heading in enumerate(table.head, start=1):
+        for n, heading in enumerate(table.head, start=1):  # widths before the rows, as the file has them
             longest = max([len(heading), *(len(r[n - 1].plain) for r in table.rows)])
-            sheet.column_dimensions[sheet.cell(1, n).column_letter].width = min(60, 4 + 1.8 * longest)
+            sheet.column_dimensions[get_column_letter(n)].width = min(60, 4 + 1.8 * longest)
+        sheet.append([cell(sheet, h, bold) for h in table.head])
+        for row in table.rows:
+            sheet.append([cell(sheet, c.value if c.value is not None and c.sub is None else c.plain) for c in row])
     book.properties.title = title
     buf = io.BytesIO()
     book.save(buf)
