@@ -151,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alerts", type=int, default=20, metavar="N",
                    help="with --org: most alerts of each kind printed, most urgent first (default 20; 0: all; "
                         "--json has all)")
+    p.add_argument("--branches", type=int, default=50, metavar="N",
+                   help="with --org: most branches printed, those with most members behind pace first "
+                        "(default 50; 0: all; --json has all)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("digest", parents=[common],
@@ -1092,8 +1095,9 @@ def _cmd_progress(args: argparse.Namespace) -> int:
 
     if (args.member is None) == (args.org is None):
         raise ValidationError("give either a MEMBER or --org ORG")
-    if args.alerts < 0:
-        raise ValidationError(f"--alerts must be 0 (all) or more, got {args.alerts}", field="alerts")
+    for flag in ("alerts", "branches"):
+        if getattr(args, flag) < 0:
+            raise ValidationError(f"--{flag} must be 0 (all) or more, got {getattr(args, flag)}", field=flag)
     with _open(args) as engine:
         if args.member is not None:
             progress = engine.progress(args.member, day=args.day)
@@ -1107,7 +1111,7 @@ def _cmd_progress(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({**progress.to_dict(), "alerts": [a.to_dict() for a in alerts]})
     else:
-        print(format_org_progress(progress))
+        print(format_org_progress(progress, most=args.branches or None))
         for line in format_alerts(alerts, most=args.alerts or None):
             print(f"  {line}")
     return 0

@@ -35,6 +35,14 @@ def hours_text(h: float) -> str:
     return "0.0" if text == "-0.0" else text
 
 
+def number_text(v: float) -> str:
+    """A number as a report writes it: no exponent, at most four decimals, no trailing zeros
+    (1303830, 16.36, 0.9812), where ``:g`` wrote a subsidiary's yearly target as 1.30383e+06."""
+    text = str(Decimal(repr(float(v))).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return "0" if text in ("-0", "") else text
+
+
 def _hours(h: float) -> str:
     return f"{h:.0f}" if h >= 9.5 or abs(h - round(h)) < 0.05 else hours_text(h)
 

@@ -31,7 +31,7 @@ from typing import Any
 from recsys.credits import OPENING_KIND, OpeningBalance
 from recsys.curriculum import Curriculum
 from recsys.learning.ledger import build_ledger
-from recsys.pipeline.explain import hours_text
+from recsys.pipeline.explain import hours_text, number_text
 from recsys.pipeline.profile import build_history
 from recsys.orgs import display_org
 from recsys.records import TZ, Event, Item, Member
@@ -79,7 +79,8 @@ _KIND_NAMES = {"behind_pace": "学时进度落后", "inactive": "长期未学习
 def format_alerts(alerts: Sequence[Alert], most: int | None = 20) -> list[str]:
     """The alerts as terminal lines, kind by kind, the most urgent first (furthest behind pace,
     longest quiet), at most ``most`` of each kind (None: all) and a line for the rest: an
-    enterprise of 20,000 members has thousands, which a terminal does not read (JSON has all)."""
+    enterprise of 20,000 members has thousands, which a terminal does not read (JSON has all).
+    A member's alert ends with their id and branch."""
     urgency = {
         "behind_pace": lambda a: (-(a.hours_behind or 0.0), a.org, a.member or ""),
         "inactive": lambda a: (a.last_active or dt.date.min, a.org, a.member or ""),
@@ -91,7 +92,9 @@ def format_alerts(alerts: Sequence[Alert], most: int | None = 20) -> list[str]:
         if kind in urgency:
             found.sort(key=urgency[kind])
         shown = found if most is None else found[:most]
-        lines += [f"⚠ {a.message}" for a in shown]
+        # A member by id and branch too: a unit of 30,000 has many 王伟, and names alone do not
+        # say whom to call.
+        lines += [f"⚠ {a.message}" + (f"｜编号 {a.member}，{a.org_name or a.org}" if a.member else "") for a in shown]
         if len(found) > len(shown):
             lines.append(f"⚠ ……另有 {len(found) - len(shown)} 条“{_KIND_NAMES[kind]}”提醒未列出"
                          f"（共 {len(found)} 条，--alerts 0 全部列出）")
@@ -156,7 +159,7 @@ def find_alerts(
         if ledger.status == "behind" and not in_grace:
             out.append(Alert("behind_pace", m.org, m.id,
                              f"{m.name}学时进度落后：已学 {hours_text(ledger.total)} 学时，按进度应达 {hours_text(ledger.expected)} 学时"
-                             f"（年度目标 {ledger.target:g} 学时）", last, -ledger.pace))
+                             f"（年度目标 {number_text(ledger.target)} 学时）", last, -ledger.pace))
         # Silence is counted from the last activity, or from go-live if that came later.
         since = max(d for d in (last, go_live) if d is not None) if (last or go_live) else None
         if since is None:

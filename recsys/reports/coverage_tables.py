@@ -14,6 +14,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from recsys.pipeline.explain import number_text
 from recsys.reports.coverage import NEVER_SERVED_REASONS, REACH_FLAGS, CoverageReport, ItemRef
 
 __all__ = ["Cell", "Table", "coverage_tables", "workbook", "table_csv", "GAP_KINDS"]
@@ -65,7 +66,7 @@ class Table:
 
 
 def _n(value: float) -> Cell:
-    shown = f"{value:g}" if isinstance(value, float) else str(value)
+    shown = number_text(value) if isinstance(value, float) else str(value)
     return Cell(shown, value=float(value))
 
 

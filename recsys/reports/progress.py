@@ -17,7 +17,7 @@ from recsys.learning.ledger import HoursLedger, build_ledger
 from recsys.learning.mastery import ReviewDue, TopicMastery, estimate_mastery, review_schedule
 from recsys.learning.points import PointsLedger, build_points
 from recsys.orgs import display_org, within
-from recsys.pipeline.explain import book_title, hours_text
+from recsys.pipeline.explain import book_title, hours_text, number_text
 from recsys.pipeline.profile import day_end
 from recsys.records import Event, Item, Member
 
@@ -128,7 +128,7 @@ def _progress(hours: float, target: float) -> float | None:
 
 def _hours_text(hours: float, target: float, untargeted: int, untargeted_hours: float) -> str:
     """``学时 toward / target``, and what members without a target studied beside it."""
-    text = f"学时 {hours_text(hours - untargeted_hours)} / {target:g}"
+    text = f"学时 {hours_text(hours - untargeted_hours)} / {number_text(target)}"
     return text + (f"（另有无学时要求的 {untargeted} 人学习 {hours_text(untargeted_hours)} 学时）" if untargeted else "")
 
 
@@ -235,14 +235,14 @@ def format_member_progress(progress: MemberProgress, items: Mapping[str, Item] |
     known, else by their codes."""
     h, p, m = progress.hours, progress.points, progress.member
     items = items or {}
-    target = f"{h.target:g}" if h.target is not None else "—"
+    target = f"{number_text(h.target)}" if h.target is not None else "—"
     lines = [f"{m.name}（{m.id}，{display_org(m.org, org_names or {})}）{progress.day.isoformat()} 学习档案",
              f"学时：{hours_text(h.total)} / {target}（{_STATUS[h.status]}"
              + (f"，按进度应达 {hours_text(h.expected)}" if h.expected is not None else "")
              + f"，预计全年 {hours_text(h.projection)}）",
              "  按主题：" + ("，".join(f"{t} {hours_text(v)}" for t, v in h.by_topic.items()) or "暂无"),
              "  线上/线下：" + ("，".join(f"{_MODES.get(k, k)} {hours_text(v)}" for k, v in h.by_mode.items()) or "暂无"),
-             f"积分：{p.total:g}" + ("（" + "，".join(f"{_RULES.get(k, k)} {v:g}" for k, v in p.by_rule.items()) + "）" if p.by_rule else "")]
+             f"积分：{number_text(p.total)}" + ("（" + "，".join(f"{_RULES.get(k, k)} {number_text(v)}" for k, v in p.by_rule.items()) + "）" if p.by_rule else "")]
     for t in sorted(progress.mastery.values(), key=lambda t: t.topic):
         lines.append(f"  掌握度 {t.topic}：等级 {t.level}{'（薄弱）' if t.weak else ''}，答题 {t.quizzes} 次，"
                      f"最近得分 {t.last_score:.0%}")
@@ -252,14 +252,21 @@ def format_member_progress(progress: MemberProgress, items: Mapping[str, Item] |
     return "\n".join(lines)
 
 
-def format_org_progress(progress: OrgProgress) -> str:
+def format_org_progress(progress: OrgProgress, most: int | None = 50) -> str:
     """An organisation's progress by branch, with each branch's top three, for the terminal;
-    organisations by their display names where they have one."""
+    organisations by their display names where they have one. Of more than ``most`` branches
+    (None: all), those with the most members behind pace, and a line for the rest: a subsidiary
+    of 600 branches printed 600 lines (JSON has all)."""
     lines = [f"{progress.org_name or progress.org} {progress.day.isoformat()}：{progress.members} 名党员，"
              + _hours_text(progress.hours, progress.target, progress.untargeted, progress.untargeted_hours)
              + f"，落后进度 {progress.behind} 人"]
-    for b in progress.branches:
-        top = "，".join(f"{row['name']} {row['points']:g}分" for row in b.leaderboard[:3])
+    branches = list(progress.branches)
+    if most is not None and len(branches) > most:
+        branches = sorted(branches, key=lambda b: -b.behind)[:most]
+        lines.append(f"  共 {len(progress.branches)} 个支部，以下为落后进度人数最多的 {most} 个"
+                     "（--branches 0 全部列出，--json 含全部）：")
+    for b in branches:
+        top = "，".join(f"{row['name']} {number_text(row['points'])}分" for row in b.leaderboard[:3])
         lines.append(f"  {b.org_name or b.org}：{b.members} 人，{_hours_text(b.hours, b.target, b.untargeted, b.untargeted_hours)}，落后 {b.behind} 人，"
-                     f"积分 {b.points:g}；积分榜：{top}")
+                     f"积分 {number_text(b.points)}；积分榜：{top}")
     return "\n".join(lines)

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from recsys.exceptions import NotFoundError, ValidationError
+from recsys.pipeline.explain import number_text
 from recsys.ingest.loaders import combine, parse_records
 from recsys.records import TZ, Event
 from recsys.serving.search import visible_to
@@ -295,7 +296,7 @@ def _plain_page(document: dict) -> str:
     member, hours = document["member"], document["hours"]
     parts = [f"<h1>{e(member['name'])} · {e(document['day'])} 每日学习</h1>",
              f"<p>今日安排 {document['minutes']}/{document['budget']} 分钟；本年度已学 {hours['hours']} 学时"
-             + (f"（目标 {hours['target']:g} 学时，{e(hours['status_name'])}）" if hours["target"] else "") + "</p>"]
+             + (f"（目标 {number_text(hours['target'])} 学时，{e(hours['status_name'])}）" if hours["target"] else "") + "</p>"]
     parts.append("<ol>" + "".join(line(x) for x in document["entries"]) + "</ol>" if document["entries"]
                  else "".join(f"<p>{e(n)}</p>" for n in document["notes"]))
     if document["upcoming"]:

@@ -117,3 +117,26 @@ def test_a_branch_progress_counts_only_hours_toward_a_target(tmp_path, capsys):
         eng.upsert_members([Member(id="m2", name="李娜", org="hx.b1", roles=("retired",))])
         zeroed = eng.org_progress("hx", day=dt.date(2026, 3, 31)).to_dict()["branches"][0]
     assert (zeroed["target"], zeroed["untargeted"], zeroed["progress"]) == (32.0, 1, round(1.0 / 32.0, 4))
+
+
+def test_org_progress_of_many_branches_lists_those_most_behind_and_names_members_by_id(tmp_path, capsys):
+    # Four branches of 1, 2, 3 and 4 members, none of whom has studied: with --branches 2 the
+    # two with most members behind, then a line for the rest; each alert names id and branch,
+    # where two members share a name.
+    path = str(tmp_path / "store")
+    with Engine.open(path, encoder="tfidf") as eng:
+        eng.add_items([Item(id="a1", title="中共一大", body="", kind="article", minutes=30,
+                            published=dt.date(2026, 1, 1), topics=("党史",))])
+        eng.upsert_members([Member(id=f"m{b}{k}", name="王伟", org=f"hx.b{b}") for b in range(1, 5) for k in range(b)])
+    assert main(["progress", "--org", "hx", "--day", "2026-06-30", "--branches", "2", "--store", path]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "共 4 个支部，以下为落后进度人数最多的 2 个" in lines[1]
+    assert lines[2].strip().startswith("hx.b4：4 人") and lines[3].strip().startswith("hx.b3：3 人")
+    assert not any(line.strip().startswith(("hx.b1", "hx.b2")) for line in lines)
+    behind = [line.strip() for line in lines if "学时进度落后" in line]
+    assert len({line.rsplit("｜", 1)[1] for line in behind}) == len(behind) == 10
+    assert "⚠ 王伟学时进度落后：已学 0.0 学时" in behind[0] and behind[0].endswith("｜编号 m10，hx.b1")
+    assert "e+" not in "\n".join(lines)
+    assert main(["progress", "--org", "hx", "--day", "2026-06-30", "--branches", "0", "--store", path]) == 0
+    assert sum(line.strip().startswith("hx.b") for line in capsys.readouterr().out.splitlines()) == 4
+    assert main(["progress", "--org", "hx", "--branches", "-1", "--store", path]) == 2

@@ -37,3 +37,11 @@ def test_the_member_is_addressed_as_您_throughout():
         explain.empty_nothing(),
     ]
     assert all("您" in s and "你" not in s for s in said), said
+
+
+def test_numbers_in_reports_are_written_out_never_with_an_exponent():
+    from recsys.pipeline.explain import number_text
+
+    # A subsidiary's yearly target was written 1.30383e+06 by ":g".
+    assert [number_text(v) for v in (1303830.0, 16.36, 0.98125, 0.5, 2.0, -0.0, 90)] == [
+        "1303830", "16.36", "0.9813", "0.5", "2", "0", "90"]

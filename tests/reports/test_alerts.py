@@ -141,7 +141,7 @@ def test_a_terminal_gets_the_most_urgent_alerts_of_each_kind_and_a_count_of_the_
     quiet = [Alert("inactive", "g.b2", f"q{k}", f"党员q{k}长期未学习", last_active=dt.date(2026, 5, 1 + k))
              for k in range(3)]
     lines = format_alerts(quiet + behind, most=5)
-    assert lines[:5] == [f"⚠ 党员{k}学时进度落后" for k in (29, 28, 27, 26, 25)]  # furthest behind first
+    assert lines[:5] == [f"⚠ 党员{k}学时进度落后｜编号 m{k}，g.b1" for k in (29, 28, 27, 26, 25)]  # furthest behind first
     assert "另有 25 条“学时进度落后”提醒未列出（共 30 条" in lines[5]
-    assert lines[6:] == ["⚠ 党员q0长期未学习", "⚠ 党员q1长期未学习", "⚠ 党员q2长期未学习"]  # quiet longest first
+    assert lines[6:] == [f"⚠ 党员q{k}长期未学习｜编号 q{k}，g.b2" for k in range(3)]  # quiet longest first
     assert len(format_alerts(quiet + behind, most=None)) == 33
