@@ -669,9 +669,15 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     from recsys.exceptions import NotFoundError
     from recsys.models.training import NotEnoughHistory
     from recsys.orgs import within
+
     def train(engine, whose: str = "") -> None:
         try:
-            trained = engine.train(if_stale=True)
+            if not engine.model_stale():
+                return
+            # Minutes at a large group's scale, before any list: said, not silent.
+            print(f"{whose}training the ranking model before the lists (activity grew since it was trained; "
+                  "--no-train skips it)...", flush=True)
+            trained = engine.train()
         except NotEnoughHistory:
             trained = None  # lists keep the hand-set weights
         except Exception as exc:  # noqa: BLE001 - the day's lists matter more than a fresher model
