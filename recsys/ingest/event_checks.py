@@ -68,7 +68,7 @@ def _unfit(events: Sequence[Event], lines: Sequence[int], items: Mapping[str, It
         }.get(reason)
         if said is not None:
             found.append(InputWarning(said(), field={"over": "at", "begun": "at", "online": "item"}.get(reason, "member"),
-                                      **where))
+                                      kind=f"enrolment {reason}", **where))
     return found
 
 

@@ -71,6 +71,8 @@ class InputWarning:
 
     Attributes:
         message: What looks wrong and what it will do, in the words of a party-affairs worker.
+        kind: What the warning is about, where its wording names a member or an item: warnings
+            of one kind are summed up together (None: by their wording, numbers aside).
     """
 
     message: str
@@ -78,6 +80,7 @@ class InputWarning:
     line: int | None = None
     record: str | None = None
     field: str | None = None
+    kind: str | None = None
 
     def as_error(self) -> ValidationError:
         """The warning as an error (``--strict``)."""

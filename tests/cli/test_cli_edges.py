@@ -375,6 +375,29 @@ def test_a_file_checked_with_errors_shows_its_warnings_too(tmp_path, capsys):
     assert not store.exists()
 
 
+def test_many_enrolments_of_one_kind_are_summed_up_whatever_names_they_give(tmp_path, capsys):
+    """Sign-up sheets of a large unit: 300 enrolments by members who do not attend offline
+    activities printed 300 lines, each naming its member. Five are shown, then a count."""
+    store = str(tmp_path / "store")
+    act = {"id": "off-1", "title": "红色教育基地参观", "body": "现场教学。", "kind": "activity", "mode": "offline",
+           "minutes": 180, "topics": ["党史"], "published": "2026-09-20",
+           "schedule": {"starts": "2026-10-12T09:00:00+08:00", "ends": "2026-10-12T12:00:00+08:00",
+                        "location": "太原·纪念馆"}}
+    assert main(["ingest", jsonl(tmp_path / "items.jsonl", [act]), "--store", store, "--encoder", "tfidf"]) == 0
+    names = ["张伟", "李娜", "王芳", "刘洋", "陈静", "杨帆", "赵磊", "黄敏"]
+    assert main(["members", jsonl(tmp_path / "m.jsonl", [
+        {"id": f"m{n}", "name": name, "org": "hx.b1", "offline": False} for n, name in enumerate(names)]),
+        "--store", store]) == 0
+    capsys.readouterr()
+    events = jsonl(tmp_path / "e.jsonl", [{"member": f"m{n}", "item": "off-1", "kind": "enroll",
+                                           "at": "2026-10-01T09:00:00"} for n in range(len(names))])
+    assert main(["events", events, "--store", store, "--check"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    said = [line for line in err if "不参加线下活动" in line]
+    assert len(said) == 5 and "黄敏" not in "\n".join(said)
+    assert f"recsys: warning: {events}: 另有 3 条同类警告 (lines 6-8)" in err
+
+
 def test_enrolments_the_service_would_refuse_are_flagged(tmp_path, capsys):
     """An export's enrolments in an online item, in an activity already over, in one meant for
     other roles, by a member who does not attend offline activities, or valued neither 1 nor 0:
