@@ -562,9 +562,18 @@ def _cmd_members(args: argparse.Namespace) -> int:
             found_all.update(((tenant, i), m) for i, m in found.items() if m.tenant == tenant)
         return found_all
 
+    changes: dict[str, str] = {}  # per file: how many members are new, updated, unchanged
+
     def kept(engine, batch) -> list:
         # Columns the file lacks keep what the store holds (see keep_unlisted).
-        return keep_unlisted(batch, stored(engine, batch.records))
+        held = stored(engine, batch.records)
+        records = keep_unlisted(batch, held)
+        before = [held.get((m.tenant, m.id)) for m in records]
+        new = sum(b is None for b in before)
+        same = sum(b == m for b, m in zip(before, records))
+        # A roster read again each month: what it changed, not only how many rows it had.
+        changes[batch.source] = f": {new} new, {len(records) - new - same} updated, {same} unchanged"
+        return records
 
     def clashes(engine):
         # Listed with the file's other problems, under --check too.
@@ -576,8 +585,8 @@ def _cmd_members(args: argparse.Namespace) -> int:
                  *(it.org for it in engine.catalogue().items.values() if it.org is not None)}
         return [w for b in batches for w in stray_orgs(b.records, known, source=b.source, lines=b.lines)]
 
-    return _load(args, [args.file], Member, "members", lambda engine: engine.upsert_members, prepare=kept,
-                 verify=clashes, notice=strays)
+    return _load(args, [args.file], Member, "members", lambda engine: engine.upsert_members,
+                 lambda written, batch: changes.get(batch.source, ""), prepare=kept, verify=clashes, notice=strays)
 
 
 def _stored(*fields: str) -> Callable[[Any], Callable]:

@@ -315,3 +315,22 @@ def test_many_errors_of_one_kind_are_counted_not_repeated(tmp_path, capsys):
     path = gbk(tmp_path / "r.csv", "编号,姓名,所在支部,身份\n" + rows)
     assert main(["members", path, "--store", str(tmp_path / "s"), "--check"]) == 2
     assert "另有 4 条同类错误 (lines 7-10)" in capsys.readouterr().err
+
+
+def test_a_roster_read_again_says_what_it_changed(tmp_path, capsys):
+    # A monthly roster of 300,000 said "300000 members" whether it changed one or none.
+    store = str(tmp_path / "store")
+    first = tmp_path / "m1.csv"
+    first.write_text("党员编号,姓名,身份,所在支部\nm1,李志刚,党员,hx.zb1\nm2,王芳,党员,hx.zb1\n", encoding="utf-8")
+    second = tmp_path / "m2.csv"
+    second.write_text("党员编号,姓名,身份,所在支部\nm1,李志刚,党员,hx.zb1\nm2,王芳,党员,hx.zb2\nm3,赵刚,党员,hx.zb2\n",
+                      encoding="utf-8")
+    said = []
+    for path in (first, first, second):
+        assert main(["members", str(path), "--store", store]) == 0
+        said.append(capsys.readouterr().out.strip())
+    assert said[0].endswith("2 members: 2 new, 0 updated, 0 unchanged")
+    assert said[1].endswith("2 members: 0 new, 0 updated, 2 unchanged")
+    assert said[2].endswith("3 members: 1 new, 1 updated, 1 unchanged")
+    with Engine.open(store) as engine:
+        assert engine.store.get_members(["m2"])["m2"].org == "hx.zb2"
