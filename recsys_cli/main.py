@@ -64,8 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("members", parents=[common, reading], help="add or update members from a file")
     p.add_argument("file", metavar="FILE")
 
-    p = sub.add_parser("events", parents=[common, reading], help="record events from a file")
-    p.add_argument("file", metavar="FILE")
+    p = sub.add_parser("events", parents=[common, reading],
+                       help="record events from files (an export split at Excel's 1,048,576 rows: all in one run)")
+    p.add_argument("files", nargs="+", metavar="FILE")
 
     p = sub.add_parser("credits", parents=[common, reading],
                        help="record opening balances (member, year, hours, topic, note): hours studied before go-live")
@@ -612,12 +613,27 @@ def _stored(*fields: str) -> Callable[[Any], Callable]:
 def _cmd_events(args: argparse.Namespace) -> int:
     from recsys.records import Event
 
-    def against_store(engine, batches) -> list:
-        # Attendance dated before its activity, enrolments past its seats (one file a command).
-        return [w for b in batches for w in engine.event_warnings(b.records, lines=b.lines, source=b.source)]
+    read: list = []  # the files' batches, as written
 
-    return _load(args, [args.file], Event, "events", lambda engine: engine.record,
-                 lambda added, batch: f": {added} new ({len(batch.records) - added} already recorded)",
+    def against_store(engine, batches) -> list:
+        # Attendance dated before its activity, enrolments the service would refuse or past an
+        # activity's seats: the files as one export (seats counted across them), each warning
+        # placed back at its file and line.
+        read[:] = batches
+        events = [e for b in batches for e in b.records]
+        places = [(b.source, line) for b in batches for line in b.lines]
+        found = engine.event_warnings(events, lines=range(1, len(events) + 1))
+        return [dataclasses.replace(w, source=places[w.line - 1][0], line=places[w.line - 1][1]) for w in found]
+
+    def tail(added: int, batch) -> str:
+        # The store counts what is new over the whole write: said once, after the last file.
+        if len(read) > 1 and batch.source != read[-1].source:
+            return ""
+        total = sum(len(b.records) for b in read) if read else len(batch.records)
+        where = " in all" if len(read) > 1 else ""
+        return f": {added} new{where} ({total - added} already recorded)"
+
+    return _load(args, args.files, Event, "events", lambda engine: engine.record, tail,
                  verify=_stored("member", "item"), notice=against_store)
 
 

@@ -301,15 +301,18 @@ TOTALS = ("合计", "总计", "小计", "共计", "汇总")
 
 
 def _totals(rows: list[tuple[int, Any]], key: str, source: str) -> tuple[list[tuple[int, Any]], list[InputWarning]]:
-    """A table's rows without its summary rows, and one warning naming them. A summary row has no
-    value in the record's key column (``key``: the id, or the member an event or balance is
-    of) and a cell that begins with 合计, 总计, 小计, 共计 or 汇总 (spaces left out: 合 计).
+    """A table's rows without its summary rows, and one warning naming them. A summary row has a
+    cell that begins with 合计, 总计, 小计, 共计 or 汇总 (spaces left out: 合 计), and nothing
+    else in the record's key column (``key``: the id, or the member an event or balance is of).
     An HR export ends with one (合计 | | 300000人), or has one per branch: each refused the
     whole file, as a member with no id."""
+    def says_total(v: Any) -> bool:
+        return isinstance(v, str) and "".join(v.split()).startswith(TOTALS)
+
     kept, totals = [], []
     for line, row in rows:
-        if (isinstance(row, Mapping) and blank(row.get(key))
-                and any(isinstance(v, str) and "".join(v.split()).startswith(TOTALS) for v in row.values())):
+        if (isinstance(row, Mapping) and (blank(row.get(key)) or says_total(row.get(key)))
+                and any(says_total(v) for v in row.values())):
             totals.append(line)
         else:
             kept.append((line, row))

@@ -398,6 +398,36 @@ def test_many_enrolments_of_one_kind_are_summed_up_whatever_names_they_give(tmp_
     assert f"recsys: warning: {events}: 另有 3 条同类警告 (lines 6-8)" in err
 
 
+def test_an_export_split_over_files_is_read_in_one_run_with_seats_counted_across_them(tmp_path, capsys):
+    """Excel holds 1,048,576 rows a sheet: a year's records come as several files. One run reads
+    them all (one write), counts an activity's seats over all of them, places each warning at its
+    own file and line, skips a 合计 row, and says once what was new."""
+    store = str(tmp_path / "store")
+    act = {"id": "off-1", "title": "红色教育基地参观", "body": "现场教学。", "kind": "activity", "mode": "offline",
+           "minutes": 180, "topics": ["党史"], "published": "2026-09-20",
+           "schedule": {"starts": "2026-10-12T09:00:00+08:00", "ends": "2026-10-12T12:00:00+08:00",
+                        "location": "太原·纪念馆", "capacity": 3}}
+    assert main(["ingest", jsonl(tmp_path / "items.jsonl", [act]), "--store", store, "--encoder", "tfidf"]) == 0
+    assert main(["members", jsonl(tmp_path / "m.jsonl", [
+        {"id": f"m{n}", "name": f"党员{n}", "org": "hx.b1"} for n in range(4)]), "--store", store]) == 0
+    first, second = tmp_path / "e1.csv", tmp_path / "e2.csv"
+    first.write_text("member,item,kind,at\nm0,off-1,enroll,2026-10-01 09:00\nm1,off-1,enroll,2026-10-01 10:00\n",
+                     encoding="utf-8")
+    second.write_text("member,item,kind,at\nm1,off-1,enroll,2026-10-01 10:00\nm2,off-1,enroll,2026-10-02 09:00\n"
+                      "m3,off-1,enroll,2026-10-02 10:00\n合计,,,\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["events", str(first), str(second), "--store", store]) == 0
+    said = capsys.readouterr()
+    out = said.out.splitlines()
+    assert out[0] == f"{first} (UTF-8): 2 events"
+    assert out[1] == f"{second} (UTF-8): 3 events, 2 warnings: 4 new in all (1 already recorded)"
+    # The fourth member's enrolment takes a fourth seat of three: line 4 of the second file.
+    assert f"{second}:4, field 'item': 活动《红色教育基地参观》（off-1）限 3 人，本次导入后报名 4 人" in said.err
+    assert f"{second}:5: 1 行是合计、小计等汇总行（第 5 行）" in said.err
+    with Engine.open(store) as eng:
+        assert eng.store.enrolments(["off-1"]) == {"off-1": 4}
+
+
 def test_enrolments_the_service_would_refuse_are_flagged(tmp_path, capsys):
     """An export's enrolments in an online item, in an activity already over, in one meant for
     other roles, by a member who does not attend offline activities, or valued neither 1 nor 0:
