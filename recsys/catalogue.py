@@ -206,22 +206,41 @@ class Catalogue(Mapping[str, Item]):
         one revision gives the same answer every time.
 
         Two items no member can see both of (owned by two units neither of which is within the
-        other) are not linked: each branch's own 主题党日 under one title is no content to merge,
-        and no list ever holds both."""
+        other) are never in one cluster: each branch's own 主题党日 under one title is no content
+        to merge, and no list ever holds both (see :meth:`_seen_together`)."""
         key = (tuple(ids), threshold)
         found = self._duplicates.get(key)
         if found is None:
-            rows = self.columns.rows(ids)
-            owners = [self.items[i].org for i in ids]
-
-            def together(a: int, b: int) -> bool:
-                x, y = owners[a], owners[b]
-                return x is None or y is None or within(x, y) or within(y, x)
-
-            found = duplicate_clusters(list(ids), self.vectors(rows), threshold, together) if len(ids) > 1 else []
+            found = self._seen_together(list(ids), threshold) if len(ids) > 1 else []
             self._duplicates.clear()
             self._duplicates[key] = found
         return found
+
+    def _seen_together(self, ids: list[str], threshold: float) -> list[tuple[tuple[str, ...], float]]:
+        """Duplicate clusters whose every two items some member sees both of. Pairs of items of
+        two units neither within the other are not linked; a group linked through an item of a
+        unit above both (the group's copy and two branches' own) is split along each branch's
+        chain of units: the group's copy with one branch's, then with the other's."""
+        owner = {i: self.items[i].org for i in ids}
+
+        def together(a: str | None, b: str | None) -> bool:
+            return a is None or b is None or within(a, b) or within(b, a)
+
+        def clusters(part: list[str]) -> list[tuple[tuple[str, ...], float]]:
+            return duplicate_clusters(part, self.vectors(self.columns.rows(part)), threshold,
+                                      lambda a, b: together(owner[part[a]], owner[part[b]]))
+
+        found: dict[tuple[str, ...], float] = {}
+        for cluster, weakest in clusters(ids):
+            units = sorted({owner[i] for i in cluster} - {None})
+            if all(together(a, b) for n, a in enumerate(units) for b in units[n + 1:]):
+                found[cluster] = weakest
+                continue
+            for leaf in (u for u in units if not any(v != u and within(v, u) for v in units)):
+                chain = [i for i in cluster if owner[i] is None or within(leaf, owner[i])]
+                for sub, low in clusters(chain) if len(chain) > 1 else ():
+                    found[sub] = low
+        return sorted(found.items(), key=lambda c: (-len(c[0]), c[0]))
 
     def nearest(self, queries: np.ndarray, k: int, shared: np.ndarray | None = None) -> np.ndarray:
         """The catalogue rows of the ``k`` items nearest to each query, best first (ties by id),

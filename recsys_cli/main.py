@@ -378,12 +378,15 @@ def _print_by_kind(found, prefix: str, noun: str) -> None:
     import re
     from collections import defaultdict
 
+    from recsys.ingest.loaders import InputWarning
+
     kinds: dict[tuple, list] = defaultdict(list)
     for one in found:
         said = str(getattr(one, "reason", None) or getattr(one, "message", one))
         # One kind whatever the value quoted or the numbers: 7 rows with 7 unknown words are one;
         # so are 300 enrolments of members who do not attend offline, each by their name.
-        kind = getattr(one, "kind", None) or re.sub(r"[0-9]+", "#", re.sub(r"'[^']*'|“[^”]*”", "…", said))
+        kind = ((one.kind if isinstance(one, InputWarning) else getattr(one, "warning_kind", None))
+                or re.sub(r"[0-9]+", "#", re.sub(r"'[^']*'|“[^”]*”", "…", said)))
         kinds[(one.source, one.field, kind)].append(one)
     for same in kinds.values():
         for one in same[:_WARNINGS_SHOWN]:
@@ -623,11 +626,15 @@ def _cmd_events(args: argparse.Namespace) -> int:
         events = [e for b in batches for e in b.records]
         places = [(b.source, line) for b in batches for line in b.lines]
         found = engine.event_warnings(events, lines=range(1, len(events) + 1))
-        return [dataclasses.replace(w, source=places[w.line - 1][0], line=places[w.line - 1][1]) for w in found]
+        return [dataclasses.replace(w, source=places[w.line - 1][0], line=places[w.line - 1][1]) if w.line else w
+                for w in found]
+
+    told = [0]  # files summed up so far (a path given twice is two files)
 
     def tail(added: int, batch) -> str:
         # The store counts what is new over the whole write: said once, after the last file.
-        if len(read) > 1 and batch.source != read[-1].source:
+        told[0] += 1
+        if len(read) > 1 and told[0] < len(read):
             return ""
         total = sum(len(b.records) for b in read) if read else len(batch.records)
         where = " in all" if len(read) > 1 else ""
@@ -702,11 +709,12 @@ def _cmd_batch(args: argparse.Namespace) -> int:
             if not engine.model_stale():
                 return
             # Minutes at a large group's scale, before any list: said, not silent.
-            print(f"{whose}training the ranking model before the lists (activity grew since it was trained; "
-                  "--no-train skips it)...", flush=True)
+            why = "activity grew since it was trained" if engine.ranking_model() is not None else "none yet"
+            print(f"{whose}training the ranking model before the lists ({why}; --no-train skips it)...", flush=True)
             trained = engine.train()
         except NotEnoughHistory:
-            trained = None  # lists keep the hand-set weights
+            print(f"{whose}not trained: too little history yet; lists use the hand-set weights")
+            trained = None
         except Exception as exc:  # noqa: BLE001 - the day's lists matter more than a fresher model
             print(f"recsys: warning: {whose}not trained, lists use the model the store has: {_one_line(str(exc))}",
                   file=sys.stderr)

@@ -83,9 +83,11 @@ class InputWarning:
     kind: str | None = None
 
     def as_error(self) -> ValidationError:
-        """The warning as an error (``--strict``)."""
-        return ValidationError(self.message, source=self.source, line=self.line, record=self.record,
-                               field=self.field)
+        """The warning as an error (``--strict``), of the same kind (summed up as warnings are)."""
+        error = ValidationError(self.message, source=self.source, line=self.line, record=self.record,
+                                field=self.field)
+        error.warning_kind = self.kind
+        return error
 
     def to_dict(self) -> dict[str, Any]:
         return {"line": self.line, "id": self.record, "field": self.field, "message": self.message}

@@ -772,7 +772,7 @@ def _gaps(
         # who cannot attend, an activity's few seats).
         names = "、".join(f"{c.role_name} {len(c.short_members)} 人（每人最多需 {c.target_hours} 学时，可学学时中位数 "
                          f"{c.supply_hours}，可学内容最少的党员还差 {c.shortfall_hours} 学时）" for c in cells)
-        detail = f"「{topic}」可学内容不足：{names}；其中线上 {online} 学时"
+        detail = f"「{topic}」可学内容不足：{names}；其中线上最多 {online} 学时"
         audience = "、".join(c.role_name for c in cells)
         commission = (f"为{audience}补充「{topic}」{'线上' if need_online else ''}内容约 "
                       f"{max(c.shortfall_hours for c in cells)} 学时"

@@ -140,8 +140,9 @@ def _table(table: Table, *, heading: bool = True) -> str:
     title = f"<h3>{_e(table.title)}</h3>" if heading else ""
     if not table.rows:
         return f"{title}<p class='ok' id='{table.key}-empty'>{_e(table.empty)}</p>"
-    more = (f"<p class='more' id='{table.key}-more'>本表共 {len(table.rows)} 行，页面列出前 {PAGE_ROWS} 行；"
-            "全部各行请点“导出 Excel（全部表格）”。</p>" if len(table.rows) > PAGE_ROWS else "")
+    more = (f"<p class='more' id='{table.key}-more'>本表共 {len(table.rows)} 行，页面列出前 {PAGE_ROWS} 行："
+            "筛选、排序和导出 CSV 只含这些行；全部各行请点“导出 Excel（全部表格）”。</p>"
+            if len(table.rows) > PAGE_ROWS else "")
     out = [title, more, tools, f"<div class='scroll'><table class='data' id='{table.key}' "
            f"data-title='{_e(table.title)}'><thead><tr>",
            *(f"<th scope='col' tabindex='0' aria-sort='none'>{_e(h)}</th>" for h in table.head),

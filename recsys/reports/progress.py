@@ -252,7 +252,7 @@ def format_member_progress(progress: MemberProgress, items: Mapping[str, Item] |
     return "\n".join(lines)
 
 
-def format_org_progress(progress: OrgProgress, most: int | None = 50) -> str:
+def format_org_progress(progress: OrgProgress, most: int | None = None) -> str:
     """An organisation's progress by branch, with each branch's top three, for the terminal;
     organisations by their display names where they have one. Of more than ``most`` branches
     (None: all), those with the most members behind pace, and a line for the rest: a subsidiary

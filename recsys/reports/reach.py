@@ -342,7 +342,8 @@ class _BlockHistory:
         done = (self.kind == "complete") | (self.kind == "attend")
         self.last = {"impression": self._last(self.impression), "completion": self._last(done),
                      "online": self._last(~self.impression & online[rows])}
-        # What each member has done, as the rules count it (a quiz taken is the quiz done), once.
+        # What each member has done (a quiz taken is the quiz done), once. Progress of 95 % and
+        # more, which the rules count too, is not: the columns carry no event's value.
         studied = (done | (self.kind == "quiz")) & known
         pairs = np.unique(self.member[studied] * (len(online) + 1) + rows[studied])
         self.studied_member, self.studied_row = pairs // (len(online) + 1), pairs % (len(online) + 1)

@@ -396,6 +396,11 @@ def test_many_enrolments_of_one_kind_are_summed_up_whatever_names_they_give(tmp_
     said = [line for line in err if "不参加线下活动" in line]
     assert len(said) == 5 and "黄敏" not in "\n".join(said)
     assert f"recsys: warning: {events}: 另有 3 条同类警告 (lines 6-8)" in err
+    # As errors (--strict) they are summed up the same way.
+    assert main(["events", events, "--store", store, "--check", "--strict"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len([line for line in err if line.startswith("  ") and "不参加线下活动" in line]) == 5
+    assert any("另有 3 条同类错误 (lines 6-8)" in line for line in err)
 
 
 def test_an_export_split_over_files_is_read_in_one_run_with_seats_counted_across_them(tmp_path, capsys):

@@ -340,6 +340,11 @@ def test_the_same_activity_of_two_branches_is_no_duplicate(tmp_path):
         eng.upsert_members([Member(id="m1", name="张三", org="t.zb1", roles=("member",))])
         found = [tuple(r.id for r in refs) for refs, _ in eng.coverage(day=DAY).duplicates]
         assert found == [("w1", "w2"), ("z2", "z3")]
+        # The group's own copy is the same content as each branch's, and joins them to nobody else.
+        eng.add_items([_activity("z0", "主题党日：重温入党誓词", body, ("党史",), org="t",
+                                 starts=DAY + dt.timedelta(days=3), capacity=30)])
+        found = [tuple(r.id for r in refs) for refs, _ in eng.coverage(day=DAY).duplicates]
+        assert found == [("z0", "z2", "z3"), ("w1", "w2"), ("z0", "z1")]
         # Ten copies of one shared article: the terminal names eight of them and says how many.
         eng.add_items([make_item(f"c{n}", "廉洁文化进万家", "家风建设，廉洁齐家。", topics=("廉洁从业",), published=OLD)
                        for n in range(10)])
