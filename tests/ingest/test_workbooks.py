@@ -3,12 +3,15 @@ a part that expands without end. Each is read right or refused with a Validation
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import zipfile
 
 import openpyxl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from recsys import Member, ValidationError
 from recsys.ingest.loaders import read_batch
@@ -180,6 +183,36 @@ def test_an_id_shown_with_leading_zeros_is_read_as_shown(tmp_path):
     book.save(out)
     batch = read(tmp_path, out.getvalue())
     assert [(m.id, m.daily_minutes) for m in batch.records] == [("0001", 30), ("0002", 30)]
+
+
+def test_a_table_away_from_the_corner_keeps_its_lines_columns_and_formats(tmp_path):
+    # A title in B1, the header in B3, column A left empty; the ids typed 7 and 8 in 0000 cells,
+    # their style written before their place as some tools write it. A bad branch is found at
+    # the sheet's own row 5.
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet["B1"] = "发电公司党员花名册"
+    for r, row in enumerate([HEADER, [7, "李志刚", "党员", "hxny.fdgs"], [8, "王桂兰", "党员", ""]], start=3):
+        for c, value in enumerate(row, start=2):
+            sheet.cell(row=r, column=c, value=value)
+        if r > 3:
+            sheet.cell(row=r, column=2).number_format = "0000"
+    out = io.BytesIO()
+    book.save(out)
+
+    def swap(xml: bytes) -> bytes:
+        changed, n = re.subn(rb'<c r="(B[45])" s="([0-9]+)"', rb'<c s="\2" r="\1"', xml)
+        assert n == 2
+        return changed
+
+    swapped = rewrite_sheet(out.getvalue(), swap)
+    with pytest.raises(ValidationError) as err:
+        read(tmp_path, swapped)
+    assert [(p.line, p.record, p.field) for p in err.value.problems] == [(5, "0008", "org")]
+    book.active["E5"] = "hxny.fdgs"
+    out = io.BytesIO()
+    book.save(out)
+    assert [(m.id, m.name) for m in read(tmp_path, out.getvalue()).records] == [("0007", "李志刚"), ("0008", "王桂兰")]
 
 
 def test_a_length_exported_as_a_clock_is_its_minutes(tmp_path):
@@ -486,3 +519,72 @@ def test_summary_rows_of_an_export_are_left_out_with_one_warning(tmp_path):
     with pytest.raises(ValidationError) as exc:
         read(tmp_path, out.getvalue())
     assert exc.value.line == 8 and exc.value.field == "name"
+
+
+# -- the two readers of an .xlsx agree ---------------------------------------------------------
+# A sheet is read whole by calamine, and a row at a time by openpyxl when it reaches too far to
+# hold (a stray cell at the last row and column). Both must read every sheet alike.
+
+_WHOLE_SECONDS = dict(min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2030, 12, 31))
+_NUMBER_FORMATS = st.sampled_from([None, "0000", "000000", "0.00", "0", "@"])
+#: A cell's value and its number format, as exports hold them: numbers in number formats,
+#: dates and times in theirs.
+_CELL = st.one_of(
+    st.tuples(st.none(), st.none()),
+    st.tuples(st.integers(-(2**40), 2**40), _NUMBER_FORMATS),
+    st.tuples(st.floats(-1e6, 1e6, allow_nan=False).filter(lambda f: not f.is_integer()), _NUMBER_FORMATS),
+    st.tuples(st.text(alphabet="党员支部ab1 -0", max_size=6), st.sampled_from([None, "@"])),
+    st.tuples(st.booleans(), st.none()),
+    st.tuples(st.sampled_from(["#N/A", "#REF!", "#DIV/0!", "#VALUE!"]), st.none()),  # errors: blank
+    st.tuples(st.datetimes(**_WHOLE_SECONDS).map(lambda t: t.replace(microsecond=0)),
+              st.sampled_from([None, "yyyy-mm-dd h:mm:ss", "yyyy/m/d h:mm"])),
+    st.tuples(st.dates(dt.date(1990, 1, 1), dt.date(2030, 12, 31)), st.sampled_from([None, "yyyy-mm-dd", "yyyy年m月d日"])),
+    st.tuples(st.times().map(lambda t: t.replace(microsecond=0)), st.sampled_from([None, "h:mm", "h:mm:ss", "mm:ss"])),
+    st.tuples(st.timedeltas(dt.timedelta(0), dt.timedelta(days=5)).map(
+        lambda d: dt.timedelta(seconds=int(d.total_seconds()))), st.none()),
+)
+
+
+def _both_readings(data: bytes, monkeypatch) -> tuple[dict, dict]:
+    from recsys.ingest import tables
+
+    def cells() -> dict:
+        _, sheets = tables._workbook(data, "s.xlsx", None)
+        rows = {}
+        for n, row in sheets[0][1]():
+            # Text of spaces alone is blank (openpyxl writes it without xml:space="preserve",
+            # which calamine honours and Excel never does).
+            kept = [None if isinstance(v, str) and not v.strip() else v for v in row]
+            while kept and kept[-1] is None:
+                kept.pop()
+            if kept:
+                rows[n] = kept
+        return rows
+
+    whole = cells()
+    with monkeypatch.context() as m:
+        m.setattr(tables, "_MOST_CELLS", -1)
+        return whole, cells()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.lists(_CELL, max_size=6), min_size=1, max_size=8),
+       corner=st.tuples(st.integers(0, 3), st.integers(0, 3)), merge=st.data())
+def test_calamine_reads_every_sheet_as_openpyxl_row_by_row_does(rows, corner, merge, monkeypatch):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for r, row in enumerate(rows, start=1 + corner[0]):
+        for c, (value, fmt) in enumerate(row, start=1 + corner[1]):
+            cell = sheet.cell(row=r, column=c, value=value)
+            if fmt is not None:
+                cell.number_format = fmt
+    width = max((len(r) for r in rows), default=0)
+    if width and len(rows) > 2:  # a range merged down one column, below the first row
+        col = merge.draw(st.integers(1, width)) + corner[1]
+        first = merge.draw(st.integers(2, len(rows) - 1)) + corner[0]
+        last = merge.draw(st.integers(first + 1, len(rows) + corner[0]))
+        sheet.merge_cells(start_row=first, start_column=col, end_row=last, end_column=col)
+    out = io.BytesIO()
+    book.save(out)
+    whole, streamed = _both_readings(out.getvalue(), monkeypatch)
+    assert whole == streamed
