@@ -132,7 +132,9 @@ def test_whole_store_reports_refuse_rather_than_merge_two_members_of_one_id(tmp_
         view.upsert_members([member("m001", f"{tenant}.b1")])
         view.record([{"id": "ev1", "member": "m001", "item": "s1", "kind": "complete", "at": "2026-03-01T20:00:00"}])
     try:
-        for report in (lambda: engine.alerts(day=DAY), lambda: engine.coverage(day=DAY), lambda: engine.events("m001")):
+        study = {"member": "m001", "item": "s1", "kind": "start", "at": "2026-03-02T20:00:00"}
+        for report in (lambda: engine.alerts(day=DAY), lambda: engine.coverage(day=DAY), lambda: engine.events("m001"),
+                       lambda: engine.record([study])):  # whose study is it?
             with pytest.raises(AmbiguousIdError, match=r"member id 'm001' .*\(hxny, zjjt\)"):
                 report()
         for tenant in ("hxny", "zjjt"):
