@@ -585,7 +585,8 @@ def _cmd_members(args: argparse.Namespace) -> int:
 
     def strays(engine, batches) -> list:
         # Organisations are known from their registered names, the members and the items.
-        known = {*engine.org_names(), *(m.org for m in engine.store.iter_members()),
+        # The members' organisations without their records (300,000 records took 11 s to read).
+        known = {*engine.org_names(), *(org for org, _ in engine.store.member_orgs()),
                  *(it.org for it in engine.catalogue().items.values() if it.org is not None)}
         return [w for b in batches for w in stray_orgs(b.records, known, source=b.source, lines=b.lines)]
 
