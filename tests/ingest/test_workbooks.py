@@ -32,13 +32,13 @@ def workbook(rows=ROWS, far: tuple[int, int] | None = None) -> bytes:
     return out.getvalue()
 
 
-def rewrite_sheet(data: bytes, change) -> bytes:
-    """The workbook with its first sheet's XML replaced by ``change(xml)``."""
+def rewrite_sheet(data: bytes, change, part: str = "xl/worksheets/sheet1.xml") -> bytes:
+    """The workbook with its first sheet's XML (or another ``part``) replaced by ``change(xml)``."""
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as old, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as new:
         for info in old.infolist():
             body = old.read(info)
-            new.writestr(info, change(body) if info.filename == "xl/worksheets/sheet1.xml" else body)
+            new.writestr(info, change(body) if info.filename == part else body)
     return out.getvalue()
 
 
@@ -65,6 +65,37 @@ def test_one_cell_at_the_last_row_and_column_is_read_as_a_stray_value_not_walked
     with pytest.raises(ValidationError) as found:
         read(tmp_path, workbook(far=(1048576, 16384)))
     assert any(p.line == 1048576 and "column 16384" in str(p) for p in found.value.problems)
+
+
+_READ_APART = """
+import sys
+from recsys import Member, ValidationError
+from recsys.ingest.loaders import read_batch
+try:
+    read_batch(sys.argv[1], Member)
+except ValidationError as exc:
+    print("refused:", exc)
+"""
+
+
+@pytest.mark.parametrize("change", [
+    lambda xml: re.sub(rb'\br="([A-Z0-9]+)"', rb"r='\1'", xml),  # single quotes
+    lambda xml: re.sub(rb'<row r="[0-9]+"', b"<row", xml),  # rows not saying their number
+    lambda xml: xml.replace(b'<row r="1048576"', b'<row r="4"'),  # a row's tag saying another
+    lambda xml: xml.replace(b'r="XFD1048576"', b'r="xfd1048576"'),  # letters in lower case
+    lambda xml: xml.replace(b'r="XFD1048576"', b'r = "XFD1048576"'),
+], ids=["single-quotes", "rows-unnumbered", "row-says-4", "lower-case", "spaced"])
+def test_a_far_cell_however_its_place_is_written_is_never_held_whole(tmp_path, change):
+    # Held whole, the sheet would be 17 billion cells: the process ends, no error to catch. Read
+    # in a process of its own, so that a failure here is this test's, not the whole run's.
+    import subprocess
+    import sys
+
+    path = tmp_path / "members.xlsx"
+    path.write_bytes(rewrite_sheet(workbook(far=(1048576, 16384)), change))
+    done = subprocess.run([sys.executable, "-c", _READ_APART, str(path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("refused:") and "column 16384" in done.stdout
 
 
 @pytest.mark.parametrize("damage", ["cut", "flipped"])
@@ -170,8 +201,16 @@ def test_a_workbook_without_a_table_on_any_sheet_names_its_sheets(tmp_path):
         read(tmp_path, out.getvalue())
 
 
-def test_an_id_shown_with_leading_zeros_is_read_as_shown(tmp_path):
-    # Typed as numbers in cells formatted 0000, the ids read 0001, 0002 as the sheet shows them.
+@pytest.mark.parametrize("written", [
+    None,
+    ("sheet", lambda xml: re.sub(rb' s="([0-9]+)"', rb" s='\1'", xml)),  # either quotes
+    ("sheet", lambda xml: re.sub(rb' s="([0-9]+)"', rb' s = "\1"', xml)),
+    ("sheet", lambda xml: re.sub(rb'<c r="[A-Z]+[0-9]+"', b"<c", xml)),  # cells placed by their order
+    ("styles", lambda xml: re.sub(rb"(<cellXfs[^>]*>)<xf [^>]*?(/>|>.*?</xf>)", rb"\1<xf/>", xml, count=1)),
+], ids=["as-written", "single-quotes", "spaced", "unplaced", "bare-default-style"])
+def test_an_id_shown_with_leading_zeros_is_read_as_shown(tmp_path, written):
+    # Typed as numbers in cells formatted 0000, the ids read 0001, 0002 as the sheet shows them,
+    # however the tool wrote the cells' and styles' tags.
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.append(["党员编号", "姓名", "所在支部", "每日学习时长"])
@@ -181,7 +220,16 @@ def test_an_id_shown_with_leading_zeros_is_read_as_shown(tmp_path):
         sheet.cell(row=n + 1, column=4).number_format = "0"
     out = io.BytesIO()
     book.save(out)
-    batch = read(tmp_path, out.getvalue())
+    data = out.getvalue()
+    if written is not None:
+        part, change = written
+
+        def changed(xml: bytes) -> bytes:
+            assert change(xml) != xml
+            return change(xml)
+
+        data = rewrite_sheet(data, changed, "xl/worksheets/sheet1.xml" if part == "sheet" else "xl/styles.xml")
+    batch = read(tmp_path, data)
     assert [(m.id, m.daily_minutes) for m in batch.records] == [("0001", 30), ("0002", 30)]
 
 
@@ -232,6 +280,12 @@ def test_a_length_exported_as_a_clock_is_its_minutes(tmp_path):
     path = tmp_path / "items.xlsx"
     book.save(path)
     assert [it.minutes for it in read_batch(path, Item).records] == [45, 13, 90, 65]
+    # Excel's long time format, a Chinese one, a note in the format: seconds shown all the same.
+    for fmt in ("[$-x-systime]h:mm:ss AM/PM", '[DBNum1][$-804]h"时"mm"分"ss"秒"', 'mm:ss" (时长)"'):
+        sheet.cell(row=3, column=4).number_format = fmt
+        book.save(path)
+        assert [it.minutes for it in read_batch(path, Item).records] == [45, 13, 90, 65], fmt
+    sheet.cell(row=3, column=4).number_format = "h:mm:ss"
     # A time cell without seconds shows 15:30 too: refused alike, not read as 930 minutes.
     for length in ("15:30", dt.time(15, 30)):
         sheet.append(["v9", "视频课程9", "视频", length, dt.date(2026, 11, 1)])
