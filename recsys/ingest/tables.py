@@ -652,7 +652,7 @@ def _sheet_marks(data: bytes, path: str | None, telling: Mapping[int, str] | Non
 
     marks = _Marks({}, {}, {})
     if not path:
-        return marks
+        return _Marks({}, {}, {}, span=None)  # a sheet not found by its relations: how far it reaches is unknown
     # A style attribute found first (a plain search), then the tag it is in: 0.5 s against 3 s
     # over a 500,000-row sheet for a regex matching the cell's tag whole.
     indexes = b"|".join(str(k).encode() for k in telling or ())

@@ -642,3 +642,12 @@ def test_calamine_reads_every_sheet_as_openpyxl_row_by_row_does(rows, corner, me
     book.save(out)
     whole, streamed = _both_readings(out.getvalue(), monkeypatch)
     assert whole == streamed
+
+
+def test_a_sheet_whose_xml_is_not_found_is_read_a_row_at_a_time():
+    # How far it reaches is unknown: held whole, a stray cell far out would end the process.
+    from recsys.ingest import tables
+
+    data = workbook(far=(1048576, 16384))
+    assert tables._sheet_marks(data, None).span is None
+    assert tables._sheet_marks(data, "xl/worksheets/sheet1.xml").span == 1048576 * 16384
