@@ -95,6 +95,13 @@ def inputs(monkeypatch):
     return seen
 
 
+def _oracle(examples: int):
+    """Settings of a property test held against a member-by-member reference: each example
+    builds a store, slow for Hypothesis's taste."""
+    return settings(max_examples=examples, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
 def _coverage(folder, inputs: list[CoverageInputs], world, day: dt.date):
     """The world's coverage report as of ``day``, with the inputs the engine handed to it."""
     items, members, events = world
@@ -106,8 +113,7 @@ def _coverage(folder, inputs: list[CoverageInputs], world, day: dt.date):
         return engine.coverage(day=day), inputs[0]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
+@_oracle(60)
 @given(world=worlds(), shift=st.integers(-2, 1))
 def test_reach_by_block_equals_member_by_member(tmp_path_factory, inputs, world, shift):
     day = DAY + dt.timedelta(days=shift)
@@ -204,8 +210,7 @@ def supply_worlds(draw):
     return items, members, []
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
+@_oracle(80)
 @given(world=supply_worlds(), shift=st.integers(-1, 1))
 def test_supply_equals_member_by_member(tmp_path_factory, inputs, world, shift):
     day = DAY + dt.timedelta(days=shift)
