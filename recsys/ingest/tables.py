@@ -536,9 +536,10 @@ def _telling_formats(styles: bytes) -> dict[int, str]:
         held = _attributes(m.group(1))
         if held.get("numFmtId", "").isdigit():
             codes[int(held["numFmtId"])] = held.get("formatCode", "")
-    opened, closed = styles.find(b"cellXfs"), styles.find(b"cellXfs", styles.find(b"cellXfs") + 1)
+    opened = max(styles.find(b"cellXfs"), 0)
+    closed = styles.find(b"cellXfs", opened + 1)  # the list's closing tag
     found: dict[int, str] = {}
-    for index, m in enumerate(_CELL_FORMAT.finditer(styles, max(opened, 0), closed if closed > 0 else len(styles))):
+    for index, m in enumerate(_CELL_FORMAT.finditer(styles, opened, closed if closed > 0 else len(styles))):
         number = _attributes(m.group(1)).get("numFmtId", "0")
         fmt = codes.get(int(number)) if number.isdigit() else None
         # A time of day or a length with seconds shows them (a date's format holds y or d: its
@@ -650,9 +651,9 @@ def _sheet_marks(data: bytes, path: str | None, telling: Mapping[int, str] | Non
     import zipfile
     import zlib
 
-    marks = _Marks({}, {}, {})
     if not path:
         return _Marks({}, {}, {}, span=None)  # a sheet not found by its relations: how far it reaches is unknown
+    marks = _Marks({}, {}, {})
     # A style attribute found first (a plain search), then the tag it is in: 0.5 s against 3 s
     # over a 500,000-row sheet for a regex matching the cell's tag whole.
     indexes = b"|".join(str(k).encode() for k in telling or ())
@@ -684,12 +685,15 @@ def _sheet_marks(data: bytes, path: str | None, telling: Mapping[int, str] | Non
                 whole = pending + chunk
                 cut = whole.rfind(b">") + 1
                 body, pending = whole[:cut], whole[cut:]
+                # Tags as most tools write them first; any other way (a style before the place,
+                # a prefix) by the slower reading of every form.
+                found_places, counted = [], -1
                 if _ODD_TAG.search(body) is None:
                     found_places = _WRITTEN_PLACE.findall(body)
-                    tags += sum(body.count(b"<" + tag) for tag in (b"c ", b"c>", b"c/", b"row ", b"row>", b"row/"))
-                else:
-                    found_places = _PLACE.findall(body)
-                    tags += len(_PLACED_TAG.findall(body))
+                    counted = sum(body.count(b"<" + tag) for tag in (b"c ", b"c>", b"c/", b"row ", b"row>", b"row/"))
+                if len(found_places) != counted:
+                    found_places, counted = _PLACE.findall(body), len(_PLACED_TAG.findall(body))
+                tags += counted
                 places += len(found_places)
                 letters.update(map(_first, found_places))
                 numbers.update(map(_second, found_places))
