@@ -15,7 +15,7 @@ from recsys import Item
 from recsys.catalogue import Catalogue
 import recsys.pipeline.budget as budget
 from recsys.pipeline.context import BranchCounts
-from recsys.pipeline.diversity import _median
+from recsys.pipeline.diversity import _greedy, _median
 from recsys.pipeline.profile import _average
 from recsys.pipeline.scoring import _quantile
 
@@ -38,6 +38,43 @@ def test_quantile_of_ties_and_of_one_value():
               elements=st.floats(-1, 1, allow_nan=False, width=32)))
 def test_median_is_numpys_to_the_float(values):
     assert _median(values) == float(np.median(values))
+
+
+def _textbook_mmr(sims, rel, topics, steps, lambda_, per_topic):
+    """Maximal marginal relevance as written down: at each step every candidate not yet chosen
+    is valued afresh against all those chosen."""
+    chosen, redundancy = [], []
+    for _ in range(steps):
+        best = None
+        for j in range(len(rel)):
+            if j in chosen:
+                continue
+            near = max((sims[j][c] for c in chosen), default=0.0)
+            crowded = sum(topics[c] == topics[j] for c in chosen) >= per_topic
+            value = lambda_ * rel[j] - (1 - lambda_) * near - crowded
+            if best is None or value > best[1]:
+                best = (j, value, near + crowded)
+        chosen.append(best[0])
+        redundancy.append(best[2])
+    return chosen, redundancy
+
+
+@given(st.integers(1, 40).flatmap(lambda n: st.tuples(
+    arrays(np.float64, (n, n), elements=st.sampled_from([0.0, 0.25, 0.5, 0.9, 1.0]) | st.floats(0, 1)),
+    arrays(np.float64, n, elements=st.sampled_from([0.0, 0.5, 1.0]) | st.floats(0, 1)),
+    arrays(np.int64, n, elements=st.integers(-1, 3)),
+    st.integers(1, n))),
+    st.sampled_from([0.7, 0.5, 1.0, 0.0]), st.integers(0, 4))
+def test_mmr_chooses_as_the_textbook_rule_to_the_float(problem, lambda_, per_topic):
+    """The greedy step kept as a running penalty and the redundancies read after the loop choose
+    what valuing every candidate afresh at every step chooses (ties to the better-ranked), with
+    the same redundancies."""
+    x, rel, topics, steps = problem
+    sims = (x + x.T) / 2  # similarities are symmetric
+    chosen, redundancy = _greedy(sims, rel, topics, steps, lambda_, per_topic)
+    expected, expected_redundancy = _textbook_mmr(sims.tolist(), rel.tolist(), topics.tolist(), steps, lambda_, per_topic)
+    assert chosen.tolist() == expected
+    assert redundancy.tolist() == expected_redundancy
 
 
 @given(arrays(np.float32, st.tuples(st.integers(1, 30), st.integers(1, 20)),
